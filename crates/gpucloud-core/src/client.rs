@@ -1,0 +1,402 @@
+//! The traits a provider implements: a credential that makes clients, the client with the
+//! required operations, and one small trait per optional capability.
+//!
+//! Capabilities are truthful by construction: a client hands out a [`CapabilityTable`] of the
+//! capability traits it implements, and [`CloudClientExt::capabilities`] is derived from that
+//! table, so the declared list cannot disagree with the code.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::enums::{ApiType, Capability};
+use crate::error::{CloudError, Result};
+use crate::ids::{CloudProviderId, InstanceId, ResourceId};
+use crate::location::{GetLocationsArgs, Location};
+use crate::model::firewall::{AddFirewallRulesToInstanceArgs, RevokeSecurityGroupRuleArgs};
+use crate::model::image::{GetImageArgs, Image};
+use crate::model::instance::{CreateInstanceAttrs, Instance, ListInstancesArgs, UpdateInstanceTagsArgs};
+use crate::model::instance_type::{GetInstanceTypeQuotasArgs, InstanceType, Quota};
+use crate::model::kubernetes::{
+    Cluster, ClusterUser, CreateClusterArgs, CreateNodeGroupArgs, ModifyNodeGroupArgs, NodeGroup,
+    SetClusterUserArgs,
+};
+use crate::model::network::{CreateVpcArgs, Vpc};
+use crate::model::storage::ResizeInstanceVolumeArgs;
+use crate::filter::GetInstanceTypeArgs;
+
+/// The default suggested interval between instance-type syncs.
+pub const DEFAULT_INSTANCE_TYPE_POLL_TIME: Duration = Duration::from_secs(60);
+/// The default suggested interval between instance polls.
+pub const DEFAULT_INSTANCE_POLL_TIME: Duration = Duration::from_secs(5);
+/// The default client-side limit on creates per minute.
+pub const DEFAULT_MAX_CREATE_REQUESTS_PER_MINUTE: u32 = 10;
+
+/// A provider credential: the secret, the control plane's reference id, and a factory for
+/// clients. Concrete credential types are serde-able and cheap to clone; their `Debug` never
+/// shows the secret.
+#[async_trait]
+pub trait CloudCredential: Send + Sync + std::fmt::Debug {
+    /// The provider id, e.g. `lambda-labs`.
+    fn provider_id(&self) -> CloudProviderId;
+
+    /// Whether the catalog is queried per location or once.
+    fn api_type(&self) -> ApiType;
+
+    /// The control plane's id of this credential; persisted on every instance it creates.
+    fn reference_id(&self) -> &str;
+
+    /// A stable account id derived without revealing the secret (may be empty).
+    fn tenant_id(&self) -> Result<String>;
+
+    /// A client bound to `location` (empty: the provider's default).
+    async fn make_client(&self, location: &str) -> Result<Arc<dyn CloudClient>>;
+}
+
+/// Which optional parameters of `create_instance` a client honours. A request that uses a
+/// parameter the client cannot honour is refused before any call, never silently dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct CreateFeatures {
+    /// `user_data_base64` is run at first boot.
+    pub user_data: bool,
+    /// A repeated create with the same RefID returns the existing instance.
+    pub idempotent: bool,
+    /// `tags` are stored at create.
+    pub tags: bool,
+    /// `firewall_rules` are applied at create.
+    pub firewall_rules: bool,
+    /// `image_id` is honoured.
+    pub image: bool,
+    /// `sub_location` is honoured.
+    pub sub_location: bool,
+    /// `disk_size_bytes` is honoured.
+    pub disk_size: bool,
+    /// `use_spot` is honoured.
+    pub spot: bool,
+    /// `vpc_id` / `subnet_id` are honoured.
+    pub vpc: bool,
+}
+
+/// The capability traits a client implements. Build it with struct update syntax from
+/// [`CapabilityTable::NONE`].
+#[derive(Clone, Copy, Default)]
+pub struct CapabilityTable<'a> {
+    /// Stop and start.
+    pub stop_start: Option<&'a dyn StopStartInstance>,
+    /// Reboot.
+    pub reboot: Option<&'a dyn RebootInstance>,
+    /// Grow volumes.
+    pub resize_volume: Option<&'a dyn ResizeInstanceVolume>,
+    /// List images.
+    pub machine_image: Option<&'a dyn MachineImage>,
+    /// Change an instance's type.
+    pub change_instance_type: Option<&'a dyn ChangeInstanceType>,
+    /// Change firewall rules after create.
+    pub modify_firewall: Option<&'a dyn ModifyFirewall>,
+    /// Update tags.
+    pub tags: Option<&'a dyn InstanceTags>,
+    /// Read quotas.
+    pub quota: Option<&'a dyn InstanceTypeQuotas>,
+    /// VPCs.
+    pub vpc: Option<&'a dyn MaintainVpc>,
+    /// Managed Kubernetes.
+    pub kubernetes: Option<&'a dyn MaintainKubernetes>,
+}
+
+impl CapabilityTable<'_> {
+    /// A table with no optional capability.
+    pub const NONE: CapabilityTable<'static> = CapabilityTable {
+        stop_start: None,
+        reboot: None,
+        resize_volume: None,
+        machine_image: None,
+        change_instance_type: None,
+        modify_firewall: None,
+        tags: None,
+        quota: None,
+        vpc: None,
+        kubernetes: None,
+    };
+}
+
+/// A client of one provider account, bound to a location: the operations every provider has.
+#[async_trait]
+pub trait CloudClient: Send + Sync {
+    /// The provider id, e.g. `lambda-labs`.
+    fn provider_id(&self) -> CloudProviderId;
+
+    /// Whether the catalog is queried per location or once.
+    fn api_type(&self) -> ApiType;
+
+    /// The reference id of the credential that made this client.
+    fn reference_id(&self) -> &str;
+
+    /// The tenant id of the credential that made this client (the same value).
+    fn tenant_id(&self) -> Result<String>;
+
+    /// The location this client is bound to (empty: none).
+    fn location(&self) -> &str;
+
+    /// The optional capability traits this client implements.
+    fn capability_table(&self) -> CapabilityTable<'_>;
+
+    /// The optional create parameters this client honours.
+    fn create_features(&self) -> CreateFeatures;
+
+    /// Regions; without `include_unavailable` only usable ones.
+    async fn locations(&self, args: GetLocationsArgs) -> Result<Vec<Location>>;
+
+    /// Catalog entries, one per (type, location[, zone]), every filter of `args` applied.
+    async fn instance_types(&self, args: &GetInstanceTypeArgs) -> Result<Vec<InstanceType>>;
+
+    /// Creates an instance. On any error nothing is left behind.
+    async fn create_instance(&self, attrs: CreateInstanceAttrs) -> Result<Instance>;
+
+    /// The current state of an instance; `InstanceNotFound` when absent.
+    async fn get_instance(&self, id: &InstanceId) -> Result<Instance>;
+
+    /// Every instance of this credential that passes `args`: complete, or an error.
+    async fn list_instances(&self, args: &ListInstancesArgs) -> Result<Vec<Instance>>;
+
+    /// Starts deletion. Succeeds for an instance that is already gone.
+    async fn terminate_instance(&self, id: &InstanceId) -> Result<()>;
+
+    /// Suggested interval between instance-type syncs.
+    fn instance_type_poll_time(&self) -> Duration {
+        DEFAULT_INSTANCE_TYPE_POLL_TIME
+    }
+
+    /// Suggested interval between instance polls.
+    fn instance_poll_time(&self) -> Duration {
+        DEFAULT_INSTANCE_POLL_TIME
+    }
+
+    /// Client-side limit on creates per minute.
+    fn max_create_requests_per_minute(&self) -> u32 {
+        DEFAULT_MAX_CREATE_REQUESTS_PER_MINUTE
+    }
+
+    /// Merges fresh provider data into a stored record (default: [`crate::merge::merge_instance`]).
+    fn merge_instance_for_update(&self, current: &Instance, fresh: Instance) -> Instance {
+        crate::merge::merge_instance(current, fresh)
+    }
+
+    /// Merges a fresh catalog entry into a stored one (default: [`crate::merge::merge_instance_type`]).
+    fn merge_instance_type_for_update(&self, current: &InstanceType, fresh: InstanceType) -> InstanceType {
+        crate::merge::merge_instance_type(current, fresh)
+    }
+}
+
+/// Stop and start (capability `stop-start-instance`).
+#[async_trait]
+pub trait StopStartInstance: Send + Sync {
+    /// Starts stopping; returns once accepted.
+    async fn stop_instance(&self, id: &InstanceId) -> Result<()>;
+    /// Starts starting; returns once accepted.
+    async fn start_instance(&self, id: &InstanceId) -> Result<()>;
+}
+
+/// Reboot (capability `reboot-instance`).
+#[async_trait]
+pub trait RebootInstance: Send + Sync {
+    /// Starts a reboot; returns once accepted.
+    async fn reboot_instance(&self, id: &InstanceId) -> Result<()>;
+}
+
+/// Grow a volume (capability `resize-instance-volume`).
+#[async_trait]
+pub trait ResizeInstanceVolume: Send + Sync {
+    /// Grows the instance's root volume.
+    async fn resize_instance_volume(&self, args: &ResizeInstanceVolumeArgs) -> Result<()>;
+}
+
+/// List images (capability `machine-image`).
+#[async_trait]
+pub trait MachineImage: Send + Sync {
+    /// Images passing `args`.
+    async fn images(&self, args: &GetImageArgs) -> Result<Vec<Image>>;
+}
+
+/// Change an instance's type.
+#[async_trait]
+pub trait ChangeInstanceType: Send + Sync {
+    /// Changes the type of a (stopped) instance.
+    async fn change_instance_type(&self, id: &InstanceId, instance_type: &str) -> Result<()>;
+}
+
+/// Change firewall rules after create (capability `modify-firewall`).
+#[async_trait]
+pub trait ModifyFirewall: Send + Sync {
+    /// Adds rules; they take effect on the running instance.
+    async fn add_firewall_rules(&self, args: &AddFirewallRulesToInstanceArgs) -> Result<()>;
+    /// Removes rules by id.
+    async fn revoke_firewall_rules(&self, args: &RevokeSecurityGroupRuleArgs) -> Result<()>;
+}
+
+/// Update tags (capability `tags`).
+#[async_trait]
+pub trait InstanceTags: Send + Sync {
+    /// Replaces the instance's user tags.
+    async fn update_instance_tags(&self, args: &UpdateInstanceTagsArgs) -> Result<()>;
+}
+
+/// Read quotas.
+#[async_trait]
+pub trait InstanceTypeQuotas: Send + Sync {
+    /// The quota of a type.
+    async fn instance_type_quota(&self, args: &GetInstanceTypeQuotasArgs) -> Result<Quota>;
+}
+
+/// VPCs (capability `vpc`).
+#[async_trait]
+pub trait MaintainVpc: Send + Sync {
+    /// Creates a VPC with its subnets in the client's location.
+    async fn create_vpc(&self, args: &CreateVpcArgs) -> Result<Vpc>;
+    /// A VPC; `ResourceNotFound` once deleted.
+    async fn get_vpc(&self, id: &ResourceId) -> Result<Vpc>;
+    /// Deletes a VPC and what depends on it.
+    async fn delete_vpc(&self, id: &ResourceId) -> Result<()>;
+}
+
+/// Managed Kubernetes (capability `managed-kubernetes`).
+#[async_trait]
+pub trait MaintainKubernetes: Send + Sync {
+    /// Creates a cluster.
+    async fn create_cluster(&self, args: &CreateClusterArgs) -> Result<Cluster>;
+    /// A cluster with its node groups; `ResourceNotFound` when absent.
+    async fn get_cluster(&self, id: &ResourceId) -> Result<Cluster>;
+    /// Creates or refreshes a client-certificate user.
+    async fn set_cluster_user(&self, args: &SetClusterUserArgs) -> Result<ClusterUser>;
+    /// Creates a node group.
+    async fn create_node_group(&self, args: &CreateNodeGroupArgs) -> Result<NodeGroup>;
+    /// A node group; `ResourceNotFound` when absent.
+    async fn get_node_group(&self, cluster_id: &ResourceId, id: &ResourceId) -> Result<NodeGroup>;
+    /// Changes a node group's limits.
+    async fn modify_node_group(&self, args: &ModifyNodeGroupArgs) -> Result<()>;
+    /// Deletes a node group.
+    async fn delete_node_group(&self, cluster_id: &ResourceId, id: &ResourceId) -> Result<()>;
+    /// Deletes a cluster.
+    async fn delete_cluster(&self, id: &ResourceId) -> Result<()>;
+}
+
+/// A set of capabilities.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Capabilities(pub Vec<Capability>);
+
+impl Capabilities {
+    /// True when `capability` is in the set (v1 `IsCapable`).
+    pub fn contains(&self, capability: Capability) -> bool {
+        self.0.contains(&capability)
+    }
+
+    /// Iterates over the capabilities.
+    pub fn iter(&self) -> impl Iterator<Item = Capability> + '_ {
+        self.0.iter().copied()
+    }
+}
+
+fn present<T: ?Sized>(slot: Option<&T>) -> bool {
+    slot.is_some()
+}
+
+/// Derived operations on every client: the capability list and typed access to capabilities.
+pub trait CloudClientExt: CloudClient {
+    /// The capabilities this client implements, derived from its table and create features.
+    fn capabilities(&self) -> Capabilities {
+        let table = self.capability_table();
+        let features = self.create_features();
+        let mut caps = vec![
+            Capability::CreateInstance,
+            Capability::TerminateInstance,
+            Capability::CreateTerminateInstance,
+        ];
+        let optional = [
+            (features.idempotent, Capability::CreateIdempotentInstance),
+            (features.user_data, Capability::InstanceUserData),
+            (present(table.tags), Capability::Tags),
+            (present(table.reboot), Capability::RebootInstance),
+            (present(table.resize_volume), Capability::ResizeInstanceVolume),
+            (present(table.stop_start), Capability::StopStartInstance),
+            (present(table.machine_image), Capability::MachineImage),
+            (present(table.modify_firewall), Capability::ModifyFirewall),
+            (present(table.vpc), Capability::Vpc),
+            (present(table.kubernetes), Capability::ManagedKubernetes),
+            (present(table.change_instance_type), Capability::ChangeInstanceType),
+            (present(table.quota), Capability::Quota),
+        ];
+        caps.extend(optional.into_iter().filter(|(has, _)| *has).map(|(_, c)| c));
+        Capabilities(caps)
+    }
+
+    /// The `NotImplemented` error for `capability` on this client.
+    fn not_implemented(&self, capability: Capability) -> CloudError {
+        CloudError::NotImplemented { provider: self.provider_id().into_inner(), capability }
+    }
+
+    /// Stop/start, or `NotImplemented`.
+    fn stop_start(&self) -> Result<&dyn StopStartInstance> {
+        self.capability_table()
+            .stop_start
+            .ok_or_else(|| self.not_implemented(Capability::StopStartInstance))
+    }
+
+    /// Reboot, or `NotImplemented`.
+    fn reboot(&self) -> Result<&dyn RebootInstance> {
+        self.capability_table().reboot.ok_or_else(|| self.not_implemented(Capability::RebootInstance))
+    }
+
+    /// Volume resize, or `NotImplemented`.
+    fn resize_volume(&self) -> Result<&dyn ResizeInstanceVolume> {
+        self.capability_table()
+            .resize_volume
+            .ok_or_else(|| self.not_implemented(Capability::ResizeInstanceVolume))
+    }
+
+    /// Images, or `NotImplemented`.
+    fn machine_image(&self) -> Result<&dyn MachineImage> {
+        self.capability_table()
+            .machine_image
+            .ok_or_else(|| self.not_implemented(Capability::MachineImage))
+    }
+
+    /// Type change, or `NotImplemented`.
+    fn change_instance_type(&self) -> Result<&dyn ChangeInstanceType> {
+        self.capability_table()
+            .change_instance_type
+            .ok_or_else(|| self.not_implemented(Capability::ChangeInstanceType))
+    }
+
+    /// Firewall changes, or `NotImplemented`.
+    fn modify_firewall(&self) -> Result<&dyn ModifyFirewall> {
+        self.capability_table()
+            .modify_firewall
+            .ok_or_else(|| self.not_implemented(Capability::ModifyFirewall))
+    }
+
+    /// Tags, or `NotImplemented`.
+    fn tags(&self) -> Result<&dyn InstanceTags> {
+        self.capability_table().tags.ok_or_else(|| self.not_implemented(Capability::Tags))
+    }
+
+    /// Quotas, or `NotImplemented`.
+    fn quota(&self) -> Result<&dyn InstanceTypeQuotas> {
+        self.capability_table().quota.ok_or_else(|| self.not_implemented(Capability::Quota))
+    }
+
+    /// VPCs, or `NotImplemented`.
+    fn vpc(&self) -> Result<&dyn MaintainVpc> {
+        self.capability_table().vpc.ok_or_else(|| self.not_implemented(Capability::Vpc))
+    }
+
+    /// Kubernetes, or `NotImplemented`.
+    fn kubernetes(&self) -> Result<&dyn MaintainKubernetes> {
+        self.capability_table()
+            .kubernetes
+            .ok_or_else(|| self.not_implemented(Capability::ManagedKubernetes))
+    }
+}
+
+impl<T: CloudClient + ?Sized> CloudClientExt for T {}

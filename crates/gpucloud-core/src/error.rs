@@ -1,0 +1,428 @@
+//! One error type for every provider: where it failed (variant), what it means
+//! ([`ErrorKind`]) and whether to try again ([`Retry`]).
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+use crate::enums::{Capability, LifecycleStatus};
+use crate::model::instance::Instance;
+
+/// A boxed error that can cross threads.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// What an error means, independent of the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An instance does not exist (v1 `ErrInstanceNotFound`).
+    InstanceNotFound,
+    /// A VPC, cluster, SSH key or other resource does not exist (v1 `ErrResourceNotFound`).
+    ResourceNotFound,
+    /// An image does not exist (v1 `ErrImageNotFound`).
+    ImageNotFound,
+    /// No capacity for the request (v1 `ErrInsufficientResources`).
+    InsufficientCapacity,
+    /// An account limit was hit (v1 `ErrOutOfQuota`).
+    QuotaExceeded,
+    /// Too many requests.
+    RateLimited,
+    /// The credential was missing, malformed or rejected.
+    Unauthenticated,
+    /// The credential is valid but may not do this.
+    PermissionDenied,
+    /// The request was malformed or named something invalid.
+    InvalidArgument,
+    /// The operation is not implemented by this provider (v1 `ErrNotImplemented`).
+    NotImplemented,
+    /// The request conflicts with the current state (duplicate name, wrong state).
+    Conflict,
+    /// The same firewall rule already exists (v1 `ErrDuplicateFirewallRule`).
+    DuplicateFirewallRule,
+    /// The provider is down or overloaded (v1 `ErrServiceUnavailable`).
+    Unavailable,
+    /// The request or a wait ran out of time.
+    Timeout,
+    /// The caller cancelled.
+    Cancelled,
+    /// The provider's answer could not be understood.
+    Decode,
+    /// Local configuration is missing or wrong.
+    Configuration,
+    /// The provider failed internally.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The v1 sentinel text of this kind (kept for log compatibility), or a short description.
+    pub fn sentinel(self) -> &'static str {
+        match self {
+            Self::InstanceNotFound => "instance not found",
+            Self::ResourceNotFound => "resource not found",
+            Self::ImageNotFound => "image not found",
+            Self::InsufficientCapacity => {
+                "zone has insufficient resources to fulfill the request, InsufficientCapacity"
+            }
+            Self::QuotaExceeded => "out of quota in the region fulfill the request, InsufficientQuota",
+            Self::RateLimited => "rate limited",
+            Self::Unauthenticated => "unauthenticated",
+            Self::PermissionDenied => "permission denied",
+            Self::InvalidArgument => "invalid argument",
+            Self::NotImplemented => "not implemented",
+            Self::Conflict => "conflict",
+            Self::DuplicateFirewallRule => "duplicate firewall rule",
+            Self::Unavailable => "api is temporarily unavailable",
+            Self::Timeout => "timed out",
+            Self::Cancelled => "cancelled",
+            Self::Decode => "unreadable provider response",
+            Self::Configuration => "configuration error",
+            Self::Internal => "provider internal error",
+        }
+    }
+
+    /// True for both not-found kinds of instances and resources (and images).
+    pub fn is_not_found(self) -> bool {
+        matches!(self, Self::InstanceNotFound | Self::ResourceNotFound | Self::ImageNotFound)
+    }
+
+    /// The retry class a kind has when nothing more specific is known.
+    pub fn default_retry(self) -> Retry {
+        match self {
+            Self::RateLimited => Retry::Throttled { after: None },
+            Self::Unavailable | Self::Timeout | Self::Internal => Retry::Transient,
+            _ => Retry::Never,
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.sentinel())
+    }
+}
+
+/// Whether and when to try again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Retry {
+    /// Trying again will fail the same way.
+    Never,
+    /// A later attempt may succeed (5xx, reset, timeout).
+    Transient,
+    /// The provider asked to slow down; wait at least `after` when given.
+    Throttled {
+        /// The provider's Retry-After, if it sent one.
+        after: Option<Duration>,
+    },
+    /// Retries were made and all failed.
+    Exhausted,
+}
+
+impl Retry {
+    /// True when a caller may try again.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, Self::Transient | Self::Throttled { .. })
+    }
+}
+
+/// What a provider said when it failed: HTTP status, structured code, message, request id and a
+/// truncated, redacted body. Attached to [`CloudError::Provider`] as its `source()`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderDetails {
+    /// HTTP status, when the transport is HTTP.
+    pub status: Option<u16>,
+    /// The provider's structured error code, e.g. `global/invalid-api-key`.
+    pub code: Option<String>,
+    /// The provider's message.
+    pub message: Option<String>,
+    /// The provider's request id, for support tickets.
+    pub request_id: Option<String>,
+    /// The start of the response body, secrets redacted.
+    pub body: Option<String>,
+}
+
+impl ProviderDetails {
+    /// The longest body kept, in bytes.
+    pub const MAX_BODY: usize = 2048;
+
+    /// Keeps at most [`Self::MAX_BODY`] bytes of `body`, cut at a character boundary.
+    pub fn truncate_body(body: &str) -> String {
+        if body.len() <= Self::MAX_BODY {
+            return body.to_owned();
+        }
+        let mut end = Self::MAX_BODY;
+        while !body.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}... (truncated)", &body[..end])
+    }
+}
+
+impl fmt::Display for ProviderDetails {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(status) = self.status {
+            parts.push(format!("status {status}"));
+        }
+        if let Some(code) = &self.code {
+            parts.push(format!("code {code}"));
+        }
+        if let Some(message) = &self.message {
+            parts.push(format!("message {message:?}"));
+        }
+        if let Some(id) = &self.request_id {
+            parts.push(format!("request id {id}"));
+        }
+        if parts.is_empty() {
+            f.write_str("provider gave no details")
+        } else {
+            f.write_str(&parts.join(", "))
+        }
+    }
+}
+
+impl StdError for ProviderDetails {}
+
+/// The error of every gpucloud operation.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CloudError {
+    /// Input rejected before any call; nothing was created.
+    InvalidArgument {
+        /// The offending field, e.g. `firewall_rules.ingress_rules[0].ip_ranges[1]`.
+        field: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The client does not implement a capability.
+    NotImplemented {
+        /// The provider.
+        provider: String,
+        /// The capability asked for.
+        capability: Capability,
+    },
+    /// The provider (or the local system acting as one) failed an operation.
+    Provider {
+        /// The provider id.
+        provider: String,
+        /// The operation, e.g. `create_instance`.
+        operation: &'static str,
+        /// What it means.
+        kind: ErrorKind,
+        /// Whether to try again.
+        retry: Retry,
+        /// One line for people.
+        message: String,
+        /// The provider's details ([`ProviderDetails`]) or the underlying error.
+        source: Option<BoxError>,
+    },
+    /// A wait ended without reaching the desired status.
+    Wait {
+        /// Why it ended: `Timeout`, or `Internal` when the instance failed or was terminated.
+        kind: ErrorKind,
+        /// The status waited for.
+        desired: LifecycleStatus,
+        /// The last instance seen.
+        last: Box<Instance>,
+        /// The last read error, if the final polls failed.
+        last_error: Option<Box<CloudError>>,
+    },
+    /// The caller cancelled the operation.
+    Cancelled,
+    /// Local configuration is missing or wrong (credentials, files, tools).
+    Configuration {
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+impl CloudError {
+    /// An input error naming the field.
+    pub fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self::InvalidArgument { field: field.into(), problem: problem.into() }
+    }
+
+    /// A provider error with the kind's default retry class.
+    pub fn provider(
+        provider: impl Into<String>,
+        operation: &'static str,
+        kind: ErrorKind,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::Provider {
+            provider: provider.into(),
+            operation,
+            kind,
+            retry: kind.default_retry(),
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An instance-not-found error.
+    pub fn instance_not_found(provider: impl Into<String>, operation: &'static str, id: &str) -> Self {
+        Self::provider(provider, operation, ErrorKind::InstanceNotFound, format!("no instance {id}"))
+    }
+
+    /// A configuration error.
+    pub fn configuration(message: impl Into<String>) -> Self {
+        Self::Configuration { message: message.into() }
+    }
+
+    /// Attaches an underlying error (kept as `source()`).
+    pub fn with_source(mut self, error: impl Into<BoxError>) -> Self {
+        if let Self::Provider { source, .. } = &mut self {
+            *source = Some(error.into());
+        }
+        self
+    }
+
+    /// Overrides the retry class.
+    pub fn with_retry(mut self, new_retry: Retry) -> Self {
+        if let Self::Provider { retry, .. } = &mut self {
+            *retry = new_retry;
+        }
+        self
+    }
+
+    /// What the error means.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::InvalidArgument { .. } => ErrorKind::InvalidArgument,
+            Self::NotImplemented { .. } => ErrorKind::NotImplemented,
+            Self::Provider { kind, .. } | Self::Wait { kind, .. } => *kind,
+            Self::Cancelled => ErrorKind::Cancelled,
+            Self::Configuration { .. } => ErrorKind::Configuration,
+        }
+    }
+
+    /// Whether to try again.
+    pub fn retry(&self) -> Retry {
+        match self {
+            Self::Provider { retry, .. } => *retry,
+            _ => Retry::Never,
+        }
+    }
+
+    /// True when a caller may try again.
+    pub fn is_retryable(&self) -> bool {
+        self.retry().is_retryable()
+    }
+
+    /// True for not-found errors of instances and resources.
+    pub fn is_not_found(&self) -> bool {
+        self.kind().is_not_found()
+    }
+
+    /// The provider's details, when the provider answered.
+    pub fn provider_details(&self) -> Option<&ProviderDetails> {
+        match self {
+            Self::Provider { source: Some(source), .. } => source.downcast_ref::<ProviderDetails>(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for CloudError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidArgument { field, problem } => {
+                write!(f, "invalid argument: {field}: {problem}")
+            }
+            Self::NotImplemented { provider, capability } => {
+                write!(f, "not implemented: provider {provider} does not support {capability}")
+            }
+            Self::Provider { provider, operation, kind, message, .. } => {
+                write!(f, "{}: {provider} {operation}", kind.sentinel())?;
+                if !message.is_empty() {
+                    write!(f, ": {message}")?;
+                }
+                Ok(())
+            }
+            Self::Wait { kind, desired, last, last_error } => {
+                let what = if *kind == ErrorKind::Timeout { "timeout waiting for" } else { "gave up waiting for" };
+                write!(
+                    f,
+                    "{what} instance {} to reach status {desired}, last known status: {}",
+                    last.cloud_id,
+                    last.status.lifecycle_status
+                )?;
+                if let Some(e) = last_error {
+                    write!(f, ", last error: {e}")?;
+                }
+                Ok(())
+            }
+            Self::Cancelled => f.write_str("cancelled"),
+            Self::Configuration { message } => write!(f, "configuration error: {message}"),
+        }
+    }
+}
+
+impl StdError for CloudError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Self::Provider { source: Some(source), .. } => Some(source.as_ref()),
+            Self::Wait { last_error: Some(e), .. } => Some(e.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+/// Shorthand for results of gpucloud operations.
+pub type Result<T, E = CloudError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_keeps_v1_sentinels() {
+        let e = CloudError::provider("lambda-labs", "create_instance", ErrorKind::InsufficientCapacity, "no gpu_1x_a10 in us-east-1");
+        assert!(e.to_string().starts_with(
+            "zone has insufficient resources to fulfill the request, InsufficientCapacity"
+        ));
+        let e = CloudError::provider("x", "create_instance", ErrorKind::QuotaExceeded, "");
+        assert!(e.to_string().starts_with("out of quota in the region fulfill the request, InsufficientQuota"));
+        let e = CloudError::instance_not_found("x", "get_instance", "i-1");
+        assert!(e.to_string().starts_with("instance not found"));
+        assert!(e.is_not_found());
+        let e = CloudError::NotImplemented { provider: "x".into(), capability: Capability::Tags };
+        assert!(e.to_string().starts_with("not implemented"));
+        assert_eq!(ErrorKind::Unavailable.sentinel(), "api is temporarily unavailable");
+    }
+
+    #[test]
+    fn retry_classes_follow_the_kind_unless_overridden() {
+        let throttled = CloudError::provider("x", "list_instances", ErrorKind::RateLimited, "")
+            .with_retry(Retry::Throttled { after: Some(Duration::from_secs(3)) });
+        assert_eq!(throttled.retry(), Retry::Throttled { after: Some(Duration::from_secs(3)) });
+        assert!(throttled.is_retryable());
+        assert!(CloudError::provider("x", "o", ErrorKind::Unavailable, "").is_retryable());
+        assert!(!CloudError::provider("x", "o", ErrorKind::InvalidArgument, "").is_retryable());
+        assert!(!CloudError::invalid("ref_id", "must not be empty").is_retryable());
+        assert_eq!(Retry::Exhausted.is_retryable(), false);
+    }
+
+    #[test]
+    fn details_are_the_source() {
+        let details = ProviderDetails {
+            status: Some(404),
+            code: Some("global/object-does-not-exist".into()),
+            message: Some("Instance not found".into()),
+            request_id: Some("req-1".into()),
+            body: None,
+        };
+        let e = CloudError::provider("lambda-labs", "get_instance", ErrorKind::InstanceNotFound, "no instance i-1")
+            .with_source(details.clone());
+        assert_eq!(e.provider_details(), Some(&details));
+        let source = StdError::source(&e).unwrap().to_string();
+        assert!(source.contains("status 404") && source.contains("global/object-does-not-exist"));
+    }
+
+    #[test]
+    fn body_truncation_respects_char_boundaries() {
+        let body = "é".repeat(ProviderDetails::MAX_BODY);
+        let cut = ProviderDetails::truncate_body(&body);
+        assert!(cut.ends_with("(truncated)"));
+        assert!(cut.len() < body.len());
+    }
+}

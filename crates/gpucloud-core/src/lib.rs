@@ -1,0 +1,44 @@
+#![doc = include_str!("../README.md")]
+
+pub mod bytes;
+pub mod client;
+pub mod enums;
+pub mod error;
+pub mod filter;
+pub mod ids;
+pub mod location;
+pub mod merge;
+pub mod model;
+pub mod price;
+
+pub use bytes::{Bytes, BytesError, BytesUnit};
+pub use client::{
+    Capabilities, CapabilityTable, ChangeInstanceType, CloudClient, CloudClientExt, CloudCredential,
+    CreateFeatures, InstanceTags, InstanceTypeQuotas, MachineImage, MaintainKubernetes, MaintainVpc,
+    ModifyFirewall, RebootInstance, ResizeInstanceVolume, StopStartInstance,
+};
+pub use enums::{
+    ApiType, Architecture, Capability, ClusterStatus, LifecycleStatus, Manufacturer, NodeGroupStatus,
+    Protocol, SubnetType, VpcStatus,
+};
+pub use error::{BoxError, CloudError, ErrorKind, ProviderDetails, Result, Retry};
+pub use filter::{ArchitectureFilter, CloudFilter, GetInstanceTypeArgs, GpuManufacturerFilter, IncludeExclude};
+pub use ids::{CloudProviderId, InstanceId, InstanceTypeId, ResourceId, NO_SUB_LOCATION};
+pub use location::{GetLocationsArgs, Location, LocationsFilter};
+pub use model::firewall::{
+    AddFirewallRulesToInstanceArgs, FirewallRule, FirewallRules, RevokeSecurityGroupRuleArgs,
+};
+pub use model::image::{GetImageArgs, Image};
+pub use model::instance::{
+    CreateInstanceAttrs, Instance, ListInstancesArgs, PortMapping, Status, Tags, UpdateInstanceTagsArgs,
+};
+pub use model::instance_type::{
+    GetInstanceTypeQuotasArgs, Gpu, InstanceType, InstanceTypeQuota, Quota, normalize_gpu_name,
+};
+pub use model::kubernetes::{
+    Cluster, ClusterUser, CreateClusterArgs, CreateNodeGroupArgs, ModifyNodeGroupArgs, NodeGroup,
+    SetClusterUserArgs,
+};
+pub use model::network::{CreateSubnetArgs, CreateVpcArgs, Subnet, Vpc};
+pub use model::storage::{Disk, ResizeInstanceVolumeArgs, Storage};
+pub use price::{Price, PriceError};

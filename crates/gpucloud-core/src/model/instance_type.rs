@@ -1,0 +1,206 @@
+//! Instance types (the catalog), their GPUs and quotas (v1 §6.6–§6.8, §11).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::storage::Storage;
+use crate::bytes::Bytes;
+use crate::enums::{Architecture, Manufacturer};
+use crate::ids::InstanceTypeId;
+use crate::price::Price;
+
+/// One catalog entry: a type offered in one location (and zone).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InstanceType {
+    /// Unique across all locations and stable across syncs.
+    pub id: InstanceTypeId,
+    /// Region.
+    pub location: String,
+    /// Zones where it can be launched; the first one feeds the generic ID.
+    pub available_azs: Vec<String>,
+    /// Zone; equals `available_azs[0]` when both are set.
+    pub sub_location: String,
+    /// Provider-native type name, what `CreateInstanceAttrs::instance_type` takes.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// GPUs: normally one entry whose `count` is the number per instance.
+    pub supported_gpus: Vec<Gpu>,
+    /// Storage.
+    pub supported_storage: Vec<Storage>,
+    /// The root volume size can be chosen.
+    pub elastic_root_volume: bool,
+    /// e.g. `on-demand`, `spot`.
+    pub supported_usage_classes: Vec<String>,
+    /// RAM.
+    pub memory_bytes: Bytes,
+    /// Maximum network interfaces.
+    pub maximum_network_interfaces: u32,
+    /// e.g. `standard`.
+    pub network_performance: String,
+    /// Selectable core counts.
+    pub supported_num_cores: Vec<u32>,
+    /// Default core count.
+    pub default_cores: u32,
+    /// Virtual CPUs.
+    pub vcpu: u32,
+    /// CPU architectures.
+    pub supported_architectures: Vec<Architecture>,
+    /// CPU clock.
+    pub clock_speed_in_ghz: f64,
+    /// Quotas (volatile).
+    pub quota: InstanceTypeQuota,
+    /// Instances of this type can be stopped.
+    pub stoppable: bool,
+    /// Instances of this type can be rebooted.
+    pub rebootable: bool,
+    /// The price varies (market pricing).
+    pub variable_price: bool,
+    /// Spot or preemptible offering.
+    pub preemptible: bool,
+    /// Launchable right now.
+    pub is_available: bool,
+    /// On-demand price of the whole instance per hour; required.
+    pub base_price: Option<Price>,
+    /// The zone of an instance of this type can be changed.
+    pub sub_location_type_changeable: bool,
+    /// Runs as a container.
+    pub is_container: bool,
+    /// Privilege escalation disabled.
+    pub user_privilege_escalation_disabled: bool,
+    /// Unprivileged environment.
+    pub not_privileged: bool,
+    /// Typical time from create to running (volatile).
+    #[serde(with = "crate::model::duration_secs")]
+    pub estimated_deploy_time: Option<Duration>,
+    /// Who you call: the integration or broker.
+    pub provider: String,
+    /// Who hosts the hardware; equals `provider` for direct clouds.
+    pub cloud: String,
+    /// Firewall rules of instances of this type can be changed after create.
+    pub can_modify_firewall_rules: bool,
+    /// Non-empty for reserved or private pools.
+    pub reserved_instance_pool_id: String,
+}
+
+impl InstanceType {
+    /// The generic ID from this entry's location, first zone and type name.
+    ///
+    /// Fill every other field first; call this last (v1 §7.2).
+    pub fn generic_id(&self) -> InstanceTypeId {
+        InstanceTypeId::generic(
+            &self.location,
+            self.available_azs.first().map(String::as_str),
+            &self.type_name,
+        )
+    }
+
+    /// Total GPUs per instance.
+    pub fn gpu_count(&self) -> u32 {
+        self.supported_gpus.iter().map(|g| g.count).sum()
+    }
+
+    /// The price per GPU-hour, when priced and the type has GPUs.
+    pub fn price_per_gpu(&self) -> Option<Price> {
+        self.base_price.as_ref()?.per_unit(self.gpu_count())
+    }
+}
+
+/// The GPUs of an instance type.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Gpu {
+    /// GPUs per instance.
+    pub count: u32,
+    /// VRAM per GPU, nominal decimal GB (`80 GB` for H100).
+    pub memory_bytes: Bytes,
+    /// `HBM3`, `GDDR6`, ... or empty.
+    pub memory_details: String,
+    /// Form factor or interconnect: `PCIe`, `SXM4`, `SXM5`, `SXM6`.
+    pub network_details: String,
+    /// Manufacturer.
+    pub manufacturer: Manufacturer,
+    /// Base model, upper case, no vendor or memory suffix: `H100`, `A100`, `L40S`.
+    pub name: String,
+    /// Optional richer identifier, e.g. `H100.SXM5`.
+    #[serde(rename = "type")]
+    pub gpu_type: String,
+}
+
+impl Default for Manufacturer {
+    fn default() -> Self {
+        Self::Unknown
+    }
+}
+
+/// A quota (v1 `Quota`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Quota {
+    /// Provider id of the quota.
+    pub id: String,
+    /// Human name.
+    pub name: String,
+    /// Limit.
+    pub maximum: i64,
+    /// Current use.
+    pub current: i64,
+    /// What is counted, e.g. `instances` or `gpus`.
+    pub unit: String,
+}
+
+/// Quotas of an instance type by usage class.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InstanceTypeQuota {
+    /// On-demand.
+    pub on_demand: Quota,
+    /// Spot.
+    pub spot: Quota,
+    /// Reserved.
+    pub reserved: Quota,
+}
+
+/// Ask for the quota of a type.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GetInstanceTypeQuotasArgs {
+    /// The type name.
+    pub instance_type: String,
+}
+
+/// Normalizes a GPU model to v1's base name: upper case, without vendor prefix, `Tesla`,
+/// memory suffix or form factor (`NVIDIA H100 80GB SXM5` → `H100`, `a100_80gb` → `A100`).
+pub fn normalize_gpu_name(raw: &str) -> String {
+    let upper = raw.trim().to_ascii_uppercase().replace('_', " ");
+    let tokens: Vec<&str> = upper
+        .split_whitespace()
+        .filter(|t| !matches!(*t, "NVIDIA" | "TESLA" | "AMD" | "INTEL" | "GEFORCE"))
+        .filter(|t| !is_memory_token(t))
+        .filter(|t| !matches!(*t, "SXM" | "SXM2" | "SXM4" | "SXM5" | "SXM6" | "PCIE" | "NVL"))
+        .collect();
+    tokens.join(" ")
+}
+
+fn is_memory_token(token: &str) -> bool {
+    let token = token.trim_matches(|c| c == '(' || c == ')');
+    token
+        .strip_suffix("GB")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gpu_names_are_normalized() {
+        assert_eq!(normalize_gpu_name("NVIDIA H100 80GB"), "H100");
+        assert_eq!(normalize_gpu_name("Tesla V100"), "V100");
+        assert_eq!(normalize_gpu_name("a100_80gb"), "A100");
+        assert_eq!(normalize_gpu_name("H100 SXM5"), "H100");
+        assert_eq!(normalize_gpu_name("l40s"), "L40S");
+        assert_eq!(normalize_gpu_name("RTX 6000"), "RTX 6000");
+    }
+}
