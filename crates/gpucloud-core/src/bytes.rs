@@ -140,11 +140,17 @@ pub struct Bytes {
 
 impl Bytes {
     /// Zero bytes, with no unit (v1's zero value).
-    pub const ZERO: Bytes = Bytes { value: 0, unit: None };
+    pub const ZERO: Bytes = Bytes {
+        value: 0,
+        unit: None,
+    };
 
     /// `value` units.
     pub const fn new(value: i64, unit: BytesUnit) -> Self {
-        Self { value, unit: Some(unit) }
+        Self {
+            value,
+            unit: Some(unit),
+        }
     }
 
     /// The number of units.
@@ -252,7 +258,11 @@ struct BytesWire {
 
 impl Serialize for Bytes {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        BytesWire { value: self.value, unit: self.unit().as_str().to_owned() }.serialize(serializer)
+        BytesWire {
+            value: self.value,
+            unit: self.unit().as_str().to_owned(),
+        }
+        .serialize(serializer)
     }
 }
 
@@ -274,7 +284,10 @@ mod tests {
 
     #[test]
     fn conversions_follow_v1_examples() {
-        assert_eq!(Bytes::new(2048, BytesUnit::MiB).in_unit_i64(BytesUnit::GiB), Ok(2));
+        assert_eq!(
+            Bytes::new(2048, BytesUnit::MiB).in_unit_i64(BytesUnit::GiB),
+            Ok(2)
+        );
         assert_eq!(
             Bytes::new(2048, BytesUnit::EiB).in_unit_i64(BytesUnit::B),
             Err(BytesError::NotAnInt64)
@@ -287,9 +300,14 @@ mod tests {
             Bytes::new(-3, BytesUnit::TiB).in_unit_i32(BytesUnit::B),
             Err(BytesError::NotAnInt32)
         );
-        assert_eq!(Bytes::new(1, BytesUnit::GB).in_unit_i64(BytesUnit::MB), Ok(1000));
+        assert_eq!(
+            Bytes::new(1, BytesUnit::GB).in_unit_i64(BytesUnit::MB),
+            Ok(1000)
+        );
         assert!((Bytes::new(1536, BytesUnit::MiB).in_unit_f64(BytesUnit::GiB) - 1.5).abs() < 1e-12);
-        assert_eq!(Bytes::new(7, BytesUnit::EB).in_unit_f64(BytesUnit::EB), 7.0);
+        assert!(
+            (Bytes::new(7, BytesUnit::EB).in_unit_f64(BytesUnit::EB) - 7.0).abs() < f64::EPSILON
+        );
         assert_eq!(
             Bytes::new(i64::MAX, BytesUnit::EiB).byte_count(),
             i128::from(i64::MAX) * (1i128 << 60)
@@ -308,7 +326,10 @@ mod tests {
     #[test]
     fn json_form_and_every_unit_including_exa() {
         let b = Bytes::new(80, BytesUnit::GB);
-        assert_eq!(serde_json::to_string(&b).unwrap(), r#"{"value":80,"unit":"GB"}"#);
+        assert_eq!(
+            serde_json::to_string(&b).unwrap(),
+            r#"{"value":80,"unit":"GB"}"#
+        );
         for unit in BytesUnit::ALL {
             let b = Bytes::new(3, unit);
             let back: Bytes = serde_json::from_str(&serde_json::to_string(&b).unwrap()).unwrap();
@@ -323,12 +344,25 @@ mod tests {
 
     #[test]
     fn parse_and_format() {
-        assert!("80 GB".parse::<Bytes>().unwrap().same_representation(&Bytes::new(80, BytesUnit::GB)));
-        assert!("512MiB".parse::<Bytes>().unwrap().same_representation(&Bytes::new(512, BytesUnit::MiB)));
+        assert!(
+            "80 GB"
+                .parse::<Bytes>()
+                .unwrap()
+                .same_representation(&Bytes::new(80, BytesUnit::GB))
+        );
+        assert!(
+            "512MiB"
+                .parse::<Bytes>()
+                .unwrap()
+                .same_representation(&Bytes::new(512, BytesUnit::MiB))
+        );
         assert_eq!("12".parse::<Bytes>(), Err(BytesError::InvalidUnit));
         assert_eq!("12 gigs".parse::<Bytes>(), Err(BytesError::InvalidUnit));
         assert_eq!("x GB".parse::<Bytes>(), Err(BytesError::InvalidFormat));
-        assert_eq!("99999999999999999999 B".parse::<Bytes>(), Err(BytesError::InvalidFormat));
+        assert_eq!(
+            "99999999999999999999 B".parse::<Bytes>(),
+            Err(BytesError::InvalidFormat)
+        );
         assert_eq!(Bytes::new(1000, BytesUnit::GiB).to_string(), "1000 GiB");
     }
 

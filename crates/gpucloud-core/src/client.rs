@@ -12,11 +12,14 @@ use async_trait::async_trait;
 
 use crate::enums::{ApiType, Capability};
 use crate::error::{CloudError, Result};
+use crate::filter::GetInstanceTypeArgs;
 use crate::ids::{CloudProviderId, InstanceId, ResourceId};
 use crate::location::{GetLocationsArgs, Location};
 use crate::model::firewall::{AddFirewallRulesToInstanceArgs, RevokeSecurityGroupRuleArgs};
 use crate::model::image::{GetImageArgs, Image};
-use crate::model::instance::{CreateInstanceAttrs, Instance, ListInstancesArgs, UpdateInstanceTagsArgs};
+use crate::model::instance::{
+    CreateInstanceAttrs, Instance, ListInstancesArgs, UpdateInstanceTagsArgs,
+};
 use crate::model::instance_type::{GetInstanceTypeQuotasArgs, InstanceType, Quota};
 use crate::model::kubernetes::{
     Cluster, ClusterUser, CreateClusterArgs, CreateNodeGroupArgs, ModifyNodeGroupArgs, NodeGroup,
@@ -24,7 +27,6 @@ use crate::model::kubernetes::{
 };
 use crate::model::network::{CreateVpcArgs, Vpc};
 use crate::model::storage::ResizeInstanceVolumeArgs;
-use crate::filter::GetInstanceTypeArgs;
 
 /// The default suggested interval between instance-type syncs.
 pub const DEFAULT_INSTANCE_TYPE_POLL_TIME: Duration = Duration::from_secs(60);
@@ -77,6 +79,16 @@ pub struct CreateFeatures {
     pub spot: bool,
     /// `vpc_id` / `subnet_id` are honoured.
     pub vpc: bool,
+    /// `additional_disks` are attached.
+    pub additional_disks: bool,
+    /// `use_persistent_ip` is honoured.
+    pub persistent_ip: bool,
+    /// `use_multi_attach_volume` is honoured.
+    pub multi_attach_volume: bool,
+    /// `additional_env_vars` are set.
+    pub env_vars: bool,
+    /// `retire_timeout` is honoured.
+    pub retire_timeout: bool,
 }
 
 /// The capability traits a client implements. Build it with struct update syntax from
@@ -184,7 +196,11 @@ pub trait CloudClient: Send + Sync {
     }
 
     /// Merges a fresh catalog entry into a stored one (default: [`crate::merge::merge_instance_type`]).
-    fn merge_instance_type_for_update(&self, current: &InstanceType, fresh: InstanceType) -> InstanceType {
+    fn merge_instance_type_for_update(
+        &self,
+        current: &InstanceType,
+        fresh: InstanceType,
+    ) -> InstanceType {
         crate::merge::merge_instance_type(current, fresh)
     }
 }
@@ -318,13 +334,19 @@ pub trait CloudClientExt: CloudClient {
             (features.user_data, Capability::InstanceUserData),
             (present(table.tags), Capability::Tags),
             (present(table.reboot), Capability::RebootInstance),
-            (present(table.resize_volume), Capability::ResizeInstanceVolume),
+            (
+                present(table.resize_volume),
+                Capability::ResizeInstanceVolume,
+            ),
             (present(table.stop_start), Capability::StopStartInstance),
             (present(table.machine_image), Capability::MachineImage),
             (present(table.modify_firewall), Capability::ModifyFirewall),
             (present(table.vpc), Capability::Vpc),
             (present(table.kubernetes), Capability::ManagedKubernetes),
-            (present(table.change_instance_type), Capability::ChangeInstanceType),
+            (
+                present(table.change_instance_type),
+                Capability::ChangeInstanceType,
+            ),
             (present(table.quota), Capability::Quota),
         ];
         caps.extend(optional.into_iter().filter(|(has, _)| *has).map(|(_, c)| c));
@@ -333,7 +355,10 @@ pub trait CloudClientExt: CloudClient {
 
     /// The `NotImplemented` error for `capability` on this client.
     fn not_implemented(&self, capability: Capability) -> CloudError {
-        CloudError::NotImplemented { provider: self.provider_id().into_inner(), capability }
+        CloudError::NotImplemented {
+            provider: self.provider_id().into_inner(),
+            capability,
+        }
     }
 
     /// Stop/start, or `NotImplemented`.
@@ -345,7 +370,9 @@ pub trait CloudClientExt: CloudClient {
 
     /// Reboot, or `NotImplemented`.
     fn reboot(&self) -> Result<&dyn RebootInstance> {
-        self.capability_table().reboot.ok_or_else(|| self.not_implemented(Capability::RebootInstance))
+        self.capability_table()
+            .reboot
+            .ok_or_else(|| self.not_implemented(Capability::RebootInstance))
     }
 
     /// Volume resize, or `NotImplemented`.
@@ -378,17 +405,23 @@ pub trait CloudClientExt: CloudClient {
 
     /// Tags, or `NotImplemented`.
     fn tags(&self) -> Result<&dyn InstanceTags> {
-        self.capability_table().tags.ok_or_else(|| self.not_implemented(Capability::Tags))
+        self.capability_table()
+            .tags
+            .ok_or_else(|| self.not_implemented(Capability::Tags))
     }
 
     /// Quotas, or `NotImplemented`.
     fn quota(&self) -> Result<&dyn InstanceTypeQuotas> {
-        self.capability_table().quota.ok_or_else(|| self.not_implemented(Capability::Quota))
+        self.capability_table()
+            .quota
+            .ok_or_else(|| self.not_implemented(Capability::Quota))
     }
 
     /// VPCs, or `NotImplemented`.
     fn vpc(&self) -> Result<&dyn MaintainVpc> {
-        self.capability_table().vpc.ok_or_else(|| self.not_implemented(Capability::Vpc))
+        self.capability_table()
+            .vpc
+            .ok_or_else(|| self.not_implemented(Capability::Vpc))
     }
 
     /// Kubernetes, or `NotImplemented`.

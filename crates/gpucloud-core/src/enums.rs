@@ -146,6 +146,14 @@ string_enum!(
     }
 );
 
+// Written out because `string_enum!` does not take per-variant derive attributes.
+#[allow(clippy::derivable_impls)]
+impl Default for Manufacturer {
+    fn default() -> Self {
+        Self::Unknown
+    }
+}
+
 impl Manufacturer {
     /// Lenient parse: case-insensitive, anything unrecognized is `Unknown`.
     pub fn parse_lenient(s: &str) -> Self {
@@ -261,16 +269,25 @@ mod tests {
         for cap in Capability::ALL {
             assert_eq!(cap.as_str().parse::<Capability>().unwrap(), *cap);
         }
-        assert_eq!(Capability::CreateIdempotentInstance.as_str(), "create-instance-idempotent");
+        assert_eq!(
+            Capability::CreateIdempotentInstance.as_str(),
+            "create-instance-idempotent"
+        );
         assert_eq!(Capability::InstanceUserData.as_str(), "instance-userdata");
         assert!("RUNNING".parse::<LifecycleStatus>().is_err());
     }
 
     #[test]
     fn lenient_parsers_follow_v1() {
-        assert_eq!(Architecture::parse_lenient(" AARCH64\n"), Architecture::Arm64);
+        assert_eq!(
+            Architecture::parse_lenient(" AARCH64\n"),
+            Architecture::Arm64
+        );
         assert_eq!(Architecture::parse_lenient("amd64"), Architecture::X86_64);
-        assert_eq!(Architecture::parse_lenient("riscv64"), Architecture::Unknown);
+        assert_eq!(
+            Architecture::parse_lenient("riscv64"),
+            Architecture::Unknown
+        );
         assert_eq!(Manufacturer::parse_lenient("nvidia"), Manufacturer::Nvidia);
         assert_eq!(Manufacturer::parse_lenient("Intel"), Manufacturer::Intel);
         assert_eq!(Manufacturer::parse_lenient("ACME"), Manufacturer::Unknown);

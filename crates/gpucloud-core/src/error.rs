@@ -51,6 +51,9 @@ pub enum ErrorKind {
     Configuration,
     /// The provider failed internally.
     Internal,
+    /// The instance reached a state it cannot leave toward the one asked for (`failed`,
+    /// or `terminated` while waiting for `running`).
+    InstanceFailed,
 }
 
 impl ErrorKind {
@@ -63,7 +66,9 @@ impl ErrorKind {
             Self::InsufficientCapacity => {
                 "zone has insufficient resources to fulfill the request, InsufficientCapacity"
             }
-            Self::QuotaExceeded => "out of quota in the region fulfill the request, InsufficientQuota",
+            Self::QuotaExceeded => {
+                "out of quota in the region fulfill the request, InsufficientQuota"
+            }
             Self::RateLimited => "rate limited",
             Self::Unauthenticated => "unauthenticated",
             Self::PermissionDenied => "permission denied",
@@ -77,12 +82,16 @@ impl ErrorKind {
             Self::Decode => "unreadable provider response",
             Self::Configuration => "configuration error",
             Self::Internal => "provider internal error",
+            Self::InstanceFailed => "instance failed",
         }
     }
 
     /// True for both not-found kinds of instances and resources (and images).
     pub fn is_not_found(self) -> bool {
-        matches!(self, Self::InstanceNotFound | Self::ResourceNotFound | Self::ImageNotFound)
+        matches!(
+            self,
+            Self::InstanceNotFound | Self::ResourceNotFound | Self::ImageNotFound
+        )
     }
 
     /// The retry class a kind has when nothing more specific is known.
@@ -217,7 +226,7 @@ pub enum CloudError {
     },
     /// A wait ended without reaching the desired status.
     Wait {
-        /// Why it ended: `Timeout`, or `Internal` when the instance failed or was terminated.
+        /// Why it ended: `Timeout`, or `InstanceFailed` when the instance can no longer get there.
         kind: ErrorKind,
         /// The status waited for.
         desired: LifecycleStatus,
@@ -238,7 +247,10 @@ pub enum CloudError {
 impl CloudError {
     /// An input error naming the field.
     pub fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self::InvalidArgument { field: field.into(), problem: problem.into() }
+        Self::InvalidArgument {
+            field: field.into(),
+            problem: problem.into(),
+        }
     }
 
     /// A provider error with the kind's default retry class.
@@ -259,13 +271,24 @@ impl CloudError {
     }
 
     /// An instance-not-found error.
-    pub fn instance_not_found(provider: impl Into<String>, operation: &'static str, id: &str) -> Self {
-        Self::provider(provider, operation, ErrorKind::InstanceNotFound, format!("no instance {id}"))
+    pub fn instance_not_found(
+        provider: impl Into<String>,
+        operation: &'static str,
+        id: &str,
+    ) -> Self {
+        Self::provider(
+            provider,
+            operation,
+            ErrorKind::InstanceNotFound,
+            format!("no instance {id}"),
+        )
     }
 
     /// A configuration error.
     pub fn configuration(message: impl Into<String>) -> Self {
-        Self::Configuration { message: message.into() }
+        Self::Configuration {
+            message: message.into(),
+        }
     }
 
     /// Attaches an underlying error (kept as `source()`).
@@ -316,7 +339,10 @@ impl CloudError {
     /// The provider's details, when the provider answered.
     pub fn provider_details(&self) -> Option<&ProviderDetails> {
         match self {
-            Self::Provider { source: Some(source), .. } => source.downcast_ref::<ProviderDetails>(),
+            Self::Provider {
+                source: Some(source),
+                ..
+            } => source.downcast_ref::<ProviderDetails>(),
             _ => None,
         }
     }
@@ -328,23 +354,43 @@ impl fmt::Display for CloudError {
             Self::InvalidArgument { field, problem } => {
                 write!(f, "invalid argument: {field}: {problem}")
             }
-            Self::NotImplemented { provider, capability } => {
-                write!(f, "not implemented: provider {provider} does not support {capability}")
+            Self::NotImplemented {
+                provider,
+                capability,
+            } => {
+                write!(
+                    f,
+                    "not implemented: provider {provider} does not support {capability}"
+                )
             }
-            Self::Provider { provider, operation, kind, message, .. } => {
+            Self::Provider {
+                provider,
+                operation,
+                kind,
+                message,
+                ..
+            } => {
                 write!(f, "{}: {provider} {operation}", kind.sentinel())?;
                 if !message.is_empty() {
                     write!(f, ": {message}")?;
                 }
                 Ok(())
             }
-            Self::Wait { kind, desired, last, last_error } => {
-                let what = if *kind == ErrorKind::Timeout { "timeout waiting for" } else { "gave up waiting for" };
+            Self::Wait {
+                kind,
+                desired,
+                last,
+                last_error,
+            } => {
+                let what = if *kind == ErrorKind::Timeout {
+                    "timeout waiting for"
+                } else {
+                    "gave up waiting for"
+                };
                 write!(
                     f,
                     "{what} instance {} to reach status {desired}, last known status: {}",
-                    last.cloud_id,
-                    last.status.lifecycle_status
+                    last.cloud_id, last.status.lifecycle_status
                 )?;
                 if let Some(e) = last_error {
                     write!(f, ", last error: {e}")?;
@@ -360,8 +406,14 @@ impl fmt::Display for CloudError {
 impl StdError for CloudError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
-            Self::Provider { source: Some(source), .. } => Some(source.as_ref()),
-            Self::Wait { last_error: Some(e), .. } => Some(e.as_ref()),
+            Self::Provider {
+                source: Some(source),
+                ..
+            } => Some(source.as_ref()),
+            Self::Wait {
+                last_error: Some(e),
+                ..
+            } => Some(e.as_ref()),
             _ => None,
         }
     }
@@ -376,30 +428,51 @@ mod tests {
 
     #[test]
     fn display_keeps_v1_sentinels() {
-        let e = CloudError::provider("lambda-labs", "create_instance", ErrorKind::InsufficientCapacity, "no gpu_1x_a10 in us-east-1");
+        let e = CloudError::provider(
+            "lambda-labs",
+            "create_instance",
+            ErrorKind::InsufficientCapacity,
+            "no gpu_1x_a10 in us-east-1",
+        );
         assert!(e.to_string().starts_with(
             "zone has insufficient resources to fulfill the request, InsufficientCapacity"
         ));
         let e = CloudError::provider("x", "create_instance", ErrorKind::QuotaExceeded, "");
-        assert!(e.to_string().starts_with("out of quota in the region fulfill the request, InsufficientQuota"));
+        assert!(
+            e.to_string()
+                .starts_with("out of quota in the region fulfill the request, InsufficientQuota")
+        );
         let e = CloudError::instance_not_found("x", "get_instance", "i-1");
         assert!(e.to_string().starts_with("instance not found"));
         assert!(e.is_not_found());
-        let e = CloudError::NotImplemented { provider: "x".into(), capability: Capability::Tags };
+        let e = CloudError::NotImplemented {
+            provider: "x".into(),
+            capability: Capability::Tags,
+        };
         assert!(e.to_string().starts_with("not implemented"));
-        assert_eq!(ErrorKind::Unavailable.sentinel(), "api is temporarily unavailable");
+        assert_eq!(
+            ErrorKind::Unavailable.sentinel(),
+            "api is temporarily unavailable"
+        );
     }
 
     #[test]
     fn retry_classes_follow_the_kind_unless_overridden() {
         let throttled = CloudError::provider("x", "list_instances", ErrorKind::RateLimited, "")
-            .with_retry(Retry::Throttled { after: Some(Duration::from_secs(3)) });
-        assert_eq!(throttled.retry(), Retry::Throttled { after: Some(Duration::from_secs(3)) });
+            .with_retry(Retry::Throttled {
+                after: Some(Duration::from_secs(3)),
+            });
+        assert_eq!(
+            throttled.retry(),
+            Retry::Throttled {
+                after: Some(Duration::from_secs(3))
+            }
+        );
         assert!(throttled.is_retryable());
         assert!(CloudError::provider("x", "o", ErrorKind::Unavailable, "").is_retryable());
         assert!(!CloudError::provider("x", "o", ErrorKind::InvalidArgument, "").is_retryable());
         assert!(!CloudError::invalid("ref_id", "must not be empty").is_retryable());
-        assert_eq!(Retry::Exhausted.is_retryable(), false);
+        assert!(!Retry::Exhausted.is_retryable());
     }
 
     #[test]
@@ -411,8 +484,13 @@ mod tests {
             request_id: Some("req-1".into()),
             body: None,
         };
-        let e = CloudError::provider("lambda-labs", "get_instance", ErrorKind::InstanceNotFound, "no instance i-1")
-            .with_source(details.clone());
+        let e = CloudError::provider(
+            "lambda-labs",
+            "get_instance",
+            ErrorKind::InstanceNotFound,
+            "no instance i-1",
+        )
+        .with_source(details.clone());
         assert_eq!(e.provider_details(), Some(&details));
         let source = StdError::source(&e).unwrap().to_string();
         assert!(source.contains("status 404") && source.contains("global/object-does-not-exist"));

@@ -29,24 +29,36 @@ pub struct IncludeExclude<T> {
 
 impl<T> Default for IncludeExclude<T> {
     fn default() -> Self {
-        Self { include: None, exclude: Vec::new() }
+        Self {
+            include: None,
+            exclude: Vec::new(),
+        }
     }
 }
 
 impl<T: PartialEq> IncludeExclude<T> {
     /// Only these values.
     pub fn include(values: Vec<T>) -> Self {
-        Self { include: Some(values), exclude: Vec::new() }
+        Self {
+            include: Some(values),
+            exclude: Vec::new(),
+        }
     }
 
     /// Everything but these values.
     pub fn exclude(values: Vec<T>) -> Self {
-        Self { include: None, exclude: values }
+        Self {
+            include: None,
+            exclude: values,
+        }
     }
 
     /// True when `value` passes.
     pub fn matches(&self, value: &T) -> bool {
-        self.include.as_ref().is_none_or(|list| list.contains(value)) && !self.exclude.contains(value)
+        self.include
+            .as_ref()
+            .is_none_or(|list| list.contains(value))
+            && !self.exclude.contains(value)
     }
 }
 
@@ -77,11 +89,15 @@ impl GetInstanceTypeArgs {
     /// True when `it` passes every filter.
     pub fn matches(&self, it: &InstanceType) -> bool {
         self.locations.matches(&it.location)
-            && (self.instance_types.is_empty() || self.instance_types.iter().any(|t| *t == it.type_name))
-            && self.gpu_manufacturer_filter.as_ref().is_none_or(|f| {
-                it.supported_gpus.iter().all(|g| f.matches(&g.manufacturer))
-            })
-            && self.cloud_filter.as_ref().is_none_or(|f| f.matches(&it.cloud))
+            && (self.instance_types.is_empty() || self.instance_types.contains(&it.type_name))
+            && self
+                .gpu_manufacturer_filter
+                .as_ref()
+                .is_none_or(|f| it.supported_gpus.iter().all(|g| f.matches(&g.manufacturer)))
+            && self
+                .cloud_filter
+                .as_ref()
+                .is_none_or(|f| f.matches(&it.cloud))
             && self.architecture_filter.as_ref().is_none_or(|f| {
                 if it.supported_architectures.is_empty() {
                     f.matches(&Architecture::Unknown)
@@ -122,11 +138,21 @@ mod tests {
     use crate::ids::InstanceId;
     use crate::model::instance_type::Gpu;
 
-    fn gpu_type(location: &str, name: &str, maker: Manufacturer, arch: &[Architecture], cloud: &str) -> InstanceType {
+    fn gpu_type(
+        location: &str,
+        name: &str,
+        maker: Manufacturer,
+        arch: &[Architecture],
+        cloud: &str,
+    ) -> InstanceType {
         InstanceType {
             location: location.into(),
             type_name: name.into(),
-            supported_gpus: vec![Gpu { count: 1, manufacturer: maker, ..Gpu::default() }],
+            supported_gpus: vec![Gpu {
+                count: 1,
+                manufacturer: maker,
+                ..Gpu::default()
+            }],
             supported_architectures: arch.to_vec(),
             cloud: cloud.into(),
             ..InstanceType::default()
@@ -140,13 +166,22 @@ mod tests {
         assert!(!IncludeExclude::include(vec![]).matches(&1u8));
         assert!(IncludeExclude::include(vec![1u8]).matches(&1));
         assert!(!IncludeExclude::exclude(vec![1u8]).matches(&1));
-        let both = IncludeExclude { include: Some(vec![1u8, 2]), exclude: vec![2] };
+        let both = IncludeExclude {
+            include: Some(vec![1u8, 2]),
+            exclude: vec![2],
+        };
         assert!(both.matches(&1) && !both.matches(&2) && !both.matches(&3));
     }
 
     #[test]
     fn location_filter() {
-        let it = gpu_type("us-east-1", "a", Manufacturer::Nvidia, &[Architecture::X86_64], "lambda");
+        let it = gpu_type(
+            "us-east-1",
+            "a",
+            Manufacturer::Nvidia,
+            &[Architecture::X86_64],
+            "lambda",
+        );
         let mut args = GetInstanceTypeArgs::default();
         assert!(args.matches(&it), "empty filter allows all");
         args.locations = LocationsFilter::all();
@@ -162,7 +197,10 @@ mod tests {
     #[test]
     fn type_name_filter() {
         let it = gpu_type("l", "gpu_1x_a10", Manufacturer::Nvidia, &[], "c");
-        let mut args = GetInstanceTypeArgs { instance_types: vec!["gpu_1x_a10".into()], ..Default::default() };
+        let mut args = GetInstanceTypeArgs {
+            instance_types: vec!["gpu_1x_a10".into()],
+            ..Default::default()
+        };
         assert!(args.matches(&it));
         args.instance_types = vec!["gpu_8x_h100_sxm5".into()];
         assert!(!args.matches(&it));
@@ -176,7 +214,10 @@ mod tests {
             ..Default::default()
         };
         assert!(args.matches(&it));
-        it.supported_gpus.push(Gpu { manufacturer: Manufacturer::Intel, ..Gpu::default() });
+        it.supported_gpus.push(Gpu {
+            manufacturer: Manufacturer::Intel,
+            ..Gpu::default()
+        });
         assert!(!args.matches(&it));
         it.supported_gpus.clear();
         assert!(args.matches(&it));
@@ -193,8 +234,20 @@ mod tests {
             architecture_filter: Some(IncludeExclude::include(vec![Architecture::X86_64])),
             ..Default::default()
         };
-        assert!(args.matches(&gpu_type("l", "t", Manufacturer::Nvidia, &[Architecture::X86_64], "c")));
-        assert!(!args.matches(&gpu_type("l", "t", Manufacturer::Nvidia, &[Architecture::Arm64], "c")));
+        assert!(args.matches(&gpu_type(
+            "l",
+            "t",
+            Manufacturer::Nvidia,
+            &[Architecture::X86_64],
+            "c"
+        )));
+        assert!(!args.matches(&gpu_type(
+            "l",
+            "t",
+            Manufacturer::Nvidia,
+            &[Architecture::Arm64],
+            "c"
+        )));
         assert!(args.matches(&gpu_type(
             "l",
             "t",
@@ -208,7 +261,13 @@ mod tests {
             ..Default::default()
         };
         assert!(exclude_arm.matches(&gpu_type("l", "t", Manufacturer::Nvidia, &[], "c")));
-        assert!(!exclude_arm.matches(&gpu_type("l", "t", Manufacturer::Nvidia, &[Architecture::Arm64], "c")));
+        assert!(!exclude_arm.matches(&gpu_type(
+            "l",
+            "t",
+            Manufacturer::Nvidia,
+            &[Architecture::Arm64],
+            "c"
+        )));
     }
 
     #[test]
@@ -231,7 +290,10 @@ mod tests {
         Instance {
             cloud_id: InstanceId::new(id),
             location: location.into(),
-            tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             ..Instance::default()
         }
     }
@@ -243,14 +305,22 @@ mod tests {
         let all = ListInstancesArgs::default();
         assert!(all.matches(&a) && all.matches(&b));
 
-        let by_id = ListInstancesArgs { instance_ids: vec![InstanceId::new("b")], ..Default::default() };
+        let by_id = ListInstancesArgs {
+            instance_ids: vec![InstanceId::new("b")],
+            ..Default::default()
+        };
         assert_eq!(by_id.apply(vec![a.clone(), b.clone()]), vec![b.clone()]);
 
-        let by_location = ListInstancesArgs { locations: LocationsFilter::only(["us-east-1"]), ..Default::default() };
+        let by_location = ListInstancesArgs {
+            locations: LocationsFilter::only(["us-east-1"]),
+            ..Default::default()
+        };
         assert!(by_location.matches(&a) && !by_location.matches(&b));
 
         let mut by_tag = ListInstancesArgs::default();
-        by_tag.tag_filters.insert("team".into(), vec!["ml".into(), "infra".into()]);
+        by_tag
+            .tag_filters
+            .insert("team".into(), vec!["ml".into(), "infra".into()]);
         assert!(by_tag.matches(&a) && !by_tag.matches(&b));
         by_tag.tag_filters.insert("env".into(), vec![]);
         assert!(by_tag.matches(&a), "empty value list: key must exist");

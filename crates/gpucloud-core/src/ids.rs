@@ -111,3 +111,79 @@ impl InstanceTypeId {
         Self(format!("{location}-{zone}-{instance_type}"))
     }
 }
+
+/// A tenant id that identifies an account without revealing its secret:
+/// `<prefix>-<lower-case hex SHA-256 of the secret>` (v1's convention).
+pub fn tenant_id_from_secret(prefix: &str, secret: &[u8]) -> String {
+    use sha2::Digest as _;
+    use std::fmt::Write as _;
+    let digest = sha2::Sha256::digest(secret);
+    let mut out = String::with_capacity(prefix.len() + 1 + 64);
+    out.push_str(prefix);
+    out.push('-');
+    for byte in digest {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::model::instance::Instance;
+    use crate::model::instance_type::InstanceType;
+
+    #[test]
+    fn generic_ids_follow_v1() {
+        assert_eq!(
+            InstanceTypeId::generic("us-west-1", None, "gpu_1x_a100").as_str(),
+            "us-west-1-noSub-gpu_1x_a100"
+        );
+        assert_eq!(
+            InstanceTypeId::generic("us-east-1", Some("us-east-1a"), "a100").as_str(),
+            "us-east-1-us-east-1a-a100"
+        );
+        assert_eq!(
+            InstanceTypeId::generic("sfc", Some(""), "h100.ib").as_str(),
+            "sfc-noSub-h100.ib"
+        );
+    }
+
+    #[test]
+    fn tenant_ids_hide_the_secret() {
+        let id = tenant_id_from_secret("lambda", b"secret_abc");
+        assert!(id.starts_with("lambda-"));
+        assert_eq!(id.len(), "lambda-".len() + 64);
+        assert!(!id.contains("secret_abc"));
+        assert_eq!(id, tenant_id_from_secret("lambda", b"secret_abc"));
+    }
+
+    proptest! {
+        /// The catalog side (first zone of `available_azs`) and the instance side
+        /// (`sub_location`) always produce the same ID for the same placement.
+        #[test]
+        fn catalog_and_instance_ids_agree(
+            location in "[a-z0-9-]{1,20}",
+            zone in proptest::option::of("[a-z0-9-]{0,12}"),
+            type_name in "[A-Za-z0-9_.-]{1,30}",
+        ) {
+            let catalog = InstanceType {
+                location: location.clone(),
+                available_azs: zone.clone().into_iter().collect(),
+                sub_location: zone.clone().unwrap_or_default(),
+                type_name: type_name.clone(),
+                ..InstanceType::default()
+            };
+            let instance = Instance {
+                location,
+                sub_location: zone.unwrap_or_default(),
+                instance_type: type_name,
+                ..Instance::default()
+            };
+            let from_instance = InstanceTypeId::generic(&instance.location, Some(&instance.sub_location), &instance.instance_type);
+            prop_assert_eq!(catalog.generic_id(), from_instance);
+        }
+    }
+}

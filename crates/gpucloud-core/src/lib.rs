@@ -10,27 +10,36 @@ pub mod location;
 pub mod merge;
 pub mod model;
 pub mod price;
+pub mod sshkey;
+pub mod validate;
+pub mod wait;
 
 pub use bytes::{Bytes, BytesError, BytesUnit};
 pub use client::{
-    Capabilities, CapabilityTable, ChangeInstanceType, CloudClient, CloudClientExt, CloudCredential,
-    CreateFeatures, InstanceTags, InstanceTypeQuotas, MachineImage, MaintainKubernetes, MaintainVpc,
-    ModifyFirewall, RebootInstance, ResizeInstanceVolume, StopStartInstance,
+    Capabilities, CapabilityTable, ChangeInstanceType, CloudClient, CloudClientExt,
+    CloudCredential, CreateFeatures, InstanceTags, InstanceTypeQuotas, MachineImage,
+    MaintainKubernetes, MaintainVpc, ModifyFirewall, RebootInstance, ResizeInstanceVolume,
+    StopStartInstance,
 };
 pub use enums::{
-    ApiType, Architecture, Capability, ClusterStatus, LifecycleStatus, Manufacturer, NodeGroupStatus,
-    Protocol, SubnetType, VpcStatus,
+    ApiType, Architecture, Capability, ClusterStatus, LifecycleStatus, Manufacturer,
+    NodeGroupStatus, Protocol, SubnetType, VpcStatus,
 };
 pub use error::{BoxError, CloudError, ErrorKind, ProviderDetails, Result, Retry};
-pub use filter::{ArchitectureFilter, CloudFilter, GetInstanceTypeArgs, GpuManufacturerFilter, IncludeExclude};
-pub use ids::{CloudProviderId, InstanceId, InstanceTypeId, ResourceId, NO_SUB_LOCATION};
+pub use filter::{
+    ArchitectureFilter, CloudFilter, GetInstanceTypeArgs, GpuManufacturerFilter, IncludeExclude,
+};
+pub use ids::{
+    CloudProviderId, InstanceId, InstanceTypeId, NO_SUB_LOCATION, ResourceId, tenant_id_from_secret,
+};
 pub use location::{GetLocationsArgs, Location, LocationsFilter};
 pub use model::firewall::{
     AddFirewallRulesToInstanceArgs, FirewallRule, FirewallRules, RevokeSecurityGroupRuleArgs,
 };
 pub use model::image::{GetImageArgs, Image};
 pub use model::instance::{
-    CreateInstanceAttrs, Instance, ListInstancesArgs, PortMapping, Status, Tags, UpdateInstanceTagsArgs,
+    CreateInstanceAttrs, Instance, ListInstancesArgs, PortMapping, Status, Tags,
+    UpdateInstanceTagsArgs,
 };
 pub use model::instance_type::{
     GetInstanceTypeQuotasArgs, Gpu, InstanceType, InstanceTypeQuota, Quota, normalize_gpu_name,
@@ -42,3 +51,5 @@ pub use model::kubernetes::{
 pub use model::network::{CreateSubnetArgs, CreateVpcArgs, Subnet, Vpc};
 pub use model::storage::{Disk, ResizeInstanceVolumeArgs, Storage};
 pub use price::{Price, PriceError};
+pub use validate::validate_create;
+pub use wait::{WaitOptions, wait_for_status};

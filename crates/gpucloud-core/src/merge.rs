@@ -8,7 +8,11 @@ use crate::model::instance_type::InstanceType;
 /// volume type when `current` has them.
 pub fn merge_instance(current: &Instance, fresh: Instance) -> Instance {
     fn keep(current: &str, fresh: String) -> String {
-        if current.is_empty() { fresh } else { current.to_owned() }
+        if current.is_empty() {
+            fresh
+        } else {
+            current.to_owned()
+        }
     }
     Instance {
         name: current.name.clone(),
@@ -18,7 +22,11 @@ pub fn merge_instance(current: &Instance, fresh: Instance) -> Instance {
         cloud_cred_ref_id: current.cloud_cred_ref_id.clone(),
         spot: current.spot,
         created_at: current.created_at.or(fresh.created_at),
-        cloud_id: if current.cloud_id.is_empty() { fresh.cloud_id.clone() } else { current.cloud_id.clone() },
+        cloud_id: if current.cloud_id.is_empty() {
+            fresh.cloud_id.clone()
+        } else {
+            current.cloud_id.clone()
+        },
         instance_type: keep(&current.instance_type, fresh.instance_type.clone()),
         instance_type_id: if current.instance_type_id.is_empty() {
             fresh.instance_type_id.clone()
@@ -35,7 +43,10 @@ pub fn merge_instance_type(current: &InstanceType, fresh: InstanceType) -> Insta
     if current.id.is_empty() {
         fresh
     } else {
-        InstanceType { id: current.id.clone(), ..fresh }
+        InstanceType {
+            id: current.id.clone(),
+            ..fresh
+        }
     }
 }
 

@@ -48,7 +48,10 @@ impl Price {
     /// A price from an exact decimal amount.
     pub fn new(amount: Decimal, currency: &str) -> Result<Self, PriceError> {
         check_currency(currency)?;
-        Ok(Self { amount, currency: currency.to_owned() })
+        Ok(Self {
+            amount,
+            currency: currency.to_owned(),
+        })
     }
 
     /// A price from a decimal string, keeping every digit given.
@@ -63,12 +66,18 @@ impl Price {
     /// A price from an integer count of minor units (USD cents: `3192` → `31.92`).
     pub fn from_minor_units(minor: i64, currency: &str) -> Result<Self, PriceError> {
         check_currency(currency)?;
-        Ok(Self { amount: Decimal::new(minor, minor_digits(currency)), currency: currency.to_owned() })
+        Ok(Self {
+            amount: Decimal::new(minor, minor_digits(currency)),
+            currency: currency.to_owned(),
+        })
     }
 
     /// US dollars per hour from cents per hour.
     pub fn usd_cents(cents: i64) -> Self {
-        Self { amount: Decimal::new(cents, 2), currency: "USD".to_owned() }
+        Self {
+            amount: Decimal::new(cents, 2),
+            currency: "USD".to_owned(),
+        }
     }
 
     /// Zero in the given currency.
@@ -81,7 +90,10 @@ impl Price {
         if n == 0 {
             return None;
         }
-        Some(Price { amount: self.amount / Decimal::from(n), currency: self.currency.clone() })
+        Some(Price {
+            amount: self.amount / Decimal::from(n),
+            currency: self.currency.clone(),
+        })
     }
 
     /// The amount rounded half-up to the currency's minor digits.
@@ -107,22 +119,46 @@ mod tests {
     fn keeps_every_digit() {
         let p = Price::parse("23.325", "USD").unwrap();
         assert_eq!(p.amount.to_string(), "23.325");
-        assert_eq!(Price::parse("0.0002740", "USD").unwrap().amount.to_string(), "0.0002740");
+        assert_eq!(
+            Price::parse("0.0002740", "USD").unwrap().amount.to_string(),
+            "0.0002740"
+        );
         assert_eq!(p.rounded().to_string(), "23.33");
     }
 
     #[test]
     fn minor_units_follow_the_currency() {
-        assert_eq!(Price::from_minor_units(3192, "USD").unwrap().amount.to_string(), "31.92");
-        assert_eq!(Price::from_minor_units(100, "JPY").unwrap().amount.to_string(), "100");
+        assert_eq!(
+            Price::from_minor_units(3192, "USD")
+                .unwrap()
+                .amount
+                .to_string(),
+            "31.92"
+        );
+        assert_eq!(
+            Price::from_minor_units(100, "JPY")
+                .unwrap()
+                .amount
+                .to_string(),
+            "100"
+        );
         assert_eq!(Price::usd_cents(100).to_string(), "1 USD");
     }
 
     #[test]
     fn rejects_bad_input() {
-        assert_eq!(Price::parse("1.0", "usd"), Err(PriceError::InvalidCurrency("usd".into())));
-        assert_eq!(Price::parse("1.0", "DOLLARS"), Err(PriceError::InvalidCurrency("DOLLARS".into())));
-        assert_eq!(Price::parse("abc", "USD"), Err(PriceError::InvalidAmount("abc".into())));
+        assert_eq!(
+            Price::parse("1.0", "usd"),
+            Err(PriceError::InvalidCurrency("usd".into()))
+        );
+        assert_eq!(
+            Price::parse("1.0", "DOLLARS"),
+            Err(PriceError::InvalidCurrency("DOLLARS".into()))
+        );
+        assert_eq!(
+            Price::parse("abc", "USD"),
+            Err(PriceError::InvalidAmount("abc".into()))
+        );
     }
 
     #[test]

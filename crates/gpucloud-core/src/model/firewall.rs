@@ -42,12 +42,21 @@ pub struct FirewallRule {
 impl FirewallRule {
     /// A rule for one port from anywhere, both protocols.
     pub fn port(port: u16) -> Self {
-        Self { from_port: port, to_port: port, ..Self::default() }
+        Self {
+            from_port: port,
+            to_port: port,
+            ..Self::default()
+        }
     }
 
     /// A rule for an inclusive port range from the given CIDRs.
     pub fn range(from_port: u16, to_port: u16, ip_ranges: Vec<String>) -> Self {
-        Self { from_port, to_port, ip_ranges, ..Self::default() }
+        Self {
+            from_port,
+            to_port,
+            ip_ranges,
+            ..Self::default()
+        }
     }
 
     /// True when `port` with `protocol` falls inside this rule.

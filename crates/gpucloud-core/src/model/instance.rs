@@ -29,14 +29,20 @@ pub struct Status {
 
 impl Default for Status {
     fn default() -> Self {
-        Self { lifecycle_status: LifecycleStatus::Pending, messages: Vec::new() }
+        Self {
+            lifecycle_status: LifecycleStatus::Pending,
+            messages: Vec::new(),
+        }
     }
 }
 
 impl Status {
     /// A status without messages.
     pub fn new(lifecycle_status: LifecycleStatus) -> Self {
-        Self { lifecycle_status, messages: Vec::new() }
+        Self {
+            lifecycle_status,
+            messages: Vec::new(),
+        }
     }
 }
 

@@ -128,12 +128,6 @@ pub struct Gpu {
     pub gpu_type: String,
 }
 
-impl Default for Manufacturer {
-    fn default() -> Self {
-        Self::Unknown
-    }
-}
-
 /// A quota (v1 `Quota`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -178,7 +172,12 @@ pub fn normalize_gpu_name(raw: &str) -> String {
         .split_whitespace()
         .filter(|t| !matches!(*t, "NVIDIA" | "TESLA" | "AMD" | "INTEL" | "GEFORCE"))
         .filter(|t| !is_memory_token(t))
-        .filter(|t| !matches!(*t, "SXM" | "SXM2" | "SXM4" | "SXM5" | "SXM6" | "PCIE" | "NVL"))
+        .filter(|t| {
+            !matches!(
+                *t,
+                "SXM" | "SXM2" | "SXM4" | "SXM5" | "SXM6" | "PCIE" | "NVL"
+            )
+        })
         .collect();
     tokens.join(" ")
 }

@@ -15,6 +15,7 @@ pub(crate) mod duration_secs {
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+    #[allow(clippy::ref_option)] // serde's `with` passes `&Option<T>`
     pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
         value.map(|d| d.as_secs_f64()).serialize(s)
     }
