@@ -1,0 +1,111 @@
+//! Secrets and request authentication.
+
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// A provider API key. Its `Debug` and `Display` print `ApiKey(<redacted>)`; the key itself is
+/// only reachable through [`ApiKey::expose`], which this crate calls when it sets the
+/// `Authorization` header and when it scrubs the key out of error text.
+#[derive(Clone)]
+pub struct ApiKey(SecretString);
+
+impl ApiKey {
+    /// Wraps a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        Self(SecretString::from(key.into()))
+    }
+
+    /// The key in clear text. Use it only to authenticate a request.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    /// True when the key is the empty string (for example an unset environment variable).
+    pub fn is_empty(&self) -> bool {
+        self.0.expose_secret().is_empty()
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+impl From<String> for ApiKey {
+    fn from(key: String) -> Self {
+        Self::new(key)
+    }
+}
+
+impl From<&str> for ApiKey {
+    fn from(key: &str) -> Self {
+        Self::new(key)
+    }
+}
+
+impl From<SecretString> for ApiKey {
+    fn from(key: SecretString) -> Self {
+        Self(key)
+    }
+}
+
+/// How requests are authenticated. `Debug` never shows the key.
+#[derive(Clone, Debug, Default)]
+pub enum Auth {
+    /// No `Authorization` header.
+    #[default]
+    None,
+    /// `Authorization: Bearer <key>`.
+    Bearer(ApiKey),
+    /// HTTP Basic with the key as the user name and an empty password.
+    Basic(ApiKey),
+}
+
+impl Auth {
+    /// The key this scheme sends, if any.
+    pub fn key(&self) -> Option<&ApiKey> {
+        match self {
+            Self::None => None,
+            Self::Bearer(key) | Self::Basic(key) => Some(key),
+        }
+    }
+
+    /// Replaces every occurrence of the key in `text` with `<redacted>`.
+    pub fn redact(&self, text: &str) -> String {
+        match self.key() {
+            Some(key) if !key.is_empty() => text.replace(key.expose(), "<redacted>"),
+            _ => text.to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_never_prints() {
+        let key = ApiKey::new("secret_canary_123");
+        assert_eq!(format!("{key}"), "ApiKey(<redacted>)");
+        assert_eq!(format!("{key:?}"), "ApiKey(<redacted>)");
+        let auth = Auth::Bearer(key.clone());
+        assert!(!format!("{auth:?}").contains("canary"));
+        assert_eq!(key.expose(), "secret_canary_123");
+    }
+
+    #[test]
+    fn redaction_replaces_every_occurrence_and_ignores_empty_keys() {
+        let auth = Auth::Basic(ApiKey::new("k3y"));
+        assert_eq!(auth.redact("a k3y b k3y"), "a <redacted> b <redacted>");
+        assert_eq!(Auth::Bearer(ApiKey::new("")).redact("abc"), "abc");
+        assert_eq!(Auth::None.redact("abc"), "abc");
+    }
+}
