@@ -25,7 +25,13 @@ pub struct Classification {
 impl Classification {
     /// A classification with the kind's default retry class and no details.
     pub fn new(kind: ErrorKind) -> Self {
-        Self { kind, retry: kind.default_retry(), code: None, message: None, request_id: None }
+        Self {
+            kind,
+            retry: kind.default_retry(),
+            code: None,
+            message: None,
+            request_id: None,
+        }
     }
 
     /// The classification by HTTP status alone:
@@ -59,7 +65,13 @@ impl Classification {
             408 | 502..=504 => Retry::Transient,
             _ => Retry::Never,
         };
-        Self { kind, retry, code: None, message: None, request_id: None }
+        Self {
+            kind,
+            retry,
+            code: None,
+            message: None,
+            request_id: None,
+        }
     }
 
     /// Sets the retry class.
@@ -159,7 +171,11 @@ mod tests {
             (408, ErrorKind::Timeout, Retry::Transient),
             (409, ErrorKind::Conflict, Retry::Never),
             (422, ErrorKind::InvalidArgument, Retry::Never),
-            (429, ErrorKind::RateLimited, Retry::Throttled { after: None }),
+            (
+                429,
+                ErrorKind::RateLimited,
+                Retry::Throttled { after: None },
+            ),
             (500, ErrorKind::Internal, Retry::Never),
             (501, ErrorKind::Internal, Retry::Never),
             (502, ErrorKind::Unavailable, Retry::Transient),

@@ -126,7 +126,9 @@ impl HttpClient {
     ) -> Result<Self> {
         config.validate()?;
         let Some(base_url) = config.base_url.clone() else {
-            return Err(CloudError::configuration("no base URL is set for the HTTP client"));
+            return Err(CloudError::configuration(
+                "no base URL is set for the HTTP client",
+            ));
         };
         let mut builder = reqwest::Client::builder()
             .user_agent(config.user_agent.clone())
@@ -183,7 +185,8 @@ impl HttpClient {
         path: &str,
         query: &[(&str, &str)],
     ) -> Result<T> {
-        self.send_json(with_query(Request::get(operation, path), query)).await
+        self.send_json(with_query(Request::get(operation, path), query))
+            .await
     }
 
     /// `GET path?query` and return the raw body.
@@ -193,7 +196,10 @@ impl HttpClient {
         path: &str,
         query: &[(&str, &str)],
     ) -> Result<Bytes> {
-        Ok(self.send(with_query(Request::get(operation, path), query)).await?.body)
+        Ok(self
+            .send(with_query(Request::get(operation, path), query))
+            .await?
+            .body)
     }
 
     /// Sends `request` and decodes the JSON answer as `T`. An empty body decodes as JSON `null`
@@ -218,10 +224,16 @@ impl HttpClient {
             status = field::Empty,
             latency_ms = field::Empty,
         );
-        self.send_with_retries(&request, &span).instrument(span.clone()).await
+        self.send_with_retries(&request, &span)
+            .instrument(span.clone())
+            .await
     }
 
-    async fn send_with_retries(&self, request: &Request, span: &tracing::Span) -> Result<HttpResponse> {
+    async fn send_with_retries(
+        &self,
+        request: &Request,
+        span: &tracing::Span,
+    ) -> Result<HttpResponse> {
         let url = self.url_for(&request.path);
         let policy = self.inner.retry;
         let max_attempts = policy.attempts();
@@ -237,7 +249,12 @@ impl HttpClient {
             let failure = match outcome {
                 Ok(response) => {
                     span.record("status", response.status.as_u16());
-                    tracing::debug!(attempt, status = response.status.as_u16(), latency_ms, "request succeeded");
+                    tracing::debug!(
+                        attempt,
+                        status = response.status.as_u16(),
+                        latency_ms,
+                        "request succeeded"
+                    );
                     return Ok(response);
                 }
                 Err(failure) => failure,
@@ -252,8 +269,14 @@ impl HttpClient {
             }
             if attempt >= max_attempts {
                 tracing::debug!(attempt, status, latency_ms, kind = ?failure.kind, "request failed, attempts exhausted");
-                let retry = if max_attempts > 1 { Retry::Exhausted } else { failure.retry };
-                return Err(self.error_from(request.operation, failure).with_retry(retry));
+                let retry = if max_attempts > 1 {
+                    Retry::Exhausted
+                } else {
+                    failure.retry
+                };
+                return Err(self
+                    .error_from(request.operation, failure)
+                    .with_retry(retry));
             }
             let wait = policy.wait(attempt, rand::random::<f64>(), failure.retry_after);
             tracing::info!(
@@ -289,8 +312,16 @@ impl HttpClient {
 
     async fn acquire(&self, limiter: &Limiter, create: bool, operation: &'static str) {
         while let Err(wait) = limiter.try_acquire() {
-            tracing::debug!(create, wait_ms = wait.as_millis() as u64, "rate limited locally");
-            self.notify(&HttpEvent::RateLimited(RateLimitEvent { operation, create, wait }));
+            tracing::debug!(
+                create,
+                wait_ms = wait.as_millis() as u64,
+                "rate limited locally"
+            );
+            self.notify(&HttpEvent::RateLimited(RateLimitEvent {
+                operation,
+                create,
+                wait,
+            }));
             tokio::time::sleep(wait).await;
         }
     }
@@ -327,17 +358,29 @@ impl HttpClient {
             Auth::Basic(key) => builder.basic_auth(key.expose(), Some("")),
         };
         if let Some(body) = &request.body {
-            builder = builder.header(header::CONTENT_TYPE, "application/json").body(body.clone());
+            builder = builder
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
         }
         if let Some(timeout) = request.timeout {
             builder = builder.timeout(timeout);
         }
-        let response = builder.send().await.map_err(|e| self.transport_failure(e, false))?;
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| self.transport_failure(e, false))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|e| self.transport_failure(e, true))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_failure(e, true))?;
         if status.is_success() {
-            return Ok(HttpResponse { status, headers, body });
+            return Ok(HttpResponse {
+                status,
+                headers,
+                body,
+            });
         }
         Err(self.http_failure(status, &headers, &body))
     }
@@ -351,7 +394,10 @@ impl HttpClient {
             (true, true) => (ErrorKind::Timeout, format!("timed out connecting: {chain}")),
             (true, false) => (ErrorKind::Timeout, format!("request timed out: {chain}")),
             (false, true) => (ErrorKind::Unavailable, format!("cannot connect: {chain}")),
-            (false, false) => (ErrorKind::Unavailable, format!("connection failed: {chain}")),
+            (false, false) => (
+                ErrorKind::Unavailable,
+                format!("connection failed: {chain}"),
+            ),
         };
         Failure {
             kind,
@@ -367,7 +413,11 @@ impl HttpClient {
     fn http_failure(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Failure {
         let class = self.inner.classifier.classify(status, headers, body);
         let throttled = matches!(status.as_u16(), 429 | 503);
-        let after = if throttled { retry_after(headers, SystemTime::now()) } else { None };
+        let after = if throttled {
+            retry_after(headers, SystemTime::now())
+        } else {
+            None
+        };
         let retry = match class.retry {
             Retry::Throttled { after: None } => Retry::Throttled { after },
             other => other,
@@ -376,7 +426,10 @@ impl HttpClient {
             status: Some(status.as_u16()),
             code: class.code.map(|code| self.redact(&code)),
             message: class.message.map(|message| self.redact(&message)),
-            request_id: class.request_id.or_else(|| request_id(headers)),
+            request_id: class
+                .request_id
+                .or_else(|| request_id(headers))
+                .map(|id| self.redact(&id)),
             body: self.body_excerpt(body),
         };
         let mut message = format!("HTTP {}", status.as_u16());
@@ -411,19 +464,30 @@ impl HttpClient {
         if body.is_empty() {
             return None;
         }
-        Some(ProviderDetails::truncate_body(&self.redact(&String::from_utf8_lossy(body))))
+        Some(ProviderDetails::truncate_body(
+            &self.redact(&String::from_utf8_lossy(body)),
+        ))
     }
 
     fn error_from(&self, operation: &'static str, failure: Failure) -> CloudError {
-        let error = CloudError::provider(self.inner.provider.clone(), operation, failure.kind, failure.message)
-            .with_retry(failure.retry);
+        let error = CloudError::provider(
+            self.inner.provider.clone(),
+            operation,
+            failure.kind,
+            failure.message,
+        )
+        .with_retry(failure.retry);
         match failure.source {
             Some(source) => error.with_source(source),
             None => error,
         }
     }
 
-    fn decode<T: DeserializeOwned>(&self, operation: &'static str, response: &HttpResponse) -> Result<T> {
+    fn decode<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        response: &HttpResponse,
+    ) -> Result<T> {
         let body: &[u8] = &response.body;
         let parsed = if body.iter().all(u8::is_ascii_whitespace) {
             serde_json::from_slice(b"null")
@@ -437,7 +501,7 @@ impl HttpClient {
                 status: Some(response.status.as_u16()),
                 code: None,
                 message: Some(e.to_string()),
-                request_id: request_id(&response.headers),
+                request_id: request_id(&response.headers).map(|id| self.redact(&id)),
                 body: self.body_excerpt(body),
             };
             CloudError::provider(

@@ -44,7 +44,10 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// A policy that never retries.
     pub fn never() -> Self {
-        Self { max_attempts: 1, ..Self::default() }
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
     }
 
     /// Sets the number of attempts, the first included.
@@ -92,8 +95,16 @@ impl RetryPolicy {
     /// `base * (1 - jitter) ..= base`.
     pub fn backoff(&self, retry: u32, random: f64) -> Duration {
         let base = self.base_backoff(retry);
-        let jitter = if self.jitter.is_nan() { 0.0 } else { self.jitter.clamp(0.0, 1.0) };
-        let random = if random.is_nan() { 0.0 } else { random.clamp(0.0, 1.0) };
+        let jitter = if self.jitter.is_nan() {
+            0.0
+        } else {
+            self.jitter.clamp(0.0, 1.0)
+        };
+        let random = if random.is_nan() {
+            0.0
+        } else {
+            random.clamp(0.0, 1.0)
+        };
         base.mul_f64(1.0 - jitter * random)
     }
 
@@ -118,18 +129,27 @@ pub struct RateLimit {
 impl RateLimit {
     /// `n` requests per second, in bursts of up to `n`.
     pub fn per_second(n: NonZeroU32) -> Self {
-        Self { period: Duration::from_secs(1) / n.get(), burst: n }
+        Self {
+            period: Duration::from_secs(1) / n.get(),
+            burst: n,
+        }
     }
 
     /// `n` requests per minute, in bursts of up to `n`.
     pub fn per_minute(n: NonZeroU32) -> Self {
-        Self { period: Duration::from_secs(60) / n.get(), burst: n }
+        Self {
+            period: Duration::from_secs(60) / n.get(),
+            burst: n,
+        }
     }
 
     /// One request per `period`, no burst (Lambda's launch limit is `every(12 s)`). A zero period
     /// is raised to one nanosecond.
     pub fn every(period: Duration) -> Self {
-        Self { period: period.max(Duration::from_nanos(1)), burst: NonZeroU32::MIN }
+        Self {
+            period: period.max(Duration::from_nanos(1)),
+            burst: NonZeroU32::MIN,
+        }
     }
 
     /// Allows bursts of up to `burst` requests.
@@ -308,15 +328,18 @@ impl HttpConfig {
     pub fn validate(&self) -> Result<()> {
         match &self.base_url {
             Some(url) => check_base_url(url),
-            None => Err(CloudError::configuration("no base URL is set for the HTTP client")),
+            None => Err(CloudError::configuration(
+                "no base URL is set for the HTTP client",
+            )),
         }
     }
 }
 
 /// Parses a base URL and checks it with [`check_base_url`].
 pub fn parse_base_url(text: &str) -> Result<Url> {
-    let url = Url::parse(text.trim())
-        .map_err(|e| CloudError::configuration(format!("base URL {text:?} is not a valid URL: {e}")))?;
+    let url = Url::parse(text.trim()).map_err(|e| {
+        CloudError::configuration(format!("base URL {text:?} is not a valid URL: {e}"))
+    })?;
     check_base_url(&url)?;
     Ok(url)
 }
@@ -343,7 +366,9 @@ pub fn check_base_url(url: &Url) -> Result<()> {
         }
     }
     if url.host().is_none() {
-        return Err(CloudError::configuration(format!("base URL {shown} has no host")));
+        return Err(CloudError::configuration(format!(
+            "base URL {shown} has no host"
+        )));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(CloudError::configuration(
@@ -411,9 +436,18 @@ mod tests {
             .with_backoff(Duration::from_millis(100), Duration::from_secs(1))
             .with_jitter(0.0)
             .with_max_retry_after(Duration::from_secs(5));
-        assert_eq!(policy.wait(1, 0.0, Some(Duration::from_secs(2))), Duration::from_secs(2));
-        assert_eq!(policy.wait(1, 0.0, Some(Duration::from_secs(50))), Duration::from_secs(5));
-        assert_eq!(policy.wait(1, 0.0, Some(Duration::ZERO)), Duration::from_millis(100));
+        assert_eq!(
+            policy.wait(1, 0.0, Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            policy.wait(1, 0.0, Some(Duration::from_secs(50))),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            policy.wait(1, 0.0, Some(Duration::ZERO)),
+            Duration::from_millis(100)
+        );
         assert_eq!(policy.wait(1, 0.0, None), Duration::from_millis(100));
     }
 
@@ -426,10 +460,19 @@ mod tests {
     #[test]
     fn rate_limits() {
         let five = NonZeroU32::new(5).unwrap();
-        assert_eq!(RateLimit::per_minute(five).period(), Duration::from_secs(12));
-        assert_eq!(RateLimit::per_second(five).period(), Duration::from_millis(200));
+        assert_eq!(
+            RateLimit::per_minute(five).period(),
+            Duration::from_secs(12)
+        );
+        assert_eq!(
+            RateLimit::per_second(five).period(),
+            Duration::from_millis(200)
+        );
         assert_eq!(RateLimit::every(Duration::from_secs(12)).burst().get(), 1);
-        assert_eq!(RateLimit::every(Duration::ZERO).period(), Duration::from_nanos(1));
+        assert_eq!(
+            RateLimit::every(Duration::ZERO).period(),
+            Duration::from_nanos(1)
+        );
     }
 
     #[test]
@@ -456,7 +499,9 @@ mod tests {
             let err = parse_base_url(bad).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Configuration, "{bad}");
         }
-        let err = parse_base_url("http://api.example.com/").unwrap_err().to_string();
+        let err = parse_base_url("http://api.example.com/")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("plain http") && err.contains("https"), "{err}");
         assert!(HttpConfig::default().validate().is_err());
     }

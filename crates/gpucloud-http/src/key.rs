@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use secrecy::{ExposeSecret, SecretString};
 
 /// A provider API key. Its `Debug` and `Display` print `ApiKey(<redacted>)`; the key itself is
@@ -78,10 +80,15 @@ impl Auth {
         }
     }
 
-    /// Replaces every occurrence of the key in `text` with `<redacted>`.
+    /// Replaces every occurrence of the key in `text` with `<redacted>`, both in clear and in
+    /// its HTTP Basic form (`base64("<key>:")`, as an API echoing the header would show it).
     pub fn redact(&self, text: &str) -> String {
         match self.key() {
-            Some(key) if !key.is_empty() => text.replace(key.expose(), "<redacted>"),
+            Some(key) if !key.is_empty() => {
+                let basic = BASE64.encode(format!("{}:", key.expose()));
+                text.replace(key.expose(), "<redacted>")
+                    .replace(&basic, "<redacted>")
+            }
             _ => text.to_owned(),
         }
     }
@@ -105,6 +112,8 @@ mod tests {
     fn redaction_replaces_every_occurrence_and_ignores_empty_keys() {
         let auth = Auth::Basic(ApiKey::new("k3y"));
         assert_eq!(auth.redact("a k3y b k3y"), "a <redacted> b <redacted>");
+        // base64("k3y:") is "azN5Og==".
+        assert_eq!(auth.redact("Basic azN5Og=="), "Basic <redacted>");
         assert_eq!(Auth::Bearer(ApiKey::new("")).redact("abc"), "abc");
         assert_eq!(Auth::None.redact("abc"), "abc");
     }

@@ -11,8 +11,8 @@ mod retry_after;
 pub use classify::{Classification, Classify, REQUEST_ID_HEADERS, StatusClassifier, request_id};
 pub use client::{HttpClient, RETRY_STATUSES};
 pub use config::{
-    HttpConfig, HttpEvent, Observer, RateLimit, RateLimitEvent, RetryEvent, RetryPolicy, check_base_url,
-    parse_base_url,
+    HttpConfig, HttpEvent, Observer, RateLimit, RateLimitEvent, RetryEvent, RetryPolicy,
+    check_base_url, parse_base_url,
 };
 pub use key::{ApiKey, Auth};
 pub use request::{HttpResponse, Request};

@@ -31,19 +31,26 @@ pub(crate) struct Limiter {
 
 impl Limiter {
     pub(crate) fn new(limit: RateLimit) -> Self {
-        let clock = TokioClock { origin: tokio::time::Instant::now() };
+        let clock = TokioClock {
+            origin: tokio::time::Instant::now(),
+        };
         // `RateLimit` keeps its period above zero, so `with_period` always succeeds; the
         // fallback (one per nanosecond) is the same as no limit.
         let quota = Quota::with_period(limit.period())
             .unwrap_or_else(|| Quota::per_second(std::num::NonZeroU32::MAX))
             .allow_burst(limit.burst());
-        Self { clock, inner: RateLimiter::direct_with_clock(quota, clock) }
+        Self {
+            clock,
+            inner: RateLimiter::direct_with_clock(quota, clock),
+        }
     }
 
     /// Takes a cell, or says how long to wait before asking again.
     pub(crate) fn try_acquire(&self) -> Result<(), Duration> {
         self.inner.check().map_err(|not_until| {
-            not_until.wait_time_from(self.clock.now()).max(Duration::from_millis(1))
+            not_until
+                .wait_time_from(self.clock.now())
+                .max(Duration::from_millis(1))
         })
     }
 }
@@ -58,10 +65,16 @@ mod tests {
         let limiter = Limiter::new(RateLimit::every(Duration::from_secs(12)));
         assert_eq!(limiter.try_acquire(), Ok(()));
         let wait = limiter.try_acquire().unwrap_err();
-        assert!(wait > Duration::from_secs(11) && wait <= Duration::from_secs(12), "{wait:?}");
+        assert!(
+            wait > Duration::from_secs(11) && wait <= Duration::from_secs(12),
+            "{wait:?}"
+        );
         tokio::time::advance(Duration::from_secs(6)).await;
         let wait = limiter.try_acquire().unwrap_err();
-        assert!(wait > Duration::from_secs(5) && wait <= Duration::from_secs(6), "{wait:?}");
+        assert!(
+            wait > Duration::from_secs(5) && wait <= Duration::from_secs(6),
+            "{wait:?}"
+        );
         tokio::time::advance(Duration::from_secs(6)).await;
         assert_eq!(limiter.try_acquire(), Ok(()));
     }

@@ -80,7 +80,13 @@ impl Request {
     /// Sets a JSON body (and `Content-Type: application/json`).
     pub fn json<B: Serialize + ?Sized>(mut self, body: &B) -> Result<Self> {
         let bytes = serde_json::to_vec(body).map_err(|e| {
-            CloudError::invalid("body", format!("the {} request body cannot be encoded as JSON: {e}", self.operation))
+            CloudError::invalid(
+                "body",
+                format!(
+                    "the {} request body cannot be encoded as JSON: {e}",
+                    self.operation
+                ),
+            )
         })?;
         self.body = Some(Bytes::from(bytes));
         Ok(self)

@@ -1,0 +1,256 @@
+//! Classification of error answers and undecodable bodies.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use gpucloud_core::{CloudError, ErrorKind, ProviderDetails, Retry};
+use gpucloud_http::{Auth, Classification, HeaderMap, HttpClient, Request, StatusClassifier};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::support::{Counter, config, serve};
+
+/// A classifier in the style of Lambda's: driven by `error.code`, falling back to the status.
+fn lambda_like(
+    status: gpucloud_http::StatusCode,
+    _headers: &HeaderMap,
+    body: &[u8],
+) -> Classification {
+    #[derive(Deserialize)]
+    struct Envelope {
+        error: Option<Body>,
+    }
+    #[derive(Deserialize)]
+    struct Body {
+        code: Option<String>,
+        message: Option<String>,
+    }
+    let parsed = serde_json::from_slice::<Envelope>(body)
+        .ok()
+        .and_then(|e| e.error);
+    let Some(Body {
+        code: Some(code),
+        message,
+    }) = parsed
+    else {
+        return Classification::from_status(status);
+    };
+    let classification = match code.as_str() {
+        "global/invalid-parameters" => Classification::new(ErrorKind::InvalidArgument),
+        "instance-operations/launch/insufficient-capacity" => {
+            Classification::new(ErrorKind::InsufficientCapacity).with_retry(Retry::Never)
+        }
+        _ => Classification::from_status(status),
+    };
+    let classification = classification.with_code(code);
+    match message {
+        Some(message) => classification.with_message(message),
+        None => classification,
+    }
+}
+
+#[tokio::test]
+async fn a_400_is_not_retried_and_carries_the_classification_and_details() {
+    let counter = Counter::default();
+    let router = Router::new()
+        .route(
+            "/api/v1/launch",
+            post(|State(counter): State<Counter>| async move {
+                counter.hit();
+                (
+                    StatusCode::BAD_REQUEST,
+                    [("x-request-id", "req-123")],
+                    axum::Json(json!({"error": {"code": "global/invalid-parameters", "message": "Invalid instance type", "suggestion": "list types"}})),
+                )
+            }),
+        )
+        .with_state(counter.clone());
+    let base = serve(router).await;
+    let (config, events) = config(&base, 4);
+    let client = HttpClient::new("lambda-labs", config, Auth::None, lambda_like).expect("client");
+    let request = Request::post("create_instance", "launch").idempotent(true);
+    let err = client.send_json::<Value>(request).await.expect_err("400");
+    assert_eq!(counter.get(), 1);
+    assert!(events.retries().is_empty());
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(err.retry(), Retry::Never);
+    let CloudError::Provider {
+        provider,
+        operation,
+        message,
+        ..
+    } = &err
+    else {
+        panic!("expected a provider error, got {err:?}");
+    };
+    assert_eq!(provider, "lambda-labs");
+    assert_eq!(*operation, "create_instance");
+    assert_eq!(
+        message,
+        "HTTP 400 global/invalid-parameters: Invalid instance type"
+    );
+    let details = err
+        .provider_details()
+        .expect("ProviderDetails is the source");
+    assert_eq!(details.status, Some(400));
+    assert_eq!(details.code.as_deref(), Some("global/invalid-parameters"));
+    assert_eq!(details.message.as_deref(), Some("Invalid instance type"));
+    assert_eq!(details.request_id.as_deref(), Some("req-123"));
+    assert!(
+        details
+            .body
+            .as_deref()
+            .is_some_and(|b| b.contains("suggestion"))
+    );
+    let source = std::error::Error::source(&err).expect("source").to_string();
+    assert!(source.contains("request id req-123"), "{source}");
+}
+
+#[tokio::test]
+async fn the_classifier_can_refuse_a_retry_the_status_would_allow() {
+    let counter = Counter::default();
+    let router = Router::new()
+        .route(
+            "/api/v1/instances",
+            get(|State(counter): State<Counter>| async move {
+                counter.hit();
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    axum::Json(json!({"error": {"code": "instance-operations/launch/insufficient-capacity", "message": "no capacity"}})),
+                )
+            }),
+        )
+        .with_state(counter.clone());
+    let base = serve(router).await;
+    let (config, _) = config(&base, 4);
+    let client = HttpClient::new("lambda-labs", config, Auth::None, lambda_like).expect("client");
+    let err = client
+        .get_json::<Value>("list_instances", "instances", &[])
+        .await
+        .expect_err("503");
+    assert_eq!(err.kind(), ErrorKind::InsufficientCapacity);
+    assert_eq!(err.retry(), Retry::Never);
+    assert_eq!(counter.get(), 1);
+}
+
+#[tokio::test]
+async fn the_status_classifier_maps_statuses_and_takes_the_request_id_from_headers() {
+    let router = Router::new()
+        .route(
+            "/api/v1/missing",
+            get(|| async { (StatusCode::NOT_FOUND, [("x-amzn-requestid", "amz-7")], "") }),
+        )
+        .route("/api/v1/denied", get(|| async { StatusCode::FORBIDDEN }))
+        .route("/api/v1/who", get(|| async { StatusCode::UNAUTHORIZED }))
+        .route("/api/v1/dup", get(|| async { StatusCode::CONFLICT }))
+        .route(
+            "/api/v1/bad",
+            get(|| async { StatusCode::UNPROCESSABLE_ENTITY }),
+        )
+        .route(
+            "/api/v1/boom",
+            get(|| async { StatusCode::INTERNAL_SERVER_ERROR }),
+        );
+    let base = serve(router).await;
+    let (config, events) = config(&base, 3);
+    let client = HttpClient::new("test", config, Auth::None, StatusClassifier).expect("client");
+    let cases = [
+        ("missing", ErrorKind::ResourceNotFound),
+        ("denied", ErrorKind::PermissionDenied),
+        ("who", ErrorKind::Unauthenticated),
+        ("dup", ErrorKind::Conflict),
+        ("bad", ErrorKind::InvalidArgument),
+        ("boom", ErrorKind::Internal),
+    ];
+    for (path, kind) in cases {
+        let err = client.get_bytes("probe", path, &[]).await.expect_err(path);
+        assert_eq!(err.kind(), kind, "{path}");
+        assert_eq!(err.retry(), Retry::Never, "{path}");
+    }
+    assert!(events.retries().is_empty(), "none of these is retried");
+    let err = client
+        .get_bytes("probe", "missing", &[])
+        .await
+        .expect_err("404");
+    let details = err.provider_details().expect("details");
+    assert_eq!(details.request_id.as_deref(), Some("amz-7"));
+    assert_eq!(details.body, None, "an empty body is not kept");
+    assert!(err.to_string().contains("HTTP 404 Not Found"), "{err}");
+}
+
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+struct Instances {
+    data: Vec<Value>,
+}
+
+#[tokio::test]
+async fn undecodable_bodies_are_decode_errors_not_panics() {
+    let long_garbage = format!("{{\"data\": [{}", "x".repeat(5000));
+    let router = Router::new()
+        .route(
+            "/api/v1/truncated",
+            get(|| async { (StatusCode::OK, "{\"data\": [") }),
+        )
+        .route(
+            "/api/v1/shape",
+            get(|| async { axum::Json(json!({"data": 5})) }),
+        )
+        .route(
+            "/api/v1/binary",
+            get(|| async { (StatusCode::OK, vec![0xff_u8, 0x00, 0xfe, 0x80]) }),
+        )
+        .route(
+            "/api/v1/html",
+            get(|| async { (StatusCode::OK, "<html>maintenance</html>") }),
+        )
+        .route("/api/v1/empty", get(|| async { StatusCode::OK }))
+        .route(
+            "/api/v1/long",
+            get(move || async move { (StatusCode::OK, long_garbage) }),
+        );
+    let base = serve(router).await;
+    let (config, events) = config(&base, 3);
+    let client = HttpClient::new("test", config, Auth::None, StatusClassifier).expect("client");
+    for path in ["truncated", "shape", "binary", "html", "empty", "long"] {
+        let err = client
+            .get_json::<Instances>("list_instances", path, &[])
+            .await
+            .expect_err(path);
+        assert_eq!(err.kind(), ErrorKind::Decode, "{path}: {err}");
+        assert_eq!(err.retry(), Retry::Never, "{path}");
+        let details = err.provider_details().expect("details");
+        assert_eq!(details.status, Some(200));
+        assert!(details.message.is_some(), "the serde error is kept");
+        if let Some(body) = &details.body {
+            assert!(
+                body.len() <= ProviderDetails::MAX_BODY + 20,
+                "{path}: body kept in full"
+            );
+        }
+        let text = err.to_string();
+        assert!(text.contains("body starts with"), "{text}");
+        assert!(
+            text.len() < 1000,
+            "{path}: message too long ({} bytes)",
+            text.len()
+        );
+    }
+    let err = client
+        .get_json::<Instances>("list_instances", "html", &[])
+        .await
+        .expect_err("html");
+    assert!(err.to_string().contains("<html>maintenance"), "{err}");
+    assert!(events.retries().is_empty(), "decode errors are not retried");
+    // An empty body is JSON null: fine for () and Option.
+    client
+        .get_json::<()>("probe", "empty", &[])
+        .await
+        .expect("() from empty body");
+    let nothing: Option<Instances> = client
+        .get_json("probe", "empty", &[])
+        .await
+        .expect("None from empty body");
+    assert!(nothing.is_none());
+}

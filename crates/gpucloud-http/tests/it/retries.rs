@@ -1,0 +1,243 @@
+//! When requests are retried, how long the client waits, and when it gives up.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use gpucloud_core::{ErrorKind, Retry};
+use gpucloud_http::{Auth, HttpClient, Request, StatusClassifier};
+use serde_json::{Value, json};
+
+use crate::support::{Counter, config, serve};
+
+fn client(config: gpucloud_http::HttpConfig) -> HttpClient {
+    HttpClient::new("test", config, Auth::None, StatusClassifier).expect("client")
+}
+
+#[tokio::test]
+async fn throttled_twice_with_retry_after_then_succeeds_on_the_third_attempt() {
+    let counter = Counter::default();
+    let router = Router::new()
+        .route(
+            "/api/v1/instances",
+            get(|State(counter): State<Counter>| async move {
+                if counter.hit() <= 2 {
+                    (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "{}").into_response()
+                } else {
+                    axum::Json(json!({"data": [1, 2]})).into_response()
+                }
+            }),
+        )
+        .with_state(counter.clone());
+    let base = serve(router).await;
+    let (config, events) = config(&base, 4);
+    let answer: Value = client(config)
+        .get_json("list_instances", "instances", &[])
+        .await
+        .expect("third attempt succeeds");
+    assert_eq!(answer, json!({"data": [1, 2]}));
+    assert_eq!(counter.get(), 3);
+    let retries = events.retries();
+    assert_eq!(retries.len(), 2, "{retries:?}");
+    for (i, retry) in retries.iter().enumerate() {
+        assert_eq!(retry.attempt, i as u32 + 1);
+        assert_eq!(retry.status, Some(429));
+        assert_eq!(retry.kind, ErrorKind::RateLimited);
+        assert_eq!(retry.retry_after, Some(Duration::from_secs(1)));
+        assert!(
+            retry.wait >= Duration::from_secs(1),
+            "wait {:?} is shorter than Retry-After",
+            retry.wait
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_post_is_retried_after_an_explicit_429() {
+    let counter = Counter::default();
+    let router = Router::new()
+        .route(
+            "/api/v1/launch",
+            post(|State(counter): State<Counter>| async move {
+                if counter.hit() == 1 {
+                    (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "0")], "").into_response()
+                } else {
+                    axum::Json(json!({"ok": true})).into_response()
+                }
+            }),
+        )
+        .with_state(counter.clone());
+    let base = serve(router).await;
+    let (config, events) = config(&base, 3);
+    let request = Request::post("create_instance", "/launch")
+        .json(&json!({"name": "a"}))
+        .expect("body");
+    let answer: Value = client(config)
+        .send_json(request)
+        .await
+        .expect("second attempt succeeds");
+    assert_eq!(answer, json!({"ok": true}));
+    assert_eq!(counter.get(), 2);
+    assert_eq!(events.retries().len(), 1);
+}
+
+async fn slow(State(counter): State<Counter>) -> Response {
+    counter.hit();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    axum::Json(json!({"late": true})).into_response()
+}
+
+#[tokio::test]
+async fn a_post_that_times_out_is_sent_once_and_reports_timeout() {
+    let counter = Counter::default();
+    let router = Router::new()
+        .route("/api/v1/launch", post(slow))
+        .with_state(counter.clone());
+    let base = serve(router).await;
+    let (config, events) = config(&base, 4);
+    let config = config.with_request_timeout(Duration::from_millis(200));
+    let request = Request::post("create_instance", "launch")
+        .json(&json!({}))
+        .expect("body");
+    let err = client(config)
+        .send_json::<Value>(request)
+        .await
+        .expect_err("times out");
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert_eq!(
+        err.retry(),
+        Retry::Transient,
+        "not retried, so not exhausted"
+    );
+    assert_eq!(counter.get(), 1, "exactly one request reached the server");
+    assert!(events.retries().is_empty());
+}
+
+#[tokio::test]
+async fn a_get_that_times_out_is_retried_until_attempts_run_out() {
+    let counter = Counter::default();
+    let router = Router::new()
+        .route("/api/v1/slow", get(slow))
+        .with_state(counter.clone());
+    let base = serve(router).await;
+    let (config, events) = config(&base, 3);
+    let config = config.with_request_timeout(Duration::from_millis(150));
+    let err = client(config)
+        .get_bytes("get_instance", "slow", &[])
+        .await
+        .expect_err("times out");
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert_eq!(err.retry(), Retry::Exhausted);
+    assert_eq!(counter.get(), 3);
+    assert_eq!(events.retries().len(), 2);
+}
+
+#[tokio::test]
+async fn an_idempotent_get_on_503_is_retried_up_to_max_attempts_then_exhausted() {
+    let counter = Counter::default();
+    let router = Router::new()
+        .route(
+            "/api/v1/instances",
+            get(|State(counter): State<Counter>| async move {
+                counter.hit();
+                (StatusCode::SERVICE_UNAVAILABLE, "down")
+            }),
+        )
+        .with_state(counter.clone());
+    let base = serve(router).await;
+    let (config, events) = config(&base, 5);
+    let err = client(config)
+        .get_json::<Value>("list_instances", "instances", &[])
+        .await
+        .expect_err("always 503");
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert_eq!(err.retry(), Retry::Exhausted);
+    assert_eq!(counter.get(), 5, "the server saw every attempt");
+    let retries = events.retries();
+    assert_eq!(
+        retries.iter().map(|r| r.attempt).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
+    // Exponential backoff without jitter: 1, 2, 4, then capped at 4 ms.
+    assert_eq!(
+        retries
+            .iter()
+            .map(|r| r.wait.as_millis())
+            .collect::<Vec<_>>(),
+        vec![1, 2, 4, 4]
+    );
+    let details = err.provider_details().expect("details");
+    assert_eq!(details.status, Some(503));
+    assert_eq!(details.body.as_deref(), Some("down"));
+}
+
+#[tokio::test]
+async fn a_post_on_503_is_not_retried() {
+    let counter = Counter::default();
+    let router = Router::new()
+        .route(
+            "/api/v1/launch",
+            post(|State(counter): State<Counter>| async move {
+                counter.hit();
+                StatusCode::SERVICE_UNAVAILABLE
+            }),
+        )
+        .with_state(counter.clone());
+    let base = serve(router).await;
+    let (config, events) = config(&base, 4);
+    let err = client(config)
+        .send(Request::post("create_instance", "launch"))
+        .await
+        .expect_err("503");
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert_eq!(err.retry(), Retry::Transient);
+    assert_eq!(counter.get(), 1);
+    assert!(events.retries().is_empty());
+}
+
+#[tokio::test]
+async fn a_post_marked_idempotent_is_retried_on_503() {
+    let counter = Counter::default();
+    let router = Router::new()
+        .route(
+            "/api/v1/launch",
+            post(|State(counter): State<Counter>| async move {
+                if counter.hit() == 1 {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::NO_CONTENT
+                }
+            }),
+        )
+        .with_state(counter.clone());
+    let base = serve(router).await;
+    let (config, _) = config(&base, 4);
+    let request = Request::post("create_instance", "launch").idempotent(true);
+    client(config)
+        .send_json::<()>(request)
+        .await
+        .expect("retried, then 204 decodes as ()");
+    assert_eq!(counter.get(), 2);
+}
+
+#[tokio::test]
+async fn a_post_that_cannot_connect_is_retried_because_it_never_reached_the_server() {
+    // A port that was just free: connecting is refused.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    let (config, events) = config(&format!("http://{addr}/"), 3);
+    let err = client(config)
+        .send(Request::post("create_instance", "launch"))
+        .await
+        .expect_err("refused");
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert_eq!(err.retry(), Retry::Exhausted);
+    assert_eq!(events.retries().len(), 2);
+    assert!(err.to_string().contains("cannot connect"), "{err}");
+}
