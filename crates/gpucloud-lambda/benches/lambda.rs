@@ -1,0 +1,2 @@
+//! Benchmarks (placeholder while the provider lands).
+fn main() {}

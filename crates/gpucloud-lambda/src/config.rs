@@ -1,0 +1,247 @@
+//! Configuration: the API key (a secret), the base URL, the reference id and rate limits.
+
+use std::fmt;
+use std::time::Duration;
+
+use gpucloud_core::{CloudError, Result};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Environment variable holding the API key.
+pub const API_KEY_ENV: &str = "LAMBDA_API_KEY";
+/// Environment variable overriding the base URL (the server root, without `/api/v1`).
+pub const API_URL_ENV: &str = "LAMBDA_API_URL";
+/// Lambda's production server root.
+pub const DEFAULT_BASE_URL: &str = "https://cloud.lambda.ai";
+/// Lambda's documented general limit: one request per second.
+pub const DEFAULT_REQUESTS_PER_SECOND: f64 = 1.0;
+/// Lambda's documented launch limit: one launch per 12 seconds.
+pub const DEFAULT_LAUNCH_INTERVAL: Duration = Duration::from_secs(12);
+/// Default time limit of one HTTP request.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How to reach one Lambda Cloud account.
+///
+/// Serialized with the key under `api_key` (the persisted credential format); `Debug` never
+/// shows the key. `ref_id` is the control plane's id of the credential and is not serialized.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct LambdaConfig {
+    /// The API key (sent as `Authorization: Bearer <key>`).
+    #[serde(serialize_with = "expose_key", deserialize_with = "secret_key")]
+    pub api_key: SecretString,
+    /// Server root, e.g. `https://cloud.lambda.ai`; `None` uses [`DEFAULT_BASE_URL`]. Plain
+    /// `http` is refused except for loopback addresses (tests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// The control plane's reference id of this credential; stored on every instance it creates.
+    #[serde(skip)]
+    pub ref_id: String,
+    /// General request budget per second; `None` uses [`DEFAULT_REQUESTS_PER_SECOND`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_second: Option<f64>,
+    /// Minimum interval between launches in milliseconds; `None` uses [`DEFAULT_LAUNCH_INTERVAL`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_interval_ms: Option<u64>,
+    /// Time limit of one HTTP request in milliseconds; `None` uses [`DEFAULT_REQUEST_TIMEOUT`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout_ms: Option<u64>,
+    /// First retry backoff in milliseconds (doubling per retry); `None` uses 500.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_backoff_ms: Option<u64>,
+}
+
+fn expose_key<S: Serializer>(key: &SecretString, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(key.expose_secret())
+}
+
+fn secret_key<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<SecretString, D::Error> {
+    String::deserialize(d).map(SecretString::from)
+}
+
+impl fmt::Debug for LambdaConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LambdaConfig")
+            .field("api_key", &"[redacted]")
+            .field("base_url", &self.base_url)
+            .field("ref_id", &self.ref_id)
+            .field("requests_per_second", &self.requests_per_second)
+            .field("launch_interval_ms", &self.launch_interval_ms)
+            .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("retry_backoff_ms", &self.retry_backoff_ms)
+            .finish()
+    }
+}
+
+impl LambdaConfig {
+    /// A configuration with this API key and every default.
+    pub fn new(api_key: impl Into<String>) -> Self {
+        Self {
+            api_key: SecretString::from(api_key.into()),
+            base_url: None,
+            ref_id: String::new(),
+            requests_per_second: None,
+            launch_interval_ms: None,
+            request_timeout_ms: None,
+            retry_backoff_ms: None,
+        }
+    }
+
+    /// The configuration from `LAMBDA_API_KEY` (and `LAMBDA_API_URL` when set); `None` when
+    /// `LAMBDA_API_KEY` is unset.
+    pub fn from_env() -> Result<Option<Self>> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`Self::from_env`] over any variable lookup (for tests and embedding).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<Self>> {
+        let Some(key) = lookup(API_KEY_ENV) else {
+            return Ok(None);
+        };
+        if key.trim().is_empty() {
+            return Err(CloudError::configuration(format!("{API_KEY_ENV} is set but empty")));
+        }
+        let mut config = Self::new(key.trim());
+        if let Some(url) = lookup(API_URL_ENV).filter(|u| !u.trim().is_empty()) {
+            config.base_url = Some(url.trim().to_owned());
+        }
+        Ok(Some(config))
+    }
+
+    /// Sets the server root (e.g. a fake's `http://127.0.0.1:PORT`).
+    pub fn with_base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.base_url = Some(base_url.into());
+        self
+    }
+
+    /// Sets the control plane's reference id of this credential.
+    pub fn with_ref_id(mut self, ref_id: impl Into<String>) -> Self {
+        self.ref_id = ref_id.into();
+        self
+    }
+
+    /// Sets the general request rate and the minimum interval between launches.
+    pub fn with_rate_limits(mut self, requests_per_second: f64, launch_interval: Duration) -> Self {
+        self.requests_per_second = Some(requests_per_second);
+        self.launch_interval_ms = Some(u64::try_from(launch_interval.as_millis()).unwrap_or(u64::MAX));
+        self
+    }
+
+    /// Sets the time limit of one HTTP request.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout_ms = Some(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+        self
+    }
+
+    /// Sets the first retry backoff (it doubles per retry).
+    pub fn with_retry_backoff(mut self, backoff: Duration) -> Self {
+        self.retry_backoff_ms = Some(u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX));
+        self
+    }
+
+    /// The server root in use, without a trailing slash.
+    pub fn effective_base_url(&self) -> &str {
+        self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL).trim_end_matches('/')
+    }
+
+    /// The general request rate in use.
+    pub fn effective_requests_per_second(&self) -> f64 {
+        self.requests_per_second.unwrap_or(DEFAULT_REQUESTS_PER_SECOND)
+    }
+
+    /// The launch interval in use.
+    pub fn effective_launch_interval(&self) -> Duration {
+        self.launch_interval_ms.map_or(DEFAULT_LAUNCH_INTERVAL, Duration::from_millis)
+    }
+
+    /// The request timeout in use.
+    pub fn effective_request_timeout(&self) -> Duration {
+        self.request_timeout_ms.map_or(DEFAULT_REQUEST_TIMEOUT, Duration::from_millis)
+    }
+
+    /// Checks the key and the numbers; the URL is checked when the HTTP client is built.
+    pub fn validate(&self) -> Result<()> {
+        if self.api_key.expose_secret().trim().is_empty() {
+            return Err(CloudError::invalid("api_key", "must not be empty"));
+        }
+        if self.api_key.expose_secret().chars().any(char::is_control) {
+            return Err(CloudError::invalid("api_key", "must not contain control characters"));
+        }
+        if let Some(rps) = self.requests_per_second
+            && !(rps.is_finite() && rps > 0.0)
+        {
+            return Err(CloudError::invalid("requests_per_second", format!("must be a positive number, got {rps}")));
+        }
+        if self.request_timeout_ms == Some(0) {
+            return Err(CloudError::invalid("request_timeout_ms", "must be positive"));
+        }
+        Ok(())
+    }
+
+    /// The API key, for building the `Authorization` header.
+    pub(crate) fn key(&self) -> &str {
+        self.api_key.expose_secret()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_the_key() {
+        let config = LambdaConfig::new("secret_abc123").with_ref_id("cred-1");
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("secret_abc123"), "{debug}");
+        assert!(debug.contains("[redacted]") && debug.contains("cred-1"));
+    }
+
+    #[test]
+    fn serde_uses_api_key_and_skips_ref_id() {
+        let config = LambdaConfig::new("k1").with_base_url("http://127.0.0.1:9").with_ref_id("r");
+        let json = serde_json::to_value(&config).unwrap();
+        assert_eq!(json["api_key"], "k1");
+        assert_eq!(json["base_url"], "http://127.0.0.1:9");
+        assert!(json.get("ref_id").is_none());
+        let back: LambdaConfig = serde_json::from_value(serde_json::json!({"api_key": "k2", "unknown": 1})).unwrap();
+        assert_eq!(back.key(), "k2");
+        assert_eq!(back.base_url, None);
+        assert_eq!(back.ref_id, "");
+    }
+
+    #[test]
+    fn from_lookup_reads_key_and_url() {
+        let none = LambdaConfig::from_lookup(|_| None).unwrap();
+        assert!(none.is_none());
+        let config = LambdaConfig::from_lookup(|name| match name {
+            API_KEY_ENV => Some(" key ".into()),
+            API_URL_ENV => Some("http://127.0.0.1:1/".into()),
+            _ => None,
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(config.key(), "key");
+        assert_eq!(config.effective_base_url(), "http://127.0.0.1:1");
+        let empty = LambdaConfig::from_lookup(|name| (name == API_KEY_ENV).then(|| "  ".to_owned()));
+        assert!(matches!(empty, Err(CloudError::Configuration { .. })));
+    }
+
+    #[test]
+    fn defaults_follow_lambda_limits() {
+        let config = LambdaConfig::new("k");
+        assert_eq!(config.effective_base_url(), DEFAULT_BASE_URL);
+        assert!((config.effective_requests_per_second() - 1.0).abs() < f64::EPSILON);
+        assert_eq!(config.effective_launch_interval(), Duration::from_secs(12));
+        let fast = config.with_rate_limits(1000.0, Duration::from_millis(5));
+        assert_eq!(fast.effective_launch_interval(), Duration::from_millis(5));
+    }
+
+    #[test]
+    fn validate_names_the_field() {
+        let err = LambdaConfig::new(" ").validate().unwrap_err();
+        assert!(matches!(err, CloudError::InvalidArgument { ref field, .. } if field == "api_key"));
+        let mut config = LambdaConfig::new("k");
+        config.requests_per_second = Some(0.0);
+        let err = config.validate().unwrap_err();
+        assert!(matches!(err, CloudError::InvalidArgument { ref field, .. } if field == "requests_per_second"));
+    }
+}

@@ -1,0 +1,339 @@
+//! Lambda Cloud's JSON (OpenAPI 1.10.0), private and lenient: fields the description does not
+//! require are `Option` or defaulted, unknown fields are ignored, numbers that arrive as strings
+//! are accepted.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The success envelope `{"data": ...}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Data<T> {
+    pub data: T,
+}
+
+/// The error envelope `{"error": {...}, "field_errors": {...}}`.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ErrorBody {
+    #[serde(default)]
+    pub error: Option<ApiError>,
+}
+
+/// One error: a structured code, a message and maybe a suggestion.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ApiError {
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub suggestion: Option<String>,
+}
+
+/// A region.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Region {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// The hardware of an instance type.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Specs {
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub vcpus: Option<u64>,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub memory_gib: Option<u64>,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub storage_gib: Option<u64>,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub gpus: Option<u64>,
+}
+
+/// An instance type.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct InstanceType {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub gpu_description: String,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub price_cents_per_hour: Option<u64>,
+    #[serde(default)]
+    pub specs: Specs,
+}
+
+/// One entry of `GET /instance-types`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct InstanceTypesItem {
+    #[serde(default)]
+    pub instance_type: InstanceType,
+    #[serde(default)]
+    pub regions_with_capacity_available: Vec<Region>,
+}
+
+/// `GET /instance-types` data: type name → item.
+pub(crate) type InstanceTypes = BTreeMap<String, InstanceTypesItem>;
+
+/// A key/value tag.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Tag {
+    #[serde(default)]
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+/// A reference to a firewall ruleset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RulesetRef {
+    #[serde(default)]
+    pub id: String,
+}
+
+/// Whether an operation is available on an instance.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct ActionAvailability {
+    #[serde(default)]
+    pub available: Option<bool>,
+}
+
+/// The availability of instance operations.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Actions {
+    #[serde(default)]
+    pub restart: Option<ActionAvailability>,
+}
+
+/// An instance.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Instance {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub ip: Option<String>,
+    #[serde(default)]
+    pub private_ip: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub region: Option<Region>,
+    #[serde(default)]
+    pub instance_type: Option<InstanceType>,
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub actions: Option<Actions>,
+    #[serde(default)]
+    pub tags: Option<Vec<Tag>>,
+    #[serde(default)]
+    pub firewall_rulesets: Option<Vec<RulesetRef>>,
+}
+
+/// `POST /instance-operations/launch` data.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct LaunchResponse {
+    #[serde(default)]
+    pub instance_ids: Vec<String>,
+}
+
+/// An image chosen by id.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ImageSpec {
+    pub id: String,
+}
+
+/// `POST /instance-operations/launch` body.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct LaunchRequest {
+    pub region_name: String,
+    pub instance_type_name: String,
+    pub ssh_key_names: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageSpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_data: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub firewall_rulesets: Vec<RulesetRef>,
+}
+
+/// Body of terminate and restart.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct InstanceIds {
+    pub instance_ids: Vec<String>,
+}
+
+/// `POST /instances/{id}` body (tags replace the instance's tags).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct InstanceUpdate {
+    pub tags: Vec<Tag>,
+}
+
+/// A stored SSH key.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct SshKey {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub public_key: String,
+}
+
+/// `POST /ssh-keys` body.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct AddSshKey {
+    pub name: String,
+    pub public_key: String,
+}
+
+/// A machine image.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Image {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub created_time: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub family: Option<String>,
+    #[serde(default)]
+    pub architecture: Option<String>,
+    #[serde(default)]
+    pub region: Option<Region>,
+}
+
+/// One inbound firewall rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct FirewallRule {
+    #[serde(default)]
+    pub protocol: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_range: Option<Vec<u32>>,
+    #[serde(default)]
+    pub source_network: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// A firewall ruleset (regional, associated with instances at launch).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct FirewallRuleset {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub region: Option<Region>,
+    #[serde(default)]
+    pub rules: Vec<FirewallRule>,
+    #[serde(default)]
+    pub instance_ids: Vec<String>,
+}
+
+/// `POST /firewall-rulesets` body.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct CreateRuleset {
+    pub name: String,
+    pub region: String,
+    pub rules: Vec<FirewallRule>,
+}
+
+/// `PATCH /firewall-rulesets/{id}` body.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PatchRuleset {
+    pub rules: Vec<FirewallRule>,
+}
+
+/// An integer that may arrive as a number, a numeric string, or `null`.
+fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Num {
+        Int(u64),
+        Float(f64),
+        Text(String),
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match Option::<Num>::deserialize(d)? {
+        Some(Num::Int(n)) => Some(n),
+        Some(Num::Float(f)) if f.is_finite() && f >= 0.0 => Some(f.round() as u64),
+        Some(Num::Text(s)) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_tolerates_missing_and_unknown_fields() {
+        let json = r#"{"data":{"id":"i1","status":"booting","brand_new_field":{"x":1}}}"#;
+        let parsed: Data<Instance> = serde_json::from_str(json).unwrap();
+        assert_eq!(parsed.data.id, "i1");
+        assert!(parsed.data.region.is_none() && parsed.data.instance_type.is_none());
+        assert!(parsed.data.tags.is_none());
+    }
+
+    #[test]
+    fn prices_and_specs_accept_strings_and_nulls() {
+        let json = r#"{"name":"t","price_cents_per_hour":"129","specs":{"vcpus":30,"memory_gib":"200","storage_gib":null,"gpus":1.0}}"#;
+        let it: InstanceType = serde_json::from_str(json).unwrap();
+        assert_eq!(it.price_cents_per_hour, Some(129));
+        assert_eq!(it.specs.memory_gib, Some(200));
+        assert_eq!(it.specs.storage_gib, None);
+        assert_eq!(it.specs.gpus, Some(1));
+        let odd: InstanceType = serde_json::from_str(r#"{"price_cents_per_hour":{"a":1},"specs":{"vcpus":"x"}}"#).unwrap();
+        assert_eq!(odd.price_cents_per_hour, None);
+        assert_eq!(odd.specs.vcpus, None);
+    }
+
+    #[test]
+    fn launch_request_omits_absent_fields() {
+        let body = LaunchRequest {
+            region_name: "us-east-1".into(),
+            instance_type_name: "gpu_1x_a10".into(),
+            ssh_key_names: vec!["k".into()],
+            name: None,
+            hostname: None,
+            image: None,
+            user_data: None,
+            tags: vec![],
+            firewall_rulesets: vec![],
+        };
+        let json = serde_json::to_value(&body).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"region_name":"us-east-1","instance_type_name":"gpu_1x_a10","ssh_key_names":["k"]})
+        );
+    }
+
+    #[test]
+    fn error_body_reads_code_and_ignores_the_rest() {
+        let body: ErrorBody = serde_json::from_str(
+            r#"{"error":{"code":"global/invalid-api-key","message":"m","suggestion":"s"},"field_errors":{}}"#,
+        )
+        .unwrap();
+        let error = body.error.unwrap();
+        assert_eq!(error.code.as_deref(), Some("global/invalid-api-key"));
+        assert_eq!(error.suggestion.as_deref(), Some("s"));
+        let empty: ErrorBody = serde_json::from_str("{}").unwrap();
+        assert!(empty.error.is_none());
+    }
+}
