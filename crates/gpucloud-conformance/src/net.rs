@@ -47,7 +47,10 @@ impl CallbackListener {
     }
 
     pub(crate) fn port(&self) -> Result<u16, String> {
-        self.listener.local_addr().map(|a| a.port()).map_err(|e| format!("listener address: {e}"))
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .map_err(|e| format!("listener address: {e}"))
     }
 
     /// Waits for connections until one sends `token` or `timeout` passes; returns what was
@@ -62,14 +65,21 @@ impl CallbackListener {
                     return Err(if seen.is_empty() {
                         format!("no connection arrived within {timeout:?}")
                     } else {
-                        format!("connections arrived but none sent the token: {}", seen.join("; "))
+                        format!(
+                            "connections arrived but none sent the token: {}",
+                            seen.join("; ")
+                        )
                     });
                 }
                 Ok(Err(e)) => return Err(format!("accept failed: {e}")),
                 Ok(Ok(pair)) => pair,
             };
             let mut buf = vec![0u8; 256];
-            let n = tokio::time::timeout_at(deadline, stream.read(&mut buf)).await.ok().and_then(Result::ok).unwrap_or(0);
+            let n = tokio::time::timeout_at(deadline, stream.read(&mut buf))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or(0);
             let text = String::from_utf8_lossy(&buf[..n]).trim().to_owned();
             if text.contains(token) {
                 return Ok(format!("{peer} sent the token"));

@@ -117,8 +117,16 @@ impl Report {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let location = if self.location.is_empty() { "(default)" } else { &self.location };
-        writeln!(f, "conformance of {} in {location} (run {})", self.provider, self.run_id)?;
+        let location = if self.location.is_empty() {
+            "(default)"
+        } else {
+            &self.location
+        };
+        writeln!(
+            f,
+            "conformance of {} in {location} (run {})",
+            self.provider, self.run_id
+        )?;
         let capabilities: Vec<&str> = self.capabilities.iter().map(|c| c.as_str()).collect();
         writeln!(f, "capabilities: {}", capabilities.join(", "))?;
         let width = self.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
@@ -128,7 +136,12 @@ impl fmt::Display for Report {
                 Outcome::Failed { .. } => "FAIL",
                 Outcome::Skipped { .. } => "SKIP",
             };
-            write!(f, "{label} {:width$} {:>8.2}s", check.name, check.duration.as_secs_f64())?;
+            write!(
+                f,
+                "{label} {:width$} {:>8.2}s",
+                check.name,
+                check.duration.as_secs_f64()
+            )?;
             match &check.outcome {
                 Outcome::Skipped { reason } => writeln!(f, "  skipped: {reason}")?,
                 _ => writeln!(f)?,

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg};
-use russh::keys::ssh_key::private::Ed25519Keypair;
 use russh::ChannelMsg;
+use russh::keys::ssh_key::private::Ed25519Keypair;
+use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg};
 
 use crate::target::SshKeySource;
 
@@ -30,7 +30,10 @@ impl SshKey {
                 let key = PrivateKey::read_openssh_file(path)
                     .map_err(|e| format!("ssh key file {}: {e}", path.display()))?;
                 if key.is_encrypted() {
-                    return Err(format!("ssh key file {}: encrypted keys are not supported", path.display()));
+                    return Err(format!(
+                        "ssh key file {}: encrypted keys are not supported",
+                        path.display()
+                    ));
                 }
                 key
             }
@@ -39,7 +42,10 @@ impl SshKey {
             .public_key()
             .to_openssh()
             .map_err(|e| format!("cannot encode the public key: {e}"))?;
-        Ok(Self { private: Arc::new(private), public_openssh })
+        Ok(Self {
+            private: Arc::new(private),
+            public_openssh,
+        })
     }
 
     /// The public key in OpenSSH format, for `CreateInstanceAttrs::public_key`.
@@ -77,9 +83,16 @@ impl Output {
 
     /// One line describing a failed command, for mismatches.
     pub(crate) fn describe(&self) -> String {
-        let status = self.status.map_or_else(|| "no exit status".to_owned(), |s| format!("exit status {s}"));
+        let status = self.status.map_or_else(
+            || "no exit status".to_owned(),
+            |s| format!("exit status {s}"),
+        );
         let stderr = self.stderr.trim();
-        if stderr.is_empty() { status } else { format!("{status}, stderr: {}", truncate(stderr, 400)) }
+        if stderr.is_empty() {
+            status
+        } else {
+            format!("{status}, stderr: {}", truncate(stderr, 400))
+        }
     }
 }
 
@@ -119,11 +132,16 @@ impl Session {
                 .await
                 .map_err(|e| format!("ssh {target}: connect: {e}"))?;
             let auth = handle
-                .authenticate_publickey(user, PrivateKeyWithHashAlg::new(Arc::clone(&key.private), Some(HashAlg::Sha256)))
+                .authenticate_publickey(
+                    user,
+                    PrivateKeyWithHashAlg::new(Arc::clone(&key.private), Some(HashAlg::Sha256)),
+                )
                 .await
                 .map_err(|e| format!("ssh {target}: authenticate: {e}"))?;
             if !auth.success() {
-                return Err(format!("ssh {target}: the server refused the suite's public key"));
+                return Err(format!(
+                    "ssh {target}: the server refused the suite's public key"
+                ));
             }
             Ok(handle)
         };
@@ -165,13 +183,20 @@ impl Session {
         };
         match tokio::time::timeout(timeout, run).await {
             Ok(result) => result,
-            Err(_) => Err(format!("ssh {}: `{}` did not finish within {timeout:?}", self.target, truncate(command, 80))),
+            Err(_) => Err(format!(
+                "ssh {}: `{}` did not finish within {timeout:?}",
+                self.target,
+                truncate(command, 80)
+            )),
         }
     }
 
     /// Closes the connection politely.
     pub(crate) async fn close(self) {
-        let _ = self.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
+        let _ = self
+            .handle
+            .disconnect(russh::Disconnect::ByApplication, "", "en")
+            .await;
     }
 }
 
@@ -191,7 +216,11 @@ pub(crate) async fn wait_for_ssh(
         let last_error = match Session::connect(key, user, host, port, per_attempt).await {
             Ok(session) => match session.exec("echo connected", per_attempt).await {
                 Ok(out) if out.success() && out.stdout.trim() == "connected" => return Ok(session),
-                Ok(out) => format!("`echo connected` gave {:?} ({})", out.stdout.trim(), out.describe()),
+                Ok(out) => format!(
+                    "`echo connected` gave {:?} ({})",
+                    out.stdout.trim(),
+                    out.describe()
+                ),
                 Err(e) => e,
             },
             Err(e) => e,

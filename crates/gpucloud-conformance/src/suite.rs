@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use gpucloud_core::wait::{WaitOptions, wait_for_status};
 use gpucloud_core::{
-    Architecture, CloudClient, CloudClientExt, CloudCredential, CreateInstanceAttrs, FirewallRule, GetInstanceTypeArgs,
-    Instance, InstanceId, InstanceType, InstanceTypeId, LifecycleStatus, ListInstancesArgs, LocationsFilter, Result,
-    Tags,
+    Architecture, CloudClient, CloudClientExt, CloudCredential, CreateInstanceAttrs, FirewallRule,
+    GetInstanceTypeArgs, Instance, InstanceId, InstanceType, InstanceTypeId, LifecycleStatus,
+    ListInstancesArgs, LocationsFilter, Result, Tags,
 };
 use tokio::sync::Mutex as AsyncMutex;
 
@@ -82,11 +82,19 @@ impl Ctx {
     }
 
     fn registered(&self) -> Vec<InstanceId> {
-        self.created.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.created
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Waits for `desired` with the suite's poll interval.
-    pub(crate) async fn wait(&self, id: &InstanceId, desired: LifecycleStatus, timeout: Duration) -> Result<Instance> {
+    pub(crate) async fn wait(
+        &self,
+        id: &InstanceId,
+        desired: LifecycleStatus,
+        timeout: Duration,
+    ) -> Result<Instance> {
         let mut options = WaitOptions::new(timeout);
         options.poll_interval = self.timeouts.poll_interval;
         wait_for_status(self.client.as_ref(), id, desired, options).await
@@ -112,21 +120,30 @@ impl Ctx {
             },
             ..GetInstanceTypeArgs::default()
         };
-        let types = self
-            .client
-            .instance_types(&args)
-            .await
-            .map_err(|e| format!("cannot choose an instance type: instance_types(): {}", describe(&e)))?;
+        let types = self.client.instance_types(&args).await.map_err(|e| {
+            format!(
+                "cannot choose an instance type: instance_types(): {}",
+                describe(&e)
+            )
+        })?;
         if let Some(name) = &self.instance_type {
-            let mut named: Vec<InstanceType> = types.into_iter().filter(|it| &it.type_name == name).collect();
+            let mut named: Vec<InstanceType> = types
+                .into_iter()
+                .filter(|it| &it.type_name == name)
+                .collect();
             named.sort_by_key(|it| !it.is_available);
             return named.into_iter().next().ok_or_else(|| {
-                format!("instance type {name} is not in the catalog of location {:?}", self.location)
+                format!(
+                    "instance type {name} is not in the catalog of location {:?}",
+                    self.location
+                )
             });
         }
         let mut candidates: Vec<InstanceType> = types
             .into_iter()
-            .filter(|it| it.is_available && it.supported_architectures.contains(&Architecture::X86_64))
+            .filter(|it| {
+                it.is_available && it.supported_architectures.contains(&Architecture::X86_64)
+            })
             .collect();
         candidates.sort_by(|a, b| {
             let price = |it: &InstanceType| it.base_price.as_ref().map(|p| p.amount);
@@ -139,13 +156,19 @@ impl Ctx {
             .then_with(|| a.id.cmp(&b.id))
         });
         candidates.into_iter().next().ok_or_else(|| {
-            format!("no available x86_64 instance type in location {:?} (set Target::instance_type)", self.location)
+            format!(
+                "no available x86_64 instance type in location {:?} (set Target::instance_type)",
+                self.location
+            )
         })
     }
 
     /// Create attributes for the test instance of `chosen`: this run's RefID and tag, the
     /// suite's key, and the open test port when the provider applies firewall rules at create.
-    pub(crate) fn attrs_for(&self, chosen: &InstanceType) -> std::result::Result<CreateInstanceAttrs, String> {
+    pub(crate) fn attrs_for(
+        &self,
+        chosen: &InstanceType,
+    ) -> std::result::Result<CreateInstanceAttrs, String> {
         let key = self.key()?;
         let features = self.client.create_features();
         let mut attrs = CreateInstanceAttrs {
@@ -168,19 +191,28 @@ impl Ctx {
             attrs.tags = Tags::from([(RUN_TAG.to_owned(), self.run_id.clone())]);
         }
         if features.firewall_rules {
-            attrs.firewall_rules.ingress_rules.push(FirewallRule::port(self.options.open_port));
+            attrs
+                .firewall_rules
+                .ingress_rules
+                .push(FirewallRule::port(self.options.open_port));
         }
         Ok(attrs)
     }
 
     /// The test instance, or why the instance checks cannot run.
-    pub(crate) async fn instance(&self, need_running: bool) -> std::result::Result<Instance, String> {
+    pub(crate) async fn instance(
+        &self,
+        need_running: bool,
+    ) -> std::result::Result<Instance, String> {
         let state = self.state.lock().await;
         if state.terminated {
             return Err("the test instance was already terminated".to_owned());
         }
         let Some(instance) = state.instance.clone() else {
-            return Err(state.unusable.clone().unwrap_or_else(|| "no test instance: create did not succeed".to_owned()));
+            return Err(state
+                .unusable
+                .clone()
+                .unwrap_or_else(|| "no test instance: create did not succeed".to_owned()));
         };
         if need_running && !state.running {
             return Err(state
@@ -199,16 +231,24 @@ impl Ctx {
 }
 
 fn selected(options: &SuiteOptions, name: &str) -> bool {
-    (options.only.is_empty() || options.only.iter().any(|n| n == name)) && !options.skip.iter().any(|n| n == name)
+    (options.only.is_empty() || options.only.iter().any(|n| n == name))
+        && !options.skip.iter().any(|n| n == name)
 }
 
 fn result(name: &'static str, started: Instant, verdict: Verdict) -> CheckResult {
     let (outcome, notes) = match verdict {
         Verdict::Skip(reason) => (Outcome::Skipped { reason }, Vec::new()),
-        Verdict::Done(Findings { mismatches, notes }) if mismatches.is_empty() => (Outcome::Passed, notes),
+        Verdict::Done(Findings { mismatches, notes }) if mismatches.is_empty() => {
+            (Outcome::Passed, notes)
+        }
         Verdict::Done(Findings { mismatches, notes }) => (Outcome::Failed { mismatches }, notes),
     };
-    CheckResult { name, outcome, duration: started.elapsed(), notes }
+    CheckResult {
+        name,
+        outcome,
+        duration: started.elapsed(),
+        notes,
+    }
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -229,19 +269,32 @@ async fn run_spec(ctx: &Arc<Ctx>, spec: &checks::Spec) -> CheckResult {
         Ok(Ok(verdict)) => verdict,
         Ok(Err(join)) if join.is_panic() => {
             let message = panic_message(&*join.into_panic());
-            Verdict::Done(Findings { mismatches: vec![format!("the check panicked: {message}")], notes: Vec::new() })
+            Verdict::Done(Findings {
+                mismatches: vec![format!("the check panicked: {message}")],
+                notes: Vec::new(),
+            })
         }
-        Ok(Err(join)) => Verdict::Done(Findings { mismatches: vec![format!("the check task ended: {join}")], notes: Vec::new() }),
+        Ok(Err(join)) => Verdict::Done(Findings {
+            mismatches: vec![format!("the check task ended: {join}")],
+            notes: Vec::new(),
+        }),
         Err(_) => {
             abort.abort();
             Verdict::Done(Findings {
-                mismatches: vec![format!("the check did not finish within its deadline of {timeout:?}")],
+                mismatches: vec![format!(
+                    "the check did not finish within its deadline of {timeout:?}"
+                )],
                 notes: Vec::new(),
             })
         }
     };
     let checked = result(spec.name, started, verdict);
-    tracing::info!(check = spec.name, passed = checked.is_passed(), skipped = checked.is_skipped(), "conformance check done");
+    tracing::info!(
+        check = spec.name,
+        passed = checked.is_passed(),
+        skipped = checked.is_skipped(),
+        "conformance check done"
+    );
     checked
 }
 
@@ -263,11 +316,19 @@ pub async fn run(target: Target) -> Report {
     };
 
     let client_started = Instant::now();
-    let made = tokio::time::timeout(target.timeouts.api_call, target.credential.make_client(&target.location)).await;
+    let made = tokio::time::timeout(
+        target.timeouts.api_call,
+        target.credential.make_client(&target.location),
+    )
+    .await;
     let client = match made {
         Ok(Ok(client)) => client,
         Ok(Err(e)) => {
-            let mismatches = vec![format!("make_client({:?}): {}", target.location, describe(&e))];
+            let mismatches = vec![format!(
+                "make_client({:?}): {}",
+                target.location,
+                describe(&e)
+            )];
             report.checks.push(CheckResult {
                 name: "make_client",
                 outcome: Outcome::Failed { mismatches },
@@ -278,7 +339,10 @@ pub async fn run(target: Target) -> Report {
             return report;
         }
         Err(_) => {
-            let mismatches = vec![format!("make_client did not return within {:?}", target.timeouts.api_call)];
+            let mismatches = vec![format!(
+                "make_client did not return within {:?}",
+                target.timeouts.api_call
+            )];
             report.checks.push(CheckResult {
                 name: "make_client",
                 outcome: Outcome::Failed { mismatches },
@@ -290,7 +354,11 @@ pub async fn run(target: Target) -> Report {
         }
     };
     report.capabilities = client.capabilities().0;
-    report.checks.push(result("make_client", client_started, check_client(target.credential.as_ref(), client.as_ref())));
+    report.checks.push(result(
+        "make_client",
+        client_started,
+        check_client(target.credential.as_ref(), client.as_ref()),
+    ));
 
     let ctx = Arc::new(Ctx {
         key: SshKey::load(&target.options.ssh_key),
@@ -309,7 +377,9 @@ pub async fn run(target: Target) -> Report {
     });
 
     let specs = checks::specs();
-    let wants_instance = specs.iter().any(|s| s.needs_instance && selected(&ctx.options, s.name));
+    let wants_instance = specs
+        .iter()
+        .any(|s| s.needs_instance && selected(&ctx.options, s.name));
     for spec in &specs {
         let lifecycle_edge = matches!(spec.name, "create" | "terminate");
         let run_it = selected(&ctx.options, spec.name) || (lifecycle_edge && wants_instance);
@@ -329,7 +399,11 @@ pub async fn run(target: Target) -> Report {
 fn check_client(credential: &dyn CloudCredential, client: &dyn CloudClient) -> Verdict {
     let mut f = Findings::default();
     f.expect(client.provider_id() == credential.provider_id(), || {
-        format!("client provider_id {} differs from the credential's {}", client.provider_id(), credential.provider_id())
+        format!(
+            "client provider_id {} differs from the credential's {}",
+            client.provider_id(),
+            credential.provider_id()
+        )
     });
     f.expect(client.reference_id() == credential.reference_id(), || {
         format!(
@@ -339,10 +413,16 @@ fn check_client(credential: &dyn CloudCredential, client: &dyn CloudClient) -> V
         )
     });
     f.expect(client.api_type() == credential.api_type(), || {
-        format!("client api_type {} differs from the credential's {}", client.api_type(), credential.api_type())
+        format!(
+            "client api_type {} differs from the credential's {}",
+            client.api_type(),
+            credential.api_type()
+        )
     });
     if let (Ok(a), Ok(b)) = (client.tenant_id(), credential.tenant_id()) {
-        f.expect(a == b, || format!("client tenant_id {a:?} differs from the credential's {b:?}"));
+        f.expect(a == b, || {
+            format!("client tenant_id {a:?} differs from the credential's {b:?}")
+        });
     }
     f.done()
 }
@@ -354,13 +434,20 @@ async fn cleanup(ctx: &Arc<Ctx>) -> (CheckResult, Vec<InstanceId>) {
     let mut f = Findings::default();
     let mut ids: BTreeSet<InstanceId> = ctx.registered().into_iter().collect();
     let prefix = ctx.ref_prefix();
-    let listed = tokio::time::timeout(ctx.timeouts.api_call, ctx.client.list_instances(&ListInstancesArgs::default())).await;
+    let listed = tokio::time::timeout(
+        ctx.timeouts.api_call,
+        ctx.client.list_instances(&ListInstancesArgs::default()),
+    )
+    .await;
     match listed {
         Ok(Ok(instances)) => {
             for instance in instances {
                 let ours = instance.ref_id.starts_with(&prefix)
                     || instance.tags.get(RUN_TAG).is_some_and(|v| *v == ctx.run_id);
-                if ours && instance.lifecycle() != LifecycleStatus::Terminated && ids.insert(instance.cloud_id.clone()) {
+                if ours
+                    && instance.lifecycle() != LifecycleStatus::Terminated
+                    && ids.insert(instance.cloud_id.clone())
+                {
                     f.note(format!(
                         "found instance {} (RefID {}) that no check registered; terminating it",
                         instance.cloud_id, instance.ref_id
@@ -368,8 +455,14 @@ async fn cleanup(ctx: &Arc<Ctx>) -> (CheckResult, Vec<InstanceId>) {
                 }
             }
         }
-        Ok(Err(e)) => f.note(format!("list_instances() failed, only registered instances were cleaned up: {}", describe(&e))),
-        Err(_) => f.note(format!("list_instances() did not return within {:?}", ctx.timeouts.api_call)),
+        Ok(Err(e)) => f.note(format!(
+            "list_instances() failed, only registered instances were cleaned up: {}",
+            describe(&e)
+        )),
+        Err(_) => f.note(format!(
+            "list_instances() did not return within {:?}",
+            ctx.timeouts.api_call
+        )),
     }
 
     let removals = ids.iter().map(|id| remove(ctx, id));
@@ -382,7 +475,10 @@ async fn cleanup(ctx: &Arc<Ctx>) -> (CheckResult, Vec<InstanceId>) {
         }
     }
     if leftovers.is_empty() {
-        f.note(format!("{} instance(s) created by this run, none left", ids.len()));
+        f.note(format!(
+            "{} instance(s) created by this run, none left",
+            ids.len()
+        ));
     }
     (result("cleanup", started, f.done()), leftovers)
 }
@@ -401,7 +497,14 @@ async fn remove(ctx: &Ctx, id: &InstanceId) -> std::result::Result<(), String> {
             tracing::warn!(instance = %id, error = %e, "cleanup terminate failed");
             last_error = Some(describe(&e));
         }
-        match ctx.wait(id, LifecycleStatus::Terminated, ctx.timeouts.running_to_terminated).await {
+        match ctx
+            .wait(
+                id,
+                LifecycleStatus::Terminated,
+                ctx.timeouts.running_to_terminated,
+            )
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => Err(match last_error {
                 Some(t) => format!("terminate_instance failed ({t}); then {}", describe(&e)),

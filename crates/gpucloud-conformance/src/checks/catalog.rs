@@ -41,7 +41,10 @@ pub(crate) fn differing_fields<T: serde::Serialize>(a: &T, b: &T) -> Vec<String>
 }
 
 fn short(value: Option<&serde_json::Value>) -> String {
-    crate::ssh::truncate(&value.map_or_else(|| "absent".to_owned(), ToString::to_string), 120)
+    crate::ssh::truncate(
+        &value.map_or_else(|| "absent".to_owned(), ToString::to_string),
+        120,
+    )
 }
 
 pub(crate) async fn locations(ctx: Arc<Ctx>) -> Verdict {
@@ -54,7 +57,10 @@ pub(crate) async fn locations(ctx: Arc<Ctx>) -> Verdict {
         f.fail("locations() returned no locations");
     } else if !usable.iter().any(|l| l.available) {
         let names: Vec<&str> = usable.iter().map(|l| l.name.as_str()).collect();
-        f.fail(format!("no location has available = true (got {})", names.join(", ")));
+        f.fail(format!(
+            "no location has available = true (got {})",
+            names.join(", ")
+        ));
     }
     let mut seen = BTreeSet::new();
     for location in &usable {
@@ -70,14 +76,25 @@ pub(crate) async fn locations(ctx: Arc<Ctx>) -> Verdict {
             ));
         }
     }
-    match ctx.client.locations(GetLocationsArgs { include_unavailable: true }).await {
+    match ctx
+        .client
+        .locations(GetLocationsArgs {
+            include_unavailable: true,
+        })
+        .await
+    {
         Ok(all) => {
             let all: BTreeSet<&str> = all.iter().map(|l| l.name.as_str()).collect();
             for missing in seen.iter().filter(|n| !all.contains(*n)) {
-                f.fail(format!("location {missing} is missing when include_unavailable = true"));
+                f.fail(format!(
+                    "location {missing} is missing when include_unavailable = true"
+                ));
             }
         }
-        Err(e) => f.fail(format!("locations(include_unavailable = true): {}", describe(&e))),
+        Err(e) => f.fail(format!(
+            "locations(include_unavailable = true): {}",
+            describe(&e)
+        )),
     }
     f.note(format!("{} usable location(s)", usable.len()));
     f.done()
@@ -87,7 +104,9 @@ pub(crate) async fn instance_types(ctx: Arc<Ctx>) -> Verdict {
     let mut f = Findings::default();
     let args = GetInstanceTypeArgs::default();
     let first = match ctx.client.instance_types(&args).await {
-        Ok(list) if list.is_empty() => return f.fail_done("instance_types() returned no instance types"),
+        Ok(list) if list.is_empty() => {
+            return f.fail_done("instance_types() returned no instance types");
+        }
         Ok(list) => list,
         Err(e) => return f.fail_done(format!("instance_types(): {}", describe(&e))),
     };
@@ -97,7 +116,10 @@ pub(crate) async fn instance_types(ctx: Arc<Ctx>) -> Verdict {
     let mut by_id: BTreeMap<&str, &InstanceType> = BTreeMap::new();
     for it in &first {
         if it.id.is_empty() {
-            f.fail(format!("type {} in {} has an empty id", it.type_name, it.location));
+            f.fail(format!(
+                "type {} in {} has an empty id",
+                it.type_name, it.location
+            ));
             continue;
         }
         if let Some(other) = by_id.insert(it.id.as_str(), it) {
@@ -111,20 +133,28 @@ pub(crate) async fn instance_types(ctx: Arc<Ctx>) -> Verdict {
     // Determinism between two calls, volatile fields aside.
     match ctx.client.instance_types(&args).await {
         Ok(second) => {
-            let second: BTreeMap<&str, &InstanceType> = second.iter().map(|it| (it.id.as_str(), it)).collect();
+            let second: BTreeMap<&str, &InstanceType> =
+                second.iter().map(|it| (it.id.as_str(), it)).collect();
             for (id, it) in &by_id {
                 match second.get(id) {
-                    None => f.fail(format!("type {id} is missing from a second instance_types() call")),
+                    None => f.fail(format!(
+                        "type {id} is missing from a second instance_types() call"
+                    )),
                     Some(again) => {
                         let diff = differing_fields(&strip_volatile(it), &strip_volatile(again));
                         if !diff.is_empty() {
-                            f.fail(format!("type {id} differs between two calls: {}", diff.join("; ")));
+                            f.fail(format!(
+                                "type {id} differs between two calls: {}",
+                                diff.join("; ")
+                            ));
                         }
                     }
                 }
             }
             for id in second.keys().filter(|id| !by_id.contains_key(*id)) {
-                f.fail(format!("type {id} appeared only in the second instance_types() call"));
+                f.fail(format!(
+                    "type {id} appeared only in the second instance_types() call"
+                ));
             }
         }
         Err(e) => f.fail(format!("second instance_types() call: {}", describe(&e))),
@@ -147,12 +177,16 @@ fn check_entry(f: &mut Findings, it: &InstanceType) {
     }
     match &it.base_price {
         None => f.fail(format!("type {id} has no base_price")),
-        Some(price) if price.amount.is_sign_negative() => f.fail(format!("type {id} has a negative price {price}")),
+        Some(price) if price.amount.is_sign_negative() => {
+            f.fail(format!("type {id} has a negative price {price}"))
+        }
         Some(_) => {}
     }
     for (i, storage) in it.supported_storage.iter().enumerate() {
         if storage.min_size_bytes.is_some() && storage.price_per_gb_hr.is_none() {
-            f.fail(format!("type {id} storage {i} has a minimum size but no price_per_gb_hr"));
+            f.fail(format!(
+                "type {id} storage {i} has a minimum size but no price_per_gb_hr"
+            ));
         }
     }
     for (i, gpu) in it.supported_gpus.iter().enumerate() {
@@ -160,7 +194,10 @@ fn check_entry(f: &mut Findings, it: &InstanceType) {
         if gpu.name.is_empty() {
             f.fail(format!("type {id} GPU {i} has an empty name"));
         } else if gpu.name != normalized {
-            f.fail(format!("type {id} GPU name {:?} is not normalized (expected {normalized:?})", gpu.name));
+            f.fail(format!(
+                "type {id} GPU name {:?} is not normalized (expected {normalized:?})",
+                gpu.name
+            ));
         }
         if gpu.count == 0 {
             f.fail(format!("type {id} GPU {i} ({}) has count 0", gpu.name));
@@ -182,27 +219,49 @@ fn check_entry(f: &mut Findings, it: &InstanceType) {
 
 pub(crate) async fn instance_type_filters(ctx: Arc<Ctx>) -> Verdict {
     let mut f = Findings::default();
-    let all = match ctx.client.instance_types(&GetInstanceTypeArgs::default()).await {
-        Ok(list) if list.is_empty() => return Verdict::Skip("instance_types() returned nothing to filter".to_owned()),
+    let all = match ctx
+        .client
+        .instance_types(&GetInstanceTypeArgs::default())
+        .await
+    {
+        Ok(list) if list.is_empty() => {
+            return Verdict::Skip("instance_types() returned nothing to filter".to_owned());
+        }
         Ok(list) => list,
         Err(e) => return f.fail_done(format!("instance_types(): {}", describe(&e))),
     };
     let first = &all[0];
 
     // By type name.
-    let by_name = GetInstanceTypeArgs { instance_types: vec![first.type_name.clone()], ..Default::default() };
+    let by_name = GetInstanceTypeArgs {
+        instance_types: vec![first.type_name.clone()],
+        ..Default::default()
+    };
     match ctx.client.instance_types(&by_name).await {
         Ok(found) => {
-            let expected = all.iter().filter(|it| it.type_name == first.type_name).count();
+            let expected = all
+                .iter()
+                .filter(|it| it.type_name == first.type_name)
+                .count();
             for other in found.iter().filter(|it| it.type_name != first.type_name) {
-                f.fail(format!("filter by type {} returned type {} ({})", first.type_name, other.type_name, other.id));
+                f.fail(format!(
+                    "filter by type {} returned type {} ({})",
+                    first.type_name, other.type_name, other.id
+                ));
             }
             match found.iter().find(|it| it.id == first.id) {
-                None => f.fail(format!("filter by type {} did not return {}", first.type_name, first.id)),
+                None => f.fail(format!(
+                    "filter by type {} did not return {}",
+                    first.type_name, first.id
+                )),
                 Some(same) => {
                     let diff = differing_fields(&strip_volatile(first), &strip_volatile(same));
                     if !diff.is_empty() {
-                        f.fail(format!("type {} differs when filtered by name: {}", first.id, diff.join("; ")));
+                        f.fail(format!(
+                            "type {} differs when filtered by name: {}",
+                            first.id,
+                            diff.join("; ")
+                        ));
                     }
                 }
             }
@@ -214,11 +273,18 @@ pub(crate) async fn instance_type_filters(ctx: Arc<Ctx>) -> Verdict {
                 ));
             }
         }
-        Err(e) => f.fail(format!("instance_types(type {}): {}", first.type_name, describe(&e))),
+        Err(e) => f.fail(format!(
+            "instance_types(type {}): {}",
+            first.type_name,
+            describe(&e)
+        )),
     }
 
     // A name nobody has.
-    let nothing = GetInstanceTypeArgs { instance_types: vec![NO_SUCH_TYPE.to_owned()], ..Default::default() };
+    let nothing = GetInstanceTypeArgs {
+        instance_types: vec![NO_SUCH_TYPE.to_owned()],
+        ..Default::default()
+    };
     match ctx.client.instance_types(&nothing).await {
         Ok(found) if !found.is_empty() => f.fail(format!(
             "filter by a type that does not exist returned {} entries (first {})",
@@ -227,7 +293,10 @@ pub(crate) async fn instance_type_filters(ctx: Arc<Ctx>) -> Verdict {
         )),
         Ok(_) => {}
         Err(e) if e.is_not_found() || e.kind() == gpucloud_core::ErrorKind::InvalidArgument => {}
-        Err(e) => f.fail(format!("instance_types(type {NO_SUCH_TYPE}): {}", describe(&e))),
+        Err(e) => f.fail(format!(
+            "instance_types(type {NO_SUCH_TYPE}): {}",
+            describe(&e)
+        )),
     }
 
     // By architecture.
@@ -258,20 +327,44 @@ pub(crate) async fn instance_type_filters(ctx: Arc<Ctx>) -> Verdict {
 
 pub(crate) async fn instance_types_by_location(ctx: Arc<Ctx>) -> Verdict {
     let mut f = Findings::default();
-    let all_args = GetInstanceTypeArgs { locations: LocationsFilter::all(), ..Default::default() };
-    let all = match ctx.client.instance_types(&all_args).await {
-        Ok(list) if list.is_empty() => return f.fail_done("instance_types(locations = all) returned nothing"),
-        Ok(list) => list,
-        Err(e) => return f.fail_done(format!("all-location instance types not supported: {}", describe(&e))),
+    let all_args = GetInstanceTypeArgs {
+        locations: LocationsFilter::all(),
+        ..Default::default()
     };
-    let location = if ctx.location.is_empty() { all[0].location.clone() } else { ctx.location.clone() };
-    let args = GetInstanceTypeArgs { locations: LocationsFilter::only([location.as_str()]), ..Default::default() };
+    let all = match ctx.client.instance_types(&all_args).await {
+        Ok(list) if list.is_empty() => {
+            return f.fail_done("instance_types(locations = all) returned nothing");
+        }
+        Ok(list) => list,
+        Err(e) => {
+            return f.fail_done(format!(
+                "all-location instance types not supported: {}",
+                describe(&e)
+            ));
+        }
+    };
+    let location = if ctx.location.is_empty() {
+        all[0].location.clone()
+    } else {
+        ctx.location.clone()
+    };
+    let args = GetInstanceTypeArgs {
+        locations: LocationsFilter::only([location.as_str()]),
+        ..Default::default()
+    };
     let local = match ctx.client.instance_types(&args).await {
         Ok(list) => list,
-        Err(e) => return f.fail_done(format!("instance_types(location {location}): {}", describe(&e))),
+        Err(e) => {
+            return f.fail_done(format!(
+                "instance_types(location {location}): {}",
+                describe(&e)
+            ));
+        }
     };
     if local.is_empty() {
-        f.fail(format!("instance_types(location {location}) returned nothing"));
+        f.fail(format!(
+            "instance_types(location {location}) returned nothing"
+        ));
     }
     if local.len() > all.len() {
         f.fail(format!(
@@ -283,10 +376,16 @@ pub(crate) async fn instance_types_by_location(ctx: Arc<Ctx>) -> Verdict {
     let all_ids: BTreeSet<&str> = all.iter().map(|it| it.id.as_str()).collect();
     for it in &local {
         if !all_ids.contains(it.id.as_str()) {
-            f.fail(format!("type {} of location {location} is not among the all-location types", it.id));
+            f.fail(format!(
+                "type {} of location {location} is not among the all-location types",
+                it.id
+            ));
         }
         if it.location != location {
-            f.fail(format!("filter by location {location} returned {} in location {:?}", it.id, it.location));
+            f.fail(format!(
+                "filter by location {location} returned {} in location {:?}",
+                it.id, it.location
+            ));
         }
     }
     let expected = all.iter().filter(|it| it.location == location).count();
@@ -296,25 +395,43 @@ pub(crate) async fn instance_types_by_location(ctx: Arc<Ctx>) -> Verdict {
             local.len()
         ));
     }
-    let nowhere = GetInstanceTypeArgs { locations: LocationsFilter::only([NO_SUCH_LOCATION]), ..Default::default() };
+    let nowhere = GetInstanceTypeArgs {
+        locations: LocationsFilter::only([NO_SUCH_LOCATION]),
+        ..Default::default()
+    };
     match ctx.client.instance_types(&nowhere).await {
         Ok(found) if !found.is_empty() => {
-            f.fail(format!("filter by a location that does not exist returned {} entries", found.len()));
+            f.fail(format!(
+                "filter by a location that does not exist returned {} entries",
+                found.len()
+            ));
         }
         Ok(_) => {}
         Err(e) if e.is_not_found() || e.kind() == gpucloud_core::ErrorKind::InvalidArgument => {}
-        Err(e) => f.fail(format!("instance_types(location {NO_SUCH_LOCATION}): {}", describe(&e))),
+        Err(e) => f.fail(format!(
+            "instance_types(location {NO_SUCH_LOCATION}): {}",
+            describe(&e)
+        )),
     }
-    f.note(format!("location {location}: {} of {} entries", local.len(), all.len()));
+    f.note(format!(
+        "location {location}: {} of {} entries",
+        local.len(),
+        all.len()
+    ));
     f.done()
 }
 
 pub(crate) async fn stable_ids(ctx: Arc<Ctx>) -> Verdict {
     if ctx.stable_ids.is_empty() {
-        return Verdict::Skip("no stable instance type IDs configured (Target::stable_ids)".to_owned());
+        return Verdict::Skip(
+            "no stable instance type IDs configured (Target::stable_ids)".to_owned(),
+        );
     }
     let mut f = Findings::default();
-    let args = GetInstanceTypeArgs { locations: LocationsFilter::all(), ..Default::default() };
+    let args = GetInstanceTypeArgs {
+        locations: LocationsFilter::all(),
+        ..Default::default()
+    };
     let all = match ctx.client.instance_types(&args).await {
         Ok(list) => list,
         Err(e) => return f.fail_done(format!("instance_types(locations = all): {}", describe(&e))),
@@ -322,7 +439,9 @@ pub(crate) async fn stable_ids(ctx: Arc<Ctx>) -> Verdict {
     let ids: BTreeSet<&str> = all.iter().map(|it| it.id.as_str()).collect();
     for id in &ctx.stable_ids {
         if !ids.contains(id.as_str()) {
-            f.fail(format!("instance type id {id} should be stable but not found"));
+            f.fail(format!(
+                "instance type id {id} should be stable but not found"
+            ));
         }
     }
     f.done()

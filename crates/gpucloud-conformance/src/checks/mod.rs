@@ -217,7 +217,9 @@ pub(crate) fn specs() -> Vec<Spec> {
         Spec {
             name: "stop_start",
             needs_instance: true,
-            timeout: |t| t.api_call * 3 + t.running_to_stopped + t.stopped_to_running + t.running_ssh,
+            timeout: |t| {
+                t.api_call * 3 + t.running_to_stopped + t.stopped_to_running + t.running_ssh
+            },
             run: |c| Box::pin(lifecycle::stop_start(c)),
         },
         Spec {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gpucloud_core::{
-    AddFirewallRulesToInstanceArgs, Architecture, CloudClientExt, ErrorKind, FirewallRule, FirewallRules, Instance,
-    Protocol, RevokeSecurityGroupRuleArgs,
+    AddFirewallRulesToInstanceArgs, Architecture, CloudClientExt, ErrorKind, FirewallRule,
+    FirewallRules, Instance, Protocol, RevokeSecurityGroupRuleArgs,
 };
 
 use super::{Findings, Verdict, describe};
@@ -14,7 +14,8 @@ use crate::net::{CallbackListener, Probe, probe};
 use crate::ssh::{Session, wait_for_ssh};
 use crate::suite::Ctx;
 
-const NOT_REACHABLE: &str = "Target::reachable is false: instances are not SSH-reachable from this machine";
+const NOT_REACHABLE: &str =
+    "Target::reachable is false: instances are not SSH-reachable from this machine";
 
 /// A one-line Python server: accepts forever and greets every peer with the token.
 const PY_LISTENER: &str = r#"import socket,sys
@@ -62,11 +63,25 @@ struct Remote {
 impl Remote {
     async fn open(ctx: &Ctx, instance: &Instance) -> Result<Self, String> {
         if instance.public_ip.is_empty() {
-            return Err(format!("public IP is not available for instance {}", instance.cloud_id));
+            return Err(format!(
+                "public IP is not available for instance {}",
+                instance.cloud_id
+            ));
         }
         let key = ctx.key()?;
-        let session = wait_for_ssh(key, &instance.ssh_user, &instance.public_ip, instance.ssh_port, ctx.timeouts.running_ssh).await?;
-        Ok(Self { session, dir: format!("/tmp/{}-{}", ctx.options.name_prefix, ctx.run_id), timeout: ctx.timeouts.api_call })
+        let session = wait_for_ssh(
+            key,
+            &instance.ssh_user,
+            &instance.public_ip,
+            instance.ssh_port,
+            ctx.timeouts.running_ssh,
+        )
+        .await?;
+        Ok(Self {
+            session,
+            dir: format!("/tmp/{}-{}", ctx.options.name_prefix, ctx.run_id),
+            timeout: ctx.timeouts.api_call,
+        })
     }
 
     async fn run(&self, command: &str) -> Result<crate::ssh::Output, String> {
@@ -82,7 +97,10 @@ impl Remote {
         );
         let out = self.run(&start).await?;
         if !out.success() {
-            return Err(format!("starting a listener on port {port} failed: {}", out.describe()));
+            return Err(format!(
+                "starting a listener on port {port} failed: {}",
+                out.describe()
+            ));
         }
         let check = format!(
             "for i in $(seq 1 50); do out=$({client} 2>/dev/null) && [ -n \"$out\" ] && {{ echo \"$out\"; exit 0; }}; sleep 0.1; done; \
@@ -94,7 +112,10 @@ impl Remote {
         if out.success() && out.stdout.contains(token) {
             Ok(())
         } else {
-            Err(format!("the test listener on port {port} did not answer inside the instance: {}", out.describe()))
+            Err(format!(
+                "the test listener on port {port} did not answer inside the instance: {}",
+                out.describe()
+            ))
         }
     }
 
@@ -116,7 +137,13 @@ impl Remote {
 }
 
 /// True when `host:port` answers with `token` within a few attempts.
-async fn reaches(host: &str, port: u16, token: &str, attempt_timeout: Duration, attempts: u32) -> Probe {
+async fn reaches(
+    host: &str,
+    port: u16,
+    token: &str,
+    attempt_timeout: Duration,
+    attempts: u32,
+) -> Probe {
     let mut last = Probe::Silent;
     for attempt in 0..attempts {
         last = probe(host, port, attempt_timeout).await;
@@ -131,7 +158,14 @@ async fn reaches(host: &str, port: u16, token: &str, attempt_timeout: Duration, 
 }
 
 /// Polls until `host:port` is open with `token` (`open = true`) or not open, up to `timeout`.
-async fn until(host: &str, port: u16, token: &str, open: bool, probe_timeout: Duration, timeout: Duration) -> Probe {
+async fn until(
+    host: &str,
+    port: u16,
+    token: &str,
+    open: bool,
+    probe_timeout: Duration,
+    timeout: Duration,
+) -> Probe {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let seen = probe(host, port, probe_timeout).await;
@@ -156,8 +190,12 @@ pub(crate) async fn ssh(ctx: Arc<Ctx>) -> Verdict {
         Err(why) => return Verdict::Skip(why),
     };
     let mut f = Findings::default();
-    f.expect(!instance.ssh_user.is_empty(), || format!("SSH user is not set for instance {}", instance.cloud_id));
-    f.expect(instance.ssh_port != 0, || format!("SSH port is not set for instance {}", instance.cloud_id));
+    f.expect(!instance.ssh_user.is_empty(), || {
+        format!("SSH user is not set for instance {}", instance.cloud_id)
+    });
+    f.expect(instance.ssh_port != 0, || {
+        format!("SSH port is not set for instance {}", instance.cloud_id)
+    });
     let remote = match Remote::open(&ctx, &instance).await {
         Ok(remote) => remote,
         Err(why) => return f.fail_done(why),
@@ -167,10 +205,17 @@ pub(crate) async fn ssh(ctx: Arc<Ctx>) -> Verdict {
 
     match remote.run("id -un").await {
         Ok(out) if out.success() => f.expect(out.stdout.trim() == user, || {
-            format!("logged in as {:?}, the instance's ssh_user is {user:?}", out.stdout.trim())
+            format!(
+                "logged in as {:?}, the instance's ssh_user is {user:?}",
+                out.stdout.trim()
+            )
         }),
-        Ok(out) => { f.fail(format!("`id -un` failed: {}", out.describe())); },
-        Err(e) => { f.fail(e); },
+        Ok(out) => {
+            f.fail(format!("`id -un` failed: {}", out.describe()));
+        }
+        Err(e) => {
+            f.fail(e);
+        }
     }
 
     let chosen = ctx.chosen_type().await.ok();
@@ -181,13 +226,20 @@ pub(crate) async fn ssh(ctx: Arc<Ctx>) -> Verdict {
                 f.fail(format!("unsupported architecture: {:?}", out.stdout.trim()));
             } else if let Some(chosen) = chosen.filter(|c| !c.supported_architectures.is_empty()) {
                 f.expect(chosen.supported_architectures.contains(&arch), || {
-                    format!("the instance runs {arch}, its type {} lists {:?}", chosen.id, chosen.supported_architectures)
+                    format!(
+                        "the instance runs {arch}, its type {} lists {:?}",
+                        chosen.id, chosen.supported_architectures
+                    )
                 });
             }
             f.note(format!("architecture {arch}"));
         }
-        Ok(out) => { f.fail(format!("`uname -m` failed: {}", out.describe())); },
-        Err(e) => { f.fail(e); },
+        Ok(out) => {
+            f.fail(format!("`uname -m` failed: {}", out.describe()));
+        }
+        Err(e) => {
+            f.fail(e);
+        }
     }
 
     match remote.run("cat /etc/os-release").await {
@@ -198,28 +250,45 @@ pub(crate) async fn ssh(ctx: Arc<Ctx>) -> Verdict {
                 .find_map(|l| l.strip_prefix("PRETTY_NAME="))
                 .map(|v| v.trim().trim_matches('"').to_owned());
             match pretty {
-                None => { f.fail("/etc/os-release has no PRETTY_NAME"); },
+                None => {
+                    f.fail("/etc/os-release has no PRETTY_NAME");
+                }
                 Some(name) => {
                     let expected = &ctx.options.expected_os;
-                    f.expect(expected.is_empty() || expected.iter().any(|e| name.contains(e.as_str())), || {
-                        format!("the OS is {name:?}, expected one of {expected:?}")
-                    });
+                    f.expect(
+                        expected.is_empty() || expected.iter().any(|e| name.contains(e.as_str())),
+                        || format!("the OS is {name:?}, expected one of {expected:?}"),
+                    );
                     f.note(format!("OS {name}"));
                 }
             }
         }
-        Ok(out) => { f.fail(format!("cannot read /etc/os-release: {}", out.describe())); },
-        Err(e) => { f.fail(e); },
+        Ok(out) => {
+            f.fail(format!("cannot read /etc/os-release: {}", out.describe()));
+        }
+        Err(e) => {
+            f.fail(e);
+        }
     }
 
     match remote.run("cd ~ && pwd").await {
         Ok(out) if out.success() => {
             let home = out.stdout.trim().to_owned();
-            let expected = if user == "root" { "/root".to_owned() } else { format!("/home/{user}") };
-            f.expect(home.contains(&expected), || format!("home directory of {user} is {home:?}, expected {expected}"));
+            let expected = if user == "root" {
+                "/root".to_owned()
+            } else {
+                format!("/home/{user}")
+            };
+            f.expect(home.contains(&expected), || {
+                format!("home directory of {user} is {home:?}, expected {expected}")
+            });
         }
-        Ok(out) => { f.fail(format!("`cd ~ && pwd` failed: {}", out.describe())); },
-        Err(e) => { f.fail(e); },
+        Ok(out) => {
+            f.fail(format!("`cd ~ && pwd` failed: {}", out.describe()));
+        }
+        Err(e) => {
+            f.fail(e);
+        }
     }
 
     if user == "root" {
@@ -229,8 +298,15 @@ pub(crate) async fn ssh(ctx: Arc<Ctx>) -> Verdict {
     } else {
         match remote.run("sudo -n true").await {
             Ok(out) if out.success() => {}
-            Ok(out) => { f.fail(format!("passwordless sudo does not work: {}", out.describe())); },
-            Err(e) => { f.fail(e); },
+            Ok(out) => {
+                f.fail(format!(
+                    "passwordless sudo does not work: {}",
+                    out.describe()
+                ));
+            }
+            Err(e) => {
+                f.fail(e);
+            }
         }
     }
     remote.close().await;
@@ -268,22 +344,36 @@ pub(crate) async fn firewall_ingress(ctx: Arc<Ctx>) -> Verdict {
                 }
             }
         }
-        Err(why) => { f.fail(why); },
+        Err(why) => {
+            f.fail(why);
+        }
     }
     remote.stop_listener(closed).await;
 
     if opened_at_create {
         let open_token = token(&ctx, "open");
         match remote.start_listener(open, &open_token).await {
-            Ok(()) => match reaches(host, open, &open_token, probe_timeout, 3).await {
-                Probe::Open(banner) if banner.contains(&open_token) => {}
-                Probe::Open(banner) => { f.fail(format!(
+            Ok(()) => {
+                match reaches(host, open, &open_token, probe_timeout, 3).await {
+                    Probe::Open(banner) if banner.contains(&open_token) => {}
+                    Probe::Open(banner) => {
+                        f.fail(format!(
                     "port {open} answered from outside but not with the test listener's greeting ({banner:?})"
-                )); },
-                Probe::Refused(e) => { f.fail(format!("allowed port {open} is not accessible: connection refused ({e})")); },
-                Probe::Silent => { f.fail(format!("allowed port {open} is not accessible: no answer within {probe_timeout:?}")); },
-            },
-            Err(why) => { f.fail(why); },
+                ));
+                    }
+                    Probe::Refused(e) => {
+                        f.fail(format!(
+                            "allowed port {open} is not accessible: connection refused ({e})"
+                        ));
+                    }
+                    Probe::Silent => {
+                        f.fail(format!("allowed port {open} is not accessible: no answer within {probe_timeout:?}"));
+                    }
+                }
+            }
+            Err(why) => {
+                f.fail(why);
+            }
         }
         remote.stop_listener(open).await;
     } else {
@@ -320,22 +410,38 @@ pub(crate) async fn firewall_egress(ctx: Arc<Ctx>) -> Verdict {
     let egress_token = token(&ctx, "egress");
     let connect = format!(
         "addr=${{SSH_CLIENT%% *}}; [ -n \"$addr\" ] || {{ echo 'SSH_CLIENT is not set' >&2; exit 3; }}; echo \"$addr\"; {}",
-        with_interpreter(PY_CLIENT, PL_CLIENT, &format!("\"$addr\" {port} {egress_token}"))
+        with_interpreter(
+            PY_CLIENT,
+            PL_CLIENT,
+            &format!("\"$addr\" {port} {egress_token}")
+        )
     );
     let wait = listener.expect(&egress_token, ctx.timeouts.port_probe * 3);
     let (out, arrived) = tokio::join!(remote.run(&connect), wait);
     let target = match &out {
-        Ok(out) => out.stdout.lines().next().unwrap_or_default().trim().to_owned(),
+        Ok(out) => out
+            .stdout
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
         Err(_) => String::new(),
     };
     match (out, arrived) {
-        (_, Ok(from)) => { f.note(format!("egress to {target}:{port} works ({from})")); },
-        (Ok(out), Err(why)) => { f.fail(format!(
+        (_, Ok(from)) => {
+            f.note(format!("egress to {target}:{port} works ({from})"));
+        }
+        (Ok(out), Err(why)) => {
+            f.fail(format!(
             "the instance could not connect out to this machine at {target}:{port}: {why}; the instance said: {} \
              (this machine must accept inbound TCP from the instance; set SuiteOptions::check_egress = false behind NAT)",
             out.describe()
-        )); },
-        (Err(e), Err(why)) => { f.fail(format!("the egress command failed ({e}); {why}")); },
+        ));
+        }
+        (Err(e), Err(why)) => {
+            f.fail(format!("the egress command failed ({e}); {why}"));
+        }
     }
     remote.close().await;
     f.done()
@@ -372,11 +478,18 @@ pub(crate) async fn modify_firewall(ctx: Arc<Ctx>) -> Verdict {
 
     let add = AddFirewallRulesToInstanceArgs {
         instance_id: id.clone(),
-        firewall_rules: FirewallRules { ingress_rules: vec![FirewallRule::port(port)], egress_rules: Vec::new() },
+        firewall_rules: FirewallRules {
+            ingress_rules: vec![FirewallRule::port(port)],
+            egress_rules: Vec::new(),
+        },
     };
     let verdict = 'check: {
         if let Err(e) = firewall.add_firewall_rules(&add).await {
-            let declared = if e.kind() == ErrorKind::NotImplemented { " although the capability is declared" } else { "" };
+            let declared = if e.kind() == ErrorKind::NotImplemented {
+                " although the capability is declared"
+            } else {
+                ""
+            };
             f.fail(format!("add_firewall_rules{declared}: {}", describe(&e)));
             break 'check f.done();
         }
@@ -388,7 +501,10 @@ pub(crate) async fn modify_firewall(ctx: Arc<Ctx>) -> Verdict {
                 .find(|r| r.covers(port, Protocol::Tcp) && !r.id.is_empty())
                 .map(|r| r.id.clone()),
             Err(e) => {
-                f.fail(format!("get_instance after add_firewall_rules: {}", describe(&e)));
+                f.fail(format!(
+                    "get_instance after add_firewall_rules: {}",
+                    describe(&e)
+                ));
                 break 'check f.done();
             }
         };
@@ -397,26 +513,64 @@ pub(crate) async fn modify_firewall(ctx: Arc<Ctx>) -> Verdict {
             break 'check f.done();
         };
         if remote.is_some() {
-            let seen = until(&host, port, &live_token, true, probe_timeout, ctx.timeouts.firewall_change).await;
+            let seen = until(
+                &host,
+                port,
+                &live_token,
+                true,
+                probe_timeout,
+                ctx.timeouts.firewall_change,
+            )
+            .await;
             if !matches!(&seen, Probe::Open(b) if b.contains(&live_token)) {
-                f.fail(format!("port {port} is still not reachable {:?} after add_firewall_rules ({seen:?})", ctx.timeouts.firewall_change));
+                f.fail(format!(
+                    "port {port} is still not reachable {:?} after add_firewall_rules ({seen:?})",
+                    ctx.timeouts.firewall_change
+                ));
             }
         }
-        let revoke = RevokeSecurityGroupRuleArgs { instance_id: id.clone(), security_group_rule_ids: vec![rule_id.clone()] };
+        let revoke = RevokeSecurityGroupRuleArgs {
+            instance_id: id.clone(),
+            security_group_rule_ids: vec![rule_id.clone()],
+        };
         if let Err(e) = firewall.revoke_firewall_rules(&revoke).await {
-            f.fail(format!("revoke_firewall_rules({rule_id}): {}", describe(&e)));
+            f.fail(format!(
+                "revoke_firewall_rules({rule_id}): {}",
+                describe(&e)
+            ));
             break 'check f.done();
         }
         match ctx.client.get_instance(&id).await {
-            Ok(seen) => f.expect(!seen.firewall_rules.ingress_rules.iter().any(|r| r.id == rule_id), || {
-                format!("rule {rule_id} is still listed after revoke_firewall_rules")
-            }),
-            Err(e) => { f.fail(format!("get_instance after revoke_firewall_rules: {}", describe(&e))); },
+            Ok(seen) => f.expect(
+                !seen
+                    .firewall_rules
+                    .ingress_rules
+                    .iter()
+                    .any(|r| r.id == rule_id),
+                || format!("rule {rule_id} is still listed after revoke_firewall_rules"),
+            ),
+            Err(e) => {
+                f.fail(format!(
+                    "get_instance after revoke_firewall_rules: {}",
+                    describe(&e)
+                ));
+            }
         }
         if remote.is_some() {
-            let seen = until(&host, port, &live_token, false, probe_timeout, ctx.timeouts.firewall_change).await;
+            let seen = until(
+                &host,
+                port,
+                &live_token,
+                false,
+                probe_timeout,
+                ctx.timeouts.firewall_change,
+            )
+            .await;
             if matches!(&seen, Probe::Open(b) if b.contains(&live_token)) {
-                f.fail(format!("port {port} is still reachable {:?} after revoke_firewall_rules", ctx.timeouts.firewall_change));
+                f.fail(format!(
+                    "port {port} is still reachable {:?} after revoke_firewall_rules",
+                    ctx.timeouts.firewall_change
+                ));
             }
         }
         f.done()

@@ -1,1 +1,5 @@
-//! Integration tests of the conformance suite.
+//! Integration tests of the conformance suite: deliberately broken in-memory providers, the
+//! Lambda fake, the local provider, and live providers when their credentials are set.
+
+mod broken;
+mod memory;
