@@ -1,0 +1,686 @@
+//! The fake's account state: instances, SSH keys, firewall rulesets, capacity, faults,
+//! request counts and rate-limit buckets. Instance status is computed lazily from timestamps.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::catalog::{self, DEFAULT_CAPACITY, DEFAULT_CAPACITY_REGIONS};
+use super::fault::{Fault, FaultTable, Operation};
+
+/// Sustained rate of the general limit when rate limits are enforced: requests per second.
+pub const GENERAL_RATE_PER_SEC: f64 = 1.0;
+/// Burst of the general limit when rate limits are enforced: requests allowed at once.
+pub const GENERAL_BURST: f64 = 5.0;
+/// Minimum interval between launches when rate limits are enforced (Lambda: one per 12 s).
+pub const LAUNCH_INTERVAL: Duration = Duration::from_secs(12);
+
+/// Lifecycle status of a fake instance, as Lambda reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FakeInstanceStatus {
+    /// Launched or restarting, not yet reachable.
+    Booting,
+    /// Running.
+    Active,
+    /// Running but failing health checks.
+    Unhealthy,
+    /// Terminate requested.
+    Terminating,
+    /// Gone; still listed until `gone_after` passes.
+    Terminated,
+    /// Reclaimed by Lambda.
+    Preempted,
+}
+
+impl FakeInstanceStatus {
+    /// The API string, e.g. `booting`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FakeInstanceStatus::Booting => "booting",
+            FakeInstanceStatus::Active => "active",
+            FakeInstanceStatus::Unhealthy => "unhealthy",
+            FakeInstanceStatus::Terminating => "terminating",
+            FakeInstanceStatus::Terminated => "terminated",
+            FakeInstanceStatus::Preempted => "preempted",
+        }
+    }
+
+    fn is_ending(self) -> bool {
+        matches!(
+            self,
+            FakeInstanceStatus::Terminating
+                | FakeInstanceStatus::Terminated
+                | FakeInstanceStatus::Preempted
+        )
+    }
+}
+
+/// A key/value tag on an instance.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FakeTag {
+    /// Tag key.
+    pub key: String,
+    /// Tag value.
+    pub value: String,
+}
+
+/// The image an instance was launched with.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FakeImageSpec {
+    /// `{"id": ...}`.
+    Id(String),
+    /// `{"family": ...}`.
+    Family(String),
+}
+
+/// A snapshot of one instance, as a test sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeInstance {
+    /// 32 lowercase hex digits.
+    pub id: String,
+    /// User-provided name, if any.
+    pub name: Option<String>,
+    /// Region name, e.g. `us-west-1`.
+    pub region: String,
+    /// Instance type name, e.g. `gpu_1x_a10`.
+    pub instance_type: String,
+    /// Current status.
+    pub status: FakeInstanceStatus,
+    /// SSH key names given at launch.
+    pub ssh_key_names: Vec<String>,
+    /// File system names given at launch.
+    pub file_system_names: Vec<String>,
+    /// Tags given at launch.
+    pub tags: Vec<FakeTag>,
+    /// Hostname requested at launch (the API reports the IP address when none was given).
+    pub hostname: Option<String>,
+    /// Public IPv4 address (from 198.18.0.0/15, never routed).
+    pub ip: String,
+    /// Private IPv4 address (from 10.0.0.0/8).
+    pub private_ip: String,
+    /// Cloud-init user data given at launch.
+    pub user_data: Option<String>,
+    /// Firewall ruleset IDs given at launch.
+    pub firewall_rulesets: Vec<String>,
+    /// Image given at launch.
+    pub image: Option<FakeImageSpec>,
+}
+
+/// An SSH key stored in the fake account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeSshKey {
+    /// 32 lowercase hex digits.
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// OpenSSH public key line.
+    pub public_key: String,
+}
+
+/// One inbound firewall rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeFirewallRule {
+    /// `tcp`, `udp`, `icmp` or `all`.
+    pub protocol: String,
+    /// Inclusive port range; `None` for `icmp`.
+    pub port_range: Option<(u16, u16)>,
+    /// Source network in CIDR notation, as given.
+    pub source_network: String,
+    /// Human-readable description.
+    pub description: String,
+}
+
+/// A firewall ruleset stored in the fake account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeFirewallRuleset {
+    /// 32 lowercase hex digits.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Region name.
+    pub region: String,
+    /// Rules.
+    pub rules: Vec<FakeFirewallRule>,
+    /// Creation time.
+    pub created: jiff::Timestamp,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Phase {
+    /// Booting until `active_at`, then active.
+    Running { active_at: Instant },
+    /// Terminating since `since`; terminated after the terminate delay; gone after that plus
+    /// `gone_after`.
+    Ending { since: Instant },
+    /// Pinned by a test.
+    Fixed(FakeInstanceStatus),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct InstanceRecord {
+    pub(crate) id: String,
+    pub(crate) name: Option<String>,
+    pub(crate) region: &'static catalog::CatalogRegion,
+    pub(crate) instance_type: &'static catalog::CatalogInstanceType,
+    pub(crate) ssh_key_names: Vec<String>,
+    pub(crate) file_system_names: Vec<String>,
+    pub(crate) tags: Vec<FakeTag>,
+    pub(crate) hostname: Option<String>,
+    pub(crate) ip: String,
+    pub(crate) private_ip: String,
+    pub(crate) jupyter_token: String,
+    pub(crate) user_data: Option<String>,
+    pub(crate) firewall_rulesets: Vec<String>,
+    pub(crate) image: Option<FakeImageSpec>,
+    /// When the first boot completes; network details are reported from then on.
+    pub(crate) first_active_at: Instant,
+    pub(crate) phase: Phase,
+}
+
+/// Lifecycle delays, fixed when the fake starts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timing {
+    pub(crate) boot_delay: Duration,
+    pub(crate) terminate_delay: Duration,
+    pub(crate) gone_after: Duration,
+}
+
+impl InstanceRecord {
+    /// Status at `now`; `None` once the instance is gone.
+    pub(crate) fn status(&self, now: Instant, timing: Timing) -> Option<FakeInstanceStatus> {
+        match self.phase {
+            Phase::Running { active_at } => Some(if now < active_at {
+                FakeInstanceStatus::Booting
+            } else {
+                FakeInstanceStatus::Active
+            }),
+            Phase::Ending { since } => {
+                let terminated_at = since + timing.terminate_delay;
+                if now < terminated_at {
+                    Some(FakeInstanceStatus::Terminating)
+                } else if now < terminated_at + timing.gone_after {
+                    Some(FakeInstanceStatus::Terminated)
+                } else {
+                    None
+                }
+            }
+            Phase::Fixed(status) => Some(status),
+        }
+    }
+
+    pub(crate) fn has_network(&self, now: Instant) -> bool {
+        now >= self.first_active_at
+    }
+
+    fn snapshot(&self, status: FakeInstanceStatus) -> FakeInstance {
+        FakeInstance {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            region: self.region.name.to_owned(),
+            instance_type: self.instance_type.name.to_owned(),
+            status,
+            ssh_key_names: self.ssh_key_names.clone(),
+            file_system_names: self.file_system_names.clone(),
+            tags: self.tags.clone(),
+            hostname: self.hostname.clone(),
+            ip: self.ip.clone(),
+            private_ip: self.private_ip.clone(),
+            user_data: self.user_data.clone(),
+            firewall_rulesets: self.firewall_rulesets.clone(),
+            image: self.image.clone(),
+        }
+    }
+}
+
+/// A token bucket.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    capacity: f64,
+    per_sec: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(capacity: f64, per_sec: f64, now: Instant) -> Self {
+        Self {
+            capacity,
+            per_sec,
+            tokens: capacity,
+            last: now,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.per_sec).min(self.capacity);
+        self.last = now;
+    }
+
+    /// Seconds until one token is available (0 when one is).
+    fn wait_secs(&self) -> f64 {
+        if self.tokens >= 1.0 {
+            0.0
+        } else {
+            (1.0 - self.tokens) / self.per_sec
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) instances: BTreeMap<u64, InstanceRecord>,
+    pub(crate) by_id: HashMap<String, u64>,
+    next_seq: u64,
+    next_address: u32,
+    pub(crate) ssh_keys: Vec<FakeSshKey>,
+    pub(crate) capacity: HashMap<(String, String), u32>,
+    pub(crate) rulesets: Vec<FakeFirewallRuleset>,
+    pub(crate) global_rules: Vec<FakeFirewallRule>,
+    pub(crate) faults: FaultTable,
+    requests: HashMap<(String, String), usize>,
+    general: Bucket,
+    launch: Bucket,
+}
+
+impl Inner {
+    fn new(now: Instant) -> Self {
+        let mut capacity = HashMap::new();
+        for region in DEFAULT_CAPACITY_REGIONS {
+            for t in catalog::INSTANCE_TYPES {
+                capacity.insert(((*region).to_owned(), t.name.to_owned()), DEFAULT_CAPACITY);
+            }
+        }
+        Self {
+            instances: BTreeMap::new(),
+            by_id: HashMap::new(),
+            next_seq: 0,
+            next_address: 0,
+            ssh_keys: Vec::new(),
+            capacity,
+            rulesets: Vec::new(),
+            global_rules: vec![FakeFirewallRule {
+                protocol: "tcp".to_owned(),
+                port_range: Some((22, 22)),
+                source_network: "0.0.0.0/0".to_owned(),
+                description: "Allow SSH from anywhere".to_owned(),
+            }],
+            faults: FaultTable::default(),
+            requests: HashMap::new(),
+            general: Bucket::new(GENERAL_BURST, GENERAL_RATE_PER_SEC, now),
+            launch: Bucket::new(1.0, 1.0 / LAUNCH_INTERVAL.as_secs_f64(), now),
+        }
+    }
+
+    /// Drops instances that are gone.
+    pub(crate) fn purge(&mut self, now: Instant, timing: Timing) {
+        let gone: Vec<u64> = self
+            .instances
+            .iter()
+            .filter(|(_, r)| r.status(now, timing).is_none())
+            .map(|(seq, _)| *seq)
+            .collect();
+        for seq in gone {
+            if let Some(record) = self.instances.remove(&seq) {
+                self.by_id.remove(&record.id);
+            }
+        }
+    }
+
+    /// The record with this id and its status, unless absent or gone.
+    pub(crate) fn find(
+        &mut self,
+        id: &str,
+        now: Instant,
+        timing: Timing,
+    ) -> Option<(&mut InstanceRecord, FakeInstanceStatus)> {
+        let seq = *self.by_id.get(id)?;
+        let status = self.instances.get(&seq)?.status(now, timing);
+        if let Some(status) = status {
+            self.instances.get_mut(&seq).map(|r| (r, status))
+        } else {
+            self.instances.remove(&seq);
+            self.by_id.remove(id);
+            None
+        }
+    }
+
+    pub(crate) fn capacity_of(&self, region: &str, instance_type: &str) -> u32 {
+        self.capacity
+            .get(&(region.to_owned(), instance_type.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub(crate) fn adjust_capacity(&mut self, region: &str, instance_type: &str, delta: i64) {
+        let entry = self
+            .capacity
+            .entry((region.to_owned(), instance_type.to_owned()))
+            .or_insert(0);
+        *entry = (i64::from(*entry) + delta).clamp(0, i64::from(u32::MAX)) as u32;
+    }
+
+    /// Public and private addresses for a new instance.
+    pub(crate) fn allocate_addresses(&mut self) -> (String, String) {
+        self.next_address = self.next_address.wrapping_add(1);
+        let n = self.next_address;
+        // 198.18.0.0/15 (benchmarking range, never routed) and 10.0.0.0/8.
+        let public = Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 0)) + (n % (1 << 17)));
+        let private = Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 0, 0, 0)) + (n % (1 << 24)));
+        (public.to_string(), private.to_string())
+    }
+
+    pub(crate) fn insert_instance(&mut self, record: InstanceRecord) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.by_id.insert(record.id.clone(), seq);
+        self.instances.insert(seq, record);
+    }
+
+    pub(crate) fn record_request(&mut self, method: &str, path: &str) {
+        *self
+            .requests
+            .entry((method.to_owned(), path.to_owned()))
+            .or_insert(0) += 1;
+    }
+
+    /// Applies the published rate limits; `Err(retry_after_secs)` when over the limit.
+    pub(crate) fn check_rate_limit(&mut self, is_launch: bool, now: Instant) -> Result<(), u64> {
+        self.general.refill(now);
+        self.launch.refill(now);
+        let mut wait = self.general.wait_secs();
+        if is_launch {
+            wait = wait.max(self.launch.wait_secs());
+        }
+        if wait > 0.0 {
+            return Err((wait.ceil() as u64).max(1));
+        }
+        self.general.tokens -= 1.0;
+        if is_launch {
+            self.launch.tokens -= 1.0;
+        }
+        Ok(())
+    }
+}
+
+/// New Lambda-style identifier: 32 lowercase hex digits.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Inspection and control of a running fake's state. Cheap to clone; all clones share the
+/// same state.
+#[derive(Debug, Clone)]
+pub struct FakeLambdaState {
+    inner: Arc<Mutex<Inner>>,
+    pub(crate) timing: Timing,
+}
+
+impl FakeLambdaState {
+    pub(crate) fn new(timing: Timing) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(Inner::new(Instant::now()))),
+            timing,
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every instance the API still lists, including terminating and terminated ones that
+    /// are not yet gone, in launch order.
+    pub fn instances(&self) -> Vec<FakeInstance> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner.purge(now, self.timing);
+        inner
+            .instances
+            .values()
+            .filter_map(|r| r.status(now, self.timing).map(|s| r.snapshot(s)))
+            .collect()
+    }
+
+    /// One instance by id, unless absent or gone.
+    pub fn instance(&self, id: &str) -> Option<FakeInstance> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner
+            .find(id, now, self.timing)
+            .map(|(record, status)| record.snapshot(status))
+    }
+
+    /// Every SSH key in the account, in creation order.
+    pub fn ssh_keys(&self) -> Vec<FakeSshKey> {
+        self.lock().ssh_keys.clone()
+    }
+
+    /// Adds an SSH key directly (as if created in the console) and returns its id.
+    /// A key with the same name is replaced.
+    pub fn add_ssh_key(&self, name: &str, public_key: &str) -> String {
+        let id = new_id();
+        let mut inner = self.lock();
+        inner.ssh_keys.retain(|k| k.name != name);
+        inner.ssh_keys.push(FakeSshKey {
+            id: id.clone(),
+            name: name.to_owned(),
+            public_key: public_key.to_owned(),
+        });
+        id
+    }
+
+    /// Every firewall ruleset in the account, in creation order.
+    pub fn firewall_rulesets(&self) -> Vec<FakeFirewallRuleset> {
+        self.lock().rulesets.clone()
+    }
+
+    /// The rules of the global firewall ruleset (also served by `/api/v1/firewall-rules`).
+    pub fn global_firewall_rules(&self) -> Vec<FakeFirewallRule> {
+        self.lock().global_rules.clone()
+    }
+
+    /// Sets how many more instances of `instance_type` can launch in `region`. At start every
+    /// type has [`DEFAULT_CAPACITY`] in each of [`DEFAULT_CAPACITY_REGIONS`] and none
+    /// elsewhere. Launching uses one; terminating gives it back.
+    pub fn set_capacity(&self, region: &str, instance_type: &str, count: u32) {
+        self.lock()
+            .capacity
+            .insert((region.to_owned(), instance_type.to_owned()), count);
+    }
+
+    /// Remaining capacity of `instance_type` in `region`.
+    pub fn capacity(&self, region: &str, instance_type: &str) -> u32 {
+        self.lock().capacity_of(region, instance_type)
+    }
+
+    /// Sets every region's capacity of every instance type to 0.
+    pub fn clear_capacity(&self) {
+        self.lock().capacity.values_mut().for_each(|c| *c = 0);
+    }
+
+    /// Injects a fault into the next matching requests. Aimed at every operation, except
+    /// [`Fault::CommitThenDropResponse`], which is aimed at its own operation.
+    pub fn set_fault(&self, fault: Fault) {
+        let target = fault.default_target();
+        self.lock().faults.add(target, fault);
+    }
+
+    /// Injects a fault into the next requests of one operation only.
+    pub fn set_fault_for(&self, operation: Operation, fault: Fault) {
+        self.lock().faults.add(operation, fault);
+    }
+
+    /// Removes every fault, including latency.
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
+    /// How many requests the server received with this method (case-insensitive) and a path
+    /// starting with `path_prefix` (query strings are not part of the path). Every request
+    /// counts, including rejected, faulted and unauthenticated ones.
+    pub fn request_count(&self, method: &str, path_prefix: &str) -> usize {
+        self.lock()
+            .requests
+            .iter()
+            .filter(|((m, p), _)| m.eq_ignore_ascii_case(method) && p.starts_with(path_prefix))
+            .map(|(_, n)| *n)
+            .sum()
+    }
+
+    /// Forgets all request counts.
+    pub fn reset_request_counts(&self) {
+        self.lock().requests.clear();
+    }
+
+    /// Adds `n` active instances of `instance_type` in `region` (without using capacity or
+    /// SSH keys: each gets the key name `seed-key`) and returns their ids. For list
+    /// benchmarks. Unknown region or type names are refused with `None`.
+    pub fn seed_instances(
+        &self,
+        n: usize,
+        region: &str,
+        instance_type: &str,
+    ) -> Option<Vec<String>> {
+        let region = catalog::region(region)?;
+        let instance_type = catalog::instance_type(instance_type)?;
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let mut ids = Vec::with_capacity(n);
+        for i in 0..n {
+            let id = new_id();
+            let (ip, private_ip) = inner.allocate_addresses();
+            inner.insert_instance(InstanceRecord {
+                id: id.clone(),
+                name: Some(format!("seed-{i}")),
+                region,
+                instance_type,
+                ssh_key_names: vec!["seed-key".to_owned()],
+                file_system_names: Vec::new(),
+                tags: Vec::new(),
+                hostname: None,
+                ip,
+                private_ip,
+                jupyter_token: new_id(),
+                user_data: None,
+                firewall_rulesets: Vec::new(),
+                image: None,
+                first_active_at: now,
+                phase: Phase::Running { active_at: now },
+            });
+            ids.push(id);
+        }
+        Some(ids)
+    }
+
+    /// Pins an instance's status (e.g. `Unhealthy` or `Preempted`) until it is restarted or
+    /// terminated through the API. Returns false if the instance is absent or gone.
+    pub fn set_instance_status(&self, id: &str, status: FakeInstanceStatus) -> bool {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        match inner.find(id, now, self.timing) {
+            Some((record, _)) => {
+                record.phase = Phase::Fixed(status);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes an instance at once, as if it had been gone for a while. Returns false if it
+    /// was absent.
+    pub fn remove_instance(&self, id: &str) -> bool {
+        let mut inner = self.lock();
+        match inner.by_id.remove(id) {
+            Some(seq) => inner.instances.remove(&seq).is_some(),
+            None => false,
+        }
+    }
+}
+
+/// Whether an instance in this status may be restarted.
+pub(crate) fn restartable(status: FakeInstanceStatus) -> bool {
+    matches!(
+        status,
+        FakeInstanceStatus::Active | FakeInstanceStatus::Unhealthy
+    )
+}
+
+/// Whether an instance in this status is on its way out (terminate is a no-op or refused).
+pub(crate) fn ending(status: FakeInstanceStatus) -> bool {
+    status.is_ending()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timing() -> Timing {
+        Timing {
+            boot_delay: Duration::from_secs(2),
+            terminate_delay: Duration::from_secs(1),
+            gone_after: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn bucket_allows_burst_then_throttles() {
+        let now = Instant::now();
+        let mut inner = Inner::new(now);
+        for _ in 0..GENERAL_BURST as usize {
+            assert!(inner.check_rate_limit(false, now).is_ok());
+        }
+        assert_eq!(inner.check_rate_limit(false, now), Err(1));
+        assert!(
+            inner
+                .check_rate_limit(false, now + Duration::from_secs(1))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn launch_bucket_spaces_launches() {
+        let now = Instant::now();
+        let mut inner = Inner::new(now);
+        assert!(inner.check_rate_limit(true, now).is_ok());
+        assert_eq!(inner.check_rate_limit(true, now), Err(12));
+        assert!(inner.check_rate_limit(false, now).is_ok());
+    }
+
+    #[test]
+    fn ending_phase_goes_terminating_terminated_gone() {
+        let state = FakeLambdaState::new(timing());
+        let ids = state.seed_instances(1, "us-west-1", "gpu_1x_a10").unwrap();
+        let now = Instant::now();
+        let mut inner = state.lock();
+        let (record, status) = inner.find(&ids[0], now, timing()).unwrap();
+        assert_eq!(status, FakeInstanceStatus::Active);
+        record.phase = Phase::Ending { since: now };
+        let record = record.clone();
+        let t = timing();
+        assert_eq!(record.status(now, t), Some(FakeInstanceStatus::Terminating));
+        assert_eq!(
+            record.status(now + Duration::from_secs(1), t),
+            Some(FakeInstanceStatus::Terminated)
+        );
+        assert_eq!(record.status(now + Duration::from_secs(6), t), None);
+    }
+
+    #[test]
+    fn seed_refuses_unknown_names() {
+        let state = FakeLambdaState::new(timing());
+        assert!(state.seed_instances(1, "mars-1", "gpu_1x_a10").is_none());
+        assert!(state.seed_instances(1, "us-west-1", "gpu_99x").is_none());
+        assert_eq!(
+            state
+                .seed_instances(3, "us-west-1", "gpu_1x_a10")
+                .unwrap()
+                .len(),
+            3
+        );
+        assert_eq!(state.instances().len(), 3);
+    }
+}

@@ -1,0 +1,384 @@
+//! Contract check: every response the fake sends must validate against the Lambda Cloud API
+//! 1.10.0 description. Prism (`node_modules/.bin/prism proxy --errors`) sits between the
+//! client and the fake and turns any response that breaks the description into a 500.
+//!
+//! Prism is looked for at `$GPUCLOUD_PRISM`, else `node_modules/.bin/prism` in this crate's
+//! directory or any parent; the description at `$GPUCLOUD_LAMBDA_SPEC`, else
+//! `shared/openapi/` or `openapi/` in this crate's directory or any parent. Skipped with a
+//! message when either is missing, unless `CI` is set.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use reqwest::{Method, Method as M, StatusCode, StatusCode as S};
+use serde_json::{Value, json};
+
+const SPEC: &str = "openapi/lambda-cloud-1.10.0.json";
+
+fn find_up(relative: &str) -> Option<PathBuf> {
+    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    loop {
+        let candidate = dir.join(relative);
+        if candidate.exists() {
+            return Some(candidate);
+        }
+        if !dir.pop() {
+            return None;
+        }
+    }
+}
+
+fn spec_path() -> Option<PathBuf> {
+    std::env::var_os("GPUCLOUD_LAMBDA_SPEC")
+        .map(PathBuf::from)
+        .or_else(|| find_up(&format!("shared/{SPEC}")))
+        .or_else(|| find_up(SPEC))
+        .or_else(|| Some(PathBuf::from("/work/shared").join(SPEC)).filter(|p| p.exists()))
+}
+
+struct Prism {
+    child: tokio::process::Child,
+    base: String,
+}
+
+impl Drop for Prism {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+async fn start_prism(upstream: &str) -> Option<Prism> {
+    let prism = std::env::var_os("GPUCLOUD_PRISM")
+        .map(PathBuf::from)
+        .or_else(|| find_up("node_modules/.bin/prism"));
+    let spec = spec_path();
+    let (Some(prism), Some(spec)) = (prism, spec) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but prism or the Lambda OpenAPI description is missing"
+        );
+        eprintln!(
+            "skipping the Prism contract test: node_modules/.bin/prism or the spec is missing"
+        );
+        return None;
+    };
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let child = tokio::process::Command::new(prism)
+        .args([
+            "proxy",
+            "--errors",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .arg(&spec)
+        .arg(upstream)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("prism starts");
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..300 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Some(Prism { child, base });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("prism did not start listening on port {port}");
+}
+
+struct Via<'a> {
+    prism: &'a Prism,
+    key: String,
+}
+
+impl Via<'_> {
+    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = super::client()
+            .request(method.clone(), format!("{}{path}", self.prism.base))
+            .bearer_auth(&self.key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("prism answers");
+        let status = response.status();
+        let violations = response
+            .headers()
+            .get("sl-violations")
+            .map(|v| v.to_str().unwrap_or_default().to_owned());
+        let text = response.text().await.unwrap_or_default();
+        assert_ne!(
+            status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{method} {path}: prism reports a contract violation: {text}"
+        );
+        assert!(
+            violations.is_none(),
+            "{method} {path}: violations {violations:?}"
+        );
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn expect(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        want: StatusCode,
+    ) -> Value {
+        let (status, body) = self.send(method.clone(), path, body).await;
+        assert_eq!(status, want, "{method} {path}: {body}");
+        body
+    }
+}
+
+#[tokio::test]
+async fn every_endpoint_validates_against_the_description() {
+    let fake = super::start().await;
+    let Some(prism) = start_prism(&fake.base_url()).await else {
+        return;
+    };
+    let via = Via {
+        prism: &prism,
+        key: fake.api_key().to_owned(),
+    };
+
+    via.expect(M::GET, "/api/v1/instance-types", None, S::OK)
+        .await;
+    via.expect(M::GET, "/api/v1/regions", None, S::OK).await;
+    via.expect(M::GET, "/api/v1/images", None, S::OK).await;
+    via.expect(M::GET, "/api/v1/file-systems", None, S::OK)
+        .await;
+
+    // SSH keys.
+    via.expect(
+        M::POST,
+        "/api/v1/ssh-keys",
+        Some(json!({"name": "k", "public_key": super::PUBLIC_KEY})),
+        S::OK,
+    )
+    .await;
+    via.expect(
+        M::POST,
+        "/api/v1/ssh-keys",
+        Some(json!({"name": "k", "public_key": super::PUBLIC_KEY})),
+        S::BAD_REQUEST,
+    )
+    .await;
+    let generated = via
+        .expect(
+            M::POST,
+            "/api/v1/ssh-keys",
+            Some(json!({"name": "gen"})),
+            S::OK,
+        )
+        .await;
+    let generated_id = generated["data"]["id"].as_str().unwrap().to_owned();
+    via.expect(M::GET, "/api/v1/ssh-keys", None, S::OK).await;
+    via.expect(
+        M::DELETE,
+        &format!("/api/v1/ssh-keys/{generated_id}"),
+        None,
+        S::OK,
+    )
+    .await;
+    via.expect(
+        M::DELETE,
+        "/api/v1/ssh-keys/ffffffffffffffffffffffffffffffff",
+        None,
+        S::NOT_FOUND,
+    )
+    .await;
+
+    // Firewall.
+    let rule = json!({"protocol": "tcp", "port_range": [22, 22], "source_network": "0.0.0.0/0", "description": "ssh"});
+    via.expect(M::GET, "/api/v1/firewall-rules", None, S::OK)
+        .await;
+    via.expect(
+        M::PUT,
+        "/api/v1/firewall-rules",
+        Some(json!({"data": [rule]})),
+        S::OK,
+    )
+    .await;
+    via.expect(M::GET, "/api/v1/firewall-rulesets/global", None, S::OK)
+        .await;
+    via.expect(
+        M::PATCH,
+        "/api/v1/firewall-rulesets/global",
+        Some(json!({"rules": [rule]})),
+        S::OK,
+    )
+    .await;
+    let ruleset = via
+        .expect(
+            M::POST,
+            "/api/v1/firewall-rulesets",
+            Some(json!({"name": "web", "region": "us-west-1", "rules": [rule]})),
+            S::OK,
+        )
+        .await;
+    let ruleset_id = ruleset["data"]["id"].as_str().unwrap().to_owned();
+    via.expect(M::GET, "/api/v1/firewall-rulesets", None, S::OK)
+        .await;
+    via.expect(
+        M::GET,
+        &format!("/api/v1/firewall-rulesets/{ruleset_id}"),
+        None,
+        S::OK,
+    )
+    .await;
+    via.expect(
+        M::PATCH,
+        &format!("/api/v1/firewall-rulesets/{ruleset_id}"),
+        Some(json!({"name": "web2"})),
+        S::OK,
+    )
+    .await;
+    via.expect(
+        M::GET,
+        "/api/v1/firewall-rulesets/ffffffffffffffffffffffffffffffff",
+        None,
+        S::NOT_FOUND,
+    )
+    .await;
+
+    // Launch: success and each documented failure.
+    let launch = json!({"region_name": "us-west-1", "instance_type_name": "gpu_1x_a10", "ssh_key_names": ["k"],
+        "name": "contract", "hostname": "node1", "tags": [{"key": "team", "value": "ml"}],
+        "firewall_rulesets": [{"id": ruleset_id}], "image": {"family": "lambda-stack-22-04"}, "user_data": "#cloud-config\n"});
+    let launched = via
+        .expect(
+            M::POST,
+            "/api/v1/instance-operations/launch",
+            Some(launch.clone()),
+            S::OK,
+        )
+        .await;
+    let id = launched["data"]["instance_ids"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut unknown_type = launch.clone();
+    unknown_type["instance_type_name"] = json!("gpu_99x");
+    via.expect(
+        M::POST,
+        "/api/v1/instance-operations/launch",
+        Some(unknown_type),
+        S::BAD_REQUEST,
+    )
+    .await;
+    let mut unknown_key = launch.clone();
+    unknown_key["ssh_key_names"] = json!(["missing"]);
+    via.expect(
+        M::POST,
+        "/api/v1/instance-operations/launch",
+        Some(unknown_key),
+        S::NOT_FOUND,
+    )
+    .await;
+    // Booting, then active.
+    via.expect(M::GET, &format!("/api/v1/instances/{id}"), None, S::OK)
+        .await;
+    via.expect(M::GET, "/api/v1/instances", None, S::OK).await;
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    via.expect(M::GET, &format!("/api/v1/instances/{id}"), None, S::OK)
+        .await;
+    via.expect(
+        M::POST,
+        &format!("/api/v1/instances/{id}"),
+        Some(json!({"name": "renamed"})),
+        S::OK,
+    )
+    .await;
+    via.expect(M::GET, "/api/v1/instances?cluster_id=abc", None, S::OK)
+        .await;
+    via.expect(
+        M::GET,
+        "/api/v1/instances/ffffffffffffffffffffffffffffffff",
+        None,
+        S::NOT_FOUND,
+    )
+    .await;
+    via.expect(
+        M::DELETE,
+        &format!("/api/v1/firewall-rulesets/{ruleset_id}"),
+        None,
+        S::BAD_REQUEST,
+    )
+    .await;
+    via.expect(
+        M::POST,
+        "/api/v1/instance-operations/restart",
+        Some(json!({"instance_ids": [id]})),
+        S::OK,
+    )
+    .await;
+    via.expect(
+        M::POST,
+        "/api/v1/instance-operations/restart",
+        Some(json!({"instance_ids": [id]})),
+        S::CONFLICT,
+    )
+    .await;
+    via.expect(
+        M::POST,
+        "/api/v1/instance-operations/terminate",
+        Some(json!({"instance_ids": [id]})),
+        S::OK,
+    )
+    .await;
+    via.expect(
+        M::POST,
+        "/api/v1/instance-operations/terminate",
+        Some(json!({"instance_ids": ["ffffffffffffffffffffffffffffffff"]})),
+        S::NOT_FOUND,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    via.expect(M::GET, &format!("/api/v1/instances/{id}"), None, S::OK)
+        .await;
+    via.expect(
+        M::DELETE,
+        &format!("/api/v1/firewall-rulesets/{ruleset_id}"),
+        None,
+        S::OK,
+    )
+    .await;
+
+    // Capacity error.
+    fake.state().clear_capacity();
+    via.expect(
+        M::POST,
+        "/api/v1/instance-operations/launch",
+        Some(json!({"region_name": "us-west-1",
+        "instance_type_name": "gpu_1x_a10", "ssh_key_names": ["k"]})),
+        S::BAD_REQUEST,
+    )
+    .await;
+
+    // Many instances in one list.
+    fake.state()
+        .seed_instances(50, "us-east-1", "gpu_8x_h100_sxm5")
+        .unwrap();
+    via.expect(M::GET, "/api/v1/instances", None, S::OK).await;
+
+    // Authentication failure (prism itself answers 401 for a missing header; a wrong key
+    // reaches the fake).
+    let wrong = Via {
+        prism: &prism,
+        key: "wrong".to_owned(),
+    };
+    wrong
+        .expect(M::GET, "/api/v1/instances", None, S::UNAUTHORIZED)
+        .await;
+}
