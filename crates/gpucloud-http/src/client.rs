@@ -167,6 +167,11 @@ impl HttpClient {
         &self.inner.provider
     }
 
+    /// The settings the client was made with.
+    pub fn config(&self) -> &HttpConfig {
+        &self.inner.config
+    }
+
     /// The base URL.
     pub fn base_url(&self) -> &Url {
         &self.inner.base_url
