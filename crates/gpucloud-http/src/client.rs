@@ -219,7 +219,7 @@ impl HttpClient {
     /// Sends `request` with retries and rate limits and returns the 2xx response. Any other
     /// status is an error classified by the provider's [`Classify`] hook.
     pub async fn send(&self, request: Request) -> Result<HttpResponse> {
-        let span = tracing::debug_span!(
+        let span = tracing::info_span!(
             "http_request",
             provider = %self.inner.provider,
             operation = request.operation,
