@@ -509,7 +509,10 @@ pub(crate) async fn modify_firewall(ctx: Arc<Ctx>) -> Verdict {
             }
         };
         let Some(rule_id) = rule_id else {
-            f.fail(format!("after add_firewall_rules, instance.firewall_rules has no ingress rule with an id covering port {port}"));
+            f.fail(format!(
+                "after add_firewall_rules, get_instance's firewall_rules has no ingress rule with an id covering port {port} \
+                 (revoke_firewall_rules takes the rule ids reported in Instance::firewall_rules)"
+            ));
             break 'check f.done();
         };
         if remote.is_some() {

@@ -2,4 +2,5 @@
 //! Lambda fake, the local provider, and live providers when their credentials are set.
 
 mod broken;
+mod lambda;
 mod memory;
