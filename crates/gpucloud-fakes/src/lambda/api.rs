@@ -560,6 +560,7 @@ async fn launch(State(state): State<FakeLambdaState>, body: Bytes) -> Reply {
         firewall_rulesets: request.firewall_rulesets,
         image: request.image,
         first_active_at: active_at,
+        holds_capacity: true,
         phase: Phase::Running { active_at },
     });
     drop(inner);
@@ -589,7 +590,10 @@ async fn terminate(State(state): State<FakeLambdaState>, body: Bytes) -> Reply {
         if let Some((record, status)) = inner.find(id, now, timing) {
             if !ending(status) {
                 record.phase = Phase::Ending { since: now };
-                released.push((record.region.name, record.instance_type.name));
+                if record.holds_capacity {
+                    record.holds_capacity = false;
+                    released.push((record.region.name, record.instance_type.name));
+                }
             }
             let status = record.status(now, timing).unwrap_or(status);
             terminated.push(InstanceWire::new(record, status, now));

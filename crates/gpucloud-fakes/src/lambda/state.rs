@@ -178,6 +178,8 @@ pub(crate) struct InstanceRecord {
     pub(crate) image: Option<FakeImageSpec>,
     /// When the first boot completes; network details are reported from then on.
     pub(crate) first_active_at: Instant,
+    /// Whether launching used capacity (seeded instances do not), so terminating returns it.
+    pub(crate) holds_capacity: bool,
     pub(crate) phase: Phase,
 }
 
@@ -569,6 +571,7 @@ impl FakeLambdaState {
                 firewall_rulesets: Vec::new(),
                 image: None,
                 first_active_at: now,
+                holds_capacity: false,
                 phase: Phase::Running { active_at: now },
             });
             ids.push(id);
