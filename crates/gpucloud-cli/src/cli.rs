@@ -1,0 +1,276 @@
+//! The command line, as clap derive types. Doc comments are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use gpucloud::FirewallRule;
+
+use crate::args::{self, Tag};
+
+/// Find GPU instances across clouds, create them, and SSH in.
+///
+/// Providers are configured with environment variables (e.g. LAMBDA_API_KEY) or in
+/// ~/.config/gpucloud/config.toml ([profiles.default.lambda] api_key = "..."). The local
+/// provider (network namespaces with sshd) is always available when running as root.
+#[derive(Debug, Parser)]
+#[command(name = "gpucloud", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Global options.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Output format: `table` for people, `json` for programs (stdout then holds only JSON).
+    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+
+    /// Only print errors on stderr (no progress, hints or warnings).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// More logging on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// The config profile to use [env: GPUCLOUD_PROFILE] [default: default].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// The config file [env: GPUCLOUD_CONFIG] [default: ~/.config/gpucloud/config.toml].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Tables for people.
+    Table,
+    /// JSON for programs: the serde form of the gpucloud model.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the providers of this build: configured or not, API type, capabilities.
+    Providers,
+
+    /// List a provider's locations (regions).
+    Locations {
+        /// The provider, e.g. `lambda` or `local`.
+        #[arg(short, long, value_name = "PROVIDER")]
+        provider: String,
+    },
+
+    /// List instance types with prices, across providers and locations.
+    Types(TypesArgs),
+
+    /// Create, list and manage instances.
+    #[command(subcommand)]
+    Instances(InstancesCommand),
+
+    /// SSH into an instance (runs `ssh` with the instance's user, address, port and key).
+    Ssh {
+        /// The provider.
+        #[arg(short, long, value_name = "PROVIDER")]
+        provider: String,
+        /// The instance id.
+        id: String,
+        /// A command to run instead of a login shell (after `--`).
+        #[arg(last = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+
+    /// Run the conformance checks against a provider; exits 1 if any check fails.
+    ///
+    /// This creates (and terminates) real instances on the provider.
+    Validate(ValidateArgs),
+
+    /// Serve a fake provider API on 127.0.0.1 until interrupted.
+    #[command(subcommand)]
+    Fake(FakeCommand),
+
+    /// Start a local instance you can SSH into (installs the tools it needs on Debian/Ubuntu).
+    ///
+    /// Needs root. Creates an instance with the local provider using ~/.ssh/id_ed25519.pub
+    /// (or a key generated under ~/.config/gpucloud/keys/), waits until SSH answers, and
+    /// prints how to connect.
+    Up {
+        /// Public key to authorize (default ~/.ssh/id_ed25519.pub, else a generated key).
+        #[arg(long, value_name = "FILE.pub")]
+        ssh_key: Option<PathBuf>,
+        /// Instance name.
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// Do not install missing tools; fail instead.
+        #[arg(long)]
+        no_install: bool,
+    },
+}
+
+/// Arguments of `gpucloud types`.
+#[derive(Debug, Args)]
+pub struct TypesArgs {
+    /// Providers to query (repeatable; default: every configured provider).
+    #[arg(short, long = "provider", value_name = "PROVIDER")]
+    pub providers: Vec<String>,
+    /// Only this location (repeatable).
+    #[arg(long = "location", value_name = "LOCATION")]
+    pub locations: Vec<String>,
+    /// Only types with this GPU model, e.g. `H100` (vendor and memory suffixes are ignored).
+    #[arg(long, value_name = "NAME")]
+    pub gpu: Option<String>,
+    /// Only types with exactly this many GPUs.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub gpus: Option<u32>,
+    /// Only types costing at most this many US dollars per hour.
+    #[arg(long, value_name = "USD", value_parser = args::parse_usd)]
+    pub max_price: Option<rust_decimal::Decimal>,
+    /// Only types that can be launched now.
+    #[arg(long)]
+    pub available: bool,
+    /// Sort order.
+    #[arg(long, value_enum, default_value_t = SortBy::Price)]
+    pub sort: SortBy,
+}
+
+/// Sort orders of `gpucloud types`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SortBy {
+    /// Price per instance-hour, cheapest first.
+    Price,
+    /// Price per GPU-hour, cheapest first.
+    PricePerGpu,
+}
+
+/// `gpucloud instances ...`.
+#[derive(Debug, Subcommand)]
+pub enum InstancesCommand {
+    /// List instances.
+    List {
+        /// Providers to query (repeatable; default: every configured provider).
+        #[arg(short, long = "provider", value_name = "PROVIDER")]
+        providers: Vec<String>,
+        /// Only instances with this tag: `key=value`, or `key` for any value (repeatable).
+        #[arg(long = "tag", value_name = "KEY[=VALUE]", value_parser = args::parse_tag_filter)]
+        tags: Vec<(String, Option<String>)>,
+    },
+
+    /// Create an instance.
+    Create(Box<CreateArgs>),
+
+    /// Show an instance; with --wait, wait until it leaves a transitional status.
+    Get(InstanceArgs),
+    /// Terminate an instance (deletes it and its disks).
+    Terminate(InstanceArgs),
+    /// Stop an instance (if the provider supports stop/start).
+    Stop(InstanceArgs),
+    /// Start a stopped instance.
+    Start(InstanceArgs),
+    /// Reboot an instance (if the provider supports reboot).
+    Reboot(InstanceArgs),
+}
+
+/// An instance and whether to wait.
+#[derive(Debug, Args)]
+pub struct InstanceArgs {
+    /// The provider.
+    #[arg(short, long, value_name = "PROVIDER")]
+    pub provider: String,
+    /// The instance id.
+    pub id: String,
+    /// Wait until the operation has finished (with a spinner on stderr).
+    #[arg(long)]
+    pub wait: bool,
+    /// How long to wait, in seconds (default: the SDK's per-transition timeout).
+    #[arg(long, value_name = "SECS", requires = "wait")]
+    pub timeout: Option<u64>,
+}
+
+/// Arguments of `gpucloud instances create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The provider.
+    #[arg(short, long, value_name = "PROVIDER")]
+    pub provider: String,
+    /// The instance type, as listed by `gpucloud types`.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub instance_type: String,
+    /// The location (default: the first location where the type is available).
+    #[arg(long, value_name = "LOCATION")]
+    pub location: Option<String>,
+    /// Instance name.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Public key to authorize (default ~/.ssh/id_ed25519.pub, else a generated key).
+    #[arg(long, value_name = "FILE.pub")]
+    pub ssh_key: Option<PathBuf>,
+    /// Idempotency id: creating twice with the same id makes one instance (default: a new UUID).
+    #[arg(long, value_name = "ID")]
+    pub ref_id: Option<String>,
+    /// Open inbound ports: PORT or FROM-TO, optionally /tcp or /udp, optionally @CIDR (repeatable).
+    /// SSH is always open.
+    #[arg(long = "open-port", value_name = "PORT[-PORT][/PROTO][@CIDR]", value_parser = args::parse_open_port)]
+    pub open_ports: Vec<FirewallRule>,
+    /// A first-boot script (e.g. cloud-init) to pass as user data.
+    #[arg(long, value_name = "FILE")]
+    pub user_data: Option<PathBuf>,
+    /// A tag `key=value` to store on the instance (repeatable).
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = args::parse_tag)]
+    pub tags: Vec<Tag>,
+    /// Wait until the instance is running (with a spinner on stderr), then print how to SSH in.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long to wait, in seconds (default: 20 minutes).
+    #[arg(long, value_name = "SECS", requires = "wait")]
+    pub timeout: Option<u64>,
+}
+
+/// `gpucloud fake ...`.
+#[derive(Debug, Subcommand)]
+pub enum FakeCommand {
+    /// Serve the Lambda Cloud fake. The first stdout line is the base URL for LAMBDA_API_URL.
+    Lambda {
+        /// Address to listen on (loopback only).
+        #[arg(long, default_value = "127.0.0.1:0", value_parser = args::parse_loopback_addr)]
+        addr: std::net::SocketAddr,
+        /// Extra latency added to every response, in milliseconds.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        latency_ms: u64,
+        /// Time an instance takes to boot, in milliseconds.
+        #[arg(long, value_name = "N")]
+        boot_ms: Option<u64>,
+    },
+}
+
+/// Arguments of `gpucloud validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The provider.
+    #[arg(short, long, value_name = "PROVIDER")]
+    pub provider: String,
+    /// The instance type to create (default: the cheapest available).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub instance_type: Option<String>,
+    /// The location to create in (default: the provider's choice).
+    #[arg(long, value_name = "LOCATION")]
+    pub location: Option<String>,
+    /// Also run the SSH, firewall and egress checks (instances must be reachable from this
+    /// machine; always on for the local provider).
+    #[arg(long)]
+    pub ssh: bool,
+    /// Run only this check (repeatable).
+    #[arg(long, value_name = "CHECK")]
+    pub only: Vec<String>,
+    /// Skip this check (repeatable).
+    #[arg(long, value_name = "CHECK")]
+    pub skip: Vec<String>,
+}

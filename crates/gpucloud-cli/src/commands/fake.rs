@@ -1,0 +1,49 @@
+//! `gpucloud fake lambda`: serve a provider fake until interrupted.
+
+use std::time::Duration;
+
+use gpucloud_fakes::lambda::{DEFAULT_API_KEY, FakeLambdaOptions, serve};
+
+use crate::cli::FakeCommand;
+use crate::error::{CliError, CliResult};
+use crate::output::Out;
+
+/// Runs a `fake` subcommand.
+pub async fn run(out: &Out, command: &FakeCommand) -> CliResult {
+    match command {
+        FakeCommand::Lambda { addr, latency_ms, boot_ms } => {
+            let mut options = FakeLambdaOptions { addr: *addr, latency: Duration::from_millis(*latency_ms), ..FakeLambdaOptions::default() };
+            if let Some(boot) = boot_ms {
+                options.boot_delay = Duration::from_millis(*boot);
+            }
+            let ready = |base_url: String| {
+                // The first stdout line is the base URL, for scripts.
+                out.stdout(&base_url);
+                out.note(&format!(
+                    "Fake Lambda Cloud API listening. Point gpucloud at it with:\n  \
+                     export LAMBDA_API_URL={base_url} LAMBDA_API_KEY={DEFAULT_API_KEY}\n\
+                     Stop it with Ctrl-C."
+                ));
+            };
+            serve(options, ready, interrupted())
+                .await
+                .map_err(|e| CliError::failed(format!("cannot serve the Lambda fake on {addr}: {e}")))
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn interrupted() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+}

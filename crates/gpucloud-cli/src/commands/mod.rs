@@ -1,0 +1,72 @@
+//! The commands, and the context they share.
+
+pub mod fake;
+pub mod instances;
+pub mod providers;
+pub mod ssh;
+pub mod types;
+pub mod up;
+pub mod validate;
+
+use std::sync::Arc;
+
+use gpucloud::{CloudClient, Config, ProviderEntry, Result as CloudResult};
+
+use crate::error::{CliError, CliResult};
+use crate::keys::{Dirs, Store};
+use crate::output::Out;
+
+/// What every command needs: output, configuration, the user's directories.
+#[derive(Debug)]
+pub struct Ctx {
+    /// Output.
+    pub out: Out,
+    /// Provider settings.
+    pub config: Config,
+    /// `~` and `~/.config/gpucloud`.
+    pub dirs: Dirs,
+    /// Instance records (key files).
+    pub store: Store,
+}
+
+impl Ctx {
+    /// The provider named `name`, configured.
+    pub fn provider(&self, name: &str) -> CliResult<ProviderEntry> {
+        gpucloud::configured_provider(&self.config, name).map_err(|e| match e {
+            gpucloud::CloudError::InvalidArgument { problem, .. } => {
+                CliError::usage(problem).hint("`gpucloud providers` lists the providers of this build")
+            }
+            other => CliError::cloud(&format!("provider {name}"), &other),
+        })
+    }
+
+    /// The providers named in `names`, or every configured provider when `names` is empty.
+    pub fn providers(&self, names: &[String]) -> CliResult<Vec<ProviderEntry>> {
+        if names.is_empty() {
+            let all = gpucloud::configured_providers(&self.config).map_err(|e| CliError::cloud("configuration", &e))?;
+            if all.is_empty() {
+                return Err(CliError::usage("no provider is configured")
+                    .hint("set LAMBDA_API_KEY (or add [profiles.default.lambda] api_key to ~/.config/gpucloud/config.toml), or run as root for the local provider"));
+            }
+            return Ok(all);
+        }
+        let mut entries: Vec<ProviderEntry> = Vec::new();
+        for name in names {
+            let entry = self.provider(name)?;
+            if !entries.iter().any(|e| e.descriptor.id == entry.descriptor.id) {
+                entries.push(entry);
+            }
+        }
+        Ok(entries)
+    }
+}
+
+/// A client of `entry` for `location` (empty: the provider's default), with the error in context.
+pub async fn client(entry: &ProviderEntry, location: &str) -> CliResult<Arc<dyn CloudClient>> {
+    make_client(entry, location).await.map_err(|e| CliError::cloud(&format!("connect to {}", entry.descriptor.name), &e))
+}
+
+/// A client of `entry` for `location`.
+pub async fn make_client(entry: &ProviderEntry, location: &str) -> CloudResult<Arc<dyn CloudClient>> {
+    entry.credential.make_client(location).await
+}

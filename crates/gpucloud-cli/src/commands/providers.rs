@@ -1,0 +1,113 @@
+//! `gpucloud providers` and `gpucloud locations`.
+
+use gpucloud::{Capability, CloudClientExt, GetLocationsArgs, Location};
+use serde::Serialize;
+
+use super::{Ctx, client};
+use crate::error::{CliError, CliResult};
+use crate::output::new_table;
+
+/// One provider of this build, as `providers -o json` prints it.
+#[derive(Debug, Serialize)]
+struct ProviderRow {
+    /// Provider id, e.g. `lambda-labs`.
+    id: &'static str,
+    /// Short name for `-p`.
+    name: &'static str,
+    description: &'static str,
+    configured: bool,
+    /// Where the settings came from, when configured.
+    source: Option<String>,
+    /// `locational` or `global`, when configured.
+    api_type: Option<String>,
+    /// Capabilities, when configured.
+    capabilities: Vec<Capability>,
+    /// What is missing or failed, when not usable.
+    problem: Option<String>,
+}
+
+/// `gpucloud providers`.
+pub async fn providers(ctx: &Ctx) -> CliResult {
+    let configured = gpucloud::configured_providers(&ctx.config).map_err(|e| CliError::cloud("configuration", &e))?;
+    let mut rows = Vec::new();
+    for descriptor in gpucloud::providers() {
+        let mut row = ProviderRow {
+            id: descriptor.id,
+            name: descriptor.name,
+            description: descriptor.description,
+            configured: false,
+            source: None,
+            api_type: None,
+            capabilities: Vec::new(),
+            problem: None,
+        };
+        match configured.iter().find(|e| e.descriptor.id == descriptor.id) {
+            Some(entry) => {
+                row.configured = true;
+                row.source = Some(entry.source.to_string());
+                row.api_type = Some(entry.credential.api_type().to_string());
+                match entry.credential.make_client("").await {
+                    Ok(client) => row.capabilities = client.capabilities().iter().collect(),
+                    Err(e) => row.problem = Some(e.to_string()),
+                }
+            }
+            None => {
+                row.problem = match gpucloud::configured_provider(&ctx.config, descriptor.name) {
+                    Err(e) => Some(match e {
+                        gpucloud::CloudError::Configuration { message } => message,
+                        other => other.to_string(),
+                    }),
+                    Ok(_) => None,
+                };
+            }
+        }
+        rows.push(row);
+    }
+    if ctx.out.is_json() {
+        return ctx.out.json(&rows);
+    }
+    let mut table = new_table(["NAME", "ID", "CONFIGURED", "API TYPE", "SOURCE", "CAPABILITIES"]);
+    for row in &rows {
+        let caps: Vec<&str> = row.capabilities.iter().map(|c| c.as_str()).collect();
+        table.add_row([
+            row.name.to_owned(),
+            row.id.to_owned(),
+            if row.configured { "yes".to_owned() } else { "no".to_owned() },
+            row.api_type.clone().unwrap_or_else(|| "-".to_owned()),
+            row.source.clone().unwrap_or_else(|| "-".to_owned()),
+            if caps.is_empty() { "-".to_owned() } else { caps.join(", ") },
+        ]);
+    }
+    ctx.out.table(&table);
+    for row in rows.iter().filter(|r| r.problem.is_some()) {
+        if let Some(problem) = &row.problem {
+            ctx.out.note(&format!("{}: {problem}", row.name));
+        }
+    }
+    Ok(())
+}
+
+/// `gpucloud locations -p P`.
+pub async fn locations(ctx: &Ctx, provider: &str) -> CliResult {
+    let entry = ctx.provider(provider)?;
+    let client = client(&entry, "").await?;
+    let mut locations: Vec<Location> = client
+        .locations(GetLocationsArgs { include_unavailable: true })
+        .await
+        .map_err(|e| CliError::cloud(&format!("list locations of {}", entry.descriptor.name), &e))?;
+    locations.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
+    if ctx.out.is_json() {
+        return ctx.out.json(&locations);
+    }
+    let mut table = new_table(["NAME", "DESCRIPTION", "COUNTRY", "AVAILABLE"]);
+    for l in &locations {
+        table.add_row([
+            l.name.clone(),
+            l.description.clone(),
+            l.country.clone(),
+            if l.available { "yes".to_owned() } else { "no".to_owned() },
+        ]);
+    }
+    ctx.out.table(&table);
+    Ok(())
+}

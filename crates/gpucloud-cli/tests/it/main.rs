@@ -1,0 +1,8 @@
+//! Integration tests of the `gpucloud` binary: against an in-process Lambda fake, the local
+//! provider (as root), bad input, and secret hygiene.
+
+mod bad_input;
+mod common;
+mod fake_lambda;
+mod local;
+mod secrets;

@@ -1,0 +1,389 @@
+//! Where provider settings come from: environment variables, then the config file.
+//!
+//! The file is TOML with named profiles, one table per provider:
+//!
+//! ```toml
+//! [profiles.default.lambda]
+//! api_key = "secret_..."
+//!
+//! [profiles.work.lambda]
+//! api_key = "secret_..."
+//! api_url = "http://127.0.0.1:8080"
+//! ```
+//!
+//! A provider table may be named by the provider's short name (`lambda`) or its id
+//! (`lambda-labs`). An environment variable wins over the file, setting by setting. A file that
+//! holds a secret and is accessible by group or others is refused.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use gpucloud_core::{CloudError, Result};
+
+use crate::registry::{self, ProviderDescriptor};
+
+/// Environment variable naming the config file (default `~/.config/gpucloud/config.toml`).
+pub const CONFIG_ENV: &str = "GPUCLOUD_CONFIG";
+/// Environment variable naming the profile (default [`DEFAULT_PROFILE`]).
+pub const PROFILE_ENV: &str = "GPUCLOUD_PROFILE";
+/// The profile used when none is named.
+pub const DEFAULT_PROFILE: &str = "default";
+
+/// One setting a provider reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SettingSpec {
+    /// The key in the provider's config-file table, e.g. `api_key`.
+    pub key: &'static str,
+    /// The environment variable that overrides it (empty: none).
+    pub env: &'static str,
+    /// The value is a secret: never shown, and the file holding it must be private.
+    pub secret: bool,
+    /// One line for people.
+    pub description: &'static str,
+}
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingSource {
+    /// An environment variable.
+    Env(&'static str),
+    /// The config file.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The profile the value was read from.
+        profile: String,
+    },
+}
+
+impl fmt::Display for SettingSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Env(var) => write!(f, "env {var}"),
+            Self::File { path, profile } => write!(f, "{} [profile {profile}]", path.display()),
+        }
+    }
+}
+
+/// A setting's value and where it came from. `Debug` hides secret values.
+#[derive(Clone)]
+pub struct Setting {
+    value: String,
+    secret: bool,
+    source: SettingSource,
+}
+
+impl Setting {
+    /// The value. Secret values must go nowhere but the provider's config.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// Where the value came from.
+    pub fn source(&self) -> &SettingSource {
+        &self.source
+    }
+}
+
+impl fmt::Debug for Setting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = if self.secret { "[REDACTED]" } else { self.value.as_str() };
+        f.debug_struct("Setting").field("value", &value).field("source", &self.source).finish()
+    }
+}
+
+/// How to find the config file and profile. `None` falls back to the environment
+/// ([`CONFIG_ENV`], [`PROFILE_ENV`]) and then to the defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// The config file (e.g. from a `--config` flag).
+    pub path: Option<PathBuf>,
+    /// The profile (e.g. from a `--profile` flag).
+    pub profile: Option<String>,
+}
+
+/// Provider settings from the environment and the config file, for one profile.
+///
+/// Build it with [`Config::load`] (process environment), [`Config::load_with`] (an injected
+/// environment, for tests), or [`Config::empty`] plus [`Config::with_env`].
+#[derive(Clone)]
+pub struct Config {
+    path: Option<PathBuf>,
+    profile: String,
+    /// Provider table name (as written) → key → value, for the selected profile.
+    file: BTreeMap<String, BTreeMap<String, String>>,
+    /// The provider environment variables that were set (non-empty).
+    env: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let env: Vec<&String> = self.env.keys().collect();
+        let tables: Vec<&String> = self.file.keys().collect();
+        f.debug_struct("Config")
+            .field("path", &self.path)
+            .field("profile", &self.profile)
+            .field("file_tables", &tables)
+            .field("env_vars_set", &env)
+            .finish()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+impl Config {
+    /// No file and no environment: only implicit providers (e.g. `local` as root) are configured.
+    pub fn empty() -> Self {
+        Self { path: None, profile: DEFAULT_PROFILE.to_owned(), file: BTreeMap::new(), env: BTreeMap::new() }
+    }
+
+    /// Sets an environment value as if the variable were set (an empty value unsets it).
+    pub fn with_env(mut self, var: impl Into<String>, value: impl Into<String>) -> Self {
+        let value = value.into();
+        let var = var.into();
+        if value.is_empty() {
+            self.env.remove(&var);
+        } else {
+            self.env.insert(var, value);
+        }
+        self
+    }
+
+    /// Loads the config from the process environment and the config file.
+    pub fn load(options: &LoadOptions) -> Result<Self> {
+        Self::load_with(options, |var| std::env::var(var).ok())
+    }
+
+    /// Loads the config with `env` as the environment.
+    pub fn load_with(options: &LoadOptions, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let non_empty = |var: &str| env(var).filter(|v| !v.is_empty());
+        let (path, explicit) = match (&options.path, non_empty(CONFIG_ENV)) {
+            (Some(path), _) => (Some(path.clone()), Some("--config")),
+            (None, Some(path)) => (Some(PathBuf::from(path)), Some(CONFIG_ENV)),
+            (None, None) => (default_path(&non_empty), None),
+        };
+        let (profile, profile_from) = match (&options.profile, non_empty(PROFILE_ENV)) {
+            (Some(p), _) => (p.clone(), Some("--profile")),
+            (None, Some(p)) => (p, Some(PROFILE_ENV)),
+            (None, None) => (DEFAULT_PROFILE.to_owned(), None),
+        };
+
+        let mut captured = BTreeMap::new();
+        for descriptor in registry::providers() {
+            for spec in descriptor.settings {
+                if !spec.env.is_empty()
+                    && let Some(value) = non_empty(spec.env)
+                {
+                    captured.insert(spec.env.to_owned(), value);
+                }
+            }
+        }
+
+        let mut config = Self { path: None, profile: profile.clone(), file: BTreeMap::new(), env: captured };
+        let Some(path) = path else {
+            if let Some(from) = profile_from.filter(|_| profile != DEFAULT_PROFILE) {
+                return Err(CloudError::configuration(format!(
+                    "profile `{profile}` (from {from}) was asked for, but no config file was found; \
+                     set {CONFIG_ENV} or create ~/.config/gpucloud/config.toml"
+                )));
+            }
+            return Ok(config);
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
+                if let Some(from) = profile_from.filter(|_| profile != DEFAULT_PROFILE) {
+                    return Err(CloudError::configuration(format!(
+                        "profile `{profile}` (from {from}) was asked for, but there is no config file at {}",
+                        path.display()
+                    )));
+                }
+                return Ok(config);
+            }
+            Err(e) => {
+                let from = explicit.map(|f| format!(" (from {f})")).unwrap_or_default();
+                return Err(CloudError::configuration(format!(
+                    "cannot read config file {}{from}: {e}",
+                    path.display()
+                )));
+            }
+        };
+        let profiles = parse_file(&path, &text)?;
+        check_permissions(&path, &profiles)?;
+        match profiles.get(&profile) {
+            Some(tables) => config.file.clone_from(tables),
+            None if profile == DEFAULT_PROFILE => {}
+            None => {
+                let known: Vec<&str> = profiles.keys().map(String::as_str).collect();
+                let known = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
+                return Err(CloudError::configuration(format!(
+                    "profile `{profile}` is not in {} (profiles there: {known})",
+                    path.display()
+                )));
+            }
+        }
+        config.path = Some(path);
+        Ok(config)
+    }
+
+    /// The config file that was read, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The selected profile.
+    pub fn profile(&self) -> &str {
+        &self.profile
+    }
+
+    /// A provider's setting: the environment variable when set, else the file's value.
+    pub fn setting(&self, provider: &ProviderDescriptor, key: &str) -> Option<Setting> {
+        let spec = provider.settings.iter().find(|s| s.key == key)?;
+        if !spec.env.is_empty()
+            && let Some(value) = self.env.get(spec.env)
+        {
+            return Some(Setting { value: value.clone(), secret: spec.secret, source: SettingSource::Env(spec.env) });
+        }
+        let path = self.path.clone().unwrap_or_default();
+        [provider.name, provider.id].into_iter().find_map(|table| {
+            let value = self.file.get(table)?.get(key)?;
+            (!value.is_empty()).then(|| Setting {
+                value: value.clone(),
+                secret: spec.secret,
+                source: SettingSource::File { path: path.clone(), profile: self.profile.clone() },
+            })
+        })
+    }
+
+    /// The place a user should put settings: the file read, or the default location.
+    pub fn suggested_path(&self) -> String {
+        self.path.as_ref().map_or_else(|| "~/.config/gpucloud/config.toml".to_owned(), |p| p.display().to_string())
+    }
+}
+
+/// `$XDG_CONFIG_HOME/gpucloud/config.toml`, else `$HOME/.config/gpucloud/config.toml`.
+fn default_path(env: &impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    if let Some(xdg) = env("XDG_CONFIG_HOME") {
+        return Some(PathBuf::from(xdg).join("gpucloud").join("config.toml"));
+    }
+    env("HOME").map(|home| PathBuf::from(home).join(".config").join("gpucloud").join("config.toml"))
+}
+
+type Profiles = BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>;
+
+/// Parses the file into profile → provider table → key → value, refusing unknown top-level
+/// keys and unknown settings of known providers.
+fn parse_file(path: &Path, text: &str) -> Result<Profiles> {
+    let shown = path.display();
+    let root: toml::Table = toml::from_str(text).map_err(|e| {
+        let msg = e.message().trim().to_owned();
+        CloudError::configuration(format!("config file {shown} is not valid TOML: {msg}"))
+    })?;
+    let mut profiles = Profiles::new();
+    for (key, value) in root {
+        if key != "profiles" {
+            return Err(CloudError::configuration(format!(
+                "config file {shown}: unknown top-level key `{key}`; expected [profiles.<name>.<provider>] tables"
+            )));
+        }
+        let toml::Value::Table(by_name) = value else {
+            return Err(CloudError::configuration(format!("config file {shown}: `profiles` must be a table")));
+        };
+        for (profile, tables) in by_name {
+            let toml::Value::Table(tables) = tables else {
+                return Err(CloudError::configuration(format!(
+                    "config file {shown}: `profiles.{profile}` must be a table of provider tables"
+                )));
+            };
+            let mut providers = BTreeMap::new();
+            for (table, settings) in tables {
+                let toml::Value::Table(settings) = settings else {
+                    return Err(CloudError::configuration(format!(
+                        "config file {shown}: `profiles.{profile}.{table}` must be a table of settings"
+                    )));
+                };
+                let descriptor = registry::find_provider(&table);
+                if descriptor.is_none() {
+                    tracing::warn!(
+                        path = %shown,
+                        profile = %profile,
+                        table = %table,
+                        "config names a provider this build does not know; ignored"
+                    );
+                }
+                let mut values = BTreeMap::new();
+                for (key, value) in settings {
+                    if let Some(d) = descriptor
+                        && !d.settings.iter().any(|s| s.key == key)
+                    {
+                        let known: Vec<&str> = d.settings.iter().map(|s| s.key).collect();
+                        return Err(CloudError::configuration(format!(
+                            "config file {shown}: unknown setting `{key}` in [profiles.{profile}.{table}]; known: {}",
+                            known.join(", ")
+                        )));
+                    }
+                    let text = match value {
+                        toml::Value::String(s) => s,
+                        toml::Value::Integer(i) => i.to_string(),
+                        toml::Value::Float(f) => f.to_string(),
+                        toml::Value::Boolean(b) => b.to_string(),
+                        _ => {
+                            return Err(CloudError::configuration(format!(
+                                "config file {shown}: `profiles.{profile}.{table}.{key}` must be a string, number or boolean"
+                            )));
+                        }
+                    };
+                    values.insert(key, text);
+                }
+                providers.insert(table, values);
+            }
+            profiles.insert(profile, providers);
+        }
+    }
+    Ok(profiles)
+}
+
+/// True when any profile holds a value of a secret setting.
+fn holds_secret(profiles: &Profiles) -> bool {
+    profiles.values().flat_map(BTreeMap::iter).any(|(table, values)| {
+        let secret_keys: Vec<&str> = match registry::find_provider(table) {
+            Some(d) => d.settings.iter().filter(|s| s.secret).map(|s| s.key).collect(),
+            None => Vec::new(),
+        };
+        values.keys().any(|k| {
+            secret_keys.contains(&k.as_str())
+                || ["key", "secret", "token", "password"].iter().any(|w| k.ends_with(w))
+        })
+    })
+}
+
+#[cfg(unix)]
+fn check_permissions(path: &Path, profiles: &Profiles) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+
+    if !holds_secret(profiles) {
+        return Ok(());
+    }
+    let meta = std::fs::metadata(path)
+        .map_err(|e| CloudError::configuration(format!("cannot read config file {}: {e}", path.display())))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(CloudError::configuration(format!(
+            "config file {} holds secrets but is accessible by group or others (mode {mode:03o}); \
+             run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_permissions(_path: &Path, _profiles: &Profiles) -> Result<()> {
+    Ok(())
+}
