@@ -7,6 +7,7 @@ mod firewall;
 mod instances;
 mod prism;
 mod rate_limits;
+mod server;
 mod ssh_keys;
 
 use std::time::Duration;
