@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, State};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use bytes::Bytes;
 use http::StatusCode;
+use http::request::Parts;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
@@ -73,6 +74,37 @@ pub(crate) fn router(state: FakeLambdaState) -> Router {
             )
         })
         .with_state(state)
+}
+
+// ---------------------------------------------------------------------------------------
+// Extractors whose rejections are Lambda errors rather than axum's plain-text ones.
+
+/// The `{id}` path parameter.
+struct IdParam(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| IdParam(id))
+            .map_err(|e| wire::invalid(&format!("Path parameter 'id' is invalid: {e}.")))
+    }
+}
+
+/// The raw request body.
+struct RawBody(Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        Bytes::from_request(request, state)
+            .await
+            .map(RawBody)
+            .map_err(|e| wire::invalid(&format!("Request body could not be read: {e}.")))
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -311,7 +343,7 @@ async fn list_instances(
     Ok(wire::data(instances))
 }
 
-async fn get_instance(State(state): State<FakeLambdaState>, Path(id): Path<String>) -> Reply {
+async fn get_instance(State(state): State<FakeLambdaState>, IdParam(id): IdParam) -> Reply {
     let now = Instant::now();
     let found = {
         let mut inner = state.lock();
@@ -327,8 +359,8 @@ async fn get_instance(State(state): State<FakeLambdaState>, Path(id): Path<Strin
 
 async fn update_instance(
     State(state): State<FakeLambdaState>,
-    Path(id): Path<String>,
-    body: Bytes,
+    IdParam(id): IdParam,
+    RawBody(body): RawBody,
 ) -> Reply {
     let map = match parse_object(&body) {
         Ok(map) => map,
@@ -483,7 +515,7 @@ fn find_image(spec: &FakeImageSpec, region: &str) -> Option<&'static CatalogImag
     })
 }
 
-async fn launch(State(state): State<FakeLambdaState>, body: Bytes) -> Reply {
+async fn launch(State(state): State<FakeLambdaState>, RawBody(body): RawBody) -> Reply {
     let request = match parse_launch(&body) {
         Ok(request) => request,
         Err(e) => return Err(e),
@@ -568,7 +600,7 @@ async fn launch(State(state): State<FakeLambdaState>, body: Bytes) -> Reply {
     Ok(wire::data(serde_json::json!({ "instance_ids": [id] })))
 }
 
-async fn terminate(State(state): State<FakeLambdaState>, body: Bytes) -> Reply {
+async fn terminate(State(state): State<FakeLambdaState>, RawBody(body): RawBody) -> Reply {
     let ids = match instance_ids(&body) {
         Ok(ids) => ids,
         Err(e) => return Err(e),
@@ -608,7 +640,7 @@ async fn terminate(State(state): State<FakeLambdaState>, body: Bytes) -> Reply {
     ))
 }
 
-async fn restart(State(state): State<FakeLambdaState>, body: Bytes) -> Reply {
+async fn restart(State(state): State<FakeLambdaState>, RawBody(body): RawBody) -> Reply {
     let ids = match instance_ids(&body) {
         Ok(ids) => ids,
         Err(e) => return Err(e),
@@ -772,7 +804,7 @@ fn generate_key_pair(name: &str) -> (String, String) {
     (public_key, private_key)
 }
 
-async fn add_ssh_key(State(state): State<FakeLambdaState>, body: Bytes) -> Reply {
+async fn add_ssh_key(State(state): State<FakeLambdaState>, RawBody(body): RawBody) -> Reply {
     let parsed = (|| -> Checked<(String, Option<String>)> {
         let map = parse_object(&body)?;
         let name = req_string(&map, "name")?;
@@ -818,7 +850,7 @@ async fn add_ssh_key(State(state): State<FakeLambdaState>, body: Bytes) -> Reply
     Ok(wire::data(body))
 }
 
-async fn delete_ssh_key(State(state): State<FakeLambdaState>, Path(id): Path<String>) -> Reply {
+async fn delete_ssh_key(State(state): State<FakeLambdaState>, IdParam(id): IdParam) -> Reply {
     let mut inner = state.lock();
     let before = inner.ssh_keys.len();
     inner.ssh_keys.retain(|k| k.id != id);
@@ -836,7 +868,7 @@ async fn get_firewall_rules(State(state): State<FakeLambdaState>) -> Reply {
     Ok(wire::data(wire::rules_wire(&state.global_firewall_rules())))
 }
 
-async fn put_firewall_rules(State(state): State<FakeLambdaState>, body: Bytes) -> Reply {
+async fn put_firewall_rules(State(state): State<FakeLambdaState>, RawBody(body): RawBody) -> Reply {
     let rules = (|| -> Checked<Vec<FakeFirewallRule>> {
         let map = parse_object(&body)?;
         let items =
@@ -865,7 +897,10 @@ async fn get_global_ruleset(State(state): State<FakeLambdaState>) -> Reply {
     Ok(wire::data(global_ruleset(&state.global_firewall_rules())))
 }
 
-async fn patch_global_ruleset(State(state): State<FakeLambdaState>, body: Bytes) -> Reply {
+async fn patch_global_ruleset(
+    State(state): State<FakeLambdaState>,
+    RawBody(body): RawBody,
+) -> Reply {
     let rules = (|| -> Checked<Option<Vec<FakeFirewallRule>>> {
         let map = parse_object(&body)?;
         opt_array(&map, "rules")?
@@ -913,7 +948,7 @@ async fn list_rulesets(State(state): State<FakeLambdaState>) -> Reply {
     Ok(wire::data(wire_rulesets))
 }
 
-async fn create_ruleset(State(state): State<FakeLambdaState>, body: Bytes) -> Reply {
+async fn create_ruleset(State(state): State<FakeLambdaState>, RawBody(body): RawBody) -> Reply {
     let parsed = (|| -> Checked<FakeFirewallRuleset> {
         let map = parse_object(&body)?;
         let name = req_string(&map, "name")?;
@@ -941,7 +976,7 @@ async fn create_ruleset(State(state): State<FakeLambdaState>, body: Bytes) -> Re
     }
 }
 
-async fn get_ruleset(State(state): State<FakeLambdaState>, Path(id): Path<String>) -> Reply {
+async fn get_ruleset(State(state): State<FakeLambdaState>, IdParam(id): IdParam) -> Reply {
     match state.firewall_rulesets().into_iter().find(|r| r.id == id) {
         Some(ruleset) => Ok(wire::data(ruleset_wire(&state, &ruleset))),
         None => Err(ruleset_not_found()),
@@ -950,8 +985,8 @@ async fn get_ruleset(State(state): State<FakeLambdaState>, Path(id): Path<String
 
 async fn patch_ruleset(
     State(state): State<FakeLambdaState>,
-    Path(id): Path<String>,
-    body: Bytes,
+    IdParam(id): IdParam,
+    RawBody(body): RawBody,
 ) -> Reply {
     let parsed = (|| -> Checked<(Option<String>, Option<Vec<FakeFirewallRule>>)> {
         let map = parse_object(&body)?;
@@ -990,7 +1025,7 @@ async fn patch_ruleset(
     }
 }
 
-async fn delete_ruleset(State(state): State<FakeLambdaState>, Path(id): Path<String>) -> Reply {
+async fn delete_ruleset(State(state): State<FakeLambdaState>, IdParam(id): IdParam) -> Reply {
     let Some(ruleset) = state.firewall_rulesets().into_iter().find(|r| r.id == id) else {
         return Err(ruleset_not_found());
     };

@@ -217,6 +217,28 @@ async fn malformed_bodies_never_panic() {
 }
 
 #[tokio::test]
+async fn bad_path_parameters_and_huge_bodies_get_lambda_errors() {
+    let fake = start().await;
+    let (status, body) = get(&fake, "/api/v1/instances/%FF").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code(&body), "global/invalid-parameters");
+    let huge = format!(
+        "{{\"instance_ids\": [\"{}\"]}}",
+        "a".repeat(3 * 1024 * 1024)
+    );
+    let response = super::client()
+        .post(format!("{}{TERMINATE}", fake.base_url()))
+        .bearer_auth(fake.api_key())
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(code(&body), "global/invalid-parameters");
+}
+
+#[tokio::test]
 async fn terminate_goes_terminating_terminated_then_gone() {
     let fake = start().await;
     let id = launch(&fake, "us-west-1", "gpu_1x_a10").await;
