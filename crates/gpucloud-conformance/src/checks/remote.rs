@@ -44,11 +44,13 @@ const PL_CLIENT: &str = r#"my $s=IO::Socket::INET->new(PeerAddr=>$ARGV[0],PeerPo
 if(@ARGV>2){print $s "$ARGV[2]\n"}else{my $l=<$s>;print $l}
 close $s"#;
 
-/// Runs a program text with python3, or perl when python3 is missing.
-fn with_interpreter(python: &str, perl: &str, args: &str) -> String {
+/// Runs a program text with python3, or perl when python3 is missing; with `replace`, the
+/// interpreter replaces the shell (so `$!` of a background launch is the interpreter's PID).
+fn with_interpreter(python: &str, perl: &str, args: &str, replace: bool) -> String {
+    let exec = if replace { "exec " } else { "" };
     format!(
-        "if command -v python3 >/dev/null 2>&1; then python3 -c '{python}' {args}; \
-         elif command -v perl >/dev/null 2>&1; then perl -MIO::Socket::INET -e '{perl}' {args}; \
+        "if command -v python3 >/dev/null 2>&1; then {exec}python3 -c '{python}' {args}; \
+         elif command -v perl >/dev/null 2>&1; then {exec}perl -MIO::Socket::INET -e '{perl}' {args}; \
          else echo 'the instance has neither python3 nor perl' >&2; exit 3; fi"
     )
 }
@@ -91,9 +93,9 @@ impl Remote {
     /// Starts a listener on `port` that greets with `token`, and waits until it answers locally.
     async fn start_listener(&self, port: u16, token: &str) -> Result<(), String> {
         let start = format!(
-            "mkdir -p {dir} && ( {launch} ) </dev/null >{dir}/listener-{port}.log 2>&1 & echo $! > {dir}/listener-{port}.pid",
+            "mkdir -p {dir} || exit 3; ( {launch} ) </dev/null >{dir}/listener-{port}.log 2>&1 & echo $! > {dir}/listener-{port}.pid",
             dir = self.dir,
-            launch = with_interpreter(PY_LISTENER, PL_LISTENER, &format!("{port} {token}")),
+            launch = with_interpreter(PY_LISTENER, PL_LISTENER, &format!("{port} {token}"), true),
         );
         let out = self.run(&start).await?;
         if !out.success() {
@@ -105,7 +107,7 @@ impl Remote {
         let check = format!(
             "for i in $(seq 1 50); do out=$({client} 2>/dev/null) && [ -n \"$out\" ] && {{ echo \"$out\"; exit 0; }}; sleep 0.1; done; \
              cat {dir}/listener-{port}.log >&2; exit 1",
-            client = with_interpreter(PY_CLIENT, PL_CLIENT, &format!("127.0.0.1 {port}")),
+            client = with_interpreter(PY_CLIENT, PL_CLIENT, &format!("127.0.0.1 {port}"), false),
             dir = self.dir,
         );
         let out = self.run(&check).await?;
@@ -413,7 +415,8 @@ pub(crate) async fn firewall_egress(ctx: Arc<Ctx>) -> Verdict {
         with_interpreter(
             PY_CLIENT,
             PL_CLIENT,
-            &format!("\"$addr\" {port} {egress_token}")
+            &format!("\"$addr\" {port} {egress_token}"),
+            false,
         )
     );
     let wait = listener.expect(&egress_token, ctx.timeouts.port_probe * 3);

@@ -3,4 +3,5 @@
 
 mod broken;
 mod lambda;
+mod local;
 mod memory;
