@@ -292,7 +292,7 @@ pub(crate) async fn create_features(ctx: Arc<Ctx>) -> Verdict {
             field: "user_data",
             apply: |a| {
                 a.user_data_base64 =
-                    base64::engine::general_purpose::STANDARD.encode("#!/bin/sh\ntrue\n")
+                    base64::engine::general_purpose::STANDARD.encode("#!/bin/sh\ntrue\n");
             },
         });
     }
@@ -311,7 +311,7 @@ pub(crate) async fn create_features(ctx: Arc<Ctx>) -> Verdict {
             apply: |a| {
                 a.firewall_rules
                     .ingress_rules
-                    .push(FirewallRule::port(9999))
+                    .push(FirewallRule::port(9999));
             },
         });
     }
@@ -352,7 +352,7 @@ pub(crate) async fn create_features(ctx: Arc<Ctx>) -> Verdict {
                 a.additional_disks.push(Disk {
                     size_bytes: Bytes::new(10, BytesUnit::GB),
                     ..Disk::default()
-                })
+                });
             },
         });
     }

@@ -178,7 +178,7 @@ fn check_entry(f: &mut Findings, it: &InstanceType) {
     match &it.base_price {
         None => f.fail(format!("type {id} has no base_price")),
         Some(price) if price.amount.is_sign_negative() => {
-            f.fail(format!("type {id} has a negative price {price}"))
+            f.fail(format!("type {id} has a negative price {price}"));
         }
         Some(_) => {}
     }

@@ -57,7 +57,7 @@ async fn correct_memory_provider_passes_with_reachability_skipped() {
     for name in ["ssh", "firewall_ingress", "firewall_egress"] {
         match &report.check(name).expect("reported").outcome {
             Outcome::Skipped { reason } => {
-                assert!(reason.contains("reachable"), "{name}: {reason}")
+                assert!(reason.contains("reachable"), "{name}: {reason}");
             }
             other => panic!("{name} should be skipped, got {other:?}"),
         }
