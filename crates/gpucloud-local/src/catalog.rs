@@ -36,9 +36,21 @@ impl Shape {
 
 /// The instance types.
 pub(crate) const SHAPES: [Shape; 3] = [
-    Shape { name: "cpu.small", vcpu: 1, memory_gib: 1 },
-    Shape { name: "cpu.medium", vcpu: 2, memory_gib: 4 },
-    Shape { name: "cpu.large", vcpu: 4, memory_gib: 8 },
+    Shape {
+        name: "cpu.small",
+        vcpu: 1,
+        memory_gib: 1,
+    },
+    Shape {
+        name: "cpu.medium",
+        vcpu: 2,
+        memory_gib: 4,
+    },
+    Shape {
+        name: "cpu.large",
+        vcpu: 4,
+        memory_gib: 8,
+    },
 ];
 
 /// The type with this name.
@@ -58,7 +70,8 @@ pub(crate) struct Machine {
 impl Machine {
     /// Reads them from the system.
     pub(crate) fn detect() -> Self {
-        let cpus = std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX));
+        let cpus = std::thread::available_parallelism()
+            .map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX));
         let memory_bytes = std::fs::read_to_string("/proc/meminfo")
             .ok()
             .and_then(|text| parse_mem_total(&text))
@@ -134,11 +147,17 @@ mod tests {
 
     #[test]
     fn catalog_is_honest() {
-        let machine = Machine { cpus: 2, memory_bytes: 16 << 30 };
+        let machine = Machine {
+            cpus: 2,
+            memory_bytes: 16 << 30,
+        };
         let types = instance_types(&machine);
         assert_eq!(types.len(), 3);
         for it in &types {
-            assert_eq!(it.id, InstanceTypeId::generic(LOCATION, None, &it.type_name));
+            assert_eq!(
+                it.id,
+                InstanceTypeId::generic(LOCATION, None, &it.type_name)
+            );
             assert_eq!(it.gpu_count(), 0);
             assert_eq!(it.base_price, Some(Price::zero("USD").unwrap()));
             assert_eq!(it.provider, "local");
@@ -151,7 +170,10 @@ mod tests {
 
     #[test]
     fn meminfo() {
-        assert_eq!(parse_mem_total("MemTotal:       24000000 kB\nMemFree: 1 kB\n"), Some(24_000_000 * 1024));
+        assert_eq!(
+            parse_mem_total("MemTotal:       24000000 kB\nMemFree: 1 kB\n"),
+            Some(24_000_000 * 1024)
+        );
         assert_eq!(parse_mem_total("garbage"), None);
     }
 }

@@ -11,11 +11,12 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use gpucloud_core::validate::{check_firewall_rule, check_tag, validate_create};
 use gpucloud_core::{
-    AddFirewallRulesToInstanceArgs, ApiType, CapabilityTable, CloudClient, CloudCredential, CloudError,
-    CloudProviderId, CreateFeatures, CreateInstanceAttrs, ErrorKind, FirewallRule, FirewallRules,
-    GetInstanceTypeArgs, GetLocationsArgs, Instance, InstanceId, InstanceTags, InstanceType, InstanceTypeId,
-    LifecycleStatus, ListInstancesArgs, Location, ModifyFirewall, RebootInstance, Result,
-    RevokeSecurityGroupRuleArgs, Status, StopStartInstance, UpdateInstanceTagsArgs,
+    AddFirewallRulesToInstanceArgs, ApiType, CapabilityTable, CloudClient, CloudCredential,
+    CloudError, CloudProviderId, CreateFeatures, CreateInstanceAttrs, ErrorKind, FirewallRule,
+    FirewallRules, GetInstanceTypeArgs, GetLocationsArgs, Instance, InstanceId, InstanceTags,
+    InstanceType, InstanceTypeId, LifecycleStatus, ListInstancesArgs, Location, ModifyFirewall,
+    RebootInstance, Result, RevokeSecurityGroupRuleArgs, Status, StopStartInstance,
+    UpdateInstanceTagsArgs,
 };
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -39,7 +40,9 @@ const IMAGE: &str = "host-rootfs";
 /// Short hash of the state directory: it names the bridge and prefixes namespaces and cgroups,
 /// so that state directories never touch each other's resources.
 fn state_tag(dir: &Path) -> String {
-    let path = std::fs::canonicalize(dir).or_else(|_| std::path::absolute(dir)).unwrap_or_else(|_| dir.to_path_buf());
+    let path = std::fs::canonicalize(dir)
+        .or_else(|_| std::path::absolute(dir))
+        .unwrap_or_else(|_| dir.to_path_buf());
     let digest = sha2::Sha256::digest(path.as_os_str().as_encoded_bytes());
     digest.iter().take(4).fold(String::new(), |mut tag, b| {
         let _ = write!(tag, "{b:02x}");
@@ -47,17 +50,23 @@ fn state_tag(dir: &Path) -> String {
     })
 }
 
-/// State directory paths end up in sshd_config and shell scripts; keep them plain.
+/// The state directory must be an absolute UTF-8 path without control characters (it is
+/// written into the instances' launch scripts).
 fn check_state_dir(dir: &Path) -> Result<()> {
     let text = dir.to_str().ok_or_else(|| {
-        CloudError::configuration(format!("state_dir {}: the path is not valid UTF-8", dir.display()))
+        CloudError::configuration(format!(
+            "state_dir {}: the path is not valid UTF-8",
+            dir.display()
+        ))
     })?;
     if !dir.is_absolute() {
-        return Err(CloudError::configuration(format!("state_dir {text:?}: must be an absolute path")));
-    }
-    if let Some(bad) = text.chars().find(|c| c.is_control() || matches!(c, '"' | '%' | '\\')) {
         return Err(CloudError::configuration(format!(
-            "state_dir {text:?}: must not contain {bad:?} (the path is written into sshd's configuration)"
+            "state_dir {text:?}: must be an absolute path"
+        )));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(CloudError::configuration(format!(
+            "state_dir {text:?}: must not contain control characters"
         )));
     }
     Ok(())
@@ -67,7 +76,13 @@ fn check_state_dir(dir: &Path) -> Result<()> {
 fn hostname_for(name: &str, id: &str) -> String {
     let mut host: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     host = host.trim_matches('-').to_owned();
     host.truncate(63);
@@ -77,13 +92,19 @@ fn hostname_for(name: &str, id: &str) -> String {
 
 fn same_rule(a: &FirewallRule, b: &FirewallRule) -> bool {
     let ranges = |r: &FirewallRule| {
-        let mut v: Vec<String> =
-            r.ip_ranges.iter().map(|c| net::Cidr::parse(c).map_or_else(|_| c.clone(), |c| c.to_string())).collect();
+        let mut v: Vec<String> = r
+            .ip_ranges
+            .iter()
+            .map(|c| net::Cidr::parse(c).map_or_else(|_| c.clone(), |c| c.to_string()))
+            .collect();
         v.sort();
         v.dedup();
         v
     };
-    a.from_port == b.from_port && a.to_port == b.to_port && a.protocol == b.protocol && ranges(a) == ranges(b)
+    a.from_port == b.from_port
+        && a.to_port == b.to_port
+        && a.protocol == b.protocol
+        && ranges(a) == ranges(b)
 }
 
 fn conflict(operation: &'static str, message: impl Into<String>) -> CloudError {
@@ -183,8 +204,20 @@ impl LocalClient {
         if let Cgroups::Unavailable { reason } = &cgroups {
             tracing::warn!(%reason, "instance CPU and memory limits are nominal: not enforced");
         }
-        let host = Host { tools, bridge: format!("gb{tag}"), tag, subnet, cgroups };
-        let client = Self { config, store, host, machine: Machine::detect(), ready: Mutex::new(HashSet::new()) };
+        let host = Host {
+            tools,
+            bridge: format!("gb{tag}"),
+            tag,
+            subnet,
+            cgroups,
+        };
+        let client = Self {
+            config,
+            store,
+            host,
+            machine: Machine::detect(),
+            ready: Mutex::new(HashSet::new()),
+        };
         client.reconcile().await?;
         Ok(client)
     }
@@ -292,7 +325,9 @@ impl LocalClient {
                 // Shown as failed by list; terminate removes it.
                 Entry::Unreadable(_) => {}
                 Entry::Record(rec) => {
-                    let Some(_lock) = self.store.try_lock_instance(id) else { continue };
+                    let Some(_lock) = self.store.try_lock_instance(id) else {
+                        continue;
+                    };
                     self.reconcile_record(rec).await?;
                 }
             }
@@ -311,7 +346,10 @@ impl LocalClient {
             Stage::Creating => {
                 tracing::warn!(instance = %rec.id, "marking an interrupted create as failed");
                 rec.stage = Stage::Failed;
-                rec.messages.push("the create was interrupted before the instance was set up; terminate it".into());
+                rec.messages.push(
+                    "the create was interrupted before the instance was set up; terminate it"
+                        .into(),
+                );
                 self.store.write(op, &rec).await
             }
             Stage::Terminating => {
@@ -319,7 +357,9 @@ impl LocalClient {
                 self.host.teardown(op, &rec.id, rec.launcher).await?;
                 self.store.remove(op, &rec.id).await
             }
-            Stage::Started | Stage::Rebooting | Stage::Stopping | Stage::Stopped if !self.host.namespace_exists(&rec.id) => {
+            Stage::Started | Stage::Rebooting | Stage::Stopping | Stage::Stopped
+                if !self.host.namespace_exists(&rec.id) =>
+            {
                 tracing::warn!(instance = %rec.id, "marking an instance whose namespace is gone as failed");
                 rec.stage = Stage::Failed;
                 rec.launcher = None;
@@ -339,9 +379,14 @@ impl LocalClient {
         if self.ready.lock().is_ok_and(|set| set.contains(&key)) {
             return true;
         }
-        let Some(address) = rec.address else { return false };
+        let Some(address) = rec.address else {
+            return false;
+        };
         let connect = tokio::net::TcpStream::connect((address, 22));
-        let ok = matches!(tokio::time::timeout(PROBE_TIMEOUT, connect).await, Ok(Ok(_)));
+        let ok = matches!(
+            tokio::time::timeout(PROBE_TIMEOUT, connect).await,
+            Ok(Ok(_))
+        );
         if ok && let Ok(mut set) = self.ready.lock() {
             set.insert(key);
         }
@@ -357,7 +402,10 @@ impl LocalClient {
                 if self.store.instance_busy(&rec.id) {
                     LifecycleStatus::Pending
                 } else {
-                    messages.push("the create was interrupted before the instance was set up; terminate it".into());
+                    messages.push(
+                        "the create was interrupted before the instance was set up; terminate it"
+                            .into(),
+                    );
                     LifecycleStatus::Failed
                 }
             }
@@ -378,7 +426,10 @@ impl LocalClient {
             Stage::Terminating => LifecycleStatus::Terminating,
             Stage::Failed | Stage::Unknown => LifecycleStatus::Failed,
         };
-        Status { lifecycle_status: lifecycle, messages }
+        Status {
+            lifecycle_status: lifecycle,
+            messages,
+        }
     }
 
     fn to_instance(rec: &Record, status: Status) -> Instance {
@@ -399,12 +450,17 @@ impl LocalClient {
             ssh_user: "root".to_owned(),
             ssh_port: 22,
             status,
-            firewall_rules: FirewallRules { ingress_rules: rec.ingress.clone(), egress_rules: rec.egress.clone() },
+            firewall_rules: FirewallRules {
+                ingress_rules: rec.ingress.clone(),
+                egress_rules: rec.egress.clone(),
+            },
             last_stop_transition_time: rec.last_stop_transition_time,
             location: LOCATION.to_owned(),
             tags: rec.tags.clone(),
-            stoppable: matches!(lifecycle, LifecycleStatus::Running | LifecycleStatus::Pending)
-                && rec.stage != Stage::Creating,
+            stoppable: matches!(
+                lifecycle,
+                LifecycleStatus::Running | LifecycleStatus::Pending
+            ) && rec.stage != Stage::Creating,
             rebootable: lifecycle == LifecycleStatus::Running,
             is_container: true,
             instance_type_id: InstanceTypeId::generic(LOCATION, None, &rec.instance_type),
@@ -421,12 +477,16 @@ impl LocalClient {
             Entry::Empty | Entry::Unreadable(_) => {
                 let message = match entry {
                     Entry::Unreadable(m) => m,
-                    _ => "the instance has no record (its create was interrupted); terminate it".to_owned(),
+                    _ => "the instance has no record (its create was interrupted); terminate it"
+                        .to_owned(),
                 };
                 Instance {
                     cloud_id: InstanceId::new(id),
                     location: LOCATION.to_owned(),
-                    status: Status { lifecycle_status: LifecycleStatus::Failed, messages: vec![message] },
+                    status: Status {
+                        lifecycle_status: LifecycleStatus::Failed,
+                        messages: vec![message],
+                    },
                     ..Instance::default()
                 }
             }
@@ -434,12 +494,20 @@ impl LocalClient {
     }
 
     /// Takes the instance lock and reads its record; `InstanceNotFound` when absent.
-    async fn lock_record(&self, operation: &'static str, id: &InstanceId) -> Result<(Lock, Record)> {
+    async fn lock_record(
+        &self,
+        operation: &'static str,
+        id: &InstanceId,
+    ) -> Result<(Lock, Record)> {
         let id = id.as_str();
         if !valid_id(id) {
             return Err(not_found(operation, id));
         }
-        let lock = self.store.lock_instance(operation, id).await?.ok_or_else(|| not_found(operation, id))?;
+        let lock = self
+            .store
+            .lock_instance(operation, id)
+            .await?
+            .ok_or_else(|| not_found(operation, id))?;
         match self.store.read(operation, id).await? {
             Some(Entry::Record(rec)) => Ok((lock, *rec)),
             Some(Entry::Unreadable(message)) => Err(internal(operation, message)),
@@ -448,14 +516,35 @@ impl LocalClient {
     }
 
     /// Creates the instance's files and resources and launches it.
-    async fn provision(&self, rec: &Record, public_key: &str, user_data: Option<&[u8]>, shape: Shape) -> Result<ProcRef> {
+    async fn provision(
+        &self,
+        rec: &Record,
+        public_key: &str,
+        user_data: Option<&[u8]>,
+        shape: Shape,
+    ) -> Result<ProcRef> {
         let op = "create_instance";
         let dir = self.store.dir(&rec.id);
-        let address = rec.address.ok_or_else(|| internal(op, "the record has no address"))?;
-        let files = BootFiles { dir: &dir, hostname: &rec.hostname, id: &rec.id, address, public_key, user_data };
+        let address = rec
+            .address
+            .ok_or_else(|| internal(op, "the record has no address"))?;
+        let files = BootFiles {
+            dir: &dir,
+            hostname: &rec.hostname,
+            id: &rec.id,
+            address,
+            public_key,
+            user_data,
+        };
         let (files_done, network_done) = tokio::join!(
             self.host.write_boot_files(&files),
-            self.host.create_network(&rec.id, address, shape.vcpu, shape.memory_bytes(), &rec.ingress),
+            self.host.create_network(
+                &rec.id,
+                address,
+                shape.vcpu,
+                shape.memory_bytes(),
+                &rec.ingress
+            ),
         );
         files_done?;
         network_done?;
@@ -475,8 +564,12 @@ impl LocalClient {
         if let Ok(mut set) = self.ready.lock() {
             set.retain(|(id, _, _)| *id != rec.id);
         }
-        self.host.stop_processes(operation, &rec.id, rec.launcher).await?;
-        let launcher = self.host.launch(operation, &rec.id, &self.store.dir(&rec.id))?;
+        self.host
+            .stop_processes(operation, &rec.id, rec.launcher)
+            .await?;
+        let launcher = self
+            .host
+            .launch(operation, &rec.id, &self.store.dir(&rec.id))?;
         rec.launcher = Some(launcher);
         rec.stage = Stage::Started;
         self.store.write(operation, rec).await
@@ -516,7 +609,13 @@ impl CloudClient for LocalClient {
     }
 
     fn create_features(&self) -> CreateFeatures {
-        CreateFeatures { user_data: true, idempotent: true, tags: true, firewall_rules: true, ..CreateFeatures::default() }
+        CreateFeatures {
+            user_data: true,
+            idempotent: true,
+            tags: true,
+            firewall_rules: true,
+            ..CreateFeatures::default()
+        }
     }
 
     fn instance_poll_time(&self) -> Duration {
@@ -541,14 +640,21 @@ impl CloudClient for LocalClient {
         if !attrs.location.is_empty() && attrs.location != LOCATION {
             return Err(CloudError::invalid(
                 "location",
-                format!("the local provider has one location, {LOCATION:?}; got {:?}", attrs.location),
+                format!(
+                    "the local provider has one location, {LOCATION:?}; got {:?}",
+                    attrs.location
+                ),
             ));
         }
         let shape = catalog::shape(&attrs.instance_type).ok_or_else(|| {
             let names: Vec<&str> = catalog::SHAPES.iter().map(|s| s.name).collect();
             CloudError::invalid(
                 "instance_type",
-                format!("{:?} is not a local instance type; use one of {}", attrs.instance_type, names.join(", ")),
+                format!(
+                    "{:?} is not a local instance type; use one of {}",
+                    attrs.instance_type,
+                    names.join(", ")
+                ),
             )
         })?;
         if !self.machine.fits(&shape) {
@@ -581,14 +687,25 @@ impl CloudClient for LocalClient {
 
         let global = self.store.lock_global(op).await?;
         let entries = self.store.read_all(op).await?;
-        if let Some((id, _)) = entries.iter().find(|(_, e)| matches!(e, Entry::Record(r) if r.ref_id == attrs.ref_id)) {
+        if let Some((id, _)) = entries
+            .iter()
+            .find(|(_, e)| matches!(e, Entry::Record(r) if r.ref_id == attrs.ref_id))
+        {
             let id = InstanceId::new(id);
             drop(global);
             tracing::info!(instance = %id, ref_id = %attrs.ref_id, "create with a known RefID returns the existing instance");
             return self.get_instance(&id).await;
         }
-        let used: Vec<Ipv4Addr> =
-            entries.iter().filter_map(|(_, e)| if let Entry::Record(r) = e { r.address } else { None }).collect();
+        let used: Vec<Ipv4Addr> = entries
+            .iter()
+            .filter_map(|(_, e)| {
+                if let Entry::Record(r) = e {
+                    r.address
+                } else {
+                    None
+                }
+            })
+            .collect();
         let address = net::allocate(self.host.subnet, &used).ok_or_else(|| {
             CloudError::provider(
                 PROVIDER_ID,
@@ -599,7 +716,9 @@ impl CloudClient for LocalClient {
         })?;
         let id = loop {
             let candidate = format!("local-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-            if !entries.iter().any(|(id, _)| *id == candidate) && !self.store.dir(&candidate).exists() {
+            if !entries.iter().any(|(id, _)| *id == candidate)
+                && !self.store.dir(&candidate).exists()
+            {
                 break candidate;
             }
         };
@@ -634,7 +753,10 @@ impl CloudClient for LocalClient {
         drop(global);
         tracing::info!(instance = %rec.id, %address, instance_type = shape.name, "creating");
 
-        match self.provision(&rec, &attrs.public_key, user_data.as_deref(), shape).await {
+        match self
+            .provision(&rec, &attrs.public_key, user_data.as_deref(), shape)
+            .await
+        {
             Ok(launcher) => {
                 rec.launcher = Some(launcher);
                 rec.stage = Stage::Started;
@@ -648,7 +770,9 @@ impl CloudClient for LocalClient {
                 if let Err(e) = self.host.teardown(op, &rec.id, None).await {
                     tracing::warn!(instance = %rec.id, error = %e, "cleanup after a failed create failed");
                     rec.stage = Stage::Failed;
-                    rec.messages.push(format!("create failed: {error}; cleanup failed: {e}; terminate it"));
+                    rec.messages.push(format!(
+                        "create failed: {error}; cleanup failed: {e}; terminate it"
+                    ));
                     self.store.write(op, &rec).await?;
                     return Err(error);
                 }
@@ -673,11 +797,12 @@ impl CloudClient for LocalClient {
 
     async fn list_instances(&self, args: &ListInstancesArgs) -> Result<Vec<Instance>> {
         let entries = self.store.read_all("list_instances").await?;
-        let instances =
-            futures::future::join_all(entries.into_iter().map(|(id, entry)| async move {
-                self.entry_to_instance(&id, entry).await
-            }))
-            .await;
+        let instances = futures::future::join_all(
+            entries
+                .into_iter()
+                .map(|(id, entry)| async move { self.entry_to_instance(&id, entry).await }),
+        )
+        .await;
         Ok(args.apply(instances))
     }
 
@@ -718,7 +843,12 @@ impl StopStartInstance for LocalClient {
         match rec.stage {
             Stage::Started | Stage::Rebooting | Stage::Stopping => {}
             Stage::Stopped => return Ok(()),
-            stage => return Err(conflict(op, format!("instance {id} cannot be stopped in stage {stage:?}"))),
+            stage => {
+                return Err(conflict(
+                    op,
+                    format!("instance {id} cannot be stopped in stage {stage:?}"),
+                ));
+            }
         }
         rec.stage = Stage::Stopping;
         rec.last_stop_transition_time = Some(Timestamp::now());
@@ -737,10 +867,18 @@ impl StopStartInstance for LocalClient {
         match rec.stage {
             Stage::Started if rec.launcher.is_some_and(alive) => return Ok(()),
             Stage::Started | Stage::Stopped | Stage::Stopping => {}
-            stage => return Err(conflict(op, format!("instance {id} cannot be started in stage {stage:?}"))),
+            stage => {
+                return Err(conflict(
+                    op,
+                    format!("instance {id} cannot be started in stage {stage:?}"),
+                ));
+            }
         }
         if !self.host.namespace_exists(&rec.id) {
-            return Err(conflict(op, format!("instance {id} has lost its network namespace; terminate it")));
+            return Err(conflict(
+                op,
+                format!("instance {id} has lost its network namespace; terminate it"),
+            ));
         }
         tracing::info!(instance = %id, "starting");
         rec.messages.clear();
@@ -756,9 +894,17 @@ impl RebootInstance for LocalClient {
         match rec.stage {
             Stage::Started | Stage::Rebooting => {}
             Stage::Stopped | Stage::Stopping => {
-                return Err(conflict(op, format!("instance {id} is stopped; start it instead")));
+                return Err(conflict(
+                    op,
+                    format!("instance {id} is stopped; start it instead"),
+                ));
             }
-            stage => return Err(conflict(op, format!("instance {id} cannot be rebooted in stage {stage:?}"))),
+            stage => {
+                return Err(conflict(
+                    op,
+                    format!("instance {id} cannot be rebooted in stage {stage:?}"),
+                ));
+            }
         }
         tracing::info!(instance = %id, "rebooting");
         rec.stage = Stage::Rebooting;
@@ -776,7 +922,10 @@ impl InstanceTags for LocalClient {
         }
         let (_lock, mut rec) = self.lock_record(op, &args.instance_id).await?;
         if rec.stage == Stage::Terminating {
-            return Err(conflict(op, format!("instance {} is terminating", args.instance_id)));
+            return Err(conflict(
+                op,
+                format!("instance {} is terminating", args.instance_id),
+            ));
         }
         rec.tags.clone_from(&args.tags);
         self.store.write(op, &rec).await
@@ -795,22 +944,48 @@ impl ModifyFirewall for LocalClient {
             check_firewall_rule(&format!("firewall_rules.egress_rules[{i}]"), rule)?;
         }
         let (_lock, mut rec) = self.lock_record(op, &args.instance_id).await?;
-        if matches!(rec.stage, Stage::Creating | Stage::Terminating | Stage::Failed | Stage::Unknown) {
-            return Err(conflict(op, format!("instance {} cannot change its firewall in stage {:?}", args.instance_id, rec.stage)));
+        if matches!(
+            rec.stage,
+            Stage::Creating | Stage::Terminating | Stage::Failed | Stage::Unknown
+        ) {
+            return Err(conflict(
+                op,
+                format!(
+                    "instance {} cannot change its firewall in stage {:?}",
+                    args.instance_id, rec.stage
+                ),
+            ));
         }
-        let duplicate = |list: &[FirewallRule], rule: &FirewallRule| list.iter().find(|r| same_rule(r, rule)).map(|r| r.id.clone());
-        for (direction, new, existing) in
-            [("ingress", &rules.ingress_rules, &rec.ingress), ("egress", &rules.egress_rules, &rec.egress)]
-        {
+        let duplicate = |list: &[FirewallRule], rule: &FirewallRule| {
+            list.iter()
+                .find(|r| same_rule(r, rule))
+                .map(|r| r.id.clone())
+        };
+        for (direction, new, existing) in [
+            ("ingress", &rules.ingress_rules, &rec.ingress),
+            ("egress", &rules.egress_rules, &rec.egress),
+        ] {
             for (i, rule) in new.iter().enumerate() {
-                let dup = duplicate(existing, rule).or_else(|| new[..i].iter().any(|r| same_rule(r, rule)).then(String::new));
+                let dup = duplicate(existing, rule).or_else(|| {
+                    new[..i]
+                        .iter()
+                        .any(|r| same_rule(r, rule))
+                        .then(String::new)
+                });
                 if let Some(dup) = dup {
-                    let what = if dup.is_empty() { "an earlier rule of this request".to_owned() } else { format!("rule {dup}") };
+                    let what = if dup.is_empty() {
+                        "an earlier rule of this request".to_owned()
+                    } else {
+                        format!("rule {dup}")
+                    };
                     return Err(CloudError::provider(
                         PROVIDER_ID,
                         op,
                         ErrorKind::DuplicateFirewallRule,
-                        format!("firewall_rules.{direction}_rules[{i}] is the same as {what} of instance {}", args.instance_id),
+                        format!(
+                            "firewall_rules.{direction}_rules[{i}] is the same as {what} of instance {}",
+                            args.instance_id
+                        ),
                     ));
                 }
             }
@@ -824,7 +999,9 @@ impl ModifyFirewall for LocalClient {
             let id = updated.next_rule_id();
             updated.egress.push(FirewallRule { id, ..rule.clone() });
         }
-        self.host.apply_firewall(op, &rec.id, &updated.ingress).await?;
+        self.host
+            .apply_firewall(op, &rec.id, &updated.ingress)
+            .await?;
         rec = updated;
         self.store.write(op, &rec).await
     }
@@ -832,23 +1009,46 @@ impl ModifyFirewall for LocalClient {
     async fn revoke_firewall_rules(&self, args: &RevokeSecurityGroupRuleArgs) -> Result<()> {
         let op = "revoke_firewall_rules";
         let (_lock, rec) = self.lock_record(op, &args.instance_id).await?;
-        if matches!(rec.stage, Stage::Creating | Stage::Terminating | Stage::Failed | Stage::Unknown) {
-            return Err(conflict(op, format!("instance {} cannot change its firewall in stage {:?}", args.instance_id, rec.stage)));
+        if matches!(
+            rec.stage,
+            Stage::Creating | Stage::Terminating | Stage::Failed | Stage::Unknown
+        ) {
+            return Err(conflict(
+                op,
+                format!(
+                    "instance {} cannot change its firewall in stage {:?}",
+                    args.instance_id, rec.stage
+                ),
+            ));
         }
         for (i, rule_id) in args.security_group_rule_ids.iter().enumerate() {
-            if !rec.ingress.iter().chain(&rec.egress).any(|r| r.id == *rule_id) {
+            if !rec
+                .ingress
+                .iter()
+                .chain(&rec.egress)
+                .any(|r| r.id == *rule_id)
+            {
                 return Err(CloudError::provider(
                     PROVIDER_ID,
                     op,
                     ErrorKind::ResourceNotFound,
-                    format!("security_group_rule_ids[{i}]: instance {} has no firewall rule {rule_id:?}", args.instance_id),
+                    format!(
+                        "security_group_rule_ids[{i}]: instance {} has no firewall rule {rule_id:?}",
+                        args.instance_id
+                    ),
                 ));
             }
         }
         let mut updated = rec.clone();
-        updated.ingress.retain(|r| !args.security_group_rule_ids.contains(&r.id));
-        updated.egress.retain(|r| !args.security_group_rule_ids.contains(&r.id));
-        self.host.apply_firewall(op, &rec.id, &updated.ingress).await?;
+        updated
+            .ingress
+            .retain(|r| !args.security_group_rule_ids.contains(&r.id));
+        updated
+            .egress
+            .retain(|r| !args.security_group_rule_ids.contains(&r.id));
+        self.host
+            .apply_firewall(op, &rec.id, &updated.ingress)
+            .await?;
         self.store.write(op, &updated).await
     }
 }
@@ -869,8 +1069,13 @@ mod tests {
     fn state_dirs_must_be_plain() {
         assert!(check_state_dir(Path::new("/var/lib/gpucloud/local")).is_ok());
         assert!(check_state_dir(Path::new("relative")).is_err());
-        assert!(check_state_dir(Path::new("/tmp/a\"b")).unwrap_err().to_string().contains("must not contain"));
-        assert!(check_state_dir(Path::new("/tmp/100%")).is_err());
+        assert!(
+            check_state_dir(Path::new("/tmp/a\nb"))
+                .unwrap_err()
+                .to_string()
+                .contains("control characters")
+        );
+        assert!(check_state_dir(Path::new("/tmp/it's 100%")).is_ok());
     }
 
     #[test]
@@ -883,8 +1088,16 @@ mod tests {
 
     #[test]
     fn duplicate_rules_ignore_ids_order_and_host_bits() {
-        let a = FirewallRule { id: "fw-1".into(), ip_ranges: vec!["10.0.0.0/8".into(), "1.2.3.4".into()], ..FirewallRule::port(80) };
-        let b = FirewallRule { id: String::new(), ip_ranges: vec!["1.2.3.4/32".into(), "10.9.9.9/8".into()], ..FirewallRule::port(80) };
+        let a = FirewallRule {
+            id: "fw-1".into(),
+            ip_ranges: vec!["10.0.0.0/8".into(), "1.2.3.4".into()],
+            ..FirewallRule::port(80)
+        };
+        let b = FirewallRule {
+            id: String::new(),
+            ip_ranges: vec!["1.2.3.4/32".into(), "10.9.9.9/8".into()],
+            ..FirewallRule::port(80)
+        };
         assert!(same_rule(&a, &b));
         assert!(!same_rule(&a, &FirewallRule::port(80)));
     }

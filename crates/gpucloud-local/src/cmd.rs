@@ -10,7 +10,14 @@ use tokio::io::AsyncWriteExt as _;
 use crate::PROVIDER_ID;
 
 /// Directories searched after `PATH` (root's `sbin` directories are often missing from it).
-const EXTRA_DIRS: [&str; 6] = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+const EXTRA_DIRS: [&str; 6] = [
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
 
 /// The programs the provider needs, with the Debian package of each.
 const REQUIRED: [(&str, &str); 8] = [
@@ -58,12 +65,20 @@ impl Tools {
                  a bridge and nftables rules (run the program as root, or choose another provider)",
             ));
         }
-        let lookup: Vec<(&str, &str, Option<PathBuf>)> =
-            REQUIRED.iter().map(|(name, package)| (*name, *package, find(name))).collect();
-        let missing: Vec<(&str, &str)> =
-            lookup.iter().filter(|(_, _, path)| path.is_none()).map(|(n, p, _)| (*n, *p)).collect();
+        let lookup: Vec<(&str, &str, Option<PathBuf>)> = REQUIRED
+            .iter()
+            .map(|(name, package)| (*name, *package, find(name)))
+            .collect();
+        let missing: Vec<(&str, &str)> = lookup
+            .iter()
+            .filter(|(_, _, path)| path.is_none())
+            .map(|(n, p, _)| (*n, *p))
+            .collect();
         if !missing.is_empty() {
-            let names: Vec<String> = missing.iter().map(|(n, p)| format!("`{n}` (Debian package {p})")).collect();
+            let names: Vec<String> = missing
+                .iter()
+                .map(|(n, p)| format!("`{n}` (Debian package {p})"))
+                .collect();
             let packages: Vec<&str> = missing.iter().map(|(_, p)| *p).collect();
             return Err(CloudError::configuration(format!(
                 "the local provider needs {} which {} not found in PATH or the sbin directories; \
@@ -74,21 +89,43 @@ impl Tools {
             )));
         }
         let get = |name: &str| {
-            lookup.iter().find(|(n, _, _)| *n == name).and_then(|(_, _, p)| p.clone()).unwrap_or_default()
+            lookup
+                .iter()
+                .find(|(n, _, _)| *n == name)
+                .and_then(|(_, _, p)| p.clone())
+                .unwrap_or_default()
         };
-        let (ip, nft, sshd, ssh_keygen, unshare, sh) =
-            (get("ip"), get("nft"), get("sshd"), get("ssh-keygen"), get("unshare"), get("sh"));
-        Ok(Self { ip, nft, sshd, ssh_keygen, unshare, sh })
+        let (ip, nft, sshd, ssh_keygen, unshare, sh) = (
+            get("ip"),
+            get("nft"),
+            get("sshd"),
+            get("ssh-keygen"),
+            get("unshare"),
+            get("sh"),
+        );
+        Ok(Self {
+            ip,
+            nft,
+            sshd,
+            ssh_keygen,
+            unshare,
+            sh,
+        })
     }
 }
 
 /// An internal failure of a local operation (never retried automatically).
 pub(crate) fn internal(operation: &'static str, message: impl Into<String>) -> CloudError {
-    CloudError::provider(PROVIDER_ID, operation, ErrorKind::Internal, message).with_retry(Retry::Never)
+    CloudError::provider(PROVIDER_ID, operation, ErrorKind::Internal, message)
+        .with_retry(Retry::Never)
 }
 
 /// A file-system failure, naming what was being done.
-pub(crate) fn io_error(operation: &'static str, what: impl std::fmt::Display, error: std::io::Error) -> CloudError {
+pub(crate) fn io_error(
+    operation: &'static str,
+    what: impl std::fmt::Display,
+    error: std::io::Error,
+) -> CloudError {
     internal(operation, format!("{what}: {error}")).with_source(error)
 }
 
@@ -111,37 +148,50 @@ pub(crate) fn shell_quote(text: &str) -> String {
 
 /// Runs a program to completion and returns its standard output. A non-zero exit is an error
 /// naming the command, its exit status and its standard error.
-pub(crate) async fn run(operation: &'static str, program: &Path, args: &[&str], input: Option<&str>) -> Result<String> {
+pub(crate) async fn run(
+    operation: &'static str,
+    program: &Path,
+    args: &[&str],
+    input: Option<&str>,
+) -> Result<String> {
     let line = command_line(program, args);
     tracing::debug!(command = %line, "running");
     let mut child = tokio::process::Command::new(program)
         .args(args)
-        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| internal(operation, format!("could not start `{line}`: {e}")).with_source(e))?;
+        .map_err(|e| {
+            internal(operation, format!("could not start `{line}`: {e}")).with_source(e)
+        })?;
     if let Some(input) = input
         && let Some(mut stdin) = child.stdin.take()
     {
-        stdin
-            .write_all(input.as_bytes())
-            .await
-            .map_err(|e| internal(operation, format!("could not write the input of `{line}`: {e}")).with_source(e))?;
+        stdin.write_all(input.as_bytes()).await.map_err(|e| {
+            internal(
+                operation,
+                format!("could not write the input of `{line}`: {e}"),
+            )
+            .with_source(e)
+        })?;
         drop(stdin);
     }
-    let output = child
-        .wait_with_output()
-        .await
-        .map_err(|e| internal(operation, format!("could not wait for `{line}`: {e}")).with_source(e))?;
+    let output = child.wait_with_output().await.map_err(|e| {
+        internal(operation, format!("could not wait for `{line}`: {e}")).with_source(e)
+    })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let stderr = stderr.trim();
-        let status = output
-            .status
-            .code()
-            .map_or_else(|| "was killed by a signal".to_owned(), |c| format!("exited with status {c}"));
+        let status = output.status.code().map_or_else(
+            || "was killed by a signal".to_owned(),
+            |c| format!("exited with status {c}"),
+        );
         return Err(internal(
             operation,
             if stderr.is_empty() {
@@ -162,19 +212,39 @@ mod tests {
     fn quoting() {
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(command_line(Path::new("/sbin/ip"), &["link", "add", "x y"]), "/sbin/ip link add 'x y'");
+        assert_eq!(
+            command_line(Path::new("/sbin/ip"), &["link", "add", "x y"]),
+            "/sbin/ip link add 'x y'"
+        );
     }
 
     #[tokio::test]
     async fn failures_name_the_command_status_and_stderr() {
-        let err = run("test", Path::new("/bin/sh"), &["-c", "echo boom >&2; exit 3"], None).await.unwrap_err();
+        let err = run(
+            "test",
+            Path::new("/bin/sh"),
+            &["-c", "echo boom >&2; exit 3"],
+            None,
+        )
+        .await
+        .unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("/bin/sh -c 'echo boom >&2; exit 3'"), "{text}");
+        assert!(
+            text.contains("/bin/sh -c 'echo boom >&2; exit 3'"),
+            "{text}"
+        );
         assert!(text.contains("exited with status 3: boom"), "{text}");
         assert!(!err.is_retryable());
-        let out = run("test", Path::new("/bin/cat"), &[], Some("hello")).await.unwrap();
+        let out = run("test", Path::new("/bin/cat"), &[], Some("hello"))
+            .await
+            .unwrap();
         assert_eq!(out, "hello");
-        let err = run("test", Path::new("/nonexistent/tool"), &[], None).await.unwrap_err();
-        assert!(err.to_string().contains("could not start `/nonexistent/tool`"));
+        let err = run("test", Path::new("/nonexistent/tool"), &[], None)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("could not start `/nonexistent/tool`")
+        );
     }
 }

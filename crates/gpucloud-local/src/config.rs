@@ -107,7 +107,8 @@ mod tests {
         let config = LocalConfig::default().with_ref_id("secret-ish");
         let json = serde_json::to_string(&config).unwrap();
         assert!(!json.contains("secret-ish"));
-        let back: LocalConfig = serde_json::from_str(r#"{"subnet":"10.9.0.0/24","extra":1}"#).unwrap();
+        let back: LocalConfig =
+            serde_json::from_str(r#"{"subnet":"10.9.0.0/24","extra":1}"#).unwrap();
         assert_eq!(back.subnet, "10.9.0.0/24");
         assert_eq!(back.state_dir, PathBuf::from(DEFAULT_STATE_DIR));
     }

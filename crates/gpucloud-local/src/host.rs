@@ -3,7 +3,7 @@
 
 use std::fs::OpenOptions;
 use std::net::Ipv4Addr;
-use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -48,7 +48,8 @@ pub(crate) enum Cgroups {
 }
 
 fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
-    std::fs::write(path, text).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+    std::fs::write(path, text)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }
 
 impl Cgroups {
@@ -59,7 +60,10 @@ impl Cgroups {
             let has = |c: &str| controllers.split_whitespace().any(|x| x == c);
             if !(has("cpu") && has("memory")) {
                 return Self::Unavailable {
-                    reason: format!("the cgroup v2 root offers only {:?}, not cpu and memory", controllers.trim()),
+                    reason: format!(
+                        "the cgroup v2 root offers only {:?}, not cpu and memory",
+                        controllers.trim()
+                    ),
                 };
             }
             let parent = root.join("gpucloud");
@@ -70,19 +74,27 @@ impl Cgroups {
             };
             return match setup() {
                 Ok(()) => Self::V2 { parent },
-                Err(e) => Self::Unavailable { reason: format!("cannot prepare the cgroup v2 hierarchy: {e}") },
+                Err(e) => Self::Unavailable {
+                    reason: format!("cannot prepare the cgroup v2 hierarchy: {e}"),
+                },
             };
         }
         let cpu = root.join("cpu");
         let memory = root.join("memory");
         if cpu.join("cpu.cfs_quota_us").exists() && memory.join("memory.limit_in_bytes").exists() {
             let (cpu, memory) = (cpu.join("gpucloud"), memory.join("gpucloud"));
-            return match std::fs::create_dir_all(&cpu).and_then(|()| std::fs::create_dir_all(&memory)) {
+            return match std::fs::create_dir_all(&cpu)
+                .and_then(|()| std::fs::create_dir_all(&memory))
+            {
                 Ok(()) => Self::V1 { cpu, memory },
-                Err(e) => Self::Unavailable { reason: format!("cannot create the cgroup v1 directories: {e}") },
+                Err(e) => Self::Unavailable {
+                    reason: format!("cannot create the cgroup v1 directories: {e}"),
+                },
             };
         }
-        Self::Unavailable { reason: "no cgroup hierarchy with the cpu and memory controllers is mounted".into() }
+        Self::Unavailable {
+            reason: "no cgroup hierarchy with the cpu and memory controllers is mounted".into(),
+        }
     }
 
     /// True when limits are enforced.
@@ -121,7 +133,10 @@ impl Cgroups {
                 std::fs::create_dir_all(&memory)?;
                 write_file(&cpu.join("cpu.cfs_period_us"), &period.to_string())?;
                 write_file(&cpu.join("cpu.cfs_quota_us"), &quota.to_string())?;
-                write_file(&memory.join("memory.limit_in_bytes"), &memory_bytes.to_string())?;
+                write_file(
+                    &memory.join("memory.limit_in_bytes"),
+                    &memory_bytes.to_string(),
+                )?;
                 Ok(vec![cpu.join("cgroup.procs"), memory.join("cgroup.procs")])
             }
             Self::Unavailable { .. } => Ok(Vec::new()),
@@ -132,7 +147,11 @@ impl Cgroups {
         self.dirs(name)
             .iter()
             .filter_map(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok())
-            .flat_map(|text| text.lines().filter_map(|l| l.trim().parse().ok()).collect::<Vec<i32>>())
+            .flat_map(|text| {
+                text.lines()
+                    .filter_map(|l| l.trim().parse().ok())
+                    .collect::<Vec<i32>>()
+            })
             .collect()
     }
 
@@ -142,7 +161,11 @@ impl Cgroups {
             .parents()
             .into_iter()
             .filter_map(|p| std::fs::read_dir(p).ok())
-            .flat_map(|rd| rd.filter_map(std::result::Result::ok).filter(|e| e.path().is_dir()).map(|e| e.file_name().to_string_lossy().into_owned()))
+            .flat_map(|rd| {
+                rd.filter_map(std::result::Result::ok)
+                    .filter(|e| e.path().is_dir())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+            })
             .collect();
         names.sort();
         names.dedup();
@@ -162,7 +185,8 @@ fn proc_stat(pid: i32) -> Option<(char, u64)> {
 
 /// True when the process is alive (not a zombie) and is the one recorded.
 pub(crate) fn alive(proc_ref: ProcRef) -> bool {
-    proc_stat(proc_ref.pid).is_some_and(|(state, start)| start == proc_ref.start_time && state != 'Z' && state != 'X')
+    proc_stat(proc_ref.pid)
+        .is_some_and(|(state, start)| start == proc_ref.start_time && state != 'Z' && state != 'X')
 }
 
 fn live_pid(pid: i32) -> bool {
@@ -257,7 +281,13 @@ impl Host {
             return Vec::new();
         };
         let mut ids: Vec<String> = listing
-            .filter_map(|e| e.ok()?.file_name().to_str()?.strip_prefix(&prefix).map(|hex| format!("local-{hex}")))
+            .filter_map(|e| {
+                e.ok()?
+                    .file_name()
+                    .to_str()?
+                    .strip_prefix(&prefix)
+                    .map(|hex| format!("local-{hex}"))
+            })
             .collect();
         ids.sort();
         ids
@@ -275,8 +305,20 @@ impl Host {
 
     /// Every route and address of this machine (IPv4).
     pub(crate) async fn claims(&self) -> Result<Vec<Claim>> {
-        let routes = run("new_client", &self.tools.ip, &["-j", "-4", "route", "show", "table", "all"], None).await?;
-        let addrs = run("new_client", &self.tools.ip, &["-j", "-4", "addr", "show"], None).await?;
+        let routes = run(
+            "new_client",
+            &self.tools.ip,
+            &["-j", "-4", "route", "show", "table", "all"],
+            None,
+        )
+        .await?;
+        let addrs = run(
+            "new_client",
+            &self.tools.ip,
+            &["-j", "-4", "addr", "show"],
+            None,
+        )
+        .await?;
         let mut claims = net::routes_from_json(&routes).map_err(|m| internal("new_client", m))?;
         claims.extend(net::addresses_from_json(&addrs).map_err(|m| internal("new_client", m))?);
         Ok(claims)
@@ -287,9 +329,20 @@ impl Host {
         if !Self::link_exists(&self.bridge) {
             return Ok(false);
         }
-        let json = run("new_client", &self.tools.ip, &["-j", "-4", "addr", "show", "dev", &self.bridge], None).await?;
+        let json = run(
+            "new_client",
+            &self.tools.ip,
+            &["-j", "-4", "addr", "show", "dev", &self.bridge],
+            None,
+        )
+        .await?;
         let claims = net::addresses_from_json(&json).map_err(|m| internal("new_client", m))?;
-        let want = format!("address {}/{} on {}", self.subnet.host_address(), self.subnet.prefix(), self.bridge);
+        let want = format!(
+            "address {}/{} on {}",
+            self.subnet.host_address(),
+            self.subnet.prefix(),
+            self.bridge
+        );
         Ok(!claims.iter().any(|c| c.description == want))
     }
 
@@ -305,7 +358,14 @@ impl Host {
             prefix = self.subnet.prefix()
         );
         tracing::info!(bridge = %self.bridge, subnet = %self.subnet, "creating the instance bridge");
-        run("create_instance", &self.tools.ip, &["-batch", "-"], Some(&batch)).await.map(drop)
+        run(
+            "create_instance",
+            &self.tools.ip,
+            &["-batch", "-"],
+            Some(&batch),
+        )
+        .await
+        .map(drop)
     }
 
     /// Removes the bridge, if it exists.
@@ -314,7 +374,14 @@ impl Host {
             return Ok(());
         }
         tracing::info!(bridge = %self.bridge, "removing the instance bridge");
-        run(operation, &self.tools.ip, &["link", "del", &self.bridge], None).await.map(drop)
+        run(
+            operation,
+            &self.tools.ip,
+            &["link", "del", &self.bridge],
+            None,
+        )
+        .await
+        .map(drop)
     }
 
     /// Writes the instance's files and its host key.
@@ -330,11 +397,24 @@ impl Host {
                 .mode(mode)
                 .open(&path)
                 .map_err(|e| io_error(op, format!("cannot write {}", path.display()), e))?;
-            std::io::Write::write_all(&mut file, text).map_err(|e| io_error(op, format!("cannot write {}", path.display()), e))
+            std::io::Write::write_all(&mut file, text)
+                .map_err(|e| io_error(op, format!("cannot write {}", path.display()), e))
         };
-        put("authorized_keys", format!("{}\n", files.public_key.trim()).as_bytes(), 0o600)?;
-        put("sshd_config", sshd_config(dir, files.id, files.address).as_bytes(), 0o600)?;
-        put("hostname", format!("{}\n", files.hostname).as_bytes(), 0o644)?;
+        put(
+            "authorized_keys",
+            format!("{}\n", files.public_key.trim()).as_bytes(),
+            0o600,
+        )?;
+        put(
+            "sshd_config",
+            sshd_config(files.id, files.address).as_bytes(),
+            0o600,
+        )?;
+        put(
+            "hostname",
+            format!("{}\n", files.hostname).as_bytes(),
+            0o644,
+        )?;
         put(
             "hosts",
             format!(
@@ -346,17 +426,40 @@ impl Host {
             .as_bytes(),
             0o644,
         )?;
-        put("resolv.conf", b"# gpucloud local instance: no DNS (no route leaves this machine)\n", 0o644)?;
-        put("boot.sh", boot_script(dir, files.hostname, &self.tools.sshd).as_bytes(), 0o700)?;
+        put(
+            "resolv.conf",
+            b"# gpucloud local instance: no DNS (no route leaves this machine)\n",
+            0o644,
+        )?;
+        put(
+            "boot.sh",
+            boot_script(dir, files.hostname, &self.tools.sshd).as_bytes(),
+            0o700,
+        )?;
+        for (name, mode) in [("root", 0o700), ("tmp", 0o1777)] {
+            let path = dir.join(name);
+            std::fs::create_dir_all(&path)
+                .and_then(|()| {
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                })
+                .map_err(|e| io_error(op, format!("cannot create {}", path.display()), e))?;
+        }
         if let Some(user_data) = files.user_data {
             put("user-data", user_data, 0o700)?;
         }
         let key = dir.join("ssh_host_ed25519_key");
         let key_text = key.to_string_lossy().into_owned();
         let comment = format!("gpucloud-{}", files.id);
-        run(op, &self.tools.ssh_keygen, &["-q", "-t", "ed25519", "-N", "", "-C", &comment, "-f", &key_text], None)
-            .await
-            .map(drop)
+        run(
+            op,
+            &self.tools.ssh_keygen,
+            &[
+                "-q", "-t", "ed25519", "-N", "", "-C", &comment, "-f", &key_text,
+            ],
+            None,
+        )
+        .await
+        .map(drop)
     }
 
     /// Creates the cgroup, the namespace, the veth pair on the bridge, the addresses and the
@@ -391,23 +494,46 @@ impl Host {
             "link set lo up\naddr add {address}/{prefix} dev eth0\nlink set eth0 up\n",
             prefix = self.subnet.prefix()
         );
-        run(op, &self.tools.ip, &["-n", &ns, "-batch", "-"], Some(&ns_batch)).await?;
+        run(
+            op,
+            &self.tools.ip,
+            &["-n", &ns, "-batch", "-"],
+            Some(&ns_batch),
+        )
+        .await?;
         self.apply_firewall(op, id, ingress).await
     }
 
     /// Replaces the instance's nftables table.
-    pub(crate) async fn apply_firewall(&self, operation: &'static str, id: &str, ingress: &[FirewallRule]) -> Result<()> {
-        let rules = nft::ruleset(self.subnet.host_address(), ingress).map_err(|m| internal(operation, m))?;
+    pub(crate) async fn apply_firewall(
+        &self,
+        operation: &'static str,
+        id: &str,
+        ingress: &[FirewallRule],
+    ) -> Result<()> {
+        let rules = nft::ruleset(self.subnet.host_address(), ingress)
+            .map_err(|m| internal(operation, m))?;
         let ns = self.namespace(id);
         let nft = self.tools.nft.to_string_lossy().into_owned();
-        run(operation, &self.tools.ip, &["netns", "exec", &ns, &nft, "-f", "-"], Some(&rules)).await.map(drop)
+        run(
+            operation,
+            &self.tools.ip,
+            &["netns", "exec", &ns, &nft, "-f", "-"],
+            Some(&rules),
+        )
+        .await
+        .map(drop)
     }
 
     /// Starts the instance: its first process joins the cgroup, enters the namespace, unshares
     /// UTS, mount and PID namespaces and runs `boot.sh`, which ends by becoming sshd.
     pub(crate) fn launch(&self, operation: &'static str, id: &str, dir: &Path) -> Result<ProcRef> {
-        let procs: Vec<PathBuf> =
-            self.cgroups.dirs(&self.cgroup_name(id)).into_iter().map(|d| d.join("cgroup.procs")).collect();
+        let procs: Vec<PathBuf> = self
+            .cgroups
+            .dirs(&self.cgroup_name(id))
+            .into_iter()
+            .map(|d| d.join("cgroup.procs"))
+            .collect();
         let script = format!(
             "for f in \"$@\"; do echo $$ > \"$f\" || exit 1; done; \
              exec {ip} netns exec {ns} {unshare} --uts --mount --pid --fork --mount-proc --propagation slave {sh} {boot}",
@@ -424,7 +550,9 @@ impl Host {
             .mode(0o600)
             .open(&log_path)
             .map_err(|e| io_error(operation, format!("cannot open {}", log_path.display()), e))?;
-        let log2 = log.try_clone().map_err(|e| io_error(operation, format!("cannot open {}", log_path.display()), e))?;
+        let log2 = log
+            .try_clone()
+            .map_err(|e| io_error(operation, format!("cannot open {}", log_path.display()), e))?;
         let child = tokio::process::Command::new(&self.tools.sh)
             .arg("-c")
             .arg(script)
@@ -441,13 +569,24 @@ impl Host {
             .process_group(0)
             .kill_on_drop(false)
             .spawn()
-            .map_err(|e| internal(operation, format!("cannot start the instance's init: {e}")).with_source(e))?;
+            .map_err(|e| {
+                internal(operation, format!("cannot start the instance's init: {e}")).with_source(e)
+            })?;
         let pid = child
             .id()
             .and_then(|p| i32::try_from(p).ok())
-            .ok_or_else(|| internal(operation, "the instance's init exited at once; see its console log"))?;
-        let (_, start_time) = proc_stat(pid)
-            .ok_or_else(|| internal(operation, "the instance's init exited at once; see its console log"))?;
+            .ok_or_else(|| {
+                internal(
+                    operation,
+                    "the instance's init exited at once; see its console log",
+                )
+            })?;
+        let (_, start_time) = proc_stat(pid).ok_or_else(|| {
+            internal(
+                operation,
+                "the instance's init exited at once; see its console log",
+            )
+        })?;
         // Dropping the handle does not stop the process; tokio reaps it when it exits.
         drop(child);
         Ok(ProcRef { pid, start_time })
@@ -478,7 +617,12 @@ impl Host {
     }
 
     /// Stops every process of the instance: SIGTERM, then SIGKILL after a grace period.
-    pub(crate) async fn stop_processes(&self, operation: &'static str, id: &str, launcher: Option<ProcRef>) -> Result<()> {
+    pub(crate) async fn stop_processes(
+        &self,
+        operation: &'static str,
+        id: &str,
+        launcher: Option<ProcRef>,
+    ) -> Result<()> {
         let pids = self.instance_pids(id, launcher);
         if pids.is_empty() {
             return Ok(());
@@ -495,14 +639,22 @@ impl Host {
         if left.is_empty() {
             Ok(())
         } else {
-            Err(internal(operation, format!("processes {left:?} of instance {id} are still running after SIGKILL")))
+            Err(internal(
+                operation,
+                format!("processes {left:?} of instance {id} are still running after SIGKILL"),
+            ))
         }
     }
 
     /// Removes everything the instance has on the machine except its directory: processes, the
     /// veth pair, the namespace (with its nftables table) and the cgroup. Tolerates parts that
     /// are already gone; returns the first failure after trying every step.
-    pub(crate) async fn teardown(&self, operation: &'static str, id: &str, launcher: Option<ProcRef>) -> Result<()> {
+    pub(crate) async fn teardown(
+        &self,
+        operation: &'static str,
+        id: &str,
+        launcher: Option<ProcRef>,
+    ) -> Result<()> {
         let mut first_error = None;
         let mut note = |r: Result<()>| {
             if let Err(e) = r {
@@ -513,10 +665,23 @@ impl Host {
         note(self.stop_processes(operation, id, launcher).await);
         let veth = Self::veth(id);
         if Self::link_exists(&veth) {
-            note(run(operation, &self.tools.ip, &["link", "del", &veth], None).await.map(drop));
+            note(
+                run(operation, &self.tools.ip, &["link", "del", &veth], None)
+                    .await
+                    .map(drop),
+            );
         }
         if self.namespace_exists(id) {
-            note(run(operation, &self.tools.ip, &["netns", "del", &self.namespace(id)], None).await.map(drop));
+            note(
+                run(
+                    operation,
+                    &self.tools.ip,
+                    &["netns", "del", &self.namespace(id)],
+                    None,
+                )
+                .await
+                .map(drop),
+            );
         }
         for dir in self.cgroups.dirs(&self.cgroup_name(id)) {
             note(remove_cgroup(operation, &dir).await);
@@ -534,19 +699,29 @@ async fn remove_cgroup(operation: &'static str, dir: &Path) -> Result<()> {
             Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
         }
     }
-    std::fs::remove_dir(dir).map_err(|e| io_error(operation, format!("cannot remove the cgroup {}", dir.display()), e))
+    std::fs::remove_dir(dir).map_err(|e| {
+        io_error(
+            operation,
+            format!("cannot remove the cgroup {}", dir.display()),
+            e,
+        )
+    })
 }
 
+/// Where the instance directory is bind-mounted inside the instance, before `/tmp` and `/root`
+/// are replaced: every path sshd and the boot script use after that point is under it, so the
+/// state directory may live anywhere (even under `/tmp`) and its path never reaches a config.
+const INSIDE: &str = "/run/gpucloud";
+
 /// The sshd configuration: key-only root login on the instance address.
-fn sshd_config(dir: &Path, id: &str, address: Ipv4Addr) -> String {
-    let d = dir.display();
+fn sshd_config(id: &str, address: Ipv4Addr) -> String {
     format!(
         "# Written by gpucloud-local for instance {id}.\n\
          ListenAddress {address}\n\
          Port 22\n\
-         HostKey \"{d}/ssh_host_ed25519_key\"\n\
+         HostKey {INSIDE}/ssh_host_ed25519_key\n\
          PidFile none\n\
-         AuthorizedKeysFile \"{d}/authorized_keys\"\n\
+         AuthorizedKeysFile {INSIDE}/authorized_keys\n\
          PubkeyAuthentication yes\n\
          PasswordAuthentication no\n\
          KbdInteractiveAuthentication no\n\
@@ -561,9 +736,10 @@ fn sshd_config(dir: &Path, id: &str, address: Ipv4Addr) -> String {
 }
 
 /// The instance's boot script. It runs as PID 1 of the instance's PID namespace, sets up the
-/// host name and private mounts, starts user data once in the background, and becomes sshd.
+/// host name and private mounts (`/run`, `/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`, and
+/// the instance's own `/root` and `/tmp` from its directory), starts user data once in the
+/// background, and becomes sshd.
 fn boot_script(dir: &Path, hostname: &str, sshd: &Path) -> String {
-    let q = |p: &str| shell_quote(&dir.join(p).to_string_lossy());
     format!(
         "#!/bin/sh\n\
          # gpucloud local instance boot; its output goes to console.log.\n\
@@ -571,25 +747,24 @@ fn boot_script(dir: &Path, hostname: &str, sshd: &Path) -> String {
          hostname {hostname}\n\
          mount -t tmpfs -o mode=0755,size=16m gpucloud-run /run\n\
          mkdir -m 0755 /run/sshd\n\
-         mount --bind {hosts} /etc/hosts\n\
-         if [ -e /etc/hostname ]; then mount --bind {hostname_file} /etc/hostname; fi\n\
+         mkdir -m 0700 {INSIDE}\n\
+         mount --bind {dir} {INSIDE}\n\
+         mount --bind {INSIDE}/hosts /etc/hosts\n\
+         if [ -e /etc/hostname ]; then mount --bind {INSIDE}/hostname /etc/hostname; fi\n\
          resolv=$(readlink -m /etc/resolv.conf)\n\
          case \"$resolv\" in /run/*) mkdir -p \"$(dirname \"$resolv\")\"; : > \"$resolv\";; esac\n\
-         mount --bind {resolv} \"$resolv\"\n\
-         if [ -e {user_data} ] && [ ! -e {done} ]; then\n\
-         \x20 : > {done}\n\
-         \x20 ( set +e; echo \"gpucloud: user data started\"; {user_data}; echo \"gpucloud: user data exited with status $?\" ) </dev/null &\n\
+         mount --bind {INSIDE}/resolv.conf \"$resolv\"\n\
+         mount --bind {INSIDE}/root /root\n\
+         mount --bind {INSIDE}/tmp /tmp\n\
+         if [ -e {INSIDE}/user-data ] && [ ! -e {INSIDE}/user-data.done ]; then\n\
+         \x20 : > {INSIDE}/user-data.done\n\
+         \x20 ( set +e; cd /root; echo \"gpucloud: user data started\"; {INSIDE}/user-data; echo \"gpucloud: user data exited with status $?\" ) </dev/null &\n\
          fi\n\
          echo \"gpucloud: starting sshd\"\n\
-         exec {sshd} -D -e -f {config}\n",
+         exec {sshd} -D -e -f {INSIDE}/sshd_config\n",
         hostname = shell_quote(hostname),
-        hosts = q("hosts"),
-        hostname_file = q("hostname"),
-        resolv = q("resolv.conf"),
-        user_data = q("user-data"),
-        done = q("user-data.done"),
+        dir = shell_quote(&dir.to_string_lossy()),
         sshd = shell_quote(&sshd.to_string_lossy()),
-        config = q("sshd_config"),
     )
 }
 
@@ -599,19 +774,30 @@ mod tests {
 
     #[test]
     fn boot_script_runs_user_data_once_and_becomes_sshd() {
-        let script = boot_script(Path::new("/var/lib/g/i/local-1"), "web-1", Path::new("/usr/sbin/sshd"));
+        let script = boot_script(
+            Path::new("/var/lib/g's/local-1"),
+            "web-1",
+            Path::new("/usr/sbin/sshd"),
+        );
         assert!(script.contains("hostname 'web-1'\n"));
-        assert!(script.contains("if [ -e '/var/lib/g/i/local-1/user-data' ] && [ ! -e '/var/lib/g/i/local-1/user-data.done' ]"));
-        assert!(script.trim_end().ends_with("exec '/usr/sbin/sshd' -D -e -f '/var/lib/g/i/local-1/sshd_config'"));
+        assert!(script.contains("mount --bind '/var/lib/g'\\''s/local-1' /run/gpucloud\n"));
+        assert!(script.contains(
+            "if [ -e /run/gpucloud/user-data ] && [ ! -e /run/gpucloud/user-data.done ]"
+        ));
+        assert!(
+            script
+                .trim_end()
+                .ends_with("exec '/usr/sbin/sshd' -D -e -f /run/gpucloud/sshd_config")
+        );
     }
 
     #[test]
     fn sshd_is_key_only() {
-        let config = sshd_config(Path::new("/s/i"), "local-1", Ipv4Addr::new(10, 213, 0, 2));
+        let config = sshd_config("local-1", Ipv4Addr::new(10, 213, 0, 2));
         assert!(config.contains("ListenAddress 10.213.0.2\n"));
         assert!(config.contains("PasswordAuthentication no\n"));
         assert!(config.contains("KbdInteractiveAuthentication no\n"));
-        assert!(config.contains("AuthorizedKeysFile \"/s/i/authorized_keys\"\n"));
+        assert!(config.contains("AuthorizedKeysFile /run/gpucloud/authorized_keys\n"));
     }
 
     #[test]
@@ -619,7 +805,13 @@ mod tests {
         let pid = i32::try_from(std::process::id()).unwrap();
         let (state, start) = proc_stat(pid).unwrap();
         assert!(state == 'R' || state == 'S');
-        assert!(alive(ProcRef { pid, start_time: start }));
-        assert!(!alive(ProcRef { pid, start_time: start + 1 }));
+        assert!(alive(ProcRef {
+            pid,
+            start_time: start
+        }));
+        assert!(!alive(ProcRef {
+            pid,
+            start_time: start + 1
+        }));
     }
 }

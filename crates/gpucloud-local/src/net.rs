@@ -14,37 +14,74 @@ pub(crate) struct Ipv4Net {
 }
 
 fn mask(prefix: u8) -> u32 {
-    if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) }
+    if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(prefix))
+    }
 }
 
 /// Private ranges an instance subnet may come from.
 const PRIVATE_RANGES: [(&str, Ipv4Net); 5] = [
-    ("RFC 1918", Ipv4Net { network: 0x0a00_0000, prefix: 8 }),
-    ("RFC 1918", Ipv4Net { network: 0xac10_0000, prefix: 12 }),
-    ("RFC 1918", Ipv4Net { network: 0xc0a8_0000, prefix: 16 }),
-    ("RFC 6598", Ipv4Net { network: 0x6440_0000, prefix: 10 }),
-    ("RFC 2544", Ipv4Net { network: 0xc612_0000, prefix: 15 }),
+    (
+        "RFC 1918",
+        Ipv4Net {
+            network: 0x0a00_0000,
+            prefix: 8,
+        },
+    ),
+    (
+        "RFC 1918",
+        Ipv4Net {
+            network: 0xac10_0000,
+            prefix: 12,
+        },
+    ),
+    (
+        "RFC 1918",
+        Ipv4Net {
+            network: 0xc0a8_0000,
+            prefix: 16,
+        },
+    ),
+    (
+        "RFC 6598",
+        Ipv4Net {
+            network: 0x6440_0000,
+            prefix: 10,
+        },
+    ),
+    (
+        "RFC 2544",
+        Ipv4Net {
+            network: 0xc612_0000,
+            prefix: 15,
+        },
+    ),
 ];
 
 impl Ipv4Net {
     /// The network containing `addr` with `prefix` bits.
     pub(crate) fn containing(addr: Ipv4Addr, prefix: u8) -> Self {
         let prefix = prefix.min(32);
-        Self { network: u32::from(addr) & mask(prefix), prefix }
+        Self {
+            network: u32::from(addr) & mask(prefix),
+            prefix,
+        }
     }
 
     /// Parses an instance subnet: `a.b.c.d/n` with no host bits, `n` in 8..=30, inside a
     /// private range.
     pub(crate) fn parse_subnet(text: &str) -> Result<Self, String> {
-        let (addr, prefix) = text
-            .trim()
-            .split_once('/')
-            .ok_or_else(|| format!("{text:?} is not a CIDR such as 10.213.0.0/24 (the /prefix is missing)"))?;
-        let addr: Ipv4Addr =
-            addr.parse().map_err(|_| format!("{text:?} is not an IPv4 CIDR such as 10.213.0.0/24"))?;
-        let prefix: u8 = prefix
+        let (addr, prefix) = text.trim().split_once('/').ok_or_else(|| {
+            format!("{text:?} is not a CIDR such as 10.213.0.0/24 (the /prefix is missing)")
+        })?;
+        let addr: Ipv4Addr = addr
             .parse()
-            .map_err(|_| format!("{text:?} has prefix length {prefix:?}; expected a number from 8 to 30"))?;
+            .map_err(|_| format!("{text:?} is not an IPv4 CIDR such as 10.213.0.0/24"))?;
+        let prefix: u8 = prefix.parse().map_err(|_| {
+            format!("{text:?} has prefix length {prefix:?}; expected a number from 8 to 30")
+        })?;
         if !(8..=30).contains(&prefix) {
             return Err(format!(
                 "{text:?} has prefix length {prefix}; expected 8 to 30 (the host takes one address and each instance one)"
@@ -54,7 +91,10 @@ impl Ipv4Net {
         if u32::from(addr) != net.network {
             return Err(format!("{text:?} has host bits set; did you mean {net}?"));
         }
-        if !PRIVATE_RANGES.iter().any(|(_, range)| range.contains_net(net)) {
+        if !PRIVATE_RANGES
+            .iter()
+            .any(|(_, range)| range.contains_net(net))
+        {
             return Err(format!(
                 "{text:?} is not inside a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, \
                  100.64.0.0/10 or 198.18.0.0/15); a public range would hide those internet addresses from this machine"
@@ -122,22 +162,24 @@ impl Cidr {
             Some((a, p)) => (a, Some(p)),
             None => (text, None),
         };
-        let addr: IpAddr = addr.parse().map_err(|_| format!("{text:?} is not an IP address or CIDR"))?;
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{text:?} is not an IP address or CIDR"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             None => max,
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("{text:?} has an invalid prefix length; expected 0 to {max}"))?,
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| {
+                format!("{text:?} has an invalid prefix length; expected 0 to {max}")
+            })?,
         };
         Ok(match addr {
-            IpAddr::V4(a) => {
-                Self::V4(Ipv4Addr::from(u32::from(a) & mask(prefix)), prefix)
-            }
+            IpAddr::V4(a) => Self::V4(Ipv4Addr::from(u32::from(a) & mask(prefix)), prefix),
             IpAddr::V6(a) => {
-                let m = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix)) };
+                let m = if prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - u32::from(prefix))
+                };
                 Self::V6(Ipv6Addr::from(u128::from(a) & m), prefix)
             }
         })
@@ -184,7 +226,9 @@ pub(crate) fn routes_from_json(json: &str) -> Result<Vec<Claim>, String> {
         serde_json::from_str(json).map_err(|e| format!("unreadable `ip -j route` output: {e}"))?;
     let mut claims = Vec::new();
     for entry in &entries {
-        let Some(dst) = entry.get("dst").and_then(Value::as_str) else { continue };
+        let Some(dst) = entry.get("dst").and_then(Value::as_str) else {
+            continue;
+        };
         if dst == "default" {
             continue;
         }
@@ -194,13 +238,20 @@ pub(crate) fn routes_from_json(json: &str) -> Result<Vec<Claim>, String> {
         }
         let dev = entry.get("dev").and_then(Value::as_str).map(str::to_owned);
         let table = entry.get("table").and_then(Value::as_str).unwrap_or("main");
-        let kind = entry.get("type").and_then(Value::as_str).unwrap_or("unicast");
+        let kind = entry
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("unicast");
         let mut description = format!("{kind} route {dst}");
         if let Some(dev) = &dev {
             let _ = write!(description, " dev {dev}");
         }
         let _ = write!(description, " (table {table})");
-        claims.push(Claim { net, description, dev });
+        claims.push(Claim {
+            net,
+            description,
+            dev,
+        });
     }
     Ok(claims)
 }
@@ -211,14 +262,27 @@ pub(crate) fn addresses_from_json(json: &str) -> Result<Vec<Claim>, String> {
         serde_json::from_str(json).map_err(|e| format!("unreadable `ip -j addr` output: {e}"))?;
     let mut claims = Vec::new();
     for link in &links {
-        let dev = link.get("ifname").and_then(Value::as_str).map(str::to_owned);
-        let Some(infos) = link.get("addr_info").and_then(Value::as_array) else { continue };
+        let dev = link
+            .get("ifname")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let Some(infos) = link.get("addr_info").and_then(Value::as_array) else {
+            continue;
+        };
         for info in infos {
-            if info.get("family").and_then(Value::as_str).is_some_and(|f| f != "inet") {
+            if info
+                .get("family")
+                .and_then(Value::as_str)
+                .is_some_and(|f| f != "inet")
+            {
                 continue;
             }
-            let Some(local) = info.get("local").and_then(Value::as_str) else { continue };
-            let Ok(addr) = local.parse::<Ipv4Addr>() else { continue };
+            let Some(local) = info.get("local").and_then(Value::as_str) else {
+                continue;
+            };
+            let Ok(addr) = local.parse::<Ipv4Addr>() else {
+                continue;
+            };
             let prefix = info
                 .get("prefixlen")
                 .and_then(Value::as_u64)
@@ -229,14 +293,22 @@ pub(crate) fn addresses_from_json(json: &str) -> Result<Vec<Claim>, String> {
                 "address {local}/{prefix} on {}",
                 dev.as_deref().unwrap_or("an unnamed interface")
             );
-            claims.push(Claim { net, description, dev: dev.clone() });
+            claims.push(Claim {
+                net,
+                description,
+                dev: dev.clone(),
+            });
         }
     }
     Ok(claims)
 }
 
 /// The first claim that overlaps `subnet`, ignoring claims on the interface `own_dev`.
-pub(crate) fn first_overlap<'a>(subnet: Ipv4Net, claims: &'a [Claim], own_dev: &str) -> Option<&'a Claim> {
+pub(crate) fn first_overlap<'a>(
+    subnet: Ipv4Net,
+    claims: &'a [Claim],
+    own_dev: &str,
+) -> Option<&'a Claim> {
     claims
         .iter()
         .filter(|c| c.dev.as_deref() != Some(own_dev))
@@ -252,19 +324,40 @@ mod tests {
         let net = Ipv4Net::parse_subnet("10.213.0.0/24").unwrap();
         assert_eq!(net.to_string(), "10.213.0.0/24");
         assert_eq!(net.host_address(), Ipv4Addr::new(10, 213, 0, 1));
-        assert_eq!(net.instance_addresses().next(), Some(Ipv4Addr::new(10, 213, 0, 2)));
-        assert_eq!(net.instance_addresses().last(), Some(Ipv4Addr::new(10, 213, 0, 254)));
+        assert_eq!(
+            net.instance_addresses().next(),
+            Some(Ipv4Addr::new(10, 213, 0, 2))
+        );
+        assert_eq!(
+            net.instance_addresses().last(),
+            Some(Ipv4Addr::new(10, 213, 0, 254))
+        );
         assert_eq!(net.instance_addresses().count(), 253);
         let err = Ipv4Net::parse_subnet("10.213.0.5/24").unwrap_err();
         assert!(err.contains("did you mean 10.213.0.0/24"), "{err}");
-        assert!(Ipv4Net::parse_subnet("10.213.0.0").unwrap_err().contains("prefix is missing"));
-        assert!(Ipv4Net::parse_subnet("10.213.0.0/31").unwrap_err().contains("8 to 30"));
-        assert!(Ipv4Net::parse_subnet("8.8.8.0/24").unwrap_err().contains("private range"));
+        assert!(
+            Ipv4Net::parse_subnet("10.213.0.0")
+                .unwrap_err()
+                .contains("prefix is missing")
+        );
+        assert!(
+            Ipv4Net::parse_subnet("10.213.0.0/31")
+                .unwrap_err()
+                .contains("8 to 30")
+        );
+        assert!(
+            Ipv4Net::parse_subnet("8.8.8.0/24")
+                .unwrap_err()
+                .contains("private range")
+        );
         assert!(Ipv4Net::parse_subnet("fd00::/64").is_err());
         assert!(Ipv4Net::parse_subnet("198.18.4.0/24").is_ok());
         assert!(Ipv4Net::parse_subnet("100.64.0.0/10").is_ok());
         let small = Ipv4Net::parse_subnet("192.168.7.0/30").unwrap();
-        assert_eq!(small.instance_addresses().collect::<Vec<_>>(), vec![Ipv4Addr::new(192, 168, 7, 2)]);
+        assert_eq!(
+            small.instance_addresses().collect::<Vec<_>>(),
+            vec![Ipv4Addr::new(192, 168, 7, 2)]
+        );
     }
 
     #[test]
@@ -284,7 +377,10 @@ mod tests {
     fn cidr_parsing_is_canonical() {
         assert_eq!(Cidr::parse("10.1.2.3/8").unwrap().to_string(), "10.0.0.0/8");
         assert_eq!(Cidr::parse("10.1.2.3").unwrap().to_string(), "10.1.2.3/32");
-        assert_eq!(Cidr::parse("2001:db8::1/32").unwrap().to_string(), "2001:db8::/32");
+        assert_eq!(
+            Cidr::parse("2001:db8::1/32").unwrap().to_string(),
+            "2001:db8::/32"
+        );
         assert!(Cidr::parse("0.0.0.0/0").unwrap().is_any());
         assert!(Cidr::parse("::/0").unwrap().is_any());
         assert!(Cidr::parse("10.0.0.0/33").is_err());
@@ -300,13 +396,22 @@ mod tests {
             {"weird":true}]"#;
         let claims = routes_from_json(routes).unwrap();
         assert_eq!(claims.len(), 3);
-        assert_eq!(claims[0].description, "unicast route 192.0.2.0/24 dev eth0 (table main)");
-        assert_eq!(claims[1].description, "local route 127.0.0.1 dev lo (table local)");
+        assert_eq!(
+            claims[0].description,
+            "unicast route 192.0.2.0/24 dev eth0 (table main)"
+        );
+        assert_eq!(
+            claims[1].description,
+            "local route 127.0.0.1 dev lo (table local)"
+        );
         let subnet = Ipv4Net::parse_subnet("10.213.0.0/24").unwrap();
         assert!(first_overlap(subnet, &claims, "gbown").is_none());
         assert!(first_overlap(subnet, &claims, "other").is_some());
         let inside = Ipv4Net::parse_subnet("192.0.2.0/24");
-        assert!(inside.is_err(), "192.0.2.0/24 is documentation space, not private");
+        assert!(
+            inside.is_err(),
+            "192.0.2.0/24 is documentation space, not private"
+        );
 
         let addrs = r#"[{"ifname":"eth0","addr_info":[{"family":"inet","local":"10.213.0.9","prefixlen":16}]},
             {"ifname":"lo","addr_info":[{"family":"inet","local":"127.0.0.1","prefixlen":8}]}]"#;

@@ -157,8 +157,12 @@ fn flock(file: &File, operation: FlockOperation) -> std::io::Result<()> {
 
 /// True when `id` has the shape of an instance id (so it is safe in paths and device names).
 pub(crate) fn valid_id(id: &str) -> bool {
-    id.strip_prefix("local-")
-        .is_some_and(|hex| hex.len() == 12 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+    id.strip_prefix("local-").is_some_and(|hex| {
+        hex.len() == 12
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 /// The 12 hex digits of an id.
@@ -173,8 +177,16 @@ impl Store {
             .recursive(true)
             .mode(0o700)
             .create(root.join("instances"))
-            .map_err(|e| io_error("new_client", format!("cannot create the state directory {}", root.display()), e))?;
-        Ok(Self { root: root.to_path_buf() })
+            .map_err(|e| {
+                io_error(
+                    "new_client",
+                    format!("cannot create the state directory {}", root.display()),
+                    e,
+                )
+            })?;
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
     }
 
     /// The state directory.
@@ -197,7 +209,13 @@ impl Store {
                 .write(true)
                 .mode(0o600)
                 .open(&path)
-                .map_err(|e| io_error(operation, format!("cannot open the lock file {}", path.display()), e))?;
+                .map_err(|e| {
+                    io_error(
+                        operation,
+                        format!("cannot open the lock file {}", path.display()),
+                        e,
+                    )
+                })?;
             flock(&file, FlockOperation::LockExclusive)
                 .map_err(|e| io_error(operation, format!("cannot lock {}", path.display()), e))?;
             Ok(Lock { _file: file })
@@ -206,14 +224,30 @@ impl Store {
     }
 
     /// Takes an instance's lock, waiting for it; `None` when the instance directory is gone.
-    pub(crate) async fn lock_instance(&self, operation: &'static str, id: &str) -> Result<Option<Lock>> {
+    pub(crate) async fn lock_instance(
+        &self,
+        operation: &'static str,
+        id: &str,
+    ) -> Result<Option<Lock>> {
         let dir = self.dir(id);
         blocking(operation, move || {
             let path = dir.join(LOCK);
-            let file = match OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(&path) {
+            let file = match OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o600)
+                .open(&path)
+            {
                 Ok(file) => file,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(io_error(operation, format!("cannot open the lock file {}", path.display()), e)),
+                Err(e) => {
+                    return Err(io_error(
+                        operation,
+                        format!("cannot open the lock file {}", path.display()),
+                        e,
+                    ));
+                }
             };
             flock(&file, FlockOperation::LockExclusive)
                 .map_err(|e| io_error(operation, format!("cannot lock {}", path.display()), e))?;
@@ -261,7 +295,13 @@ impl Store {
             std::fs::DirBuilder::new()
                 .mode(0o700)
                 .create(&dir)
-                .map_err(|e| io_error("create_instance", format!("cannot create {}", dir.display()), e))?;
+                .map_err(|e| {
+                    io_error(
+                        "create_instance",
+                        format!("cannot create {}", dir.display()),
+                        e,
+                    )
+                })?;
             let path = dir.join(LOCK);
             let file = OpenOptions::new()
                 .create(true)
@@ -269,9 +309,20 @@ impl Store {
                 .write(true)
                 .mode(0o600)
                 .open(&path)
-                .map_err(|e| io_error("create_instance", format!("cannot open {}", path.display()), e))?;
-            flock(&file, FlockOperation::NonBlockingLockExclusive)
-                .map_err(|e| io_error("create_instance", format!("cannot lock {}", path.display()), e))?;
+                .map_err(|e| {
+                    io_error(
+                        "create_instance",
+                        format!("cannot open {}", path.display()),
+                        e,
+                    )
+                })?;
+            flock(&file, FlockOperation::NonBlockingLockExclusive).map_err(|e| {
+                io_error(
+                    "create_instance",
+                    format!("cannot lock {}", path.display()),
+                    e,
+                )
+            })?;
             write_atomic("create_instance", &dir.join(RECORD), &bytes)?;
             Ok(Lock { _file: file })
         })
@@ -296,11 +347,14 @@ impl Store {
     pub(crate) async fn read_all(&self, operation: &'static str) -> Result<Vec<(String, Entry)>> {
         let instances = self.root.join("instances");
         blocking(operation, move || {
-            let listing = std::fs::read_dir(&instances)
-                .map_err(|e| io_error(operation, format!("cannot list {}", instances.display()), e))?;
+            let listing = std::fs::read_dir(&instances).map_err(|e| {
+                io_error(operation, format!("cannot list {}", instances.display()), e)
+            })?;
             let mut entries = Vec::new();
             for item in listing {
-                let item = item.map_err(|e| io_error(operation, format!("cannot list {}", instances.display()), e))?;
+                let item = item.map_err(|e| {
+                    io_error(operation, format!("cannot list {}", instances.display()), e)
+                })?;
                 let name = item.file_name().to_string_lossy().into_owned();
                 if !valid_id(&name) {
                     continue;
@@ -321,7 +375,11 @@ impl Store {
         blocking(operation, move || match std::fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io_error(operation, format!("cannot remove {}", dir.display()), e)),
+            Err(e) => Err(io_error(
+                operation,
+                format!("cannot remove {}", dir.display()),
+                e,
+            )),
         })
         .await
     }
@@ -331,10 +389,19 @@ fn read_entry(operation: &'static str, dir: &Path) -> Result<Option<Entry>> {
     match std::fs::read(dir.join(RECORD)) {
         Ok(bytes) => Ok(Some(match serde_json::from_slice::<Record>(&bytes) {
             Ok(record) => Entry::Record(Box::new(record)),
-            Err(e) => Entry::Unreadable(format!("the record {} cannot be read: {e}", dir.join(RECORD).display())),
+            Err(e) => Entry::Unreadable(format!(
+                "the record {} cannot be read: {e}",
+                dir.join(RECORD).display()
+            )),
         })),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(dir.is_dir().then_some(Entry::Empty)),
-        Err(e) => Err(io_error(operation, format!("cannot read {}", dir.join(RECORD).display()), e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(dir.is_dir().then_some(Entry::Empty))
+        }
+        Err(e) => Err(io_error(
+            operation,
+            format!("cannot read {}", dir.join(RECORD).display()),
+            e,
+        )),
     }
 }
 
@@ -342,7 +409,11 @@ fn read_entry(operation: &'static str, dir: &Path) -> Result<Option<Entry>> {
 pub(crate) fn write_atomic(operation: &'static str, path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
     let result = (|| {
-        let mut file = OpenOptions::new().create_new(true).write(true).mode(0o600).open(&tmp)?;
+        let mut file = OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .mode(0o600)
+            .open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -368,7 +439,8 @@ mod tests {
 
     #[test]
     fn records_are_lenient() {
-        let record: Record = serde_json::from_str(r#"{"id":"local-0123456789ab","stage":"warp","new":1}"#).unwrap();
+        let record: Record =
+            serde_json::from_str(r#"{"id":"local-0123456789ab","stage":"warp","new":1}"#).unwrap();
         assert_eq!(record.stage, Stage::Unknown);
         assert_eq!(record.address, None);
         let mut record = Record::default();
@@ -380,7 +452,11 @@ mod tests {
     async fn store_round_trip_and_locks() {
         let tmp = tempfile::tempdir().unwrap();
         let store = Store::open(tmp.path()).unwrap();
-        let record = Record { id: "local-00000000000a".into(), name: "a".into(), ..Record::default() };
+        let record = Record {
+            id: "local-00000000000a".into(),
+            name: "a".into(),
+            ..Record::default()
+        };
         let lock = store.create(&record).await.unwrap();
         assert!(store.instance_busy(&record.id));
         drop(lock);
@@ -394,12 +470,28 @@ mod tests {
         assert!(matches!(&all[0].1, Entry::Record(r) if r.name == "a"));
         assert!(matches!(all[1].1, Entry::Empty));
         assert!(matches!(&all[2].1, Entry::Unreadable(m) if m.contains("cannot be read")));
-        assert!(store.read("test", "local-00000000000d").await.unwrap().is_none());
-        let _held = store.lock_instance("test", &record.id).await.unwrap().unwrap();
+        assert!(
+            store
+                .read("test", "local-00000000000d")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let _held = store
+            .lock_instance("test", &record.id)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(store.instance_busy(&record.id));
         store.remove("test", &record.id).await.unwrap();
         store.remove("test", &record.id).await.unwrap();
-        assert!(store.lock_instance("test", &record.id).await.unwrap().is_none());
+        assert!(
+            store
+                .lock_instance("test", &record.id)
+                .await
+                .unwrap()
+                .is_none()
+        );
         let _global = store.lock_global("test").await.unwrap();
     }
 }
