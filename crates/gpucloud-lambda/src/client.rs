@@ -10,15 +10,16 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use gpucloud_core::validate::validate_create;
 use gpucloud_core::{
-    AddFirewallRulesToInstanceArgs, ApiType, CapabilityTable, CloudClient, CloudCredential, CloudError,
-    CloudProviderId, CreateFeatures, CreateInstanceAttrs, ErrorKind, GetImageArgs, GetInstanceTypeArgs,
-    GetLocationsArgs, Image, Instance, InstanceId, InstanceTags, InstanceType, LifecycleStatus, ListInstancesArgs,
-    Location, MachineImage, ModifyFirewall, RebootInstance, Result, Retry, RevokeSecurityGroupRuleArgs,
-    UpdateInstanceTagsArgs, tenant_id_from_secret,
+    AddFirewallRulesToInstanceArgs, ApiType, Capability, CapabilityTable, CloudClient,
+    CloudCredential, CloudError, CloudProviderId, CreateFeatures, CreateInstanceAttrs, ErrorKind,
+    GetImageArgs, GetInstanceTypeArgs, GetLocationsArgs, Image, Instance, InstanceId, InstanceTags,
+    InstanceType, LifecycleStatus, ListInstancesArgs, Location, MachineImage, ModifyFirewall,
+    RebootInstance, Result, Retry, RevokeSecurityGroupRuleArgs, UpdateInstanceTagsArgs,
+    tenant_id_from_secret,
 };
 use gpucloud_http::{
-    ApiKey, Auth, Classification, HeaderMap, HttpClient, HttpConfig, RateLimit, Request, RetryPolicy, StatusCode,
-    parse_base_url,
+    ApiKey, Auth, Classification, HeaderMap, HttpClient, HttpConfig, RateLimit, Request,
+    RetryPolicy, StatusCode, parse_base_url,
 };
 use jiff::Timestamp;
 use tokio::sync::Mutex;
@@ -53,13 +54,23 @@ pub struct LambdaCredential {
 
 impl fmt::Debug for LambdaCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LambdaCredential").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("LambdaCredential")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
 fn classifier(status: StatusCode, _headers: &HeaderMap, body: &[u8]) -> Classification {
-    let error = serde_json::from_slice::<wire::ErrorBody>(body).ok().and_then(|b| b.error).unwrap_or_default();
-    let (kind, retry) = classify(status.as_u16(), error.code.as_deref(), Subject::Resource, None);
+    let error = serde_json::from_slice::<wire::ErrorBody>(body)
+        .ok()
+        .and_then(|b| b.error)
+        .unwrap_or_default();
+    let (kind, retry) = classify(
+        status.as_u16(),
+        error.code.as_deref(),
+        Subject::Resource,
+        None,
+    );
     let mut class = Classification::new(kind).with_retry(retry);
     if let Some(code) = error.code {
         class = class.with_code(code);
@@ -81,18 +92,27 @@ impl LambdaCredential {
         config.validate()?;
         let base = parse_base_url(&format!("{}/api/v1/", config.effective_base_url()))?;
         let rps = config.effective_requests_per_second();
-        let burst = NonZeroU32::new(rps.floor().clamp(1.0, f64::from(u32::MAX)) as u32).unwrap_or(NonZeroU32::MIN);
-        let general = RateLimit::every(Duration::from_secs_f64((1.0 / rps).min(86_400.0))).with_burst(burst);
+        let burst = NonZeroU32::new(rps.floor().clamp(1.0, f64::from(u32::MAX)) as u32)
+            .unwrap_or(NonZeroU32::MIN);
+        let general =
+            RateLimit::every(Duration::from_secs_f64((1.0 / rps).min(86_400.0))).with_burst(burst);
         let launch = config.effective_launch_interval();
-        let retry = RetryPolicy::default()
-            .with_backoff(Duration::from_millis(config.retry_backoff_ms.unwrap_or(500)), Duration::from_secs(20));
+        let retry = RetryPolicy::default().with_backoff(
+            Duration::from_millis(config.retry_backoff_ms.unwrap_or(500)),
+            Duration::from_secs(20),
+        );
         let http_config = HttpConfig::default()
             .with_base_url(base)
             .with_request_timeout(config.effective_request_timeout())
             .with_retry(retry)
             .with_rate_limit(general)
             .with_create_rate_limit((!launch.is_zero()).then(|| RateLimit::every(launch)));
-        let http = HttpClient::new(PROVIDER, http_config, Auth::Bearer(ApiKey::new(config.key())), classifier)?;
+        let http = HttpClient::new(
+            PROVIDER,
+            http_config,
+            Auth::Bearer(ApiKey::new(config.key())),
+            classifier,
+        )?;
         let shared = Arc::new(Shared {
             http,
             ref_id: config.ref_id.clone(),
@@ -109,7 +129,10 @@ impl LambdaCredential {
 
     /// A client bound to `location` (empty: none), sharing this credential's HTTP client.
     pub fn client(&self, location: &str) -> LambdaClient {
-        LambdaClient { shared: Arc::clone(&self.shared), location: location.to_owned() }
+        LambdaClient {
+            shared: Arc::clone(&self.shared),
+            location: location.to_owned(),
+        }
     }
 }
 
@@ -138,8 +161,11 @@ impl CloudCredential for LambdaCredential {
 
 /// A client of one Lambda account, optionally bound to a region.
 ///
-/// Implements [`CloudClient`], [`RebootInstance`], [`InstanceTags`], [`MachineImage`] and
-/// [`ModifyFirewall`] (for instances it created, through their own firewall ruleset).
+/// Implements [`CloudClient`], [`RebootInstance`], [`MachineImage`] and [`ModifyFirewall`] (for
+/// instances it created, through their own firewall ruleset), all declared in its capability
+/// table. It also implements [`InstanceTags`] but does not declare it: Lambda's API description
+/// (1.10.0) documents only `name` for `POST /instances/{id}`, so an update is sent, read back,
+/// and answered with `NotImplemented` when Lambda did not apply it.
 #[derive(Clone)]
 pub struct LambdaClient {
     shared: Arc<Shared>,
@@ -158,9 +184,23 @@ impl fmt::Debug for LambdaClient {
 /// Rewrites a not-found of an instance operation as `InstanceNotFound`.
 fn for_instance(error: CloudError) -> CloudError {
     match error {
-        CloudError::Provider { provider, operation, kind: ErrorKind::ResourceNotFound, retry, message, source } => {
+        CloudError::Provider {
+            provider,
+            operation,
+            kind: ErrorKind::ResourceNotFound,
+            retry,
+            message,
+            source,
+        } => {
             let (kind, _) = classify(404, None, Subject::Instance, None);
-            CloudError::Provider { provider, operation, kind, retry, message, source }
+            CloudError::Provider {
+                provider,
+                operation,
+                kind,
+                retry,
+                message,
+                source,
+            }
         }
         other => other,
     }
@@ -185,9 +225,12 @@ fn decode_user_data(b64: &str) -> Result<Option<String>> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
         .map_err(|_| CloudError::invalid("user_data_base64", "is not valid base64"))?;
-    String::from_utf8(bytes)
-        .map(Some)
-        .map_err(|_| CloudError::invalid("user_data_base64", "Lambda takes plain-text cloud-init user data; this decodes to non-UTF-8 bytes"))
+    String::from_utf8(bytes).map(Some).map_err(|_| {
+        CloudError::invalid(
+            "user_data_base64",
+            "Lambda takes plain-text cloud-init user data; this decodes to non-UTF-8 bytes",
+        )
+    })
 }
 
 /// What a create added before the launch, removed again when the create fails.
@@ -202,7 +245,11 @@ impl LambdaClient {
         &self.shared.http
     }
 
-    async fn get<T: serde::de::DeserializeOwned>(&self, operation: &'static str, path: &str) -> Result<T> {
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        path: &str,
+    ) -> Result<T> {
         let data: Data<T> = self.http().get_json(operation, path, &[]).await?;
         Ok(data.data)
     }
@@ -211,8 +258,14 @@ impl LambdaClient {
         self.get(operation, "instances").await
     }
 
-    async fn raw_instance(&self, operation: &'static str, id: &InstanceId) -> Result<wire::Instance> {
-        self.get(operation, &format!("instances/{}", id.as_str())).await.map_err(for_instance)
+    async fn raw_instance(
+        &self,
+        operation: &'static str,
+        id: &InstanceId,
+    ) -> Result<wire::Instance> {
+        self.get(operation, &format!("instances/{}", id.as_str()))
+            .await
+            .map_err(for_instance)
     }
 
     fn owned_by_me(&self, w: &wire::Instance) -> bool {
@@ -220,35 +273,62 @@ impl LambdaClient {
     }
 
     /// The live instance of this credential with this RefID, if any.
-    async fn find_by_ref_id(&self, operation: &'static str, ref_id: &str) -> Result<Option<wire::Instance>> {
+    async fn find_by_ref_id(
+        &self,
+        operation: &'static str,
+        ref_id: &str,
+    ) -> Result<Option<wire::Instance>> {
         let instances = self.raw_instances(operation).await?;
         Ok(instances.into_iter().find(|w| {
             self.owned_by_me(w)
                 && convert::tag_value(w, TAG_REF_ID) == Some(ref_id)
-                && !convert::status(w.status.as_deref()).lifecycle_status.is_terminal()
+                && !convert::status(w.status.as_deref())
+                    .lifecycle_status
+                    .is_terminal()
         }))
     }
 
     /// The name of an account key holding `public_key`, adding one when none does.
-    async fn ensure_ssh_key(&self, attrs: &CreateInstanceAttrs, added: &mut Added) -> Result<String> {
+    async fn ensure_ssh_key(
+        &self,
+        attrs: &CreateInstanceAttrs,
+        added: &mut Added,
+    ) -> Result<String> {
         const OP: &str = "create_instance";
         let keys: Vec<wire::SshKey> = self.get(OP, "ssh-keys").await?;
-        if let Some(existing) = keys.iter().find(|k| convert::same_key(&k.public_key, &attrs.public_key)) {
+        if let Some(existing) = keys
+            .iter()
+            .find(|k| convert::same_key(&k.public_key, &attrs.public_key))
+        {
             return Ok(existing.name.clone());
         }
         let base = attrs.key_pair_name.as_deref().unwrap_or(&attrs.ref_id);
         let taken: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
         let name = convert::unique_key_name(base, &attrs.public_key, &taken);
-        let body = wire::AddSshKey { name: name.clone(), public_key: attrs.public_key.clone() };
-        match self.http().send_json::<Data<wire::SshKey>>(Request::post(OP, "ssh-keys").json(&body)?).await {
+        let body = wire::AddSshKey {
+            name: name.clone(),
+            public_key: attrs.public_key.clone(),
+        };
+        match self
+            .http()
+            .send_json::<Data<wire::SshKey>>(Request::post(OP, "ssh-keys").json(&body)?)
+            .await
+        {
             Ok(key) => {
                 added.ssh_key_id = Some(key.data.id);
-                Ok(if key.data.name.is_empty() { name } else { key.data.name })
+                Ok(if key.data.name.is_empty() {
+                    name
+                } else {
+                    key.data.name
+                })
             }
             Err(error) if outcome_unknown(&error) || error.kind() == ErrorKind::Conflict => {
                 // The key may exist now (our lost answer, or a concurrent create): look again.
                 let keys: Vec<wire::SshKey> = self.get(OP, "ssh-keys").await?;
-                match keys.into_iter().find(|k| convert::same_key(&k.public_key, &attrs.public_key)) {
+                match keys
+                    .into_iter()
+                    .find(|k| convert::same_key(&k.public_key, &attrs.public_key))
+                {
                     Some(key) => {
                         if key.name == name {
                             added.ssh_key_id = Some(key.id);
@@ -263,21 +343,41 @@ impl LambdaClient {
     }
 
     /// Creates the instance's own ruleset in `region`.
-    async fn create_ruleset(&self, attrs: &CreateInstanceAttrs, region: &str, added: &mut Added) -> Result<String> {
+    async fn create_ruleset(
+        &self,
+        attrs: &CreateInstanceAttrs,
+        region: &str,
+        added: &mut Added,
+    ) -> Result<String> {
         const OP: &str = "create_instance";
         let rules = convert::wire_rules(&attrs.firewall_rules)?;
         let name = convert::ruleset_name(&attrs.ref_id);
-        let body = wire::CreateRuleset { name: name.clone(), region: region.to_owned(), rules };
-        match self.http().send_json::<Data<wire::FirewallRuleset>>(Request::post(OP, "firewall-rulesets").json(&body)?).await {
+        let body = wire::CreateRuleset {
+            name: name.clone(),
+            region: region.to_owned(),
+            rules,
+        };
+        match self
+            .http()
+            .send_json::<Data<wire::FirewallRuleset>>(
+                Request::post(OP, "firewall-rulesets").json(&body)?,
+            )
+            .await
+        {
             Ok(ruleset) => {
                 added.ruleset_id = Some(ruleset.data.id.clone());
                 Ok(ruleset.data.id)
             }
             Err(error) if outcome_unknown(&error) => {
-                let rulesets: Vec<wire::FirewallRuleset> = self.get(OP, "firewall-rulesets").await?;
+                let rulesets: Vec<wire::FirewallRuleset> =
+                    self.get(OP, "firewall-rulesets").await?;
                 let found = rulesets
                     .into_iter()
-                    .find(|r| r.name == name && r.region.as_ref().is_some_and(|g| g.name == region) && r.instance_ids.is_empty())
+                    .find(|r| {
+                        r.name == name
+                            && r.region.as_ref().is_some_and(|g| g.name == region)
+                            && r.instance_ids.is_empty()
+                    })
                     .ok_or(error)?;
                 added.ruleset_id = Some(found.id.clone());
                 Ok(found.id)
@@ -289,7 +389,8 @@ impl LambdaClient {
     /// Removes what a failed create added; best effort, logged.
     async fn roll_back(&self, added: Added) {
         if let Some(id) = added.ruleset_id {
-            let request = Request::delete("create_instance", format!("firewall-rulesets/{id}")).idempotent(true);
+            let request = Request::delete("create_instance", format!("firewall-rulesets/{id}"))
+                .idempotent(true);
             if let Err(e) = self.http().send(request).await
                 && !e.is_not_found()
             {
@@ -297,7 +398,8 @@ impl LambdaClient {
             }
         }
         if let Some(id) = added.ssh_key_id {
-            let request = Request::delete("create_instance", format!("ssh-keys/{id}")).idempotent(true);
+            let request =
+                Request::delete("create_instance", format!("ssh-keys/{id}")).idempotent(true);
             if let Err(e) = self.http().send(request).await
                 && !e.is_not_found()
             {
@@ -306,13 +408,20 @@ impl LambdaClient {
         }
     }
 
-    async fn launch(&self, attrs: &CreateInstanceAttrs, region: &str, added: &mut Added) -> Result<Instance> {
+    async fn launch(
+        &self,
+        attrs: &CreateInstanceAttrs,
+        region: &str,
+        added: &mut Added,
+    ) -> Result<Instance> {
         const OP: &str = "create_instance";
         let user_data = decode_user_data(&attrs.user_data_base64)?;
         let key_name = self.ensure_ssh_key(attrs, added).await?;
         // Every instance gets a ruleset of its own (SSH only when no rules were asked for),
         // so its rules can be changed later: Lambda attaches rulesets only at launch.
-        let firewall_rulesets = vec![wire::RulesetRef { id: self.create_ruleset(attrs, region, added).await? }];
+        let firewall_rulesets = vec![wire::RulesetRef {
+            id: self.create_ruleset(attrs, region, added).await?,
+        }];
         let created_at = Timestamp::now().round(jiff::Unit::Second).ok();
         let body = wire::LaunchRequest {
             region_name: region.to_owned(),
@@ -320,13 +429,21 @@ impl LambdaClient {
             ssh_key_names: vec![key_name],
             name: Some(convert::instance_name(&attrs.name, &attrs.ref_id)),
             hostname: convert::hostname(&attrs.name),
-            image: (!attrs.image_id.is_empty()).then(|| wire::ImageSpec { id: attrs.image_id.clone() }),
+            image: (!attrs.image_id.is_empty()).then(|| wire::ImageSpec {
+                id: attrs.image_id.clone(),
+            }),
             user_data,
             tags: convert::wire_tags(&attrs.tags, &attrs.ref_id, &self.shared.ref_id, created_at),
             firewall_rulesets,
         };
-        let request = Request::post(OP, "instance-operations/launch").json(&body)?.create();
-        let id = match self.http().send_json::<Data<wire::LaunchResponse>>(request).await {
+        let request = Request::post(OP, "instance-operations/launch")
+            .json(&body)?
+            .create();
+        let id = match self
+            .http()
+            .send_json::<Data<wire::LaunchResponse>>(request)
+            .await
+        {
             Ok(response) => {
                 let mut ids = response.data.instance_ids.into_iter();
                 match (ids.next(), ids.next()) {
@@ -341,7 +458,10 @@ impl LambdaClient {
                             PROVIDER,
                             OP,
                             ErrorKind::Internal,
-                            format!("launch returned {} instance ids; expected exactly one", ids.len()),
+                            format!(
+                                "launch returned {} instance ids; expected exactly one",
+                                ids.len()
+                            ),
                         ));
                     }
                 }
@@ -389,7 +509,11 @@ impl LambdaClient {
                     ssh_port: 22,
                     location: region.to_owned(),
                     tags: attrs.tags.clone(),
-                    instance_type_id: gpucloud_core::InstanceTypeId::generic(region, None, &attrs.instance_type),
+                    instance_type_id: gpucloud_core::InstanceTypeId::generic(
+                        region,
+                        None,
+                        &attrs.instance_type,
+                    ),
                     ..Instance::default()
                 })
             }
@@ -401,7 +525,11 @@ impl LambdaClient {
         let request = Request::post(operation, "instance-operations/terminate")
             .json(&wire::InstanceIds { instance_ids: ids })?
             .idempotent(true);
-        self.http().send(request).await.map(|_| ()).map_err(for_instance)
+        self.http()
+            .send(request)
+            .await
+            .map(|_| ())
+            .map_err(for_instance)
     }
 
     /// Deletes the instance's SDK-made rulesets; one still attached (Lambda may keep a
@@ -410,15 +538,20 @@ impl LambdaClient {
         if ruleset_ids.is_empty() {
             return;
         }
-        let rulesets: Vec<wire::FirewallRuleset> = match self.get(operation, "firewall-rulesets").await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not list firewall rulesets to clean up");
-                return;
-            }
-        };
-        for ruleset in rulesets.iter().filter(|r| ruleset_ids.contains(&r.id) && r.name.starts_with(convert::RULESET_PREFIX)) {
-            let request = Request::delete(operation, format!("firewall-rulesets/{}", ruleset.id)).idempotent(true);
+        let rulesets: Vec<wire::FirewallRuleset> =
+            match self.get(operation, "firewall-rulesets").await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not list firewall rulesets to clean up");
+                    return;
+                }
+            };
+        for ruleset in rulesets
+            .iter()
+            .filter(|r| ruleset_ids.contains(&r.id) && r.name.starts_with(convert::RULESET_PREFIX))
+        {
+            let request = Request::delete(operation, format!("firewall-rulesets/{}", ruleset.id))
+                .idempotent(true);
             if let Err(e) = self.http().send(request).await
                 && !e.is_not_found()
             {
@@ -428,13 +561,21 @@ impl LambdaClient {
     }
 
     /// The instance's own ruleset (the SDK-made one), for firewall changes.
-    async fn own_ruleset(&self, operation: &'static str, id: &InstanceId) -> Result<wire::FirewallRuleset> {
+    async fn own_ruleset(
+        &self,
+        operation: &'static str,
+        id: &InstanceId,
+    ) -> Result<wire::FirewallRuleset> {
         let w = self.raw_instance(operation, id).await?;
         let ids = convert::ruleset_ids(&w);
-        let ref_id = convert::tag_value(&w, TAG_REF_ID).unwrap_or_default().to_owned();
+        let ref_id = convert::tag_value(&w, TAG_REF_ID)
+            .unwrap_or_default()
+            .to_owned();
         let expected = convert::ruleset_name(&ref_id);
         for rid in ids {
-            let ruleset: wire::FirewallRuleset = self.get(operation, &format!("firewall-rulesets/{rid}")).await?;
+            let ruleset: wire::FirewallRuleset = self
+                .get(operation, &format!("firewall-rulesets/{rid}"))
+                .await?;
             if ruleset.name == expected {
                 return Ok(ruleset);
             }
@@ -448,7 +589,12 @@ impl LambdaClient {
         ))
     }
 
-    async fn patch_rules(&self, operation: &'static str, ruleset_id: &str, rules: Vec<wire::FirewallRule>) -> Result<()> {
+    async fn patch_rules(
+        &self,
+        operation: &'static str,
+        ruleset_id: &str,
+        rules: Vec<wire::FirewallRule>,
+    ) -> Result<()> {
         let request = Request::patch(operation, format!("firewall-rulesets/{ruleset_id}"))
             .json(&wire::PatchRuleset { rules })?
             .idempotent(true);
@@ -482,7 +628,6 @@ impl CloudClient for LambdaClient {
         CapabilityTable {
             reboot: Some(self),
             machine_image: Some(self),
-            tags: Some(self),
             modify_firewall: Some(self),
             ..CapabilityTable::NONE
         }
@@ -510,7 +655,11 @@ impl CloudClient for LambdaClient {
     async fn locations(&self, _args: GetLocationsArgs) -> Result<Vec<Location>> {
         let regions: Vec<wire::Region> = self.get("locations", "regions").await?;
         // Every region Lambda lists accepts launches; capacity is per type (see instance types).
-        Ok(regions.into_iter().filter(|r| !r.name.is_empty()).map(|r| convert::location(r, true)).collect())
+        Ok(regions
+            .into_iter()
+            .filter(|r| !r.name.is_empty())
+            .map(|r| convert::location(r, true))
+            .collect())
     }
 
     async fn instance_types(&self, args: &GetInstanceTypeArgs) -> Result<Vec<InstanceType>> {
@@ -518,7 +667,7 @@ impl CloudClient for LambdaClient {
             self.get::<wire::InstanceTypes>("instance_types", "instance-types"),
             self.get::<Vec<wire::Region>>("instance_types", "regions"),
         )?;
-        Ok(args.apply(convert::instance_types(types, &regions)))
+        Ok(args.apply(convert::instance_types(&types, &regions)))
     }
 
     async fn create_instance(&self, attrs: CreateInstanceAttrs) -> Result<Instance> {
@@ -527,9 +676,16 @@ impl CloudClient for LambdaClient {
         convert::check_user_tags(&attrs.tags)?;
         convert::wire_rules(&attrs.firewall_rules)?;
         decode_user_data(&attrs.user_data_base64)?;
-        let region = if attrs.location.is_empty() { self.location.clone() } else { attrs.location.clone() };
+        let region = if attrs.location.is_empty() {
+            self.location.clone()
+        } else {
+            attrs.location.clone()
+        };
         if region.is_empty() {
-            return Err(CloudError::invalid("location", "Lambda launches into a named region; set location"));
+            return Err(CloudError::invalid(
+                "location",
+                "Lambda launches into a named region; set location",
+            ));
         }
         let _guard = self.shared.create_lock.lock().await;
         if let Some(existing) = self.find_by_ref_id(OP, &attrs.ref_id).await? {
@@ -543,7 +699,9 @@ impl CloudClient for LambdaClient {
     }
 
     async fn get_instance(&self, id: &InstanceId) -> Result<Instance> {
-        Ok(convert::instance(self.raw_instance("get_instance", id).await?))
+        Ok(convert::instance(
+            self.raw_instance("get_instance", id).await?,
+        ))
     }
 
     async fn list_instances(&self, args: &ListInstancesArgs) -> Result<Vec<Instance>> {
@@ -570,10 +728,11 @@ impl CloudClient for LambdaClient {
                 // A lost answer or a refusal: the instance's state decides.
                 match self.raw_instance(OP, id).await {
                     Err(again) if again.is_not_found() => {}
-                    Ok(w) if matches!(
-                        convert::status(w.status.as_deref()).lifecycle_status,
-                        LifecycleStatus::Terminating | LifecycleStatus::Terminated
-                    ) => {}
+                    Ok(w)
+                        if matches!(
+                            convert::status(w.status.as_deref()).lifecycle_status,
+                            LifecycleStatus::Terminating | LifecycleStatus::Terminated
+                        ) => {}
                     _ => return Err(e),
                 }
             }
@@ -586,9 +745,16 @@ impl CloudClient for LambdaClient {
 #[async_trait]
 impl RebootInstance for LambdaClient {
     async fn reboot_instance(&self, id: &InstanceId) -> Result<()> {
-        let request = Request::post("reboot_instance", "instance-operations/restart")
-            .json(&wire::InstanceIds { instance_ids: vec![id.as_str().to_owned()] })?;
-        self.http().send(request).await.map(|_| ()).map_err(for_instance)
+        let request = Request::post("reboot_instance", "instance-operations/restart").json(
+            &wire::InstanceIds {
+                instance_ids: vec![id.as_str().to_owned()],
+            },
+        )?;
+        self.http()
+            .send(request)
+            .await
+            .map(|_| ())
+            .map_err(for_instance)
     }
 }
 
@@ -602,19 +768,22 @@ impl InstanceTags for LambdaClient {
         convert::check_user_tags(&args.tags)?;
         let current = self.raw_instance(OP, &args.instance_id).await?;
         let mut tags = convert::bookkeeping_tags(&current);
-        tags.extend(args.tags.iter().map(|(k, v)| wire::Tag { key: k.clone(), value: v.clone() }));
+        tags.extend(args.tags.iter().map(|(k, v)| wire::Tag {
+            key: k.clone(),
+            value: v.clone(),
+        }));
         let request = Request::post(OP, format!("instances/{}", args.instance_id.as_str()))
             .json(&wire::InstanceUpdate { tags })?
             .idempotent(true);
-        let updated: Data<wire::Instance> = self.http().send_json(request).await.map_err(for_instance)?;
+        let updated: Data<wire::Instance> =
+            self.http().send_json(request).await.map_err(for_instance)?;
         let applied = convert::instance(updated.data).tags;
         if applied != args.tags {
-            return Err(CloudError::provider(
-                PROVIDER,
-                OP,
-                ErrorKind::Internal,
-                format!("Lambda accepted the update of instance {} but did not apply the tags", args.instance_id),
-            ));
+            tracing::warn!(instance = %args.instance_id, "Lambda accepted a tag update but did not apply it");
+            return Err(CloudError::NotImplemented {
+                provider: PROVIDER.to_owned(),
+                capability: Capability::Tags,
+            });
         }
         Ok(())
     }
@@ -624,7 +793,8 @@ impl InstanceTags for LambdaClient {
 impl MachineImage for LambdaClient {
     async fn images(&self, args: &GetImageArgs) -> Result<Vec<Image>> {
         let images: Vec<wire::Image> = self.get("images", "images").await?;
-        let owners_ok = args.owners.is_empty() || args.owners.iter().any(|o| o == "lambda" || o == "*");
+        let owners_ok =
+            args.owners.is_empty() || args.owners.iter().any(|o| o == "lambda" || o == "*");
         if !owners_ok {
             return Ok(Vec::new());
         }
@@ -639,7 +809,13 @@ impl MachineImage for LambdaClient {
             .into_iter()
             .filter(|w| self.location.is_empty() || convert::image_region(w) == self.location)
             .filter(|w| args.image_ids.is_empty() || args.image_ids.contains(&w.id))
-            .filter(|w| args.architectures.is_empty() || args.architectures.iter().any(|a| Some(a.as_str()) == w.architecture.as_deref()))
+            .filter(|w| {
+                args.architectures.is_empty()
+                    || args
+                        .architectures
+                        .iter()
+                        .any(|a| Some(a.as_str()) == w.architecture.as_deref())
+            })
             .filter(name_ok)
             .map(convert::image)
             .collect())
@@ -651,14 +827,22 @@ impl ModifyFirewall for LambdaClient {
     async fn add_firewall_rules(&self, args: &AddFirewallRulesToInstanceArgs) -> Result<()> {
         const OP: &str = "add_firewall_rules";
         for (i, rule) in args.firewall_rules.ingress_rules.iter().enumerate() {
-            gpucloud_core::validate::check_firewall_rule(&format!("firewall_rules.ingress_rules[{i}]"), rule)?;
+            gpucloud_core::validate::check_firewall_rule(
+                &format!("firewall_rules.ingress_rules[{i}]"),
+                rule,
+            )?;
         }
         let new_rules = convert::wire_rules(&args.firewall_rules)?;
         let ruleset = self.own_ruleset(OP, &args.instance_id).await?;
         let mut rules = ruleset.rules.clone();
         // `wire_rules` adds SSH when the new rules lack it; the ruleset already keeps SSH open.
-        for rule in new_rules.into_iter().filter(|r| !args.firewall_rules.ingress_rules.is_empty() || r.port_range != Some(vec![22, 22])) {
-            if !rules.iter().any(|r| convert::rule_id(r) == convert::rule_id(&rule)) {
+        for rule in new_rules.into_iter().filter(|r| {
+            !args.firewall_rules.ingress_rules.is_empty() || r.port_range != Some(vec![22, 22])
+        }) {
+            if !rules
+                .iter()
+                .any(|r| convert::rule_id(r) == convert::rule_id(&rule))
+            {
                 rules.push(rule);
             }
         }
@@ -688,7 +872,10 @@ impl LambdaClient {
     /// The effective rules of the instance's own ruleset, with the ids
     /// [`ModifyFirewall::revoke_firewall_rules`] takes (`<protocol>:<from>-<to>:<cidr>`).
     /// Account-wide global rules apply on top and are not included (see SECURITY.md).
-    pub async fn instance_firewall_rules(&self, id: &InstanceId) -> Result<gpucloud_core::FirewallRules> {
+    pub async fn instance_firewall_rules(
+        &self,
+        id: &InstanceId,
+    ) -> Result<gpucloud_core::FirewallRules> {
         let ruleset = self.own_ruleset("instance_firewall_rules", id).await?;
         Ok(convert::model_rules(&ruleset.rules))
     }

@@ -98,7 +98,9 @@ impl LambdaConfig {
             return Ok(None);
         };
         if key.trim().is_empty() {
-            return Err(CloudError::configuration(format!("{API_KEY_ENV} is set but empty")));
+            return Err(CloudError::configuration(format!(
+                "{API_KEY_ENV} is set but empty"
+            )));
         }
         let mut config = Self::new(key.trim());
         if let Some(url) = lookup(API_URL_ENV).filter(|u| !u.trim().is_empty()) {
@@ -122,7 +124,8 @@ impl LambdaConfig {
     /// Sets the general request rate and the minimum interval between launches.
     pub fn with_rate_limits(mut self, requests_per_second: f64, launch_interval: Duration) -> Self {
         self.requests_per_second = Some(requests_per_second);
-        self.launch_interval_ms = Some(u64::try_from(launch_interval.as_millis()).unwrap_or(u64::MAX));
+        self.launch_interval_ms =
+            Some(u64::try_from(launch_interval.as_millis()).unwrap_or(u64::MAX));
         self
     }
 
@@ -140,22 +143,28 @@ impl LambdaConfig {
 
     /// The server root in use, without a trailing slash.
     pub fn effective_base_url(&self) -> &str {
-        self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL).trim_end_matches('/')
+        self.base_url
+            .as_deref()
+            .unwrap_or(DEFAULT_BASE_URL)
+            .trim_end_matches('/')
     }
 
     /// The general request rate in use.
     pub fn effective_requests_per_second(&self) -> f64 {
-        self.requests_per_second.unwrap_or(DEFAULT_REQUESTS_PER_SECOND)
+        self.requests_per_second
+            .unwrap_or(DEFAULT_REQUESTS_PER_SECOND)
     }
 
     /// The launch interval in use.
     pub fn effective_launch_interval(&self) -> Duration {
-        self.launch_interval_ms.map_or(DEFAULT_LAUNCH_INTERVAL, Duration::from_millis)
+        self.launch_interval_ms
+            .map_or(DEFAULT_LAUNCH_INTERVAL, Duration::from_millis)
     }
 
     /// The request timeout in use.
     pub fn effective_request_timeout(&self) -> Duration {
-        self.request_timeout_ms.map_or(DEFAULT_REQUEST_TIMEOUT, Duration::from_millis)
+        self.request_timeout_ms
+            .map_or(DEFAULT_REQUEST_TIMEOUT, Duration::from_millis)
     }
 
     /// Checks the key and the numbers; the URL is checked when the HTTP client is built.
@@ -164,15 +173,24 @@ impl LambdaConfig {
             return Err(CloudError::invalid("api_key", "must not be empty"));
         }
         if self.api_key.expose_secret().chars().any(char::is_control) {
-            return Err(CloudError::invalid("api_key", "must not contain control characters"));
+            return Err(CloudError::invalid(
+                "api_key",
+                "must not contain control characters",
+            ));
         }
         if let Some(rps) = self.requests_per_second
             && !(rps.is_finite() && rps > 0.0)
         {
-            return Err(CloudError::invalid("requests_per_second", format!("must be a positive number, got {rps}")));
+            return Err(CloudError::invalid(
+                "requests_per_second",
+                format!("must be a positive number, got {rps}"),
+            ));
         }
         if self.request_timeout_ms == Some(0) {
-            return Err(CloudError::invalid("request_timeout_ms", "must be positive"));
+            return Err(CloudError::invalid(
+                "request_timeout_ms",
+                "must be positive",
+            ));
         }
         Ok(())
     }
@@ -197,12 +215,15 @@ mod tests {
 
     #[test]
     fn serde_uses_api_key_and_skips_ref_id() {
-        let config = LambdaConfig::new("k1").with_base_url("http://127.0.0.1:9").with_ref_id("r");
+        let config = LambdaConfig::new("k1")
+            .with_base_url("http://127.0.0.1:9")
+            .with_ref_id("r");
         let json = serde_json::to_value(&config).unwrap();
         assert_eq!(json["api_key"], "k1");
         assert_eq!(json["base_url"], "http://127.0.0.1:9");
         assert!(json.get("ref_id").is_none());
-        let back: LambdaConfig = serde_json::from_value(serde_json::json!({"api_key": "k2", "unknown": 1})).unwrap();
+        let back: LambdaConfig =
+            serde_json::from_value(serde_json::json!({"api_key": "k2", "unknown": 1})).unwrap();
         assert_eq!(back.key(), "k2");
         assert_eq!(back.base_url, None);
         assert_eq!(back.ref_id, "");
@@ -221,7 +242,8 @@ mod tests {
         .unwrap();
         assert_eq!(config.key(), "key");
         assert_eq!(config.effective_base_url(), "http://127.0.0.1:1");
-        let empty = LambdaConfig::from_lookup(|name| (name == API_KEY_ENV).then(|| "  ".to_owned()));
+        let empty =
+            LambdaConfig::from_lookup(|name| (name == API_KEY_ENV).then(|| "  ".to_owned()));
         assert!(matches!(empty, Err(CloudError::Configuration { .. })));
     }
 
@@ -242,6 +264,8 @@ mod tests {
         let mut config = LambdaConfig::new("k");
         config.requests_per_second = Some(0.0);
         let err = config.validate().unwrap_err();
-        assert!(matches!(err, CloudError::InvalidArgument { ref field, .. } if field == "requests_per_second"));
+        assert!(
+            matches!(err, CloudError::InvalidArgument { ref field, .. } if field == "requests_per_second")
+        );
     }
 }

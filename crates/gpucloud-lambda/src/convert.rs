@@ -2,9 +2,9 @@
 //! Pure functions, no I/O.
 
 use gpucloud_core::{
-    Architecture, Bytes, BytesUnit, CloudError, FirewallRule, FirewallRules, Gpu, Image, Instance, InstanceId,
-    InstanceType, InstanceTypeId, LifecycleStatus, Location, Manufacturer, Price, Protocol, Result, Status, Storage,
-    Tags, normalize_gpu_name,
+    Architecture, Bytes, BytesUnit, CloudError, FirewallRule, FirewallRules, Gpu, Image, Instance,
+    InstanceId, InstanceType, InstanceTypeId, LifecycleStatus, Location, Manufacturer, Price,
+    Protocol, Result, Status, Storage, Tags, normalize_gpu_name,
 };
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
@@ -42,13 +42,25 @@ pub(crate) fn status(raw: Option<&str>) -> Status {
     let (lifecycle, message) = match raw.unwrap_or("") {
         "booting" => (LifecycleStatus::Pending, None),
         "active" => (LifecycleStatus::Running, None),
-        "unhealthy" => (LifecycleStatus::Pending, Some("lambda reports the instance unhealthy".to_owned())),
+        "unhealthy" => (
+            LifecycleStatus::Pending,
+            Some("lambda reports the instance unhealthy".to_owned()),
+        ),
         "terminating" => (LifecycleStatus::Terminating, None),
         "terminated" => (LifecycleStatus::Terminated, None),
-        "preempted" => (LifecycleStatus::Terminated, Some("lambda preempted the instance".to_owned())),
-        other => (LifecycleStatus::Pending, Some(format!("unknown lambda status {other:?}"))),
+        "preempted" => (
+            LifecycleStatus::Terminated,
+            Some("lambda preempted the instance".to_owned()),
+        ),
+        other => (
+            LifecycleStatus::Pending,
+            Some(format!("unknown lambda status {other:?}")),
+        ),
     };
-    Status { lifecycle_status: lifecycle, messages: message.into_iter().collect() }
+    Status {
+        lifecycle_status: lifecycle,
+        messages: message.into_iter().collect(),
+    }
 }
 
 /// A Lambda instance → [`Instance`]. Bookkeeping tags become `ref_id`, `cloud_cred_ref_id` and
@@ -71,12 +83,21 @@ pub(crate) fn instance(w: wire::Instance) -> Instance {
         }
     }
     let location = w.region.map(|r| r.name).unwrap_or_default();
-    let (type_name, storage_gib) =
-        w.instance_type.map(|t| (t.name, t.specs.storage_gib)).unwrap_or_default();
-    let instance_type_id =
-        if type_name.is_empty() { InstanceTypeId::default() } else { InstanceTypeId::generic(&location, None, &type_name) };
+    let (type_name, storage_gib) = w
+        .instance_type
+        .map(|t| (t.name, t.specs.storage_gib))
+        .unwrap_or_default();
+    let instance_type_id = if type_name.is_empty() {
+        InstanceTypeId::default()
+    } else {
+        InstanceTypeId::generic(&location, None, &type_name)
+    };
     let running = status.lifecycle_status == LifecycleStatus::Running;
-    let rebootable = w.actions.and_then(|a| a.restart).and_then(|r| r.available).unwrap_or(running);
+    let rebootable = w
+        .actions
+        .and_then(|a| a.restart)
+        .and_then(|r| r.available)
+        .unwrap_or(running);
     let ip = w.ip.unwrap_or_default();
     Instance {
         name: w.name.unwrap_or_default(),
@@ -89,7 +110,8 @@ pub(crate) fn instance(w: wire::Instance) -> Instance {
         private_ip: w.private_ip.unwrap_or_default(),
         hostname: w.hostname.unwrap_or_default(),
         instance_type: type_name,
-        disk_size_bytes: storage_gib.map_or(Bytes::ZERO, |g| Bytes::new(clamp_i64(g), BytesUnit::GiB)),
+        disk_size_bytes: storage_gib
+            .map_or(Bytes::ZERO, |g| Bytes::new(clamp_i64(g), BytesUnit::GiB)),
         volume_type: "ssd".to_owned(),
         ssh_user: SSH_USER.to_owned(),
         ssh_port: 22,
@@ -113,7 +135,11 @@ fn clamp_u32(n: u64) -> u32 {
 
 /// The ids of the SDK-owned rulesets referenced by an instance.
 pub(crate) fn ruleset_ids(w: &wire::Instance) -> Vec<String> {
-    w.firewall_rulesets.iter().flatten().map(|r| r.id.clone()).collect()
+    w.firewall_rulesets
+        .iter()
+        .flatten()
+        .map(|r| r.id.clone())
+        .collect()
 }
 
 /// What the description of a GPU says: base model, VRAM per GPU, form factor.
@@ -145,7 +171,11 @@ fn parse_gpu_description(text: &str) -> GpuDescription {
             form_factor = Some(upper);
         }
     }
-    GpuDescription { name: normalize_gpu_name(model), vram_gb, form_factor }
+    GpuDescription {
+        name: normalize_gpu_name(model),
+        vram_gb,
+        form_factor,
+    }
 }
 
 /// Form factor of GPUs whose Lambda description does not name one.
@@ -166,9 +196,8 @@ fn memory_technology(name: &str, vram_gb: Option<i64>, form_factor: &str) -> &'s
         "A100" if vram_gb.unwrap_or(0) >= 80 => "HBM2e",
         "A100" | "V100" => "HBM2",
         "H100" if form_factor == "PCIe" => "HBM2e",
-        "H100" => "HBM3",
         "GH200" if vram_gb.unwrap_or(0) >= 144 => "HBM3e",
-        "GH200" => "HBM3",
+        "H100" | "GH200" => "HBM3",
         "H200" | "B200" | "B300" | "GB200" => "HBM3e",
         _ => "",
     }
@@ -184,7 +213,9 @@ pub(crate) fn gpu(t: &wire::InstanceType) -> Option<Gpu> {
     }
     let text = if t.gpu_description.trim().is_empty() {
         // "8x H100 (80 GB SXM5)" → "H100 (80 GB SXM5)"
-        t.description.split_once("x ").map_or(t.description.as_str(), |(_, rest)| rest)
+        t.description
+            .split_once("x ")
+            .map_or(t.description.as_str(), |(_, rest)| rest)
     } else {
         t.gpu_description.as_str()
     };
@@ -192,12 +223,19 @@ pub(crate) fn gpu(t: &wire::InstanceType) -> Option<Gpu> {
     if parsed.name.is_empty() {
         return None;
     }
-    let count = t.specs.gpus.map_or_else(|| count_from_description(&t.description), clamp_u32);
-    let form_factor = parsed.form_factor.unwrap_or_else(|| default_form_factor(&parsed.name).to_owned());
+    let count = t
+        .specs
+        .gpus
+        .map_or_else(|| count_from_description(&t.description), clamp_u32);
+    let form_factor = parsed
+        .form_factor
+        .unwrap_or_else(|| default_form_factor(&parsed.name).to_owned());
     let memory_details = memory_technology(&parsed.name, parsed.vram_gb, &form_factor).to_owned();
     Some(Gpu {
         count,
-        memory_bytes: parsed.vram_gb.map_or(Bytes::ZERO, |gb| Bytes::new(gb, BytesUnit::GB)),
+        memory_bytes: parsed
+            .vram_gb
+            .map_or(Bytes::ZERO, |gb| Bytes::new(gb, BytesUnit::GB)),
         memory_details,
         gpu_type: format!("{}.{}", parsed.name, form_factor),
         network_details: form_factor,
@@ -225,8 +263,15 @@ pub(crate) fn architecture(gpu: Option<&Gpu>) -> Architecture {
 /// One catalog entry per (type, region): every region Lambda knows (from `/regions` plus any
 /// region only named in capacity lists), available where Lambda reports capacity. Sorted by
 /// type, then region.
-pub(crate) fn instance_types(types: wire::InstanceTypes, regions: &[wire::Region]) -> Vec<InstanceType> {
-    let mut all_regions: Vec<&str> = regions.iter().map(|r| r.name.as_str()).filter(|n| !n.is_empty()).collect();
+pub(crate) fn instance_types(
+    types: &wire::InstanceTypes,
+    regions: &[wire::Region],
+) -> Vec<InstanceType> {
+    let mut all_regions: Vec<&str> = regions
+        .iter()
+        .map(|r| r.name.as_str())
+        .filter(|n| !n.is_empty())
+        .collect();
     for item in types.values() {
         for r in &item.regions_with_capacity_available {
             if !r.name.is_empty() && !all_regions.contains(&r.name.as_str()) {
@@ -237,9 +282,13 @@ pub(crate) fn instance_types(types: wire::InstanceTypes, regions: &[wire::Region
     all_regions.sort_unstable();
     all_regions.dedup();
     let mut out = Vec::with_capacity(types.len() * all_regions.len());
-    for (key, item) in &types {
+    for (key, item) in types {
         let t = &item.instance_type;
-        let name = if t.name.is_empty() { key.as_str() } else { t.name.as_str() };
+        let name = if t.name.is_empty() {
+            key.as_str()
+        } else {
+            t.name.as_str()
+        };
         let gpu = gpu(t);
         let arch = architecture(gpu.as_ref());
         let template = InstanceType {
@@ -257,12 +306,17 @@ pub(crate) fn instance_types(types: wire::InstanceTypes, regions: &[wire::Region
                 .into_iter()
                 .collect(),
             supported_usage_classes: vec!["on-demand".to_owned()],
-            memory_bytes: t.specs.memory_gib.map_or(Bytes::ZERO, |g| Bytes::new(clamp_i64(g), BytesUnit::GiB)),
+            memory_bytes: t
+                .specs
+                .memory_gib
+                .map_or(Bytes::ZERO, |g| Bytes::new(clamp_i64(g), BytesUnit::GiB)),
             vcpu: t.specs.vcpus.map_or(0, clamp_u32),
             supported_architectures: vec![arch],
             stoppable: false,
             rebootable: true,
-            base_price: t.price_cents_per_hour.map(|c| Price::usd_cents(clamp_i64(c))),
+            base_price: t
+                .price_cents_per_hour
+                .map(|c| Price::usd_cents(clamp_i64(c))),
             provider: PROVIDER.to_owned(),
             cloud: PROVIDER.to_owned(),
             can_modify_firewall_rules: true,
@@ -270,8 +324,11 @@ pub(crate) fn instance_types(types: wire::InstanceTypes, regions: &[wire::Region
         };
         for region in &all_regions {
             let mut entry = template.clone();
-            entry.location = (*region).to_owned();
-            entry.is_available = item.regions_with_capacity_available.iter().any(|r| r.name == *region);
+            (*region).clone_into(&mut entry.location);
+            entry.is_available = item
+                .regions_with_capacity_available
+                .iter()
+                .any(|r| r.name == *region);
             entry.id = entry.generic_id();
             out.push(entry);
         }
@@ -313,7 +370,9 @@ pub(crate) fn image(w: wire::Image) -> Image {
         if !description.is_empty() {
             description.push(' ');
         }
-        description.push_str(&format!("({region})"));
+        description.push('(');
+        description.push_str(&region);
+        description.push(')');
     }
     Image {
         id: w.id,
@@ -343,7 +402,9 @@ pub(crate) fn wildcard_match(pattern: &str, text: &str) -> bool {
     let mut rest = text;
     for (i, part) in parts.iter().enumerate() {
         if i == 0 {
-            let Some(r) = rest.strip_prefix(part) else { return false };
+            let Some(r) = rest.strip_prefix(part) else {
+                return false;
+            };
             rest = r;
         } else if i == parts.len() - 1 {
             return rest.ends_with(part);
@@ -384,20 +445,25 @@ fn truncate(s: &str, max: usize) -> &str {
 /// A name for a new SSH key: `base` (the key pair name or the RefID) when free, else `base`
 /// with a short fingerprint of the key, else with a counter. At most 64 characters.
 pub(crate) fn unique_key_name(base: &str, public_key: &str, taken: &[&str]) -> String {
-    let base = if base.trim().is_empty() { "gpucloud" } else { base.trim() };
+    let base = if base.trim().is_empty() {
+        "gpucloud"
+    } else {
+        base.trim()
+    };
     let first = truncate(base, MAX_KEY_NAME);
     if !taken.contains(&first) {
         return first.to_owned();
     }
     let material = key_material(public_key).map_or(public_key, |(_, body)| body);
     let digest = Sha256::digest(material.as_bytes());
-    let fingerprint: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let fingerprint = hex(&digest[..4]);
     let stem = truncate(base, MAX_KEY_NAME - 9 - 4);
     let with_print = format!("{stem}-{fingerprint}");
     if !taken.contains(&with_print.as_str()) {
         return with_print;
     }
-    (2u32..)
+    // At most `taken.len()` candidates can be taken, so one of these is free.
+    (2..=taken.len() + 2)
         .map(|n| format!("{stem}-{fingerprint}-{n}"))
         .find(|candidate| !taken.contains(&candidate.as_str()))
         .unwrap_or(with_print)
@@ -409,7 +475,11 @@ pub(crate) fn hostname(name: &str) -> Option<String> {
     let mut out = String::with_capacity(name.len().min(63));
     for c in name.chars() {
         let c = c.to_ascii_lowercase();
-        let mapped = if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' };
+        let mapped = if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            c
+        } else {
+            '-'
+        };
         if mapped == '-' && (out.is_empty() || out.ends_with('-')) {
             continue;
         }
@@ -424,7 +494,11 @@ pub(crate) fn hostname(name: &str) -> Option<String> {
 
 /// The instance name sent to Lambda: the display name, else the RefID, cut to 64 characters.
 pub(crate) fn instance_name(name: &str, ref_id: &str) -> String {
-    let chosen = if name.trim().is_empty() { ref_id } else { name.trim() };
+    let chosen = if name.trim().is_empty() {
+        ref_id
+    } else {
+        name.trim()
+    };
     truncate(chosen, MAX_INSTANCE_NAME).to_owned()
 }
 
@@ -435,7 +509,8 @@ pub(crate) fn check_user_tags(tags: &Tags) -> Result<()> {
         let field = format!("tags[{key:?}]");
         let mut chars = key.chars();
         let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
-        let rest_ok = key.len() >= 2 && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == ':');
+        let rest_ok = key.len() >= 2
+            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == ':');
         if !(first_ok && rest_ok) {
             return Err(CloudError::invalid(
                 field,
@@ -443,39 +518,74 @@ pub(crate) fn check_user_tags(tags: &Tags) -> Result<()> {
             ));
         }
         if key.len() > MAX_TAG_KEY {
-            return Err(CloudError::invalid(field, format!("longer than {MAX_TAG_KEY} characters")));
+            return Err(CloudError::invalid(
+                field,
+                format!("longer than {MAX_TAG_KEY} characters"),
+            ));
         }
         if key.starts_with(TAG_PREFIX) {
-            return Err(CloudError::invalid(field, format!("the prefix {TAG_PREFIX:?} is reserved for gpucloud's bookkeeping")));
+            return Err(CloudError::invalid(
+                field,
+                format!("the prefix {TAG_PREFIX:?} is reserved for gpucloud's bookkeeping"),
+            ));
         }
         if value.chars().count() > MAX_TAG_VALUE {
-            return Err(CloudError::invalid(field, format!("value longer than {MAX_TAG_VALUE} characters")));
+            return Err(CloudError::invalid(
+                field,
+                format!("value longer than {MAX_TAG_VALUE} characters"),
+            ));
         }
     }
     Ok(())
 }
 
 /// The bookkeeping tags plus the user tags, as Lambda tag entries.
-pub(crate) fn wire_tags(user: &Tags, ref_id: &str, cred_ref_id: &str, created_at: Option<Timestamp>) -> Vec<wire::Tag> {
-    let mut out = vec![wire::Tag { key: TAG_REF_ID.to_owned(), value: ref_id.to_owned() }];
+pub(crate) fn wire_tags(
+    user: &Tags,
+    ref_id: &str,
+    cred_ref_id: &str,
+    created_at: Option<Timestamp>,
+) -> Vec<wire::Tag> {
+    let mut out = vec![wire::Tag {
+        key: TAG_REF_ID.to_owned(),
+        value: ref_id.to_owned(),
+    }];
     if !cred_ref_id.is_empty() {
-        out.push(wire::Tag { key: TAG_CRED_REF_ID.to_owned(), value: cred_ref_id.to_owned() });
+        out.push(wire::Tag {
+            key: TAG_CRED_REF_ID.to_owned(),
+            value: cred_ref_id.to_owned(),
+        });
     }
     if let Some(t) = created_at {
-        out.push(wire::Tag { key: TAG_CREATED_AT.to_owned(), value: t.to_string() });
+        out.push(wire::Tag {
+            key: TAG_CREATED_AT.to_owned(),
+            value: t.to_string(),
+        });
     }
-    out.extend(user.iter().map(|(k, v)| wire::Tag { key: k.clone(), value: v.clone() }));
+    out.extend(user.iter().map(|(k, v)| wire::Tag {
+        key: k.clone(),
+        value: v.clone(),
+    }));
     out
 }
 
 /// The bookkeeping tags of a wire instance (to keep them when user tags are replaced).
 pub(crate) fn bookkeeping_tags(w: &wire::Instance) -> Vec<wire::Tag> {
-    w.tags.iter().flatten().filter(|t| t.key.starts_with(TAG_PREFIX)).cloned().collect()
+    w.tags
+        .iter()
+        .flatten()
+        .filter(|t| t.key.starts_with(TAG_PREFIX))
+        .cloned()
+        .collect()
 }
 
 /// The value of a tag on a wire instance.
 pub(crate) fn tag_value<'a>(w: &'a wire::Instance, key: &str) -> Option<&'a str> {
-    w.tags.iter().flatten().find(|t| t.key == key).map(|t| t.value.as_str())
+    w.tags
+        .iter()
+        .flatten()
+        .find(|t| t.key == key)
+        .map(|t| t.value.as_str())
 }
 
 const ANYWHERE: &str = "0.0.0.0/0";
@@ -513,7 +623,10 @@ pub(crate) fn wire_rules(rules: &FirewallRules) -> Result<Vec<wire::FirewallRule
     for (i, rule) in rules.ingress_rules.iter().enumerate() {
         let field = format!("firewall_rules.ingress_rules[{i}]");
         if rule.from_port == 0 || rule.to_port < rule.from_port {
-            return Err(CloudError::invalid(field, format!("bad port range {}-{}", rule.from_port, rule.to_port)));
+            return Err(CloudError::invalid(
+                field,
+                format!("bad port range {}-{}", rule.from_port, rule.to_port),
+            ));
         }
         let protocols: &[&str] = match rule.protocol {
             Some(Protocol::Tcp) => &["tcp"],
@@ -585,19 +698,38 @@ pub(crate) fn model_rules(rules: &[wire::FirewallRule]) -> FirewallRules {
                 id: rule_id(r),
                 from_port: u16::try_from(from).unwrap_or(u16::MAX),
                 to_port: u16::try_from(to).unwrap_or(u16::MAX),
-                ip_ranges: vec![ipv4_cidr(&r.source_network).unwrap_or_else(|| r.source_network.clone())],
+                ip_ranges: vec![
+                    ipv4_cidr(&r.source_network).unwrap_or_else(|| r.source_network.clone()),
+                ],
                 protocol,
             })
         })
         .collect();
-    FirewallRules { ingress_rules, egress_rules: Vec::new() }
+    FirewallRules {
+        ingress_rules,
+        egress_rules: Vec::new(),
+    }
+}
+
+/// Lower-case hex of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 /// The name of the ruleset the SDK creates for the instance with this RefID.
 pub(crate) fn ruleset_name(ref_id: &str) -> String {
     let digest = Sha256::digest(ref_id.as_bytes());
-    let short: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
-    format!("{RULESET_PREFIX}{}-{short}", truncate(ref_id, 64 - RULESET_PREFIX.len() - 13))
+    let short = hex(&digest[..6]);
+    format!(
+        "{RULESET_PREFIX}{}-{short}",
+        truncate(ref_id, 64 - RULESET_PREFIX.len() - 13)
+    )
 }
 
 #[cfg(test)]
@@ -606,34 +738,315 @@ mod tests {
 
     /// The whole catalog of `lambda-instance-types.csv`: name, description, gpu_description,
     /// cents, vcpus, memory GiB, storage GiB, gpus, architecture.
-    const CATALOG: &[(&str, &str, &str, u64, u64, u64, u64, u64, &str)] = &[
-        ("cpu_4x_general", "4x CPU General (16 GiB)", "CPU General (16 GiB)", 20, 4, 16, 100, 0, "x86_64"),
-        ("cpu_4x_general0", "4x CPU General (16 GiB)", "CPU General (16 GiB)", 20, 4, 16, 100, 0, "x86_64"),
-        ("cpu_4x_generalx", "4x CPU General (16 GiB)", "CPU General (16 GiB)", 20, 4, 16, 100, 0, "x86_64"),
-        ("gpu_1x_a10", "1x A10 (24 GB PCIe)", "A10 (24 GB PCIe)", 129, 30, 200, 1400, 1, "x86_64"),
-        ("gpu_1x_a100", "1x A100 (40 GB PCIe)", "A100 (40 GB PCIe)", 199, 30, 200, 512, 1, "x86_64"),
-        ("gpu_1x_a100_sxm4", "1x A100 (40 GB SXM4)", "A100 (40 GB SXM4)", 199, 30, 200, 512, 1, "x86_64"),
-        ("gpu_1x_a6000", "1x A6000 (48 GB)", "A6000 (48 GB)", 109, 14, 100, 200, 1, "x86_64"),
-        ("gpu_1x_b200_sxm6", "1x B200 (180 GB SXM6)", "B200 (180 GB SXM6)", 699, 26, 360, 2816, 1, "x86_64"),
-        ("gpu_1x_gh200", "1x GH200 (96 GB)", "GH200 (96 GB)", 229, 64, 432, 4096, 1, "arm64"),
-        ("gpu_1x_h100_pcie", "1x H100 (80 GB PCIe)", "H100 (80 GB PCIe)", 329, 26, 200, 1024, 1, "x86_64"),
-        ("gpu_1x_h100_sxm5", "1x H100 (80 GB SXM5)", "H100 (80 GB SXM5)", 429, 26, 225, 2816, 1, "x86_64"),
-        ("gpu_1x_rtx6000", "1x RTX 6000 (24 GB)", "RTX 6000 (24 GB)", 69, 14, 46, 512, 1, "x86_64"),
-        ("gpu_2x_a100", "2x A100 (40 GB PCIe)", "A100 (40 GB PCIe)", 398, 60, 400, 1024, 2, "x86_64"),
-        ("gpu_2x_a6000", "2x A6000 (48 GB)", "A6000 (48 GB)", 218, 28, 200, 1024, 2, "x86_64"),
-        ("gpu_2x_b200_sxm6", "2x B200 (180 GB SXM6)", "B200 (180 GB SXM6)", 1378, 52, 720, 5632, 2, "x86_64"),
-        ("gpu_2x_h100_sxm5", "2x H100 (80 GB SXM5)", "H100 (80 GB SXM5)", 838, 52, 450, 5632, 2, "x86_64"),
-        ("gpu_4x_a100", "4x A100 (40 GB PCIe)", "A100 (40 GB PCIe)", 796, 120, 800, 1024, 4, "x86_64"),
-        ("gpu_4x_a6000", "4x A6000 (48 GB)", "A6000 (48 GB)", 436, 56, 400, 1024, 4, "x86_64"),
-        ("gpu_4x_b200_sxm6", "4x B200 (180 GB SXM6)", "B200 (180 GB SXM6)", 2716, 104, 1440, 11264, 4, "x86_64"),
-        ("gpu_4x_h100_sxm5", "4x H100 (80 GB SXM5)", "H100 (80 GB SXM5)", 1636, 104, 900, 11264, 4, "x86_64"),
-        ("gpu_8x_a100", "8x A100 (40 GB SXM4)", "A100 (40 GB SXM4)", 1592, 124, 1800, 6144, 8, "x86_64"),
-        ("gpu_8x_a100_80gb_sxm4", "8x A100 (80 GB SXM4)", "A100 (80 GB SXM4)", 2232, 240, 1800, 19968, 8, "x86_64"),
-        ("gpu_8x_b200_sxm6", "8x B200 (180 GB SXM6)", "B200 (180 GB SXM6)", 5352, 208, 2900, 22528, 8, "x86_64"),
-        ("gpu_8x_h100_sxm5", "8x H100 (80 GB SXM5)", "H100 (80 GB SXM5)", 3192, 208, 1800, 22528, 8, "x86_64"),
-        ("gpu_8x_h100_sxm5gdr", "8x H100 (80 GB SXM5)", "H100 (80 GB SXM5)", 3592, 208, 1800, 24780, 8, "x86_64"),
-        ("gpu_8x_v100", "8x Tesla V100 (16 GB)", "Tesla V100 (16 GB)", 632, 92, 448, 5939, 8, "x86_64"),
-        ("gpu_8x_v100_n", "8x Tesla V100 (16 GB)", "Tesla V100 (16 GB)", 632, 88, 448, 5939, 8, "x86_64"),
+    type Row = (
+        &'static str,
+        &'static str,
+        &'static str,
+        u64,
+        u64,
+        u64,
+        u64,
+        u64,
+        &'static str,
+    );
+    const CATALOG: &[Row] = &[
+        (
+            "cpu_4x_general",
+            "4x CPU General (16 GiB)",
+            "CPU General (16 GiB)",
+            20,
+            4,
+            16,
+            100,
+            0,
+            "x86_64",
+        ),
+        (
+            "cpu_4x_general0",
+            "4x CPU General (16 GiB)",
+            "CPU General (16 GiB)",
+            20,
+            4,
+            16,
+            100,
+            0,
+            "x86_64",
+        ),
+        (
+            "cpu_4x_generalx",
+            "4x CPU General (16 GiB)",
+            "CPU General (16 GiB)",
+            20,
+            4,
+            16,
+            100,
+            0,
+            "x86_64",
+        ),
+        (
+            "gpu_1x_a10",
+            "1x A10 (24 GB PCIe)",
+            "A10 (24 GB PCIe)",
+            129,
+            30,
+            200,
+            1400,
+            1,
+            "x86_64",
+        ),
+        (
+            "gpu_1x_a100",
+            "1x A100 (40 GB PCIe)",
+            "A100 (40 GB PCIe)",
+            199,
+            30,
+            200,
+            512,
+            1,
+            "x86_64",
+        ),
+        (
+            "gpu_1x_a100_sxm4",
+            "1x A100 (40 GB SXM4)",
+            "A100 (40 GB SXM4)",
+            199,
+            30,
+            200,
+            512,
+            1,
+            "x86_64",
+        ),
+        (
+            "gpu_1x_a6000",
+            "1x A6000 (48 GB)",
+            "A6000 (48 GB)",
+            109,
+            14,
+            100,
+            200,
+            1,
+            "x86_64",
+        ),
+        (
+            "gpu_1x_b200_sxm6",
+            "1x B200 (180 GB SXM6)",
+            "B200 (180 GB SXM6)",
+            699,
+            26,
+            360,
+            2816,
+            1,
+            "x86_64",
+        ),
+        (
+            "gpu_1x_gh200",
+            "1x GH200 (96 GB)",
+            "GH200 (96 GB)",
+            229,
+            64,
+            432,
+            4096,
+            1,
+            "arm64",
+        ),
+        (
+            "gpu_1x_h100_pcie",
+            "1x H100 (80 GB PCIe)",
+            "H100 (80 GB PCIe)",
+            329,
+            26,
+            200,
+            1024,
+            1,
+            "x86_64",
+        ),
+        (
+            "gpu_1x_h100_sxm5",
+            "1x H100 (80 GB SXM5)",
+            "H100 (80 GB SXM5)",
+            429,
+            26,
+            225,
+            2816,
+            1,
+            "x86_64",
+        ),
+        (
+            "gpu_1x_rtx6000",
+            "1x RTX 6000 (24 GB)",
+            "RTX 6000 (24 GB)",
+            69,
+            14,
+            46,
+            512,
+            1,
+            "x86_64",
+        ),
+        (
+            "gpu_2x_a100",
+            "2x A100 (40 GB PCIe)",
+            "A100 (40 GB PCIe)",
+            398,
+            60,
+            400,
+            1024,
+            2,
+            "x86_64",
+        ),
+        (
+            "gpu_2x_a6000",
+            "2x A6000 (48 GB)",
+            "A6000 (48 GB)",
+            218,
+            28,
+            200,
+            1024,
+            2,
+            "x86_64",
+        ),
+        (
+            "gpu_2x_b200_sxm6",
+            "2x B200 (180 GB SXM6)",
+            "B200 (180 GB SXM6)",
+            1378,
+            52,
+            720,
+            5632,
+            2,
+            "x86_64",
+        ),
+        (
+            "gpu_2x_h100_sxm5",
+            "2x H100 (80 GB SXM5)",
+            "H100 (80 GB SXM5)",
+            838,
+            52,
+            450,
+            5632,
+            2,
+            "x86_64",
+        ),
+        (
+            "gpu_4x_a100",
+            "4x A100 (40 GB PCIe)",
+            "A100 (40 GB PCIe)",
+            796,
+            120,
+            800,
+            1024,
+            4,
+            "x86_64",
+        ),
+        (
+            "gpu_4x_a6000",
+            "4x A6000 (48 GB)",
+            "A6000 (48 GB)",
+            436,
+            56,
+            400,
+            1024,
+            4,
+            "x86_64",
+        ),
+        (
+            "gpu_4x_b200_sxm6",
+            "4x B200 (180 GB SXM6)",
+            "B200 (180 GB SXM6)",
+            2716,
+            104,
+            1440,
+            11264,
+            4,
+            "x86_64",
+        ),
+        (
+            "gpu_4x_h100_sxm5",
+            "4x H100 (80 GB SXM5)",
+            "H100 (80 GB SXM5)",
+            1636,
+            104,
+            900,
+            11264,
+            4,
+            "x86_64",
+        ),
+        (
+            "gpu_8x_a100",
+            "8x A100 (40 GB SXM4)",
+            "A100 (40 GB SXM4)",
+            1592,
+            124,
+            1800,
+            6144,
+            8,
+            "x86_64",
+        ),
+        (
+            "gpu_8x_a100_80gb_sxm4",
+            "8x A100 (80 GB SXM4)",
+            "A100 (80 GB SXM4)",
+            2232,
+            240,
+            1800,
+            19968,
+            8,
+            "x86_64",
+        ),
+        (
+            "gpu_8x_b200_sxm6",
+            "8x B200 (180 GB SXM6)",
+            "B200 (180 GB SXM6)",
+            5352,
+            208,
+            2900,
+            22528,
+            8,
+            "x86_64",
+        ),
+        (
+            "gpu_8x_h100_sxm5",
+            "8x H100 (80 GB SXM5)",
+            "H100 (80 GB SXM5)",
+            3192,
+            208,
+            1800,
+            22528,
+            8,
+            "x86_64",
+        ),
+        (
+            "gpu_8x_h100_sxm5gdr",
+            "8x H100 (80 GB SXM5)",
+            "H100 (80 GB SXM5)",
+            3592,
+            208,
+            1800,
+            24780,
+            8,
+            "x86_64",
+        ),
+        (
+            "gpu_8x_v100",
+            "8x Tesla V100 (16 GB)",
+            "Tesla V100 (16 GB)",
+            632,
+            92,
+            448,
+            5939,
+            8,
+            "x86_64",
+        ),
+        (
+            "gpu_8x_v100_n",
+            "8x Tesla V100 (16 GB)",
+            "Tesla V100 (16 GB)",
+            632,
+            88,
+            448,
+            5939,
+            8,
+            "x86_64",
+        ),
     ];
 
     /// Expected GPU per type: name, VRAM GB, form factor, memory technology (None: CPU only).
@@ -655,18 +1068,26 @@ mod tests {
         })
     }
 
-    fn wire_type(row: &(&str, &str, &str, u64, u64, u64, u64, u64, &str)) -> wire::InstanceType {
+    fn wire_type(row: &Row) -> wire::InstanceType {
         wire::InstanceType {
             name: row.0.into(),
             description: row.1.into(),
             gpu_description: row.2.into(),
             price_cents_per_hour: Some(row.3),
-            specs: wire::Specs { vcpus: Some(row.4), memory_gib: Some(row.5), storage_gib: Some(row.6), gpus: Some(row.7) },
+            specs: wire::Specs {
+                vcpus: Some(row.4),
+                memory_gib: Some(row.5),
+                storage_gib: Some(row.6),
+                gpus: Some(row.7),
+            },
         }
     }
 
     fn region(name: &str) -> wire::Region {
-        wire::Region { name: name.into(), description: format!("{name} desc") }
+        wire::Region {
+            name: name.into(),
+            description: format!("{name} desc"),
+        }
     }
 
     #[test]
@@ -675,24 +1096,55 @@ mod tests {
         let types: wire::InstanceTypes = CATALOG
             .iter()
             .map(|row| {
-                let capacity = if row.0.contains("h100") { vec![region("us-east-1")] } else { vec![] };
-                (row.0.to_owned(), wire::InstanceTypesItem { instance_type: wire_type(row), regions_with_capacity_available: capacity })
+                let capacity = if row.0.contains("h100") {
+                    vec![region("us-east-1")]
+                } else {
+                    vec![]
+                };
+                (
+                    row.0.to_owned(),
+                    wire::InstanceTypesItem {
+                        instance_type: wire_type(row),
+                        regions_with_capacity_available: capacity,
+                    },
+                )
             })
             .collect();
-        let out = instance_types(types, &regions);
+        let out = instance_types(&types, &regions);
         assert_eq!(out.len(), CATALOG.len() * 2, "one entry per (type, region)");
         for row in CATALOG {
             for r in ["us-east-1", "us-west-1"] {
-                let it = out.iter().find(|t| t.type_name == row.0 && t.location == r).expect("entry");
+                let it = out
+                    .iter()
+                    .find(|t| t.type_name == row.0 && t.location == r)
+                    .expect("entry");
                 assert_eq!(it.id, InstanceTypeId::generic(r, None, row.0));
-                assert_eq!(it.is_available, row.0.contains("h100") && r == "us-east-1", "{}", row.0);
-                assert_eq!(it.base_price, Some(Price::usd_cents(row.3 as i64)), "{}", row.0);
+                assert_eq!(
+                    it.is_available,
+                    row.0.contains("h100") && r == "us-east-1",
+                    "{}",
+                    row.0
+                );
+                assert_eq!(
+                    it.base_price,
+                    Some(Price::usd_cents(row.3 as i64)),
+                    "{}",
+                    row.0
+                );
                 assert_eq!(it.vcpu, row.4 as u32);
                 assert_eq!(it.memory_bytes, Bytes::new(row.5 as i64, BytesUnit::GiB));
                 assert_eq!(it.supported_storage.len(), 1);
-                assert_eq!(it.supported_storage[0].size_bytes, Bytes::new(row.6 as i64, BytesUnit::GiB));
+                assert_eq!(
+                    it.supported_storage[0].size_bytes,
+                    Bytes::new(row.6 as i64, BytesUnit::GiB)
+                );
                 assert_eq!(it.supported_storage[0].storage_type, "ssd");
-                assert_eq!(it.supported_architectures, vec![Architecture::parse_lenient(row.8)], "{}", row.0);
+                assert_eq!(
+                    it.supported_architectures,
+                    vec![Architecture::parse_lenient(row.8)],
+                    "{}",
+                    row.0
+                );
                 assert_eq!(it.provider, "lambda-labs");
                 assert_eq!(it.cloud, "lambda-labs");
                 assert!(it.rebootable && !it.stoppable);
@@ -719,9 +1171,12 @@ mod tests {
         let mut types = wire::InstanceTypes::new();
         types.insert(
             "gpu_1x_a10".into(),
-            wire::InstanceTypesItem { instance_type: wire_type(&CATALOG[3]), regions_with_capacity_available: vec![region("zz-new-1")] },
+            wire::InstanceTypesItem {
+                instance_type: wire_type(&CATALOG[3]),
+                regions_with_capacity_available: vec![region("zz-new-1")],
+            },
         );
-        let out = instance_types(types, &[region("us-east-1")]);
+        let out = instance_types(&types, &[region("us-east-1")]);
         let locations: Vec<&str> = out.iter().map(|t| t.location.as_str()).collect();
         assert_eq!(locations, ["us-east-1", "zz-new-1"]);
         assert!(out[1].is_available && !out[0].is_available);
@@ -731,7 +1186,7 @@ mod tests {
     fn type_without_price_or_name_is_still_mapped() {
         let mut types = wire::InstanceTypes::new();
         types.insert("gpu_x".into(), wire::InstanceTypesItem::default());
-        let out = instance_types(types, &[region("r")]);
+        let out = instance_types(&types, &[region("r")]);
         assert_eq!(out[0].type_name, "gpu_x");
         assert_eq!(out[0].base_price, None);
         assert!(out[0].supported_storage.is_empty());
@@ -745,7 +1200,10 @@ mod tests {
             ..wire::InstanceType::default()
         };
         let g = gpu(&t).unwrap();
-        assert_eq!((g.name.as_str(), g.count, g.network_details.as_str()), ("H100", 8, "SXM5"));
+        assert_eq!(
+            (g.name.as_str(), g.count, g.network_details.as_str()),
+            ("H100", 8, "SXM5")
+        );
         assert_eq!(g.memory_bytes, Bytes::new(80, BytesUnit::GB));
     }
 
@@ -792,23 +1250,34 @@ mod tests {
         assert_eq!(i.created_at, Some("2025-01-02T03:04:05Z".parse().unwrap()));
         assert_eq!(i.tags, Tags::from([("team".to_owned(), "ml".to_owned())]));
         assert_eq!(i.status.lifecycle_status, LifecycleStatus::Running);
-        assert_eq!((i.public_ip.as_str(), i.private_ip.as_str()), ("198.51.100.2", "10.0.0.2"));
+        assert_eq!(
+            (i.public_ip.as_str(), i.private_ip.as_str()),
+            ("198.51.100.2", "10.0.0.2")
+        );
         assert_eq!((i.ssh_user.as_str(), i.ssh_port), ("ubuntu", 22));
         assert_eq!(i.instance_type, "gpu_1x_a10");
         assert_eq!(i.location, "us-east-1");
-        assert_eq!(i.instance_type_id, InstanceTypeId::generic("us-east-1", None, "gpu_1x_a10"));
+        assert_eq!(
+            i.instance_type_id,
+            InstanceTypeId::generic("us-east-1", None, "gpu_1x_a10")
+        );
         assert_eq!(i.disk_size_bytes, Bytes::new(1400, BytesUnit::GiB));
         assert!(i.rebootable && !i.stoppable);
     }
 
-    static CATALOG_JSON_A10: std::sync::LazyLock<serde_json::Value> = std::sync::LazyLock::new(|| {
-        serde_json::json!({"name": "gpu_1x_a10", "description": "1x A10 (24 GB PCIe)", "gpu_description": "A10 (24 GB PCIe)",
+    static CATALOG_JSON_A10: std::sync::LazyLock<serde_json::Value> = std::sync::LazyLock::new(
+        || {
+            serde_json::json!({"name": "gpu_1x_a10", "description": "1x A10 (24 GB PCIe)", "gpu_description": "A10 (24 GB PCIe)",
             "price_cents_per_hour": 129, "specs": {"vcpus": 30, "memory_gib": 200, "storage_gib": 1400, "gpus": 1}})
-    });
+        },
+    );
 
     #[test]
     fn foreign_instance_without_anything_does_not_panic() {
-        let i = instance(wire::Instance { id: "x".into(), ..wire::Instance::default() });
+        let i = instance(wire::Instance {
+            id: "x".into(),
+            ..wire::Instance::default()
+        });
         assert_eq!(i.ref_id, "");
         assert_eq!(i.instance_type_id, InstanceTypeId::default());
         assert_eq!(i.status.lifecycle_status, LifecycleStatus::Pending);
@@ -818,7 +1287,10 @@ mod tests {
     #[test]
     fn locations_carry_country() {
         let l = location(region("europe-central-1"), true);
-        assert_eq!((l.name.as_str(), l.country.as_str(), l.available), ("europe-central-1", "DEU", true));
+        assert_eq!(
+            (l.name.as_str(), l.country.as_str(), l.available),
+            ("europe-central-1", "DEU", true)
+        );
         assert_eq!(location(region("us-south-3"), false).country, "USA");
         assert_eq!(location(region("mars-1"), false).country, "");
     }
@@ -849,7 +1321,10 @@ mod tests {
         assert!(!same_key(a, "ssh-ed25519 AAAAC3Ny"));
         assert_eq!(unique_key_name("ref-1", a, &[]), "ref-1");
         let second = unique_key_name("ref-1", a, &["ref-1"]);
-        assert!(second.starts_with("ref-1-") && second.len() == "ref-1-".len() + 8, "{second}");
+        assert!(
+            second.starts_with("ref-1-") && second.len() == "ref-1-".len() + 8,
+            "{second}"
+        );
         let third = unique_key_name("ref-1", a, &["ref-1", &second]);
         assert_eq!(third, format!("{second}-2"));
         let long = "x".repeat(100);
@@ -870,18 +1345,43 @@ mod tests {
 
     #[test]
     fn user_tags_follow_lambda_rules() {
-        let ok = Tags::from([("team".to_owned(), "ml".to_owned()), ("a:b-c".to_owned(), String::new())]);
+        let ok = Tags::from([
+            ("team".to_owned(), "ml".to_owned()),
+            ("a:b-c".to_owned(), String::new()),
+        ]);
         assert!(check_user_tags(&ok).is_ok());
-        for bad in ["Team", "1x", "a", "has space", "gpucloud-ref-id", &"k".repeat(56)] {
+        for bad in [
+            "Team",
+            "1x",
+            "a",
+            "has space",
+            "gpucloud-ref-id",
+            &"k".repeat(56),
+        ] {
             let tags = Tags::from([(bad.to_owned(), "v".to_owned())]);
             let err = check_user_tags(&tags).unwrap_err();
-            assert!(matches!(err, CloudError::InvalidArgument { ref field, .. } if *field == format!("tags[{bad:?}]")), "{bad}");
+            assert!(
+                matches!(err, CloudError::InvalidArgument { ref field, .. } if *field == format!("tags[{bad:?}]")),
+                "{bad}"
+            );
         }
         let long_value = Tags::from([("k1".to_owned(), "v".repeat(129))]);
         assert!(check_user_tags(&long_value).is_err());
         let wire = wire_tags(&ok, "r", "c", None);
-        assert_eq!(wire[0], wire::Tag { key: TAG_REF_ID.into(), value: "r".into() });
-        assert_eq!(wire[1], wire::Tag { key: TAG_CRED_REF_ID.into(), value: "c".into() });
+        assert_eq!(
+            wire[0],
+            wire::Tag {
+                key: TAG_REF_ID.into(),
+                value: "r".into()
+            }
+        );
+        assert_eq!(
+            wire[1],
+            wire::Tag {
+                key: TAG_CRED_REF_ID.into(),
+                value: "c".into()
+            }
+        );
         assert_eq!(wire.len(), 4);
     }
 
@@ -890,7 +1390,10 @@ mod tests {
         let rules = FirewallRules {
             ingress_rules: vec![
                 FirewallRule::range(8000, 8010, vec!["1.2.3.4".into(), "10.0.0.0/8".into()]),
-                FirewallRule { protocol: Some(Protocol::Udp), ..FirewallRule::port(5353) },
+                FirewallRule {
+                    protocol: Some(Protocol::Udp),
+                    ..FirewallRule::port(5353)
+                },
             ],
             egress_rules: vec![FirewallRule::port(443)],
         };
@@ -898,23 +1401,45 @@ mod tests {
         // ssh + (tcp,udp) × 2 sources + udp 5353
         assert_eq!(w.len(), 1 + 4 + 1);
         assert_eq!(w[0].port_range, Some(vec![22, 22]));
-        assert!(w.iter().any(|r| r.protocol == "udp" && r.source_network == "1.2.3.4/32"));
+        assert!(
+            w.iter()
+                .any(|r| r.protocol == "udp" && r.source_network == "1.2.3.4/32")
+        );
         let back = model_rules(&w);
         assert_eq!(back.ingress_rules.len(), 6);
         assert_eq!(back.ingress_rules[0].id, "tcp:22-22:0.0.0.0/0");
         assert!(back.ingress_rules.iter().all(|r| r.protocol.is_some()));
         assert!(back.egress_rules.is_empty());
 
-        let own_ssh = FirewallRules { ingress_rules: vec![FirewallRule::range(22, 22, vec!["5.6.7.8/32".into()])], ..Default::default() };
+        let own_ssh = FirewallRules {
+            ingress_rules: vec![FirewallRule::range(22, 22, vec!["5.6.7.8/32".into()])],
+            ..Default::default()
+        };
         let w = wire_rules(&own_ssh).unwrap();
-        assert!(w.iter().all(|r| r.source_network == "5.6.7.8/32"), "a rule already opening SSH is kept as is");
+        assert!(
+            w.iter().all(|r| r.source_network == "5.6.7.8/32"),
+            "a rule already opening SSH is kept as is"
+        );
 
-        let v6 = FirewallRules { ingress_rules: vec![FirewallRule::range(80, 80, vec!["::/0".into()])], ..Default::default() };
+        let v6 = FirewallRules {
+            ingress_rules: vec![FirewallRule::range(80, 80, vec!["::/0".into()])],
+            ..Default::default()
+        };
         let err = wire_rules(&v6).unwrap_err();
-        assert!(matches!(err, CloudError::InvalidArgument { ref field, .. } if field == "firewall_rules.ingress_rules[0].ip_ranges[0]"));
-        let bad = FirewallRules { ingress_rules: vec![FirewallRule::range(9, 8, vec![])], ..Default::default() };
+        assert!(
+            matches!(err, CloudError::InvalidArgument { ref field, .. } if field == "firewall_rules.ingress_rules[0].ip_ranges[0]")
+        );
+        let bad = FirewallRules {
+            ingress_rules: vec![FirewallRule::range(9, 8, vec![])],
+            ..Default::default()
+        };
         assert!(wire_rules(&bad).is_err());
-        let icmp = [wire::FirewallRule { protocol: "icmp".into(), port_range: None, source_network: "0.0.0.0/0".into(), description: String::new() }];
+        let icmp = [wire::FirewallRule {
+            protocol: "icmp".into(),
+            port_range: None,
+            source_network: "0.0.0.0/0".into(),
+            description: String::new(),
+        }];
         assert!(model_rules(&icmp).ingress_rules.is_empty());
     }
 

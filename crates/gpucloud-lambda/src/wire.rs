@@ -111,6 +111,7 @@ pub(crate) struct Actions {
 
 /// An instance.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[allow(clippy::struct_field_names)]
 pub(crate) struct Instance {
     #[serde(default)]
     pub id: String,
@@ -299,7 +300,9 @@ mod tests {
         assert_eq!(it.specs.memory_gib, Some(200));
         assert_eq!(it.specs.storage_gib, None);
         assert_eq!(it.specs.gpus, Some(1));
-        let odd: InstanceType = serde_json::from_str(r#"{"price_cents_per_hour":{"a":1},"specs":{"vcpus":"x"}}"#).unwrap();
+        let odd: InstanceType =
+            serde_json::from_str(r#"{"price_cents_per_hour":{"a":1},"specs":{"vcpus":"x"}}"#)
+                .unwrap();
         assert_eq!(odd.price_cents_per_hour, None);
         assert_eq!(odd.specs.vcpus, None);
     }

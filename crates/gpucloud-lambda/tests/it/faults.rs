@@ -9,18 +9,35 @@ use gpucloud_fakes::lambda::{FakeLambda, Fault, Operation};
 use crate::support::{all, attrs, client, fake, live_instances};
 
 fn assert_clean(fake: &FakeLambda, instances: usize) {
-    assert_eq!(live_instances(fake), instances, "instances: {:?}", fake.state().instances());
-    assert!(fake.state().ssh_keys().len() <= 1, "keys: {:?}", fake.state().ssh_keys());
-    assert_eq!(fake.state().firewall_rulesets().len(), instances, "one ruleset per live instance");
+    assert_eq!(
+        live_instances(fake),
+        instances,
+        "instances: {:?}",
+        fake.state().instances()
+    );
+    assert!(
+        fake.state().ssh_keys().len() <= 1,
+        "keys: {:?}",
+        fake.state().ssh_keys()
+    );
+    assert_eq!(
+        fake.state().firewall_rulesets().len(),
+        instances,
+        "one ruleset per live instance"
+    );
 }
 
 #[tokio::test]
 async fn latency_is_tolerated() {
     let fake = fake().await;
-    fake.state().set_fault(Fault::Latency(Duration::from_millis(50)));
+    fake.state()
+        .set_fault(Fault::Latency(Duration::from_millis(50)));
     let client = client(&fake);
     let created = client.create_instance(attrs("slow")).await.unwrap();
-    assert_eq!(client.get_instance(&created.cloud_id).await.unwrap().ref_id, "slow");
+    assert_eq!(
+        client.get_instance(&created.cloud_id).await.unwrap().ref_id,
+        "slow"
+    );
     assert_clean(&fake, 1);
 }
 
@@ -28,15 +45,34 @@ async fn latency_is_tolerated() {
 async fn throttling_is_retried_after_retry_after() {
     let fake = fake().await;
     let client = client(&fake);
-    fake.state().set_fault_for(Operation::ListInstances, Fault::RateLimited { retry_after_secs: 1, times: 1 });
+    fake.state().set_fault_for(
+        Operation::ListInstances,
+        Fault::RateLimited {
+            retry_after_secs: 1,
+            times: 1,
+        },
+    );
     let started = tokio::time::Instant::now();
     client.list_instances(&all()).await.unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(900), "Retry-After honoured");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "Retry-After honoured"
+    );
     assert_eq!(fake.state().request_count("GET", "/api/v1/instances"), 2);
     // A throttled launch is safe to repeat: the server did not run it.
-    fake.state().set_fault_for(Operation::Launch, Fault::RateLimited { retry_after_secs: 1, times: 1 });
+    fake.state().set_fault_for(
+        Operation::Launch,
+        Fault::RateLimited {
+            retry_after_secs: 1,
+            times: 1,
+        },
+    );
     client.create_instance(attrs("throttled")).await.unwrap();
-    assert_eq!(fake.state().request_count("POST", "/api/v1/instance-operations/launch"), 2);
+    assert_eq!(
+        fake.state()
+            .request_count("POST", "/api/v1/instance-operations/launch"),
+        2
+    );
     assert_clean(&fake, 1);
 }
 
@@ -44,7 +80,10 @@ async fn throttling_is_retried_after_retry_after() {
 async fn throttling_that_does_not_stop_is_reported() {
     let fake = fake().await;
     let client = client(&fake);
-    fake.state().set_fault(Fault::RateLimited { retry_after_secs: 0, times: 100 });
+    fake.state().set_fault(Fault::RateLimited {
+        retry_after_secs: 0,
+        times: 100,
+    });
     let err = client.list_instances(&all()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::RateLimited);
     assert_eq!(err.retry(), Retry::Exhausted);
@@ -55,8 +94,14 @@ async fn unavailable_is_retried_for_reads() {
     let fake = fake().await;
     let client = client(&fake);
     let created = client.create_instance(attrs("r")).await.unwrap();
-    fake.state().set_fault(Fault::ServerError { status: 503, times: 2 });
-    assert_eq!(client.get_instance(&created.cloud_id).await.unwrap().ref_id, "r");
+    fake.state().set_fault(Fault::ServerError {
+        status: 503,
+        times: 2,
+    });
+    assert_eq!(
+        client.get_instance(&created.cloud_id).await.unwrap().ref_id,
+        "r"
+    );
     assert_clean(&fake, 1);
 }
 
@@ -64,11 +109,17 @@ async fn unavailable_is_retried_for_reads() {
 async fn internal_errors_are_transient() {
     let fake = fake().await;
     let client = client(&fake);
-    fake.state().set_fault(Fault::ServerError { status: 500, times: 1 });
+    fake.state().set_fault(Fault::ServerError {
+        status: 500,
+        times: 1,
+    });
     let err = client.list_instances(&all()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Internal);
     assert_eq!(err.retry(), Retry::Transient);
-    assert_eq!(err.provider_details().and_then(|d| d.code.as_deref()), Some("global/internal-error"));
+    assert_eq!(
+        err.provider_details().and_then(|d| d.code.as_deref()),
+        Some("global/internal-error")
+    );
     client.list_instances(&all()).await.unwrap();
 }
 
@@ -94,10 +145,18 @@ async fn malformed_json_is_a_decode_error() {
 async fn lost_launch_response_is_resolved_by_ref_id() {
     let fake = fake().await;
     let client = client(&fake);
-    fake.state().set_fault(Fault::CommitThenDropResponse { operation: Operation::Launch, times: 1 });
+    fake.state().set_fault(Fault::CommitThenDropResponse {
+        operation: Operation::Launch,
+        times: 1,
+    });
     let created = client.create_instance(attrs("dropped")).await.unwrap();
     assert_eq!(created.ref_id, "dropped");
-    assert_eq!(fake.state().request_count("POST", "/api/v1/instance-operations/launch"), 1, "never launched again");
+    assert_eq!(
+        fake.state()
+            .request_count("POST", "/api/v1/instance-operations/launch"),
+        1,
+        "never launched again"
+    );
     assert_clean(&fake, 1);
     let again = client.create_instance(attrs("dropped")).await.unwrap();
     assert_eq!(again.cloud_id, created.cloud_id);
@@ -107,8 +166,14 @@ async fn lost_launch_response_is_resolved_by_ref_id() {
 #[tokio::test]
 async fn launch_failures_of_unknown_outcome_leave_nothing() {
     for fault in [
-        Fault::ServerError { status: 500, times: 1 },
-        Fault::ServerError { status: 503, times: 1 },
+        Fault::ServerError {
+            status: 500,
+            times: 1,
+        },
+        Fault::ServerError {
+            status: 503,
+            times: 1,
+        },
         Fault::ConnectionReset { times: 1 },
         Fault::MalformedJson { times: 1 },
     ] {
@@ -117,7 +182,12 @@ async fn launch_failures_of_unknown_outcome_leave_nothing() {
         fake.state().set_fault_for(Operation::Launch, fault.clone());
         let result = client.create_instance(attrs("unknown")).await;
         assert!(result.is_err(), "{fault:?}");
-        assert_eq!(fake.state().request_count("POST", "/api/v1/instance-operations/launch"), 1, "{fault:?}");
+        assert_eq!(
+            fake.state()
+                .request_count("POST", "/api/v1/instance-operations/launch"),
+            1,
+            "{fault:?}"
+        );
         assert_eq!(live_instances(&fake), 0, "{fault:?}");
         assert!(fake.state().ssh_keys().is_empty(), "{fault:?}");
         assert!(fake.state().firewall_rulesets().is_empty(), "{fault:?}");
@@ -130,22 +200,49 @@ async fn launch_failures_of_unknown_outcome_leave_nothing() {
 #[tokio::test]
 async fn faults_before_the_launch_leave_nothing() {
     for (operation, fault) in [
-        (Operation::AddSshKey, Fault::ServerError { status: 500, times: 1 }),
-        (Operation::AddSshKey, Fault::CommitThenDropResponse { operation: Operation::AddSshKey, times: 1 }),
-        (Operation::Firewall, Fault::ServerError { status: 400, times: 1 }),
+        (
+            Operation::AddSshKey,
+            Fault::ServerError {
+                status: 500,
+                times: 1,
+            },
+        ),
+        (
+            Operation::AddSshKey,
+            Fault::CommitThenDropResponse {
+                operation: Operation::AddSshKey,
+                times: 1,
+            },
+        ),
+        (
+            Operation::Firewall,
+            Fault::ServerError {
+                status: 400,
+                times: 1,
+            },
+        ),
         (Operation::Firewall, Fault::ConnectionReset { times: 1 }),
-        (Operation::ListSshKeys, Fault::ServerError { status: 500, times: 1 }),
+        (
+            Operation::ListSshKeys,
+            Fault::ServerError {
+                status: 500,
+                times: 1,
+            },
+        ),
     ] {
         let fake = fake().await;
         let client = client(&fake);
         fake.state().set_fault_for(operation, fault.clone());
-        match client.create_instance(attrs("early")).await {
-            Ok(_) => assert_clean(&fake, 1),
-            Err(_) => {
-                assert_eq!(live_instances(&fake), 0, "{fault:?}");
-                assert!(fake.state().ssh_keys().is_empty(), "{fault:?}: {:?}", fake.state().ssh_keys());
-                assert!(fake.state().firewall_rulesets().is_empty(), "{fault:?}");
-            }
+        if client.create_instance(attrs("early")).await.is_ok() {
+            assert_clean(&fake, 1);
+        } else {
+            assert_eq!(live_instances(&fake), 0, "{fault:?}");
+            assert!(
+                fake.state().ssh_keys().is_empty(),
+                "{fault:?}: {:?}",
+                fake.state().ssh_keys()
+            );
+            assert!(fake.state().firewall_rulesets().is_empty(), "{fault:?}");
         }
     }
 }
@@ -155,11 +252,17 @@ async fn lost_terminate_response_is_still_a_success() {
     let fake = fake().await;
     let client = client(&fake);
     let created = client.create_instance(attrs("t")).await.unwrap();
-    fake.state().set_fault(Fault::CommitThenDropResponse { operation: Operation::Terminate, times: 1 });
+    fake.state().set_fault(Fault::CommitThenDropResponse {
+        operation: Operation::Terminate,
+        times: 1,
+    });
     client.terminate_instance(&created.cloud_id).await.unwrap();
     assert_eq!(live_instances(&fake), 0);
     assert!(fake.state().firewall_rulesets().is_empty());
-    client.terminate_instance(&InstanceId::new("0123456789abcdef0123456789abcdef")).await.unwrap();
+    client
+        .terminate_instance(&InstanceId::new("0123456789abcdef0123456789abcdef"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -167,7 +270,11 @@ async fn hundred_creates_one_key() {
     let fake = fake().await;
     let client = client(&fake);
     for i in 0..100 {
-        let ref_id = if i % 2 == 0 { "shared".to_owned() } else { format!("own-{i}") };
+        let ref_id = if i % 2 == 0 {
+            "shared".to_owned()
+        } else {
+            format!("own-{i}")
+        };
         let mut a = attrs(&ref_id);
         a.location = ["us-west-1", "us-west-2", "us-east-1"][i % 3].into();
         client.create_instance(a).await.unwrap();

@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use gpucloud_core::{
-    AddFirewallRulesToInstanceArgs, ApiType, Architecture, CloudClient, CloudClientExt, CloudCredential, ErrorKind,
-    FirewallRule, FirewallRules, GetImageArgs, GetInstanceTypeArgs, GetLocationsArgs, IncludeExclude, InstanceId,
-    InstanceTypeId, LifecycleStatus, ListInstancesArgs, LocationsFilter, RevokeSecurityGroupRuleArgs,
+    AddFirewallRulesToInstanceArgs, ApiType, Architecture, CloudClient, CloudClientExt,
+    CloudCredential, ErrorKind, FirewallRule, FirewallRules, GetImageArgs, GetInstanceTypeArgs,
+    GetLocationsArgs, IncludeExclude, InstanceId, InstanceTypeId, LifecycleStatus,
+    ListInstancesArgs, LocationsFilter, RevokeSecurityGroupRuleArgs,
 };
 use gpucloud_lambda::{LambdaConfig, LambdaCredential, PROVIDER_ID};
 
@@ -20,15 +21,31 @@ async fn credential_identity_and_secrecy() {
     assert_eq!(credential.api_type(), ApiType::Global);
     assert_eq!(credential.reference_id(), CRED_REF);
     let tenant = credential.tenant_id().unwrap();
-    assert!(tenant.starts_with("lambda-") && tenant.len() == "lambda-".len() + 64, "{tenant}");
+    assert!(
+        tenant.starts_with("lambda-") && tenant.len() == "lambda-".len() + 64,
+        "{tenant}"
+    );
     assert!(!tenant.contains(fake.api_key()));
     assert!(!format!("{credential:?}").contains(fake.api_key()));
     let client = credential.make_client("us-east-1").await.unwrap();
     assert_eq!(client.location(), "us-east-1");
     assert_eq!(client.tenant_id().unwrap(), tenant);
     let caps = client.capabilities();
-    for cap in ["reboot-instance", "tags", "machine-image", "modify-firewall", "create-instance-idempotent", "instance-userdata"] {
-        assert!(caps.iter().any(|c| c.as_str() == cap), "{cap} missing from {caps:?}");
+    assert!(
+        !caps.iter().any(|c| c.as_str() == "tags"),
+        "tag updates are not documented by Lambda"
+    );
+    for cap in [
+        "reboot-instance",
+        "machine-image",
+        "modify-firewall",
+        "create-instance-idempotent",
+        "instance-userdata",
+    ] {
+        assert!(
+            caps.iter().any(|c| c.as_str() == cap),
+            "{cap} missing from {caps:?}"
+        );
     }
     assert!(client.stop_start().is_err());
     let plain = LambdaCredential::new(LambdaConfig::new("k").with_base_url("http://example.com"));
@@ -38,17 +55,25 @@ async fn credential_identity_and_secrecy() {
 #[tokio::test]
 async fn wrong_key_is_unauthenticated() {
     let fake = fake().await;
-    let client = LambdaCredential::new(config(&fake.base_url(), "wrong")).unwrap().client("");
+    let client = LambdaCredential::new(config(&fake.base_url(), "wrong"))
+        .unwrap()
+        .client("");
     let err = client.list_instances(&all()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthenticated);
     assert!(!err.is_retryable());
-    assert!(!format!("{err:?}").contains("wrong\""), "key must not leak: {err:?}");
+    assert!(
+        !format!("{err:?}").contains("wrong\""),
+        "key must not leak: {err:?}"
+    );
 }
 
 #[tokio::test]
 async fn locations_come_from_the_regions_endpoint() {
     let fake = fake().await;
-    let locations = client(&fake).locations(GetLocationsArgs::default()).await.unwrap();
+    let locations = client(&fake)
+        .locations(GetLocationsArgs::default())
+        .await
+        .unwrap();
     assert!(locations.len() >= 17, "{}", locations.len());
     let west = locations.iter().find(|l| l.name == "us-west-1").unwrap();
     assert_eq!(west.country, "USA");
@@ -62,16 +87,35 @@ async fn instance_types_cover_every_region_and_apply_filters() {
     fake.state().set_capacity("asia-south-1", "gpu_1x_a10", 3);
     let client = client(&fake);
     let locations = client.locations(GetLocationsArgs::default()).await.unwrap();
-    let types = client.instance_types(&GetInstanceTypeArgs::default()).await.unwrap();
-    let names: std::collections::BTreeSet<&str> = types.iter().map(|t| t.type_name.as_str()).collect();
-    assert_eq!(types.len(), names.len() * locations.len(), "one entry per (type, region)");
-    let a10 = |r: &str| types.iter().find(|t| t.type_name == "gpu_1x_a10" && t.location == r).unwrap();
+    let types = client
+        .instance_types(&GetInstanceTypeArgs::default())
+        .await
+        .unwrap();
+    let names: std::collections::BTreeSet<&str> =
+        types.iter().map(|t| t.type_name.as_str()).collect();
+    assert_eq!(
+        types.len(),
+        names.len() * locations.len(),
+        "one entry per (type, region)"
+    );
+    let a10 = |r: &str| {
+        types
+            .iter()
+            .find(|t| t.type_name == "gpu_1x_a10" && t.location == r)
+            .unwrap()
+    };
     assert!(!a10("us-east-1").is_available);
     assert!(a10("asia-south-1").is_available);
     assert!(a10("us-west-1").is_available);
-    assert_eq!(a10("us-west-1").id, InstanceTypeId::generic("us-west-1", None, "gpu_1x_a10"));
+    assert_eq!(
+        a10("us-west-1").id,
+        InstanceTypeId::generic("us-west-1", None, "gpu_1x_a10")
+    );
     assert_eq!(a10("us-west-1").supported_gpus[0].name, "A10");
-    let gh = types.iter().find(|t| t.type_name == "gpu_1x_gh200").unwrap();
+    let gh = types
+        .iter()
+        .find(|t| t.type_name == "gpu_1x_gh200")
+        .unwrap();
     assert_eq!(gh.supported_architectures, vec![Architecture::Arm64]);
 
     let only = GetInstanceTypeArgs {
@@ -85,7 +129,14 @@ async fn instance_types_cover_every_region_and_apply_filters() {
         architecture_filter: Some(IncludeExclude::include(vec![Architecture::Arm64])),
         ..GetInstanceTypeArgs::default()
     };
-    assert!(client.instance_types(&arm).await.unwrap().iter().all(|t| t.type_name.contains("gh200")));
+    assert!(
+        client
+            .instance_types(&arm)
+            .await
+            .unwrap()
+            .iter()
+            .all(|t| t.type_name.contains("gh200"))
+    );
 }
 
 #[tokio::test]
@@ -100,9 +151,15 @@ async fn create_get_list_reboot_terminate() {
     let created = client.create_instance(a.clone()).await.unwrap();
     assert_eq!(created.ref_id, "ref-1");
     assert_eq!(created.cloud_cred_ref_id, CRED_REF);
-    assert_eq!((created.ssh_user.as_str(), created.ssh_port), ("ubuntu", 22));
+    assert_eq!(
+        (created.ssh_user.as_str(), created.ssh_port),
+        ("ubuntu", 22)
+    );
     assert_eq!(created.location, "us-west-1");
-    assert_eq!(created.instance_type_id, InstanceTypeId::generic("us-west-1", None, "gpu_1x_a10"));
+    assert_eq!(
+        created.instance_type_id,
+        InstanceTypeId::generic("us-west-1", None, "gpu_1x_a10")
+    );
     assert_eq!(created.tags.get("team").map(String::as_str), Some("ml"));
     assert!(created.tags.keys().all(|k| !k.starts_with("gpucloud-")));
     let at = created.created_at.expect("created_at");
@@ -124,34 +181,74 @@ async fn create_get_list_reboot_terminate() {
     assert_eq!(client.list_instances(&by_tag).await.unwrap().len(), 1);
     by_tag.tag_filters.insert("team".into(), vec!["web".into()]);
     assert!(client.list_instances(&by_tag).await.unwrap().is_empty());
-    let by_location = ListInstancesArgs { locations: LocationsFilter::only(["us-east-1"]), ..Default::default() };
-    assert!(client.list_instances(&by_location).await.unwrap().is_empty());
-    let by_id = ListInstancesArgs { instance_ids: vec![InstanceId::new("nope")], ..Default::default() };
+    let by_location = ListInstancesArgs {
+        locations: LocationsFilter::only(["us-east-1"]),
+        ..Default::default()
+    };
+    assert!(
+        client
+            .list_instances(&by_location)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let by_id = ListInstancesArgs {
+        instance_ids: vec![InstanceId::new("nope")],
+        ..Default::default()
+    };
     assert!(client.list_instances(&by_id).await.unwrap().is_empty());
 
     let running = wait_for(&client, &created.cloud_id, LifecycleStatus::Running).await;
     assert!(!running.public_ip.is_empty());
-    client.reboot().unwrap().reboot_instance(&created.cloud_id).await.unwrap();
-    assert_eq!(fake.state().instance(created.cloud_id.as_str()).unwrap().status.as_str(), "booting");
+    client
+        .reboot()
+        .unwrap()
+        .reboot_instance(&created.cloud_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.state()
+            .instance(created.cloud_id.as_str())
+            .unwrap()
+            .status
+            .as_str(),
+        "booting"
+    );
 
     client.terminate_instance(&created.cloud_id).await.unwrap();
     client.terminate_instance(&created.cloud_id).await.unwrap();
     assert_eq!(live_instances(&fake), 0);
-    assert!(fake.state().firewall_rulesets().is_empty(), "the instance's ruleset is deleted");
+    assert!(
+        fake.state().firewall_rulesets().is_empty(),
+        "the instance's ruleset is deleted"
+    );
     tokio::time::sleep(Duration::from_millis(600)).await;
     client.terminate_instance(&created.cloud_id).await.unwrap();
     let err = client.get_instance(&created.cloud_id).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InstanceNotFound);
-    let err = client.reboot().unwrap().reboot_instance(&created.cloud_id).await.unwrap_err();
+    let err = client
+        .reboot()
+        .unwrap()
+        .reboot_instance(&created.cloud_id)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InstanceNotFound);
-    assert_eq!(fake.state().ssh_keys().len(), 1, "the SDK's key is kept for reuse");
+    assert_eq!(
+        fake.state().ssh_keys().len(),
+        1,
+        "the SDK's key is kept for reuse"
+    );
 }
 
 fn time_now() -> i64 {
     jiff::Timestamp::now().as_second()
 }
 
-async fn wait_for(client: &gpucloud_lambda::LambdaClient, id: &InstanceId, status: LifecycleStatus) -> gpucloud_core::Instance {
+async fn wait_for(
+    client: &gpucloud_lambda::LambdaClient,
+    id: &InstanceId,
+    status: LifecycleStatus,
+) -> gpucloud_core::Instance {
     for _ in 0..100 {
         let i = client.get_instance(id).await.unwrap();
         if i.status.lifecycle_status == status {
@@ -171,28 +268,51 @@ async fn same_ref_id_returns_the_same_instance_and_one_key_serves_many() {
         let again = client.create_instance(attrs("same")).await.unwrap();
         assert_eq!(again.cloud_id, first.cloud_id);
     }
-    let types = ["gpu_1x_a10", "gpu_1x_a100", "gpu_1x_a6000", "gpu_1x_h100_pcie", "gpu_1x_rtx6000"];
+    let types = [
+        "gpu_1x_a10",
+        "gpu_1x_a100",
+        "gpu_1x_a6000",
+        "gpu_1x_h100_pcie",
+        "gpu_1x_rtx6000",
+    ];
     for i in 0..50 {
         let mut a = attrs(&format!("many-{i}"));
         a.instance_type = types[i % types.len()].into();
         client.create_instance(a).await.unwrap();
     }
     assert_eq!(live_instances(&fake), 51);
-    assert_eq!(fake.state().ssh_keys().len(), 1, "one public key, one account key");
+    assert_eq!(
+        fake.state().ssh_keys().len(),
+        1,
+        "one public key, one account key"
+    );
     assert_eq!(client.list_instances(&all()).await.unwrap().len(), 51);
 }
 
 #[tokio::test]
 async fn existing_account_key_is_reused_and_names_are_unique() {
     let fake = fake().await;
-    fake.state().add_ssh_key("console-key", &format!("{PUBLIC_KEY}-other-comment"));
-    fake.state().add_ssh_key("taken", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherKeyMaterialxxxxxxxxxxxxxxxxxxxxxxxxxx x");
+    fake.state()
+        .add_ssh_key("console-key", &format!("{PUBLIC_KEY}-other-comment"));
+    fake.state().add_ssh_key(
+        "taken",
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherKeyMaterialxxxxxxxxxxxxxxxxxxxxxxxxxx x",
+    );
     let client = client(&fake);
     let created = client.create_instance(attrs("k1")).await.unwrap();
-    assert_eq!(fake.state().instance(created.cloud_id.as_str()).unwrap().ssh_key_names, vec!["console-key"]);
+    assert_eq!(
+        fake.state()
+            .instance(created.cloud_id.as_str())
+            .unwrap()
+            .ssh_key_names,
+        vec!["console-key"]
+    );
 
     let fresh = crate::support::fake().await;
-    fresh.state().add_ssh_key("taken", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherKeyMaterialxxxxxxxxxxxxxxxxxxxxxxxxxx x");
+    fresh.state().add_ssh_key(
+        "taken",
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherKeyMaterialxxxxxxxxxxxxxxxxxxxxxxxxxx x",
+    );
     let client = crate::support::client(&fresh);
     let mut a = attrs("k2");
     a.key_pair_name = Some("taken".into());
@@ -205,8 +325,13 @@ async fn existing_account_key_is_reused_and_names_are_unique() {
 #[tokio::test]
 async fn only_this_credentials_instances_are_listed() {
     let fake = fake().await;
-    fake.state().seed_instances(3, "us-west-1", "gpu_1x_a10").unwrap();
-    let other = LambdaCredential::new(config(&fake.base_url(), fake.api_key()).with_ref_id("cred-other")).unwrap().client("");
+    fake.state()
+        .seed_instances(3, "us-west-1", "gpu_1x_a10")
+        .unwrap();
+    let other =
+        LambdaCredential::new(config(&fake.base_url(), fake.api_key()).with_ref_id("cred-other"))
+            .unwrap()
+            .client("");
     other.create_instance(attrs("theirs")).await.unwrap();
     let mine = client(&fake);
     let created = mine.create_instance(attrs("mine")).await.unwrap();
@@ -225,17 +350,26 @@ async fn failed_create_leaves_nothing_behind() {
     fake.state().set_capacity("us-west-1", "gpu_1x_a10", 0);
     let client = client(&fake);
     let mut a = attrs("no-capacity");
-    a.firewall_rules = FirewallRules { ingress_rules: vec![FirewallRule::port(8080)], ..Default::default() };
+    a.firewall_rules = FirewallRules {
+        ingress_rules: vec![FirewallRule::port(8080)],
+        ..Default::default()
+    };
     let err = client.create_instance(a).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InsufficientCapacity);
     assert_eq!(fake.state().instances().len(), 0);
-    assert!(fake.state().ssh_keys().is_empty(), "the key the SDK added is removed");
-    assert!(fake.state().firewall_rulesets().is_empty(), "the ruleset the SDK added is removed");
+    assert!(
+        fake.state().ssh_keys().is_empty(),
+        "the key the SDK added is removed"
+    );
+    assert!(
+        fake.state().firewall_rulesets().is_empty(),
+        "the ruleset the SDK added is removed"
+    );
 
     let mut unknown = attrs("bad-type");
     unknown.instance_type = "gpu_9x_nothing".into();
     let err = client.create_instance(unknown).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::ResourceNotFound, "{err}");
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
     assert!(fake.state().ssh_keys().is_empty() && fake.state().firewall_rulesets().is_empty());
 }
 
@@ -246,31 +380,57 @@ async fn invalid_input_is_refused_before_any_request() {
     let mut bad_tag = attrs("t");
     bad_tag.tags.insert("Upper".into(), "v".into());
     let err = client.create_instance(bad_tag).await.unwrap_err();
-    assert!(matches!(err, gpucloud_core::CloudError::InvalidArgument { ref field, .. } if field.starts_with("tags")), "{err}");
+    assert!(
+        matches!(err, gpucloud_core::CloudError::InvalidArgument { ref field, .. } if field.starts_with("tags")),
+        "{err}"
+    );
     let mut v6 = attrs("t");
-    v6.firewall_rules = FirewallRules { ingress_rules: vec![FirewallRule::range(80, 80, vec!["::/0".into()])], ..Default::default() };
-    assert_eq!(client.create_instance(v6).await.unwrap_err().kind(), ErrorKind::InvalidArgument);
+    v6.firewall_rules = FirewallRules {
+        ingress_rules: vec![FirewallRule::range(80, 80, vec!["::/0".into()])],
+        ..Default::default()
+    };
+    assert_eq!(
+        client.create_instance(v6).await.unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
     let mut disk = attrs("t");
     disk.use_spot = true;
-    assert_eq!(client.create_instance(disk).await.unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(
+        client.create_instance(disk).await.unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
     let mut no_region = attrs("t");
     no_region.location.clear();
-    assert_eq!(client.create_instance(no_region).await.unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(
+        client.create_instance(no_region).await.unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
     assert_eq!(fake.state().request_count("GET", "/api/v1/"), 0);
     assert_eq!(fake.state().request_count("POST", "/api/v1/"), 0);
 }
 
 #[tokio::test]
-async fn tags_are_replaced_and_bookkeeping_kept() {
+async fn undocumented_tag_updates_are_verified_not_assumed() {
     let fake = fake().await;
     let client = client(&fake);
     let created = client.create_instance(attrs("tagged")).await.unwrap();
     let mut tags = gpucloud_core::Tags::new();
     tags.insert("stage".into(), "prod".into());
-    let args = gpucloud_core::UpdateInstanceTagsArgs { instance_id: created.cloud_id.clone(), tags: tags.clone() };
-    client.tags().unwrap().update_instance_tags(&args).await.unwrap();
+    let args = gpucloud_core::UpdateInstanceTagsArgs {
+        instance_id: created.cloud_id.clone(),
+        tags: tags.clone(),
+    };
+    assert_eq!(
+        client.tags().err().map(|e| e.kind()),
+        Some(ErrorKind::NotImplemented)
+    );
+    // The fake follows the description (only `name` is updatable): the SDK notices.
+    let err = gpucloud_core::InstanceTags::update_instance_tags(&client, &args)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotImplemented);
     let got = client.get_instance(&created.cloud_id).await.unwrap();
-    assert_eq!(got.tags, tags);
+    assert!(got.tags.is_empty());
     assert_eq!(got.ref_id, "tagged");
     assert_eq!(got.cloud_cred_ref_id, CRED_REF);
 }
@@ -279,22 +439,68 @@ async fn tags_are_replaced_and_bookkeeping_kept() {
 async fn images_are_listed_and_filtered() {
     let fake = fake().await;
     let client = client(&fake);
-    let images = client.machine_image().unwrap().images(&GetImageArgs::default()).await.unwrap();
+    let images = client
+        .machine_image()
+        .unwrap()
+        .images(&GetImageArgs::default())
+        .await
+        .unwrap();
     assert!(!images.is_empty());
-    let arm = GetImageArgs { architectures: vec!["arm64".into()], ..GetImageArgs::default() };
+    let arm = GetImageArgs {
+        architectures: vec!["arm64".into()],
+        ..GetImageArgs::default()
+    };
     let arm_images = client.machine_image().unwrap().images(&arm).await.unwrap();
     assert!(arm_images.iter().all(|i| i.architecture == "arm64"));
-    let regional = LambdaCredential::new(config(&fake.base_url(), fake.api_key())).unwrap().client("us-west-1");
-    let west = regional.machine_image().unwrap().images(&GetImageArgs::default()).await.unwrap();
+    let regional = LambdaCredential::new(config(&fake.base_url(), fake.api_key()))
+        .unwrap()
+        .client("us-west-1");
+    let west = regional
+        .machine_image()
+        .unwrap()
+        .images(&GetImageArgs::default())
+        .await
+        .unwrap();
     assert!(!west.is_empty() && west.len() < images.len());
     assert!(west.iter().all(|i| i.description.contains("(us-west-1)")));
-    let named = GetImageArgs { name_filters: vec!["lambda-stack-24*".into()], ..GetImageArgs::default() };
-    let named = regional.machine_image().unwrap().images(&named).await.unwrap();
+    let named = GetImageArgs {
+        name_filters: vec!["lambda-stack-24*".into()],
+        ..GetImageArgs::default()
+    };
+    let named = regional
+        .machine_image()
+        .unwrap()
+        .images(&named)
+        .await
+        .unwrap();
     assert_eq!(named.len(), 1, "{named:?}");
-    let by_id = GetImageArgs { image_ids: vec![named[0].id.clone()], ..GetImageArgs::default() };
-    assert_eq!(client.machine_image().unwrap().images(&by_id).await.unwrap().len(), 1);
-    let foreign = GetImageArgs { owners: vec!["self".into()], ..GetImageArgs::default() };
-    assert!(client.machine_image().unwrap().images(&foreign).await.unwrap().is_empty());
+    let by_id = GetImageArgs {
+        image_ids: vec![named[0].id.clone()],
+        ..GetImageArgs::default()
+    };
+    assert_eq!(
+        client
+            .machine_image()
+            .unwrap()
+            .images(&by_id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let foreign = GetImageArgs {
+        owners: vec!["self".into()],
+        ..GetImageArgs::default()
+    };
+    assert!(
+        client
+            .machine_image()
+            .unwrap()
+            .images(&foreign)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -303,21 +509,41 @@ async fn firewall_rules_are_per_instance_rulesets() {
     let client = client(&fake);
     let mut a = attrs("fw");
     a.firewall_rules = FirewallRules {
-        ingress_rules: vec![FirewallRule::range(8000, 8001, vec!["203.0.113.0/24".into()])],
+        ingress_rules: vec![FirewallRule::range(
+            8000,
+            8001,
+            vec!["203.0.113.0/24".into()],
+        )],
         egress_rules: vec![FirewallRule::port(443)],
     };
     let created = client.create_instance(a).await.unwrap();
     let rulesets = fake.state().firewall_rulesets();
     assert_eq!(rulesets.len(), 1);
     assert_eq!(rulesets[0].region, "us-west-1");
-    assert_eq!(rulesets[0].rules.len(), 3, "ssh + tcp + udp: {:?}", rulesets[0].rules);
-    let rules = client.instance_firewall_rules(&created.cloud_id).await.unwrap();
-    assert!(rules.ingress_rules.iter().any(|r| r.id == "tcp:22-22:0.0.0.0/0"));
+    assert_eq!(
+        rulesets[0].rules.len(),
+        3,
+        "ssh + tcp + udp: {:?}",
+        rulesets[0].rules
+    );
+    let rules = client
+        .instance_firewall_rules(&created.cloud_id)
+        .await
+        .unwrap();
+    assert!(
+        rules
+            .ingress_rules
+            .iter()
+            .any(|r| r.id == "tcp:22-22:0.0.0.0/0")
+    );
 
     let firewall = client.modify_firewall().unwrap();
     let add = AddFirewallRulesToInstanceArgs {
         instance_id: created.cloud_id.clone(),
-        firewall_rules: FirewallRules { ingress_rules: vec![FirewallRule::port(9000)], ..Default::default() },
+        firewall_rules: FirewallRules {
+            ingress_rules: vec![FirewallRule::port(9000)],
+            ..Default::default()
+        },
     };
     firewall.add_firewall_rules(&add).await.unwrap();
     firewall.add_firewall_rules(&add).await.unwrap();
@@ -327,13 +553,27 @@ async fn firewall_rules_are_per_instance_rulesets() {
         security_group_rule_ids: vec!["udp:9000-9000:0.0.0.0/0".into()],
     };
     firewall.revoke_firewall_rules(&revoke).await.unwrap();
-    let rules = client.instance_firewall_rules(&created.cloud_id).await.unwrap();
+    let rules = client
+        .instance_firewall_rules(&created.cloud_id)
+        .await
+        .unwrap();
     assert_eq!(rules.ingress_rules.len(), 4);
-    assert!(!rules.ingress_rules.iter().any(|r| r.id == "udp:9000-9000:0.0.0.0/0"));
+    assert!(
+        !rules
+            .ingress_rules
+            .iter()
+            .any(|r| r.id == "udp:9000-9000:0.0.0.0/0")
+    );
 
-    let seeded = fake.state().seed_instances(1, "us-west-1", "gpu_1x_a10").unwrap();
+    let seeded = fake
+        .state()
+        .seed_instances(1, "us-west-1", "gpu_1x_a10")
+        .unwrap();
     let err = firewall
-        .add_firewall_rules(&AddFirewallRulesToInstanceArgs { instance_id: InstanceId::new(seeded[0].clone()), ..add.clone() })
+        .add_firewall_rules(&AddFirewallRulesToInstanceArgs {
+            instance_id: InstanceId::new(seeded[0].clone()),
+            ..add.clone()
+        })
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");

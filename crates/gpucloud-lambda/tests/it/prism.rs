@@ -7,8 +7,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use gpucloud_core::{
-    AddFirewallRulesToInstanceArgs, CloudClient, CloudClientExt, FirewallRule, FirewallRules, GetImageArgs,
-    GetInstanceTypeArgs, GetLocationsArgs, RevokeSecurityGroupRuleArgs,
+    AddFirewallRulesToInstanceArgs, CloudClient, CloudClientExt, FirewallRule, FirewallRules,
+    GetImageArgs, GetInstanceTypeArgs, GetLocationsArgs, RevokeSecurityGroupRuleArgs,
 };
 use gpucloud_lambda::LambdaCredential;
 use tokio::process::{Child, Command};
@@ -16,7 +16,8 @@ use tokio::process::{Child, Command};
 use crate::support::{all, attrs, config, fake};
 
 fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::canonicalize(&root).unwrap_or(root)
 }
 
 struct Prism {
@@ -30,17 +31,33 @@ impl Prism {
         let prism = root.join("node_modules/.bin/prism");
         let spec = root.join("../shared/openapi/lambda-cloud-1.10.0.json");
         if !prism.exists() || !spec.exists() {
-            let missing = if prism.exists() { spec.display().to_string() } else { prism.display().to_string() };
-            assert!(std::env::var_os("CI").is_none(), "CI is set but {missing} is missing");
-            println!("skipped: {missing} is missing (npm install @stoplight/prism-cli at the repo root)");
+            let missing = if prism.exists() {
+                spec.display().to_string()
+            } else {
+                prism.display().to_string()
+            };
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but {missing} is missing"
+            );
+            println!(
+                "skipped: {missing} is missing (npm install @stoplight/prism-cli at the repo root)"
+            );
             return None;
         }
         let port = {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
             listener.local_addr().expect("addr").port()
         };
-        let child = Command::new(prism)
-            .args(["proxy", "--errors", "-h", "127.0.0.1", "-p", &port.to_string()])
+        let mut child = Command::new(prism)
+            .args([
+                "proxy",
+                "--errors",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
             .arg(spec)
             .arg(upstream)
             .stdout(Stdio::null())
@@ -48,13 +65,22 @@ impl Prism {
             .kill_on_drop(true)
             .spawn()
             .expect("prism starts");
-        for _ in 0..300 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                return Some(Prism { child, url: format!("http://127.0.0.1:{port}") });
+        for _ in 0..1200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Some(Prism {
+                    child,
+                    url: format!("http://127.0.0.1:{port}"),
+                });
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("prism exited before listening: {status}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("prism did not listen on port {port} within 15 s");
+        panic!("prism did not listen on port {port} within 60 s");
     }
 
     async fn stop(mut self) {
@@ -65,31 +91,62 @@ impl Prism {
 #[tokio::test]
 async fn every_operation_conforms_to_the_openapi_description() {
     let fake = fake().await;
-    let Some(prism) = Prism::start(&fake.base_url()).await else { return };
+    let Some(prism) = Prism::start(&fake.base_url()).await else {
+        return;
+    };
     let result = drive(&prism.url, fake.api_key(), &fake).await;
     prism.stop().await;
     result.unwrap();
 }
 
-async fn drive(url: &str, key: &str, fake: &gpucloud_fakes::lambda::FakeLambda) -> gpucloud_core::Result<()> {
+async fn drive(
+    url: &str,
+    key: &str,
+    fake: &gpucloud_fakes::lambda::FakeLambda,
+) -> gpucloud_core::Result<()> {
     let client = LambdaCredential::new(config(url, key))?.client("us-west-1");
-    assert!(!client.locations(GetLocationsArgs::default()).await?.is_empty());
-    assert!(!client.instance_types(&GetInstanceTypeArgs::default()).await?.is_empty());
-    assert!(!client.machine_image()?.images(&GetImageArgs::default()).await?.is_empty());
+    assert!(
+        !client
+            .locations(GetLocationsArgs::default())
+            .await?
+            .is_empty()
+    );
+    assert!(
+        !client
+            .instance_types(&GetInstanceTypeArgs::default())
+            .await?
+            .is_empty()
+    );
+    assert!(
+        !client
+            .machine_image()?
+            .images(&GetImageArgs::default())
+            .await?
+            .is_empty()
+    );
 
     let mut a = attrs("prism");
     a.tags.insert("team".into(), "ml".into());
     a.user_data_base64 = "I2Nsb3VkLWNvbmZpZwo=".into();
-    a.firewall_rules = FirewallRules { ingress_rules: vec![FirewallRule::port(8080)], ..Default::default() };
+    a.firewall_rules = FirewallRules {
+        ingress_rules: vec![FirewallRule::port(8080)],
+        ..Default::default()
+    };
     let created = client.create_instance(a.clone()).await?;
     assert_eq!(client.create_instance(a).await?.cloud_id, created.cloud_id);
-    assert_eq!(client.get_instance(&created.cloud_id).await?.ref_id, "prism");
+    assert_eq!(
+        client.get_instance(&created.cloud_id).await?.ref_id,
+        "prism"
+    );
     assert_eq!(client.list_instances(&all()).await?.len(), 1);
 
     let firewall = client.modify_firewall()?;
     let add = AddFirewallRulesToInstanceArgs {
         instance_id: created.cloud_id.clone(),
-        firewall_rules: FirewallRules { ingress_rules: vec![FirewallRule::port(9000)], ..Default::default() },
+        firewall_rules: FirewallRules {
+            ingress_rules: vec![FirewallRule::port(9000)],
+            ..Default::default()
+        },
     };
     firewall.add_firewall_rules(&add).await?;
     let revoke = RevokeSecurityGroupRuleArgs {
@@ -97,17 +154,38 @@ async fn drive(url: &str, key: &str, fake: &gpucloud_fakes::lambda::FakeLambda) 
         security_group_rule_ids: vec!["udp:9000-9000:0.0.0.0/0".into()],
     };
     firewall.revoke_firewall_rules(&revoke).await?;
-    assert!(!client.instance_firewall_rules(&created.cloud_id).await?.ingress_rules.is_empty());
+    assert!(
+        !client
+            .instance_firewall_rules(&created.cloud_id)
+            .await?
+            .ingress_rules
+            .is_empty()
+    );
 
     let mut tags = gpucloud_core::Tags::new();
     tags.insert("stage".into(), "prod".into());
-    client
-        .tags()?
-        .update_instance_tags(&gpucloud_core::UpdateInstanceTagsArgs { instance_id: created.cloud_id.clone(), tags })
-        .await?;
+    // The request passes Prism's validation; the fake does not apply tags (undocumented).
+    let update = gpucloud_core::UpdateInstanceTagsArgs {
+        instance_id: created.cloud_id.clone(),
+        tags,
+    };
+    let err = gpucloud_core::InstanceTags::update_instance_tags(&client, &update)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        gpucloud_core::ErrorKind::NotImplemented,
+        "{err}"
+    );
 
     for _ in 0..100 {
-        if client.get_instance(&created.cloud_id).await?.status.lifecycle_status == gpucloud_core::LifecycleStatus::Running {
+        if client
+            .get_instance(&created.cloud_id)
+            .await?
+            .status
+            .lifecycle_status
+            == gpucloud_core::LifecycleStatus::Running
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

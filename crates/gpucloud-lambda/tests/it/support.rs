@@ -37,7 +37,9 @@ pub fn config(base_url: &str, api_key: &str) -> LambdaConfig {
 
 /// A client of the fake, bound to no region.
 pub fn client(fake: &FakeLambda) -> LambdaClient {
-    LambdaCredential::new(config(&fake.base_url(), fake.api_key())).expect("credential").client("")
+    LambdaCredential::new(config(&fake.base_url(), fake.api_key()))
+        .expect("credential")
+        .client("")
 }
 
 /// Create attributes for `ref_id` in us-west-1.
