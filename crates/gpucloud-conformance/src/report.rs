@@ -171,3 +171,70 @@ impl fmt::Display for Report {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(name: &'static str, outcome: Outcome) -> CheckResult {
+        CheckResult {
+            name,
+            outcome,
+            duration: Duration::from_millis(1500),
+            notes: vec!["seen".into()],
+        }
+    }
+
+    #[test]
+    fn counts_success_and_rendering() {
+        let mut report = Report {
+            provider: "p".into(),
+            location: String::new(),
+            run_id: "r1".into(),
+            capabilities: vec![Capability::CreateInstance],
+            checks: vec![
+                check("a", Outcome::Passed),
+                check(
+                    "b",
+                    Outcome::Failed {
+                        mismatches: vec!["x differs".into(), "y missing".into()],
+                    },
+                ),
+                check(
+                    "c",
+                    Outcome::Skipped {
+                        reason: "not declared".into(),
+                    },
+                ),
+            ],
+            leftovers: Vec::new(),
+            duration: Duration::from_secs(2),
+        };
+        assert_eq!(
+            (report.passed(), report.failed(), report.skipped()),
+            (1, 1, 1)
+        );
+        assert!(!report.is_success());
+        let text = report.to_string();
+        assert!(text.contains("FAIL b"), "{text}");
+        assert!(
+            text.contains("- x differs") && text.contains("- y missing"),
+            "{text}"
+        );
+        assert!(text.contains("skipped: not declared"), "{text}");
+        assert!(text.contains("1.50s"), "{text}");
+        assert!(text.contains("1 passed, 1 failed, 1 skipped"), "{text}");
+
+        report.checks.remove(1);
+        assert!(report.is_success());
+        report.leftovers.push(InstanceId::new("i-1"));
+        assert!(!report.is_success(), "a leftover fails the run");
+        assert!(report.to_string().contains("left behind: i-1"));
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(
+            json["checks"][1]["outcome"],
+            serde_json::json!({"status": "skipped", "reason": "not declared"})
+        );
+        assert_eq!(json["leftovers"][0], "i-1");
+    }
+}

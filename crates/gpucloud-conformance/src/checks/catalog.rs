@@ -446,3 +446,35 @@ pub(crate) async fn stable_ids(ctx: Arc<Ctx>) -> Verdict {
     }
     f.done()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gpucloud_core::Price;
+
+    #[test]
+    fn volatile_fields_are_ignored_and_differences_named() {
+        let a = InstanceType {
+            type_name: "t".into(),
+            vcpu: 2,
+            base_price: Some(Price::usd_cents(10)),
+            ..InstanceType::default()
+        };
+        let b = InstanceType {
+            base_price: Some(Price::usd_cents(20)),
+            ..a.clone()
+        };
+        assert!(differing_fields(&strip_volatile(&a), &strip_volatile(&b)).is_empty());
+        let c = InstanceType {
+            vcpu: 4,
+            is_available: true,
+            ..a.clone()
+        };
+        let diff = differing_fields(&strip_volatile(&a), &strip_volatile(&c));
+        assert_eq!(diff.len(), 2, "{diff:?}");
+        assert!(
+            diff.iter().any(|d| d.starts_with("vcpu: 2 vs 4")),
+            "{diff:?}"
+        );
+    }
+}
