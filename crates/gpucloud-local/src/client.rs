@@ -314,7 +314,9 @@ impl LocalClient {
         orphans.dedup();
         for id in orphans.iter().filter(|id| !known.contains(id.as_str())) {
             tracing::warn!(instance = %id, namespace = %self.host.namespace(id), "removing an instance that has no record");
-            self.host.teardown(op, id, None).await?;
+            if let Err(error) = self.host.teardown(op, id, None).await {
+                tracing::warn!(instance = %id, %error, "could not remove an instance that has no record");
+            }
         }
 
         for (id, entry) in &entries {
