@@ -285,14 +285,9 @@ impl LocalClient {
         }
         if entries.is_empty() {
             self.host.remove_bridge(op).await?;
-        } else if self.host.bridge_mismatched().await? {
-            return Err(CloudError::configuration(format!(
-                "the bridge {} no longer has the address {}/{}; terminate the instances of {} or restore the address",
-                self.host.bridge,
-                self.host.subnet.host_address(),
-                self.host.subnet.prefix(),
-                self.store.root().display()
-            )));
+        } else {
+            let ids: Vec<&str> = entries.iter().map(|(id, _)| id.as_str()).collect();
+            self.host.ensure_bridge(op, &ids).await?;
         }
         let claims = self.host.claims().await?;
         if let Some(claim) = net::first_overlap(self.host.subnet, &claims, &self.host.bridge) {
@@ -724,7 +719,7 @@ impl CloudClient for LocalClient {
                 break candidate;
             }
         };
-        self.host.ensure_bridge().await?;
+        self.host.ensure_bridge(op, &[]).await?;
         let mut rec = Record {
             version: RECORD_VERSION,
             hostname: hostname_for(&attrs.name, &id),

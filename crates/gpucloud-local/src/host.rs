@@ -1,6 +1,7 @@
 //! The machine side of an instance: the bridge, the network namespace and veth pair, the
 //! nftables table, the cgroup, and the processes.
 
+use std::fmt::Write as _;
 use std::fs::OpenOptions;
 use std::net::Ipv4Addr;
 use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
@@ -324,48 +325,35 @@ impl Host {
         Ok(claims)
     }
 
-    /// True when the bridge exists with an address other than the host address on the subnet.
-    pub(crate) async fn bridge_mismatched(&self) -> Result<bool> {
-        if !Self::link_exists(&self.bridge) {
-            return Ok(false);
+    /// Makes sure the bridge exists, holds the host address and is up, repairing a bridge left
+    /// half-made by an interrupted create, and attaches the veths of `attach` (instance ids) to it.
+    pub(crate) async fn ensure_bridge(
+        &self,
+        operation: &'static str,
+        attach: &[&str],
+    ) -> Result<()> {
+        let br = &self.bridge;
+        let mut batch = String::new();
+        if !Self::link_exists(br) {
+            tracing::info!(bridge = %br, subnet = %self.subnet, "creating the instance bridge");
+            let _ = writeln!(batch, "link add {br} type bridge");
         }
-        let json = run(
-            "new_client",
-            &self.tools.ip,
-            &["-j", "-4", "addr", "show", "dev", &self.bridge],
-            None,
-        )
-        .await?;
-        let claims = net::addresses_from_json(&json).map_err(|m| internal("new_client", m))?;
-        let want = format!(
-            "address {}/{} on {}",
+        let _ = writeln!(
+            batch,
+            "addr replace {}/{} dev {br}",
             self.subnet.host_address(),
-            self.subnet.prefix(),
-            self.bridge
+            self.subnet.prefix()
         );
-        Ok(!claims.iter().any(|c| c.description == want))
-    }
-
-    /// Creates the bridge with the host's address, unless it exists.
-    pub(crate) async fn ensure_bridge(&self) -> Result<()> {
-        if Self::link_exists(&self.bridge) {
-            return Ok(());
+        let _ = writeln!(batch, "link set {br} up");
+        for id in attach {
+            let veth = Self::veth(id);
+            if Self::link_exists(&veth) {
+                let _ = writeln!(batch, "link set {veth} master {br} up");
+            }
         }
-        let batch = format!(
-            "link add {br} type bridge\naddr add {host}/{prefix} dev {br}\nlink set {br} up\n",
-            br = self.bridge,
-            host = self.subnet.host_address(),
-            prefix = self.subnet.prefix()
-        );
-        tracing::info!(bridge = %self.bridge, subnet = %self.subnet, "creating the instance bridge");
-        run(
-            "create_instance",
-            &self.tools.ip,
-            &["-batch", "-"],
-            Some(&batch),
-        )
-        .await
-        .map(drop)
+        run(operation, &self.tools.ip, &["-batch", "-"], Some(&batch))
+            .await
+            .map(drop)
     }
 
     /// Removes the bridge, if it exists.

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use gpucloud_core::{
-    CreateInstanceAttrs, Instance, InstanceId, LifecycleStatus, WaitOptions, wait_for_status,
+    CloudClient, CreateInstanceAttrs, Instance, InstanceId, LifecycleStatus, WaitOptions,
+    wait_for_status,
 };
 use gpucloud_local::{LocalClient, LocalConfig};
 
@@ -146,6 +147,39 @@ impl Fixture {
         )
         .await
         .unwrap_or_else(|e| panic!("waiting for {id} to be {desired}: {e}"))
+    }
+}
+
+impl Drop for Fixture {
+    /// Terminates whatever a failed test left in its state directory, so a failure does not
+    /// leak namespaces and processes once the temporary directory is gone.
+    fn drop(&mut self) {
+        let config = self.config.clone();
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                let Ok(client) = LocalClient::new(config).await else {
+                    return;
+                };
+                let Ok(instances) = client
+                    .list_instances(&gpucloud_core::ListInstancesArgs::default())
+                    .await
+                else {
+                    return;
+                };
+                for instance in instances {
+                    if let Err(e) = client.terminate_instance(&instance.cloud_id).await {
+                        eprintln!("cleanup of {} failed: {e}", instance.cloud_id);
+                    }
+                }
+            });
+        });
+        let _ = cleanup.join();
     }
 }
 
