@@ -26,8 +26,7 @@ async fn an_instance_lives_like_a_cloud_instance() {
         return;
     }
     let f = fixture().await;
-    let script =
-        "#!/bin/sh\necho \"ran on $(hostname) as $(id -un) in $HOME\" >> /root/user-data.out\n";
+    let script = "#!/bin/sh\necho \"ran on $(hostname) as $(id -un) in $HOME\" >> /root/user-data.out\necho user-data-says-hi\n";
     let mut attrs = f.attrs("ref-life", "web-1");
     attrs.user_data_base64 = base64::engine::general_purpose::STANDARD.encode(script);
     attrs.tags = BTreeMap::from([("team".to_owned(), "ml".to_owned())]);
@@ -104,6 +103,14 @@ async fn an_instance_lives_like_a_cloud_instance() {
     assert!(
         log.contains("gpucloud: user data started"),
         "console log: {log}"
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            std::fs::read_to_string(f.client.console_log(&id))
+                .is_ok_and(|l| l.contains("user-data-says-hi"))
+        })
+        .await,
+        "user data output missing from the console log"
     );
 
     // Firewall: 8080 open, 8081 closed from the host though listening.
