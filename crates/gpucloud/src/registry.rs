@@ -67,6 +67,21 @@ impl ProviderSettings<'_> {
         self.config.setting(self.descriptor, key)
     }
 
+    /// The credential's reference id: the `ref_id` setting, else `gpucloud-<profile>` (letters,
+    /// digits and `-` only), so every instance records which profile created it.
+    pub fn ref_id(&self) -> String {
+        if let Some(ref_id) = self.get("ref_id") {
+            return ref_id.value().to_owned();
+        }
+        let profile: String = self
+            .config
+            .profile()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+            .collect();
+        format!("gpucloud-{profile}")
+    }
+
     /// How to configure `key`: the variable to set or the file line to add.
     pub fn how_to_set(&self, key: &str) -> String {
         let table = format!("[profiles.{}.{}]", self.config.profile(), self.descriptor.name);

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use gpucloud::wait::{PENDING_TO_RUNNING_TIMEOUT, RUNNING_SSH_TIMEOUT};
+use gpucloud::wait::RUNNING_SSH_TIMEOUT;
 use gpucloud::{CreateInstanceAttrs, GetInstanceTypeArgs, Instance, LifecycleStatus};
 use tokio::io::AsyncReadExt;
 
@@ -16,6 +16,8 @@ use crate::keys::{self, InstanceRecord};
 const TOOLS: &[(&str, &str)] = &[("ip", "iproute2"), ("nft", "nftables"), ("sshd", "openssh-server"), ("ssh-keygen", "openssh-client")];
 /// What `up` installs on Debian and Ubuntu when a tool is missing.
 const PACKAGES: &[&str] = &["openssh-server", "nftables", "iproute2"];
+/// How long a local instance may take to be running (they boot in about a second).
+const LOCAL_BOOT_TIMEOUT: Duration = Duration::from_secs(120);
 /// Directories searched for the tools besides `PATH` (sbin is often not on a user's `PATH`).
 const EXTRA_DIRS: &[&str] = &["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
 
@@ -27,6 +29,7 @@ pub async fn up(ctx: &Ctx, ssh_key: Option<&Path>, name: Option<&str>, no_instal
             .hint("run it with sudo, or use a cloud provider: gpucloud instances create -p lambda --type ..."));
     }
     ensure_tools(ctx, no_install).await?;
+    gpucloud::local::preflight().map_err(|e| CliError::cloud("check the local provider's tools", &e))?;
 
     let entry = ctx.provider("local")?;
     let probe = client(&entry, "").await?;
@@ -70,7 +73,7 @@ pub async fn up(ctx: &Ctx, ssh_key: Option<&Path>, name: Option<&str>, no_instal
         &ctx.out,
     );
     let instance =
-        wait(ctx, &entry, client.as_ref(), &instance.cloud_id, LifecycleStatus::Running, None, PENDING_TO_RUNNING_TIMEOUT)
+        wait(ctx, &entry, client.as_ref(), &instance.cloud_id, LifecycleStatus::Running, None, LOCAL_BOOT_TIMEOUT)
             .await?;
     wait_for_ssh(ctx, &instance).await?;
 

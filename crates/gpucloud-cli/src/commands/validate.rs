@@ -1,6 +1,6 @@
 //! `gpucloud validate -p P`: the conformance suite against a configured provider.
 
-use gpucloud_conformance::{Target, run};
+use gpucloud_conformance::{ALL_CHECKS, Target, run};
 
 use super::Ctx;
 use crate::cli::ValidateArgs;
@@ -9,6 +9,11 @@ use crate::error::{CliError, CliResult};
 /// Runs the suite and prints its report; fails (exit 1) when any check fails or an instance
 /// was left behind.
 pub async fn validate(ctx: &Ctx, args: &ValidateArgs) -> CliResult {
+    for (flag, names) in [("--only", &args.only), ("--skip", &args.skip)] {
+        if let Some(unknown) = names.iter().find(|n| !ALL_CHECKS.contains(&n.as_str())) {
+            return Err(CliError::usage(format!("{flag}: unknown check `{unknown}`; the checks are {}", ALL_CHECKS.join(", "))));
+        }
+    }
     let entry = ctx.provider(&args.provider)?;
     let name = entry.descriptor.name;
     // Local instances are always reachable from this machine; remote ones when the user says so.

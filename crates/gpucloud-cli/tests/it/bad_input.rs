@@ -237,3 +237,11 @@ fn usage_errors_exit_2() {
     cmd.args(["types", "--sort", "vibes"]);
     check(&h, cmd, 2, "--sort");
 }
+
+#[test]
+fn unknown_conformance_check() {
+    let h = Harness::new();
+    let mut cmd = h.cmd();
+    cmd.args(["validate", "-p", "lambda", "--only", "everything"]);
+    check(&h, cmd, 2, "unknown check `everything`");
+}

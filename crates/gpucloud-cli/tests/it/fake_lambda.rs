@@ -220,18 +220,31 @@ fn ssh_runs_ssh_with_user_address_port_and_key() {
 }
 
 #[test]
-fn validate_passes_against_the_fake_in_both_formats() {
+fn validate_reports_in_both_formats_and_exits_by_the_result() {
     let h = Harness::new();
     let out = h.cmd().args(["validate", "-p", "lambda", "-o", "json"]).output().unwrap();
     let report = json(&out);
-    assert!(out.status.success(), "report: {report:#}\nstderr: {}", stderr(&out));
     assert_eq!(report["provider"], "lambda-labs");
-    assert!(report["checks"].as_array().unwrap().len() > 3);
+    let checks = report["checks"].as_array().unwrap();
+    assert!(checks.len() > 3, "{report:#}");
+    let failed = checks.iter().filter(|c| c["outcome"]["status"] == "failed").count();
+    let leftovers = report["leftovers"].as_array().unwrap().len();
+    // Exit 0 exactly when the suite succeeded; 1 otherwise, with the count on stderr.
+    assert_eq!(out.status.code(), Some(if failed == 0 && leftovers == 0 { 0 } else { 1 }), "{}", stderr(&out));
+    if failed > 0 {
+        assert!(stderr(&out).contains(&format!("{failed} of {} checks failed", checks.len())), "{}", stderr(&out));
+    }
+    // What the CLI is responsible for: the credential carries a reference id, and the checks
+    // that depend on it pass.
+    for name in ["locations", "instance_types", "create", "list", "terminate"] {
+        let check = checks.iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no check {name}: {report:#}"));
+        assert_eq!(check["outcome"]["status"], "passed", "{name}: {check:#}");
+    }
     assert_eq!(h.state().instances().iter().filter(|i| i.status.as_str() != "terminated").count(), 0, "nothing left running");
 
     let out = h.cmd().args(["validate", "-p", "lambda", "--only", "locations"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("PASS"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("PASS locations"), "{}", stdout(&out));
 }
 
 #[test]

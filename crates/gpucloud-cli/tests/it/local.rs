@@ -19,29 +19,52 @@ fn root_or_skip(test: &str) -> bool {
     false
 }
 
+/// A state directory outside /tmp (instances get a private /tmp, so the provider's files must
+/// live elsewhere), removed at the end.
+fn state_dir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("gpucloud-cli-it-").tempdir_in("/var/lib").unwrap()
+}
+
+/// Terminates the instance when dropped, so a failed assertion leaves nothing running.
+struct Terminate<F: Fn() -> assert_cmd::Command> {
+    cmd: F,
+    id: Option<String>,
+}
+
+impl<F: Fn() -> assert_cmd::Command> Drop for Terminate<F> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            let _ = (self.cmd)().args(["instances", "terminate", "-p", "local", &id, "--wait"]).output();
+        }
+    }
+}
+
 #[test]
 fn up_then_ssh_then_terminate() {
     if !root_or_skip("up_then_ssh_then_terminate") {
         return;
     }
     let h = Harness::new();
+    let state = state_dir();
     let cmd = || {
         let mut cmd = h.bare_cmd();
-        cmd.env("GPUCLOUD_LOCAL_SUBNET", "10.219.41.0/24");
+        cmd.env("GPUCLOUD_LOCAL_SUBNET", "10.219.41.0/24").env("GPUCLOUD_LOCAL_STATE", state.path());
         cmd
     };
     let out = cmd().arg("up").output().unwrap();
-    assert!(out.status.success(), "stdout: {}\nstderr: {}", stdout(&out), stderr(&out));
     let text = stdout(&out);
+    let id = text.lines().find_map(|l| l.trim().strip_prefix("gpucloud ssh -p local ")).map(str::to_owned);
+    let mut guard = Terminate { cmd, id: id.clone() };
+    assert!(out.status.success(), "stdout: {text}\nstderr: {}", stderr(&out));
     assert!(text.contains("ssh -i ") && text.contains("gpucloud ssh -p local "), "{text}");
-    let id = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("gpucloud ssh -p local "))
-        .expect("the gpucloud ssh line")
-        .to_owned();
+    let id = id.expect("the gpucloud ssh line");
+    let cmd = &guard.cmd;
     assert!(stderr(&out).contains("generated a new key pair"), "{}", stderr(&out));
 
-    cmd().args(["providers"]).assert().success().stdout(predicate::str::contains("running as root"));
+    let out = cmd().args(["providers", "-o", "json"]).output().unwrap();
+    let providers = json(&out);
+    let local = providers.as_array().unwrap().iter().find(|p| p["id"] == "local").unwrap();
+    assert_eq!(local["configured"], true, "{local:#}");
     cmd().args(["instances", "list", "-p", "local"]).assert().success().stdout(predicate::str::contains(id.as_str()));
 
     // The printed ssh line works, through `gpucloud ssh` with the recorded key.
@@ -52,6 +75,7 @@ fn up_then_ssh_then_terminate() {
     let out = cmd().args(["instances", "terminate", "-p", "local", &id, "--wait", "-o", "json"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(json(&out)["status"]["lifecycle_status"], "terminated");
+    guard.id = None;
 }
 
 #[test]
@@ -60,12 +84,15 @@ fn local_types_and_locations() {
         return;
     }
     let h = Harness::new();
+    let state = state_dir();
     let mut cmd = h.bare_cmd();
+    cmd.env("GPUCLOUD_LOCAL_STATE", state.path());
     cmd.env("GPUCLOUD_LOCAL_SUBNET", "10.219.42.0/24").args(["types", "-p", "local", "-o", "json"]);
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!json(&out).as_array().unwrap().is_empty());
     let mut cmd = h.bare_cmd();
+    cmd.env("GPUCLOUD_LOCAL_STATE", state.path());
     cmd.env("GPUCLOUD_LOCAL_SUBNET", "10.219.42.0/24").args(["locations", "-p", "local"]);
     cmd.assert().success();
 }

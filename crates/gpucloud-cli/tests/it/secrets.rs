@@ -42,7 +42,7 @@ fn the_api_key_never_appears_in_output_or_logs() {
         run(&["-vvv", "instances", "get", "-p", "lambda", "no-such-id"], verbose);
         run(&["-vvv", "ssh", "-p", "lambda", "no-such-id"], verbose);
         run(&["-vvv", "instances", "create", "-p", "lambda", "--type", "nope", "--ssh-key", key], verbose);
-        run(&["-vvv", "validate", "-p", "lambda", "--only", "locations", "--only", "instance-types"], verbose);
+        run(&["-vvv", "validate", "-p", "lambda", "--only", "locations", "--only", "instance_types"], verbose);
     }
     run(&["-vvv", "instances", "terminate", "-p", "lambda", &id, "--wait"], Some("trace"));
 

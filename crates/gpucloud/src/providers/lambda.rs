@@ -16,7 +16,7 @@ const SETTINGS: &[SettingSpec] = &[
         secret: false,
         description: "API root (default https://cloud.lambda.ai); plain http only for loopback",
     },
-    SettingSpec { key: "ref_id", env: "", secret: false, description: "reference id stored on every instance created" },
+    SettingSpec { key: "ref_id", env: "", secret: false, description: "reference id stored on every instance created (default gpucloud-<profile>)" },
 ];
 
 /// The Lambda Cloud provider.
@@ -36,9 +36,7 @@ fn build(settings: &ProviderSettings<'_>) -> Result<Build> {
     if let Some(url) = settings.get("api_url") {
         config = config.with_base_url(url.value().trim());
     }
-    if let Some(ref_id) = settings.get("ref_id") {
-        config = config.with_ref_id(ref_id.value());
-    }
+    config = config.with_ref_id(settings.ref_id());
     let credential = LambdaCredential::new(config)?;
     Ok(Build::Ready(Arc::new(credential), key.source().clone().into()))
 }

@@ -21,7 +21,7 @@ const SETTINGS: &[SettingSpec] = &[
         secret: false,
         description: "private IPv4 subnet for instance addresses (default 10.213.0.0/24)",
     },
-    SettingSpec { key: "ref_id", env: "", secret: false, description: "reference id stored on every instance created" },
+    SettingSpec { key: "ref_id", env: "", secret: false, description: "reference id stored on every instance created (default gpucloud-<profile>)" },
 ];
 
 /// The local provider.
@@ -52,9 +52,7 @@ fn build(settings: &ProviderSettings<'_>) -> Result<Build> {
     if let Some(subnet) = settings.get("subnet") {
         config = config.with_subnet(subnet.value().trim());
     }
-    if let Some(ref_id) = settings.get("ref_id") {
-        config = config.with_ref_id(ref_id.value());
-    }
-    let credential = LocalCredential::new(config)?;
+    config = config.with_ref_id(settings.ref_id());
+    let credential = LocalCredential::new(config);
     Ok(Build::Ready(Arc::new(credential), source))
 }
