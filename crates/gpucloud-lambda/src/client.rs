@@ -348,7 +348,7 @@ impl LambdaClient {
         attrs: &CreateInstanceAttrs,
         region: &str,
         added: &mut Added,
-    ) -> Result<String> {
+    ) -> Result<wire::FirewallRuleset> {
         const OP: &str = "create_instance";
         let rules = convert::wire_rules(&attrs.firewall_rules)?;
         let name = convert::ruleset_name(&attrs.ref_id);
@@ -366,7 +366,7 @@ impl LambdaClient {
         {
             Ok(ruleset) => {
                 added.ruleset_id = Some(ruleset.data.id.clone());
-                Ok(ruleset.data.id)
+                Ok(ruleset.data)
             }
             Err(error) if outcome_unknown(&error) => {
                 let rulesets: Vec<wire::FirewallRuleset> =
@@ -380,7 +380,7 @@ impl LambdaClient {
                     })
                     .ok_or(error)?;
                 added.ruleset_id = Some(found.id.clone());
-                Ok(found.id)
+                Ok(found)
             }
             Err(error) => Err(error),
         }
@@ -419,9 +419,9 @@ impl LambdaClient {
         let key_name = self.ensure_ssh_key(attrs, added).await?;
         // Every instance gets a ruleset of its own (SSH only when no rules were asked for),
         // so its rules can be changed later: Lambda attaches rulesets only at launch.
-        let firewall_rulesets = vec![wire::RulesetRef {
-            id: self.create_ruleset(attrs, region, added).await?,
-        }];
+        let ruleset = self.create_ruleset(attrs, region, added).await?;
+        let firewall_rules = convert::model_rules(&ruleset.rules);
+        let firewall_rulesets = vec![wire::RulesetRef { id: ruleset.id }];
         let created_at = Timestamp::now().round(jiff::Unit::Second).ok();
         let body = wire::LaunchRequest {
             region_name: region.to_owned(),
@@ -495,7 +495,11 @@ impl LambdaClient {
         added.ruleset_id = None;
         added.ssh_key_id = None;
         match self.raw_instance(OP, &InstanceId::new(id.clone())).await {
-            Ok(w) => Ok(convert::instance(w)),
+            // The ruleset was made by this create: its rules are known without asking again.
+            Ok(w) => Ok(Instance {
+                firewall_rules,
+                ..convert::instance(w)
+            }),
             Err(error) => {
                 tracing::warn!(instance = %id, error = %error, "launched, but reading the instance failed; returning what is known");
                 Ok(Instance {
@@ -509,6 +513,7 @@ impl LambdaClient {
                     ssh_port: 22,
                     location: region.to_owned(),
                     tags: attrs.tags.clone(),
+                    firewall_rules,
                     instance_type_id: gpucloud_core::InstanceTypeId::generic(
                         region,
                         None,
@@ -560,6 +565,50 @@ impl LambdaClient {
         }
     }
 
+    /// The instance's own ruleset: the one it references whose name derives from its RefID
+    /// (see [`convert::ruleset_name`]). `None` when it references none of that name, or that
+    /// ruleset no longer exists (a 404 is not an error here). Other failures are returned.
+    async fn find_own_ruleset(
+        &self,
+        operation: &'static str,
+        w: &wire::Instance,
+    ) -> Result<Option<wire::FirewallRuleset>> {
+        let Some(expected) = convert::own_ruleset_name(w) else {
+            return Ok(None);
+        };
+        for reference in w.firewall_rulesets.iter().flatten() {
+            if reference.id.is_empty() {
+                continue;
+            }
+            let path = format!("firewall-rulesets/{}", reference.id);
+            match self.get::<wire::FirewallRuleset>(operation, &path).await {
+                Ok(ruleset) if ruleset.name == expected => return Ok(Some(ruleset)),
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
+    /// A wire instance → [`Instance`] with the rules of its own ruleset in `firewall_rules`
+    /// (empty when it has none).
+    async fn instance_with_rules(
+        &self,
+        operation: &'static str,
+        w: wire::Instance,
+    ) -> Result<Instance> {
+        let firewall_rules = self
+            .find_own_ruleset(operation, &w)
+            .await?
+            .map(|ruleset| convert::model_rules(&ruleset.rules))
+            .unwrap_or_default();
+        Ok(Instance {
+            firewall_rules,
+            ..convert::instance(w)
+        })
+    }
+
     /// The instance's own ruleset (the SDK-made one), for firewall changes.
     async fn own_ruleset(
         &self,
@@ -567,18 +616,8 @@ impl LambdaClient {
         id: &InstanceId,
     ) -> Result<wire::FirewallRuleset> {
         let w = self.raw_instance(operation, id).await?;
-        let ids = convert::ruleset_ids(&w);
-        let ref_id = convert::tag_value(&w, TAG_REF_ID)
-            .unwrap_or_default()
-            .to_owned();
-        let expected = convert::ruleset_name(&ref_id);
-        for rid in ids {
-            let ruleset: wire::FirewallRuleset = self
-                .get(operation, &format!("firewall-rulesets/{rid}"))
-                .await?;
-            if ruleset.name == expected {
-                return Ok(ruleset);
-            }
+        if let Some(ruleset) = self.find_own_ruleset(operation, &w).await? {
+            return Ok(ruleset);
         }
         Err(CloudError::invalid(
             "instance_id",
@@ -690,7 +729,7 @@ impl CloudClient for LambdaClient {
         let _guard = self.shared.create_lock.lock().await;
         if let Some(existing) = self.find_by_ref_id(OP, &attrs.ref_id).await? {
             tracing::info!(ref_id = %attrs.ref_id, instance = %existing.id, "create: RefID exists, returning it");
-            return Ok(convert::instance(existing));
+            return self.instance_with_rules(OP, existing).await;
         }
         let mut added = Added::default();
         let result = self.launch(&attrs, &region, &mut added).await;
@@ -698,20 +737,55 @@ impl CloudClient for LambdaClient {
         result
     }
 
+    /// The instance, with the rules of its own ruleset (the ids
+    /// [`ModifyFirewall::revoke_firewall_rules`] takes) in `firewall_rules`: one more request
+    /// when it has one.
     async fn get_instance(&self, id: &InstanceId) -> Result<Instance> {
-        Ok(convert::instance(
-            self.raw_instance("get_instance", id).await?,
-        ))
+        const OP: &str = "get_instance";
+        let w = self.raw_instance(OP, id).await?;
+        self.instance_with_rules(OP, w).await
     }
 
+    /// This credential's instances, each with the rules of its own ruleset in `firewall_rules`
+    /// (one more request, for all rulesets at once, when any of them has one).
     async fn list_instances(&self, args: &ListInstancesArgs) -> Result<Vec<Instance>> {
-        let instances = self.raw_instances("list_instances").await?;
-        Ok(instances
-            .into_iter()
-            .filter(|w| self.owned_by_me(w))
-            .map(convert::instance)
-            .filter(|i| args.matches(i))
-            .collect())
+        const OP: &str = "list_instances";
+        let raw = self.raw_instances(OP).await?;
+        let mut instances = Vec::new();
+        // Per kept instance with a ruleset of its own: (index, expected name, referenced ids).
+        let mut wanted = Vec::new();
+        for mut w in raw {
+            if !self.owned_by_me(&w) {
+                continue;
+            }
+            let own = convert::own_ruleset_name(&w)
+                .map(|name| (name, w.firewall_rulesets.take().unwrap_or_default()));
+            let instance = convert::instance(w);
+            if !args.matches(&instance) {
+                continue;
+            }
+            if let Some((name, refs)) = own {
+                wanted.push((instances.len(), name, refs));
+            }
+            instances.push(instance);
+        }
+        if wanted.is_empty() {
+            return Ok(instances);
+        }
+        let rulesets: Vec<wire::FirewallRuleset> = match self.get(OP, "firewall-rulesets").await {
+            Ok(rulesets) => rulesets,
+            Err(e) if e.is_not_found() => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        for (index, name, refs) in wanted {
+            let own = rulesets
+                .iter()
+                .find(|r| r.name == name && refs.iter().any(|reference| reference.id == r.id));
+            if let (Some(ruleset), Some(instance)) = (own, instances.get_mut(index)) {
+                instance.firewall_rules = convert::model_rules(&ruleset.rules);
+            }
+        }
+        Ok(instances)
     }
 
     async fn terminate_instance(&self, id: &InstanceId) -> Result<()> {
@@ -865,18 +939,5 @@ impl ModifyFirewall for LambdaClient {
             return Ok(());
         }
         self.patch_rules(OP, &ruleset.id, rules).await
-    }
-}
-
-impl LambdaClient {
-    /// The effective rules of the instance's own ruleset, with the ids
-    /// [`ModifyFirewall::revoke_firewall_rules`] takes (`<protocol>:<from>-<to>:<cidr>`).
-    /// Account-wide global rules apply on top and are not included (see SECURITY.md).
-    pub async fn instance_firewall_rules(
-        &self,
-        id: &InstanceId,
-    ) -> Result<gpucloud_core::FirewallRules> {
-        let ruleset = self.own_ruleset("instance_firewall_rules", id).await?;
-        Ok(convert::model_rules(&ruleset.rules))
     }
 }

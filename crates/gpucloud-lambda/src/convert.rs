@@ -142,6 +142,18 @@ pub(crate) fn ruleset_ids(w: &wire::Instance) -> Vec<String> {
         .collect()
 }
 
+/// The name the instance's own ruleset has when the SDK made one: derived from its RefID tag,
+/// and only when it references at least one ruleset. `None` for instances without either.
+pub(crate) fn own_ruleset_name(w: &wire::Instance) -> Option<String> {
+    let referenced = w
+        .firewall_rulesets
+        .iter()
+        .flatten()
+        .any(|r| !r.id.is_empty());
+    let ref_id = tag_value(w, TAG_REF_ID).filter(|r| !r.is_empty())?;
+    referenced.then(|| ruleset_name(ref_id))
+}
+
 /// What the description of a GPU says: base model, VRAM per GPU, form factor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct GpuDescription {

@@ -526,16 +526,21 @@ async fn firewall_rules_are_per_instance_rulesets() {
         "ssh + tcp + udp: {:?}",
         rulesets[0].rules
     );
-    let rules = client
-        .instance_firewall_rules(&created.cloud_id)
-        .await
-        .unwrap();
-    assert!(
-        rules
-            .ingress_rules
-            .iter()
-            .any(|r| r.id == "tcp:22-22:0.0.0.0/0")
-    );
+    // create, get and list all report the instance's own rules, with the ids revoke takes.
+    let ids = |rules: &FirewallRules| -> Vec<String> {
+        let mut ids: Vec<String> = rules.ingress_rules.iter().map(|r| r.id.clone()).collect();
+        ids.sort();
+        ids
+    };
+    let expected = vec![
+        "tcp:22-22:0.0.0.0/0".to_owned(),
+        "tcp:8000-8001:203.0.113.0/24".to_owned(),
+        "udp:8000-8001:203.0.113.0/24".to_owned(),
+    ];
+    assert_eq!(ids(&created.firewall_rules), expected);
+    let got = client.get_instance(&created.cloud_id).await.unwrap();
+    assert_eq!(ids(&got.firewall_rules), expected);
+    assert!(got.firewall_rules.egress_rules.is_empty());
 
     let firewall = client.modify_firewall().unwrap();
     let add = AddFirewallRulesToInstanceArgs {
@@ -548,15 +553,22 @@ async fn firewall_rules_are_per_instance_rulesets() {
     firewall.add_firewall_rules(&add).await.unwrap();
     firewall.add_firewall_rules(&add).await.unwrap();
     assert_eq!(fake.state().firewall_rulesets()[0].rules.len(), 5);
+    let got = client.get_instance(&created.cloud_id).await.unwrap();
+    assert!(got.firewall_rules.ingress_rules.iter().any(|r| {
+        r.id == "tcp:9000-9000:0.0.0.0/0"
+            && r.covers(9000, gpucloud_core::Protocol::Tcp)
+            && r.ip_ranges == ["0.0.0.0/0"]
+    }));
     let revoke = RevokeSecurityGroupRuleArgs {
         instance_id: created.cloud_id.clone(),
         security_group_rule_ids: vec!["udp:9000-9000:0.0.0.0/0".into()],
     };
     firewall.revoke_firewall_rules(&revoke).await.unwrap();
     let rules = client
-        .instance_firewall_rules(&created.cloud_id)
+        .get_instance(&created.cloud_id)
         .await
-        .unwrap();
+        .unwrap()
+        .firewall_rules;
     assert_eq!(rules.ingress_rules.len(), 4);
     assert!(
         !rules
@@ -580,4 +592,131 @@ async fn firewall_rules_are_per_instance_rulesets() {
 
     client.terminate_instance(&created.cloud_id).await.unwrap();
     assert!(fake.state().firewall_rulesets().is_empty());
+}
+
+#[tokio::test]
+async fn list_reads_every_ruleset_in_one_request() {
+    let fake = fake().await;
+    let client = client(&fake);
+    fake.state()
+        .seed_instances(3, "us-west-1", "gpu_1x_a10")
+        .unwrap();
+    let mut a = attrs("list-a");
+    a.firewall_rules = FirewallRules {
+        ingress_rules: vec![FirewallRule::port(8080)],
+        ..FirewallRules::default()
+    };
+    client.create_instance(a).await.unwrap();
+    client.create_instance(attrs("list-b")).await.unwrap();
+    fake.state().reset_request_counts();
+    let listed = client.list_instances(&all()).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(
+        fake.state()
+            .request_count("GET", "/api/v1/firewall-rulesets"),
+        1
+    );
+    assert_eq!(fake.state().request_count("GET", "/api/v1/"), 2);
+    let ids = |ref_id: &str| -> Vec<String> {
+        let instance = listed.iter().find(|i| i.ref_id == ref_id).unwrap();
+        let mut ids: Vec<String> = instance
+            .firewall_rules
+            .ingress_rules
+            .iter()
+            .map(|r| r.id.clone())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(
+        ids("list-a"),
+        [
+            "tcp:22-22:0.0.0.0/0",
+            "tcp:8080-8080:0.0.0.0/0",
+            "udp:8080-8080:0.0.0.0/0"
+        ]
+    );
+    assert_eq!(ids("list-b"), ["tcp:22-22:0.0.0.0/0"]);
+    for instance in &listed {
+        let got = client.get_instance(&instance.cloud_id).await.unwrap();
+        assert_eq!(got.firewall_rules, instance.firewall_rules);
+    }
+
+    // Filtered down to instances without rulesets: no ruleset request at all.
+    fake.state().reset_request_counts();
+    let none = ListInstancesArgs {
+        locations: LocationsFilter::only(["us-east-1"]),
+        ..ListInstancesArgs::default()
+    };
+    assert!(client.list_instances(&none).await.unwrap().is_empty());
+    assert_eq!(
+        fake.state()
+            .request_count("GET", "/api/v1/firewall-rulesets"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn missing_rulesets_mean_no_rules_and_other_failures_are_reported() {
+    let fake =
+        gpucloud_fakes::lambda::FakeLambda::start(gpucloud_fakes::lambda::FakeLambdaOptions {
+            boot_delay: Duration::from_millis(10),
+            terminate_delay: Duration::from_secs(60),
+            gone_after: Duration::from_secs(60),
+            ..gpucloud_fakes::lambda::FakeLambdaOptions::default()
+        })
+        .await
+        .unwrap();
+    let client = client(&fake);
+
+    // An instance without a ruleset (not made by gpucloud): empty rules, no ruleset request.
+    let seeded = fake
+        .state()
+        .seed_instances(1, "us-west-1", "gpu_1x_a10")
+        .unwrap();
+    fake.state().reset_request_counts();
+    let got = client
+        .get_instance(&InstanceId::new(seeded[0].clone()))
+        .await
+        .unwrap();
+    assert!(got.firewall_rules.ingress_rules.is_empty());
+    assert_eq!(
+        fake.state()
+            .request_count("GET", "/api/v1/firewall-rulesets"),
+        0
+    );
+
+    let created = client.create_instance(attrs("lenient")).await.unwrap();
+    assert!(!created.firewall_rules.ingress_rules.is_empty());
+
+    // A failure to read the ruleset is an error, not an instance claiming no rules.
+    fake.state().set_fault_for(
+        gpucloud_fakes::lambda::Operation::Firewall,
+        gpucloud_fakes::lambda::Fault::ServerError {
+            status: 500,
+            times: 1,
+        },
+    );
+    let err = client.get_instance(&created.cloud_id).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Internal, "{err}");
+    fake.state().clear_faults();
+
+    // Terminate deletes the ruleset while the instance is still terminating: the reference
+    // dangles (404), which reads as no rules.
+    client.terminate_instance(&created.cloud_id).await.unwrap();
+    assert!(fake.state().firewall_rulesets().is_empty());
+    let got = client.get_instance(&created.cloud_id).await.unwrap();
+    assert_eq!(got.status.lifecycle_status, LifecycleStatus::Terminating);
+    assert!(
+        !fake
+            .state()
+            .instance(created.cloud_id.as_str())
+            .unwrap()
+            .firewall_rulesets
+            .is_empty()
+    );
+    assert!(got.firewall_rules.ingress_rules.is_empty());
+    let listed = client.list_instances(&all()).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].firewall_rules.ingress_rules.is_empty());
 }

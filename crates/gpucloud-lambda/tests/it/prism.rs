@@ -29,7 +29,7 @@ impl Prism {
     async fn start(upstream: &str) -> Option<Prism> {
         let root = repo_root();
         let prism = root.join("node_modules/.bin/prism");
-        let spec = root.join("../shared/openapi/lambda-cloud-1.10.0.json");
+        let spec = root.join("openapi/lambda-cloud-1.10.0.json");
         if !prism.exists() || !spec.exists() {
             let missing = if prism.exists() {
                 spec.display().to_string()
@@ -154,13 +154,16 @@ async fn drive(
         security_group_rule_ids: vec!["udp:9000-9000:0.0.0.0/0".into()],
     };
     firewall.revoke_firewall_rules(&revoke).await?;
+    let rules = client.get_instance(&created.cloud_id).await?.firewall_rules;
     assert!(
-        !client
-            .instance_firewall_rules(&created.cloud_id)
-            .await?
+        rules
             .ingress_rules
-            .is_empty()
+            .iter()
+            .any(|r| r.id == "tcp:9000-9000:0.0.0.0/0"),
+        "{rules:?}"
     );
+    let listed = client.list_instances(&all()).await?;
+    assert_eq!(listed[0].firewall_rules, rules);
 
     let mut tags = gpucloud_core::Tags::new();
     tags.insert("stage".into(), "prod".into());
