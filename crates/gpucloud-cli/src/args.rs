@@ -25,21 +25,26 @@ pub fn parse_open_port(text: &str) -> Result<FirewallRule, String> {
             let protocol = match proto.to_ascii_lowercase().as_str() {
                 "tcp" => Protocol::Tcp,
                 "udp" => Protocol::Udp,
-                other => return Err(format!("unknown protocol `{other}`; use /tcp or /udp (or neither for both)")),
+                other => {
+                    return Err(format!(
+                        "unknown protocol `{other}`; use /tcp or /udp (or neither for both)"
+                    ));
+                }
             };
             (ports, Some(protocol))
         }
         None => (ports_proto, None),
     };
-    let (from, to) = match ports.split_once('-') {
-        Some((from, to)) => (parse_port(from)?, parse_port(to)?),
-        None => {
-            let port = parse_port(ports)?;
-            (port, port)
-        }
+    let (from, to) = if let Some((from, to)) = ports.split_once('-') {
+        (parse_port(from)?, parse_port(to)?)
+    } else {
+        let port = parse_port(ports)?;
+        (port, port)
     };
     if from > to {
-        return Err(format!("port range {from}-{to} is reversed; write {to}-{from}"));
+        return Err(format!(
+            "port range {from}-{to} is reversed; write {to}-{from}"
+        ));
     }
     let mut rule = FirewallRule::range(from, to, cidr.into_iter().collect());
     rule.protocol = protocol;
@@ -76,23 +81,37 @@ pub fn parse_cidr(text: &str) -> Result<String, String> {
         None => max,
         Some(p) => match p.parse::<u8>() {
             Ok(n) if u32::from(n) <= max => u32::from(n),
-            _ => return Err(format!("`{text}` is not a CIDR: the prefix length must be 0-{max}")),
+            _ => {
+                return Err(format!(
+                    "`{text}` is not a CIDR: the prefix length must be 0-{max}"
+                ));
+            }
         },
     };
     let host_bits_set = match ip {
         IpAddr::V4(v4) => {
             let bits = u32::from(v4);
-            let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - prefix)
+            };
             (bits & !mask != 0).then(|| std::net::Ipv4Addr::from(bits & mask).to_string())
         }
         IpAddr::V6(v6) => {
             let bits = u128::from(v6);
-            let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix) };
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - prefix)
+            };
             (bits & !mask != 0).then(|| std::net::Ipv6Addr::from(bits & mask).to_string())
         }
     };
     if let Some(network) = host_bits_set {
-        return Err(format!("`{text}` has host bits set; did you mean {network}/{prefix}?"));
+        return Err(format!(
+            "`{text}` has host bits set; did you mean {network}/{prefix}?"
+        ));
     }
     Ok(format!("{ip}/{prefix}"))
 }
@@ -102,7 +121,9 @@ fn check_tag_key(key: &str, text: &str) -> Result<(), String> {
         return Err(format!("`{text}` has an empty key; expected KEY=VALUE"));
     }
     if key.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(format!("tag key `{key}` contains whitespace or control characters"));
+        return Err(format!(
+            "tag key `{key}` contains whitespace or control characters"
+        ));
     }
     Ok(())
 }
@@ -114,26 +135,28 @@ pub fn parse_tag(text: &str) -> Result<Tag, String> {
     };
     check_tag_key(key, text)?;
     if value.chars().any(char::is_control) {
-        return Err(format!("the value of tag `{key}` contains control characters"));
+        return Err(format!(
+            "the value of tag `{key}` contains control characters"
+        ));
     }
     Ok((key.to_owned(), value.to_owned()))
 }
 
 /// Parses a tag filter: `KEY=VALUE`, or `KEY` for any value.
 pub fn parse_tag_filter(text: &str) -> Result<(String, Option<String>), String> {
-    match text.split_once('=') {
-        Some(_) => parse_tag(text).map(|(k, v)| (k, Some(v))),
-        None => {
-            check_tag_key(text, text)?;
-            Ok((text.to_owned(), None))
-        }
+    if text.contains('=') {
+        parse_tag(text).map(|(k, v)| (k, Some(v)))
+    } else {
+        check_tag_key(text, text)?;
+        Ok((text.to_owned(), None))
     }
 }
 
 /// Parses a non-negative US dollar amount (`2.5`, `$2.50`).
 pub fn parse_usd(text: &str) -> Result<Decimal, String> {
     let trimmed = text.trim().trim_start_matches('$');
-    let amount = Decimal::from_str(trimmed).map_err(|_| format!("`{text}` is not an amount in USD, e.g. 2.50"))?;
+    let amount = Decimal::from_str(trimmed)
+        .map_err(|_| format!("`{text}` is not an amount in USD, e.g. 2.50"))?;
     if amount.is_sign_negative() {
         return Err(format!("`{text}` is negative"));
     }
@@ -145,7 +168,9 @@ pub fn parse_loopback_addr(text: &str) -> Result<SocketAddr, String> {
     let addr = SocketAddr::from_str(text.trim())
         .map_err(|_| format!("`{text}` is not an address such as 127.0.0.1:8080"))?;
     if !addr.ip().is_loopback() {
-        return Err(format!("`{text}` is not a loopback address; the fake only listens on 127.0.0.1 or ::1"));
+        return Err(format!(
+            "`{text}` is not a loopback address; the fake only listens on 127.0.0.1 or ::1"
+        ));
     }
     Ok(addr)
 }
@@ -157,13 +182,22 @@ mod tests {
     #[test]
     fn open_port_forms() {
         let r = parse_open_port("22").unwrap();
-        assert_eq!((r.from_port, r.to_port, r.protocol, r.ip_ranges.len()), (22, 22, None, 0));
+        assert_eq!(
+            (r.from_port, r.to_port, r.protocol, r.ip_ranges.len()),
+            (22, 22, None, 0)
+        );
         let r = parse_open_port("8000-8100/udp@10.0.0.0/8").unwrap();
-        assert_eq!((r.from_port, r.to_port, r.protocol), (8000, 8100, Some(Protocol::Udp)));
+        assert_eq!(
+            (r.from_port, r.to_port, r.protocol),
+            (8000, 8100, Some(Protocol::Udp))
+        );
         assert_eq!(r.ip_ranges, vec!["10.0.0.0/8".to_owned()]);
         let r = parse_open_port("443/TCP@203.0.113.7").unwrap();
         assert_eq!(r.ip_ranges, vec!["203.0.113.7/32".to_owned()]);
-        assert_eq!(parse_open_port("80@2001:db8::/32").unwrap().ip_ranges, vec!["2001:db8::/32".to_owned()]);
+        assert_eq!(
+            parse_open_port("80@2001:db8::/32").unwrap().ip_ranges,
+            vec!["2001:db8::/32".to_owned()]
+        );
     }
 
     #[test]
@@ -172,9 +206,21 @@ mod tests {
         assert!(parse_open_port("70000").unwrap_err().contains("70000"));
         assert!(parse_open_port("200-100").unwrap_err().contains("reversed"));
         assert!(parse_open_port("80/sctp").unwrap_err().contains("sctp"));
-        assert!(parse_open_port("80@10.0.0.1/8").unwrap_err().contains("10.0.0.0/8"));
-        assert!(parse_open_port("80@10.0.0.0/33").unwrap_err().contains("prefix"));
-        assert!(parse_open_port("80@nope").unwrap_err().contains("not an IP"));
+        assert!(
+            parse_open_port("80@10.0.0.1/8")
+                .unwrap_err()
+                .contains("10.0.0.0/8")
+        );
+        assert!(
+            parse_open_port("80@10.0.0.0/33")
+                .unwrap_err()
+                .contains("prefix")
+        );
+        assert!(
+            parse_open_port("80@nope")
+                .unwrap_err()
+                .contains("not an IP")
+        );
         assert!(parse_open_port("http").unwrap_err().contains("not a port"));
         assert!(parse_open_port("").is_err());
         assert!(parse_open_port("-5").is_err());
@@ -187,7 +233,10 @@ mod tests {
         assert!(parse_tag("team").unwrap_err().contains("KEY=VALUE"));
         assert!(parse_tag("=x").unwrap_err().contains("empty key"));
         assert_eq!(parse_tag_filter("team").unwrap(), ("team".into(), None));
-        assert_eq!(parse_tag_filter("team=ml").unwrap(), ("team".into(), Some("ml".into())));
+        assert_eq!(
+            parse_tag_filter("team=ml").unwrap(),
+            ("team".into(), Some("ml".into()))
+        );
     }
 
     #[test]
@@ -196,6 +245,10 @@ mod tests {
         assert!(parse_usd("-1").is_err());
         assert!(parse_usd("cheap").is_err());
         assert!(parse_loopback_addr("127.0.0.1:0").is_ok());
-        assert!(parse_loopback_addr("0.0.0.0:80").unwrap_err().contains("loopback"));
+        assert!(
+            parse_loopback_addr("0.0.0.0:80")
+                .unwrap_err()
+                .contains("loopback")
+        );
     }
 }

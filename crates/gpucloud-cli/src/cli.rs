@@ -13,7 +13,12 @@ use crate::args::{self, Tag};
 /// ~/.config/gpucloud/config.toml ([profiles.default.lambda] api_key = "..."). The local
 /// provider (network namespaces with sshd) is always available when running as root.
 #[derive(Debug, Parser)]
-#[command(name = "gpucloud", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "gpucloud",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

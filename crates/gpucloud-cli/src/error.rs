@@ -23,12 +23,20 @@ pub struct CliError {
 impl CliError {
     /// Bad usage or input (exit 2).
     pub fn usage(message: impl Into<String>) -> Self {
-        Self { code: EXIT_USAGE, message: message.into(), hint: None }
+        Self {
+            code: EXIT_USAGE,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     /// The operation failed (exit 1).
     pub fn failed(message: impl Into<String>) -> Self {
-        Self { code: EXIT_FAILED, message: message.into(), hint: None }
+        Self {
+            code: EXIT_FAILED,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     /// Adds a hint line.
@@ -40,37 +48,52 @@ impl CliError {
     /// Wraps a gpucloud error, saying what was being done (`context`, e.g. `create instance on lambda`).
     pub fn cloud(context: &str, error: &CloudError) -> Self {
         let code = match error {
-            CloudError::InvalidArgument { .. } | CloudError::Configuration { .. } | CloudError::NotImplemented { .. } => {
-                EXIT_USAGE
-            }
-            CloudError::Provider { kind: ErrorKind::InvalidArgument, .. } => EXIT_USAGE,
+            CloudError::InvalidArgument { .. }
+            | CloudError::Configuration { .. }
+            | CloudError::NotImplemented { .. } => EXIT_USAGE,
+            CloudError::Provider {
+                kind: ErrorKind::InvalidArgument,
+                ..
+            } => EXIT_USAGE,
             _ => EXIT_FAILED,
         };
         let message = match error {
             CloudError::InvalidArgument { field, problem } => {
                 format!("{context}: invalid {}: {problem}", flag_for_field(field))
             }
-            CloudError::NotImplemented { provider, capability } => {
+            CloudError::NotImplemented {
+                provider,
+                capability,
+            } => {
                 format!("{context}: provider {provider} does not support {capability}")
             }
             CloudError::Configuration { message } => format!("{context}: {message}"),
             other => format!("{context}: {other}"),
         };
         let hint = match error.kind() {
-            ErrorKind::Unauthenticated | ErrorKind::PermissionDenied => {
-                Some("check the provider's API key (`gpucloud providers` shows where it is read from)".to_owned())
-            }
+            ErrorKind::Unauthenticated | ErrorKind::PermissionDenied => Some(
+                "check the provider's API key (`gpucloud providers` shows where it is read from)"
+                    .to_owned(),
+            ),
             ErrorKind::InsufficientCapacity => {
                 Some("try another type or location (`gpucloud types --available`)".to_owned())
             }
-            ErrorKind::QuotaExceeded => Some("terminate unused instances or ask the provider for more quota".to_owned()),
+            ErrorKind::QuotaExceeded => {
+                Some("terminate unused instances or ask the provider for more quota".to_owned())
+            }
             ErrorKind::RateLimited | ErrorKind::Unavailable | ErrorKind::Internal => {
                 Some("this is likely temporary; try again in a minute".to_owned())
             }
-            ErrorKind::InstanceNotFound => Some("list instances with `gpucloud instances list`".to_owned()),
+            ErrorKind::InstanceNotFound => {
+                Some("list instances with `gpucloud instances list`".to_owned())
+            }
             _ => None,
         };
-        Self { code, message, hint }
+        Self {
+            code,
+            message,
+            hint,
+        }
     }
 }
 
@@ -109,10 +132,16 @@ mod tests {
 
     #[test]
     fn invalid_fields_name_the_flag() {
-        let e = CliError::cloud("create instance", &CloudError::invalid("firewall_rules.ingress_rules[0].from_port", "is 0"));
+        let e = CliError::cloud(
+            "create instance",
+            &CloudError::invalid("firewall_rules.ingress_rules[0].from_port", "is 0"),
+        );
         assert_eq!(e.code, EXIT_USAGE);
         assert!(e.message.contains("--open-port"), "{}", e.message);
-        let e = CliError::cloud("x", &CloudError::provider("lambda-labs", "get_instance", ErrorKind::Unavailable, "503"));
+        let e = CliError::cloud(
+            "x",
+            &CloudError::provider("lambda-labs", "get_instance", ErrorKind::Unavailable, "503"),
+        );
         assert_eq!(e.code, EXIT_FAILED);
         assert!(e.hint.is_some());
     }

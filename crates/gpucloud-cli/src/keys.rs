@@ -25,7 +25,9 @@ pub struct Dirs {
 impl Dirs {
     /// From the process environment.
     pub fn from_env() -> Self {
-        let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
+        let home = std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from);
         let gpucloud = std::env::var_os("XDG_CONFIG_HOME")
             .filter(|h| !h.is_empty())
             .map(|x| PathBuf::from(x).join("gpucloud"))
@@ -54,7 +56,8 @@ pub struct KeyPair {
 /// Reads and checks a public key file given with `flag`.
 pub fn read_public_key(path: &Path, flag: &str) -> CliResult<KeyPair> {
     let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| CliError::usage(format!("{flag} {shown}: cannot read the file: {e}")))?;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| CliError::usage(format!("{flag} {shown}: cannot read the file: {e}")))?;
     if !meta.is_file() {
         return Err(CliError::usage(format!("{flag} {shown}: not a file")));
     }
@@ -64,29 +67,39 @@ pub fn read_public_key(path: &Path, flag: &str) -> CliResult<KeyPair> {
             meta.len()
         )));
     }
-    let bytes = std::fs::read(path).map_err(|e| CliError::usage(format!("{flag} {shown}: cannot read the file: {e}")))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| CliError::usage(format!("{flag} {shown}: cannot read the file: {e}")))?;
     let Ok(text) = String::from_utf8(bytes) else {
         return Err(CliError::usage(format!(
             "{flag} {shown}: not a text file; expected an OpenSSH public key such as ~/.ssh/id_ed25519.pub"
         )));
     };
     if text.contains("PRIVATE KEY") {
-        return Err(CliError::usage(format!("{flag} {shown}: this is a private key; pass the public key (the .pub file)"))
-            .hint("never share a private key; gpucloud only needs the .pub file"));
+        return Err(CliError::usage(format!(
+            "{flag} {shown}: this is a private key; pass the public key (the .pub file)"
+        ))
+        .hint("never share a private key; gpucloud only needs the .pub file"));
     }
-    let key = gpucloud::sshkey::parse_public_key(&text)
-        .map_err(|problem| CliError::usage(format!("{flag} {shown}: not a usable SSH public key: {problem}")))?;
+    let key = gpucloud::sshkey::parse_public_key(&text).map_err(|problem| {
+        CliError::usage(format!(
+            "{flag} {shown}: not a usable SSH public key: {problem}"
+        ))
+    })?;
     let private_path = path
         .to_str()
         .and_then(|p| p.strip_suffix(".pub"))
         .map(PathBuf::from)
         .filter(|p| p.is_file());
-    Ok(KeyPair { public_key: key.to_openssh(), public_path: path.to_owned(), private_path })
+    Ok(KeyPair {
+        public_key: key.to_openssh(),
+        public_path: path.to_owned(),
+        private_path,
+    })
 }
 
 /// The key to use when none is given: `~/.ssh/id_ed25519.pub`, else the pair under
 /// `~/.config/gpucloud/keys/`, generated with `ssh-keygen` the first time.
-pub fn default_key(dirs: &Dirs, out: &Out) -> CliResult<KeyPair> {
+pub fn default_key(dirs: &Dirs, out: Out) -> CliResult<KeyPair> {
     if let Some(home) = &dirs.home {
         let user_key = home.join(".ssh").join("id_ed25519.pub");
         if user_key.is_file() {
@@ -107,11 +120,16 @@ pub fn default_key(dirs: &Dirs, out: &Out) -> CliResult<KeyPair> {
         .stdout(std::process::Stdio::null())
         .status()
         .map_err(|e| {
-            CliError::failed(format!("no ~/.ssh/id_ed25519.pub, and ssh-keygen could not run: {e}"))
-                .hint("install openssh-client, or pass --ssh-key FILE.pub")
+            CliError::failed(format!(
+                "no ~/.ssh/id_ed25519.pub, and ssh-keygen could not run: {e}"
+            ))
+            .hint("install openssh-client, or pass --ssh-key FILE.pub")
         })?;
     if !status.success() {
-        return Err(CliError::failed(format!("ssh-keygen failed ({status}) generating {}", private.display())));
+        return Err(CliError::failed(format!(
+            "ssh-keygen failed ({status}) generating {}",
+            private.display()
+        )));
     }
     out.note(&format!(
         "No ~/.ssh/id_ed25519.pub found: generated a new key pair {} (public key {}).",
@@ -158,16 +176,23 @@ pub struct Store {
 impl Store {
     /// The store under `dirs`.
     pub fn new(dirs: &Dirs) -> Self {
-        Self { path: dirs.gpucloud.as_ref().map(|d| d.join("instances.json")) }
+        Self {
+            path: dirs.gpucloud.as_ref().map(|d| d.join("instances.json")),
+        }
     }
 
     /// The directory of per-instance known_hosts files.
     pub fn known_hosts_dir(&self) -> Option<PathBuf> {
-        self.path.as_ref().and_then(|p| p.parent()).map(|d| d.join("known_hosts"))
+        self.path
+            .as_ref()
+            .and_then(|p| p.parent())
+            .map(|d| d.join("known_hosts"))
     }
 
     fn load(&self) -> StateFile {
-        let Some(path) = &self.path else { return StateFile::default() };
+        let Some(path) = &self.path else {
+            return StateFile::default();
+        };
         match std::fs::read(path) {
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
                 tracing::warn!(path = %path.display(), error = %e, "instance records unreadable; ignored");
@@ -179,12 +204,19 @@ impl Store {
 
     fn save(&self, state: &StateFile) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
-        let Some(path) = &self.path else { return Ok(()) };
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
         if let Some(dir) = path.parent() {
             std::fs::DirBuilder::new().recursive(true).create(dir)?;
         }
         let tmp = path.with_extension("json.tmp");
-        let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
         file.write_all(&serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -200,7 +232,7 @@ impl Store {
     }
 
     /// Remembers an instance. Failing to write is a warning, not an error.
-    pub fn put(&self, provider: &str, id: &str, record: InstanceRecord, out: &Out) {
+    pub fn put(&self, provider: &str, id: &str, record: InstanceRecord, out: Out) {
         let mut state = self.load();
         state.instances.insert(Self::key(provider, id), record);
         if let Err(e) = self.save(&state) {

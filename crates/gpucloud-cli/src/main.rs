@@ -23,11 +23,19 @@ fn main() -> ExitCode {
     // clap prints usage errors itself and exits with status 2.
     let cli = Cli::parse();
     init_tracing(cli.global.quiet, cli.global.verbose);
-    let out = Out { format: cli.global.output, quiet: cli.global.quiet };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let out = Out {
+        format: cli.global.output,
+        quiet: cli.global.quiet,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
-            print_error(&CliError::failed(format!("cannot start the async runtime: {e}")));
+            print_error(&CliError::failed(format!(
+                "cannot start the async runtime: {e}"
+            )));
             return ExitCode::from(error::EXIT_FAILED);
         }
     };
@@ -50,27 +58,55 @@ fn init_tracing(quiet: bool, verbose: u8) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(verbose > 1).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(verbose > 1)
+        .try_init();
 }
 
 async fn run(cli: Cli, out: Out) -> CliResult {
     let load = |global: &cli::GlobalArgs| -> CliResult<Ctx> {
-        let options = LoadOptions { path: global.config.clone(), profile: global.profile.clone() };
+        let options = LoadOptions {
+            path: global.config.clone(),
+            profile: global.profile.clone(),
+        };
         let config = Config::load(&options).map_err(|e| CliError::cloud("configuration", &e))?;
         let dirs = Dirs::from_env();
         let store = Store::new(&dirs);
-        Ok(Ctx { out, config, dirs, store })
+        Ok(Ctx {
+            out,
+            config,
+            dirs,
+            store,
+        })
     };
     match &cli.command {
         Command::Providers => commands::providers::providers(&load(&cli.global)?).await,
-        Command::Locations { provider } => commands::providers::locations(&load(&cli.global)?, provider).await,
+        Command::Locations { provider } => {
+            commands::providers::locations(&load(&cli.global)?, provider).await
+        }
         Command::Types(args) => commands::types::types(&load(&cli.global)?, args).await,
         Command::Instances(command) => commands::instances::run(&load(&cli.global)?, command).await,
-        Command::Ssh { provider, id, command } => commands::ssh::ssh(&load(&cli.global)?, provider, id, command).await,
+        Command::Ssh {
+            provider,
+            id,
+            command,
+        } => commands::ssh::ssh(&load(&cli.global)?, provider, id, command).await,
         Command::Validate(args) => commands::validate::validate(&load(&cli.global)?, args).await,
-        Command::Fake(command) => commands::fake::run(&out, command).await,
-        Command::Up { ssh_key, name, no_install } => {
-            commands::up::up(&load(&cli.global)?, ssh_key.as_deref(), name.as_deref(), *no_install).await
+        Command::Fake(command) => commands::fake::run(out, command).await,
+        Command::Up {
+            ssh_key,
+            name,
+            no_install,
+        } => {
+            commands::up::up(
+                &load(&cli.global)?,
+                ssh_key.as_deref(),
+                name.as_deref(),
+                *no_install,
+            )
+            .await
         }
     }
 }

@@ -22,12 +22,12 @@ pub struct Out {
 
 impl Out {
     /// True when stdout takes JSON.
-    pub fn is_json(&self) -> bool {
+    pub fn is_json(self) -> bool {
         self.format == Format::Json
     }
 
     /// Prints `value` as pretty JSON on stdout.
-    pub fn json<T: Serialize + ?Sized>(&self, value: &T) -> CliResult {
+    pub fn json<T: Serialize + ?Sized>(self, value: &T) -> CliResult {
         let text = serde_json::to_string_pretty(value)
             .map_err(|e| CliError::failed(format!("cannot encode the output as JSON: {e}")))?;
         self.stdout(&text);
@@ -35,33 +35,34 @@ impl Out {
     }
 
     /// Prints a line on stdout. A closed pipe is not an error.
-    pub fn stdout(&self, text: &str) {
+    #[allow(clippy::unused_self)] // a method, so every write goes through `Out`
+    pub fn stdout(self, text: &str) {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{text}");
         let _ = out.flush();
     }
 
     /// Prints a table on stdout.
-    pub fn table(&self, table: &Table) {
+    pub fn table(self, table: &Table) {
         self.stdout(&table.to_string());
     }
 
     /// A note for people on stderr (hidden by `-q`).
-    pub fn note(&self, text: &str) {
+    pub fn note(self, text: &str) {
         if !self.quiet {
             eprintln!("{text}");
         }
     }
 
     /// A warning on stderr (hidden by `-q`).
-    pub fn warn(&self, text: &str) {
+    pub fn warn(self, text: &str) {
         if !self.quiet {
             eprintln!("warning: {text}");
         }
     }
 
     /// A spinner on stderr, hidden when stderr is not a terminal or with `-q`.
-    pub fn spinner(&self, message: String) -> ProgressBar {
+    pub fn spinner(self, message: String) -> ProgressBar {
         let target = if self.quiet || !std::io::stderr().is_terminal() {
             ProgressDrawTarget::hidden()
         } else {
@@ -92,7 +93,10 @@ where
     S: Into<comfy_table::Cell>,
 {
     let mut table = Table::new();
-    table.load_preset(presets::NOTHING).set_content_arrangement(ContentArrangement::Dynamic).set_header(header);
+    table
+        .load_preset(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header);
     table
 }
 
@@ -101,25 +105,50 @@ pub fn ssh_target(instance: &Instance) -> String {
     if instance.public_ip.is_empty() {
         return "-".to_owned();
     }
-    let user = if instance.ssh_user.is_empty() { "root" } else { &instance.ssh_user };
-    let port = if instance.ssh_port == 0 { 22 } else { instance.ssh_port };
+    let user = if instance.ssh_user.is_empty() {
+        "root"
+    } else {
+        &instance.ssh_user
+    };
+    let port = if instance.ssh_port == 0 {
+        22
+    } else {
+        instance.ssh_port
+    };
     format!("{user}@{}:{port}", instance.public_ip)
 }
 
 /// One instance as a two-column table.
 pub fn instance_table(provider: &str, instance: &Instance) -> Table {
     let mut table = new_table(["FIELD", "VALUE"]);
-    let dash = |s: &str| if s.is_empty() { "-".to_owned() } else { s.to_owned() };
-    let tags: Vec<String> = instance.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let dash = |s: &str| {
+        if s.is_empty() {
+            "-".to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
+    let tags: Vec<String> = instance
+        .tags
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     let ports: Vec<String> = instance
         .firewall_rules
         .ingress_rules
         .iter()
         .map(|r| {
-            let ports =
-                if r.from_port == r.to_port { r.from_port.to_string() } else { format!("{}-{}", r.from_port, r.to_port) };
+            let ports = if r.from_port == r.to_port {
+                r.from_port.to_string()
+            } else {
+                format!("{}-{}", r.from_port, r.to_port)
+            };
             let proto = r.protocol.map(|p| format!("/{p}")).unwrap_or_default();
-            let from = if r.ip_ranges.is_empty() { String::new() } else { format!("@{}", r.ip_ranges.join(",")) };
+            let from = if r.ip_ranges.is_empty() {
+                String::new()
+            } else {
+                format!("@{}", r.ip_ranges.join(","))
+            };
             format!("{ports}{proto}{from}")
         })
         .collect();
@@ -134,9 +163,28 @@ pub fn instance_table(provider: &str, instance: &Instance) -> Table {
         ("private ip", dash(&instance.private_ip)),
         ("ssh", ssh_target(instance)),
         ("ref id", dash(&instance.ref_id)),
-        ("created", instance.created_at.map_or_else(|| "-".to_owned(), |t| t.to_string())),
-        ("tags", if tags.is_empty() { "-".to_owned() } else { tags.join(", ") }),
-        ("open ports", if ports.is_empty() { "-".to_owned() } else { ports.join(", ") }),
+        (
+            "created",
+            instance
+                .created_at
+                .map_or_else(|| "-".to_owned(), |t| t.to_string()),
+        ),
+        (
+            "tags",
+            if tags.is_empty() {
+                "-".to_owned()
+            } else {
+                tags.join(", ")
+            },
+        ),
+        (
+            "open ports",
+            if ports.is_empty() {
+                "-".to_owned()
+            } else {
+                ports.join(", ")
+            },
+        ),
     ];
     for (field, value) in rows {
         table.add_row([field.to_owned(), value]);

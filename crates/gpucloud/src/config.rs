@@ -88,8 +88,15 @@ impl Setting {
 
 impl fmt::Debug for Setting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let value = if self.secret { "[REDACTED]" } else { self.value.as_str() };
-        f.debug_struct("Setting").field("value", &value).field("source", &self.source).finish()
+        let value = if self.secret {
+            "[REDACTED]"
+        } else {
+            self.value.as_str()
+        };
+        f.debug_struct("Setting")
+            .field("value", &value)
+            .field("source", &self.source)
+            .finish()
     }
 }
 
@@ -139,7 +146,12 @@ impl Default for Config {
 impl Config {
     /// No file and no environment: only implicit providers (e.g. `local` as root) are configured.
     pub fn empty() -> Self {
-        Self { path: None, profile: DEFAULT_PROFILE.to_owned(), file: BTreeMap::new(), env: BTreeMap::new() }
+        Self {
+            path: None,
+            profile: DEFAULT_PROFILE.to_owned(),
+            file: BTreeMap::new(),
+            env: BTreeMap::new(),
+        }
     }
 
     /// Sets an environment value as if the variable were set (an empty value unsets it).
@@ -184,7 +196,12 @@ impl Config {
             }
         }
 
-        let mut config = Self { path: None, profile: profile.clone(), file: BTreeMap::new(), env: captured };
+        let mut config = Self {
+            path: None,
+            profile: profile.clone(),
+            file: BTreeMap::new(),
+            env: captured,
+        };
         let Some(path) = path else {
             if let Some(from) = profile_from.filter(|_| profile != DEFAULT_PROFILE) {
                 return Err(CloudError::configuration(format!(
@@ -220,7 +237,11 @@ impl Config {
             None if profile == DEFAULT_PROFILE => {}
             None => {
                 let known: Vec<&str> = profiles.keys().map(String::as_str).collect();
-                let known = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
+                let known = if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                };
                 return Err(CloudError::configuration(format!(
                     "profile `{profile}` is not in {} (profiles there: {known})",
                     path.display()
@@ -247,7 +268,11 @@ impl Config {
         if !spec.env.is_empty()
             && let Some(value) = self.env.get(spec.env)
         {
-            return Some(Setting { value: value.clone(), secret: spec.secret, source: SettingSource::Env(spec.env) });
+            return Some(Setting {
+                value: value.clone(),
+                secret: spec.secret,
+                source: SettingSource::Env(spec.env),
+            });
         }
         let path = self.path.clone().unwrap_or_default();
         [provider.name, provider.id].into_iter().find_map(|table| {
@@ -255,14 +280,20 @@ impl Config {
             (!value.is_empty()).then(|| Setting {
                 value: value.clone(),
                 secret: spec.secret,
-                source: SettingSource::File { path: path.clone(), profile: self.profile.clone() },
+                source: SettingSource::File {
+                    path: path.clone(),
+                    profile: self.profile.clone(),
+                },
             })
         })
     }
 
     /// The place a user should put settings: the file read, or the default location.
     pub fn suggested_path(&self) -> String {
-        self.path.as_ref().map_or_else(|| "~/.config/gpucloud/config.toml".to_owned(), |p| p.display().to_string())
+        self.path.as_ref().map_or_else(
+            || "~/.config/gpucloud/config.toml".to_owned(),
+            |p| p.display().to_string(),
+        )
     }
 }
 
@@ -271,7 +302,12 @@ fn default_path(env: &impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
     if let Some(xdg) = env("XDG_CONFIG_HOME") {
         return Some(PathBuf::from(xdg).join("gpucloud").join("config.toml"));
     }
-    env("HOME").map(|home| PathBuf::from(home).join(".config").join("gpucloud").join("config.toml"))
+    env("HOME").map(|home| {
+        PathBuf::from(home)
+            .join(".config")
+            .join("gpucloud")
+            .join("config.toml")
+    })
 }
 
 type Profiles = BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>;
@@ -292,7 +328,9 @@ fn parse_file(path: &Path, text: &str) -> Result<Profiles> {
             )));
         }
         let toml::Value::Table(by_name) = value else {
-            return Err(CloudError::configuration(format!("config file {shown}: `profiles` must be a table")));
+            return Err(CloudError::configuration(format!(
+                "config file {shown}: `profiles` must be a table"
+            )));
         };
         for (profile, tables) in by_name {
             let toml::Value::Table(tables) = tables else {
@@ -350,16 +388,26 @@ fn parse_file(path: &Path, text: &str) -> Result<Profiles> {
 
 /// True when any profile holds a value of a secret setting.
 fn holds_secret(profiles: &Profiles) -> bool {
-    profiles.values().flat_map(BTreeMap::iter).any(|(table, values)| {
-        let secret_keys: Vec<&str> = match registry::find_provider(table) {
-            Some(d) => d.settings.iter().filter(|s| s.secret).map(|s| s.key).collect(),
-            None => Vec::new(),
-        };
-        values.keys().any(|k| {
-            secret_keys.contains(&k.as_str())
-                || ["key", "secret", "token", "password"].iter().any(|w| k.ends_with(w))
+    profiles
+        .values()
+        .flat_map(BTreeMap::iter)
+        .any(|(table, values)| {
+            let secret_keys: Vec<&str> = match registry::find_provider(table) {
+                Some(d) => d
+                    .settings
+                    .iter()
+                    .filter(|s| s.secret)
+                    .map(|s| s.key)
+                    .collect(),
+                None => Vec::new(),
+            };
+            values.keys().any(|k| {
+                secret_keys.contains(&k.as_str())
+                    || ["key", "secret", "token", "password"]
+                        .iter()
+                        .any(|w| k.ends_with(w))
+            })
         })
-    })
 }
 
 #[cfg(unix)]
@@ -369,8 +417,9 @@ fn check_permissions(path: &Path, profiles: &Profiles) -> Result<()> {
     if !holds_secret(profiles) {
         return Ok(());
     }
-    let meta = std::fs::metadata(path)
-        .map_err(|e| CloudError::configuration(format!("cannot read config file {}: {e}", path.display())))?;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        CloudError::configuration(format!("cannot read config file {}: {e}", path.display()))
+    })?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(CloudError::configuration(format!(
@@ -386,4 +435,125 @@ fn check_permissions(path: &Path, profiles: &Profiles) -> Result<()> {
 #[cfg(not(unix))]
 fn check_permissions(_path: &Path, _profiles: &Profiles) -> Result<()> {
     Ok(())
+}
+
+#[cfg(all(test, feature = "lambda"))]
+mod tests {
+    use std::collections::HashMap;
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::registry::{configured_provider, find_provider};
+
+    fn write(dir: &Path, text: &str, mode: u32) -> PathBuf {
+        let path = dir.join("config.toml");
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    fn load(env: &[(&str, &str)], options: &LoadOptions) -> Result<Config> {
+        let env: HashMap<String, String> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::load_with(options, |var| env.get(var).cloned())
+    }
+
+    #[test]
+    fn env_wins_over_the_file_setting_by_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "[profiles.default.lambda]\napi_key = \"from-file\"\napi_url = \"http://127.0.0.1:9\"\n", 0o600);
+        let options = LoadOptions { path: Some(path.clone()), profile: None };
+        let lambda = find_provider("lambda").unwrap();
+
+        let config = load(&[("LAMBDA_API_KEY", "from-env")], &options).unwrap();
+        let key = config.setting(lambda, "api_key").unwrap();
+        assert_eq!(key.value(), "from-env");
+        assert_eq!(key.source(), &SettingSource::Env("LAMBDA_API_KEY"));
+        let url = config.setting(lambda, "api_url").unwrap();
+        assert_eq!(url.value(), "http://127.0.0.1:9");
+        assert_eq!(url.source(), &SettingSource::File { path, profile: "default".into() });
+
+        // An empty variable counts as unset.
+        let config = load(&[("LAMBDA_API_KEY", "")], &options).unwrap();
+        assert_eq!(config.setting(lambda, "api_key").unwrap().value(), "from-file");
+    }
+
+    #[test]
+    fn profiles_are_selected_by_option_then_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[profiles.default.lambda]\napi_key = \"a\"\n[profiles.work.lambda-labs]\napi_key = \"b\"\n";
+        let path = write(dir.path(), text, 0o600);
+        let lambda = find_provider("lambda").unwrap();
+        let env = [("GPUCLOUD_CONFIG", path.to_str().unwrap()), ("GPUCLOUD_PROFILE", "work")];
+        let config = load(&env, &LoadOptions::default()).unwrap();
+        assert_eq!(config.profile(), "work");
+        assert_eq!(config.setting(lambda, "api_key").unwrap().value(), "b", "tables may use the provider id");
+        let config = load(&env, &LoadOptions { path: None, profile: Some("default".into()) }).unwrap();
+        assert_eq!(config.setting(lambda, "api_key").unwrap().value(), "a");
+        let error = load(&env, &LoadOptions { path: None, profile: Some("staging".into()) }).unwrap_err();
+        assert!(error.to_string().contains("profile `staging` is not in"), "{error}");
+        assert!(error.to_string().contains("default, work"), "{error}");
+    }
+
+    #[test]
+    fn a_secret_file_open_to_others_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "[profiles.default.lambda]\napi_key = \"k\"\n", 0o640);
+        let error = load(&[], &LoadOptions { path: Some(path.clone()), profile: None }).unwrap_err();
+        assert_eq!(error.kind(), gpucloud_core::ErrorKind::Configuration);
+        assert!(error.to_string().contains(&format!("chmod 600 {}", path.display())), "{error}");
+        // Without secrets the mode does not matter.
+        let path = write(dir.path(), "[profiles.default.lambda]\napi_url = \"http://127.0.0.1:9\"\n", 0o644);
+        load(&[], &LoadOptions { path: Some(path), profile: None }).unwrap();
+    }
+
+    #[test]
+    fn bad_files_are_refused_with_the_place_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            ("[profiles.default.lambda]\napikey = \"k\"\n", "unknown setting `apikey`"),
+            ("[profiles.default.lambda\n", "not valid TOML"),
+            ("region = \"x\"\n", "unknown top-level key `region`"),
+            ("[profiles.default.lambda]\napi_url = [1]\n", "must be a string"),
+        ];
+        for (text, needle) in cases {
+            let path = write(dir.path(), text, 0o600);
+            let error = load(&[], &LoadOptions { path: Some(path), profile: None }).unwrap_err();
+            assert!(error.to_string().contains(needle), "{text:?}: {error}");
+        }
+        let error = load(&[("GPUCLOUD_CONFIG", "/nonexistent/x.toml")], &LoadOptions::default()).unwrap_err();
+        assert!(error.to_string().contains("GPUCLOUD_CONFIG"), "{error}");
+    }
+
+    #[test]
+    fn a_missing_default_file_is_fine_but_a_named_profile_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_str().unwrap();
+        let config = load(&[("HOME", home)], &LoadOptions::default()).unwrap();
+        assert!(config.path().is_none());
+        let error = load(&[("HOME", home), ("GPUCLOUD_PROFILE", "work")], &LoadOptions::default()).unwrap_err();
+        assert!(error.to_string().contains("profile `work`"), "{error}");
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let config = Config::empty().with_env("LAMBDA_API_KEY", "very-secret-key");
+        assert!(!format!("{config:?}").contains("very-secret-key"));
+        let lambda = find_provider("lambda").unwrap();
+        let setting = config.setting(lambda, "api_key").unwrap();
+        assert!(!format!("{setting:?}").contains("very-secret-key"));
+        let entry = configured_provider(&config, "lambda").unwrap();
+        assert!(!format!("{entry:?}").contains("very-secret-key"));
+        assert_eq!(entry.source.to_string(), "env LAMBDA_API_KEY");
+    }
+
+    #[test]
+    fn unconfigured_and_unknown_providers_say_what_to_do() {
+        let error = configured_provider(&Config::empty(), "lambda").unwrap_err();
+        assert_eq!(error.kind(), gpucloud_core::ErrorKind::Configuration);
+        assert!(error.to_string().contains("set LAMBDA_API_KEY"), "{error}");
+        let error = configured_provider(&Config::empty(), "nimbus").unwrap_err();
+        assert_eq!(error.kind(), gpucloud_core::ErrorKind::InvalidArgument);
+        assert!(error.to_string().contains("known: lambda (lambda-labs)"), "{error}");
+        assert!(find_provider("LAMBDA-LABS").is_some());
+    }
 }

@@ -1,15 +1,15 @@
 #![doc = include_str!("../README.md")]
 
 pub mod config;
-pub mod registry;
 mod providers;
+pub mod registry;
 
 pub use gpucloud_core::*;
 
 pub use config::{Config, LoadOptions, Setting, SettingSource, SettingSpec};
 pub use registry::{
-    Build, CredentialSource, ProviderDescriptor, ProviderEntry, ProviderSettings, configured_provider,
-    configured_providers, find_provider, lookup, providers,
+    Build, CredentialSource, ProviderDescriptor, ProviderEntry, ProviderSettings,
+    configured_provider, configured_providers, find_provider, lookup, providers,
 };
 
 /// The Lambda Cloud provider crate.

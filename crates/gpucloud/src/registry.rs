@@ -19,7 +19,11 @@ pub enum Build {
 impl fmt::Debug for Build {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Ready(credential, source) => f.debug_tuple("Ready").field(credential).field(source).finish(),
+            Self::Ready(credential, source) => f
+                .debug_tuple("Ready")
+                .field(credential)
+                .field(source)
+                .finish(),
             Self::NotConfigured(why) => f.debug_tuple("NotConfigured").field(why).finish(),
         }
     }
@@ -41,7 +45,10 @@ pub struct ProviderDescriptor {
 
 impl fmt::Debug for ProviderDescriptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProviderDescriptor").field("id", &self.id).field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("ProviderDescriptor")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -77,15 +84,28 @@ impl ProviderSettings<'_> {
             .config
             .profile()
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
             .collect();
         format!("gpucloud-{profile}")
     }
 
     /// How to configure `key`: the variable to set or the file line to add.
     pub fn how_to_set(&self, key: &str) -> String {
-        let table = format!("[profiles.{}.{}]", self.config.profile(), self.descriptor.name);
-        let file = format!("add `{key} = \"...\"` under {table} in {}", self.config.suggested_path());
+        let table = format!(
+            "[profiles.{}.{}]",
+            self.config.profile(),
+            self.descriptor.name
+        );
+        let file = format!(
+            "add `{key} = \"...\"` under {table} in {}",
+            self.config.suggested_path()
+        );
         match self.descriptor.settings.iter().find(|s| s.key == key) {
             Some(spec) if !spec.env.is_empty() => format!("set {} or {file}", spec.env),
             _ => file,
@@ -160,13 +180,20 @@ fn known_names() -> String {
     if PROVIDERS.is_empty() {
         return "none (this build has no provider features)".to_owned();
     }
-    PROVIDERS.iter().map(|d| format!("{} ({})", d.name, d.id)).collect::<Vec<_>>().join(", ")
+    PROVIDERS
+        .iter()
+        .map(|d| format!("{} ({})", d.name, d.id))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The provider named `name`, or an `InvalidArgument` error on `provider` listing the known ones.
 pub fn lookup(name: &str) -> Result<&'static ProviderDescriptor> {
     find_provider(name).ok_or_else(|| {
-        CloudError::invalid("provider", format!("unknown provider `{name}`; known: {}", known_names()))
+        CloudError::invalid(
+            "provider",
+            format!("unknown provider `{name}`; known: {}", known_names()),
+        )
     })
 }
 
@@ -176,8 +203,14 @@ pub fn configured_providers(config: &Config) -> Result<Vec<ProviderEntry>> {
     let mut entries = Vec::new();
     for descriptor in PROVIDERS {
         match (descriptor.build)(&ProviderSettings { descriptor, config })? {
-            Build::Ready(credential, source) => entries.push(ProviderEntry { descriptor, credential, source }),
-            Build::NotConfigured(why) => tracing::debug!(provider = descriptor.id, %why, "provider not configured"),
+            Build::Ready(credential, source) => entries.push(ProviderEntry {
+                descriptor,
+                credential,
+                source,
+            }),
+            Build::NotConfigured(why) => {
+                tracing::debug!(provider = descriptor.id, %why, "provider not configured");
+            }
         }
     }
     Ok(entries)
@@ -188,9 +221,14 @@ pub fn configured_providers(config: &Config) -> Result<Vec<ProviderEntry>> {
 pub fn configured_provider(config: &Config, name: &str) -> Result<ProviderEntry> {
     let descriptor = lookup(name)?;
     match (descriptor.build)(&ProviderSettings { descriptor, config })? {
-        Build::Ready(credential, source) => Ok(ProviderEntry { descriptor, credential, source }),
-        Build::NotConfigured(why) => {
-            Err(CloudError::configuration(format!("provider {} is not configured: {why}", descriptor.name)))
-        }
+        Build::Ready(credential, source) => Ok(ProviderEntry {
+            descriptor,
+            credential,
+            source,
+        }),
+        Build::NotConfigured(why) => Err(CloudError::configuration(format!(
+            "provider {} is not configured: {why}",
+            descriptor.name
+        ))),
     }
 }

@@ -9,10 +9,18 @@ use crate::error::{CliError, CliResult};
 use crate::output::Out;
 
 /// Runs a `fake` subcommand.
-pub async fn run(out: &Out, command: &FakeCommand) -> CliResult {
+pub async fn run(out: Out, command: &FakeCommand) -> CliResult {
     match command {
-        FakeCommand::Lambda { addr, latency_ms, boot_ms } => {
-            let mut options = FakeLambdaOptions { addr: *addr, latency: Duration::from_millis(*latency_ms), ..FakeLambdaOptions::default() };
+        FakeCommand::Lambda {
+            addr,
+            latency_ms,
+            boot_ms,
+        } => {
+            let mut options = FakeLambdaOptions {
+                addr: *addr,
+                latency: Duration::from_millis(*latency_ms),
+                ..FakeLambdaOptions::default()
+            };
             if let Some(boot) = boot_ms {
                 options.boot_delay = Duration::from_millis(*boot);
             }
@@ -25,9 +33,9 @@ pub async fn run(out: &Out, command: &FakeCommand) -> CliResult {
                      Stop it with Ctrl-C."
                 ));
             };
-            serve(options, ready, interrupted())
-                .await
-                .map_err(|e| CliError::failed(format!("cannot serve the Lambda fake on {addr}: {e}")))
+            serve(options, ready, interrupted()).await.map_err(|e| {
+                CliError::failed(format!("cannot serve the Lambda fake on {addr}: {e}"))
+            })
         }
     }
 }

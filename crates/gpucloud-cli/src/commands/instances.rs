@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use base64::Engine;
 use futures::stream::{self, StreamExt};
-use gpucloud::wait::{PENDING_TO_RUNNING_TIMEOUT, RUNNING_TO_STOPPED_TIMEOUT, RUNNING_TO_TERMINATED_TIMEOUT};
+use gpucloud::wait::{
+    PENDING_TO_RUNNING_TIMEOUT, RUNNING_TO_STOPPED_TIMEOUT, RUNNING_TO_TERMINATED_TIMEOUT,
+};
 use gpucloud::{
-    CloudClient, CloudClientExt, CloudError, CreateInstanceAttrs, FirewallRules, GetInstanceTypeArgs,
-    GetLocationsArgs, Instance, InstanceId, LifecycleStatus, ListInstancesArgs, LocationsFilter, ProviderEntry,
-    WaitOptions, wait_for_status,
+    CloudClient, CloudClientExt, CloudError, CreateInstanceAttrs, FirewallRules,
+    GetInstanceTypeArgs, GetLocationsArgs, Instance, InstanceId, LifecycleStatus,
+    ListInstancesArgs, LocationsFilter, ProviderEntry, WaitOptions, wait_for_status,
 };
 use serde::Serialize;
 
@@ -75,7 +77,8 @@ async fn list(ctx: &Ctx, providers: &[String], tags: &[(String, Option<String>)]
             Ok(instances) => rows.extend(instances.into_iter().map(|i| (entry.descriptor.name, i))),
             Err(e) => {
                 failures += 1;
-                let error = CliError::cloud(&format!("list instances of {}", entry.descriptor.name), &e);
+                let error =
+                    CliError::cloud(&format!("list instances of {}", entry.descriptor.name), &e);
                 if entries.len() == 1 {
                     return Err(error);
                 }
@@ -84,19 +87,28 @@ async fn list(ctx: &Ctx, providers: &[String], tags: &[(String, Option<String>)]
         }
     }
     if failures == entries.len() {
-        return Err(CliError::failed("no provider answered; see the warnings above"));
+        return Err(CliError::failed(
+            "no provider answered; see the warnings above",
+        ));
     }
-    rows.sort_by(|a, b| (a.0, a.1.created_at, &a.1.cloud_id).cmp(&(b.0, b.1.created_at, &b.1.cloud_id)));
+    rows.sort_by(|a, b| {
+        (a.0, a.1.created_at, &a.1.cloud_id).cmp(&(b.0, b.1.created_at, &b.1.cloud_id))
+    });
 
     if ctx.out.is_json() {
-        let listed: Vec<Listed<'_>> = rows.iter().map(|(provider, instance)| Listed { provider, instance }).collect();
+        let listed: Vec<Listed<'_>> = rows
+            .iter()
+            .map(|(provider, instance)| Listed { provider, instance })
+            .collect();
         return ctx.out.json(&listed);
     }
     if rows.is_empty() {
         ctx.out.note("No instances.");
         return Ok(());
     }
-    let mut table = new_table(["PROVIDER", "ID", "NAME", "STATUS", "TYPE", "LOCATION", "SSH", "TAGS"]);
+    let mut table = new_table([
+        "PROVIDER", "ID", "NAME", "STATUS", "TYPE", "LOCATION", "SSH", "TAGS",
+    ]);
     for (provider, i) in &rows {
         let tags: Vec<String> = i.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
         table.add_row([
@@ -117,13 +129,20 @@ async fn list(ctx: &Ctx, providers: &[String], tags: &[(String, Option<String>)]
 /// Reads `--user-data FILE` as base64.
 fn read_user_data(path: &std::path::Path) -> CliResult<String> {
     let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| CliError::usage(format!("--user-data {shown}: cannot read the file: {e}")))?;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| CliError::usage(format!("--user-data {shown}: cannot read the file: {e}")))?;
     if meta.len() > MAX_USER_DATA {
-        return Err(CliError::usage(format!("--user-data {shown}: {} bytes is more than the 1 MiB allowed", meta.len())));
+        return Err(CliError::usage(format!(
+            "--user-data {shown}: {} bytes is more than the 1 MiB allowed",
+            meta.len()
+        )));
     }
-    let bytes = std::fs::read(path).map_err(|e| CliError::usage(format!("--user-data {shown}: cannot read the file: {e}")))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| CliError::usage(format!("--user-data {shown}: cannot read the file: {e}")))?;
     if bytes.is_empty() {
-        return Err(CliError::usage(format!("--user-data {shown}: the file is empty")));
+        return Err(CliError::usage(format!(
+            "--user-data {shown}: the file is empty"
+        )));
     }
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
@@ -139,19 +158,26 @@ async fn resolve_location(
 ) -> CliResult<String> {
     let name = entry.descriptor.name;
     let locations = client
-        .locations(GetLocationsArgs { include_unavailable: true })
+        .locations(GetLocationsArgs {
+            include_unavailable: true,
+        })
         .await
         .map_err(|e| CliError::cloud(&format!("list locations of {name}"), &e))?;
     if let Some(wanted) = location
         && !locations.iter().any(|l| l.name == wanted)
     {
         let known: Vec<&str> = locations.iter().map(|l| l.name.as_str()).collect();
-        return Err(CliError::usage(format!("--location: {name} has no location `{wanted}`; it has {}", known.join(", ")))
-            .hint(format!("see `gpucloud locations -p {name}`")));
+        return Err(CliError::usage(format!(
+            "--location: {name} has no location `{wanted}`; it has {}",
+            known.join(", ")
+        ))
+        .hint(format!("see `gpucloud locations -p {name}`")));
     }
     let query = GetInstanceTypeArgs {
         instance_types: vec![instance_type.to_owned()],
-        locations: location.map(|l| LocationsFilter::only([l])).unwrap_or_default(),
+        locations: location
+            .map(|l| LocationsFilter::only([l]))
+            .unwrap_or_default(),
         ..GetInstanceTypeArgs::default()
     };
     let mut offers = client
@@ -160,7 +186,10 @@ async fn resolve_location(
         .map_err(|e| CliError::cloud(&format!("list instance types of {name}"), &e))?;
     if offers.is_empty() && location.is_some() {
         // The type may exist elsewhere: say which of the two is wrong.
-        let anywhere = GetInstanceTypeArgs { instance_types: vec![instance_type.to_owned()], ..GetInstanceTypeArgs::default() };
+        let anywhere = GetInstanceTypeArgs {
+            instance_types: vec![instance_type.to_owned()],
+            ..GetInstanceTypeArgs::default()
+        };
         let elsewhere = client.instance_types(&anywhere).await.unwrap_or_default();
         if !elsewhere.is_empty() {
             let mut places: Vec<&str> = elsewhere.iter().map(|t| t.location.as_str()).collect();
@@ -173,8 +202,10 @@ async fn resolve_location(
         }
     }
     if offers.is_empty() {
-        return Err(CliError::usage(format!("--type: {name} has no instance type `{instance_type}`"))
-            .hint(format!("see `gpucloud types -p {name}`")));
+        return Err(CliError::usage(format!(
+            "--type: {name} has no instance type `{instance_type}`"
+        ))
+        .hint(format!("see `gpucloud types -p {name}`")));
     }
     if let Some(location) = location {
         return Ok(location.to_owned());
@@ -182,17 +213,26 @@ async fn resolve_location(
     offers.sort_by(|a, b| (!a.is_available, &a.location).cmp(&(!b.is_available, &b.location)));
     let chosen = &offers[0];
     if !chosen.is_available {
-        return Err(CliError::failed(format!("{instance_type} is not available in any {name} location right now"))
-            .hint("try another type (`gpucloud types --available`) or later"));
+        return Err(CliError::failed(format!(
+            "{instance_type} is not available in any {name} location right now"
+        ))
+        .hint("try another type (`gpucloud types --available`) or later"));
     }
-    ctx.out.note(&format!("Using location {} (the first where {instance_type} is available).", chosen.location));
+    ctx.out.note(&format!(
+        "Using location {} (the first where {instance_type} is available).",
+        chosen.location
+    ));
     Ok(chosen.location.clone())
 }
 
 async fn create(ctx: &Ctx, args: &CreateArgs) -> CliResult {
     // Local input first: nothing is sent anywhere until all of it is good.
     let user_data = args.user_data.as_deref().map(read_user_data).transpose()?;
-    let explicit_key = args.ssh_key.as_deref().map(|p| keys::read_public_key(p, "--ssh-key")).transpose()?;
+    let explicit_key = args
+        .ssh_key
+        .as_deref()
+        .map(|p| keys::read_public_key(p, "--ssh-key"))
+        .transpose()?;
     if let Some(ref_id) = &args.ref_id
         && ref_id.trim().is_empty()
     {
@@ -203,27 +243,44 @@ async fn create(ctx: &Ctx, args: &CreateArgs) -> CliResult {
 
     let mut attrs = CreateInstanceAttrs {
         name: args.name.clone().unwrap_or_default(),
-        ref_id: args.ref_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        ref_id: args
+            .ref_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         instance_type: args.instance_type.clone(),
         location: args.location.clone().unwrap_or_default(),
         user_data_base64: user_data.unwrap_or_default(),
         tags: args.tags.iter().cloned().collect(),
-        firewall_rules: FirewallRules { ingress_rules: args.open_ports.clone(), egress_rules: Vec::new() },
+        firewall_rules: FirewallRules {
+            ingress_rules: args.open_ports.clone(),
+            egress_rules: Vec::new(),
+        },
         // Checked below with the real key; a placeholder keeps validation from failing on it.
-        public_key: explicit_key.as_ref().map(|k| k.public_key.clone()).unwrap_or_default(),
+        public_key: explicit_key
+            .as_ref()
+            .map(|k| k.public_key.clone())
+            .unwrap_or_default(),
         ..CreateInstanceAttrs::default()
     };
     let probe = client(&entry, "").await?;
     let features = probe.create_features();
     if explicit_key.is_some() {
-        gpucloud::validate_create(&attrs, &features).map_err(|e| CliError::cloud(&format!("create instance on {name}"), &e))?;
+        gpucloud::validate_create(&attrs, &features)
+            .map_err(|e| CliError::cloud(&format!("create instance on {name}"), &e))?;
     } else {
         check_without_key(&attrs, &features, name)?;
     }
-    let location = resolve_location(&entry, &probe, &args.instance_type, args.location.as_deref(), ctx).await?;
+    let location = resolve_location(
+        &entry,
+        &probe,
+        &args.instance_type,
+        args.location.as_deref(),
+        ctx,
+    )
+    .await?;
     let key = match explicit_key {
         Some(key) => key,
-        None => keys::default_key(&ctx.dirs, &ctx.out)?,
+        None => keys::default_key(&ctx.dirs, ctx.out)?,
     };
     attrs.public_key.clone_from(&key.public_key);
     attrs.location.clone_from(&location);
@@ -231,15 +288,26 @@ async fn create(ctx: &Ctx, args: &CreateArgs) -> CliResult {
     let attrs = gpucloud::validate_create(&attrs, &client.create_features())
         .map_err(|e| CliError::cloud(&format!("create instance on {name}"), &e))?;
 
-    let spinner = ctx.out.spinner(format!("creating {} in {location}", args.instance_type));
+    let spinner = ctx
+        .out
+        .spinner(format!("creating {} in {location}", args.instance_type));
     let created = client.create_instance(attrs).await;
     spinner.finish_and_clear();
-    let instance = created.map_err(|e| CliError::cloud(&format!("create instance on {name}"), &e))?;
+    let instance =
+        created.map_err(|e| CliError::cloud(&format!("create instance on {name}"), &e))?;
     remember(ctx, &entry, &instance, &key, &location);
 
     let instance = if args.wait {
-        wait(ctx, &entry, client.as_ref(), &instance.cloud_id, LifecycleStatus::Running, args.timeout, PENDING_TO_RUNNING_TIMEOUT)
-            .await?
+        wait(
+            ctx,
+            &entry,
+            client.as_ref(),
+            &instance.cloud_id,
+            LifecycleStatus::Running,
+            args.timeout,
+            PENDING_TO_RUNNING_TIMEOUT,
+        )
+        .await?
     } else {
         instance
     };
@@ -247,22 +315,30 @@ async fn create(ctx: &Ctx, args: &CreateArgs) -> CliResult {
     if args.wait {
         print_ssh_hint(ctx, name, &instance, key.private_path.as_deref());
     } else {
-        ctx.out.note(&format!("Wait until it is running with: gpucloud instances get -p {name} {} --wait", instance.cloud_id));
+        ctx.out.note(&format!(
+            "Wait until it is running with: gpucloud instances get -p {name} {} --wait",
+            instance.cloud_id
+        ));
     }
     Ok(())
 }
 
 /// Validates everything but the key, so bad flags are reported before a key is generated.
-fn check_without_key(attrs: &CreateInstanceAttrs, features: &gpucloud::CreateFeatures, name: &str) -> CliResult {
+fn check_without_key(
+    attrs: &CreateInstanceAttrs,
+    features: &gpucloud::CreateFeatures,
+    name: &str,
+) -> CliResult {
     let mut probe = attrs.clone();
-    probe.public_key = PLACEHOLDER_KEY.to_owned();
+    PLACEHOLDER_KEY.clone_into(&mut probe.public_key);
     gpucloud::validate_create(&probe, features)
         .map(|_| ())
         .map_err(|e| CliError::cloud(&format!("create instance on {name}"), &e))
 }
 
 /// A well-formed ed25519 public key that authorizes nothing; only used to validate the other fields.
-const PLACEHOLDER_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICpve//Ryfc3csmNjPG4xE9eH2jmY403mQwPyoTT3nrX";
+const PLACEHOLDER_KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICpve//Ryfc3csmNjPG4xE9eH2jmY403mQwPyoTT3nrX";
 
 fn remember(ctx: &Ctx, entry: &ProviderEntry, instance: &Instance, key: &KeyPair, location: &str) {
     ctx.store.put(
@@ -273,7 +349,7 @@ fn remember(ctx: &Ctx, entry: &ProviderEntry, instance: &Instance, key: &KeyPair
             public_key: Some(key.public_path.clone()),
             location: location.to_owned(),
         },
-        &ctx.out,
+        ctx.out,
     );
 }
 
@@ -291,7 +367,12 @@ pub async fn wait(
     let spinner = ctx.out.spinner(format!("waiting for {id} to be {desired}"));
     let result = wait_for_status(client, id, desired, WaitOptions::new(timeout)).await;
     spinner.finish_and_clear();
-    result.map_err(|e| CliError::cloud(&format!("wait for {} instance {id}", entry.descriptor.name), &e))
+    result.map_err(|e| {
+        CliError::cloud(
+            &format!("wait for {} instance {id}", entry.descriptor.name),
+            &e,
+        )
+    })
 }
 
 /// Prints an instance: a table, or its JSON.
@@ -304,19 +385,40 @@ pub fn print_instance(ctx: &Ctx, provider: &str, instance: &Instance) -> CliResu
 }
 
 /// The `ssh ...` command that logs in, with `-i` when the private key is known.
-pub fn ssh_command_line(instance: &Instance, private_key: Option<&std::path::Path>) -> Option<String> {
+pub fn ssh_command_line(
+    instance: &Instance,
+    private_key: Option<&std::path::Path>,
+) -> Option<String> {
     if instance.public_ip.is_empty() {
         return None;
     }
-    let user = if instance.ssh_user.is_empty() { "root" } else { &instance.ssh_user };
-    let port = if instance.ssh_port == 0 { 22 } else { instance.ssh_port };
-    let key = private_key.map(|k| format!("-i {} ", k.display())).unwrap_or_default();
+    let user = if instance.ssh_user.is_empty() {
+        "root"
+    } else {
+        &instance.ssh_user
+    };
+    let port = if instance.ssh_port == 0 {
+        22
+    } else {
+        instance.ssh_port
+    };
+    let key = private_key
+        .map(|k| format!("-i {} ", k.display()))
+        .unwrap_or_default();
     Some(format!("ssh {key}-p {port} {user}@{}", instance.public_ip))
 }
 
-fn print_ssh_hint(ctx: &Ctx, provider: &str, instance: &Instance, private_key: Option<&std::path::Path>) {
+fn print_ssh_hint(
+    ctx: &Ctx,
+    provider: &str,
+    instance: &Instance,
+    private_key: Option<&std::path::Path>,
+) {
     if let Some(line) = ssh_command_line(instance, private_key) {
-        ctx.out.note(&format!("Connect with:\n  {line}\n  gpucloud ssh -p {provider} {}", instance.cloud_id));
+        ctx.out.note(&format!(
+            "Connect with:\n  {line}\n  gpucloud ssh -p {provider} {}",
+            instance.cloud_id
+        ));
     }
 }
 
@@ -347,45 +449,84 @@ async fn act(ctx: &Ctx, args: &InstanceArgs, action: Action) -> CliResult {
     let entry = ctx.provider(&args.provider)?;
     let name = entry.descriptor.name;
     let record = ctx.store.get(entry.descriptor.id, &args.id);
-    let location = record.as_ref().map(|r| r.location.clone()).unwrap_or_default();
+    let location = record
+        .as_ref()
+        .map(|r| r.location.clone())
+        .unwrap_or_default();
     let client = client(&entry, &location).await?;
     let id = InstanceId::new(args.id.clone());
     let context = |verb: &str| format!("{verb} {name} instance {id}");
 
     let (desired, default_timeout) = match action {
         Action::Get => {
-            let instance = client.get_instance(&id).await.map_err(|e| CliError::cloud(&context("get"), &e))?;
+            let instance = client
+                .get_instance(&id)
+                .await
+                .map_err(|e| CliError::cloud(&context("get"), &e))?;
             let settled = match settles_to(instance.lifecycle()) {
                 Some(target) if args.wait => {
-                    wait(ctx, &entry, client.as_ref(), &id, target, args.timeout, PENDING_TO_RUNNING_TIMEOUT).await?
+                    wait(
+                        ctx,
+                        &entry,
+                        client.as_ref(),
+                        &id,
+                        target,
+                        args.timeout,
+                        PENDING_TO_RUNNING_TIMEOUT,
+                    )
+                    .await?
                 }
                 _ => instance,
             };
             return print_instance(ctx, name, &settled);
         }
         Action::Terminate => {
-            client.terminate_instance(&id).await.map_err(|e| CliError::cloud(&context("terminate"), &e))?;
+            client
+                .terminate_instance(&id)
+                .await
+                .map_err(|e| CliError::cloud(&context("terminate"), &e))?;
             ctx.store.remove(entry.descriptor.id, id.as_str());
             (LifecycleStatus::Terminated, RUNNING_TO_TERMINATED_TIMEOUT)
         }
         Action::Stop => {
-            let ops = client.stop_start().map_err(|e| CliError::cloud(&context("stop"), &e))?;
-            ops.stop_instance(&id).await.map_err(|e| CliError::cloud(&context("stop"), &e))?;
+            let ops = client
+                .stop_start()
+                .map_err(|e| CliError::cloud(&context("stop"), &e))?;
+            ops.stop_instance(&id)
+                .await
+                .map_err(|e| CliError::cloud(&context("stop"), &e))?;
             (LifecycleStatus::Stopped, RUNNING_TO_STOPPED_TIMEOUT)
         }
         Action::Start => {
-            let ops = client.stop_start().map_err(|e| CliError::cloud(&context("start"), &e))?;
-            ops.start_instance(&id).await.map_err(|e| CliError::cloud(&context("start"), &e))?;
+            let ops = client
+                .stop_start()
+                .map_err(|e| CliError::cloud(&context("start"), &e))?;
+            ops.start_instance(&id)
+                .await
+                .map_err(|e| CliError::cloud(&context("start"), &e))?;
             (LifecycleStatus::Running, PENDING_TO_RUNNING_TIMEOUT)
         }
         Action::Reboot => {
-            let ops = client.reboot().map_err(|e| CliError::cloud(&context("reboot"), &e))?;
-            ops.reboot_instance(&id).await.map_err(|e| CliError::cloud(&context("reboot"), &e))?;
+            let ops = client
+                .reboot()
+                .map_err(|e| CliError::cloud(&context("reboot"), &e))?;
+            ops.reboot_instance(&id)
+                .await
+                .map_err(|e| CliError::cloud(&context("reboot"), &e))?;
             (LifecycleStatus::Running, PENDING_TO_RUNNING_TIMEOUT)
         }
     };
     let instance = if args.wait {
-        wait(ctx, &entry, client.as_ref(), &id, desired, args.timeout, default_timeout).await?
+        wait(
+            ctx,
+            &entry,
+            client.as_ref(),
+            &id,
+            desired,
+            args.timeout,
+            default_timeout,
+        )
+        .await?
     } else {
         match client.get_instance(&id).await {
             Ok(instance) => instance,
@@ -400,7 +541,12 @@ async fn act(ctx: &Ctx, args: &InstanceArgs, action: Action) -> CliResult {
     };
     print_instance(ctx, name, &instance)?;
     if action == Action::Start && args.wait {
-        print_ssh_hint(ctx, name, &instance, record.and_then(|r| r.private_key).as_deref());
+        print_ssh_hint(
+            ctx,
+            name,
+            &instance,
+            record.and_then(|r| r.private_key).as_deref(),
+        );
     }
     Ok(())
 }
@@ -411,20 +557,37 @@ mod tests {
 
     #[test]
     fn ssh_line_uses_key_port_and_user() {
-        let instance = Instance { public_ip: "10.0.0.2".into(), ssh_user: "ubuntu".into(), ssh_port: 2222, ..Instance::default() };
+        let instance = Instance {
+            public_ip: "10.0.0.2".into(),
+            ssh_user: "ubuntu".into(),
+            ssh_port: 2222,
+            ..Instance::default()
+        };
         assert_eq!(
             ssh_command_line(&instance, Some(std::path::Path::new("/k/id"))).unwrap(),
             "ssh -i /k/id -p 2222 ubuntu@10.0.0.2"
         );
-        let bare = Instance { public_ip: "10.0.0.2".into(), ..Instance::default() };
-        assert_eq!(ssh_command_line(&bare, None).unwrap(), "ssh -p 22 root@10.0.0.2");
+        let bare = Instance {
+            public_ip: "10.0.0.2".into(),
+            ..Instance::default()
+        };
+        assert_eq!(
+            ssh_command_line(&bare, None).unwrap(),
+            "ssh -p 22 root@10.0.0.2"
+        );
         assert!(ssh_command_line(&Instance::default(), None).is_none());
     }
 
     #[test]
     fn transitional_statuses_settle() {
-        assert_eq!(settles_to(LifecycleStatus::Pending), Some(LifecycleStatus::Running));
+        assert_eq!(
+            settles_to(LifecycleStatus::Pending),
+            Some(LifecycleStatus::Running)
+        );
         assert_eq!(settles_to(LifecycleStatus::Running), None);
-        assert_eq!(settles_to(LifecycleStatus::Terminating), Some(LifecycleStatus::Terminated));
+        assert_eq!(
+            settles_to(LifecycleStatus::Terminating),
+            Some(LifecycleStatus::Terminated)
+        );
     }
 }

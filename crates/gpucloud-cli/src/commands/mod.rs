@@ -33,9 +33,8 @@ impl Ctx {
     /// The provider named `name`, configured.
     pub fn provider(&self, name: &str) -> CliResult<ProviderEntry> {
         gpucloud::configured_provider(&self.config, name).map_err(|e| match e {
-            gpucloud::CloudError::InvalidArgument { problem, .. } => {
-                CliError::usage(problem).hint("`gpucloud providers` lists the providers of this build")
-            }
+            gpucloud::CloudError::InvalidArgument { problem, .. } => CliError::usage(problem)
+                .hint("`gpucloud providers` lists the providers of this build"),
             other => CliError::cloud(&format!("provider {name}"), &other),
         })
     }
@@ -43,7 +42,8 @@ impl Ctx {
     /// The providers named in `names`, or every configured provider when `names` is empty.
     pub fn providers(&self, names: &[String]) -> CliResult<Vec<ProviderEntry>> {
         if names.is_empty() {
-            let all = gpucloud::configured_providers(&self.config).map_err(|e| CliError::cloud("configuration", &e))?;
+            let all = gpucloud::configured_providers(&self.config)
+                .map_err(|e| CliError::cloud("configuration", &e))?;
             if all.is_empty() {
                 return Err(CliError::usage("no provider is configured")
                     .hint("set LAMBDA_API_KEY (or add [profiles.default.lambda] api_key to ~/.config/gpucloud/config.toml), or run as root for the local provider"));
@@ -53,7 +53,10 @@ impl Ctx {
         let mut entries: Vec<ProviderEntry> = Vec::new();
         for name in names {
             let entry = self.provider(name)?;
-            if !entries.iter().any(|e| e.descriptor.id == entry.descriptor.id) {
+            if !entries
+                .iter()
+                .any(|e| e.descriptor.id == entry.descriptor.id)
+            {
                 entries.push(entry);
             }
         }
@@ -63,10 +66,15 @@ impl Ctx {
 
 /// A client of `entry` for `location` (empty: the provider's default), with the error in context.
 pub async fn client(entry: &ProviderEntry, location: &str) -> CliResult<Arc<dyn CloudClient>> {
-    make_client(entry, location).await.map_err(|e| CliError::cloud(&format!("connect to {}", entry.descriptor.name), &e))
+    make_client(entry, location)
+        .await
+        .map_err(|e| CliError::cloud(&format!("connect to {}", entry.descriptor.name), &e))
 }
 
 /// A client of `entry` for `location`.
-pub async fn make_client(entry: &ProviderEntry, location: &str) -> CloudResult<Arc<dyn CloudClient>> {
+pub async fn make_client(
+    entry: &ProviderEntry,
+    location: &str,
+) -> CloudResult<Arc<dyn CloudClient>> {
     entry.credential.make_client(location).await
 }

@@ -28,7 +28,8 @@ struct ProviderRow {
 
 /// `gpucloud providers`.
 pub async fn providers(ctx: &Ctx) -> CliResult {
-    let configured = gpucloud::configured_providers(&ctx.config).map_err(|e| CliError::cloud("configuration", &e))?;
+    let configured = gpucloud::configured_providers(&ctx.config)
+        .map_err(|e| CliError::cloud("configuration", &e))?;
     let mut rows = Vec::new();
     for descriptor in gpucloud::providers() {
         let mut row = ProviderRow {
@@ -66,16 +67,31 @@ pub async fn providers(ctx: &Ctx) -> CliResult {
     if ctx.out.is_json() {
         return ctx.out.json(&rows);
     }
-    let mut table = new_table(["NAME", "ID", "CONFIGURED", "API TYPE", "SOURCE", "CAPABILITIES"]);
+    let mut table = new_table([
+        "NAME",
+        "ID",
+        "CONFIGURED",
+        "API TYPE",
+        "SOURCE",
+        "CAPABILITIES",
+    ]);
     for row in &rows {
         let caps: Vec<&str> = row.capabilities.iter().map(|c| c.as_str()).collect();
         table.add_row([
             row.name.to_owned(),
             row.id.to_owned(),
-            if row.configured { "yes".to_owned() } else { "no".to_owned() },
+            if row.configured {
+                "yes".to_owned()
+            } else {
+                "no".to_owned()
+            },
             row.api_type.clone().unwrap_or_else(|| "-".to_owned()),
             row.source.clone().unwrap_or_else(|| "-".to_owned()),
-            if caps.is_empty() { "-".to_owned() } else { caps.join(", ") },
+            if caps.is_empty() {
+                "-".to_owned()
+            } else {
+                caps.join(", ")
+            },
         ]);
     }
     ctx.out.table(&table);
@@ -92,9 +108,13 @@ pub async fn locations(ctx: &Ctx, provider: &str) -> CliResult {
     let entry = ctx.provider(provider)?;
     let client = client(&entry, "").await?;
     let mut locations: Vec<Location> = client
-        .locations(GetLocationsArgs { include_unavailable: true })
+        .locations(GetLocationsArgs {
+            include_unavailable: true,
+        })
         .await
-        .map_err(|e| CliError::cloud(&format!("list locations of {}", entry.descriptor.name), &e))?;
+        .map_err(|e| {
+            CliError::cloud(&format!("list locations of {}", entry.descriptor.name), &e)
+        })?;
     locations.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
     if ctx.out.is_json() {
         return ctx.out.json(&locations);
@@ -105,7 +125,11 @@ pub async fn locations(ctx: &Ctx, provider: &str) -> CliResult {
             l.name.clone(),
             l.description.clone(),
             l.country.clone(),
-            if l.available { "yes".to_owned() } else { "no".to_owned() },
+            if l.available {
+                "yes".to_owned()
+            } else {
+                "no".to_owned()
+            },
         ]);
     }
     ctx.out.table(&table);

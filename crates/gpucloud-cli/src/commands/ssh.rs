@@ -17,7 +17,10 @@ pub async fn ssh(ctx: &Ctx, provider: &str, id: &str, command: &[String]) -> Cli
     let entry = ctx.provider(provider)?;
     let name = entry.descriptor.name;
     let record = ctx.store.get(entry.descriptor.id, id);
-    let location = record.as_ref().map(|r| r.location.clone()).unwrap_or_default();
+    let location = record
+        .as_ref()
+        .map(|r| r.location.clone())
+        .unwrap_or_default();
     let client = client(&entry, &location).await?;
     let instance = client
         .get_instance(&InstanceId::new(id))
@@ -25,26 +28,38 @@ pub async fn ssh(ctx: &Ctx, provider: &str, id: &str, command: &[String]) -> Cli
         .map_err(|e| CliError::cloud(&format!("get {name} instance {id}"), &e))?;
     let status = instance.lifecycle();
     if status != LifecycleStatus::Running || instance.public_ip.is_empty() {
-        return Err(CliError::failed(format!("{name} instance {id} is {status} and has no address to connect to yet"))
-            .hint(format!("wait for it with `gpucloud instances get -p {name} {id} --wait`")));
+        return Err(CliError::failed(format!(
+            "{name} instance {id} is {status} and has no address to connect to yet"
+        ))
+        .hint(format!(
+            "wait for it with `gpucloud instances get -p {name} {id} --wait`"
+        )));
     }
-    let user = if instance.ssh_user.is_empty() { "root" } else { instance.ssh_user.as_str() };
-    let port = if instance.ssh_port == 0 { 22 } else { instance.ssh_port };
+    let user = if instance.ssh_user.is_empty() {
+        "root"
+    } else {
+        instance.ssh_user.as_str()
+    };
+    let port = if instance.ssh_port == 0 {
+        22
+    } else {
+        instance.ssh_port
+    };
 
     let mut cmd = Command::new("ssh");
     cmd.arg("-p").arg(port.to_string());
-    match record.and_then(|r| r.private_key).filter(|k| k.is_file()) {
-        Some(key) => {
-            cmd.arg("-i").arg(key).args(["-o", "IdentitiesOnly=yes"]);
-        }
-        None => tracing::info!("no key file recorded for this instance; ssh uses its defaults"),
+    if let Some(key) = record.and_then(|r| r.private_key).filter(|k| k.is_file()) {
+        cmd.arg("-i").arg(key).args(["-o", "IdentitiesOnly=yes"]);
+    } else {
+        tracing::info!("no key file recorded for this instance; ssh uses its defaults");
     }
     // Instances are new hosts, and addresses get reused: trust the first host key per instance.
     if let Some(dir) = ctx.store.known_hosts_dir()
         && std::fs::create_dir_all(&dir).is_ok()
     {
         let file = dir.join(format!("{}-{}", entry.descriptor.id, sanitize(id)));
-        cmd.arg("-o").arg(format!("UserKnownHostsFile={}", file.display()));
+        cmd.arg("-o")
+            .arg(format!("UserKnownHostsFile={}", file.display()));
         cmd.args(["-o", "StrictHostKeyChecking=accept-new"]);
     }
     cmd.arg(format!("{user}@{}", instance.public_ip));
@@ -58,5 +73,13 @@ pub async fn ssh(ctx: &Ctx, provider: &str, id: &str, command: &[String]) -> Cli
 
 /// Keeps `[A-Za-z0-9._-]` so an id is a safe file name.
 fn sanitize(id: &str) -> String {
-    id.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect()
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }

@@ -4,8 +4,8 @@ use std::cmp::Ordering;
 
 use futures::stream::{self, StreamExt};
 use gpucloud::{
-    ApiType, CloudError, GetInstanceTypeArgs, GetLocationsArgs, InstanceType, LocationsFilter, Price, ProviderEntry,
-    normalize_gpu_name,
+    ApiType, CloudError, GetInstanceTypeArgs, GetLocationsArgs, InstanceType, LocationsFilter,
+    Price, ProviderEntry, normalize_gpu_name,
 };
 use rust_decimal::Decimal;
 
@@ -21,17 +21,22 @@ const LOCATIONS_IN_FLIGHT: usize = 4;
 pub async fn types(ctx: &Ctx, args: &TypesArgs) -> CliResult {
     let entries = ctx.providers(&args.providers)?;
     let query = GetInstanceTypeArgs {
-        locations: if args.locations.is_empty() { LocationsFilter::default() } else { LocationsFilter::only(args.locations.clone()) },
+        locations: if args.locations.is_empty() {
+            LocationsFilter::default()
+        } else {
+            LocationsFilter::only(args.locations.clone())
+        },
         ..GetInstanceTypeArgs::default()
     };
-    let results: Vec<(&ProviderEntry, Result<Vec<InstanceType>, CloudError>)> = stream::iter(&entries)
-        .map(|entry| {
-            let query = &query;
-            async move { (entry, catalog(entry, query).await) }
-        })
-        .buffer_unordered(entries.len().max(1))
-        .collect()
-        .await;
+    let results: Vec<(&ProviderEntry, Result<Vec<InstanceType>, CloudError>)> =
+        stream::iter(&entries)
+            .map(|entry| {
+                let query = &query;
+                async move { (entry, catalog(entry, query).await) }
+            })
+            .buffer_unordered(entries.len().max(1))
+            .collect()
+            .await;
 
     let mut types = Vec::new();
     let mut failures = 0;
@@ -40,20 +45,30 @@ pub async fn types(ctx: &Ctx, args: &TypesArgs) -> CliResult {
             Ok(found) => types.extend(found),
             Err(e) => {
                 failures += 1;
-                let error = CliError::cloud(&format!("list instance types of {}", entry.descriptor.name), &e);
+                let error = CliError::cloud(
+                    &format!("list instance types of {}", entry.descriptor.name),
+                    &e,
+                );
                 ctx.out.warn(&error.message);
             }
         }
     }
     if failures > 0 && failures == entries.len() {
-        return Err(CliError::failed("no provider answered; see the warnings above"));
+        return Err(CliError::failed(
+            "no provider answered; see the warnings above",
+        ));
     }
 
     let gpu = args.gpu.as_deref().map(normalize_gpu_name);
     types.retain(|t| {
-        gpu.as_ref().is_none_or(|want| t.supported_gpus.iter().any(|g| normalize_gpu_name(&g.name).eq_ignore_ascii_case(want)))
-            && args.gpus.is_none_or(|n| t.gpu_count() == n)
-            && args.max_price.is_none_or(|max| usd(t.base_price.as_ref()).is_some_and(|p| p <= max))
+        gpu.as_ref().is_none_or(|want| {
+            t.supported_gpus
+                .iter()
+                .any(|g| normalize_gpu_name(&g.name).eq_ignore_ascii_case(want))
+        }) && args.gpus.is_none_or(|n| t.gpu_count() == n)
+            && args
+                .max_price
+                .is_none_or(|max| usd(t.base_price.as_ref()).is_some_and(|p| p <= max))
             && (!args.available || t.is_available)
     });
     types.sort_by(|a, b| compare(a, b, args.sort));
@@ -65,7 +80,17 @@ pub async fn types(ctx: &Ctx, args: &TypesArgs) -> CliResult {
         ctx.out.note("No instance types match.");
         return Ok(());
     }
-    let mut table = new_table(["PROVIDER", "LOCATION", "TYPE", "GPUS", "VCPUS", "MEMORY", "$/HOUR", "$/GPU-HOUR", "AVAILABLE"]);
+    let mut table = new_table([
+        "PROVIDER",
+        "LOCATION",
+        "TYPE",
+        "GPUS",
+        "VCPUS",
+        "MEMORY",
+        "$/HOUR",
+        "$/GPU-HOUR",
+        "AVAILABLE",
+    ]);
     for t in &types {
         table.add_row([
             t.provider.clone(),
@@ -73,10 +98,18 @@ pub async fn types(ctx: &Ctx, args: &TypesArgs) -> CliResult {
             t.type_name.clone(),
             gpus_text(t),
             t.vcpu.to_string(),
-            if t.memory_bytes.is_zero() { "-".to_owned() } else { t.memory_bytes.to_string() },
+            if t.memory_bytes.is_zero() {
+                "-".to_owned()
+            } else {
+                t.memory_bytes.to_string()
+            },
             price_text(t.base_price.as_ref()),
             price_text(t.price_per_gpu().as_ref()),
-            if t.is_available { "yes".to_owned() } else { "no".to_owned() },
+            if t.is_available {
+                "yes".to_owned()
+            } else {
+                "no".to_owned()
+            },
         ]);
     }
     ctx.out.table(&table);
@@ -84,14 +117,24 @@ pub async fn types(ctx: &Ctx, args: &TypesArgs) -> CliResult {
 }
 
 /// One provider's catalog: once for a global API, per location for a locational one.
-async fn catalog(entry: &ProviderEntry, query: &GetInstanceTypeArgs) -> Result<Vec<InstanceType>, CloudError> {
+async fn catalog(
+    entry: &ProviderEntry,
+    query: &GetInstanceTypeArgs,
+) -> Result<Vec<InstanceType>, CloudError> {
     let client = make_client(entry, "").await?;
     if entry.credential.api_type() == ApiType::Global {
         return client.instance_types(query).await;
     }
-    let locations = client.locations(GetLocationsArgs { include_unavailable: false }).await?;
-    let wanted: Vec<String> =
-        locations.into_iter().map(|l| l.name).filter(|name| query.locations.matches(name)).collect();
+    let locations = client
+        .locations(GetLocationsArgs {
+            include_unavailable: false,
+        })
+        .await?;
+    let wanted: Vec<String> = locations
+        .into_iter()
+        .map(|l| l.name)
+        .filter(|name| query.locations.matches(name))
+        .collect();
     let per_location: Vec<Result<Vec<InstanceType>, CloudError>> = stream::iter(wanted)
         .map(|location| async move {
             let client = make_client(entry, &location).await?;
@@ -134,11 +177,19 @@ fn gpus_text(t: &InstanceType) -> String {
         .iter()
         .filter(|g| g.count > 0)
         .map(|g| {
-            let memory = if g.memory_bytes.is_zero() { String::new() } else { format!(" {}", g.memory_bytes) };
+            let memory = if g.memory_bytes.is_zero() {
+                String::new()
+            } else {
+                format!(" {}", g.memory_bytes)
+            };
             format!("{}x {}{memory}", g.count, g.name)
         })
         .collect();
-    if parts.is_empty() { "-".to_owned() } else { parts.join(" + ") }
+    if parts.is_empty() {
+        "-".to_owned()
+    } else {
+        parts.join(" + ")
+    }
 }
 
 fn price_text(price: Option<&Price>) -> String {

@@ -13,7 +13,12 @@ use crate::error::{CliError, CliResult};
 use crate::keys::{self, InstanceRecord};
 
 /// The tools the local provider runs, and the Debian package of each.
-const TOOLS: &[(&str, &str)] = &[("ip", "iproute2"), ("nft", "nftables"), ("sshd", "openssh-server"), ("ssh-keygen", "openssh-client")];
+const TOOLS: &[(&str, &str)] = &[
+    ("ip", "iproute2"),
+    ("nft", "nftables"),
+    ("sshd", "openssh-server"),
+    ("ssh-keygen", "openssh-client"),
+];
 /// What `up` installs on Debian and Ubuntu when a tool is missing.
 const PACKAGES: &[&str] = &["openssh-server", "nftables", "iproute2"];
 /// How long a local instance may take to be running (they boot in about a second).
@@ -22,14 +27,22 @@ const LOCAL_BOOT_TIMEOUT: Duration = Duration::from_secs(120);
 const EXTRA_DIRS: &[&str] = &["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
 
 /// `gpucloud up`.
-pub async fn up(ctx: &Ctx, ssh_key: Option<&Path>, name: Option<&str>, no_install: bool) -> CliResult {
-    let explicit_key = ssh_key.map(|p| keys::read_public_key(p, "--ssh-key")).transpose()?;
+pub async fn up(
+    ctx: &Ctx,
+    ssh_key: Option<&Path>,
+    name: Option<&str>,
+    no_install: bool,
+) -> CliResult {
+    let explicit_key = ssh_key
+        .map(|p| keys::read_public_key(p, "--ssh-key"))
+        .transpose()?;
     if !is_root() {
         return Err(CliError::usage("gpucloud up starts a local instance, which needs root (network namespaces, nftables, sshd)")
             .hint("run it with sudo, or use a cloud provider: gpucloud instances create -p lambda --type ..."));
     }
     ensure_tools(ctx, no_install).await?;
-    gpucloud::local::preflight().map_err(|e| CliError::cloud("check the local provider's tools", &e))?;
+    gpucloud::local::preflight()
+        .map_err(|e| CliError::cloud("check the local provider's tools", &e))?;
 
     let entry = ctx.provider("local")?;
     let probe = client(&entry, "").await?;
@@ -40,12 +53,14 @@ pub async fn up(ctx: &Ctx, ssh_key: Option<&Path>, name: Option<&str>, no_instal
     offers.retain(|t| t.is_available);
     offers.sort_by(|a, b| (a.vcpu, &a.type_name).cmp(&(b.vcpu, &b.type_name)));
     let Some(offer) = offers.into_iter().next() else {
-        return Err(CliError::failed("the local provider offers no instance type right now"));
+        return Err(CliError::failed(
+            "the local provider offers no instance type right now",
+        ));
     };
 
     let key = match explicit_key {
         Some(key) => key,
-        None => keys::default_key(&ctx.dirs, &ctx.out)?,
+        None => keys::default_key(&ctx.dirs, ctx.out)?,
     };
     let client = client(&entry, &offer.location).await?;
     let attrs = CreateInstanceAttrs {
@@ -58,7 +73,9 @@ pub async fn up(ctx: &Ctx, ssh_key: Option<&Path>, name: Option<&str>, no_instal
     };
     let attrs = gpucloud::validate_create(&attrs, &client.create_features())
         .map_err(|e| CliError::cloud("create a local instance", &e))?;
-    let spinner = ctx.out.spinner(format!("creating a local {} instance", offer.type_name));
+    let spinner = ctx
+        .out
+        .spinner(format!("creating a local {} instance", offer.type_name));
     let created = client.create_instance(attrs).await;
     spinner.finish_and_clear();
     let instance = created.map_err(|e| CliError::cloud("create a local instance", &e))?;
@@ -70,11 +87,18 @@ pub async fn up(ctx: &Ctx, ssh_key: Option<&Path>, name: Option<&str>, no_instal
             public_key: Some(key.public_path.clone()),
             location: offer.location.clone(),
         },
-        &ctx.out,
+        ctx.out,
     );
-    let instance =
-        wait(ctx, &entry, client.as_ref(), &instance.cloud_id, LifecycleStatus::Running, None, LOCAL_BOOT_TIMEOUT)
-            .await?;
+    let instance = wait(
+        ctx,
+        &entry,
+        client.as_ref(),
+        &instance.cloud_id,
+        LifecycleStatus::Running,
+        None,
+        LOCAL_BOOT_TIMEOUT,
+    )
+    .await?;
     wait_for_ssh(ctx, &instance).await?;
 
     if ctx.out.is_json() {
@@ -110,27 +134,43 @@ fn find_tool(tool: &str) -> Option<PathBuf> {
 
 /// True on Debian and its derivatives (Ubuntu, ...), from `/etc/os-release`.
 fn is_debian_like() -> bool {
-    let Ok(text) = std::fs::read_to_string("/etc/os-release") else { return false };
+    let Ok(text) = std::fs::read_to_string("/etc/os-release") else {
+        return false;
+    };
     text.lines().any(|line| {
-        let Some((key, value)) = line.split_once('=') else { return false };
+        let Some((key, value)) = line.split_once('=') else {
+            return false;
+        };
         let value = value.trim_matches('"').to_ascii_lowercase();
-        matches!(key, "ID" | "ID_LIKE") && value.split_whitespace().any(|id| id == "debian" || id == "ubuntu")
+        matches!(key, "ID" | "ID_LIKE")
+            && value
+                .split_whitespace()
+                .any(|id| id == "debian" || id == "ubuntu")
     })
 }
 
 /// Checks the local provider's tools, installing the missing ones with apt-get on Debian/Ubuntu.
 async fn ensure_tools(ctx: &Ctx, no_install: bool) -> CliResult {
-    let missing: Vec<&(&str, &str)> = TOOLS.iter().filter(|(tool, _)| find_tool(tool).is_none()).collect();
+    let missing: Vec<&(&str, &str)> = TOOLS
+        .iter()
+        .filter(|(tool, _)| find_tool(tool).is_none())
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }
     let names: Vec<&str> = missing.iter().map(|(tool, _)| *tool).collect();
     let install = format!("apt-get install -y {}", PACKAGES.join(" "));
     if no_install || !is_debian_like() {
-        return Err(CliError::failed(format!("the local provider needs {}, which are not installed", names.join(", ")))
-            .hint(format!("install them (on Debian/Ubuntu: {install})")));
+        return Err(CliError::failed(format!(
+            "the local provider needs {}, which are not installed",
+            names.join(", ")
+        ))
+        .hint(format!("install them (on Debian/Ubuntu: {install})")));
     }
-    ctx.out.note(&format!("{} not found; installing with: {install}", names.join(", ")));
+    ctx.out.note(&format!(
+        "{} not found; installing with: {install}",
+        names.join(", ")
+    ));
     let status = tokio::process::Command::new("apt-get")
         .args(["install", "-y", "--no-install-recommends"])
         .args(PACKAGES)
@@ -145,16 +185,28 @@ async fn ensure_tools(ctx: &Ctx, no_install: bool) -> CliResult {
         return Err(CliError::failed(format!("`{install}` failed ({status})"))
             .hint("run `apt-get update` first if the package lists are missing"));
     }
-    let still: Vec<&str> = TOOLS.iter().filter(|(tool, _)| find_tool(tool).is_none()).map(|(tool, _)| *tool).collect();
+    let still: Vec<&str> = TOOLS
+        .iter()
+        .filter(|(tool, _)| find_tool(tool).is_none())
+        .map(|(tool, _)| *tool)
+        .collect();
     if !still.is_empty() {
-        return Err(CliError::failed(format!("{} still missing after installing {}", still.join(", "), PACKAGES.join(" "))));
+        return Err(CliError::failed(format!(
+            "{} still missing after installing {}",
+            still.join(", "),
+            PACKAGES.join(" ")
+        )));
     }
     Ok(())
 }
 
 /// Waits until the instance's SSH port answers with an SSH banner.
 async fn wait_for_ssh(ctx: &Ctx, instance: &Instance) -> CliResult {
-    let port = if instance.ssh_port == 0 { 22 } else { instance.ssh_port };
+    let port = if instance.ssh_port == 0 {
+        22
+    } else {
+        instance.ssh_port
+    };
     let addr = format!("{}:{port}", instance.public_ip);
     let spinner = ctx.out.spinner(format!("waiting for SSH on {addr}"));
     let deadline = tokio::time::Instant::now() + RUNNING_SSH_TIMEOUT;
@@ -163,8 +215,14 @@ async fn wait_for_ssh(ctx: &Ctx, instance: &Instance) -> CliResult {
             break Ok(());
         }
         if tokio::time::Instant::now() >= deadline {
-            break Err(CliError::failed(format!("instance {} is running but SSH on {addr} did not answer", instance.cloud_id))
-                .hint(format!("check it with `gpucloud instances get -p local {}`", instance.cloud_id)));
+            break Err(CliError::failed(format!(
+                "instance {} is running but SSH on {addr} did not answer",
+                instance.cloud_id
+            ))
+            .hint(format!(
+                "check it with `gpucloud instances get -p local {}`",
+                instance.cloud_id
+            )));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
@@ -180,5 +238,8 @@ async fn ssh_banner(addr: &str) -> bool {
         stream.read_exact(&mut buf).await.ok()?;
         Some(&buf == b"SSH-")
     };
-    matches!(tokio::time::timeout(Duration::from_secs(2), attempt).await, Ok(Some(true)))
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), attempt).await,
+        Ok(Some(true))
+    )
 }

@@ -11,7 +11,10 @@ use crate::error::{CliError, CliResult};
 pub async fn validate(ctx: &Ctx, args: &ValidateArgs) -> CliResult {
     for (flag, names) in [("--only", &args.only), ("--skip", &args.skip)] {
         if let Some(unknown) = names.iter().find(|n| !ALL_CHECKS.contains(&n.as_str())) {
-            return Err(CliError::usage(format!("{flag}: unknown check `{unknown}`; the checks are {}", ALL_CHECKS.join(", "))));
+            return Err(CliError::usage(format!(
+                "{flag}: unknown check `{unknown}`; the checks are {}",
+                ALL_CHECKS.join(", ")
+            )));
         }
     }
     let entry = ctx.provider(&args.provider)?;
@@ -32,7 +35,9 @@ pub async fn validate(ctx: &Ctx, args: &ValidateArgs) -> CliResult {
             "SSH, firewall and egress checks are skipped for {name}; pass --ssh if its instances are reachable from here."
         ));
     }
-    let spinner = ctx.out.spinner(format!("running the conformance checks on {name} (this creates and terminates instances)"));
+    let spinner = ctx.out.spinner(format!(
+        "running the conformance checks on {name} (this creates and terminates instances)"
+    ));
     let report = run(target).await;
     spinner.finish_and_clear();
     if ctx.out.is_json() {
@@ -43,10 +48,18 @@ pub async fn validate(ctx: &Ctx, args: &ValidateArgs) -> CliResult {
     if report.is_success() {
         Ok(())
     } else {
-        let mut message = format!("{} of {} checks failed on {name}", report.failed(), report.checks.len());
+        let mut message = format!(
+            "{} of {} checks failed on {name}",
+            report.failed(),
+            report.checks.len()
+        );
         if !report.leftovers.is_empty() {
-            let ids: Vec<&str> = report.leftovers.iter().map(gpucloud::InstanceId::as_str).collect();
-            message.push_str(&format!("; instances left behind: {}", ids.join(", ")));
+            let ids: Vec<&str> = report
+                .leftovers
+                .iter()
+                .map(gpucloud::InstanceId::as_str)
+                .collect();
+            message = format!("{message}; instances left behind: {}", ids.join(", "));
         }
         Err(CliError::failed(message))
     }

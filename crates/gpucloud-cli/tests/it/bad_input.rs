@@ -9,7 +9,15 @@ use crate::common::{Harness, stderr};
 /// the exit code, that stderr names the problem, and that the fake holds no instance.
 fn refuses(h: &Harness, extra: &[&str], code: i32, needle: &str) {
     let mut cmd = h.cmd();
-    cmd.args(["instances", "create", "-p", "lambda", "--type", "gpu_1x_a10"]).args(extra);
+    cmd.args([
+        "instances",
+        "create",
+        "-p",
+        "lambda",
+        "--type",
+        "gpu_1x_a10",
+    ])
+    .args(extra);
     check(h, cmd, code, needle);
 }
 
@@ -17,29 +25,58 @@ fn check(h: &Harness, mut cmd: assert_cmd::Command, code: i32, needle: &str) {
     let out = cmd.output().unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(code), "stderr: {err}");
-    assert!(err.to_lowercase().contains(&needle.to_lowercase()), "expected {needle:?} in: {err}");
+    assert!(
+        err.to_lowercase().contains(&needle.to_lowercase()),
+        "expected {needle:?} in: {err}"
+    );
     let told: Vec<&str> = err
         .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| {
+            !l.trim().is_empty()
+                && !l.starts_with("Usage:")
+                && !l.starts_with("For more information")
+        })
         .collect();
-    assert!(told.len() <= 2 || err.contains("required arguments"), "an error is one or two lines: {err}");
+    assert!(
+        told.len() <= 2 || err.contains("required arguments"),
+        "an error is one or two lines: {err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
-    assert!(out.stdout.is_empty(), "nothing on stdout: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "nothing on stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert_eq!(h.instance_count(), 0, "nothing was created");
-    assert_eq!(h.state().request_count("POST", "/api/v1/instance-operations/launch"), 0, "no launch request was sent");
+    assert_eq!(
+        h.state()
+            .request_count("POST", "/api/v1/instance-operations/launch"),
+        0,
+        "no launch request was sent"
+    );
 }
 
 #[test]
 fn unreadable_key_file() {
     let h = Harness::new();
-    refuses(&h, &["--ssh-key", "/nonexistent/id.pub"], 2, "--ssh-key /nonexistent/id.pub: cannot read");
+    refuses(
+        &h,
+        &["--ssh-key", "/nonexistent/id.pub"],
+        2,
+        "--ssh-key /nonexistent/id.pub: cannot read",
+    );
 }
 
 #[test]
 fn malformed_key_file() {
     let h = Harness::new();
     let bad = h.file("bad.pub", "ssh-ed25519 not-base64!!! me@host\n");
-    refuses(&h, &["--ssh-key", bad.to_str().unwrap()], 2, "not a usable SSH public key");
+    refuses(
+        &h,
+        &["--ssh-key", bad.to_str().unwrap()],
+        2,
+        "not a usable SSH public key",
+    );
 }
 
 #[test]
@@ -47,7 +84,12 @@ fn private_key_instead_of_public() {
     let h = Harness::new();
     let public = h.user_key();
     let private = public.with_extension("");
-    refuses(&h, &["--ssh-key", private.to_str().unwrap()], 2, "private key");
+    refuses(
+        &h,
+        &["--ssh-key", private.to_str().unwrap()],
+        2,
+        "private key",
+    );
 }
 
 #[test]
@@ -55,7 +97,12 @@ fn binary_key_file() {
     let h = Harness::new();
     let path = h.home().join("bin.pub");
     std::fs::write(&path, [0xff, 0xfe, 0x00, 0x80]).unwrap();
-    refuses(&h, &["--ssh-key", path.to_str().unwrap()], 2, "not a text file");
+    refuses(
+        &h,
+        &["--ssh-key", path.to_str().unwrap()],
+        2,
+        "not a text file",
+    );
 }
 
 #[test]
@@ -67,7 +114,12 @@ fn port_zero() {
 #[test]
 fn port_out_of_range() {
     let h = Harness::new();
-    refuses(&h, &["--open-port", "70000"], 2, "port 70000 is out of range");
+    refuses(
+        &h,
+        &["--open-port", "70000"],
+        2,
+        "port 70000 is out of range",
+    );
 }
 
 #[test]
@@ -85,13 +137,23 @@ fn bad_cidr_prefix() {
 #[test]
 fn cidr_with_host_bits() {
     let h = Harness::new();
-    refuses(&h, &["--open-port", "443@192.168.1.7/24"], 2, "did you mean 192.168.1.0/24");
+    refuses(
+        &h,
+        &["--open-port", "443@192.168.1.7/24"],
+        2,
+        "did you mean 192.168.1.0/24",
+    );
 }
 
 #[test]
 fn bad_protocol() {
     let h = Harness::new();
-    refuses(&h, &["--open-port", "53/icmp"], 2, "unknown protocol `icmp`");
+    refuses(
+        &h,
+        &["--open-port", "53/icmp"],
+        2,
+        "unknown protocol `icmp`",
+    );
 }
 
 #[test]
@@ -109,7 +171,12 @@ fn empty_tag_key() {
 #[test]
 fn missing_user_data_file() {
     let h = Harness::new();
-    refuses(&h, &["--user-data", "/nonexistent/cloud-init.yaml"], 2, "--user-data");
+    refuses(
+        &h,
+        &["--user-data", "/nonexistent/cloud-init.yaml"],
+        2,
+        "--user-data",
+    );
 }
 
 #[test]
@@ -131,7 +198,14 @@ fn unknown_type() {
     let h = Harness::new();
     h.user_key();
     let mut cmd = h.cmd();
-    cmd.args(["instances", "create", "-p", "lambda", "--type", "gpu_9x_imaginary"]);
+    cmd.args([
+        "instances",
+        "create",
+        "-p",
+        "lambda",
+        "--type",
+        "gpu_9x_imaginary",
+    ]);
     check(&h, cmd, 2, "no instance type `gpu_9x_imaginary`");
 }
 
@@ -139,14 +213,26 @@ fn unknown_type() {
 fn unknown_location() {
     let h = Harness::new();
     h.user_key();
-    refuses(&h, &["--location", "mars-north-1"], 2, "no location `mars-north-1`");
+    refuses(
+        &h,
+        &["--location", "mars-north-1"],
+        2,
+        "no location `mars-north-1`",
+    );
 }
 
 #[test]
 fn missing_credentials() {
     let h = Harness::new();
     let mut cmd = h.bare_cmd();
-    cmd.args(["instances", "create", "-p", "lambda", "--type", "gpu_1x_a10"]);
+    cmd.args([
+        "instances",
+        "create",
+        "-p",
+        "lambda",
+        "--type",
+        "gpu_1x_a10",
+    ]);
     check(&h, cmd, 2, "LAMBDA_API_KEY");
 }
 
@@ -155,17 +241,34 @@ fn wrong_api_key_is_refused_by_the_provider() {
     let h = Harness::new();
     h.user_key();
     let mut cmd = h.cmd();
-    cmd.env("LAMBDA_API_KEY", "not-the-key").args(["instances", "create", "-p", "lambda", "--type", "gpu_1x_a10"]);
+    cmd.env("LAMBDA_API_KEY", "not-the-key").args([
+        "instances",
+        "create",
+        "-p",
+        "lambda",
+        "--type",
+        "gpu_1x_a10",
+    ]);
     check(&h, cmd, 1, "unauthenticated");
 }
 
 #[test]
 fn config_readable_by_others_is_refused_with_the_fix() {
     let h = Harness::new();
-    let config = h.file("config.toml", "[profiles.default.lambda]\napi_key = \"abc\"\n");
+    let config = h.file(
+        "config.toml",
+        "[profiles.default.lambda]\napi_key = \"abc\"\n",
+    );
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
     let mut cmd = h.bare_cmd();
-    cmd.env("GPUCLOUD_CONFIG", &config).args(["instances", "create", "-p", "lambda", "--type", "gpu_1x_a10"]);
+    cmd.env("GPUCLOUD_CONFIG", &config).args([
+        "instances",
+        "create",
+        "-p",
+        "lambda",
+        "--type",
+        "gpu_1x_a10",
+    ]);
     check(&h, cmd, 2, &format!("chmod 600 {}", config.display()));
 }
 
@@ -174,17 +277,22 @@ fn config_that_is_not_toml() {
     let h = Harness::new();
     let config = h.file("config.toml", "[profiles.default.lambda\napi_key = ");
     let mut cmd = h.cmd();
-    cmd.env("GPUCLOUD_CONFIG", &config).args(["types", "-p", "lambda"]);
+    cmd.env("GPUCLOUD_CONFIG", &config)
+        .args(["types", "-p", "lambda"]);
     check(&h, cmd, 2, "not valid TOML");
 }
 
 #[test]
 fn config_with_a_misspelt_setting() {
     let h = Harness::new();
-    let config = h.file("config.toml", "[profiles.default.lambda]\napi_url = \"http://127.0.0.1:1\"\napikey = \"x\"\n");
+    let config = h.file(
+        "config.toml",
+        "[profiles.default.lambda]\napi_url = \"http://127.0.0.1:1\"\napikey = \"x\"\n",
+    );
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
     let mut cmd = h.cmd();
-    cmd.env("GPUCLOUD_CONFIG", &config).args(["types", "-p", "lambda"]);
+    cmd.env("GPUCLOUD_CONFIG", &config)
+        .args(["types", "-p", "lambda"]);
     check(&h, cmd, 2, "unknown setting `apikey`");
 }
 
@@ -193,7 +301,8 @@ fn unknown_profile() {
     let h = Harness::new();
     let config = h.file("config.toml", "[profiles.default.lambda]\n");
     let mut cmd = h.cmd();
-    cmd.env("GPUCLOUD_CONFIG", &config).args(["--profile", "staging", "providers"]);
+    cmd.env("GPUCLOUD_CONFIG", &config)
+        .args(["--profile", "staging", "providers"]);
     check(&h, cmd, 2, "profile `staging` is not in");
 }
 
@@ -201,7 +310,8 @@ fn unknown_profile() {
 fn missing_explicit_config_file() {
     let h = Harness::new();
     let mut cmd = h.cmd();
-    cmd.env("GPUCLOUD_CONFIG", "/nonexistent/gpucloud.toml").arg("providers");
+    cmd.env("GPUCLOUD_CONFIG", "/nonexistent/gpucloud.toml")
+        .arg("providers");
     check(&h, cmd, 2, "GPUCLOUD_CONFIG");
 }
 

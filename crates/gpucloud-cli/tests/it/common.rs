@@ -23,7 +23,11 @@ impl Harness {
 
     /// A fake that accepts only `api_key`.
     pub fn with_key(api_key: &str) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         let options = FakeLambdaOptions {
             api_key: api_key.to_owned(),
             boot_delay: Duration::from_millis(300),
@@ -33,7 +37,11 @@ impl Harness {
         };
         let fake = runtime.block_on(FakeLambda::start(options)).unwrap();
         let home = tempfile::tempdir().unwrap();
-        Self { fake, home, _runtime: runtime }
+        Self {
+            fake,
+            home,
+            _runtime: runtime,
+        }
     }
 
     pub fn state(&self) -> &FakeLambdaState {
@@ -47,7 +55,8 @@ impl Harness {
     /// `gpucloud` with a clean environment: this HOME, the fake's URL and key.
     pub fn cmd(&self) -> Command {
         let mut cmd = self.bare_cmd();
-        cmd.env("LAMBDA_API_URL", self.fake.base_url()).env("LAMBDA_API_KEY", self.fake.api_key());
+        cmd.env("LAMBDA_API_URL", self.fake.base_url())
+            .env("LAMBDA_API_KEY", self.fake.api_key());
         cmd
     }
 
@@ -101,6 +110,11 @@ pub fn stderr(output: &std::process::Output) -> String {
 
 /// Parses stdout as JSON (failing the test with the output when it is not).
 pub fn json(output: &std::process::Output) -> serde_json::Value {
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", stdout(output), stderr(output)))
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            stdout(output),
+            stderr(output)
+        )
+    })
 }

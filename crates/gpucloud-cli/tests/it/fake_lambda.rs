@@ -11,45 +11,99 @@ use crate::common::{Harness, json, stderr, stdout};
 #[test]
 fn providers_lists_lambda_from_env_in_table_and_json() {
     let h = Harness::new();
-    h.cmd().arg("providers").assert().success().stdout(predicate::str::contains("lambda-labs").and(predicate::str::contains("env LAMBDA_API_KEY")));
+    h.cmd().arg("providers").assert().success().stdout(
+        predicate::str::contains("lambda-labs").and(predicate::str::contains("env LAMBDA_API_KEY")),
+    );
     let out = h.cmd().args(["providers", "-o", "json"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let rows = json(&out);
-    let lambda = rows.as_array().unwrap().iter().find(|r| r["id"] == "lambda-labs").expect("lambda row");
+    let lambda = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "lambda-labs")
+        .expect("lambda row");
     assert_eq!(lambda["configured"], true);
     assert_eq!(lambda["name"], "lambda");
-    let caps: Vec<&str> = lambda["capabilities"].as_array().unwrap().iter().filter_map(|c| c.as_str()).collect();
+    let caps: Vec<&str> = lambda["capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
     assert!(caps.contains(&"create-instance"), "{caps:?}");
 }
 
 #[test]
 fn providers_without_credentials_says_what_to_set() {
     let h = Harness::new();
-    let out = h.bare_cmd().args(["providers", "-o", "json"]).output().unwrap();
+    let out = h
+        .bare_cmd()
+        .args(["providers", "-o", "json"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let rows = json(&out);
-    let lambda = rows.as_array().unwrap().iter().find(|r| r["id"] == "lambda-labs").unwrap();
+    let lambda = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "lambda-labs")
+        .unwrap();
     assert_eq!(lambda["configured"], false);
-    assert!(lambda["problem"].as_str().unwrap().contains("LAMBDA_API_KEY"));
+    assert!(
+        lambda["problem"]
+            .as_str()
+            .unwrap()
+            .contains("LAMBDA_API_KEY")
+    );
 }
 
 #[test]
 fn locations_in_table_and_json() {
     let h = Harness::new();
-    h.cmd().args(["locations", "-p", "lambda"]).assert().success().stdout(predicate::str::contains("us-east-1"));
-    let out = h.cmd().args(["locations", "-p", "lambda-labs", "-o", "json"]).output().unwrap();
+    h.cmd()
+        .args(["locations", "-p", "lambda"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("us-east-1"));
+    let out = h
+        .cmd()
+        .args(["locations", "-p", "lambda-labs", "-o", "json"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let names: Vec<String> =
-        json(&out).as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap().to_owned()).collect();
+    let names: Vec<String> = json(&out)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap().to_owned())
+        .collect();
     assert!(names.iter().any(|n| n == "us-east-1"), "{names:?}");
 }
 
 #[test]
 fn types_filters_and_sorts() {
     let h = Harness::new();
-    h.cmd().args(["types", "-p", "lambda"]).assert().success().stdout(predicate::str::contains("$/GPU-HOUR"));
+    h.cmd()
+        .args(["types", "-p", "lambda"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("$/GPU-HOUR"));
 
-    let out = h.cmd().args(["types", "-p", "lambda", "-o", "json", "--sort", "price-per-gpu"]).output().unwrap();
+    let out = h
+        .cmd()
+        .args([
+            "types",
+            "-p",
+            "lambda",
+            "-o",
+            "json",
+            "--sort",
+            "price-per-gpu",
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let all = json(&out);
     let all = all.as_array().unwrap();
@@ -58,15 +112,35 @@ fn types_filters_and_sorts() {
         .iter()
         .filter_map(|t| {
             let price: f64 = t["base_price"]["amount"].as_str()?.parse().ok()?;
-            let gpus: f64 = t["supported_gpus"].as_array()?.iter().map(|g| g["count"].as_f64().unwrap_or(0.0)).sum();
+            let gpus: f64 = t["supported_gpus"]
+                .as_array()?
+                .iter()
+                .map(|g| g["count"].as_f64().unwrap_or(0.0))
+                .sum();
             (gpus > 0.0).then_some(price / gpus)
         })
         .collect();
-    assert!(per_gpu.windows(2).all(|w| w[0] <= w[1] + 1e-9), "not sorted by price per GPU: {per_gpu:?}");
+    assert!(
+        per_gpu.windows(2).all(|w| w[0] <= w[1] + 1e-9),
+        "not sorted by price per GPU: {per_gpu:?}"
+    );
 
     let out = h
         .cmd()
-        .args(["types", "-p", "lambda", "--gpu", "h100", "--gpus", "8", "--available", "--max-price", "1000", "-o", "json"])
+        .args([
+            "types",
+            "-p",
+            "lambda",
+            "--gpu",
+            "h100",
+            "--gpus",
+            "8",
+            "--available",
+            "--max-price",
+            "1000",
+            "-o",
+            "json",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -76,20 +150,36 @@ fn types_filters_and_sorts() {
     for t in filtered {
         assert_eq!(t["is_available"], true);
         let gpus = t["supported_gpus"].as_array().unwrap();
-        assert_eq!(gpus.iter().map(|g| g["count"].as_u64().unwrap()).sum::<u64>(), 8);
+        assert_eq!(
+            gpus.iter()
+                .map(|g| g["count"].as_u64().unwrap())
+                .sum::<u64>(),
+            8
+        );
         assert!(gpus.iter().all(|g| g["name"] == "H100"));
     }
 
-    let out = h.cmd().args(["types", "-p", "lambda", "--max-price", "0.01", "-o", "json"]).output().unwrap();
+    let out = h
+        .cmd()
+        .args(["types", "-p", "lambda", "--max-price", "0.01", "-o", "json"])
+        .output()
+        .unwrap();
     assert_eq!(json(&out).as_array().unwrap().len(), 0);
 }
 
 /// A type and region the fake has capacity for.
 fn cheapest_available(h: &Harness) -> (String, String) {
-    let out = h.cmd().args(["types", "-p", "lambda", "--available", "-o", "json"]).output().unwrap();
+    let out = h
+        .cmd()
+        .args(["types", "-p", "lambda", "--available", "-o", "json"])
+        .output()
+        .unwrap();
     let types = json(&out);
     let first = &types.as_array().unwrap()[0];
-    (first["type"].as_str().unwrap().to_owned(), first["location"].as_str().unwrap().to_owned())
+    (
+        first["type"].as_str().unwrap().to_owned(),
+        first["location"].as_str().unwrap().to_owned(),
+    )
 }
 
 #[test]
@@ -100,8 +190,27 @@ fn instance_lifecycle_create_list_get_reboot_terminate() {
 
     let out = h
         .cmd()
-        .args(["instances", "create", "-p", "lambda", "--type", &instance_type, "--location", &location])
-        .args(["--name", "it-1", "--tag", "team=ml", "--open-port", "8080/tcp", "--wait", "-o", "json"])
+        .args([
+            "instances",
+            "create",
+            "-p",
+            "lambda",
+            "--type",
+            &instance_type,
+            "--location",
+            &location,
+        ])
+        .args([
+            "--name",
+            "it-1",
+            "--tag",
+            "team=ml",
+            "--open-port",
+            "8080/tcp",
+            "--wait",
+            "-o",
+            "json",
+        ])
         .arg("--ssh-key")
         .arg(&key)
         .output()
@@ -112,40 +221,108 @@ fn instance_lifecycle_create_list_get_reboot_terminate() {
     assert_eq!(created["tags"]["team"], "ml");
     let id = created["cloud_id"].as_str().unwrap().to_owned();
     assert_eq!(h.instance_count(), 1);
-    assert!(stderr(&out).contains("ssh -i"), "prints how to ssh in: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ssh -i"),
+        "prints how to ssh in: {}",
+        stderr(&out)
+    );
 
     // The key file is remembered for `gpucloud ssh`.
-    let records = std::fs::read_to_string(h.home().join(".config/gpucloud/instances.json")).unwrap();
-    assert!(records.contains(&id) && records.contains("id_ed25519"), "{records}");
+    let records =
+        std::fs::read_to_string(h.home().join(".config/gpucloud/instances.json")).unwrap();
+    assert!(
+        records.contains(&id) && records.contains("id_ed25519"),
+        "{records}"
+    );
 
     // list: table, JSON, tag filters.
-    h.cmd().args(["instances", "list", "-p", "lambda"]).assert().success().stdout(predicate::str::contains(id.as_str()));
-    let out = h.cmd().args(["instances", "list", "-p", "lambda", "--tag", "team=ml", "-o", "json"]).output().unwrap();
+    h.cmd()
+        .args(["instances", "list", "-p", "lambda"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(id.as_str()));
+    let out = h
+        .cmd()
+        .args([
+            "instances",
+            "list",
+            "-p",
+            "lambda",
+            "--tag",
+            "team=ml",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
     let listed = json(&out);
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["provider"], "lambda");
     assert_eq!(listed[0]["cloud_id"], id.as_str());
-    let out = h.cmd().args(["instances", "list", "-p", "lambda", "--tag", "team=web", "-o", "json"]).output().unwrap();
+    let out = h
+        .cmd()
+        .args([
+            "instances",
+            "list",
+            "-p",
+            "lambda",
+            "--tag",
+            "team=web",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(json(&out).as_array().unwrap().len(), 0);
 
     // get: table and JSON.
-    h.cmd().args(["instances", "get", "-p", "lambda", &id]).assert().success().stdout(predicate::str::contains("running"));
-    let out = h.cmd().args(["instances", "get", "-p", "lambda", &id, "-o", "json"]).output().unwrap();
+    h.cmd()
+        .args(["instances", "get", "-p", "lambda", &id])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("running"));
+    let out = h
+        .cmd()
+        .args(["instances", "get", "-p", "lambda", &id, "-o", "json"])
+        .output()
+        .unwrap();
     assert_eq!(json(&out)["cloud_id"], id.as_str());
 
     // reboot is supported by Lambda; stop/start is not.
-    h.cmd().args(["instances", "reboot", "-p", "lambda", &id, "--wait"]).assert().success();
+    h.cmd()
+        .args(["instances", "reboot", "-p", "lambda", &id, "--wait"])
+        .assert()
+        .success();
     h.cmd()
         .args(["instances", "stop", "-p", "lambda", &id])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("does not support stop-start-instance"));
-    h.cmd().args(["instances", "start", "-p", "lambda", &id]).assert().code(2);
+        .stderr(predicate::str::contains(
+            "does not support stop-start-instance",
+        ));
+    h.cmd()
+        .args(["instances", "start", "-p", "lambda", &id])
+        .assert()
+        .code(2);
 
-    let out = h.cmd().args(["instances", "terminate", "-p", "lambda", &id, "--wait", "-o", "json"]).output().unwrap();
+    let out = h
+        .cmd()
+        .args([
+            "instances",
+            "terminate",
+            "-p",
+            "lambda",
+            &id,
+            "--wait",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(json(&out)["status"]["lifecycle_status"], "terminated");
-    let records = std::fs::read_to_string(h.home().join(".config/gpucloud/instances.json")).unwrap();
+    let records =
+        std::fs::read_to_string(h.home().join(".config/gpucloud/instances.json")).unwrap();
     assert!(!records.contains(&id), "record dropped after terminate");
 }
 
@@ -155,15 +332,35 @@ fn create_without_a_key_generates_one_and_says_so() {
     let (instance_type, location) = cheapest_available(&h);
     let out = h
         .cmd()
-        .args(["instances", "create", "-p", "lambda", "--type", &instance_type, "--location", &location])
+        .args([
+            "instances",
+            "create",
+            "-p",
+            "lambda",
+            "--type",
+            &instance_type,
+            "--location",
+            &location,
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("generated a new key pair"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("generated a new key pair"),
+        "{}",
+        stderr(&out)
+    );
     let private = h.home().join(".config/gpucloud/keys/id_ed25519");
     assert!(private.is_file());
-    assert_eq!(std::fs::metadata(&private).unwrap().permissions().mode() & 0o077, 0);
-    assert!(stdout(&out).contains("lambda"), "table output: {}", stdout(&out));
+    assert_eq!(
+        std::fs::metadata(&private).unwrap().permissions().mode() & 0o077,
+        0
+    );
+    assert!(
+        stdout(&out).contains("lambda"),
+        "table output: {}",
+        stdout(&out)
+    );
     assert_eq!(h.instance_count(), 1);
 }
 
@@ -174,7 +371,18 @@ fn create_without_location_picks_an_available_one() {
     let (instance_type, _) = cheapest_available(&h);
     let out = h
         .cmd()
-        .args(["instances", "create", "-p", "lambda", "--type", &instance_type, "-o", "json", "--ref-id", "fixed-ref"])
+        .args([
+            "instances",
+            "create",
+            "-p",
+            "lambda",
+            "--type",
+            &instance_type,
+            "-o",
+            "json",
+            "--ref-id",
+            "fixed-ref",
+        ])
         .arg("--ssh-key")
         .arg(&key)
         .output()
@@ -191,7 +399,19 @@ fn ssh_runs_ssh_with_user_address_port_and_key() {
     let (instance_type, location) = cheapest_available(&h);
     let out = h
         .cmd()
-        .args(["instances", "create", "-p", "lambda", "--type", &instance_type, "--location", &location, "--wait", "-o", "json"])
+        .args([
+            "instances",
+            "create",
+            "-p",
+            "lambda",
+            "--type",
+            &instance_type,
+            "--location",
+            &location,
+            "--wait",
+            "-o",
+            "json",
+        ])
         .arg("--ssh-key")
         .arg(&key)
         .output()
@@ -206,43 +426,100 @@ fn ssh_runs_ssh_with_user_address_port_and_key() {
     std::fs::create_dir_all(&bin).unwrap();
     let log = h.home().join("ssh-args");
     let script = bin.join("ssh");
-    std::fs::write(&script, format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\n", log.display())).unwrap();
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\n", log.display()),
+    )
+    .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
 
-    h.cmd().env("PATH", &path).args(["ssh", "-p", "lambda", id, "--", "uname", "-a"]).assert().success();
-    let args: Vec<String> = std::fs::read_to_string(&log).unwrap().lines().map(str::to_owned).collect();
+    h.cmd()
+        .env("PATH", &path)
+        .args(["ssh", "-p", "lambda", id, "--", "uname", "-a"])
+        .assert()
+        .success();
+    let args: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
     let private = key.with_extension("");
-    assert!(args.windows(2).any(|w| w[0] == "-i" && w[1] == private.display().to_string()), "{args:?}");
-    assert!(args.windows(2).any(|w| w[0] == "-p" && w[1] == "22"), "{args:?}");
-    assert!(args.iter().any(|a| a == &format!("ubuntu@{ip}")), "{args:?}");
+    assert!(
+        args.windows(2)
+            .any(|w| w[0] == "-i" && w[1] == private.display().to_string()),
+        "{args:?}"
+    );
+    assert!(
+        args.windows(2).any(|w| w[0] == "-p" && w[1] == "22"),
+        "{args:?}"
+    );
+    assert!(
+        args.iter().any(|a| a == &format!("ubuntu@{ip}")),
+        "{args:?}"
+    );
     assert_eq!(&args[args.len() - 3..], ["--", "uname", "-a"]);
 }
 
 #[test]
 fn validate_reports_in_both_formats_and_exits_by_the_result() {
     let h = Harness::new();
-    let out = h.cmd().args(["validate", "-p", "lambda", "-o", "json"]).output().unwrap();
+    let out = h
+        .cmd()
+        .args(["validate", "-p", "lambda", "-o", "json"])
+        .output()
+        .unwrap();
     let report = json(&out);
     assert_eq!(report["provider"], "lambda-labs");
     let checks = report["checks"].as_array().unwrap();
     assert!(checks.len() > 3, "{report:#}");
-    let failed = checks.iter().filter(|c| c["outcome"]["status"] == "failed").count();
+    let failed = checks
+        .iter()
+        .filter(|c| c["outcome"]["status"] == "failed")
+        .count();
     let leftovers = report["leftovers"].as_array().unwrap().len();
     // Exit 0 exactly when the suite succeeded; 1 otherwise, with the count on stderr.
-    assert_eq!(out.status.code(), Some(if failed == 0 && leftovers == 0 { 0 } else { 1 }), "{}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(failed > 0 || leftovers > 0)),
+        "{}",
+        stderr(&out)
+    );
     if failed > 0 {
-        assert!(stderr(&out).contains(&format!("{failed} of {} checks failed", checks.len())), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("{failed} of {} checks failed", checks.len())),
+            "{}",
+            stderr(&out)
+        );
     }
     // What the CLI is responsible for: the credential carries a reference id, and the checks
     // that depend on it pass.
     for name in ["locations", "instance_types", "create", "list", "terminate"] {
-        let check = checks.iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no check {name}: {report:#}"));
+        let check = checks
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no check {name}: {report:#}"));
         assert_eq!(check["outcome"]["status"], "passed", "{name}: {check:#}");
     }
-    assert_eq!(h.state().instances().iter().filter(|i| i.status.as_str() != "terminated").count(), 0, "nothing left running");
+    assert_eq!(
+        h.state()
+            .instances()
+            .iter()
+            .filter(|i| i.status.as_str() != "terminated")
+            .count(),
+        0,
+        "nothing left running"
+    );
 
-    let out = h.cmd().args(["validate", "-p", "lambda", "--only", "locations"]).output().unwrap();
+    let out = h
+        .cmd()
+        .args(["validate", "-p", "lambda", "--only", "locations"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("PASS locations"), "{}", stdout(&out));
 }
@@ -260,7 +537,9 @@ fn fake_lambda_serves_until_killed_and_prints_the_url_first() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let url = line.trim().to_owned();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
 
@@ -306,7 +585,11 @@ fn config_file_profiles_configure_lambda() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("unauthenticated"));
-    h.bare_cmd().env("GPUCLOUD_CONFIG", &config).args(["--profile", "work", "locations", "-p", "lambda"]).assert().success();
+    h.bare_cmd()
+        .env("GPUCLOUD_CONFIG", &config)
+        .args(["--profile", "work", "locations", "-p", "lambda"])
+        .assert()
+        .success();
     h.bare_cmd()
         .env("GPUCLOUD_CONFIG", &config)
         .env("GPUCLOUD_PROFILE", "work")

@@ -14,7 +14,10 @@ fn root_or_skip(test: &str) -> bool {
     if is_root() {
         return true;
     }
-    assert!(std::env::var_os("CI").is_none(), "{test}: CI must run as root for the local provider tests");
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: CI must run as root for the local provider tests"
+    );
     eprintln!("skipping {test}: the local provider needs root");
     false
 }
@@ -22,7 +25,10 @@ fn root_or_skip(test: &str) -> bool {
 /// A state directory outside /tmp (instances get a private /tmp, so the provider's files must
 /// live elsewhere), removed at the end.
 fn state_dir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("gpucloud-cli-it-").tempdir_in("/var/lib").unwrap()
+    tempfile::Builder::new()
+        .prefix("gpucloud-cli-it-")
+        .tempdir_in("/var/lib")
+        .unwrap()
 }
 
 /// Terminates the instance when dropped, so a failed assertion leaves nothing running.
@@ -34,7 +40,9 @@ struct Terminate<F: Fn() -> assert_cmd::Command> {
 impl<F: Fn() -> assert_cmd::Command> Drop for Terminate<F> {
     fn drop(&mut self) {
         if let Some(id) = self.id.take() {
-            let _ = (self.cmd)().args(["instances", "terminate", "-p", "local", &id, "--wait"]).output();
+            let _ = (self.cmd)()
+                .args(["instances", "terminate", "-p", "local", &id, "--wait"])
+                .output();
         }
     }
 }
@@ -48,31 +56,77 @@ fn up_then_ssh_then_terminate() {
     let state = state_dir();
     let cmd = || {
         let mut cmd = h.bare_cmd();
-        cmd.env("GPUCLOUD_LOCAL_SUBNET", "10.219.41.0/24").env("GPUCLOUD_LOCAL_STATE", state.path());
+        cmd.env("GPUCLOUD_LOCAL_SUBNET", "10.219.41.0/24")
+            .env("GPUCLOUD_LOCAL_STATE", state.path());
         cmd
     };
     let out = cmd().arg("up").output().unwrap();
     let text = stdout(&out);
-    let id = text.lines().find_map(|l| l.trim().strip_prefix("gpucloud ssh -p local ")).map(str::to_owned);
-    let mut guard = Terminate { cmd, id: id.clone() };
-    assert!(out.status.success(), "stdout: {text}\nstderr: {}", stderr(&out));
-    assert!(text.contains("ssh -i ") && text.contains("gpucloud ssh -p local "), "{text}");
+    let id = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("gpucloud ssh -p local "))
+        .map(str::to_owned);
+    let mut guard = Terminate {
+        cmd,
+        id: id.clone(),
+    };
+    assert!(
+        out.status.success(),
+        "stdout: {text}\nstderr: {}",
+        stderr(&out)
+    );
+    assert!(
+        text.contains("ssh -i ") && text.contains("gpucloud ssh -p local "),
+        "{text}"
+    );
     let id = id.expect("the gpucloud ssh line");
     let cmd = &guard.cmd;
-    assert!(stderr(&out).contains("generated a new key pair"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("generated a new key pair"),
+        "{}",
+        stderr(&out)
+    );
 
     let out = cmd().args(["providers", "-o", "json"]).output().unwrap();
     let providers = json(&out);
-    let local = providers.as_array().unwrap().iter().find(|p| p["id"] == "local").unwrap();
+    let local = providers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "local")
+        .unwrap();
     assert_eq!(local["configured"], true, "{local:#}");
-    cmd().args(["instances", "list", "-p", "local"]).assert().success().stdout(predicate::str::contains(id.as_str()));
+    cmd()
+        .args(["instances", "list", "-p", "local"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(id.as_str()));
 
     // The printed ssh line works, through `gpucloud ssh` with the recorded key.
-    let out = cmd().args(["ssh", "-p", "local", &id, "--", "echo", "hello-from-local"]).output().unwrap();
+    let out = cmd()
+        .args(["ssh", "-p", "local", &id, "--", "echo", "hello-from-local"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("hello-from-local"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("hello-from-local"),
+        "{}",
+        stdout(&out)
+    );
 
-    let out = cmd().args(["instances", "terminate", "-p", "local", &id, "--wait", "-o", "json"]).output().unwrap();
+    let out = cmd()
+        .args([
+            "instances",
+            "terminate",
+            "-p",
+            "local",
+            &id,
+            "--wait",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(json(&out)["status"]["lifecycle_status"], "terminated");
     guard.id = None;
@@ -87,12 +141,14 @@ fn local_types_and_locations() {
     let state = state_dir();
     let mut cmd = h.bare_cmd();
     cmd.env("GPUCLOUD_LOCAL_STATE", state.path());
-    cmd.env("GPUCLOUD_LOCAL_SUBNET", "10.219.42.0/24").args(["types", "-p", "local", "-o", "json"]);
+    cmd.env("GPUCLOUD_LOCAL_SUBNET", "10.219.42.0/24")
+        .args(["types", "-p", "local", "-o", "json"]);
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!json(&out).as_array().unwrap().is_empty());
     let mut cmd = h.bare_cmd();
     cmd.env("GPUCLOUD_LOCAL_STATE", state.path());
-    cmd.env("GPUCLOUD_LOCAL_SUBNET", "10.219.42.0/24").args(["locations", "-p", "local"]);
+    cmd.env("GPUCLOUD_LOCAL_SUBNET", "10.219.42.0/24")
+        .args(["locations", "-p", "local"]);
     cmd.assert().success();
 }

@@ -24,7 +24,22 @@ fn the_api_key_never_appears_in_output_or_logs() {
     };
 
     let created = run(
-        &["-vvv", "instances", "create", "-p", "lambda", "--type", "gpu_1x_a10", "--location", "us-east-1", "--ssh-key", key, "--wait", "-o", "json"],
+        &[
+            "-vvv",
+            "instances",
+            "create",
+            "-p",
+            "lambda",
+            "--type",
+            "gpu_1x_a10",
+            "--location",
+            "us-east-1",
+            "--ssh-key",
+            key,
+            "--wait",
+            "-o",
+            "json",
+        ],
         None,
     );
     assert!(created.status.success(), "{}", stderr(&created));
@@ -36,28 +51,92 @@ fn the_api_key_never_appears_in_output_or_logs() {
         run(&["-v", "locations", "-p", "lambda"], verbose);
         run(&["-vv", "types", "-p", "lambda", "-o", "json"], verbose);
         run(&["-vvv", "instances", "list", "-p", "lambda"], verbose);
-        run(&["-vvv", "instances", "get", "-p", "lambda", &id, "-o", "json"], verbose);
-        run(&["-vvv", "instances", "reboot", "-p", "lambda", &id], verbose);
+        run(
+            &[
+                "-vvv",
+                "instances",
+                "get",
+                "-p",
+                "lambda",
+                &id,
+                "-o",
+                "json",
+            ],
+            verbose,
+        );
+        run(
+            &["-vvv", "instances", "reboot", "-p", "lambda", &id],
+            verbose,
+        );
         run(&["-vvv", "instances", "stop", "-p", "lambda", &id], verbose);
-        run(&["-vvv", "instances", "get", "-p", "lambda", "no-such-id"], verbose);
+        run(
+            &["-vvv", "instances", "get", "-p", "lambda", "no-such-id"],
+            verbose,
+        );
         run(&["-vvv", "ssh", "-p", "lambda", "no-such-id"], verbose);
-        run(&["-vvv", "instances", "create", "-p", "lambda", "--type", "nope", "--ssh-key", key], verbose);
-        run(&["-vvv", "validate", "-p", "lambda", "--only", "locations", "--only", "instance_types"], verbose);
+        run(
+            &[
+                "-vvv",
+                "instances",
+                "create",
+                "-p",
+                "lambda",
+                "--type",
+                "nope",
+                "--ssh-key",
+                key,
+            ],
+            verbose,
+        );
+        run(
+            &[
+                "-vvv",
+                "validate",
+                "-p",
+                "lambda",
+                "--only",
+                "locations",
+                "--only",
+                "instance_types",
+            ],
+            verbose,
+        );
     }
-    run(&["-vvv", "instances", "terminate", "-p", "lambda", &id, "--wait"], Some("trace"));
+    run(
+        &[
+            "-vvv",
+            "instances",
+            "terminate",
+            "-p",
+            "lambda",
+            &id,
+            "--wait",
+        ],
+        Some("trace"),
+    );
 
     // A wrong key must not be echoed either.
     let mut cmd = h.cmd();
-    cmd.env("LAMBDA_API_KEY", format!("{CANARY}-wrong")).env("RUST_LOG", "trace").args(["-vvv", "locations", "-p", "lambda"]);
+    cmd.env("LAMBDA_API_KEY", format!("{CANARY}-wrong"))
+        .env("RUST_LOG", "trace")
+        .args(["-vvv", "locations", "-p", "lambda"]);
     let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     outputs.push(("wrong key".to_owned(), out));
 
     // Nor a key read from the config file.
-    let config = h.file("config.toml", &format!("[profiles.default.lambda]\napi_key = \"{CANARY}\"\napi_url = \"{}\"\n", h.fake.base_url()));
+    let config = h.file(
+        "config.toml",
+        &format!(
+            "[profiles.default.lambda]\napi_key = \"{CANARY}\"\napi_url = \"{}\"\n",
+            h.fake.base_url()
+        ),
+    );
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
     let mut cmd = h.bare_cmd();
-    cmd.env("GPUCLOUD_CONFIG", &config).env("RUST_LOG", "trace").args(["-vvv", "providers"]);
+    cmd.env("GPUCLOUD_CONFIG", &config)
+        .env("RUST_LOG", "trace")
+        .args(["-vvv", "providers"]);
     outputs.push(("config file".to_owned(), cmd.output().unwrap()));
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
     let mut cmd = h.bare_cmd();
@@ -66,10 +145,23 @@ fn the_api_key_never_appears_in_output_or_logs() {
 
     let mut logged = 0;
     for (what, out) in &outputs {
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         logged += text.lines().count();
-        assert!(!text.contains(CANARY), "`gpucloud {what}` printed the API key:\n{text}");
-        assert!(!text.contains("panicked"), "`gpucloud {what}` panicked:\n{text}");
+        assert!(
+            !text.contains(CANARY),
+            "`gpucloud {what}` printed the API key:\n{text}"
+        );
+        assert!(
+            !text.contains("panicked"),
+            "`gpucloud {what}` panicked:\n{text}"
+        );
     }
-    assert!(logged > 200, "the runs logged at trace level ({logged} lines)");
+    assert!(
+        logged > 200,
+        "the runs logged at trace level ({logged} lines)"
+    );
 }

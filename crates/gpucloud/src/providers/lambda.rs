@@ -9,14 +9,24 @@ use crate::config::SettingSpec;
 use crate::registry::{Build, ProviderDescriptor, ProviderSettings};
 
 const SETTINGS: &[SettingSpec] = &[
-    SettingSpec { key: "api_key", env: API_KEY_ENV, secret: true, description: "API key from the Lambda Cloud dashboard" },
+    SettingSpec {
+        key: "api_key",
+        env: API_KEY_ENV,
+        secret: true,
+        description: "API key from the Lambda Cloud dashboard",
+    },
     SettingSpec {
         key: "api_url",
         env: API_URL_ENV,
         secret: false,
         description: "API root (default https://cloud.lambda.ai); plain http only for loopback",
     },
-    SettingSpec { key: "ref_id", env: "", secret: false, description: "reference id stored on every instance created (default gpucloud-<profile>)" },
+    SettingSpec {
+        key: "ref_id",
+        env: "",
+        secret: false,
+        description: "reference id stored on every instance created (default gpucloud-<profile>)",
+    },
 ];
 
 /// The Lambda Cloud provider.
@@ -38,5 +48,8 @@ fn build(settings: &ProviderSettings<'_>) -> Result<Build> {
     }
     config = config.with_ref_id(settings.ref_id());
     let credential = LambdaCredential::new(config)?;
-    Ok(Build::Ready(Arc::new(credential), key.source().clone().into()))
+    Ok(Build::Ready(
+        Arc::new(credential),
+        key.source().clone().into(),
+    ))
 }

@@ -21,7 +21,12 @@ const SETTINGS: &[SettingSpec] = &[
         secret: false,
         description: "private IPv4 subnet for instance addresses (default 10.213.0.0/24)",
     },
-    SettingSpec { key: "ref_id", env: "", secret: false, description: "reference id stored on every instance created (default gpucloud-<profile>)" },
+    SettingSpec {
+        key: "ref_id",
+        env: "",
+        secret: false,
+        description: "reference id stored on every instance created (default gpucloud-<profile>)",
+    },
 ];
 
 /// The local provider.
@@ -39,9 +44,13 @@ pub(crate) fn is_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
+// The registry's constructor signature is fallible; this provider's construction is not.
+#[allow(clippy::unnecessary_wraps)]
 fn build(settings: &ProviderSettings<'_>) -> Result<Build> {
     if !is_root() {
-        return Ok(Build::NotConfigured("the local provider needs root".to_owned()));
+        return Ok(Build::NotConfigured(
+            "the local provider needs root".to_owned(),
+        ));
     }
     let mut config = LocalConfig::default();
     let mut source = CredentialSource::Implicit("running as root");
