@@ -48,10 +48,11 @@ impl CliError {
     /// Wraps a gpucloud error, saying what was being done (`context`, e.g. `create instance on lambda`).
     pub fn cloud(context: &str, error: &CloudError) -> Self {
         let code = match error {
+            // The provider said the request was malformed: bad input too.
             CloudError::InvalidArgument { .. }
             | CloudError::Configuration { .. }
-            | CloudError::NotImplemented { .. } => EXIT_USAGE,
-            CloudError::Provider {
+            | CloudError::NotImplemented { .. }
+            | CloudError::Provider {
                 kind: ErrorKind::InvalidArgument,
                 ..
             } => EXIT_USAGE,
