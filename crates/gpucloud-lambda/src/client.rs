@@ -10,12 +10,11 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use gpucloud_core::validate::validate_create;
 use gpucloud_core::{
-    AddFirewallRulesToInstanceArgs, ApiType, Capability, CapabilityTable, CloudClient,
-    CloudCredential, CloudError, CloudProviderId, CreateFeatures, CreateInstanceAttrs, ErrorKind,
-    GetImageArgs, GetInstanceTypeArgs, GetLocationsArgs, Image, Instance, InstanceId, InstanceTags,
-    InstanceType, LifecycleStatus, ListInstancesArgs, Location, MachineImage, ModifyFirewall,
-    RebootInstance, Result, Retry, RevokeSecurityGroupRuleArgs, UpdateInstanceTagsArgs,
-    tenant_id_from_secret,
+    AddFirewallRulesToInstanceArgs, ApiType, CapabilityTable, CloudClient, CloudCredential,
+    CloudError, CloudProviderId, CreateFeatures, CreateInstanceAttrs, ErrorKind, GetImageArgs,
+    GetInstanceTypeArgs, GetLocationsArgs, Image, Instance, InstanceId, InstanceType,
+    LifecycleStatus, ListInstancesArgs, Location, MachineImage, ModifyFirewall, RebootInstance,
+    Result, Retry, RevokeSecurityGroupRuleArgs, tenant_id_from_secret,
 };
 use gpucloud_http::{
     ApiKey, Auth, Classification, HeaderMap, HttpClient, HttpConfig, RateLimit, Request,
@@ -163,9 +162,9 @@ impl CloudCredential for LambdaCredential {
 ///
 /// Implements [`CloudClient`], [`RebootInstance`], [`MachineImage`] and [`ModifyFirewall`] (for
 /// instances it created, through their own firewall ruleset), all declared in its capability
-/// table. It also implements [`InstanceTags`] but does not declare it: Lambda's API description
-/// (1.10.0) documents only `name` for `POST /instances/{id}`, so an update is sent, read back,
-/// and answered with `NotImplemented` when Lambda did not apply it.
+/// table. Tags are set at launch only: Lambda's API (1.10.0) cannot update an instance's tags
+/// afterwards (`POST /instances/{id}` takes only `name`), so the tags capability is not
+/// supported and `CloudClientExt::tags` answers `NotImplemented`.
 #[derive(Clone)]
 pub struct LambdaClient {
     shared: Arc<Shared>,
@@ -829,37 +828,6 @@ impl RebootInstance for LambdaClient {
             .await
             .map(|_| ())
             .map_err(for_instance)
-    }
-}
-
-#[async_trait]
-impl InstanceTags for LambdaClient {
-    async fn update_instance_tags(&self, args: &UpdateInstanceTagsArgs) -> Result<()> {
-        const OP: &str = "update_instance_tags";
-        for (key, value) in &args.tags {
-            gpucloud_core::validate::check_tag(key, value)?;
-        }
-        convert::check_user_tags(&args.tags)?;
-        let current = self.raw_instance(OP, &args.instance_id).await?;
-        let mut tags = convert::bookkeeping_tags(&current);
-        tags.extend(args.tags.iter().map(|(k, v)| wire::Tag {
-            key: k.clone(),
-            value: v.clone(),
-        }));
-        let request = Request::post(OP, format!("instances/{}", args.instance_id.as_str()))
-            .json(&wire::InstanceUpdate { tags })?
-            .idempotent(true);
-        let updated: Data<wire::Instance> =
-            self.http().send_json(request).await.map_err(for_instance)?;
-        let applied = convert::instance(updated.data).tags;
-        if applied != args.tags {
-            tracing::warn!(instance = %args.instance_id, "Lambda accepted a tag update but did not apply it");
-            return Err(CloudError::NotImplemented {
-                provider: PROVIDER.to_owned(),
-                capability: Capability::Tags,
-            });
-        }
-        Ok(())
     }
 }
 

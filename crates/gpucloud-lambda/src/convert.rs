@@ -581,16 +581,6 @@ pub(crate) fn wire_tags(
     out
 }
 
-/// The bookkeeping tags of a wire instance (to keep them when user tags are replaced).
-pub(crate) fn bookkeeping_tags(w: &wire::Instance) -> Vec<wire::Tag> {
-    w.tags
-        .iter()
-        .flatten()
-        .filter(|t| t.key.starts_with(TAG_PREFIX))
-        .cloned()
-        .collect()
-}
-
 /// The value of a tag on a wire instance.
 pub(crate) fn tag_value<'a>(w: &'a wire::Instance, key: &str) -> Option<&'a str> {
     w.tags

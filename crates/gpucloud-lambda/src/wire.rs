@@ -176,12 +176,6 @@ pub(crate) struct InstanceIds {
     pub instance_ids: Vec<String>,
 }
 
-/// `POST /instances/{id}` body (tags replace the instance's tags).
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct InstanceUpdate {
-    pub tags: Vec<Tag>,
-}
-
 /// A stored SSH key.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct SshKey {

@@ -410,29 +410,29 @@ async fn invalid_input_is_refused_before_any_request() {
 }
 
 #[tokio::test]
-async fn undocumented_tag_updates_are_verified_not_assumed() {
+async fn tags_are_set_at_launch_and_cannot_be_updated() {
     let fake = fake().await;
     let client = client(&fake);
-    let created = client.create_instance(attrs("tagged")).await.unwrap();
-    let mut tags = gpucloud_core::Tags::new();
-    tags.insert("stage".into(), "prod".into());
-    let args = gpucloud_core::UpdateInstanceTagsArgs {
-        instance_id: created.cloud_id.clone(),
-        tags: tags.clone(),
-    };
-    assert_eq!(
-        client.tags().err().map(|e| e.kind()),
-        Some(ErrorKind::NotImplemented)
-    );
-    // The fake follows the description (only `name` is updatable): the SDK notices.
-    let err = gpucloud_core::InstanceTags::update_instance_tags(&client, &args)
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::NotImplemented);
+    let mut a = attrs("tagged");
+    a.tags.insert("team".into(), "ml".into());
+    let created = client.create_instance(a).await.unwrap();
+    let expected = gpucloud_core::Tags::from([("team".to_owned(), "ml".to_owned())]);
+    assert_eq!(created.tags, expected);
     let got = client.get_instance(&created.cloud_id).await.unwrap();
-    assert!(got.tags.is_empty());
+    assert_eq!(got.tags, expected);
     assert_eq!(got.ref_id, "tagged");
     assert_eq!(got.cloud_cred_ref_id, CRED_REF);
+    let stored = fake.state().instance(created.cloud_id.as_str()).unwrap();
+    assert!(
+        stored
+            .tags
+            .iter()
+            .any(|t| t.key == "team" && t.value == "ml")
+    );
+    // Lambda cannot change tags after launch: the capability is not there to call.
+    let err = client.tags().err().expect("tag updates are not supported");
+    assert_eq!(err.kind(), ErrorKind::NotImplemented, "{err}");
+    assert_eq!(fake.state().request_count("POST", "/api/v1/instances/"), 0);
 }
 
 #[tokio::test]

@@ -165,22 +165,6 @@ async fn drive(
     let listed = client.list_instances(&all()).await?;
     assert_eq!(listed[0].firewall_rules, rules);
 
-    let mut tags = gpucloud_core::Tags::new();
-    tags.insert("stage".into(), "prod".into());
-    // The request passes Prism's validation; the fake does not apply tags (undocumented).
-    let update = gpucloud_core::UpdateInstanceTagsArgs {
-        instance_id: created.cloud_id.clone(),
-        tags,
-    };
-    let err = gpucloud_core::InstanceTags::update_instance_tags(&client, &update)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.kind(),
-        gpucloud_core::ErrorKind::NotImplemented,
-        "{err}"
-    );
-
     for _ in 0..100 {
         if client
             .get_instance(&created.cloud_id)
