@@ -44,7 +44,9 @@ impl Out {
 
     /// Prints a table on stdout.
     pub fn table(self, table: &Table) {
-        self.stdout(&table.to_string());
+        let text = table.to_string();
+        let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+        self.stdout(&lines.join("\n"));
     }
 
     /// A note for people on stderr (hidden by `-q`).
