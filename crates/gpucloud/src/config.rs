@@ -453,15 +453,25 @@ mod tests {
     }
 
     fn load(env: &[(&str, &str)], options: &LoadOptions) -> Result<Config> {
-        let env: HashMap<String, String> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         Config::load_with(options, |var| env.get(var).cloned())
     }
 
     #[test]
     fn env_wins_over_the_file_setting_by_setting() {
         let dir = tempfile::tempdir().unwrap();
-        let path = write(dir.path(), "[profiles.default.lambda]\napi_key = \"from-file\"\napi_url = \"http://127.0.0.1:9\"\n", 0o600);
-        let options = LoadOptions { path: Some(path.clone()), profile: None };
+        let path = write(
+            dir.path(),
+            "[profiles.default.lambda]\napi_key = \"from-file\"\napi_url = \"http://127.0.0.1:9\"\n",
+            0o600,
+        );
+        let options = LoadOptions {
+            path: Some(path.clone()),
+            profile: None,
+        };
         let lambda = find_provider("lambda").unwrap();
 
         let config = load(&[("LAMBDA_API_KEY", "from-env")], &options).unwrap();
@@ -470,11 +480,20 @@ mod tests {
         assert_eq!(key.source(), &SettingSource::Env("LAMBDA_API_KEY"));
         let url = config.setting(lambda, "api_url").unwrap();
         assert_eq!(url.value(), "http://127.0.0.1:9");
-        assert_eq!(url.source(), &SettingSource::File { path, profile: "default".into() });
+        assert_eq!(
+            url.source(),
+            &SettingSource::File {
+                path,
+                profile: "default".into()
+            }
+        );
 
         // An empty variable counts as unset.
         let config = load(&[("LAMBDA_API_KEY", "")], &options).unwrap();
-        assert_eq!(config.setting(lambda, "api_key").unwrap().value(), "from-file");
+        assert_eq!(
+            config.setting(lambda, "api_key").unwrap().value(),
+            "from-file"
+        );
     }
 
     #[test]
@@ -483,44 +502,112 @@ mod tests {
         let text = "[profiles.default.lambda]\napi_key = \"a\"\n[profiles.work.lambda-labs]\napi_key = \"b\"\n";
         let path = write(dir.path(), text, 0o600);
         let lambda = find_provider("lambda").unwrap();
-        let env = [("GPUCLOUD_CONFIG", path.to_str().unwrap()), ("GPUCLOUD_PROFILE", "work")];
+        let env = [
+            ("GPUCLOUD_CONFIG", path.to_str().unwrap()),
+            ("GPUCLOUD_PROFILE", "work"),
+        ];
         let config = load(&env, &LoadOptions::default()).unwrap();
         assert_eq!(config.profile(), "work");
-        assert_eq!(config.setting(lambda, "api_key").unwrap().value(), "b", "tables may use the provider id");
-        let config = load(&env, &LoadOptions { path: None, profile: Some("default".into()) }).unwrap();
+        assert_eq!(
+            config.setting(lambda, "api_key").unwrap().value(),
+            "b",
+            "tables may use the provider id"
+        );
+        let config = load(
+            &env,
+            &LoadOptions {
+                path: None,
+                profile: Some("default".into()),
+            },
+        )
+        .unwrap();
         assert_eq!(config.setting(lambda, "api_key").unwrap().value(), "a");
-        let error = load(&env, &LoadOptions { path: None, profile: Some("staging".into()) }).unwrap_err();
-        assert!(error.to_string().contains("profile `staging` is not in"), "{error}");
+        let error = load(
+            &env,
+            &LoadOptions {
+                path: None,
+                profile: Some("staging".into()),
+            },
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("profile `staging` is not in"),
+            "{error}"
+        );
         assert!(error.to_string().contains("default, work"), "{error}");
     }
 
     #[test]
     fn a_secret_file_open_to_others_is_refused_with_the_fix() {
         let dir = tempfile::tempdir().unwrap();
-        let path = write(dir.path(), "[profiles.default.lambda]\napi_key = \"k\"\n", 0o640);
-        let error = load(&[], &LoadOptions { path: Some(path.clone()), profile: None }).unwrap_err();
+        let path = write(
+            dir.path(),
+            "[profiles.default.lambda]\napi_key = \"k\"\n",
+            0o640,
+        );
+        let error = load(
+            &[],
+            &LoadOptions {
+                path: Some(path.clone()),
+                profile: None,
+            },
+        )
+        .unwrap_err();
         assert_eq!(error.kind(), gpucloud_core::ErrorKind::Configuration);
-        assert!(error.to_string().contains(&format!("chmod 600 {}", path.display())), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("chmod 600 {}", path.display())),
+            "{error}"
+        );
         // Without secrets the mode does not matter.
-        let path = write(dir.path(), "[profiles.default.lambda]\napi_url = \"http://127.0.0.1:9\"\n", 0o644);
-        load(&[], &LoadOptions { path: Some(path), profile: None }).unwrap();
+        let path = write(
+            dir.path(),
+            "[profiles.default.lambda]\napi_url = \"http://127.0.0.1:9\"\n",
+            0o644,
+        );
+        load(
+            &[],
+            &LoadOptions {
+                path: Some(path),
+                profile: None,
+            },
+        )
+        .unwrap();
     }
 
     #[test]
     fn bad_files_are_refused_with_the_place_named() {
         let dir = tempfile::tempdir().unwrap();
         let cases = [
-            ("[profiles.default.lambda]\napikey = \"k\"\n", "unknown setting `apikey`"),
+            (
+                "[profiles.default.lambda]\napikey = \"k\"\n",
+                "unknown setting `apikey`",
+            ),
             ("[profiles.default.lambda\n", "not valid TOML"),
             ("region = \"x\"\n", "unknown top-level key `region`"),
-            ("[profiles.default.lambda]\napi_url = [1]\n", "must be a string"),
+            (
+                "[profiles.default.lambda]\napi_url = [1]\n",
+                "must be a string",
+            ),
         ];
         for (text, needle) in cases {
             let path = write(dir.path(), text, 0o600);
-            let error = load(&[], &LoadOptions { path: Some(path), profile: None }).unwrap_err();
+            let error = load(
+                &[],
+                &LoadOptions {
+                    path: Some(path),
+                    profile: None,
+                },
+            )
+            .unwrap_err();
             assert!(error.to_string().contains(needle), "{text:?}: {error}");
         }
-        let error = load(&[("GPUCLOUD_CONFIG", "/nonexistent/x.toml")], &LoadOptions::default()).unwrap_err();
+        let error = load(
+            &[("GPUCLOUD_CONFIG", "/nonexistent/x.toml")],
+            &LoadOptions::default(),
+        )
+        .unwrap_err();
         assert!(error.to_string().contains("GPUCLOUD_CONFIG"), "{error}");
     }
 
@@ -530,7 +617,11 @@ mod tests {
         let home = dir.path().to_str().unwrap();
         let config = load(&[("HOME", home)], &LoadOptions::default()).unwrap();
         assert!(config.path().is_none());
-        let error = load(&[("HOME", home), ("GPUCLOUD_PROFILE", "work")], &LoadOptions::default()).unwrap_err();
+        let error = load(
+            &[("HOME", home), ("GPUCLOUD_PROFILE", "work")],
+            &LoadOptions::default(),
+        )
+        .unwrap_err();
         assert!(error.to_string().contains("profile `work`"), "{error}");
     }
 
@@ -553,7 +644,10 @@ mod tests {
         assert!(error.to_string().contains("set LAMBDA_API_KEY"), "{error}");
         let error = configured_provider(&Config::empty(), "nimbus").unwrap_err();
         assert_eq!(error.kind(), gpucloud_core::ErrorKind::InvalidArgument);
-        assert!(error.to_string().contains("known: lambda (lambda-labs)"), "{error}");
+        assert!(
+            error.to_string().contains("known: lambda (lambda-labs)"),
+            "{error}"
+        );
         assert!(find_provider("LAMBDA-LABS").is_some());
     }
 }
