@@ -387,39 +387,39 @@ mod tests {
             ("ref_id", "contains ' '", |a| a.ref_id = "env 1".into()),
             ("ref_id", "at most 128", |a| a.ref_id = "r".repeat(129)),
             ("instance_type", "must not be empty", |a| {
-                a.instance_type.clear()
+                a.instance_type.clear();
             }),
             ("instance_type", "contains '/'", |a| {
-                a.instance_type = "gpu/1".into()
+                a.instance_type = "gpu/1".into();
             }),
             ("location", "contains ' '", |a| {
-                a.location = "us east".into()
+                a.location = "us east".into();
             }),
             ("name", "longer than 64", |a| a.name = "n".repeat(65)),
             ("name", "contains '$'", |a| a.name = "rm$(x)".into()),
             ("name", "start or end with a space", |a| {
-                a.name = " x".into()
+                a.name = " x".into();
             }),
             ("key_pair_name", "must not be empty", |a| {
-                a.key_pair_name = Some(String::new())
+                a.key_pair_name = Some(String::new());
             }),
             ("public_key", "is empty", |a| a.public_key.clear()),
             ("public_key", "private key", |a| {
                 a.public_key =
                     "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----"
-                        .into()
+                        .into();
             }),
             ("public_key", "unsupported key type", |a| {
-                a.public_key = "ssh-dss AAAA".into()
+                a.public_key = "ssh-dss AAAA".into();
             }),
             ("public_key", "not valid base64", |a| {
-                a.public_key = "ssh-ed25519 ***".into()
+                a.public_key = "ssh-ed25519 ***".into();
             }),
             ("public_key", "1024-bit", |a| {
-                a.public_key = rsa_spki_pem(1024)
+                a.public_key = rsa_spki_pem(1024);
             }),
             ("user_data_base64", "not valid base64", |a| {
-                a.user_data_base64 = "%%%".into()
+                a.user_data_base64 = "%%%".into();
             }),
             ("tags", "key is empty", |a| {
                 a.tags.insert(String::new(), "v".into());
@@ -447,7 +447,8 @@ mod tests {
                 "firewall_rules.ingress_rules[1].ip_ranges[0]",
                 "not a CIDR",
                 |a| {
-                    a.firewall_rules = ingress(FirewallRule::range(80, 80, vec!["10.0.0/8".into()]))
+                    a.firewall_rules =
+                        ingress(FirewallRule::range(80, 80, vec!["10.0.0/8".into()]));
                 },
             ),
             (
@@ -455,7 +456,7 @@ mod tests {
                 "prefix length 33",
                 |a| {
                     a.firewall_rules =
-                        ingress(FirewallRule::range(80, 80, vec!["10.0.0.0/33".into()]))
+                        ingress(FirewallRule::range(80, 80, vec!["10.0.0.0/33".into()]));
                 },
             ),
             (
@@ -466,7 +467,7 @@ mod tests {
                         80,
                         80,
                         vec!["::/0".into(), "2001:db8::/129".into()],
-                    ))
+                    ));
                 },
             ),
             (
@@ -474,21 +475,21 @@ mod tests {
                 "prefix length \"x\"",
                 |a| {
                     a.firewall_rules.egress_rules =
-                        vec![FirewallRule::range(1, 2, vec!["1.2.3.4/x".into()])]
+                        vec![FirewallRule::range(1, 2, vec!["1.2.3.4/x".into()])];
                 },
             ),
             ("disk_size_bytes", "negative", |a| {
-                a.disk_size_bytes = Bytes::new(-1, BytesUnit::GiB)
+                a.disk_size_bytes = Bytes::new(-1, BytesUnit::GiB);
             }),
             ("additional_disks[0].size_bytes", "positive", |a| {
-                a.additional_disks = vec![Disk::default()]
+                a.additional_disks = vec![Disk::default()];
             }),
             ("additional_disks[0].mount_path", "absolute", |a| {
                 a.additional_disks = vec![Disk {
                     size_bytes: Bytes::new(1, BytesUnit::GiB),
                     disk_type: String::new(),
                     mount_path: "data".into(),
-                }]
+                }];
             }),
             (
                 "additional_env_vars[\"1X\"]",
@@ -523,24 +524,24 @@ mod tests {
         type Mutate = fn(&mut CreateInstanceAttrs);
         let cases: Vec<(&str, Mutate)> = vec![
             ("user_data_base64", |a| {
-                a.user_data_base64 = "ZWNobwo=".into()
+                a.user_data_base64 = "ZWNobwo=".into();
             }),
             ("tags", |a| {
                 a.tags.insert("k".into(), "v".into());
             }),
             ("firewall_rules", |a| {
-                a.firewall_rules = ingress(FirewallRule::port(80))
+                a.firewall_rules = ingress(FirewallRule::port(80));
             }),
             ("image_id", |a| a.image_id = "ubuntu".into()),
             ("sub_location", |a| a.sub_location = "zone-a".into()),
             ("disk_size_bytes", |a| {
-                a.disk_size_bytes = Bytes::new(100, BytesUnit::GiB)
+                a.disk_size_bytes = Bytes::new(100, BytesUnit::GiB);
             }),
             ("use_spot", |a| a.use_spot = true),
             ("vpc_id", |a| a.subnet_id = "s-1".into()),
             ("use_persistent_ip", |a| a.use_persistent_ip = true),
             ("retire_timeout", |a| {
-                a.retire_timeout = Some(Duration::from_secs(60))
+                a.retire_timeout = Some(Duration::from_secs(60));
             }),
         ];
         for (field, mutate) in cases {
