@@ -456,6 +456,7 @@ async fn act(ctx: &Ctx, args: &InstanceArgs, action: Action) -> CliResult {
     let client = client(&entry, &location).await?;
     let id = InstanceId::new(args.id.clone());
     let context = |verb: &str| format!("{verb} {name} instance {id}");
+    let mut last_seen: Option<Instance> = None;
 
     let (desired, default_timeout) = match action {
         Action::Get => {
@@ -481,6 +482,8 @@ async fn act(ctx: &Ctx, args: &InstanceArgs, action: Action) -> CliResult {
             return print_instance(ctx, name, &settled);
         }
         Action::Terminate => {
+            // Kept to show what was terminated: the instance may be gone before the next read.
+            last_seen = client.get_instance(&id).await.ok();
             client
                 .terminate_instance(&id)
                 .await
@@ -538,6 +541,14 @@ async fn act(ctx: &Ctx, args: &InstanceArgs, action: Action) -> CliResult {
             },
             Err(e) => return Err(CliError::cloud(&context("get"), &e)),
         }
+    };
+    // A vanished instance reads back as a bare id; show what it was.
+    let instance = match last_seen {
+        Some(before) if instance.instance_type.is_empty() => Instance {
+            status: instance.status,
+            ..before
+        },
+        _ => instance,
     };
     print_instance(ctx, name, &instance)?;
     if action == Action::Start && args.wait {
