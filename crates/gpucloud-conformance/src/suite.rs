@@ -322,30 +322,25 @@ pub async fn run(target: Target) -> Report {
     )
     .await;
     let client = match made {
-        Ok(Ok(client)) => client,
-        Ok(Err(e)) => {
-            let mismatches = vec![format!(
-                "make_client({:?}): {}",
-                target.location,
-                describe(&e)
-            )];
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(e)) => Err(format!(
+            "make_client({:?}): {}",
+            target.location,
+            describe(&e)
+        )),
+        Err(_) => Err(format!(
+            "make_client did not return within {:?}",
+            target.timeouts.api_call
+        )),
+    };
+    let client = match client {
+        Ok(client) => client,
+        Err(mismatch) => {
             report.checks.push(CheckResult {
                 name: "make_client",
-                outcome: Outcome::Failed { mismatches },
-                duration: client_started.elapsed(),
-                notes: Vec::new(),
-            });
-            report.duration = started.elapsed();
-            return report;
-        }
-        Err(_) => {
-            let mismatches = vec![format!(
-                "make_client did not return within {:?}",
-                target.timeouts.api_call
-            )];
-            report.checks.push(CheckResult {
-                name: "make_client",
-                outcome: Outcome::Failed { mismatches },
+                outcome: Outcome::Failed {
+                    mismatches: vec![mismatch],
+                },
                 duration: client_started.elapsed(),
                 notes: Vec::new(),
             });

@@ -13,7 +13,7 @@ use gpucloud_core::{
 use super::{Findings, Verdict, describe};
 use crate::suite::Ctx;
 
-pub(crate) fn merge_for_update(ctx: &Ctx) -> Verdict {
+pub(crate) async fn merge_for_update(ctx: Arc<Ctx>) -> Verdict {
     let mut f = Findings::default();
     let current = Instance {
         name: "conformance-current".into(),

@@ -103,130 +103,41 @@ pub const ALL_CHECKS: &[&str] = &[
     "cleanup",
 ];
 
+/// Builds the spec list from rows of `module::check, needs_instance, deadline`; a check's name is
+/// its function's name, so the two cannot drift apart.
+macro_rules! specs {
+    ($($module:ident::$check:ident, $needs_instance:expr, $timeout:expr;)*) => {
+        vec![$(Spec {
+            name: stringify!($check),
+            needs_instance: $needs_instance,
+            timeout: $timeout,
+            run: |c| Box::pin($module::$check(c)),
+        }),*]
+    };
+}
+
 /// The checks run as tasks, in order (`make_client` and `cleanup` are run by the suite itself).
 pub(crate) fn specs() -> Vec<Spec> {
-    vec![
-        Spec {
-            name: "locations",
-            needs_instance: false,
-            timeout: |t| t.api_call * 2,
-            run: |c| Box::pin(catalog::locations(c)),
-        },
-        Spec {
-            name: "instance_types",
-            needs_instance: false,
-            timeout: |t| t.api_call * 2,
-            run: |c| Box::pin(catalog::instance_types(c)),
-        },
-        Spec {
-            name: "instance_type_filters",
-            needs_instance: false,
-            timeout: |t| t.api_call * 4,
-            run: |c| Box::pin(catalog::instance_type_filters(c)),
-        },
-        Spec {
-            name: "instance_types_by_location",
-            needs_instance: false,
-            timeout: |t| t.api_call * 3,
-            run: |c| Box::pin(catalog::instance_types_by_location(c)),
-        },
-        Spec {
-            name: "stable_ids",
-            needs_instance: false,
-            timeout: |t| t.api_call,
-            run: |c| Box::pin(catalog::stable_ids(c)),
-        },
-        Spec {
-            name: "merge_for_update",
-            needs_instance: false,
-            timeout: |t| t.api_call,
-            run: |c| Box::pin(async move { capabilities::merge_for_update(&c) }),
-        },
-        Spec {
-            name: "capabilities",
-            needs_instance: false,
-            timeout: |t| t.api_call * 3,
-            run: |c| Box::pin(capabilities::capabilities(c)),
-        },
-        Spec {
-            name: "create_features",
-            needs_instance: false,
-            timeout: |t| t.api_call + t.create_call * 14,
-            run: |c| Box::pin(capabilities::create_features(c)),
-        },
-        Spec {
-            name: "create",
-            needs_instance: true,
-            timeout: |t| t.api_call + t.create_call,
-            run: |c| Box::pin(lifecycle::create(c)),
-        },
-        Spec {
-            name: "list",
-            needs_instance: true,
-            timeout: |t| t.api_call * 4,
-            run: |c| Box::pin(lifecycle::list(c)),
-        },
-        Spec {
-            name: "idempotent_create",
-            needs_instance: true,
-            timeout: |t| t.api_call * 2 + t.create_call,
-            run: |c| Box::pin(lifecycle::idempotent_create(c)),
-        },
-        Spec {
-            name: "running",
-            needs_instance: true,
-            timeout: |t| t.api_call + t.pending_to_running,
-            run: |c| Box::pin(lifecycle::running(c)),
-        },
-        Spec {
-            name: "ssh",
-            needs_instance: true,
-            timeout: |t| t.api_call * 3 + t.running_ssh * 2,
-            run: |c| Box::pin(remote::ssh(c)),
-        },
-        Spec {
-            name: "firewall_ingress",
-            needs_instance: true,
-            timeout: |t| t.api_call * 3 + t.running_ssh + t.port_probe * 8,
-            run: |c| Box::pin(remote::firewall_ingress(c)),
-        },
-        Spec {
-            name: "firewall_egress",
-            needs_instance: true,
-            timeout: |t| t.api_call * 3 + t.running_ssh,
-            run: |c| Box::pin(remote::firewall_egress(c)),
-        },
-        Spec {
-            name: "modify_firewall",
-            needs_instance: true,
-            timeout: |t| t.api_call * 6 + t.running_ssh + t.firewall_change * 2 + t.port_probe * 4,
-            run: |c| Box::pin(remote::modify_firewall(c)),
-        },
-        Spec {
-            name: "tags",
-            needs_instance: true,
-            timeout: |t| t.api_call * 5,
-            run: |c| Box::pin(lifecycle::tags(c)),
-        },
-        Spec {
-            name: "reboot",
-            needs_instance: true,
-            timeout: |t| t.api_call * 2 + t.pending_to_running + t.running_ssh,
-            run: |c| Box::pin(lifecycle::reboot(c)),
-        },
-        Spec {
-            name: "stop_start",
-            needs_instance: true,
-            timeout: |t| {
-                t.api_call * 3 + t.running_to_stopped + t.stopped_to_running + t.running_ssh
-            },
-            run: |c| Box::pin(lifecycle::stop_start(c)),
-        },
-        Spec {
-            name: "terminate",
-            needs_instance: true,
-            timeout: |t| t.api_call * 3 + t.running_to_terminated * 2,
-            run: |c| Box::pin(lifecycle::terminate(c)),
-        },
+    specs![
+        catalog::locations, false, |t| t.api_call * 2;
+        catalog::instance_types, false, |t| t.api_call * 2;
+        catalog::instance_type_filters, false, |t| t.api_call * 4;
+        catalog::instance_types_by_location, false, |t| t.api_call * 3;
+        catalog::stable_ids, false, |t| t.api_call;
+        capabilities::merge_for_update, false, |t| t.api_call;
+        capabilities::capabilities, false, |t| t.api_call * 3;
+        capabilities::create_features, false, |t| t.api_call + t.create_call * 14;
+        lifecycle::create, true, |t| t.api_call + t.create_call;
+        lifecycle::list, true, |t| t.api_call * 4;
+        lifecycle::idempotent_create, true, |t| t.api_call * 2 + t.create_call;
+        lifecycle::running, true, |t| t.api_call + t.pending_to_running;
+        remote::ssh, true, |t| t.api_call * 3 + t.running_ssh * 2;
+        remote::firewall_ingress, true, |t| t.api_call * 3 + t.running_ssh + t.port_probe * 8;
+        remote::firewall_egress, true, |t| t.api_call * 3 + t.running_ssh;
+        remote::modify_firewall, true, |t| t.api_call * 6 + t.running_ssh + t.firewall_change * 2 + t.port_probe * 4;
+        lifecycle::tags, true, |t| t.api_call * 5;
+        lifecycle::reboot, true, |t| t.api_call * 2 + t.pending_to_running + t.running_ssh;
+        lifecycle::stop_start, true, |t| t.api_call * 3 + t.running_to_stopped + t.stopped_to_running + t.running_ssh;
+        lifecycle::terminate, true, |t| t.api_call * 3 + t.running_to_terminated * 2;
     ]
 }

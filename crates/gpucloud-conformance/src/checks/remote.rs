@@ -90,6 +90,17 @@ impl Remote {
         self.session.exec(command, self.timeout).await
     }
 
+    /// Runs `command` and returns its stdout; a failed run or a non-zero exit is an error that
+    /// quotes the command, so every caller reports failures the same way.
+    async fn stdout(&self, command: &str) -> Result<String, String> {
+        let out = self.run(command).await?;
+        if out.success() {
+            Ok(out.stdout)
+        } else {
+            Err(format!("`{command}` failed: {}", out.describe()))
+        }
+    }
+
     /// Starts a listener on `port` that greets with `token`, and waits until it answers locally.
     async fn start_listener(&self, port: u16, token: &str) -> Result<(), String> {
         let start = format!(
@@ -205,27 +216,22 @@ pub(crate) async fn ssh(ctx: Arc<Ctx>) -> Verdict {
     let user = instance.ssh_user.as_str();
     let _ = remote.run("command -v cloud-init >/dev/null 2>&1 && cloud-init status --wait >/dev/null 2>&1; true").await;
 
-    match remote.run("id -un").await {
-        Ok(out) if out.success() => f.expect(out.stdout.trim() == user, || {
+    match remote.stdout("id -un").await {
+        Ok(stdout) => f.expect(stdout.trim() == user, || {
             format!(
                 "logged in as {:?}, the instance's ssh_user is {user:?}",
-                out.stdout.trim()
+                stdout.trim()
             )
         }),
-        Ok(out) => {
-            f.fail(format!("`id -un` failed: {}", out.describe()));
-        }
-        Err(e) => {
-            f.fail(e);
-        }
+        Err(why) => f.fail(why),
     }
 
     let chosen = ctx.chosen_type().await.ok();
-    match remote.run("uname -m").await {
-        Ok(out) if out.success() => {
-            let arch = Architecture::parse_lenient(&out.stdout);
+    match remote.stdout("uname -m").await {
+        Ok(stdout) => {
+            let arch = Architecture::parse_lenient(&stdout);
             if arch == Architecture::Unknown {
-                f.fail(format!("unsupported architecture: {:?}", out.stdout.trim()));
+                f.fail(format!("unsupported architecture: {:?}", stdout.trim()));
             } else if let Some(chosen) = chosen.filter(|c| !c.supported_architectures.is_empty()) {
                 f.expect(chosen.supported_architectures.contains(&arch), || {
                     format!(
@@ -236,25 +242,17 @@ pub(crate) async fn ssh(ctx: Arc<Ctx>) -> Verdict {
             }
             f.note(format!("architecture {arch}"));
         }
-        Ok(out) => {
-            f.fail(format!("`uname -m` failed: {}", out.describe()));
-        }
-        Err(e) => {
-            f.fail(e);
-        }
+        Err(why) => f.fail(why),
     }
 
-    match remote.run("cat /etc/os-release").await {
-        Ok(out) if out.success() => {
-            let pretty = out
-                .stdout
+    match remote.stdout("cat /etc/os-release").await {
+        Ok(stdout) => {
+            let pretty = stdout
                 .lines()
                 .find_map(|l| l.strip_prefix("PRETTY_NAME="))
                 .map(|v| v.trim().trim_matches('"').to_owned());
             match pretty {
-                None => {
-                    f.fail("/etc/os-release has no PRETTY_NAME");
-                }
+                None => f.fail("/etc/os-release has no PRETTY_NAME"),
                 Some(name) => {
                     let expected = &ctx.options.expected_os;
                     f.expect(
@@ -265,17 +263,12 @@ pub(crate) async fn ssh(ctx: Arc<Ctx>) -> Verdict {
                 }
             }
         }
-        Ok(out) => {
-            f.fail(format!("cannot read /etc/os-release: {}", out.describe()));
-        }
-        Err(e) => {
-            f.fail(e);
-        }
+        Err(why) => f.fail(why),
     }
 
-    match remote.run("cd ~ && pwd").await {
-        Ok(out) if out.success() => {
-            let home = out.stdout.trim().to_owned();
+    match remote.stdout("cd ~ && pwd").await {
+        Ok(stdout) => {
+            let home = stdout.trim();
             let expected = if user == "root" {
                 "/root".to_owned()
             } else {
@@ -285,31 +278,15 @@ pub(crate) async fn ssh(ctx: Arc<Ctx>) -> Verdict {
                 format!("home directory of {user} is {home:?}, expected {expected}")
             });
         }
-        Ok(out) => {
-            f.fail(format!("`cd ~ && pwd` failed: {}", out.describe()));
-        }
-        Err(e) => {
-            f.fail(e);
-        }
+        Err(why) => f.fail(why),
     }
 
     if user == "root" {
         f.note("the user is root; sudo is not needed");
     } else if instance.user_privilege_escalation_disabled {
         f.note("the instance promises no privilege escalation; sudo not checked");
-    } else {
-        match remote.run("sudo -n true").await {
-            Ok(out) if out.success() => {}
-            Ok(out) => {
-                f.fail(format!(
-                    "passwordless sudo does not work: {}",
-                    out.describe()
-                ));
-            }
-            Err(e) => {
-                f.fail(e);
-            }
-        }
+    } else if let Err(why) = remote.stdout("sudo -n true").await {
+        f.fail(format!("passwordless sudo does not work: {why}"));
     }
     remote.close().await;
     f.done()
