@@ -203,19 +203,13 @@ impl Store {
     pub(crate) async fn lock_global(&self, operation: &'static str) -> Result<Lock> {
         let path = self.root.join(LOCK);
         blocking(operation, move || {
-            let file = OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .mode(0o600)
-                .open(&path)
-                .map_err(|e| {
-                    io_error(
-                        operation,
-                        format!("cannot open the lock file {}", path.display()),
-                        e,
-                    )
-                })?;
+            let file = open_lock(&path).map_err(|e| {
+                io_error(
+                    operation,
+                    format!("cannot open the lock file {}", path.display()),
+                    e,
+                )
+            })?;
             flock(&file, FlockOperation::LockExclusive)
                 .map_err(|e| io_error(operation, format!("cannot lock {}", path.display()), e))?;
             Ok(Lock { _file: file })
@@ -232,13 +226,7 @@ impl Store {
         let dir = self.dir(id);
         blocking(operation, move || {
             let path = dir.join(LOCK);
-            let file = match OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .mode(0o600)
-                .open(&path)
-            {
+            let file = match open_lock(&path) {
                 Ok(file) => file,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
                 Err(e) => {
@@ -263,13 +251,7 @@ impl Store {
     /// Takes an instance's lock if nobody holds it; `None` when it is held (or the directory
     /// is gone).
     pub(crate) fn try_lock_instance(&self, id: &str) -> Option<Lock> {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(self.dir(id).join(LOCK))
-            .ok()?;
+        let file = open_lock(&self.dir(id).join(LOCK)).ok()?;
         flock(&file, FlockOperation::NonBlockingLockExclusive).ok()?;
         Some(Lock { _file: file })
     }
@@ -303,19 +285,13 @@ impl Store {
                     )
                 })?;
             let path = dir.join(LOCK);
-            let file = OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .mode(0o600)
-                .open(&path)
-                .map_err(|e| {
-                    io_error(
-                        "create_instance",
-                        format!("cannot open {}", path.display()),
-                        e,
-                    )
-                })?;
+            let file = open_lock(&path).map_err(|e| {
+                io_error(
+                    "create_instance",
+                    format!("cannot open {}", path.display()),
+                    e,
+                )
+            })?;
             flock(&file, FlockOperation::NonBlockingLockExclusive).map_err(|e| {
                 io_error(
                     "create_instance",
@@ -422,6 +398,17 @@ pub(crate) fn write_atomic(operation: &'static str, path: &Path, bytes: &[u8]) -
         let _ = std::fs::remove_file(&tmp);
         io_error(operation, format!("cannot write {}", path.display()), e)
     })
+}
+
+/// Opens (creating it, owner-only) a lock file without truncating it: the lock is the `flock` on
+/// the open file, never its contents.
+fn open_lock(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(path)
 }
 
 #[cfg(test)]

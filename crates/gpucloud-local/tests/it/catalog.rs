@@ -8,6 +8,9 @@ use gpucloud_local::{LocalClient, LocalConfig, LocalCredential};
 
 use crate::support::{can_run, fixture};
 
+/// Makes one field of good create attributes bad.
+type Spoil = fn(&mut gpucloud_core::CreateInstanceAttrs);
+
 #[tokio::test]
 async fn catalog_and_capabilities_are_truthful() {
     if !can_run() {
@@ -55,43 +58,23 @@ async fn bad_input_is_refused_before_anything_is_made() {
         return;
     }
     let f = fixture().await;
-    let mut attrs = f.attrs("ref-bad", "bad");
-    attrs.instance_type = "gpu_8x_h100".into();
-    let e = f.client.create_instance(attrs).await.unwrap_err();
-    assert!(
-        matches!(e.kind(), ErrorKind::InvalidArgument) && e.to_string().contains("instance_type"),
-        "{e}"
-    );
-    let mut attrs = f.attrs("ref-bad", "bad");
-    attrs.location = "mars".into();
-    assert!(
-        f.client
-            .create_instance(attrs)
-            .await
-            .unwrap_err()
-            .to_string()
-            .contains("location")
-    );
-    let mut attrs = f.attrs("ref-bad", "bad");
-    attrs.disk_size_bytes = Bytes::new(10, BytesUnit::GiB);
-    assert!(
-        f.client
-            .create_instance(attrs)
-            .await
-            .unwrap_err()
-            .to_string()
-            .contains("disk_size_bytes")
-    );
-    let mut attrs = f.attrs("ref-bad", "bad");
-    attrs.public_key = "not a key".into();
-    assert!(
-        f.client
-            .create_instance(attrs)
-            .await
-            .unwrap_err()
-            .to_string()
-            .contains("public_key")
-    );
+    let cases: [(&str, Spoil); 4] = [
+        ("instance_type", |a| a.instance_type = "gpu_8x_h100".into()),
+        ("location", |a| a.location = "mars".into()),
+        ("disk_size_bytes", |a| {
+            a.disk_size_bytes = Bytes::new(10, BytesUnit::GiB);
+        }),
+        ("public_key", |a| a.public_key = "not a key".into()),
+    ];
+    for (field, spoil) in cases {
+        let mut attrs = f.attrs("ref-bad", "bad");
+        spoil(&mut attrs);
+        let e = f.client.create_instance(attrs).await.unwrap_err();
+        assert!(e.to_string().contains(field), "{field}: {e}");
+        if field == "instance_type" {
+            assert!(matches!(e.kind(), ErrorKind::InvalidArgument), "{e}");
+        }
+    }
     assert!(
         std::fs::read_dir(f.config.state_dir.join("instances"))
             .unwrap()

@@ -11,7 +11,9 @@ use gpucloud_core::{
 };
 use tokio::io::AsyncReadExt as _;
 
-use crate::support::{assert_gone, can_run, eventually, fixture, ip_of, reachable};
+use crate::support::{
+    assert_bridge_gone, assert_gone, can_run, eventually, fixture, ip_of, reachable,
+};
 
 fn tcp_rule(port: u16) -> FirewallRule {
     FirewallRule {
@@ -308,12 +310,7 @@ async fn an_instance_lives_like_a_cloud_instance() {
         .await
         .expect("terminate again");
     assert_gone(&f, &id);
-    assert!(
-        !std::path::Path::new("/sys/class/net")
-            .join(f.client.bridge_name())
-            .exists(),
-        "bridge left behind"
-    );
+    assert_bridge_gone(&f.client);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -368,10 +365,5 @@ async fn concurrent_creates_from_two_clients_get_distinct_addresses() {
             .unwrap()
             .is_empty()
     );
-    assert!(
-        !std::path::Path::new("/sys/class/net")
-            .join(f.client.bridge_name())
-            .exists(),
-        "bridge left behind"
-    );
+    assert_bridge_gone(&f.client);
 }

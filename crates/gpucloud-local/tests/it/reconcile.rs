@@ -7,7 +7,7 @@ use gpucloud_core::{
 };
 use gpucloud_local::LocalClient;
 
-use crate::support::{assert_gone, can_run, fixture, processes_mentioning};
+use crate::support::{assert_bridge_gone, assert_gone, can_run, fixture, processes_mentioning};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_removes_orphans_and_fails_records_without_a_namespace() {
@@ -73,12 +73,7 @@ async fn reconcile_removes_orphans_and_fails_records_without_a_namespace() {
         .await
         .expect("terminate the failed instance");
     assert_gone(&f, &lost.cloud_id);
-    assert!(
-        !std::path::Path::new("/sys/class/net")
-            .join(fresh.bridge_name())
-            .exists(),
-        "bridge left behind"
-    );
+    assert_bridge_gone(&fresh);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -158,10 +153,5 @@ async fn creates_cut_short_at_any_point_are_listed_and_terminate_removes_them() 
             .unwrap()
             .is_empty()
     );
-    assert!(
-        !std::path::Path::new("/sys/class/net")
-            .join(fresh.bridge_name())
-            .exists(),
-        "bridge left behind"
-    );
+    assert_bridge_gone(&fresh);
 }

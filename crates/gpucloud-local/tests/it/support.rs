@@ -260,6 +260,15 @@ pub fn assert_gone(f: &Fixture, id: &InstanceId) {
     assert!(procs.is_empty(), "processes left behind: {procs:?}");
 }
 
+/// Asserts the client's bridge is gone (the last instance was terminated).
+pub fn assert_bridge_gone(client: &LocalClient) {
+    let bridge = client.bridge_name();
+    assert!(
+        !Path::new("/sys/class/net").join(bridge).exists(),
+        "bridge {bridge} left behind"
+    );
+}
+
 /// The instance's address.
 pub fn ip_of(instance: &Instance) -> Ipv4Addr {
     instance.public_ip.parse().expect("instance address")
