@@ -59,6 +59,14 @@ impl ProviderDescriptor {
     }
 }
 
+/// The `ref_id` setting every provider reads; [`ProviderSettings::ref_id`] gives its default.
+pub(crate) const REF_ID_SETTING: SettingSpec = SettingSpec {
+    key: "ref_id",
+    env: "",
+    secret: false,
+    description: "reference id stored on every instance created (default gpucloud-<profile>)",
+};
+
 /// The settings of one provider, as its constructor sees them.
 #[derive(Debug, Clone, Copy)]
 pub struct ProviderSettings<'a> {

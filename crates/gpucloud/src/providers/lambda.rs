@@ -6,7 +6,7 @@ use gpucloud_core::Result;
 use gpucloud_lambda::{API_KEY_ENV, API_URL_ENV, LambdaConfig, LambdaCredential, PROVIDER_ID};
 
 use crate::config::SettingSpec;
-use crate::registry::{Build, ProviderDescriptor, ProviderSettings};
+use crate::registry::{Build, ProviderDescriptor, ProviderSettings, REF_ID_SETTING};
 
 const SETTINGS: &[SettingSpec] = &[
     SettingSpec {
@@ -21,12 +21,7 @@ const SETTINGS: &[SettingSpec] = &[
         secret: false,
         description: "API root (default https://cloud.lambda.ai); plain http only for loopback",
     },
-    SettingSpec {
-        key: "ref_id",
-        env: "",
-        secret: false,
-        description: "reference id stored on every instance created (default gpucloud-<profile>)",
-    },
+    REF_ID_SETTING,
 ];
 
 /// The Lambda Cloud provider.

@@ -6,7 +6,9 @@ use gpucloud_core::Result;
 use gpucloud_local::{ENV_STATE_DIR, ENV_SUBNET, LocalConfig, LocalCredential, PROVIDER_ID};
 
 use crate::config::SettingSpec;
-use crate::registry::{Build, CredentialSource, ProviderDescriptor, ProviderSettings};
+use crate::registry::{
+    Build, CredentialSource, ProviderDescriptor, ProviderSettings, REF_ID_SETTING,
+};
 
 const SETTINGS: &[SettingSpec] = &[
     SettingSpec {
@@ -21,12 +23,7 @@ const SETTINGS: &[SettingSpec] = &[
         secret: false,
         description: "private IPv4 subnet for instance addresses (default 10.213.0.0/24)",
     },
-    SettingSpec {
-        key: "ref_id",
-        env: "",
-        secret: false,
-        description: "reference id stored on every instance created (default gpucloud-<profile>)",
-    },
+    REF_ID_SETTING,
 ];
 
 /// The local provider.
