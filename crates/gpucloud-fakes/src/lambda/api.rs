@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use super::catalog::{self, CatalogImage};
 use super::state::{
     FakeFirewallRule, FakeFirewallRuleset, FakeImageSpec, FakeInstanceStatus, FakeLambdaState,
-    FakeSshKey, FakeTag, InstanceRecord, Phase, ending, new_id, restartable,
+    FakeSshKey, FakeTag, Inner, InstanceRecord, Phase, Timing, ending, new_id, restartable,
 };
 use super::wire::{
     self, ApiError, FirewallRulesetWire, GlobalRulesetWire, InstanceTypesItemWire, InstanceWire,
@@ -362,14 +362,8 @@ async fn update_instance(
     IdParam(id): IdParam,
     RawBody(body): RawBody,
 ) -> Reply {
-    let map = match parse_object(&body) {
-        Ok(map) => map,
-        Err(e) => return Err(e),
-    };
-    let name = match opt_string(&map, "name") {
-        Ok(name) => name,
-        Err(e) => return Err(e),
-    };
+    let map = parse_object(&body)?;
+    let name = opt_string(&map, "name")?;
     if let Some(name) = &name {
         check_len("name", name, 0, 64)?;
     }
@@ -516,10 +510,7 @@ fn find_image(spec: &FakeImageSpec, region: &str) -> Option<&'static CatalogImag
 }
 
 async fn launch(State(state): State<FakeLambdaState>, RawBody(body): RawBody) -> Reply {
-    let request = match parse_launch(&body) {
-        Ok(request) => request,
-        Err(e) => return Err(e),
-    };
+    let request = parse_launch(&body)?;
     let region = request.region.name;
     let type_name = request.instance_type.name;
     if let Some(spec) = &request.image {
@@ -600,89 +591,97 @@ async fn launch(State(state): State<FakeLambdaState>, RawBody(body): RawBody) ->
     Ok(wire::data(serde_json::json!({ "instance_ids": [id] })))
 }
 
-async fn terminate(State(state): State<FakeLambdaState>, RawBody(body): RawBody) -> Reply {
-    let ids = match instance_ids(&body) {
-        Ok(ids) => ids,
-        Err(e) => return Err(e),
-    };
+/// Lambda's bulk instance operations are all-or-nothing: `refuse` sees every named instance
+/// (`None` when unknown or gone) before `act` changes any of them. Answers
+/// `{"<key>": [the changed instances]}`.
+fn bulk_operation(
+    state: &FakeLambdaState,
+    body: &Bytes,
+    key: &'static str,
+    refuse: impl Fn(&str, Option<FakeInstanceStatus>) -> Option<ApiError>,
+    mut act: impl FnMut(&mut Inner, &str, Instant, Timing) -> Option<InstanceWire>,
+) -> Reply {
+    let ids = instance_ids(body)?;
     let now = Instant::now();
     let timing = state.timing;
     let mut inner = state.lock();
     for id in &ids {
-        match inner.find(id, now, timing) {
-            Some((_, status))
-                if status != FakeInstanceStatus::Terminated
-                    && status != FakeInstanceStatus::Preempted => {}
-            _ => return Err(wire::instance_not_found(id)),
+        let status = inner.find(id, now, timing).map(|(_, status)| status);
+        if let Some(refusal) = refuse(id, status) {
+            return Err(refusal);
         }
     }
-    let mut terminated = Vec::with_capacity(ids.len());
-    let mut released = Vec::new();
-    for id in &ids {
-        if let Some((record, status)) = inner.find(id, now, timing) {
+    let changed: Vec<InstanceWire> = ids
+        .iter()
+        .filter_map(|id| act(&mut inner, id, now, timing))
+        .collect();
+    drop(inner);
+    Ok(wire::data(HashMap::from([(key, changed)])))
+}
+
+async fn terminate(State(state): State<FakeLambdaState>, RawBody(body): RawBody) -> Reply {
+    bulk_operation(
+        &state,
+        &body,
+        "terminated_instances",
+        |id, status| match status {
+            Some(status)
+                if status != FakeInstanceStatus::Terminated
+                    && status != FakeInstanceStatus::Preempted =>
+            {
+                None
+            }
+            _ => Some(wire::instance_not_found(id)),
+        },
+        |inner, id, now, timing| {
+            let (record, status) = inner.find(id, now, timing)?;
+            let mut released = None;
             if !ending(status) {
                 record.phase = Phase::Ending { since: now };
                 if record.holds_capacity {
                     record.holds_capacity = false;
-                    released.push((record.region.name, record.instance_type.name));
+                    released = Some((record.region.name, record.instance_type.name));
                 }
             }
             let status = record.status(now, timing).unwrap_or(status);
-            terminated.push(InstanceWire::new(record, status, now));
-        }
-    }
-    for (region, instance_type) in released {
-        inner.adjust_capacity(region, instance_type, 1);
-    }
-    drop(inner);
-    Ok(wire::data(
-        serde_json::json!({ "terminated_instances": terminated }),
-    ))
+            let terminated = InstanceWire::new(record, status, now);
+            if let Some((region, instance_type)) = released {
+                inner.adjust_capacity(region, instance_type, 1);
+            }
+            Some(terminated)
+        },
+    )
 }
 
 async fn restart(State(state): State<FakeLambdaState>, RawBody(body): RawBody) -> Reply {
-    let ids = match instance_ids(&body) {
-        Ok(ids) => ids,
-        Err(e) => return Err(e),
-    };
-    let now = Instant::now();
-    let timing = state.timing;
-    let mut inner = state.lock();
-    for id in &ids {
-        match inner.find(id, now, timing) {
-            None | Some((_, FakeInstanceStatus::Terminated)) => {
-                return Err(wire::instance_not_found(id));
-            }
-            Some((_, status)) if !restartable(status) => {
-                return Err(wire::error(
-                    StatusCode::CONFLICT,
-                    "global/conflict",
-                    &format!(
-                        "Instance {id} cannot be restarted while {}.",
-                        status.as_str()
-                    ),
-                    Some("Wait until the instance is active, then try again."),
-                ));
-            }
-            Some(_) => {}
-        }
-    }
-    let mut restarted = Vec::with_capacity(ids.len());
-    for id in &ids {
-        if let Some((record, _)) = inner.find(id, now, timing) {
+    bulk_operation(
+        &state,
+        &body,
+        "restarted_instances",
+        |id, status| match status {
+            None | Some(FakeInstanceStatus::Terminated) => Some(wire::instance_not_found(id)),
+            Some(status) if !restartable(status) => Some(wire::error(
+                StatusCode::CONFLICT,
+                "global/conflict",
+                &format!(
+                    "Instance {id} cannot be restarted while {}.",
+                    status.as_str()
+                ),
+                Some("Wait until the instance is active, then try again."),
+            )),
+            Some(_) => None,
+        },
+        |inner, id, now, timing| {
+            let (record, _) = inner.find(id, now, timing)?;
             record.phase = Phase::Running {
                 active_at: now + timing.boot_delay,
             };
             let status = record
                 .status(now, timing)
                 .unwrap_or(FakeInstanceStatus::Booting);
-            restarted.push(InstanceWire::new(record, status, now));
-        }
-    }
-    drop(inner);
-    Ok(wire::data(
-        serde_json::json!({ "restarted_instances": restarted }),
-    ))
+            Some(InstanceWire::new(record, status, now))
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -820,10 +819,7 @@ async fn add_ssh_key(State(state): State<FakeLambdaState>, RawBody(body): RawBod
         }
         Ok((name, public_key))
     })();
-    let (name, public_key) = match parsed {
-        Ok(parsed) => parsed,
-        Err(e) => return Err(e),
-    };
+    let (name, public_key) = parsed?;
     let (public_key, private_key) = if let Some(key) = public_key {
         (key.trim().to_owned(), None)
     } else {
@@ -999,10 +995,7 @@ async fn patch_ruleset(
             .transpose()?;
         Ok((name, rules))
     })();
-    let (name, rules) = match parsed {
-        Ok(parsed) => parsed,
-        Err(e) => return Err(e),
-    };
+    let (name, rules) = parsed?;
     let updated = {
         let mut inner = state.lock();
         inner

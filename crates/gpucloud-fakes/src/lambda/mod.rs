@@ -201,18 +201,9 @@ pub async fn serve(
     ready: impl FnOnce(String),
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let listener = TcpListener::bind(options.addr).await?;
-    let base_url = format!("http://{}", listener.local_addr()?);
-    let state = options.new_state();
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(server::accept_loop(
-        listener,
-        options.shared(state),
-        stop.clone(),
-    ));
-    ready(base_url);
+    let fake = FakeLambda::start(options).await?;
+    ready(fake.base_url());
     shutdown.await;
-    stop.cancel();
-    let _ = task.await;
+    fake.shutdown().await;
     Ok(())
 }
