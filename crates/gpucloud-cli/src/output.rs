@@ -102,10 +102,33 @@ where
     table
 }
 
-/// `user@ip:port`, or `-` while the instance has no address.
-pub fn ssh_target(instance: &Instance) -> String {
-    if instance.public_ip.is_empty() {
+/// `yes` or `no`, for a table cell.
+pub fn yes_no(value: bool) -> String {
+    if value { "yes" } else { "no" }.to_owned()
+}
+
+/// The text, or `-` when it is empty, for a table cell.
+pub fn text_or_dash(text: &str) -> String {
+    if text.is_empty() { "-" } else { text }.to_owned()
+}
+
+/// The items joined by `separator`, or `-` when there are none, for a table cell.
+pub fn list_or_dash<S: AsRef<str>>(items: &[S], separator: &str) -> String {
+    if items.is_empty() {
         return "-".to_owned();
+    }
+    items
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<&str>>()
+        .join(separator)
+}
+
+/// The SSH user and port to log in with (`root` and 22 when the provider left them unset), or
+/// `None` while the instance has no address.
+pub fn ssh_endpoint(instance: &Instance) -> Option<(&str, u16)> {
+    if instance.public_ip.is_empty() {
+        return None;
     }
     let user = if instance.ssh_user.is_empty() {
         "root"
@@ -117,19 +140,20 @@ pub fn ssh_target(instance: &Instance) -> String {
     } else {
         instance.ssh_port
     };
-    format!("{user}@{}:{port}", instance.public_ip)
+    Some((user, port))
+}
+
+/// `user@ip:port`, or `-` while the instance has no address.
+pub fn ssh_target(instance: &Instance) -> String {
+    ssh_endpoint(instance).map_or_else(
+        || "-".to_owned(),
+        |(user, port)| format!("{user}@{}:{port}", instance.public_ip),
+    )
 }
 
 /// One instance as a two-column table.
 pub fn instance_table(provider: &str, instance: &Instance) -> Table {
     let mut table = new_table(["FIELD", "VALUE"]);
-    let dash = |s: &str| {
-        if s.is_empty() {
-            "-".to_owned()
-        } else {
-            s.to_owned()
-        }
-    };
     let tags: Vec<String> = instance
         .tags
         .iter()
@@ -157,36 +181,22 @@ pub fn instance_table(provider: &str, instance: &Instance) -> Table {
     let rows = [
         ("provider", provider.to_owned()),
         ("id", instance.cloud_id.to_string()),
-        ("name", dash(&instance.name)),
+        ("name", text_or_dash(&instance.name)),
         ("status", status_text(instance)),
-        ("type", dash(&instance.instance_type)),
-        ("location", dash(&instance.location)),
-        ("public ip", dash(&instance.public_ip)),
-        ("private ip", dash(&instance.private_ip)),
+        ("type", text_or_dash(&instance.instance_type)),
+        ("location", text_or_dash(&instance.location)),
+        ("public ip", text_or_dash(&instance.public_ip)),
+        ("private ip", text_or_dash(&instance.private_ip)),
         ("ssh", ssh_target(instance)),
-        ("ref id", dash(&instance.ref_id)),
+        ("ref id", text_or_dash(&instance.ref_id)),
         (
             "created",
             instance
                 .created_at
                 .map_or_else(|| "-".to_owned(), |t| t.to_string()),
         ),
-        (
-            "tags",
-            if tags.is_empty() {
-                "-".to_owned()
-            } else {
-                tags.join(", ")
-            },
-        ),
-        (
-            "open ports",
-            if ports.is_empty() {
-                "-".to_owned()
-            } else {
-                ports.join(", ")
-            },
-        ),
+        ("tags", list_or_dash(&tags, ", ")),
+        ("open ports", list_or_dash(&ports, ", ")),
     ];
     for (field, value) in rows {
         table.add_row([field.to_owned(), value]);

@@ -19,7 +19,7 @@ use super::{Ctx, client};
 use crate::cli::{CreateArgs, InstanceArgs, InstancesCommand};
 use crate::error::{CliError, CliResult};
 use crate::keys::{self, InstanceRecord, KeyPair};
-use crate::output::{instance_table, new_table, ssh_target, status_text};
+use crate::output::{instance_table, new_table, ssh_endpoint, ssh_target, status_text};
 
 /// The largest user-data file accepted before encoding.
 const MAX_USER_DATA: u64 = 1024 * 1024;
@@ -340,7 +340,14 @@ fn check_without_key(
 const PLACEHOLDER_KEY: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICpve//Ryfc3csmNjPG4xE9eH2jmY403mQwPyoTT3nrX";
 
-fn remember(ctx: &Ctx, entry: &ProviderEntry, instance: &Instance, key: &KeyPair, location: &str) {
+/// Records the instance's key pair and location, which later commands on it (`ssh`, actions) read.
+pub fn remember(
+    ctx: &Ctx,
+    entry: &ProviderEntry,
+    instance: &Instance,
+    key: &KeyPair,
+    location: &str,
+) {
     ctx.store.put(
         entry.descriptor.id,
         instance.cloud_id.as_str(),
@@ -389,19 +396,7 @@ pub fn ssh_command_line(
     instance: &Instance,
     private_key: Option<&std::path::Path>,
 ) -> Option<String> {
-    if instance.public_ip.is_empty() {
-        return None;
-    }
-    let user = if instance.ssh_user.is_empty() {
-        "root"
-    } else {
-        &instance.ssh_user
-    };
-    let port = if instance.ssh_port == 0 {
-        22
-    } else {
-        instance.ssh_port
-    };
+    let (user, port) = ssh_endpoint(instance)?;
     let key = private_key
         .map(|k| format!("-i {} ", k.display()))
         .unwrap_or_default();
@@ -492,28 +487,19 @@ async fn act(ctx: &Ctx, args: &InstanceArgs, action: Action) -> CliResult {
             (LifecycleStatus::Terminated, RUNNING_TO_TERMINATED_TIMEOUT)
         }
         Action::Stop => {
-            let ops = client
-                .stop_start()
-                .map_err(|e| CliError::cloud(&context("stop"), &e))?;
-            ops.stop_instance(&id)
+            async { client.stop_start()?.stop_instance(&id).await }
                 .await
                 .map_err(|e| CliError::cloud(&context("stop"), &e))?;
             (LifecycleStatus::Stopped, RUNNING_TO_STOPPED_TIMEOUT)
         }
         Action::Start => {
-            let ops = client
-                .stop_start()
-                .map_err(|e| CliError::cloud(&context("start"), &e))?;
-            ops.start_instance(&id)
+            async { client.stop_start()?.start_instance(&id).await }
                 .await
                 .map_err(|e| CliError::cloud(&context("start"), &e))?;
             (LifecycleStatus::Running, PENDING_TO_RUNNING_TIMEOUT)
         }
         Action::Reboot => {
-            let ops = client
-                .reboot()
-                .map_err(|e| CliError::cloud(&context("reboot"), &e))?;
-            ops.reboot_instance(&id)
+            async { client.reboot()?.reboot_instance(&id).await }
                 .await
                 .map_err(|e| CliError::cloud(&context("reboot"), &e))?;
             (LifecycleStatus::Running, PENDING_TO_RUNNING_TIMEOUT)

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::{Ctx, client};
 use crate::error::{CliError, CliResult};
-use crate::output::new_table;
+use crate::output::{list_or_dash, new_table, text_or_dash, yes_no};
 
 /// One provider of this build, as `providers -o json` prints it.
 #[derive(Debug, Serialize)]
@@ -80,18 +80,10 @@ pub async fn providers(ctx: &Ctx) -> CliResult {
         table.add_row([
             row.name.to_owned(),
             row.id.to_owned(),
-            if row.configured {
-                "yes".to_owned()
-            } else {
-                "no".to_owned()
-            },
-            row.api_type.clone().unwrap_or_else(|| "-".to_owned()),
-            row.source.clone().unwrap_or_else(|| "-".to_owned()),
-            if caps.is_empty() {
-                "-".to_owned()
-            } else {
-                caps.join(", ")
-            },
+            yes_no(row.configured),
+            text_or_dash(row.api_type.as_deref().unwrap_or_default()),
+            text_or_dash(row.source.as_deref().unwrap_or_default()),
+            list_or_dash(&caps, ", "),
         ]);
     }
     ctx.out.table(&table);
@@ -125,11 +117,7 @@ pub async fn locations(ctx: &Ctx, provider: &str) -> CliResult {
             l.name.clone(),
             l.description.clone(),
             l.country.clone(),
-            if l.available {
-                "yes".to_owned()
-            } else {
-                "no".to_owned()
-            },
+            yes_no(l.available),
         ]);
     }
     ctx.out.table(&table);

@@ -8,6 +8,7 @@ use gpucloud::{InstanceId, LifecycleStatus};
 
 use super::{Ctx, client};
 use crate::error::{CliError, CliResult};
+use crate::output::ssh_endpoint;
 
 /// Builds the `ssh` command; on success this process is replaced by `ssh` and never returns.
 pub async fn ssh(ctx: &Ctx, provider: &str, id: &str, command: &[String]) -> CliResult {
@@ -27,23 +28,14 @@ pub async fn ssh(ctx: &Ctx, provider: &str, id: &str, command: &[String]) -> Cli
         .await
         .map_err(|e| CliError::cloud(&format!("get {name} instance {id}"), &e))?;
     let status = instance.lifecycle();
-    if status != LifecycleStatus::Running || instance.public_ip.is_empty() {
+    let endpoint = ssh_endpoint(&instance).filter(|_| status == LifecycleStatus::Running);
+    let Some((user, port)) = endpoint else {
         return Err(CliError::failed(format!(
             "{name} instance {id} is {status} and has no address to connect to yet"
         ))
         .hint(format!(
             "wait for it with `gpucloud instances get -p {name} {id} --wait`"
         )));
-    }
-    let user = if instance.ssh_user.is_empty() {
-        "root"
-    } else {
-        instance.ssh_user.as_str()
-    };
-    let port = if instance.ssh_port == 0 {
-        22
-    } else {
-        instance.ssh_port
     };
 
     let mut cmd = Command::new("ssh");

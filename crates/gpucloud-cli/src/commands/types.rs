@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use super::{Ctx, make_client};
 use crate::cli::{SortBy, TypesArgs};
 use crate::error::{CliError, CliResult};
-use crate::output::new_table;
+use crate::output::{list_or_dash, new_table, yes_no};
 
 /// Catalog queries in flight per provider.
 const LOCATIONS_IN_FLIGHT: usize = 4;
@@ -105,11 +105,7 @@ pub async fn types(ctx: &Ctx, args: &TypesArgs) -> CliResult {
             },
             price_text(t.base_price.as_ref()),
             price_text(t.price_per_gpu().as_ref()),
-            if t.is_available {
-                "yes".to_owned()
-            } else {
-                "no".to_owned()
-            },
+            yes_no(t.is_available),
         ]);
     }
     ctx.out.table(&table);
@@ -185,11 +181,7 @@ fn gpus_text(t: &InstanceType) -> String {
             format!("{}x {}{memory}", g.count, g.name)
         })
         .collect();
-    if parts.is_empty() {
-        "-".to_owned()
-    } else {
-        parts.join(" + ")
-    }
+    list_or_dash(&parts, " + ")
 }
 
 fn price_text(price: Option<&Price>) -> String {

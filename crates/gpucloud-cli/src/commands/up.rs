@@ -7,10 +7,10 @@ use gpucloud::wait::RUNNING_SSH_TIMEOUT;
 use gpucloud::{CreateInstanceAttrs, GetInstanceTypeArgs, Instance, LifecycleStatus};
 use tokio::io::AsyncReadExt;
 
-use super::instances::{print_instance, ssh_command_line, wait};
+use super::instances::{print_instance, remember, ssh_command_line, wait};
 use super::{Ctx, client};
 use crate::error::{CliError, CliResult};
-use crate::keys::{self, InstanceRecord};
+use crate::keys;
 
 /// The tools the local provider runs, and the Debian package of each.
 const TOOLS: &[(&str, &str)] = &[
@@ -79,16 +79,7 @@ pub async fn up(
     let created = client.create_instance(attrs).await;
     spinner.finish_and_clear();
     let instance = created.map_err(|e| CliError::cloud("create a local instance", &e))?;
-    ctx.store.put(
-        entry.descriptor.id,
-        instance.cloud_id.as_str(),
-        InstanceRecord {
-            private_key: key.private_path.clone(),
-            public_key: Some(key.public_path.clone()),
-            location: offer.location.clone(),
-        },
-        ctx.out,
-    );
+    remember(ctx, &entry, &instance, &key, &offer.location);
     let instance = wait(
         ctx,
         &entry,

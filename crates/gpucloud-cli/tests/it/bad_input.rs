@@ -3,21 +3,16 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::common::{Harness, stderr};
+use crate::common::{CREATE_LAMBDA, Harness, stderr};
+
+/// A type the fake has capacity for.
+const A10: &str = "gpu_1x_a10";
 
 /// Runs `gpucloud instances create -p lambda --type <available type> <extra...>` and checks
 /// the exit code, that stderr names the problem, and that the fake holds no instance.
 fn refuses(h: &Harness, extra: &[&str], code: i32, needle: &str) {
-    let mut cmd = h.cmd();
-    cmd.args([
-        "instances",
-        "create",
-        "-p",
-        "lambda",
-        "--type",
-        "gpu_1x_a10",
-    ])
-    .args(extra);
+    let mut cmd = h.create_cmd(A10);
+    cmd.args(extra);
     check(h, cmd, code, needle);
 }
 
@@ -56,15 +51,36 @@ fn check(h: &Harness, mut cmd: assert_cmd::Command, code: i32, needle: &str) {
     );
 }
 
-#[test]
-fn unreadable_key_file() {
-    let h = Harness::new();
-    refuses(
-        &h,
+/// `instances create` flags refused before any request, each with what stderr must name.
+const REFUSED_FLAGS: &[(&[&str], &str)] = &[
+    (
         &["--ssh-key", "/nonexistent/id.pub"],
-        2,
         "--ssh-key /nonexistent/id.pub: cannot read",
-    );
+    ),
+    (&["--open-port", "0"], "port 0"),
+    (&["--open-port", "70000"], "port 70000 is out of range"),
+    (&["--open-port", "9000-8000"], "reversed"),
+    (&["--open-port", "443@10.0.0.0/33"], "--open-port"),
+    (
+        &["--open-port", "443@192.168.1.7/24"],
+        "did you mean 192.168.1.0/24",
+    ),
+    (&["--open-port", "53/icmp"], "unknown protocol `icmp`"),
+    (&["--tag", "team"], "expected KEY=VALUE"),
+    (&["--tag", "=ml"], "empty key"),
+    (
+        &["--user-data", "/nonexistent/cloud-init.yaml"],
+        "--user-data",
+    ),
+    (&["--ref-id", " "], "--ref-id"),
+];
+
+#[test]
+fn bad_create_flags_exit_2_naming_the_problem() {
+    let h = Harness::new();
+    for (flags, needle) in REFUSED_FLAGS {
+        refuses(&h, flags, 2, needle);
+    }
 }
 
 #[test]
@@ -106,86 +122,6 @@ fn binary_key_file() {
 }
 
 #[test]
-fn port_zero() {
-    let h = Harness::new();
-    refuses(&h, &["--open-port", "0"], 2, "port 0");
-}
-
-#[test]
-fn port_out_of_range() {
-    let h = Harness::new();
-    refuses(
-        &h,
-        &["--open-port", "70000"],
-        2,
-        "port 70000 is out of range",
-    );
-}
-
-#[test]
-fn reversed_port_range() {
-    let h = Harness::new();
-    refuses(&h, &["--open-port", "9000-8000"], 2, "reversed");
-}
-
-#[test]
-fn bad_cidr_prefix() {
-    let h = Harness::new();
-    refuses(&h, &["--open-port", "443@10.0.0.0/33"], 2, "--open-port");
-}
-
-#[test]
-fn cidr_with_host_bits() {
-    let h = Harness::new();
-    refuses(
-        &h,
-        &["--open-port", "443@192.168.1.7/24"],
-        2,
-        "did you mean 192.168.1.0/24",
-    );
-}
-
-#[test]
-fn bad_protocol() {
-    let h = Harness::new();
-    refuses(
-        &h,
-        &["--open-port", "53/icmp"],
-        2,
-        "unknown protocol `icmp`",
-    );
-}
-
-#[test]
-fn bad_tag() {
-    let h = Harness::new();
-    refuses(&h, &["--tag", "team"], 2, "expected KEY=VALUE");
-}
-
-#[test]
-fn empty_tag_key() {
-    let h = Harness::new();
-    refuses(&h, &["--tag", "=ml"], 2, "empty key");
-}
-
-#[test]
-fn missing_user_data_file() {
-    let h = Harness::new();
-    refuses(
-        &h,
-        &["--user-data", "/nonexistent/cloud-init.yaml"],
-        2,
-        "--user-data",
-    );
-}
-
-#[test]
-fn empty_ref_id() {
-    let h = Harness::new();
-    refuses(&h, &["--ref-id", " "], 2, "--ref-id");
-}
-
-#[test]
 fn unknown_provider() {
     let h = Harness::new();
     let mut cmd = h.cmd();
@@ -197,15 +133,7 @@ fn unknown_provider() {
 fn unknown_type() {
     let h = Harness::new();
     h.user_key();
-    let mut cmd = h.cmd();
-    cmd.args([
-        "instances",
-        "create",
-        "-p",
-        "lambda",
-        "--type",
-        "gpu_9x_imaginary",
-    ]);
+    let cmd = h.create_cmd("gpu_9x_imaginary");
     check(&h, cmd, 2, "no instance type `gpu_9x_imaginary`");
 }
 
@@ -225,14 +153,7 @@ fn unknown_location() {
 fn missing_credentials() {
     let h = Harness::new();
     let mut cmd = h.bare_cmd();
-    cmd.args([
-        "instances",
-        "create",
-        "-p",
-        "lambda",
-        "--type",
-        "gpu_1x_a10",
-    ]);
+    cmd.args(CREATE_LAMBDA).arg(A10);
     check(&h, cmd, 2, "LAMBDA_API_KEY");
 }
 
@@ -241,14 +162,9 @@ fn wrong_api_key_is_refused_by_the_provider() {
     let h = Harness::new();
     h.user_key();
     let mut cmd = h.cmd();
-    cmd.env("LAMBDA_API_KEY", "not-the-key").args([
-        "instances",
-        "create",
-        "-p",
-        "lambda",
-        "--type",
-        "gpu_1x_a10",
-    ]);
+    cmd.env("LAMBDA_API_KEY", "not-the-key")
+        .args(CREATE_LAMBDA)
+        .arg(A10);
     check(&h, cmd, 1, "unauthenticated");
 }
 
@@ -261,14 +177,9 @@ fn config_readable_by_others_is_refused_with_the_fix() {
     );
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
     let mut cmd = h.bare_cmd();
-    cmd.env("GPUCLOUD_CONFIG", &config).args([
-        "instances",
-        "create",
-        "-p",
-        "lambda",
-        "--type",
-        "gpu_1x_a10",
-    ]);
+    cmd.env("GPUCLOUD_CONFIG", &config)
+        .args(CREATE_LAMBDA)
+        .arg(A10);
     check(&h, cmd, 2, &format!("chmod 600 {}", config.display()));
 }
 

@@ -85,6 +85,20 @@ impl Harness {
         dir.join("id_ed25519.pub")
     }
 
+    /// `gpucloud instances create -p lambda --type <instance_type>` against the fake; add flags.
+    pub fn create_cmd(&self, instance_type: &str) -> Command {
+        let mut cmd = self.cmd();
+        cmd.args([
+            "instances",
+            "create",
+            "-p",
+            "lambda",
+            "--type",
+            instance_type,
+        ]);
+        cmd
+    }
+
     /// Writes a file under HOME.
     pub fn file(&self, name: &str, contents: &str) -> PathBuf {
         let path = self.home().join(name);
@@ -96,6 +110,16 @@ impl Harness {
     pub fn instance_count(&self) -> usize {
         self.state().instances().len()
     }
+}
+
+/// `instances create -p lambda --type`: the start of every create command the tests run.
+pub const CREATE_LAMBDA: [&str; 5] = ["instances", "create", "-p", "lambda", "--type"];
+
+/// Runs `cmd`, failing the test with its stderr unless it exits 0.
+pub fn run_ok(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    out
 }
 
 /// stdout of a finished command as a string.

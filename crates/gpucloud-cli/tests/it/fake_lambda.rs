@@ -6,7 +6,7 @@ use std::process::Stdio;
 
 use predicates::prelude::*;
 
-use crate::common::{Harness, json, stderr, stdout};
+use crate::common::{Harness, json, run_ok, stderr, stdout};
 
 #[test]
 fn providers_lists_lambda_from_env_in_table_and_json() {
@@ -14,8 +14,7 @@ fn providers_lists_lambda_from_env_in_table_and_json() {
     h.cmd().arg("providers").assert().success().stdout(
         predicate::str::contains("lambda-labs").and(predicate::str::contains("env LAMBDA_API_KEY")),
     );
-    let out = h.cmd().args(["providers", "-o", "json"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(h.cmd().args(["providers", "-o", "json"]));
     let rows = json(&out);
     let lambda = rows
         .as_array()
@@ -37,12 +36,7 @@ fn providers_lists_lambda_from_env_in_table_and_json() {
 #[test]
 fn providers_without_credentials_says_what_to_set() {
     let h = Harness::new();
-    let out = h
-        .bare_cmd()
-        .args(["providers", "-o", "json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(h.bare_cmd().args(["providers", "-o", "json"]));
     let rows = json(&out);
     let lambda = rows
         .as_array()
@@ -67,12 +61,10 @@ fn locations_in_table_and_json() {
         .assert()
         .success()
         .stdout(predicate::str::contains("us-east-1"));
-    let out = h
-        .cmd()
-        .args(["locations", "-p", "lambda-labs", "-o", "json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(
+        h.cmd()
+            .args(["locations", "-p", "lambda-labs", "-o", "json"]),
+    );
     let names: Vec<String> = json(&out)
         .as_array()
         .unwrap()
@@ -91,20 +83,15 @@ fn types_filters_and_sorts() {
         .success()
         .stdout(predicate::str::contains("$/GPU-HOUR"));
 
-    let out = h
-        .cmd()
-        .args([
-            "types",
-            "-p",
-            "lambda",
-            "-o",
-            "json",
-            "--sort",
-            "price-per-gpu",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(h.cmd().args([
+        "types",
+        "-p",
+        "lambda",
+        "-o",
+        "json",
+        "--sort",
+        "price-per-gpu",
+    ]));
     let all = json(&out);
     let all = all.as_array().unwrap();
     assert!(!all.is_empty());
@@ -125,25 +112,20 @@ fn types_filters_and_sorts() {
         "not sorted by price per GPU: {per_gpu:?}"
     );
 
-    let out = h
-        .cmd()
-        .args([
-            "types",
-            "-p",
-            "lambda",
-            "--gpu",
-            "h100",
-            "--gpus",
-            "8",
-            "--available",
-            "--max-price",
-            "1000",
-            "-o",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(h.cmd().args([
+        "types",
+        "-p",
+        "lambda",
+        "--gpu",
+        "h100",
+        "--gpus",
+        "8",
+        "--available",
+        "--max-price",
+        "1000",
+        "-o",
+        "json",
+    ]));
     let filtered = json(&out);
     let filtered = filtered.as_array().unwrap();
     assert!(!filtered.is_empty(), "the fake offers 8x H100");
@@ -188,34 +170,23 @@ fn instance_lifecycle_create_list_get_reboot_terminate() {
     let key = h.user_key();
     let (instance_type, location) = cheapest_available(&h);
 
-    let out = h
-        .cmd()
-        .args([
-            "instances",
-            "create",
-            "-p",
-            "lambda",
-            "--type",
-            &instance_type,
-            "--location",
-            &location,
-        ])
-        .args([
-            "--name",
-            "it-1",
-            "--tag",
-            "team=ml",
-            "--open-port",
-            "8080/tcp",
-            "--wait",
-            "-o",
-            "json",
-        ])
-        .arg("--ssh-key")
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(
+        h.create_cmd(&instance_type)
+            .args(["--location", &location])
+            .args([
+                "--name",
+                "it-1",
+                "--tag",
+                "team=ml",
+                "--open-port",
+                "8080/tcp",
+                "--wait",
+                "-o",
+                "json",
+            ])
+            .arg("--ssh-key")
+            .arg(&key),
+    );
     let created = json(&out);
     assert_eq!(created["status"]["lifecycle_status"], "running");
     assert_eq!(created["tags"]["team"], "ml");
@@ -305,21 +276,16 @@ fn instance_lifecycle_create_list_get_reboot_terminate() {
         .assert()
         .code(2);
 
-    let out = h
-        .cmd()
-        .args([
-            "instances",
-            "terminate",
-            "-p",
-            "lambda",
-            &id,
-            "--wait",
-            "-o",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(h.cmd().args([
+        "instances",
+        "terminate",
+        "-p",
+        "lambda",
+        &id,
+        "--wait",
+        "-o",
+        "json",
+    ]));
     assert_eq!(json(&out)["status"]["lifecycle_status"], "terminated");
     let records =
         std::fs::read_to_string(h.home().join(".config/gpucloud/instances.json")).unwrap();
@@ -330,21 +296,7 @@ fn instance_lifecycle_create_list_get_reboot_terminate() {
 fn create_without_a_key_generates_one_and_says_so() {
     let h = Harness::new();
     let (instance_type, location) = cheapest_available(&h);
-    let out = h
-        .cmd()
-        .args([
-            "instances",
-            "create",
-            "-p",
-            "lambda",
-            "--type",
-            &instance_type,
-            "--location",
-            &location,
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(h.create_cmd(&instance_type).args(["--location", &location]));
     assert!(
         stderr(&out).contains("generated a new key pair"),
         "{}",
@@ -369,25 +321,12 @@ fn create_without_location_picks_an_available_one() {
     let h = Harness::new();
     let key = h.user_key();
     let (instance_type, _) = cheapest_available(&h);
-    let out = h
-        .cmd()
-        .args([
-            "instances",
-            "create",
-            "-p",
-            "lambda",
-            "--type",
-            &instance_type,
-            "-o",
-            "json",
-            "--ref-id",
-            "fixed-ref",
-        ])
-        .arg("--ssh-key")
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(
+        h.create_cmd(&instance_type)
+            .args(["-o", "json", "--ref-id", "fixed-ref"])
+            .arg("--ssh-key")
+            .arg(&key),
+    );
     assert!(stderr(&out).contains("Using location"), "{}", stderr(&out));
     assert_eq!(json(&out)["ref_id"], "fixed-ref");
 }
@@ -397,26 +336,12 @@ fn ssh_runs_ssh_with_user_address_port_and_key() {
     let h = Harness::new();
     let key = h.user_key();
     let (instance_type, location) = cheapest_available(&h);
-    let out = h
-        .cmd()
-        .args([
-            "instances",
-            "create",
-            "-p",
-            "lambda",
-            "--type",
-            &instance_type,
-            "--location",
-            &location,
-            "--wait",
-            "-o",
-            "json",
-        ])
-        .arg("--ssh-key")
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(
+        h.create_cmd(&instance_type)
+            .args(["--location", &location, "--wait", "-o", "json"])
+            .arg("--ssh-key")
+            .arg(&key),
+    );
     let instance = json(&out);
     let id = instance["cloud_id"].as_str().unwrap();
     let ip = instance["public_ip"].as_str().unwrap();
@@ -515,12 +440,10 @@ fn validate_reports_in_both_formats_and_exits_by_the_result() {
         "nothing left running"
     );
 
-    let out = h
-        .cmd()
-        .args(["validate", "-p", "lambda", "--only", "locations"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(
+        h.cmd()
+            .args(["validate", "-p", "lambda", "--only", "locations"]),
+    );
     assert!(stdout(&out).contains("PASS locations"), "{}", stdout(&out));
 }
 

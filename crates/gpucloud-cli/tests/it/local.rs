@@ -2,7 +2,7 @@
 
 use predicates::prelude::*;
 
-use crate::common::{Harness, json, stderr, stdout};
+use crate::common::{Harness, json, run_ok, stderr, stdout};
 
 fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
@@ -103,31 +103,23 @@ fn up_then_ssh_then_terminate() {
         .stdout(predicate::str::contains(id.as_str()));
 
     // The printed ssh line works, through `gpucloud ssh` with the recorded key.
-    let out = cmd()
-        .args(["ssh", "-p", "local", &id, "--", "echo", "hello-from-local"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(cmd().args(["ssh", "-p", "local", &id, "--", "echo", "hello-from-local"]));
     assert!(
         stdout(&out).contains("hello-from-local"),
         "{}",
         stdout(&out)
     );
 
-    let out = cmd()
-        .args([
-            "instances",
-            "terminate",
-            "-p",
-            "local",
-            &id,
-            "--wait",
-            "-o",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(cmd().args([
+        "instances",
+        "terminate",
+        "-p",
+        "local",
+        &id,
+        "--wait",
+        "-o",
+        "json",
+    ]));
     assert_eq!(json(&out)["status"]["lifecycle_status"], "terminated");
     guard.id = None;
 }
@@ -143,8 +135,7 @@ fn local_types_and_locations() {
     cmd.env("GPUCLOUD_LOCAL_STATE", state.path());
     cmd.env("GPUCLOUD_LOCAL_SUBNET", "10.219.42.0/24")
         .args(["types", "-p", "local", "-o", "json"]);
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&mut cmd);
     assert!(!json(&out).as_array().unwrap().is_empty());
     let mut cmd = h.bare_cmd();
     cmd.env("GPUCLOUD_LOCAL_STATE", state.path());
