@@ -40,14 +40,30 @@ const IMAGE: &str = "host-rootfs";
 /// Short hash of the state directory: it names the bridge and prefixes namespaces and cgroups,
 /// so that state directories never touch each other's resources.
 fn state_tag(dir: &Path) -> String {
-    let path = std::fs::canonicalize(dir)
-        .or_else(|_| std::path::absolute(dir))
-        .unwrap_or_else(|_| dir.to_path_buf());
+    // Lexical only, never the file system: the credential (no I/O, directory perhaps not made
+    // yet) and its clients must derive the same tag, and so the same tenant id.
+    let path = lexically_normal(&std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()));
     let digest = sha2::Sha256::digest(path.as_os_str().as_encoded_bytes());
     digest.iter().take(4).fold(String::new(), |mut tag, b| {
         let _ = write!(tag, "{b:02x}");
         tag
     })
+}
+
+/// `path` with `.` and `..` components resolved by name.
+fn lexically_normal(path: &Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// The state directory must be an absolute UTF-8 path without control characters (it is
@@ -1053,6 +1069,14 @@ impl ModifyFirewall for LocalClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn state_tags_are_lexical_and_stable() {
+        let tag = state_tag(Path::new("/var/lib/gpucloud/local"));
+        assert_eq!(tag, state_tag(Path::new("/var/lib/gpucloud/./x/../local")));
+        assert_ne!(tag, state_tag(Path::new("/var/lib/gpucloud/other")));
+        assert_eq!(tag.len(), 8);
+    }
 
     #[test]
     fn hostnames() {
