@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode, header};
-use serde::de::DeserializeOwned;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde::de::{DeserializeOwned, DeserializeSeed};
 use tracing::{Instrument, field};
 use url::Url;
 
@@ -69,6 +69,8 @@ struct Inner {
     base_url: Url,
     http: reqwest::Client,
     auth: Auth,
+    /// The `Authorization` header value, built once (marked sensitive, so never logged).
+    authorization: Option<HeaderValue>,
     classifier: Box<dyn Classify>,
     retry: RetryPolicy,
     limiter: Option<Limiter>,
@@ -140,6 +142,11 @@ impl HttpClient {
         if let Some(timeout) = config.request_timeout {
             builder = builder.timeout(timeout);
         }
+        let authorization = authorization(&auth).map_err(|problem| {
+            CloudError::configuration(format!(
+                "the API key for {provider_id} cannot be sent in an HTTP header: {problem}"
+            ))
+        })?;
         let http = builder.build().map_err(|e| {
             CloudError::configuration(format!(
                 "cannot build the HTTP client for {provider_id}: {}",
@@ -152,6 +159,7 @@ impl HttpClient {
                 base_url,
                 http,
                 auth,
+                authorization,
                 classifier: Box::new(classifier),
                 retry: config.retry,
                 limiter: config.rate_limit.map(Limiter::new),
@@ -211,9 +219,20 @@ impl HttpClient {
     /// (so `()` and `Option<_>` accept a `204 No Content`). A body that is not a `T` is an
     /// [`ErrorKind::Decode`] error naming the serde error and quoting the start of the body.
     pub async fn send_json<T: DeserializeOwned>(&self, request: Request) -> Result<T> {
+        self.send_json_seed(request, std::marker::PhantomData::<T>)
+            .await
+    }
+
+    /// Like [`HttpClient::send_json`], but decodes the body with a [`DeserializeSeed`]: the
+    /// provider can process each element of a large answer as it is parsed (filter, convert)
+    /// instead of building an intermediate collection first. Same empty-body and error rules.
+    pub async fn send_json_seed<S, T>(&self, request: Request, seed: S) -> Result<T>
+    where
+        S: for<'de> DeserializeSeed<'de, Value = T>,
+    {
         let operation = request.operation;
         let response = self.send(request).await?;
-        self.decode(operation, &response)
+        self.decode(operation, &response, seed)
     }
 
     /// Sends `request` with retries and rate limits and returns the 2xx response. Any other
@@ -337,11 +356,16 @@ impl HttpClient {
         }
     }
 
+    /// The base URL with `path` appended (built once per call, not per attempt).
     fn url_for(&self, path: &str) -> Url {
         let mut url = self.inner.base_url.clone();
         let relative = path.trim_start_matches('/');
         if !relative.is_empty() {
-            let joined = format!("{}/{relative}", url.path().trim_end_matches('/'));
+            let base = url.path().trim_end_matches('/');
+            let mut joined = String::with_capacity(base.len() + 1 + relative.len());
+            joined.push_str(base);
+            joined.push('/');
+            joined.push_str(relative);
             url.set_path(&joined);
         }
         url
@@ -352,16 +376,16 @@ impl HttpClient {
             .inner
             .http
             .request(request.method.clone(), url.clone())
-            .header(header::ACCEPT, "application/json")
-            .headers(request.headers.clone());
+            .header(header::ACCEPT, HeaderValue::from_static("application/json"));
+        if let Some(value) = &self.inner.authorization {
+            builder = builder.header(header::AUTHORIZATION, value.clone());
+        }
+        if !request.headers.is_empty() {
+            builder = builder.headers(request.headers.clone());
+        }
         if !request.query.is_empty() {
             builder = builder.query(&request.query);
         }
-        builder = match &self.inner.auth {
-            Auth::None => builder,
-            Auth::Bearer(key) => builder.bearer_auth(key.expose()),
-            Auth::Basic(key) => builder.basic_auth(key.expose(), Some("")),
-        };
         if let Some(body) = &request.body {
             builder = builder
                 .header(header::CONTENT_TYPE, "application/json")
@@ -370,12 +394,13 @@ impl HttpClient {
         if let Some(timeout) = request.timeout {
             builder = builder.timeout(timeout);
         }
-        let response = builder
+        let mut response = builder
             .send()
             .await
             .map_err(|e| self.transport_failure(e, false))?;
         let status = response.status();
-        let headers = response.headers().clone();
+        // Taken, not cloned: the body is read next and the response is then gone.
+        let headers = std::mem::take(response.headers_mut());
         let body = response
             .bytes()
             .await
@@ -488,17 +513,21 @@ impl HttpClient {
         }
     }
 
-    fn decode<T: DeserializeOwned>(
-        &self,
-        operation: &'static str,
-        response: &HttpResponse,
-    ) -> Result<T> {
+    /// Decodes the body once, straight from the bytes; the error text is built only on failure.
+    fn decode<S, T>(&self, operation: &'static str, response: &HttpResponse, seed: S) -> Result<T>
+    where
+        S: for<'de> DeserializeSeed<'de, Value = T>,
+    {
         let body: &[u8] = &response.body;
-        let parsed = if body.iter().all(u8::is_ascii_whitespace) {
-            serde_json::from_slice(b"null")
+        let json: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+            b"null"
         } else {
-            serde_json::from_slice(body)
+            body
         };
+        let mut deserializer = serde_json::Deserializer::from_slice(json);
+        let parsed = seed
+            .deserialize(&mut deserializer)
+            .and_then(|value| deserializer.end().map(|()| value));
         parsed.map_err(|e| {
             let text = self.redact(&String::from_utf8_lossy(body));
             let snippet = truncate_chars(&text, DECODE_SNIPPET_CHARS);
@@ -519,6 +548,25 @@ impl HttpClient {
             .with_source(details)
         })
     }
+}
+
+/// The `Authorization` header value of a scheme, marked sensitive; `Err` names what is wrong with
+/// the key (never the key).
+fn authorization(auth: &Auth) -> std::result::Result<Option<HeaderValue>, &'static str> {
+    let text = match auth {
+        Auth::None => return Ok(None),
+        Auth::Bearer(key) => format!("Bearer {}", key.expose()),
+        Auth::Basic(key) => {
+            use base64::Engine as _;
+            let encoded =
+                base64::engine::general_purpose::STANDARD.encode(format!("{}:", key.expose()));
+            format!("Basic {encoded}")
+        }
+    };
+    let mut value = HeaderValue::from_str(&text)
+        .map_err(|_| "it contains characters that are not allowed in a header (control characters or non-ASCII)")?;
+    value.set_sensitive(true);
+    Ok(Some(value))
 }
 
 fn with_query(mut request: Request, query: &[(&str, &str)]) -> Request {

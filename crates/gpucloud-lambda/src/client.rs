@@ -26,7 +26,7 @@ use tokio::sync::Mutex;
 use crate::config::LambdaConfig;
 use crate::convert::{self, PROVIDER, TAG_CRED_REF_ID, TAG_REF_ID};
 use crate::error::{Subject, classify};
-use crate::wire::{self, Data};
+use crate::wire::{self, Data, EachData};
 
 /// The provider id.
 pub const PROVIDER_ID: &str = PROVIDER;
@@ -244,17 +244,26 @@ impl LambdaClient {
         &self.shared.http
     }
 
+    /// `GET path` and the `data` of the answer, decoded straight from the body.
     async fn get<T: serde::de::DeserializeOwned>(
         &self,
         operation: &'static str,
-        path: &str,
+        path: impl Into<String>,
     ) -> Result<T> {
-        let data: Data<T> = self.http().get_json(operation, path, &[]).await?;
+        let data: Data<T> = self.http().send_json(Request::get(operation, path)).await?;
         Ok(data.data)
     }
 
-    async fn raw_instances(&self, operation: &'static str) -> Result<Vec<wire::Instance>> {
-        self.get(operation, "instances").await
+    /// `GET /instances`, handing each instance to `each` as it is parsed (no vector of wire
+    /// instances is built).
+    async fn each_instance(
+        &self,
+        operation: &'static str,
+        each: impl FnMut(wire::Instance) + Send,
+    ) -> Result<()> {
+        self.http()
+            .send_json_seed(Request::get(operation, "instances"), EachData::new(each))
+            .await
     }
 
     async fn raw_instance(
@@ -262,7 +271,7 @@ impl LambdaClient {
         operation: &'static str,
         id: &InstanceId,
     ) -> Result<wire::Instance> {
-        self.get(operation, &format!("instances/{}", id.as_str()))
+        self.get(operation, ["instances/", id.as_str()].concat())
             .await
             .map_err(for_instance)
     }
@@ -277,14 +286,20 @@ impl LambdaClient {
         operation: &'static str,
         ref_id: &str,
     ) -> Result<Option<wire::Instance>> {
-        let instances = self.raw_instances(operation).await?;
-        Ok(instances.into_iter().find(|w| {
-            self.owned_by_me(w)
-                && convert::tag_value(w, TAG_REF_ID) == Some(ref_id)
+        let mut found = None;
+        self.each_instance(operation, |w| {
+            if found.is_none()
+                && self.owned_by_me(&w)
+                && convert::tag_value(&w, TAG_REF_ID) == Some(ref_id)
                 && !convert::status(w.status.as_deref())
                     .lifecycle_status
                     .is_terminal()
-        }))
+            {
+                found = Some(w);
+            }
+        })
+        .await?;
+        Ok(found)
     }
 
     /// The name of an account key holding `public_key`, adding one when none does.
@@ -579,8 +594,8 @@ impl LambdaClient {
             if reference.id.is_empty() {
                 continue;
             }
-            let path = format!("firewall-rulesets/{}", reference.id);
-            match self.get::<wire::FirewallRuleset>(operation, &path).await {
+            let path = ["firewall-rulesets/", reference.id.as_str()].concat();
+            match self.get::<wire::FirewallRuleset>(operation, path).await {
                 Ok(ruleset) if ruleset.name == expected => return Ok(Some(ruleset)),
                 Ok(_) => {}
                 Err(e) if e.is_not_found() => {}
@@ -749,25 +764,25 @@ impl CloudClient for LambdaClient {
     /// (one more request, for all rulesets at once, when any of them has one).
     async fn list_instances(&self, args: &ListInstancesArgs) -> Result<Vec<Instance>> {
         const OP: &str = "list_instances";
-        let raw = self.raw_instances(OP).await?;
         let mut instances = Vec::new();
         // Per kept instance with a ruleset of its own: (index, expected name, referenced ids).
         let mut wanted = Vec::new();
-        for mut w in raw {
+        self.each_instance(OP, |mut w| {
             if !self.owned_by_me(&w) {
-                continue;
+                return;
             }
             let own = convert::own_ruleset_name(&w)
                 .map(|name| (name, w.firewall_rulesets.take().unwrap_or_default()));
             let instance = convert::instance(w);
             if !args.matches(&instance) {
-                continue;
+                return;
             }
             if let Some((name, refs)) = own {
                 wanted.push((instances.len(), name, refs));
             }
             instances.push(instance);
-        }
+        })
+        .await?;
         if wanted.is_empty() {
             return Ok(instances);
         }

@@ -3,13 +3,109 @@
 //! are accepted.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
 
+use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// The success envelope `{"data": ...}`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Data<T> {
     pub data: T,
+}
+
+/// Decodes `{"data": [T, ...]}` and hands each element to `each` as soon as it is parsed, so
+/// that no vector of wire values is built (a list of 10,000 instances is converted and
+/// filtered element by element). A missing `data` is an error, as for [`Data`].
+pub(crate) struct EachData<T, F> {
+    each: F,
+    element: PhantomData<fn() -> T>,
+}
+
+impl<T, F: FnMut(T)> EachData<T, F> {
+    pub(crate) fn new(each: F) -> Self {
+        Self {
+            each,
+            element: PhantomData,
+        }
+    }
+}
+
+impl<'de, T: DeserializeOwned, F: FnMut(T)> DeserializeSeed<'de> for EachData<T, F> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, T: DeserializeOwned, F: FnMut(T)> Visitor<'de> for EachData<T, F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object with a \"data\" array")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        #[derive(Deserialize)]
+        #[serde(field_identifier, rename_all = "lowercase")]
+        enum Field {
+            Data,
+            #[serde(other)]
+            Other,
+        }
+        let mut seen = false;
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::Data if !seen => {
+                    seen = true;
+                    map.next_value_seed(Elements {
+                        each: &mut self.each,
+                        element: PhantomData,
+                    })?;
+                }
+                Field::Data => return Err(serde::de::Error::duplicate_field("data")),
+                Field::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if seen {
+            Ok(())
+        } else {
+            Err(serde::de::Error::missing_field("data"))
+        }
+    }
+}
+
+/// The elements of the `data` array, each handed over as parsed.
+struct Elements<'a, T, F> {
+    each: &'a mut F,
+    element: PhantomData<fn() -> T>,
+}
+
+impl<'de, T: DeserializeOwned, F: FnMut(T)> DeserializeSeed<'de> for Elements<'_, T, F> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: DeserializeOwned, F: FnMut(T)> Visitor<'de> for Elements<'_, T, F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(element) = seq.next_element::<T>()? {
+            (self.each)(element);
+        }
+        Ok(())
+    }
 }
 
 /// The error envelope `{"error": {...}, "field_errors": {...}}`.
@@ -28,6 +124,31 @@ pub(crate) struct ApiError {
     pub message: Option<String>,
     #[serde(default)]
     pub suggestion: Option<String>,
+}
+
+/// A region as embedded in an instance: only its name is used (the description is skipped
+/// unparsed rather than allocated for every instance of a list).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct RegionName {
+    #[serde(default)]
+    pub name: String,
+}
+
+/// The storage of an instance's type (all the model takes from its specs).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct StorageSpecs {
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub storage_gib: Option<u64>,
+}
+
+/// An instance type as embedded in an instance: its name and storage; the rest of the catalog
+/// entry (descriptions, price, other specs) is skipped unparsed.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct InstanceTypeName {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub specs: StorageSpecs,
 }
 
 /// A region.
@@ -124,9 +245,9 @@ pub(crate) struct Instance {
     #[serde(default)]
     pub status: Option<String>,
     #[serde(default)]
-    pub region: Option<Region>,
+    pub region: Option<RegionName>,
     #[serde(default)]
-    pub instance_type: Option<InstanceType>,
+    pub instance_type: Option<InstanceTypeName>,
     #[serde(default)]
     pub hostname: Option<String>,
     #[serde(default)]
@@ -255,22 +376,63 @@ pub(crate) struct PatchRuleset {
     pub rules: Vec<FirewallRule>,
 }
 
-/// An integer that may arrive as a number, a numeric string, or `null`.
+/// An integer that may arrive as a number, a numeric string, or `null`; anything else
+/// (negative, boolean, object, ...) is `None`. A visitor, not an untagged enum: no value is
+/// buffered, which matters when a list holds thousands of these.
 fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Num {
-        Int(u64),
-        Float(f64),
-        Text(String),
-        Other(serde::de::IgnoredAny),
+    struct Lenient;
+
+    impl<'de> Visitor<'de> for Lenient {
+        type Value = Option<u64>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a non-negative integer, a numeric string or null")
+        }
+
+        fn visit_u64<E>(self, n: u64) -> Result<Option<u64>, E> {
+            Ok(Some(n))
+        }
+
+        fn visit_i64<E>(self, n: i64) -> Result<Option<u64>, E> {
+            Ok(u64::try_from(n).ok())
+        }
+
+        fn visit_f64<E>(self, f: f64) -> Result<Option<u64>, E> {
+            Ok((f.is_finite() && f >= 0.0).then(|| f.round() as u64))
+        }
+
+        fn visit_str<E>(self, s: &str) -> Result<Option<u64>, E> {
+            Ok(s.trim().parse::<u64>().ok())
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E>(self) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+
+        fn visit_none<E>(self) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<u64>, D::Error> {
+            d.deserialize_any(self)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<u64>, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<u64>, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
     }
-    Ok(match Option::<Num>::deserialize(d)? {
-        Some(Num::Int(n)) => Some(n),
-        Some(Num::Float(f)) if f.is_finite() && f >= 0.0 => Some(f.round() as u64),
-        Some(Num::Text(s)) => s.trim().parse::<u64>().ok(),
-        _ => None,
-    })
+
+    d.deserialize_any(Lenient)
 }
 
 #[cfg(test)]
@@ -294,11 +456,45 @@ mod tests {
         assert_eq!(it.specs.memory_gib, Some(200));
         assert_eq!(it.specs.storage_gib, None);
         assert_eq!(it.specs.gpus, Some(1));
-        let odd: InstanceType =
-            serde_json::from_str(r#"{"price_cents_per_hour":{"a":1},"specs":{"vcpus":"x"}}"#)
-                .unwrap();
+        let odd: InstanceType = serde_json::from_str(
+            r#"{"price_cents_per_hour":{"a":[1,{"b":2}]},"specs":{"vcpus":"x","memory_gib":-3,"storage_gib":true,"gpus":[1,2]}}"#,
+        )
+        .unwrap();
         assert_eq!(odd.price_cents_per_hour, None);
         assert_eq!(odd.specs.vcpus, None);
+        assert_eq!(odd.specs.memory_gib, None);
+        assert_eq!(odd.specs.storage_gib, None);
+        assert_eq!(odd.specs.gpus, None);
+        let rounded: Specs =
+            serde_json::from_str(r#"{"vcpus":" 7 ","memory_gib":2.6,"storage_gib":-1.5}"#).unwrap();
+        assert_eq!(
+            (rounded.vcpus, rounded.memory_gib, rounded.storage_gib),
+            (Some(7), Some(3), None)
+        );
+    }
+
+    #[test]
+    fn each_data_hands_over_every_element_and_skips_other_fields() {
+        let mut seen = Vec::new();
+        let json =
+            br#"{"meta":{"x":[1,2]},"data":[{"id":"a"},{"id":"b","status":"active"}],"more":1}"#;
+        let mut de = serde_json::Deserializer::from_slice(json);
+        EachData::new(|w: Instance| seen.push(w.id))
+            .deserialize(&mut de)
+            .unwrap();
+        de.end().unwrap();
+        assert_eq!(seen, ["a", "b"]);
+        for bad in [
+            &br#"{"other":[]}"#[..],
+            br#"{"data":{"id":"a"}}"#,
+            br#"{"data":[],"data":[]}"#,
+            b"[1]",
+            br#"{"data":[{"id":5}]}"#,
+        ] {
+            let mut de = serde_json::Deserializer::from_slice(bad);
+            let result = EachData::new(|_: Instance| {}).deserialize(&mut de);
+            assert!(result.is_err(), "{}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]

@@ -48,6 +48,25 @@ fn https_and_loopback_http_are_accepted() {
 }
 
 #[test]
+fn a_key_that_cannot_be_a_header_is_refused_without_showing_it() {
+    let make = |auth| {
+        HttpClient::new(
+            "test",
+            HttpConfig::new("https://cloud.lambda.ai/").expect("base"),
+            auth,
+            StatusClassifier,
+        )
+    };
+    let key = "canary-key\nX-Injected: 1";
+    let err = make(Auth::Bearer(gpucloud_http::ApiKey::new(key))).expect_err("refused");
+    assert_eq!(err.kind(), ErrorKind::Configuration, "{err}");
+    assert!(err.to_string().contains("header"), "{err}");
+    assert!(!err.to_string().contains("canary"), "{err}");
+    // In Basic form the key is base64-encoded, so any key can be sent.
+    make(Auth::Basic(gpucloud_http::ApiKey::new(key))).expect("accepted");
+}
+
+#[test]
 fn a_config_without_base_url_is_refused() {
     let err = HttpClient::new("test", HttpConfig::default(), Auth::None, StatusClassifier)
         .expect_err("no URL");

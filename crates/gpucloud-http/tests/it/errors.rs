@@ -207,13 +207,25 @@ async fn undecodable_bodies_are_decode_errors_not_panics() {
         )
         .route("/api/v1/empty", get(|| async { StatusCode::OK }))
         .route(
+            "/api/v1/trailing",
+            get(|| async { (StatusCode::OK, "{\"data\": []} {\"data\": []}") }),
+        )
+        .route(
             "/api/v1/long",
             get(move || async move { (StatusCode::OK, long_garbage) }),
         );
     let base = serve(router).await;
     let (config, events) = config(&base, 3);
     let client = HttpClient::new("test", config, Auth::None, StatusClassifier).expect("client");
-    for path in ["truncated", "shape", "binary", "html", "empty", "long"] {
+    for path in [
+        "truncated",
+        "shape",
+        "binary",
+        "html",
+        "empty",
+        "long",
+        "trailing",
+    ] {
         let err = client
             .get_json::<Instances>("list_instances", path, &[])
             .await
@@ -253,4 +265,56 @@ async fn undecodable_bodies_are_decode_errors_not_panics() {
         .await
         .expect("None from empty body");
     assert!(nothing.is_none());
+}
+
+/// Counts the elements of `{"data": [...]}` as they are parsed, keeping only the even ones.
+struct EvenOnly;
+
+impl<'de> serde::de::DeserializeSeed<'de> for EvenOnly {
+    type Value = Vec<u64>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Vec<u64>, D::Error> {
+        #[derive(Deserialize)]
+        struct Envelope {
+            data: Vec<u64>,
+        }
+        let envelope = Envelope::deserialize(deserializer)?;
+        Ok(envelope.data.into_iter().filter(|n| n % 2 == 0).collect())
+    }
+}
+
+#[tokio::test]
+async fn seeds_decode_the_body_with_the_same_rules() {
+    let router = Router::new()
+        .route(
+            "/api/v1/numbers",
+            get(|| async { axum::Json(json!({"data": [1, 2, 3, 4]})) }),
+        )
+        .route(
+            "/api/v1/words",
+            get(|| async { axum::Json(json!({"data": ["a"]})) }),
+        )
+        .route(
+            "/api/v1/trailing",
+            get(|| async { (StatusCode::OK, "{\"data\": [2]} x") }),
+        );
+    let base = serve(router).await;
+    let (config, _) = config(&base, 1);
+    let client = HttpClient::new("test", config, Auth::None, StatusClassifier).expect("client");
+    let even = client
+        .send_json_seed(Request::get("numbers", "numbers"), EvenOnly)
+        .await
+        .expect("decoded");
+    assert_eq!(even, [2, 4]);
+    for path in ["words", "trailing"] {
+        let err = client
+            .send_json_seed(Request::get("numbers", path), EvenOnly)
+            .await
+            .expect_err(path);
+        assert_eq!(err.kind(), ErrorKind::Decode, "{path}: {err}");
+        assert!(err.to_string().contains("body starts with"), "{err}");
+    }
 }
