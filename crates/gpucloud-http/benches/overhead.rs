@@ -1,5 +1,11 @@
-//! Prints the per-request cost of `HttpClient::get_json` against a raw `reqwest` floor, both
-//! talking to the same axum server on 127.0.0.1. Run with `cargo bench -p gpucloud-http`.
+//! Prints the per-request cost of `HttpClient::get_json` against a raw `reqwest` floor (GET, read
+//! the body, `serde_json::from_slice` into the same type), both talking to the same axum server on
+//! 127.0.0.1. Run with `cargo bench -p gpucloud-http`.
+//!
+//! The two are sampled alternately (so background load hits both alike) and the medians are
+//! compared, once on a single-threaded runtime (client and server on one thread: the CPU work per
+//! request, stable) and once on a 2-worker runtime (latency including thread wake-ups, which
+//! dominate and vary on a small machine).
 
 use std::time::{Duration, Instant};
 
@@ -9,19 +15,27 @@ use gpucloud_http::{Auth, HttpClient, HttpConfig, StatusClassifier};
 use serde_json::{Value, json};
 
 const WARMUP: u32 = 200;
-const ROUNDS: u32 = 3;
-const REQUESTS: u32 = 2000;
+const SAMPLES: usize = 4000;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    println!(
+        "gpucloud-http overhead: GETs of a 20-item JSON list on 127.0.0.1, median of {SAMPLES} alternating samples"
+    );
+    println!("  floor = raw reqwest GET + read body + serde_json::from_slice into the same type");
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(run("single-threaded runtime (CPU work per request)"));
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .expect("tokio runtime");
-    runtime.block_on(run());
+        .expect("tokio runtime")
+        .block_on(run("2-worker runtime (latency incl. wake-ups, noisy)"));
 }
 
-async fn run() {
+async fn run(label: &str) {
     let body = json!({"data": (0..20).map(|i| json!({"id": format!("i-{i}"), "status": "active"})).collect::<Vec<_>>()});
     let router = Router::new().route(
         "/api/v1/instances",
@@ -31,7 +45,7 @@ async fn run() {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, router).await.expect("server") });
+    let server = tokio::spawn(async move { axum::serve(listener, router).await.expect("server") });
     let base = format!("http://{addr}/api/v1/");
 
     let raw = reqwest::Client::new();
@@ -51,39 +65,46 @@ async fn run() {
             .await
             .expect("get");
     }
-    println!(
-        "gpucloud-http overhead: {REQUESTS} sequential GETs of a 20-item JSON list on 127.0.0.1, best of {ROUNDS}"
-    );
-    let mut best_raw = Duration::MAX;
-    let mut best_client = Duration::MAX;
-    for _ in 0..ROUNDS {
-        let started = Instant::now();
-        for _ in 0..REQUESTS {
-            raw_get(&raw, &raw_url).await;
+    let mut raw_samples = Vec::with_capacity(SAMPLES);
+    let mut client_samples = Vec::with_capacity(SAMPLES);
+    for i in 0..SAMPLES {
+        let raw_first = i % 2 == 0;
+        for turn in 0..2 {
+            let started = Instant::now();
+            if (turn == 0) == raw_first {
+                raw_get(&raw, &raw_url).await;
+                raw_samples.push(started.elapsed());
+            } else {
+                let value: Value = client
+                    .get_json("list_instances", "instances", &[])
+                    .await
+                    .expect("get");
+                std::hint::black_box(value);
+                client_samples.push(started.elapsed());
+            }
         }
-        best_raw = best_raw.min(started.elapsed());
-        let started = Instant::now();
-        for _ in 0..REQUESTS {
-            let _: Value = client
-                .get_json("list_instances", "instances", &[])
-                .await
-                .expect("get");
-        }
-        best_client = best_client.min(started.elapsed());
     }
-    let per = |total: Duration| total.as_secs_f64() * 1e6 / f64::from(REQUESTS);
+    server.abort();
+    let (raw_median, client_median) = (median(raw_samples), median(client_samples));
+    let micros = |d: Duration| d.as_secs_f64() * 1e6;
+    println!("  {label}:");
     println!(
-        "  raw reqwest + serde_json : {:8.1} µs/request",
-        per(best_raw)
+        "    raw reqwest + serde_json : {:8.1} µs/request",
+        micros(raw_median)
     );
     println!(
-        "  HttpClient::get_json     : {:8.1} µs/request",
-        per(best_client)
+        "    HttpClient::get_json     : {:8.1} µs/request",
+        micros(client_median)
     );
     println!(
-        "  ratio                    : {:8.2}x",
-        best_client.as_secs_f64() / best_raw.as_secs_f64()
+        "    ratio                    : {:8.3}x",
+        client_median.as_secs_f64() / raw_median.as_secs_f64()
     );
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort_unstable();
+    samples[samples.len() / 2]
 }
 
 async fn raw_get(client: &reqwest::Client, url: &str) {
@@ -96,5 +117,6 @@ async fn raw_get(client: &reqwest::Client, url: &str) {
         .bytes()
         .await
         .expect("body");
-    let _: Value = serde_json::from_slice(&bytes).expect("json");
+    let value: Value = serde_json::from_slice(&bytes).expect("json");
+    std::hint::black_box(value);
 }

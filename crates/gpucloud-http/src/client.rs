@@ -524,10 +524,13 @@ impl HttpClient {
         } else {
             body
         };
-        let mut deserializer = serde_json::Deserializer::from_slice(json);
-        let parsed = seed
-            .deserialize(&mut deserializer)
-            .and_then(|value| deserializer.end().map(|()| value));
+        // One UTF-8 check of the whole body (word at a time) is cheaper than serde_json's check of
+        // every string on its own; a body that is not UTF-8 is left to the byte parser, which
+        // reports where it breaks.
+        let parsed = match std::str::from_utf8(json) {
+            Ok(text) => decode_with(serde_json::Deserializer::from_str(text), seed),
+            Err(_) => decode_with(serde_json::Deserializer::from_slice(json), seed),
+        };
         parsed.map_err(|e| {
             let text = self.redact(&String::from_utf8_lossy(body));
             let snippet = truncate_chars(&text, DECODE_SNIPPET_CHARS);
@@ -548,6 +551,20 @@ impl HttpClient {
             .with_source(details)
         })
     }
+}
+
+/// Runs `seed` on the whole input and checks that nothing but whitespace follows.
+fn decode_with<'de, R, S>(
+    mut deserializer: serde_json::Deserializer<R>,
+    seed: S,
+) -> serde_json::Result<S::Value>
+where
+    R: serde_json::de::Read<'de>,
+    S: DeserializeSeed<'de>,
+{
+    let value = seed.deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
 }
 
 /// The `Authorization` header value of a scheme, marked sensitive; `Err` names what is wrong with

@@ -767,13 +767,14 @@ impl CloudClient for LambdaClient {
         let mut instances = Vec::new();
         // Per kept instance with a ruleset of its own: (index, expected name, referenced ids).
         let mut wanted = Vec::new();
+        let mut type_ids = convert::TypeIds::default();
         self.each_instance(OP, |mut w| {
             if !self.owned_by_me(&w) {
                 return;
             }
             let own = convert::own_ruleset_name(&w)
                 .map(|name| (name, w.firewall_rulesets.take().unwrap_or_default()));
-            let instance = convert::instance(w);
+            let instance = convert::instance_with(w, &mut type_ids);
             if !args.matches(&instance) {
                 return;
             }

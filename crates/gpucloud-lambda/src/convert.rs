@@ -63,9 +63,41 @@ pub(crate) fn status(raw: Option<&str>) -> Status {
     }
 }
 
+/// The type ids built during one conversion pass. A list holds few distinct (region, type)
+/// pairs, so each id is built once with [`InstanceTypeId::generic`] and cloned after that.
+#[derive(Debug, Default)]
+pub(crate) struct TypeIds(Vec<(String, String, InstanceTypeId)>);
+
+impl TypeIds {
+    /// At most this many pairs are remembered, so that a lookup stays cheaper than building.
+    const MAX: usize = 16;
+
+    /// The generic id of `type_name` in `location`.
+    pub(crate) fn get(&mut self, location: &str, type_name: &str) -> InstanceTypeId {
+        if let Some((_, _, id)) = self
+            .0
+            .iter()
+            .find(|(l, t, _)| l == location && t == type_name)
+        {
+            return id.clone();
+        }
+        let id = InstanceTypeId::generic(location, None, type_name);
+        if self.0.len() < Self::MAX {
+            self.0
+                .push((location.to_owned(), type_name.to_owned(), id.clone()));
+        }
+        id
+    }
+}
+
 /// A Lambda instance → [`Instance`]. Bookkeeping tags become `ref_id`, `cloud_cred_ref_id` and
 /// `created_at` and are removed from `tags`.
 pub(crate) fn instance(w: wire::Instance) -> Instance {
+    instance_with(w, &mut TypeIds::default())
+}
+
+/// [`instance`], reusing the type ids of earlier instances of the same pass.
+pub(crate) fn instance_with(w: wire::Instance, type_ids: &mut TypeIds) -> Instance {
     let status = status(w.status.as_deref());
     let mut tags = Tags::new();
     let mut ref_id = String::new();
@@ -90,7 +122,7 @@ pub(crate) fn instance(w: wire::Instance) -> Instance {
     let instance_type_id = if type_name.is_empty() {
         InstanceTypeId::default()
     } else {
-        InstanceTypeId::generic(&location, None, &type_name)
+        type_ids.get(&location, &type_name)
     };
     let running = status.lifecycle_status == LifecycleStatus::Running;
     let rebootable = w
@@ -1273,6 +1305,30 @@ mod tests {
             "price_cents_per_hour": 129, "specs": {"vcpus": 30, "memory_gib": 200, "storage_gib": 1400, "gpus": 1}})
         },
     );
+
+    #[test]
+    fn type_ids_are_the_generic_ids_and_bounded() {
+        let mut ids = TypeIds::default();
+        for _ in 0..3 {
+            assert_eq!(
+                ids.get("us-east-1", "gpu_1x_a10"),
+                InstanceTypeId::generic("us-east-1", None, "gpu_1x_a10")
+            );
+        }
+        assert_eq!(
+            ids.get("us-west-1", "gpu_1x_a10"),
+            InstanceTypeId::generic("us-west-1", None, "gpu_1x_a10")
+        );
+        assert_eq!(ids.0.len(), 2);
+        for n in 0..40 {
+            let name = format!("t{n}");
+            assert_eq!(
+                ids.get("r", &name),
+                InstanceTypeId::generic("r", None, &name)
+            );
+        }
+        assert_eq!(ids.0.len(), TypeIds::MAX);
+    }
 
     #[test]
     fn foreign_instance_without_anything_does_not_panic() {
