@@ -318,3 +318,38 @@ async fn seeds_decode_the_body_with_the_same_rules() {
         assert!(err.to_string().contains("body starts with"), "{err}");
     }
 }
+
+#[tokio::test]
+async fn utf8_bodies_decode_with_escapes_and_invalid_bytes_inside_strings_fail() {
+    #[derive(Debug, Deserialize)]
+    struct Words {
+        data: Vec<String>,
+    }
+    let router = Router::new()
+        .route(
+            "/api/v1/unicode",
+            get(|| async {
+                (
+                    StatusCode::OK,
+                    "{\"data\": [\"é\", \"\\u00e9\", \"日本\", \"a\\nb\"]}",
+                )
+            }),
+        )
+        .route(
+            "/api/v1/latin1",
+            get(|| async { (StatusCode::OK, b"{\"data\": [\"caf\xe9\"]}".to_vec()) }),
+        );
+    let base = serve(router).await;
+    let (config, _) = config(&base, 1);
+    let client = HttpClient::new("test", config, Auth::None, StatusClassifier).expect("client");
+    let words: Words = client
+        .get_json("words", "unicode", &[])
+        .await
+        .expect("decoded");
+    assert_eq!(words.data, ["é", "é", "日本", "a\nb"]);
+    let err = client
+        .get_json::<Words>("words", "latin1", &[])
+        .await
+        .expect_err("not UTF-8");
+    assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
+}
