@@ -345,15 +345,28 @@ impl Host {
             self.subnet.prefix()
         );
         let _ = writeln!(batch, "link set {br} up");
+        run(operation, &self.tools.ip, &["-batch", "-"], Some(&batch)).await?;
         for id in attach {
             let veth = Self::veth(id);
-            if Self::link_exists(&veth) {
-                let _ = writeln!(batch, "link set {veth} master {br} up");
+            if !Self::link_exists(&veth) {
+                continue;
+            }
+            let attached = run(
+                operation,
+                &self.tools.ip,
+                &["link", "set", &veth, "master", br, "up"],
+                None,
+            )
+            .await;
+            // The kernel removes a veth asynchronously when its namespace is deleted, so one that
+            // existed a moment ago may be gone now: then there is nothing to attach.
+            if let Err(error) = attached
+                && Self::link_exists(&veth)
+            {
+                return Err(error);
             }
         }
-        run(operation, &self.tools.ip, &["-batch", "-"], Some(&batch))
-            .await
-            .map(drop)
+        Ok(())
     }
 
     /// Removes the bridge, if it exists.
