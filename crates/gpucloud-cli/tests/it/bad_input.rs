@@ -158,6 +158,22 @@ fn missing_credentials() {
 }
 
 #[test]
+fn rate_limit_settings_must_be_numbers() {
+    let h = Harness::new();
+    h.user_key();
+    let mut cmd = h.cmd();
+    cmd.env("LAMBDA_REQUESTS_PER_SECOND", "fast")
+        .args(CREATE_LAMBDA)
+        .arg(A10);
+    check(&h, cmd, 2, "requests_per_second");
+    let mut cmd = h.cmd();
+    cmd.env("LAMBDA_REQUESTS_PER_SECOND", "0")
+        .args(CREATE_LAMBDA)
+        .arg(A10);
+    check(&h, cmd, 2, "must be a positive number");
+}
+
+#[test]
 fn wrong_api_key_is_refused_by_the_provider() {
     let h = Harness::new();
     h.user_key();

@@ -52,11 +52,14 @@ impl Harness {
         self.home.path()
     }
 
-    /// `gpucloud` with a clean environment: this HOME, the fake's URL and key.
+    /// `gpucloud` with a clean environment: this HOME, the fake's URL and key, and client rate
+    /// limits lifted (the fake does not enforce Lambda's, and tests need not wait for them).
     pub fn cmd(&self) -> Command {
         let mut cmd = self.bare_cmd();
         cmd.env("LAMBDA_API_URL", self.fake.base_url())
-            .env("LAMBDA_API_KEY", self.fake.api_key());
+            .env("LAMBDA_API_KEY", self.fake.api_key())
+            .env("LAMBDA_REQUESTS_PER_SECOND", "1000")
+            .env("LAMBDA_LAUNCH_INTERVAL_MS", "0");
         cmd
     }
 
