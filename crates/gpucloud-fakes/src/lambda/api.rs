@@ -926,12 +926,13 @@ fn ruleset_not_found() -> ApiError {
     )
 }
 
-/// The ruleset's JSON, with the ids of the live instances that use it.
+/// The ruleset's JSON, with the ids of the instances that hold it (see
+/// [`FakeLambdaState::holds_rulesets`]).
 fn ruleset_wire(state: &FakeLambdaState, ruleset: &FakeFirewallRuleset) -> FirewallRulesetWire {
     let instance_ids = state
         .instances()
         .into_iter()
-        .filter(|i| !ending(i.status) && i.firewall_rulesets.contains(&ruleset.id))
+        .filter(|i| state.holds_rulesets(i) && i.firewall_rulesets.contains(&ruleset.id))
         .map(|i| i.id)
         .collect();
     let region = catalog::region(&ruleset.region).unwrap_or(&catalog::REGIONS[0]);
@@ -1025,7 +1026,7 @@ async fn delete_ruleset(State(state): State<FakeLambdaState>, IdParam(id): IdPar
     let in_use = state
         .instances()
         .iter()
-        .any(|i| !ending(i.status) && i.firewall_rulesets.contains(&ruleset.id));
+        .any(|i| state.holds_rulesets(i) && i.firewall_rulesets.contains(&ruleset.id));
     if in_use {
         return Err(wire::error(
             StatusCode::BAD_REQUEST,

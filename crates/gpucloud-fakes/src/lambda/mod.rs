@@ -73,6 +73,12 @@ pub struct FakeLambdaOptions {
     /// [`GENERAL_BURST`]) and one launch per [`LAUNCH_INTERVAL`], answered with `429` and
     /// `Retry-After`. Default false.
     pub enforce_rate_limits: bool,
+    /// Keep a firewall ruleset in use while any instance that references it is still listed,
+    /// terminating or terminated included, as real Lambda may: deleting it answers `400
+    /// firewall-rulesets/firewall-ruleset-in-use` and its `instance_ids` name the instance
+    /// until the instance is gone. Default false: a ruleset is freed as soon as its instances
+    /// start terminating.
+    pub rulesets_in_use_until_gone: bool,
 }
 
 impl Default for FakeLambdaOptions {
@@ -85,6 +91,7 @@ impl Default for FakeLambdaOptions {
             gone_after: Duration::from_secs(5),
             latency: Duration::ZERO,
             enforce_rate_limits: false,
+            rulesets_in_use_until_gone: false,
         }
     }
 }
@@ -99,6 +106,10 @@ impl fmt::Debug for FakeLambdaOptions {
             .field("gone_after", &self.gone_after)
             .field("latency", &self.latency)
             .field("enforce_rate_limits", &self.enforce_rate_limits)
+            .field(
+                "rulesets_in_use_until_gone",
+                &self.rulesets_in_use_until_gone,
+            )
             .finish()
     }
 }
@@ -110,6 +121,7 @@ impl FakeLambdaOptions {
             terminate_delay: self.terminate_delay,
             gone_after: self.gone_after,
         })
+        .with_rulesets_in_use_until_gone(self.rulesets_in_use_until_gone)
     }
 
     fn shared(&self, state: FakeLambdaState) -> Arc<server::Shared> {

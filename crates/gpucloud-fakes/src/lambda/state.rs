@@ -420,6 +420,8 @@ pub(crate) fn new_id() -> String {
 pub struct FakeLambdaState {
     inner: Arc<Mutex<Inner>>,
     pub(crate) timing: Timing,
+    /// See [`crate::lambda::FakeLambdaOptions::rulesets_in_use_until_gone`].
+    rulesets_in_use_until_gone: bool,
 }
 
 impl FakeLambdaState {
@@ -427,7 +429,20 @@ impl FakeLambdaState {
         Self {
             inner: Arc::new(Mutex::new(Inner::new(Instant::now()))),
             timing,
+            rulesets_in_use_until_gone: false,
         }
+    }
+
+    /// Keeps rulesets in use while a terminating or terminated instance still references them.
+    pub(crate) fn with_rulesets_in_use_until_gone(mut self, on: bool) -> Self {
+        self.rulesets_in_use_until_gone = on;
+        self
+    }
+
+    /// True when `instance` holds its rulesets: while it is not ending, or, with
+    /// `rulesets_in_use_until_gone`, for as long as it is listed at all.
+    pub(crate) fn holds_rulesets(&self, instance: &FakeInstance) -> bool {
+        self.rulesets_in_use_until_gone || !ending(instance.status)
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {

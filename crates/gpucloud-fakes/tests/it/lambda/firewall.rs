@@ -154,3 +154,65 @@ async fn rulesets_crud_and_in_use() {
     let (_, body) = get(&fake, "/api/v1/firewall-rulesets").await;
     assert_eq!(body["data"], json!([]));
 }
+
+#[tokio::test]
+async fn rulesets_in_use_until_gone_holds_them_through_termination() {
+    let fake =
+        gpucloud_fakes::lambda::FakeLambda::start(gpucloud_fakes::lambda::FakeLambdaOptions {
+            rulesets_in_use_until_gone: true,
+            ..super::fast()
+        })
+        .await
+        .expect("fake starts");
+    let (status, body) = post(
+        &fake,
+        "/api/v1/firewall-rulesets",
+        json!({"name": "held", "region": "us-west-1", "rules": []}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = body["data"]["id"].as_str().unwrap().to_owned();
+    super::add_key(&fake, "k").await;
+    let (status, body) = post(
+        &fake,
+        "/api/v1/instance-operations/launch",
+        json!({"region_name": "us-west-1", "instance_type_name": "gpu_1x_a10", "ssh_key_names": ["k"],
+               "firewall_rulesets": [{"id": id}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let instance_id = body["data"]["instance_ids"][0].as_str().unwrap().to_owned();
+    let (status, _) = post(
+        &fake,
+        "/api/v1/instance-operations/terminate",
+        json!({"instance_ids": [instance_id]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let path = format!("/api/v1/firewall-rulesets/{id}");
+    let delete = || call(&fake, Method::DELETE, &path, None);
+
+    // Terminating: still in use, and the ruleset still names the instance.
+    let (status, body) = delete().await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(code(&body), "firewall-rulesets/firewall-ruleset-in-use");
+    let (_, body) = get(&fake, &path).await;
+    assert_eq!(body["data"]["instance_ids"], json!([instance_id]));
+
+    // Terminated but still listed: still in use.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (_, body) = get(&fake, &format!("/api/v1/instances/{instance_id}")).await;
+    assert_eq!(body["data"]["status"], "terminated", "{body}");
+    let (status, body) = delete().await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(code(&body), "firewall-rulesets/firewall-ruleset-in-use");
+
+    // Gone: free.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(fake.state().instance(&instance_id).is_none());
+    let (_, body) = get(&fake, &path).await;
+    assert_eq!(body["data"]["instance_ids"], json!([]));
+    let (status, body) = delete().await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(fake.state().firewall_rulesets().is_empty());
+}
