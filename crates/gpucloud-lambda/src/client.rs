@@ -1,6 +1,7 @@
 //! The credential and the client: `CloudCredential`, `CloudClient` and the capability traits
 //! over Lambda's REST API.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -38,8 +39,11 @@ struct Shared {
     ref_id: String,
     tenant_id: String,
     /// Serializes creates in this process, so a RefID lookup and the launch it guards cannot
-    /// interleave with another create (Lambda allows one launch per 12 s anyway).
+    /// interleave with another create (Lambda allows one launch per 12 s anyway). The orphan
+    /// sweep holds it too, so it never sees a ruleset a create here has made but not launched.
     create_lock: Mutex<()>,
+    /// Minimum age of an unreferenced ruleset before the sweep deletes it.
+    orphan_grace: Duration,
 }
 
 /// A Lambda credential: the API key and the control plane's reference id.
@@ -117,6 +121,7 @@ impl LambdaCredential {
             ref_id: config.ref_id.clone(),
             tenant_id: tenant_id_from_secret("lambda", config.key().as_bytes()),
             create_lock: Mutex::new(()),
+            orphan_grace: config.effective_orphan_ruleset_grace(),
         });
         Ok(Self { config, shared })
     }
@@ -232,6 +237,29 @@ fn decode_user_data(b64: &str) -> Result<Option<String>> {
     })
 }
 
+/// What the listed instances reference: ruleset ids and instance ids.
+#[derive(Default)]
+struct Inventory {
+    ruleset_ids: HashSet<String>,
+    instance_ids: HashSet<String>,
+}
+
+impl Inventory {
+    fn add(&mut self, w: &wire::Instance) {
+        self.instance_ids.insert(w.id.clone());
+        self.ruleset_ids.extend(convert::ruleset_ids(w));
+    }
+
+    /// True when a listed instance references the ruleset or the ruleset names one.
+    fn referenced(&self, ruleset: &wire::FirewallRuleset) -> bool {
+        self.ruleset_ids.contains(&ruleset.id)
+            || ruleset
+                .instance_ids
+                .iter()
+                .any(|id| self.instance_ids.contains(id))
+    }
+}
+
 /// What a create added before the launch, removed again when the create fails.
 #[derive(Default)]
 struct Added {
@@ -286,9 +314,22 @@ impl LambdaClient {
         operation: &'static str,
         ref_id: &str,
     ) -> Result<Option<wire::Instance>> {
+        Ok(self.scan_instances(operation, Some(ref_id)).await?.0)
+    }
+
+    /// One list of the account's instances: the live instance of this credential with
+    /// `ref_id` (when given) and what every listed instance references, for the sweep.
+    async fn scan_instances(
+        &self,
+        operation: &'static str,
+        ref_id: Option<&str>,
+    ) -> Result<(Option<wire::Instance>, Inventory)> {
         let mut found = None;
+        let mut inventory = Inventory::default();
         self.each_instance(operation, |w| {
-            if found.is_none()
+            inventory.add(&w);
+            if let Some(ref_id) = ref_id
+                && found.is_none()
                 && self.owned_by_me(&w)
                 && convert::tag_value(&w, TAG_REF_ID) == Some(ref_id)
                 && !convert::status(w.status.as_deref())
@@ -299,7 +340,99 @@ impl LambdaClient {
             }
         })
         .await?;
-        Ok(found)
+        Ok((found, inventory))
+    }
+
+    /// Deletes this credential's orphaned rulesets among `rulesets`: named by
+    /// [`convert::ruleset_name`] for this credential, referenced by no instance in
+    /// `inventory`, naming no listed instance in their `instance_ids`, and older than the
+    /// grace. Failures are logged (a ruleset still in use is expected); returns how many were
+    /// deleted. The caller holds the create lock.
+    async fn sweep(
+        &self,
+        operation: &'static str,
+        rulesets: &[wire::FirewallRuleset],
+        inventory: &Inventory,
+    ) -> usize {
+        let now = Timestamp::now();
+        let grace = self.shared.orphan_grace;
+        let old_enough = |r: &wire::FirewallRuleset| {
+            grace.is_zero()
+                || r.created.is_some_and(|created| {
+                    now.duration_since(created)
+                        .try_into()
+                        .is_ok_and(|age: Duration| age >= grace)
+                })
+        };
+        let mut deleted = 0;
+        for ruleset in rulesets.iter().filter(|r| {
+            !r.id.is_empty()
+                && convert::is_credential_ruleset(&r.name, &self.shared.ref_id)
+                && !inventory.referenced(r)
+                && old_enough(r)
+        }) {
+            let request = Request::delete(operation, format!("firewall-rulesets/{}", ruleset.id))
+                .idempotent(true);
+            match self.http().send(request).await {
+                Ok(_) => {
+                    tracing::info!(ruleset = %ruleset.id, name = %ruleset.name, "deleted an orphaned firewall ruleset");
+                    deleted += 1;
+                }
+                Err(e) if e.is_not_found() => {}
+                Err(e) if e.kind() == ErrorKind::Conflict => {
+                    tracing::debug!(ruleset = %ruleset.id, error = %e, "orphaned firewall ruleset still in use; left for a later sweep");
+                }
+                Err(e) => {
+                    tracing::warn!(ruleset = %ruleset.id, error = %e, "could not delete an orphaned firewall ruleset");
+                }
+            }
+        }
+        deleted
+    }
+
+    /// Lists the rulesets (unless `rulesets` already holds them) and sweeps them; best
+    /// effort: failures are logged, never returned.
+    async fn sweep_best_effort(
+        &self,
+        operation: &'static str,
+        rulesets: Option<Vec<wire::FirewallRuleset>>,
+        inventory: &Inventory,
+    ) {
+        let rulesets = match rulesets {
+            Some(r) => r,
+            None => match self.get(operation, "firewall-rulesets").await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not list firewall rulesets to sweep orphans");
+                    return;
+                }
+            },
+        };
+        self.sweep(operation, &rulesets, inventory).await;
+    }
+
+    /// Deletes the firewall rulesets this credential created that no instance uses any more,
+    /// e.g. the ruleset of an instance Lambda still held while it terminated. Returns how
+    /// many were deleted.
+    ///
+    /// Only rulesets whose name carries this credential's mark (see the crate's
+    /// `SECURITY.md`) are candidates: never those of other credentials, of older SDK versions
+    /// or made by hand. A candidate is deleted when no listed instance references it and it
+    /// is older than [`LambdaConfig::effective_orphan_ruleset_grace`]. Costs one list of
+    /// instances, one list of rulesets and one delete per orphan. Waits for a create in
+    /// progress in this process. `create_instance` and `terminate_instance` run the same
+    /// sweep, best effort.
+    ///
+    /// # Errors
+    ///
+    /// When listing the instances or the rulesets fails. A ruleset that cannot be deleted
+    /// (still in use, or any other failure) is logged and skipped.
+    pub async fn sweep_orphaned_rulesets(&self) -> Result<usize> {
+        const OP: &str = "sweep_orphaned_rulesets";
+        let _guard = self.shared.create_lock.lock().await;
+        let (_, inventory) = self.scan_instances(OP, None).await?;
+        let rulesets: Vec<wire::FirewallRuleset> = self.get(OP, "firewall-rulesets").await?;
+        Ok(self.sweep(OP, &rulesets, &inventory).await)
     }
 
     /// The name of an account key holding `public_key`, adding one when none does.
@@ -365,7 +498,7 @@ impl LambdaClient {
     ) -> Result<wire::FirewallRuleset> {
         const OP: &str = "create_instance";
         let rules = convert::wire_rules(&attrs.firewall_rules)?;
-        let name = convert::ruleset_name(&attrs.ref_id);
+        let name = convert::ruleset_name(&self.shared.ref_id, &attrs.ref_id);
         let body = wire::CreateRuleset {
             name: name.clone(),
             region: region.to_owned(),
@@ -552,42 +685,74 @@ impl LambdaClient {
     }
 
     /// Deletes the instance's SDK-made rulesets; one still attached (Lambda may keep a
-    /// terminating instance's association) is left for a later terminate to sweep.
-    async fn delete_own_rulesets(&self, operation: &'static str, ruleset_ids: &[String]) {
+    /// terminating instance's association) is left for a later sweep. Returns the listed
+    /// rulesets that remain, for that sweep (`None` when none were listed).
+    async fn delete_own_rulesets(
+        &self,
+        operation: &'static str,
+        ruleset_ids: &[String],
+    ) -> Option<Vec<wire::FirewallRuleset>> {
         if ruleset_ids.is_empty() {
-            return;
+            return None;
         }
-        let rulesets: Vec<wire::FirewallRuleset> =
+        let mut rulesets: Vec<wire::FirewallRuleset> =
             match self.get(operation, "firewall-rulesets").await {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not list firewall rulesets to clean up");
-                    return;
+                    return None;
                 }
             };
+        let mut deleted = Vec::new();
         for ruleset in rulesets
             .iter()
             .filter(|r| ruleset_ids.contains(&r.id) && r.name.starts_with(convert::RULESET_PREFIX))
         {
             let request = Request::delete(operation, format!("firewall-rulesets/{}", ruleset.id))
                 .idempotent(true);
-            if let Err(e) = self.http().send(request).await
-                && !e.is_not_found()
-            {
-                tracing::info!(ruleset = %ruleset.id, error = %e, "firewall ruleset not deleted yet");
+            match self.http().send(request).await {
+                Ok(_) => deleted.push(ruleset.id.clone()),
+                Err(e) if e.is_not_found() => deleted.push(ruleset.id.clone()),
+                Err(e) => {
+                    tracing::info!(ruleset = %ruleset.id, error = %e, "firewall ruleset not deleted yet; a later sweep deletes it");
+                }
+            }
+        }
+        rulesets.retain(|r| !deleted.contains(&r.id));
+        Some(rulesets)
+    }
+
+    /// The sweep at the end of a terminate, reusing the rulesets it listed. Skipped while a
+    /// create holds the lock in this process (that create sweeps before its launch).
+    async fn sweep_after_terminate(
+        &self,
+        operation: &'static str,
+        rulesets: Option<Vec<wire::FirewallRuleset>>,
+    ) {
+        let Ok(_guard) = self.shared.create_lock.try_lock() else {
+            tracing::debug!("a create is in progress; it sweeps orphaned rulesets itself");
+            return;
+        };
+        match self.scan_instances(operation, None).await {
+            Ok((_, inventory)) => {
+                self.sweep_best_effort(operation, rulesets, &inventory)
+                    .await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list instances to sweep orphaned rulesets");
             }
         }
     }
 
     /// The instance's own ruleset: the one it references whose name derives from its RefID
-    /// (see [`convert::ruleset_name`]). `None` when it references none of that name, or that
+    /// (see [`convert::own_ruleset_names`]). `None` when it references none of that name, or that
     /// ruleset no longer exists (a 404 is not an error here). Other failures are returned.
     async fn find_own_ruleset(
         &self,
         operation: &'static str,
         w: &wire::Instance,
     ) -> Result<Option<wire::FirewallRuleset>> {
-        let Some(expected) = convert::own_ruleset_name(w) else {
+        let Some(expected) = convert::own_ruleset_names(w) else {
             return Ok(None);
         };
         for reference in w.firewall_rulesets.iter().flatten() {
@@ -596,7 +761,7 @@ impl LambdaClient {
             }
             let path = ["firewall-rulesets/", reference.id.as_str()].concat();
             match self.get::<wire::FirewallRuleset>(operation, path).await {
-                Ok(ruleset) if ruleset.name == expected => return Ok(Some(ruleset)),
+                Ok(ruleset) if expected.contains(&ruleset.name) => return Ok(Some(ruleset)),
                 Ok(_) => {}
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e),
@@ -741,10 +906,14 @@ impl CloudClient for LambdaClient {
             ));
         }
         let _guard = self.shared.create_lock.lock().await;
-        if let Some(existing) = self.find_by_ref_id(OP, &attrs.ref_id).await? {
+        let (existing, inventory) = self.scan_instances(OP, Some(&attrs.ref_id)).await?;
+        if let Some(existing) = existing {
             tracing::info!(ref_id = %attrs.ref_id, instance = %existing.id, "create: RefID exists, returning it");
             return self.instance_with_rules(OP, existing).await;
         }
+        // Rulesets left by earlier terminates (Lambda may hold them while the instance
+        // terminates): reuses the instance list above; never fails the create.
+        self.sweep_best_effort(OP, None, &inventory).await;
         let mut added = Added::default();
         let result = self.launch(&attrs, &region, &mut added).await;
         self.roll_back(added).await;
@@ -765,15 +934,15 @@ impl CloudClient for LambdaClient {
     async fn list_instances(&self, args: &ListInstancesArgs) -> Result<Vec<Instance>> {
         const OP: &str = "list_instances";
         let mut instances = Vec::new();
-        // Per kept instance with a ruleset of its own: (index, expected name, referenced ids).
+        // Per kept instance with a ruleset of its own: (index, expected names, referenced ids).
         let mut wanted = Vec::new();
         let mut type_ids = convert::TypeIds::default();
         self.each_instance(OP, |mut w| {
             if !self.owned_by_me(&w) {
                 return;
             }
-            let own = convert::own_ruleset_name(&w)
-                .map(|name| (name, w.firewall_rulesets.take().unwrap_or_default()));
+            let own = convert::own_ruleset_names(&w)
+                .map(|names| (names, w.firewall_rulesets.take().unwrap_or_default()));
             let instance = convert::instance_with(w, &mut type_ids);
             if !args.matches(&instance) {
                 return;
@@ -792,10 +961,10 @@ impl CloudClient for LambdaClient {
             Err(e) if e.is_not_found() => Vec::new(),
             Err(e) => return Err(e),
         };
-        for (index, name, refs) in wanted {
-            let own = rulesets
-                .iter()
-                .find(|r| r.name == name && refs.iter().any(|reference| reference.id == r.id));
+        for (index, names, refs) in wanted {
+            let own = rulesets.iter().find(|r| {
+                names.contains(&r.name) && refs.iter().any(|reference| reference.id == r.id)
+            });
             if let (Some(ruleset), Some(instance)) = (own, instances.get_mut(index)) {
                 instance.firewall_rules = convert::model_rules(&ruleset.rules);
             }
@@ -826,7 +995,8 @@ impl CloudClient for LambdaClient {
                 }
             }
         }
-        self.delete_own_rulesets(OP, &rulesets).await;
+        let remaining = self.delete_own_rulesets(OP, &rulesets).await;
+        self.sweep_after_terminate(OP, remaining).await;
         Ok(())
     }
 }

@@ -19,6 +19,9 @@ pub const DEFAULT_REQUESTS_PER_SECOND: f64 = 1.0;
 pub const DEFAULT_LAUNCH_INTERVAL: Duration = Duration::from_secs(12);
 /// Default time limit of one HTTP request.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default age below which an unreferenced ruleset of this credential is not swept: it may
+/// belong to a create still on its way to the launch (in another process).
+pub const DEFAULT_ORPHAN_RULESET_GRACE: Duration = Duration::from_secs(15 * 60);
 
 /// How to reach one Lambda Cloud account.
 ///
@@ -48,6 +51,12 @@ pub struct LambdaConfig {
     /// First retry backoff in milliseconds (doubling per retry); `None` uses 500.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_backoff_ms: Option<u64>,
+    /// Minimum age in seconds (by Lambda's `created`) of an unreferenced ruleset of this
+    /// credential before the orphan sweep deletes it; `None` uses
+    /// [`DEFAULT_ORPHAN_RULESET_GRACE`]. With a non-zero grace, rulesets without a readable
+    /// `created` are never swept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orphan_ruleset_grace_secs: Option<u64>,
 }
 
 fn expose_key<S: Serializer>(key: &SecretString, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -68,6 +77,7 @@ impl fmt::Debug for LambdaConfig {
             .field("launch_interval_ms", &self.launch_interval_ms)
             .field("request_timeout_ms", &self.request_timeout_ms)
             .field("retry_backoff_ms", &self.retry_backoff_ms)
+            .field("orphan_ruleset_grace_secs", &self.orphan_ruleset_grace_secs)
             .finish()
     }
 }
@@ -83,6 +93,7 @@ impl LambdaConfig {
             launch_interval_ms: None,
             request_timeout_ms: None,
             retry_backoff_ms: None,
+            orphan_ruleset_grace_secs: None,
         }
     }
 
@@ -139,6 +150,19 @@ impl LambdaConfig {
     pub fn with_retry_backoff(mut self, backoff: Duration) -> Self {
         self.retry_backoff_ms = Some(u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX));
         self
+    }
+
+    /// Sets the minimum age of an unreferenced ruleset before the orphan sweep deletes it
+    /// (whole seconds; zero sweeps at once, for tests and single-process use).
+    pub fn with_orphan_ruleset_grace(mut self, grace: Duration) -> Self {
+        self.orphan_ruleset_grace_secs = Some(grace.as_secs());
+        self
+    }
+
+    /// The orphan-ruleset grace in use.
+    pub fn effective_orphan_ruleset_grace(&self) -> Duration {
+        self.orphan_ruleset_grace_secs
+            .map_or(DEFAULT_ORPHAN_RULESET_GRACE, Duration::from_secs)
     }
 
     /// The server root in use, without a trailing slash.

@@ -174,16 +174,23 @@ pub(crate) fn ruleset_ids(w: &wire::Instance) -> Vec<String> {
         .collect()
 }
 
-/// The name the instance's own ruleset has when the SDK made one: derived from its RefID tag,
-/// and only when it references at least one ruleset. `None` for instances without either.
-pub(crate) fn own_ruleset_name(w: &wire::Instance) -> Option<String> {
+/// The names the instance's own ruleset may have when the SDK made one: the current scheme's
+/// (from its RefID and credential tags) and the legacy one (from its RefID only). `None` for
+/// instances without a RefID tag or without any ruleset.
+pub(crate) fn own_ruleset_names(w: &wire::Instance) -> Option<[String; 2]> {
     let referenced = w
         .firewall_rulesets
         .iter()
         .flatten()
         .any(|r| !r.id.is_empty());
     let ref_id = tag_value(w, TAG_REF_ID).filter(|r| !r.is_empty())?;
-    referenced.then(|| ruleset_name(ref_id))
+    let cred_ref_id = tag_value(w, TAG_CRED_REF_ID).unwrap_or("");
+    referenced.then(|| {
+        [
+            ruleset_name(cred_ref_id, ref_id),
+            legacy_ruleset_name(ref_id),
+        ]
+    })
 }
 
 /// What the description of a GPU says: base model, VRAM per GPU, form factor.
@@ -756,14 +763,65 @@ fn hex(bytes: &[u8]) -> String {
         })
 }
 
-/// The name of the ruleset the SDK creates for the instance with this RefID.
-pub(crate) fn ruleset_name(ref_id: &str) -> String {
+/// The name rulesets had before names identified the credential:
+/// `gpucloud-<RefID, truncated>-<12 hex of SHA-256(RefID)>`. Still recognized as an instance's
+/// own ruleset; never swept, as it does not say which credential made it.
+pub(crate) fn legacy_ruleset_name(ref_id: &str) -> String {
     let digest = Sha256::digest(ref_id.as_bytes());
     let short = hex(&digest[..6]);
     format!(
         "{RULESET_PREFIX}{}-{short}",
         truncate(ref_id, 64 - RULESET_PREFIX.len() - 13)
     )
+}
+
+/// Hex digits of a ruleset name's credential mark.
+const MARK_LEN: usize = 12;
+/// Hex digits of the RefID hash that keeps truncated RefIDs apart.
+const REF_HASH_LEN: usize = 8;
+/// Characters of the RefID kept in a ruleset name (64 in all).
+const RULESET_REF_LEN: usize = 64 - RULESET_PREFIX.len() - 1 - REF_HASH_LEN - 1 - MARK_LEN;
+
+/// The credential mark of a ruleset name: SHA-256 over the credential's reference id and the
+/// rest of the name, so it ties the name to one credential and cannot be made by editing the
+/// visible part.
+fn credential_mark(cred_ref_id: &str, body: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"gpucloud-lambda-ruleset\0");
+    hasher.update(cred_ref_id.as_bytes());
+    hasher.update(b"\0");
+    hasher.update(body.as_bytes());
+    let mut mark = hex(&hasher.finalize()[..MARK_LEN / 2]);
+    mark.truncate(MARK_LEN);
+    mark
+}
+
+/// The name of the ruleset the SDK creates for the instance with this RefID, for the
+/// credential `cred_ref_id`: `gpucloud-<RefID, truncated>-<8 hex of SHA-256(RefID)>-<mark>`
+/// (at most 64 characters), where the mark ([`credential_mark`]) identifies the credential.
+pub(crate) fn ruleset_name(cred_ref_id: &str, ref_id: &str) -> String {
+    let digest = Sha256::digest(ref_id.as_bytes());
+    let mut ref_hash = hex(&digest[..REF_HASH_LEN / 2]);
+    ref_hash.truncate(REF_HASH_LEN);
+    let body = format!(
+        "{RULESET_PREFIX}{}-{ref_hash}",
+        truncate(ref_id, RULESET_REF_LEN)
+    );
+    let mark = credential_mark(cred_ref_id, &body);
+    format!("{body}-{mark}")
+}
+
+/// True when `name` is a ruleset name [`ruleset_name`] made for `cred_ref_id` (any RefID):
+/// the SDK's prefix and a mark that matches this credential. Never true for legacy names,
+/// names made for other credentials, or names a person chose (short of copying one).
+pub(crate) fn is_credential_ruleset(name: &str, cred_ref_id: &str) -> bool {
+    let Some((body, mark)) = name.rsplit_once('-') else {
+        return false;
+    };
+    body.starts_with(RULESET_PREFIX)
+        && mark.len() == MARK_LEN
+        && mark.bytes().all(|b| b.is_ascii_hexdigit())
+        && credential_mark(cred_ref_id, body) == mark
 }
 
 #[cfg(test)]
@@ -1503,9 +1561,80 @@ mod tests {
 
     #[test]
     fn ruleset_names_are_bounded_and_distinct() {
-        let a = ruleset_name("ref-1");
-        assert!(a.starts_with("gpucloud-ref-1-"));
-        assert_ne!(a, ruleset_name("ref-2"));
-        assert!(ruleset_name(&"r".repeat(200)).len() <= 64);
+        let a = ruleset_name("cred-1", "ref-1");
+        assert!(a.starts_with("gpucloud-ref-1-"), "{a}");
+        assert_ne!(a, ruleset_name("cred-1", "ref-2"));
+        assert_ne!(a, ruleset_name("cred-2", "ref-1"));
+        let long = "r".repeat(128);
+        assert!(ruleset_name("cred-1", &long).len() <= 64);
+        assert_eq!(ruleset_name("cred-1", &"r".repeat(200)).len(), 64);
+        // RefIDs that differ only past the truncation still get distinct names.
+        assert_ne!(
+            ruleset_name("c", &format!("{long}a")),
+            ruleset_name("c", &format!("{long}b"))
+        );
+        assert!(legacy_ruleset_name(&long).len() <= 64);
+        assert!(legacy_ruleset_name("ref-1").starts_with("gpucloud-ref-1-"));
+    }
+
+    #[test]
+    fn ruleset_names_identify_their_credential() {
+        for ref_id in [
+            "ref-1",
+            "3fa9c2b1-0000-4000-8000-000000000000",
+            &"x".repeat(128),
+        ] {
+            let name = ruleset_name("cred-1", ref_id);
+            assert!(is_credential_ruleset(&name, "cred-1"), "{name}");
+            assert!(!is_credential_ruleset(&name, "cred-2"), "{name}");
+            assert!(!is_credential_ruleset(&name, ""), "{name}");
+            assert!(!is_credential_ruleset(
+                &legacy_ruleset_name(ref_id),
+                "cred-1"
+            ));
+        }
+        let empty_cred = ruleset_name("", "ref-1");
+        assert!(is_credential_ruleset(&empty_cred, ""));
+        assert!(!is_credential_ruleset(&empty_cred, "cred-1"));
+        let name = ruleset_name("cred-1", "ref-1");
+        let (body, mark) = name.rsplit_once('-').unwrap();
+        for forged in [
+            format!("{body}x-{mark}"),
+            format!("{}-{mark}", body.replacen("gpucloud-", "other-", 1)),
+            format!(
+                "{body}-{}{}",
+                &mark[..MARK_LEN - 1],
+                if mark.ends_with('0') { '1' } else { '0' }
+            ),
+            "gpucloud-web".to_owned(),
+            "My Firewall Ruleset".to_owned(),
+            String::new(),
+        ] {
+            assert!(!is_credential_ruleset(&forged, "cred-1"), "{forged}");
+        }
+    }
+
+    #[test]
+    fn own_ruleset_names_accept_both_schemes() {
+        let tags = serde_json::json!([
+            {"key": TAG_REF_ID, "value": "ref-1"},
+            {"key": TAG_CRED_REF_ID, "value": "cred-1"},
+        ]);
+        let w: wire::Instance = serde_json::from_value(serde_json::json!({
+            "id": "i-1",
+            "tags": tags,
+            "firewall_rulesets": [{"id": "rs-1"}],
+        }))
+        .unwrap();
+        assert_eq!(
+            own_ruleset_names(&w),
+            Some([
+                ruleset_name("cred-1", "ref-1"),
+                legacy_ruleset_name("ref-1")
+            ])
+        );
+        let bare: wire::Instance =
+            serde_json::from_value(serde_json::json!({"id": "i-2", "tags": tags})).unwrap();
+        assert_eq!(own_ruleset_names(&bare), None);
     }
 }

@@ -360,6 +360,9 @@ pub(crate) struct FirewallRuleset {
     pub rules: Vec<FirewallRule>,
     #[serde(default)]
     pub instance_ids: Vec<String>,
+    /// Creation time; `None` when absent or not an ISO 8601 timestamp.
+    #[serde(default, deserialize_with = "lenient_timestamp")]
+    pub created: Option<jiff::Timestamp>,
 }
 
 /// `POST /firewall-rulesets` body.
@@ -379,6 +382,20 @@ pub(crate) struct PatchRuleset {
 /// An integer that may arrive as a number, a numeric string, or `null`; anything else
 /// (negative, boolean, object, ...) is `None`. A visitor, not an untagged enum: no value is
 /// buffered, which matters when a list holds thousands of these.
+/// A timestamp string, or `None` for anything else (absent, null, a number, bad text).
+fn lenient_timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<Option<jiff::Timestamp>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Other(IgnoredAny),
+    }
+    Ok(match Option::<Raw>::deserialize(d)? {
+        Some(Raw::Text(text)) => text.parse().ok(),
+        Some(Raw::Other(_)) | None => None,
+    })
+}
+
 fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     struct Lenient;
 
@@ -438,6 +455,25 @@ fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ruleset_created_is_lenient() {
+        let parse = |created: &str| {
+            let json = format!(r#"{{"id":"r","name":"n","created":{created}}}"#);
+            serde_json::from_str::<FirewallRuleset>(&json)
+                .unwrap()
+                .created
+        };
+        assert_eq!(
+            parse(r#""2025-01-02T03:04:05Z""#),
+            Some("2025-01-02T03:04:05Z".parse().unwrap())
+        );
+        for other in ["null", "17", r#""yesterday""#, "{}"] {
+            assert_eq!(parse(other), None, "{other}");
+        }
+        let absent: FirewallRuleset = serde_json::from_str(r#"{"id":"r"}"#).unwrap();
+        assert_eq!(absent.created, None);
+    }
 
     #[test]
     fn instance_tolerates_missing_and_unknown_fields() {

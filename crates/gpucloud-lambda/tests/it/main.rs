@@ -6,3 +6,4 @@ mod live;
 mod ops;
 mod prism;
 mod support;
+mod sweep;
