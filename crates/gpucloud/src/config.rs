@@ -461,6 +461,48 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "lambda")]
+    fn numeric_lambda_settings_are_parsed_or_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "", 0o600);
+        let options = LoadOptions {
+            path: Some(path),
+            profile: None,
+        };
+        let base = [
+            ("LAMBDA_API_KEY", "k"),
+            ("LAMBDA_API_URL", "http://127.0.0.1:9"),
+        ];
+        let ok = load(
+            &[base[0], base[1], ("LAMBDA_ORPHAN_RULESET_GRACE_SECS", "60")],
+            &options,
+        )
+        .unwrap();
+        assert!(configured_provider(&ok, "lambda").is_ok());
+        for (var, field) in [
+            (
+                "LAMBDA_ORPHAN_RULESET_GRACE_SECS",
+                "orphan_ruleset_grace_secs",
+            ),
+            ("LAMBDA_REQUESTS_PER_SECOND", "requests_per_second"),
+            ("LAMBDA_LAUNCH_INTERVAL_MS", "launch_interval_ms"),
+        ] {
+            let config = load(&[base[0], base[1], (var, "soon")], &options).unwrap();
+            match configured_provider(&config, "lambda") {
+                Err(CloudError::InvalidArgument { field: f, problem }) => {
+                    assert_eq!(f, field);
+                    assert!(
+                        problem.contains("not a number") && problem.contains(var),
+                        "{problem}"
+                    );
+                }
+                Err(other) => panic!("{var}: unexpected {other}"),
+                Ok(_) => panic!("{var}: accepted a non-number"),
+            }
+        }
+    }
+
+    #[test]
     fn env_wins_over_the_file_setting_by_setting() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(

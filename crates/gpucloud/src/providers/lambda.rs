@@ -34,6 +34,12 @@ const SETTINGS: &[SettingSpec] = &[
         secret: false,
         description: "minimum time between launches in milliseconds (default 12000, Lambda's published limit)",
     },
+    SettingSpec {
+        key: "orphan_ruleset_grace_secs",
+        env: "LAMBDA_ORPHAN_RULESET_GRACE_SECS",
+        secret: false,
+        description: "age in seconds before an orphaned gpucloud firewall ruleset is swept (default 900)",
+    },
     REF_ID_SETTING,
 ];
 
@@ -73,6 +79,9 @@ fn build(settings: &ProviderSettings<'_>) -> Result<Build> {
     }
     if let Some(interval) = settings.get("launch_interval_ms") {
         config.launch_interval_ms = Some(parse_number(&interval, "launch_interval_ms")?);
+    }
+    if let Some(grace) = settings.get("orphan_ruleset_grace_secs") {
+        config.orphan_ruleset_grace_secs = Some(parse_number(&grace, "orphan_ruleset_grace_secs")?);
     }
     config = config.with_ref_id(settings.ref_id());
     config.validate()?;
