@@ -60,6 +60,7 @@ impl ProviderDescriptor {
 }
 
 /// The `ref_id` setting every provider reads; [`ProviderSettings::ref_id`] gives its default.
+#[cfg(any(feature = "lambda", feature = "local"))]
 pub(crate) const REF_ID_SETTING: SettingSpec = SettingSpec {
     key: "ref_id",
     env: "",
