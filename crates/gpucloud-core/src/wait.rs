@@ -288,19 +288,23 @@ mod tests {
         InstanceId::new("i-1")
     }
 
+    /// Waits for `desired` on instance `i-1` for `secs` at the client's poll interval.
+    async fn wait_secs(client: &Scripted, desired: LifecycleStatus, secs: u64) -> Result<Instance> {
+        wait_for_status(
+            client,
+            &id(),
+            desired,
+            WaitOptions::new(Duration::from_secs(secs)),
+        )
+        .await
+    }
+
     #[tokio::test(start_paused = true)]
     async fn reaches_the_status() {
         use LifecycleStatus::{Pending, Running};
         let client = Scripted::new(vec![Ok(Pending), Ok(Pending), Ok(Running)]);
         let started = TokioInstant::now();
-        let got = wait_for_status(
-            &client,
-            &id(),
-            Running,
-            WaitOptions::new(Duration::from_secs(60)),
-        )
-        .await
-        .unwrap();
+        let got = wait_secs(&client, Running, 60).await.unwrap();
         assert_eq!(got.lifecycle(), Running);
         assert_eq!(client.polls(), 3);
         assert_eq!(
@@ -315,14 +319,7 @@ mod tests {
         use LifecycleStatus::{Failed, Pending, Running, Terminated};
         for terminal in [Failed, Terminated] {
             let client = Scripted::new(vec![Ok(Pending), Ok(terminal)]);
-            let err = wait_for_status(
-                &client,
-                &id(),
-                Running,
-                WaitOptions::new(Duration::from_secs(600)),
-            )
-            .await
-            .unwrap_err();
+            let err = wait_secs(&client, Running, 600).await.unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InstanceFailed);
             assert_eq!(client.polls(), 2, "no polling after {terminal}");
             match err {
@@ -368,28 +365,16 @@ mod tests {
             Err(transient()),
             Ok(Running),
         ]);
-        let got = wait_for_status(
-            &client,
-            &id(),
-            Running,
-            WaitOptions::new(Duration::from_secs(60)),
-        )
-        .await
-        .unwrap();
+        let got = wait_secs(&client, Running, 60).await.unwrap();
         assert_eq!(got.lifecycle(), Running);
     }
 
     #[tokio::test(start_paused = true)]
     async fn timeout_keeps_the_last_error() {
         let client = Scripted::new(vec![Err(transient())]);
-        let err = wait_for_status(
-            &client,
-            &id(),
-            LifecycleStatus::Running,
-            WaitOptions::new(Duration::from_secs(20)),
-        )
-        .await
-        .unwrap_err();
+        let err = wait_secs(&client, LifecycleStatus::Running, 20)
+            .await
+            .unwrap_err();
         match err {
             CloudError::Wait {
                 kind: ErrorKind::Timeout,
@@ -411,14 +396,9 @@ mod tests {
             "bad key",
         );
         let client = Scripted::new(vec![Err(denied)]);
-        let err = wait_for_status(
-            &client,
-            &id(),
-            LifecycleStatus::Running,
-            WaitOptions::new(Duration::from_secs(60)),
-        )
-        .await
-        .unwrap_err();
+        let err = wait_secs(&client, LifecycleStatus::Running, 60)
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unauthenticated);
         assert_eq!(client.polls(), 1);
     }
@@ -427,25 +407,15 @@ mod tests {
     async fn gone_counts_as_terminated_but_not_as_running() {
         let gone = || CloudError::instance_not_found("test", "get_instance", "i-1");
         let client = Scripted::new(vec![Ok(LifecycleStatus::Terminating), Err(gone())]);
-        let got = wait_for_status(
-            &client,
-            &id(),
-            LifecycleStatus::Terminated,
-            WaitOptions::new(Duration::from_secs(60)),
-        )
-        .await
-        .unwrap();
+        let got = wait_secs(&client, LifecycleStatus::Terminated, 60)
+            .await
+            .unwrap();
         assert_eq!(got.lifecycle(), LifecycleStatus::Terminated);
 
         let client = Scripted::new(vec![Err(gone())]);
-        let err = wait_for_status(
-            &client,
-            &id(),
-            LifecycleStatus::Running,
-            WaitOptions::new(Duration::from_secs(600)),
-        )
-        .await
-        .unwrap_err();
+        let err = wait_secs(&client, LifecycleStatus::Running, 600)
+            .await
+            .unwrap_err();
         assert!(err.is_not_found());
         assert_eq!(client.polls(), NOT_FOUND_GRACE);
     }
