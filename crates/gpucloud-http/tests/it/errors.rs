@@ -9,7 +9,7 @@ use gpucloud_http::{Auth, Classification, HeaderMap, HttpClient, Request, Status
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::support::{Counter, config, serve};
+use crate::support::{Counter, config, serve, serve_counted};
 
 /// A classifier in the style of Lambda's: driven by `error.code`, falling back to the status.
 fn lambda_like(
@@ -52,10 +52,7 @@ fn lambda_like(
 
 #[tokio::test]
 async fn a_400_is_not_retried_and_carries_the_classification_and_details() {
-    let counter = Counter::default();
-    let router = Router::new()
-        .route(
-            "/api/v1/launch",
+    let (base, counter) = serve_counted("/api/v1/launch",
             post(|State(counter): State<Counter>| async move {
                 counter.hit();
                 (
@@ -63,10 +60,7 @@ async fn a_400_is_not_retried_and_carries_the_classification_and_details() {
                     [("x-request-id", "req-123")],
                     axum::Json(json!({"error": {"code": "global/invalid-parameters", "message": "Invalid instance type", "suggestion": "list types"}})),
                 )
-            }),
-        )
-        .with_state(counter.clone());
-    let base = serve(router).await;
+            })).await;
     let (config, events) = config(&base, 4);
     let client = HttpClient::new("lambda-labs", config, Auth::None, lambda_like).expect("client");
     let request = Request::post("create_instance", "launch").idempotent(true);
@@ -109,20 +103,14 @@ async fn a_400_is_not_retried_and_carries_the_classification_and_details() {
 
 #[tokio::test]
 async fn the_classifier_can_refuse_a_retry_the_status_would_allow() {
-    let counter = Counter::default();
-    let router = Router::new()
-        .route(
-            "/api/v1/instances",
+    let (base, counter) = serve_counted("/api/v1/instances",
             get(|State(counter): State<Counter>| async move {
                 counter.hit();
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     axum::Json(json!({"error": {"code": "instance-operations/launch/insufficient-capacity", "message": "no capacity"}})),
                 )
-            }),
-        )
-        .with_state(counter.clone());
-    let base = serve(router).await;
+            })).await;
     let (config, _) = config(&base, 4);
     let client = HttpClient::new("lambda-labs", config, Auth::None, lambda_like).expect("client");
     let err = client

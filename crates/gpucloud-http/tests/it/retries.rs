@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -11,7 +10,7 @@ use gpucloud_core::{ErrorKind, Retry};
 use gpucloud_http::{Auth, HttpClient, Request, StatusClassifier};
 use serde_json::{Value, json};
 
-use crate::support::{Counter, config, serve};
+use crate::support::{Counter, config, serve_counted};
 
 fn client(config: gpucloud_http::HttpConfig) -> HttpClient {
     HttpClient::new("test", config, Auth::None, StatusClassifier).expect("client")
@@ -19,20 +18,17 @@ fn client(config: gpucloud_http::HttpConfig) -> HttpClient {
 
 #[tokio::test]
 async fn throttled_twice_with_retry_after_then_succeeds_on_the_third_attempt() {
-    let counter = Counter::default();
-    let router = Router::new()
-        .route(
-            "/api/v1/instances",
-            get(|State(counter): State<Counter>| async move {
-                if counter.hit() <= 2 {
-                    (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "{}").into_response()
-                } else {
-                    axum::Json(json!({"data": [1, 2]})).into_response()
-                }
-            }),
-        )
-        .with_state(counter.clone());
-    let base = serve(router).await;
+    let (base, counter) = serve_counted(
+        "/api/v1/instances",
+        get(|State(counter): State<Counter>| async move {
+            if counter.hit() <= 2 {
+                (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "{}").into_response()
+            } else {
+                axum::Json(json!({"data": [1, 2]})).into_response()
+            }
+        }),
+    )
+    .await;
     let (config, events) = config(&base, 4);
     let answer: Value = client(config)
         .get_json("list_instances", "instances", &[])
@@ -57,20 +53,17 @@ async fn throttled_twice_with_retry_after_then_succeeds_on_the_third_attempt() {
 
 #[tokio::test]
 async fn a_post_is_retried_after_an_explicit_429() {
-    let counter = Counter::default();
-    let router = Router::new()
-        .route(
-            "/api/v1/launch",
-            post(|State(counter): State<Counter>| async move {
-                if counter.hit() == 1 {
-                    (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "0")], "").into_response()
-                } else {
-                    axum::Json(json!({"ok": true})).into_response()
-                }
-            }),
-        )
-        .with_state(counter.clone());
-    let base = serve(router).await;
+    let (base, counter) = serve_counted(
+        "/api/v1/launch",
+        post(|State(counter): State<Counter>| async move {
+            if counter.hit() == 1 {
+                (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "0")], "").into_response()
+            } else {
+                axum::Json(json!({"ok": true})).into_response()
+            }
+        }),
+    )
+    .await;
     let (config, events) = config(&base, 3);
     let request = Request::post("create_instance", "/launch")
         .json(&json!({"name": "a"}))
@@ -92,11 +85,7 @@ async fn slow(State(counter): State<Counter>) -> Response {
 
 #[tokio::test]
 async fn a_post_that_times_out_is_sent_once_and_reports_timeout() {
-    let counter = Counter::default();
-    let router = Router::new()
-        .route("/api/v1/launch", post(slow))
-        .with_state(counter.clone());
-    let base = serve(router).await;
+    let (base, counter) = serve_counted("/api/v1/launch", post(slow)).await;
     let (config, events) = config(&base, 4);
     let config = config.with_request_timeout(Duration::from_millis(200));
     let request = Request::post("create_instance", "launch")
@@ -118,11 +107,7 @@ async fn a_post_that_times_out_is_sent_once_and_reports_timeout() {
 
 #[tokio::test]
 async fn a_get_that_times_out_is_retried_until_attempts_run_out() {
-    let counter = Counter::default();
-    let router = Router::new()
-        .route("/api/v1/slow", get(slow))
-        .with_state(counter.clone());
-    let base = serve(router).await;
+    let (base, counter) = serve_counted("/api/v1/slow", get(slow)).await;
     let (config, events) = config(&base, 3);
     let config = config.with_request_timeout(Duration::from_millis(150));
     let err = client(config)
@@ -137,17 +122,14 @@ async fn a_get_that_times_out_is_retried_until_attempts_run_out() {
 
 #[tokio::test]
 async fn an_idempotent_get_on_503_is_retried_up_to_max_attempts_then_exhausted() {
-    let counter = Counter::default();
-    let router = Router::new()
-        .route(
-            "/api/v1/instances",
-            get(|State(counter): State<Counter>| async move {
-                counter.hit();
-                (StatusCode::SERVICE_UNAVAILABLE, "down")
-            }),
-        )
-        .with_state(counter.clone());
-    let base = serve(router).await;
+    let (base, counter) = serve_counted(
+        "/api/v1/instances",
+        get(|State(counter): State<Counter>| async move {
+            counter.hit();
+            (StatusCode::SERVICE_UNAVAILABLE, "down")
+        }),
+    )
+    .await;
     let (config, events) = config(&base, 5);
     let err = client(config)
         .get_json::<Value>("list_instances", "instances", &[])
@@ -176,17 +158,14 @@ async fn an_idempotent_get_on_503_is_retried_up_to_max_attempts_then_exhausted()
 
 #[tokio::test]
 async fn a_post_on_503_is_not_retried() {
-    let counter = Counter::default();
-    let router = Router::new()
-        .route(
-            "/api/v1/launch",
-            post(|State(counter): State<Counter>| async move {
-                counter.hit();
-                StatusCode::SERVICE_UNAVAILABLE
-            }),
-        )
-        .with_state(counter.clone());
-    let base = serve(router).await;
+    let (base, counter) = serve_counted(
+        "/api/v1/launch",
+        post(|State(counter): State<Counter>| async move {
+            counter.hit();
+            StatusCode::SERVICE_UNAVAILABLE
+        }),
+    )
+    .await;
     let (config, events) = config(&base, 4);
     let err = client(config)
         .send(Request::post("create_instance", "launch"))
@@ -200,20 +179,17 @@ async fn a_post_on_503_is_not_retried() {
 
 #[tokio::test]
 async fn a_post_marked_idempotent_is_retried_on_503() {
-    let counter = Counter::default();
-    let router = Router::new()
-        .route(
-            "/api/v1/launch",
-            post(|State(counter): State<Counter>| async move {
-                if counter.hit() == 1 {
-                    StatusCode::SERVICE_UNAVAILABLE
-                } else {
-                    StatusCode::NO_CONTENT
-                }
-            }),
-        )
-        .with_state(counter.clone());
-    let base = serve(router).await;
+    let (base, counter) = serve_counted(
+        "/api/v1/launch",
+        post(|State(counter): State<Counter>| async move {
+            if counter.hit() == 1 {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::NO_CONTENT
+            }
+        }),
+    )
+    .await;
     let (config, _) = config(&base, 4);
     let request = Request::post("create_instance", "launch").idempotent(true);
     client(config)

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
+use axum::routing::MethodRouter;
 use gpucloud_http::{HttpConfig, HttpEvent, RetryPolicy};
 
 /// Serves `router` on 127.0.0.1 and returns the base URL (with an `/api/v1/` prefix, so that
@@ -18,6 +19,13 @@ pub async fn serve(router: Router) -> String {
         axum::serve(listener, router).await.expect("test server");
     });
     format!("http://{addr}/api/v1/")
+}
+
+/// Serves one route whose handler counts its requests through the returned [`Counter`].
+pub async fn serve_counted(path: &str, route: MethodRouter<Counter>) -> (String, Counter) {
+    let counter = Counter::default();
+    let router = Router::new().route(path, route).with_state(counter.clone());
+    (serve(router).await, counter)
 }
 
 /// A request counter shared with a handler.
