@@ -28,29 +28,67 @@ use crate::model::kubernetes::{
 use crate::model::network::{CreateVpcArgs, Vpc};
 use crate::model::storage::ResizeInstanceVolumeArgs;
 
-/// The default suggested interval between instance-type syncs.
-pub const DEFAULT_INSTANCE_TYPE_POLL_TIME: Duration = Duration::from_secs(60);
 /// The default suggested interval between instance polls.
 pub const DEFAULT_INSTANCE_POLL_TIME: Duration = Duration::from_secs(5);
 /// The default client-side limit on creates per minute.
 pub const DEFAULT_MAX_CREATE_REQUESTS_PER_MINUTE: u32 = 10;
+
+/// Who a credential is, shared by the credential and every client it makes: computed once
+/// when the credential is built, so the two cannot disagree.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Identity {
+    provider_id: CloudProviderId,
+    api_type: ApiType,
+    reference_id: String,
+    tenant_id: String,
+}
+
+impl Identity {
+    /// The identity of a credential of `provider_id` with the control plane's `reference_id`
+    /// and a `tenant_id` derived without revealing the secret (may be empty; see
+    /// [`crate::ids::tenant_id_from_secret`]).
+    pub fn new(
+        provider_id: impl Into<CloudProviderId>,
+        api_type: ApiType,
+        reference_id: impl Into<String>,
+        tenant_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            provider_id: provider_id.into(),
+            api_type,
+            reference_id: reference_id.into(),
+            tenant_id: tenant_id.into(),
+        }
+    }
+
+    /// The provider id, e.g. `lambda-labs`.
+    pub fn provider_id(&self) -> &CloudProviderId {
+        &self.provider_id
+    }
+
+    /// Whether the catalog is queried per location or once.
+    pub fn api_type(&self) -> ApiType {
+        self.api_type
+    }
+
+    /// The control plane's id of the credential; persisted on every instance it creates.
+    pub fn reference_id(&self) -> &str {
+        &self.reference_id
+    }
+
+    /// A stable account id derived without revealing the secret (may be empty).
+    pub fn tenant_id(&self) -> &str {
+        &self.tenant_id
+    }
+}
 
 /// A provider credential: the secret, the control plane's reference id, and a factory for
 /// clients. Concrete credential types are serde-able and cheap to clone; their `Debug` never
 /// shows the secret.
 #[async_trait]
 pub trait CloudCredential: Send + Sync + std::fmt::Debug {
-    /// The provider id, e.g. `lambda-labs`.
-    fn provider_id(&self) -> CloudProviderId;
-
-    /// Whether the catalog is queried per location or once.
-    fn api_type(&self) -> ApiType;
-
-    /// The control plane's id of this credential; persisted on every instance it creates.
-    fn reference_id(&self) -> &str;
-
-    /// A stable account id derived without revealing the secret (may be empty).
-    fn tenant_id(&self) -> Result<String>;
+    /// Who this credential is: provider, API type, reference id and tenant id.
+    fn identity(&self) -> &Identity;
 
     /// A client bound to `location` (empty: the provider's default).
     async fn make_client(&self, location: &str) -> Result<Arc<dyn CloudClient>>;
@@ -135,18 +173,10 @@ impl CapabilityTable<'_> {
 
 /// A client of one provider account, bound to a location: the operations every provider has.
 #[async_trait]
-pub trait CloudClient: Send + Sync {
-    /// The provider id, e.g. `lambda-labs`.
-    fn provider_id(&self) -> CloudProviderId;
-
-    /// Whether the catalog is queried per location or once.
-    fn api_type(&self) -> ApiType;
-
-    /// The reference id of the credential that made this client.
-    fn reference_id(&self) -> &str;
-
-    /// The tenant id of the credential that made this client (the same value).
-    fn tenant_id(&self) -> Result<String>;
+pub trait CloudClient: Send + Sync + std::fmt::Debug {
+    /// The identity of the credential that made this client (equal to its
+    /// [`CloudCredential::identity`]).
+    fn identity(&self) -> &Identity;
 
     /// The location this client is bound to (empty: none).
     fn location(&self) -> &str;
@@ -174,11 +204,6 @@ pub trait CloudClient: Send + Sync {
 
     /// Starts deletion. Succeeds for an instance that is already gone.
     async fn terminate_instance(&self, id: &InstanceId) -> Result<()>;
-
-    /// Suggested interval between instance-type syncs.
-    fn instance_type_poll_time(&self) -> Duration {
-        DEFAULT_INSTANCE_TYPE_POLL_TIME
-    }
 
     /// Suggested interval between instance polls.
     fn instance_poll_time(&self) -> Duration {
@@ -356,7 +381,7 @@ pub trait CloudClientExt: CloudClient {
     /// The `NotImplemented` error for `capability` on this client.
     fn not_implemented(&self, capability: Capability) -> CloudError {
         CloudError::NotImplemented {
-            provider: self.provider_id().into_inner(),
+            provider: self.identity().provider_id().as_str().to_owned(),
             capability,
         }
     }
