@@ -107,3 +107,213 @@ pub fn configured_provider(config: &Config, name: &str) -> Result<ProviderEntry>
         ))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeSet, HashMap};
+    use std::os::unix::fs::PermissionsExt;
+
+    use gpucloud_core::{ErrorKind, SettingKind, SettingSource, SettingSpec};
+
+    use super::*;
+    use crate::config::LoadOptions;
+
+    /// The registry is exactly the descriptors the provider crates export, one per feature:
+    /// registering a provider needs nothing in the facade but its line and its feature.
+    #[test]
+    fn the_registry_is_exactly_the_registered_descriptors() {
+        let expected: Vec<&str> = [
+            #[cfg(feature = "lambda")]
+            gpucloud_lambda::DESCRIPTOR.id,
+            #[cfg(feature = "local")]
+            gpucloud_local::DESCRIPTOR.id,
+        ]
+        .to_vec();
+        let ids: Vec<&str> = providers().iter().map(|d| d.id).collect();
+        assert_eq!(ids, expected);
+    }
+
+    /// What every descriptor must hold so that the generic config, hints and CLI work for it.
+    #[test]
+    fn every_descriptor_is_self_consistent() {
+        let mut names = BTreeSet::new();
+        let mut vars = BTreeSet::new();
+        for d in providers() {
+            // A provider may use its id as its short name, but no two providers share a name.
+            assert!(names.insert(d.id), "{} clashes", d.id);
+            assert!(d.name == d.id || names.insert(d.name), "{} clashes", d.name);
+            assert!(find_provider(d.id).is_some_and(|f| f.id == d.id));
+            assert!(!d.display_name.is_empty() && !d.description.is_empty());
+            let mut keys = BTreeSet::new();
+            for spec in d.settings {
+                assert!(keys.insert(spec.key), "{}: {} twice", d.id, spec.key);
+                assert!(!spec.env.is_empty(), "{}: {} has no variable", d.id, spec.key);
+                assert!(vars.insert(spec.env), "{} is read twice", spec.env);
+            }
+            assert!(keys.contains("ref_id"), "{}: no ref_id setting", d.id);
+            if let Activation::Setting(key) = d.activation {
+                assert!(d.setting(key).is_some(), "{}: {key} not in its table", d.id);
+                assert_eq!(d.credential_env(), d.setting(key).map(|s| s.env));
+            }
+        }
+    }
+
+    /// A value of the setting's kind that no default equals.
+    fn sample(spec: &SettingSpec) -> &'static str {
+        match spec.kind {
+            SettingKind::Url => "http://127.0.0.1:7",
+            SettingKind::Path => "/tmp/gpucloud-sample",
+            SettingKind::Integer => "17",
+            SettingKind::Number => "2.5",
+            SettingKind::Cidr => "10.77.0.0/24",
+            _ => "sample-value",
+        }
+    }
+
+    fn config_file(dir: &std::path::Path, text: &str) -> LoadOptions {
+        let path = dir.join("config.toml");
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        LoadOptions {
+            path: Some(path),
+            profile: Some("work".into()),
+        }
+    }
+
+    /// Every setting of every provider is read from its variable and from the file, and the
+    /// variable wins: no provider needs facade code for its settings.
+    #[test]
+    fn every_setting_is_read_from_env_and_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for d in providers() {
+            let mut text = format!("[profiles.work.{}]\n", d.name);
+            for spec in d.settings {
+                text.push_str(&format!("{} = {:?}\n", spec.key, sample(spec)));
+            }
+            let options = config_file(dir.path(), &text);
+            let from_file = Config::load_with(&options, |_| None).unwrap();
+            let from_env = Config::load_with(&options, |var| {
+                d.settings
+                    .iter()
+                    .any(|s| s.env == var)
+                    .then(|| format!("{}-env", sample(d.settings.iter().find(|s| s.env == var).unwrap())))
+            })
+            .unwrap();
+            for spec in d.settings {
+                let file = from_file.settings(d);
+                let setting = file.get(spec.key).unwrap();
+                assert_eq!(setting.value(), sample(spec), "{}.{}", d.name, spec.key);
+                assert!(matches!(setting.source(), SettingSource::File { profile, .. } if profile == "work"));
+                let env = from_env.settings(d);
+                let setting = env.get(spec.key).unwrap();
+                assert_eq!(setting.value(), format!("{}-env", sample(spec)));
+                assert_eq!(setting.source(), &SettingSource::Env(spec.env));
+            }
+        }
+    }
+
+    fn load(env: &[(&str, &str)], options: &LoadOptions) -> Config {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::load_with(options, |var| env.get(var).cloned()).unwrap()
+    }
+
+    #[cfg(feature = "lambda")]
+    #[test]
+    fn every_lambda_field_is_configured_from_env_or_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[profiles.work.lambda]\napi_key = \"k\"\napi_url = \"http://127.0.0.1:9\"\n\
+            requests_per_second = 4.5\nlaunch_interval_ms = 10\nrequest_timeout_ms = 2500\n\
+            retry_backoff_ms = 7\norphan_ruleset_grace_secs = 30\nref_id = \"file-ref\"\n";
+        let options = config_file(dir.path(), text);
+        let read = |config: &Config| {
+            let entry = configured_provider(config, "lambda").unwrap();
+            let identity = entry.credential.identity().clone();
+            let settings = config.settings(&gpucloud_lambda::DESCRIPTOR);
+            let lambda = gpucloud_lambda::LambdaConfig::from_settings(&settings)
+                .unwrap()
+                .unwrap();
+            (identity, lambda)
+        };
+        let (identity, config) = read(&load(&[], &options));
+        assert_eq!(identity.reference_id(), "file-ref");
+        assert_eq!(config.effective_base_url(), "http://127.0.0.1:9");
+        assert_eq!(config.requests_per_second, Some(4.5));
+        assert_eq!(config.launch_interval_ms, Some(10));
+        assert_eq!(config.request_timeout_ms, Some(2500));
+        assert_eq!(config.retry_backoff_ms, Some(7));
+        assert_eq!(config.orphan_ruleset_grace_secs, Some(30));
+        let env = [
+            ("LAMBDA_REQUEST_TIMEOUT_MS", "3000"),
+            ("LAMBDA_RETRY_BACKOFF_MS", "8"),
+            ("LAMBDA_REF_ID", "env-ref"),
+        ];
+        let (identity, config) = read(&load(&env, &options));
+        assert_eq!(identity.reference_id(), "env-ref");
+        assert_eq!(config.request_timeout_ms, Some(3000));
+        assert_eq!(config.retry_backoff_ms, Some(8));
+        assert_eq!(config.launch_interval_ms, Some(10), "the file still fills the rest");
+
+        let bad = "[profiles.work.lambda]\napi_key = \"k\"\nretry_backoff_ms = \"soon\"\n";
+        let options = config_file(dir.path(), bad);
+        let error = configured_provider(&load(&[], &options), "lambda").unwrap_err();
+        assert!(
+            matches!(&error, CloudError::InvalidArgument { field, problem }
+                if field == "retry_backoff_ms" && problem.contains("config.toml [profile work]")),
+            "{error}"
+        );
+        let error =
+            configured_provider(&load(&[("LAMBDA_REQUEST_TIMEOUT_MS", "-5")], &options), "lambda")
+                .unwrap_err();
+        assert!(
+            matches!(&error, CloudError::InvalidArgument { field, problem }
+                if field == "request_timeout_ms" && problem.contains("env LAMBDA_REQUEST_TIMEOUT_MS")),
+            "{error}"
+        );
+    }
+
+    #[cfg(feature = "local")]
+    #[test]
+    fn every_local_field_is_read_and_a_bad_subnet_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[profiles.work.local]\nstate_dir = \"/tmp/l\"\nsubnet = \"10.5.0.0/24\"\nref_id = \"r\"\n";
+        let options = config_file(dir.path(), text);
+        let settings = load(&[], &options).settings(&gpucloud_local::DESCRIPTOR);
+        let config = gpucloud_local::LocalConfig::from_settings(&settings).unwrap();
+        assert_eq!(config.state_dir, std::path::PathBuf::from("/tmp/l"));
+        assert_eq!(config.subnet, "10.5.0.0/24");
+        assert_eq!(config.ref_id, "r");
+        let settings = load(&[("GPUCLOUD_LOCAL_SUBNET", "10.5.0.0/99")], &options)
+            .settings(&gpucloud_local::DESCRIPTOR);
+        let error = gpucloud_local::LocalConfig::from_settings(&settings).unwrap_err();
+        assert!(
+            matches!(&error, CloudError::InvalidArgument { field, problem }
+                if field == "subnet" && problem.contains("env GPUCLOUD_LOCAL_SUBNET")),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn hints_come_from_the_descriptor() {
+        let config = Config::empty();
+        for d in providers() {
+            let hint = how_to_configure(&config, d);
+            match d.activation {
+                Activation::Setting(_) => {
+                    let var = d.credential_env().unwrap();
+                    assert!(hint.contains(&format!("set {var}")), "{hint}");
+                    assert!(hint.contains(&format!("[profiles.default.{}]", d.name)), "{hint}");
+                }
+                Activation::Implicit(when) => assert!(hint.contains(when), "{hint}"),
+            }
+            if let Err(e) = configured_provider(&config, d.name)
+                && e.kind() == ErrorKind::Configuration
+                && let Activation::Setting(_) = d.activation
+            {
+                assert!(e.to_string().contains(&hint), "{e}");
+            }
+        }
+    }
+}
