@@ -12,10 +12,10 @@ use base64::Engine as _;
 use gpucloud_core::validate::validate_create;
 use gpucloud_core::{
     AddFirewallRulesToInstanceArgs, ApiType, CapabilityTable, CloudClient, CloudCredential,
-    CloudError, CreateFeatures, CreateInstanceAttrs, ErrorKind, GetImageArgs, Identity,
-    GetInstanceTypeArgs, GetLocationsArgs, Image, Instance, InstanceId, InstanceType,
-    LifecycleStatus, ListInstancesArgs, Location, MachineImage, ModifyFirewall, RebootInstance,
-    Result, Retry, RevokeSecurityGroupRuleArgs, tenant_id_from_secret,
+    CloudError, CreateFeatures, CreateInstanceAttrs, ErrorKind, GetImageArgs, GetInstanceTypeArgs,
+    GetLocationsArgs, Identity, Image, Instance, InstanceId, InstanceType, LifecycleStatus,
+    ListInstancesArgs, Location, MachineImage, ModifyFirewall, RebootInstance, Result, Retry,
+    RevokeSecurityGroupRuleArgs, tenant_id_from_secret,
 };
 use gpucloud_http::{
     ApiKey, Auth, Classification, HeaderMap, HttpClient, HttpConfig, RateLimit, Request,

@@ -395,9 +395,10 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_by_setting_and_variable() {
-        for spec in SETTINGS.iter().filter(|s| {
-            matches!(s.kind, SettingKind::Integer | SettingKind::Number)
-        }) {
+        for spec in SETTINGS
+            .iter()
+            .filter(|s| matches!(s.kind, SettingKind::Integer | SettingKind::Number))
+        {
             for bad in ["soon", "-1"] {
                 let error = LambdaConfig::from_lookup(|name| {
                     if name == spec.env {

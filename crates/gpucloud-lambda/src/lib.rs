@@ -37,5 +37,8 @@ fn build(settings: &ProviderSettings) -> Result<Build> {
         return Ok(Build::Missing("api_key"));
     };
     let source = key.source().clone().into();
-    Ok(Build::Ready(Arc::new(LambdaCredential::new(config)?), source))
+    Ok(Build::Ready(
+        Arc::new(LambdaCredential::new(config)?),
+        source,
+    ))
 }

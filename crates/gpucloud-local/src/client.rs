@@ -12,8 +12,8 @@ use base64::Engine as _;
 use gpucloud_core::validate::{check_firewall_rule, check_tag, validate_create};
 use gpucloud_core::{
     AddFirewallRulesToInstanceArgs, ApiType, CapabilityTable, CloudClient, CloudCredential,
-    CloudError, CreateFeatures, CreateInstanceAttrs, ErrorKind, FirewallRule, Identity,
-    FirewallRules, GetInstanceTypeArgs, GetLocationsArgs, Instance, InstanceId, InstanceTags,
+    CloudError, CreateFeatures, CreateInstanceAttrs, ErrorKind, FirewallRule, FirewallRules,
+    GetInstanceTypeArgs, GetLocationsArgs, Identity, Instance, InstanceId, InstanceTags,
     InstanceType, InstanceTypeId, LifecycleStatus, ListInstancesArgs, Location, ModifyFirewall,
     RebootInstance, Result, RevokeSecurityGroupRuleArgs, Status, StopStartInstance,
     UpdateInstanceTagsArgs,

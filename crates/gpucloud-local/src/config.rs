@@ -139,7 +139,11 @@ mod tests {
         assert_eq!(config.subnet, "10.9.8.0/24");
         assert_eq!(config.ref_id, "cred-3");
 
-        settings.set(&SETTINGS[1], "10.9.8.0".into(), SettingSource::Env(ENV_SUBNET));
+        settings.set(
+            &SETTINGS[1],
+            "10.9.8.0".into(),
+            SettingSource::Env(ENV_SUBNET),
+        );
         let error = LocalConfig::from_settings(&settings).unwrap_err();
         assert!(
             matches!(&error, CloudError::InvalidArgument { field, problem }

@@ -16,8 +16,7 @@ use gpucloud_core::{Activation, Build, CredentialSource, ProviderDescriptor, Pro
 pub use catalog::LOCATION;
 pub use client::{LocalClient, LocalCredential};
 pub use config::{
-    DEFAULT_STATE_DIR, DEFAULT_SUBNET, ENV_REF_ID, ENV_STATE_DIR, ENV_SUBNET, LocalConfig,
-    SETTINGS,
+    DEFAULT_STATE_DIR, DEFAULT_SUBNET, ENV_REF_ID, ENV_STATE_DIR, ENV_SUBNET, LocalConfig, SETTINGS,
 };
 
 /// The provider id.

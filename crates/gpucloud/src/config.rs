@@ -455,7 +455,12 @@ mod tests {
         // An empty variable counts as unset.
         let config = load(&[("LAMBDA_API_KEY", "")], &options).unwrap();
         assert_eq!(
-            config.settings(lambda).get("api_key").cloned().unwrap().value(),
+            config
+                .settings(lambda)
+                .get("api_key")
+                .cloned()
+                .unwrap()
+                .value(),
             "from-file"
         );
     }
@@ -473,7 +478,12 @@ mod tests {
         let config = load(&env, &LoadOptions::default()).unwrap();
         assert_eq!(config.profile(), "work");
         assert_eq!(
-            config.settings(lambda).get("api_key").cloned().unwrap().value(),
+            config
+                .settings(lambda)
+                .get("api_key")
+                .cloned()
+                .unwrap()
+                .value(),
             "b",
             "tables may use the provider id"
         );
@@ -485,7 +495,15 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(config.settings(lambda).get("api_key").cloned().unwrap().value(), "a");
+        assert_eq!(
+            config
+                .settings(lambda)
+                .get("api_key")
+                .cloned()
+                .unwrap()
+                .value(),
+            "a"
+        );
         let error = load(
             &env,
             &LoadOptions {

@@ -111,6 +111,7 @@ pub fn configured_provider(config: &Config, name: &str) -> Result<ProviderEntry>
 #[cfg(test)]
 mod tests {
     use std::collections::{BTreeSet, HashMap};
+    use std::fmt::Write as _;
     use std::os::unix::fs::PermissionsExt;
 
     use gpucloud_core::{ErrorKind, SettingKind, SettingSource, SettingSpec};
@@ -147,7 +148,12 @@ mod tests {
             let mut keys = BTreeSet::new();
             for spec in d.settings {
                 assert!(keys.insert(spec.key), "{}: {} twice", d.id, spec.key);
-                assert!(!spec.env.is_empty(), "{}: {} has no variable", d.id, spec.key);
+                assert!(
+                    !spec.env.is_empty(),
+                    "{}: {} has no variable",
+                    d.id,
+                    spec.key
+                );
                 assert!(vars.insert(spec.env), "{} is read twice", spec.env);
             }
             assert!(keys.contains("ref_id"), "{}: no ref_id setting", d.id);
@@ -188,22 +194,22 @@ mod tests {
         for d in providers() {
             let mut text = format!("[profiles.work.{}]\n", d.name);
             for spec in d.settings {
-                text.push_str(&format!("{} = {:?}\n", spec.key, sample(spec)));
+                writeln!(text, "{} = {:?}", spec.key, sample(spec)).unwrap();
             }
             let options = config_file(dir.path(), &text);
             let from_file = Config::load_with(&options, |_| None).unwrap();
             let from_env = Config::load_with(&options, |var| {
-                d.settings
-                    .iter()
-                    .any(|s| s.env == var)
-                    .then(|| format!("{}-env", sample(d.settings.iter().find(|s| s.env == var).unwrap())))
+                let spec = d.settings.iter().find(|s| s.env == var)?;
+                Some(format!("{}-env", sample(spec)))
             })
             .unwrap();
             for spec in d.settings {
                 let file = from_file.settings(d);
                 let setting = file.get(spec.key).unwrap();
                 assert_eq!(setting.value(), sample(spec), "{}.{}", d.name, spec.key);
-                assert!(matches!(setting.source(), SettingSource::File { profile, .. } if profile == "work"));
+                assert!(
+                    matches!(setting.source(), SettingSource::File { profile, .. } if profile == "work")
+                );
                 let env = from_env.settings(d);
                 let setting = env.get(spec.key).unwrap();
                 assert_eq!(setting.value(), format!("{}-env", sample(spec)));
@@ -254,7 +260,11 @@ mod tests {
         assert_eq!(identity.reference_id(), "env-ref");
         assert_eq!(config.request_timeout_ms, Some(3000));
         assert_eq!(config.retry_backoff_ms, Some(8));
-        assert_eq!(config.launch_interval_ms, Some(10), "the file still fills the rest");
+        assert_eq!(
+            config.launch_interval_ms,
+            Some(10),
+            "the file still fills the rest"
+        );
 
         let bad = "[profiles.work.lambda]\napi_key = \"k\"\nretry_backoff_ms = \"soon\"\n";
         let options = config_file(dir.path(), bad);
@@ -264,9 +274,11 @@ mod tests {
                 if field == "retry_backoff_ms" && problem.contains("config.toml [profile work]")),
             "{error}"
         );
-        let error =
-            configured_provider(&load(&[("LAMBDA_REQUEST_TIMEOUT_MS", "-5")], &options), "lambda")
-                .unwrap_err();
+        let error = configured_provider(
+            &load(&[("LAMBDA_REQUEST_TIMEOUT_MS", "-5")], &options),
+            "lambda",
+        )
+        .unwrap_err();
         assert!(
             matches!(&error, CloudError::InvalidArgument { field, problem }
                 if field == "request_timeout_ms" && problem.contains("env LAMBDA_REQUEST_TIMEOUT_MS")),
@@ -304,7 +316,10 @@ mod tests {
                 Activation::Setting(_) => {
                     let var = d.credential_env().unwrap();
                     assert!(hint.contains(&format!("set {var}")), "{hint}");
-                    assert!(hint.contains(&format!("[profiles.default.{}]", d.name)), "{hint}");
+                    assert!(
+                        hint.contains(&format!("[profiles.default.{}]", d.name)),
+                        "{hint}"
+                    );
                 }
                 Activation::Implicit(when) => assert!(hint.contains(when), "{hint}"),
             }

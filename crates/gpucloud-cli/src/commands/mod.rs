@@ -39,14 +39,31 @@ impl Ctx {
         })
     }
 
+    /// How to configure each provider of this build, from its descriptor.
+    pub fn setup_hint(&self) -> String {
+        let ways: Vec<String> = gpucloud::providers()
+            .iter()
+            .map(|d| {
+                format!(
+                    "{}: {}",
+                    d.name,
+                    gpucloud::how_to_configure(&self.config, d)
+                )
+            })
+            .collect();
+        if ways.is_empty() {
+            return "this build has no provider features".to_owned();
+        }
+        ways.join("; ")
+    }
+
     /// The providers named in `names`, or every configured provider when `names` is empty.
     pub fn providers(&self, names: &[String]) -> CliResult<Vec<ProviderEntry>> {
         if names.is_empty() {
             let all = gpucloud::configured_providers(&self.config)
                 .map_err(|e| CliError::cloud("configuration", &e))?;
             if all.is_empty() {
-                return Err(CliError::usage("no provider is configured")
-                    .hint("set LAMBDA_API_KEY (or add [profiles.default.lambda] api_key to ~/.config/gpucloud/config.toml), or run as root for the local provider"));
+                return Err(CliError::usage("no provider is configured").hint(self.setup_hint()));
             }
             return Ok(all);
         }
