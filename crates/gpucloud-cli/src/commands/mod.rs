@@ -33,8 +33,11 @@ impl Ctx {
     /// The provider named `name`, configured.
     pub fn provider(&self, name: &str) -> CliResult<ProviderEntry> {
         gpucloud::configured_provider(&self.config, name).map_err(|e| match e {
-            gpucloud::CloudError::InvalidArgument { problem, .. } => CliError::usage(problem)
-                .hint("`gpucloud providers` lists the providers of this build"),
+            // An unknown name; any other bad argument is a setting, which the error names.
+            gpucloud::CloudError::InvalidArgument { field, problem } if field == "provider" => {
+                CliError::usage(problem)
+                    .hint("`gpucloud providers` lists the providers of this build")
+            }
             other => CliError::cloud(&format!("provider {name}"), &other),
         })
     }
