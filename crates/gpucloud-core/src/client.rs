@@ -343,6 +343,39 @@ fn present<T: ?Sized>(slot: Option<&T>) -> bool {
     slot.is_some()
 }
 
+/// An optional capability trait (`dyn StopStartInstance`, ...), found by type in a client's
+/// [`CapabilityTable`]; see [`CloudClientExt::capability`].
+pub trait OptionalCapability<'a> {
+    /// The capability the trait implements.
+    const CAPABILITY: Capability;
+    /// The trait object in `table`, when the client implements it.
+    fn find(table: CapabilityTable<'a>) -> Option<&'a Self>;
+}
+
+macro_rules! optional_capabilities {
+    ($($name:ident => $slot:ident, $capability:ident;)*) => {$(
+        impl<'a> OptionalCapability<'a> for dyn $name + 'a {
+            const CAPABILITY: Capability = Capability::$capability;
+            fn find(table: CapabilityTable<'a>) -> Option<&'a Self> {
+                table.$slot
+            }
+        }
+    )*};
+}
+
+optional_capabilities! {
+    StopStartInstance => stop_start, StopStartInstance;
+    RebootInstance => reboot, RebootInstance;
+    ResizeInstanceVolume => resize_volume, ResizeInstanceVolume;
+    MachineImage => machine_image, MachineImage;
+    ChangeInstanceType => change_instance_type, ChangeInstanceType;
+    ModifyFirewall => modify_firewall, ModifyFirewall;
+    InstanceTags => tags, Tags;
+    InstanceTypeQuotas => quota, Quota;
+    MaintainVpc => vpc, Vpc;
+    MaintainKubernetes => kubernetes, ManagedKubernetes;
+}
+
 /// Derived operations on every client: the capability list and typed access to capabilities.
 pub trait CloudClientExt: CloudClient {
     /// The capabilities this client implements, derived from its table and create features.
@@ -386,75 +419,150 @@ pub trait CloudClientExt: CloudClient {
         }
     }
 
+    /// The capability trait `C` (e.g. `dyn StopStartInstance`), or `NotImplemented`: one call
+    /// for any capability, `client.capability::<dyn RebootInstance>()?.reboot_instance(id)`.
+    fn capability<'a, C>(&'a self) -> Result<&'a C>
+    where
+        C: OptionalCapability<'a> + ?Sized,
+    {
+        C::find(self.capability_table()).ok_or_else(|| self.not_implemented(C::CAPABILITY))
+    }
+
     /// Stop/start, or `NotImplemented`.
     fn stop_start(&self) -> Result<&dyn StopStartInstance> {
-        self.capability_table()
-            .stop_start
-            .ok_or_else(|| self.not_implemented(Capability::StopStartInstance))
+        self.capability()
     }
 
     /// Reboot, or `NotImplemented`.
     fn reboot(&self) -> Result<&dyn RebootInstance> {
-        self.capability_table()
-            .reboot
-            .ok_or_else(|| self.not_implemented(Capability::RebootInstance))
+        self.capability()
     }
 
     /// Volume resize, or `NotImplemented`.
     fn resize_volume(&self) -> Result<&dyn ResizeInstanceVolume> {
-        self.capability_table()
-            .resize_volume
-            .ok_or_else(|| self.not_implemented(Capability::ResizeInstanceVolume))
+        self.capability()
     }
 
     /// Images, or `NotImplemented`.
     fn machine_image(&self) -> Result<&dyn MachineImage> {
-        self.capability_table()
-            .machine_image
-            .ok_or_else(|| self.not_implemented(Capability::MachineImage))
+        self.capability()
     }
 
     /// Type change, or `NotImplemented`.
     fn change_instance_type(&self) -> Result<&dyn ChangeInstanceType> {
-        self.capability_table()
-            .change_instance_type
-            .ok_or_else(|| self.not_implemented(Capability::ChangeInstanceType))
+        self.capability()
     }
 
     /// Firewall changes, or `NotImplemented`.
     fn modify_firewall(&self) -> Result<&dyn ModifyFirewall> {
-        self.capability_table()
-            .modify_firewall
-            .ok_or_else(|| self.not_implemented(Capability::ModifyFirewall))
+        self.capability()
     }
 
     /// Tags, or `NotImplemented`.
     fn tags(&self) -> Result<&dyn InstanceTags> {
-        self.capability_table()
-            .tags
-            .ok_or_else(|| self.not_implemented(Capability::Tags))
+        self.capability()
     }
 
     /// Quotas, or `NotImplemented`.
     fn quota(&self) -> Result<&dyn InstanceTypeQuotas> {
-        self.capability_table()
-            .quota
-            .ok_or_else(|| self.not_implemented(Capability::Quota))
+        self.capability()
     }
 
     /// VPCs, or `NotImplemented`.
     fn vpc(&self) -> Result<&dyn MaintainVpc> {
-        self.capability_table()
-            .vpc
-            .ok_or_else(|| self.not_implemented(Capability::Vpc))
+        self.capability()
     }
 
     /// Kubernetes, or `NotImplemented`.
     fn kubernetes(&self) -> Result<&dyn MaintainKubernetes> {
-        self.capability_table()
-            .kubernetes
-            .ok_or_else(|| self.not_implemented(Capability::ManagedKubernetes))
+        self.capability()
     }
 }
 
 impl<T: CloudClient + ?Sized> CloudClientExt for T {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::InstanceId;
+
+    #[derive(Debug)]
+    struct Rebooter {
+        identity: Identity,
+    }
+
+    #[async_trait]
+    impl RebootInstance for Rebooter {
+        async fn reboot_instance(&self, _: &InstanceId) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[async_trait]
+    impl CloudClient for Rebooter {
+        fn identity(&self) -> &Identity {
+            &self.identity
+        }
+        fn location(&self) -> &str {
+            ""
+        }
+        fn capability_table(&self) -> CapabilityTable<'_> {
+            CapabilityTable {
+                reboot: Some(self),
+                ..CapabilityTable::NONE
+            }
+        }
+        fn create_features(&self) -> CreateFeatures {
+            CreateFeatures::default()
+        }
+        async fn locations(&self, _: GetLocationsArgs) -> Result<Vec<Location>> {
+            Ok(vec![])
+        }
+        async fn instance_types(&self, _: &GetInstanceTypeArgs) -> Result<Vec<InstanceType>> {
+            Ok(vec![])
+        }
+        async fn create_instance(&self, _: CreateInstanceAttrs) -> Result<Instance> {
+            Err(CloudError::invalid("attrs", "not in this test"))
+        }
+        async fn get_instance(&self, id: &InstanceId) -> Result<Instance> {
+            Err(CloudError::instance_not_found(
+                "test",
+                "get_instance",
+                id.as_str(),
+            ))
+        }
+        async fn list_instances(&self, _: &ListInstancesArgs) -> Result<Vec<Instance>> {
+            Ok(vec![])
+        }
+        async fn terminate_instance(&self, _: &InstanceId) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn capabilities_are_found_by_type_or_refused_naming_them() {
+        let client: Arc<dyn CloudClient> = Arc::new(Rebooter {
+            identity: Identity::new("test", ApiType::Global, "ref", ""),
+        });
+        let id = InstanceId::new("i-1");
+        client
+            .capability::<dyn RebootInstance>()
+            .unwrap()
+            .reboot_instance(&id)
+            .await
+            .unwrap();
+        let Err(error) = client.capability::<dyn StopStartInstance>() else {
+            panic!("stop/start is not in the table");
+        };
+        assert!(
+            matches!(&error, CloudError::NotImplemented { provider, capability }
+                if provider == "test" && *capability == Capability::StopStartInstance),
+            "{error}"
+        );
+        assert!(client.tags().is_err() && client.reboot().is_ok());
+        assert_eq!(
+            client.capabilities().iter().collect::<Vec<_>>()[3..],
+            [Capability::RebootInstance]
+        );
+    }
+}

@@ -20,8 +20,8 @@ pub use bytes::{Bytes, BytesError, BytesUnit};
 pub use client::{
     Capabilities, CapabilityTable, ChangeInstanceType, CloudClient, CloudClientExt,
     CloudCredential, CreateFeatures, Identity, InstanceTags, InstanceTypeQuotas, MachineImage,
-    MaintainKubernetes, MaintainVpc, ModifyFirewall, RebootInstance, ResizeInstanceVolume,
-    StopStartInstance,
+    MaintainKubernetes, MaintainVpc, ModifyFirewall, OptionalCapability, RebootInstance,
+    ResizeInstanceVolume, StopStartInstance,
 };
 pub use enums::{
     ApiType, Architecture, Capability, ClusterStatus, LifecycleStatus, Manufacturer,

@@ -129,11 +129,6 @@ impl Setting {
         &self.source
     }
 
-    /// The row of the settings table this value is for.
-    pub fn spec(&self) -> &'static SettingSpec {
-        self.spec
-    }
-
     /// The value parsed as `T`, or an `InvalidArgument` error on the setting's key that says
     /// where the value came from (and shows it unless it is a secret).
     pub fn parse<T: FromStr>(&self) -> Result<T> {
@@ -173,16 +168,14 @@ impl fmt::Debug for Setting {
 /// one profile. `Debug` hides secret values.
 #[derive(Debug, Clone)]
 pub struct ProviderSettings {
-    specs: &'static [SettingSpec],
     profile: String,
     values: Vec<Setting>,
 }
 
 impl ProviderSettings {
     /// Nothing set yet, for `profile`.
-    pub fn new(specs: &'static [SettingSpec], profile: impl Into<String>) -> Self {
+    pub fn new(profile: impl Into<String>) -> Self {
         Self {
-            specs,
             profile: profile.into(),
             values: Vec::new(),
         }
@@ -194,7 +187,7 @@ impl ProviderSettings {
         specs: &'static [SettingSpec],
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Self {
-        let mut settings = Self::new(specs, DEFAULT_PROFILE);
+        let mut settings = Self::new(DEFAULT_PROFILE);
         for spec in specs {
             if let Some(value) = lookup(spec.env) {
                 settings.set(spec, value, SettingSource::Env(spec.env));
@@ -208,7 +201,7 @@ impl ProviderSettings {
         Self::from_lookup(specs, |var| std::env::var(var).ok())
     }
 
-    /// Sets `spec` (a row of this table) to `value`, replacing an earlier value; a blank value
+    /// Sets `spec` (a row of the provider's table) to `value`, replacing an earlier value; a blank value
     /// is ignored, so an empty variable never hides the file's value.
     pub fn set(&mut self, spec: &'static SettingSpec, value: String, source: SettingSource) {
         if value.trim().is_empty() {
@@ -220,16 +213,6 @@ impl ProviderSettings {
             value,
             source,
         });
-    }
-
-    /// The settings table.
-    pub fn specs(&self) -> &'static [SettingSpec] {
-        self.specs
-    }
-
-    /// The profile the values were read for.
-    pub fn profile(&self) -> &str {
-        &self.profile
     }
 
     /// The setting `key`, when set.
@@ -331,7 +314,7 @@ mod tests {
 
     #[test]
     fn ref_id_defaults_to_the_profile() {
-        let mut settings = ProviderSettings::new(SPECS, "Work Laptop");
+        let mut settings = ProviderSettings::new("Work Laptop");
         assert_eq!(settings.ref_id(), "gpucloud-work-laptop");
         settings.set(&SPECS[2], "cred-7".into(), SettingSource::Env("T_REF_ID"));
         assert_eq!(settings.ref_id(), "cred-7");

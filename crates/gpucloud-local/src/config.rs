@@ -130,7 +130,7 @@ mod tests {
 
     #[test]
     fn every_field_is_read_from_the_settings_and_a_bad_subnet_is_named() {
-        let mut settings = ProviderSettings::new(SETTINGS, "default");
+        let mut settings = ProviderSettings::new("default");
         for (spec, value) in SETTINGS.iter().zip(["/tmp/s", "10.9.8.0/24", "cred-3"]) {
             settings.set(spec, value.to_owned(), SettingSource::Env(spec.env));
         }
@@ -150,7 +150,7 @@ mod tests {
                 if field == "subnet" && problem.contains(ENV_SUBNET)),
             "{error}"
         );
-        let defaults = LocalConfig::from_settings(&ProviderSettings::new(SETTINGS, "x")).unwrap();
+        let defaults = LocalConfig::from_settings(&ProviderSettings::new("x")).unwrap();
         assert_eq!(defaults.subnet, DEFAULT_SUBNET);
         assert_eq!(defaults.ref_id, "gpucloud-x");
     }

@@ -176,11 +176,6 @@ impl Config {
         Ok(config)
     }
 
-    /// The config file that was read, if any.
-    pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
-    }
-
     /// The selected profile.
     pub fn profile(&self) -> &str {
         &self.profile
@@ -190,7 +185,7 @@ impl Config {
     /// variable when set, else from the provider's table in the file (named by its short name
     /// or its id).
     pub fn settings(&self, provider: &ProviderDescriptor) -> ProviderSettings {
-        let mut settings = ProviderSettings::new(provider.settings, self.profile.clone());
+        let mut settings = ProviderSettings::new(self.profile.clone());
         for spec in provider.settings {
             let from_file = [provider.name, provider.id]
                 .into_iter()
@@ -598,7 +593,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().to_str().unwrap();
         let config = load(&[("HOME", home)], &LoadOptions::default()).unwrap();
-        assert!(config.path().is_none());
+        assert_eq!(config.suggested_path(), "~/.config/gpucloud/config.toml");
         let error = load(
             &[("HOME", home), ("GPUCLOUD_PROFILE", "work")],
             &LoadOptions::default(),
