@@ -32,6 +32,8 @@
 //!   by RefID prefix and run tag reports anything left behind, which fails the run.
 
 mod checks;
+mod ctx;
+mod harness;
 mod net;
 mod report;
 mod ssh;
@@ -39,6 +41,11 @@ mod suite;
 mod target;
 
 pub use checks::ALL_CHECKS;
+pub use ctx::RUN_TAG;
+pub use harness::{Suite, TrialsOutcome, run_trials, test_main};
+/// The test harness the trials are made for, so that a provider's test binary needs no
+/// dependency of its own on it.
+pub use libtest_mimic;
 pub use report::{CheckResult, Outcome, Report};
-pub use suite::{RUN_TAG, run};
+pub use suite::run;
 pub use target::{SshKeySource, SuiteOptions, Target, Timeouts};
