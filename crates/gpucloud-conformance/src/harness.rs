@@ -33,6 +33,7 @@ use crate::target::Target;
 ///
 /// [`Suite::new`] makes the target and its client at once (it needs the client to know which
 /// checks apply), on a runtime the suite owns; no provider call is made before a trial runs.
+/// A suite is one run: each check runs at most once, so run its trials once.
 pub struct Suite {
     prefix: String,
     kind: Kind,
