@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use gpucloud_core::wait::{WaitOptions, wait_for_status};
 use gpucloud_core::{
-    Architecture, CloudClient, CloudCredential, CloudError, CreateInstanceAttrs,
-    FirewallRule, GetInstanceTypeArgs, Instance, InstanceId, InstanceType, InstanceTypeId,
-    LifecycleStatus, LocationsFilter, Result, Tags,
+    Architecture, CloudClient, CloudCredential, CloudError, CreateInstanceAttrs, FirewallRule,
+    GetInstanceTypeArgs, Instance, InstanceId, InstanceType, InstanceTypeId, LifecycleStatus,
+    LocationsFilter, Result, Tags,
 };
 use tokio::sync::Mutex as AsyncMutex;
 
@@ -250,7 +250,6 @@ impl Ctx {
         state.instance = Some(instance);
     }
 }
-
 
 /// A fresh id for a run: short, so that names and RefIDs built from it stay within provider
 /// limits.

@@ -14,6 +14,7 @@
 //! (e.g. the instance reports `stoppable = false`) is ignored at run time: libtest shows that as
 //! ignored, nextest (which sees only the exit status of a one-trial process) as passed.
 
+use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::process::ExitCode;
@@ -70,7 +71,8 @@ impl Suite {
     pub fn new<F, Fut>(prefix: impl Into<String>, make_target: F) -> Self
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Target>,
+        Fut: Future,
+        Fut::Output: SuiteTarget,
     {
         let prefix = prefix.into();
         let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -83,15 +85,16 @@ impl Suite {
                 return Self::broken(prefix, format!("cannot start the suite's runtime: {e}"));
             }
         };
-        let (made, ctx) = runtime.block_on(async {
-            let target = make_target().await;
+        let (made, ctx, fixture) = runtime.block_on(async {
+            let (target, fixture) = make_target().await.split();
             let (made, client) = connect(&target).await;
             let ctx = client.map(|client| Arc::new(Ctx::new(target, client, new_run_id())));
-            (made, ctx)
+            (made, ctx, fixture)
         });
         let (done, _) = watch::channel(BTreeSet::new());
         let session = Session {
             runtime,
+            _fixture: Mutex::new(fixture),
             made,
             ctx,
             specs: checks::specs(),
@@ -293,9 +296,30 @@ impl Suite {
     }
 }
 
+/// What a suite's `make_target` returns: the [`Target`], or the target and a fixture that must
+/// live as long as the suite (e.g. the fake server the target points at).
+pub trait SuiteTarget {
+    /// The target, and what to keep alive with it.
+    fn split(self) -> (Target, Box<dyn Any + Send>);
+}
+
+impl SuiteTarget for Target {
+    fn split(self) -> (Target, Box<dyn Any + Send>) {
+        (self, Box::new(()))
+    }
+}
+
+impl<F: Send + 'static> SuiteTarget for (Target, F) {
+    fn split(self) -> (Target, Box<dyn Any + Send>) {
+        (self.0, Box::new(self.1))
+    }
+}
+
 /// What the trials of one suite share in one process.
 struct Session {
     runtime: Runtime,
+    /// Kept, never read: dropping it would stop what the target points at.
+    _fixture: Mutex<Box<dyn Any + Send>>,
     /// The `make_client` check, made with the suite.
     made: CheckResult,
     /// `None` when `make_client` failed.

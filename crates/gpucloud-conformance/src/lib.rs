@@ -42,7 +42,7 @@ mod target;
 
 pub use checks::ALL_CHECKS;
 pub use ctx::RUN_TAG;
-pub use harness::{Suite, TrialsOutcome, run_trials, test_main};
+pub use harness::{Suite, SuiteTarget, TrialsOutcome, run_trials, test_main};
 /// The test harness the trials are made for, so that a provider's test binary needs no
 /// dependency of its own on it.
 pub use libtest_mimic;

@@ -7,9 +7,9 @@ use base64::Engine as _;
 use gpucloud_core::{
     AddFirewallRulesToInstanceArgs, Bytes, BytesUnit, Capability, CloudClient, CloudClientExt,
     CloudError, CreateFeatures, CreateInstanceAttrs, Disk, ErrorKind, FirewallRule, GetImageArgs,
-    GetInstanceTypeQuotasArgs, Instance, InstanceId, InstanceType, InstanceTypeId,
-    LifecycleStatus, ResizeInstanceVolumeArgs, ResourceId, RevokeSecurityGroupRuleArgs, Status,
-    Tags, UpdateInstanceTagsArgs,
+    GetInstanceTypeQuotasArgs, Instance, InstanceId, InstanceType, InstanceTypeId, LifecycleStatus,
+    ResizeInstanceVolumeArgs, ResourceId, RevokeSecurityGroupRuleArgs, Status, Tags,
+    UpdateInstanceTagsArgs,
 };
 
 use super::{Findings, Verdict, describe};
@@ -207,11 +207,23 @@ async fn probes(ctx: &Ctx, quota_type: Option<String>) -> Vec<Probe> {
         };
     }
     if let Ok(stop_start) = client.stop_start() {
-        call!(Capability::StopStartInstance, "stop_instance", stop_start.stop_instance(&id));
-        call!(Capability::StopStartInstance, "start_instance", stop_start.start_instance(&id));
+        call!(
+            Capability::StopStartInstance,
+            "stop_instance",
+            stop_start.stop_instance(&id)
+        );
+        call!(
+            Capability::StopStartInstance,
+            "start_instance",
+            stop_start.start_instance(&id)
+        );
     }
     if let Ok(reboot) = client.reboot() {
-        call!(Capability::RebootInstance, "reboot_instance", reboot.reboot_instance(&id));
+        call!(
+            Capability::RebootInstance,
+            "reboot_instance",
+            reboot.reboot_instance(&id)
+        );
     }
     if let Ok(resize) = client.resize_volume() {
         let args = ResizeInstanceVolumeArgs {
@@ -219,43 +231,77 @@ async fn probes(ctx: &Ctx, quota_type: Option<String>) -> Vec<Probe> {
             size_bytes: Bytes::new(1, BytesUnit::TB),
             wait_for_optimizing: false,
         };
-        call!(Capability::ResizeInstanceVolume, "resize_instance_volume", resize.resize_instance_volume(&args));
+        call!(
+            Capability::ResizeInstanceVolume,
+            "resize_instance_volume",
+            resize.resize_instance_volume(&args)
+        );
     }
     if let Ok(images) = client.machine_image() {
-        call!(Capability::MachineImage, "images", images.images(&GetImageArgs::default()));
+        call!(
+            Capability::MachineImage,
+            "images",
+            images.images(&GetImageArgs::default())
+        );
     }
     if let Ok(change) = client.change_instance_type() {
-        call!(Capability::ChangeInstanceType, "change_instance_type", change.change_instance_type(&id, "gpucloud-conformance-type"));
+        call!(
+            Capability::ChangeInstanceType,
+            "change_instance_type",
+            change.change_instance_type(&id, "gpucloud-conformance-type")
+        );
     }
     if let Ok(firewall) = client.modify_firewall() {
         let mut add = AddFirewallRulesToInstanceArgs {
             instance_id: id.clone(),
             ..AddFirewallRulesToInstanceArgs::default()
         };
-        add.firewall_rules.ingress_rules.push(FirewallRule::port(ctx.options.closed_port));
-        call!(Capability::ModifyFirewall, "add_firewall_rules", firewall.add_firewall_rules(&add));
+        add.firewall_rules
+            .ingress_rules
+            .push(FirewallRule::port(ctx.options.closed_port));
+        call!(
+            Capability::ModifyFirewall,
+            "add_firewall_rules",
+            firewall.add_firewall_rules(&add)
+        );
         let revoke = RevokeSecurityGroupRuleArgs {
             instance_id: id.clone(),
             security_group_rule_ids: vec!["gpucloud-conformance-no-such-rule".to_owned()],
         };
-        call!(Capability::ModifyFirewall, "revoke_firewall_rules", firewall.revoke_firewall_rules(&revoke));
+        call!(
+            Capability::ModifyFirewall,
+            "revoke_firewall_rules",
+            firewall.revoke_firewall_rules(&revoke)
+        );
     }
     if let Ok(tags) = client.tags() {
         let args = UpdateInstanceTagsArgs {
             instance_id: id.clone(),
             tags: Tags::from([("conformance-probe".to_owned(), "1".to_owned())]),
         };
-        call!(Capability::Tags, "update_instance_tags", tags.update_instance_tags(&args));
+        call!(
+            Capability::Tags,
+            "update_instance_tags",
+            tags.update_instance_tags(&args)
+        );
     }
     if let (Ok(quota), Some(instance_type)) = (client.quota(), quota_type) {
         let args = GetInstanceTypeQuotasArgs { instance_type };
-        call!(Capability::Quota, "instance_type_quota", quota.instance_type_quota(&args));
+        call!(
+            Capability::Quota,
+            "instance_type_quota",
+            quota.instance_type_quota(&args)
+        );
     }
     if let Ok(vpc) = client.vpc() {
         call!(Capability::Vpc, "get_vpc", vpc.get_vpc(&resource));
     }
     if let Ok(kubernetes) = client.kubernetes() {
-        call!(Capability::ManagedKubernetes, "get_cluster", kubernetes.get_cluster(&resource));
+        call!(
+            Capability::ManagedKubernetes,
+            "get_cluster",
+            kubernetes.get_cluster(&resource)
+        );
     }
     out
 }
@@ -265,10 +311,19 @@ fn table(client: &dyn CloudClient) -> [(Capability, std::result::Result<(), Clou
     [
         (Capability::StopStartInstance, client.stop_start().map(drop)),
         (Capability::RebootInstance, client.reboot().map(drop)),
-        (Capability::ResizeInstanceVolume, client.resize_volume().map(drop)),
+        (
+            Capability::ResizeInstanceVolume,
+            client.resize_volume().map(drop),
+        ),
         (Capability::MachineImage, client.machine_image().map(drop)),
-        (Capability::ChangeInstanceType, client.change_instance_type().map(drop)),
-        (Capability::ModifyFirewall, client.modify_firewall().map(drop)),
+        (
+            Capability::ChangeInstanceType,
+            client.change_instance_type().map(drop),
+        ),
+        (
+            Capability::ModifyFirewall,
+            client.modify_firewall().map(drop),
+        ),
         (Capability::Tags, client.tags().map(drop)),
         (Capability::Quota, client.quota().map(drop)),
         (Capability::Vpc, client.vpc().map(drop)),
@@ -295,7 +350,10 @@ pub(crate) async fn capabilities(ctx: Arc<Ctx>) -> Verdict {
     for (capability, handed_out) in table(client) {
         if let Err(e) = handed_out {
             f.expect(!declared.contains(capability), || {
-                format!("capability {capability} is declared but its accessor fails: {}", describe(&e))
+                format!(
+                    "capability {capability} is declared but its accessor fails: {}",
+                    describe(&e)
+                )
             });
             f.expect(is_not_implemented(&e, capability), || {
                 format!(
@@ -339,7 +397,10 @@ pub(crate) async fn capabilities(ctx: Arc<Ctx>) -> Verdict {
                 "capability {capability} is declared but {operation}() fails: {}",
                 describe(e)
             )),
-            Some(Err(e)) => f.note(format!("{operation} on a missing resource: {}", describe(e))),
+            Some(Err(e)) => f.note(format!(
+                "{operation} on a missing resource: {}",
+                describe(e)
+            )),
             Some(Ok(())) => {}
         }
     }

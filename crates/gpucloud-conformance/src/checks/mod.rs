@@ -11,8 +11,8 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use gpucloud_core::CloudClientExt;
 
-pub(crate) use crate::ctx::describe;
 use crate::ctx::Ctx;
+pub(crate) use crate::ctx::describe;
 use crate::target::Timeouts;
 
 /// What a check found.

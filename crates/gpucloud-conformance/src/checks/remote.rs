@@ -10,10 +10,9 @@ use gpucloud_core::{
 };
 
 use super::{Findings, Verdict, describe};
+use crate::ctx::Ctx;
 use crate::net::{CallbackListener, Probe, probe};
 use crate::ssh::{Session, wait_for_ssh};
-use crate::ctx::Ctx;
-
 
 /// A one-line Python server: accepts forever and greets every peer with the token.
 const PY_LISTENER: &str = r#"import socket,sys

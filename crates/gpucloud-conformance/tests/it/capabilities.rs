@@ -46,7 +46,8 @@ async fn a_declared_capability_answering_not_implemented_fails() {
     let mismatches = check.mismatches();
     assert_eq!(mismatches.len(), 1, "{mismatches:?}");
     assert!(
-        mismatches[0].contains("stop-start-instance is declared but stop_instance answers not implemented"),
+        mismatches[0]
+            .contains("stop-start-instance is declared but stop_instance answers not implemented"),
         "{mismatches:?}"
     );
     assert!(report.leftovers.is_empty());

@@ -10,7 +10,12 @@ use gpucloud_conformance::{ALL_CHECKS, Suite, Target, Timeouts, TrialsOutcome, r
 use crate::memory::{Faults, MemoryCredential};
 
 /// The checks the memory provider cannot take: not reachable, no firewall changes.
-const NOT_APPLICABLE: [&str; 4] = ["ssh", "firewall_ingress", "firewall_egress", "modify_firewall"];
+const NOT_APPLICABLE: [&str; 4] = [
+    "ssh",
+    "firewall_ingress",
+    "firewall_egress",
+    "modify_firewall",
+];
 
 fn suite(credential: &MemoryCredential) -> Suite {
     let credential = credential.clone();
@@ -70,7 +75,11 @@ fn one_check_runs_alone_with_what_it_needs_and_is_cleaned_up() {
     let outcome = run(&suite(&credential), &exactly("mem::stop_start"));
     assert!(outcome.is_success(), "{outcome:?}");
     let c = &outcome.conclusion;
-    assert_eq!((c.num_passed, c.num_failed, c.num_ignored), (1, 0, 0), "{c:?}");
+    assert_eq!(
+        (c.num_passed, c.num_failed, c.num_ignored),
+        (1, 0, 0),
+        "{c:?}"
+    );
     assert_eq!(c.num_filtered_out, (ALL_CHECKS.len() - 1) as u64);
     assert!(
         credential.live_instances().is_empty(),
