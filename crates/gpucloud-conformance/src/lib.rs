@@ -1,8 +1,9 @@
 //! The conformance suite every gpucloud provider passes.
 //!
 //! One set of checks, written once against a [`gpucloud_core::CloudCredential`] and the clients
-//! it makes, run from `cargo test` (against fakes, the local provider, and live APIs when their
-//! credentials are set) and from the CLI's `validate` command:
+//! it makes. Each provider crate runs it from its own tests as one trial per check ([`Suite`],
+//! against its fake, and live when its credential is set; see the crate README), and the CLI's
+//! `validate` command runs it as one report:
 //!
 //! ```no_run
 //! # async fn example(credential: std::sync::Arc<dyn gpucloud_core::CloudCredential>) {

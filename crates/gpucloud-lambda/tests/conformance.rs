@@ -3,8 +3,8 @@
 //! `live::read_only` against the real API when `LAMBDA_API_KEY` is set, reported as ignored
 //! otherwise.
 //!
-//! A `harness = false` binary of its own (see the crate README): libtest cannot make one test
-//! per check at run time, and the `it` binary keeps its ordinary `#[test]`s.
+//! A `harness = false` binary of its own (why: the gpucloud-conformance README): libtest cannot
+//! make one test per check at run time, and the `it` binary keeps its ordinary `#[test]`s.
 
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use gpucloud_conformance::libtest_mimic::Arguments;
+use gpucloud_conformance::libtest_mimic::{Arguments, Trial};
 use gpucloud_conformance::{ALL_CHECKS, Suite, Target, Timeouts, TrialsOutcome, run_trials};
 
 use crate::memory::{Faults, MemoryCredential};
@@ -43,7 +43,7 @@ fn run(suite: &Suite, args: &Arguments) -> TrialsOutcome {
 fn every_check_is_a_trial_named_after_it() {
     let credential = MemoryCredential::new(Faults::default());
     let trials = suite(&credential).trials();
-    let names: Vec<&str> = trials.iter().map(|t| t.name()).collect();
+    let names: Vec<&str> = trials.iter().map(Trial::name).collect();
     let expected: Vec<String> = ALL_CHECKS.iter().map(|c| format!("mem::{c}")).collect();
     assert_eq!(names, expected);
     let ignored: Vec<&str> = trials
