@@ -165,7 +165,7 @@ pub(crate) async fn merge_for_update(ctx: Arc<Ctx>) -> Verdict {
     f.done()
 }
 
-/// `error` is the `NotImplemented` error of `capability`.
+/// `error` says that `capability`, or the operation called, is not implemented.
 fn is_not_implemented(error: &CloudError, capability: Capability) -> bool {
     matches!(error, CloudError::NotImplemented { capability: c, .. } if *c == capability)
         || error.kind() == ErrorKind::NotImplemented
