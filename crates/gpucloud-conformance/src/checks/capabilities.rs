@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use gpucloud_core::{
-    AddFirewallRulesToInstanceArgs, Bytes, BytesUnit, Capability, CloudClient, CloudClientExt,
-    CloudError, CreateFeatures, CreateInstanceAttrs, Disk, ErrorKind, FirewallRule, GetImageArgs,
-    GetInstanceTypeQuotasArgs, Instance, InstanceId, InstanceType, InstanceTypeId, LifecycleStatus,
-    ResizeInstanceVolumeArgs, ResourceId, RevokeSecurityGroupRuleArgs, Status, Tags,
-    UpdateInstanceTagsArgs,
+    AddFirewallRulesToInstanceArgs, Bytes, BytesUnit, Capabilities, Capability, CloudClient,
+    CloudClientExt, CloudError, CreateFeatures, CreateInstanceAttrs, Disk, ErrorKind, FirewallRule,
+    GetImageArgs, GetInstanceTypeArgs, GetInstanceTypeQuotasArgs, Instance, InstanceId,
+    InstanceType, InstanceTypeId, LifecycleStatus, ResizeInstanceVolumeArgs, ResourceId,
+    RevokeSecurityGroupRuleArgs, Status, Tags, UpdateInstanceTagsArgs,
 };
 
 use super::{Findings, Verdict, describe};
@@ -331,6 +331,46 @@ fn table(client: &dyn CloudClient) -> [(Capability, std::result::Result<(), Clou
     ]
 }
 
+/// The catalog and the client agree: an instance type that reports itself stoppable or
+/// rebootable needs the client to declare that capability, or no caller can use it.
+async fn agrees_with_catalog(ctx: &Ctx, declared: &Capabilities, f: &mut Findings) {
+    let listed = tokio::time::timeout(
+        ctx.timeouts.api_call,
+        ctx.client.instance_types(&GetInstanceTypeArgs::default()),
+    )
+    .await;
+    let types = match listed {
+        Ok(Ok(types)) => types,
+        Ok(Err(e)) => {
+            f.fail(format!("instance_types(): {}", describe(&e)));
+            return;
+        }
+        Err(_) => {
+            f.fail(format!(
+                "instance_types() did not return within {:?}",
+                ctx.timeouts.api_call
+            ));
+            return;
+        }
+    };
+    for (capability, claims, what) in [
+        (
+            Capability::StopStartInstance,
+            types.iter().filter(|t| t.stoppable).count(),
+            "stoppable",
+        ),
+        (
+            Capability::RebootInstance,
+            types.iter().filter(|t| t.rebootable).count(),
+            "rebootable",
+        ),
+    ] {
+        f.expect(claims == 0 || declared.contains(capability), || {
+            format!("{claims} instance type(s) report {what} = true but the client does not declare {capability}")
+        });
+    }
+}
+
 /// Declared capabilities answer: each operation of each one, called with a harmless request,
 /// may fail (not found, invalid argument, ...) but never with `NotImplemented`. Undeclared ones
 /// answer `NotImplemented` from their accessor.
@@ -374,6 +414,7 @@ pub(crate) async fn capabilities(ctx: Arc<Ctx>) -> Verdict {
     } else {
         None
     };
+    agrees_with_catalog(&ctx, &declared, &mut f).await;
     let probed = probes(&ctx, quota_type).await;
     // Reads of a declared capability must succeed; the others act on a missing instance or
     // resource, so any answer but NotImplemented is one a real implementation could give.

@@ -1,5 +1,6 @@
 //! The capability check calls what is declared: a declared capability whose operation answers
-//! `NotImplemented` fails it, naming the capability and the operation.
+//! `NotImplemented` fails it, naming the capability and the operation; a catalog that promises
+//! what the client does not declare fails it too.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,4 +52,21 @@ async fn a_declared_capability_answering_not_implemented_fails() {
         "{mismatches:?}"
     );
     assert!(report.leftovers.is_empty());
+}
+
+#[tokio::test]
+async fn a_catalog_promising_an_undeclared_capability_fails() {
+    let credential = MemoryCredential::new(Faults {
+        undeclared_reboot: true,
+        ..Faults::default()
+    });
+    let report = run(capabilities_only(&credential)).await;
+    let check = report.check("capabilities").expect("reported");
+    let mismatches = check.mismatches();
+    assert_eq!(mismatches.len(), 1, "{report}");
+    assert!(
+        mismatches[0]
+            .contains("report rebootable = true but the client does not declare reboot-instance"),
+        "{mismatches:?}"
+    );
 }
