@@ -25,8 +25,11 @@
 //! - **reachability** (when [`Target::reachable`]): SSH with a per-run ed25519 key, the
 //!   architecture, OS, home directory and sudo; a port no rule opens is blocked, a port opened at
 //!   create is reachable, egress works, and live firewall changes take effect;
-//! - **truthful capabilities**: declared capabilities work, undeclared ones return
-//!   `NotImplemented`, and create parameters the client does not honour are refused;
+//! - **truthful capabilities**: every operation of every declared capability is called with a
+//!   harmless request (a missing instance or resource, or a read) and must not answer
+//!   `NotImplemented`; undeclared ones answer `NotImplemented`; instance types that report
+//!   themselves stoppable or rebootable need the capability declared; create parameters the
+//!   client does not honour are refused;
 //! - **merge for update** keeps the identity fields;
 //! - **cleanup**: every check runs in its own task with its own deadline; every instance is
 //!   registered the moment it exists and terminated at the end whatever happened; a final sweep
