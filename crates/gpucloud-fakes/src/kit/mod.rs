@@ -6,7 +6,7 @@
 //!   ([`OperationClass`]); [`Faults::take`] gives the [`Decision`] for one request, so a
 //!   tonic service can apply it as well as the REST gate.
 //! - [`Auth`]: bearer, HTTP Basic and API-key header checks.
-//! - [`TokenBucket`] and [`take_all`]: request rate limits.
+//! - [`RateLimit`], [`TokenBucket`] and [`take_all`]: request rate limits.
 //! - [`Timeline`]: lifecycle states that change after configured delays, computed from
 //!   timestamps.
 //! - [`Capacity`]: instances available per region and instance type.
@@ -50,5 +50,5 @@ pub use auth::Auth;
 pub use capacity::Capacity;
 pub use fault::{Decision, Fault, FaultKind, Faults, Injection, OperationClass};
 pub use lifecycle::Timeline;
-pub use rate::{TokenBucket, take_all};
+pub use rate::{RateLimit, TokenBucket, take_all};
 pub use server::{Exports, FakeServer, RequestLog, RestApi};

@@ -2,6 +2,22 @@
 
 use tokio::time::Instant;
 
+/// A rate limit a fake can be told to enforce: `burst` requests at once, then `per_sec`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Requests allowed at once.
+    pub burst: f64,
+    /// Sustained requests per second.
+    pub per_sec: f64,
+}
+
+impl RateLimit {
+    /// A full bucket enforcing this limit.
+    pub fn bucket(self, now: Instant) -> TokenBucket {
+        TokenBucket::new(self.burst, self.per_sec, now)
+    }
+}
+
 /// A token bucket: `burst` requests at once, refilled at `per_sec`.
 #[derive(Debug, Clone, Copy)]
 pub struct TokenBucket {

@@ -2,32 +2,18 @@
 //! 1.10.0 description. Prism (`node_modules/.bin/prism proxy --errors`) sits between the
 //! client and the fake and turns any response that breaks the description into a 500.
 //!
-//! Prism is looked for at `$GPUCLOUD_PRISM`, else `node_modules/.bin/prism` in this crate's
-//! directory or any parent; the description at `$GPUCLOUD_LAMBDA_SPEC`, else
-//! `shared/openapi/` or `openapi/` in this crate's directory or any parent. Skipped with a
-//! message when either is missing, unless `CI` is set.
+//! Prism is found as [`crate::prism`] says; the description at `$GPUCLOUD_LAMBDA_SPEC`,
+//! else `shared/openapi/` or `openapi/` in this crate's directory or any parent.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use reqwest::{Method, Method as M, StatusCode, StatusCode as S};
 use serde_json::{Value, json};
 
-const SPEC: &str = "openapi/lambda-cloud-1.10.0.json";
+use crate::prism::{Prism, find_up};
 
-fn find_up(relative: &str) -> Option<PathBuf> {
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    loop {
-        let candidate = dir.join(relative);
-        if candidate.exists() {
-            return Some(candidate);
-        }
-        if !dir.pop() {
-            return None;
-        }
-    }
-}
+const SPEC: &str = "openapi/lambda-cloud-1.10.0.json";
 
 fn spec_path() -> Option<PathBuf> {
     std::env::var_os("GPUCLOUD_LAMBDA_SPEC")
@@ -37,63 +23,8 @@ fn spec_path() -> Option<PathBuf> {
         .or_else(|| Some(PathBuf::from("/work/shared").join(SPEC)).filter(|p| p.exists()))
 }
 
-struct Prism {
-    child: tokio::process::Child,
-    base: String,
-}
-
-impl Drop for Prism {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
-
 async fn start_prism(upstream: &str) -> Option<Prism> {
-    let prism = std::env::var_os("GPUCLOUD_PRISM")
-        .map(PathBuf::from)
-        .or_else(|| find_up("node_modules/.bin/prism"));
-    let spec = spec_path();
-    let (Some(prism), Some(spec)) = (prism, spec) else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but prism or the Lambda OpenAPI description is missing"
-        );
-        eprintln!(
-            "skipping the Prism contract test: node_modules/.bin/prism or the spec is missing"
-        );
-        return None;
-    };
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let child = tokio::process::Command::new(prism)
-        .args([
-            "proxy",
-            "--errors",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .arg(&spec)
-        .arg(upstream)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("prism starts");
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..300 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return Some(Prism { child, base });
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("prism did not start listening on port {port}");
+    crate::prism::start(spec_path(), upstream).await
 }
 
 struct Via<'a> {
