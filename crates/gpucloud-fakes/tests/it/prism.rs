@@ -74,7 +74,8 @@ pub async fn start(spec: Option<PathBuf>, upstream: &str) -> Option<Prism> {
         .spawn()
         .expect("prism starts");
     let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..300 {
+    // About 1.5 s on an idle machine; a loaded one shared with other builds takes far longer.
+    for _ in 0..1200 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_ok()
