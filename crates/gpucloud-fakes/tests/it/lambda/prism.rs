@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use gpucloud_fakes::lambda::{FakeInstanceStatus, FakeLambda};
 use reqwest::{Method, Method as M, StatusCode, StatusCode as S};
 use serde_json::{Value, json};
 
@@ -21,6 +22,18 @@ fn spec_path() -> Option<PathBuf> {
         .or_else(|| find_up(&format!("shared/{SPEC}")))
         .or_else(|| find_up(SPEC))
         .or_else(|| Some(PathBuf::from("/work/shared").join(SPEC)).filter(|p| p.exists()))
+}
+
+/// Polls the fake's state (not through Prism) until the instance has `status`.
+async fn wait_status(fake: &FakeLambda, id: &str, status: FakeInstanceStatus) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while fake.state().instance(id).map(|i| i.status) != Some(status) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "instance {id} never reached {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 async fn start_prism(upstream: &str) -> Option<Prism> {
@@ -74,7 +87,16 @@ impl Via<'_> {
 
 #[tokio::test]
 async fn every_endpoint_validates_against_the_description() {
-    let fake = super::start().await;
+    // Phases long enough that a loaded machine sees booting and terminated through Prism.
+    let fake =
+        gpucloud_fakes::lambda::FakeLambda::start(gpucloud_fakes::lambda::FakeLambdaOptions {
+            boot_delay: Duration::from_secs(1),
+            terminate_delay: Duration::from_secs(1),
+            gone_after: Duration::from_secs(5),
+            ..super::fast()
+        })
+        .await
+        .expect("fake starts");
     let Some(prism) = start_prism(&fake.base_url()).await else {
         return;
     };
@@ -221,7 +243,7 @@ async fn every_endpoint_validates_against_the_description() {
     via.expect(M::GET, &format!("/api/v1/instances/{id}"), None, S::OK)
         .await;
     via.expect(M::GET, "/api/v1/instances", None, S::OK).await;
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    wait_status(&fake, &id, FakeInstanceStatus::Active).await;
     via.expect(M::GET, &format!("/api/v1/instances/{id}"), None, S::OK)
         .await;
     via.expect(
@@ -275,7 +297,7 @@ async fn every_endpoint_validates_against_the_description() {
         S::NOT_FOUND,
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_status(&fake, &id, FakeInstanceStatus::Terminated).await;
     via.expect(M::GET, &format!("/api/v1/instances/{id}"), None, S::OK)
         .await;
     via.expect(
