@@ -1,3 +1,5 @@
 #![doc = include_str!("../README.md")]
 
+pub mod fluidstack;
+pub mod kit;
 pub mod lambda;

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod common;
+mod fake_fluidstack;
 mod fake_lambda;
 mod local;
 mod secrets;
