@@ -1,0 +1,3 @@
+//! Integration tests of the Fluidstack provider.
+
+mod live;
