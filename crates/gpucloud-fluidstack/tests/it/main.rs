@@ -1,3 +1,5 @@
 //! Integration tests of the Fluidstack provider.
 
 mod live;
+mod ops;
+mod stub;
