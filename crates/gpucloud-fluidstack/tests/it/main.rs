@@ -1,5 +1,4 @@
 //! Integration tests of the Fluidstack provider.
 
-mod live;
 mod ops;
 mod stub;
