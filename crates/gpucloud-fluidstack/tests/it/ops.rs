@@ -388,3 +388,31 @@ async fn a_wrong_key_is_unauthenticated_and_never_shown() {
     assert_eq!(err.kind(), ErrorKind::Unauthenticated);
     assert!(!format!("{err} {err:?}").contains("wrong-secret-key"));
 }
+
+#[tokio::test]
+async fn an_instance_that_goes_out_of_stock_later_is_reported_failed_and_deleted() {
+    let stub = Stub::start(Duration::from_millis(50)).await;
+    let config =
+        config(&stub, PROJECT_ID).with_capacity_wait(Duration::ZERO, Duration::from_millis(10));
+    let client = FluidstackCredential::new(config)
+        .unwrap()
+        .client("")
+        .unwrap();
+    let mut a = attrs("ref-late");
+    a.instance_type = L40S.into();
+    let created = client.create_instance(a).await.unwrap();
+    assert_eq!(
+        created.lifecycle(),
+        LifecycleStatus::Pending,
+        "returned while `creating`"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let listed = client
+        .list_instances(&ListInstancesArgs::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].lifecycle(), LifecycleStatus::Failed);
+    assert!(listed[0].status.messages[0].contains("out-of-stock"));
+    assert!(stub.instances().is_empty(), "deleted when seen");
+}
