@@ -239,7 +239,12 @@ fn form_factor(token: &str) -> Option<String> {
     match upper.as_str() {
         "PCIE" => Some("PCIe".to_owned()),
         "HGX" | "SXM" => Some("SXM".to_owned()),
-        s if s.starts_with("SXM") && s[3..].bytes().all(|b| b.is_ascii_digit()) => Some(upper),
+        s if s
+            .strip_prefix("SXM")
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            Some(upper)
+        }
         _ => None,
     }
 }
@@ -264,9 +269,11 @@ fn facts_from_model(model: &str) -> GpuFacts {
     }
     let is_chip = |t: &str| {
         let upper = t.to_ascii_uppercase();
-        (upper.starts_with("GA") || upper.starts_with("GH") || upper.starts_with("AD"))
-            && upper[2..].len() == 3
-            && upper[2..].bytes().all(|b| b.is_ascii_digit())
+        let digits = upper
+            .strip_prefix("GA")
+            .or_else(|| upper.strip_prefix("GH"))
+            .or_else(|| upper.strip_prefix("AD"));
+        digits.is_some_and(|d| d.len() == 3 && d.bytes().all(|b| b.is_ascii_digit()))
     };
     if names.len() > 1 && is_chip(names[0]) {
         names.remove(0);
@@ -552,6 +559,18 @@ mod tests {
             assert_eq!(g.gpu_type, format!("{gpu_name}.{ff}"), "{name}");
             assert_eq!(g.memory_details, tech, "{name}");
             assert_eq!(g.manufacturer, Manufacturer::Nvidia, "{name}");
+        }
+    }
+
+    #[test]
+    fn odd_names_never_panic() {
+        for (name, model) in [
+            ("é.1x", "ÄÖ_Ü"),
+            (".x", "_"),
+            ("h100.99999999999x", "GH100_"),
+            ("", ""),
+        ] {
+            let _ = gpu(&t(name, "1Gi", model, None));
         }
     }
 
