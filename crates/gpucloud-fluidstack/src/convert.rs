@@ -267,13 +267,16 @@ fn facts_from_model(model: &str) -> GpuFacts {
             names.push(*token);
         }
     }
+    // A chip code: a family prefix, three digits, maybe a variant suffix (`GH100`, `AD102GL`).
     let is_chip = |t: &str| {
         let upper = t.to_ascii_uppercase();
-        let digits = upper
-            .strip_prefix("GA")
-            .or_else(|| upper.strip_prefix("GH"))
-            .or_else(|| upper.strip_prefix("AD"));
-        digits.is_some_and(|d| d.len() == 3 && d.bytes().all(|b| b.is_ascii_digit()))
+        let rest = ["GA", "GH", "GB", "AD", "TU", "GV", "GP"]
+            .iter()
+            .find_map(|p| upper.strip_prefix(p));
+        rest.is_some_and(|r| {
+            let digits = r.bytes().take_while(u8::is_ascii_digit).count();
+            digits == 3 && r.bytes().skip(3).all(|b| b.is_ascii_alphabetic())
+        })
     };
     if names.len() > 1 && is_chip(names[0]) {
         names.remove(0);
@@ -500,7 +503,25 @@ mod tests {
     fn gpus_are_normalized_from_model_and_name() {
         // (type, gpuModel, gpuCount) → (count, name, GB, form factor, memory technology)
         type Expected = (u32, &'static str, i64, &'static str, &'static str);
-        let cases: [(&str, &str, Option<i64>, Expected); 8] = [
+        let cases: [(&str, &str, Option<i64>, Expected); 11] = [
+            (
+                "h100-hgx-80gb.1x",
+                "GH100_H100_SXM5_80GB",
+                Some(1),
+                (1, "H100", 80, "SXM5", "HBM3"),
+            ),
+            (
+                "h100-hgx-80gb.2x",
+                "GH100_H100_SXM5_80GB",
+                Some(2),
+                (2, "H100", 80, "SXM5", "HBM3"),
+            ),
+            (
+                "h100-hgx-80gb.4x",
+                "GH100_H100_SXM5_80GB",
+                Some(4),
+                (4, "H100", 80, "SXM5", "HBM3"),
+            ),
             (
                 "h100-hgx-80gb.8x",
                 "GH100_H100_SXM5_80GB",
@@ -576,6 +597,7 @@ mod tests {
 
     #[test]
     fn cpu_types_have_no_gpu() {
+        assert_eq!(gpu(&t("cpu.32x", "128Gi", "", None)), None);
         assert_eq!(gpu(&t("cpu-32.1", "64Gi", "", Some(0))), None);
         assert_eq!(gpu(&t("cpu-32", "64Gi", "", None)), None);
         assert_eq!(gpu(&t("c3-standard", "64Gi", "", None)), None);
