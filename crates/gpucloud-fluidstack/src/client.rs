@@ -12,10 +12,10 @@ use gpucloud_bootstrap::Bootstrap;
 use gpucloud_core::sshkey::parse_public_key;
 use gpucloud_core::validate::validate_create;
 use gpucloud_core::{
-    ApiType, CapabilityTable, CloudClient, CloudCredential, CloudError, CloudProviderId,
-    CreateFeatures, CreateInstanceAttrs, ErrorKind, GetInstanceTypeArgs, GetLocationsArgs,
-    Instance, InstanceId, InstanceType, ListInstancesArgs, Location, LocationsFilter, Result,
-    Retry, StopStartInstance, tenant_id_from_secret,
+    ApiType, CapabilityTable, CloudClient, CloudCredential, CloudError, CreateFeatures,
+    CreateInstanceAttrs, ErrorKind, GetInstanceTypeArgs, GetLocationsArgs, Identity, Instance,
+    InstanceId, InstanceType, ListInstancesArgs, Location, LocationsFilter, Result, Retry,
+    StopStartInstance, tenant_id_from_secret,
 };
 use gpucloud_http::{
     ApiKey, Auth, HeaderName, HeaderValue, HttpClient, HttpConfig, Request, RetryPolicy,
@@ -47,7 +47,7 @@ struct Region {
 struct Shared {
     regions: Vec<Region>,
     config: FluidstackConfig,
-    tenant_id: String,
+    identity: Identity,
     /// Serializes creates in this process, so the RefID lookup and the create it guards cannot
     /// interleave with another create of the same RefID.
     create_lock: Mutex<()>,
@@ -106,7 +106,12 @@ impl FluidstackCredential {
             .collect::<Result<Vec<_>>>()?;
         let shared = Arc::new(Shared {
             regions,
-            tenant_id: tenant_id_from_secret(PROVIDER, config.key().as_bytes()),
+            identity: Identity::new(
+                PROVIDER,
+                ApiType::Locational,
+                config.ref_id.clone(),
+                tenant_id_from_secret(PROVIDER, config.key().as_bytes()),
+            ),
             config,
             create_lock: Mutex::new(()),
         });
@@ -139,20 +144,8 @@ impl FluidstackCredential {
 
 #[async_trait]
 impl CloudCredential for FluidstackCredential {
-    fn provider_id(&self) -> CloudProviderId {
-        CloudProviderId::new(PROVIDER)
-    }
-
-    fn api_type(&self) -> ApiType {
-        ApiType::Locational
-    }
-
-    fn reference_id(&self) -> &str {
-        &self.shared.config.ref_id
-    }
-
-    fn tenant_id(&self) -> Result<String> {
-        Ok(self.shared.tenant_id.clone())
+    fn identity(&self) -> &Identity {
+        &self.shared.identity
     }
 
     async fn make_client(&self, location: &str) -> Result<Arc<dyn CloudClient>> {
@@ -492,20 +485,8 @@ impl FluidstackClient {
 
 #[async_trait]
 impl CloudClient for FluidstackClient {
-    fn provider_id(&self) -> CloudProviderId {
-        CloudProviderId::new(PROVIDER)
-    }
-
-    fn api_type(&self) -> ApiType {
-        ApiType::Locational
-    }
-
-    fn reference_id(&self) -> &str {
-        &self.shared.config.ref_id
-    }
-
-    fn tenant_id(&self) -> Result<String> {
-        Ok(self.shared.tenant_id.clone())
+    fn identity(&self) -> &Identity {
+        &self.shared.identity
     }
 
     fn location(&self) -> &str {
@@ -761,11 +742,13 @@ mod tests {
     #[test]
     fn the_tenant_id_hides_the_key() {
         let cred = credential(&["r1"]);
-        let tenant = cred.tenant_id().unwrap();
+        let tenant = cred.identity().tenant_id();
         assert!(tenant.starts_with("fluidstack-"));
         assert!(!tenant.contains("secret-key"));
         assert!(!format!("{cred:?}").contains("secret-key"));
-        assert_eq!(cred.api_type(), ApiType::Locational);
+        assert_eq!(cred.identity().api_type(), ApiType::Locational);
+        assert_eq!(cred.identity().reference_id(), "cred-1");
+        assert_eq!(cred.identity().provider_id().as_str(), PROVIDER);
     }
 
     #[test]
