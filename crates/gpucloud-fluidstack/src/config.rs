@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use gpucloud_core::{CloudError, Price, Result};
+use gpucloud_core::{CloudError, Price, ProviderSettings, Result, SettingKind, SettingSpec};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -35,6 +35,119 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_CAPACITY_WAIT: Duration = Duration::from_secs(30);
 /// Default interval between reads while a create waits.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+const KEY_API_KEY: &str = "api_key";
+const KEY_PROJECT: &str = "project";
+const KEY_REGIONS: &str = "regions";
+const KEY_API_URL: &str = "api_url";
+const KEY_REGION_URLS: &str = "region_urls";
+const KEY_SSH_USER: &str = "ssh_user";
+const KEY_PRICES: &str = "prices";
+const KEY_REQUEST_TIMEOUT_MS: &str = "request_timeout_ms";
+const KEY_RETRY_BACKOFF_MS: &str = "retry_backoff_ms";
+const KEY_CAPACITY_WAIT_MS: &str = "capacity_wait_ms";
+const KEY_POLL_INTERVAL_MS: &str = "poll_interval_ms";
+
+const fn setting(
+    key: &'static str,
+    env: &'static str,
+    kind: SettingKind,
+    default: Option<&'static str>,
+    description: &'static str,
+) -> SettingSpec {
+    SettingSpec {
+        key,
+        env,
+        kind,
+        default,
+        secret: false,
+        description,
+    }
+}
+
+/// Every setting of [`FluidstackConfig`], one row per field: the environment variables, the
+/// config-file keys and the CLI's hints are all derived from this table.
+pub const SETTINGS: &[SettingSpec] = &[
+    SettingSpec {
+        key: KEY_API_KEY,
+        env: API_KEY_ENV,
+        kind: SettingKind::Text,
+        default: None,
+        secret: true,
+        description: "API key from the Fluidstack console",
+    },
+    setting(
+        KEY_PROJECT,
+        PROJECT_ENV,
+        SettingKind::Text,
+        None,
+        "the project: its id (a UUID) or its name",
+    ),
+    setting(
+        KEY_REGIONS,
+        REGIONS_ENV,
+        SettingKind::Text,
+        None,
+        "comma-separated regions (Fluidstack publishes no list)",
+    ),
+    setting(
+        KEY_API_URL,
+        API_URL_ENV,
+        SettingKind::Url,
+        Some(DEFAULT_URL_TEMPLATE),
+        "API URL template; {region} is replaced by the region",
+    ),
+    setting(
+        KEY_REGION_URLS,
+        REGION_URLS_ENV,
+        SettingKind::Text,
+        None,
+        "per-region API URLs: region=url,region=url",
+    ),
+    setting(
+        KEY_SSH_USER,
+        SSH_USER_ENV,
+        SettingKind::Text,
+        Some(DEFAULT_SSH_USER),
+        "SSH user of the images",
+    ),
+    setting(
+        KEY_PRICES,
+        PRICES_ENV,
+        SettingKind::Text,
+        None,
+        "hourly USD prices per type: type=2.49,type=23.92 (the API publishes none)",
+    ),
+    setting(
+        KEY_REQUEST_TIMEOUT_MS,
+        "FLUIDSTACK_REQUEST_TIMEOUT_MS",
+        SettingKind::Integer,
+        Some("60000"),
+        "time limit of one HTTP request in milliseconds",
+    ),
+    setting(
+        KEY_RETRY_BACKOFF_MS,
+        "FLUIDSTACK_RETRY_BACKOFF_MS",
+        SettingKind::Integer,
+        Some("500"),
+        "first retry backoff in milliseconds (doubling per retry)",
+    ),
+    setting(
+        KEY_CAPACITY_WAIT_MS,
+        "FLUIDSTACK_CAPACITY_WAIT_MS",
+        SettingKind::Integer,
+        Some("30000"),
+        "milliseconds a create waits for `creating` to end (out-of-stock is reported then)",
+    ),
+    setting(
+        KEY_POLL_INTERVAL_MS,
+        "FLUIDSTACK_POLL_INTERVAL_MS",
+        SettingKind::Integer,
+        Some("2000"),
+        "milliseconds between reads while a create waits",
+    ),
+    SettingSpec::ref_id("FLUIDSTACK_REF_ID"),
+];
 
 /// Which project the credential works in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,6 +320,47 @@ impl FluidstackConfig {
         if let Some(prices) = set(PRICES_ENV) {
             config.prices = parse_pairs(PRICES_ENV, &prices)?;
         }
+        Ok(Some(config))
+    }
+
+    /// The configuration from a provider settings table ([`SETTINGS`]: environment, config
+    /// file); `None` when no API key is set. Errors name the field and where its value came from.
+    pub fn from_settings(settings: &ProviderSettings) -> Result<Option<Self>> {
+        let Some(key) = settings.text(KEY_API_KEY) else {
+            return Ok(None);
+        };
+        let mut config = Self::new(key, settings.text(KEY_PROJECT).unwrap_or(""));
+        if let Some(regions) = settings.text(KEY_REGIONS) {
+            config.regions = regions
+                .split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        config.base_url = settings.text(KEY_API_URL).map(str::to_owned);
+        if let Some(urls) = settings.text(KEY_REGION_URLS) {
+            config.region_urls = parse_pairs(KEY_REGION_URLS, urls)?;
+        }
+        config.ssh_user = settings.text(KEY_SSH_USER).map(str::to_owned);
+        if let Some(prices) = settings.text(KEY_PRICES) {
+            config.prices = parse_pairs(KEY_PRICES, prices)?;
+        }
+        config.ref_id = settings.ref_id();
+        config.request_timeout_ms = settings.parse(KEY_REQUEST_TIMEOUT_MS)?;
+        config.retry_backoff_ms = settings.parse(KEY_RETRY_BACKOFF_MS)?;
+        config.capacity_wait_ms = settings.parse(KEY_CAPACITY_WAIT_MS)?;
+        config.poll_interval_ms = settings.parse(KEY_POLL_INTERVAL_MS)?;
+        config.validate().map_err(|e| match e {
+            CloudError::InvalidArgument { field, problem } => {
+                let from = settings
+                    .get(field.split('[').next().unwrap_or(&field))
+                    .map(|s| format!(" (from {})", s.source()))
+                    .unwrap_or_default();
+                CloudError::invalid(field, format!("{problem}{from}"))
+            }
+            other => other,
+        })?;
         Ok(Some(config))
     }
 
@@ -502,6 +656,54 @@ mod tests {
         };
         let err = FluidstackConfig::from_lookup(bad_pairs).unwrap_err();
         assert!(err.to_string().contains(PRICES_ENV), "{err}");
+    }
+
+    #[test]
+    fn the_settings_table_covers_every_variable_and_builds_the_config() {
+        let envs: Vec<&str> = SETTINGS.iter().map(|s| s.env).collect();
+        for env in [
+            API_KEY_ENV,
+            PROJECT_ENV,
+            REGIONS_ENV,
+            API_URL_ENV,
+            REGION_URLS_ENV,
+            SSH_USER_ENV,
+            PRICES_ENV,
+        ] {
+            assert!(envs.contains(&env), "{env} missing from SETTINGS");
+        }
+        assert!(
+            SETTINGS
+                .iter()
+                .filter(|s| s.secret)
+                .all(|s| s.key == "api_key")
+        );
+        let settings = ProviderSettings::from_lookup(SETTINGS, |var| {
+            Some(
+                match var {
+                    API_KEY_ENV => "k",
+                    PROJECT_ENV => "proj",
+                    REGIONS_ENV => "us-west-1,eu-north-1",
+                    PRICES_ENV => "h100-hgx-80gb.8x=23.92",
+                    "FLUIDSTACK_CAPACITY_WAIT_MS" => "1000",
+                    _ => return None,
+                }
+                .to_owned(),
+            )
+        });
+        let config = FluidstackConfig::from_settings(&settings).unwrap().unwrap();
+        assert_eq!(config.regions, ["us-west-1", "eu-north-1"]);
+        assert_eq!(config.effective_capacity_wait(), Duration::from_secs(1));
+        assert!(config.price("h100-hgx-80gb.8x").is_some());
+        let none = ProviderSettings::from_lookup(SETTINGS, |_| None);
+        assert!(FluidstackConfig::from_settings(&none).unwrap().is_none());
+        let bad = ProviderSettings::from_lookup(SETTINGS, |var| match var {
+            API_KEY_ENV | PROJECT_ENV => Some("x".to_owned()),
+            REGIONS_ENV => Some("Bad Region".to_owned()),
+            _ => None,
+        });
+        let err = FluidstackConfig::from_settings(&bad).unwrap_err();
+        assert!(err.to_string().contains(REGIONS_ENV), "{err}");
     }
 
     #[test]
