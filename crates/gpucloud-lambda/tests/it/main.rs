@@ -2,6 +2,7 @@
 //! the fake, the OpenAPI contract through Prism, and read-only live checks.
 
 mod faults;
+mod outcomes;
 mod live;
 mod ops;
 mod prism;
