@@ -4,5 +4,6 @@
 mod bad_input;
 mod common;
 mod fake_lambda;
+mod faults;
 mod local;
 mod secrets;
