@@ -7,16 +7,30 @@
 //! Flags: `--ops N` (default 1000), `--seed N` (default 1), `--seeds N` (run N seeds from
 //! `--seed` on, default 1), `--rate F` (fault rate, default 0.2), `--retry-after S` (of
 //! injected 429s, default 0), `--secs S` (wall-clock budget per run, default 3600),
-//! `--provider NAME` (default: every provider). Exits 1 when any run breaks the promise.
+//! `--faults 5xx,429,reset,lost,truncated` (the kinds to inject, default all), `--provider
+//! NAME` (default: every provider). Exits 1 when any run breaks the promise.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use gpucloud_campaign::{CampaignOptions, run, targets};
+use gpucloud_fakes::proxy::ProxyFault;
+
+/// A fault kind by its flag name.
+fn fault_kind(name: &str) -> Option<ProxyFault> {
+    Some(match name {
+        "5xx" => ProxyFault::ServerError,
+        "429" => ProxyFault::RateLimited,
+        "reset" => ProxyFault::ResetBeforeForwarding,
+        "lost" => ProxyFault::LostAfterCommit,
+        "truncated" => ProxyFault::TruncatedBody,
+        _ => return None,
+    })
+}
 
 fn usage(problem: &str) -> ExitCode {
     eprintln!(
-        "campaign: {problem}\nusage: campaign [--ops N] [--seed N] [--seeds N] [--rate F] [--retry-after S] [--secs S] [--provider NAME]"
+        "campaign: {problem}\nusage: campaign [--ops N] [--seed N] [--seeds N] [--rate F] [--retry-after S] [--secs S] [--faults KINDS] [--provider NAME]"
     );
     ExitCode::from(2)
 }
@@ -49,6 +63,10 @@ async fn main() -> ExitCode {
                 .parse()
                 .map(|v| options.max_duration = Duration::from_secs(v))
                 .is_ok(),
+            "--faults" => {
+                let kinds: Option<Vec<ProxyFault>> = value.split(',').map(fault_kind).collect();
+                kinds.map(|k| options.faults = k).is_some()
+            }
             "--provider" => {
                 provider = Some(value.clone());
                 true

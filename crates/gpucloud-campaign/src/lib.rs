@@ -26,7 +26,7 @@ use gpucloud::{
     CloudClient, CloudCredential, CloudError, CreateInstanceAttrs, ErrorKind, Instance, InstanceId,
     LifecycleStatus, ListInstancesArgs, Retry,
 };
-use gpucloud_fakes::proxy::{FaultCounts, FaultProxy, FaultProxyOptions};
+use gpucloud_fakes::proxy::{FaultCounts, FaultProxy, FaultProxyOptions, ProxyFault};
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 use tokio::time::Instant;
@@ -118,6 +118,8 @@ pub struct CampaignOptions {
     pub max_duration: Duration,
     /// Share of requests that meet a fault. Default 0.2.
     pub fault_rate: f64,
+    /// The faults to draw from. Default: every kind the proxy has.
+    pub faults: Vec<ProxyFault>,
     /// `Retry-After` of injected 429s, in seconds. Default 0 (still a 429 with the header).
     pub retry_after_secs: u64,
     /// Longest one operation may take before it counts as a hang. Default 60 s.
@@ -132,6 +134,7 @@ impl CampaignOptions {
             ops,
             max_duration: Duration::from_secs(600),
             fault_rate: 0.2,
+            faults: ProxyFault::ALL.to_vec(),
             retry_after_secs: 0,
             op_timeout: Duration::from_secs(60),
         }
@@ -565,6 +568,7 @@ pub async fn run(target: &dyn Target, options: &CampaignOptions) -> gpucloud::Re
     let fake = target.start().await.map_err(io)?;
     let proxy = FaultProxy::start(FaultProxyOptions {
         fault_rate: options.fault_rate,
+        faults: options.faults.clone(),
         retry_after_secs: options.retry_after_secs,
         ..FaultProxyOptions::new(fake.base_url(), options.seed)
     })

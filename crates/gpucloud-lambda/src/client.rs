@@ -37,6 +37,8 @@ pub const PROVIDER_ID: &str = PROVIDER;
 /// rate limiters per account, as Lambda's limits are per account) and one create lock.
 struct Shared {
     http: HttpClient,
+    /// The first wait between two attempts of a cleanup step (the HTTP retry backoff).
+    cleanup_backoff: Duration,
     ref_id: String,
     tenant_id: String,
     /// Serializes creates in this process, so a RefID lookup and the launch it guards cannot
@@ -45,8 +47,6 @@ struct Shared {
     create_lock: Mutex<()>,
     /// Minimum age of an unreferenced ruleset before the sweep deletes it.
     orphan_grace: Duration,
-    /// The first wait between two attempts of a cleanup step.
-    cleanup_backoff: Duration,
 }
 
 /// A Lambda credential: the API key and the control plane's reference id.
@@ -103,8 +103,10 @@ impl LambdaCredential {
         let general =
             RateLimit::every(Duration::from_secs_f64((1.0 / rps).min(86_400.0))).with_burst(burst);
         let launch = config.effective_launch_interval();
-        let backoff = Duration::from_millis(config.retry_backoff_ms.unwrap_or(500));
-        let retry = RetryPolicy::default().with_backoff(backoff, Duration::from_secs(20));
+        let retry = RetryPolicy::default().with_backoff(
+            Duration::from_millis(config.retry_backoff_ms.unwrap_or(500)),
+            Duration::from_secs(20),
+        );
         let http_config = HttpConfig::default()
             .with_base_url(base)
             .with_request_timeout(config.effective_request_timeout())
@@ -119,11 +121,11 @@ impl LambdaCredential {
         )?;
         let shared = Arc::new(Shared {
             http,
+            cleanup_backoff: retry.initial_backoff,
             ref_id: config.ref_id.clone(),
             tenant_id: tenant_id_from_secret("lambda", config.key().as_bytes()),
             create_lock: Mutex::new(()),
             orphan_grace: config.effective_orphan_ruleset_grace(),
-            cleanup_backoff: backoff,
         });
         Ok(Self { config, shared })
     }
@@ -224,33 +226,6 @@ fn outcome_unknown(error: &CloudError) -> bool {
     }
 }
 
-/// True when an instance in `status` still answers a create with its RefID. One that is
-/// terminating, terminated or failed does not: returning it would hand the caller an instance
-/// that is going away, so the create launches a new one instead.
-fn still_wanted(status: LifecycleStatus) -> bool {
-    !status.is_terminal() && status != LifecycleStatus::Terminating
-}
-
-/// Attempts of one cleanup step (see `LambdaClient::cleanup_step`), on top of the retries the
-/// HTTP client itself makes.
-const CLEANUP_ATTEMPTS: u32 = 3;
-
-/// True when a cleanup request that failed this way may succeed if sent again: a failure of
-/// the provider or the transport (a 5xx, reset, timeout, throttling, an unreadable answer),
-/// unless the HTTP client has already used up its own attempts. A refusal (in use, not
-/// allowed) is not retried: the sweep deals with what stays in use.
-fn cleanup_may_retry(error: &CloudError) -> bool {
-    error.retry() != Retry::Exhausted
-        && matches!(
-            error.kind(),
-            ErrorKind::Internal
-                | ErrorKind::Unavailable
-                | ErrorKind::Timeout
-                | ErrorKind::Decode
-                | ErrorKind::RateLimited
-        )
-}
-
 fn decode_user_data(b64: &str) -> Result<Option<String>> {
     if b64.trim().is_empty() {
         return Ok(None);
@@ -294,6 +269,33 @@ impl Inventory {
 struct Added {
     ssh_key_id: Option<String>,
     ruleset_id: Option<String>,
+}
+
+/// True when an instance in `status` still answers a create with its RefID. One that is
+/// terminating, terminated or failed does not: returning it would hand the caller an instance
+/// that is going away, so the create launches a new one instead.
+fn still_wanted(status: LifecycleStatus) -> bool {
+    !status.is_terminal() && status != LifecycleStatus::Terminating
+}
+
+/// Attempts of one cleanup step (see `LambdaClient::cleanup_step`), on top of the retries the
+/// HTTP client itself makes.
+const CLEANUP_ATTEMPTS: u32 = 3;
+
+/// True when a cleanup request that failed this way may succeed if sent again: a failure of
+/// the provider or the transport (a 5xx, reset, timeout, throttling, an unreadable answer),
+/// unless the HTTP client has already used up its own attempts. A refusal (in use, not
+/// allowed) is not retried: the sweep deals with what stays in use.
+fn cleanup_may_retry(error: &CloudError) -> bool {
+    error.retry() != Retry::Exhausted
+        && matches!(
+            error.kind(),
+            ErrorKind::Internal
+                | ErrorKind::Unavailable
+                | ErrorKind::Timeout
+                | ErrorKind::Decode
+                | ErrorKind::RateLimited
+        )
 }
 
 impl LambdaClient {

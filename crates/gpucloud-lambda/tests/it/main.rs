@@ -2,9 +2,9 @@
 //! the fake, the OpenAPI contract through Prism, and read-only live checks.
 
 mod faults;
-mod outcomes;
 mod live;
 mod ops;
+mod outcomes;
 mod prism;
 mod support;
 mod sweep;
