@@ -435,6 +435,106 @@ async fn forward(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lambda::{FakeLambda, FakeLambdaOptions};
+
+    /// A fake and a proxy in front of it injecting only `fault`, at `rate`.
+    async fn proxied(fault: ProxyFault, rate: f64) -> (FakeLambda, FaultProxy) {
+        let fake = FakeLambda::start(FakeLambdaOptions::default())
+            .await
+            .unwrap();
+        let proxy = FaultProxy::start(FaultProxyOptions {
+            fault_rate: rate,
+            faults: vec![fault],
+            ..FaultProxyOptions::new(fake.base_url(), 1)
+        })
+        .await
+        .unwrap();
+        (fake, proxy)
+    }
+
+    fn add_key(fake: &FakeLambda, proxy: &FaultProxy) -> reqwest::RequestBuilder {
+        reqwest::Client::new()
+            .post(format!("{}/api/v1/ssh-keys", proxy.base_url()))
+            .bearer_auth(fake.api_key())
+            .json(&serde_json::json!({ "name": "k", "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICN+lJwsONkwrdsSnQsu1ydUkIuIg5oOC+Eslvmtt60T k" }))
+    }
+
+    #[tokio::test]
+    async fn at_rate_zero_every_request_passes_through() {
+        let (fake, proxy) = proxied(ProxyFault::ResetBeforeForwarding, 0.0).await;
+        let answer = add_key(&fake, &proxy).send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+        let body: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(body["data"]["name"], "k");
+        assert_eq!(proxy.counts().total(), 0);
+        assert_eq!(proxy.counts().requests, 1);
+    }
+
+    #[tokio::test]
+    async fn a_truncated_answer_is_half_of_a_committed_one() {
+        let (fake, proxy) = proxied(ProxyFault::TruncatedBody, 1.0).await;
+        let answer = add_key(&fake, &proxy).send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+        let body = answer.bytes().await.unwrap();
+        assert!(
+            serde_json::from_slice::<serde_json::Value>(&body).is_err(),
+            "{body:?}"
+        );
+        assert_eq!(fake.state().ssh_keys().len(), 1, "the fake carried it out");
+        assert_eq!(proxy.counts().truncated, 1);
+    }
+
+    #[tokio::test]
+    async fn a_lost_answer_is_lost_after_the_fake_carried_it_out() {
+        let (fake, proxy) = proxied(ProxyFault::LostAfterCommit, 1.0).await;
+        assert!(add_key(&fake, &proxy).send().await.is_err());
+        assert_eq!(fake.state().ssh_keys().len(), 1);
+        assert_eq!(proxy.counts().lost_after_commit, 1);
+    }
+
+    #[tokio::test]
+    async fn faults_before_forwarding_leave_the_fake_alone() {
+        for (fault, status) in [
+            (ProxyFault::RateLimited, Some(StatusCode::TOO_MANY_REQUESTS)),
+            (ProxyFault::ResetBeforeForwarding, None),
+        ] {
+            let (fake, proxy) = proxied(fault, 1.0).await;
+            let answer = add_key(&fake, &proxy).send().await;
+            match status {
+                Some(status) => {
+                    let answer = answer.unwrap();
+                    assert_eq!(answer.status(), status);
+                    assert_eq!(answer.headers()[header::RETRY_AFTER], "1");
+                }
+                None => assert!(answer.is_err()),
+            }
+            assert!(fake.state().ssh_keys().is_empty(), "{fault:?}");
+            assert_eq!(proxy.counts().total(), 1, "{fault:?}");
+        }
+        let (fake, proxy) = proxied(ProxyFault::ServerError, 1.0).await;
+        let answer = add_key(&fake, &proxy).send().await.unwrap();
+        assert!(answer.status().is_server_error(), "{}", answer.status());
+        assert!(fake.state().ssh_keys().is_empty());
+    }
+
+    #[tokio::test]
+    async fn one_seed_one_sequence_of_faults() {
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            let (fake, proxy) = proxied(ProxyFault::ServerError, 0.5).await;
+            let mut statuses = Vec::new();
+            for _ in 0..20 {
+                let answer = add_key(&fake, &proxy).send().await.unwrap();
+                statuses.push(answer.status().is_success());
+            }
+            assert!(
+                statuses.contains(&true) && statuses.contains(&false),
+                "{statuses:?}"
+            );
+            seen.push(statuses);
+        }
+        assert_eq!(seen[0], seen[1]);
+    }
 
     #[test]
     fn counts_add_up_by_kind() {
