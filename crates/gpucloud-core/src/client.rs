@@ -193,7 +193,25 @@ pub trait CloudClient: Send + Sync + std::fmt::Debug {
     /// Catalog entries, one per (type, location[, zone]), every filter of `args` applied.
     async fn instance_types(&self, args: &GetInstanceTypeArgs) -> Result<Vec<InstanceType>>;
 
-    /// Creates an instance. On any error nothing is left behind.
+    /// Creates an instance, or returns the live instance of this credential that already has
+    /// `attrs.ref_id` (the RefID makes a create idempotent).
+    ///
+    /// # What a failed create leaves
+    ///
+    /// - When the provider refused or the create failed before anything could have been
+    ///   carried out, it leaves **nothing**: no instance, and none of what the create added on
+    ///   the way (SSH keys, firewall rulesets, security groups, disks) — they are removed before
+    ///   the error is returned, their deletes retried like any idempotent request.
+    /// - When the outcome is unknown (the launch may have happened but its answer was lost or
+    ///   unreadable, and looking it up failed too), it leaves **at most one instance, findable
+    ///   by its RefID**, plus only what that instance uses; the error says so. Calling
+    ///   `create_instance` again with the same RefID resolves it: it returns that instance, or
+    ///   creates the one asked for when there is none.
+    ///
+    /// An instance that is terminating, terminated or failed never answers a RefID: a create
+    /// with the RefID of an instance on its way out launches a new instance rather than
+    /// return one that is going away. A successful create never leaves a second live instance
+    /// with the same RefID.
     async fn create_instance(&self, attrs: CreateInstanceAttrs) -> Result<Instance>;
 
     /// The current state of an instance; `InstanceNotFound` when absent.

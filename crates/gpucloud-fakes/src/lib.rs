@@ -3,3 +3,4 @@
 pub mod fluidstack;
 pub mod kit;
 pub mod lambda;
+pub mod proxy;

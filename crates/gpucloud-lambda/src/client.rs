@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::future::Future;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +37,8 @@ pub const PROVIDER_ID: &str = PROVIDER;
 /// rate limiters per account, as Lambda's limits are per account) and one create lock.
 struct Shared {
     http: HttpClient,
+    /// The first wait between two attempts of a cleanup step (the HTTP retry backoff).
+    cleanup_backoff: Duration,
     /// The credential reference stamped on every instance and ruleset created.
     ref_id: String,
     identity: Identity,
@@ -119,6 +122,7 @@ impl LambdaCredential {
         )?;
         let shared = Arc::new(Shared {
             http,
+            cleanup_backoff: retry.initial_backoff,
             ref_id: config.ref_id.clone(),
             identity: Identity::new(
                 PROVIDER,
@@ -261,6 +265,33 @@ struct Added {
     ruleset_id: Option<String>,
 }
 
+/// True when an instance in `status` still answers a create with its RefID. One that is
+/// terminating, terminated or failed does not: returning it would hand the caller an instance
+/// that is going away, so the create launches a new one instead.
+fn still_wanted(status: LifecycleStatus) -> bool {
+    !status.is_terminal() && status != LifecycleStatus::Terminating
+}
+
+/// Attempts of one cleanup step (see `LambdaClient::cleanup_step`), on top of the retries the
+/// HTTP client itself makes.
+const CLEANUP_ATTEMPTS: u32 = 3;
+
+/// True when a cleanup request that failed this way may succeed if sent again: a failure of
+/// the provider or the transport (a 5xx, reset, timeout, throttling, an unreadable answer),
+/// unless the HTTP client has already used up its own attempts. A refusal (in use, not
+/// allowed) is not retried: the sweep deals with what stays in use.
+fn cleanup_may_retry(error: &CloudError) -> bool {
+    error.retry() != Retry::Exhausted
+        && matches!(
+            error.kind(),
+            ErrorKind::Internal
+                | ErrorKind::Unavailable
+                | ErrorKind::Timeout
+                | ErrorKind::Decode
+                | ErrorKind::RateLimited
+        )
+}
+
 impl LambdaClient {
     fn http(&self) -> &HttpClient {
         &self.shared.http
@@ -302,7 +333,8 @@ impl LambdaClient {
         convert::tag_value(w, TAG_CRED_REF_ID).unwrap_or("") == self.shared.ref_id
     }
 
-    /// The live instance of this credential with this RefID, if any.
+    /// The live instance of this credential with this RefID, if any: one on its way out is
+    /// not the instance a create with that RefID asks for (see [`still_wanted`]).
     async fn find_by_ref_id(
         &self,
         operation: &'static str,
@@ -326,9 +358,7 @@ impl LambdaClient {
                 && found.is_none()
                 && self.owned_by_me(&w)
                 && convert::tag_value(&w, TAG_REF_ID) == Some(ref_id)
-                && !convert::status(w.status.as_deref())
-                    .lifecycle_status
-                    .is_terminal()
+                && still_wanted(convert::status(w.status.as_deref()).lifecycle_status)
             {
                 found = Some(w);
             }
@@ -529,22 +559,61 @@ impl LambdaClient {
 
     /// Removes what a failed create added; best effort, logged.
     async fn roll_back(&self, added: Added) {
-        if let Some(id) = added.ruleset_id {
-            let request = Request::delete("create_instance", format!("firewall-rulesets/{id}"))
-                .idempotent(true);
-            if let Err(e) = self.http().send(request).await
-                && !e.is_not_found()
-            {
-                tracing::warn!(ruleset = %id, error = %e, "could not delete the firewall ruleset of a failed create");
-            }
+        const OP: &str = "create_instance";
+        if let Some(id) = added.ruleset_id
+            && let Err(e) = self.delete_resource(OP, "firewall-rulesets/", &id).await
+        {
+            tracing::warn!(ruleset = %id, error = %e, "could not delete the firewall ruleset of a failed create");
         }
-        if let Some(id) = added.ssh_key_id {
-            let request =
-                Request::delete("create_instance", format!("ssh-keys/{id}")).idempotent(true);
-            if let Err(e) = self.http().send(request).await
-                && !e.is_not_found()
-            {
-                tracing::warn!(ssh_key = %id, error = %e, "could not delete the SSH key of a failed create");
+        if let Some(id) = added.ssh_key_id
+            && let Err(e) = self.delete_resource(OP, "ssh-keys/", &id).await
+        {
+            tracing::warn!(ssh_key = %id, error = %e, "could not delete the SSH key of a failed create");
+        }
+    }
+
+    /// `DELETE {collection}{id}` as a cleanup step (see [`Self::cleanup_step`]); a 404 means
+    /// it is already gone, which is what was wanted.
+    async fn delete_resource(
+        &self,
+        operation: &'static str,
+        collection: &str,
+        id: &str,
+    ) -> Result<()> {
+        let sent = self
+            .cleanup_step(|| {
+                let request =
+                    Request::delete(operation, [collection, id].concat()).idempotent(true);
+                self.http().send(request)
+            })
+            .await;
+        match sent {
+            Err(e) if !e.is_not_found() => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs one idempotent cleanup request (a delete, or the list it needs), sending it again
+    /// after a failure that another attempt may not meet: what cleanup leaves is otherwise
+    /// left until a sweep (rulesets, after a grace) or forever (SSH keys). At most
+    /// [`CLEANUP_ATTEMPTS`], waiting the configured retry backoff, doubled each time.
+    async fn cleanup_step<T, F, Fut>(&self, mut step: F) -> Result<T>
+    where
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = Result<T>> + Send,
+        T: Send,
+    {
+        let mut wait = self.shared.cleanup_backoff;
+        let mut attempt = 1;
+        loop {
+            match step().await {
+                Err(e) if attempt < CLEANUP_ATTEMPTS && cleanup_may_retry(&e) => {
+                    tracing::debug!(attempt, error = %e, "cleanup step failed; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = wait.saturating_mul(2);
+                    attempt += 1;
+                }
+                other => return other,
             }
         }
     }
@@ -689,24 +758,26 @@ impl LambdaClient {
         if ruleset_ids.is_empty() {
             return None;
         }
-        let mut rulesets: Vec<wire::FirewallRuleset> =
-            match self.get(operation, "firewall-rulesets").await {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not list firewall rulesets to clean up");
-                    return None;
-                }
-            };
+        let listed = self
+            .cleanup_step(|| self.get::<Vec<wire::FirewallRuleset>>(operation, "firewall-rulesets"))
+            .await;
+        let mut rulesets = match listed {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list firewall rulesets to clean up; a later sweep deletes them");
+                return None;
+            }
+        };
         let mut deleted = Vec::new();
         for ruleset in rulesets
             .iter()
             .filter(|r| ruleset_ids.contains(&r.id) && r.name.starts_with(convert::RULESET_PREFIX))
         {
-            let request = Request::delete(operation, format!("firewall-rulesets/{}", ruleset.id))
-                .idempotent(true);
-            match self.http().send(request).await {
-                Ok(_) => deleted.push(ruleset.id.clone()),
-                Err(e) if e.is_not_found() => deleted.push(ruleset.id.clone()),
+            match self
+                .delete_resource(operation, "firewall-rulesets/", &ruleset.id)
+                .await
+            {
+                Ok(()) => deleted.push(ruleset.id.clone()),
                 Err(e) => {
                     tracing::info!(ruleset = %ruleset.id, error = %e, "firewall ruleset not deleted yet; a later sweep deletes it");
                 }

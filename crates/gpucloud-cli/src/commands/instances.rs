@@ -9,9 +9,9 @@ use gpucloud::wait::{
     PENDING_TO_RUNNING_TIMEOUT, RUNNING_TO_STOPPED_TIMEOUT, RUNNING_TO_TERMINATED_TIMEOUT,
 };
 use gpucloud::{
-    CloudClient, CloudClientExt, CloudError, CreateInstanceAttrs, FirewallRules,
+    CloudClient, CloudClientExt, CloudError, CreateInstanceAttrs, ErrorKind, FirewallRules,
     GetInstanceTypeArgs, GetLocationsArgs, Instance, InstanceId, LifecycleStatus,
-    ListInstancesArgs, LocationsFilter, ProviderEntry, WaitOptions, wait_for_status,
+    ListInstancesArgs, LocationsFilter, ProviderEntry, Retry, WaitOptions, wait_for_status,
 };
 use serde::Serialize;
 
@@ -291,10 +291,26 @@ async fn create(ctx: &Ctx, args: &CreateArgs) -> CliResult {
     let spinner = ctx
         .out
         .spinner(format!("creating {} in {location}", args.instance_type));
+    let ref_id = attrs.ref_id.clone();
     let created = client.create_instance(attrs).await;
     spinner.finish_and_clear();
-    let instance =
-        created.map_err(|e| CliError::cloud(&format!("create instance on {name}"), &e))?;
+    let instance = created.map_err(|e| {
+        let error = CliError::cloud(&format!("create instance on {name}"), &e);
+        if outcome_unknown(&e) {
+            // Without the RefID, running the command again would make a second instance.
+            error.hint(format!(
+                "the instance may have been created; its RefID is {ref_id}. This returns it, or \
+                 creates it if it was not, and never makes a second one:\n  {}",
+                resolve_command(
+                    std::env::args(),
+                    &ref_id,
+                    args.location.is_none().then_some(location.as_str())
+                )
+            ))
+        } else {
+            error
+        }
+    })?;
     remember(ctx, &entry, &instance, &key, &location);
 
     let instance = if args.wait {
@@ -321,6 +337,60 @@ async fn create(ctx: &Ctx, args: &CreateArgs) -> CliResult {
         ));
     }
     Ok(())
+}
+
+/// True when a failed create may have made an instance: the provider or the transport
+/// failed (5xx, reset, timeout, a lost answer), as opposed to a refusal, which made nothing.
+fn outcome_unknown(error: &CloudError) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::Timeout | ErrorKind::Unavailable | ErrorKind::Internal
+    ) || (error.retry() == Retry::Transient && error.kind() != ErrorKind::RateLimited)
+}
+
+/// The command line that resolves a create of unknown outcome: the one that was run, as
+/// `gpucloud`, with `--ref-id` set to `ref_id` and, when the location was picked for the
+/// user, `--location` (so the retry asks for the same thing).
+fn resolve_command(
+    argv: impl IntoIterator<Item = String>,
+    ref_id: &str,
+    picked_location: Option<&str>,
+) -> String {
+    let mut words = vec!["gpucloud".to_owned()];
+    let mut argv = argv.into_iter().skip(1);
+    while let Some(arg) = argv.next() {
+        if arg == "--ref-id" {
+            argv.next();
+            continue;
+        }
+        if arg.starts_with("--ref-id=") {
+            continue;
+        }
+        words.push(arg);
+    }
+    words.extend(["--ref-id".to_owned(), ref_id.to_owned()]);
+    if let Some(location) = picked_location {
+        words.extend(["--location".to_owned(), location.to_owned()]);
+    }
+    words
+        .iter()
+        .map(|w| shell_quote(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `word` as a POSIX shell reads it back: as is when it holds no special character, else in
+/// single quotes.
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:@,+%".contains(&b));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }
 
 /// Validates everything but the key, so bad flags are reported before a key is generated.
@@ -525,6 +595,18 @@ async fn act(ctx: &Ctx, args: &InstanceArgs, action: Action) -> CliResult {
                 status: gpucloud::Status::new(LifecycleStatus::Terminated),
                 ..Instance::default()
             },
+            // The terminate worked; only the read-back failed, and that must not turn the
+            // success into a failure (a second terminate is harmless but misleading).
+            Err(e) if action == Action::Terminate => {
+                ctx.out.warn(&format!(
+                    "{name} instance {id} is terminating, but reading it back failed: {e}"
+                ));
+                Instance {
+                    cloud_id: id.clone(),
+                    status: gpucloud::Status::new(LifecycleStatus::Terminating),
+                    ..Instance::default()
+                }
+            }
             Err(e) => return Err(CliError::cloud(&context("get"), &e)),
         }
     };
@@ -573,6 +655,39 @@ mod tests {
             "ssh -p 22 root@10.0.0.2"
         );
         assert!(ssh_command_line(&Instance::default(), None).is_none());
+    }
+
+    #[test]
+    fn resolve_command_sets_the_ref_id_and_the_picked_location() {
+        let argv = [
+            "/x/gpucloud",
+            "instances",
+            "create",
+            "-p",
+            "lambda",
+            "--type",
+            "gpu_1x_a10",
+        ]
+        .map(String::from);
+        assert_eq!(
+            resolve_command(argv, "r-1", Some("us-west-1")),
+            "gpucloud instances create -p lambda --type gpu_1x_a10 --ref-id r-1 --location us-west-1"
+        );
+        let argv = [
+            "gpucloud",
+            "instances",
+            "create",
+            "--ref-id",
+            "old",
+            "--name",
+            "my box",
+            "--ref-id=x",
+        ]
+        .map(String::from);
+        assert_eq!(
+            resolve_command(argv, "it's", None),
+            r"gpucloud instances create --name 'my box' --ref-id 'it'\''s'"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod faults;
 mod ops;
+mod outcomes;
 mod prism;
 mod support;
 mod sweep;
