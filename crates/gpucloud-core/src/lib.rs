@@ -10,7 +10,9 @@ pub mod location;
 pub mod merge;
 pub mod model;
 pub mod price;
+pub mod retry;
 pub mod sshkey;
+pub mod status;
 pub mod validate;
 pub mod wait;
 
@@ -25,7 +27,7 @@ pub use enums::{
     ApiType, Architecture, Capability, ClusterStatus, LifecycleStatus, Manufacturer,
     NodeGroupStatus, Protocol, SubnetType, VpcStatus,
 };
-pub use error::{BoxError, CloudError, ErrorKind, ProviderDetails, Result, Retry};
+pub use error::{BoxError, CloudError, Delivery, ErrorKind, ProviderDetails, Result, Retry};
 pub use filter::{
     ArchitectureFilter, CloudFilter, GetInstanceTypeArgs, GpuManufacturerFilter, IncludeExclude,
 };
