@@ -7,3 +7,4 @@ mod ops;
 mod prism;
 mod support;
 mod sweep;
+mod truncated;
