@@ -2,6 +2,7 @@
 //! the fake, the OpenAPI contract through Prism, and read-only live checks.
 
 mod faults;
+mod limits;
 mod live;
 mod ops;
 mod prism;
