@@ -365,9 +365,9 @@ impl CloudError {
     pub fn delivery(&self) -> Delivery {
         match self {
             Self::Provider { delivery, .. } => *delivery,
-            Self::InvalidArgument { .. } | Self::NotImplemented { .. } | Self::Configuration { .. } => {
-                Delivery::NotSent
-            }
+            Self::InvalidArgument { .. }
+            | Self::NotImplemented { .. }
+            | Self::Configuration { .. } => Delivery::NotSent,
             Self::Wait { .. } => Delivery::Answered,
             Self::Cancelled => Delivery::Unknown,
         }
@@ -556,8 +556,14 @@ mod tests {
         assert!(e.outcome_unknown());
         let e = e.with_delivery(Delivery::NotSent);
         assert!(!e.outcome_unknown());
-        assert_eq!(CloudError::invalid("name", "empty").delivery(), Delivery::NotSent);
-        assert_eq!(CloudError::configuration("no key").delivery(), Delivery::NotSent);
+        assert_eq!(
+            CloudError::invalid("name", "empty").delivery(),
+            Delivery::NotSent
+        );
+        assert_eq!(
+            CloudError::configuration("no key").delivery(),
+            Delivery::NotSent
+        );
         assert!(CloudError::Cancelled.outcome_unknown());
         let e = CloudError::provider("x", "get_instance", ErrorKind::ResourceNotFound, "")
             .with_kind(ErrorKind::InstanceNotFound);

@@ -442,7 +442,12 @@ impl RetryDriver {
             let backoff = match backoffs.next() {
                 Some(backoff) if number < max_attempts => backoff,
                 _ => {
-                    tracing::debug!(attempt = number, status, ?kind, "call failed, attempts exhausted");
+                    tracing::debug!(
+                        attempt = number,
+                        status,
+                        ?kind,
+                        "call failed, attempts exhausted"
+                    );
                     return Err(if max_attempts > 1 {
                         error.with_retry(Retry::Exhausted)
                     } else {
@@ -564,8 +569,14 @@ mod tests {
     fn retry_after_wins_when_longer_and_is_capped() {
         let policy = RetryPolicy::default().with_max_retry_after(Duration::from_secs(5));
         let backoff = Duration::from_millis(100);
-        assert_eq!(policy.wait(backoff, Some(Duration::from_secs(2))), Duration::from_secs(2));
-        assert_eq!(policy.wait(backoff, Some(Duration::from_secs(50))), Duration::from_secs(5));
+        assert_eq!(
+            policy.wait(backoff, Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            policy.wait(backoff, Some(Duration::from_secs(50))),
+            Duration::from_secs(5)
+        );
         assert_eq!(policy.wait(backoff, Some(Duration::ZERO)), backoff);
         assert_eq!(policy.wait(backoff, None), backoff);
     }
@@ -573,13 +584,31 @@ mod tests {
     #[test]
     fn rate_limit_figures() {
         let five = NonZeroU32::new(5).unwrap();
-        assert_eq!(RateLimit::per_minute(five).period(), Duration::from_secs(12));
-        assert_eq!(RateLimit::per_second(five).period(), Duration::from_millis(200));
+        assert_eq!(
+            RateLimit::per_minute(five).period(),
+            Duration::from_secs(12)
+        );
+        assert_eq!(
+            RateLimit::per_second(five).period(),
+            Duration::from_millis(200)
+        );
         assert_eq!(RateLimit::every(Duration::from_secs(12)).burst().get(), 1);
-        assert_eq!(RateLimit::every(Duration::from_secs(12)).per_minute_figure(), 5);
-        assert_eq!(RateLimit::every(Duration::from_secs(3600)).per_minute_figure(), 1);
-        assert_eq!(RateLimit::every(Duration::ZERO).period(), Duration::from_nanos(1));
-        assert_eq!(RateLimit::every(Duration::ZERO).per_minute_figure(), u32::MAX);
+        assert_eq!(
+            RateLimit::every(Duration::from_secs(12)).per_minute_figure(),
+            5
+        );
+        assert_eq!(
+            RateLimit::every(Duration::from_secs(3600)).per_minute_figure(),
+            1
+        );
+        assert_eq!(
+            RateLimit::every(Duration::ZERO).period(),
+            Duration::from_nanos(1)
+        );
+        assert_eq!(
+            RateLimit::every(Duration::ZERO).per_minute_figure(),
+            u32::MAX
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -587,7 +616,10 @@ mod tests {
         let limiter = Limiter::new(RateLimit::every(Duration::from_secs(12)));
         assert_eq!(limiter.try_acquire(), Ok(()));
         let wait = limiter.try_acquire().unwrap_err();
-        assert!(wait > Duration::from_secs(11) && wait <= Duration::from_secs(12), "{wait:?}");
+        assert!(
+            wait > Duration::from_secs(11) && wait <= Duration::from_secs(12),
+            "{wait:?}"
+        );
         tokio::time::advance(Duration::from_secs(12)).await;
         assert_eq!(limiter.try_acquire(), Ok(()));
         let burst = Limiter::new(RateLimit::per_second(NonZeroU32::new(3).unwrap()));
@@ -601,10 +633,11 @@ mod tests {
     async fn transient_reads_are_retried_until_exhausted_and_honour_retry_after() {
         let events = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&events);
-        let driver = RetryDriver::new(RetryPolicy::default().with_max_attempts(3))
-            .with_observer(Some(Arc::new(move |e: &CallEvent| {
+        let driver = RetryDriver::new(RetryPolicy::default().with_max_attempts(3)).with_observer(
+            Some(Arc::new(move |e: &CallEvent| {
                 seen.lock().unwrap().push(e.clone());
-            })));
+            })),
+        );
         let calls = AtomicU32::new(0);
         let details = crate::ProviderDetails {
             status: Some(503),
@@ -648,7 +681,11 @@ mod tests {
             .unwrap_err();
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         assert!(err.outcome_unknown());
-        assert_eq!(err.retry(), Retry::Transient, "not retried, so not exhausted");
+        assert_eq!(
+            err.retry(),
+            Retry::Transient,
+            "not retried, so not exhausted"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -672,6 +709,10 @@ mod tests {
             .unwrap();
         assert_eq!(answer, 2);
         // The retry waited for the create limit's next cell, 12 s after the first.
-        assert!(started.elapsed() >= Duration::from_secs(12), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() >= Duration::from_secs(12),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

@@ -130,7 +130,10 @@ mod tests {
         for status in [400, 404, 429, 500, 501, 502, 503, 504] {
             let c = Classification::from_status(StatusCode::from_u16(status).unwrap());
             let row = http_status(status);
-            assert_eq!((c.kind, c.retry, c.delivery), (row.kind, row.retry, row.delivery));
+            assert_eq!(
+                (c.kind, c.retry, c.delivery),
+                (row.kind, row.retry, row.delivery)
+            );
         }
         let c = Classification::from_status(StatusCode::INTERNAL_SERVER_ERROR)
             .with_kind(ErrorKind::InsufficientCapacity);

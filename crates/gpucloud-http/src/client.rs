@@ -220,7 +220,8 @@ impl HttpClient {
                     span.record("attempt", attempt);
                     let started = tokio::time::Instant::now();
                     let outcome = self.attempt(request, url).await;
-                    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    let latency_ms =
+                        u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
                     span.record("latency_ms", latency_ms);
                     if let Some(status) = outcome.as_ref().map_or_else(
                         |e| e.provider_details().and_then(|d| d.status),
@@ -229,7 +230,12 @@ impl HttpClient {
                         span.record("status", status);
                     }
                     let response = outcome?;
-                    tracing::debug!(attempt, status = response.status.as_u16(), latency_ms, "request answered");
+                    tracing::debug!(
+                        attempt,
+                        status = response.status.as_u16(),
+                        latency_ms,
+                        "request answered"
+                    );
                     accept(response)
                 }
             })
@@ -376,10 +382,15 @@ impl HttpClient {
             message.push_str(&truncate_chars(id, MAX_MESSAGE_CHARS));
             message.push(')');
         }
-        CloudError::provider(self.inner.provider.clone(), request.operation, kind, message)
-            .with_retry(retry)
-            .with_delivery(class.delivery)
-            .with_source(details)
+        CloudError::provider(
+            self.inner.provider.clone(),
+            request.operation,
+            kind,
+            message,
+        )
+        .with_retry(retry)
+        .with_delivery(class.delivery)
+        .with_source(details)
     }
 
     fn body_excerpt(&self, body: &[u8]) -> Option<String> {
@@ -425,10 +436,15 @@ impl HttpClient {
             }
             // A 2xx that cannot be read may still mean the request was carried out; a cut
             // body is worth another try when the request is safe to repeat.
-            CloudError::provider(self.inner.provider.clone(), operation, ErrorKind::Decode, message)
-                .with_retry(Retry::Transient)
-                .with_delivery(Delivery::Unknown)
-                .with_source(details)
+            CloudError::provider(
+                self.inner.provider.clone(),
+                operation,
+                ErrorKind::Decode,
+                message,
+            )
+            .with_retry(Retry::Transient)
+            .with_delivery(Delivery::Unknown)
+            .with_source(details)
         })
     }
 }

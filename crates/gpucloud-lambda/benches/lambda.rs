@@ -449,11 +449,10 @@ async fn types_with_default_limits() {
     let mut samples = Vec::new();
     for _ in 0..5 {
         // A fresh credential each time, as each `gpucloud types` run is: full rate-limit cells.
-        let client = LambdaCredential::new(
-            LambdaConfig::new(fake.api_key()).with_base_url(fake.base_url()),
-        )
-        .expect("credential")
-        .client("");
+        let client =
+            LambdaCredential::new(LambdaConfig::new(fake.api_key()).with_base_url(fake.base_url()))
+                .expect("credential")
+                .client("");
         let started = Instant::now();
         std::hint::black_box(
             client

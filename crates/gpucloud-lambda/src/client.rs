@@ -12,8 +12,8 @@ use base64::Engine as _;
 use gpucloud_core::validate::validate_create;
 use gpucloud_core::{
     AddFirewallRulesToInstanceArgs, ApiType, CapabilityTable, CloudClient, CloudCredential,
-    CloudError, CloudProviderId, CreateFeatures, CreateInstanceAttrs, ErrorKind, GetImageArgs,
-    Delivery, GetInstanceTypeArgs, GetLocationsArgs, Image, Instance, InstanceId, InstanceType,
+    CloudError, CloudProviderId, CreateFeatures, CreateInstanceAttrs, Delivery, ErrorKind,
+    GetImageArgs, GetInstanceTypeArgs, GetLocationsArgs, Image, Instance, InstanceId, InstanceType,
     LifecycleStatus, ListInstancesArgs, Location, MachineImage, ModifyFirewall, RebootInstance,
     Result, Retry, RevokeSecurityGroupRuleArgs, tenant_id_from_secret,
 };
@@ -100,10 +100,9 @@ impl LambdaCredential {
         config.validate()?;
         let base = parse_base_url(&format!("{}/api/v1/", config.effective_base_url()))?;
         let rps = config.effective_requests_per_second();
-        let burst = NonZeroU32::new(
-            (rps.ceil().clamp(1.0, f64::from(u32::MAX)) as u32).max(GENERAL_BURST),
-        )
-        .unwrap_or(NonZeroU32::MIN);
+        let burst =
+            NonZeroU32::new((rps.ceil().clamp(1.0, f64::from(u32::MAX)) as u32).max(GENERAL_BURST))
+                .unwrap_or(NonZeroU32::MIN);
         let general =
             RateLimit::every(Duration::from_secs_f64((1.0 / rps).min(86_400.0))).with_burst(burst);
         // Launches: "one per 12 seconds, or five per minute", so no burst at the default.
@@ -273,7 +272,8 @@ impl LambdaClient {
         operation: &'static str,
         id: &InstanceId,
     ) -> Result<wire::Instance> {
-        let request = Request::get(operation, ["instances/", id.as_str()].concat()).about_instance();
+        let request =
+            Request::get(operation, ["instances/", id.as_str()].concat()).about_instance();
         let data: Data<wire::Instance> = self.http().send_json(request).await?;
         Ok(data.data)
     }

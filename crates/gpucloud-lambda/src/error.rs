@@ -81,17 +81,52 @@ mod tests {
         let transient = Retry::Transient;
         let cases: &[(u16, Option<&str>, K, Retry)] = &[
             (401, Some(codes::INVALID_API_KEY), K::Unauthenticated, never),
-            (403, Some(codes::ACCOUNT_INACTIVE), K::PermissionDenied, never),
+            (
+                403,
+                Some(codes::ACCOUNT_INACTIVE),
+                K::PermissionDenied,
+                never,
+            ),
             (403, Some(codes::FORBIDDEN), K::PermissionDenied, never),
-            (403, Some(codes::INVALID_ADDRESS), K::PermissionDenied, never),
-            (400, Some(codes::INVALID_PARAMETERS), K::InvalidArgument, never),
-            (400, Some(codes::FILE_SYSTEM_IN_WRONG_REGION), K::InvalidArgument, never),
-            (404, Some(codes::OBJECT_DOES_NOT_EXIST), K::ResourceNotFound, never),
+            (
+                403,
+                Some(codes::INVALID_ADDRESS),
+                K::PermissionDenied,
+                never,
+            ),
+            (
+                400,
+                Some(codes::INVALID_PARAMETERS),
+                K::InvalidArgument,
+                never,
+            ),
+            (
+                400,
+                Some(codes::FILE_SYSTEM_IN_WRONG_REGION),
+                K::InvalidArgument,
+                never,
+            ),
+            (
+                404,
+                Some(codes::OBJECT_DOES_NOT_EXIST),
+                K::ResourceNotFound,
+                never,
+            ),
             (404, Some(codes::NOT_FOUND), K::ResourceNotFound, never),
             (400, Some(codes::QUOTA_EXCEEDED), K::QuotaExceeded, never),
-            (400, Some(codes::INSUFFICIENT_CAPACITY), K::InsufficientCapacity, never),
+            (
+                400,
+                Some(codes::INSUFFICIENT_CAPACITY),
+                K::InsufficientCapacity,
+                never,
+            ),
             // A capacity answer with a 5xx status keeps the status's retry class.
-            (503, Some(codes::INSUFFICIENT_CAPACITY), K::InsufficientCapacity, transient),
+            (
+                503,
+                Some(codes::INSUFFICIENT_CAPACITY),
+                K::InsufficientCapacity,
+                transient,
+            ),
             (400, Some(codes::DUPLICATE), K::Conflict, never),
             (409, Some(codes::CONFLICT), K::Conflict, never),
             (400, Some(codes::SSH_KEY_IN_USE), K::Conflict, never),
@@ -99,13 +134,28 @@ mod tests {
             (400, Some(codes::FILESYSTEM_IN_USE), K::Conflict, never),
             (500, Some(codes::INTERNAL_ERROR), K::Internal, transient),
             (409, Some(codes::INTERNAL_ERROR), K::Internal, transient),
-            (503, Some("provider/internal-unavailable"), K::Unavailable, transient),
+            (
+                503,
+                Some("provider/internal-unavailable"),
+                K::Unavailable,
+                transient,
+            ),
             (400, Some("provider/quota"), K::Unavailable, transient),
-            (500, Some(codes::INVALID_PARAMETERS), K::InvalidArgument, transient),
+            (
+                500,
+                Some(codes::INVALID_PARAMETERS),
+                K::InvalidArgument,
+                transient,
+            ),
             // 429 is throttling whatever the code.
             (429, Some("global/rate-limited"), K::RateLimited, throttled),
             (429, None, K::RateLimited, throttled),
-            (429, Some(codes::INVALID_PARAMETERS), K::RateLimited, throttled),
+            (
+                429,
+                Some(codes::INVALID_PARAMETERS),
+                K::RateLimited,
+                throttled,
+            ),
         ];
         for (status, code, kind, retry) in cases {
             assert_eq!(
@@ -118,7 +168,9 @@ mod tests {
 
     #[test]
     fn unknown_or_absent_codes_keep_the_core_row() {
-        for status in [400, 401, 403, 404, 408, 409, 418, 422, 500, 501, 502, 503, 504, 599] {
+        for status in [
+            400, 401, 403, 404, 408, 409, 418, 422, 500, 501, 502, 503, 504, 599,
+        ] {
             let row = http_status(status);
             for code in [None, Some("global/unknown"), Some("something/new")] {
                 assert_eq!(

@@ -39,10 +39,12 @@ fn lambda_like(
         return Classification::from_status(status);
     };
     let classification = match code.as_str() {
-        "global/invalid-parameters" => Classification::from_status(status).with_kind(ErrorKind::InvalidArgument),
-        "instance-operations/launch/insufficient-capacity" => {
-            Classification::from_status(status).with_kind(ErrorKind::InsufficientCapacity).with_retry(Retry::Never)
+        "global/invalid-parameters" => {
+            Classification::from_status(status).with_kind(ErrorKind::InvalidArgument)
         }
+        "instance-operations/launch/insufficient-capacity" => Classification::from_status(status)
+            .with_kind(ErrorKind::InsufficientCapacity)
+            .with_retry(Retry::Never),
         _ => Classification::from_status(status),
     };
     let classification = classification.with_code(code);
@@ -154,7 +156,10 @@ async fn the_status_classifier_maps_statuses_and_takes_the_request_id_from_heade
         ("boom", ErrorKind::Internal),
     ];
     for (path, kind) in cases {
-        let err = client.send(Request::get("probe", path)).await.expect_err(path);
+        let err = client
+            .send(Request::get("probe", path))
+            .await
+            .expect_err(path);
         assert_eq!(err.kind(), kind, "{path}");
         // Only the 500 is transient: a GET is retried on it until the attempts run out.
         let retry = if path == "boom" {
@@ -259,7 +264,11 @@ async fn undecodable_bodies_are_decode_errors_not_panics() {
     assert!(!err.to_string().contains("<html>maintenance"), "{err}");
     let body = err.provider_details().and_then(|d| d.body.clone());
     assert_eq!(body.as_deref(), Some("<html>maintenance</html>"));
-    assert_eq!(events.retries().len(), 8 * 2, "each unreadable read was tried 3 times");
+    assert_eq!(
+        events.retries().len(),
+        8 * 2,
+        "each unreadable read was tried 3 times"
+    );
     // An empty body is JSON null: fine for () and Option.
     client
         .send_json::<()>(Request::get("probe", "empty"))
@@ -321,7 +330,10 @@ async fn seeds_decode_the_body_with_the_same_rules() {
             .expect_err(path);
         assert_eq!(err.kind(), ErrorKind::Decode, "{path}: {err}");
         assert!(err.outcome_unknown(), "{err}");
-        assert!(err.to_string().contains("unreadable HTTP 200 answer"), "{err}");
+        assert!(
+            err.to_string().contains("unreadable HTTP 200 answer"),
+            "{err}"
+        );
     }
 }
 

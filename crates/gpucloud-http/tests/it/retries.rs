@@ -176,7 +176,11 @@ async fn a_post_on_503_is_not_retried() {
         .expect_err("503");
     assert_eq!(err.kind(), ErrorKind::Unavailable);
     assert_eq!(err.retry(), Retry::Transient);
-    assert_eq!(err.delivery(), Delivery::Answered, "a 503 says it was not done");
+    assert_eq!(
+        err.delivery(),
+        Delivery::Answered,
+        "a 503 says it was not done"
+    );
     assert!(!err.outcome_unknown());
     assert_eq!(counter.get(), 1);
     assert!(events.retries().is_empty());
@@ -215,7 +219,10 @@ async fn a_get_is_retried_on_500_and_a_post_is_not_and_its_outcome_is_unknown() 
     assert_eq!(counter.get(), 3, "the POST was sent once");
     assert_eq!(err.kind(), ErrorKind::Internal);
     assert_eq!(err.retry(), Retry::Transient);
-    assert!(err.outcome_unknown(), "a 500 does not say whether it was done");
+    assert!(
+        err.outcome_unknown(),
+        "a 500 does not say whether it was done"
+    );
     assert_eq!(events.retries().len(), 1);
 }
 
@@ -281,7 +288,10 @@ async fn a_post_that_cannot_connect_is_retried_because_it_never_reached_the_serv
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
     assert_eq!(err.retry(), Retry::Exhausted);
     assert_eq!(err.delivery(), Delivery::NotSent);
-    assert!(!err.outcome_unknown(), "a refused connection is a clean failure");
+    assert!(
+        !err.outcome_unknown(),
+        "a refused connection is a clean failure"
+    );
     assert_eq!(events.retries().len(), 2);
     assert!(err.to_string().contains("cannot connect"), "{err}");
 }

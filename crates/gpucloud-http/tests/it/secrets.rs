@@ -91,7 +91,10 @@ async fn the_key_is_sent_but_never_shown() {
         assert_clean("auth Debug", &format!("{auth:?}"));
 
         // The key does reach the server.
-        let seen: Value = client.send_json(Request::get("probe", "seen")).await.expect("seen");
+        let seen: Value = client
+            .send_json(Request::get("probe", "seen"))
+            .await
+            .expect("seen");
         let header = seen["authorization"].as_str().expect("header").to_owned();
         assert_eq!(header, format!("Bearer {CANARY}"));
 
@@ -159,7 +162,9 @@ async fn logs_name_the_request_but_hold_no_key_and_no_query() {
     let _ = client
         .send_json::<Value>(Request::get("probe_seen", "seen").query("token", "query-secret"))
         .await;
-    let _ = client.send_json::<Value>(Request::get("probe_echo", "echo")).await;
+    let _ = client
+        .send_json::<Value>(Request::get("probe_echo", "echo"))
+        .await;
 
     let text = String::from_utf8(logs.0.lock().expect("logs lock").clone()).expect("utf-8 logs");
     assert!(text.contains("http_request"), "{text}");

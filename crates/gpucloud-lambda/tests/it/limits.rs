@@ -11,11 +11,10 @@ use crate::support::fake;
 #[tokio::test]
 async fn a_few_requests_go_out_at_once_with_the_default_limits() {
     let fake = fake().await;
-    let client = LambdaCredential::new(
-        LambdaConfig::new(fake.api_key()).with_base_url(fake.base_url()),
-    )
-    .expect("credential")
-    .client("");
+    let client =
+        LambdaCredential::new(LambdaConfig::new(fake.api_key()).with_base_url(fake.base_url()))
+            .expect("credential")
+            .client("");
     let started = Instant::now();
     // Two calls of two requests each: within the burst, so no request waits for the limiter
     // (spacing them at one per second would take three seconds).
@@ -44,5 +43,9 @@ fn the_create_limit_reported_is_the_launch_interval_enforced() {
     assert_eq!(per_minute(None), 5, "one launch per 12 s by default");
     assert_eq!(per_minute(Some(Duration::from_secs(30))), 2);
     assert_eq!(per_minute(Some(Duration::from_secs(120))), 1);
-    assert_eq!(per_minute(Some(Duration::ZERO)), u32::MAX, "no launch limit");
+    assert_eq!(
+        per_minute(Some(Duration::ZERO)),
+        u32::MAX,
+        "no launch limit"
+    );
 }

@@ -57,7 +57,10 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
         hit
     };
     if cut_this {
-        assert!(status.is_success(), "the fake refused {method} {path}: {status}");
+        assert!(
+            status.is_success(),
+            "the fake refused {method} {path}: {status}"
+        );
         body = body.slice(..body.len() / 2);
     }
     let mut response = Response::builder().status(status);
@@ -107,13 +110,14 @@ async fn a_launch_answered_with_a_cut_body_is_found_by_ref_id_and_keeps_its_key(
         "never launched again"
     );
     // The instance runs with the key and ruleset it was launched with: neither was rolled back.
-    assert_eq!(fake.state().ssh_keys().len(), 1, "{:?}", fake.state().ssh_keys());
-    assert_eq!(fake.state().firewall_rulesets().len(), 1);
     assert_eq!(
-        fake.state()
-            .request_count("DELETE", "/api/v1/ssh-keys"),
-        0
+        fake.state().ssh_keys().len(),
+        1,
+        "{:?}",
+        fake.state().ssh_keys()
     );
+    assert_eq!(fake.state().firewall_rulesets().len(), 1);
+    assert_eq!(fake.state().request_count("DELETE", "/api/v1/ssh-keys"), 0);
 }
 
 #[tokio::test]
@@ -125,7 +129,12 @@ async fn an_ssh_key_answered_with_a_cut_body_is_looked_up_and_used() {
         .await
         .expect("the key was added, so the create goes on with it");
     assert_eq!(live_instances(&fake), 1);
-    assert_eq!(fake.state().ssh_keys().len(), 1, "{:?}", fake.state().ssh_keys());
+    assert_eq!(
+        fake.state().ssh_keys().len(),
+        1,
+        "{:?}",
+        fake.state().ssh_keys()
+    );
     assert_eq!(fake.state().request_count("POST", "/api/v1/ssh-keys"), 1);
 }
 
@@ -145,7 +154,8 @@ async fn a_ruleset_answered_with_a_cut_body_is_looked_up_and_used() {
         fake.state().firewall_rulesets()
     );
     assert_eq!(
-        fake.state().request_count("POST", "/api/v1/firewall-rulesets"),
+        fake.state()
+            .request_count("POST", "/api/v1/firewall-rulesets"),
         1
     );
 }
