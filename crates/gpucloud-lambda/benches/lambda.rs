@@ -465,7 +465,8 @@ async fn types_with_default_limits() {
     let t = median(samples);
     println!(
         "(d) instance_types with default rate limits (1 request/s, burst 5), fake latency {:.0} ms: \
-         {:.1} ms end to end (median of 5), client-side wait {:.1} ms",
+         {:.1} ms end to end (median of 5, fresh client each: new connections), {:.1} ms beyond the \
+         fake's latency (a client-side limiter wait would add 1000 ms)",
         millis(LATENCY),
         millis(t),
         millis(t.saturating_sub(LATENCY))
