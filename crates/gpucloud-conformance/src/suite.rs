@@ -304,7 +304,12 @@ async fn run_spec(ctx: &Arc<Ctx>, spec: &checks::Spec) -> CheckResult {
 pub async fn run(target: Target) -> Report {
     let started = Instant::now();
     let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
-    let provider = target.credential.provider_id().into_inner();
+    let provider = target
+        .credential
+        .identity()
+        .provider_id()
+        .as_str()
+        .to_owned();
     let mut report = Report {
         provider,
         location: target.location.clone(),
@@ -393,32 +398,13 @@ pub async fn run(target: Target) -> Report {
 /// The client agrees with its credential.
 fn check_client(credential: &dyn CloudCredential, client: &dyn CloudClient) -> Verdict {
     let mut f = Findings::default();
-    f.expect(client.provider_id() == credential.provider_id(), || {
+    f.expect(client.identity() == credential.identity(), || {
         format!(
-            "client provider_id {} differs from the credential's {}",
-            client.provider_id(),
-            credential.provider_id()
+            "client identity {:?} differs from the credential's {:?}",
+            client.identity(),
+            credential.identity()
         )
     });
-    f.expect(client.reference_id() == credential.reference_id(), || {
-        format!(
-            "client reference_id {:?} differs from the credential's {:?}",
-            client.reference_id(),
-            credential.reference_id()
-        )
-    });
-    f.expect(client.api_type() == credential.api_type(), || {
-        format!(
-            "client api_type {} differs from the credential's {}",
-            client.api_type(),
-            credential.api_type()
-        )
-    });
-    if let (Ok(a), Ok(b)) = (client.tenant_id(), credential.tenant_id()) {
-        f.expect(a == b, || {
-            format!("client tenant_id {a:?} differs from the credential's {b:?}")
-        });
-    }
     f.done()
 }
 

@@ -128,7 +128,7 @@ fn check_created(
             instance.ref_id, attrs.ref_id
         )
     });
-    let reference = ctx.credential.reference_id();
+    let reference = ctx.credential.identity().reference_id();
     f.expect(instance.cloud_cred_ref_id == reference, || {
         format!("cloud_cred_ref_id mismatch: instance has {:?}, the credential's reference_id is {reference:?}", instance.cloud_cred_ref_id)
     });
@@ -214,7 +214,7 @@ pub(crate) async fn list(ctx: Arc<Ctx>) -> Verdict {
         Err(why) => return Verdict::Skip(why),
     };
     let mut f = Findings::default();
-    let reference = ctx.credential.reference_id();
+    let reference = ctx.credential.identity().reference_id();
     let id = &created.cloud_id;
     let asked = ctx
         .state

@@ -31,6 +31,7 @@ async fn local_provider_passes_every_check() {
     let mut attempt = 0;
     let credential = loop {
         let config = LocalConfig::from_env()
+            .expect("GPUCLOUD_LOCAL_* variables are valid")
             .with_state_dir(state.path())
             .with_subnet(free_subnet(base, attempt))
             .with_ref_id("conformance-local");
