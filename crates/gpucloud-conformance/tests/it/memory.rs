@@ -33,6 +33,8 @@ pub struct Faults {
     pub panic_in_locations: bool,
     /// Create parameters the client does not honour are silently dropped.
     pub ignore_unsupported_params: bool,
+    /// Reboot is missing from the capability table while the catalog says every type reboots.
+    pub undeclared_reboot: bool,
 }
 
 struct Record {
@@ -245,7 +247,7 @@ impl CloudClient for MemoryClient {
     fn capability_table(&self) -> CapabilityTable<'_> {
         CapabilityTable {
             stop_start: Some(self),
-            reboot: Some(self),
+            reboot: (!self.shared.faults.undeclared_reboot).then_some(self as _),
             tags: Some(self),
             ..CapabilityTable::NONE
         }
