@@ -11,8 +11,10 @@ pub mod merge;
 pub mod model;
 pub mod price;
 pub mod provider;
+pub mod retry;
 pub mod settings;
 pub mod sshkey;
+pub mod status;
 pub mod validate;
 pub mod wait;
 
@@ -27,7 +29,7 @@ pub use enums::{
     ApiType, Architecture, Capability, ClusterStatus, LifecycleStatus, Manufacturer,
     NodeGroupStatus, Protocol, SubnetType, VpcStatus,
 };
-pub use error::{BoxError, CloudError, ErrorKind, ProviderDetails, Result, Retry};
+pub use error::{BoxError, CloudError, Delivery, ErrorKind, ProviderDetails, Result, Retry};
 pub use filter::{
     ArchitectureFilter, CloudFilter, GetInstanceTypeArgs, GpuManufacturerFilter, IncludeExclude,
 };

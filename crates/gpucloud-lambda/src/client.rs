@@ -13,10 +13,10 @@ use base64::Engine as _;
 use gpucloud_core::validate::validate_create;
 use gpucloud_core::{
     AddFirewallRulesToInstanceArgs, ApiType, CapabilityTable, CloudClient, CloudCredential,
-    CloudError, CreateFeatures, CreateInstanceAttrs, ErrorKind, GetImageArgs, GetInstanceTypeArgs,
-    GetLocationsArgs, Identity, Image, Instance, InstanceId, InstanceType, LifecycleStatus,
-    ListInstancesArgs, Location, MachineImage, ModifyFirewall, RebootInstance, Result, Retry,
-    RevokeSecurityGroupRuleArgs, tenant_id_from_secret,
+    CloudError, CreateFeatures, CreateInstanceAttrs, Delivery, ErrorKind, GetImageArgs,
+    GetInstanceTypeArgs, GetLocationsArgs, Identity, Image, Instance, InstanceId, InstanceType,
+    LifecycleStatus, ListInstancesArgs, Location, MachineImage, ModifyFirewall, RebootInstance,
+    Result, Retry, RevokeSecurityGroupRuleArgs, tenant_id_from_secret,
 };
 use gpucloud_http::{
     ApiKey, Auth, Classification, HeaderMap, HttpClient, HttpConfig, RateLimit, Request,
@@ -27,7 +27,7 @@ use tokio::sync::Mutex;
 
 use crate::config::LambdaConfig;
 use crate::convert::{self, PROVIDER, TAG_CRED_REF_ID, TAG_REF_ID};
-use crate::error::{Subject, classify};
+use crate::error::classify;
 use crate::wire::{self, Data, EachData};
 
 /// The provider id.
@@ -48,7 +48,15 @@ struct Shared {
     create_lock: Mutex<()>,
     /// Minimum age of an unreferenced ruleset before the sweep deletes it.
     orphan_grace: Duration,
+    /// The launches per minute the create rate limit lets through (what
+    /// `max_create_requests_per_minute` reports).
+    creates_per_minute: u32,
 }
+
+/// The burst of the general rate limit. Lambda documents "generally one request per second",
+/// not one request every second: a command's few requests (`types` makes two) go out at once,
+/// and the limit only spaces longer runs.
+const GENERAL_BURST: u32 = 5;
 
 /// A Lambda credential: the API key and the control plane's reference id.
 ///
@@ -72,13 +80,10 @@ fn classifier(status: StatusCode, _headers: &HeaderMap, body: &[u8]) -> Classifi
         .ok()
         .and_then(|b| b.error)
         .unwrap_or_default();
-    let (kind, retry) = classify(
-        status.as_u16(),
-        error.code.as_deref(),
-        Subject::Resource,
-        None,
-    );
-    let mut class = Classification::new(kind).with_retry(retry);
+    let (kind, retry) = classify(status.as_u16(), error.code.as_deref());
+    let mut class = Classification::from_status(status)
+        .with_kind(kind)
+        .with_retry(retry);
     if let Some(code) = error.code {
         class = class.with_code(code);
     }
@@ -99,11 +104,15 @@ impl LambdaCredential {
         config.validate()?;
         let base = parse_base_url(&format!("{}/api/v1/", config.effective_base_url()))?;
         let rps = config.effective_requests_per_second();
-        let burst = NonZeroU32::new(rps.floor().clamp(1.0, f64::from(u32::MAX)) as u32)
-            .unwrap_or(NonZeroU32::MIN);
+        let burst =
+            NonZeroU32::new((rps.ceil().clamp(1.0, f64::from(u32::MAX)) as u32).max(GENERAL_BURST))
+                .unwrap_or(NonZeroU32::MIN);
         let general =
             RateLimit::every(Duration::from_secs_f64((1.0 / rps).min(86_400.0))).with_burst(burst);
+        // Launches: "one per 12 seconds, or five per minute", so no burst at the default.
         let launch = config.effective_launch_interval();
+        let launch_limit = (!launch.is_zero()).then(|| RateLimit::every(launch));
+        let creates_per_minute = launch_limit.map_or(u32::MAX, |l| l.per_minute_figure());
         let retry = RetryPolicy::default().with_backoff(
             Duration::from_millis(config.retry_backoff_ms.unwrap_or(500)),
             Duration::from_secs(20),
@@ -113,7 +122,7 @@ impl LambdaCredential {
             .with_request_timeout(config.effective_request_timeout())
             .with_retry(retry)
             .with_rate_limit(general)
-            .with_create_rate_limit((!launch.is_zero()).then(|| RateLimit::every(launch)));
+            .with_create_rate_limit(launch_limit);
         let http = HttpClient::new(
             PROVIDER,
             http_config,
@@ -132,6 +141,7 @@ impl LambdaCredential {
             ),
             create_lock: Mutex::new(()),
             orphan_grace: config.effective_orphan_ruleset_grace(),
+            creates_per_minute,
         });
         Ok(Self { config, shared })
     }
@@ -180,43 +190,6 @@ impl fmt::Debug for LambdaClient {
             .field("ref_id", &self.shared.ref_id)
             .field("location", &self.location)
             .finish_non_exhaustive()
-    }
-}
-
-/// Rewrites a not-found of an instance operation as `InstanceNotFound`.
-fn for_instance(error: CloudError) -> CloudError {
-    match error {
-        CloudError::Provider {
-            provider,
-            operation,
-            kind: ErrorKind::ResourceNotFound,
-            retry,
-            message,
-            source,
-        } => {
-            let (kind, _) = classify(404, None, Subject::Instance, None);
-            CloudError::Provider {
-                provider,
-                operation,
-                kind,
-                retry,
-                message,
-                source,
-            }
-        }
-        other => other,
-    }
-}
-
-/// True when a failed request may have taken effect: no answer (reset, timeout after sending)
-/// or a 5xx.
-fn outcome_unknown(error: &CloudError) -> bool {
-    match error {
-        CloudError::Provider { .. } => match error.provider_details().and_then(|d| d.status) {
-            Some(status) => status >= 500,
-            None => matches!(error.kind(), ErrorKind::Timeout | ErrorKind::Unavailable),
-        },
-        _ => false,
     }
 }
 
@@ -324,9 +297,10 @@ impl LambdaClient {
         operation: &'static str,
         id: &InstanceId,
     ) -> Result<wire::Instance> {
-        self.get(operation, ["instances/", id.as_str()].concat())
-            .await
-            .map_err(for_instance)
+        let request =
+            Request::get(operation, ["instances/", id.as_str()].concat()).about_instance();
+        let data: Data<wire::Instance> = self.http().send_json(request).await?;
+        Ok(data.data)
     }
 
     fn owned_by_me(&self, w: &wire::Instance) -> bool {
@@ -493,7 +467,7 @@ impl LambdaClient {
                     key.data.name
                 })
             }
-            Err(error) if outcome_unknown(&error) || error.kind() == ErrorKind::Conflict => {
+            Err(error) if error.outcome_unknown() || error.kind() == ErrorKind::Conflict => {
                 // The key may exist now (our lost answer, or a concurrent create): look again.
                 let keys: Vec<wire::SshKey> = self.get(OP, "ssh-keys").await?;
                 match keys
@@ -539,7 +513,7 @@ impl LambdaClient {
                 added.ruleset_id = Some(ruleset.data.id.clone());
                 Ok(ruleset.data)
             }
-            Err(error) if outcome_unknown(&error) => {
+            Err(error) if error.outcome_unknown() => {
                 let rulesets: Vec<wire::FirewallRuleset> =
                     self.get(OP, "firewall-rulesets").await?;
                 let found = rulesets
@@ -676,7 +650,7 @@ impl LambdaClient {
                     }
                 }
             }
-            Err(error) if outcome_unknown(&error) => {
+            Err(error) if error.outcome_unknown() => {
                 // The launch may have happened: look it up by RefID, never launch again blindly.
                 tracing::info!(ref_id = %attrs.ref_id, error = %error, "launch outcome unknown; looking the instance up");
                 match self.find_by_ref_id(OP, &attrs.ref_id).await {
@@ -695,7 +669,8 @@ impl LambdaClient {
                                  create again with the same RefID to resolve it"
                             ),
                         )
-                        .with_retry(Retry::Transient));
+                        .with_retry(Retry::Transient)
+                        .with_delivery(Delivery::Unknown));
                     }
                 }
             }
@@ -739,12 +714,9 @@ impl LambdaClient {
         // Terminating twice is harmless, so transport failures may be retried.
         let request = Request::post(operation, "instance-operations/terminate")
             .json(&wire::InstanceIds { instance_ids: ids })?
-            .idempotent(true);
-        self.http()
-            .send(request)
-            .await
-            .map(|_| ())
-            .map_err(for_instance)
+            .idempotent(true)
+            .about_instance();
+        self.http().send(request).await.map(|_| ())
     }
 
     /// Deletes the instance's SDK-made rulesets; one still attached (Lambda may keep a
@@ -915,8 +887,10 @@ impl CloudClient for LambdaClient {
         }
     }
 
+    /// What the launch rate limit lets through: 5 at the default 12 s interval, from
+    /// `LAMBDA_LAUNCH_INTERVAL_MS` when set (unlimited when that is 0).
     fn max_create_requests_per_minute(&self) -> u32 {
-        5
+        self.shared.creates_per_minute
     }
 
     async fn locations(&self, _args: GetLocationsArgs) -> Result<Vec<Location>> {
@@ -1053,16 +1027,12 @@ impl CloudClient for LambdaClient {
 #[async_trait]
 impl RebootInstance for LambdaClient {
     async fn reboot_instance(&self, id: &InstanceId) -> Result<()> {
-        let request = Request::post("reboot_instance", "instance-operations/restart").json(
-            &wire::InstanceIds {
+        let request = Request::post("reboot_instance", "instance-operations/restart")
+            .json(&wire::InstanceIds {
                 instance_ids: vec![id.as_str().to_owned()],
-            },
-        )?;
-        self.http()
-            .send(request)
-            .await
-            .map(|_| ())
-            .map_err(for_instance)
+            })?
+            .about_instance();
+        self.http().send(request).await.map(|_| ())
     }
 }
 

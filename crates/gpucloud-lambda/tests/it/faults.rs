@@ -106,20 +106,30 @@ async fn unavailable_is_retried_for_reads() {
 }
 
 #[tokio::test]
-async fn internal_errors_are_transient() {
+async fn internal_errors_on_reads_are_retried_then_reported_with_their_code() {
     let fake = fake().await;
     let client = client(&fake);
+    // One 500: the read is safe to repeat, so the second attempt answers.
     fake.state().set_fault(Fault::ServerError {
         status: 500,
         times: 1,
     });
+    client.list_instances(&all()).await.unwrap();
+    assert_eq!(fake.state().request_count("GET", "/api/v1/instances"), 2);
+    // More 500s than attempts: the error keeps the kind and Lambda's code.
+    fake.state().set_fault(Fault::ServerError {
+        status: 500,
+        times: 10,
+    });
     let err = client.list_instances(&all()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Internal);
-    assert_eq!(err.retry(), Retry::Transient);
+    assert_eq!(err.retry(), Retry::Exhausted);
     assert_eq!(
         err.provider_details().and_then(|d| d.code.as_deref()),
         Some("global/internal-error")
     );
+    assert!(err.to_string().contains("global/internal-error"), "{err}");
+    fake.state().clear_faults();
     client.list_instances(&all()).await.unwrap();
 }
 

@@ -690,12 +690,13 @@ async fn missing_rulesets_mean_no_rules_and_other_failures_are_reported() {
     let created = client.create_instance(attrs("lenient")).await.unwrap();
     assert!(!created.firewall_rules.ingress_rules.is_empty());
 
-    // A failure to read the ruleset is an error, not an instance claiming no rules.
+    // A failure to read the ruleset (more 500s than the read's attempts) is an error, not an
+    // instance claiming no rules.
     fake.state().set_fault_for(
         gpucloud_fakes::lambda::Operation::Firewall,
         gpucloud_fakes::lambda::Fault::ServerError {
             status: 500,
-            times: 1,
+            times: 10,
         },
     );
     let err = client.get_instance(&created.cloud_id).await.unwrap_err();
