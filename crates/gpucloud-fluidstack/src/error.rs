@@ -51,7 +51,9 @@ pub(crate) fn classify(status: u16, subject: Subject) -> (ErrorKind, Retry) {
 /// The HTTP client's hook: status first, the body's `message` attached.
 pub(crate) fn classifier(status: StatusCode, _headers: &HeaderMap, body: &[u8]) -> Classification {
     let (kind, retry) = classify(status.as_u16(), Subject::Resource);
-    let mut class = Classification::new(kind).with_retry(retry);
+    let mut class = Classification::from_status(status)
+        .with_kind(kind)
+        .with_retry(retry);
     if let Ok(error) = serde_json::from_slice::<wire::ErrorBody>(body)
         && !error.message.is_empty()
     {
@@ -68,6 +70,7 @@ pub(crate) fn for_instance(error: CloudError) -> CloudError {
             operation,
             kind: ErrorKind::ResourceNotFound,
             retry,
+            delivery,
             message,
             source,
         } => CloudError::Provider {
@@ -75,6 +78,7 @@ pub(crate) fn for_instance(error: CloudError) -> CloudError {
             operation,
             kind: classify(404, Subject::Instance).0,
             retry,
+            delivery,
             message,
             source,
         },
@@ -82,16 +86,10 @@ pub(crate) fn for_instance(error: CloudError) -> CloudError {
     }
 }
 
-/// True when a failed request may have taken effect: no answer (reset, timeout after sending)
-/// or a 5xx.
+/// True when a failed request may have taken effect: it reached the server, and no readable
+/// answer came back.
 pub(crate) fn outcome_unknown(error: &CloudError) -> bool {
-    match error {
-        CloudError::Provider { .. } => match error.provider_details().and_then(|d| d.status) {
-            Some(status) => status >= 500,
-            None => matches!(error.kind(), ErrorKind::Timeout | ErrorKind::Unavailable),
-        },
-        _ => false,
-    }
+    error.outcome_unknown()
 }
 
 #[cfg(test)]
