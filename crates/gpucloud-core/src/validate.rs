@@ -625,7 +625,7 @@ mod tests {
             .iter()
             .map(ToString::to_string)
             .collect();
-        assert_eq!(ranges, vec!["10.0.0.0/8"]);
+        assert_eq!(ranges, vec!["10.0.0.0/8", "10.0.0.0/8"]);
         assert!(valid.egress_rules().is_empty());
         assert_eq!(
             validate_create(&good(), &all_features())

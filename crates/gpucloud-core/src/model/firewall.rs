@@ -152,7 +152,8 @@ fn triples(
 }
 
 /// A firewall rule as validation found it: ports 1–65535 in order, sources parsed to canonical
-/// [`Cidr`]s, sorted and without repeats. Made only by [`crate::validate`].
+/// [`Cidr`]s in request order (so an error can name `ip_ranges[i]`). Made only by
+/// [`crate::validate`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CheckedRule {
     protocol: Option<Protocol>,
@@ -166,10 +167,8 @@ impl CheckedRule {
         protocol: Option<Protocol>,
         from_port: u16,
         to_port: u16,
-        mut sources: Vec<Cidr>,
+        sources: Vec<Cidr>,
     ) -> Self {
-        sources.sort_unstable();
-        sources.dedup();
         Self {
             protocol,
             from_port,
@@ -341,6 +340,10 @@ mod tests {
             2,
             vec!["10.1.0.0/8".into(), "10.0.0.0/8".into(), "::1".into()],
         ));
-        assert_eq!(rule.to_rule("r").ip_ranges, vec!["10.0.0.0/8", "::1/128"]);
+        assert_eq!(
+            rule.to_rule("r").ip_ranges,
+            vec!["10.0.0.0/8", "10.0.0.0/8", "::1/128"]
+        );
+        assert_eq!(rule.triples().len(), 4);
     }
 }
