@@ -7,7 +7,7 @@ use base64::Engine as _;
 use gpucloud_core::{
     Bytes, BytesUnit, Capability, CloudClientExt, CloudError, CreateInstanceAttrs, Disk, ErrorKind,
     FirewallRule, GetImageArgs, GetInstanceTypeQuotasArgs, Instance, InstanceId, InstanceType,
-    InstanceTypeId, LifecycleStatus, Status,
+    InstanceTypeId, LifecycleStatus, Status, validate_and_create,
 };
 
 use super::{Findings, Verdict, describe};
@@ -397,8 +397,11 @@ pub(crate) async fn create_features(ctx: Arc<Ctx>) -> Verdict {
             Err(why) => return f.fail_done(why),
         };
         (case.apply)(&mut attrs);
-        match tokio::time::timeout(ctx.timeouts.create_call, ctx.client.create_instance(attrs))
-            .await
+        match tokio::time::timeout(
+            ctx.timeouts.create_call,
+            validate_and_create(&*ctx.client, &attrs),
+        )
+        .await
         {
             Ok(Ok(instance)) => {
                 ctx.register(&instance.cloud_id);

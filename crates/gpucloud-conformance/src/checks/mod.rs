@@ -4,6 +4,7 @@ pub(crate) mod capabilities;
 pub(crate) mod catalog;
 pub(crate) mod lifecycle;
 pub(crate) mod remote;
+pub(crate) mod rules;
 
 use std::error::Error as _;
 use std::sync::Arc;
@@ -92,10 +93,13 @@ pub const ALL_CHECKS: &[&str] = &[
     "list",
     "idempotent_create",
     "running",
+    "hostname",
     "ssh",
     "firewall_ingress",
     "firewall_egress",
     "modify_firewall",
+    "duplicate_rule",
+    "egress_rules",
     "tags",
     "reboot",
     "stop_start",
@@ -131,10 +135,13 @@ pub(crate) fn specs() -> Vec<Spec> {
         lifecycle::list, true, |t| t.api_call * 4;
         lifecycle::idempotent_create, true, |t| t.api_call * 2 + t.create_call;
         lifecycle::running, true, |t| t.api_call + t.pending_to_running;
+        rules::hostname, true, |t| t.api_call * 2 + t.pending_to_running;
         remote::ssh, true, |t| t.api_call * 3 + t.running_ssh * 2;
         remote::firewall_ingress, true, |t| t.api_call * 3 + t.running_ssh + t.port_probe * 8;
         remote::firewall_egress, true, |t| t.api_call * 3 + t.running_ssh;
         remote::modify_firewall, true, |t| t.api_call * 6 + t.running_ssh + t.firewall_change * 2 + t.port_probe * 4;
+        rules::duplicate_rule, true, |t| t.api_call * 8 + t.pending_to_running;
+        rules::egress_rules, true, |t| t.api_call * 2;
         lifecycle::tags, true, |t| t.api_call * 5;
         lifecycle::reboot, true, |t| t.api_call * 2 + t.pending_to_running + t.running_ssh;
         lifecycle::stop_start, true, |t| t.api_call * 3 + t.running_to_stopped + t.stopped_to_running + t.running_ssh;

@@ -42,7 +42,16 @@ async fn lambda_fake_passes_with_reachability_skipped() {
             other => panic!("{name} should be skipped, got {other:?}"),
         }
     }
-    for name in ["create", "list", "running", "terminate", "cleanup"] {
+    for name in [
+        "create",
+        "list",
+        "running",
+        "hostname",
+        "duplicate_rule",
+        "egress_rules",
+        "terminate",
+        "cleanup",
+    ] {
         assert!(
             report
                 .check(name)
