@@ -263,13 +263,7 @@ async fn create(ctx: &Ctx, args: &CreateArgs) -> CliResult {
         ..CreateInstanceAttrs::default()
     };
     let probe = client(&entry, "").await?;
-    let features = probe.create_features();
-    if explicit_key.is_some() {
-        gpucloud::validate_create(&attrs, &features)
-            .map_err(|e| CliError::cloud(&format!("create instance on {name}"), &e))?;
-    } else {
-        check_without_key(&attrs, &features, name)?;
-    }
+    check_flags(&attrs, &probe.create_features(), name)?;
     let location = resolve_location(
         &entry,
         &probe,
@@ -285,13 +279,15 @@ async fn create(ctx: &Ctx, args: &CreateArgs) -> CliResult {
     attrs.public_key.clone_from(&key.public_key);
     attrs.location.clone_from(&location);
     let client = client(&entry, &location).await?;
-    let attrs = gpucloud::validate_create(&attrs, &client.create_features())
+    // The one validation of the final request: the provider takes what it found and checks
+    // nothing again.
+    let create = gpucloud::validate_create(&attrs, &client.create_features())
         .map_err(|e| CliError::cloud(&format!("create instance on {name}"), &e))?;
 
     let spinner = ctx
         .out
         .spinner(format!("creating {} in {location}", args.instance_type));
-    let created = client.create_instance(attrs).await;
+    let created = client.create_instance(create).await;
     spinner.finish_and_clear();
     let instance =
         created.map_err(|e| CliError::cloud(&format!("create instance on {name}"), &e))?;
@@ -323,14 +319,18 @@ async fn create(ctx: &Ctx, args: &CreateArgs) -> CliResult {
     Ok(())
 }
 
-/// Validates everything but the key, so bad flags are reported before a key is generated.
-fn check_without_key(
+/// Checks the flags (and an explicit key) before a default key is generated or the location
+/// is resolved, so bad input is reported before any of that. Without an explicit key a
+/// placeholder stands in; the request actually sent is validated once more, when complete.
+fn check_flags(
     attrs: &CreateInstanceAttrs,
     features: &gpucloud::CreateFeatures,
     name: &str,
 ) -> CliResult {
     let mut probe = attrs.clone();
-    PLACEHOLDER_KEY.clone_into(&mut probe.public_key);
+    if probe.public_key.is_empty() {
+        PLACEHOLDER_KEY.clone_into(&mut probe.public_key);
+    }
     gpucloud::validate_create(&probe, features)
         .map(|_| ())
         .map_err(|e| CliError::cloud(&format!("create instance on {name}"), &e))
