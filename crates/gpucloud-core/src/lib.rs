@@ -13,6 +13,8 @@ pub mod location;
 pub mod merge;
 pub mod model;
 pub mod price;
+pub mod provider;
+pub mod settings;
 pub mod sshkey;
 pub mod text;
 pub mod validate;
@@ -23,9 +25,9 @@ pub use bytes::{Bytes, BytesError, BytesUnit};
 pub use cidr::Cidr;
 pub use client::{
     Capabilities, CapabilityTable, ChangeInstanceType, CloudClient, CloudClientExt,
-    CloudCredential, CreateFeatures, InstanceTags, InstanceTypeQuotas, MachineImage,
-    MaintainKubernetes, MaintainVpc, ModifyFirewall, RebootInstance, ResizeInstanceVolume,
-    StopStartInstance,
+    CloudCredential, CreateFeatures, Identity, InstanceTags, InstanceTypeQuotas, MachineImage,
+    MaintainKubernetes, MaintainVpc, ModifyFirewall, OptionalCapability, RebootInstance,
+    ResizeInstanceVolume, StopStartInstance,
 };
 pub use enums::{
     ApiType, Architecture, Capability, ClusterStatus, LifecycleStatus, Manufacturer,
@@ -58,6 +60,8 @@ pub use model::kubernetes::{
 pub use model::network::{CreateSubnetArgs, CreateVpcArgs, Subnet, Vpc};
 pub use model::storage::{Disk, ResizeInstanceVolumeArgs, Storage};
 pub use price::{Price, PriceError};
+pub use provider::{Activation, Build, CredentialSource, ProviderDescriptor};
+pub use settings::{ProviderSettings, Setting, SettingKind, SettingSource, SettingSpec};
 pub use validate::{
     ValidCreate, ValidFirewallAdd, ValidFirewallRevoke, ValidTagUpdate, validate_and_create,
     validate_create, validate_firewall_add, validate_firewall_revoke, validate_tag_update,

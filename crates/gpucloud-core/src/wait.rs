@@ -189,17 +189,18 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
-    use crate::client::{CapabilityTable, CreateFeatures};
+    use crate::client::{CapabilityTable, CreateFeatures, Identity};
     use crate::enums::ApiType;
     use crate::filter::GetInstanceTypeArgs;
-    use crate::ids::CloudProviderId;
     use crate::location::{GetLocationsArgs, Location};
     use crate::model::instance::ListInstancesArgs;
     use crate::model::instance_type::InstanceType;
     use crate::validate::ValidCreate;
 
     /// Answers `get_instance` from a script; the last answer repeats.
+    #[derive(Debug)]
     struct Scripted {
+        identity: Identity,
         answers: Mutex<VecDeque<Result<LifecycleStatus>>>,
         polls: Mutex<u32>,
     }
@@ -207,6 +208,7 @@ mod tests {
     impl Scripted {
         fn new(answers: Vec<Result<LifecycleStatus>>) -> Self {
             Self {
+                identity: Identity::new("test", ApiType::Global, "ref", ""),
                 answers: Mutex::new(answers.into()),
                 polls: Mutex::new(0),
             }
@@ -229,17 +231,8 @@ mod tests {
 
     #[async_trait]
     impl CloudClient for Scripted {
-        fn provider_id(&self) -> CloudProviderId {
-            CloudProviderId::new("test")
-        }
-        fn api_type(&self) -> ApiType {
-            ApiType::Global
-        }
-        fn reference_id(&self) -> &str {
-            "ref"
-        }
-        fn tenant_id(&self) -> Result<String> {
-            Ok(String::new())
+        fn identity(&self) -> &Identity {
+            &self.identity
         }
         fn location(&self) -> &str {
             ""

@@ -13,7 +13,7 @@ use gpucloud_core::{
 };
 
 use super::{Findings, Verdict, describe};
-use crate::suite::Ctx;
+use crate::ctx::Ctx;
 
 /// Source of the rule the duplicate check adds: documentation space, so it opens nothing real
 /// and no other check's rule covers it.

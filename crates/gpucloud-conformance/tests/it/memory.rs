@@ -9,8 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use gpucloud_core::{
     ApiType, Architecture, Bytes, BytesUnit, Capability, CapabilityTable, CloudClient,
-    CloudCredential, CloudError, CloudProviderId, CreateFeatures, ErrorKind, FirewallRule,
-    FirewallRules, GetInstanceTypeArgs, GetLocationsArgs, Gpu, Instance, InstanceId, InstanceTags,
+    CloudCredential, CloudError, CreateFeatures, ErrorKind, FirewallRule, FirewallRules,
+    GetInstanceTypeArgs, GetLocationsArgs, Gpu, Identity, Instance, InstanceId, InstanceTags,
     InstanceType, InstanceTypeId, LifecycleStatus, ListInstancesArgs, Location, Manufacturer,
     ModifyFirewall, Price, RebootInstance, Result, Status, StopStartInstance, ValidCreate,
     ValidFirewallAdd, ValidFirewallRevoke, ValidTagUpdate, missing_rules,
@@ -38,6 +38,8 @@ pub struct Faults {
     pub stack_duplicate_rules: bool,
     /// Instances report an egress rule although egress filtering is not declared.
     pub reports_egress: bool,
+    /// Reboot is missing from the capability table while the catalog says every type reboots.
+    pub undeclared_reboot: bool,
 }
 
 struct Record {
@@ -71,7 +73,7 @@ impl Store {
 
 struct Shared {
     faults: Faults,
-    reference_id: String,
+    identity: Identity,
     store: Mutex<Store>,
 }
 
@@ -94,7 +96,12 @@ impl MemoryCredential {
         Self {
             shared: Arc::new(Shared {
                 faults,
-                reference_id: "cred-ref-memory".to_owned(),
+                identity: Identity::new(
+                    PROVIDER,
+                    ApiType::Global,
+                    "cred-ref-memory",
+                    "memory-tenant",
+                ),
                 store: Mutex::new(Store::default()),
             }),
         }
@@ -118,17 +125,8 @@ impl MemoryCredential {
 
 #[async_trait]
 impl CloudCredential for MemoryCredential {
-    fn provider_id(&self) -> CloudProviderId {
-        CloudProviderId::new(PROVIDER)
-    }
-    fn api_type(&self) -> ApiType {
-        ApiType::Global
-    }
-    fn reference_id(&self) -> &str {
-        &self.shared.reference_id
-    }
-    fn tenant_id(&self) -> Result<String> {
-        Ok("memory-tenant".to_owned())
+    fn identity(&self) -> &Identity {
+        &self.shared.identity
     }
     async fn make_client(&self, location: &str) -> Result<Arc<dyn CloudClient>> {
         Ok(Arc::new(MemoryClient {
@@ -141,6 +139,14 @@ impl CloudCredential for MemoryCredential {
 struct MemoryClient {
     shared: Arc<Shared>,
     location: String,
+}
+
+impl fmt::Debug for MemoryClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryClient")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
 }
 
 fn catalog() -> Vec<InstanceType> {
@@ -239,17 +245,8 @@ impl MemoryClient {
 
 #[async_trait]
 impl CloudClient for MemoryClient {
-    fn provider_id(&self) -> CloudProviderId {
-        CloudProviderId::new(PROVIDER)
-    }
-    fn api_type(&self) -> ApiType {
-        ApiType::Global
-    }
-    fn reference_id(&self) -> &str {
-        &self.shared.reference_id
-    }
-    fn tenant_id(&self) -> Result<String> {
-        Ok("memory-tenant".to_owned())
+    fn identity(&self) -> &Identity {
+        &self.shared.identity
     }
     fn location(&self) -> &str {
         &self.location
@@ -257,7 +254,7 @@ impl CloudClient for MemoryClient {
     fn capability_table(&self) -> CapabilityTable<'_> {
         CapabilityTable {
             stop_start: Some(self),
-            reboot: Some(self),
+            reboot: (!self.shared.faults.undeclared_reboot).then_some(self as _),
             tags: Some(self),
             modify_firewall: Some(self),
             ..CapabilityTable::NONE
@@ -354,7 +351,7 @@ impl CloudClient for MemoryClient {
         let instance = Instance {
             name: attrs.name.clone(),
             ref_id,
-            cloud_cred_ref_id: self.shared.reference_id.clone(),
+            cloud_cred_ref_id: self.shared.identity.reference_id().to_owned(),
             created_at: Some(jiff::Timestamp::now()),
             cloud_id: InstanceId::new(format!("mem-{n}")),
             public_ip: format!("192.0.2.{}", n % 250 + 1),
