@@ -329,10 +329,9 @@ impl Run {
         };
         let attrs = self.fake.create_attrs(ref_id, &record.public_key);
         let client = Arc::clone(&self.client);
-        let outcome = guarded(
-            self.timeout,
-            async move { client.create_instance(attrs).await },
-        )
+        let outcome = guarded(self.timeout, async move {
+            gpucloud::validate_and_create(&*client, &attrs).await
+        })
         .await;
         let Some(result) = self.count_outcome(&format!("create {ref_id}"), outcome) else {
             // Nothing known about it: as unknown as a lost answer.

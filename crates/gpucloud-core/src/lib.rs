@@ -1,10 +1,13 @@
 #![doc = include_str!("../README.md")]
 
+pub mod bookkeeping;
 pub mod bytes;
+pub mod cidr;
 pub mod client;
 pub mod enums;
 pub mod error;
 pub mod filter;
+pub mod hostname;
 pub mod ids;
 pub mod location;
 pub mod merge;
@@ -15,10 +18,13 @@ pub mod retry;
 pub mod settings;
 pub mod sshkey;
 pub mod status;
+pub mod text;
 pub mod validate;
 pub mod wait;
 
+pub use bookkeeping::Bookkeeping;
 pub use bytes::{Bytes, BytesError, BytesUnit};
+pub use cidr::Cidr;
 pub use client::{
     Capabilities, CapabilityTable, ChangeInstanceType, CloudClient, CloudClientExt,
     CloudCredential, CreateFeatures, Identity, InstanceTags, InstanceTypeQuotas, MachineImage,
@@ -38,7 +44,8 @@ pub use ids::{
 };
 pub use location::{GetLocationsArgs, Location, LocationsFilter};
 pub use model::firewall::{
-    AddFirewallRulesToInstanceArgs, FirewallRule, FirewallRules, RevokeSecurityGroupRuleArgs,
+    AddFirewallRulesToInstanceArgs, CheckedRule, FirewallRule, FirewallRules,
+    RevokeSecurityGroupRuleArgs, RuleTriple, missing_rules,
 };
 pub use model::image::{GetImageArgs, Image};
 pub use model::instance::{
@@ -57,5 +64,8 @@ pub use model::storage::{Disk, ResizeInstanceVolumeArgs, Storage};
 pub use price::{Price, PriceError};
 pub use provider::{Activation, Build, CredentialSource, ProviderDescriptor};
 pub use settings::{ProviderSettings, Setting, SettingKind, SettingSource, SettingSpec};
-pub use validate::validate_create;
+pub use validate::{
+    ValidCreate, ValidFirewallAdd, ValidFirewallRevoke, ValidTagUpdate, validate_and_create,
+    validate_create, validate_firewall_add, validate_firewall_revoke, validate_tag_update,
+};
 pub use wait::{WaitOptions, wait_for_status};

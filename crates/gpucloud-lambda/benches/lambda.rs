@@ -304,8 +304,7 @@ async fn overhead(rounds: usize, runtime: &str) {
 
     // An instance gpucloud made has its own ruleset: get_instance reads it too (2 GETs); the
     // floors do the same two GETs.
-    let created = client
-        .create_instance(CreateInstanceAttrs {
+    let created = gpucloud_core::validate_and_create(&client, &CreateInstanceAttrs {
             location: "us-west-1".into(),
             instance_type: "gpu_1x_a10".into(),
             ref_id: "bench-ruleset".into(),

@@ -9,14 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use base64::Engine as _;
-use gpucloud_core::validate::validate_create;
+use gpucloud_core::bookkeeping::{CRED_REF_ID_TAG, REF_ID_TAG};
 use gpucloud_core::{
-    AddFirewallRulesToInstanceArgs, ApiType, CapabilityTable, CloudClient, CloudCredential,
-    CloudError, CreateFeatures, CreateInstanceAttrs, Delivery, ErrorKind, GetImageArgs,
-    GetInstanceTypeArgs, GetLocationsArgs, Identity, Image, Instance, InstanceId, InstanceType,
-    LifecycleStatus, ListInstancesArgs, Location, MachineImage, ModifyFirewall, RebootInstance,
-    Result, Retry, RevokeSecurityGroupRuleArgs, tenant_id_from_secret,
+    ApiType, Bookkeeping, CapabilityTable, CloudClient, CloudCredential, CloudError,
+    CreateFeatures, Delivery, ErrorKind, GetImageArgs, GetInstanceTypeArgs, GetLocationsArgs,
+    Identity, Image, Instance, InstanceId, InstanceType, LifecycleStatus, ListInstancesArgs,
+    Location, MachineImage, ModifyFirewall, RebootInstance, Result, Retry, ValidCreate,
+    ValidFirewallAdd, ValidFirewallRevoke, missing_rules, tenant_id_from_secret,
 };
 use gpucloud_http::{
     ApiKey, Auth, Classification, HeaderMap, HttpClient, HttpConfig, RateLimit, Request,
@@ -26,7 +25,7 @@ use jiff::Timestamp;
 use tokio::sync::Mutex;
 
 use crate::config::LambdaConfig;
-use crate::convert::{self, PROVIDER, TAG_CRED_REF_ID, TAG_REF_ID};
+use crate::convert::{self, PROVIDER};
 use crate::error::classify;
 use crate::wire::{self, Data, EachData};
 
@@ -193,14 +192,12 @@ impl fmt::Debug for LambdaClient {
     }
 }
 
-fn decode_user_data(b64: &str) -> Result<Option<String>> {
-    if b64.trim().is_empty() {
+/// The decoded user data as the text Lambda takes.
+fn user_data_text(bytes: Option<&[u8]>) -> Result<Option<String>> {
+    let Some(bytes) = bytes else {
         return Ok(None);
-    }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(b64.trim())
-        .map_err(|_| CloudError::invalid("user_data_base64", "is not valid base64"))?;
-    String::from_utf8(bytes).map(Some).map_err(|_| {
+    };
+    String::from_utf8(bytes.to_vec()).map(Some).map_err(|_| {
         CloudError::invalid(
             "user_data_base64",
             "Lambda takes plain-text cloud-init user data; this decodes to non-UTF-8 bytes",
@@ -304,7 +301,7 @@ impl LambdaClient {
     }
 
     fn owned_by_me(&self, w: &wire::Instance) -> bool {
-        convert::tag_value(w, TAG_CRED_REF_ID).unwrap_or("") == self.shared.ref_id
+        convert::tag_value(w, CRED_REF_ID_TAG).unwrap_or("") == self.shared.ref_id
     }
 
     /// The live instance of this credential with this RefID, if any: one on its way out is
@@ -331,7 +328,7 @@ impl LambdaClient {
             if let Some(ref_id) = ref_id
                 && found.is_none()
                 && self.owned_by_me(&w)
-                && convert::tag_value(&w, TAG_REF_ID) == Some(ref_id)
+                && convert::tag_value(&w, REF_ID_TAG) == Some(ref_id)
                 && still_wanted(convert::status(w.status.as_deref()).lifecycle_status)
             {
                 found = Some(w);
@@ -434,22 +431,17 @@ impl LambdaClient {
     }
 
     /// The name of an account key holding `public_key`, adding one when none does.
-    async fn ensure_ssh_key(
-        &self,
-        attrs: &CreateInstanceAttrs,
-        added: &mut Added,
-    ) -> Result<String> {
+    async fn ensure_ssh_key(&self, create: &ValidCreate, added: &mut Added) -> Result<String> {
         const OP: &str = "create_instance";
+        let attrs = create.attrs();
+        let key = create.public_key();
         let keys: Vec<wire::SshKey> = self.get(OP, "ssh-keys").await?;
-        if let Some(existing) = keys
-            .iter()
-            .find(|k| convert::same_key(&k.public_key, &attrs.public_key))
-        {
+        if let Some(existing) = keys.iter().find(|k| key.same_key_text(&k.public_key)) {
             return Ok(existing.name.clone());
         }
         let base = attrs.key_pair_name.as_deref().unwrap_or(&attrs.ref_id);
         let taken: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
-        let name = convert::unique_key_name(base, &attrs.public_key, &taken);
+        let name = convert::unique_key_name(base, key, &taken);
         let body = wire::AddSshKey {
             name: name.clone(),
             public_key: attrs.public_key.clone(),
@@ -470,10 +462,7 @@ impl LambdaClient {
             Err(error) if error.outcome_unknown() || error.kind() == ErrorKind::Conflict => {
                 // The key may exist now (our lost answer, or a concurrent create): look again.
                 let keys: Vec<wire::SshKey> = self.get(OP, "ssh-keys").await?;
-                match keys
-                    .into_iter()
-                    .find(|k| convert::same_key(&k.public_key, &attrs.public_key))
-                {
+                match keys.into_iter().find(|k| key.same_key_text(&k.public_key)) {
                     Some(key) => {
                         if key.name == name {
                             added.ssh_key_id = Some(key.id);
@@ -490,13 +479,13 @@ impl LambdaClient {
     /// Creates the instance's own ruleset in `region`.
     async fn create_ruleset(
         &self,
-        attrs: &CreateInstanceAttrs,
+        create: &ValidCreate,
         region: &str,
         added: &mut Added,
     ) -> Result<wire::FirewallRuleset> {
         const OP: &str = "create_instance";
-        let rules = convert::wire_rules(&attrs.firewall_rules)?;
-        let name = convert::ruleset_name(&self.shared.ref_id, &attrs.ref_id);
+        let rules = convert::with_ssh(convert::wire_rules(create.ingress_rules())?);
+        let name = convert::ruleset_name(&self.shared.ref_id, &create.attrs().ref_id);
         let body = wire::CreateRuleset {
             name: name.clone(),
             region: region.to_owned(),
@@ -594,16 +583,17 @@ impl LambdaClient {
 
     async fn launch(
         &self,
-        attrs: &CreateInstanceAttrs,
+        create: &ValidCreate,
         region: &str,
         added: &mut Added,
     ) -> Result<Instance> {
         const OP: &str = "create_instance";
-        let user_data = decode_user_data(&attrs.user_data_base64)?;
-        let key_name = self.ensure_ssh_key(attrs, added).await?;
+        let attrs = create.attrs();
+        let user_data = user_data_text(create.user_data())?;
+        let key_name = self.ensure_ssh_key(create, added).await?;
         // Every instance gets a ruleset of its own (SSH only when no rules were asked for),
         // so its rules can be changed later: Lambda attaches rulesets only at launch.
-        let ruleset = self.create_ruleset(attrs, region, added).await?;
+        let ruleset = self.create_ruleset(create, region, added).await?;
         let firewall_rules = convert::model_rules(&ruleset.rules);
         let firewall_rulesets = vec![wire::RulesetRef { id: ruleset.id }];
         let created_at = Timestamp::now().round(jiff::Unit::Second).ok();
@@ -612,12 +602,19 @@ impl LambdaClient {
             instance_type_name: attrs.instance_type.clone(),
             ssh_key_names: vec![key_name],
             name: Some(convert::instance_name(&attrs.name, &attrs.ref_id)),
-            hostname: convert::hostname(&attrs.name),
+            hostname: Some(create.hostname().to_owned()),
             image: (!attrs.image_id.is_empty()).then(|| wire::ImageSpec {
                 id: attrs.image_id.clone(),
             }),
             user_data,
-            tags: convert::wire_tags(&attrs.tags, &attrs.ref_id, &self.shared.ref_id, created_at),
+            tags: convert::wire_tags(
+                &attrs.tags,
+                &Bookkeeping {
+                    ref_id: attrs.ref_id.clone(),
+                    cred_ref_id: self.shared.ref_id.clone(),
+                    created_at,
+                },
+            ),
             firewall_rulesets,
         };
         let request = Request::post(OP, "instance-operations/launch")
@@ -911,12 +908,13 @@ impl CloudClient for LambdaClient {
         Ok(args.apply(convert::instance_types(&types, &regions)))
     }
 
-    async fn create_instance(&self, attrs: CreateInstanceAttrs) -> Result<Instance> {
+    async fn create_instance(&self, create: ValidCreate) -> Result<Instance> {
         const OP: &str = "create_instance";
-        let attrs = validate_create(&attrs, &self.create_features())?;
-        convert::check_user_tags(&attrs.tags)?;
-        convert::wire_rules(&attrs.firewall_rules)?;
-        decode_user_data(&attrs.user_data_base64)?;
+        let attrs = create.attrs();
+        // Lambda's own limits, on top of what validation checked, before any request.
+        convert::check_user_tags(create.tags())?;
+        convert::wire_rules(create.ingress_rules())?;
+        user_data_text(create.user_data())?;
         let region = if attrs.location.is_empty() {
             self.location.clone()
         } else {
@@ -938,7 +936,7 @@ impl CloudClient for LambdaClient {
         // terminates): reuses the instance list above; never fails the create.
         self.sweep_best_effort(OP, None, &inventory).await;
         let mut added = Added::default();
-        let result = self.launch(&attrs, &region, &mut added).await;
+        let result = self.launch(&create, &region, &mut added).await;
         self.roll_back(added).await;
         result
     }
@@ -1040,52 +1038,29 @@ impl RebootInstance for LambdaClient {
 impl MachineImage for LambdaClient {
     async fn images(&self, args: &GetImageArgs) -> Result<Vec<Image>> {
         let images: Vec<wire::Image> = self.get("images", "images").await?;
-        let owners_ok =
-            args.owners.is_empty() || args.owners.iter().any(|o| o == "lambda" || o == "*");
-        if !owners_ok {
-            return Ok(Vec::new());
-        }
-        let name_ok = |w: &wire::Image| {
-            args.name_filters.is_empty()
-                || args.name_filters.iter().any(|p| {
-                    convert::wildcard_match(p, w.name.as_deref().unwrap_or(""))
-                        || convert::wildcard_match(p, convert::image_family(w))
-                })
-        };
         Ok(images
             .into_iter()
             .filter(|w| self.location.is_empty() || convert::image_region(w) == self.location)
-            .filter(|w| args.image_ids.is_empty() || args.image_ids.contains(&w.id))
-            .filter(|w| {
-                args.architectures.is_empty()
-                    || args
-                        .architectures
-                        .iter()
-                        .any(|a| Some(a.as_str()) == w.architecture.as_deref())
-            })
-            .filter(name_ok)
             .map(convert::image)
+            .filter(|image| args.matches(image))
             .collect())
     }
 }
 
 #[async_trait]
 impl ModifyFirewall for LambdaClient {
-    async fn add_firewall_rules(&self, args: &AddFirewallRulesToInstanceArgs) -> Result<()> {
+    /// Adds the rules not already in place: Lambda rules are (protocol, ports, source)
+    /// triples, so a rule is left out when each of its Lambda rules is in the ruleset.
+    async fn add_firewall_rules(&self, args: &ValidFirewallAdd) -> Result<()> {
         const OP: &str = "add_firewall_rules";
-        for (i, rule) in args.firewall_rules.ingress_rules.iter().enumerate() {
-            gpucloud_core::validate::check_firewall_rule(
-                &format!("firewall_rules.ingress_rules[{i}]"),
-                rule,
-            )?;
+        let new_rules = convert::wire_rules(args.ingress_rules())?;
+        let ruleset = self.own_ruleset(OP, args.instance_id()).await?;
+        let in_place = convert::model_rules(&ruleset.rules).ingress_rules;
+        if missing_rules(&in_place, args.ingress_rules()).is_empty() {
+            return Ok(());
         }
-        let new_rules = convert::wire_rules(&args.firewall_rules)?;
-        let ruleset = self.own_ruleset(OP, &args.instance_id).await?;
         let mut rules = ruleset.rules.clone();
-        // `wire_rules` adds SSH when the new rules lack it; the ruleset already keeps SSH open.
-        for rule in new_rules.into_iter().filter(|r| {
-            !args.firewall_rules.ingress_rules.is_empty() || r.port_range != Some(vec![22, 22])
-        }) {
+        for rule in new_rules {
             if !rules
                 .iter()
                 .any(|r| convert::rule_id(r) == convert::rule_id(&rule))
@@ -1099,13 +1074,13 @@ impl ModifyFirewall for LambdaClient {
         self.patch_rules(OP, &ruleset.id, rules).await
     }
 
-    async fn revoke_firewall_rules(&self, args: &RevokeSecurityGroupRuleArgs) -> Result<()> {
+    async fn revoke_firewall_rules(&self, args: &ValidFirewallRevoke) -> Result<()> {
         const OP: &str = "revoke_firewall_rules";
-        let ruleset = self.own_ruleset(OP, &args.instance_id).await?;
+        let ruleset = self.own_ruleset(OP, args.instance_id()).await?;
         let rules: Vec<wire::FirewallRule> = ruleset
             .rules
             .iter()
-            .filter(|r| !args.security_group_rule_ids.contains(&convert::rule_id(r)))
+            .filter(|r| !args.rule_ids().iter().any(|id| *id == convert::rule_id(r)))
             .cloned()
             .collect();
         if rules.len() == ruleset.rules.len() {

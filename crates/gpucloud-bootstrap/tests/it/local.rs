@@ -198,7 +198,9 @@ async fn firewall_and_key_work_inside_an_instance() {
         },
         ..CreateInstanceAttrs::default()
     };
-    let created = client.create_instance(attrs).await.expect("create");
+    let created = gpucloud_core::validate_and_create(&client, &attrs)
+        .await
+        .expect("create");
     let id: InstanceId = created.cloud_id.clone();
     let instance = wait_for_status(
         &client,

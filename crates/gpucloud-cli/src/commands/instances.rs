@@ -9,9 +9,9 @@ use gpucloud::wait::{
     PENDING_TO_RUNNING_TIMEOUT, RUNNING_TO_STOPPED_TIMEOUT, RUNNING_TO_TERMINATED_TIMEOUT,
 };
 use gpucloud::{
-    CloudClient, CloudClientExt, CloudError, CreateInstanceAttrs, ErrorKind, FirewallRules,
+    CloudClient, CloudClientExt, CloudError, CreateInstanceAttrs, FirewallRules,
     GetInstanceTypeArgs, GetLocationsArgs, Instance, InstanceId, LifecycleStatus,
-    ListInstancesArgs, LocationsFilter, ProviderEntry, Retry, WaitOptions, wait_for_status,
+    ListInstancesArgs, LocationsFilter, ProviderEntry, WaitOptions, wait_for_status,
 };
 use serde::Serialize;
 
@@ -263,13 +263,7 @@ async fn create(ctx: &Ctx, args: &CreateArgs) -> CliResult {
         ..CreateInstanceAttrs::default()
     };
     let probe = client(&entry, "").await?;
-    let features = probe.create_features();
-    if explicit_key.is_some() {
-        gpucloud::validate_create(&attrs, &features)
-            .map_err(|e| CliError::cloud(&format!("create instance on {name}"), &e))?;
-    } else {
-        check_without_key(&attrs, &features, name)?;
-    }
+    check_flags(&attrs, &probe.create_features(), name)?;
     let location = resolve_location(
         &entry,
         &probe,
@@ -285,18 +279,20 @@ async fn create(ctx: &Ctx, args: &CreateArgs) -> CliResult {
     attrs.public_key.clone_from(&key.public_key);
     attrs.location.clone_from(&location);
     let client = client(&entry, &location).await?;
-    let attrs = gpucloud::validate_create(&attrs, &client.create_features())
+    // The one validation of the final request: the provider takes what it found and checks
+    // nothing again.
+    let create = gpucloud::validate_create(&attrs, &client.create_features())
         .map_err(|e| CliError::cloud(&format!("create instance on {name}"), &e))?;
 
     let spinner = ctx
         .out
         .spinner(format!("creating {} in {location}", args.instance_type));
     let ref_id = attrs.ref_id.clone();
-    let created = client.create_instance(attrs).await;
+    let created = client.create_instance(create).await;
     spinner.finish_and_clear();
     let instance = created.map_err(|e| {
         let error = CliError::cloud(&format!("create instance on {name}"), &e);
-        if outcome_unknown(&e) {
+        if e.outcome_unknown() {
             // Without the RefID, running the command again would make a second instance.
             error.hint(format!(
                 "the instance may have been created; its RefID is {ref_id}. This returns it, or \
@@ -337,15 +333,6 @@ async fn create(ctx: &Ctx, args: &CreateArgs) -> CliResult {
         ));
     }
     Ok(())
-}
-
-/// True when a failed create may have made an instance: the provider or the transport
-/// failed (5xx, reset, timeout, a lost answer), as opposed to a refusal, which made nothing.
-fn outcome_unknown(error: &CloudError) -> bool {
-    matches!(
-        error.kind(),
-        ErrorKind::Timeout | ErrorKind::Unavailable | ErrorKind::Internal
-    ) || (error.retry() == Retry::Transient && error.kind() != ErrorKind::RateLimited)
 }
 
 /// The command line that resolves a create of unknown outcome: the one that was run, as
@@ -393,14 +380,18 @@ fn shell_quote(word: &str) -> String {
     }
 }
 
-/// Validates everything but the key, so bad flags are reported before a key is generated.
-fn check_without_key(
+/// Checks the flags (and an explicit key) before a default key is generated or the location
+/// is resolved, so bad input is reported before any of that. Without an explicit key a
+/// placeholder stands in; the request actually sent is validated once more, when complete.
+fn check_flags(
     attrs: &CreateInstanceAttrs,
     features: &gpucloud::CreateFeatures,
     name: &str,
 ) -> CliResult {
     let mut probe = attrs.clone();
-    PLACEHOLDER_KEY.clone_into(&mut probe.public_key);
+    if probe.public_key.is_empty() {
+        PLACEHOLDER_KEY.clone_into(&mut probe.public_key);
+    }
     gpucloud::validate_create(&probe, features)
         .map(|_| ())
         .map_err(|e| CliError::cloud(&format!("create instance on {name}"), &e))

@@ -10,12 +10,16 @@ use crate::support::{attrs, client, fake};
 async fn a_ref_id_of_a_terminating_instance_gets_a_new_instance() {
     let fake = fake().await;
     let client = client(&fake);
-    let first = client.create_instance(attrs("again")).await.unwrap();
+    let first = gpucloud_core::validate_and_create(&client, &attrs("again"))
+        .await
+        .unwrap();
     assert!(
         fake.state()
             .set_instance_status(first.cloud_id.as_str(), FakeInstanceStatus::Terminating)
     );
-    let second = client.create_instance(attrs("again")).await.unwrap();
+    let second = gpucloud_core::validate_and_create(&client, &attrs("again"))
+        .await
+        .unwrap();
     assert_ne!(
         second.cloud_id, first.cloud_id,
         "a terminating instance is not the one asked for"
@@ -30,7 +34,9 @@ async fn a_ref_id_of_a_terminating_instance_gets_a_new_instance() {
     );
     assert_eq!(second.ref_id, "again");
     // The live one answers the RefID from now on.
-    let third = client.create_instance(attrs("again")).await.unwrap();
+    let third = gpucloud_core::validate_and_create(&client, &attrs("again"))
+        .await
+        .unwrap();
     assert_eq!(third.cloud_id, second.cloud_id);
 }
 
@@ -38,7 +44,9 @@ async fn a_ref_id_of_a_terminating_instance_gets_a_new_instance() {
 async fn a_terminate_cleans_up_through_a_failed_list_of_rulesets() {
     let fake = fake().await;
     let client = client(&fake);
-    let created = client.create_instance(attrs("tidy")).await.unwrap();
+    let created = gpucloud_core::validate_and_create(&client, &attrs("tidy"))
+        .await
+        .unwrap();
     assert_eq!(fake.state().firewall_rulesets().len(), 1);
     // The first firewall request of the terminate is its list of rulesets to delete.
     fake.state().set_fault_for(
@@ -60,7 +68,9 @@ async fn a_terminate_cleans_up_through_a_failed_list_of_rulesets() {
 async fn a_terminate_cleans_up_through_a_failed_delete() {
     let fake = fake().await;
     let client = client(&fake);
-    let created = client.create_instance(attrs("tidy-delete")).await.unwrap();
+    let created = gpucloud_core::validate_and_create(&client, &attrs("tidy-delete"))
+        .await
+        .unwrap();
     // Unreadable answers (not retried by the HTTP client) hit the list, then a 500 the delete.
     fake.state()
         .set_fault_for(Operation::Firewall, Fault::MalformedJson { times: 1 });

@@ -98,7 +98,10 @@ async fn a_launch_answered_with_a_cut_body_is_found_by_ref_id_and_keeps_its_key(
     let fake = fake().await;
     let client = through_proxy(&fake, "POST", "/api/v1/instance-operations/launch").await;
     let created = client
-        .create_instance(attrs("cut-launch"))
+        .create_instance(
+            gpucloud_core::validate_create(&attrs("cut-launch"), &client.create_features())
+                .expect("valid"),
+        )
         .await
         .expect("the launch happened, so the create succeeds");
     assert_eq!(created.ref_id, "cut-launch");
@@ -125,7 +128,10 @@ async fn an_ssh_key_answered_with_a_cut_body_is_looked_up_and_used() {
     let fake = fake().await;
     let client = through_proxy(&fake, "POST", "/api/v1/ssh-keys").await;
     client
-        .create_instance(attrs("cut-key"))
+        .create_instance(
+            gpucloud_core::validate_create(&attrs("cut-key"), &client.create_features())
+                .expect("valid"),
+        )
         .await
         .expect("the key was added, so the create goes on with it");
     assert_eq!(live_instances(&fake), 1);
@@ -143,7 +149,10 @@ async fn a_ruleset_answered_with_a_cut_body_is_looked_up_and_used() {
     let fake = fake().await;
     let client = through_proxy(&fake, "POST", "/api/v1/firewall-rulesets").await;
     client
-        .create_instance(attrs("cut-ruleset"))
+        .create_instance(
+            gpucloud_core::validate_create(&attrs("cut-ruleset"), &client.create_features())
+                .expect("valid"),
+        )
         .await
         .expect("the ruleset was made, so the create goes on with it");
     assert_eq!(live_instances(&fake), 1);
