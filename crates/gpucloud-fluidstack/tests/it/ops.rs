@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use base64::Engine as _;
+use gpucloud_core::validate::validate_and_create;
 use gpucloud_core::{
     CloudClient, CloudClientExt, CreateInstanceAttrs, ErrorKind, FirewallRule, FirewallRules,
     GetInstanceTypeArgs, GetLocationsArgs, InstanceId, LifecycleStatus, ListInstancesArgs,
@@ -58,7 +59,7 @@ async fn create_sends_the_bootstrap_and_bookkeeping_and_runs() {
         ingress_rules: vec![FirewallRule::port(8080)],
         egress_rules: vec![],
     };
-    let created = client.create_instance(a).await.unwrap();
+    let created = validate_and_create(&client, &a).await.unwrap();
     assert_eq!(
         created.lifecycle(),
         LifecycleStatus::Running,
@@ -129,7 +130,7 @@ async fn a_project_name_is_resolved_once_per_region() {
         .unwrap()
         .client("us-west-1")
         .unwrap();
-    client.create_instance(attrs("ref-n")).await.unwrap();
+    validate_and_create(&client, &attrs("ref-n")).await.unwrap();
     client
         .list_instances(&ListInstancesArgs::default())
         .await
@@ -168,8 +169,8 @@ async fn a_project_name_is_resolved_once_per_region() {
 async fn create_is_idempotent_by_ref_id() {
     let stub = Stub::start(Duration::ZERO).await;
     let client = client(&stub);
-    let first = client.create_instance(attrs("ref-i")).await.unwrap();
-    let second = client.create_instance(attrs("ref-i")).await.unwrap();
+    let first = validate_and_create(&client, &attrs("ref-i")).await.unwrap();
+    let second = validate_and_create(&client, &attrs("ref-i")).await.unwrap();
     assert_eq!(first.cloud_id, second.cloud_id);
     assert_eq!(stub.instances().len(), 1);
 }
@@ -179,7 +180,9 @@ async fn a_lost_create_response_is_resolved_by_ref_id() {
     let stub = Stub::start(Duration::ZERO).await;
     let client = client(&stub);
     stub.inner.lock().unwrap().fail_after_commit = true;
-    let created = client.create_instance(attrs("ref-lost")).await.unwrap();
+    let created = validate_and_create(&client, &attrs("ref-lost"))
+        .await
+        .unwrap();
     let stored = stub.instances();
     assert_eq!(stored.len(), 1, "created once, not twice");
     assert_eq!(created.cloud_id.as_str(), stored[0].id);
@@ -191,7 +194,7 @@ async fn out_of_stock_fails_with_insufficient_capacity_and_leaves_nothing() {
     let client = client(&stub);
     let mut a = attrs("ref-oos");
     a.instance_type = L40S.into();
-    let err = client.create_instance(a).await.unwrap_err();
+    let err = validate_and_create(&client, &a).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InsufficientCapacity, "{err}");
     assert!(
         stub.instances().is_empty(),
@@ -205,11 +208,11 @@ async fn get_and_list_honour_every_filter_and_only_show_this_credential() {
     let client = client(&stub);
     let mut west = attrs("ref-w");
     west.tags = BTreeMap::from([("team".into(), "a".into())]);
-    let west = client.create_instance(west).await.unwrap();
+    let west = validate_and_create(&client, &west).await.unwrap();
     let mut north = attrs("ref-n");
     north.location = "eu-north-1".into();
     north.tags = BTreeMap::from([("team".into(), "b".into())]);
-    let north = client.create_instance(north).await.unwrap();
+    let north = validate_and_create(&client, &north).await.unwrap();
     stub.add_foreign("us-west-1", &[("gpucloud-cred-ref-id", "someone-else")]);
     stub.add_foreign("us-west-1", &[]);
 
@@ -265,7 +268,7 @@ async fn get_and_list_honour_every_filter_and_only_show_this_credential() {
 async fn terminate_is_idempotent() {
     let stub = Stub::start(Duration::ZERO).await;
     let client = client(&stub);
-    let created = client.create_instance(attrs("ref-t")).await.unwrap();
+    let created = validate_and_create(&client, &attrs("ref-t")).await.unwrap();
     client.terminate_instance(&created.cloud_id).await.unwrap();
     client.terminate_instance(&created.cloud_id).await.unwrap();
     client
@@ -281,7 +284,7 @@ async fn terminate_is_idempotent() {
 async fn stop_and_start_report_conflicts_with_the_state() {
     let stub = Stub::start(Duration::ZERO).await;
     let client = client(&stub);
-    let created = client.create_instance(attrs("ref-s")).await.unwrap();
+    let created = validate_and_create(&client, &attrs("ref-s")).await.unwrap();
     let ss = client.stop_start().unwrap();
     ss.stop_instance(&created.cloud_id).await.unwrap();
     assert_eq!(
@@ -400,7 +403,7 @@ async fn an_instance_that_goes_out_of_stock_later_is_reported_failed_and_deleted
         .unwrap();
     let mut a = attrs("ref-late");
     a.instance_type = L40S.into();
-    let created = client.create_instance(a).await.unwrap();
+    let created = validate_and_create(&client, &a).await.unwrap();
     assert_eq!(
         created.lifecycle(),
         LifecycleStatus::Pending,

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+use gpucloud_core::validate::validate_and_create;
 use gpucloud_core::{
     CloudClient, CloudClientExt, FirewallRule, FirewallRules, GetInstanceTypeArgs,
     GetLocationsArgs, LifecycleStatus, ListInstancesArgs,
@@ -142,9 +143,11 @@ async fn every_operation_conforms_to_the_openapi_description() {
         ingress_rules: vec![FirewallRule::port(8080)],
         egress_rules: vec![],
     };
-    let created = client.create_instance(attrs.clone()).await.expect("create");
+    let created = validate_and_create(&client, &attrs).await.expect("create");
     assert_eq!(created.lifecycle(), LifecycleStatus::Running);
-    let again = client.create_instance(attrs).await.expect("repeat create");
+    let again = validate_and_create(&client, &attrs)
+        .await
+        .expect("repeat create");
     assert_eq!(again.cloud_id, created.cloud_id);
     assert_eq!(
         client
