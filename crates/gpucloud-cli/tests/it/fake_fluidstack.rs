@@ -167,7 +167,9 @@ fn types_lists_lambda_and_fluidstack_side_by_side_with_unknown_prices_last() {
         .unwrap()
         .iter()
         .filter(|t| {
-            t["provider"] == "fluidstack" || t["id"].as_str().is_some_and(|id| id.contains("hgx"))
+            t["type"]
+                .as_str()
+                .is_some_and(|name| name.starts_with("h100-hgx"))
         })
         .cloned()
         .collect();
