@@ -13,6 +13,7 @@
 //! inspector ([`lambda::LambdaTarget`] for Lambda). [`targets`] lists them all; the test
 //! runs every one of them.
 
+pub mod fluidstack;
 pub mod lambda;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -210,7 +211,10 @@ impl fmt::Display for Report {
 
 /// Every provider the campaign knows: add a fake's entry here.
 pub fn targets() -> Vec<Box<dyn Target>> {
-    vec![Box::new(lambda::LambdaTarget)]
+    vec![
+        Box::new(lambda::LambdaTarget),
+        Box::new(fluidstack::FluidstackTarget),
+    ]
 }
 
 /// True when a failed create may have made an instance: the provider failed (5xx), the
