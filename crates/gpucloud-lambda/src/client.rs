@@ -17,20 +17,16 @@ use gpucloud_core::{
     Location, MachineImage, ModifyFirewall, RebootInstance, Result, Retry, ValidCreate,
     ValidFirewallAdd, ValidFirewallRevoke, missing_rules, tenant_id_from_secret,
 };
-use gpucloud_http::{
-    ApiKey, Auth, Classification, HeaderMap, HttpClient, HttpConfig, RateLimit, Request,
-    RetryPolicy, StatusCode, parse_base_url,
-};
+use gpucloud_http::{ApiKey, Auth, HttpClient, HttpConfig, RateLimit, RetryPolicy, parse_base_url};
 use jiff::Timestamp;
 use tokio::sync::Mutex;
 
+use crate::api;
 use crate::config::LambdaConfig;
-use crate::convert::{self, PROVIDER};
-use crate::error::classify;
-use crate::wire::{self, Data, EachData};
-
-/// The provider id.
-pub const PROVIDER_ID: &str = PROVIDER;
+use crate::convert;
+use crate::error::classifier;
+use crate::wire;
+use crate::{PROVIDER_ID, TENANT_PREFIX};
 
 /// State shared by a credential and every client it makes: one HTTP client (so one pair of
 /// rate limiters per account, as Lambda's limits are per account) and one create lock.
@@ -74,28 +70,6 @@ impl fmt::Debug for LambdaCredential {
     }
 }
 
-fn classifier(status: StatusCode, _headers: &HeaderMap, body: &[u8]) -> Classification {
-    let error = serde_json::from_slice::<wire::ErrorBody>(body)
-        .ok()
-        .and_then(|b| b.error)
-        .unwrap_or_default();
-    let (kind, retry) = classify(status.as_u16(), error.code.as_deref());
-    let mut class = Classification::from_status(status)
-        .with_kind(kind)
-        .with_retry(retry);
-    if let Some(code) = error.code {
-        class = class.with_code(code);
-    }
-    let message = match (error.message, error.suggestion) {
-        (Some(m), Some(s)) => Some(format!("{m} ({s})")),
-        (m, s) => m.or(s),
-    };
-    if let Some(message) = message {
-        class = class.with_message(message);
-    }
-    class
-}
-
 impl LambdaCredential {
     /// A credential from a configuration. Fails when the key is empty, a number is out of
     /// range, or the base URL is not `https` (plain `http` only to loopback).
@@ -123,7 +97,7 @@ impl LambdaCredential {
             .with_rate_limit(general)
             .with_create_rate_limit(launch_limit);
         let http = HttpClient::new(
-            PROVIDER,
+            PROVIDER_ID,
             http_config,
             Auth::Bearer(ApiKey::new(config.key())),
             classifier,
@@ -133,10 +107,10 @@ impl LambdaCredential {
             cleanup_backoff: retry.initial_backoff,
             ref_id: config.ref_id.clone(),
             identity: Identity::new(
-                PROVIDER,
+                PROVIDER_ID,
                 ApiType::Global,
                 config.ref_id.clone(),
-                tenant_id_from_secret("lambda", config.key().as_bytes()),
+                tenant_id_from_secret(TENANT_PREFIX, config.key().as_bytes()),
             ),
             create_lock: Mutex::new(()),
             orphan_grace: config.effective_orphan_ruleset_grace(),
@@ -267,37 +241,13 @@ impl LambdaClient {
         &self.shared.http
     }
 
-    /// `GET path` and the `data` of the answer, decoded straight from the body.
-    async fn get<T: serde::de::DeserializeOwned>(
-        &self,
-        operation: &'static str,
-        path: impl Into<String>,
-    ) -> Result<T> {
-        let data: Data<T> = self.http().send_json(Request::get(operation, path)).await?;
-        Ok(data.data)
-    }
-
-    /// `GET /instances`, handing each instance to `each` as it is parsed (no vector of wire
-    /// instances is built).
-    async fn each_instance(
-        &self,
-        operation: &'static str,
-        each: impl FnMut(wire::Instance) + Send,
-    ) -> Result<()> {
-        self.http()
-            .send_json_seed(Request::get(operation, "instances"), EachData::new(each))
-            .await
-    }
-
+    /// `GET /instances/{id}`.
     async fn raw_instance(
         &self,
         operation: &'static str,
         id: &InstanceId,
     ) -> Result<wire::Instance> {
-        let request =
-            Request::get(operation, ["instances/", id.as_str()].concat()).about_instance();
-        let data: Data<wire::Instance> = self.http().send_json(request).await?;
-        Ok(data.data)
+        api::get_instance(self.http(), operation, id.as_str()).await
     }
 
     fn owned_by_me(&self, w: &wire::Instance) -> bool {
@@ -323,7 +273,7 @@ impl LambdaClient {
     ) -> Result<(Option<wire::Instance>, Inventory)> {
         let mut found = None;
         let mut inventory = Inventory::default();
-        self.each_instance(operation, |w| {
+        api::list_instances(self.http(), operation, |w| {
             inventory.add(&w);
             if let Some(ref_id) = ref_id
                 && found.is_none()
@@ -366,10 +316,8 @@ impl LambdaClient {
                 && !inventory.referenced(r)
                 && old_enough(r)
         }) {
-            let request = Request::delete(operation, format!("firewall-rulesets/{}", ruleset.id))
-                .idempotent(true);
-            match self.http().send(request).await {
-                Ok(_) => {
+            match api::delete_firewall_ruleset(self.http(), operation, &ruleset.id).await {
+                Ok(()) => {
                     tracing::info!(ruleset = %ruleset.id, name = %ruleset.name, "deleted an orphaned firewall ruleset");
                     deleted += 1;
                 }
@@ -395,7 +343,7 @@ impl LambdaClient {
     ) {
         let rulesets = match rulesets {
             Some(r) => r,
-            None => match self.get(operation, "firewall-rulesets").await {
+            None => match api::list_firewall_rulesets(self.http(), operation).await {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not list firewall rulesets to sweep orphans");
@@ -426,7 +374,7 @@ impl LambdaClient {
         const OP: &str = "sweep_orphaned_rulesets";
         let _guard = self.shared.create_lock.lock().await;
         let (_, inventory) = self.scan_instances(OP, None).await?;
-        let rulesets: Vec<wire::FirewallRuleset> = self.get(OP, "firewall-rulesets").await?;
+        let rulesets = api::list_firewall_rulesets(self.http(), OP).await?;
         Ok(self.sweep(OP, &rulesets, &inventory).await)
     }
 
@@ -435,7 +383,7 @@ impl LambdaClient {
         const OP: &str = "create_instance";
         let attrs = create.attrs();
         let key = create.public_key();
-        let keys: Vec<wire::SshKey> = self.get(OP, "ssh-keys").await?;
+        let keys = api::list_ssh_keys(self.http(), OP).await?;
         if let Some(existing) = keys.iter().find(|k| key.same_key_text(&k.public_key)) {
             return Ok(existing.name.clone());
         }
@@ -446,22 +394,14 @@ impl LambdaClient {
             name: name.clone(),
             public_key: attrs.public_key.clone(),
         };
-        match self
-            .http()
-            .send_json::<Data<wire::SshKey>>(Request::post(OP, "ssh-keys").json(&body)?)
-            .await
-        {
+        match api::add_ssh_key(self.http(), OP, &body).await {
             Ok(key) => {
-                added.ssh_key_id = Some(key.data.id);
-                Ok(if key.data.name.is_empty() {
-                    name
-                } else {
-                    key.data.name
-                })
+                added.ssh_key_id = Some(key.id);
+                Ok(if key.name.is_empty() { name } else { key.name })
             }
             Err(error) if error.outcome_unknown() || error.kind() == ErrorKind::Conflict => {
                 // The key may exist now (our lost answer, or a concurrent create): look again.
-                let keys: Vec<wire::SshKey> = self.get(OP, "ssh-keys").await?;
+                let keys = api::list_ssh_keys(self.http(), OP).await?;
                 match keys.into_iter().find(|k| key.same_key_text(&k.public_key)) {
                     Some(key) => {
                         if key.name == name {
@@ -491,20 +431,13 @@ impl LambdaClient {
             region: region.to_owned(),
             rules,
         };
-        match self
-            .http()
-            .send_json::<Data<wire::FirewallRuleset>>(
-                Request::post(OP, "firewall-rulesets").json(&body)?,
-            )
-            .await
-        {
+        match api::create_firewall_ruleset(self.http(), OP, &body).await {
             Ok(ruleset) => {
-                added.ruleset_id = Some(ruleset.data.id.clone());
-                Ok(ruleset.data)
+                added.ruleset_id = Some(ruleset.id.clone());
+                Ok(ruleset)
             }
             Err(error) if error.outcome_unknown() => {
-                let rulesets: Vec<wire::FirewallRuleset> =
-                    self.get(OP, "firewall-rulesets").await?;
+                let rulesets = api::list_firewall_rulesets(self.http(), OP).await?;
                 let found = rulesets
                     .into_iter()
                     .find(|r| {
@@ -524,33 +457,29 @@ impl LambdaClient {
     async fn roll_back(&self, added: Added) {
         const OP: &str = "create_instance";
         if let Some(id) = added.ruleset_id
-            && let Err(e) = self.delete_resource(OP, "firewall-rulesets/", &id).await
+            && let Err(e) = self
+                .delete_resource(|| api::delete_firewall_ruleset(self.http(), OP, &id))
+                .await
         {
             tracing::warn!(ruleset = %id, error = %e, "could not delete the firewall ruleset of a failed create");
         }
         if let Some(id) = added.ssh_key_id
-            && let Err(e) = self.delete_resource(OP, "ssh-keys/", &id).await
+            && let Err(e) = self
+                .delete_resource(|| api::delete_ssh_key(self.http(), OP, &id))
+                .await
         {
             tracing::warn!(ssh_key = %id, error = %e, "could not delete the SSH key of a failed create");
         }
     }
 
-    /// `DELETE {collection}{id}` as a cleanup step (see [`Self::cleanup_step`]); a 404 means
-    /// it is already gone, which is what was wanted.
-    async fn delete_resource(
-        &self,
-        operation: &'static str,
-        collection: &str,
-        id: &str,
-    ) -> Result<()> {
-        let sent = self
-            .cleanup_step(|| {
-                let request =
-                    Request::delete(operation, [collection, id].concat()).idempotent(true);
-                self.http().send(request)
-            })
-            .await;
-        match sent {
+    /// A delete as a cleanup step (see [`Self::cleanup_step`]); a 404 means it is already
+    /// gone, which is what was wanted.
+    async fn delete_resource<F, Fut>(&self, delete: F) -> Result<()>
+    where
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = Result<()>> + Send,
+    {
+        match self.cleanup_step(delete).await {
             Err(e) if !e.is_not_found() => Err(e),
             _ => Ok(()),
         }
@@ -617,26 +546,19 @@ impl LambdaClient {
             ),
             firewall_rulesets,
         };
-        let request = Request::post(OP, "instance-operations/launch")
-            .json(&body)?
-            .create();
-        let id = match self
-            .http()
-            .send_json::<Data<wire::LaunchResponse>>(request)
-            .await
-        {
+        let id = match api::launch_instance(self.http(), OP, &body).await {
             Ok(response) => {
-                let mut ids = response.data.instance_ids.into_iter();
+                let mut ids = response.instance_ids.into_iter();
                 match (ids.next(), ids.next()) {
                     (Some(id), None) => id,
                     (first, second) => {
                         // Lambda launched an unexpected number: terminate them, report.
                         let ids: Vec<String> = first.into_iter().chain(second).chain(ids).collect();
                         if !ids.is_empty() {
-                            let _ = self.terminate_ids(OP, ids.clone()).await;
+                            let _ = api::terminate_instances(self.http(), OP, ids.clone()).await;
                         }
                         return Err(CloudError::provider(
-                            PROVIDER,
+                            PROVIDER_ID,
                             OP,
                             ErrorKind::Internal,
                             format!(
@@ -658,7 +580,7 @@ impl LambdaClient {
                         added.ruleset_id = None;
                         added.ssh_key_id = None;
                         return Err(CloudError::provider(
-                            PROVIDER,
+                            PROVIDER_ID,
                             OP,
                             error.kind(),
                             format!(
@@ -707,15 +629,6 @@ impl LambdaClient {
         }
     }
 
-    async fn terminate_ids(&self, operation: &'static str, ids: Vec<String>) -> Result<()> {
-        // Terminating twice is harmless, so transport failures may be retried.
-        let request = Request::post(operation, "instance-operations/terminate")
-            .json(&wire::InstanceIds { instance_ids: ids })?
-            .idempotent(true)
-            .about_instance();
-        self.http().send(request).await.map(|_| ())
-    }
-
     /// Deletes the instance's SDK-made rulesets; one still attached (Lambda may keep a
     /// terminating instance's association) is left for a later sweep. Returns the listed
     /// rulesets that remain, for that sweep (`None` when none were listed).
@@ -728,7 +641,7 @@ impl LambdaClient {
             return None;
         }
         let listed = self
-            .cleanup_step(|| self.get::<Vec<wire::FirewallRuleset>>(operation, "firewall-rulesets"))
+            .cleanup_step(|| api::list_firewall_rulesets(self.http(), operation))
             .await;
         let mut rulesets = match listed {
             Ok(r) => r,
@@ -743,7 +656,9 @@ impl LambdaClient {
             .filter(|r| ruleset_ids.contains(&r.id) && r.name.starts_with(convert::RULESET_PREFIX))
         {
             match self
-                .delete_resource(operation, "firewall-rulesets/", &ruleset.id)
+                .delete_resource(|| {
+                    api::delete_firewall_ruleset(self.http(), operation, &ruleset.id)
+                })
                 .await
             {
                 Ok(()) => deleted.push(ruleset.id.clone()),
@@ -793,8 +708,7 @@ impl LambdaClient {
             if reference.id.is_empty() {
                 continue;
             }
-            let path = ["firewall-rulesets/", reference.id.as_str()].concat();
-            match self.get::<wire::FirewallRuleset>(operation, path).await {
+            match api::get_firewall_ruleset(self.http(), operation, &reference.id).await {
                 Ok(ruleset) if expected.contains(&ruleset.name) => return Ok(Some(ruleset)),
                 Ok(_) => {}
                 Err(e) if e.is_not_found() => {}
@@ -840,18 +754,6 @@ impl LambdaClient {
             ),
         ))
     }
-
-    async fn patch_rules(
-        &self,
-        operation: &'static str,
-        ruleset_id: &str,
-        rules: Vec<wire::FirewallRule>,
-    ) -> Result<()> {
-        let request = Request::patch(operation, format!("firewall-rulesets/{ruleset_id}"))
-            .json(&wire::PatchRuleset { rules })?
-            .idempotent(true);
-        self.http().send(request).await.map(|_| ())
-    }
 }
 
 #[async_trait]
@@ -891,7 +793,7 @@ impl CloudClient for LambdaClient {
     }
 
     async fn locations(&self, _args: GetLocationsArgs) -> Result<Vec<Location>> {
-        let regions: Vec<wire::Region> = self.get("locations", "regions").await?;
+        let regions = api::list_regions(self.http(), "locations").await?;
         // Every region Lambda lists accepts launches; capacity is per type (see instance types).
         Ok(regions
             .into_iter()
@@ -902,8 +804,8 @@ impl CloudClient for LambdaClient {
 
     async fn instance_types(&self, args: &GetInstanceTypeArgs) -> Result<Vec<InstanceType>> {
         let (types, regions) = tokio::try_join!(
-            self.get::<wire::InstanceTypes>("instance_types", "instance-types"),
-            self.get::<Vec<wire::Region>>("instance_types", "regions"),
+            api::list_instance_types(self.http(), "instance_types"),
+            api::list_regions(self.http(), "instance_types"),
         )?;
         Ok(args.apply(convert::instance_types(&types, &regions)))
     }
@@ -958,7 +860,7 @@ impl CloudClient for LambdaClient {
         // Per kept instance with a ruleset of its own: (index, expected names, referenced ids).
         let mut wanted = Vec::new();
         let mut type_ids = convert::TypeIds::default();
-        self.each_instance(OP, |mut w| {
+        api::list_instances(self.http(), OP, |mut w| {
             if !self.owned_by_me(&w) {
                 return;
             }
@@ -977,7 +879,7 @@ impl CloudClient for LambdaClient {
         if wanted.is_empty() {
             return Ok(instances);
         }
-        let rulesets: Vec<wire::FirewallRuleset> = match self.get(OP, "firewall-rulesets").await {
+        let rulesets = match api::list_firewall_rulesets(self.http(), OP).await {
             Ok(rulesets) => rulesets,
             Err(e) if e.is_not_found() => Vec::new(),
             Err(e) => return Err(e),
@@ -1000,7 +902,7 @@ impl CloudClient for LambdaClient {
             Err(e) if e.is_not_found() => return Ok(()),
             Err(e) => return Err(e),
         };
-        match self.terminate_ids(OP, vec![id.as_str().to_owned()]).await {
+        match api::terminate_instances(self.http(), OP, vec![id.as_str().to_owned()]).await {
             Ok(()) => {}
             Err(e) if e.is_not_found() => {}
             Err(e) => {
@@ -1025,19 +927,14 @@ impl CloudClient for LambdaClient {
 #[async_trait]
 impl RebootInstance for LambdaClient {
     async fn reboot_instance(&self, id: &InstanceId) -> Result<()> {
-        let request = Request::post("reboot_instance", "instance-operations/restart")
-            .json(&wire::InstanceIds {
-                instance_ids: vec![id.as_str().to_owned()],
-            })?
-            .about_instance();
-        self.http().send(request).await.map(|_| ())
+        api::restart_instances(self.http(), "reboot_instance", vec![id.as_str().to_owned()]).await
     }
 }
 
 #[async_trait]
 impl MachineImage for LambdaClient {
     async fn images(&self, args: &GetImageArgs) -> Result<Vec<Image>> {
-        let images: Vec<wire::Image> = self.get("images", "images").await?;
+        let images = api::list_images(self.http(), "images").await?;
         Ok(images
             .into_iter()
             .filter(|w| self.location.is_empty() || convert::image_region(w) == self.location)
@@ -1071,7 +968,7 @@ impl ModifyFirewall for LambdaClient {
         if rules == ruleset.rules {
             return Ok(());
         }
-        self.patch_rules(OP, &ruleset.id, rules).await
+        api::patch_firewall_ruleset(self.http(), OP, &ruleset.id, rules).await
     }
 
     async fn revoke_firewall_rules(&self, args: &ValidFirewallRevoke) -> Result<()> {
@@ -1086,6 +983,6 @@ impl ModifyFirewall for LambdaClient {
         if rules.len() == ruleset.rules.len() {
             return Ok(());
         }
-        self.patch_rules(OP, &ruleset.id, rules).await
+        api::patch_firewall_ruleset(self.http(), OP, &ruleset.id, rules).await
     }
 }

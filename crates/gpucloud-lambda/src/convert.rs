@@ -12,10 +12,9 @@ use gpucloud_core::{
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
+use crate::PROVIDER_ID;
 use crate::wire;
 
-/// The provider id.
-pub(crate) const PROVIDER: &str = "lambda-labs";
 /// Prefix of the names of firewall rulesets the SDK creates (one per instance).
 pub(crate) const RULESET_PREFIX: &str = "gpucloud-";
 /// Login user of Lambda's images.
@@ -356,8 +355,8 @@ pub(crate) fn instance_types(
             base_price: t
                 .price_cents_per_hour
                 .map(|c| Price::usd_cents(clamp_i64(c))),
-            provider: PROVIDER.to_owned(),
-            cloud: PROVIDER.to_owned(),
+            provider: PROVIDER_ID.to_owned(),
+            cloud: PROVIDER_ID.to_owned(),
             can_modify_firewall_rules: true,
             ..InstanceType::default()
         };
@@ -1107,8 +1106,8 @@ mod tests {
                     "{}",
                     row.0
                 );
-                assert_eq!(it.provider, "lambda-labs");
-                assert_eq!(it.cloud, "lambda-labs");
+                assert_eq!(it.provider, PROVIDER_ID);
+                assert_eq!(it.cloud, PROVIDER_ID);
                 assert!(it.rebootable && !it.stoppable);
                 match expected_gpu(row.0) {
                     None => assert!(it.supported_gpus.is_empty(), "{} has no GPU", row.0),
