@@ -23,10 +23,10 @@ use tokio::sync::Mutex;
 
 use crate::api;
 use crate::config::LambdaConfig;
-use crate::convert;
 use crate::error::classifier;
 use crate::wire;
 use crate::{PROVIDER_ID, TENANT_PREFIX};
+use crate::{from_wire, to_wire};
 
 /// State shared by a credential and every client it makes: one HTTP client (so one pair of
 /// rate limiters per account, as Lambda's limits are per account) and one create lock.
@@ -189,7 +189,7 @@ struct Inventory {
 impl Inventory {
     fn add(&mut self, w: &wire::Instance) {
         self.instance_ids.insert(w.id.clone());
-        self.ruleset_ids.extend(convert::ruleset_ids(w));
+        self.ruleset_ids.extend(from_wire::ruleset_ids(w));
     }
 
     /// True when a listed instance references the ruleset or the ruleset names one.
@@ -251,7 +251,7 @@ impl LambdaClient {
     }
 
     fn owned_by_me(&self, w: &wire::Instance) -> bool {
-        convert::tag_value(w, CRED_REF_ID_TAG).unwrap_or("") == self.shared.ref_id
+        from_wire::tag_value(w, CRED_REF_ID_TAG).unwrap_or("") == self.shared.ref_id
     }
 
     /// The live instance of this credential with this RefID, if any: one on its way out is
@@ -278,8 +278,8 @@ impl LambdaClient {
             if let Some(ref_id) = ref_id
                 && found.is_none()
                 && self.owned_by_me(&w)
-                && convert::tag_value(&w, REF_ID_TAG) == Some(ref_id)
-                && still_wanted(convert::status(w.status.as_deref()).lifecycle_status)
+                && from_wire::tag_value(&w, REF_ID_TAG) == Some(ref_id)
+                && still_wanted(from_wire::status(w.status.as_deref()).lifecycle_status)
             {
                 found = Some(w);
             }
@@ -289,7 +289,7 @@ impl LambdaClient {
     }
 
     /// Deletes this credential's orphaned rulesets among `rulesets`: named by
-    /// [`convert::ruleset_name`] for this credential, referenced by no instance in
+    /// [`to_wire::ruleset_name`] for this credential, referenced by no instance in
     /// `inventory`, naming no listed instance in their `instance_ids`, and older than the
     /// grace. Failures are logged (a ruleset still in use is expected); returns how many were
     /// deleted. The caller holds the create lock.
@@ -312,7 +312,7 @@ impl LambdaClient {
         let mut deleted = 0;
         for ruleset in rulesets.iter().filter(|r| {
             !r.id.is_empty()
-                && convert::is_credential_ruleset(&r.name, &self.shared.ref_id)
+                && to_wire::is_credential_ruleset(&r.name, &self.shared.ref_id)
                 && !inventory.referenced(r)
                 && old_enough(r)
         }) {
@@ -389,7 +389,7 @@ impl LambdaClient {
         }
         let base = attrs.key_pair_name.as_deref().unwrap_or(&attrs.ref_id);
         let taken: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
-        let name = convert::unique_key_name(base, key, &taken);
+        let name = to_wire::unique_key_name(base, key, &taken);
         let body = wire::AddSshKey {
             name: name.clone(),
             public_key: attrs.public_key.clone(),
@@ -424,8 +424,8 @@ impl LambdaClient {
         added: &mut Added,
     ) -> Result<wire::FirewallRuleset> {
         const OP: &str = "create_instance";
-        let rules = convert::with_ssh(convert::wire_rules(create.ingress_rules())?);
-        let name = convert::ruleset_name(&self.shared.ref_id, &create.attrs().ref_id);
+        let rules = to_wire::with_ssh(to_wire::wire_rules(create.ingress_rules())?);
+        let name = to_wire::ruleset_name(&self.shared.ref_id, &create.attrs().ref_id);
         let body = wire::CreateRuleset {
             name: name.clone(),
             region: region.to_owned(),
@@ -523,20 +523,20 @@ impl LambdaClient {
         // Every instance gets a ruleset of its own (SSH only when no rules were asked for),
         // so its rules can be changed later: Lambda attaches rulesets only at launch.
         let ruleset = self.create_ruleset(create, region, added).await?;
-        let firewall_rules = convert::model_rules(&ruleset.rules);
+        let firewall_rules = from_wire::model_rules(&ruleset.rules);
         let firewall_rulesets = vec![wire::RulesetRef { id: ruleset.id }];
         let created_at = Timestamp::now().round(jiff::Unit::Second).ok();
         let body = wire::LaunchRequest {
             region_name: region.to_owned(),
             instance_type_name: attrs.instance_type.clone(),
             ssh_key_names: vec![key_name],
-            name: Some(convert::instance_name(&attrs.name, &attrs.ref_id)),
+            name: Some(to_wire::instance_name(&attrs.name, &attrs.ref_id)),
             hostname: Some(create.hostname().to_owned()),
             image: (!attrs.image_id.is_empty()).then(|| wire::ImageSpec {
                 id: attrs.image_id.clone(),
             }),
             user_data,
-            tags: convert::wire_tags(
+            tags: to_wire::wire_tags(
                 &attrs.tags,
                 &Bookkeeping {
                     ref_id: attrs.ref_id.clone(),
@@ -602,18 +602,18 @@ impl LambdaClient {
             // The ruleset was made by this create: its rules are known without asking again.
             Ok(w) => Ok(Instance {
                 firewall_rules,
-                ..convert::instance(w)
+                ..from_wire::instance(w)
             }),
             Err(error) => {
                 tracing::warn!(instance = %id, error = %error, "launched, but reading the instance failed; returning what is known");
                 Ok(Instance {
-                    name: convert::instance_name(&attrs.name, &attrs.ref_id),
+                    name: to_wire::instance_name(&attrs.name, &attrs.ref_id),
                     ref_id: attrs.ref_id.clone(),
                     cloud_cred_ref_id: self.shared.ref_id.clone(),
                     created_at,
                     cloud_id: InstanceId::new(id),
                     instance_type: attrs.instance_type.clone(),
-                    ssh_user: convert::SSH_USER.to_owned(),
+                    ssh_user: from_wire::SSH_USER.to_owned(),
                     ssh_port: 22,
                     location: region.to_owned(),
                     tags: attrs.tags.clone(),
@@ -653,7 +653,7 @@ impl LambdaClient {
         let mut deleted = Vec::new();
         for ruleset in rulesets
             .iter()
-            .filter(|r| ruleset_ids.contains(&r.id) && r.name.starts_with(convert::RULESET_PREFIX))
+            .filter(|r| ruleset_ids.contains(&r.id) && r.name.starts_with(to_wire::RULESET_PREFIX))
         {
             match self
                 .delete_resource(|| {
@@ -694,14 +694,14 @@ impl LambdaClient {
     }
 
     /// The instance's own ruleset: the one it references whose name derives from its RefID
-    /// (see [`convert::own_ruleset_names`]). `None` when it references none of that name, or that
+    /// (see [`from_wire::own_ruleset_names`]). `None` when it references none of that name, or that
     /// ruleset no longer exists (a 404 is not an error here). Other failures are returned.
     async fn find_own_ruleset(
         &self,
         operation: &'static str,
         w: &wire::Instance,
     ) -> Result<Option<wire::FirewallRuleset>> {
-        let Some(expected) = convert::own_ruleset_names(w) else {
+        let Some(expected) = from_wire::own_ruleset_names(w) else {
             return Ok(None);
         };
         for reference in w.firewall_rulesets.iter().flatten() {
@@ -728,11 +728,11 @@ impl LambdaClient {
         let firewall_rules = self
             .find_own_ruleset(operation, &w)
             .await?
-            .map(|ruleset| convert::model_rules(&ruleset.rules))
+            .map(|ruleset| from_wire::model_rules(&ruleset.rules))
             .unwrap_or_default();
         Ok(Instance {
             firewall_rules,
-            ..convert::instance(w)
+            ..from_wire::instance(w)
         })
     }
 
@@ -798,7 +798,7 @@ impl CloudClient for LambdaClient {
         Ok(regions
             .into_iter()
             .filter(|r| !r.name.is_empty())
-            .map(|r| convert::location(r, true))
+            .map(|r| from_wire::location(r, true))
             .collect())
     }
 
@@ -807,15 +807,15 @@ impl CloudClient for LambdaClient {
             api::list_instance_types(self.http(), "instance_types"),
             api::list_regions(self.http(), "instance_types"),
         )?;
-        Ok(args.apply(convert::instance_types(&types, &regions)))
+        Ok(args.apply(from_wire::instance_types(&types, &regions)))
     }
 
     async fn create_instance(&self, create: ValidCreate) -> Result<Instance> {
         const OP: &str = "create_instance";
         let attrs = create.attrs();
         // Lambda's own limits, on top of what validation checked, before any request.
-        convert::check_user_tags(create.tags())?;
-        convert::wire_rules(create.ingress_rules())?;
+        to_wire::check_user_tags(create.tags())?;
+        to_wire::wire_rules(create.ingress_rules())?;
         user_data_text(create.user_data())?;
         let region = if attrs.location.is_empty() {
             self.location.clone()
@@ -859,14 +859,14 @@ impl CloudClient for LambdaClient {
         let mut instances = Vec::new();
         // Per kept instance with a ruleset of its own: (index, expected names, referenced ids).
         let mut wanted = Vec::new();
-        let mut type_ids = convert::TypeIds::default();
+        let mut type_ids = from_wire::TypeIds::default();
         api::list_instances(self.http(), OP, |mut w| {
             if !self.owned_by_me(&w) {
                 return;
             }
-            let own = convert::own_ruleset_names(&w)
+            let own = from_wire::own_ruleset_names(&w)
                 .map(|names| (names, w.firewall_rulesets.take().unwrap_or_default()));
-            let instance = convert::instance_with(w, &mut type_ids);
+            let instance = from_wire::instance_with(w, &mut type_ids);
             if !args.matches(&instance) {
                 return;
             }
@@ -889,7 +889,7 @@ impl CloudClient for LambdaClient {
                 names.contains(&r.name) && refs.iter().any(|reference| reference.id == r.id)
             });
             if let (Some(ruleset), Some(instance)) = (own, instances.get_mut(index)) {
-                instance.firewall_rules = convert::model_rules(&ruleset.rules);
+                instance.firewall_rules = from_wire::model_rules(&ruleset.rules);
             }
         }
         Ok(instances)
@@ -898,7 +898,7 @@ impl CloudClient for LambdaClient {
     async fn terminate_instance(&self, id: &InstanceId) -> Result<()> {
         const OP: &str = "terminate_instance";
         let rulesets = match self.raw_instance(OP, id).await {
-            Ok(w) => convert::ruleset_ids(&w),
+            Ok(w) => from_wire::ruleset_ids(&w),
             Err(e) if e.is_not_found() => return Ok(()),
             Err(e) => return Err(e),
         };
@@ -911,7 +911,7 @@ impl CloudClient for LambdaClient {
                     Err(again) if again.is_not_found() => {}
                     Ok(w)
                         if matches!(
-                            convert::status(w.status.as_deref()).lifecycle_status,
+                            from_wire::status(w.status.as_deref()).lifecycle_status,
                             LifecycleStatus::Terminating | LifecycleStatus::Terminated
                         ) => {}
                     _ => return Err(e),
@@ -937,8 +937,8 @@ impl MachineImage for LambdaClient {
         let images = api::list_images(self.http(), "images").await?;
         Ok(images
             .into_iter()
-            .filter(|w| self.location.is_empty() || convert::image_region(w) == self.location)
-            .map(convert::image)
+            .filter(|w| self.location.is_empty() || from_wire::image_region(w) == self.location)
+            .map(from_wire::image)
             .filter(|image| args.matches(image))
             .collect())
     }
@@ -950,9 +950,9 @@ impl ModifyFirewall for LambdaClient {
     /// triples, so a rule is left out when each of its Lambda rules is in the ruleset.
     async fn add_firewall_rules(&self, args: &ValidFirewallAdd) -> Result<()> {
         const OP: &str = "add_firewall_rules";
-        let new_rules = convert::wire_rules(args.ingress_rules())?;
+        let new_rules = to_wire::wire_rules(args.ingress_rules())?;
         let ruleset = self.own_ruleset(OP, args.instance_id()).await?;
-        let in_place = convert::model_rules(&ruleset.rules).ingress_rules;
+        let in_place = from_wire::model_rules(&ruleset.rules).ingress_rules;
         if missing_rules(&in_place, args.ingress_rules()).is_empty() {
             return Ok(());
         }
@@ -960,7 +960,7 @@ impl ModifyFirewall for LambdaClient {
         for rule in new_rules {
             if !rules
                 .iter()
-                .any(|r| convert::rule_id(r) == convert::rule_id(&rule))
+                .any(|r| from_wire::rule_id(r) == from_wire::rule_id(&rule))
             {
                 rules.push(rule);
             }
@@ -977,7 +977,12 @@ impl ModifyFirewall for LambdaClient {
         let rules: Vec<wire::FirewallRule> = ruleset
             .rules
             .iter()
-            .filter(|r| !args.rule_ids().iter().any(|id| *id == convert::rule_id(r)))
+            .filter(|r| {
+                !args
+                    .rule_ids()
+                    .iter()
+                    .any(|id| *id == from_wire::rule_id(r))
+            })
             .cloned()
             .collect();
         if rules.len() == ruleset.rules.len() {

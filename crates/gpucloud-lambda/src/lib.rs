@@ -3,8 +3,9 @@
 mod api;
 mod client;
 mod config;
-mod convert;
 mod error;
+mod from_wire;
+mod to_wire;
 mod wire;
 
 use std::sync::Arc;
