@@ -484,319 +484,7 @@ pub(crate) fn model_rules(rules: &[wire::FirewallRule]) -> FirewallRules {
 mod tests {
     use super::*;
     use gpucloud_core::Tags;
-
-    /// The whole catalog of `lambda-instance-types.csv`: name, description, gpu_description,
-    /// cents, vcpus, memory GiB, storage GiB, gpus, architecture.
-    type Row = (
-        &'static str,
-        &'static str,
-        &'static str,
-        u64,
-        u64,
-        u64,
-        u64,
-        u64,
-        &'static str,
-    );
-    const CATALOG: &[Row] = &[
-        (
-            "cpu_4x_general",
-            "4x CPU General (16 GiB)",
-            "CPU General (16 GiB)",
-            20,
-            4,
-            16,
-            100,
-            0,
-            "x86_64",
-        ),
-        (
-            "cpu_4x_general0",
-            "4x CPU General (16 GiB)",
-            "CPU General (16 GiB)",
-            20,
-            4,
-            16,
-            100,
-            0,
-            "x86_64",
-        ),
-        (
-            "cpu_4x_generalx",
-            "4x CPU General (16 GiB)",
-            "CPU General (16 GiB)",
-            20,
-            4,
-            16,
-            100,
-            0,
-            "x86_64",
-        ),
-        (
-            "gpu_1x_a10",
-            "1x A10 (24 GB PCIe)",
-            "A10 (24 GB PCIe)",
-            129,
-            30,
-            200,
-            1400,
-            1,
-            "x86_64",
-        ),
-        (
-            "gpu_1x_a100",
-            "1x A100 (40 GB PCIe)",
-            "A100 (40 GB PCIe)",
-            199,
-            30,
-            200,
-            512,
-            1,
-            "x86_64",
-        ),
-        (
-            "gpu_1x_a100_sxm4",
-            "1x A100 (40 GB SXM4)",
-            "A100 (40 GB SXM4)",
-            199,
-            30,
-            200,
-            512,
-            1,
-            "x86_64",
-        ),
-        (
-            "gpu_1x_a6000",
-            "1x A6000 (48 GB)",
-            "A6000 (48 GB)",
-            109,
-            14,
-            100,
-            200,
-            1,
-            "x86_64",
-        ),
-        (
-            "gpu_1x_b200_sxm6",
-            "1x B200 (180 GB SXM6)",
-            "B200 (180 GB SXM6)",
-            699,
-            26,
-            360,
-            2816,
-            1,
-            "x86_64",
-        ),
-        (
-            "gpu_1x_gh200",
-            "1x GH200 (96 GB)",
-            "GH200 (96 GB)",
-            229,
-            64,
-            432,
-            4096,
-            1,
-            "arm64",
-        ),
-        (
-            "gpu_1x_h100_pcie",
-            "1x H100 (80 GB PCIe)",
-            "H100 (80 GB PCIe)",
-            329,
-            26,
-            200,
-            1024,
-            1,
-            "x86_64",
-        ),
-        (
-            "gpu_1x_h100_sxm5",
-            "1x H100 (80 GB SXM5)",
-            "H100 (80 GB SXM5)",
-            429,
-            26,
-            225,
-            2816,
-            1,
-            "x86_64",
-        ),
-        (
-            "gpu_1x_rtx6000",
-            "1x RTX 6000 (24 GB)",
-            "RTX 6000 (24 GB)",
-            69,
-            14,
-            46,
-            512,
-            1,
-            "x86_64",
-        ),
-        (
-            "gpu_2x_a100",
-            "2x A100 (40 GB PCIe)",
-            "A100 (40 GB PCIe)",
-            398,
-            60,
-            400,
-            1024,
-            2,
-            "x86_64",
-        ),
-        (
-            "gpu_2x_a6000",
-            "2x A6000 (48 GB)",
-            "A6000 (48 GB)",
-            218,
-            28,
-            200,
-            1024,
-            2,
-            "x86_64",
-        ),
-        (
-            "gpu_2x_b200_sxm6",
-            "2x B200 (180 GB SXM6)",
-            "B200 (180 GB SXM6)",
-            1378,
-            52,
-            720,
-            5632,
-            2,
-            "x86_64",
-        ),
-        (
-            "gpu_2x_h100_sxm5",
-            "2x H100 (80 GB SXM5)",
-            "H100 (80 GB SXM5)",
-            838,
-            52,
-            450,
-            5632,
-            2,
-            "x86_64",
-        ),
-        (
-            "gpu_4x_a100",
-            "4x A100 (40 GB PCIe)",
-            "A100 (40 GB PCIe)",
-            796,
-            120,
-            800,
-            1024,
-            4,
-            "x86_64",
-        ),
-        (
-            "gpu_4x_a6000",
-            "4x A6000 (48 GB)",
-            "A6000 (48 GB)",
-            436,
-            56,
-            400,
-            1024,
-            4,
-            "x86_64",
-        ),
-        (
-            "gpu_4x_b200_sxm6",
-            "4x B200 (180 GB SXM6)",
-            "B200 (180 GB SXM6)",
-            2716,
-            104,
-            1440,
-            11264,
-            4,
-            "x86_64",
-        ),
-        (
-            "gpu_4x_h100_sxm5",
-            "4x H100 (80 GB SXM5)",
-            "H100 (80 GB SXM5)",
-            1636,
-            104,
-            900,
-            11264,
-            4,
-            "x86_64",
-        ),
-        (
-            "gpu_8x_a100",
-            "8x A100 (40 GB SXM4)",
-            "A100 (40 GB SXM4)",
-            1592,
-            124,
-            1800,
-            6144,
-            8,
-            "x86_64",
-        ),
-        (
-            "gpu_8x_a100_80gb_sxm4",
-            "8x A100 (80 GB SXM4)",
-            "A100 (80 GB SXM4)",
-            2232,
-            240,
-            1800,
-            19968,
-            8,
-            "x86_64",
-        ),
-        (
-            "gpu_8x_b200_sxm6",
-            "8x B200 (180 GB SXM6)",
-            "B200 (180 GB SXM6)",
-            5352,
-            208,
-            2900,
-            22528,
-            8,
-            "x86_64",
-        ),
-        (
-            "gpu_8x_h100_sxm5",
-            "8x H100 (80 GB SXM5)",
-            "H100 (80 GB SXM5)",
-            3192,
-            208,
-            1800,
-            22528,
-            8,
-            "x86_64",
-        ),
-        (
-            "gpu_8x_h100_sxm5gdr",
-            "8x H100 (80 GB SXM5)",
-            "H100 (80 GB SXM5)",
-            3592,
-            208,
-            1800,
-            24780,
-            8,
-            "x86_64",
-        ),
-        (
-            "gpu_8x_v100",
-            "8x Tesla V100 (16 GB)",
-            "Tesla V100 (16 GB)",
-            632,
-            92,
-            448,
-            5939,
-            8,
-            "x86_64",
-        ),
-        (
-            "gpu_8x_v100_n",
-            "8x Tesla V100 (16 GB)",
-            "Tesla V100 (16 GB)",
-            632,
-            88,
-            448,
-            5939,
-            8,
-            "x86_64",
-        ),
-    ];
+    use gpucloud_fakes::lambda::catalog::{CatalogInstanceType, INSTANCE_TYPES};
 
     /// Expected GPU per type: name, VRAM GB, form factor, memory technology (None: CPU only).
     fn expected_gpu(name: &str) -> Option<(&'static str, i64, &'static str, &'static str)> {
@@ -817,17 +505,18 @@ mod tests {
         })
     }
 
-    fn wire_type(row: &Row) -> wire::InstanceType {
+    /// A catalog entry of the fake as Lambda's `GET /instance-types` describes it.
+    fn wire_type(t: &CatalogInstanceType) -> wire::InstanceType {
         wire::InstanceType {
-            name: row.0.into(),
-            description: row.1.into(),
-            gpu_description: row.2.into(),
-            price_cents_per_hour: Some(row.3),
+            name: t.name.into(),
+            description: t.description.into(),
+            gpu_description: t.gpu_description.into(),
+            price_cents_per_hour: Some(t.price_cents_per_hour.into()),
             specs: wire::Specs {
-                vcpus: Some(row.4),
-                memory_gib: Some(row.5),
-                storage_gib: Some(row.6),
-                gpus: Some(row.7),
+                vcpus: Some(t.vcpus.into()),
+                memory_gib: Some(t.memory_gib.into()),
+                storage_gib: Some(t.storage_gib.into()),
+                gpus: Some(t.gpus.into()),
             },
         }
     }
@@ -839,76 +528,86 @@ mod tests {
         }
     }
 
+    /// Every type of the fake's catalog (the project's reference data, kept in one place)
+    /// maps to one entry per region with its price, sizes, architecture and GPUs.
     #[test]
     fn whole_catalog_normalizes() {
+        assert!(!INSTANCE_TYPES.is_empty(), "the fake's catalog is empty");
         let regions = [region("us-east-1"), region("us-west-1")];
-        let types: wire::InstanceTypes = CATALOG
+        let types: wire::InstanceTypes = INSTANCE_TYPES
             .iter()
-            .map(|row| {
-                let capacity = if row.0.contains("h100") {
+            .map(|t| {
+                let capacity = if t.name.contains("h100") {
                     vec![region("us-east-1")]
                 } else {
                     vec![]
                 };
                 (
-                    row.0.to_owned(),
+                    t.name.to_owned(),
                     wire::InstanceTypesItem {
-                        instance_type: wire_type(row),
+                        instance_type: wire_type(t),
                         regions_with_capacity_available: capacity,
                     },
                 )
             })
             .collect();
         let out = instance_types(&types, &regions);
-        assert_eq!(out.len(), CATALOG.len() * 2, "one entry per (type, region)");
-        for row in CATALOG {
+        assert_eq!(
+            out.len(),
+            INSTANCE_TYPES.len() * 2,
+            "one entry per (type, region)"
+        );
+        for t in INSTANCE_TYPES {
+            let name = t.name;
             for r in ["us-east-1", "us-west-1"] {
                 let it = out
                     .iter()
-                    .find(|t| t.type_name == row.0 && t.location == r)
+                    .find(|e| e.type_name == name && e.location == r)
                     .expect("entry");
-                assert_eq!(it.id, InstanceTypeId::generic(r, None, row.0));
+                assert_eq!(it.id, InstanceTypeId::generic(r, None, name));
                 assert_eq!(
                     it.is_available,
-                    row.0.contains("h100") && r == "us-east-1",
-                    "{}",
-                    row.0
+                    name.contains("h100") && r == "us-east-1",
+                    "{name}"
                 );
                 assert_eq!(
                     it.base_price,
-                    Some(Price::usd_cents(row.3 as i64)),
-                    "{}",
-                    row.0
+                    Some(Price::usd_cents(t.price_cents_per_hour.into())),
+                    "{name}"
                 );
-                assert_eq!(it.vcpu, row.4 as u32);
-                assert_eq!(it.memory_bytes, Bytes::new(row.5 as i64, BytesUnit::GiB));
+                assert_eq!(it.vcpu, t.vcpus, "{name}");
+                assert_eq!(
+                    it.memory_bytes,
+                    Bytes::new(t.memory_gib.into(), BytesUnit::GiB),
+                    "{name}"
+                );
                 assert_eq!(it.supported_storage.len(), 1);
                 assert_eq!(
                     it.supported_storage[0].size_bytes,
-                    Bytes::new(row.6 as i64, BytesUnit::GiB)
+                    Bytes::new(t.storage_gib.into(), BytesUnit::GiB),
+                    "{name}"
                 );
                 assert_eq!(it.supported_storage[0].storage_type, "ssd");
                 assert_eq!(
                     it.supported_architectures,
-                    vec![Architecture::parse_lenient(row.8)],
-                    "{}",
-                    row.0
+                    vec![Architecture::parse_lenient(t.architecture)],
+                    "{name}"
                 );
                 assert_eq!(it.provider, PROVIDER_ID);
                 assert_eq!(it.cloud, PROVIDER_ID);
                 assert!(it.rebootable && !it.stoppable);
-                match expected_gpu(row.0) {
-                    None => assert!(it.supported_gpus.is_empty(), "{} has no GPU", row.0),
-                    Some((name, vram, form, mem)) => {
-                        assert_eq!(it.supported_gpus.len(), 1, "{}", row.0);
+                match expected_gpu(name) {
+                    None => assert!(it.supported_gpus.is_empty(), "{name} has no GPU"),
+                    Some((gpu_name, vram, form, mem)) => {
+                        assert_eq!(it.supported_gpus.len(), 1, "{name}");
                         let g = &it.supported_gpus[0];
-                        assert_eq!(g.name, name, "{}", row.0);
-                        assert_eq!(g.count, row.7 as u32, "{}", row.0);
-                        assert_eq!(g.memory_bytes, Bytes::new(vram, BytesUnit::GB), "{}", row.0);
-                        assert_eq!(g.network_details, form, "{}", row.0);
-                        assert_eq!(g.memory_details, mem, "{}", row.0);
+                        assert_eq!(g.name, gpu_name, "{name}");
+                        assert_eq!(g.count, t.gpus, "{name}");
+                        assert_eq!(g.memory_bytes, Bytes::new(vram, BytesUnit::GB), "{name}");
+                        assert_eq!(g.network_details, form, "{name}");
+                        assert_eq!(g.memory_details, mem, "{name}");
                         assert_eq!(g.manufacturer, Manufacturer::Nvidia);
-                        assert_eq!(g.gpu_type, format!("{name}.{form}"));
+                        assert_eq!(g.gpu_type, format!("{gpu_name}.{form}"));
                     }
                 }
             }
@@ -921,7 +620,10 @@ mod tests {
         types.insert(
             "gpu_1x_a10".into(),
             wire::InstanceTypesItem {
-                instance_type: wire_type(&CATALOG[3]),
+                instance_type: wire_type(
+                    gpucloud_fakes::lambda::catalog::instance_type("gpu_1x_a10")
+                        .expect("the fake's catalog has gpu_1x_a10"),
+                ),
                 regions_with_capacity_available: vec![region("zz-new-1")],
             },
         );
