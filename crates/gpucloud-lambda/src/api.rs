@@ -3,12 +3,15 @@
 //! Nothing here knows the gpucloud model or the traits; `client.rs` composes these calls.
 //! Each call takes the trait operation it serves, so that errors, logs and rate limiting
 //! name what the caller asked for rather than the endpoint. Paths are relative to the
-//! `/api/v1/` base the HTTP client was built with.
+//! [`BASE_PATH`] the HTTP client's base URL ends with.
 
 use gpucloud_core::Result;
 use gpucloud_http::{HttpClient, Request};
 
 use crate::wire::{self, Data, EachData};
+
+/// Where the API lives under the server root; the HTTP client's base URL ends with it.
+pub(crate) const BASE_PATH: &str = "/api/v1/";
 
 /// `GET path` and the `data` of the answer, decoded straight from the body.
 async fn get<T: serde::de::DeserializeOwned>(

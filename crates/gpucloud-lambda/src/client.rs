@@ -75,7 +75,11 @@ impl LambdaCredential {
     /// range, or the base URL is not `https` (plain `http` only to loopback).
     pub fn new(config: LambdaConfig) -> Result<Self> {
         config.validate()?;
-        let base = parse_base_url(&format!("{}/api/v1/", config.effective_base_url()))?;
+        let base = parse_base_url(&format!(
+            "{}{}",
+            config.effective_base_url(),
+            api::BASE_PATH
+        ))?;
         let rps = config.effective_requests_per_second();
         let burst =
             NonZeroU32::new((rps.ceil().clamp(1.0, f64::from(u32::MAX)) as u32).max(GENERAL_BURST))
@@ -164,19 +168,6 @@ impl fmt::Debug for LambdaClient {
             .field("location", &self.location)
             .finish_non_exhaustive()
     }
-}
-
-/// The decoded user data as the text Lambda takes.
-fn user_data_text(bytes: Option<&[u8]>) -> Result<Option<String>> {
-    let Some(bytes) = bytes else {
-        return Ok(None);
-    };
-    String::from_utf8(bytes.to_vec()).map(Some).map_err(|_| {
-        CloudError::invalid(
-            "user_data_base64",
-            "Lambda takes plain-text cloud-init user data; this decodes to non-UTF-8 bytes",
-        )
-    })
 }
 
 /// What the listed instances reference: ruleset ids and instance ids.
@@ -518,7 +509,7 @@ impl LambdaClient {
     ) -> Result<Instance> {
         const OP: &str = "create_instance";
         let attrs = create.attrs();
-        let user_data = user_data_text(create.user_data())?;
+        let user_data = to_wire::user_data_text(create.user_data())?;
         let key_name = self.ensure_ssh_key(create, added).await?;
         // Every instance gets a ruleset of its own (SSH only when no rules were asked for),
         // so its rules can be changed later: Lambda attaches rulesets only at launch.
@@ -816,7 +807,7 @@ impl CloudClient for LambdaClient {
         // Lambda's own limits, on top of what validation checked, before any request.
         to_wire::check_user_tags(create.tags())?;
         to_wire::wire_rules(create.ingress_rules())?;
-        user_data_text(create.user_data())?;
+        to_wire::user_data_text(create.user_data())?;
         let region = if attrs.location.is_empty() {
             self.location.clone()
         } else {

@@ -222,6 +222,19 @@ pub(crate) fn is_credential_ruleset(name: &str, cred_ref_id: &str) -> bool {
         && credential_mark(cred_ref_id, body) == mark
 }
 
+/// The decoded user data as the text Lambda takes.
+pub(crate) fn user_data_text(bytes: Option<&[u8]>) -> Result<Option<String>> {
+    let Some(bytes) = bytes else {
+        return Ok(None);
+    };
+    String::from_utf8(bytes.to_vec()).map(Some).map_err(|_| {
+        CloudError::invalid(
+            "user_data_base64",
+            "Lambda takes plain-text cloud-init user data; this decodes to non-UTF-8 bytes",
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -411,5 +424,19 @@ mod tests {
         ] {
             assert!(!is_credential_ruleset(&forged, "cred-1"), "{forged}");
         }
+    }
+
+    #[test]
+    fn user_data_is_sent_as_text() {
+        assert_eq!(user_data_text(None).unwrap(), None);
+        assert_eq!(
+            user_data_text(Some(b"#cloud-config\n")).unwrap().as_deref(),
+            Some("#cloud-config\n")
+        );
+        let err = user_data_text(Some(&[0xff, 0xfe])).unwrap_err();
+        assert!(
+            matches!(err, CloudError::InvalidArgument { ref field, .. } if field == "user_data_base64"),
+            "{err}"
+        );
     }
 }
