@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 pub mod config;
+pub mod launch;
+pub mod offers;
 mod providers;
 pub mod registry;
 
