@@ -28,29 +28,67 @@ use crate::model::kubernetes::{
 use crate::model::network::{CreateVpcArgs, Vpc};
 use crate::model::storage::ResizeInstanceVolumeArgs;
 
-/// The default suggested interval between instance-type syncs.
-pub const DEFAULT_INSTANCE_TYPE_POLL_TIME: Duration = Duration::from_secs(60);
 /// The default suggested interval between instance polls.
 pub const DEFAULT_INSTANCE_POLL_TIME: Duration = Duration::from_secs(5);
 /// The default client-side limit on creates per minute.
 pub const DEFAULT_MAX_CREATE_REQUESTS_PER_MINUTE: u32 = 10;
+
+/// Who a credential is, shared by the credential and every client it makes: computed once
+/// when the credential is built, so the two cannot disagree.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Identity {
+    provider_id: CloudProviderId,
+    api_type: ApiType,
+    reference_id: String,
+    tenant_id: String,
+}
+
+impl Identity {
+    /// The identity of a credential of `provider_id` with the control plane's `reference_id`
+    /// and a `tenant_id` derived without revealing the secret (may be empty; see
+    /// [`crate::ids::tenant_id_from_secret`]).
+    pub fn new(
+        provider_id: impl Into<CloudProviderId>,
+        api_type: ApiType,
+        reference_id: impl Into<String>,
+        tenant_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            provider_id: provider_id.into(),
+            api_type,
+            reference_id: reference_id.into(),
+            tenant_id: tenant_id.into(),
+        }
+    }
+
+    /// The provider id, e.g. `lambda-labs`.
+    pub fn provider_id(&self) -> &CloudProviderId {
+        &self.provider_id
+    }
+
+    /// Whether the catalog is queried per location or once.
+    pub fn api_type(&self) -> ApiType {
+        self.api_type
+    }
+
+    /// The control plane's id of the credential; persisted on every instance it creates.
+    pub fn reference_id(&self) -> &str {
+        &self.reference_id
+    }
+
+    /// A stable account id derived without revealing the secret (may be empty).
+    pub fn tenant_id(&self) -> &str {
+        &self.tenant_id
+    }
+}
 
 /// A provider credential: the secret, the control plane's reference id, and a factory for
 /// clients. Concrete credential types are serde-able and cheap to clone; their `Debug` never
 /// shows the secret.
 #[async_trait]
 pub trait CloudCredential: Send + Sync + std::fmt::Debug {
-    /// The provider id, e.g. `lambda-labs`.
-    fn provider_id(&self) -> CloudProviderId;
-
-    /// Whether the catalog is queried per location or once.
-    fn api_type(&self) -> ApiType;
-
-    /// The control plane's id of this credential; persisted on every instance it creates.
-    fn reference_id(&self) -> &str;
-
-    /// A stable account id derived without revealing the secret (may be empty).
-    fn tenant_id(&self) -> Result<String>;
+    /// Who this credential is: provider, API type, reference id and tenant id.
+    fn identity(&self) -> &Identity;
 
     /// A client bound to `location` (empty: the provider's default).
     async fn make_client(&self, location: &str) -> Result<Arc<dyn CloudClient>>;
@@ -135,18 +173,10 @@ impl CapabilityTable<'_> {
 
 /// A client of one provider account, bound to a location: the operations every provider has.
 #[async_trait]
-pub trait CloudClient: Send + Sync {
-    /// The provider id, e.g. `lambda-labs`.
-    fn provider_id(&self) -> CloudProviderId;
-
-    /// Whether the catalog is queried per location or once.
-    fn api_type(&self) -> ApiType;
-
-    /// The reference id of the credential that made this client.
-    fn reference_id(&self) -> &str;
-
-    /// The tenant id of the credential that made this client (the same value).
-    fn tenant_id(&self) -> Result<String>;
+pub trait CloudClient: Send + Sync + std::fmt::Debug {
+    /// The identity of the credential that made this client (equal to its
+    /// [`CloudCredential::identity`]).
+    fn identity(&self) -> &Identity;
 
     /// The location this client is bound to (empty: none).
     fn location(&self) -> &str;
@@ -174,11 +204,6 @@ pub trait CloudClient: Send + Sync {
 
     /// Starts deletion. Succeeds for an instance that is already gone.
     async fn terminate_instance(&self, id: &InstanceId) -> Result<()>;
-
-    /// Suggested interval between instance-type syncs.
-    fn instance_type_poll_time(&self) -> Duration {
-        DEFAULT_INSTANCE_TYPE_POLL_TIME
-    }
 
     /// Suggested interval between instance polls.
     fn instance_poll_time(&self) -> Duration {
@@ -318,6 +343,39 @@ fn present<T: ?Sized>(slot: Option<&T>) -> bool {
     slot.is_some()
 }
 
+/// An optional capability trait (`dyn StopStartInstance`, ...), found by type in a client's
+/// [`CapabilityTable`]; see [`CloudClientExt::capability`].
+pub trait OptionalCapability<'a> {
+    /// The capability the trait implements.
+    const CAPABILITY: Capability;
+    /// The trait object in `table`, when the client implements it.
+    fn find(table: CapabilityTable<'a>) -> Option<&'a Self>;
+}
+
+macro_rules! optional_capabilities {
+    ($($name:ident => $slot:ident, $capability:ident;)*) => {$(
+        impl<'a> OptionalCapability<'a> for dyn $name + 'a {
+            const CAPABILITY: Capability = Capability::$capability;
+            fn find(table: CapabilityTable<'a>) -> Option<&'a Self> {
+                table.$slot
+            }
+        }
+    )*};
+}
+
+optional_capabilities! {
+    StopStartInstance => stop_start, StopStartInstance;
+    RebootInstance => reboot, RebootInstance;
+    ResizeInstanceVolume => resize_volume, ResizeInstanceVolume;
+    MachineImage => machine_image, MachineImage;
+    ChangeInstanceType => change_instance_type, ChangeInstanceType;
+    ModifyFirewall => modify_firewall, ModifyFirewall;
+    InstanceTags => tags, Tags;
+    InstanceTypeQuotas => quota, Quota;
+    MaintainVpc => vpc, Vpc;
+    MaintainKubernetes => kubernetes, ManagedKubernetes;
+}
+
 /// Derived operations on every client: the capability list and typed access to capabilities.
 pub trait CloudClientExt: CloudClient {
     /// The capabilities this client implements, derived from its table and create features.
@@ -356,80 +414,155 @@ pub trait CloudClientExt: CloudClient {
     /// The `NotImplemented` error for `capability` on this client.
     fn not_implemented(&self, capability: Capability) -> CloudError {
         CloudError::NotImplemented {
-            provider: self.provider_id().into_inner(),
+            provider: self.identity().provider_id().as_str().to_owned(),
             capability,
         }
     }
 
+    /// The capability trait `C` (e.g. `dyn StopStartInstance`), or `NotImplemented`: one call
+    /// for any capability, `client.capability::<dyn RebootInstance>()?.reboot_instance(id)`.
+    fn capability<'a, C>(&'a self) -> Result<&'a C>
+    where
+        C: OptionalCapability<'a> + ?Sized,
+    {
+        C::find(self.capability_table()).ok_or_else(|| self.not_implemented(C::CAPABILITY))
+    }
+
     /// Stop/start, or `NotImplemented`.
     fn stop_start(&self) -> Result<&dyn StopStartInstance> {
-        self.capability_table()
-            .stop_start
-            .ok_or_else(|| self.not_implemented(Capability::StopStartInstance))
+        self.capability()
     }
 
     /// Reboot, or `NotImplemented`.
     fn reboot(&self) -> Result<&dyn RebootInstance> {
-        self.capability_table()
-            .reboot
-            .ok_or_else(|| self.not_implemented(Capability::RebootInstance))
+        self.capability()
     }
 
     /// Volume resize, or `NotImplemented`.
     fn resize_volume(&self) -> Result<&dyn ResizeInstanceVolume> {
-        self.capability_table()
-            .resize_volume
-            .ok_or_else(|| self.not_implemented(Capability::ResizeInstanceVolume))
+        self.capability()
     }
 
     /// Images, or `NotImplemented`.
     fn machine_image(&self) -> Result<&dyn MachineImage> {
-        self.capability_table()
-            .machine_image
-            .ok_or_else(|| self.not_implemented(Capability::MachineImage))
+        self.capability()
     }
 
     /// Type change, or `NotImplemented`.
     fn change_instance_type(&self) -> Result<&dyn ChangeInstanceType> {
-        self.capability_table()
-            .change_instance_type
-            .ok_or_else(|| self.not_implemented(Capability::ChangeInstanceType))
+        self.capability()
     }
 
     /// Firewall changes, or `NotImplemented`.
     fn modify_firewall(&self) -> Result<&dyn ModifyFirewall> {
-        self.capability_table()
-            .modify_firewall
-            .ok_or_else(|| self.not_implemented(Capability::ModifyFirewall))
+        self.capability()
     }
 
     /// Tags, or `NotImplemented`.
     fn tags(&self) -> Result<&dyn InstanceTags> {
-        self.capability_table()
-            .tags
-            .ok_or_else(|| self.not_implemented(Capability::Tags))
+        self.capability()
     }
 
     /// Quotas, or `NotImplemented`.
     fn quota(&self) -> Result<&dyn InstanceTypeQuotas> {
-        self.capability_table()
-            .quota
-            .ok_or_else(|| self.not_implemented(Capability::Quota))
+        self.capability()
     }
 
     /// VPCs, or `NotImplemented`.
     fn vpc(&self) -> Result<&dyn MaintainVpc> {
-        self.capability_table()
-            .vpc
-            .ok_or_else(|| self.not_implemented(Capability::Vpc))
+        self.capability()
     }
 
     /// Kubernetes, or `NotImplemented`.
     fn kubernetes(&self) -> Result<&dyn MaintainKubernetes> {
-        self.capability_table()
-            .kubernetes
-            .ok_or_else(|| self.not_implemented(Capability::ManagedKubernetes))
+        self.capability()
     }
 }
 
 impl<T: CloudClient + ?Sized> CloudClientExt for T {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::InstanceId;
+
+    #[derive(Debug)]
+    struct Rebooter {
+        identity: Identity,
+    }
+
+    #[async_trait]
+    impl RebootInstance for Rebooter {
+        async fn reboot_instance(&self, _: &InstanceId) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[async_trait]
+    impl CloudClient for Rebooter {
+        fn identity(&self) -> &Identity {
+            &self.identity
+        }
+        fn location(&self) -> &str {
+            ""
+        }
+        fn capability_table(&self) -> CapabilityTable<'_> {
+            CapabilityTable {
+                reboot: Some(self),
+                ..CapabilityTable::NONE
+            }
+        }
+        fn create_features(&self) -> CreateFeatures {
+            CreateFeatures::default()
+        }
+        async fn locations(&self, _: GetLocationsArgs) -> Result<Vec<Location>> {
+            Ok(vec![])
+        }
+        async fn instance_types(&self, _: &GetInstanceTypeArgs) -> Result<Vec<InstanceType>> {
+            Ok(vec![])
+        }
+        async fn create_instance(&self, _: CreateInstanceAttrs) -> Result<Instance> {
+            Err(CloudError::invalid("attrs", "not in this test"))
+        }
+        async fn get_instance(&self, id: &InstanceId) -> Result<Instance> {
+            Err(CloudError::instance_not_found(
+                "test",
+                "get_instance",
+                id.as_str(),
+            ))
+        }
+        async fn list_instances(&self, _: &ListInstancesArgs) -> Result<Vec<Instance>> {
+            Ok(vec![])
+        }
+        async fn terminate_instance(&self, _: &InstanceId) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn capabilities_are_found_by_type_or_refused_naming_them() {
+        let client: Arc<dyn CloudClient> = Arc::new(Rebooter {
+            identity: Identity::new("test", ApiType::Global, "ref", ""),
+        });
+        let id = InstanceId::new("i-1");
+        client
+            .capability::<dyn RebootInstance>()
+            .unwrap()
+            .reboot_instance(&id)
+            .await
+            .unwrap();
+        let Err(error) = client.capability::<dyn StopStartInstance>() else {
+            panic!("stop/start is not in the table");
+        };
+        assert!(
+            matches!(&error, CloudError::NotImplemented { provider, capability }
+                if provider == "test" && *capability == Capability::StopStartInstance),
+            "{error}"
+        );
+        assert!(client.tags().is_err() && client.reboot().is_ok());
+        assert_eq!(
+            client.capabilities().iter().collect::<Vec<_>>()[3..],
+            [Capability::RebootInstance]
+        );
+    }
+}

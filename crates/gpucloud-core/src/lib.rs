@@ -10,6 +10,8 @@ pub mod location;
 pub mod merge;
 pub mod model;
 pub mod price;
+pub mod provider;
+pub mod settings;
 pub mod sshkey;
 pub mod validate;
 pub mod wait;
@@ -17,9 +19,9 @@ pub mod wait;
 pub use bytes::{Bytes, BytesError, BytesUnit};
 pub use client::{
     Capabilities, CapabilityTable, ChangeInstanceType, CloudClient, CloudClientExt,
-    CloudCredential, CreateFeatures, InstanceTags, InstanceTypeQuotas, MachineImage,
-    MaintainKubernetes, MaintainVpc, ModifyFirewall, RebootInstance, ResizeInstanceVolume,
-    StopStartInstance,
+    CloudCredential, CreateFeatures, Identity, InstanceTags, InstanceTypeQuotas, MachineImage,
+    MaintainKubernetes, MaintainVpc, ModifyFirewall, OptionalCapability, RebootInstance,
+    ResizeInstanceVolume, StopStartInstance,
 };
 pub use enums::{
     ApiType, Architecture, Capability, ClusterStatus, LifecycleStatus, Manufacturer,
@@ -51,5 +53,7 @@ pub use model::kubernetes::{
 pub use model::network::{CreateSubnetArgs, CreateVpcArgs, Subnet, Vpc};
 pub use model::storage::{Disk, ResizeInstanceVolumeArgs, Storage};
 pub use price::{Price, PriceError};
+pub use provider::{Activation, Build, CredentialSource, ProviderDescriptor};
+pub use settings::{ProviderSettings, Setting, SettingKind, SettingSource, SettingSpec};
 pub use validate::validate_create;
 pub use wait::{WaitOptions, wait_for_status};

@@ -189,16 +189,17 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
-    use crate::client::{CapabilityTable, CreateFeatures};
+    use crate::client::{CapabilityTable, CreateFeatures, Identity};
     use crate::enums::ApiType;
     use crate::filter::GetInstanceTypeArgs;
-    use crate::ids::CloudProviderId;
     use crate::location::{GetLocationsArgs, Location};
     use crate::model::instance::{CreateInstanceAttrs, ListInstancesArgs};
     use crate::model::instance_type::InstanceType;
 
     /// Answers `get_instance` from a script; the last answer repeats.
+    #[derive(Debug)]
     struct Scripted {
+        identity: Identity,
         answers: Mutex<VecDeque<Result<LifecycleStatus>>>,
         polls: Mutex<u32>,
     }
@@ -206,6 +207,7 @@ mod tests {
     impl Scripted {
         fn new(answers: Vec<Result<LifecycleStatus>>) -> Self {
             Self {
+                identity: Identity::new("test", ApiType::Global, "ref", ""),
                 answers: Mutex::new(answers.into()),
                 polls: Mutex::new(0),
             }
@@ -228,17 +230,8 @@ mod tests {
 
     #[async_trait]
     impl CloudClient for Scripted {
-        fn provider_id(&self) -> CloudProviderId {
-            CloudProviderId::new("test")
-        }
-        fn api_type(&self) -> ApiType {
-            ApiType::Global
-        }
-        fn reference_id(&self) -> &str {
-            "ref"
-        }
-        fn tenant_id(&self) -> Result<String> {
-            Ok(String::new())
+        fn identity(&self) -> &Identity {
+            &self.identity
         }
         fn location(&self) -> &str {
             ""

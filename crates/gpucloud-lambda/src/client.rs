@@ -12,10 +12,10 @@ use base64::Engine as _;
 use gpucloud_core::validate::validate_create;
 use gpucloud_core::{
     AddFirewallRulesToInstanceArgs, ApiType, CapabilityTable, CloudClient, CloudCredential,
-    CloudError, CloudProviderId, CreateFeatures, CreateInstanceAttrs, ErrorKind, GetImageArgs,
-    GetInstanceTypeArgs, GetLocationsArgs, Image, Instance, InstanceId, InstanceType,
-    LifecycleStatus, ListInstancesArgs, Location, MachineImage, ModifyFirewall, RebootInstance,
-    Result, Retry, RevokeSecurityGroupRuleArgs, tenant_id_from_secret,
+    CloudError, CreateFeatures, CreateInstanceAttrs, ErrorKind, GetImageArgs, GetInstanceTypeArgs,
+    GetLocationsArgs, Identity, Image, Instance, InstanceId, InstanceType, LifecycleStatus,
+    ListInstancesArgs, Location, MachineImage, ModifyFirewall, RebootInstance, Result, Retry,
+    RevokeSecurityGroupRuleArgs, tenant_id_from_secret,
 };
 use gpucloud_http::{
     ApiKey, Auth, Classification, HeaderMap, HttpClient, HttpConfig, RateLimit, Request,
@@ -36,8 +36,9 @@ pub const PROVIDER_ID: &str = PROVIDER;
 /// rate limiters per account, as Lambda's limits are per account) and one create lock.
 struct Shared {
     http: HttpClient,
+    /// The credential reference stamped on every instance and ruleset created.
     ref_id: String,
-    tenant_id: String,
+    identity: Identity,
     /// Serializes creates in this process, so a RefID lookup and the launch it guards cannot
     /// interleave with another create (Lambda allows one launch per 12 s anyway). The orphan
     /// sweep holds it too, so it never sees a ruleset a create here has made but not launched.
@@ -119,7 +120,12 @@ impl LambdaCredential {
         let shared = Arc::new(Shared {
             http,
             ref_id: config.ref_id.clone(),
-            tenant_id: tenant_id_from_secret("lambda", config.key().as_bytes()),
+            identity: Identity::new(
+                PROVIDER,
+                ApiType::Global,
+                config.ref_id.clone(),
+                tenant_id_from_secret("lambda", config.key().as_bytes()),
+            ),
             create_lock: Mutex::new(()),
             orphan_grace: config.effective_orphan_ruleset_grace(),
         });
@@ -142,20 +148,8 @@ impl LambdaCredential {
 
 #[async_trait]
 impl CloudCredential for LambdaCredential {
-    fn provider_id(&self) -> CloudProviderId {
-        CloudProviderId::new(PROVIDER)
-    }
-
-    fn api_type(&self) -> ApiType {
-        ApiType::Global
-    }
-
-    fn reference_id(&self) -> &str {
-        &self.shared.ref_id
-    }
-
-    fn tenant_id(&self) -> Result<String> {
-        Ok(self.shared.tenant_id.clone())
+    fn identity(&self) -> &Identity {
+        &self.shared.identity
     }
 
     async fn make_client(&self, location: &str) -> Result<Arc<dyn CloudClient>> {
@@ -822,20 +816,8 @@ impl LambdaClient {
 
 #[async_trait]
 impl CloudClient for LambdaClient {
-    fn provider_id(&self) -> CloudProviderId {
-        CloudProviderId::new(PROVIDER)
-    }
-
-    fn api_type(&self) -> ApiType {
-        ApiType::Global
-    }
-
-    fn reference_id(&self) -> &str {
-        &self.shared.ref_id
-    }
-
-    fn tenant_id(&self) -> Result<String> {
-        Ok(self.shared.tenant_id.clone())
+    fn identity(&self) -> &Identity {
+        &self.shared.identity
     }
 
     fn location(&self) -> &str {
@@ -860,10 +842,6 @@ impl CloudClient for LambdaClient {
             image: true,
             ..CreateFeatures::default()
         }
-    }
-
-    fn instance_type_poll_time(&self) -> Duration {
-        Duration::from_secs(5 * 60)
     }
 
     fn max_create_requests_per_minute(&self) -> u32 {

@@ -1,9 +1,10 @@
-//! Configuration: the API key (a secret), the base URL, the reference id and rate limits.
+//! Configuration: the API key (a secret), the base URL, the reference id and rate limits, and
+//! the settings table they are read from.
 
 use std::fmt;
 use std::time::Duration;
 
-use gpucloud_core::{CloudError, Result};
+use gpucloud_core::{CloudError, ProviderSettings, Result, SettingKind, SettingSpec};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -22,6 +23,76 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default age below which an unreferenced ruleset of this credential is not swept: it may
 /// belong to a create still on its way to the launch (in another process).
 pub const DEFAULT_ORPHAN_RULESET_GRACE: Duration = Duration::from_secs(15 * 60);
+
+const KEY_API_KEY: &str = "api_key";
+const KEY_API_URL: &str = "api_url";
+const KEY_REQUESTS_PER_SECOND: &str = "requests_per_second";
+const KEY_LAUNCH_INTERVAL_MS: &str = "launch_interval_ms";
+const KEY_REQUEST_TIMEOUT_MS: &str = "request_timeout_ms";
+const KEY_RETRY_BACKOFF_MS: &str = "retry_backoff_ms";
+const KEY_ORPHAN_RULESET_GRACE_SECS: &str = "orphan_ruleset_grace_secs";
+
+/// Every setting of [`LambdaConfig`], one row per field: the environment variables, the
+/// config-file keys and the CLI's hints are all derived from this table.
+pub const SETTINGS: &[SettingSpec] = &[
+    SettingSpec {
+        key: KEY_API_KEY,
+        env: API_KEY_ENV,
+        kind: SettingKind::Text,
+        default: None,
+        secret: true,
+        description: "API key from the Lambda Cloud dashboard",
+    },
+    SettingSpec {
+        key: KEY_API_URL,
+        env: API_URL_ENV,
+        kind: SettingKind::Url,
+        default: Some(DEFAULT_BASE_URL),
+        secret: false,
+        description: "API server root; plain http only for loopback (e.g. the fake)",
+    },
+    SettingSpec {
+        key: KEY_REQUESTS_PER_SECOND,
+        env: "LAMBDA_REQUESTS_PER_SECOND",
+        kind: SettingKind::Number,
+        default: Some("1"),
+        secret: false,
+        description: "client-side limit on API requests per second (Lambda's published limit)",
+    },
+    SettingSpec {
+        key: KEY_LAUNCH_INTERVAL_MS,
+        env: "LAMBDA_LAUNCH_INTERVAL_MS",
+        kind: SettingKind::Integer,
+        default: Some("12000"),
+        secret: false,
+        description: "minimum milliseconds between launches (Lambda's published limit)",
+    },
+    SettingSpec {
+        key: KEY_REQUEST_TIMEOUT_MS,
+        env: "LAMBDA_REQUEST_TIMEOUT_MS",
+        kind: SettingKind::Integer,
+        default: Some("60000"),
+        secret: false,
+        description: "time limit of one HTTP request in milliseconds",
+    },
+    SettingSpec {
+        key: KEY_RETRY_BACKOFF_MS,
+        env: "LAMBDA_RETRY_BACKOFF_MS",
+        kind: SettingKind::Integer,
+        default: Some("500"),
+        secret: false,
+        description: "first retry backoff in milliseconds (doubling per retry)",
+    },
+    SettingSpec {
+        key: KEY_ORPHAN_RULESET_GRACE_SECS,
+        env: "LAMBDA_ORPHAN_RULESET_GRACE_SECS",
+        kind: SettingKind::Integer,
+        default: Some("900"),
+        secret: false,
+        description: "age in seconds before an orphaned gpucloud firewall ruleset is swept",
+    },
+    SettingSpec::ref_id("LAMBDA_REF_ID"),
+];
 
 /// How to reach one Lambda Cloud account.
 ///
@@ -97,26 +168,44 @@ impl LambdaConfig {
         }
     }
 
-    /// The configuration from `LAMBDA_API_KEY` (and `LAMBDA_API_URL` when set); `None` when
-    /// `LAMBDA_API_KEY` is unset.
+    /// The configuration from the environment (every row of [`SETTINGS`]); `None` when
+    /// `LAMBDA_API_KEY` is unset or empty.
     pub fn from_env() -> Result<Option<Self>> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_settings(&ProviderSettings::from_env(SETTINGS))
     }
 
     /// [`Self::from_env`] over any variable lookup (for tests and embedding).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<Self>> {
-        let Some(key) = lookup(API_KEY_ENV) else {
+        Self::from_settings(&ProviderSettings::from_lookup(SETTINGS, lookup))
+    }
+
+    /// The configuration from settings read against [`SETTINGS`] (by `from_env`, or by the
+    /// facade from the environment and the config file): `None` when `api_key` is not set; an
+    /// error naming the setting and its source when a value does not parse or is out of range.
+    pub fn from_settings(settings: &ProviderSettings) -> Result<Option<Self>> {
+        let Some(key) = settings.text(KEY_API_KEY) else {
             return Ok(None);
         };
-        if key.trim().is_empty() {
-            return Err(CloudError::configuration(format!(
-                "{API_KEY_ENV} is set but empty"
-            )));
-        }
-        let mut config = Self::new(key.trim());
-        if let Some(url) = lookup(API_URL_ENV).filter(|u| !u.trim().is_empty()) {
-            config.base_url = Some(url.trim().to_owned());
-        }
+        let config = Self {
+            api_key: SecretString::from(key.to_owned()),
+            base_url: settings.text(KEY_API_URL).map(str::to_owned),
+            ref_id: settings.ref_id(),
+            requests_per_second: settings.parse(KEY_REQUESTS_PER_SECOND)?,
+            launch_interval_ms: settings.parse(KEY_LAUNCH_INTERVAL_MS)?,
+            request_timeout_ms: settings.parse(KEY_REQUEST_TIMEOUT_MS)?,
+            retry_backoff_ms: settings.parse(KEY_RETRY_BACKOFF_MS)?,
+            orphan_ruleset_grace_secs: settings.parse(KEY_ORPHAN_RULESET_GRACE_SECS)?,
+        };
+        config.validate().map_err(|e| match e {
+            CloudError::InvalidArgument { field, problem } => {
+                let from = settings
+                    .get(&field)
+                    .map(|s| format!(" (from {})", s.source()))
+                    .unwrap_or_default();
+                CloudError::invalid(field, format!("{problem}{from}"))
+            }
+            other => other,
+        })?;
         Ok(Some(config))
     }
 
@@ -266,9 +355,77 @@ mod tests {
         .unwrap();
         assert_eq!(config.key(), "key");
         assert_eq!(config.effective_base_url(), "http://127.0.0.1:1");
+        assert_eq!(config.ref_id, "gpucloud-default");
         let empty =
             LambdaConfig::from_lookup(|name| (name == API_KEY_ENV).then(|| "  ".to_owned()));
-        assert!(matches!(empty, Err(CloudError::Configuration { .. })));
+        assert!(matches!(empty, Ok(None)), "a blank key counts as unset");
+    }
+
+    /// A value for every row of the table, distinct from the defaults.
+    fn every_setting(name: &str) -> Option<String> {
+        let spec = SETTINGS.iter().find(|s| s.env == name)?;
+        Some(
+            match spec.key {
+                KEY_API_KEY => "k",
+                KEY_API_URL => "http://127.0.0.1:7",
+                KEY_REQUESTS_PER_SECOND => "2.5",
+                KEY_LAUNCH_INTERVAL_MS => "11",
+                KEY_REQUEST_TIMEOUT_MS => "12",
+                KEY_RETRY_BACKOFF_MS => "13",
+                KEY_ORPHAN_RULESET_GRACE_SECS => "14",
+                "ref_id" => "cred-9",
+                other => panic!("no test value for {other}"),
+            }
+            .to_owned(),
+        )
+    }
+
+    #[test]
+    fn every_field_is_read_from_the_environment() {
+        let config = LambdaConfig::from_lookup(every_setting).unwrap().unwrap();
+        assert_eq!(config.key(), "k");
+        assert_eq!(config.base_url.as_deref(), Some("http://127.0.0.1:7"));
+        assert_eq!(config.requests_per_second, Some(2.5));
+        assert_eq!(config.launch_interval_ms, Some(11));
+        assert_eq!(config.request_timeout_ms, Some(12));
+        assert_eq!(config.retry_backoff_ms, Some(13));
+        assert_eq!(config.orphan_ruleset_grace_secs, Some(14));
+        assert_eq!(config.ref_id, "cred-9");
+    }
+
+    #[test]
+    fn bad_values_are_refused_by_setting_and_variable() {
+        for spec in SETTINGS
+            .iter()
+            .filter(|s| matches!(s.kind, SettingKind::Integer | SettingKind::Number))
+        {
+            for bad in ["soon", "-1"] {
+                let error = LambdaConfig::from_lookup(|name| {
+                    if name == spec.env {
+                        Some(bad.to_owned())
+                    } else {
+                        every_setting(name)
+                    }
+                })
+                .unwrap_err();
+                assert!(
+                    matches!(&error, CloudError::InvalidArgument { field, problem }
+                        if field == spec.key && problem.contains(spec.env)),
+                    "{}={bad}: {error}",
+                    spec.env
+                );
+            }
+        }
+        let error = LambdaConfig::from_lookup(|name| match name {
+            "LAMBDA_REQUEST_TIMEOUT_MS" => Some("0".into()),
+            other => every_setting(other),
+        })
+        .unwrap_err();
+        assert!(
+            matches!(&error, CloudError::InvalidArgument { field, problem }
+                if field == KEY_REQUEST_TIMEOUT_MS && problem.contains("LAMBDA_REQUEST_TIMEOUT_MS")),
+            "{error}"
+        );
     }
 
     #[test]

@@ -6,9 +6,39 @@ mod convert;
 mod error;
 mod wire;
 
+use std::sync::Arc;
+
+use gpucloud_core::{Activation, Build, ProviderDescriptor, ProviderSettings, Result};
+
 pub use client::{LambdaClient, LambdaCredential, PROVIDER_ID};
 pub use config::{
     API_KEY_ENV, API_URL_ENV, DEFAULT_BASE_URL, DEFAULT_LAUNCH_INTERVAL,
     DEFAULT_ORPHAN_RULESET_GRACE, DEFAULT_REQUEST_TIMEOUT, DEFAULT_REQUESTS_PER_SECOND,
-    LambdaConfig,
+    LambdaConfig, SETTINGS,
 };
+
+/// Lambda Cloud, for registries: its names, [`SETTINGS`] and credential constructor.
+pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor {
+    id: PROVIDER_ID,
+    name: "lambda",
+    display_name: "Lambda Cloud",
+    description: "Lambda Cloud (GPU VMs, REST API)",
+    settings: SETTINGS,
+    activation: Activation::Setting("api_key"),
+    ssh_reachable: false,
+    build,
+};
+
+fn build(settings: &ProviderSettings) -> Result<Build> {
+    let (Some(key), Some(config)) = (
+        settings.get("api_key"),
+        LambdaConfig::from_settings(settings)?,
+    ) else {
+        return Ok(Build::Missing("api_key"));
+    };
+    let source = key.source().clone().into();
+    Ok(Build::Ready(
+        Arc::new(LambdaCredential::new(config)?),
+        source,
+    ))
+}

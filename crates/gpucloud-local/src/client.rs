@@ -12,8 +12,8 @@ use base64::Engine as _;
 use gpucloud_core::validate::{check_firewall_rule, check_tag, validate_create};
 use gpucloud_core::{
     AddFirewallRulesToInstanceArgs, ApiType, CapabilityTable, CloudClient, CloudCredential,
-    CloudError, CloudProviderId, CreateFeatures, CreateInstanceAttrs, ErrorKind, FirewallRule,
-    FirewallRules, GetInstanceTypeArgs, GetLocationsArgs, Instance, InstanceId, InstanceTags,
+    CloudError, CreateFeatures, CreateInstanceAttrs, ErrorKind, FirewallRule, FirewallRules,
+    GetInstanceTypeArgs, GetLocationsArgs, Identity, Instance, InstanceId, InstanceTags,
     InstanceType, InstanceTypeId, LifecycleStatus, ListInstancesArgs, Location, ModifyFirewall,
     RebootInstance, Result, RevokeSecurityGroupRuleArgs, Status, StopStartInstance,
     UpdateInstanceTagsArgs,
@@ -131,16 +131,43 @@ fn not_found(operation: &'static str, id: &str) -> CloudError {
     CloudError::instance_not_found(PROVIDER_ID, operation, id)
 }
 
+/// The identity of a credential (and its clients) for `config`: the tenant is the state
+/// directory, by its lexical tag.
+fn identity_for(config: &LocalConfig) -> Identity {
+    Identity::new(
+        PROVIDER_ID,
+        ApiType::Global,
+        config.ref_id.clone(),
+        format!("local-{}", state_tag(&config.state_dir)),
+    )
+}
+
 /// The credential of the local provider: no secret, just the configuration.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(from = "SerializedCredential")]
 pub struct LocalCredential {
     config: LocalConfig,
+    #[serde(skip)]
+    identity: Identity,
+}
+
+/// What a credential persists; the identity is derived again when it is read.
+#[derive(Deserialize)]
+struct SerializedCredential {
+    config: LocalConfig,
+}
+
+impl From<SerializedCredential> for LocalCredential {
+    fn from(stored: SerializedCredential) -> Self {
+        Self::new(stored.config)
+    }
 }
 
 impl LocalCredential {
     /// A credential for `config`.
     pub fn new(config: LocalConfig) -> Self {
-        Self { config }
+        let identity = identity_for(&config);
+        Self { config, identity }
     }
 
     /// The configuration.
@@ -151,20 +178,8 @@ impl LocalCredential {
 
 #[async_trait]
 impl CloudCredential for LocalCredential {
-    fn provider_id(&self) -> CloudProviderId {
-        CloudProviderId::new(PROVIDER_ID)
-    }
-
-    fn api_type(&self) -> ApiType {
-        ApiType::Global
-    }
-
-    fn reference_id(&self) -> &str {
-        &self.config.ref_id
-    }
-
-    fn tenant_id(&self) -> Result<String> {
-        Ok(format!("local-{}", state_tag(&self.config.state_dir)))
+    fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     async fn make_client(&self, location: &str) -> Result<Arc<dyn CloudClient>> {
@@ -184,6 +199,7 @@ impl CloudCredential for LocalCredential {
 /// and reconciles the state directory with what exists (see the crate documentation).
 pub struct LocalClient {
     config: LocalConfig,
+    identity: Identity,
     store: Store,
     host: Host,
     machine: Machine,
@@ -228,6 +244,7 @@ impl LocalClient {
             cgroups,
         };
         let client = Self {
+            identity: identity_for(&config),
             config,
             store,
             host,
@@ -591,20 +608,8 @@ impl LocalClient {
 
 #[async_trait]
 impl CloudClient for LocalClient {
-    fn provider_id(&self) -> CloudProviderId {
-        CloudProviderId::new(PROVIDER_ID)
-    }
-
-    fn api_type(&self) -> ApiType {
-        ApiType::Global
-    }
-
-    fn reference_id(&self) -> &str {
-        &self.config.ref_id
-    }
-
-    fn tenant_id(&self) -> Result<String> {
-        Ok(format!("local-{}", self.host.tag))
+    fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     fn location(&self) -> &str {

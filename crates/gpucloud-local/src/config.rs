@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use gpucloud_core::{CloudError, ProviderSettings, Result, SettingKind, SettingSpec};
 use serde::{Deserialize, Serialize};
 
 /// The state directory used when none is configured.
@@ -19,6 +20,34 @@ pub const ENV_STATE_DIR: &str = "GPUCLOUD_LOCAL_STATE";
 
 /// Environment variable that sets [`LocalConfig::subnet`].
 pub const ENV_SUBNET: &str = "GPUCLOUD_LOCAL_SUBNET";
+
+/// Environment variable that sets [`LocalConfig::ref_id`].
+pub const ENV_REF_ID: &str = "GPUCLOUD_LOCAL_REF_ID";
+
+const KEY_STATE_DIR: &str = "state_dir";
+const KEY_SUBNET: &str = "subnet";
+
+/// Every setting of [`LocalConfig`], one row per field: the environment variables, the
+/// config-file keys and the CLI's hints are all derived from this table.
+pub const SETTINGS: &[SettingSpec] = &[
+    SettingSpec {
+        key: KEY_STATE_DIR,
+        env: ENV_STATE_DIR,
+        kind: SettingKind::Path,
+        default: Some(DEFAULT_STATE_DIR),
+        secret: false,
+        description: "directory of instance records",
+    },
+    SettingSpec {
+        key: KEY_SUBNET,
+        env: ENV_SUBNET,
+        kind: SettingKind::Cidr,
+        default: Some(DEFAULT_SUBNET),
+        secret: false,
+        description: "private IPv4 subnet instances get addresses from",
+    },
+    SettingSpec::ref_id(ENV_REF_ID),
+];
 
 /// Where the local provider keeps its instances and which addresses it gives them.
 ///
@@ -51,20 +80,27 @@ impl Default for LocalConfig {
 }
 
 impl LocalConfig {
-    /// The defaults, overridden by `GPUCLOUD_LOCAL_STATE` and `GPUCLOUD_LOCAL_SUBNET` when they
-    /// are set and not empty.
-    pub fn from_env() -> Self {
-        let mut config = Self::default();
-        if let Some(dir) = std::env::var_os(ENV_STATE_DIR).filter(|v| !v.is_empty()) {
+    /// The defaults, overridden by every variable of [`SETTINGS`] that is set and not empty;
+    /// an error names the setting whose value is malformed (e.g. a subnet that is no CIDR).
+    pub fn from_env() -> Result<Self> {
+        Self::from_settings(&ProviderSettings::from_env(SETTINGS))
+    }
+
+    /// The configuration from settings read against [`SETTINGS`] (by `from_env`, or by the
+    /// facade from the environment and the config file). The subnet's form is checked here;
+    /// whether it overlaps this machine's routes is checked when a client is made.
+    pub fn from_settings(settings: &ProviderSettings) -> Result<Self> {
+        let mut config = Self::default().with_ref_id(settings.ref_id());
+        if let Some(dir) = settings.text(KEY_STATE_DIR) {
             config.state_dir = PathBuf::from(dir);
         }
-        if let Ok(subnet) = std::env::var(ENV_SUBNET) {
-            let subnet = subnet.trim();
-            if !subnet.is_empty() {
-                subnet.clone_into(&mut config.subnet);
-            }
+        if let Some(subnet) = settings.get(KEY_SUBNET) {
+            crate::net::Ipv4Net::parse_subnet(subnet.value()).map_err(|problem| {
+                CloudError::invalid(KEY_SUBNET, format!("{problem} (from {})", subnet.source()))
+            })?;
+            subnet.value().clone_into(&mut config.subnet);
         }
-        config
+        Ok(config)
     }
 
     /// Sets the state directory.
@@ -88,7 +124,36 @@ impl LocalConfig {
 
 #[cfg(test)]
 mod tests {
+    use gpucloud_core::SettingSource;
+
     use super::*;
+
+    #[test]
+    fn every_field_is_read_from_the_settings_and_a_bad_subnet_is_named() {
+        let mut settings = ProviderSettings::new("default");
+        for (spec, value) in SETTINGS.iter().zip(["/tmp/s", "10.9.8.0/24", "cred-3"]) {
+            settings.set(spec, value.to_owned(), SettingSource::Env(spec.env));
+        }
+        let config = LocalConfig::from_settings(&settings).unwrap();
+        assert_eq!(config.state_dir, PathBuf::from("/tmp/s"));
+        assert_eq!(config.subnet, "10.9.8.0/24");
+        assert_eq!(config.ref_id, "cred-3");
+
+        settings.set(
+            &SETTINGS[1],
+            "10.9.8.0".into(),
+            SettingSource::Env(ENV_SUBNET),
+        );
+        let error = LocalConfig::from_settings(&settings).unwrap_err();
+        assert!(
+            matches!(&error, CloudError::InvalidArgument { field, problem }
+                if field == "subnet" && problem.contains(ENV_SUBNET)),
+            "{error}"
+        );
+        let defaults = LocalConfig::from_settings(&ProviderSettings::new("x")).unwrap();
+        assert_eq!(defaults.subnet, DEFAULT_SUBNET);
+        assert_eq!(defaults.ref_id, "gpucloud-x");
+    }
 
     #[test]
     fn setters_and_defaults() {

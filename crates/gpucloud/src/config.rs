@@ -19,86 +19,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use gpucloud_core::{CloudError, Result};
+use gpucloud_core::{CloudError, ProviderDescriptor, ProviderSettings, Result, SettingSource};
 
-use crate::registry::{self, ProviderDescriptor};
+pub use gpucloud_core::settings::DEFAULT_PROFILE;
 
 /// Environment variable naming the config file (default `~/.config/gpucloud/config.toml`).
 pub const CONFIG_ENV: &str = "GPUCLOUD_CONFIG";
 /// Environment variable naming the profile (default [`DEFAULT_PROFILE`]).
 pub const PROFILE_ENV: &str = "GPUCLOUD_PROFILE";
-/// The profile used when none is named.
-pub const DEFAULT_PROFILE: &str = "default";
-
-/// One setting a provider reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SettingSpec {
-    /// The key in the provider's config-file table, e.g. `api_key`.
-    pub key: &'static str,
-    /// The environment variable that overrides it (empty: none).
-    pub env: &'static str,
-    /// The value is a secret: never shown, and the file holding it must be private.
-    pub secret: bool,
-    /// One line for people.
-    pub description: &'static str,
-}
-
-/// Where a setting's value came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SettingSource {
-    /// An environment variable.
-    Env(&'static str),
-    /// The config file.
-    File {
-        /// The file.
-        path: PathBuf,
-        /// The profile the value was read from.
-        profile: String,
-    },
-}
-
-impl fmt::Display for SettingSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Env(var) => write!(f, "env {var}"),
-            Self::File { path, profile } => write!(f, "{} [profile {profile}]", path.display()),
-        }
-    }
-}
-
-/// A setting's value and where it came from. `Debug` hides secret values.
-#[derive(Clone)]
-pub struct Setting {
-    value: String,
-    secret: bool,
-    source: SettingSource,
-}
-
-impl Setting {
-    /// The value. Secret values must go nowhere but the provider's config.
-    pub fn value(&self) -> &str {
-        &self.value
-    }
-
-    /// Where the value came from.
-    pub fn source(&self) -> &SettingSource {
-        &self.source
-    }
-}
-
-impl fmt::Debug for Setting {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let value = if self.secret {
-            "[REDACTED]"
-        } else {
-            self.value.as_str()
-        };
-        f.debug_struct("Setting")
-            .field("value", &value)
-            .field("source", &self.source)
-            .finish()
-    }
-}
 
 /// How to find the config file and profile. `None` falls back to the environment
 /// ([`CONFIG_ENV`], [`PROFILE_ENV`]) and then to the defaults.
@@ -186,13 +114,9 @@ impl Config {
         };
 
         let mut captured = BTreeMap::new();
-        for descriptor in registry::providers() {
-            for spec in descriptor.settings {
-                if !spec.env.is_empty()
-                    && let Some(value) = non_empty(spec.env)
-                {
-                    captured.insert(spec.env.to_owned(), value);
-                }
+        for spec in crate::providers().iter().flat_map(|d| d.settings) {
+            if let Some(value) = non_empty(spec.env) {
+                captured.insert(spec.env.to_owned(), value);
             }
         }
 
@@ -252,40 +176,32 @@ impl Config {
         Ok(config)
     }
 
-    /// The config file that was read, if any.
-    pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
-    }
-
     /// The selected profile.
     pub fn profile(&self) -> &str {
         &self.profile
     }
 
-    /// A provider's setting: the environment variable when set, else the file's value.
-    pub fn setting(&self, provider: &ProviderDescriptor, key: &str) -> Option<Setting> {
-        let spec = provider.settings.iter().find(|s| s.key == key)?;
-        if !spec.env.is_empty()
-            && let Some(value) = self.env.get(spec.env)
-        {
-            return Some(Setting {
-                value: value.clone(),
-                secret: spec.secret,
-                source: SettingSource::Env(spec.env),
-            });
-        }
-        let path = self.path.clone().unwrap_or_default();
-        [provider.name, provider.id].into_iter().find_map(|table| {
-            let value = self.file.get(table)?.get(key)?;
-            (!value.is_empty()).then(|| Setting {
-                value: value.clone(),
-                secret: spec.secret,
-                source: SettingSource::File {
-                    path: path.clone(),
+    /// A provider's settings for the selected profile: each one from its environment
+    /// variable when set, else from the provider's table in the file (named by its short name
+    /// or its id).
+    pub fn settings(&self, provider: &ProviderDescriptor) -> ProviderSettings {
+        let mut settings = ProviderSettings::new(self.profile.clone());
+        for spec in provider.settings {
+            let from_file = [provider.name, provider.id]
+                .into_iter()
+                .find_map(|table| self.file.get(table)?.get(spec.key));
+            if let Some(value) = from_file {
+                let source = SettingSource::File {
+                    path: self.path.clone().unwrap_or_default(),
                     profile: self.profile.clone(),
-                },
-            })
-        })
+                };
+                settings.set(spec, value.clone(), source);
+            }
+            if let Some(value) = self.env.get(spec.env) {
+                settings.set(spec, value.clone(), SettingSource::Env(spec.env));
+            }
+        }
+        settings
     }
 
     /// The place a user should put settings: the file read, or the default location.
@@ -345,7 +261,7 @@ fn parse_file(path: &Path, text: &str) -> Result<Profiles> {
                         "config file {shown}: `profiles.{profile}.{table}` must be a table of settings"
                     )));
                 };
-                let descriptor = registry::find_provider(&table);
+                let descriptor = crate::find_provider(&table);
                 if descriptor.is_none() {
                     tracing::warn!(
                         path = %shown,
@@ -357,7 +273,7 @@ fn parse_file(path: &Path, text: &str) -> Result<Profiles> {
                 let mut values = BTreeMap::new();
                 for (key, value) in settings {
                     if let Some(d) = descriptor
-                        && !d.settings.iter().any(|s| s.key == key)
+                        && d.setting(&key).is_none()
                     {
                         let known: Vec<&str> = d.settings.iter().map(|s| s.key).collect();
                         return Err(CloudError::configuration(format!(
@@ -392,7 +308,7 @@ fn holds_secret(profiles: &Profiles) -> bool {
         .values()
         .flat_map(BTreeMap::iter)
         .any(|(table, values)| {
-            let secret_keys: Vec<&str> = match registry::find_provider(table) {
+            let secret_keys: Vec<&str> = match crate::find_provider(table) {
                 Some(d) => d
                     .settings
                     .iter()
@@ -443,7 +359,8 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
-    use crate::registry::{configured_provider, find_provider};
+    use crate::find_provider;
+    use crate::registry::configured_provider;
 
     fn write(dir: &Path, text: &str, mode: u32) -> PathBuf {
         let path = dir.join("config.toml");
@@ -492,7 +409,7 @@ mod tests {
                 Err(CloudError::InvalidArgument { field: f, problem }) => {
                     assert_eq!(f, field);
                     assert!(
-                        problem.contains("not a number") && problem.contains(var),
+                        problem.contains("is not a valid") && problem.contains(var),
                         "{problem}"
                     );
                 }
@@ -517,10 +434,10 @@ mod tests {
         let lambda = find_provider("lambda").unwrap();
 
         let config = load(&[("LAMBDA_API_KEY", "from-env")], &options).unwrap();
-        let key = config.setting(lambda, "api_key").unwrap();
+        let key = config.settings(lambda).get("api_key").cloned().unwrap();
         assert_eq!(key.value(), "from-env");
         assert_eq!(key.source(), &SettingSource::Env("LAMBDA_API_KEY"));
-        let url = config.setting(lambda, "api_url").unwrap();
+        let url = config.settings(lambda).get("api_url").cloned().unwrap();
         assert_eq!(url.value(), "http://127.0.0.1:9");
         assert_eq!(
             url.source(),
@@ -533,7 +450,12 @@ mod tests {
         // An empty variable counts as unset.
         let config = load(&[("LAMBDA_API_KEY", "")], &options).unwrap();
         assert_eq!(
-            config.setting(lambda, "api_key").unwrap().value(),
+            config
+                .settings(lambda)
+                .get("api_key")
+                .cloned()
+                .unwrap()
+                .value(),
             "from-file"
         );
     }
@@ -551,7 +473,12 @@ mod tests {
         let config = load(&env, &LoadOptions::default()).unwrap();
         assert_eq!(config.profile(), "work");
         assert_eq!(
-            config.setting(lambda, "api_key").unwrap().value(),
+            config
+                .settings(lambda)
+                .get("api_key")
+                .cloned()
+                .unwrap()
+                .value(),
             "b",
             "tables may use the provider id"
         );
@@ -563,7 +490,15 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(config.setting(lambda, "api_key").unwrap().value(), "a");
+        assert_eq!(
+            config
+                .settings(lambda)
+                .get("api_key")
+                .cloned()
+                .unwrap()
+                .value(),
+            "a"
+        );
         let error = load(
             &env,
             &LoadOptions {
@@ -658,7 +593,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().to_str().unwrap();
         let config = load(&[("HOME", home)], &LoadOptions::default()).unwrap();
-        assert!(config.path().is_none());
+        assert_eq!(config.suggested_path(), "~/.config/gpucloud/config.toml");
         let error = load(
             &[("HOME", home), ("GPUCLOUD_PROFILE", "work")],
             &LoadOptions::default(),
@@ -672,7 +607,7 @@ mod tests {
         let config = Config::empty().with_env("LAMBDA_API_KEY", "very-secret-key");
         assert!(!format!("{config:?}").contains("very-secret-key"));
         let lambda = find_provider("lambda").unwrap();
-        let setting = config.setting(lambda, "api_key").unwrap();
+        let setting = config.settings(lambda).get("api_key").cloned().unwrap();
         assert!(!format!("{setting:?}").contains("very-secret-key"));
         let entry = configured_provider(&config, "lambda").unwrap();
         assert!(!format!("{entry:?}").contains("very-secret-key"));

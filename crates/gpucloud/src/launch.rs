@@ -528,7 +528,7 @@ async fn abandon(
         return AttemptResult::Stop(LaunchError::Stopped {
             offer: Box::new(offer.clone()),
             error: CloudError::provider(
-                client.provider_id().into_inner(),
+                client.identity().provider_id().as_str(),
                 "launch",
                 error.kind(),
                 format!(

@@ -3,20 +3,45 @@
 pub mod config;
 pub mod launch;
 pub mod offers;
-mod providers;
 pub mod registry;
 
 pub use gpucloud_core::*;
 
-pub use config::{Config, LoadOptions, Setting, SettingSource, SettingSpec};
+pub use config::{Config, LoadOptions};
 pub use registry::{
-    Build, CredentialSource, ProviderDescriptor, ProviderEntry, ProviderSettings,
-    configured_provider, configured_providers, find_provider, lookup, providers,
+    ProviderEntry, configured_provider, configured_providers, how_to_configure, lookup,
 };
 
-/// The Lambda Cloud provider crate.
-#[cfg(feature = "lambda")]
-pub use gpucloud_lambda as lambda;
-/// The local provider crate.
-#[cfg(feature = "local")]
-pub use gpucloud_local as local;
+/// Registers provider crates: each line `"feature" => crate as alias` re-exports the crate as
+/// `gpucloud::alias` and puts its `DESCRIPTOR` in the registry, both behind the cargo feature.
+macro_rules! register {
+    ($($feature:literal => $krate:ident as $alias:ident),* $(,)?) => {
+        $(
+            #[cfg(feature = $feature)]
+            #[doc = concat!("The `", $feature, "` provider crate.")]
+            pub use $krate as $alias;
+        )*
+
+        /// Every provider compiled into this build, in registration order.
+        static PROVIDERS: &[ProviderDescriptor] = &[$(
+            #[cfg(feature = $feature)]
+            $krate::DESCRIPTOR,
+        )*];
+    };
+}
+
+// Adding a provider: one line here and its feature (plus optional dependency) in Cargo.toml.
+register! {
+    "lambda" => gpucloud_lambda as lambda,
+    "local" => gpucloud_local as local,
+}
+
+/// Every provider compiled into this build (one cargo feature each), in registration order.
+pub fn providers() -> &'static [ProviderDescriptor] {
+    PROVIDERS
+}
+
+/// The provider with this id or short name (ASCII case-insensitive), if compiled in.
+pub fn find_provider(name: &str) -> Option<&'static ProviderDescriptor> {
+    PROVIDERS.iter().find(|d| d.is_named(name))
+}

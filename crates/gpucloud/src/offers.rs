@@ -388,7 +388,7 @@ pub async fn find_offers(
             .await
             .unwrap_or_else(|_| {
                 Err(CloudError::provider(
-                    source.credential.provider_id().into_inner(),
+                    source.credential.identity().provider_id().as_str(),
                     "list offers",
                     ErrorKind::Timeout,
                     format!("no answer within {:?}", options.deadline),
@@ -460,7 +460,7 @@ async fn fetch_catalog(
         ..GetInstanceTypeArgs::default()
     };
     let client = source.credential.make_client("").await?;
-    if source.credential.api_type() == ApiType::Global {
+    if source.credential.identity().api_type() == ApiType::Global {
         return client.instance_types(&args).await;
     }
     let wanted: Vec<String> = client

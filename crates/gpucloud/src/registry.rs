@@ -1,161 +1,16 @@
-//! The providers compiled into this build, and the credentials built from a [`Config`].
+//! The credentials built from a [`Config`] for the providers of this build.
+//!
+//! Nothing here knows a provider: each one's names, settings and constructor come from its
+//! [`ProviderDescriptor`], registered in the crate root.
 
-use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use gpucloud_core::{CloudCredential, CloudError, Result};
-
-use crate::config::{Config, Setting, SettingSource, SettingSpec};
-
-/// What a provider's constructor found.
-pub enum Build {
-    /// A credential, and where its settings came from.
-    Ready(Arc<dyn CloudCredential>, CredentialSource),
-    /// The provider is not configured; the text says what is missing.
-    NotConfigured(String),
-}
-
-impl fmt::Debug for Build {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Ready(credential, source) => f
-                .debug_tuple("Ready")
-                .field(credential)
-                .field(source)
-                .finish(),
-            Self::NotConfigured(why) => f.debug_tuple("NotConfigured").field(why).finish(),
-        }
-    }
-}
-
-/// A provider compiled into this build: its names, settings and credential constructor.
-pub struct ProviderDescriptor {
-    /// The provider id, e.g. `lambda-labs`.
-    pub id: &'static str,
-    /// The short name used on the command line and in config tables, e.g. `lambda`.
-    pub name: &'static str,
-    /// One line for people.
-    pub description: &'static str,
-    /// The settings it reads.
-    pub settings: &'static [SettingSpec],
-    /// Builds the credential from the settings.
-    pub build: fn(&ProviderSettings<'_>) -> Result<Build>,
-}
-
-impl fmt::Debug for ProviderDescriptor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProviderDescriptor")
-            .field("id", &self.id)
-            .field("name", &self.name)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ProviderDescriptor {
-    /// True when `name` is this provider's id or short name (ASCII case-insensitive).
-    pub fn is_named(&self, name: &str) -> bool {
-        self.id.eq_ignore_ascii_case(name) || self.name.eq_ignore_ascii_case(name)
-    }
-}
-
-/// The `ref_id` setting every provider reads; [`ProviderSettings::ref_id`] gives its default.
-#[cfg(any(feature = "lambda", feature = "local"))]
-pub(crate) const REF_ID_SETTING: SettingSpec = SettingSpec {
-    key: "ref_id",
-    env: "",
-    secret: false,
-    description: "reference id stored on every instance created (default gpucloud-<profile>)",
+use gpucloud_core::{
+    Activation, Build, CloudCredential, CloudError, CredentialSource, ProviderDescriptor, Result,
 };
 
-/// The settings of one provider, as its constructor sees them.
-#[derive(Debug, Clone, Copy)]
-pub struct ProviderSettings<'a> {
-    /// The provider.
-    pub descriptor: &'static ProviderDescriptor,
-    /// The whole config.
-    pub config: &'a Config,
-}
-
-impl ProviderSettings<'_> {
-    /// A setting: the environment variable when set, else the config file's value.
-    pub fn get(&self, key: &str) -> Option<Setting> {
-        self.config.setting(self.descriptor, key)
-    }
-
-    /// The credential's reference id: the `ref_id` setting, else `gpucloud-<profile>` (letters,
-    /// digits and `-` only), so every instance records which profile created it.
-    pub fn ref_id(&self) -> String {
-        if let Some(ref_id) = self.get("ref_id") {
-            return ref_id.value().to_owned();
-        }
-        let profile: String = self
-            .config
-            .profile()
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '-'
-                }
-            })
-            .collect();
-        format!("gpucloud-{profile}")
-    }
-
-    /// How to configure `key`: the variable to set or the file line to add.
-    pub fn how_to_set(&self, key: &str) -> String {
-        let table = format!(
-            "[profiles.{}.{}]",
-            self.config.profile(),
-            self.descriptor.name
-        );
-        let file = format!(
-            "add `{key} = \"...\"` under {table} in {}",
-            self.config.suggested_path()
-        );
-        match self.descriptor.settings.iter().find(|s| s.key == key) {
-            Some(spec) if !spec.env.is_empty() => format!("set {} or {file}", spec.env),
-            _ => file,
-        }
-    }
-}
-
-/// Where a credential's settings came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CredentialSource {
-    /// An environment variable.
-    Env(&'static str),
-    /// The config file.
-    File {
-        /// The file.
-        path: PathBuf,
-        /// The profile.
-        profile: String,
-    },
-    /// Nothing to configure; the text says why it is available (e.g. `running as root`).
-    Implicit(&'static str),
-}
-
-impl From<SettingSource> for CredentialSource {
-    fn from(source: SettingSource) -> Self {
-        match source {
-            SettingSource::Env(var) => Self::Env(var),
-            SettingSource::File { path, profile } => Self::File { path, profile },
-        }
-    }
-}
-
-impl fmt::Display for CredentialSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Env(var) => write!(f, "env {var}"),
-            Self::File { path, profile } => write!(f, "{} [profile {profile}]", path.display()),
-            Self::Implicit(why) => f.write_str(why),
-        }
-    }
-}
+use crate::config::Config;
+use crate::{find_provider, providers};
 
 /// A configured provider: its descriptor, a credential, and where the settings came from.
 #[derive(Debug, Clone)]
@@ -168,28 +23,11 @@ pub struct ProviderEntry {
     pub source: CredentialSource,
 }
 
-static PROVIDERS: &[ProviderDescriptor] = &[
-    #[cfg(feature = "lambda")]
-    crate::providers::lambda::DESCRIPTOR,
-    #[cfg(feature = "local")]
-    crate::providers::local::DESCRIPTOR,
-];
-
-/// Every provider compiled into this build (one cargo feature each).
-pub fn providers() -> &'static [ProviderDescriptor] {
-    PROVIDERS
-}
-
-/// The provider with this id or short name, if compiled in.
-pub fn find_provider(name: &str) -> Option<&'static ProviderDescriptor> {
-    PROVIDERS.iter().find(|d| d.is_named(name))
-}
-
 fn known_names() -> String {
-    if PROVIDERS.is_empty() {
+    if providers().is_empty() {
         return "none (this build has no provider features)".to_owned();
     }
-    PROVIDERS
+    providers()
         .iter()
         .map(|d| format!("{} ({})", d.name, d.id))
         .collect::<Vec<_>>()
@@ -206,20 +44,53 @@ pub fn lookup(name: &str) -> Result<&'static ProviderDescriptor> {
     })
 }
 
+/// How to set `key` of `provider`: the variable to set or the file line to add.
+fn how_to_set(config: &Config, provider: &ProviderDescriptor, key: &str) -> String {
+    let file = format!(
+        "add `{key} = \"...\"` under [profiles.{}.{}] in {}",
+        config.profile(),
+        provider.name,
+        config.suggested_path()
+    );
+    match provider.setting(key) {
+        Some(spec) => format!("set {} or {file}", spec.env),
+        None => file,
+    }
+}
+
+/// What makes `provider` available, for people: the setting to set (variable or file line),
+/// or the condition under which it needs no configuration.
+pub fn how_to_configure(config: &Config, provider: &ProviderDescriptor) -> String {
+    match provider.activation {
+        Activation::Setting(key) => how_to_set(config, provider, key),
+        Activation::Implicit(when) => format!("available when {when}"),
+    }
+}
+
+/// Runs `provider`'s constructor: the entry, or why it is not configured.
+fn build(
+    config: &Config,
+    provider: &'static ProviderDescriptor,
+) -> Result<std::result::Result<ProviderEntry, String>> {
+    Ok(match (provider.build)(&config.settings(provider))? {
+        Build::Ready(credential, source) => Ok(ProviderEntry {
+            descriptor: provider,
+            credential,
+            source,
+        }),
+        Build::Missing(key) => Err(how_to_set(config, provider, key)),
+        Build::Unavailable(why) => Err(why),
+    })
+}
+
 /// Every provider that `config` configures, in registry order. A provider that is not
 /// configured is skipped; one that is configured wrongly (e.g. a malformed URL) is an error.
 pub fn configured_providers(config: &Config) -> Result<Vec<ProviderEntry>> {
     let mut entries = Vec::new();
-    for descriptor in PROVIDERS {
-        match (descriptor.build)(&ProviderSettings { descriptor, config })? {
-            Build::Ready(credential, source) => entries.push(ProviderEntry {
-                descriptor,
-                credential,
-                source,
-            }),
-            Build::NotConfigured(why) => {
-                tracing::debug!(provider = descriptor.id, %why, "provider not configured");
-            }
+    for provider in providers() {
+        match build(config, provider)? {
+            Ok(entry) => entries.push(entry),
+            Err(why) => tracing::debug!(provider = provider.id, %why, "provider not configured"),
         }
     }
     Ok(entries)
@@ -228,16 +99,236 @@ pub fn configured_providers(config: &Config) -> Result<Vec<ProviderEntry>> {
 /// The provider named `name`, configured from `config`: `InvalidArgument` when the name is
 /// unknown, `Configuration` (saying what to set) when it is not configured.
 pub fn configured_provider(config: &Config, name: &str) -> Result<ProviderEntry> {
-    let descriptor = lookup(name)?;
-    match (descriptor.build)(&ProviderSettings { descriptor, config })? {
-        Build::Ready(credential, source) => Ok(ProviderEntry {
-            descriptor,
-            credential,
-            source,
-        }),
-        Build::NotConfigured(why) => Err(CloudError::configuration(format!(
+    let provider = lookup(name)?;
+    build(config, provider)?.map_err(|why| {
+        CloudError::configuration(format!(
             "provider {} is not configured: {why}",
-            descriptor.name
-        ))),
+            provider.name
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeSet, HashMap};
+    use std::fmt::Write as _;
+    use std::os::unix::fs::PermissionsExt;
+
+    use gpucloud_core::{ErrorKind, SettingKind, SettingSource, SettingSpec};
+
+    use super::*;
+    use crate::config::LoadOptions;
+
+    /// The registry is exactly the descriptors the provider crates export, one per feature:
+    /// registering a provider needs nothing in the facade but its line and its feature.
+    #[test]
+    fn the_registry_is_exactly_the_registered_descriptors() {
+        let expected: Vec<&str> = [
+            #[cfg(feature = "lambda")]
+            gpucloud_lambda::DESCRIPTOR.id,
+            #[cfg(feature = "local")]
+            gpucloud_local::DESCRIPTOR.id,
+        ]
+        .to_vec();
+        let ids: Vec<&str> = providers().iter().map(|d| d.id).collect();
+        assert_eq!(ids, expected);
+    }
+
+    /// What every descriptor must hold so that the generic config, hints and CLI work for it.
+    #[test]
+    fn every_descriptor_is_self_consistent() {
+        let mut names = BTreeSet::new();
+        let mut vars = BTreeSet::new();
+        for d in providers() {
+            // A provider may use its id as its short name, but no two providers share a name.
+            assert!(names.insert(d.id), "{} clashes", d.id);
+            assert!(d.name == d.id || names.insert(d.name), "{} clashes", d.name);
+            assert!(find_provider(d.id).is_some_and(|f| f.id == d.id));
+            assert!(!d.display_name.is_empty() && !d.description.is_empty());
+            let mut keys = BTreeSet::new();
+            for spec in d.settings {
+                assert!(keys.insert(spec.key), "{}: {} twice", d.id, spec.key);
+                assert!(
+                    !spec.env.is_empty(),
+                    "{}: {} has no variable",
+                    d.id,
+                    spec.key
+                );
+                assert!(vars.insert(spec.env), "{} is read twice", spec.env);
+            }
+            assert!(keys.contains("ref_id"), "{}: no ref_id setting", d.id);
+            if let Activation::Setting(key) = d.activation {
+                assert!(d.setting(key).is_some(), "{}: {key} not in its table", d.id);
+                assert_eq!(d.credential_env(), d.setting(key).map(|s| s.env));
+            }
+        }
+    }
+
+    /// A value of the setting's kind that no default equals.
+    fn sample(spec: &SettingSpec) -> &'static str {
+        match spec.kind {
+            SettingKind::Url => "http://127.0.0.1:7",
+            SettingKind::Path => "/tmp/gpucloud-sample",
+            SettingKind::Integer => "17",
+            SettingKind::Number => "2.5",
+            SettingKind::Cidr => "10.77.0.0/24",
+            _ => "sample-value",
+        }
+    }
+
+    fn config_file(dir: &std::path::Path, text: &str) -> LoadOptions {
+        let path = dir.join("config.toml");
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        LoadOptions {
+            path: Some(path),
+            profile: Some("work".into()),
+        }
+    }
+
+    /// Every setting of every provider is read from its variable and from the file, and the
+    /// variable wins: no provider needs facade code for its settings.
+    #[test]
+    fn every_setting_is_read_from_env_and_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for d in providers() {
+            let mut text = format!("[profiles.work.{}]\n", d.name);
+            for spec in d.settings {
+                writeln!(text, "{} = {:?}", spec.key, sample(spec)).unwrap();
+            }
+            let options = config_file(dir.path(), &text);
+            let from_file = Config::load_with(&options, |_| None).unwrap();
+            let from_env = Config::load_with(&options, |var| {
+                let spec = d.settings.iter().find(|s| s.env == var)?;
+                Some(format!("{}-env", sample(spec)))
+            })
+            .unwrap();
+            for spec in d.settings {
+                let file = from_file.settings(d);
+                let setting = file.get(spec.key).unwrap();
+                assert_eq!(setting.value(), sample(spec), "{}.{}", d.name, spec.key);
+                assert!(
+                    matches!(setting.source(), SettingSource::File { profile, .. } if profile == "work")
+                );
+                let env = from_env.settings(d);
+                let setting = env.get(spec.key).unwrap();
+                assert_eq!(setting.value(), format!("{}-env", sample(spec)));
+                assert_eq!(setting.source(), &SettingSource::Env(spec.env));
+            }
+        }
+    }
+
+    fn load(env: &[(&str, &str)], options: &LoadOptions) -> Config {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::load_with(options, |var| env.get(var).cloned()).unwrap()
+    }
+
+    #[cfg(feature = "lambda")]
+    #[test]
+    fn every_lambda_field_is_configured_from_env_or_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[profiles.work.lambda]\napi_key = \"k\"\napi_url = \"http://127.0.0.1:9\"\n\
+            requests_per_second = 4.5\nlaunch_interval_ms = 10\nrequest_timeout_ms = 2500\n\
+            retry_backoff_ms = 7\norphan_ruleset_grace_secs = 30\nref_id = \"file-ref\"\n";
+        let options = config_file(dir.path(), text);
+        let read = |config: &Config| {
+            let entry = configured_provider(config, "lambda").unwrap();
+            let identity = entry.credential.identity().clone();
+            let settings = config.settings(&gpucloud_lambda::DESCRIPTOR);
+            let lambda = gpucloud_lambda::LambdaConfig::from_settings(&settings)
+                .unwrap()
+                .unwrap();
+            (identity, lambda)
+        };
+        let (identity, config) = read(&load(&[], &options));
+        assert_eq!(identity.reference_id(), "file-ref");
+        assert_eq!(config.effective_base_url(), "http://127.0.0.1:9");
+        assert_eq!(config.requests_per_second, Some(4.5));
+        assert_eq!(config.launch_interval_ms, Some(10));
+        assert_eq!(config.request_timeout_ms, Some(2500));
+        assert_eq!(config.retry_backoff_ms, Some(7));
+        assert_eq!(config.orphan_ruleset_grace_secs, Some(30));
+        let env = [
+            ("LAMBDA_REQUEST_TIMEOUT_MS", "3000"),
+            ("LAMBDA_RETRY_BACKOFF_MS", "8"),
+            ("LAMBDA_REF_ID", "env-ref"),
+        ];
+        let (identity, config) = read(&load(&env, &options));
+        assert_eq!(identity.reference_id(), "env-ref");
+        assert_eq!(config.request_timeout_ms, Some(3000));
+        assert_eq!(config.retry_backoff_ms, Some(8));
+        assert_eq!(
+            config.launch_interval_ms,
+            Some(10),
+            "the file still fills the rest"
+        );
+
+        let bad = "[profiles.work.lambda]\napi_key = \"k\"\nretry_backoff_ms = \"soon\"\n";
+        let options = config_file(dir.path(), bad);
+        let error = configured_provider(&load(&[], &options), "lambda").unwrap_err();
+        assert!(
+            matches!(&error, CloudError::InvalidArgument { field, problem }
+                if field == "retry_backoff_ms" && problem.contains("config.toml [profile work]")),
+            "{error}"
+        );
+        let error = configured_provider(
+            &load(&[("LAMBDA_REQUEST_TIMEOUT_MS", "-5")], &options),
+            "lambda",
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&error, CloudError::InvalidArgument { field, problem }
+                if field == "request_timeout_ms" && problem.contains("env LAMBDA_REQUEST_TIMEOUT_MS")),
+            "{error}"
+        );
+    }
+
+    #[cfg(feature = "local")]
+    #[test]
+    fn every_local_field_is_read_and_a_bad_subnet_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[profiles.work.local]\nstate_dir = \"/tmp/l\"\nsubnet = \"10.5.0.0/24\"\nref_id = \"r\"\n";
+        let options = config_file(dir.path(), text);
+        let settings = load(&[], &options).settings(&gpucloud_local::DESCRIPTOR);
+        let config = gpucloud_local::LocalConfig::from_settings(&settings).unwrap();
+        assert_eq!(config.state_dir, std::path::PathBuf::from("/tmp/l"));
+        assert_eq!(config.subnet, "10.5.0.0/24");
+        assert_eq!(config.ref_id, "r");
+        let settings = load(&[("GPUCLOUD_LOCAL_SUBNET", "10.5.0.0/99")], &options)
+            .settings(&gpucloud_local::DESCRIPTOR);
+        let error = gpucloud_local::LocalConfig::from_settings(&settings).unwrap_err();
+        assert!(
+            matches!(&error, CloudError::InvalidArgument { field, problem }
+                if field == "subnet" && problem.contains("env GPUCLOUD_LOCAL_SUBNET")),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn hints_come_from_the_descriptor() {
+        let config = Config::empty();
+        for d in providers() {
+            let hint = how_to_configure(&config, d);
+            match d.activation {
+                Activation::Setting(_) => {
+                    let var = d.credential_env().unwrap();
+                    assert!(hint.contains(&format!("set {var}")), "{hint}");
+                    assert!(
+                        hint.contains(&format!("[profiles.default.{}]", d.name)),
+                        "{hint}"
+                    );
+                }
+                Activation::Implicit(when) => assert!(hint.contains(when), "{hint}"),
+            }
+            if let Err(e) = configured_provider(&config, d.name)
+                && e.kind() == ErrorKind::Configuration
+                && let Activation::Setting(_) = d.activation
+            {
+                assert!(e.to_string().contains(&hint), "{e}");
+            }
+        }
     }
 }

@@ -33,10 +33,31 @@ impl Ctx {
     /// The provider named `name`, configured.
     pub fn provider(&self, name: &str) -> CliResult<ProviderEntry> {
         gpucloud::configured_provider(&self.config, name).map_err(|e| match e {
-            gpucloud::CloudError::InvalidArgument { problem, .. } => CliError::usage(problem)
-                .hint("`gpucloud providers` lists the providers of this build"),
+            // An unknown name; any other bad argument is a setting, which the error names.
+            gpucloud::CloudError::InvalidArgument { field, problem } if field == "provider" => {
+                CliError::usage(problem)
+                    .hint("`gpucloud providers` lists the providers of this build")
+            }
             other => CliError::cloud(&format!("provider {name}"), &other),
         })
+    }
+
+    /// How to configure each provider of this build, from its descriptor.
+    pub fn setup_hint(&self) -> String {
+        let ways: Vec<String> = gpucloud::providers()
+            .iter()
+            .map(|d| {
+                format!(
+                    "{}: {}",
+                    d.name,
+                    gpucloud::how_to_configure(&self.config, d)
+                )
+            })
+            .collect();
+        if ways.is_empty() {
+            return "this build has no provider features".to_owned();
+        }
+        ways.join("; ")
     }
 
     /// The providers named in `names`, or every configured provider when `names` is empty.
@@ -45,8 +66,7 @@ impl Ctx {
             let all = gpucloud::configured_providers(&self.config)
                 .map_err(|e| CliError::cloud("configuration", &e))?;
             if all.is_empty() {
-                return Err(CliError::usage("no provider is configured")
-                    .hint("set LAMBDA_API_KEY (or add [profiles.default.lambda] api_key to ~/.config/gpucloud/config.toml), or run as root for the local provider"));
+                return Err(CliError::usage("no provider is configured").hint(self.setup_hint()));
             }
             return Ok(all);
         }

@@ -1,6 +1,6 @@
 //! `gpucloud providers` and `gpucloud locations`.
 
-use gpucloud::{Capability, CloudClientExt, GetLocationsArgs, Location};
+use gpucloud::{Capability, CloudClientExt, GetLocationsArgs, Location, SettingSpec};
 use serde::Serialize;
 
 use super::{Ctx, client};
@@ -14,7 +14,12 @@ struct ProviderRow {
     id: &'static str,
     /// Short name for `-p`.
     name: &'static str,
+    display_name: &'static str,
     description: &'static str,
+    /// Its instances are reachable by SSH from this machine without `--ssh`.
+    ssh_reachable: bool,
+    /// Every setting it reads, from its descriptor.
+    settings: Vec<SettingRow>,
     configured: bool,
     /// Where the settings came from, when configured.
     source: Option<String>,
@@ -26,6 +31,31 @@ struct ProviderRow {
     problem: Option<String>,
 }
 
+/// One setting of a provider, as `providers -o json` prints it.
+#[derive(Debug, Serialize)]
+struct SettingRow {
+    key: &'static str,
+    env: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    default: Option<&'static str>,
+    secret: bool,
+    description: &'static str,
+}
+
+impl From<&SettingSpec> for SettingRow {
+    fn from(spec: &SettingSpec) -> Self {
+        Self {
+            key: spec.key,
+            env: spec.env,
+            kind: spec.kind.as_str(),
+            default: spec.default,
+            secret: spec.secret,
+            description: spec.description,
+        }
+    }
+}
+
 /// `gpucloud providers`.
 pub async fn providers(ctx: &Ctx) -> CliResult {
     let configured = gpucloud::configured_providers(&ctx.config)
@@ -35,7 +65,10 @@ pub async fn providers(ctx: &Ctx) -> CliResult {
         let mut row = ProviderRow {
             id: descriptor.id,
             name: descriptor.name,
+            display_name: descriptor.display_name,
             description: descriptor.description,
+            ssh_reachable: descriptor.ssh_reachable,
+            settings: descriptor.settings.iter().map(SettingRow::from).collect(),
             configured: false,
             source: None,
             api_type: None,
@@ -46,7 +79,7 @@ pub async fn providers(ctx: &Ctx) -> CliResult {
             Some(entry) => {
                 row.configured = true;
                 row.source = Some(entry.source.to_string());
-                row.api_type = Some(entry.credential.api_type().to_string());
+                row.api_type = Some(entry.credential.identity().api_type().to_string());
                 match entry.credential.make_client("").await {
                     Ok(client) => row.capabilities = client.capabilities().iter().collect(),
                     Err(e) => row.problem = Some(e.to_string()),

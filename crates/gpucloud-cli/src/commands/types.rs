@@ -118,7 +118,7 @@ async fn catalog(
     query: &GetInstanceTypeArgs,
 ) -> Result<Vec<InstanceType>, CloudError> {
     let client = make_client(entry, "").await?;
-    if entry.credential.api_type() == ApiType::Global {
+    if entry.credential.identity().api_type() == ApiType::Global {
         return client.instance_types(query).await;
     }
     let locations = client

@@ -44,7 +44,7 @@ pub async fn up(
     gpucloud::local::preflight()
         .map_err(|e| CliError::cloud("check the local provider's tools", &e))?;
 
-    let entry = ctx.provider("local")?;
+    let entry = ctx.provider(gpucloud::local::DESCRIPTOR.name)?;
     let probe = client(&entry, "").await?;
     let mut offers = probe
         .instance_types(&GetInstanceTypeArgs::default())

@@ -19,8 +19,8 @@ pub async fn validate(ctx: &Ctx, args: &ValidateArgs) -> CliResult {
     }
     let entry = ctx.provider(&args.provider)?;
     let name = entry.descriptor.name;
-    // Local instances are always reachable from this machine; remote ones when the user says so.
-    let reachable = args.ssh || entry.descriptor.id == "local";
+    // Some providers' instances are always reachable from here; others when the user says so.
+    let reachable = args.ssh || entry.descriptor.ssh_reachable;
     let mut target = Target::new(entry.credential.clone()).with_reachable(reachable);
     if let Some(location) = &args.location {
         target = target.with_location(location.clone());

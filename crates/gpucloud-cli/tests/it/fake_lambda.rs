@@ -521,3 +521,60 @@ fn config_file_profiles_configure_lambda() {
         .success()
         .stdout(predicate::str::contains("[profile work]"));
 }
+
+#[test]
+fn providers_json_shows_each_descriptor_with_its_settings_table() {
+    let h = Harness::new();
+    let out = run_ok(h.bare_cmd().args(["providers", "-o", "json"]));
+    let rows = json(&out);
+    let lambda = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "lambda-labs")
+        .expect("lambda row");
+    assert_eq!(lambda["display_name"], "Lambda Cloud");
+    assert_eq!(lambda["ssh_reachable"], false);
+    let settings = lambda["settings"].as_array().unwrap();
+    let env: Vec<&str> = settings.iter().filter_map(|s| s["env"].as_str()).collect();
+    for var in [
+        "LAMBDA_API_KEY",
+        "LAMBDA_API_URL",
+        "LAMBDA_REQUEST_TIMEOUT_MS",
+        "LAMBDA_RETRY_BACKOFF_MS",
+        "LAMBDA_REF_ID",
+    ] {
+        assert!(env.contains(&var), "{var} missing from {env:?}");
+    }
+    let key = settings.iter().find(|s| s["key"] == "api_key").unwrap();
+    assert_eq!(key["secret"], true);
+    let timeout = settings
+        .iter()
+        .find(|s| s["key"] == "request_timeout_ms")
+        .unwrap();
+    assert_eq!(timeout["type"], "integer");
+    assert_eq!(timeout["default"], "60000");
+    // Not configured: the hint names the variable and the file table, from the descriptor.
+    let problem = lambda["problem"].as_str().unwrap();
+    assert!(
+        problem.contains("set LAMBDA_API_KEY") && problem.contains("[profiles.default.lambda]"),
+        "{problem}"
+    );
+}
+
+#[test]
+fn a_malformed_setting_is_refused_naming_it_and_its_variable() {
+    let h = Harness::new();
+    let out = h
+        .cmd()
+        .env("LAMBDA_RETRY_BACKOFF_MS", "soon")
+        .args(["types", "-p", "lambda"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("retry_backoff_ms") && err.contains("LAMBDA_RETRY_BACKOFF_MS"),
+        "{err}"
+    );
+}

@@ -1,17 +1,19 @@
-//! Truthful capabilities (declared ⇒ works, undeclared ⇒ NotImplemented), create parameters
+//! Truthful capabilities (declared ⇒ answers, undeclared ⇒ NotImplemented), create parameters
 //! that cannot be honoured are refused, and the update merge keeps identity fields.
 
 use std::sync::Arc;
 
 use base64::Engine as _;
 use gpucloud_core::{
-    Bytes, BytesUnit, Capability, CloudClientExt, CloudError, CreateInstanceAttrs, Disk, ErrorKind,
-    FirewallRule, GetImageArgs, GetInstanceTypeQuotasArgs, Instance, InstanceId, InstanceType,
-    InstanceTypeId, LifecycleStatus, Status,
+    AddFirewallRulesToInstanceArgs, Bytes, BytesUnit, Capabilities, Capability, CloudClient,
+    CloudClientExt, CloudError, CreateFeatures, CreateInstanceAttrs, Disk, ErrorKind, FirewallRule,
+    GetImageArgs, GetInstanceTypeArgs, GetInstanceTypeQuotasArgs, Instance, InstanceId,
+    InstanceType, InstanceTypeId, LifecycleStatus, ResizeInstanceVolumeArgs, ResourceId,
+    RevokeSecurityGroupRuleArgs, Status, Tags, UpdateInstanceTagsArgs,
 };
 
 use super::{Findings, Verdict, describe};
-use crate::suite::Ctx;
+use crate::ctx::Ctx;
 
 pub(crate) async fn merge_for_update(ctx: Arc<Ctx>) -> Verdict {
     let mut f = Findings::default();
@@ -163,11 +165,215 @@ pub(crate) async fn merge_for_update(ctx: Arc<Ctx>) -> Verdict {
     f.done()
 }
 
-/// `error` is the `NotImplemented` error of `capability`.
+/// `error` says that `capability`, or the operation called, is not implemented.
 fn is_not_implemented(error: &CloudError, capability: Capability) -> bool {
     matches!(error, CloudError::NotImplemented { capability: c, .. } if *c == capability)
+        || error.kind() == ErrorKind::NotImplemented
 }
 
+/// An instance id no provider has: every call on it must fail as not found (or any other
+/// error), and none of them can change anything.
+const NO_SUCH_INSTANCE: &str = "gpucloud-conformance-no-such-instance";
+
+/// A resource id no provider has, for VPC and cluster lookups.
+const NO_SUCH_RESOURCE: &str = "gpucloud-conformance-no-such-resource";
+
+/// What one harmless call of a capability's operation returned.
+struct Probe {
+    capability: Capability,
+    operation: &'static str,
+    /// `None` when it did not answer within the API-call deadline.
+    answer: Option<std::result::Result<(), CloudError>>,
+}
+
+/// Calls every operation of every declared capability with a request that cannot change
+/// anything (an id that does not exist, or a read), each under the API-call deadline.
+async fn probes(ctx: &Ctx, quota_type: Option<String>) -> Vec<Probe> {
+    let client = ctx.client.as_ref();
+    let id = InstanceId::new(NO_SUCH_INSTANCE);
+    let resource = ResourceId::new(NO_SUCH_RESOURCE);
+    let deadline = ctx.timeouts.api_call;
+    let mut out = Vec::new();
+    macro_rules! call {
+        ($capability:expr, $operation:literal, $call:expr) => {
+            out.push(Probe {
+                capability: $capability,
+                operation: $operation,
+                answer: tokio::time::timeout(deadline, $call)
+                    .await
+                    .ok()
+                    .map(|result| result.map(drop)),
+            })
+        };
+    }
+    if let Ok(stop_start) = client.stop_start() {
+        call!(
+            Capability::StopStartInstance,
+            "stop_instance",
+            stop_start.stop_instance(&id)
+        );
+        call!(
+            Capability::StopStartInstance,
+            "start_instance",
+            stop_start.start_instance(&id)
+        );
+    }
+    if let Ok(reboot) = client.reboot() {
+        call!(
+            Capability::RebootInstance,
+            "reboot_instance",
+            reboot.reboot_instance(&id)
+        );
+    }
+    if let Ok(resize) = client.resize_volume() {
+        let args = ResizeInstanceVolumeArgs {
+            instance_id: id.clone(),
+            size_bytes: Bytes::new(1, BytesUnit::TB),
+            wait_for_optimizing: false,
+        };
+        call!(
+            Capability::ResizeInstanceVolume,
+            "resize_instance_volume",
+            resize.resize_instance_volume(&args)
+        );
+    }
+    if let Ok(images) = client.machine_image() {
+        call!(
+            Capability::MachineImage,
+            "images",
+            images.images(&GetImageArgs::default())
+        );
+    }
+    if let Ok(change) = client.change_instance_type() {
+        call!(
+            Capability::ChangeInstanceType,
+            "change_instance_type",
+            change.change_instance_type(&id, "gpucloud-conformance-type")
+        );
+    }
+    if let Ok(firewall) = client.modify_firewall() {
+        let mut add = AddFirewallRulesToInstanceArgs {
+            instance_id: id.clone(),
+            ..AddFirewallRulesToInstanceArgs::default()
+        };
+        add.firewall_rules
+            .ingress_rules
+            .push(FirewallRule::port(ctx.options.closed_port));
+        call!(
+            Capability::ModifyFirewall,
+            "add_firewall_rules",
+            firewall.add_firewall_rules(&add)
+        );
+        let revoke = RevokeSecurityGroupRuleArgs {
+            instance_id: id.clone(),
+            security_group_rule_ids: vec!["gpucloud-conformance-no-such-rule".to_owned()],
+        };
+        call!(
+            Capability::ModifyFirewall,
+            "revoke_firewall_rules",
+            firewall.revoke_firewall_rules(&revoke)
+        );
+    }
+    if let Ok(tags) = client.tags() {
+        let args = UpdateInstanceTagsArgs {
+            instance_id: id.clone(),
+            tags: Tags::from([("conformance-probe".to_owned(), "1".to_owned())]),
+        };
+        call!(
+            Capability::Tags,
+            "update_instance_tags",
+            tags.update_instance_tags(&args)
+        );
+    }
+    if let (Ok(quota), Some(instance_type)) = (client.quota(), quota_type) {
+        let args = GetInstanceTypeQuotasArgs { instance_type };
+        call!(
+            Capability::Quota,
+            "instance_type_quota",
+            quota.instance_type_quota(&args)
+        );
+    }
+    if let Ok(vpc) = client.vpc() {
+        call!(Capability::Vpc, "get_vpc", vpc.get_vpc(&resource));
+    }
+    if let Ok(kubernetes) = client.kubernetes() {
+        call!(
+            Capability::ManagedKubernetes,
+            "get_cluster",
+            kubernetes.get_cluster(&resource)
+        );
+    }
+    out
+}
+
+/// The optional capabilities and whether the client hands out their trait.
+fn table(client: &dyn CloudClient) -> [(Capability, std::result::Result<(), CloudError>); 10] {
+    [
+        (Capability::StopStartInstance, client.stop_start().map(drop)),
+        (Capability::RebootInstance, client.reboot().map(drop)),
+        (
+            Capability::ResizeInstanceVolume,
+            client.resize_volume().map(drop),
+        ),
+        (Capability::MachineImage, client.machine_image().map(drop)),
+        (
+            Capability::ChangeInstanceType,
+            client.change_instance_type().map(drop),
+        ),
+        (
+            Capability::ModifyFirewall,
+            client.modify_firewall().map(drop),
+        ),
+        (Capability::Tags, client.tags().map(drop)),
+        (Capability::Quota, client.quota().map(drop)),
+        (Capability::Vpc, client.vpc().map(drop)),
+        (Capability::ManagedKubernetes, client.kubernetes().map(drop)),
+    ]
+}
+
+/// The catalog and the client agree: an instance type that reports itself stoppable or
+/// rebootable needs the client to declare that capability, or no caller can use it.
+async fn agrees_with_catalog(ctx: &Ctx, declared: &Capabilities, f: &mut Findings) {
+    let listed = tokio::time::timeout(
+        ctx.timeouts.api_call,
+        ctx.client.instance_types(&GetInstanceTypeArgs::default()),
+    )
+    .await;
+    let types = match listed {
+        Ok(Ok(types)) => types,
+        Ok(Err(e)) => {
+            f.fail(format!("instance_types(): {}", describe(&e)));
+            return;
+        }
+        Err(_) => {
+            f.fail(format!(
+                "instance_types() did not return within {:?}",
+                ctx.timeouts.api_call
+            ));
+            return;
+        }
+    };
+    for (capability, claims, what) in [
+        (
+            Capability::StopStartInstance,
+            types.iter().filter(|t| t.stoppable).count(),
+            "stoppable",
+        ),
+        (
+            Capability::RebootInstance,
+            types.iter().filter(|t| t.rebootable).count(),
+            "rebootable",
+        ),
+    ] {
+        f.expect(claims == 0 || declared.contains(capability), || {
+            format!("{claims} instance type(s) report {what} = true but the client does not declare {capability}")
+        });
+    }
+}
+
+/// Declared capabilities answer: each operation of each one, called with a harmless request,
+/// may fail (not found, invalid argument, ...) but never with `NotImplemented`. Undeclared ones
+/// answer `NotImplemented` from their accessor.
 pub(crate) async fn capabilities(ctx: Arc<Ctx>) -> Verdict {
     let mut f = Findings::default();
     let client = ctx.client.as_ref();
@@ -181,111 +387,77 @@ pub(crate) async fn capabilities(ctx: Arc<Ctx>) -> Verdict {
             format!("capability {base} is missing")
         });
     }
-    let accessors: [(Capability, Option<CloudError>); 10] = [
-        (Capability::StopStartInstance, client.stop_start().err()),
-        (Capability::RebootInstance, client.reboot().err()),
-        (
-            Capability::ResizeInstanceVolume,
-            client.resize_volume().err(),
-        ),
-        (Capability::MachineImage, client.machine_image().err()),
-        (
-            Capability::ChangeInstanceType,
-            client.change_instance_type().err(),
-        ),
-        (Capability::ModifyFirewall, client.modify_firewall().err()),
-        (Capability::Tags, client.tags().err()),
-        (Capability::Quota, client.quota().err()),
-        (Capability::Vpc, client.vpc().err()),
-        (Capability::ManagedKubernetes, client.kubernetes().err()),
-    ];
-    for (capability, error) in accessors {
-        match (declared.contains(capability), error) {
-            (true, None) => {}
-            (true, Some(e)) => f.fail(format!(
-                "capability {capability} is declared but its accessor fails: {}",
-                describe(&e)
-            )),
-            (false, None) => f.fail(format!(
-                "capability {capability} is not declared but its accessor works"
-            )),
-            (false, Some(e)) => {
-                f.expect(is_not_implemented(&e, capability), || {
-                    format!("undeclared capability {capability} fails with {} instead of NotImplemented", describe(&e))
-                });
-                f.expect(e.kind() == ErrorKind::NotImplemented, || {
-                    format!("undeclared capability {capability}: error kind {:?}, expected NotImplemented", e.kind())
-                });
-            }
+    for (capability, handed_out) in table(client) {
+        if let Err(e) = handed_out {
+            f.expect(!declared.contains(capability), || {
+                format!(
+                    "capability {capability} is declared but its accessor fails: {}",
+                    describe(&e)
+                )
+            });
+            f.expect(is_not_implemented(&e, capability), || {
+                format!(
+                    "undeclared capability {capability} fails with {} instead of NotImplemented",
+                    describe(&e)
+                )
+            });
         }
     }
-    f.expect(
-        declared.contains(Capability::CreateIdempotentInstance)
-            == client.create_features().idempotent,
-        || "create-instance-idempotent disagrees with create_features().idempotent".to_owned(),
-    );
-    f.expect(
-        declared.contains(Capability::InstanceUserData) == client.create_features().user_data,
-        || "instance-userdata disagrees with create_features().user_data".to_owned(),
-    );
-
-    // Declared capabilities with read-only calls are exercised here; the others by their checks.
-    if let Ok(images) = client.machine_image()
-        && let Err(e) = images.images(&GetImageArgs::default()).await
-    {
-        f.fail(format!(
-            "machine-image is declared but images() fails: {}",
-            describe(&e)
-        ));
-    }
-    if let Ok(quota) = client.quota() {
+    let quota_type = if client.quota().is_ok() {
         match ctx.chosen_type().await {
-            Ok(chosen) => {
-                let args = GetInstanceTypeQuotasArgs {
-                    instance_type: chosen.type_name.clone(),
-                };
-                if let Err(e) = quota.instance_type_quota(&args).await {
-                    f.fail(format!(
-                        "quota is declared but instance_type_quota({}) fails: {}",
-                        chosen.type_name,
-                        describe(&e)
-                    ));
-                }
-            }
+            Ok(chosen) => Some(chosen.type_name),
             Err(why) => {
-                f.note(format!("quota not exercised: {why}"));
+                f.note(format!("quota not probed: {why}"));
+                None
             }
         }
-    }
-    for (capability, present) in [
-        (
-            Capability::ResizeInstanceVolume,
-            client.resize_volume().is_ok(),
-        ),
-        (
-            Capability::ChangeInstanceType,
-            client.change_instance_type().is_ok(),
-        ),
-        (Capability::Vpc, client.vpc().is_ok()),
-        (Capability::ManagedKubernetes, client.kubernetes().is_ok()),
-    ] {
-        if present {
-            f.note(format!(
-                "{capability} is declared; this suite does not exercise it"
-            ));
+    } else {
+        None
+    };
+    agrees_with_catalog(&ctx, &declared, &mut f).await;
+    let probed = probes(&ctx, quota_type).await;
+    // Reads of a declared capability must succeed; the others act on a missing instance or
+    // resource, so any answer but NotImplemented is one a real implementation could give.
+    let reads = ["images", "instance_type_quota"];
+    for Probe {
+        capability,
+        operation,
+        answer,
+    } in &probed
+    {
+        match answer {
+            None => f.fail(format!(
+                "capability {capability} is declared but {operation} did not answer within {:?}",
+                ctx.timeouts.api_call
+            )),
+            Some(Err(e)) if is_not_implemented(e, *capability) => f.fail(format!(
+                "capability {capability} is declared but {operation} answers not implemented: {}",
+                describe(e)
+            )),
+            Some(Err(e)) if reads.contains(operation) => f.fail(format!(
+                "capability {capability} is declared but {operation}() fails: {}",
+                describe(e)
+            )),
+            Some(Err(e)) => f.note(format!(
+                "{operation} on a missing resource: {}",
+                describe(e)
+            )),
+            Some(Ok(())) => {}
         }
     }
+    f.note(format!("{} capability operations probed", probed.len()));
     f.done()
 }
 
 /// One create parameter the client does not honour, set on otherwise valid attributes.
-struct Unhonoured {
+pub(crate) struct Unhonoured {
     field: &'static str,
     apply: fn(&mut CreateInstanceAttrs),
 }
 
-pub(crate) async fn create_features(ctx: Arc<Ctx>) -> Verdict {
-    let features = ctx.client.create_features();
+/// The create parameters a client with `features` does not honour, each as a change to valid
+/// attributes.
+pub(crate) fn unhonoured(features: CreateFeatures) -> Vec<Unhonoured> {
     let mut cases: Vec<Unhonoured> = Vec::new();
     if !features.user_data {
         cases.push(Unhonoured {
@@ -383,9 +555,11 @@ pub(crate) async fn create_features(ctx: Arc<Ctx>) -> Verdict {
             apply: |a| a.retire_timeout = Some(std::time::Duration::from_secs(3600)),
         });
     }
-    if cases.is_empty() {
-        return Verdict::Skip("the client honours every create parameter".to_owned());
-    }
+    cases
+}
+
+pub(crate) async fn create_features(ctx: Arc<Ctx>) -> Verdict {
+    let cases = unhonoured(ctx.client.create_features());
     let mut f = Findings::default();
     let chosen = match ctx.chosen_type().await {
         Ok(chosen) => chosen,

@@ -12,7 +12,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::catalog::NO_SUCH_LOCATION;
 use super::{Findings, Verdict, describe};
-use crate::suite::Ctx;
+use crate::ctx::Ctx;
 
 fn signed(d: std::time::Duration) -> SignedDuration {
     SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX)
@@ -128,7 +128,7 @@ fn check_created(
             instance.ref_id, attrs.ref_id
         )
     });
-    let reference = ctx.credential.reference_id();
+    let reference = ctx.credential.identity().reference_id();
     f.expect(instance.cloud_cred_ref_id == reference, || {
         format!("cloud_cred_ref_id mismatch: instance has {:?}, the credential's reference_id is {reference:?}", instance.cloud_cred_ref_id)
     });
@@ -214,7 +214,7 @@ pub(crate) async fn list(ctx: Arc<Ctx>) -> Verdict {
         Err(why) => return Verdict::Skip(why),
     };
     let mut f = Findings::default();
-    let reference = ctx.credential.reference_id();
+    let reference = ctx.credential.identity().reference_id();
     let id = &created.cloud_id;
     let asked = ctx
         .state
@@ -315,9 +315,6 @@ pub(crate) async fn list(ctx: Arc<Ctx>) -> Verdict {
 }
 
 pub(crate) async fn idempotent_create(ctx: Arc<Ctx>) -> Verdict {
-    if !ctx.client.create_features().idempotent {
-        return Verdict::Skip("create_features().idempotent is false (capability create-instance-idempotent not declared)".to_owned());
-    }
     let created = match ctx.instance(false).await {
         Ok(instance) => instance,
         Err(why) => return Verdict::Skip(why),

@@ -10,12 +10,9 @@ use gpucloud_core::{
 };
 
 use super::{Findings, Verdict, describe};
+use crate::ctx::Ctx;
 use crate::net::{CallbackListener, Probe, probe};
 use crate::ssh::{Session, wait_for_ssh};
-use crate::suite::Ctx;
-
-const NOT_REACHABLE: &str =
-    "Target::reachable is false: instances are not SSH-reachable from this machine";
 
 /// A one-line Python server: accepts forever and greets every peer with the token.
 const PY_LISTENER: &str = r#"import socket,sys
@@ -195,9 +192,6 @@ fn token(ctx: &Ctx, what: &str) -> String {
 }
 
 pub(crate) async fn ssh(ctx: Arc<Ctx>) -> Verdict {
-    if !ctx.reachable {
-        return Verdict::Skip(NOT_REACHABLE.to_owned());
-    }
     let instance = match ctx.instance(true).await {
         Ok(instance) => instance,
         Err(why) => return Verdict::Skip(why),
@@ -295,9 +289,6 @@ pub(crate) async fn ssh(ctx: Arc<Ctx>) -> Verdict {
 }
 
 pub(crate) async fn firewall_ingress(ctx: Arc<Ctx>) -> Verdict {
-    if !ctx.reachable {
-        return Verdict::Skip(NOT_REACHABLE.to_owned());
-    }
     let instance = match ctx.instance(true).await {
         Ok(instance) => instance,
         Err(why) => return Verdict::Skip(why),
@@ -365,12 +356,6 @@ pub(crate) async fn firewall_ingress(ctx: Arc<Ctx>) -> Verdict {
 }
 
 pub(crate) async fn firewall_egress(ctx: Arc<Ctx>) -> Verdict {
-    if !ctx.reachable {
-        return Verdict::Skip(NOT_REACHABLE.to_owned());
-    }
-    if !ctx.options.check_egress {
-        return Verdict::Skip("SuiteOptions::check_egress is false".to_owned());
-    }
     let instance = match ctx.instance(true).await {
         Ok(instance) => instance,
         Err(why) => return Verdict::Skip(why),

@@ -131,7 +131,17 @@ async fn declared_stop_start_that_is_not_implemented_fails() {
         "{stop:?}"
     );
     assert!(stop[0].contains("not implemented"), "{stop:?}");
-    assert_eq!(report.failed(), 1, "only stop_start fails:\n{report}");
+    let failed: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| c.is_failed())
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(
+        failed,
+        ["capabilities", "stop_start"],
+        "the capability check catches it too, nothing else fails:\n{report}"
+    );
 }
 
 #[tokio::test]

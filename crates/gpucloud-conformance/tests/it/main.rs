@@ -1,7 +1,8 @@
-//! Integration tests of the conformance suite: deliberately broken in-memory providers, the
-//! Lambda fake, the local provider, and live providers when their credentials are set.
+//! Integration tests of the conformance suite: deliberately broken in-memory providers, through
+//! the report of `run` and through the trials of the harness. The providers' own crates run the
+//! suite against them (see the crate README).
 
 mod broken;
-mod lambda;
-mod local;
+mod capabilities;
 mod memory;
+mod trials;

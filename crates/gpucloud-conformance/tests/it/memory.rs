@@ -10,10 +10,10 @@ use async_trait::async_trait;
 use gpucloud_core::validate::validate_create;
 use gpucloud_core::{
     ApiType, Architecture, Bytes, BytesUnit, Capability, CapabilityTable, CloudClient,
-    CloudCredential, CloudError, CloudProviderId, CreateFeatures, CreateInstanceAttrs, ErrorKind,
-    GetInstanceTypeArgs, GetLocationsArgs, Gpu, Instance, InstanceId, InstanceTags, InstanceType,
-    InstanceTypeId, LifecycleStatus, ListInstancesArgs, Location, Manufacturer, Price,
-    RebootInstance, Result, Status, StopStartInstance, UpdateInstanceTagsArgs,
+    CloudCredential, CloudError, CreateFeatures, CreateInstanceAttrs, ErrorKind,
+    GetInstanceTypeArgs, GetLocationsArgs, Gpu, Identity, Instance, InstanceId, InstanceTags,
+    InstanceType, InstanceTypeId, LifecycleStatus, ListInstancesArgs, Location, Manufacturer,
+    Price, RebootInstance, Result, Status, StopStartInstance, UpdateInstanceTagsArgs,
 };
 use tokio::time::Instant;
 
@@ -33,6 +33,8 @@ pub struct Faults {
     pub panic_in_locations: bool,
     /// Create parameters the client does not honour are silently dropped.
     pub ignore_unsupported_params: bool,
+    /// Reboot is missing from the capability table while the catalog says every type reboots.
+    pub undeclared_reboot: bool,
 }
 
 struct Record {
@@ -65,7 +67,7 @@ impl Store {
 
 struct Shared {
     faults: Faults,
-    reference_id: String,
+    identity: Identity,
     store: Mutex<Store>,
 }
 
@@ -88,7 +90,12 @@ impl MemoryCredential {
         Self {
             shared: Arc::new(Shared {
                 faults,
-                reference_id: "cred-ref-memory".to_owned(),
+                identity: Identity::new(
+                    PROVIDER,
+                    ApiType::Global,
+                    "cred-ref-memory",
+                    "memory-tenant",
+                ),
                 store: Mutex::new(Store::default()),
             }),
         }
@@ -112,17 +119,8 @@ impl MemoryCredential {
 
 #[async_trait]
 impl CloudCredential for MemoryCredential {
-    fn provider_id(&self) -> CloudProviderId {
-        CloudProviderId::new(PROVIDER)
-    }
-    fn api_type(&self) -> ApiType {
-        ApiType::Global
-    }
-    fn reference_id(&self) -> &str {
-        &self.shared.reference_id
-    }
-    fn tenant_id(&self) -> Result<String> {
-        Ok("memory-tenant".to_owned())
+    fn identity(&self) -> &Identity {
+        &self.shared.identity
     }
     async fn make_client(&self, location: &str) -> Result<Arc<dyn CloudClient>> {
         Ok(Arc::new(MemoryClient {
@@ -135,6 +133,14 @@ impl CloudCredential for MemoryCredential {
 struct MemoryClient {
     shared: Arc<Shared>,
     location: String,
+}
+
+impl fmt::Debug for MemoryClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryClient")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
 }
 
 fn catalog() -> Vec<InstanceType> {
@@ -232,17 +238,8 @@ impl MemoryClient {
 
 #[async_trait]
 impl CloudClient for MemoryClient {
-    fn provider_id(&self) -> CloudProviderId {
-        CloudProviderId::new(PROVIDER)
-    }
-    fn api_type(&self) -> ApiType {
-        ApiType::Global
-    }
-    fn reference_id(&self) -> &str {
-        &self.shared.reference_id
-    }
-    fn tenant_id(&self) -> Result<String> {
-        Ok("memory-tenant".to_owned())
+    fn identity(&self) -> &Identity {
+        &self.shared.identity
     }
     fn location(&self) -> &str {
         &self.location
@@ -250,7 +247,7 @@ impl CloudClient for MemoryClient {
     fn capability_table(&self) -> CapabilityTable<'_> {
         CapabilityTable {
             stop_start: Some(self),
-            reboot: Some(self),
+            reboot: (!self.shared.faults.undeclared_reboot).then_some(self as _),
             tags: Some(self),
             ..CapabilityTable::NONE
         }
@@ -335,7 +332,7 @@ impl CloudClient for MemoryClient {
         let instance = Instance {
             name: attrs.name.clone(),
             ref_id,
-            cloud_cred_ref_id: self.shared.reference_id.clone(),
+            cloud_cred_ref_id: self.shared.identity.reference_id().to_owned(),
             created_at: Some(jiff::Timestamp::now()),
             cloud_id: InstanceId::new(format!("mem-{n}")),
             public_ip: format!("192.0.2.{}", n % 250 + 1),

@@ -1,8 +1,8 @@
 //! Integration tests of the Lambda provider: every operation and every injected fault against
-//! the fake, the OpenAPI contract through Prism, and read-only live checks.
+//! the fake and the OpenAPI contract through Prism. The conformance suite and the live checks
+//! are in the `conformance` test binary.
 
 mod faults;
-mod live;
 mod ops;
 mod prism;
 mod support;

@@ -17,10 +17,11 @@ use crate::support::{CRED_REF, PUBLIC_KEY, all, attrs, client, config, fake, liv
 async fn credential_identity_and_secrecy() {
     let fake = fake().await;
     let credential = LambdaCredential::new(config(&fake.base_url(), fake.api_key())).unwrap();
-    assert_eq!(credential.provider_id().as_str(), PROVIDER_ID);
-    assert_eq!(credential.api_type(), ApiType::Global);
-    assert_eq!(credential.reference_id(), CRED_REF);
-    let tenant = credential.tenant_id().unwrap();
+    let identity = credential.identity();
+    assert_eq!(identity.provider_id().as_str(), PROVIDER_ID);
+    assert_eq!(identity.api_type(), ApiType::Global);
+    assert_eq!(identity.reference_id(), CRED_REF);
+    let tenant = identity.tenant_id();
     assert!(
         tenant.starts_with("lambda-") && tenant.len() == "lambda-".len() + 64,
         "{tenant}"
@@ -29,7 +30,7 @@ async fn credential_identity_and_secrecy() {
     assert!(!format!("{credential:?}").contains(fake.api_key()));
     let client = credential.make_client("us-east-1").await.unwrap();
     assert_eq!(client.location(), "us-east-1");
-    assert_eq!(client.tenant_id().unwrap(), tenant);
+    assert_eq!(client.identity(), identity);
     let caps = client.capabilities();
     assert!(
         !caps.iter().any(|c| c.as_str() == "tags"),

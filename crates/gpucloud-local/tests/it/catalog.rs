@@ -157,8 +157,8 @@ async fn overlapping_or_public_subnets_are_refused_with_the_reason() {
             .with_state_dir(dir.path())
             .with_ref_id("c-1"),
     );
-    assert_eq!(credential.reference_id(), "c-1");
-    assert!(credential.tenant_id().unwrap().starts_with("local-"));
+    assert_eq!(credential.identity().reference_id(), "c-1");
+    assert!(credential.identity().tenant_id().starts_with("local-"));
     let result = credential.make_client("us-east-1").await;
     assert!(matches!(result, Err(e) if e.kind() == ErrorKind::InvalidArgument));
 }

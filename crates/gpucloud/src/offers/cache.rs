@@ -71,16 +71,16 @@ impl CatalogCache {
     /// Where `source`'s catalog is kept: one file per provider and credential, named by the
     /// provider and the credential's tenant id (which reveals nothing of the secret).
     pub fn path(&self, source: &OfferSource) -> PathBuf {
-        let account = source
-            .credential
-            .tenant_id()
-            .ok()
-            .filter(|t| !t.is_empty())
-            .unwrap_or_else(|| source.credential.reference_id().to_owned());
+        let identity = source.credential.identity();
+        let account = if identity.tenant_id().is_empty() {
+            identity.reference_id()
+        } else {
+            identity.tenant_id()
+        };
         self.dir.join(format!(
             "{}-{}.json",
             file_safe(&source.name),
-            file_safe(&account)
+            file_safe(account)
         ))
     }
 
