@@ -435,11 +435,7 @@ fn stops_the_launch(error: &CloudError) -> bool {
 
 /// True when a failed create may nevertheless have made an instance.
 fn may_have_created(error: &CloudError) -> bool {
-    matches!(error, CloudError::Provider { .. })
-        && matches!(
-            error.kind(),
-            ErrorKind::Timeout | ErrorKind::Unavailable | ErrorKind::Internal | ErrorKind::Decode
-        )
+    error.outcome_unknown()
 }
 
 async fn attempt(
@@ -470,13 +466,13 @@ async fn attempt(
         ..template.clone()
     };
     // A parameter this provider cannot honour rules out its offers, not the launch.
-    let attrs = match validate_create(&attrs, &client.create_features()) {
-        Ok(attrs) => attrs,
+    let create = match validate_create(&attrs, &client.create_features()) {
+        Ok(create) => create,
         Err(error) => return AttemptResult::Next(error),
     };
     // The create is never abandoned half-way, even when cancelled: what it makes must be known
     // to be cleaned up.
-    let created = match client.create_instance(attrs).await {
+    let created = match client.create_instance(create).await {
         Ok(instance) => instance,
         Err(error) if may_have_created(&error) => {
             match find_by_ref_id(&*client, &template.ref_id).await {

@@ -79,7 +79,8 @@ pub struct OfferGpu {
 pub struct Offer {
     /// The provider's short name (the broker for a marketplace).
     pub provider: String,
-    /// Who runs the hardware: the upstream cloud of a broker, else the provider's own id.
+    /// The upstream cloud that runs the hardware when the provider is a broker or marketplace;
+    /// empty for a cloud that runs its own.
     pub cloud: String,
     /// Region.
     pub location: String,
@@ -121,8 +122,8 @@ impl Offer {
                 vram: g.memory_bytes,
                 interconnect: g.network_details.clone(),
             });
-        let cloud = if entry.cloud.is_empty() {
-            entry.provider.clone()
+        let cloud = if entry.cloud == entry.provider {
+            String::new()
         } else {
             entry.cloud.clone()
         };
@@ -368,6 +369,74 @@ pub struct OfferReport {
     pub failures: Vec<ProviderFailure>,
 }
 
+/// One provider's catalog as it answered.
+#[derive(Debug)]
+pub struct Catalog {
+    /// The provider's short name.
+    pub provider: String,
+    /// Its catalog entries (every location asked).
+    pub instance_types: Vec<InstanceType>,
+}
+
+/// The catalogs of several providers.
+#[derive(Debug, Default)]
+pub struct CatalogReport {
+    /// The providers that answered, in the order of the sources.
+    pub catalogs: Vec<Catalog>,
+    /// The providers that failed or ran out of time, by name.
+    pub failures: Vec<ProviderFailure>,
+}
+
+/// The catalog of every source, asked concurrently: each provider once when its API is global,
+/// once per location (of `locations`, or all) when it is locational; each within
+/// [`OfferOptions::deadline`]; from the cache when one is set and fresh.
+pub async fn catalogs(
+    sources: &[&OfferSource],
+    locations: &[String],
+    options: &OfferOptions,
+) -> CatalogReport {
+    let mut answers: Vec<(usize, &OfferSource, Result<Vec<InstanceType>>)> =
+        stream::iter(sources.iter().enumerate())
+            .map(|(index, source)| async move {
+                let answer = tokio::time::timeout(
+                    options.deadline,
+                    provider_catalog(source, locations, options),
+                )
+                .await
+                .unwrap_or_else(|_| {
+                    Err(CloudError::provider(
+                        source.credential.identity().provider_id().as_str(),
+                        "list instance types",
+                        ErrorKind::Timeout,
+                        format!("no answer within {:?}", options.deadline),
+                    ))
+                });
+                (index, *source, answer)
+            })
+            .buffer_unordered(options.providers_in_flight.max(1))
+            .collect()
+            .await;
+    answers.sort_by_key(|(index, ..)| *index);
+    let mut report = CatalogReport::default();
+    for (_, source, answer) in answers {
+        match answer {
+            Ok(instance_types) => report.catalogs.push(Catalog {
+                provider: source.name.clone(),
+                instance_types,
+            }),
+            Err(error) => {
+                tracing::warn!(provider = %source.name, error = %error, "no catalog from this provider");
+                report.failures.push(ProviderFailure {
+                    provider: source.name.clone(),
+                    error,
+                });
+            }
+        }
+    }
+    report.failures.sort_by(|a, b| a.provider.cmp(&b.provider));
+    report
+}
+
 /// Asks every source allowed by the query's provider filter, concurrently, and returns the
 /// matching offers in order with one failure entry per provider that did not answer in time.
 pub async fn find_offers(
@@ -379,48 +448,23 @@ pub async fn find_offers(
         .iter()
         .filter(|s| query.filter.allows_provider(&s.name))
         .collect();
-    let answers: Vec<(&OfferSource, Result<Vec<InstanceType>>)> = stream::iter(asked)
-        .map(|source| async move {
-            let answer = tokio::time::timeout(
-                options.deadline,
-                provider_catalog(source, &query.filter.locations, options),
-            )
-            .await
-            .unwrap_or_else(|_| {
-                Err(CloudError::provider(
-                    source.credential.identity().provider_id().as_str(),
-                    "list offers",
-                    ErrorKind::Timeout,
-                    format!("no answer within {:?}", options.deadline),
-                ))
-            });
-            (source, answer)
+    let answer = catalogs(&asked, &query.filter.locations, options).await;
+    let mut offers: Vec<Offer> = answer
+        .catalogs
+        .iter()
+        .flat_map(|catalog| {
+            catalog
+                .instance_types
+                .iter()
+                .map(|entry| Offer::from_instance_type(&catalog.provider, entry))
         })
-        .buffer_unordered(options.providers_in_flight.max(1))
-        .collect()
-        .await;
-
-    let mut report = OfferReport::default();
-    for (source, answer) in answers {
-        match answer {
-            Ok(catalog) => report.offers.extend(
-                catalog
-                    .iter()
-                    .map(|entry| Offer::from_instance_type(&source.name, entry))
-                    .filter(|offer| query.filter.matches(offer)),
-            ),
-            Err(error) => {
-                tracing::warn!(provider = %source.name, error = %error, "no offers from this provider");
-                report.failures.push(ProviderFailure {
-                    provider: source.name.clone(),
-                    error,
-                });
-            }
-        }
+        .filter(|offer| query.filter.matches(offer))
+        .collect();
+    offers.sort_by(|a, b| query.sort.compare(a, b));
+    OfferReport {
+        offers,
+        failures: answer.failures,
     }
-    report.offers.sort_by(|a, b| query.sort.compare(a, b));
-    report.failures.sort_by(|a, b| a.provider.cmp(&b.provider));
-    report
 }
 
 /// One provider's catalog, from the cache when it is fresh. A cached catalog is complete (every
@@ -563,7 +607,9 @@ mod tests {
             ),
         );
         assert_eq!(offer.provider, "lambda");
-        assert_eq!(offer.cloud, "lambda-labs");
+        assert_eq!(offer.cloud, "", "a direct cloud has no upstream");
+        let brokered = Offer::from_instance_type("shadeform", &InstanceType { provider: "shadeform".into(), cloud: "hyperstack".into(), ..InstanceType::default() });
+        assert_eq!(brokered.cloud, "hyperstack");
         let gpu = offer.gpu.as_ref().expect("gpus");
         assert_eq!(
             (gpu.model.as_str(), gpu.count, gpu.interconnect.as_str()),
