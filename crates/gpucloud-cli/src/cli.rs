@@ -396,6 +396,23 @@ pub enum FakeCommand {
         #[arg(long, value_name = "N")]
         boot_ms: Option<u64>,
     },
+    /// Serve the Fluidstack Infrastructure API fake, every region on one port. The first
+    /// stdout line is the base URL with `{region}` for FLUIDSTACK_API_URL, the second the
+    /// project id for FLUIDSTACK_PROJECT_ID.
+    Fluidstack {
+        /// Address to listen on (loopback only).
+        #[arg(long, default_value = "127.0.0.1:0", value_parser = args::parse_loopback_addr)]
+        addr: std::net::SocketAddr,
+        /// A region to serve (repeatable; default us-east-1 and eu-north-1).
+        #[arg(long = "region", value_name = "REGION")]
+        regions: Vec<String>,
+        /// Extra latency added to every response, in milliseconds.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        latency_ms: u64,
+        /// Time an instance takes from create (or start) to running, in milliseconds.
+        #[arg(long, value_name = "N")]
+        boot_ms: Option<u64>,
+    },
 }
 
 /// Arguments of `gpucloud validate`.

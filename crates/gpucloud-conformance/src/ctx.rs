@@ -194,7 +194,8 @@ impl Ctx {
         let features = self.client.create_features();
         let mut attrs = CreateInstanceAttrs {
             location: chosen.location.clone(),
-            name: format!("{}-{}", self.options.name_prefix, self.run_id),
+            // A space and a `#`, so the hostname check sees the core DNS-label rule at work.
+            name: format!("{} #{}", self.options.name_prefix, self.run_id),
             ref_id: self.new_ref_id(),
             public_key: key.public_openssh().to_owned(),
             instance_type: chosen.type_name.clone(),

@@ -96,15 +96,14 @@ impl Output {
     }
 }
 
+/// `text` cut to at most `max` bytes, with `...` when something was cut.
 pub(crate) fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
+    let cut = gpucloud_core::text::truncate(text, max);
+    if cut.len() == text.len() {
+        text.to_owned()
+    } else {
+        format!("{cut}...")
     }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &text[..end])
 }
 
 /// An authenticated SSH connection.

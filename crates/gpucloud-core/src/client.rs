@@ -15,11 +15,8 @@ use crate::error::{CloudError, Result};
 use crate::filter::GetInstanceTypeArgs;
 use crate::ids::{CloudProviderId, InstanceId, ResourceId};
 use crate::location::{GetLocationsArgs, Location};
-use crate::model::firewall::{AddFirewallRulesToInstanceArgs, RevokeSecurityGroupRuleArgs};
 use crate::model::image::{GetImageArgs, Image};
-use crate::model::instance::{
-    CreateInstanceAttrs, Instance, ListInstancesArgs, UpdateInstanceTagsArgs,
-};
+use crate::model::instance::{Instance, ListInstancesArgs};
 use crate::model::instance_type::{GetInstanceTypeQuotasArgs, InstanceType, Quota};
 use crate::model::kubernetes::{
     Cluster, ClusterUser, CreateClusterArgs, CreateNodeGroupArgs, ModifyNodeGroupArgs, NodeGroup,
@@ -27,6 +24,7 @@ use crate::model::kubernetes::{
 };
 use crate::model::network::{CreateVpcArgs, Vpc};
 use crate::model::storage::ResizeInstanceVolumeArgs;
+use crate::validate::{ValidCreate, ValidFirewallAdd, ValidFirewallRevoke, ValidTagUpdate};
 
 /// The default suggested interval between instance polls.
 pub const DEFAULT_INSTANCE_POLL_TIME: Duration = Duration::from_secs(5);
@@ -127,6 +125,9 @@ pub struct CreateFeatures {
     pub env_vars: bool,
     /// `retire_timeout` is honoured.
     pub retire_timeout: bool,
+    /// Egress rules other than allow-all are enforced. Without it, outbound traffic is
+    /// allowed to everywhere and such rules are refused (see [`crate::model::firewall`]).
+    pub egress_filtering: bool,
 }
 
 /// The capability traits a client implements. Build it with struct update syntax from
@@ -193,8 +194,27 @@ pub trait CloudClient: Send + Sync + std::fmt::Debug {
     /// Catalog entries, one per (type, location[, zone]), every filter of `args` applied.
     async fn instance_types(&self, args: &GetInstanceTypeArgs) -> Result<Vec<InstanceType>>;
 
-    /// Creates an instance. On any error nothing is left behind.
-    async fn create_instance(&self, attrs: CreateInstanceAttrs) -> Result<Instance>;
+    /// Creates an instance from a request [`crate::validate::validate_create`] checked against
+    /// this client's [`CreateFeatures`], or returns the live instance of this credential that
+    /// already has its RefID (the RefID makes a create idempotent).
+    ///
+    /// # What a failed create leaves
+    ///
+    /// - When the provider refused or the create failed before anything could have been
+    ///   carried out, it leaves **nothing**: no instance, and none of what the create added on
+    ///   the way (SSH keys, firewall rulesets, security groups, disks) — they are removed before
+    ///   the error is returned, their deletes retried like any idempotent request.
+    /// - When the outcome is unknown (the launch may have happened but its answer was lost or
+    ///   unreadable, and looking it up failed too), it leaves **at most one instance, findable
+    ///   by its RefID**, plus only what that instance uses; the error says so. Calling
+    ///   `create_instance` again with the same RefID resolves it: it returns that instance, or
+    ///   creates the one asked for when there is none.
+    ///
+    /// An instance that is terminating, terminated or failed never answers a RefID: a create
+    /// with the RefID of an instance on its way out launches a new instance rather than
+    /// return one that is going away. A successful create never leaves a second live instance
+    /// with the same RefID.
+    async fn create_instance(&self, create: ValidCreate) -> Result<Instance>;
 
     /// The current state of an instance; `InstanceNotFound` when absent.
     async fn get_instance(&self, id: &InstanceId) -> Result<Instance>;
@@ -270,17 +290,19 @@ pub trait ChangeInstanceType: Send + Sync {
 /// Change firewall rules after create (capability `modify-firewall`).
 #[async_trait]
 pub trait ModifyFirewall: Send + Sync {
-    /// Adds rules; they take effect on the running instance.
-    async fn add_firewall_rules(&self, args: &AddFirewallRulesToInstanceArgs) -> Result<()>;
+    /// Adds the rules not already in place ([`crate::model::firewall::missing_rules`]); they
+    /// take effect on the running instance. Adding only rules already in place succeeds and
+    /// changes nothing.
+    async fn add_firewall_rules(&self, args: &ValidFirewallAdd) -> Result<()>;
     /// Removes rules by id.
-    async fn revoke_firewall_rules(&self, args: &RevokeSecurityGroupRuleArgs) -> Result<()>;
+    async fn revoke_firewall_rules(&self, args: &ValidFirewallRevoke) -> Result<()>;
 }
 
 /// Update tags (capability `tags`).
 #[async_trait]
 pub trait InstanceTags: Send + Sync {
     /// Replaces the instance's user tags.
-    async fn update_instance_tags(&self, args: &UpdateInstanceTagsArgs) -> Result<()>;
+    async fn update_instance_tags(&self, args: &ValidTagUpdate) -> Result<()>;
 }
 
 /// Read quotas.
@@ -521,7 +543,7 @@ mod tests {
         async fn instance_types(&self, _: &GetInstanceTypeArgs) -> Result<Vec<InstanceType>> {
             Ok(vec![])
         }
-        async fn create_instance(&self, _: CreateInstanceAttrs) -> Result<Instance> {
+        async fn create_instance(&self, _: ValidCreate) -> Result<Instance> {
             Err(CloudError::invalid("attrs", "not in this test"))
         }
         async fn get_instance(&self, id: &InstanceId) -> Result<Instance> {

@@ -66,7 +66,8 @@ string_enum!(
 );
 
 string_enum!(
-    /// A provider-level capability (v1 §2.3).
+    /// A provider-level capability (v1 §2.3). More are added as providers need them.
+    #[non_exhaustive]
     Capability {
         /// Instances can be created.
         CreateInstance = "create-instance",

@@ -1,5 +1,6 @@
 //! One error type for every provider: where it failed (variant), what it means
-//! ([`ErrorKind`]) and whether to try again ([`Retry`]).
+//! ([`ErrorKind`]), whether to try again ([`Retry`]) and whether the request may have been
+//! carried out ([`Delivery`]).
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -112,6 +113,7 @@ impl fmt::Display for ErrorKind {
 
 /// Whether and when to try again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Retry {
     /// Trying again will fail the same way.
     Never,
@@ -133,12 +135,37 @@ impl Retry {
     }
 }
 
-/// What a provider said when it failed: HTTP status, structured code, message, request id and a
-/// truncated, redacted body. Attached to [`CloudError::Provider`] as its `source()`.
+/// Whether a failed request reached the provider, and so whether it may have been carried out.
+///
+/// Transports set it on every [`CloudError::Provider`] they return; a caller that must know
+/// whether a create happened asks [`CloudError::outcome_unknown`] instead of guessing from the
+/// kind. The status tables in [`crate::status`] say which answers are `Unknown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Delivery {
+    /// The request provably never reached the provider (connection refused, name resolution,
+    /// TLS failure): nothing was done.
+    NotSent,
+    /// The request was sent and no usable answer came back (reset after sending, timeout, a 2xx
+    /// whose body could not be read or decoded), or the answer does not say whether the work
+    /// was done (a 500 or a gateway error): it may have been carried out.
+    Unknown,
+    /// The provider answered with a status that says what happened: a refusal (4xx, 429, 503)
+    /// was not carried out.
+    Answered,
+}
+
+/// What a provider said when it failed: HTTP status or gRPC code, structured code, message,
+/// request id, `Retry-After` and a truncated, redacted body. Attached to [`CloudError::Provider`]
+/// as its `source()`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProviderDetails {
     /// HTTP status, when the transport is HTTP.
     pub status: Option<u16>,
+    /// gRPC status code (see [`crate::status::GrpcCode`]), when the transport is gRPC.
+    pub grpc_code: Option<i32>,
+    /// The wait the provider asked for (`Retry-After`), honoured by
+    /// [`crate::retry::RetryDriver`] for transient failures as well as throttling.
+    pub retry_after: Option<Duration>,
     /// The provider's structured error code, e.g. `global/invalid-api-key`.
     pub code: Option<String>,
     /// The provider's message.
@@ -171,6 +198,9 @@ impl fmt::Display for ProviderDetails {
         let mut parts = Vec::new();
         if let Some(status) = self.status {
             parts.push(format!("status {status}"));
+        }
+        if let Some(code) = self.grpc_code {
+            parts.push(format!("grpc code {code}"));
         }
         if let Some(code) = &self.code {
             parts.push(format!("code {code}"));
@@ -219,6 +249,8 @@ pub enum CloudError {
         kind: ErrorKind,
         /// Whether to try again.
         retry: Retry,
+        /// Whether the request reached the provider.
+        delivery: Delivery,
         /// One line for people.
         message: String,
         /// The provider's details ([`ProviderDetails`]) or the underlying error.
@@ -253,7 +285,9 @@ impl CloudError {
         }
     }
 
-    /// A provider error with the kind's default retry class.
+    /// A provider error with the kind's default retry class, delivered
+    /// ([`Delivery::Answered`]): an error a provider builds from an answer it understood.
+    /// Transports set the delivery they observed with [`CloudError::with_delivery`].
     pub fn provider(
         provider: impl Into<String>,
         operation: &'static str,
@@ -265,6 +299,7 @@ impl CloudError {
             operation,
             kind,
             retry: kind.default_retry(),
+            delivery: Delivery::Answered,
             message: message.into(),
             source: None,
         }
@@ -305,6 +340,43 @@ impl CloudError {
             *retry = new_retry;
         }
         self
+    }
+
+    /// Sets whether the request reached the provider.
+    pub fn with_delivery(mut self, new_delivery: Delivery) -> Self {
+        if let Self::Provider { delivery, .. } = &mut self {
+            *delivery = new_delivery;
+        }
+        self
+    }
+
+    /// Overrides the kind (e.g. a not-found answer to a request about an instance is
+    /// [`ErrorKind::InstanceNotFound`]).
+    pub fn with_kind(mut self, new_kind: ErrorKind) -> Self {
+        if let Self::Provider { kind, .. } | Self::Wait { kind, .. } = &mut self {
+            *kind = new_kind;
+        }
+        self
+    }
+
+    /// Whether the failed request reached the provider. Errors raised before any call (input,
+    /// configuration, not implemented) were never sent; a finished wait was answered; a
+    /// cancellation may have interrupted a request in flight.
+    pub fn delivery(&self) -> Delivery {
+        match self {
+            Self::Provider { delivery, .. } => *delivery,
+            Self::InvalidArgument { .. }
+            | Self::NotImplemented { .. }
+            | Self::Configuration { .. } => Delivery::NotSent,
+            Self::Wait { .. } => Delivery::Answered,
+            Self::Cancelled => Delivery::Unknown,
+        }
+    }
+
+    /// True when the failed request may have been carried out (a create may have created),
+    /// so the caller must look before it concludes anything: [`Delivery::Unknown`].
+    pub fn outcome_unknown(&self) -> bool {
+        self.delivery() == Delivery::Unknown
     }
 
     /// What the error means.
@@ -476,9 +548,34 @@ mod tests {
     }
 
     #[test]
+    fn outcome_is_unknown_only_for_unknown_delivery() {
+        let e = CloudError::provider("x", "create_instance", ErrorKind::Decode, "cut body");
+        assert_eq!(e.delivery(), Delivery::Answered);
+        assert!(!e.outcome_unknown());
+        let e = e.with_delivery(Delivery::Unknown);
+        assert!(e.outcome_unknown());
+        let e = e.with_delivery(Delivery::NotSent);
+        assert!(!e.outcome_unknown());
+        assert_eq!(
+            CloudError::invalid("name", "empty").delivery(),
+            Delivery::NotSent
+        );
+        assert_eq!(
+            CloudError::configuration("no key").delivery(),
+            Delivery::NotSent
+        );
+        assert!(CloudError::Cancelled.outcome_unknown());
+        let e = CloudError::provider("x", "get_instance", ErrorKind::ResourceNotFound, "")
+            .with_kind(ErrorKind::InstanceNotFound);
+        assert_eq!(e.kind(), ErrorKind::InstanceNotFound);
+    }
+
+    #[test]
     fn details_are_the_source() {
         let details = ProviderDetails {
             status: Some(404),
+            grpc_code: None,
+            retry_after: None,
             code: Some("global/object-does-not-exist".into()),
             message: Some("Instance not found".into()),
             request_id: Some("req-1".into()),
@@ -494,6 +591,11 @@ mod tests {
         assert_eq!(e.provider_details(), Some(&details));
         let source = StdError::source(&e).unwrap().to_string();
         assert!(source.contains("status 404") && source.contains("global/object-does-not-exist"));
+        let grpc = ProviderDetails {
+            grpc_code: Some(14),
+            ..ProviderDetails::default()
+        };
+        assert_eq!(grpc.to_string(), "grpc code 14");
     }
 
     #[test]

@@ -116,15 +116,8 @@ impl InstanceTypeId {
 /// `<prefix>-<lower-case hex SHA-256 of the secret>` (v1's convention).
 pub fn tenant_id_from_secret(prefix: &str, secret: &[u8]) -> String {
     use sha2::Digest as _;
-    use std::fmt::Write as _;
     let digest = sha2::Sha256::digest(secret);
-    let mut out = String::with_capacity(prefix.len() + 1 + 64);
-    out.push_str(prefix);
-    out.push('-');
-    for byte in digest {
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
+    format!("{prefix}-{}", crate::text::hex(&digest))
 }
 
 #[cfg(test)]

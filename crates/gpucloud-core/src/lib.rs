@@ -1,22 +1,30 @@
 #![doc = include_str!("../README.md")]
 
+pub mod bookkeeping;
 pub mod bytes;
+pub mod cidr;
 pub mod client;
 pub mod enums;
 pub mod error;
 pub mod filter;
+pub mod hostname;
 pub mod ids;
 pub mod location;
 pub mod merge;
 pub mod model;
 pub mod price;
 pub mod provider;
+pub mod retry;
 pub mod settings;
 pub mod sshkey;
+pub mod status;
+pub mod text;
 pub mod validate;
 pub mod wait;
 
+pub use bookkeeping::Bookkeeping;
 pub use bytes::{Bytes, BytesError, BytesUnit};
+pub use cidr::Cidr;
 pub use client::{
     Capabilities, CapabilityTable, ChangeInstanceType, CloudClient, CloudClientExt,
     CloudCredential, CreateFeatures, Identity, InstanceTags, InstanceTypeQuotas, MachineImage,
@@ -27,7 +35,7 @@ pub use enums::{
     ApiType, Architecture, Capability, ClusterStatus, LifecycleStatus, Manufacturer,
     NodeGroupStatus, Protocol, SubnetType, VpcStatus,
 };
-pub use error::{BoxError, CloudError, ErrorKind, ProviderDetails, Result, Retry};
+pub use error::{BoxError, CloudError, Delivery, ErrorKind, ProviderDetails, Result, Retry};
 pub use filter::{
     ArchitectureFilter, CloudFilter, GetInstanceTypeArgs, GpuManufacturerFilter, IncludeExclude,
 };
@@ -36,7 +44,8 @@ pub use ids::{
 };
 pub use location::{GetLocationsArgs, Location, LocationsFilter};
 pub use model::firewall::{
-    AddFirewallRulesToInstanceArgs, FirewallRule, FirewallRules, RevokeSecurityGroupRuleArgs,
+    AddFirewallRulesToInstanceArgs, CheckedRule, FirewallRule, FirewallRules,
+    RevokeSecurityGroupRuleArgs, RuleTriple, missing_rules,
 };
 pub use model::image::{GetImageArgs, Image};
 pub use model::instance::{
@@ -55,5 +64,8 @@ pub use model::storage::{Disk, ResizeInstanceVolumeArgs, Storage};
 pub use price::{Price, PriceError};
 pub use provider::{Activation, Build, CredentialSource, ProviderDescriptor};
 pub use settings::{ProviderSettings, Setting, SettingKind, SettingSource, SettingSpec};
-pub use validate::validate_create;
+pub use validate::{
+    ValidCreate, ValidFirewallAdd, ValidFirewallRevoke, ValidTagUpdate, validate_and_create,
+    validate_create, validate_firewall_add, validate_firewall_revoke, validate_tag_update,
+};
 pub use wait::{WaitOptions, wait_for_status};

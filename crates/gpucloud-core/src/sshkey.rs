@@ -29,6 +29,23 @@ impl PublicKey {
         }
     }
 
+    /// The key body as OpenSSH writes it (base64 of the blob), without type or comment.
+    pub fn body_base64(&self) -> String {
+        STANDARD.encode(&self.blob)
+    }
+
+    /// True when `other` is the same key: same algorithm and blob. Comments do not count, as
+    /// providers rewrite or drop them.
+    pub fn same_key(&self, other: &Self) -> bool {
+        self.algorithm == other.algorithm && self.blob == other.blob
+    }
+
+    /// True when `text` (a key as a provider stores it, in any form [`parse_public_key`]
+    /// reads) is the same key. Text that is not a key is never the same.
+    pub fn same_key_text(&self, text: &str) -> bool {
+        parse_public_key(text).is_ok_and(|other| self.same_key(&other))
+    }
+
     /// OpenSSH's SHA-256 fingerprint (`SHA256:...`, unpadded base64).
     pub fn fingerprint_sha256(&self) -> String {
         use sha2::Digest as _;
@@ -403,6 +420,19 @@ pub(crate) mod tests {
         assert_eq!(key.comment, "test@gpucloud");
         assert_eq!(key.to_openssh(), ED25519);
         assert!(key.fingerprint_sha256().starts_with("SHA256:"));
+    }
+
+    #[test]
+    fn keys_compare_by_algorithm_and_blob() {
+        let key = parse_public_key(ED25519).unwrap();
+        let body = key.body_base64();
+        assert!(key.same_key_text(&format!("ssh-ed25519 {body} other comment")));
+        assert!(key.same_key_text(&format!("ssh-ed25519 {body}")));
+        assert!(!key.same_key_text("ssh-ed25519 AAAAC3Ny"));
+        assert!(!key.same_key_text(""));
+        let pem = parse_public_key(&rsa_spki_pem(2048)).unwrap();
+        assert!(!key.same_key(&pem));
+        assert!(pem.same_key_text(&pem.to_openssh()));
     }
 
     #[test]

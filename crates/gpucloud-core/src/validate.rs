@@ -1,18 +1,28 @@
-//! Input validation of `CreateInstanceAttrs`, before any API call.
+//! Input validation, before any API call, into validated argument types.
+//!
+//! [`validate_create`] turns [`CreateInstanceAttrs`] into a [`ValidCreate`] carrying what it
+//! parsed (decoded user data, the parsed public key, checked firewall rules, the host name);
+//! [`validate_tag_update`], [`validate_firewall_add`] and [`validate_firewall_revoke`] do the
+//! same for tag and firewall changes. The capability traits take only these types, which
+//! nothing else can make, so no provider can skip validation and none re-checks or decodes.
 //!
 //! Every problem is an [`CloudError::InvalidArgument`] naming the field (with its index for
 //! lists, e.g. `firewall_rules.ingress_rules[1].ip_ranges[0]`) and what is wrong. A parameter the
 //! provider cannot honour (per its [`CreateFeatures`]) is refused, never silently dropped.
 
-use std::net::IpAddr;
-
 use base64::Engine as _;
 
-use crate::client::CreateFeatures;
+use crate::cidr::Cidr;
+use crate::client::{CloudClient, CreateFeatures};
 use crate::error::{CloudError, Result};
-use crate::model::firewall::FirewallRule;
-use crate::model::instance::CreateInstanceAttrs;
-use crate::sshkey::parse_public_key;
+use crate::hostname::instance_hostname;
+use crate::ids::InstanceId;
+use crate::model::firewall::{
+    AddFirewallRulesToInstanceArgs, CheckedRule, FirewallRule, FirewallRules,
+    RevokeSecurityGroupRuleArgs,
+};
+use crate::model::instance::{CreateInstanceAttrs, Instance, Tags, UpdateInstanceTagsArgs};
+use crate::sshkey::{PublicKey, parse_public_key};
 
 /// Longest RefID accepted.
 pub const MAX_REF_ID_LEN: usize = 128;
@@ -68,7 +78,7 @@ fn check_identifier(field: &str, value: &str, max: usize, required: bool) -> Res
 }
 
 /// Checks a display name: at most [`MAX_NAME_LEN`] characters of letters, digits, `-`, `_`,
-/// `.` and spaces, not starting or ending with a space.
+/// `.`, `#` and spaces, not starting or ending with a space.
 pub fn check_name(field: &str, name: &str) -> Result<()> {
     if name.chars().count() > MAX_NAME_LEN {
         return Err(invalid(
@@ -78,11 +88,11 @@ pub fn check_name(field: &str, name: &str) -> Result<()> {
     }
     if let Some(bad) = name
         .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "-_. ".contains(*c)))
+        .find(|c| !(c.is_ascii_alphanumeric() || "-_.# ".contains(*c)))
     {
         return Err(invalid(
             field,
-            format!("contains {bad:?}; use letters, digits, '-', '_', '.' and spaces"),
+            format!("contains {bad:?}; use letters, digits, '-', '_', '.', '#' and spaces"),
         ));
     }
     if name.starts_with(' ') || name.ends_with(' ') {
@@ -91,38 +101,9 @@ pub fn check_name(field: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Checks a CIDR (`10.0.0.0/8`, `2001:db8::/32`); a bare address counts as a single host.
-pub fn check_cidr(field: &str, cidr: &str) -> Result<()> {
-    let (address, prefix) = match cidr.split_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (cidr, None),
-    };
-    let ip: IpAddr = address.parse().map_err(|_| {
-        invalid(
-            field,
-            format!("{cidr:?} is not a CIDR such as 203.0.113.0/24 or 2001:db8::/32"),
-        )
-    })?;
-    let max = if ip.is_ipv4() { 32 } else { 128 };
-    if let Some(prefix) = prefix {
-        let bits: u8 = prefix.parse().map_err(|_| {
-            invalid(
-                field,
-                format!("{cidr:?} has prefix length {prefix:?}; expected 0–{max}"),
-            )
-        })?;
-        if bits > max {
-            return Err(invalid(
-                field,
-                format!("{cidr:?} has prefix length {bits}; at most {max} for this address"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Checks one firewall rule: ports 1–65535 with `from_port <= to_port`, every CIDR valid.
-pub fn check_firewall_rule(field: &str, rule: &FirewallRule) -> Result<()> {
+/// Checks one firewall rule: ports 1–65535 with `from_port <= to_port`, every range a
+/// [`Cidr`]. Returns the rule with its sources parsed.
+pub fn check_rule(field: &str, rule: &FirewallRule) -> Result<CheckedRule> {
     if rule.from_port == 0 {
         return Err(invalid(
             format!("{field}.from_port"),
@@ -144,10 +125,51 @@ pub fn check_firewall_rule(field: &str, rule: &FirewallRule) -> Result<()> {
             ),
         ));
     }
-    for (i, cidr) in rule.ip_ranges.iter().enumerate() {
-        check_cidr(&format!("{field}.ip_ranges[{i}]"), cidr)?;
+    let sources = rule
+        .ip_ranges
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            Cidr::parse(text).map_err(|problem| invalid(format!("{field}.ip_ranges[{i}]"), problem))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(CheckedRule::new(
+        rule.protocol,
+        rule.from_port,
+        rule.to_port,
+        sources,
+    ))
+}
+
+/// Checks a rule set: every rule, and egress per the documented behaviour (see
+/// [`crate::model::firewall`]): without `egress_filtering`, allow-all egress rules are dropped
+/// and any other is refused. Returns (ingress, egress).
+fn check_rules(
+    field: &str,
+    rules: &FirewallRules,
+    egress_filtering: bool,
+) -> Result<(Vec<CheckedRule>, Vec<CheckedRule>)> {
+    let ingress = rules
+        .ingress_rules
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| check_rule(&format!("{field}.ingress_rules[{i}]"), rule))
+        .collect::<Result<Vec<_>>>()?;
+    let mut egress = Vec::new();
+    for (i, rule) in rules.egress_rules.iter().enumerate() {
+        let name = format!("{field}.egress_rules[{i}]");
+        let checked = check_rule(&name, rule)?;
+        if egress_filtering {
+            egress.push(checked);
+        } else if !rule.is_allow_all() {
+            return Err(invalid(
+                name,
+                "this provider allows all outbound traffic and cannot filter it; \
+                 leave egress_rules empty (or allow all ports to anywhere)",
+            ));
+        }
     }
-    Ok(())
+    Ok((ingress, egress))
 }
 
 /// Checks one tag.
@@ -186,12 +208,78 @@ pub fn check_tag(key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+fn check_tags(tags: &Tags) -> Result<()> {
+    tags.iter().try_for_each(|(k, v)| check_tag(k, v))
+}
+
+fn check_instance_id(id: &InstanceId) -> Result<()> {
+    if id.as_str().trim().is_empty() {
+        return Err(invalid("instance_id", "must not be empty"));
+    }
+    Ok(())
+}
+
+/// A create request that passed [`validate_create`], with what validation parsed.
+/// `CloudClient::create_instance` takes only this, so every create is validated exactly once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidCreate {
+    attrs: CreateInstanceAttrs,
+    public_key: PublicKey,
+    user_data: Option<Vec<u8>>,
+    ingress: Vec<CheckedRule>,
+    egress: Vec<CheckedRule>,
+    hostname: String,
+}
+
+impl ValidCreate {
+    /// The request, normalized: the public key in OpenSSH form (a PEM key is converted).
+    pub fn attrs(&self) -> &CreateInstanceAttrs {
+        &self.attrs
+    }
+
+    /// The parsed public key.
+    pub fn public_key(&self) -> &PublicKey {
+        &self.public_key
+    }
+
+    /// The decoded user data; `None` when none was given.
+    pub fn user_data(&self) -> Option<&[u8]> {
+        self.user_data.as_deref()
+    }
+
+    /// The checked ingress rules, in request order.
+    pub fn ingress_rules(&self) -> &[CheckedRule] {
+        &self.ingress
+    }
+
+    /// The checked egress rules: empty unless the provider declares egress filtering (allow-all
+    /// rules change nothing and are dropped).
+    pub fn egress_rules(&self) -> &[CheckedRule] {
+        &self.egress
+    }
+
+    /// The user tags (checked; no reserved key).
+    pub fn tags(&self) -> &Tags {
+        &self.attrs.tags
+    }
+
+    /// The host name every provider gives the instance ([`instance_hostname`]).
+    pub fn hostname(&self) -> &str {
+        &self.hostname
+    }
+
+    /// The request, normalized, giving up what validation parsed.
+    pub fn into_attrs(self) -> CreateInstanceAttrs {
+        self.attrs
+    }
+}
+
 /// Checks every field of `attrs` against the rules and the provider's `features`, and returns
-/// the attributes normalized: the public key in OpenSSH form (a PEM key is converted).
+/// what it found: the request normalized and its parts parsed.
 pub fn validate_create(
     attrs: &CreateInstanceAttrs,
     features: &CreateFeatures,
-) -> Result<CreateInstanceAttrs> {
+) -> Result<ValidCreate> {
     let mut normalized = attrs.clone();
 
     check_identifier("ref_id", &attrs.ref_id, MAX_REF_ID_LEN, true)?;
@@ -203,11 +291,13 @@ pub fn validate_create(
         check_identifier("key_pair_name", key_name, 64, true)?;
     }
 
-    let key =
+    let public_key =
         parse_public_key(&attrs.public_key).map_err(|problem| invalid("public_key", problem))?;
-    normalized.public_key = key.to_openssh();
+    normalized.public_key = public_key.to_openssh();
 
-    if !attrs.user_data_base64.is_empty() {
+    let user_data = if attrs.user_data_base64.trim().is_empty() {
+        None
+    } else {
         if !features.user_data {
             return Err(unsupported("user_data_base64"));
         }
@@ -223,22 +313,21 @@ pub fn validate_create(
                 ),
             ));
         }
-    }
+        Some(decoded)
+    };
 
-    for (key, value) in &attrs.tags {
-        check_tag(key, value)?;
-    }
+    check_tags(&attrs.tags)?;
     if !attrs.tags.is_empty() && !features.tags {
         return Err(unsupported("tags"));
     }
 
-    for (i, rule) in attrs.firewall_rules.ingress_rules.iter().enumerate() {
-        check_firewall_rule(&format!("firewall_rules.ingress_rules[{i}]"), rule)?;
-    }
-    for (i, rule) in attrs.firewall_rules.egress_rules.iter().enumerate() {
-        check_firewall_rule(&format!("firewall_rules.egress_rules[{i}]"), rule)?;
-    }
-    if !attrs.firewall_rules.is_empty() && !features.firewall_rules {
+    let (ingress, egress) = check_rules(
+        "firewall_rules",
+        &attrs.firewall_rules,
+        features.egress_filtering,
+    )?;
+    let any_rule = !(ingress.is_empty() && egress.is_empty());
+    if any_rule && !features.firewall_rules {
         return Err(unsupported("firewall_rules"));
     }
 
@@ -311,7 +400,144 @@ pub fn validate_create(
         return Err(unsupported(field));
     }
 
-    Ok(normalized)
+    let hostname = instance_hostname(&attrs.name, &attrs.ref_id);
+    Ok(ValidCreate {
+        attrs: normalized,
+        public_key,
+        user_data,
+        ingress,
+        egress,
+        hostname,
+    })
+}
+
+/// Validates `attrs` against `client`'s create features and creates the instance: the one
+/// call for callers that do not need the validated request themselves.
+pub async fn validate_and_create<C: CloudClient + ?Sized>(
+    client: &C,
+    attrs: &CreateInstanceAttrs,
+) -> Result<Instance> {
+    let create = validate_create(attrs, &client.create_features())?;
+    client.create_instance(create).await
+}
+
+/// A tag update that passed [`validate_tag_update`]; `InstanceTags::update_instance_tags`
+/// takes only this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidTagUpdate {
+    instance_id: InstanceId,
+    tags: Tags,
+}
+
+impl ValidTagUpdate {
+    /// The instance.
+    pub fn instance_id(&self) -> &InstanceId {
+        &self.instance_id
+    }
+
+    /// The complete new set of user tags (checked; no reserved key).
+    pub fn tags(&self) -> &Tags {
+        &self.tags
+    }
+}
+
+/// Checks a tag update: an instance id and every tag.
+pub fn validate_tag_update(args: &UpdateInstanceTagsArgs) -> Result<ValidTagUpdate> {
+    check_instance_id(&args.instance_id)?;
+    check_tags(&args.tags)?;
+    Ok(ValidTagUpdate {
+        instance_id: args.instance_id.clone(),
+        tags: args.tags.clone(),
+    })
+}
+
+/// Rules to add that passed [`validate_firewall_add`]; `ModifyFirewall::add_firewall_rules`
+/// takes only this. Adding is idempotent (see [`crate::model::firewall`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidFirewallAdd {
+    instance_id: InstanceId,
+    ingress: Vec<CheckedRule>,
+    egress: Vec<CheckedRule>,
+}
+
+impl ValidFirewallAdd {
+    /// The instance.
+    pub fn instance_id(&self) -> &InstanceId {
+        &self.instance_id
+    }
+
+    /// The checked ingress rules, in request order.
+    pub fn ingress_rules(&self) -> &[CheckedRule] {
+        &self.ingress
+    }
+
+    /// The checked egress rules: empty unless the provider declares egress filtering.
+    pub fn egress_rules(&self) -> &[CheckedRule] {
+        &self.egress
+    }
+}
+
+/// Checks rules to add against the documented rule and egress behaviour, for a provider with
+/// these `features` (only `egress_filtering` matters here).
+pub fn validate_firewall_add(
+    args: &AddFirewallRulesToInstanceArgs,
+    features: &CreateFeatures,
+) -> Result<ValidFirewallAdd> {
+    check_instance_id(&args.instance_id)?;
+    let (ingress, egress) = check_rules(
+        "firewall_rules",
+        &args.firewall_rules,
+        features.egress_filtering,
+    )?;
+    Ok(ValidFirewallAdd {
+        instance_id: args.instance_id.clone(),
+        ingress,
+        egress,
+    })
+}
+
+/// Rule ids to revoke that passed [`validate_firewall_revoke`];
+/// `ModifyFirewall::revoke_firewall_rules` takes only this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidFirewallRevoke {
+    instance_id: InstanceId,
+    rule_ids: Vec<String>,
+}
+
+impl ValidFirewallRevoke {
+    /// The instance.
+    pub fn instance_id(&self) -> &InstanceId {
+        &self.instance_id
+    }
+
+    /// The ids to remove, as reported in `Instance::firewall_rules`; none empty, no repeats.
+    pub fn rule_ids(&self) -> &[String] {
+        &self.rule_ids
+    }
+}
+
+/// Checks a revoke: an instance id and at least one rule id, none empty or repeated.
+pub fn validate_firewall_revoke(args: &RevokeSecurityGroupRuleArgs) -> Result<ValidFirewallRevoke> {
+    check_instance_id(&args.instance_id)?;
+    if args.security_group_rule_ids.is_empty() {
+        return Err(invalid(
+            "security_group_rule_ids",
+            "must name at least one rule",
+        ));
+    }
+    for (i, id) in args.security_group_rule_ids.iter().enumerate() {
+        let field = format!("security_group_rule_ids[{i}]");
+        if id.trim().is_empty() {
+            return Err(invalid(field, "must not be empty"));
+        }
+        if args.security_group_rule_ids[..i].contains(id) {
+            return Err(invalid(field, format!("repeats {id:?}")));
+        }
+    }
+    Ok(ValidFirewallRevoke {
+        instance_id: args.instance_id.clone(),
+        rule_ids: args.security_group_rule_ids.clone(),
+    })
 }
 
 #[cfg(test)]
@@ -320,7 +546,6 @@ mod tests {
 
     use super::*;
     use crate::bytes::{Bytes, BytesUnit};
-    use crate::model::firewall::FirewallRules;
     use crate::model::storage::Disk;
     use crate::sshkey::tests::{ED25519, rsa_spki_pem};
 
@@ -351,6 +576,7 @@ mod tests {
             multi_attach_volume: true,
             env_vars: true,
             retire_timeout: true,
+            egress_filtering: true,
         }
     }
 
@@ -375,7 +601,126 @@ mod tests {
 
         attrs.public_key = rsa_spki_pem(2048);
         let normalized = validate_create(&attrs, &all_features()).unwrap();
-        assert!(normalized.public_key.starts_with("ssh-rsa AAAA"));
+        assert!(normalized.attrs().public_key.starts_with("ssh-rsa AAAA"));
+        assert_eq!(normalized.public_key().algorithm, "ssh-rsa");
+    }
+
+    #[test]
+    fn carries_what_it_parsed() {
+        let mut attrs = good();
+        attrs.name = "Train Job #1".into();
+        attrs.user_data_base64 = "ZWNobyBoaQo=".into();
+        attrs.firewall_rules = ingress(FirewallRule::range(
+            8000,
+            8100,
+            vec!["10.1.0.0/8".into(), "10.0.0.0/8".into()],
+        ));
+        let valid = validate_create(&attrs, &all_features()).unwrap();
+        assert_eq!(valid.user_data(), Some(&b"echo hi\n"[..]));
+        assert_eq!(valid.public_key().comment, "test@gpucloud");
+        assert_eq!(valid.hostname(), "train-job-1");
+        assert_eq!(valid.ingress_rules().len(), 2);
+        let ranges: Vec<String> = valid.ingress_rules()[1]
+            .sources()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(ranges, vec!["10.0.0.0/8", "10.0.0.0/8"]);
+        assert!(valid.egress_rules().is_empty());
+        assert_eq!(
+            validate_create(&good(), &all_features())
+                .unwrap()
+                .user_data(),
+            None
+        );
+    }
+
+    #[test]
+    fn egress_is_allow_all_unless_the_provider_filters_it() {
+        let no_egress_filter = CreateFeatures {
+            egress_filtering: false,
+            ..all_features()
+        };
+        let mut attrs = good();
+        attrs.firewall_rules.egress_rules = vec![
+            FirewallRule::range(1, 65535, vec![]),
+            FirewallRule::range(1, 65535, vec!["0.0.0.0/0".into(), "::/0".into()]),
+        ];
+        let valid = validate_create(&attrs, &no_egress_filter).unwrap();
+        assert!(valid.egress_rules().is_empty());
+
+        attrs
+            .firewall_rules
+            .egress_rules
+            .push(FirewallRule::port(443));
+        let err = validate_create(&attrs, &no_egress_filter).unwrap_err();
+        assert!(
+            matches!(&err, CloudError::InvalidArgument { field, problem }
+                if field == "firewall_rules.egress_rules[2]" && problem.contains("outbound")),
+            "{err}"
+        );
+        let filtered = validate_create(&attrs, &all_features()).unwrap();
+        assert_eq!(filtered.egress_rules().len(), 3);
+
+        let add = AddFirewallRulesToInstanceArgs {
+            instance_id: InstanceId::new("i-1"),
+            firewall_rules: attrs.firewall_rules.clone(),
+        };
+        assert!(validate_firewall_add(&add, &no_egress_filter).is_err());
+        assert_eq!(
+            validate_firewall_add(&add, &all_features())
+                .unwrap()
+                .egress_rules()
+                .len(),
+            3
+        );
+    }
+
+    #[test]
+    fn tag_updates_and_firewall_changes_are_validated() {
+        let mut update = UpdateInstanceTagsArgs {
+            instance_id: InstanceId::new("i-1"),
+            tags: Tags::from([("team".into(), "ml".into())]),
+        };
+        assert_eq!(validate_tag_update(&update).unwrap().tags(), &update.tags);
+        update.tags.insert("gpucloud-ref-id".into(), "x".into());
+        assert!(validate_tag_update(&update).is_err());
+        update.tags.clear();
+        update.instance_id = InstanceId::new("");
+        let err = validate_tag_update(&update).unwrap_err();
+        assert!(err.to_string().contains("instance_id"), "{err}");
+
+        let add = AddFirewallRulesToInstanceArgs {
+            instance_id: InstanceId::new("i-1"),
+            firewall_rules: ingress(FirewallRule::range(80, 80, vec!["nope".into()])),
+        };
+        let err = validate_firewall_add(&add, &CreateFeatures::default()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("firewall_rules.ingress_rules[1].ip_ranges[0]"),
+            "{err}"
+        );
+
+        let mut revoke = RevokeSecurityGroupRuleArgs {
+            instance_id: InstanceId::new("i-1"),
+            security_group_rule_ids: vec!["a".into(), "b".into()],
+        };
+        assert_eq!(
+            validate_firewall_revoke(&revoke).unwrap().rule_ids(),
+            ["a", "b"]
+        );
+        for (ids, field) in [
+            (vec![], "security_group_rule_ids"),
+            (vec![String::new()], "security_group_rule_ids[0]"),
+            (vec!["a".into(), "a".into()], "security_group_rule_ids[1]"),
+        ] {
+            revoke.security_group_rule_ids = ids;
+            let err = validate_firewall_revoke(&revoke).unwrap_err();
+            assert!(
+                matches!(&err, CloudError::InvalidArgument { field: f, .. } if f == field),
+                "{err}"
+            );
+        }
     }
 
     /// At least twenty distinct bad inputs, each rejected naming its field.
@@ -453,7 +798,7 @@ mod tests {
             ),
             (
                 "firewall_rules.ingress_rules[1].ip_ranges[0]",
-                "prefix length 33",
+                "prefix length \"33\"",
                 |a| {
                     a.firewall_rules =
                         ingress(FirewallRule::range(80, 80, vec!["10.0.0.0/33".into()]));
@@ -461,7 +806,7 @@ mod tests {
             ),
             (
                 "firewall_rules.ingress_rules[1].ip_ranges[1]",
-                "prefix length 129",
+                "prefix length \"129\"",
                 |a| {
                     a.firewall_rules = ingress(FirewallRule::range(
                         80,

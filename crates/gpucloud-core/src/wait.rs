@@ -193,8 +193,9 @@ mod tests {
     use crate::enums::ApiType;
     use crate::filter::GetInstanceTypeArgs;
     use crate::location::{GetLocationsArgs, Location};
-    use crate::model::instance::{CreateInstanceAttrs, ListInstancesArgs};
+    use crate::model::instance::ListInstancesArgs;
     use crate::model::instance_type::InstanceType;
+    use crate::validate::ValidCreate;
 
     /// Answers `get_instance` from a script; the last answer repeats.
     #[derive(Debug)]
@@ -248,7 +249,7 @@ mod tests {
         async fn instance_types(&self, _: &GetInstanceTypeArgs) -> Result<Vec<InstanceType>> {
             Ok(vec![])
         }
-        async fn create_instance(&self, _: CreateInstanceAttrs) -> Result<Instance> {
+        async fn create_instance(&self, _: ValidCreate) -> Result<Instance> {
             unreachable!("the waiter never creates")
         }
         async fn get_instance(&self, id: &InstanceId) -> Result<Instance> {

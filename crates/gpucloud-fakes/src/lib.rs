@@ -1,3 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod fluidstack;
+pub mod kit;
 pub mod lambda;
+pub mod proxy;

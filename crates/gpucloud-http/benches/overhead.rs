@@ -1,4 +1,4 @@
-//! Prints the per-request cost of `HttpClient::get_json` against a raw `reqwest` floor (GET, read
+//! Prints the per-request cost of `HttpClient::send_json` against a raw `reqwest` floor (GET, read
 //! the body, `serde_json::from_slice` into the same type), both talking to the same axum server on
 //! 127.0.0.1. Run with `cargo bench -p gpucloud-http`.
 //!
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get;
-use gpucloud_http::{Auth, HttpClient, HttpConfig, StatusClassifier};
+use gpucloud_http::{Auth, HttpClient, HttpConfig, Request};
 use serde_json::{Value, json};
 
 const WARMUP: u32 = 200;
@@ -54,14 +54,16 @@ async fn run(label: &str) {
         "bench",
         HttpConfig::new(&base).expect("base"),
         Auth::Bearer(gpucloud_http::ApiKey::new("bench-key")),
-        StatusClassifier,
+        |status, _: &gpucloud_http::HeaderMap, _: &[u8]| {
+            gpucloud_http::Classification::from_status(status)
+        },
     )
     .expect("client");
 
     for _ in 0..WARMUP {
         raw_get(&raw, &raw_url).await;
         let _: Value = client
-            .get_json("list_instances", "instances", &[])
+            .send_json(Request::get("list_instances", "instances"))
             .await
             .expect("get");
     }
@@ -76,7 +78,7 @@ async fn run(label: &str) {
                 raw_samples.push(started.elapsed());
             } else {
                 let value: Value = client
-                    .get_json("list_instances", "instances", &[])
+                    .send_json(Request::get("list_instances", "instances"))
                     .await
                     .expect("get");
                 std::hint::black_box(value);
@@ -93,7 +95,7 @@ async fn run(label: &str) {
         micros(raw_median)
     );
     println!(
-        "    HttpClient::get_json     : {:8.1} µs/request",
+        "    HttpClient::send_json    : {:8.1} µs/request",
         micros(client_median)
     );
     println!(

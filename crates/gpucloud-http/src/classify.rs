@@ -2,7 +2,8 @@
 
 use http::{HeaderMap, StatusCode};
 
-use gpucloud_core::{ErrorKind, Retry};
+use gpucloud_core::status::http_status;
+use gpucloud_core::{Delivery, ErrorKind, Retry};
 
 /// What a provider's error response means. Produced by a [`Classify`] hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +14,8 @@ pub struct Classification {
     /// Whether trying again may help. The client retries only when this is retryable *and* the
     /// request is safe to repeat (see [`crate::HttpClient`]).
     pub retry: Retry,
+    /// Whether the request may have been carried out (from the status table).
+    pub delivery: Delivery,
     /// The provider's structured error code, e.g. `global/invalid-api-key`.
     pub code: Option<String>,
     /// The provider's message.
@@ -23,55 +26,26 @@ pub struct Classification {
 }
 
 impl Classification {
-    /// A classification with the kind's default retry class and no details.
-    pub fn new(kind: ErrorKind) -> Self {
+    /// The classification by HTTP status alone: the row of
+    /// [`gpucloud_core::status::http_status`] (500 is `Internal` and `Transient`, 429 is
+    /// `Throttled`, see that table). A provider's [`Classify`] starts here and adds what its
+    /// structured error codes say.
+    pub fn from_status(status: StatusCode) -> Self {
+        let class = http_status(status.as_u16());
         Self {
-            kind,
-            retry: kind.default_retry(),
+            kind: class.kind,
+            retry: class.retry,
+            delivery: class.delivery,
             code: None,
             message: None,
             request_id: None,
         }
     }
 
-    /// The classification by HTTP status alone:
-    ///
-    /// | status | kind | retry |
-    /// |---|---|---|
-    /// | 400, 422 | `InvalidArgument` | `Never` |
-    /// | 401 | `Unauthenticated` | `Never` |
-    /// | 403 | `PermissionDenied` | `Never` |
-    /// | 404 | `ResourceNotFound` | `Never` |
-    /// | 409 | `Conflict` | `Never` |
-    /// | 408 | `Timeout` | `Transient` |
-    /// | 429 | `RateLimited` | `Throttled` |
-    /// | 502, 503, 504 | `Unavailable` | `Transient` |
-    /// | other 5xx | `Internal` | `Never` |
-    /// | anything else | `Internal` | `Never` |
-    pub fn from_status(status: StatusCode) -> Self {
-        let kind = match status.as_u16() {
-            400 | 422 => ErrorKind::InvalidArgument,
-            401 => ErrorKind::Unauthenticated,
-            403 => ErrorKind::PermissionDenied,
-            404 => ErrorKind::ResourceNotFound,
-            409 => ErrorKind::Conflict,
-            408 => ErrorKind::Timeout,
-            429 => ErrorKind::RateLimited,
-            502..=504 => ErrorKind::Unavailable,
-            _ => ErrorKind::Internal,
-        };
-        let retry = match status.as_u16() {
-            429 => Retry::Throttled { after: None },
-            408 | 502..=504 => Retry::Transient,
-            _ => Retry::Never,
-        };
-        Self {
-            kind,
-            retry,
-            code: None,
-            message: None,
-            request_id: None,
-        }
+    /// Sets the kind, keeping the retry class and delivery of the status.
+    pub fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = kind;
+        self
     }
 
     /// Sets the retry class.
@@ -101,8 +75,8 @@ impl Classification {
 
 /// A provider's error classifier: turns a non-success response (status, headers, body bytes)
 /// into a [`Classification`]. Each provider has exactly one, driven by its structured error code
-/// (never by message text), falling back to [`Classification::from_status`] for bodies it does
-/// not recognise. It must not panic on any input.
+/// (never by message text), starting from [`Classification::from_status`] and changing only
+/// what a code it recognises says. It must not panic on any input.
 ///
 /// Closures of the same shape implement it:
 ///
@@ -125,16 +99,6 @@ where
 {
     fn classify(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Classification {
         self(status, headers, body)
-    }
-}
-
-/// The classifier by status alone ([`Classification::from_status`]).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct StatusClassifier;
-
-impl Classify for StatusClassifier {
-    fn classify(&self, status: StatusCode, _headers: &HeaderMap, _body: &[u8]) -> Classification {
-        Classification::from_status(status)
     }
 }
 
@@ -162,35 +126,19 @@ mod tests {
     use http::HeaderValue;
 
     #[test]
-    fn status_table() {
-        let cases = [
-            (400, ErrorKind::InvalidArgument, Retry::Never),
-            (401, ErrorKind::Unauthenticated, Retry::Never),
-            (403, ErrorKind::PermissionDenied, Retry::Never),
-            (404, ErrorKind::ResourceNotFound, Retry::Never),
-            (408, ErrorKind::Timeout, Retry::Transient),
-            (409, ErrorKind::Conflict, Retry::Never),
-            (422, ErrorKind::InvalidArgument, Retry::Never),
-            (
-                429,
-                ErrorKind::RateLimited,
-                Retry::Throttled { after: None },
-            ),
-            (500, ErrorKind::Internal, Retry::Never),
-            (501, ErrorKind::Internal, Retry::Never),
-            (502, ErrorKind::Unavailable, Retry::Transient),
-            (503, ErrorKind::Unavailable, Retry::Transient),
-            (504, ErrorKind::Unavailable, Retry::Transient),
-            (418, ErrorKind::Internal, Retry::Never),
-        ];
-        for (status, kind, retry) in cases {
-            let c = StatusClassifier.classify(
-                StatusCode::from_u16(status).unwrap(),
-                &HeaderMap::new(),
-                b"",
+    fn status_classes_come_from_the_core_table() {
+        for status in [400, 404, 429, 500, 501, 502, 503, 504] {
+            let c = Classification::from_status(StatusCode::from_u16(status).unwrap());
+            let row = http_status(status);
+            assert_eq!(
+                (c.kind, c.retry, c.delivery),
+                (row.kind, row.retry, row.delivery)
             );
-            assert_eq!((c.kind, c.retry), (kind, retry), "status {status}");
         }
+        let c = Classification::from_status(StatusCode::INTERNAL_SERVER_ERROR)
+            .with_kind(ErrorKind::InsufficientCapacity);
+        assert_eq!(c.kind, ErrorKind::InsufficientCapacity);
+        assert_eq!(c.retry, Retry::Transient);
     }
 
     #[test]

@@ -1,59 +1,52 @@
-//! The HTTP client: one request, retried and rate-limited, with classified errors.
+//! The HTTP client: one request, retried and rate-limited by the core retry driver, with
+//! classified errors.
 
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::de::{DeserializeOwned, DeserializeSeed};
 use tracing::{Instrument, field};
 use url::Url;
 
-use gpucloud_core::{BoxError, CloudError, ErrorKind, ProviderDetails, Result, Retry};
+use gpucloud_core::retry::{Call, RetryDriver};
+use gpucloud_core::{CloudError, Delivery, ErrorKind, ProviderDetails, Result, Retry};
 
 use crate::classify::{Classify, request_id};
-use crate::config::{HttpConfig, HttpEvent, Observer, RateLimitEvent, RetryEvent, RetryPolicy};
+use crate::config::HttpConfig;
 use crate::key::Auth;
-use crate::limit::Limiter;
 use crate::request::{HttpResponse, Request};
 use crate::retry_after::retry_after;
 
-/// The statuses that may be retried (when the classifier agrees and the request is safe to
-/// repeat).
-pub const RETRY_STATUSES: [u16; 4] = [429, 502, 503, 504];
-
 /// The longest provider message kept in an error's one-line message, in characters.
 const MAX_MESSAGE_CHARS: usize = 500;
-
-/// The number of body characters quoted in a decode error's message.
-const DECODE_SNIPPET_CHARS: usize = 200;
 
 /// An HTTP client for one provider's REST API. Cheap to clone (an `Arc` inside); clones share the
 /// connection pool and the rate limiters.
 ///
 /// # Retries
 ///
-/// An attempt is retried, with [`RetryPolicy`] backoff and jitter, when the classifier says the
-/// failure is retryable and:
-///
-/// - the server answered 429, 502, 503 or 504 and the request is idempotent, or
-/// - the server answered 429 (explicit throttling), whatever the method, or
-/// - the transport failed (timeout, reset) and the request is idempotent, or
-/// - the connection could not be established (the request provably never reached the server).
-///
-/// So a non-idempotent `POST` that times out or gets a 503 is not sent again: its fate is unknown
-/// and only the provider can tell (look it up). `Retry-After` (seconds or HTTP-date) on 429 and
-/// 503 is honoured up to [`RetryPolicy::max_retry_after`]. When the attempts run out the error's
-/// retry class is [`Retry::Exhausted`] and its kind is kept.
+/// Every call goes through a [`RetryDriver`] (rate limits, backoff with jitter, `Retry-After`
+/// up to [`gpucloud_core::retry::RetryPolicy::max_retry_after`], attempts): a throttled answer
+/// (429) is retried whatever the method; a transient failure (a 5xx but 501, 408, a timeout, a
+/// reset, an unreadable 2xx body) only when the request is idempotent (see
+/// [`Request::idempotent`]), or when the connection could not be made at all. So a
+/// non-idempotent `POST` that times out or gets a 500 is not sent again: its error says
+/// [`CloudError::outcome_unknown`] and only the provider can tell (look it up).
 ///
 /// # Errors
 ///
-/// Every failure is a [`CloudError::Provider`]. For an HTTP error answer its `source()` is a
-/// [`ProviderDetails`] with the status, the provider's code and message, the request id and the
-/// start of the body, the API key scrubbed from all of them. Transport failures keep the
-/// `reqwest` error (without the URL) as the source.
+/// Every failure is a [`CloudError::Provider`] whose [`CloudError::delivery`] says whether the
+/// request reached the server: [`Delivery::NotSent`] when the connection could not be made,
+/// [`Delivery::Unknown`] when it was sent and no usable answer came back (reset, timeout, a 2xx
+/// whose body cannot be read or decoded) or the status leaves the outcome open (500, 502, 504,
+/// see [`gpucloud_core::status::http_status`]), [`Delivery::Answered`] otherwise. For an HTTP
+/// error answer the one-line message has the status, the provider's code, message and request
+/// id, and `source()` is a [`ProviderDetails`] with those and the start of the body, the API key
+/// scrubbed from all of them. Transport failures keep the `reqwest` error (without the URL) as
+/// the source.
 ///
 /// # Logs
 ///
@@ -72,10 +65,7 @@ struct Inner {
     /// The `Authorization` header value, built once (marked sensitive, so never logged).
     authorization: Option<HeaderValue>,
     classifier: Box<dyn Classify>,
-    retry: RetryPolicy,
-    limiter: Option<Limiter>,
-    create_limiter: Option<Limiter>,
-    observer: Option<Observer>,
+    driver: RetryDriver,
     config: HttpConfig,
 }
 
@@ -86,33 +76,6 @@ impl fmt::Debug for HttpClient {
             .field("auth", &self.inner.auth)
             .field("config", &self.inner.config)
             .finish_non_exhaustive()
-    }
-}
-
-/// Why one attempt failed.
-struct Failure {
-    kind: ErrorKind,
-    retry: Retry,
-    message: String,
-    source: Option<BoxError>,
-    status: Option<StatusCode>,
-    reached_server: bool,
-    retry_after: Option<Duration>,
-}
-
-impl Failure {
-    /// Whether this failure may be retried for a request of this idempotency.
-    fn may_retry(&self, idempotent: bool) -> bool {
-        if !self.retry.is_retryable() {
-            return false;
-        }
-        match self.status {
-            Some(status) => {
-                RETRY_STATUSES.contains(&status.as_u16())
-                    && (idempotent || status == StatusCode::TOO_MANY_REQUESTS)
-            }
-            None => idempotent || !self.reached_server,
-        }
     }
 }
 
@@ -161,10 +124,10 @@ impl HttpClient {
                 auth,
                 authorization,
                 classifier: Box::new(classifier),
-                retry: config.retry,
-                limiter: config.rate_limit.map(Limiter::new),
-                create_limiter: config.create_rate_limit.map(Limiter::new),
-                observer: config.observer.clone(),
+                driver: RetryDriver::new(config.retry)
+                    .with_rate_limit(config.rate_limit)
+                    .with_create_rate_limit(config.create_rate_limit)
+                    .with_observer(config.observer.clone()),
                 config,
             }),
         })
@@ -191,41 +154,24 @@ impl HttpClient {
         self.inner.auth.redact(text)
     }
 
-    /// `GET path?query` and decode the JSON answer as `T`.
-    pub async fn get_json<T: DeserializeOwned>(
-        &self,
-        operation: &'static str,
-        path: &str,
-        query: &[(&str, &str)],
-    ) -> Result<T> {
-        self.send_json(with_query(Request::get(operation, path), query))
-            .await
-    }
-
-    /// `GET path?query` and return the raw body.
-    pub async fn get_bytes(
-        &self,
-        operation: &'static str,
-        path: &str,
-        query: &[(&str, &str)],
-    ) -> Result<Bytes> {
-        Ok(self
-            .send(with_query(Request::get(operation, path), query))
-            .await?
-            .body)
-    }
-
     /// Sends `request` and decodes the JSON answer as `T`. An empty body decodes as JSON `null`
-    /// (so `()` and `Option<_>` accept a `204 No Content`). A body that is not a `T` is an
-    /// [`ErrorKind::Decode`] error naming the serde error and quoting the start of the body.
+    /// (so `()` and `Option<_>` accept a `204 No Content`). A 2xx body that is not a `T` is an
+    /// [`ErrorKind::Decode`] error with [`Delivery::Unknown`] (the request may have been carried
+    /// out), naming the serde error; decoding is part of the attempt, so an idempotent request
+    /// whose answer arrives cut or garbled is retried like any other transient failure.
     pub async fn send_json<T: DeserializeOwned>(&self, request: Request) -> Result<T> {
-        self.send_json_seed(request, std::marker::PhantomData::<T>)
-            .await
+        let operation = request.operation;
+        self.run(&request, |response| {
+            self.decode(operation, &response, std::marker::PhantomData::<T>)
+        })
+        .await
     }
 
     /// Like [`HttpClient::send_json`], but decodes the body with a [`DeserializeSeed`]: the
     /// provider can process each element of a large answer as it is parsed (filter, convert)
-    /// instead of building an intermediate collection first. Same empty-body and error rules.
+    /// instead of building an intermediate collection first. Same empty-body and error rules,
+    /// except that a body that fails to decode is not retried (the seed has already seen part
+    /// of it): the error is transient, for the caller to retry as a whole.
     pub async fn send_json_seed<S, T>(&self, request: Request, seed: S) -> Result<T>
     where
         S: for<'de> DeserializeSeed<'de, Value = T>,
@@ -238,6 +184,16 @@ impl HttpClient {
     /// Sends `request` with retries and rate limits and returns the 2xx response. Any other
     /// status is an error classified by the provider's [`Classify`] hook.
     pub async fn send(&self, request: Request) -> Result<HttpResponse> {
+        self.run(&request, Ok).await
+    }
+
+    /// Runs `request` through the retry driver; `accept` turns a 2xx answer into the result
+    /// (its failure counts as a failed attempt).
+    async fn run<T>(
+        &self,
+        request: &Request,
+        accept: impl Fn(HttpResponse) -> Result<T>,
+    ) -> Result<T> {
         let span = tracing::info_span!(
             "http_request",
             provider = %self.inner.provider,
@@ -248,112 +204,43 @@ impl HttpClient {
             status = field::Empty,
             latency_ms = field::Empty,
         );
-        self.send_with_retries(&request, &span)
-            .instrument(span.clone())
-            .await
-    }
-
-    async fn send_with_retries(
-        &self,
-        request: &Request,
-        span: &tracing::Span,
-    ) -> Result<HttpResponse> {
         let url = self.url_for(&request.path);
-        let policy = self.inner.retry;
-        let max_attempts = policy.attempts();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            span.record("attempt", attempt);
-            self.wait_for_rate_limits(request).await;
-            let started = tokio::time::Instant::now();
-            let outcome = self.attempt(request, &url).await;
-            let latency_ms = started.elapsed().as_millis() as u64;
-            span.record("latency_ms", latency_ms);
-            let failure = match outcome {
-                Ok(response) => {
-                    span.record("status", response.status.as_u16());
+        let mut call = Call::new(request.operation, request.idempotent);
+        if request.create {
+            call = call.create();
+        }
+        let accept = &accept;
+        let url = &url;
+        let attempt_span = span.clone();
+        self.inner
+            .driver
+            .run(&call, move |attempt| {
+                let span = attempt_span.clone();
+                async move {
+                    span.record("attempt", attempt);
+                    let started = tokio::time::Instant::now();
+                    let outcome = self.attempt(request, url).await;
+                    let latency_ms =
+                        u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    span.record("latency_ms", latency_ms);
+                    if let Some(status) = outcome.as_ref().map_or_else(
+                        |e| e.provider_details().and_then(|d| d.status),
+                        |r| Some(r.status.as_u16()),
+                    ) {
+                        span.record("status", status);
+                    }
+                    let response = outcome?;
                     tracing::debug!(
                         attempt,
                         status = response.status.as_u16(),
                         latency_ms,
-                        "request succeeded"
+                        "request answered"
                     );
-                    return Ok(response);
+                    accept(response)
                 }
-                Err(failure) => failure,
-            };
-            if let Some(status) = failure.status {
-                span.record("status", status.as_u16());
-            }
-            let status = failure.status.map(|s| s.as_u16());
-            if !failure.may_retry(request.idempotent) {
-                tracing::debug!(attempt, status, latency_ms, kind = ?failure.kind, "request failed");
-                return Err(self.error_from(request.operation, failure));
-            }
-            if attempt >= max_attempts {
-                tracing::debug!(attempt, status, latency_ms, kind = ?failure.kind, "request failed, attempts exhausted");
-                let retry = if max_attempts > 1 {
-                    Retry::Exhausted
-                } else {
-                    failure.retry
-                };
-                return Err(self
-                    .error_from(request.operation, failure)
-                    .with_retry(retry));
-            }
-            let wait = policy.wait(attempt, rand::random::<f64>(), failure.retry_after);
-            tracing::info!(
-                attempt,
-                status,
-                latency_ms,
-                kind = ?failure.kind,
-                wait_ms = wait.as_millis() as u64,
-                "request failed, retrying"
-            );
-            self.notify(&HttpEvent::Retry(RetryEvent {
-                operation: request.operation,
-                attempt,
-                wait,
-                kind: failure.kind,
-                status,
-                retry_after: failure.retry_after,
-            }));
-            tokio::time::sleep(wait).await;
-        }
-    }
-
-    async fn wait_for_rate_limits(&self, request: &Request) {
-        if request.create
-            && let Some(limiter) = &self.inner.create_limiter
-        {
-            self.acquire(limiter, true, request.operation).await;
-        }
-        if let Some(limiter) = &self.inner.limiter {
-            self.acquire(limiter, false, request.operation).await;
-        }
-    }
-
-    async fn acquire(&self, limiter: &Limiter, create: bool, operation: &'static str) {
-        while let Err(wait) = limiter.try_acquire() {
-            tracing::debug!(
-                create,
-                wait_ms = wait.as_millis() as u64,
-                "rate limited locally"
-            );
-            self.notify(&HttpEvent::RateLimited(RateLimitEvent {
-                operation,
-                create,
-                wait,
-            }));
-            tokio::time::sleep(wait).await;
-        }
-    }
-
-    fn notify(&self, event: &HttpEvent) {
-        if let Some(observer) = &self.inner.observer {
-            observer(event);
-        }
+            })
+            .instrument(span)
+            .await
     }
 
     /// The base URL with `path` appended (built once per call, not per attempt).
@@ -371,7 +258,7 @@ impl HttpClient {
         url
     }
 
-    async fn attempt(&self, request: &Request, url: &Url) -> Result<HttpResponse, Failure> {
+    async fn attempt(&self, request: &Request, url: &Url) -> Result<HttpResponse> {
         let mut builder = self
             .inner
             .http
@@ -397,14 +284,15 @@ impl HttpClient {
         let mut response = builder
             .send()
             .await
-            .map_err(|e| self.transport_failure(e, false))?;
+            .map_err(|e| self.transport_failure(request.operation, e))?;
         let status = response.status();
         // Taken, not cloned: the body is read next and the response is then gone.
         let headers = std::mem::take(response.headers_mut());
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_failure(e, true))?;
+        let body = response.bytes().await.map_err(|e| {
+            // The status arrived, the body did not: whatever the status said, the answer is lost.
+            self.transport_failure(request.operation, e)
+                .with_delivery(Delivery::Unknown)
+        })?;
         if status.is_success() {
             return Ok(HttpResponse {
                 status,
@@ -412,13 +300,15 @@ impl HttpClient {
                 body,
             });
         }
-        Err(self.http_failure(status, &headers, &body))
+        Err(self.http_failure(request, status, &headers, &body))
     }
 
-    fn transport_failure(&self, error: reqwest::Error, answered: bool) -> Failure {
+    /// A failure without a usable answer. Only a failed connection proves the request never
+    /// left; anything later (reset, timeout while waiting) may have reached the server.
+    fn transport_failure(&self, operation: &'static str, error: reqwest::Error) -> CloudError {
         let error = error.without_url();
         let timed_out = error.is_timeout();
-        let connect = error.is_connect() && !answered;
+        let connect = error.is_connect();
         let chain = self.redact(&error_chain(&error));
         let (kind, message) = match (timed_out, connect) {
             (true, true) => (ErrorKind::Timeout, format!("timed out connecting: {chain}")),
@@ -429,31 +319,39 @@ impl HttpClient {
                 format!("connection failed: {chain}"),
             ),
         };
-        Failure {
-            kind,
-            retry: Retry::Transient,
-            message,
-            source: Some(Box::new(error)),
-            status: None,
-            reached_server: !connect,
-            retry_after: None,
-        }
+        let delivery = if connect {
+            Delivery::NotSent
+        } else {
+            Delivery::Unknown
+        };
+        CloudError::provider(self.inner.provider.clone(), operation, kind, message)
+            .with_retry(Retry::Transient)
+            .with_delivery(delivery)
+            .with_source(error)
     }
 
-    fn http_failure(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Failure {
+    fn http_failure(
+        &self,
+        request: &Request,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> CloudError {
         let class = self.inner.classifier.classify(status, headers, body);
-        let throttled = matches!(status.as_u16(), 429 | 503);
-        let after = if throttled {
-            retry_after(headers, SystemTime::now())
-        } else {
-            None
-        };
+        let after = retry_after(headers, SystemTime::now());
         let retry = match class.retry {
             Retry::Throttled { after: None } => Retry::Throttled { after },
             other => other,
         };
+        let kind = if request.about_instance && class.kind == ErrorKind::ResourceNotFound {
+            ErrorKind::InstanceNotFound
+        } else {
+            class.kind
+        };
         let details = ProviderDetails {
             status: Some(status.as_u16()),
+            grpc_code: None,
+            retry_after: after,
             code: class.code.map(|code| self.redact(&code)),
             message: class.message.map(|message| self.redact(&message)),
             request_id: class
@@ -479,15 +377,20 @@ impl HttpClient {
                 }
             }
         }
-        Failure {
-            kind: class.kind,
-            retry,
-            message,
-            source: Some(Box::new(details)),
-            status: Some(status),
-            reached_server: true,
-            retry_after: after,
+        if let Some(id) = &details.request_id {
+            message.push_str(" (request id ");
+            message.push_str(&truncate_chars(id, MAX_MESSAGE_CHARS));
+            message.push(')');
         }
+        CloudError::provider(
+            self.inner.provider.clone(),
+            request.operation,
+            kind,
+            message,
+        )
+        .with_retry(retry)
+        .with_delivery(class.delivery)
+        .with_source(details)
     }
 
     fn body_excerpt(&self, body: &[u8]) -> Option<String> {
@@ -497,20 +400,6 @@ impl HttpClient {
         Some(ProviderDetails::truncate_body(
             &self.redact(&String::from_utf8_lossy(body)),
         ))
-    }
-
-    fn error_from(&self, operation: &'static str, failure: Failure) -> CloudError {
-        let error = CloudError::provider(
-            self.inner.provider.clone(),
-            operation,
-            failure.kind,
-            failure.message,
-        )
-        .with_retry(failure.retry);
-        match failure.source {
-            Some(source) => error.with_source(source),
-            None => error,
-        }
     }
 
     /// Decodes the body once, straight from the bytes; the error text is built only on failure.
@@ -532,22 +421,29 @@ impl HttpClient {
             Err(_) => decode_with(serde_json::Deserializer::from_slice(json), seed),
         };
         parsed.map_err(|e| {
-            let text = self.redact(&String::from_utf8_lossy(body));
-            let snippet = truncate_chars(&text, DECODE_SNIPPET_CHARS);
             let details = ProviderDetails {
                 status: Some(response.status.as_u16()),
-                code: None,
-                message: Some(e.to_string()),
+                message: Some(self.redact(&e.to_string())),
                 request_id: request_id(&response.headers).map(|id| self.redact(&id)),
                 body: self.body_excerpt(body),
+                ..ProviderDetails::default()
             };
+            let mut message = format!("unreadable HTTP {} answer: {e}", response.status.as_u16());
+            if let Some(id) = &details.request_id {
+                message.push_str(" (request id ");
+                message.push_str(&truncate_chars(id, MAX_MESSAGE_CHARS));
+                message.push(')');
+            }
+            // A 2xx that cannot be read may still mean the request was carried out; a cut
+            // body is worth another try when the request is safe to repeat.
             CloudError::provider(
                 self.inner.provider.clone(),
                 operation,
                 ErrorKind::Decode,
-                format!("unexpected response body: {e}; body starts with {snippet:?}"),
+                message,
             )
-            .with_retry(Retry::Never)
+            .with_retry(Retry::Transient)
+            .with_delivery(Delivery::Unknown)
             .with_source(details)
         })
     }
@@ -573,24 +469,11 @@ fn authorization(auth: &Auth) -> std::result::Result<Option<HeaderValue>, &'stat
     let text = match auth {
         Auth::None => return Ok(None),
         Auth::Bearer(key) => format!("Bearer {}", key.expose()),
-        Auth::Basic(key) => {
-            use base64::Engine as _;
-            let encoded =
-                base64::engine::general_purpose::STANDARD.encode(format!("{}:", key.expose()));
-            format!("Basic {encoded}")
-        }
     };
     let mut value = HeaderValue::from_str(&text)
         .map_err(|_| "it contains characters that are not allowed in a header (control characters or non-ASCII)")?;
     value.set_sensitive(true);
     Ok(Some(value))
-}
-
-fn with_query(mut request: Request, query: &[(&str, &str)]) -> Request {
-    for (name, value) in query {
-        request = request.query(*name, *value);
-    }
-    request
 }
 
 /// `error: source: source ...`, each distinct message once.

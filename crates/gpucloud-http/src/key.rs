@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use secrecy::{ExposeSecret, SecretString};
 
 /// A provider API key. Its `Debug` and `Display` print `ApiKey(<redacted>)`; the key itself is
@@ -67,8 +65,6 @@ pub enum Auth {
     None,
     /// `Authorization: Bearer <key>`.
     Bearer(ApiKey),
-    /// HTTP Basic with the key as the user name and an empty password.
-    Basic(ApiKey),
 }
 
 impl Auth {
@@ -76,19 +72,14 @@ impl Auth {
     pub fn key(&self) -> Option<&ApiKey> {
         match self {
             Self::None => None,
-            Self::Bearer(key) | Self::Basic(key) => Some(key),
+            Self::Bearer(key) => Some(key),
         }
     }
 
-    /// Replaces every occurrence of the key in `text` with `<redacted>`, both in clear and in
-    /// its HTTP Basic form (`base64("<key>:")`, as an API echoing the header would show it).
+    /// Replaces every occurrence of the key in `text` with `<redacted>`.
     pub fn redact(&self, text: &str) -> String {
         match self.key() {
-            Some(key) if !key.is_empty() => {
-                let basic = BASE64.encode(format!("{}:", key.expose()));
-                text.replace(key.expose(), "<redacted>")
-                    .replace(&basic, "<redacted>")
-            }
+            Some(key) if !key.is_empty() => text.replace(key.expose(), "<redacted>"),
             _ => text.to_owned(),
         }
     }
@@ -110,10 +101,8 @@ mod tests {
 
     #[test]
     fn redaction_replaces_every_occurrence_and_ignores_empty_keys() {
-        let auth = Auth::Basic(ApiKey::new("k3y"));
+        let auth = Auth::Bearer(ApiKey::new("k3y"));
         assert_eq!(auth.redact("a k3y b k3y"), "a <redacted> b <redacted>");
-        // base64("k3y:") is "azN5Og==".
-        assert_eq!(auth.redact("Basic azN5Og=="), "Basic <redacted>");
         assert_eq!(Auth::Bearer(ApiKey::new("")).redact("abc"), "abc");
         assert_eq!(Auth::None.redact("abc"), "abc");
     }

@@ -4,19 +4,16 @@ mod classify;
 mod client;
 mod config;
 mod key;
-mod limit;
 mod request;
 mod retry_after;
 
-pub use classify::{Classification, Classify, REQUEST_ID_HEADERS, StatusClassifier, request_id};
-pub use client::{HttpClient, RETRY_STATUSES};
-pub use config::{
-    HttpConfig, HttpEvent, Observer, RateLimit, RateLimitEvent, RetryEvent, RetryPolicy,
-    check_base_url, parse_base_url,
-};
+pub use classify::{Classification, Classify, REQUEST_ID_HEADERS, request_id};
+pub use client::HttpClient;
+pub use config::{HttpConfig, HttpEvent, check_base_url, parse_base_url};
+/// The retry driver's types, re-exported because [`HttpConfig`] takes them.
+pub use gpucloud_core::retry::{Observer, RateLimit, RateLimitEvent, RetryEvent, RetryPolicy};
 pub use key::{ApiKey, Auth};
 pub use request::{HttpResponse, Request};
-pub use retry_after::{parse_retry_after, retry_after};
 
 /// The `http` types used in this crate's API (status, headers, method), re-exported so that
 /// providers need no direct dependency.

@@ -24,6 +24,7 @@ pub struct Request {
     pub(crate) body: Option<Bytes>,
     pub(crate) idempotent: bool,
     pub(crate) create: bool,
+    pub(crate) about_instance: bool,
     pub(crate) timeout: Option<Duration>,
 }
 
@@ -42,6 +43,7 @@ impl Request {
             body: None,
             idempotent,
             create: false,
+            about_instance: false,
             timeout: None,
         }
     }
@@ -92,13 +94,7 @@ impl Request {
         Ok(self)
     }
 
-    /// Sets a body that is already JSON text.
-    pub fn json_bytes(mut self, body: impl Into<Bytes>) -> Self {
-        self.body = Some(body.into());
-        self
-    }
-
-    /// Adds a header, e.g. an idempotency key.
+    /// Adds a header, e.g. an idempotency key (then mark the request [`Request::idempotent`]).
     pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.headers.append(name, value);
         self
@@ -114,6 +110,14 @@ impl Request {
     /// Marks the request as a create, counted by the create rate limiter.
     pub fn create(mut self) -> Self {
         self.create = true;
+        self
+    }
+
+    /// Marks the request as being about one instance (get, terminate, restart it), so that a
+    /// not-found answer is [`gpucloud_core::ErrorKind::InstanceNotFound`] rather than
+    /// `ResourceNotFound`.
+    pub fn about_instance(mut self) -> Self {
+        self.about_instance = true;
         self
     }
 
@@ -160,6 +164,7 @@ impl fmt::Debug for Request {
             .field("body_bytes", &self.body.as_ref().map(Bytes::len))
             .field("idempotent", &self.idempotent)
             .field("create", &self.create)
+            .field("about_instance", &self.about_instance)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }

@@ -18,6 +18,9 @@
 //!     building its answer, so the peak of a raw transfer is printed next to it). Targets for
 //!     10,000: < 50 ms beyond transfer, < 50 MB peak.
 //! (c) instance types for all regions.
+//! (d) `instance_types` (what `gpucloud types -p lambda` does: two requests) with Lambda's
+//!     default rate limits, against a fake with 50 ms of injected latency: the end-to-end time
+//!     next to the fake's own latency, so the difference is what the client waited on its own.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -301,8 +304,7 @@ async fn overhead(rounds: usize, runtime: &str) {
 
     // An instance gpucloud made has its own ruleset: get_instance reads it too (2 GETs); the
     // floors do the same two GETs.
-    let created = client
-        .create_instance(CreateInstanceAttrs {
+    let created = gpucloud_core::validate_and_create(&client, &CreateInstanceAttrs {
             location: "us-west-1".into(),
             instance_type: "gpu_1x_a10".into(),
             ref_id: "bench-ruleset".into(),
@@ -435,6 +437,42 @@ async fn catalog() {
     fake.shutdown().await;
 }
 
+async fn types_with_default_limits() {
+    const LATENCY: Duration = Duration::from_millis(50);
+    let fake = FakeLambda::start(FakeLambdaOptions {
+        latency: LATENCY,
+        ..FakeLambdaOptions::default()
+    })
+    .await
+    .expect("fake");
+    let mut samples = Vec::new();
+    for _ in 0..5 {
+        // A fresh credential each time, as each `gpucloud types` run is: full rate-limit cells.
+        let client =
+            LambdaCredential::new(LambdaConfig::new(fake.api_key()).with_base_url(fake.base_url()))
+                .expect("credential")
+                .client("");
+        let started = Instant::now();
+        std::hint::black_box(
+            client
+                .instance_types(&GetInstanceTypeArgs::default())
+                .await
+                .expect("types"),
+        );
+        samples.push(started.elapsed());
+    }
+    let t = median(samples);
+    println!(
+        "(d) instance_types with default rate limits (1 request/s, burst 5), fake latency {:.0} ms: \
+         {:.1} ms end to end (median of 5, fresh client each: new connections), {:.1} ms beyond the \
+         fake's latency (a client-side limiter wait would add 1000 ms)",
+        millis(LATENCY),
+        millis(t),
+        millis(t.saturating_sub(LATENCY))
+    );
+    fake.shutdown().await;
+}
+
 fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
@@ -472,5 +510,6 @@ fn main() {
         .await;
         big_lists().await;
         catalog().await;
+        types_with_default_limits().await;
     });
 }

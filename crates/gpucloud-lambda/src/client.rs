@@ -3,19 +3,19 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::future::Future;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use base64::Engine as _;
-use gpucloud_core::validate::validate_create;
+use gpucloud_core::bookkeeping::{CRED_REF_ID_TAG, REF_ID_TAG};
 use gpucloud_core::{
-    AddFirewallRulesToInstanceArgs, ApiType, CapabilityTable, CloudClient, CloudCredential,
-    CloudError, CreateFeatures, CreateInstanceAttrs, ErrorKind, GetImageArgs, GetInstanceTypeArgs,
-    GetLocationsArgs, Identity, Image, Instance, InstanceId, InstanceType, LifecycleStatus,
-    ListInstancesArgs, Location, MachineImage, ModifyFirewall, RebootInstance, Result, Retry,
-    RevokeSecurityGroupRuleArgs, tenant_id_from_secret,
+    ApiType, Bookkeeping, CapabilityTable, CloudClient, CloudCredential, CloudError,
+    CreateFeatures, Delivery, ErrorKind, GetImageArgs, GetInstanceTypeArgs, GetLocationsArgs,
+    Identity, Image, Instance, InstanceId, InstanceType, LifecycleStatus, ListInstancesArgs,
+    Location, MachineImage, ModifyFirewall, RebootInstance, Result, Retry, ValidCreate,
+    ValidFirewallAdd, ValidFirewallRevoke, missing_rules, tenant_id_from_secret,
 };
 use gpucloud_http::{
     ApiKey, Auth, Classification, HeaderMap, HttpClient, HttpConfig, RateLimit, Request,
@@ -25,8 +25,8 @@ use jiff::Timestamp;
 use tokio::sync::Mutex;
 
 use crate::config::LambdaConfig;
-use crate::convert::{self, PROVIDER, TAG_CRED_REF_ID, TAG_REF_ID};
-use crate::error::{Subject, classify};
+use crate::convert::{self, PROVIDER};
+use crate::error::classify;
 use crate::wire::{self, Data, EachData};
 
 /// The provider id.
@@ -36,6 +36,8 @@ pub const PROVIDER_ID: &str = PROVIDER;
 /// rate limiters per account, as Lambda's limits are per account) and one create lock.
 struct Shared {
     http: HttpClient,
+    /// The first wait between two attempts of a cleanup step (the HTTP retry backoff).
+    cleanup_backoff: Duration,
     /// The credential reference stamped on every instance and ruleset created.
     ref_id: String,
     identity: Identity,
@@ -45,7 +47,15 @@ struct Shared {
     create_lock: Mutex<()>,
     /// Minimum age of an unreferenced ruleset before the sweep deletes it.
     orphan_grace: Duration,
+    /// The launches per minute the create rate limit lets through (what
+    /// `max_create_requests_per_minute` reports).
+    creates_per_minute: u32,
 }
+
+/// The burst of the general rate limit. Lambda documents "generally one request per second",
+/// not one request every second: a command's few requests (`types` makes two) go out at once,
+/// and the limit only spaces longer runs.
+const GENERAL_BURST: u32 = 5;
 
 /// A Lambda credential: the API key and the control plane's reference id.
 ///
@@ -69,13 +79,10 @@ fn classifier(status: StatusCode, _headers: &HeaderMap, body: &[u8]) -> Classifi
         .ok()
         .and_then(|b| b.error)
         .unwrap_or_default();
-    let (kind, retry) = classify(
-        status.as_u16(),
-        error.code.as_deref(),
-        Subject::Resource,
-        None,
-    );
-    let mut class = Classification::new(kind).with_retry(retry);
+    let (kind, retry) = classify(status.as_u16(), error.code.as_deref());
+    let mut class = Classification::from_status(status)
+        .with_kind(kind)
+        .with_retry(retry);
     if let Some(code) = error.code {
         class = class.with_code(code);
     }
@@ -96,11 +103,15 @@ impl LambdaCredential {
         config.validate()?;
         let base = parse_base_url(&format!("{}/api/v1/", config.effective_base_url()))?;
         let rps = config.effective_requests_per_second();
-        let burst = NonZeroU32::new(rps.floor().clamp(1.0, f64::from(u32::MAX)) as u32)
-            .unwrap_or(NonZeroU32::MIN);
+        let burst =
+            NonZeroU32::new((rps.ceil().clamp(1.0, f64::from(u32::MAX)) as u32).max(GENERAL_BURST))
+                .unwrap_or(NonZeroU32::MIN);
         let general =
             RateLimit::every(Duration::from_secs_f64((1.0 / rps).min(86_400.0))).with_burst(burst);
+        // Launches: "one per 12 seconds, or five per minute", so no burst at the default.
         let launch = config.effective_launch_interval();
+        let launch_limit = (!launch.is_zero()).then(|| RateLimit::every(launch));
+        let creates_per_minute = launch_limit.map_or(u32::MAX, |l| l.per_minute_figure());
         let retry = RetryPolicy::default().with_backoff(
             Duration::from_millis(config.retry_backoff_ms.unwrap_or(500)),
             Duration::from_secs(20),
@@ -110,7 +121,7 @@ impl LambdaCredential {
             .with_request_timeout(config.effective_request_timeout())
             .with_retry(retry)
             .with_rate_limit(general)
-            .with_create_rate_limit((!launch.is_zero()).then(|| RateLimit::every(launch)));
+            .with_create_rate_limit(launch_limit);
         let http = HttpClient::new(
             PROVIDER,
             http_config,
@@ -119,6 +130,7 @@ impl LambdaCredential {
         )?;
         let shared = Arc::new(Shared {
             http,
+            cleanup_backoff: retry.initial_backoff,
             ref_id: config.ref_id.clone(),
             identity: Identity::new(
                 PROVIDER,
@@ -128,6 +140,7 @@ impl LambdaCredential {
             ),
             create_lock: Mutex::new(()),
             orphan_grace: config.effective_orphan_ruleset_grace(),
+            creates_per_minute,
         });
         Ok(Self { config, shared })
     }
@@ -179,51 +192,12 @@ impl fmt::Debug for LambdaClient {
     }
 }
 
-/// Rewrites a not-found of an instance operation as `InstanceNotFound`.
-fn for_instance(error: CloudError) -> CloudError {
-    match error {
-        CloudError::Provider {
-            provider,
-            operation,
-            kind: ErrorKind::ResourceNotFound,
-            retry,
-            message,
-            source,
-        } => {
-            let (kind, _) = classify(404, None, Subject::Instance, None);
-            CloudError::Provider {
-                provider,
-                operation,
-                kind,
-                retry,
-                message,
-                source,
-            }
-        }
-        other => other,
-    }
-}
-
-/// True when a failed request may have taken effect: no answer (reset, timeout after sending)
-/// or a 5xx.
-fn outcome_unknown(error: &CloudError) -> bool {
-    match error {
-        CloudError::Provider { .. } => match error.provider_details().and_then(|d| d.status) {
-            Some(status) => status >= 500,
-            None => matches!(error.kind(), ErrorKind::Timeout | ErrorKind::Unavailable),
-        },
-        _ => false,
-    }
-}
-
-fn decode_user_data(b64: &str) -> Result<Option<String>> {
-    if b64.trim().is_empty() {
+/// The decoded user data as the text Lambda takes.
+fn user_data_text(bytes: Option<&[u8]>) -> Result<Option<String>> {
+    let Some(bytes) = bytes else {
         return Ok(None);
-    }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(b64.trim())
-        .map_err(|_| CloudError::invalid("user_data_base64", "is not valid base64"))?;
-    String::from_utf8(bytes).map(Some).map_err(|_| {
+    };
+    String::from_utf8(bytes.to_vec()).map(Some).map_err(|_| {
         CloudError::invalid(
             "user_data_base64",
             "Lambda takes plain-text cloud-init user data; this decodes to non-UTF-8 bytes",
@@ -261,6 +235,33 @@ struct Added {
     ruleset_id: Option<String>,
 }
 
+/// True when an instance in `status` still answers a create with its RefID. One that is
+/// terminating, terminated or failed does not: returning it would hand the caller an instance
+/// that is going away, so the create launches a new one instead.
+fn still_wanted(status: LifecycleStatus) -> bool {
+    !status.is_terminal() && status != LifecycleStatus::Terminating
+}
+
+/// Attempts of one cleanup step (see `LambdaClient::cleanup_step`), on top of the retries the
+/// HTTP client itself makes.
+const CLEANUP_ATTEMPTS: u32 = 3;
+
+/// True when a cleanup request that failed this way may succeed if sent again: a failure of
+/// the provider or the transport (a 5xx, reset, timeout, throttling, an unreadable answer),
+/// unless the HTTP client has already used up its own attempts. A refusal (in use, not
+/// allowed) is not retried: the sweep deals with what stays in use.
+fn cleanup_may_retry(error: &CloudError) -> bool {
+    error.retry() != Retry::Exhausted
+        && matches!(
+            error.kind(),
+            ErrorKind::Internal
+                | ErrorKind::Unavailable
+                | ErrorKind::Timeout
+                | ErrorKind::Decode
+                | ErrorKind::RateLimited
+        )
+}
+
 impl LambdaClient {
     fn http(&self) -> &HttpClient {
         &self.shared.http
@@ -293,16 +294,18 @@ impl LambdaClient {
         operation: &'static str,
         id: &InstanceId,
     ) -> Result<wire::Instance> {
-        self.get(operation, ["instances/", id.as_str()].concat())
-            .await
-            .map_err(for_instance)
+        let request =
+            Request::get(operation, ["instances/", id.as_str()].concat()).about_instance();
+        let data: Data<wire::Instance> = self.http().send_json(request).await?;
+        Ok(data.data)
     }
 
     fn owned_by_me(&self, w: &wire::Instance) -> bool {
-        convert::tag_value(w, TAG_CRED_REF_ID).unwrap_or("") == self.shared.ref_id
+        convert::tag_value(w, CRED_REF_ID_TAG).unwrap_or("") == self.shared.ref_id
     }
 
-    /// The live instance of this credential with this RefID, if any.
+    /// The live instance of this credential with this RefID, if any: one on its way out is
+    /// not the instance a create with that RefID asks for (see [`still_wanted`]).
     async fn find_by_ref_id(
         &self,
         operation: &'static str,
@@ -325,10 +328,8 @@ impl LambdaClient {
             if let Some(ref_id) = ref_id
                 && found.is_none()
                 && self.owned_by_me(&w)
-                && convert::tag_value(&w, TAG_REF_ID) == Some(ref_id)
-                && !convert::status(w.status.as_deref())
-                    .lifecycle_status
-                    .is_terminal()
+                && convert::tag_value(&w, REF_ID_TAG) == Some(ref_id)
+                && still_wanted(convert::status(w.status.as_deref()).lifecycle_status)
             {
                 found = Some(w);
             }
@@ -430,22 +431,17 @@ impl LambdaClient {
     }
 
     /// The name of an account key holding `public_key`, adding one when none does.
-    async fn ensure_ssh_key(
-        &self,
-        attrs: &CreateInstanceAttrs,
-        added: &mut Added,
-    ) -> Result<String> {
+    async fn ensure_ssh_key(&self, create: &ValidCreate, added: &mut Added) -> Result<String> {
         const OP: &str = "create_instance";
+        let attrs = create.attrs();
+        let key = create.public_key();
         let keys: Vec<wire::SshKey> = self.get(OP, "ssh-keys").await?;
-        if let Some(existing) = keys
-            .iter()
-            .find(|k| convert::same_key(&k.public_key, &attrs.public_key))
-        {
+        if let Some(existing) = keys.iter().find(|k| key.same_key_text(&k.public_key)) {
             return Ok(existing.name.clone());
         }
         let base = attrs.key_pair_name.as_deref().unwrap_or(&attrs.ref_id);
         let taken: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
-        let name = convert::unique_key_name(base, &attrs.public_key, &taken);
+        let name = convert::unique_key_name(base, key, &taken);
         let body = wire::AddSshKey {
             name: name.clone(),
             public_key: attrs.public_key.clone(),
@@ -463,13 +459,10 @@ impl LambdaClient {
                     key.data.name
                 })
             }
-            Err(error) if outcome_unknown(&error) || error.kind() == ErrorKind::Conflict => {
+            Err(error) if error.outcome_unknown() || error.kind() == ErrorKind::Conflict => {
                 // The key may exist now (our lost answer, or a concurrent create): look again.
                 let keys: Vec<wire::SshKey> = self.get(OP, "ssh-keys").await?;
-                match keys
-                    .into_iter()
-                    .find(|k| convert::same_key(&k.public_key, &attrs.public_key))
-                {
+                match keys.into_iter().find(|k| key.same_key_text(&k.public_key)) {
                     Some(key) => {
                         if key.name == name {
                             added.ssh_key_id = Some(key.id);
@@ -486,13 +479,13 @@ impl LambdaClient {
     /// Creates the instance's own ruleset in `region`.
     async fn create_ruleset(
         &self,
-        attrs: &CreateInstanceAttrs,
+        create: &ValidCreate,
         region: &str,
         added: &mut Added,
     ) -> Result<wire::FirewallRuleset> {
         const OP: &str = "create_instance";
-        let rules = convert::wire_rules(&attrs.firewall_rules)?;
-        let name = convert::ruleset_name(&self.shared.ref_id, &attrs.ref_id);
+        let rules = convert::with_ssh(convert::wire_rules(create.ingress_rules())?);
+        let name = convert::ruleset_name(&self.shared.ref_id, &create.attrs().ref_id);
         let body = wire::CreateRuleset {
             name: name.clone(),
             region: region.to_owned(),
@@ -509,7 +502,7 @@ impl LambdaClient {
                 added.ruleset_id = Some(ruleset.data.id.clone());
                 Ok(ruleset.data)
             }
-            Err(error) if outcome_unknown(&error) => {
+            Err(error) if error.outcome_unknown() => {
                 let rulesets: Vec<wire::FirewallRuleset> =
                     self.get(OP, "firewall-rulesets").await?;
                 let found = rulesets
@@ -529,38 +522,78 @@ impl LambdaClient {
 
     /// Removes what a failed create added; best effort, logged.
     async fn roll_back(&self, added: Added) {
-        if let Some(id) = added.ruleset_id {
-            let request = Request::delete("create_instance", format!("firewall-rulesets/{id}"))
-                .idempotent(true);
-            if let Err(e) = self.http().send(request).await
-                && !e.is_not_found()
-            {
-                tracing::warn!(ruleset = %id, error = %e, "could not delete the firewall ruleset of a failed create");
-            }
+        const OP: &str = "create_instance";
+        if let Some(id) = added.ruleset_id
+            && let Err(e) = self.delete_resource(OP, "firewall-rulesets/", &id).await
+        {
+            tracing::warn!(ruleset = %id, error = %e, "could not delete the firewall ruleset of a failed create");
         }
-        if let Some(id) = added.ssh_key_id {
-            let request =
-                Request::delete("create_instance", format!("ssh-keys/{id}")).idempotent(true);
-            if let Err(e) = self.http().send(request).await
-                && !e.is_not_found()
-            {
-                tracing::warn!(ssh_key = %id, error = %e, "could not delete the SSH key of a failed create");
+        if let Some(id) = added.ssh_key_id
+            && let Err(e) = self.delete_resource(OP, "ssh-keys/", &id).await
+        {
+            tracing::warn!(ssh_key = %id, error = %e, "could not delete the SSH key of a failed create");
+        }
+    }
+
+    /// `DELETE {collection}{id}` as a cleanup step (see [`Self::cleanup_step`]); a 404 means
+    /// it is already gone, which is what was wanted.
+    async fn delete_resource(
+        &self,
+        operation: &'static str,
+        collection: &str,
+        id: &str,
+    ) -> Result<()> {
+        let sent = self
+            .cleanup_step(|| {
+                let request =
+                    Request::delete(operation, [collection, id].concat()).idempotent(true);
+                self.http().send(request)
+            })
+            .await;
+        match sent {
+            Err(e) if !e.is_not_found() => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs one idempotent cleanup request (a delete, or the list it needs), sending it again
+    /// after a failure that another attempt may not meet: what cleanup leaves is otherwise
+    /// left until a sweep (rulesets, after a grace) or forever (SSH keys). At most
+    /// [`CLEANUP_ATTEMPTS`], waiting the configured retry backoff, doubled each time.
+    async fn cleanup_step<T, F, Fut>(&self, mut step: F) -> Result<T>
+    where
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = Result<T>> + Send,
+        T: Send,
+    {
+        let mut wait = self.shared.cleanup_backoff;
+        let mut attempt = 1;
+        loop {
+            match step().await {
+                Err(e) if attempt < CLEANUP_ATTEMPTS && cleanup_may_retry(&e) => {
+                    tracing::debug!(attempt, error = %e, "cleanup step failed; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = wait.saturating_mul(2);
+                    attempt += 1;
+                }
+                other => return other,
             }
         }
     }
 
     async fn launch(
         &self,
-        attrs: &CreateInstanceAttrs,
+        create: &ValidCreate,
         region: &str,
         added: &mut Added,
     ) -> Result<Instance> {
         const OP: &str = "create_instance";
-        let user_data = decode_user_data(&attrs.user_data_base64)?;
-        let key_name = self.ensure_ssh_key(attrs, added).await?;
+        let attrs = create.attrs();
+        let user_data = user_data_text(create.user_data())?;
+        let key_name = self.ensure_ssh_key(create, added).await?;
         // Every instance gets a ruleset of its own (SSH only when no rules were asked for),
         // so its rules can be changed later: Lambda attaches rulesets only at launch.
-        let ruleset = self.create_ruleset(attrs, region, added).await?;
+        let ruleset = self.create_ruleset(create, region, added).await?;
         let firewall_rules = convert::model_rules(&ruleset.rules);
         let firewall_rulesets = vec![wire::RulesetRef { id: ruleset.id }];
         let created_at = Timestamp::now().round(jiff::Unit::Second).ok();
@@ -569,12 +602,19 @@ impl LambdaClient {
             instance_type_name: attrs.instance_type.clone(),
             ssh_key_names: vec![key_name],
             name: Some(convert::instance_name(&attrs.name, &attrs.ref_id)),
-            hostname: convert::hostname(&attrs.name),
+            hostname: Some(create.hostname().to_owned()),
             image: (!attrs.image_id.is_empty()).then(|| wire::ImageSpec {
                 id: attrs.image_id.clone(),
             }),
             user_data,
-            tags: convert::wire_tags(&attrs.tags, &attrs.ref_id, &self.shared.ref_id, created_at),
+            tags: convert::wire_tags(
+                &attrs.tags,
+                &Bookkeeping {
+                    ref_id: attrs.ref_id.clone(),
+                    cred_ref_id: self.shared.ref_id.clone(),
+                    created_at,
+                },
+            ),
             firewall_rulesets,
         };
         let request = Request::post(OP, "instance-operations/launch")
@@ -607,7 +647,7 @@ impl LambdaClient {
                     }
                 }
             }
-            Err(error) if outcome_unknown(&error) => {
+            Err(error) if error.outcome_unknown() => {
                 // The launch may have happened: look it up by RefID, never launch again blindly.
                 tracing::info!(ref_id = %attrs.ref_id, error = %error, "launch outcome unknown; looking the instance up");
                 match self.find_by_ref_id(OP, &attrs.ref_id).await {
@@ -626,7 +666,8 @@ impl LambdaClient {
                                  create again with the same RefID to resolve it"
                             ),
                         )
-                        .with_retry(Retry::Transient));
+                        .with_retry(Retry::Transient)
+                        .with_delivery(Delivery::Unknown));
                     }
                 }
             }
@@ -670,12 +711,9 @@ impl LambdaClient {
         // Terminating twice is harmless, so transport failures may be retried.
         let request = Request::post(operation, "instance-operations/terminate")
             .json(&wire::InstanceIds { instance_ids: ids })?
-            .idempotent(true);
-        self.http()
-            .send(request)
-            .await
-            .map(|_| ())
-            .map_err(for_instance)
+            .idempotent(true)
+            .about_instance();
+        self.http().send(request).await.map(|_| ())
     }
 
     /// Deletes the instance's SDK-made rulesets; one still attached (Lambda may keep a
@@ -689,24 +727,26 @@ impl LambdaClient {
         if ruleset_ids.is_empty() {
             return None;
         }
-        let mut rulesets: Vec<wire::FirewallRuleset> =
-            match self.get(operation, "firewall-rulesets").await {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not list firewall rulesets to clean up");
-                    return None;
-                }
-            };
+        let listed = self
+            .cleanup_step(|| self.get::<Vec<wire::FirewallRuleset>>(operation, "firewall-rulesets"))
+            .await;
+        let mut rulesets = match listed {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list firewall rulesets to clean up; a later sweep deletes them");
+                return None;
+            }
+        };
         let mut deleted = Vec::new();
         for ruleset in rulesets
             .iter()
             .filter(|r| ruleset_ids.contains(&r.id) && r.name.starts_with(convert::RULESET_PREFIX))
         {
-            let request = Request::delete(operation, format!("firewall-rulesets/{}", ruleset.id))
-                .idempotent(true);
-            match self.http().send(request).await {
-                Ok(_) => deleted.push(ruleset.id.clone()),
-                Err(e) if e.is_not_found() => deleted.push(ruleset.id.clone()),
+            match self
+                .delete_resource(operation, "firewall-rulesets/", &ruleset.id)
+                .await
+            {
+                Ok(()) => deleted.push(ruleset.id.clone()),
                 Err(e) => {
                     tracing::info!(ruleset = %ruleset.id, error = %e, "firewall ruleset not deleted yet; a later sweep deletes it");
                 }
@@ -844,8 +884,10 @@ impl CloudClient for LambdaClient {
         }
     }
 
+    /// What the launch rate limit lets through: 5 at the default 12 s interval, from
+    /// `LAMBDA_LAUNCH_INTERVAL_MS` when set (unlimited when that is 0).
     fn max_create_requests_per_minute(&self) -> u32 {
-        5
+        self.shared.creates_per_minute
     }
 
     async fn locations(&self, _args: GetLocationsArgs) -> Result<Vec<Location>> {
@@ -866,12 +908,13 @@ impl CloudClient for LambdaClient {
         Ok(args.apply(convert::instance_types(&types, &regions)))
     }
 
-    async fn create_instance(&self, attrs: CreateInstanceAttrs) -> Result<Instance> {
+    async fn create_instance(&self, create: ValidCreate) -> Result<Instance> {
         const OP: &str = "create_instance";
-        let attrs = validate_create(&attrs, &self.create_features())?;
-        convert::check_user_tags(&attrs.tags)?;
-        convert::wire_rules(&attrs.firewall_rules)?;
-        decode_user_data(&attrs.user_data_base64)?;
+        let attrs = create.attrs();
+        // Lambda's own limits, on top of what validation checked, before any request.
+        convert::check_user_tags(create.tags())?;
+        convert::wire_rules(create.ingress_rules())?;
+        user_data_text(create.user_data())?;
         let region = if attrs.location.is_empty() {
             self.location.clone()
         } else {
@@ -893,7 +936,7 @@ impl CloudClient for LambdaClient {
         // terminates): reuses the instance list above; never fails the create.
         self.sweep_best_effort(OP, None, &inventory).await;
         let mut added = Added::default();
-        let result = self.launch(&attrs, &region, &mut added).await;
+        let result = self.launch(&create, &region, &mut added).await;
         self.roll_back(added).await;
         result
     }
@@ -982,16 +1025,12 @@ impl CloudClient for LambdaClient {
 #[async_trait]
 impl RebootInstance for LambdaClient {
     async fn reboot_instance(&self, id: &InstanceId) -> Result<()> {
-        let request = Request::post("reboot_instance", "instance-operations/restart").json(
-            &wire::InstanceIds {
+        let request = Request::post("reboot_instance", "instance-operations/restart")
+            .json(&wire::InstanceIds {
                 instance_ids: vec![id.as_str().to_owned()],
-            },
-        )?;
-        self.http()
-            .send(request)
-            .await
-            .map(|_| ())
-            .map_err(for_instance)
+            })?
+            .about_instance();
+        self.http().send(request).await.map(|_| ())
     }
 }
 
@@ -999,52 +1038,29 @@ impl RebootInstance for LambdaClient {
 impl MachineImage for LambdaClient {
     async fn images(&self, args: &GetImageArgs) -> Result<Vec<Image>> {
         let images: Vec<wire::Image> = self.get("images", "images").await?;
-        let owners_ok =
-            args.owners.is_empty() || args.owners.iter().any(|o| o == "lambda" || o == "*");
-        if !owners_ok {
-            return Ok(Vec::new());
-        }
-        let name_ok = |w: &wire::Image| {
-            args.name_filters.is_empty()
-                || args.name_filters.iter().any(|p| {
-                    convert::wildcard_match(p, w.name.as_deref().unwrap_or(""))
-                        || convert::wildcard_match(p, convert::image_family(w))
-                })
-        };
         Ok(images
             .into_iter()
             .filter(|w| self.location.is_empty() || convert::image_region(w) == self.location)
-            .filter(|w| args.image_ids.is_empty() || args.image_ids.contains(&w.id))
-            .filter(|w| {
-                args.architectures.is_empty()
-                    || args
-                        .architectures
-                        .iter()
-                        .any(|a| Some(a.as_str()) == w.architecture.as_deref())
-            })
-            .filter(name_ok)
             .map(convert::image)
+            .filter(|image| args.matches(image))
             .collect())
     }
 }
 
 #[async_trait]
 impl ModifyFirewall for LambdaClient {
-    async fn add_firewall_rules(&self, args: &AddFirewallRulesToInstanceArgs) -> Result<()> {
+    /// Adds the rules not already in place: Lambda rules are (protocol, ports, source)
+    /// triples, so a rule is left out when each of its Lambda rules is in the ruleset.
+    async fn add_firewall_rules(&self, args: &ValidFirewallAdd) -> Result<()> {
         const OP: &str = "add_firewall_rules";
-        for (i, rule) in args.firewall_rules.ingress_rules.iter().enumerate() {
-            gpucloud_core::validate::check_firewall_rule(
-                &format!("firewall_rules.ingress_rules[{i}]"),
-                rule,
-            )?;
+        let new_rules = convert::wire_rules(args.ingress_rules())?;
+        let ruleset = self.own_ruleset(OP, args.instance_id()).await?;
+        let in_place = convert::model_rules(&ruleset.rules).ingress_rules;
+        if missing_rules(&in_place, args.ingress_rules()).is_empty() {
+            return Ok(());
         }
-        let new_rules = convert::wire_rules(&args.firewall_rules)?;
-        let ruleset = self.own_ruleset(OP, &args.instance_id).await?;
         let mut rules = ruleset.rules.clone();
-        // `wire_rules` adds SSH when the new rules lack it; the ruleset already keeps SSH open.
-        for rule in new_rules.into_iter().filter(|r| {
-            !args.firewall_rules.ingress_rules.is_empty() || r.port_range != Some(vec![22, 22])
-        }) {
+        for rule in new_rules {
             if !rules
                 .iter()
                 .any(|r| convert::rule_id(r) == convert::rule_id(&rule))
@@ -1058,13 +1074,13 @@ impl ModifyFirewall for LambdaClient {
         self.patch_rules(OP, &ruleset.id, rules).await
     }
 
-    async fn revoke_firewall_rules(&self, args: &RevokeSecurityGroupRuleArgs) -> Result<()> {
+    async fn revoke_firewall_rules(&self, args: &ValidFirewallRevoke) -> Result<()> {
         const OP: &str = "revoke_firewall_rules";
-        let ruleset = self.own_ruleset(OP, &args.instance_id).await?;
+        let ruleset = self.own_ruleset(OP, args.instance_id()).await?;
         let rules: Vec<wire::FirewallRule> = ruleset
             .rules
             .iter()
-            .filter(|r| !args.security_group_rule_ids.contains(&convert::rule_id(r)))
+            .filter(|r| !args.rule_ids().iter().any(|id| *id == convert::rule_id(r)))
             .cloned()
             .collect();
         if rules.len() == ruleset.rules.len() {

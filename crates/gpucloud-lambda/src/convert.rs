@@ -1,10 +1,13 @@
 //! Lambda's JSON → the gpucloud model, and the few model → Lambda mappings create needs.
 //! Pure functions, no I/O.
 
+use gpucloud_core::bookkeeping::{CRED_REF_ID_TAG, REF_ID_TAG};
+use gpucloud_core::sshkey::PublicKey;
+use gpucloud_core::text::{hex, truncate};
 use gpucloud_core::{
-    Architecture, Bytes, BytesUnit, CloudError, FirewallRule, FirewallRules, Gpu, Image, Instance,
-    InstanceId, InstanceType, InstanceTypeId, LifecycleStatus, Location, Manufacturer, Price,
-    Protocol, Result, Status, Storage, Tags, normalize_gpu_name,
+    Architecture, Bookkeeping, Bytes, BytesUnit, CheckedRule, Cidr, CloudError, FirewallRule,
+    FirewallRules, Gpu, Image, Instance, InstanceId, InstanceType, InstanceTypeId, LifecycleStatus,
+    Location, Manufacturer, Price, Protocol, Result, Status, Storage, Tags, normalize_gpu_name,
 };
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
@@ -13,14 +16,6 @@ use crate::wire;
 
 /// The provider id.
 pub(crate) const PROVIDER: &str = "lambda-labs";
-/// Tag holding the control plane's RefID of the instance.
-pub(crate) const TAG_REF_ID: &str = "gpucloud-ref-id";
-/// Tag holding the reference id of the credential that created the instance.
-pub(crate) const TAG_CRED_REF_ID: &str = "gpucloud-cred-ref-id";
-/// Tag holding the creation time (RFC 3339), which Lambda does not report.
-pub(crate) const TAG_CREATED_AT: &str = "gpucloud-created-at";
-/// Prefix of every bookkeeping tag; reserved, stripped from `Instance::tags`.
-pub(crate) const TAG_PREFIX: &str = "gpucloud-";
 /// Prefix of the names of firewall rulesets the SDK creates (one per instance).
 pub(crate) const RULESET_PREFIX: &str = "gpucloud-";
 /// Login user of Lambda's images.
@@ -31,6 +26,8 @@ const MAX_KEY_NAME: usize = 64;
 pub(crate) const MAX_INSTANCE_NAME: usize = 64;
 /// Longest tag key and value Lambda accepts.
 const MAX_TAG_KEY: usize = 55;
+/// Owner of every image Lambda lists (it has no custom images).
+pub(crate) const IMAGE_OWNER: &str = "lambda";
 const MAX_TAG_VALUE: usize = 128;
 
 /// Lambda's instance status → lifecycle status.
@@ -91,7 +88,7 @@ impl TypeIds {
 }
 
 /// A Lambda instance → [`Instance`]. Bookkeeping tags become `ref_id`, `cloud_cred_ref_id` and
-/// `created_at` and are removed from `tags`.
+/// `created_at` and are removed from `tags` ([`Bookkeeping::decode`]).
 pub(crate) fn instance(w: wire::Instance) -> Instance {
     instance_with(w, &mut TypeIds::default())
 }
@@ -99,21 +96,12 @@ pub(crate) fn instance(w: wire::Instance) -> Instance {
 /// [`instance`], reusing the type ids of earlier instances of the same pass.
 pub(crate) fn instance_with(w: wire::Instance, type_ids: &mut TypeIds) -> Instance {
     let status = status(w.status.as_deref());
-    let mut tags = Tags::new();
-    let mut ref_id = String::new();
-    let mut cred_ref_id = String::new();
-    let mut created_at = None;
-    for tag in w.tags.unwrap_or_default() {
-        match tag.key.as_str() {
-            TAG_REF_ID => ref_id = tag.value,
-            TAG_CRED_REF_ID => cred_ref_id = tag.value,
-            TAG_CREATED_AT => created_at = tag.value.parse::<Timestamp>().ok(),
-            k if k.starts_with(TAG_PREFIX) => {}
-            _ => {
-                tags.insert(tag.key, tag.value);
-            }
-        }
-    }
+    let (bookkeeping, tags) = Bookkeeping::decode(
+        w.tags
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| (t.key, t.value)),
+    );
     let location = w.region.map(|r| r.name).unwrap_or_default();
     let (type_name, storage_gib) = w
         .instance_type
@@ -133,9 +121,9 @@ pub(crate) fn instance_with(w: wire::Instance, type_ids: &mut TypeIds) -> Instan
     let ip = w.ip.unwrap_or_default();
     Instance {
         name: w.name.unwrap_or_default(),
-        ref_id,
-        cloud_cred_ref_id: cred_ref_id,
-        created_at,
+        ref_id: bookkeeping.ref_id,
+        cloud_cred_ref_id: bookkeeping.cred_ref_id,
+        created_at: bookkeeping.created_at,
         cloud_id: InstanceId::new(w.id),
         public_dns: ip.clone(),
         public_ip: ip,
@@ -183,8 +171,8 @@ pub(crate) fn own_ruleset_names(w: &wire::Instance) -> Option<[String; 2]> {
         .iter()
         .flatten()
         .any(|r| !r.id.is_empty());
-    let ref_id = tag_value(w, TAG_REF_ID).filter(|r| !r.is_empty())?;
-    let cred_ref_id = tag_value(w, TAG_CRED_REF_ID).unwrap_or("");
+    let ref_id = tag_value(w, REF_ID_TAG).filter(|r| !r.is_empty())?;
+    let cred_ref_id = tag_value(w, CRED_REF_ID_TAG).unwrap_or("");
     referenced.then(|| {
         [
             ruleset_name(cred_ref_id, ref_id),
@@ -415,6 +403,7 @@ pub(crate) fn location(region: wire::Region, available: bool) -> Location {
 /// A Lambda image → [`Image`]. The region is part of the description, since images are
 /// per region and the model has no region field.
 pub(crate) fn image(w: wire::Image) -> Image {
+    let family = w.family.clone().unwrap_or_default();
     let region = w.region.map(|r| r.name).unwrap_or_default();
     let mut description = w.description.unwrap_or_default();
     if !region.is_empty() {
@@ -431,12 +420,9 @@ pub(crate) fn image(w: wire::Image) -> Image {
         description,
         name: w.name.unwrap_or_default(),
         created_at: w.created_time.and_then(|t| t.parse::<Timestamp>().ok()),
+        owner: IMAGE_OWNER.to_owned(),
+        family,
     }
-}
-
-/// The family of a Lambda image (launchable by name).
-pub(crate) fn image_family(w: &wire::Image) -> &str {
-    w.family.as_deref().unwrap_or("")
 }
 
 /// The region of a Lambda image.
@@ -444,58 +430,9 @@ pub(crate) fn image_region(w: &wire::Image) -> &str {
     w.region.as_ref().map_or("", |r| r.name.as_str())
 }
 
-/// `*`-wildcard match of a whole string.
-pub(crate) fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let mut rest = text;
-    for (i, part) in parts.iter().enumerate() {
-        if i == 0 {
-            let Some(r) = rest.strip_prefix(part) else {
-                return false;
-            };
-            rest = r;
-        } else if i == parts.len() - 1 {
-            return rest.ends_with(part);
-        } else if let Some(pos) = rest.find(part) {
-            rest = &rest[pos + part.len()..];
-        } else {
-            return false;
-        }
-    }
-    true
-}
-
-/// The key type and base64 body of an OpenSSH public key, ignoring the comment.
-pub(crate) fn key_material(public_key: &str) -> Option<(&str, &str)> {
-    let mut parts = public_key.split_whitespace();
-    Some((parts.next()?, parts.next()?))
-}
-
-/// True when two OpenSSH public keys are the same key (comments may differ).
-pub(crate) fn same_key(a: &str, b: &str) -> bool {
-    match (key_material(a), key_material(b)) {
-        (Some(x), Some(y)) => x == y,
-        _ => a.trim() == b.trim(),
-    }
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
 /// A name for a new SSH key: `base` (the key pair name or the RefID) when free, else `base`
 /// with a short fingerprint of the key, else with a counter. At most 64 characters.
-pub(crate) fn unique_key_name(base: &str, public_key: &str, taken: &[&str]) -> String {
+pub(crate) fn unique_key_name(base: &str, public_key: &PublicKey, taken: &[&str]) -> String {
     let base = if base.trim().is_empty() {
         "gpucloud"
     } else {
@@ -505,8 +442,7 @@ pub(crate) fn unique_key_name(base: &str, public_key: &str, taken: &[&str]) -> S
     if !taken.contains(&first) {
         return first.to_owned();
     }
-    let material = key_material(public_key).map_or(public_key, |(_, body)| body);
-    let digest = Sha256::digest(material.as_bytes());
+    let digest = Sha256::digest(public_key.body_base64().as_bytes());
     let fingerprint = hex(&digest[..4]);
     let stem = truncate(base, MAX_KEY_NAME - 9 - 4);
     let with_print = format!("{stem}-{fingerprint}");
@@ -520,29 +456,6 @@ pub(crate) fn unique_key_name(base: &str, public_key: &str, taken: &[&str]) -> S
         .unwrap_or(with_print)
 }
 
-/// A hostname Lambda accepts (`^[a-z0-9][0-9a-z-]{0,62}$`) derived from a display name, or
-/// `None` when nothing usable is left.
-pub(crate) fn hostname(name: &str) -> Option<String> {
-    let mut out = String::with_capacity(name.len().min(63));
-    for c in name.chars() {
-        let c = c.to_ascii_lowercase();
-        let mapped = if c.is_ascii_lowercase() || c.is_ascii_digit() {
-            c
-        } else {
-            '-'
-        };
-        if mapped == '-' && (out.is_empty() || out.ends_with('-')) {
-            continue;
-        }
-        out.push(mapped);
-        if out.len() == 63 {
-            break;
-        }
-    }
-    let trimmed = out.trim_end_matches('-');
-    (!trimmed.is_empty()).then(|| trimmed.to_owned())
-}
-
 /// The instance name sent to Lambda: the display name, else the RefID, cut to 64 characters.
 pub(crate) fn instance_name(name: &str, ref_id: &str) -> String {
     let chosen = if name.trim().is_empty() {
@@ -553,8 +466,8 @@ pub(crate) fn instance_name(name: &str, ref_id: &str) -> String {
     truncate(chosen, MAX_INSTANCE_NAME).to_owned()
 }
 
-/// Checks user tags against Lambda's rules (key `^[a-z][a-z0-9-:]+$`, ≤ 55 characters; value
-/// ≤ 128 characters) and the reserved `gpucloud-` prefix.
+/// Checks user tags (already validated by core, so no reserved key) against Lambda's own
+/// rules: key `^[a-z][a-z0-9-:]+$`, ≤ 55 characters; value ≤ 128 characters.
 pub(crate) fn check_user_tags(tags: &Tags) -> Result<()> {
     for (key, value) in tags {
         let field = format!("tags[{key:?}]");
@@ -574,12 +487,6 @@ pub(crate) fn check_user_tags(tags: &Tags) -> Result<()> {
                 format!("longer than {MAX_TAG_KEY} characters"),
             ));
         }
-        if key.starts_with(TAG_PREFIX) {
-            return Err(CloudError::invalid(
-                field,
-                format!("the prefix {TAG_PREFIX:?} is reserved for gpucloud's bookkeeping"),
-            ));
-        }
         if value.chars().count() > MAX_TAG_VALUE {
             return Err(CloudError::invalid(
                 field,
@@ -591,33 +498,12 @@ pub(crate) fn check_user_tags(tags: &Tags) -> Result<()> {
 }
 
 /// The bookkeeping tags plus the user tags, as Lambda tag entries.
-pub(crate) fn wire_tags(
-    user: &Tags,
-    ref_id: &str,
-    cred_ref_id: &str,
-    created_at: Option<Timestamp>,
-) -> Vec<wire::Tag> {
-    let mut out = vec![wire::Tag {
-        key: TAG_REF_ID.to_owned(),
-        value: ref_id.to_owned(),
-    }];
-    if !cred_ref_id.is_empty() {
-        out.push(wire::Tag {
-            key: TAG_CRED_REF_ID.to_owned(),
-            value: cred_ref_id.to_owned(),
-        });
-    }
-    if let Some(t) = created_at {
-        out.push(wire::Tag {
-            key: TAG_CREATED_AT.to_owned(),
-            value: t.to_string(),
-        });
-    }
-    out.extend(user.iter().map(|(k, v)| wire::Tag {
-        key: k.clone(),
-        value: v.clone(),
-    }));
-    out
+pub(crate) fn wire_tags(user: &Tags, bookkeeping: &Bookkeeping) -> Vec<wire::Tag> {
+    bookkeeping
+        .encode_with(user)
+        .into_iter()
+        .map(|(key, value)| wire::Tag { key, value })
+        .collect()
 }
 
 /// The value of a tag on a wire instance.
@@ -629,23 +515,21 @@ pub(crate) fn tag_value<'a>(w: &'a wire::Instance, key: &str) -> Option<&'a str>
         .map(|t| t.value.as_str())
 }
 
-const ANYWHERE: &str = "0.0.0.0/0";
-
-/// Checks an IPv4 CIDR (`a.b.c.d` or `a.b.c.d/n`) and returns it with an explicit prefix.
-fn ipv4_cidr(raw: &str) -> Option<String> {
-    let (addr, prefix) = match raw.trim().split_once('/') {
-        Some((a, p)) => (a, p.parse::<u8>().ok().filter(|p| *p <= 32)?),
-        None => (raw.trim(), 32),
-    };
-    let ip: std::net::Ipv4Addr = addr.parse().ok()?;
-    Some(format!("{ip}/{prefix}"))
+/// A Lambda source network in canonical form (Lambda may echo `a.b.c.d` without a prefix);
+/// text that is not a CIDR is kept as it is.
+fn canonical_source(raw: &str) -> String {
+    Cidr::parse(raw).map_or_else(|_| raw.to_owned(), |c| c.to_string())
 }
 
-/// The id of a Lambda rule: `<protocol>:<from>-<to>:<cidr>` (Lambda rules have no ids).
+/// The id of a Lambda rule: `<protocol>:<from>-<to>:<cidr>` (Lambda rules have no ids). It is
+/// the rule's identity too: one Lambda rule is one (protocol, ports, source) triple.
 pub(crate) fn rule_id(rule: &wire::FirewallRule) -> String {
     let (from, to) = port_bounds(rule);
-    let cidr = ipv4_cidr(&rule.source_network).unwrap_or_else(|| rule.source_network.clone());
-    format!("{}:{from}-{to}:{cidr}", rule.protocol)
+    format!(
+        "{}:{from}-{to}:{}",
+        rule.protocol,
+        canonical_source(&rule.source_network)
+    )
 }
 
 fn port_bounds(rule: &wire::FirewallRule) -> (u32, u32) {
@@ -655,47 +539,40 @@ fn port_bounds(rule: &wire::FirewallRule) -> (u32, u32) {
     }
 }
 
-/// Requested ingress rules → Lambda rules: one per protocol and source (a rule without a
-/// protocol opens TCP and UDP; without sources, `0.0.0.0/0`). Egress rules need nothing:
-/// Lambda does not filter outbound traffic. SSH (TCP 22) is added from anywhere unless a rule
-/// already opens it.
-pub(crate) fn wire_rules(rules: &FirewallRules) -> Result<Vec<wire::FirewallRule>> {
+/// Checked ingress rules → Lambda rules: one per protocol and source (a rule without a
+/// protocol opens TCP and UDP; without sources, `0.0.0.0/0`), without repeats. Lambda takes
+/// IPv4 sources only: an IPv6 source is refused naming the rule. Egress needs nothing, as
+/// validation leaves only allow-all egress, which is what Lambda does.
+pub(crate) fn wire_rules(rules: &[CheckedRule]) -> Result<Vec<wire::FirewallRule>> {
     let mut out: Vec<wire::FirewallRule> = Vec::new();
-    for (i, rule) in rules.ingress_rules.iter().enumerate() {
-        let field = format!("firewall_rules.ingress_rules[{i}]");
-        if rule.from_port == 0 || rule.to_port < rule.from_port {
+    for (i, rule) in rules.iter().enumerate() {
+        if let Some((j, v6)) = rule
+            .sources()
+            .iter()
+            .enumerate()
+            .find(|(_, c)| !c.is_ipv4())
+        {
             return Err(CloudError::invalid(
-                field,
-                format!("bad port range {}-{}", rule.from_port, rule.to_port),
+                format!("firewall_rules.ingress_rules[{i}].ip_ranges[{j}]"),
+                format!("{v6} is not an IPv4 CIDR; Lambda firewall rules take IPv4 sources only"),
             ));
         }
-        let protocols: &[&str] = match rule.protocol {
+        let protocols: &[&str] = match rule.protocol() {
             Some(Protocol::Tcp) => &["tcp"],
             Some(Protocol::Udp) => &["udp"],
             None => &["tcp", "udp"],
         };
-        let sources: Vec<String> = if rule.ip_ranges.is_empty() {
-            vec![ANYWHERE.to_owned()]
+        let sources: Vec<Cidr> = if rule.sources().is_empty() {
+            vec![Cidr::ANY_V4]
         } else {
-            rule.ip_ranges
-                .iter()
-                .enumerate()
-                .map(|(j, r)| {
-                    ipv4_cidr(r).ok_or_else(|| {
-                        CloudError::invalid(
-                            format!("{field}.ip_ranges[{j}]"),
-                            format!("{r:?} is not an IPv4 CIDR; Lambda firewall rules take IPv4 sources only"),
-                        )
-                    })
-                })
-                .collect::<Result<_>>()?
+            rule.sources().to_vec()
         };
         for protocol in protocols {
             for source in &sources {
                 let w = wire::FirewallRule {
                     protocol: (*protocol).to_owned(),
-                    port_range: Some(vec![u32::from(rule.from_port), u32::from(rule.to_port)]),
-                    source_network: source.clone(),
+                    port_range: Some(vec![u32::from(rule.from_port()), u32::from(rule.to_port())]),
+                    source_network: source.to_string(),
                     description: "gpucloud".to_owned(),
                 };
                 if !out.contains(&w) {
@@ -704,22 +581,28 @@ pub(crate) fn wire_rules(rules: &FirewallRules) -> Result<Vec<wire::FirewallRule
             }
         }
     }
-    let ssh_open = out.iter().any(|r| {
+    Ok(out)
+}
+
+/// `rules` with SSH (TCP 22 from anywhere) in front unless a rule already opens it: a new
+/// instance's ruleset always keeps SSH reachable.
+pub(crate) fn with_ssh(mut rules: Vec<wire::FirewallRule>) -> Vec<wire::FirewallRule> {
+    let ssh_open = rules.iter().any(|r| {
         let (a, b) = port_bounds(r);
         (r.protocol == "tcp" || r.protocol == "all") && a <= 22 && 22 <= b
     });
     if !ssh_open {
-        out.insert(
+        rules.insert(
             0,
             wire::FirewallRule {
                 protocol: "tcp".to_owned(),
                 port_range: Some(vec![22, 22]),
-                source_network: ANYWHERE.to_owned(),
+                source_network: Cidr::ANY_V4.to_string(),
                 description: "gpucloud: ssh".to_owned(),
             },
         );
     }
-    Ok(out)
+    rules
 }
 
 /// Lambda rules → model ingress rules with their ids. ICMP rules have no port and no model
@@ -739,9 +622,7 @@ pub(crate) fn model_rules(rules: &[wire::FirewallRule]) -> FirewallRules {
                 id: rule_id(r),
                 from_port: u16::try_from(from).unwrap_or(u16::MAX),
                 to_port: u16::try_from(to).unwrap_or(u16::MAX),
-                ip_ranges: vec![
-                    ipv4_cidr(&r.source_network).unwrap_or_else(|| r.source_network.clone()),
-                ],
+                ip_ranges: vec![canonical_source(&r.source_network)],
                 protocol,
             })
         })
@@ -750,17 +631,6 @@ pub(crate) fn model_rules(rules: &[wire::FirewallRule]) -> FirewallRules {
         ingress_rules,
         egress_rules: Vec::new(),
     }
-}
-
-/// Lower-case hex of `bytes`.
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-            let _ = write!(out, "{b:02x}");
-            out
-        })
 }
 
 /// The name rulesets had before names identified the credential:
@@ -1327,9 +1197,9 @@ mod tests {
             "instance_type": CATALOG_JSON_A10.clone(),
             "actions": {"restart": {"available": true}, "migrate": {"available": false}},
             "tags": [
-                {"key": TAG_REF_ID, "value": "ref-1"},
-                {"key": TAG_CRED_REF_ID, "value": "cred-1"},
-                {"key": TAG_CREATED_AT, "value": "2025-01-02T03:04:05Z"},
+                {"key": REF_ID_TAG, "value": "ref-1"},
+                {"key": CRED_REF_ID_TAG, "value": "cred-1"},
+                {"key": gpucloud_core::bookkeeping::CREATED_AT_TAG, "value": "2025-01-02T03:04:05Z"},
                 {"key": "gpucloud-future", "value": "x"},
                 {"key": "team", "value": "ml"}
             ]
@@ -1419,22 +1289,19 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(image_region(&w), "us-east-1");
-        assert_eq!(image_family(&w), "");
         let i = image(w);
         assert_eq!(i.description, "Ubuntu LTS (us-east-1)");
         assert_eq!(i.architecture, "x86_64");
+        assert_eq!((i.owner.as_str(), i.family.as_str()), (IMAGE_OWNER, ""));
         assert!(i.created_at.is_some());
-        assert!(wildcard_match("ubuntu-*", "ubuntu-24.04"));
-        assert!(wildcard_match("*24*", "ubuntu-24.04"));
-        assert!(!wildcard_match("debian*", "ubuntu-24.04"));
-        assert!(wildcard_match("exact", "exact") && !wildcard_match("exact", "exactly"));
     }
 
     #[test]
-    fn keys_compare_by_material_and_names_are_unique() {
-        let a = "ssh-ed25519 AAAAC3Nz comment-a";
-        assert!(same_key(a, "ssh-ed25519 AAAAC3Nz other"));
-        assert!(!same_key(a, "ssh-ed25519 AAAAC3Ny"));
+    fn key_names_are_unique() {
+        let a = &gpucloud_core::sshkey::parse_public_key(
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOu3o9AyeQeAgLrWm4iW8YTloO1TYKxHj8ZxO7xuEni5 a",
+        )
+        .unwrap();
         assert_eq!(unique_key_name("ref-1", a, &[]), "ref-1");
         let second = unique_key_name("ref-1", a, &["ref-1"]);
         assert!(
@@ -1450,11 +1317,7 @@ mod tests {
     }
 
     #[test]
-    fn hostnames_and_names() {
-        assert_eq!(hostname("My Box_01").as_deref(), Some("my-box-01"));
-        assert_eq!(hostname("--Ärger--").as_deref(), Some("rger"));
-        assert_eq!(hostname("!!!"), None);
-        assert_eq!(hostname(&"a".repeat(100)).map(|h| h.len()), Some(63));
+    fn instance_names() {
         assert_eq!(instance_name("", "ref"), "ref");
         assert_eq!(instance_name(&"n".repeat(70), "ref").len(), 64);
     }
@@ -1466,14 +1329,7 @@ mod tests {
             ("a:b-c".to_owned(), String::new()),
         ]);
         assert!(check_user_tags(&ok).is_ok());
-        for bad in [
-            "Team",
-            "1x",
-            "a",
-            "has space",
-            "gpucloud-ref-id",
-            &"k".repeat(56),
-        ] {
+        for bad in ["Team", "1x", "a", "has space", &"k".repeat(56)] {
             let tags = Tags::from([(bad.to_owned(), "v".to_owned())]);
             let err = check_user_tags(&tags).unwrap_err();
             assert!(
@@ -1483,37 +1339,54 @@ mod tests {
         }
         let long_value = Tags::from([("k1".to_owned(), "v".repeat(129))]);
         assert!(check_user_tags(&long_value).is_err());
-        let wire = wire_tags(&ok, "r", "c", None);
+        let bookkeeping = Bookkeeping {
+            ref_id: "r".into(),
+            cred_ref_id: "c".into(),
+            created_at: None,
+        };
+        let wire = wire_tags(&ok, &bookkeeping);
         assert_eq!(
             wire[0],
             wire::Tag {
-                key: TAG_REF_ID.into(),
+                key: REF_ID_TAG.into(),
                 value: "r".into()
             }
         );
         assert_eq!(
             wire[1],
             wire::Tag {
-                key: TAG_CRED_REF_ID.into(),
+                key: CRED_REF_ID_TAG.into(),
                 value: "c".into()
             }
         );
         assert_eq!(wire.len(), 4);
     }
 
+    /// Rules as validation hands them over.
+    fn checked(ingress_rules: Vec<FirewallRule>) -> Vec<CheckedRule> {
+        let add = gpucloud_core::AddFirewallRulesToInstanceArgs {
+            instance_id: InstanceId::new("i-1"),
+            firewall_rules: FirewallRules {
+                ingress_rules,
+                egress_rules: vec![],
+            },
+        };
+        gpucloud_core::validate_firewall_add(&add, &gpucloud_core::CreateFeatures::default())
+            .unwrap()
+            .ingress_rules()
+            .to_vec()
+    }
+
     #[test]
     fn firewall_rules_round_trip() {
-        let rules = FirewallRules {
-            ingress_rules: vec![
-                FirewallRule::range(8000, 8010, vec!["1.2.3.4".into(), "10.0.0.0/8".into()]),
-                FirewallRule {
-                    protocol: Some(Protocol::Udp),
-                    ..FirewallRule::port(5353)
-                },
-            ],
-            egress_rules: vec![FirewallRule::port(443)],
-        };
-        let w = wire_rules(&rules).unwrap();
+        let rules = checked(vec![
+            FirewallRule::range(8000, 8010, vec!["1.2.3.4".into(), "10.0.0.0/8".into()]),
+            FirewallRule {
+                protocol: Some(Protocol::Udp),
+                ..FirewallRule::port(5353)
+            },
+        ]);
+        let w = with_ssh(wire_rules(&rules).unwrap());
         // ssh + (tcp,udp) × 2 sources + udp 5353
         assert_eq!(w.len(), 1 + 4 + 1);
         assert_eq!(w[0].port_range, Some(vec![22, 22]));
@@ -1527,29 +1400,22 @@ mod tests {
         assert!(back.ingress_rules.iter().all(|r| r.protocol.is_some()));
         assert!(back.egress_rules.is_empty());
 
-        let own_ssh = FirewallRules {
-            ingress_rules: vec![FirewallRule::range(22, 22, vec!["5.6.7.8/32".into()])],
-            ..Default::default()
-        };
-        let w = wire_rules(&own_ssh).unwrap();
+        let own_ssh = checked(vec![FirewallRule::range(22, 22, vec!["5.6.7.8/32".into()])]);
+        let w = with_ssh(wire_rules(&own_ssh).unwrap());
         assert!(
             w.iter().all(|r| r.source_network == "5.6.7.8/32"),
             "a rule already opening SSH is kept as is"
         );
 
-        let v6 = FirewallRules {
-            ingress_rules: vec![FirewallRule::range(80, 80, vec!["::/0".into()])],
-            ..Default::default()
-        };
+        let v6 = checked(vec![FirewallRule::range(
+            80,
+            80,
+            vec!["1.2.3.4".into(), "::/0".into()],
+        )]);
         let err = wire_rules(&v6).unwrap_err();
         assert!(
-            matches!(err, CloudError::InvalidArgument { ref field, .. } if field == "firewall_rules.ingress_rules[0].ip_ranges[0]")
+            matches!(err, CloudError::InvalidArgument { ref field, .. } if field == "firewall_rules.ingress_rules[0].ip_ranges[1]")
         );
-        let bad = FirewallRules {
-            ingress_rules: vec![FirewallRule::range(9, 8, vec![])],
-            ..Default::default()
-        };
-        assert!(wire_rules(&bad).is_err());
         let icmp = [wire::FirewallRule {
             protocol: "icmp".into(),
             port_range: None,
@@ -1617,8 +1483,8 @@ mod tests {
     #[test]
     fn own_ruleset_names_accept_both_schemes() {
         let tags = serde_json::json!([
-            {"key": TAG_REF_ID, "value": "ref-1"},
-            {"key": TAG_CRED_REF_ID, "value": "cred-1"},
+            {"key": REF_ID_TAG, "value": "ref-1"},
+            {"key": CRED_REF_ID_TAG, "value": "cred-1"},
         ]);
         let w: wire::Instance = serde_json::from_value(serde_json::json!({
             "id": "i-1",

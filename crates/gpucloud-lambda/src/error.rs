@@ -1,18 +1,9 @@
-//! Lambda failures → [`ErrorKind`] and [`Retry`], decided by the HTTP status and Lambda's
-//! structured `error.code`, never by message text.
+//! Lambda failures → [`ErrorKind`] and [`Retry`]: the core status table
+//! ([`gpucloud_core::status::http_status`]), changed only where Lambda's structured
+//! `error.code` says more, never by message text.
 
-use std::time::Duration;
-
+use gpucloud_core::status::http_status;
 use gpucloud_core::{ErrorKind, Retry};
-
-/// What a request was about, so a "does not exist" can say what is missing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Subject {
-    /// An instance (get, terminate, restart, update).
-    Instance,
-    /// Anything else: keys, rulesets, regions, types, images, launch resources.
-    Resource,
-}
 
 /// Every error code Lambda's API description (1.10.0) documents, plus the `provider/` prefix it
 /// describes for upstream failures.
@@ -39,24 +30,16 @@ pub(crate) mod codes {
 
 /// The meaning and retry class of a failed response.
 ///
-/// A 429 is always throttling (with the server's Retry-After when given), whatever the code.
-/// A known code decides the kind; an unknown or absent code falls back to the status.
-pub(crate) fn classify(
-    status: u16,
-    code: Option<&str>,
-    subject: Subject,
-    retry_after: Option<Duration>,
-) -> (ErrorKind, Retry) {
+/// A 429 is always throttling, whatever the code. A known code decides the kind; the retry
+/// class stays the status's, except that a code naming a transient failure (Lambda's internal
+/// error, an upstream `provider/` failure) is transient on any status. A not-found code is
+/// `ResourceNotFound`; requests about one instance are marked so that the HTTP client makes it
+/// `InstanceNotFound`. An unknown or absent code keeps the status's row.
+pub(crate) fn classify(status: u16, code: Option<&str>) -> (ErrorKind, Retry) {
+    let row = http_status(status);
     if status == 429 {
-        return (
-            ErrorKind::RateLimited,
-            Retry::Throttled { after: retry_after },
-        );
+        return (row.kind, row.retry);
     }
-    let not_found = match subject {
-        Subject::Instance => ErrorKind::InstanceNotFound,
-        Subject::Resource => ErrorKind::ResourceNotFound,
-    };
     let by_code = code.and_then(|code| {
         Some(match code {
             codes::INVALID_API_KEY => ErrorKind::Unauthenticated,
@@ -66,7 +49,7 @@ pub(crate) fn classify(
             codes::INVALID_PARAMETERS | codes::FILE_SYSTEM_IN_WRONG_REGION => {
                 ErrorKind::InvalidArgument
             }
-            codes::OBJECT_DOES_NOT_EXIST | codes::NOT_FOUND => not_found,
+            codes::OBJECT_DOES_NOT_EXIST | codes::NOT_FOUND => ErrorKind::ResourceNotFound,
             codes::QUOTA_EXCEEDED => ErrorKind::QuotaExceeded,
             codes::INSUFFICIENT_CAPACITY => ErrorKind::InsufficientCapacity,
             codes::DUPLICATE
@@ -79,281 +62,123 @@ pub(crate) fn classify(
             _ => return None,
         })
     });
-    let kind = by_code.unwrap_or(match status {
-        400 | 422 => ErrorKind::InvalidArgument,
-        401 => ErrorKind::Unauthenticated,
-        403 => ErrorKind::PermissionDenied,
-        404 => not_found,
-        409 => ErrorKind::Conflict,
-        408 | 504 => ErrorKind::Timeout,
-        502 | 503 => ErrorKind::Unavailable,
-        s if s >= 500 => ErrorKind::Internal,
-        _ => ErrorKind::Decode,
-    });
-    // A 5xx is worth another try even when its code names a permanent-looking kind.
-    let retry = if status >= 500 && !kind.default_retry().is_retryable() {
-        Retry::Transient
-    } else {
-        kind.default_retry()
-    };
-    (kind, retry)
+    match by_code {
+        Some(kind) if kind.default_retry().is_retryable() => (kind, kind.default_retry()),
+        Some(kind) => (kind, row.retry),
+        None => (row.kind, row.retry),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use ErrorKind as K;
-    use Subject::{Instance as I, Resource as R};
 
     #[test]
     fn table() {
-        type Case = (
-            u16,
-            Option<&'static str>,
-            Subject,
-            Option<Duration>,
-            K,
-            Retry,
-        );
-        let throttled = |after| Retry::Throttled { after };
-        let secs = Some(Duration::from_secs(7));
-        let cases: &[Case] = &[
-            (
-                401,
-                Some(codes::INVALID_API_KEY),
-                R,
-                None,
-                K::Unauthenticated,
-                Retry::Never,
-            ),
+        let throttled = Retry::Throttled { after: None };
+        let never = Retry::Never;
+        let transient = Retry::Transient;
+        let cases: &[(u16, Option<&str>, K, Retry)] = &[
+            (401, Some(codes::INVALID_API_KEY), K::Unauthenticated, never),
             (
                 403,
                 Some(codes::ACCOUNT_INACTIVE),
-                R,
-                None,
                 K::PermissionDenied,
-                Retry::Never,
+                never,
             ),
-            (
-                403,
-                Some(codes::FORBIDDEN),
-                I,
-                None,
-                K::PermissionDenied,
-                Retry::Never,
-            ),
+            (403, Some(codes::FORBIDDEN), K::PermissionDenied, never),
             (
                 403,
                 Some(codes::INVALID_ADDRESS),
-                R,
-                None,
                 K::PermissionDenied,
-                Retry::Never,
+                never,
             ),
             (
                 400,
                 Some(codes::INVALID_PARAMETERS),
-                R,
-                None,
                 K::InvalidArgument,
-                Retry::Never,
+                never,
             ),
             (
                 400,
                 Some(codes::FILE_SYSTEM_IN_WRONG_REGION),
-                R,
-                None,
                 K::InvalidArgument,
-                Retry::Never,
+                never,
             ),
             (
                 404,
                 Some(codes::OBJECT_DOES_NOT_EXIST),
-                I,
-                None,
-                K::InstanceNotFound,
-                Retry::Never,
-            ),
-            (
-                404,
-                Some(codes::OBJECT_DOES_NOT_EXIST),
-                R,
-                None,
                 K::ResourceNotFound,
-                Retry::Never,
+                never,
             ),
-            (
-                404,
-                Some(codes::NOT_FOUND),
-                I,
-                None,
-                K::InstanceNotFound,
-                Retry::Never,
-            ),
-            (
-                404,
-                Some(codes::NOT_FOUND),
-                R,
-                None,
-                K::ResourceNotFound,
-                Retry::Never,
-            ),
-            (
-                400,
-                Some(codes::QUOTA_EXCEEDED),
-                R,
-                None,
-                K::QuotaExceeded,
-                Retry::Never,
-            ),
+            (404, Some(codes::NOT_FOUND), K::ResourceNotFound, never),
+            (400, Some(codes::QUOTA_EXCEEDED), K::QuotaExceeded, never),
             (
                 400,
                 Some(codes::INSUFFICIENT_CAPACITY),
-                R,
-                None,
                 K::InsufficientCapacity,
-                Retry::Never,
+                never,
             ),
+            // A capacity answer with a 5xx status keeps the status's retry class.
             (
-                400,
-                Some(codes::DUPLICATE),
-                R,
-                None,
-                K::Conflict,
-                Retry::Never,
+                503,
+                Some(codes::INSUFFICIENT_CAPACITY),
+                K::InsufficientCapacity,
+                transient,
             ),
-            (
-                409,
-                Some(codes::CONFLICT),
-                I,
-                None,
-                K::Conflict,
-                Retry::Never,
-            ),
-            (
-                400,
-                Some(codes::SSH_KEY_IN_USE),
-                R,
-                None,
-                K::Conflict,
-                Retry::Never,
-            ),
-            (
-                409,
-                Some(codes::RULESET_IN_USE),
-                R,
-                None,
-                K::Conflict,
-                Retry::Never,
-            ),
-            (
-                400,
-                Some(codes::FILESYSTEM_IN_USE),
-                R,
-                None,
-                K::Conflict,
-                Retry::Never,
-            ),
-            (
-                500,
-                Some(codes::INTERNAL_ERROR),
-                R,
-                None,
-                K::Internal,
-                Retry::Transient,
-            ),
-            (
-                409,
-                Some(codes::INTERNAL_ERROR),
-                R,
-                None,
-                K::Internal,
-                Retry::Transient,
-            ),
+            (400, Some(codes::DUPLICATE), K::Conflict, never),
+            (409, Some(codes::CONFLICT), K::Conflict, never),
+            (400, Some(codes::SSH_KEY_IN_USE), K::Conflict, never),
+            (409, Some(codes::RULESET_IN_USE), K::Conflict, never),
+            (400, Some(codes::FILESYSTEM_IN_USE), K::Conflict, never),
+            (500, Some(codes::INTERNAL_ERROR), K::Internal, transient),
+            (409, Some(codes::INTERNAL_ERROR), K::Internal, transient),
             (
                 503,
                 Some("provider/internal-unavailable"),
-                R,
-                None,
                 K::Unavailable,
-                Retry::Transient,
+                transient,
             ),
-            (
-                400,
-                Some("provider/quota"),
-                R,
-                None,
-                K::Unavailable,
-                Retry::Transient,
-            ),
-            // 429 is throttling whatever the code, with Retry-After when sent.
-            (
-                429,
-                Some("global/rate-limited"),
-                R,
-                secs,
-                K::RateLimited,
-                throttled(secs),
-            ),
-            (429, None, I, None, K::RateLimited, throttled(None)),
-            (
-                429,
-                Some(codes::INVALID_PARAMETERS),
-                R,
-                secs,
-                K::RateLimited,
-                throttled(secs),
-            ),
-            // Unknown or absent codes fall back to the status.
-            (400, None, R, None, K::InvalidArgument, Retry::Never),
-            (
-                401,
-                Some("global/unknown"),
-                R,
-                None,
-                K::Unauthenticated,
-                Retry::Never,
-            ),
-            (403, None, R, None, K::PermissionDenied, Retry::Never),
-            (404, None, I, None, K::InstanceNotFound, Retry::Never),
-            (
-                404,
-                Some("something/new"),
-                R,
-                None,
-                K::ResourceNotFound,
-                Retry::Never,
-            ),
-            (409, None, R, None, K::Conflict, Retry::Never),
-            (422, None, R, None, K::InvalidArgument, Retry::Never),
-            (500, None, R, None, K::Internal, Retry::Transient),
-            (
-                500,
-                Some("global/unknown"),
-                R,
-                None,
-                K::Internal,
-                Retry::Transient,
-            ),
-            (502, None, R, None, K::Unavailable, Retry::Transient),
-            (503, None, I, None, K::Unavailable, Retry::Transient),
-            (504, None, R, None, K::Timeout, Retry::Transient),
+            (400, Some("provider/quota"), K::Unavailable, transient),
             (
                 500,
                 Some(codes::INVALID_PARAMETERS),
-                R,
-                None,
                 K::InvalidArgument,
-                Retry::Transient,
+                transient,
             ),
-            (418, None, R, None, K::Decode, Retry::Never),
+            // 429 is throttling whatever the code.
+            (429, Some("global/rate-limited"), K::RateLimited, throttled),
+            (429, None, K::RateLimited, throttled),
+            (
+                429,
+                Some(codes::INVALID_PARAMETERS),
+                K::RateLimited,
+                throttled,
+            ),
         ];
-        for (status, code, subject, after, kind, retry) in cases {
+        for (status, code, kind, retry) in cases {
             assert_eq!(
-                classify(*status, *code, *subject, *after),
+                classify(*status, *code),
                 (*kind, *retry),
-                "status {status} code {code:?} subject {subject:?}"
+                "status {status} code {code:?}"
             );
+        }
+    }
+
+    #[test]
+    fn unknown_or_absent_codes_keep_the_core_row() {
+        for status in [
+            400, 401, 403, 404, 408, 409, 418, 422, 500, 501, 502, 503, 504, 599,
+        ] {
+            let row = http_status(status);
+            for code in [None, Some("global/unknown"), Some("something/new")] {
+                assert_eq!(
+                    classify(status, code),
+                    (row.kind, row.retry),
+                    "status {status} code {code:?}"
+                );
+            }
         }
     }
 }

@@ -109,7 +109,9 @@ async fn main() {
     let (mut stop, mut start, mut terminate) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..SEQUENTIAL {
         let t0 = Instant::now();
-        let instance = client.create_instance(attrs(i)).await.expect("create");
+        let instance = gpucloud_core::validate_and_create(&client, &attrs(i))
+            .await
+            .expect("create");
         create_call.push(t0.elapsed());
         wait(&client, &instance.cloud_id, LifecycleStatus::Running).await;
         to_running.push(t0.elapsed());
@@ -147,10 +149,13 @@ async fn main() {
     summary("start -> running", start);
     summary("terminate (everything removed)", terminate);
 
+    let many: Vec<_> = (100..100 + AT_ONCE).map(attrs).collect();
     let t0 = Instant::now();
-    let created =
-        futures::future::join_all((100..100 + AT_ONCE).map(|i| client.create_instance(attrs(i))))
-            .await;
+    let created = futures::future::join_all(
+        many.iter()
+            .map(|a| gpucloud_core::validate_and_create(&client, a)),
+    )
+    .await;
     let created: Vec<_> = created.into_iter().map(|r| r.expect("create")).collect();
     let calls = t0.elapsed();
     futures::future::join_all(

@@ -1,22 +1,18 @@
 //! The credential, the client and its capabilities.
 
 use std::collections::HashSet;
-use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use base64::Engine as _;
-use gpucloud_core::validate::{check_firewall_rule, check_tag, validate_create};
 use gpucloud_core::{
-    AddFirewallRulesToInstanceArgs, ApiType, CapabilityTable, CloudClient, CloudCredential,
-    CloudError, CreateFeatures, CreateInstanceAttrs, ErrorKind, FirewallRule, FirewallRules,
-    GetInstanceTypeArgs, GetLocationsArgs, Identity, Instance, InstanceId, InstanceTags,
-    InstanceType, InstanceTypeId, LifecycleStatus, ListInstancesArgs, Location, ModifyFirewall,
-    RebootInstance, Result, RevokeSecurityGroupRuleArgs, Status, StopStartInstance,
-    UpdateInstanceTagsArgs,
+    ApiType, CapabilityTable, CloudClient, CloudCredential, CloudError, CreateFeatures, ErrorKind,
+    FirewallRules, GetInstanceTypeArgs, GetLocationsArgs, Identity, Instance, InstanceId,
+    InstanceTags, InstanceType, InstanceTypeId, LifecycleStatus, ListInstancesArgs, Location,
+    ModifyFirewall, RebootInstance, Result, Status, StopStartInstance, ValidCreate,
+    ValidFirewallAdd, ValidFirewallRevoke, ValidTagUpdate, missing_rules,
 };
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -44,10 +40,7 @@ fn state_tag(dir: &Path) -> String {
     // yet) and its clients must derive the same tag, and so the same tenant id.
     let path = lexically_normal(&std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()));
     let digest = sha2::Sha256::digest(path.as_os_str().as_encoded_bytes());
-    digest.iter().take(4).fold(String::new(), |mut tag, b| {
-        let _ = write!(tag, "{b:02x}");
-        tag
-    })
+    gpucloud_core::text::hex(&digest[..4])
 }
 
 /// `path` with `.` and `..` components resolved by name.
@@ -86,41 +79,6 @@ fn check_state_dir(dir: &Path) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// A host name from the instance name: lower-case letters, digits and dashes, at most 63.
-fn hostname_for(name: &str, id: &str) -> String {
-    let mut host: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    host = host.trim_matches('-').to_owned();
-    host.truncate(63);
-    let host = host.trim_end_matches('-').to_owned();
-    if host.is_empty() { id.to_owned() } else { host }
-}
-
-fn same_rule(a: &FirewallRule, b: &FirewallRule) -> bool {
-    let ranges = |r: &FirewallRule| {
-        let mut v: Vec<String> = r
-            .ip_ranges
-            .iter()
-            .map(|c| net::Cidr::parse(c).map_or_else(|_| c.clone(), |c| c.to_string()))
-            .collect();
-        v.sort();
-        v.dedup();
-        v
-    };
-    a.from_port == b.from_port
-        && a.to_port == b.to_port
-        && a.protocol == b.protocol
-        && ranges(a) == ranges(b)
 }
 
 fn conflict(operation: &'static str, message: impl Into<String>) -> CloudError {
@@ -482,7 +440,8 @@ impl LocalClient {
             status,
             firewall_rules: FirewallRules {
                 ingress_rules: rec.ingress.clone(),
-                egress_rules: rec.egress.clone(),
+                // Outbound is open (see `nft`): no egress rules, meaning everything allowed.
+                egress_rules: Vec::new(),
             },
             last_stop_transition_time: rec.last_stop_transition_time,
             location: LOCATION.to_owned(),
@@ -652,9 +611,9 @@ impl CloudClient for LocalClient {
         Ok(args.apply(catalog::instance_types(&self.machine)))
     }
 
-    async fn create_instance(&self, attrs: CreateInstanceAttrs) -> Result<Instance> {
+    async fn create_instance(&self, create: ValidCreate) -> Result<Instance> {
         let op = "create_instance";
-        let attrs = validate_create(&attrs, &self.create_features())?;
+        let attrs = create.attrs();
         if !attrs.location.is_empty() && attrs.location != LOCATION {
             return Err(CloudError::invalid(
                 "location",
@@ -690,18 +649,8 @@ impl CloudClient for LocalClient {
                 ),
             ));
         }
-        let user_data = if attrs.user_data_base64.trim().is_empty() {
-            None
-        } else {
-            Some(
-                base64::engine::general_purpose::STANDARD
-                    .decode(attrs.user_data_base64.trim())
-                    .map_err(|_| CloudError::invalid("user_data_base64", "is not valid base64"))?,
-            )
-        };
-        let fingerprint = gpucloud_core::sshkey::parse_public_key(&attrs.public_key)
-            .map(|k| k.fingerprint_sha256())
-            .map_err(|problem| CloudError::invalid("public_key", problem))?;
+        let user_data = create.user_data();
+        let fingerprint = create.public_key().fingerprint_sha256();
 
         let global = self.store.lock_global(op).await?;
         let entries = self.store.read_all(op).await?;
@@ -743,7 +692,7 @@ impl CloudClient for LocalClient {
         self.host.ensure_bridge(op, &[]).await?;
         let mut rec = Record {
             version: RECORD_VERSION,
-            hostname: hostname_for(&attrs.name, &id),
+            hostname: create.hostname().to_owned(),
             id,
             name: attrs.name.clone(),
             ref_id: attrs.ref_id.clone(),
@@ -759,20 +708,16 @@ impl CloudClient for LocalClient {
             limits_enforced: self.host.cgroups.enforced(),
             ..Record::default()
         };
-        for rule in &attrs.firewall_rules.ingress_rules {
+        for rule in missing_rules(&[], create.ingress_rules()) {
             let id = rec.next_rule_id();
-            rec.ingress.push(FirewallRule { id, ..rule.clone() });
-        }
-        for rule in &attrs.firewall_rules.egress_rules {
-            let id = rec.next_rule_id();
-            rec.egress.push(FirewallRule { id, ..rule.clone() });
+            rec.ingress.push(rule.to_rule(id));
         }
         let lock = self.store.create(&rec).await?;
         drop(global);
         tracing::info!(instance = %rec.id, %address, instance_type = shape.name, "creating");
 
         match self
-            .provision(&rec, &attrs.public_key, user_data.as_deref(), shape)
+            .provision(&rec, &attrs.public_key, user_data, shape)
             .await
         {
             Ok(launcher) => {
@@ -933,35 +878,28 @@ impl RebootInstance for LocalClient {
 
 #[async_trait]
 impl InstanceTags for LocalClient {
-    async fn update_instance_tags(&self, args: &UpdateInstanceTagsArgs) -> Result<()> {
+    async fn update_instance_tags(&self, args: &ValidTagUpdate) -> Result<()> {
         let op = "update_instance_tags";
-        for (key, value) in &args.tags {
-            check_tag(key, value)?;
-        }
-        let (_lock, mut rec) = self.lock_record(op, &args.instance_id).await?;
+        let (_lock, mut rec) = self.lock_record(op, args.instance_id()).await?;
         if rec.stage == Stage::Terminating {
             return Err(conflict(
                 op,
-                format!("instance {} is terminating", args.instance_id),
+                format!("instance {} is terminating", args.instance_id()),
             ));
         }
-        rec.tags.clone_from(&args.tags);
+        rec.tags.clone_from(args.tags());
         self.store.write(op, &rec).await
     }
 }
 
 #[async_trait]
 impl ModifyFirewall for LocalClient {
-    async fn add_firewall_rules(&self, args: &AddFirewallRulesToInstanceArgs) -> Result<()> {
+    /// Adds the rules not already in place ([`missing_rules`]); adding only rules in place
+    /// changes nothing, not even the nftables ruleset.
+    async fn add_firewall_rules(&self, args: &ValidFirewallAdd) -> Result<()> {
         let op = "add_firewall_rules";
-        let rules = &args.firewall_rules;
-        for (i, rule) in rules.ingress_rules.iter().enumerate() {
-            check_firewall_rule(&format!("firewall_rules.ingress_rules[{i}]"), rule)?;
-        }
-        for (i, rule) in rules.egress_rules.iter().enumerate() {
-            check_firewall_rule(&format!("firewall_rules.egress_rules[{i}]"), rule)?;
-        }
-        let (_lock, mut rec) = self.lock_record(op, &args.instance_id).await?;
+        let id = args.instance_id();
+        let (_lock, mut rec) = self.lock_record(op, id).await?;
         if matches!(
             rec.stage,
             Stage::Creating | Stage::Terminating | Stage::Failed | Stage::Unknown
@@ -969,53 +907,20 @@ impl ModifyFirewall for LocalClient {
             return Err(conflict(
                 op,
                 format!(
-                    "instance {} cannot change its firewall in stage {:?}",
-                    args.instance_id, rec.stage
+                    "instance {id} cannot change its firewall in stage {:?}",
+                    rec.stage
                 ),
             ));
         }
-        let duplicate = |list: &[FirewallRule], rule: &FirewallRule| {
-            list.iter()
-                .find(|r| same_rule(r, rule))
-                .map(|r| r.id.clone())
-        };
-        for (direction, new, existing) in [
-            ("ingress", &rules.ingress_rules, &rec.ingress),
-            ("egress", &rules.egress_rules, &rec.egress),
-        ] {
-            for (i, rule) in new.iter().enumerate() {
-                let dup = duplicate(existing, rule).or_else(|| {
-                    new[..i]
-                        .iter()
-                        .any(|r| same_rule(r, rule))
-                        .then(String::new)
-                });
-                if let Some(dup) = dup {
-                    let what = if dup.is_empty() {
-                        "an earlier rule of this request".to_owned()
-                    } else {
-                        format!("rule {dup}")
-                    };
-                    return Err(CloudError::provider(
-                        PROVIDER_ID,
-                        op,
-                        ErrorKind::DuplicateFirewallRule,
-                        format!(
-                            "firewall_rules.{direction}_rules[{i}] is the same as {what} of instance {}",
-                            args.instance_id
-                        ),
-                    ));
-                }
-            }
+        let missing = missing_rules(&rec.ingress, args.ingress_rules());
+        if missing.is_empty() {
+            tracing::debug!(instance = %id, "every rule to add is already in place");
+            return Ok(());
         }
         let mut updated = rec.clone();
-        for rule in &rules.ingress_rules {
-            let id = updated.next_rule_id();
-            updated.ingress.push(FirewallRule { id, ..rule.clone() });
-        }
-        for rule in &rules.egress_rules {
-            let id = updated.next_rule_id();
-            updated.egress.push(FirewallRule { id, ..rule.clone() });
+        for rule in missing {
+            let rule_id = updated.next_rule_id();
+            updated.ingress.push(rule.to_rule(rule_id));
         }
         self.host
             .apply_firewall(op, &rec.id, &updated.ingress)
@@ -1024,9 +929,9 @@ impl ModifyFirewall for LocalClient {
         self.store.write(op, &rec).await
     }
 
-    async fn revoke_firewall_rules(&self, args: &RevokeSecurityGroupRuleArgs) -> Result<()> {
+    async fn revoke_firewall_rules(&self, args: &ValidFirewallRevoke) -> Result<()> {
         let op = "revoke_firewall_rules";
-        let (_lock, rec) = self.lock_record(op, &args.instance_id).await?;
+        let (_lock, rec) = self.lock_record(op, args.instance_id()).await?;
         if matches!(
             rec.stage,
             Stage::Creating | Stage::Terminating | Stage::Failed | Stage::Unknown
@@ -1035,35 +940,26 @@ impl ModifyFirewall for LocalClient {
                 op,
                 format!(
                     "instance {} cannot change its firewall in stage {:?}",
-                    args.instance_id, rec.stage
+                    args.instance_id(),
+                    rec.stage
                 ),
             ));
         }
-        for (i, rule_id) in args.security_group_rule_ids.iter().enumerate() {
-            if !rec
-                .ingress
-                .iter()
-                .chain(&rec.egress)
-                .any(|r| r.id == *rule_id)
-            {
+        for (i, rule_id) in args.rule_ids().iter().enumerate() {
+            if !rec.ingress.iter().any(|r| r.id == *rule_id) {
                 return Err(CloudError::provider(
                     PROVIDER_ID,
                     op,
                     ErrorKind::ResourceNotFound,
                     format!(
                         "security_group_rule_ids[{i}]: instance {} has no firewall rule {rule_id:?}",
-                        args.instance_id
+                        args.instance_id()
                     ),
                 ));
             }
         }
         let mut updated = rec.clone();
-        updated
-            .ingress
-            .retain(|r| !args.security_group_rule_ids.contains(&r.id));
-        updated
-            .egress
-            .retain(|r| !args.security_group_rule_ids.contains(&r.id));
+        updated.ingress.retain(|r| !args.rule_ids().contains(&r.id));
         self.host
             .apply_firewall(op, &rec.id, &updated.ingress)
             .await?;
@@ -1081,14 +977,6 @@ mod tests {
         assert_eq!(tag, state_tag(Path::new("/var/lib/gpucloud/./x/../local")));
         assert_ne!(tag, state_tag(Path::new("/var/lib/gpucloud/other")));
         assert_eq!(tag.len(), 8);
-    }
-
-    #[test]
-    fn hostnames() {
-        assert_eq!(hostname_for("Train Job #1", "local-1"), "train-job--1");
-        assert_eq!(hostname_for("---", "local-1"), "local-1");
-        assert_eq!(hostname_for("", "local-1"), "local-1");
-        assert_eq!(hostname_for(&"a".repeat(80), "x").len(), 63);
     }
 
     #[test]
@@ -1110,21 +998,5 @@ mod tests {
         assert_eq!(a.len(), 8);
         assert_eq!(a, state_tag(Path::new("/nonexistent/a")));
         assert_ne!(a, state_tag(Path::new("/nonexistent/b")));
-    }
-
-    #[test]
-    fn duplicate_rules_ignore_ids_order_and_host_bits() {
-        let a = FirewallRule {
-            id: "fw-1".into(),
-            ip_ranges: vec!["10.0.0.0/8".into(), "1.2.3.4".into()],
-            ..FirewallRule::port(80)
-        };
-        let b = FirewallRule {
-            id: String::new(),
-            ip_ranges: vec!["1.2.3.4/32".into(), "10.9.9.9/8".into()],
-            ..FirewallRule::port(80)
-        };
-        assert!(same_rule(&a, &b));
-        assert!(!same_rule(&a, &FirewallRule::port(80)));
     }
 }

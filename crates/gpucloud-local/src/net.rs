@@ -1,8 +1,8 @@
-//! IPv4 subnets, CIDRs of firewall rules, the route-overlap check and address allocation.
+//! IPv4 subnets, the route-overlap check and address allocation.
 
 use std::fmt;
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::Ipv4Addr;
 
 use serde_json::Value;
 
@@ -143,61 +143,6 @@ impl fmt::Display for Ipv4Net {
 /// The lowest instance address of `subnet` not in `used`.
 pub(crate) fn allocate(subnet: Ipv4Net, used: &[Ipv4Addr]) -> Option<Ipv4Addr> {
     subnet.instance_addresses().find(|a| !used.contains(a))
-}
-
-/// A firewall-rule CIDR, canonical (host bits cleared), as nftables takes it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Cidr {
-    /// IPv4 network.
-    V4(Ipv4Addr, u8),
-    /// IPv6 network.
-    V6(Ipv6Addr, u8),
-}
-
-impl Cidr {
-    /// Parses `addr/prefix` or a bare address (a single host), clearing host bits.
-    pub(crate) fn parse(text: &str) -> Result<Self, String> {
-        let text = text.trim();
-        let (addr, prefix) = match text.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (text, None),
-        };
-        let addr: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("{text:?} is not an IP address or CIDR"))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| {
-                format!("{text:?} has an invalid prefix length; expected 0 to {max}")
-            })?,
-        };
-        Ok(match addr {
-            IpAddr::V4(a) => Self::V4(Ipv4Addr::from(u32::from(a) & mask(prefix)), prefix),
-            IpAddr::V6(a) => {
-                let m = if prefix == 0 {
-                    0
-                } else {
-                    u128::MAX << (128 - u32::from(prefix))
-                };
-                Self::V6(Ipv6Addr::from(u128::from(a) & m), prefix)
-            }
-        })
-    }
-
-    /// True for `0.0.0.0/0` and `::/0`.
-    pub(crate) fn is_any(&self) -> bool {
-        matches!(self, Self::V4(_, 0) | Self::V6(_, 0))
-    }
-}
-
-impl fmt::Display for Cidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::V4(a, p) => write!(f, "{a}/{p}"),
-            Self::V6(a, p) => write!(f, "{a}/{p}"),
-        }
-    }
 }
 
 /// Something on this machine that already claims IPv4 addresses: a route or an interface
@@ -371,20 +316,6 @@ mod tests {
         assert_eq!(allocate(a, &used), Some(Ipv4Addr::new(10, 213, 0, 3)));
         let tiny = Ipv4Net::parse_subnet("10.9.9.0/30").unwrap();
         assert_eq!(allocate(tiny, &[Ipv4Addr::new(10, 9, 9, 2)]), None);
-    }
-
-    #[test]
-    fn cidr_parsing_is_canonical() {
-        assert_eq!(Cidr::parse("10.1.2.3/8").unwrap().to_string(), "10.0.0.0/8");
-        assert_eq!(Cidr::parse("10.1.2.3").unwrap().to_string(), "10.1.2.3/32");
-        assert_eq!(
-            Cidr::parse("2001:db8::1/32").unwrap().to_string(),
-            "2001:db8::/32"
-        );
-        assert!(Cidr::parse("0.0.0.0/0").unwrap().is_any());
-        assert!(Cidr::parse("::/0").unwrap().is_any());
-        assert!(Cidr::parse("10.0.0.0/33").is_err());
-        assert!(Cidr::parse("nope").is_err());
     }
 
     #[test]

@@ -7,9 +7,7 @@
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use gpucloud_core::{FirewallRule, Protocol};
-
-use crate::net::Cidr;
+use gpucloud_core::{Cidr, FirewallRule, Protocol};
 
 /// The table the provider owns inside each namespace.
 pub(crate) const TABLE: &str = "gpucloud";

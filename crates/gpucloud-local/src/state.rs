@@ -90,8 +90,6 @@ pub(crate) struct Record {
     pub(crate) tags: Tags,
     /// Ingress rules with their ids.
     pub(crate) ingress: Vec<FirewallRule>,
-    /// Egress rules with their ids (recorded; outbound is open).
-    pub(crate) egress: Vec<FirewallRule>,
     /// The number of the next firewall rule id.
     pub(crate) next_rule: u64,
     /// SHA-256 fingerprint of the authorized key.

@@ -1,7 +1,8 @@
-//! `gpucloud fake lambda`: serve a provider fake until interrupted.
+//! `gpucloud fake lambda|fluidstack`: serve a provider fake until interrupted.
 
 use std::time::Duration;
 
+use gpucloud_fakes::fluidstack::{FakeFluidstack, FakeFluidstackOptions};
 use gpucloud_fakes::lambda::{DEFAULT_API_KEY, FakeLambdaOptions, serve};
 
 use crate::cli::FakeCommand;
@@ -36,6 +37,48 @@ pub async fn run(out: Out, command: &FakeCommand) -> CliResult {
             serve(options, ready, interrupted()).await.map_err(|e| {
                 CliError::failed(format!("cannot serve the Lambda fake on {addr}: {e}"))
             })
+        }
+        FakeCommand::Fluidstack {
+            addr,
+            regions,
+            latency_ms,
+            boot_ms,
+        } => {
+            let mut options = FakeFluidstackOptions {
+                addr: *addr,
+                latency: Duration::from_millis(*latency_ms),
+                ..FakeFluidstackOptions::default()
+            };
+            if !regions.is_empty() {
+                options.regions.clone_from(regions);
+            }
+            if let Some(boot) = boot_ms {
+                options.create_delay = Duration::from_millis(*boot);
+                options.start_delay = Duration::from_millis(*boot);
+            }
+            let ready = |fake: &FakeFluidstack| {
+                // The first stdout lines are the URL template and the project id, for scripts.
+                out.stdout(&fake.url_template());
+                out.stdout(&fake.project_id().to_string());
+                let urls: Vec<String> = fake
+                    .regions()
+                    .iter()
+                    .map(|r| format!("  {r}: {}", fake.base_url(r)))
+                    .collect();
+                out.note(&format!(
+                    "Fake Fluidstack Infrastructure API listening, one base URL per region:\n{}\n\
+                     Project {}. Point gpucloud at it with:\n  {}\n\
+                     Stop it with Ctrl-C.",
+                    urls.join("\n"),
+                    fake.project_id(),
+                    fake.exports().shell_line()
+                ));
+            };
+            gpucloud_fakes::fluidstack::serve(options, ready, interrupted())
+                .await
+                .map_err(|e| {
+                    CliError::failed(format!("cannot serve the Fluidstack fake on {addr}: {e}"))
+                })
         }
     }
 }

@@ -263,13 +263,7 @@ async fn create(ctx: &Ctx, args: &CreateArgs) -> CliResult {
         ..CreateInstanceAttrs::default()
     };
     let probe = client(&entry, "").await?;
-    let features = probe.create_features();
-    if explicit_key.is_some() {
-        gpucloud::validate_create(&attrs, &features)
-            .map_err(|e| CliError::cloud(&format!("create instance on {name}"), &e))?;
-    } else {
-        check_without_key(&attrs, &features, name)?;
-    }
+    check_flags(&attrs, &probe.create_features(), name)?;
     let location = resolve_location(
         &entry,
         &probe,
@@ -285,16 +279,34 @@ async fn create(ctx: &Ctx, args: &CreateArgs) -> CliResult {
     attrs.public_key.clone_from(&key.public_key);
     attrs.location.clone_from(&location);
     let client = client(&entry, &location).await?;
-    let attrs = gpucloud::validate_create(&attrs, &client.create_features())
+    // The one validation of the final request: the provider takes what it found and checks
+    // nothing again.
+    let create = gpucloud::validate_create(&attrs, &client.create_features())
         .map_err(|e| CliError::cloud(&format!("create instance on {name}"), &e))?;
 
     let spinner = ctx
         .out
         .spinner(format!("creating {} in {location}", args.instance_type));
-    let created = client.create_instance(attrs).await;
+    let ref_id = attrs.ref_id.clone();
+    let created = client.create_instance(create).await;
     spinner.finish_and_clear();
-    let instance =
-        created.map_err(|e| CliError::cloud(&format!("create instance on {name}"), &e))?;
+    let instance = created.map_err(|e| {
+        let error = CliError::cloud(&format!("create instance on {name}"), &e);
+        if e.outcome_unknown() {
+            // Without the RefID, running the command again would make a second instance.
+            error.hint(format!(
+                "the instance may have been created; its RefID is {ref_id}. This returns it, or \
+                 creates it if it was not, and never makes a second one:\n  {}",
+                resolve_command(
+                    std::env::args(),
+                    &ref_id,
+                    args.location.is_none().then_some(location.as_str())
+                )
+            ))
+        } else {
+            error
+        }
+    })?;
     remember(ctx, &entry, &instance, &key, &location);
 
     let instance = if args.wait {
@@ -323,14 +335,63 @@ async fn create(ctx: &Ctx, args: &CreateArgs) -> CliResult {
     Ok(())
 }
 
-/// Validates everything but the key, so bad flags are reported before a key is generated.
-fn check_without_key(
+/// The command line that resolves a create of unknown outcome: the one that was run, as
+/// `gpucloud`, with `--ref-id` set to `ref_id` and, when the location was picked for the
+/// user, `--location` (so the retry asks for the same thing).
+fn resolve_command(
+    argv: impl IntoIterator<Item = String>,
+    ref_id: &str,
+    picked_location: Option<&str>,
+) -> String {
+    let mut words = vec!["gpucloud".to_owned()];
+    let mut argv = argv.into_iter().skip(1);
+    while let Some(arg) = argv.next() {
+        if arg == "--ref-id" {
+            argv.next();
+            continue;
+        }
+        if arg.starts_with("--ref-id=") {
+            continue;
+        }
+        words.push(arg);
+    }
+    words.extend(["--ref-id".to_owned(), ref_id.to_owned()]);
+    if let Some(location) = picked_location {
+        words.extend(["--location".to_owned(), location.to_owned()]);
+    }
+    words
+        .iter()
+        .map(|w| shell_quote(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `word` as a POSIX shell reads it back: as is when it holds no special character, else in
+/// single quotes.
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:@,+%".contains(&b));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// Checks the flags (and an explicit key) before a default key is generated or the location
+/// is resolved, so bad input is reported before any of that. Without an explicit key a
+/// placeholder stands in; the request actually sent is validated once more, when complete.
+fn check_flags(
     attrs: &CreateInstanceAttrs,
     features: &gpucloud::CreateFeatures,
     name: &str,
 ) -> CliResult {
     let mut probe = attrs.clone();
-    PLACEHOLDER_KEY.clone_into(&mut probe.public_key);
+    if probe.public_key.is_empty() {
+        PLACEHOLDER_KEY.clone_into(&mut probe.public_key);
+    }
     gpucloud::validate_create(&probe, features)
         .map(|_| ())
         .map_err(|e| CliError::cloud(&format!("create instance on {name}"), &e))
@@ -525,6 +586,18 @@ async fn act(ctx: &Ctx, args: &InstanceArgs, action: Action) -> CliResult {
                 status: gpucloud::Status::new(LifecycleStatus::Terminated),
                 ..Instance::default()
             },
+            // The terminate worked; only the read-back failed, and that must not turn the
+            // success into a failure (a second terminate is harmless but misleading).
+            Err(e) if action == Action::Terminate => {
+                ctx.out.warn(&format!(
+                    "{name} instance {id} is terminating, but reading it back failed: {e}"
+                ));
+                Instance {
+                    cloud_id: id.clone(),
+                    status: gpucloud::Status::new(LifecycleStatus::Terminating),
+                    ..Instance::default()
+                }
+            }
             Err(e) => return Err(CliError::cloud(&context("get"), &e)),
         }
     };
@@ -573,6 +646,39 @@ mod tests {
             "ssh -p 22 root@10.0.0.2"
         );
         assert!(ssh_command_line(&Instance::default(), None).is_none());
+    }
+
+    #[test]
+    fn resolve_command_sets_the_ref_id_and_the_picked_location() {
+        let argv = [
+            "/x/gpucloud",
+            "instances",
+            "create",
+            "-p",
+            "lambda",
+            "--type",
+            "gpu_1x_a10",
+        ]
+        .map(String::from);
+        assert_eq!(
+            resolve_command(argv, "r-1", Some("us-west-1")),
+            "gpucloud instances create -p lambda --type gpu_1x_a10 --ref-id r-1 --location us-west-1"
+        );
+        let argv = [
+            "gpucloud",
+            "instances",
+            "create",
+            "--ref-id",
+            "old",
+            "--name",
+            "my box",
+            "--ref-id=x",
+        ]
+        .map(String::from);
+        assert_eq!(
+            resolve_command(argv, "it's", None),
+            r"gpucloud instances create --name 'my box' --ref-id 'it'\''s'"
+        );
     }
 
     #[test]

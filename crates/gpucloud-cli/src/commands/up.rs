@@ -71,12 +71,12 @@ pub async fn up(
         public_key: key.public_key.clone(),
         ..CreateInstanceAttrs::default()
     };
-    let attrs = gpucloud::validate_create(&attrs, &client.create_features())
+    let create = gpucloud::validate_create(&attrs, &client.create_features())
         .map_err(|e| CliError::cloud("create a local instance", &e))?;
     let spinner = ctx
         .out
         .spinner(format!("creating a local {} instance", offer.type_name));
-    let created = client.create_instance(attrs).await;
+    let created = client.create_instance(create).await;
     spinner.finish_and_clear();
     let instance = created.map_err(|e| CliError::cloud("create a local instance", &e))?;
     remember(ctx, &entry, &instance, &key, &offer.location);

@@ -3,6 +3,8 @@
 
 mod bad_input;
 mod common;
+mod fake_fluidstack;
 mod fake_lambda;
+mod faults;
 mod local;
 mod secrets;

@@ -9,7 +9,8 @@ use gpucloud_core::{
     CloudClientExt, CloudError, CreateFeatures, CreateInstanceAttrs, Disk, ErrorKind, FirewallRule,
     GetImageArgs, GetInstanceTypeArgs, GetInstanceTypeQuotasArgs, Instance, InstanceId,
     InstanceType, InstanceTypeId, LifecycleStatus, ResizeInstanceVolumeArgs, ResourceId,
-    RevokeSecurityGroupRuleArgs, Status, Tags, UpdateInstanceTagsArgs,
+    RevokeSecurityGroupRuleArgs, Status, Tags, UpdateInstanceTagsArgs, validate_and_create,
+    validate_firewall_add, validate_firewall_revoke, validate_tag_update,
 };
 
 use super::{Findings, Verdict, describe};
@@ -259,31 +260,40 @@ async fn probes(ctx: &Ctx, quota_type: Option<String>) -> Vec<Probe> {
         add.firewall_rules
             .ingress_rules
             .push(FirewallRule::port(ctx.options.closed_port));
-        call!(
-            Capability::ModifyFirewall,
-            "add_firewall_rules",
-            firewall.add_firewall_rules(&add)
-        );
+        // The suite's own arguments are valid; validation only makes them the type the call takes.
+        if let Ok(add) = validate_firewall_add(&add, &client.create_features()) {
+            call!(
+                Capability::ModifyFirewall,
+                "add_firewall_rules",
+                firewall.add_firewall_rules(&add)
+            );
+        }
         let revoke = RevokeSecurityGroupRuleArgs {
             instance_id: id.clone(),
             security_group_rule_ids: vec!["gpucloud-conformance-no-such-rule".to_owned()],
         };
-        call!(
-            Capability::ModifyFirewall,
-            "revoke_firewall_rules",
-            firewall.revoke_firewall_rules(&revoke)
-        );
+        // The suite's own arguments are valid; validation only makes them the type the call takes.
+        if let Ok(revoke) = validate_firewall_revoke(&revoke) {
+            call!(
+                Capability::ModifyFirewall,
+                "revoke_firewall_rules",
+                firewall.revoke_firewall_rules(&revoke)
+            );
+        }
     }
     if let Ok(tags) = client.tags() {
         let args = UpdateInstanceTagsArgs {
             instance_id: id.clone(),
             tags: Tags::from([("conformance-probe".to_owned(), "1".to_owned())]),
         };
-        call!(
-            Capability::Tags,
-            "update_instance_tags",
-            tags.update_instance_tags(&args)
-        );
+        // The suite's own arguments are valid; validation only makes them the type the call takes.
+        if let Ok(args) = validate_tag_update(&args) {
+            call!(
+                Capability::Tags,
+                "update_instance_tags",
+                tags.update_instance_tags(&args)
+            );
+        }
     }
     if let (Ok(quota), Some(instance_type)) = (client.quota(), quota_type) {
         let args = GetInstanceTypeQuotasArgs { instance_type };
@@ -571,8 +581,11 @@ pub(crate) async fn create_features(ctx: Arc<Ctx>) -> Verdict {
             Err(why) => return f.fail_done(why),
         };
         (case.apply)(&mut attrs);
-        match tokio::time::timeout(ctx.timeouts.create_call, ctx.client.create_instance(attrs))
-            .await
+        match tokio::time::timeout(
+            ctx.timeouts.create_call,
+            validate_and_create(&*ctx.client, &attrs),
+        )
+        .await
         {
             Ok(Ok(instance)) => {
                 ctx.register(&instance.cloud_id);

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use gpucloud_core::{
     CloudClientExt, CreateInstanceAttrs, ErrorKind, Instance, LifecycleStatus, ListInstancesArgs,
-    LocationsFilter, UpdateInstanceTagsArgs,
+    LocationsFilter, UpdateInstanceTagsArgs, validate_and_create, validate_tag_update,
 };
 use jiff::{SignedDuration, Timestamp};
 
@@ -44,7 +44,7 @@ pub(crate) async fn create(ctx: Arc<Ctx>) -> Verdict {
     let call_started = Instant::now();
     let created = tokio::time::timeout(
         ctx.timeouts.create_call,
-        ctx.client.create_instance(attrs.clone()),
+        validate_and_create(&*ctx.client, &attrs),
     )
     .await;
     let instance = match created {
@@ -323,7 +323,7 @@ pub(crate) async fn idempotent_create(ctx: Arc<Ctx>) -> Verdict {
         return Verdict::Skip("the create attributes are unknown".to_owned());
     };
     let mut f = Findings::default();
-    match ctx.client.create_instance(attrs.clone()).await {
+    match validate_and_create(&*ctx.client, &attrs).await {
         Ok(again) => {
             ctx.register(&again.cloud_id);
             f.expect(again.cloud_id == created.cloud_id, || {
@@ -432,6 +432,10 @@ pub(crate) async fn tags(ctx: Arc<Ctx>) -> Verdict {
     let args = UpdateInstanceTagsArgs {
         instance_id: instance.cloud_id.clone(),
         tags: wanted.clone(),
+    };
+    let args = match validate_tag_update(&args) {
+        Ok(args) => args,
+        Err(e) => return f.fail_done(format!("the suite's tag update: {}", describe(&e))),
     };
     if let Err(e) = tags.update_instance_tags(&args).await {
         let declared = if e.kind() == ErrorKind::NotImplemented {

@@ -4,6 +4,7 @@ pub(crate) mod capabilities;
 pub(crate) mod catalog;
 pub(crate) mod lifecycle;
 pub(crate) mod remote;
+pub(crate) mod rules;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -161,6 +162,12 @@ fn unless_modify_firewall(ctx: &Ctx) -> Option<String> {
         .map(|_| "capability modify-firewall not declared".to_owned())
 }
 
+fn unless_egress_filtering(ctx: &Ctx) -> Option<String> {
+    ctx.client.create_features().egress_filtering.then(|| {
+        "the provider declares egress filtering; firewall_egress checks outbound traffic".to_owned()
+    })
+}
+
 /// Names of the checks, in the order they run.
 pub const ALL_CHECKS: &[&str] = &[
     "make_client",
@@ -176,10 +183,13 @@ pub const ALL_CHECKS: &[&str] = &[
     "list",
     "idempotent_create",
     "running",
+    "hostname",
     "ssh",
     "firewall_ingress",
     "firewall_egress",
     "modify_firewall",
+    "duplicate_rule",
+    "egress_rules",
     "tags",
     "reboot",
     "stop_start",
@@ -216,10 +226,13 @@ pub(crate) fn specs() -> Vec<Spec> {
         lifecycle::list, Instance, applies, |t| t.api_call * 4;
         lifecycle::idempotent_create, Instance, unless_idempotent, |t| t.api_call * 2 + t.create_call;
         lifecycle::running, Instance, applies, |t| t.api_call + t.pending_to_running;
+        rules::hostname, Running, applies, |t| t.api_call * 2;
         remote::ssh, Running, unless_reachable, |t| t.api_call * 3 + t.running_ssh * 2;
         remote::firewall_ingress, Running, unless_reachable, |t| t.api_call * 3 + t.running_ssh + t.port_probe * 8;
         remote::firewall_egress, Running, unless_egress, |t| t.api_call * 3 + t.running_ssh;
         remote::modify_firewall, Running, unless_modify_firewall, |t| t.api_call * 6 + t.running_ssh + t.firewall_change * 2 + t.port_probe * 4;
+        rules::duplicate_rule, Running, unless_modify_firewall, |t| t.api_call * 8;
+        rules::egress_rules, Instance, unless_egress_filtering, |t| t.api_call * 2;
         lifecycle::tags, Instance, unless_tags, |t| t.api_call * 5;
         lifecycle::reboot, Running, unless_reboot, |t| t.api_call * 2 + t.pending_to_running + t.running_ssh;
         lifecycle::stop_start, Running, unless_stop_start, |t| t.api_call * 3 + t.running_to_stopped + t.stopped_to_running + t.running_ssh;

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use gpucloud_core::{
     AddFirewallRulesToInstanceArgs, Architecture, CloudClientExt, ErrorKind, FirewallRule,
-    FirewallRules, Instance, Protocol, RevokeSecurityGroupRuleArgs,
+    FirewallRules, Instance, Protocol, RevokeSecurityGroupRuleArgs, validate_firewall_add,
+    validate_firewall_revoke,
 };
 
 use super::{Findings, Verdict, describe};
@@ -451,6 +452,10 @@ pub(crate) async fn modify_firewall(ctx: Arc<Ctx>) -> Verdict {
         },
     };
     let verdict = 'check: {
+        let add = match validate_firewall_add(&add, &ctx.client.create_features()) {
+            Ok(add) => add,
+            Err(e) => break 'check f.fail_done(format!("the suite's rule: {}", describe(&e))),
+        };
         if let Err(e) = firewall.add_firewall_rules(&add).await {
             let declared = if e.kind() == ErrorKind::NotImplemented {
                 " although the capability is declared"
@@ -502,6 +507,13 @@ pub(crate) async fn modify_firewall(ctx: Arc<Ctx>) -> Verdict {
         let revoke = RevokeSecurityGroupRuleArgs {
             instance_id: id.clone(),
             security_group_rule_ids: vec![rule_id.clone()],
+        };
+        let revoke = match validate_firewall_revoke(&revoke) {
+            Ok(revoke) => revoke,
+            Err(e) => {
+                f.fail(format!("rule id {rule_id:?}: {}", describe(&e)));
+                break 'check f.done();
+            }
         };
         if let Err(e) = firewall.revoke_firewall_rules(&revoke).await {
             f.fail(format!(

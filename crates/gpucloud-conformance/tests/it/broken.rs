@@ -62,10 +62,19 @@ async fn correct_memory_provider_passes_with_reachability_skipped() {
             other => panic!("{name} should be skipped, got {other:?}"),
         }
     }
-    assert!(matches!(
-        report.check("modify_firewall").map(|c| &c.outcome),
-        Some(Outcome::Skipped { .. })
-    ));
+    for name in [
+        "modify_firewall",
+        "hostname",
+        "duplicate_rule",
+        "egress_rules",
+    ] {
+        assert!(
+            report
+                .check(name)
+                .is_some_and(gpucloud_conformance::CheckResult::is_passed),
+            "{name} should pass:\n{report}"
+        );
+    }
     assert!(
         credential.live_instances().is_empty(),
         "nothing left at the provider"
@@ -202,30 +211,65 @@ async fn a_panicking_check_fails_alone_and_the_run_goes_on() {
     assert!(credential.live_instances().is_empty());
 }
 
-#[tokio::test]
-async fn silently_dropped_create_parameters_fail_and_are_cleaned_up() {
-    let credential = MemoryCredential::new(Faults {
-        ignore_unsupported_params: true,
-        ..Faults::default()
-    });
-    let report = run_printed(target(&credential), "memory (drops unsupported parameters)").await;
-    let features = mismatches(&report, "create_features");
+/// Runs the suite against a memory provider with `faults` and returns the mismatches of
+/// `check`, after asserting that it failed and nothing was left behind.
+async fn failing(faults: Faults, label: &str, check: &str) -> Vec<String> {
+    let credential = MemoryCredential::new(faults);
+    let report = run_printed(target(&credential), label).await;
+    let found = mismatches(&report, check);
     assert!(
-        features
-            .iter()
-            .any(|m| m.contains("create with user_data was accepted")),
-        "{features:?}"
-    );
-    assert!(
-        features
-            .iter()
-            .any(|m| m.contains("create with firewall_rules was accepted")),
-        "{features:?}"
+        report
+            .check(check)
+            .is_some_and(|c| !c.is_passed() && !found.is_empty()),
+        "{check} should fail:\n{report}"
     );
     assert!(report.leftovers.is_empty(), "{report}");
+    assert!(credential.live_instances().is_empty());
+    found
+}
+
+#[tokio::test]
+async fn a_hostname_off_the_core_rule_fails_hostname() {
+    let faults = Faults {
+        raw_hostname: true,
+        ..Faults::default()
+    };
+    let found = failing(faults, "memory (raw hostname)", "hostname").await;
     assert!(
-        credential.live_instances().is_empty(),
-        "the wrongly created instances were terminated"
+        found
+            .iter()
+            .any(|m| m.contains("hostname is \"gpucloud-conformance--") && m.contains("core rule")),
+        "{found:?}"
+    );
+}
+
+#[tokio::test]
+async fn stacking_duplicate_rules_fails_duplicate_rule() {
+    let faults = Faults {
+        stack_duplicate_rules: true,
+        ..Faults::default()
+    };
+    let found = failing(faults, "memory (stacks duplicate rules)", "duplicate_rule").await;
+    assert!(
+        found
+            .iter()
+            .any(|m| m.contains("already in place") && m.contains("changed the rules")),
+        "{found:?}"
+    );
+}
+
+#[tokio::test]
+async fn reporting_egress_rules_without_egress_filtering_fails_egress_rules() {
+    let faults = Faults {
+        reports_egress: true,
+        ..Faults::default()
+    };
+    let found = failing(faults, "memory (reports egress)", "egress_rules").await;
+    assert!(
+        found
+            .iter()
+            .any(|m| m.contains("reports egress rules") && m.contains("allow-all")),
+        "{found:?}"
     );
 }
 

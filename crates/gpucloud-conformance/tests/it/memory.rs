@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use gpucloud_core::validate::validate_create;
 use gpucloud_core::{
     ApiType, Architecture, Bytes, BytesUnit, Capability, CapabilityTable, CloudClient,
-    CloudCredential, CloudError, CreateFeatures, CreateInstanceAttrs, ErrorKind,
+    CloudCredential, CloudError, CreateFeatures, ErrorKind, FirewallRule, FirewallRules,
     GetInstanceTypeArgs, GetLocationsArgs, Gpu, Identity, Instance, InstanceId, InstanceTags,
     InstanceType, InstanceTypeId, LifecycleStatus, ListInstancesArgs, Location, Manufacturer,
-    Price, RebootInstance, Result, Status, StopStartInstance, UpdateInstanceTagsArgs,
+    ModifyFirewall, Price, RebootInstance, Result, Status, StopStartInstance, ValidCreate,
+    ValidFirewallAdd, ValidFirewallRevoke, ValidTagUpdate, missing_rules,
 };
 use tokio::time::Instant;
 
@@ -31,8 +31,13 @@ pub struct Faults {
     pub leak: bool,
     /// `locations()` panics.
     pub panic_in_locations: bool,
-    /// Create parameters the client does not honour are silently dropped.
-    pub ignore_unsupported_params: bool,
+    /// Host names keep one `-` per character that is not a letter or digit
+    /// (`train-job--1`), instead of the core rule.
+    pub raw_hostname: bool,
+    /// Adding a rule already in place adds it again.
+    pub stack_duplicate_rules: bool,
+    /// Instances report an egress rule although egress filtering is not declared.
+    pub reports_egress: bool,
     /// Reboot is missing from the capability table while the catalog says every type reboots.
     pub undeclared_reboot: bool,
 }
@@ -46,6 +51,7 @@ struct Record {
 struct Store {
     instances: BTreeMap<InstanceId, Record>,
     next_id: u32,
+    next_rule: u32,
 }
 
 impl Store {
@@ -201,6 +207,7 @@ impl MemoryClient {
         CreateFeatures {
             tags: true,
             idempotent: true,
+            firewall_rules: true,
             ..CreateFeatures::default()
         }
     }
@@ -249,6 +256,7 @@ impl CloudClient for MemoryClient {
             stop_start: Some(self),
             reboot: (!self.shared.faults.undeclared_reboot).then_some(self as _),
             tags: Some(self),
+            modify_firewall: Some(self),
             ..CapabilityTable::NONE
         }
     }
@@ -294,12 +302,8 @@ impl CloudClient for MemoryClient {
         Ok(args.apply(catalog()))
     }
 
-    async fn create_instance(&self, attrs: CreateInstanceAttrs) -> Result<Instance> {
-        let attrs = if self.shared.faults.ignore_unsupported_params {
-            attrs
-        } else {
-            validate_create(&attrs, &Self::features())?
-        };
+    async fn create_instance(&self, create: ValidCreate) -> Result<Instance> {
+        let attrs = create.attrs();
         let location = if attrs.location.is_empty() {
             self.location.clone()
         } else {
@@ -324,6 +328,21 @@ impl CloudClient for MemoryClient {
         }
         store.next_id += 1;
         let n = store.next_id;
+        let mut ingress_rules = Vec::new();
+        for rule in missing_rules(&[], create.ingress_rules()) {
+            store.next_rule += 1;
+            ingress_rules.push(rule.to_rule(format!("mem-fw-{}", store.next_rule)));
+        }
+        let egress_rules = if self.shared.faults.reports_egress {
+            vec![FirewallRule::port(443)]
+        } else {
+            Vec::new()
+        };
+        let hostname = if self.shared.faults.raw_hostname {
+            raw_hostname(&attrs.name)
+        } else {
+            create.hostname().to_owned()
+        };
         let ref_id = if self.shared.faults.wrong_ref_id {
             format!("{}-wrong", attrs.ref_id)
         } else {
@@ -343,6 +362,11 @@ impl CloudClient for MemoryClient {
             status: Status::new(LifecycleStatus::Pending),
             location,
             tags: attrs.tags.clone(),
+            hostname,
+            firewall_rules: FirewallRules {
+                ingress_rules,
+                egress_rules,
+            },
             stoppable: true,
             rebootable: true,
             ..Instance::default()
@@ -434,13 +458,69 @@ impl RebootInstance for MemoryClient {
 
 #[async_trait]
 impl InstanceTags for MemoryClient {
-    async fn update_instance_tags(&self, args: &UpdateInstanceTagsArgs) -> Result<()> {
+    async fn update_instance_tags(&self, args: &ValidTagUpdate) -> Result<()> {
         let mut store = self.store();
         let record = store
             .instances
-            .get_mut(&args.instance_id)
-            .ok_or_else(|| Self::not_found("update_instance_tags", &args.instance_id))?;
-        record.instance.tags = args.tags.clone();
+            .get_mut(args.instance_id())
+            .ok_or_else(|| Self::not_found("update_instance_tags", args.instance_id()))?;
+        record.instance.tags = args.tags().clone();
+        Ok(())
+    }
+}
+
+/// The local provider's old host-name rule, which the core rule replaced.
+fn raw_hostname(name: &str) -> String {
+    let host: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    host.trim_matches('-').to_owned()
+}
+
+#[async_trait]
+impl ModifyFirewall for MemoryClient {
+    async fn add_firewall_rules(&self, args: &ValidFirewallAdd) -> Result<()> {
+        let stack = self.shared.faults.stack_duplicate_rules;
+        let mut store = self.store();
+        let Store {
+            instances,
+            next_rule,
+            ..
+        } = &mut *store;
+        let record = instances
+            .get_mut(args.instance_id())
+            .ok_or_else(|| Self::not_found("add_firewall_rules", args.instance_id()))?;
+        let rules = &mut record.instance.firewall_rules.ingress_rules;
+        let wanted: Vec<_> = if stack {
+            args.ingress_rules().iter().collect()
+        } else {
+            missing_rules(rules, args.ingress_rules())
+        };
+        for rule in wanted {
+            *next_rule += 1;
+            rules.push(rule.to_rule(format!("mem-fw-{next_rule}")));
+        }
+        Ok(())
+    }
+
+    async fn revoke_firewall_rules(&self, args: &ValidFirewallRevoke) -> Result<()> {
+        let mut store = self.store();
+        let record = store
+            .instances
+            .get_mut(args.instance_id())
+            .ok_or_else(|| Self::not_found("revoke_firewall_rules", args.instance_id()))?;
+        record
+            .instance
+            .firewall_rules
+            .ingress_rules
+            .retain(|r| !args.rule_ids().contains(&r.id));
         Ok(())
     }
 }

@@ -9,13 +9,8 @@ use gpucloud_conformance::{ALL_CHECKS, Suite, Target, Timeouts, TrialsOutcome, r
 
 use crate::memory::{Faults, MemoryCredential};
 
-/// The checks the memory provider cannot take: not reachable, no firewall changes.
-const NOT_APPLICABLE: [&str; 4] = [
-    "ssh",
-    "firewall_ingress",
-    "firewall_egress",
-    "modify_firewall",
-];
+/// The checks the memory provider cannot take: its instances are not reachable.
+const NOT_APPLICABLE: [&str; 3] = ["ssh", "firewall_ingress", "firewall_egress"];
 
 fn suite(credential: &MemoryCredential) -> Suite {
     let credential = credential.clone();

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use super::catalog::{self, CatalogImage};
 use super::state::{
     FakeFirewallRule, FakeFirewallRuleset, FakeImageSpec, FakeInstanceStatus, FakeLambdaState,
-    FakeSshKey, FakeTag, Inner, InstanceRecord, Phase, Timing, ending, new_id, restartable,
+    FakeSshKey, FakeTag, Inner, InstanceRecord, Timing, ending, new_id, restartable,
 };
 use super::wire::{
     self, ApiError, FirewallRulesetWire, GlobalRulesetWire, InstanceTypesItemWire, InstanceWire,
@@ -326,17 +326,14 @@ async fn list_instances(
     let now = Instant::now();
     let instances: Vec<InstanceWire> = {
         let mut inner = state.lock();
-        inner.purge(now, state.timing);
+        inner.purge(now);
         if by_cluster {
             Vec::new()
         } else {
             inner
                 .instances
                 .values()
-                .filter_map(|r| {
-                    r.status(now, state.timing)
-                        .map(|s| InstanceWire::new(r, s, now))
-                })
+                .filter_map(|r| r.status(now).map(|s| InstanceWire::new(r, s, now)))
                 .collect()
         }
     };
@@ -348,7 +345,7 @@ async fn get_instance(State(state): State<FakeLambdaState>, IdParam(id): IdParam
     let found = {
         let mut inner = state.lock();
         inner
-            .find(&id, now, state.timing)
+            .find(&id, now)
             .map(|(r, s)| InstanceWire::new(r, s, now))
     };
     match found {
@@ -369,7 +366,7 @@ async fn update_instance(
     }
     let now = Instant::now();
     let mut inner = state.lock();
-    match inner.find(&id, now, state.timing) {
+    match inner.find(&id, now) {
         Some((record, status)) => {
             if let Some(name) = name {
                 record.name = Some(name);
@@ -556,7 +553,7 @@ async fn launch(State(state): State<FakeLambdaState>, RawBody(body): RawBody) ->
             Some(_) => {}
         }
     }
-    if inner.capacity_of(region, type_name) == 0 {
+    if !inner.capacity.take(region, type_name) {
         return Err(wire::error(
             StatusCode::BAD_REQUEST,
             "instance-operations/launch/insufficient-capacity",
@@ -564,7 +561,6 @@ async fn launch(State(state): State<FakeLambdaState>, RawBody(body): RawBody) ->
             Some("Try another region or instance type, or try again later."),
         ));
     }
-    inner.adjust_capacity(region, type_name, -1);
     let (ip, private_ip) = inner.allocate_addresses();
     let active_at = now + state.timing.boot_delay;
     inner.insert_instance(InstanceRecord {
@@ -584,7 +580,7 @@ async fn launch(State(state): State<FakeLambdaState>, RawBody(body): RawBody) ->
         image: request.image,
         first_active_at: active_at,
         holds_capacity: true,
-        phase: Phase::Running { active_at },
+        phase: state.timing.booting(now),
     });
     drop(inner);
     tracing::debug!(instance = %id, region, instance_type = type_name, "fake lambda: launched");
@@ -606,7 +602,7 @@ fn bulk_operation(
     let timing = state.timing;
     let mut inner = state.lock();
     for id in &ids {
-        let status = inner.find(id, now, timing).map(|(_, status)| status);
+        let status = inner.find(id, now).map(|(_, status)| status);
         if let Some(refusal) = refuse(id, status) {
             return Err(refusal);
         }
@@ -634,19 +630,19 @@ async fn terminate(State(state): State<FakeLambdaState>, RawBody(body): RawBody)
             _ => Some(wire::instance_not_found(id)),
         },
         |inner, id, now, timing| {
-            let (record, status) = inner.find(id, now, timing)?;
+            let (record, status) = inner.find(id, now)?;
             let mut released = None;
             if !ending(status) {
-                record.phase = Phase::Ending { since: now };
+                record.phase = timing.ending(now);
                 if record.holds_capacity {
                     record.holds_capacity = false;
                     released = Some((record.region.name, record.instance_type.name));
                 }
             }
-            let status = record.status(now, timing).unwrap_or(status);
+            let status = record.status(now).unwrap_or(status);
             let terminated = InstanceWire::new(record, status, now);
             if let Some((region, instance_type)) = released {
-                inner.adjust_capacity(region, instance_type, 1);
+                inner.capacity.give_back(region, instance_type);
             }
             Some(terminated)
         },
@@ -672,13 +668,9 @@ async fn restart(State(state): State<FakeLambdaState>, RawBody(body): RawBody) -
             Some(_) => None,
         },
         |inner, id, now, timing| {
-            let (record, _) = inner.find(id, now, timing)?;
-            record.phase = Phase::Running {
-                active_at: now + timing.boot_delay,
-            };
-            let status = record
-                .status(now, timing)
-                .unwrap_or(FakeInstanceStatus::Booting);
+            let (record, _) = inner.find(id, now)?;
+            record.phase = timing.booting(now);
+            let status = record.status(now).unwrap_or(FakeInstanceStatus::Booting);
             Some(InstanceWire::new(record, status, now))
         },
     )
@@ -696,7 +688,7 @@ async fn instance_types(State(state): State<FakeLambdaState>) -> Reply {
                 instance_type: t.into(),
                 regions_with_capacity_available: catalog::REGIONS
                     .iter()
-                    .filter(|r| inner.capacity_of(r.name, t.name) > 0)
+                    .filter(|r| inner.capacity.get(r.name, t.name) > 0)
                     .map(RegionWire::from)
                     .collect(),
             };

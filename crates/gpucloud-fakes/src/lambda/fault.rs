@@ -1,8 +1,8 @@
 //! Fault injection for the fake Lambda API: what can go wrong, and which requests it hits.
 
-use std::time::Duration;
-
 use http::Method;
+
+use crate::kit::{self, OperationClass};
 
 /// A class of Lambda API request, used to aim a [`Fault`] at some requests only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,195 +69,20 @@ impl Operation {
 
     /// Whether a fault aimed at `self` hits a request classified as `request`.
     pub fn matches(self, request: Option<Operation>) -> bool {
-        self == Operation::Any || request == Some(self)
+        OperationClass::matches(self, request)
     }
 }
 
-/// A fault the fake injects into matching requests.
+/// A fault the fake injects into matching requests: the shared [`kit::Fault`] aimed at
+/// Lambda's operations.
 ///
-/// `times` is the number of matching requests the fault hits; after that it is used up.
-/// [`Fault::Latency`] has no count: it stays until
-/// [`FakeLambdaState::clear_faults`](super::FakeLambdaState::clear_faults).
-///
-/// Faults are checked before authentication, in the order they were set; the first one that
-/// matches a request and is not used up wins (latency always adds up).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Fault {
-    /// Delay every matching response by this much (on top of the server's base latency).
-    Latency(Duration),
-    /// Answer `429 Too Many Requests` with `Retry-After: retry_after_secs` and Lambda's error
-    /// body, without running the request.
-    RateLimited {
-        /// Value of the `Retry-After` header, in seconds.
-        retry_after_secs: u64,
-        /// How many matching requests to throttle.
-        times: u32,
-    },
-    /// Answer with this status (500, 502, 503, ...) and an error body, without running the
-    /// request. 503 uses the code `provider/internal-unavailable`, anything else
-    /// `global/internal-error`.
-    ServerError {
-        /// HTTP status; values outside 100..=999 are sent as 500.
-        status: u16,
-        /// How many matching requests to fail.
-        times: u32,
-    },
-    /// Close the connection without sending any response, without running the request.
-    ConnectionReset {
-        /// How many matching requests to drop.
-        times: u32,
-    },
-    /// Answer `200 OK` with a JSON content type and a truncated, unparseable body, without
-    /// running the request.
-    MalformedJson {
-        /// How many matching requests to answer with broken JSON.
-        times: u32,
-    },
-    /// Run the request (the state change happens), then close the connection without
-    /// sending the response. Only requests of `operation` are hit.
-    CommitThenDropResponse {
-        /// Which requests to hit, e.g. [`Operation::Launch`] or [`Operation::Terminate`].
-        operation: Operation,
-        /// How many matching requests to hit.
-        times: u32,
-    },
-}
+/// Faults are checked before authentication; one that replaces the request wins over
+/// commit-then-drop, then the first one set that matches and is not used up wins (latency
+/// always adds up).
+pub type Fault = kit::Fault<Operation>;
 
-impl Fault {
-    /// The operation a fault set with
-    /// [`FakeLambdaState::set_fault`](super::FakeLambdaState::set_fault) is aimed at.
-    pub(crate) fn default_target(&self) -> Operation {
-        match self {
-            Fault::CommitThenDropResponse { operation, .. } => *operation,
-            _ => Operation::Any,
-        }
-    }
-
-    fn times(&self) -> Option<u32> {
-        match self {
-            Fault::Latency(_) => None,
-            Fault::RateLimited { times, .. }
-            | Fault::ServerError { times, .. }
-            | Fault::ConnectionReset { times }
-            | Fault::MalformedJson { times }
-            | Fault::CommitThenDropResponse { times, .. } => Some(*times),
-        }
-    }
-}
-
-/// What the server does instead of running a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Injected {
-    RateLimited { retry_after_secs: u64 },
-    ServerError { status: u16 },
-    ConnectionReset,
-    MalformedJson,
-}
-
-#[derive(Debug)]
-struct ActiveFault {
-    target: Operation,
-    fault: Fault,
-    remaining: Option<u32>,
-}
-
-impl ActiveFault {
-    fn hits(&self, op: Option<Operation>) -> bool {
-        if !self.target.matches(op) {
-            return false;
-        }
-        if let Fault::CommitThenDropResponse { operation, .. } = &self.fault
-            && !operation.matches(op)
-        {
-            return false;
-        }
-        self.remaining != Some(0)
-    }
-}
-
-/// The faults currently set on a fake.
-#[derive(Debug, Default)]
-pub(crate) struct FaultTable {
-    faults: Vec<ActiveFault>,
-}
-
-impl FaultTable {
-    pub(crate) fn add(&mut self, target: Operation, fault: Fault) {
-        let remaining = fault.times();
-        if remaining == Some(0) {
-            return;
-        }
-        self.faults.push(ActiveFault {
-            target,
-            fault,
-            remaining,
-        });
-    }
-
-    pub(crate) fn clear(&mut self) {
-        self.faults.clear();
-    }
-
-    /// Total injected latency for a request.
-    pub(crate) fn latency(&self, op: Option<Operation>) -> Duration {
-        self.faults
-            .iter()
-            .filter(|f| f.hits(op))
-            .filter_map(|f| match f.fault {
-                Fault::Latency(d) => Some(d),
-                _ => None,
-            })
-            .sum()
-    }
-
-    /// Takes one use of the first fault that replaces the request, if any.
-    pub(crate) fn take_injected(&mut self, op: Option<Operation>) -> Option<Injected> {
-        let index = self.faults.iter().position(|f| {
-            f.hits(op)
-                && matches!(
-                    f.fault,
-                    Fault::RateLimited { .. }
-                        | Fault::ServerError { .. }
-                        | Fault::ConnectionReset { .. }
-                        | Fault::MalformedJson { .. }
-                )
-        })?;
-        let injected = match self.faults[index].fault {
-            Fault::RateLimited {
-                retry_after_secs, ..
-            } => Injected::RateLimited { retry_after_secs },
-            Fault::ServerError { status, .. } => Injected::ServerError { status },
-            Fault::ConnectionReset { .. } => Injected::ConnectionReset,
-            Fault::MalformedJson { .. } => Injected::MalformedJson,
-            Fault::Latency(_) | Fault::CommitThenDropResponse { .. } => return None,
-        };
-        self.use_once(index);
-        Some(injected)
-    }
-
-    /// Takes one use of a matching commit-then-drop fault; true if the response must be
-    /// dropped.
-    pub(crate) fn take_commit_then_drop(&mut self, op: Option<Operation>) -> bool {
-        let Some(index) = self
-            .faults
-            .iter()
-            .position(|f| f.hits(op) && matches!(f.fault, Fault::CommitThenDropResponse { .. }))
-        else {
-            return false;
-        };
-        self.use_once(index);
-        true
-    }
-
-    fn use_once(&mut self, index: usize) {
-        if let Some(remaining) = self.faults[index].remaining.as_mut() {
-            *remaining = remaining.saturating_sub(1);
-            if *remaining == 0 {
-                self.faults.remove(index);
-            }
-        }
-    }
+impl OperationClass for Operation {
+    const ANY: Self = Operation::Any;
 }
 
 #[cfg(test)]
@@ -283,54 +108,11 @@ mod tests {
     }
 
     #[test]
-    fn faults_are_used_up_in_order() {
-        let mut table = FaultTable::default();
-        table.add(Operation::Launch, Fault::ConnectionReset { times: 1 });
-        table.add(
-            Operation::Any,
-            Fault::ServerError {
-                status: 503,
-                times: 2,
-            },
-        );
-        let launch = Some(Operation::Launch);
-        let list = Some(Operation::ListInstances);
-        assert_eq!(
-            table.take_injected(list),
-            Some(Injected::ServerError { status: 503 })
-        );
-        assert_eq!(table.take_injected(launch), Some(Injected::ConnectionReset));
-        assert_eq!(
-            table.take_injected(launch),
-            Some(Injected::ServerError { status: 503 })
-        );
-        assert_eq!(table.take_injected(launch), None);
-    }
-
-    #[test]
-    fn commit_then_drop_targets_its_operation_only() {
-        let mut table = FaultTable::default();
-        let fault = Fault::CommitThenDropResponse {
-            operation: Operation::Terminate,
-            times: 1,
-        };
-        table.add(fault.default_target(), fault);
-        assert!(!table.take_commit_then_drop(Some(Operation::Launch)));
-        assert!(table.take_injected(Some(Operation::Terminate)).is_none());
-        assert!(table.take_commit_then_drop(Some(Operation::Terminate)));
-        assert!(!table.take_commit_then_drop(Some(Operation::Terminate)));
-    }
-
-    #[test]
-    fn latency_adds_up_and_stays() {
-        let mut table = FaultTable::default();
-        table.add(Operation::Any, Fault::Latency(Duration::from_millis(5)));
-        table.add(Operation::Launch, Fault::Latency(Duration::from_millis(7)));
-        assert_eq!(
-            table.latency(Some(Operation::Launch)),
-            Duration::from_millis(12)
-        );
-        assert_eq!(table.latency(None), Duration::from_millis(5));
-        assert_eq!(table.latency(None), Duration::from_millis(5));
+    fn any_matches_everything_and_others_only_themselves() {
+        assert!(Operation::Any.matches(None));
+        assert!(Operation::Any.matches(Some(Operation::Launch)));
+        assert!(Operation::Launch.matches(Some(Operation::Launch)));
+        assert!(!Operation::Launch.matches(Some(Operation::Terminate)));
+        assert!(!Operation::Launch.matches(None));
     }
 }

@@ -40,9 +40,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use crate::kit::{Auth, Exports, FakeServer};
 
 pub use fault::{Fault, Operation};
 pub use state::{
@@ -124,11 +122,13 @@ impl FakeLambdaOptions {
         .with_rulesets_in_use_until_gone(self.rulesets_in_use_until_gone)
     }
 
-    fn shared(&self, state: FakeLambdaState) -> Arc<server::Shared> {
-        Arc::new(server::Shared {
-            router: api::router(state.clone()),
+    fn api(&self, state: FakeLambdaState) -> Arc<server::LambdaApi> {
+        Arc::new(server::LambdaApi {
             state,
-            api_key: self.api_key.clone(),
+            auth: Auth::AnyOf(vec![
+                Auth::Bearer(self.api_key.clone()),
+                Auth::BasicKey(self.api_key.clone()),
+            ]),
             latency: self.latency,
             enforce_rate_limits: self.enforce_rate_limits,
         })
@@ -138,17 +138,15 @@ impl FakeLambdaOptions {
 /// A running fake Lambda server. Dropping it stops the server (as does [`FakeLambda::shutdown`],
 /// which also waits for it).
 pub struct FakeLambda {
-    base_url: String,
+    server: FakeServer,
     api_key: String,
     state: FakeLambdaState,
-    stop: CancellationToken,
-    task: Option<JoinHandle<()>>,
 }
 
 impl fmt::Debug for FakeLambda {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FakeLambda")
-            .field("base_url", &self.base_url)
+            .field("base_url", &self.server.base_url())
             .field("api_key", &"<redacted>")
             .finish_non_exhaustive()
     }
@@ -157,28 +155,30 @@ impl fmt::Debug for FakeLambda {
 impl FakeLambda {
     /// Binds `options.addr` and serves in a background task of the current Tokio runtime.
     pub async fn start(options: FakeLambdaOptions) -> std::io::Result<FakeLambda> {
-        let listener = TcpListener::bind(options.addr).await?;
-        let base_url = format!("http://{}", listener.local_addr()?);
         let state = options.new_state();
-        let stop = CancellationToken::new();
-        let task = tokio::spawn(server::accept_loop(
-            listener,
-            options.shared(state.clone()),
-            stop.clone(),
-        ));
-        tracing::debug!(%base_url, "fake lambda: listening");
+        let server = FakeServer::serve_rest(
+            options.addr,
+            options.api(state.clone()),
+            api::router(state.clone()),
+        )
+        .await?;
         Ok(FakeLambda {
-            base_url,
+            server,
             api_key: options.api_key,
             state,
-            stop,
-            task: Some(task),
         })
     }
 
     /// The server root, e.g. `http://127.0.0.1:41234` (paths start with `/api/v1/`).
     pub fn base_url(&self) -> String {
-        self.base_url.clone()
+        self.server.base_url()
+    }
+
+    /// What to export to point `gpucloud` at this fake.
+    pub fn exports(&self) -> Exports {
+        Exports::new()
+            .with("LAMBDA_API_URL", self.base_url())
+            .with("LAMBDA_API_KEY", self.api_key.clone())
     }
 
     /// The API key the server accepts.
@@ -192,17 +192,8 @@ impl FakeLambda {
     }
 
     /// Stops accepting, closes every open connection and waits for the server task.
-    pub async fn shutdown(mut self) {
-        self.stop.cancel();
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for FakeLambda {
-    fn drop(&mut self) {
-        self.stop.cancel();
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }
 

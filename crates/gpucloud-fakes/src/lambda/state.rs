@@ -9,7 +9,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::catalog::{self, DEFAULT_CAPACITY, DEFAULT_CAPACITY_REGIONS};
-use super::fault::{Fault, FaultTable, Operation};
+use super::fault::{Fault, Operation};
+use crate::kit::{Capacity, Faults, RequestLog, Timeline, TokenBucket, take_all};
 
 /// Sustained rate of the general limit when rate limits are enforced: requests per second.
 pub const GENERAL_RATE_PER_SEC: f64 = 1.0;
@@ -149,17 +150,6 @@ pub struct FakeFirewallRuleset {
     pub created: jiff::Timestamp,
 }
 
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Phase {
-    /// Booting until `active_at`, then active.
-    Running { active_at: Instant },
-    /// Terminating since `since`; terminated after the terminate delay; gone after that plus
-    /// `gone_after`.
-    Ending { since: Instant },
-    /// Pinned by a test.
-    Fixed(FakeInstanceStatus),
-}
-
 #[derive(Debug, Clone)]
 pub(crate) struct InstanceRecord {
     pub(crate) id: String,
@@ -180,7 +170,7 @@ pub(crate) struct InstanceRecord {
     pub(crate) first_active_at: Instant,
     /// Whether launching used capacity (seeded instances do not), so terminating returns it.
     pub(crate) holds_capacity: bool,
-    pub(crate) phase: Phase,
+    pub(crate) phase: Timeline<FakeInstanceStatus>,
 }
 
 /// Lifecycle delays, fixed when the fake starts.
@@ -191,27 +181,25 @@ pub(crate) struct Timing {
     pub(crate) gone_after: Duration,
 }
 
+impl Timing {
+    /// Launch or restart at `now`: `booting`, then `active` after the boot delay.
+    pub(crate) fn booting(self, now: Instant) -> Timeline<FakeInstanceStatus> {
+        Timeline::starting(now, FakeInstanceStatus::Booting)
+            .then(self.boot_delay, FakeInstanceStatus::Active)
+    }
+
+    /// Terminate at `now`: `terminating`, `terminated` after the terminate delay, then gone.
+    pub(crate) fn ending(self, now: Instant) -> Timeline<FakeInstanceStatus> {
+        Timeline::starting(now, FakeInstanceStatus::Terminating)
+            .then(self.terminate_delay, FakeInstanceStatus::Terminated)
+            .then_gone(self.gone_after)
+    }
+}
+
 impl InstanceRecord {
     /// Status at `now`; `None` once the instance is gone.
-    pub(crate) fn status(&self, now: Instant, timing: Timing) -> Option<FakeInstanceStatus> {
-        match self.phase {
-            Phase::Running { active_at } => Some(if now < active_at {
-                FakeInstanceStatus::Booting
-            } else {
-                FakeInstanceStatus::Active
-            }),
-            Phase::Ending { since } => {
-                let terminated_at = since + timing.terminate_delay;
-                if now < terminated_at {
-                    Some(FakeInstanceStatus::Terminating)
-                } else if now < terminated_at + timing.gone_after {
-                    Some(FakeInstanceStatus::Terminated)
-                } else {
-                    None
-                }
-            }
-            Phase::Fixed(status) => Some(status),
-        }
+    pub(crate) fn status(&self, now: Instant) -> Option<FakeInstanceStatus> {
+        self.phase.at(now)
     }
 
     pub(crate) fn has_network(&self, now: Instant) -> bool {
@@ -238,41 +226,6 @@ impl InstanceRecord {
     }
 }
 
-/// A token bucket.
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    capacity: f64,
-    per_sec: f64,
-    tokens: f64,
-    last: Instant,
-}
-
-impl Bucket {
-    fn new(capacity: f64, per_sec: f64, now: Instant) -> Self {
-        Self {
-            capacity,
-            per_sec,
-            tokens: capacity,
-            last: now,
-        }
-    }
-
-    fn refill(&mut self, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.per_sec).min(self.capacity);
-        self.last = now;
-    }
-
-    /// Seconds until one token is available (0 when one is).
-    fn wait_secs(&self) -> f64 {
-        if self.tokens >= 1.0 {
-            0.0
-        } else {
-            (1.0 - self.tokens) / self.per_sec
-        }
-    }
-}
-
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub(crate) instances: BTreeMap<u64, InstanceRecord>,
@@ -280,23 +233,23 @@ pub(crate) struct Inner {
     next_seq: u64,
     next_address: u32,
     pub(crate) ssh_keys: Vec<FakeSshKey>,
-    pub(crate) capacity: HashMap<(String, String), u32>,
+    pub(crate) capacity: Capacity,
     pub(crate) rulesets: Vec<FakeFirewallRuleset>,
     pub(crate) global_rules: Vec<FakeFirewallRule>,
-    pub(crate) faults: FaultTable,
-    requests: HashMap<(String, String), usize>,
-    general: Bucket,
-    launch: Bucket,
+    general: TokenBucket,
+    launch: TokenBucket,
 }
 
 impl Inner {
     fn new(now: Instant) -> Self {
-        let mut capacity = HashMap::new();
-        for region in DEFAULT_CAPACITY_REGIONS {
-            for t in catalog::INSTANCE_TYPES {
-                capacity.insert(((*region).to_owned(), t.name.to_owned()), DEFAULT_CAPACITY);
-            }
-        }
+        let capacity = Capacity::uniform(
+            DEFAULT_CAPACITY_REGIONS,
+            &catalog::INSTANCE_TYPES
+                .iter()
+                .map(|t| t.name)
+                .collect::<Vec<_>>(),
+            DEFAULT_CAPACITY,
+        );
         Self {
             instances: BTreeMap::new(),
             by_id: HashMap::new(),
@@ -311,19 +264,17 @@ impl Inner {
                 source_network: "0.0.0.0/0".to_owned(),
                 description: "Allow SSH from anywhere".to_owned(),
             }],
-            faults: FaultTable::default(),
-            requests: HashMap::new(),
-            general: Bucket::new(GENERAL_BURST, GENERAL_RATE_PER_SEC, now),
-            launch: Bucket::new(1.0, 1.0 / LAUNCH_INTERVAL.as_secs_f64(), now),
+            general: TokenBucket::new(GENERAL_BURST, GENERAL_RATE_PER_SEC, now),
+            launch: TokenBucket::new(1.0, 1.0 / LAUNCH_INTERVAL.as_secs_f64(), now),
         }
     }
 
     /// Drops instances that are gone.
-    pub(crate) fn purge(&mut self, now: Instant, timing: Timing) {
+    pub(crate) fn purge(&mut self, now: Instant) {
         let gone: Vec<u64> = self
             .instances
             .iter()
-            .filter(|(_, r)| r.status(now, timing).is_none())
+            .filter(|(_, r)| r.status(now).is_none())
             .map(|(seq, _)| *seq)
             .collect();
         for seq in gone {
@@ -338,10 +289,9 @@ impl Inner {
         &mut self,
         id: &str,
         now: Instant,
-        timing: Timing,
     ) -> Option<(&mut InstanceRecord, FakeInstanceStatus)> {
         let seq = *self.by_id.get(id)?;
-        let status = self.instances.get(&seq)?.status(now, timing);
+        let status = self.instances.get(&seq)?.status(now);
         if let Some(status) = status {
             self.instances.get_mut(&seq).map(|r| (r, status))
         } else {
@@ -349,21 +299,6 @@ impl Inner {
             self.by_id.remove(id);
             None
         }
-    }
-
-    pub(crate) fn capacity_of(&self, region: &str, instance_type: &str) -> u32 {
-        self.capacity
-            .get(&(region.to_owned(), instance_type.to_owned()))
-            .copied()
-            .unwrap_or(0)
-    }
-
-    pub(crate) fn adjust_capacity(&mut self, region: &str, instance_type: &str, delta: i64) {
-        let entry = self
-            .capacity
-            .entry((region.to_owned(), instance_type.to_owned()))
-            .or_insert(0);
-        *entry = (i64::from(*entry) + delta).clamp(0, i64::from(u32::MAX)) as u32;
     }
 
     /// Public and private addresses for a new instance.
@@ -383,29 +318,13 @@ impl Inner {
         self.instances.insert(seq, record);
     }
 
-    pub(crate) fn record_request(&mut self, method: &str, path: &str) {
-        *self
-            .requests
-            .entry((method.to_owned(), path.to_owned()))
-            .or_insert(0) += 1;
-    }
-
     /// Applies the published rate limits; `Err(retry_after_secs)` when over the limit.
     pub(crate) fn check_rate_limit(&mut self, is_launch: bool, now: Instant) -> Result<(), u64> {
-        self.general.refill(now);
-        self.launch.refill(now);
-        let mut wait = self.general.wait_secs();
         if is_launch {
-            wait = wait.max(self.launch.wait_secs());
+            take_all(&mut [&mut self.general, &mut self.launch], now)
+        } else {
+            self.general.take(now)
         }
-        if wait > 0.0 {
-            return Err((wait.ceil() as u64).max(1));
-        }
-        self.general.tokens -= 1.0;
-        if is_launch {
-            self.launch.tokens -= 1.0;
-        }
-        Ok(())
     }
 }
 
@@ -420,6 +339,8 @@ pub(crate) fn new_id() -> String {
 pub struct FakeLambdaState {
     inner: Arc<Mutex<Inner>>,
     pub(crate) timing: Timing,
+    faults: Faults<Operation>,
+    requests: RequestLog,
     /// See [`crate::lambda::FakeLambdaOptions::rulesets_in_use_until_gone`].
     rulesets_in_use_until_gone: bool,
 }
@@ -429,6 +350,8 @@ impl FakeLambdaState {
         Self {
             inner: Arc::new(Mutex::new(Inner::new(Instant::now()))),
             timing,
+            faults: Faults::new(),
+            requests: RequestLog::new(),
             rulesets_in_use_until_gone: false,
         }
     }
@@ -454,11 +377,11 @@ impl FakeLambdaState {
     pub fn instances(&self) -> Vec<FakeInstance> {
         let now = Instant::now();
         let mut inner = self.lock();
-        inner.purge(now, self.timing);
+        inner.purge(now);
         inner
             .instances
             .values()
-            .filter_map(|r| r.status(now, self.timing).map(|s| r.snapshot(s)))
+            .filter_map(|r| r.status(now).map(|s| r.snapshot(s)))
             .collect()
     }
 
@@ -467,7 +390,7 @@ impl FakeLambdaState {
         let now = Instant::now();
         let mut inner = self.lock();
         inner
-            .find(id, now, self.timing)
+            .find(id, now)
             .map(|(record, status)| record.snapshot(status))
     }
 
@@ -504,53 +427,55 @@ impl FakeLambdaState {
     /// type has [`DEFAULT_CAPACITY`] in each of [`DEFAULT_CAPACITY_REGIONS`] and none
     /// elsewhere. Launching uses one; terminating gives it back.
     pub fn set_capacity(&self, region: &str, instance_type: &str, count: u32) {
-        self.lock()
-            .capacity
-            .insert((region.to_owned(), instance_type.to_owned()), count);
+        self.lock().capacity.set(region, instance_type, count);
     }
 
     /// Remaining capacity of `instance_type` in `region`.
     pub fn capacity(&self, region: &str, instance_type: &str) -> u32 {
-        self.lock().capacity_of(region, instance_type)
+        self.lock().capacity.get(region, instance_type)
     }
 
     /// Sets every region's capacity of every instance type to 0.
     pub fn clear_capacity(&self) {
-        self.lock().capacity.values_mut().for_each(|c| *c = 0);
+        self.lock().capacity.clear();
     }
 
     /// Injects a fault into the next matching requests. Aimed at every operation, except
     /// [`Fault::CommitThenDropResponse`], which is aimed at its own operation.
     pub fn set_fault(&self, fault: Fault) {
-        let target = fault.default_target();
-        self.lock().faults.add(target, fault);
+        self.faults.set(fault);
     }
 
     /// Injects a fault into the next requests of one operation only.
     pub fn set_fault_for(&self, operation: Operation, fault: Fault) {
-        self.lock().faults.add(operation, fault);
+        self.faults.set_for(operation, fault);
     }
 
-    /// Removes every fault, including latency.
+    /// Removes every fault, including latency and a random mode.
     pub fn clear_faults(&self) {
-        self.lock().faults.clear();
+        self.faults.clear();
+    }
+
+    /// The fault switches themselves, e.g. for [`Faults::set_random`] in a fault campaign.
+    pub fn faults(&self) -> &Faults<Operation> {
+        &self.faults
+    }
+
+    /// Where the server counts requests.
+    pub(crate) fn requests(&self) -> &RequestLog {
+        &self.requests
     }
 
     /// How many requests the server received with this method (case-insensitive) and a path
     /// starting with `path_prefix` (query strings are not part of the path). Every request
     /// counts, including rejected, faulted and unauthenticated ones.
     pub fn request_count(&self, method: &str, path_prefix: &str) -> usize {
-        self.lock()
-            .requests
-            .iter()
-            .filter(|((m, p), _)| m.eq_ignore_ascii_case(method) && p.starts_with(path_prefix))
-            .map(|(_, n)| *n)
-            .sum()
+        self.requests.count(method, path_prefix)
     }
 
     /// Forgets all request counts.
     pub fn reset_request_counts(&self) {
-        self.lock().requests.clear();
+        self.requests.reset();
     }
 
     /// Adds `n` active instances of `instance_type` in `region` (without using capacity or
@@ -587,7 +512,7 @@ impl FakeLambdaState {
                 image: None,
                 first_active_at: now,
                 holds_capacity: false,
-                phase: Phase::Running { active_at: now },
+                phase: Timeline::starting(now, FakeInstanceStatus::Active),
             });
             ids.push(id);
         }
@@ -599,9 +524,9 @@ impl FakeLambdaState {
     pub fn set_instance_status(&self, id: &str, status: FakeInstanceStatus) -> bool {
         let now = Instant::now();
         let mut inner = self.lock();
-        match inner.find(id, now, self.timing) {
+        match inner.find(id, now) {
             Some((record, _)) => {
-                record.phase = Phase::Fixed(status);
+                record.phase = Timeline::fixed(status);
                 true
             }
             None => false,
@@ -674,17 +599,16 @@ mod tests {
         let ids = state.seed_instances(1, "us-west-1", "gpu_1x_a10").unwrap();
         let now = Instant::now();
         let mut inner = state.lock();
-        let (record, status) = inner.find(&ids[0], now, timing()).unwrap();
+        let (record, status) = inner.find(&ids[0], now).unwrap();
         assert_eq!(status, FakeInstanceStatus::Active);
-        record.phase = Phase::Ending { since: now };
+        record.phase = timing().ending(now);
         let record = record.clone();
-        let t = timing();
-        assert_eq!(record.status(now, t), Some(FakeInstanceStatus::Terminating));
+        assert_eq!(record.status(now), Some(FakeInstanceStatus::Terminating));
         assert_eq!(
-            record.status(now + Duration::from_secs(1), t),
+            record.status(now + Duration::from_secs(1)),
             Some(FakeInstanceStatus::Terminated)
         );
-        assert_eq!(record.status(now + Duration::from_secs(6), t), None);
+        assert_eq!(record.status(now + Duration::from_secs(6)), None);
     }
 
     #[test]

@@ -1,3 +1,5 @@
 //! Integration tests of the fakes: real HTTP against a server on 127.0.0.1.
 
+mod fluidstack;
 mod lambda;
+mod prism;

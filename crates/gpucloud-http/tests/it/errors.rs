@@ -5,7 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use gpucloud_core::{CloudError, ErrorKind, ProviderDetails, Retry};
-use gpucloud_http::{Auth, Classification, HeaderMap, HttpClient, Request, StatusClassifier};
+use gpucloud_http::{Auth, Classification, HeaderMap, HttpClient, Request};
+
+use crate::support::status_only;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -37,10 +39,12 @@ fn lambda_like(
         return Classification::from_status(status);
     };
     let classification = match code.as_str() {
-        "global/invalid-parameters" => Classification::new(ErrorKind::InvalidArgument),
-        "instance-operations/launch/insufficient-capacity" => {
-            Classification::new(ErrorKind::InsufficientCapacity).with_retry(Retry::Never)
+        "global/invalid-parameters" => {
+            Classification::from_status(status).with_kind(ErrorKind::InvalidArgument)
         }
+        "instance-operations/launch/insufficient-capacity" => Classification::from_status(status)
+            .with_kind(ErrorKind::InsufficientCapacity)
+            .with_retry(Retry::Never),
         _ => Classification::from_status(status),
     };
     let classification = classification.with_code(code);
@@ -82,7 +86,7 @@ async fn a_400_is_not_retried_and_carries_the_classification_and_details() {
     assert_eq!(*operation, "create_instance");
     assert_eq!(
         message,
-        "HTTP 400 global/invalid-parameters: Invalid instance type"
+        "HTTP 400 global/invalid-parameters: Invalid instance type (request id req-123)"
     );
     let details = err
         .provider_details()
@@ -114,7 +118,7 @@ async fn the_classifier_can_refuse_a_retry_the_status_would_allow() {
     let (config, _) = config(&base, 4);
     let client = HttpClient::new("lambda-labs", config, Auth::None, lambda_like).expect("client");
     let err = client
-        .get_json::<Value>("list_instances", "instances", &[])
+        .send_json::<Value>(Request::get("list_instances", "instances"))
         .await
         .expect_err("503");
     assert_eq!(err.kind(), ErrorKind::InsufficientCapacity);
@@ -142,7 +146,7 @@ async fn the_status_classifier_maps_statuses_and_takes_the_request_id_from_heade
         );
     let base = serve(router).await;
     let (config, events) = config(&base, 3);
-    let client = HttpClient::new("test", config, Auth::None, StatusClassifier).expect("client");
+    let client = HttpClient::new("test", config, Auth::None, status_only).expect("client");
     let cases = [
         ("missing", ErrorKind::ResourceNotFound),
         ("denied", ErrorKind::PermissionDenied),
@@ -152,13 +156,25 @@ async fn the_status_classifier_maps_statuses_and_takes_the_request_id_from_heade
         ("boom", ErrorKind::Internal),
     ];
     for (path, kind) in cases {
-        let err = client.get_bytes("probe", path, &[]).await.expect_err(path);
+        let err = client
+            .send(Request::get("probe", path))
+            .await
+            .expect_err(path);
         assert_eq!(err.kind(), kind, "{path}");
-        assert_eq!(err.retry(), Retry::Never, "{path}");
+        // Only the 500 is transient: a GET is retried on it until the attempts run out.
+        let retry = if path == "boom" {
+            Retry::Exhausted
+        } else {
+            Retry::Never
+        };
+        assert_eq!(err.retry(), retry, "{path}");
+        assert_eq!(err.outcome_unknown(), path == "boom", "{path}");
     }
-    assert!(events.retries().is_empty(), "none of these is retried");
+    let retries = events.retries();
+    assert_eq!(retries.len(), 2, "only the 500 is retried: {retries:?}");
+    assert!(retries.iter().all(|r| r.status == Some(500)));
     let err = client
-        .get_bytes("probe", "missing", &[])
+        .send(Request::get("probe", "missing"))
         .await
         .expect_err("404");
     let details = err.provider_details().expect("details");
@@ -204,7 +220,7 @@ async fn undecodable_bodies_are_decode_errors_not_panics() {
         );
     let base = serve(router).await;
     let (config, events) = config(&base, 3);
-    let client = HttpClient::new("test", config, Auth::None, StatusClassifier).expect("client");
+    let client = HttpClient::new("test", config, Auth::None, status_only).expect("client");
     for path in [
         "truncated",
         "shape",
@@ -215,11 +231,14 @@ async fn undecodable_bodies_are_decode_errors_not_panics() {
         "trailing",
     ] {
         let err = client
-            .get_json::<Instances>("list_instances", path, &[])
+            .send_json::<Instances>(Request::get("list_instances", path))
             .await
             .expect_err(path);
         assert_eq!(err.kind(), ErrorKind::Decode, "{path}: {err}");
-        assert_eq!(err.retry(), Retry::Never, "{path}");
+        // A 2xx that cannot be read: the request may have been carried out, and a read is
+        // safe to repeat, so it was tried again until the attempts ran out.
+        assert_eq!(err.retry(), Retry::Exhausted, "{path}");
+        assert!(err.outcome_unknown(), "{path}");
         let details = err.provider_details().expect("details");
         assert_eq!(details.status, Some(200));
         assert!(details.message.is_some(), "the serde error is kept");
@@ -230,7 +249,7 @@ async fn undecodable_bodies_are_decode_errors_not_panics() {
             );
         }
         let text = err.to_string();
-        assert!(text.contains("body starts with"), "{text}");
+        assert!(text.contains("unreadable HTTP 200 answer"), "{text}");
         assert!(
             text.len() < 1000,
             "{path}: message too long ({} bytes)",
@@ -238,18 +257,25 @@ async fn undecodable_bodies_are_decode_errors_not_panics() {
         );
     }
     let err = client
-        .get_json::<Instances>("list_instances", "html", &[])
+        .send_json::<Instances>(Request::get("list_instances", "html"))
         .await
         .expect_err("html");
-    assert!(err.to_string().contains("<html>maintenance"), "{err}");
-    assert!(events.retries().is_empty(), "decode errors are not retried");
+    // The message names the problem; the body stays in the details only.
+    assert!(!err.to_string().contains("<html>maintenance"), "{err}");
+    let body = err.provider_details().and_then(|d| d.body.clone());
+    assert_eq!(body.as_deref(), Some("<html>maintenance</html>"));
+    assert_eq!(
+        events.retries().len(),
+        8 * 2,
+        "each unreadable read was tried 3 times"
+    );
     // An empty body is JSON null: fine for () and Option.
     client
-        .get_json::<()>("probe", "empty", &[])
+        .send_json::<()>(Request::get("probe", "empty"))
         .await
         .expect("() from empty body");
     let nothing: Option<Instances> = client
-        .get_json("probe", "empty", &[])
+        .send_json(Request::get("probe", "empty"))
         .await
         .expect("None from empty body");
     assert!(nothing.is_none());
@@ -291,7 +317,7 @@ async fn seeds_decode_the_body_with_the_same_rules() {
         );
     let base = serve(router).await;
     let (config, _) = config(&base, 1);
-    let client = HttpClient::new("test", config, Auth::None, StatusClassifier).expect("client");
+    let client = HttpClient::new("test", config, Auth::None, status_only).expect("client");
     let even = client
         .send_json_seed(Request::get("numbers", "numbers"), EvenOnly)
         .await
@@ -303,7 +329,11 @@ async fn seeds_decode_the_body_with_the_same_rules() {
             .await
             .expect_err(path);
         assert_eq!(err.kind(), ErrorKind::Decode, "{path}: {err}");
-        assert!(err.to_string().contains("body starts with"), "{err}");
+        assert!(err.outcome_unknown(), "{err}");
+        assert!(
+            err.to_string().contains("unreadable HTTP 200 answer"),
+            "{err}"
+        );
     }
 }
 
@@ -329,14 +359,14 @@ async fn utf8_bodies_decode_with_escapes_and_invalid_bytes_inside_strings_fail()
         );
     let base = serve(router).await;
     let (config, _) = config(&base, 1);
-    let client = HttpClient::new("test", config, Auth::None, StatusClassifier).expect("client");
+    let client = HttpClient::new("test", config, Auth::None, status_only).expect("client");
     let words: Words = client
-        .get_json("words", "unicode", &[])
+        .send_json(Request::get("words", "unicode"))
         .await
         .expect("decoded");
     assert_eq!(words.data, ["é", "é", "日本", "a\nb"]);
     let err = client
-        .get_json::<Words>("words", "latin1", &[])
+        .send_json::<Words>(Request::get("words", "latin1"))
         .await
         .expect_err("not UTF-8");
     assert_eq!(err.kind(), ErrorKind::Decode, "{err}");

@@ -6,7 +6,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
-use gpucloud_http::{Auth, HttpClient, HttpEvent, RateLimit, Request, StatusClassifier};
+use gpucloud_http::{Auth, HttpClient, HttpEvent, RateLimit, Request};
+
+use crate::support::status_only;
 use serde_json::{Value, json};
 
 use crate::support::{Counter, config, serve};
@@ -43,7 +45,7 @@ async fn with_one_create_per_minute_the_second_create_waits_a_minute() {
     let base = serve(router).await;
     let (config, events) = config(&base, 1);
     let config = config.with_create_rate_limit(RateLimit::per_minute(NonZeroU32::MIN));
-    let client = HttpClient::new("test", config, Auth::None, StatusClassifier).expect("client");
+    let client = HttpClient::new("test", config, Auth::None, status_only).expect("client");
     let create = || Request::post("create_instance", "launch").create();
 
     let _: Value = client
@@ -53,7 +55,7 @@ async fn with_one_create_per_minute_the_second_create_waits_a_minute() {
     assert_eq!(creates.get(), 1);
     // Other requests are not held back by the create limiter.
     let _: Value = client
-        .get_json("list_instances", "instances", &[])
+        .send_json(Request::get("list_instances", "instances"))
         .await
         .expect("list");
     assert_eq!(reads.get(), 1);
@@ -118,10 +120,10 @@ async fn the_request_limiter_spaces_out_requests_beyond_the_burst() {
         .with_rate_limit(RateLimit::per_second(NonZeroU32::new(2).expect("2")))
         .with_connect_timeout(None)
         .with_request_timeout(None);
-    let client = HttpClient::new("test", config, Auth::None, StatusClassifier).expect("client");
+    let client = HttpClient::new("test", config, Auth::None, status_only).expect("client");
     let started = tokio::time::Instant::now();
     for _ in 0..4 {
-        let _ = client.get_bytes("probe", "x", &[]).await;
+        let _ = client.send(Request::get("probe", "x")).await;
     }
     let limited: Vec<_> = events
         .all()

@@ -6,14 +6,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use gpucloud_core::{ErrorKind, Retry};
-use gpucloud_http::{Auth, HttpClient, Request, StatusClassifier};
+use gpucloud_core::{Delivery, ErrorKind, Retry};
+use gpucloud_http::{Auth, HttpClient, Request};
+
+use crate::support::status_only;
 use serde_json::{Value, json};
 
 use crate::support::{Counter, config, serve_counted};
 
 fn client(config: gpucloud_http::HttpConfig) -> HttpClient {
-    HttpClient::new("test", config, Auth::None, StatusClassifier).expect("client")
+    HttpClient::new("test", config, Auth::None, status_only).expect("client")
 }
 
 #[tokio::test]
@@ -31,7 +33,7 @@ async fn throttled_twice_with_retry_after_then_succeeds_on_the_third_attempt() {
     .await;
     let (config, events) = config(&base, 4);
     let answer: Value = client(config)
-        .get_json("list_instances", "instances", &[])
+        .send_json(Request::get("list_instances", "instances"))
         .await
         .expect("third attempt succeeds");
     assert_eq!(answer, json!({"data": [1, 2]}));
@@ -101,6 +103,7 @@ async fn a_post_that_times_out_is_sent_once_and_reports_timeout() {
         Retry::Transient,
         "not retried, so not exhausted"
     );
+    assert!(err.outcome_unknown(), "sent, and no answer came back");
     assert_eq!(counter.get(), 1, "exactly one request reached the server");
     assert!(events.retries().is_empty());
 }
@@ -111,7 +114,7 @@ async fn a_get_that_times_out_is_retried_until_attempts_run_out() {
     let (config, events) = config(&base, 3);
     let config = config.with_request_timeout(Duration::from_millis(150));
     let err = client(config)
-        .get_bytes("get_instance", "slow", &[])
+        .send(Request::get("get_instance", "slow"))
         .await
         .expect_err("times out");
     assert_eq!(err.kind(), ErrorKind::Timeout);
@@ -132,7 +135,7 @@ async fn an_idempotent_get_on_503_is_retried_up_to_max_attempts_then_exhausted()
     .await;
     let (config, events) = config(&base, 5);
     let err = client(config)
-        .get_json::<Value>("list_instances", "instances", &[])
+        .send_json::<Value>(Request::get("list_instances", "instances"))
         .await
         .expect_err("always 503");
     assert_eq!(err.kind(), ErrorKind::Unavailable);
@@ -173,8 +176,78 @@ async fn a_post_on_503_is_not_retried() {
         .expect_err("503");
     assert_eq!(err.kind(), ErrorKind::Unavailable);
     assert_eq!(err.retry(), Retry::Transient);
+    assert_eq!(
+        err.delivery(),
+        Delivery::Answered,
+        "a 503 says it was not done"
+    );
+    assert!(!err.outcome_unknown());
     assert_eq!(counter.get(), 1);
     assert!(events.retries().is_empty());
+}
+
+#[tokio::test]
+async fn a_get_is_retried_on_500_and_a_post_is_not_and_its_outcome_is_unknown() {
+    let (base, counter) = serve_counted(
+        "/api/v1/thing",
+        get(|State(counter): State<Counter>| async move {
+            if counter.hit() == 1 {
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            } else {
+                axum::Json(json!({"ok": true})).into_response()
+            }
+        })
+        .post(|State(counter): State<Counter>| async move {
+            counter.hit();
+            StatusCode::INTERNAL_SERVER_ERROR
+        }),
+    )
+    .await;
+    let (config, events) = config(&base, 4);
+    let client = client(config);
+    let answer: Value = client
+        .send_json(Request::get("get_thing", "thing"))
+        .await
+        .expect("the second GET succeeds");
+    assert_eq!(answer, json!({"ok": true}));
+    assert_eq!(counter.get(), 2);
+    assert_eq!(events.retries().len(), 1);
+    let err = client
+        .send(Request::post("create_thing", "thing"))
+        .await
+        .expect_err("500");
+    assert_eq!(counter.get(), 3, "the POST was sent once");
+    assert_eq!(err.kind(), ErrorKind::Internal);
+    assert_eq!(err.retry(), Retry::Transient);
+    assert!(
+        err.outcome_unknown(),
+        "a 500 does not say whether it was done"
+    );
+    assert_eq!(events.retries().len(), 1);
+}
+
+#[tokio::test]
+async fn a_not_found_about_an_instance_is_instance_not_found() {
+    let (base, _) = serve_counted(
+        "/api/v1/instances/i-9",
+        get(|State(counter): State<Counter>| async move {
+            counter.hit();
+            StatusCode::NOT_FOUND
+        }),
+    )
+    .await;
+    let (config, _) = config(&base, 2);
+    let client = client(config);
+    let err = client
+        .send(Request::get("get_instance", "instances/i-9").about_instance())
+        .await
+        .expect_err("404");
+    assert_eq!(err.kind(), ErrorKind::InstanceNotFound);
+    let err = client
+        .send(Request::get("get_key", "instances/i-9"))
+        .await
+        .expect_err("404");
+    assert_eq!(err.kind(), ErrorKind::ResourceNotFound);
 }
 
 #[tokio::test]
@@ -214,6 +287,11 @@ async fn a_post_that_cannot_connect_is_retried_because_it_never_reached_the_serv
         .expect_err("refused");
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
     assert_eq!(err.retry(), Retry::Exhausted);
+    assert_eq!(err.delivery(), Delivery::NotSent);
+    assert!(
+        !err.outcome_unknown(),
+        "a refused connection is a clean failure"
+    );
     assert_eq!(events.retries().len(), 2);
     assert!(err.to_string().contains("cannot connect"), "{err}");
 }

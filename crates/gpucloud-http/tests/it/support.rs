@@ -6,7 +6,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::MethodRouter;
-use gpucloud_http::{HttpConfig, HttpEvent, RetryPolicy};
+use gpucloud_http::{Classification, HeaderMap, HttpConfig, HttpEvent, RetryPolicy, StatusCode};
+
+/// The classifier of a provider without structured error codes: the core status table alone.
+pub fn status_only(status: StatusCode, _: &HeaderMap, _: &[u8]) -> Classification {
+    Classification::from_status(status)
+}
 
 /// Serves `router` on 127.0.0.1 and returns the base URL (with an `/api/v1/` prefix, so that
 /// path joining is exercised).
@@ -77,7 +82,7 @@ pub fn config(base: &str, attempts: u32) -> (HttpConfig, Events) {
             RetryPolicy::default()
                 .with_max_attempts(attempts)
                 .with_backoff(Duration::from_millis(1), Duration::from_millis(4))
-                .with_jitter(0.0),
+                .with_jitter(false),
         )
         .with_observer(move |event| sink.0.lock().expect("events lock").push(event.clone()));
     (config, events)

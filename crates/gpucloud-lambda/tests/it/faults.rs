@@ -33,7 +33,9 @@ async fn latency_is_tolerated() {
     fake.state()
         .set_fault(Fault::Latency(Duration::from_millis(50)));
     let client = client(&fake);
-    let created = client.create_instance(attrs("slow")).await.unwrap();
+    let created = gpucloud_core::validate_and_create(&client, &attrs("slow"))
+        .await
+        .unwrap();
     assert_eq!(
         client.get_instance(&created.cloud_id).await.unwrap().ref_id,
         "slow"
@@ -67,7 +69,9 @@ async fn throttling_is_retried_after_retry_after() {
             times: 1,
         },
     );
-    client.create_instance(attrs("throttled")).await.unwrap();
+    gpucloud_core::validate_and_create(&client, &attrs("throttled"))
+        .await
+        .unwrap();
     assert_eq!(
         fake.state()
             .request_count("POST", "/api/v1/instance-operations/launch"),
@@ -93,7 +97,9 @@ async fn throttling_that_does_not_stop_is_reported() {
 async fn unavailable_is_retried_for_reads() {
     let fake = fake().await;
     let client = client(&fake);
-    let created = client.create_instance(attrs("r")).await.unwrap();
+    let created = gpucloud_core::validate_and_create(&client, &attrs("r"))
+        .await
+        .unwrap();
     fake.state().set_fault(Fault::ServerError {
         status: 503,
         times: 2,
@@ -106,20 +112,30 @@ async fn unavailable_is_retried_for_reads() {
 }
 
 #[tokio::test]
-async fn internal_errors_are_transient() {
+async fn internal_errors_on_reads_are_retried_then_reported_with_their_code() {
     let fake = fake().await;
     let client = client(&fake);
+    // One 500: the read is safe to repeat, so the second attempt answers.
     fake.state().set_fault(Fault::ServerError {
         status: 500,
         times: 1,
     });
+    client.list_instances(&all()).await.unwrap();
+    assert_eq!(fake.state().request_count("GET", "/api/v1/instances"), 2);
+    // More 500s than attempts: the error keeps the kind and Lambda's code.
+    fake.state().set_fault(Fault::ServerError {
+        status: 500,
+        times: 10,
+    });
     let err = client.list_instances(&all()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Internal);
-    assert_eq!(err.retry(), Retry::Transient);
+    assert_eq!(err.retry(), Retry::Exhausted);
     assert_eq!(
         err.provider_details().and_then(|d| d.code.as_deref()),
         Some("global/internal-error")
     );
+    assert!(err.to_string().contains("global/internal-error"), "{err}");
+    fake.state().clear_faults();
     client.list_instances(&all()).await.unwrap();
 }
 
@@ -149,7 +165,9 @@ async fn lost_launch_response_is_resolved_by_ref_id() {
         operation: Operation::Launch,
         times: 1,
     });
-    let created = client.create_instance(attrs("dropped")).await.unwrap();
+    let created = gpucloud_core::validate_and_create(&client, &attrs("dropped"))
+        .await
+        .unwrap();
     assert_eq!(created.ref_id, "dropped");
     assert_eq!(
         fake.state()
@@ -158,7 +176,9 @@ async fn lost_launch_response_is_resolved_by_ref_id() {
         "never launched again"
     );
     assert_clean(&fake, 1);
-    let again = client.create_instance(attrs("dropped")).await.unwrap();
+    let again = gpucloud_core::validate_and_create(&client, &attrs("dropped"))
+        .await
+        .unwrap();
     assert_eq!(again.cloud_id, created.cloud_id);
     assert_clean(&fake, 1);
 }
@@ -180,7 +200,7 @@ async fn launch_failures_of_unknown_outcome_leave_nothing() {
         let fake = fake().await;
         let client = client(&fake);
         fake.state().set_fault_for(Operation::Launch, fault.clone());
-        let result = client.create_instance(attrs("unknown")).await;
+        let result = gpucloud_core::validate_and_create(&client, &attrs("unknown")).await;
         assert!(result.is_err(), "{fault:?}");
         assert_eq!(
             fake.state()
@@ -192,7 +212,9 @@ async fn launch_failures_of_unknown_outcome_leave_nothing() {
         assert!(fake.state().ssh_keys().is_empty(), "{fault:?}");
         assert!(fake.state().firewall_rulesets().is_empty(), "{fault:?}");
         // A retry by the caller works and creates exactly one.
-        client.create_instance(attrs("unknown")).await.unwrap();
+        gpucloud_core::validate_and_create(&client, &attrs("unknown"))
+            .await
+            .unwrap();
         assert_clean(&fake, 1);
     }
 }
@@ -233,7 +255,10 @@ async fn faults_before_the_launch_leave_nothing() {
         let fake = fake().await;
         let client = client(&fake);
         fake.state().set_fault_for(operation, fault.clone());
-        if client.create_instance(attrs("early")).await.is_ok() {
+        if gpucloud_core::validate_and_create(&client, &attrs("early"))
+            .await
+            .is_ok()
+        {
             assert_clean(&fake, 1);
         } else {
             assert_eq!(live_instances(&fake), 0, "{fault:?}");
@@ -251,7 +276,9 @@ async fn faults_before_the_launch_leave_nothing() {
 async fn lost_terminate_response_is_still_a_success() {
     let fake = fake().await;
     let client = client(&fake);
-    let created = client.create_instance(attrs("t")).await.unwrap();
+    let created = gpucloud_core::validate_and_create(&client, &attrs("t"))
+        .await
+        .unwrap();
     fake.state().set_fault(Fault::CommitThenDropResponse {
         operation: Operation::Terminate,
         times: 1,
@@ -277,7 +304,9 @@ async fn hundred_creates_one_key() {
         };
         let mut a = attrs(&ref_id);
         a.location = ["us-west-1", "us-west-2", "us-east-1"][i % 3].into();
-        client.create_instance(a).await.unwrap();
+        gpucloud_core::validate_and_create(&client, &a)
+            .await
+            .unwrap();
     }
     assert_eq!(fake.state().ssh_keys().len(), 1);
     assert_clean(&fake, 51);

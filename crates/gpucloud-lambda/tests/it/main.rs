@@ -3,7 +3,10 @@
 //! are in the `conformance` test binary.
 
 mod faults;
+mod limits;
 mod ops;
+mod outcomes;
 mod prism;
 mod support;
 mod sweep;
+mod truncated;

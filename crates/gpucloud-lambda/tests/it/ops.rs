@@ -149,7 +149,9 @@ async fn create_get_list_reboot_terminate() {
     a.user_data_base64 = base64::engine::general_purpose::STANDARD.encode("#cloud-config\n");
     a.image_id = gpucloud_fakes::lambda::catalog::image_id("us-west-1", "lambda-stack-22-04");
     let before = time_now();
-    let created = client.create_instance(a.clone()).await.unwrap();
+    let created = gpucloud_core::validate_and_create(&client, &a)
+        .await
+        .unwrap();
     assert_eq!(created.ref_id, "ref-1");
     assert_eq!(created.cloud_cred_ref_id, CRED_REF);
     assert_eq!(
@@ -264,9 +266,13 @@ async fn wait_for(
 async fn same_ref_id_returns_the_same_instance_and_one_key_serves_many() {
     let fake = fake().await;
     let client = client(&fake);
-    let first = client.create_instance(attrs("same")).await.unwrap();
+    let first = gpucloud_core::validate_and_create(&client, &attrs("same"))
+        .await
+        .unwrap();
     for _ in 0..50 {
-        let again = client.create_instance(attrs("same")).await.unwrap();
+        let again = gpucloud_core::validate_and_create(&client, &attrs("same"))
+            .await
+            .unwrap();
         assert_eq!(again.cloud_id, first.cloud_id);
     }
     let types = [
@@ -279,7 +285,9 @@ async fn same_ref_id_returns_the_same_instance_and_one_key_serves_many() {
     for i in 0..50 {
         let mut a = attrs(&format!("many-{i}"));
         a.instance_type = types[i % types.len()].into();
-        client.create_instance(a).await.unwrap();
+        gpucloud_core::validate_and_create(&client, &a)
+            .await
+            .unwrap();
     }
     assert_eq!(live_instances(&fake), 51);
     assert_eq!(
@@ -300,7 +308,9 @@ async fn existing_account_key_is_reused_and_names_are_unique() {
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherKeyMaterialxxxxxxxxxxxxxxxxxxxxxxxxxx x",
     );
     let client = client(&fake);
-    let created = client.create_instance(attrs("k1")).await.unwrap();
+    let created = gpucloud_core::validate_and_create(&client, &attrs("k1"))
+        .await
+        .unwrap();
     assert_eq!(
         fake.state()
             .instance(created.cloud_id.as_str())
@@ -317,7 +327,9 @@ async fn existing_account_key_is_reused_and_names_are_unique() {
     let client = crate::support::client(&fresh);
     let mut a = attrs("k2");
     a.key_pair_name = Some("taken".into());
-    client.create_instance(a).await.unwrap();
+    gpucloud_core::validate_and_create(&client, &a)
+        .await
+        .unwrap();
     let keys = fresh.state().ssh_keys();
     assert_eq!(keys.len(), 2);
     assert!(keys[1].name.starts_with("taken-"), "{}", keys[1].name);
@@ -333,15 +345,21 @@ async fn only_this_credentials_instances_are_listed() {
         LambdaCredential::new(config(&fake.base_url(), fake.api_key()).with_ref_id("cred-other"))
             .unwrap()
             .client("");
-    other.create_instance(attrs("theirs")).await.unwrap();
+    gpucloud_core::validate_and_create(&other, &attrs("theirs"))
+        .await
+        .unwrap();
     let mine = client(&fake);
-    let created = mine.create_instance(attrs("mine")).await.unwrap();
+    let created = gpucloud_core::validate_and_create(&mine, &attrs("mine"))
+        .await
+        .unwrap();
     let listed = mine.list_instances(&all()).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].cloud_id, created.cloud_id);
     assert_eq!(other.list_instances(&all()).await.unwrap().len(), 1);
     // The other credential's RefID does not make this one's create idempotent.
-    let mine_theirs = mine.create_instance(attrs("theirs")).await.unwrap();
+    let mine_theirs = gpucloud_core::validate_and_create(&mine, &attrs("theirs"))
+        .await
+        .unwrap();
     assert_eq!(mine_theirs.cloud_cred_ref_id, CRED_REF);
 }
 
@@ -355,7 +373,9 @@ async fn failed_create_leaves_nothing_behind() {
         ingress_rules: vec![FirewallRule::port(8080)],
         ..Default::default()
     };
-    let err = client.create_instance(a).await.unwrap_err();
+    let err = gpucloud_core::validate_and_create(&client, &a)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InsufficientCapacity);
     assert_eq!(fake.state().instances().len(), 0);
     assert!(
@@ -369,7 +389,9 @@ async fn failed_create_leaves_nothing_behind() {
 
     let mut unknown = attrs("bad-type");
     unknown.instance_type = "gpu_9x_nothing".into();
-    let err = client.create_instance(unknown).await.unwrap_err();
+    let err = gpucloud_core::validate_and_create(&client, &unknown)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
     assert!(fake.state().ssh_keys().is_empty() && fake.state().firewall_rulesets().is_empty());
 }
@@ -380,7 +402,9 @@ async fn invalid_input_is_refused_before_any_request() {
     let client = client(&fake);
     let mut bad_tag = attrs("t");
     bad_tag.tags.insert("Upper".into(), "v".into());
-    let err = client.create_instance(bad_tag).await.unwrap_err();
+    let err = gpucloud_core::validate_and_create(&client, &bad_tag)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, gpucloud_core::CloudError::InvalidArgument { ref field, .. } if field.starts_with("tags")),
         "{err}"
@@ -391,19 +415,28 @@ async fn invalid_input_is_refused_before_any_request() {
         ..Default::default()
     };
     assert_eq!(
-        client.create_instance(v6).await.unwrap_err().kind(),
+        gpucloud_core::validate_and_create(&client, &v6)
+            .await
+            .unwrap_err()
+            .kind(),
         ErrorKind::InvalidArgument
     );
     let mut disk = attrs("t");
     disk.use_spot = true;
     assert_eq!(
-        client.create_instance(disk).await.unwrap_err().kind(),
+        gpucloud_core::validate_and_create(&client, &disk)
+            .await
+            .unwrap_err()
+            .kind(),
         ErrorKind::InvalidArgument
     );
     let mut no_region = attrs("t");
     no_region.location.clear();
     assert_eq!(
-        client.create_instance(no_region).await.unwrap_err().kind(),
+        gpucloud_core::validate_and_create(&client, &no_region)
+            .await
+            .unwrap_err()
+            .kind(),
         ErrorKind::InvalidArgument
     );
     assert_eq!(fake.state().request_count("GET", "/api/v1/"), 0);
@@ -416,7 +449,9 @@ async fn tags_are_set_at_launch_and_cannot_be_updated() {
     let client = client(&fake);
     let mut a = attrs("tagged");
     a.tags.insert("team".into(), "ml".into());
-    let created = client.create_instance(a).await.unwrap();
+    let created = gpucloud_core::validate_and_create(&client, &a)
+        .await
+        .unwrap();
     let expected = gpucloud_core::Tags::from([("team".to_owned(), "ml".to_owned())]);
     assert_eq!(created.tags, expected);
     let got = client.get_instance(&created.cloud_id).await.unwrap();
@@ -517,7 +552,19 @@ async fn firewall_rules_are_per_instance_rulesets() {
         )],
         egress_rules: vec![FirewallRule::port(443)],
     };
-    let created = client.create_instance(a).await.unwrap();
+    // Egress is allow-all everywhere: a filtering egress rule is refused, naming it, and an
+    // allow-all one is accepted and changes nothing.
+    let err = gpucloud_core::validate_and_create(&client, &a)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, gpucloud_core::CloudError::InvalidArgument { field, .. } if field == "firewall_rules.egress_rules[0]"),
+        "{err}"
+    );
+    a.firewall_rules.egress_rules = vec![FirewallRule::range(1, 65535, vec![])];
+    let created = gpucloud_core::validate_and_create(&client, &a)
+        .await
+        .unwrap();
     let rulesets = fake.state().firewall_rulesets();
     assert_eq!(rulesets.len(), 1);
     assert_eq!(rulesets[0].region, "us-west-1");
@@ -551,8 +598,8 @@ async fn firewall_rules_are_per_instance_rulesets() {
             ..Default::default()
         },
     };
-    firewall.add_firewall_rules(&add).await.unwrap();
-    firewall.add_firewall_rules(&add).await.unwrap();
+    firewall.add_firewall_rules(&valid_add(&add)).await.unwrap();
+    firewall.add_firewall_rules(&valid_add(&add)).await.unwrap();
     assert_eq!(fake.state().firewall_rulesets()[0].rules.len(), 5);
     let got = client.get_instance(&created.cloud_id).await.unwrap();
     assert!(got.firewall_rules.ingress_rules.iter().any(|r| {
@@ -564,7 +611,10 @@ async fn firewall_rules_are_per_instance_rulesets() {
         instance_id: created.cloud_id.clone(),
         security_group_rule_ids: vec!["udp:9000-9000:0.0.0.0/0".into()],
     };
-    firewall.revoke_firewall_rules(&revoke).await.unwrap();
+    firewall
+        .revoke_firewall_rules(&gpucloud_core::validate_firewall_revoke(&revoke).unwrap())
+        .await
+        .unwrap();
     let rules = client
         .get_instance(&created.cloud_id)
         .await
@@ -583,10 +633,10 @@ async fn firewall_rules_are_per_instance_rulesets() {
         .seed_instances(1, "us-west-1", "gpu_1x_a10")
         .unwrap();
     let err = firewall
-        .add_firewall_rules(&AddFirewallRulesToInstanceArgs {
+        .add_firewall_rules(&valid_add(&AddFirewallRulesToInstanceArgs {
             instance_id: InstanceId::new(seeded[0].clone()),
             ..add.clone()
-        })
+        }))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
@@ -607,8 +657,12 @@ async fn list_reads_every_ruleset_in_one_request() {
         ingress_rules: vec![FirewallRule::port(8080)],
         ..FirewallRules::default()
     };
-    client.create_instance(a).await.unwrap();
-    client.create_instance(attrs("list-b")).await.unwrap();
+    gpucloud_core::validate_and_create(&client, &a)
+        .await
+        .unwrap();
+    gpucloud_core::validate_and_create(&client, &attrs("list-b"))
+        .await
+        .unwrap();
     fake.state().reset_request_counts();
     let listed = client.list_instances(&all()).await.unwrap();
     assert_eq!(listed.len(), 2);
@@ -687,15 +741,18 @@ async fn missing_rulesets_mean_no_rules_and_other_failures_are_reported() {
         0
     );
 
-    let created = client.create_instance(attrs("lenient")).await.unwrap();
+    let created = gpucloud_core::validate_and_create(&client, &attrs("lenient"))
+        .await
+        .unwrap();
     assert!(!created.firewall_rules.ingress_rules.is_empty());
 
-    // A failure to read the ruleset is an error, not an instance claiming no rules.
+    // A failure to read the ruleset (more 500s than the read's attempts) is an error, not an
+    // instance claiming no rules.
     fake.state().set_fault_for(
         gpucloud_fakes::lambda::Operation::Firewall,
         gpucloud_fakes::lambda::Fault::ServerError {
             status: 500,
-            times: 1,
+            times: 10,
         },
     );
     let err = client.get_instance(&created.cloud_id).await.unwrap_err();
@@ -720,4 +777,9 @@ async fn missing_rulesets_mean_no_rules_and_other_failures_are_reported() {
     let listed = client.list_instances(&all()).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert!(listed[0].firewall_rules.ingress_rules.is_empty());
+}
+
+/// Firewall additions as validation hands them over (Lambda filters no egress).
+fn valid_add(add: &AddFirewallRulesToInstanceArgs) -> gpucloud_core::ValidFirewallAdd {
+    gpucloud_core::validate_firewall_add(add, &gpucloud_core::CreateFeatures::default()).unwrap()
 }

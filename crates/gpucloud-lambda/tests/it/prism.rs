@@ -132,8 +132,13 @@ async fn drive(
         ingress_rules: vec![FirewallRule::port(8080)],
         ..Default::default()
     };
-    let created = client.create_instance(a.clone()).await?;
-    assert_eq!(client.create_instance(a).await?.cloud_id, created.cloud_id);
+    let created = gpucloud_core::validate_and_create(&client, &a).await?;
+    assert_eq!(
+        gpucloud_core::validate_and_create(&client, &a)
+            .await?
+            .cloud_id,
+        created.cloud_id
+    );
     assert_eq!(
         client.get_instance(&created.cloud_id).await?.ref_id,
         "prism"
@@ -148,12 +153,14 @@ async fn drive(
             ..Default::default()
         },
     };
-    firewall.add_firewall_rules(&add).await?;
+    firewall.add_firewall_rules(&valid_add(&add)).await?;
     let revoke = RevokeSecurityGroupRuleArgs {
         instance_id: created.cloud_id.clone(),
         security_group_rule_ids: vec!["udp:9000-9000:0.0.0.0/0".into()],
     };
-    firewall.revoke_firewall_rules(&revoke).await?;
+    firewall
+        .revoke_firewall_rules(&gpucloud_core::validate_firewall_revoke(&revoke).unwrap())
+        .await?;
     let rules = client.get_instance(&created.cloud_id).await?.firewall_rules;
     assert!(
         rules
@@ -181,4 +188,9 @@ async fn drive(
     client.terminate_instance(&created.cloud_id).await?;
     assert!(fake.state().firewall_rulesets().is_empty());
     Ok(())
+}
+
+/// Firewall additions as validation hands them over (Lambda filters no egress).
+fn valid_add(add: &AddFirewallRulesToInstanceArgs) -> gpucloud_core::ValidFirewallAdd {
+    gpucloud_core::validate_firewall_add(add, &gpucloud_core::CreateFeatures::default()).unwrap()
 }

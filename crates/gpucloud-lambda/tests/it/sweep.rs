@@ -76,7 +76,9 @@ fn referenced_ids(fake: &FakeLambda) -> Vec<String> {
 /// Creates an instance with `ref_id`, terminates it and waits until it is gone; returns the
 /// id of its ruleset, which the terminate could not delete.
 async fn orphan(fake: &FakeLambda, client: &LambdaClient, ref_id: &str) -> String {
-    let created = client.create_instance(attrs(ref_id)).await.unwrap();
+    let created = gpucloud_core::validate_and_create(client, &attrs(ref_id))
+        .await
+        .unwrap();
     let ruleset = fake
         .state()
         .instance(created.cloud_id.as_str())
@@ -113,7 +115,9 @@ async fn next_create_sweeps_the_ruleset_a_terminate_left() {
     let left = orphan(&fake, &client, "sweep-a").await;
     assert_eq!(ruleset_ids(&fake), vec![left.clone()]);
 
-    let b = client.create_instance(attrs("sweep-b")).await.unwrap();
+    let b = gpucloud_core::validate_and_create(&client, &attrs("sweep-b"))
+        .await
+        .unwrap();
     let rulesets = ruleset_ids(&fake);
     assert!(!rulesets.contains(&left), "the orphan was swept");
     assert_eq!(
@@ -135,8 +139,12 @@ async fn next_create_sweeps_the_ruleset_a_terminate_left() {
 async fn explicit_sweep_deletes_orphans_once_their_instances_are_gone() {
     let fake = holding_fake().await;
     let client = client(&fake);
-    let keep = client.create_instance(attrs("sweep-keep")).await.unwrap();
-    let gone = client.create_instance(attrs("sweep-gone")).await.unwrap();
+    let keep = gpucloud_core::validate_and_create(&client, &attrs("sweep-keep"))
+        .await
+        .unwrap();
+    let gone = gpucloud_core::validate_and_create(&client, &attrs("sweep-gone"))
+        .await
+        .unwrap();
     client.terminate_instance(&gone.cloud_id).await.unwrap();
     assert_eq!(ruleset_ids(&fake).len(), 2);
     // Terminating: still referenced, so not an orphan yet.
@@ -161,10 +169,14 @@ async fn terminate_sweeps_orphans_of_earlier_terminates() {
     let fake = holding_fake().await;
     let client = client(&fake);
     let left = orphan(&fake, &client, "sweep-first").await;
-    let second = client.create_instance(attrs("sweep-second")).await.unwrap();
+    let second = gpucloud_core::validate_and_create(&client, &attrs("sweep-second"))
+        .await
+        .unwrap();
     // The create swept `left` already; make another orphan without a create in between.
     assert!(!ruleset_ids(&fake).contains(&left));
-    let third = client.create_instance(attrs("sweep-third")).await.unwrap();
+    let third = gpucloud_core::validate_and_create(&client, &attrs("sweep-third"))
+        .await
+        .unwrap();
     client.terminate_instance(&second.cloud_id).await.unwrap();
     wait_gone(&fake, &second.cloud_id).await;
     assert_eq!(ruleset_ids(&fake).len(), 2);
@@ -191,7 +203,9 @@ async fn sweeps_never_touch_other_credentials_or_hand_made_rulesets() {
     for id in [&others_orphan, &hand_made, &prefixed, &lookalike] {
         assert!(left.contains(id), "{id} was deleted");
     }
-    mine.create_instance(attrs("after")).await.unwrap();
+    gpucloud_core::validate_and_create(&mine, &attrs("after"))
+        .await
+        .unwrap();
     assert_eq!(
         ruleset_ids(&fake).len(),
         5,
@@ -217,7 +231,9 @@ async fn sweep_failures_do_not_fail_create() {
             times: 4,
         },
     );
-    let b = client.create_instance(attrs("sweep-fail-b")).await.unwrap();
+    let b = gpucloud_core::validate_and_create(&client, &attrs("sweep-fail-b"))
+        .await
+        .unwrap();
     assert!(fake.state().instance(b.cloud_id.as_str()).is_some());
     assert!(
         ruleset_ids(&fake).contains(&left),

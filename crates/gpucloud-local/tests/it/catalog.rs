@@ -69,7 +69,9 @@ async fn bad_input_is_refused_before_anything_is_made() {
     for (field, spoil) in cases {
         let mut attrs = f.attrs("ref-bad", "bad");
         spoil(&mut attrs);
-        let e = f.client.create_instance(attrs).await.unwrap_err();
+        let e = gpucloud_core::validate_and_create(&f.client, &attrs)
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains(field), "{field}: {e}");
         if field == "instance_type" {
             assert!(matches!(e.kind(), ErrorKind::InvalidArgument), "{e}");

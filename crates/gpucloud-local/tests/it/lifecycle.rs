@@ -7,13 +7,22 @@ use base64::Engine as _;
 use gpucloud_core::{
     AddFirewallRulesToInstanceArgs, CloudClient, CloudClientExt, ErrorKind, FirewallRule,
     FirewallRules, LifecycleStatus, ListInstancesArgs, Protocol, RevokeSecurityGroupRuleArgs,
-    UpdateInstanceTagsArgs, WaitOptions, wait_for_status,
+    UpdateInstanceTagsArgs, ValidFirewallRevoke, WaitOptions, validate_firewall_add,
+    validate_firewall_revoke, validate_tag_update, wait_for_status,
 };
 use tokio::io::AsyncReadExt as _;
 
 use crate::support::{
     assert_bridge_gone, assert_gone, can_run, eventually, fixture, ip_of, reachable,
 };
+
+fn revoke(id: &gpucloud_core::InstanceId, rule: &str) -> ValidFirewallRevoke {
+    validate_firewall_revoke(&RevokeSecurityGroupRuleArgs {
+        instance_id: id.clone(),
+        security_group_rule_ids: vec![rule.into()],
+    })
+    .unwrap()
+}
 
 fn tcp_rule(port: u16) -> FirewallRule {
     FirewallRule {
@@ -38,9 +47,7 @@ async fn an_instance_lives_like_a_cloud_instance() {
     };
 
     // Create: reported at once, pending until sshd answers.
-    let created = f
-        .client
-        .create_instance(attrs.clone())
+    let created = gpucloud_core::validate_and_create(&f.client, &attrs)
         .await
         .expect("create");
     let id = created.cloud_id.clone();
@@ -64,9 +71,7 @@ async fn an_instance_lives_like_a_cloud_instance() {
     let ip = ip.to_string();
 
     // Same RefID: the same instance.
-    let again = f
-        .client
-        .create_instance(attrs.clone())
+    let again = gpucloud_core::validate_and_create(&f.client, &attrs)
         .await
         .expect("idempotent create");
     assert_eq!(again.cloud_id, id);
@@ -169,15 +174,18 @@ async fn an_instance_lives_like_a_cloud_instance() {
 
     // Modify the firewall live: add 8081, then revoke it.
     let fw = f.client.modify_firewall().unwrap();
-    fw.add_firewall_rules(&AddFirewallRulesToInstanceArgs {
-        instance_id: id.clone(),
-        firewall_rules: FirewallRules {
-            ingress_rules: vec![tcp_rule(8081)],
-            egress_rules: vec![],
+    let add_8081 = validate_firewall_add(
+        &AddFirewallRulesToInstanceArgs {
+            instance_id: id.clone(),
+            firewall_rules: FirewallRules {
+                ingress_rules: vec![tcp_rule(8081)],
+                egress_rules: vec![],
+            },
         },
-    })
-    .await
-    .expect("add rule");
+        &f.client.create_features(),
+    )
+    .unwrap();
+    fw.add_firewall_rules(&add_8081).await.expect("add rule");
     assert!(reachable(&ip, 8081).await, "added rule did not open 8081");
     let rules = f
         .client
@@ -190,23 +198,13 @@ async fn an_instance_lives_like_a_cloud_instance() {
         rules.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
         ["fw-1", "fw-2"]
     );
-    let dup = fw
-        .add_firewall_rules(&AddFirewallRulesToInstanceArgs {
-            instance_id: id.clone(),
-            firewall_rules: FirewallRules {
-                ingress_rules: vec![tcp_rule(8081)],
-                egress_rules: vec![],
-            },
-        })
+    // Adding a rule already in place is a no-op (the documented duplicate behaviour).
+    fw.add_firewall_rules(&add_8081).await.expect("add again");
+    let again = f.client.get_instance(&id).await.unwrap();
+    assert_eq!(again.firewall_rules.ingress_rules, rules);
+    fw.revoke_firewall_rules(&revoke(&id, "fw-2"))
         .await
-        .unwrap_err();
-    assert_eq!(dup.kind(), ErrorKind::DuplicateFirewallRule, "{dup}");
-    fw.revoke_firewall_rules(&RevokeSecurityGroupRuleArgs {
-        instance_id: id.clone(),
-        security_group_rule_ids: vec!["fw-2".into()],
-    })
-    .await
-    .expect("revoke");
+        .expect("revoke");
     assert!(
         !reachable(&ip, 8081).await,
         "revoked rule still lets 8081 in"
@@ -216,10 +214,7 @@ async fn an_instance_lives_like_a_cloud_instance() {
         "revoking fw-2 closed fw-1's port"
     );
     let missing = fw
-        .revoke_firewall_rules(&RevokeSecurityGroupRuleArgs {
-            instance_id: id.clone(),
-            security_group_rule_ids: vec!["fw-9".into()],
-        })
+        .revoke_firewall_rules(&revoke(&id, "fw-9"))
         .await
         .unwrap_err();
     assert_eq!(missing.kind(), ErrorKind::ResourceNotFound, "{missing}");
@@ -228,13 +223,16 @@ async fn an_instance_lives_like_a_cloud_instance() {
     f.client
         .tags()
         .unwrap()
-        .update_instance_tags(&UpdateInstanceTagsArgs {
-            instance_id: id.clone(),
-            tags: BTreeMap::from([
-                ("team".to_owned(), "infra".to_owned()),
-                ("env".to_owned(), "dev".to_owned()),
-            ]),
-        })
+        .update_instance_tags(
+            &validate_tag_update(&UpdateInstanceTagsArgs {
+                instance_id: id.clone(),
+                tags: BTreeMap::from([
+                    ("team".to_owned(), "infra".to_owned()),
+                    ("env".to_owned(), "dev".to_owned()),
+                ]),
+            })
+            .unwrap(),
+        )
         .await
         .expect("tags");
     let mut by_env = ListInstancesArgs::default();
@@ -322,10 +320,15 @@ async fn concurrent_creates_from_two_clients_get_distinct_addresses() {
     let other = gpucloud_local::LocalClient::new(f.config.clone())
         .await
         .expect("second client");
+    let (attrs_a, attrs_b, attrs_c) = (
+        f.attrs("ref-a", "a"),
+        f.attrs("ref-b", "b"),
+        f.attrs("ref-c", "c"),
+    );
     let (a, b, c) = tokio::join!(
-        f.client.create_instance(f.attrs("ref-a", "a")),
-        f.client.create_instance(f.attrs("ref-b", "b")),
-        other.create_instance(f.attrs("ref-c", "c")),
+        gpucloud_core::validate_and_create(&f.client, &attrs_a),
+        gpucloud_core::validate_and_create(&f.client, &attrs_b),
+        gpucloud_core::validate_and_create(&other, &attrs_c),
     );
     let created = [a.expect("a"), b.expect("b"), c.expect("c")];
     let mut ips: Vec<String> = created.iter().map(|i| i.public_ip.clone()).collect();

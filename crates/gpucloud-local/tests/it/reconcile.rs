@@ -15,14 +15,10 @@ async fn reconcile_removes_orphans_and_fails_records_without_a_namespace() {
         return;
     }
     let f = fixture().await;
-    let orphan = f
-        .client
-        .create_instance(f.attrs("ref-orphan", "orphan"))
+    let orphan = gpucloud_core::validate_and_create(&f.client, &f.attrs("ref-orphan", "orphan"))
         .await
         .expect("create orphan");
-    let lost = f
-        .client
-        .create_instance(f.attrs("ref-lost", "lost"))
+    let lost = gpucloud_core::validate_and_create(&f.client, &f.attrs("ref-lost", "lost"))
         .await
         .expect("create lost");
     f.wait(&orphan.cloud_id, LifecycleStatus::Running).await;
@@ -87,12 +83,11 @@ async fn creates_cut_short_at_any_point_are_listed_and_terminate_removes_them() 
         let attrs = f.attrs(&format!("ref-cut-{i}"), &format!("cut-{i}"));
         let _ = tokio::time::timeout(
             Duration::from_millis(delay_ms),
-            f.client.create_instance(attrs),
+            gpucloud_core::validate_and_create(&f.client, &attrs),
         )
         .await;
     }
-    f.client
-        .create_instance(f.attrs("ref-whole", "whole"))
+    gpucloud_core::validate_and_create(&f.client, &f.attrs("ref-whole", "whole"))
         .await
         .expect("an uninterrupted create");
     // Give cancelled blocking work (lock acquisitions) time to finish.

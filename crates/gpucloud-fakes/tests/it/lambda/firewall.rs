@@ -160,7 +160,7 @@ async fn rulesets_in_use_until_gone_holds_them_through_termination() {
     let fake =
         gpucloud_fakes::lambda::FakeLambda::start(gpucloud_fakes::lambda::FakeLambdaOptions {
             rulesets_in_use_until_gone: true,
-            ..super::fast()
+            ..super::slow_ending()
         })
         .await
         .expect("fake starts");
@@ -200,15 +200,13 @@ async fn rulesets_in_use_until_gone_holds_them_through_termination() {
     assert_eq!(body["data"]["instance_ids"], json!([instance_id]));
 
     // Terminated but still listed: still in use.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let (_, body) = get(&fake, &format!("/api/v1/instances/{instance_id}")).await;
-    assert_eq!(body["data"]["status"], "terminated", "{body}");
+    super::wait_status(&fake, &instance_id, Some("terminated")).await;
     let (status, body) = delete().await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(code(&body), "firewall-rulesets/firewall-ruleset-in-use");
 
     // Gone: free.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    super::wait_status(&fake, &instance_id, None).await;
     assert!(fake.state().instance(&instance_id).is_none());
     let (_, body) = get(&fake, &path).await;
     assert_eq!(body["data"]["instance_ids"], json!([]));

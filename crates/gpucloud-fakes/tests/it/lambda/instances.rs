@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use gpucloud_fakes::lambda::{FakeInstanceStatus, FakeTag};
+use gpucloud_fakes::lambda::{FakeInstanceStatus, FakeLambda, FakeTag};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -240,7 +240,9 @@ async fn bad_path_parameters_and_huge_bodies_get_lambda_errors() {
 
 #[tokio::test]
 async fn terminate_goes_terminating_terminated_then_gone() {
-    let fake = start().await;
+    let fake = FakeLambda::start(super::slow_ending())
+        .await
+        .expect("fake starts");
     let id = launch(&fake, "us-west-1", "gpu_1x_a10").await;
     let capacity = fake.state().capacity("us-west-1", "gpu_1x_a10");
     let (status, body) = post(&fake, TERMINATE, json!({"instance_ids": [id]})).await;
@@ -263,15 +265,12 @@ async fn terminate_goes_terminating_terminated_then_gone() {
         capacity + 1
     );
 
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let (status, body) = get(&fake, &format!("/api/v1/instances/{id}")).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["data"]["status"], "terminated");
+    super::wait_status(&fake, &id, Some("terminated")).await;
     let (status, body) = post(&fake, TERMINATE, json!({"instance_ids": [id]})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(code(&body), "global/object-does-not-exist");
 
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    super::wait_status(&fake, &id, None).await;
     let (status, body) = get(&fake, &format!("/api/v1/instances/{id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(code(&body), "global/object-does-not-exist");

@@ -123,3 +123,34 @@ pub async fn launch(fake: &FakeLambda, region: &str, instance_type: &str) -> Str
         .expect("one instance id")
         .to_owned()
 }
+
+/// Options whose ending phases (terminating, terminated) each last a second, long enough to
+/// observe on a loaded machine.
+pub fn slow_ending() -> FakeLambdaOptions {
+    FakeLambdaOptions {
+        terminate_delay: Duration::from_secs(1),
+        gone_after: Duration::from_secs(1),
+        ..fast()
+    }
+}
+
+/// Polls `GET /api/v1/instances/{id}` until its status is `status`, or until it is 404 when
+/// `status` is `None` (panics after 10 s).
+pub async fn wait_status(fake: &FakeLambda, id: &str, status: Option<&str>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (code, body) = get(fake, &format!("/api/v1/instances/{id}")).await;
+        let reached = match status {
+            Some(want) => code == StatusCode::OK && body["data"]["status"] == want,
+            None => code == StatusCode::NOT_FOUND,
+        };
+        if reached {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "instance {id} never reached {status:?}: {code} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

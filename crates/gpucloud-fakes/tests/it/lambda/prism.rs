@@ -2,32 +2,19 @@
 //! 1.10.0 description. Prism (`node_modules/.bin/prism proxy --errors`) sits between the
 //! client and the fake and turns any response that breaks the description into a 500.
 //!
-//! Prism is looked for at `$GPUCLOUD_PRISM`, else `node_modules/.bin/prism` in this crate's
-//! directory or any parent; the description at `$GPUCLOUD_LAMBDA_SPEC`, else
-//! `shared/openapi/` or `openapi/` in this crate's directory or any parent. Skipped with a
-//! message when either is missing, unless `CI` is set.
+//! Prism is found as [`crate::prism`] says; the description at `$GPUCLOUD_LAMBDA_SPEC`,
+//! else `shared/openapi/` or `openapi/` in this crate's directory or any parent.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
+use gpucloud_fakes::lambda::{FakeInstanceStatus, FakeLambda};
 use reqwest::{Method, Method as M, StatusCode, StatusCode as S};
 use serde_json::{Value, json};
 
-const SPEC: &str = "openapi/lambda-cloud-1.10.0.json";
+use crate::prism::{Prism, find_up};
 
-fn find_up(relative: &str) -> Option<PathBuf> {
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    loop {
-        let candidate = dir.join(relative);
-        if candidate.exists() {
-            return Some(candidate);
-        }
-        if !dir.pop() {
-            return None;
-        }
-    }
-}
+const SPEC: &str = "openapi/lambda-cloud-1.10.0.json";
 
 fn spec_path() -> Option<PathBuf> {
     std::env::var_os("GPUCLOUD_LAMBDA_SPEC")
@@ -37,63 +24,20 @@ fn spec_path() -> Option<PathBuf> {
         .or_else(|| Some(PathBuf::from("/work/shared").join(SPEC)).filter(|p| p.exists()))
 }
 
-struct Prism {
-    child: tokio::process::Child,
-    base: String,
-}
-
-impl Drop for Prism {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
+/// Polls the fake's state (not through Prism) until the instance has `status`.
+async fn wait_status(fake: &FakeLambda, id: &str, status: FakeInstanceStatus) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while fake.state().instance(id).map(|i| i.status) != Some(status) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "instance {id} never reached {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 async fn start_prism(upstream: &str) -> Option<Prism> {
-    let prism = std::env::var_os("GPUCLOUD_PRISM")
-        .map(PathBuf::from)
-        .or_else(|| find_up("node_modules/.bin/prism"));
-    let spec = spec_path();
-    let (Some(prism), Some(spec)) = (prism, spec) else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but prism or the Lambda OpenAPI description is missing"
-        );
-        eprintln!(
-            "skipping the Prism contract test: node_modules/.bin/prism or the spec is missing"
-        );
-        return None;
-    };
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let child = tokio::process::Command::new(prism)
-        .args([
-            "proxy",
-            "--errors",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .arg(&spec)
-        .arg(upstream)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("prism starts");
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..300 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return Some(Prism { child, base });
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("prism did not start listening on port {port}");
+    crate::prism::start(spec_path(), upstream).await
 }
 
 struct Via<'a> {
@@ -143,7 +87,16 @@ impl Via<'_> {
 
 #[tokio::test]
 async fn every_endpoint_validates_against_the_description() {
-    let fake = super::start().await;
+    // Phases long enough that a loaded machine sees booting and terminated through Prism.
+    let fake =
+        gpucloud_fakes::lambda::FakeLambda::start(gpucloud_fakes::lambda::FakeLambdaOptions {
+            boot_delay: Duration::from_secs(1),
+            terminate_delay: Duration::from_secs(1),
+            gone_after: Duration::from_secs(5),
+            ..super::fast()
+        })
+        .await
+        .expect("fake starts");
     let Some(prism) = start_prism(&fake.base_url()).await else {
         return;
     };
@@ -290,7 +243,7 @@ async fn every_endpoint_validates_against_the_description() {
     via.expect(M::GET, &format!("/api/v1/instances/{id}"), None, S::OK)
         .await;
     via.expect(M::GET, "/api/v1/instances", None, S::OK).await;
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    wait_status(&fake, &id, FakeInstanceStatus::Active).await;
     via.expect(M::GET, &format!("/api/v1/instances/{id}"), None, S::OK)
         .await;
     via.expect(
@@ -344,7 +297,7 @@ async fn every_endpoint_validates_against_the_description() {
         S::NOT_FOUND,
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_status(&fake, &id, FakeInstanceStatus::Terminated).await;
     via.expect(M::GET, &format!("/api/v1/instances/{id}"), None, S::OK)
         .await;
     via.expect(

@@ -1,0 +1,376 @@
+#![doc = include_str!("../README.md")]
+
+mod firewall;
+mod mime;
+
+use base64::Engine as _;
+use gpucloud_core::sshkey::parse_public_key;
+use gpucloud_core::{CloudError, FirewallRule, Result};
+
+pub use firewall::TABLE;
+
+/// The default SSH port the firewall always leaves open.
+pub const DEFAULT_SSH_PORT: u16 = 22;
+
+/// What kind of user data the user gave, from its first line, as cloud-init decides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserDataKind {
+    /// `#cloud-config`: merged with the bootstrap's own cloud-config.
+    CloudConfig,
+    /// `#cloud-config-archive`.
+    CloudConfigArchive,
+    /// `#!…`: a script run once at the end of first boot.
+    Script,
+    /// `#cloud-boothook`: run early on every boot.
+    Boothook,
+    /// `#include`: URLs cloud-init fetches.
+    Include,
+    /// `## template: jinja`: a Jinja template of one of the other kinds.
+    Jinja,
+}
+
+impl UserDataKind {
+    /// Recognises `data`; an error (naming `user_data_base64`) says which forms are accepted.
+    pub fn detect(data: &[u8]) -> Result<Self> {
+        const FIELD: &str = "user_data_base64";
+        let kinds = [
+            (&b"#cloud-config-archive"[..], Self::CloudConfigArchive),
+            (b"#cloud-config", Self::CloudConfig),
+            (b"#cloud-boothook", Self::Boothook),
+            (b"#include", Self::Include),
+            (b"## template: jinja", Self::Jinja),
+            (b"#!", Self::Script),
+        ];
+        if let Some((_, kind)) = kinds.iter().find(|(prefix, _)| data.starts_with(prefix)) {
+            return Ok(*kind);
+        }
+        if data.starts_with(&[0x1f, 0x8b]) {
+            return Err(CloudError::invalid(
+                FIELD,
+                "is gzip-compressed; give it uncompressed so it can be combined with the bootstrap",
+            ));
+        }
+        let head = String::from_utf8_lossy(&data[..data.len().min(64)]).to_ascii_lowercase();
+        if head.starts_with("content-type:") || head.starts_with("mime-version:") {
+            return Err(CloudError::invalid(
+                FIELD,
+                "is already a MIME document; give its parts (a #cloud-config or a script) instead",
+            ));
+        }
+        Err(CloudError::invalid(
+            FIELD,
+            "is not cloud-init user data: it must start with #cloud-config, #! (a script), \
+             #cloud-boothook, #include, #cloud-config-archive or ## template: jinja",
+        ))
+    }
+
+    /// The MIME type cloud-init files this kind under.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::CloudConfig => "text/cloud-config",
+            Self::CloudConfigArchive => "text/cloud-config-archive",
+            Self::Script => "text/x-shellscript",
+            Self::Boothook => "text/cloud-boothook",
+            Self::Include => "text/x-include-url",
+            Self::Jinja => "text/jinja2",
+        }
+    }
+}
+
+/// First-boot user data for one instance: the SSH key for its user, the firewall, and the
+/// user's own user data. Build with [`Bootstrap::new`] and the `with_*` setters, then
+/// [`Bootstrap::render`].
+#[derive(Debug, Clone)]
+pub struct Bootstrap {
+    ssh_user: String,
+    key_line: String,
+    ssh_port: u16,
+    rules: Vec<Vec<String>>,
+    user_data: Option<(UserDataKind, Vec<u8>)>,
+}
+
+impl Bootstrap {
+    /// A bootstrap installing `public_key` (OpenSSH or PEM) for `ssh_user`, with only SSH open.
+    pub fn new(ssh_user: &str, public_key: &str) -> Result<Self> {
+        let valid_user = !ssh_user.is_empty()
+            && ssh_user.len() <= 32
+            && ssh_user.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && ssh_user
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if !valid_user {
+            return Err(CloudError::invalid(
+                "ssh_user",
+                format!("{ssh_user:?} is not a POSIX user name (a-z, 0-9, _ and -)"),
+            ));
+        }
+        let key = parse_public_key(public_key)
+            .map_err(|problem| CloudError::invalid("public_key", problem))?;
+        // The user's comment is left out: it would be the only free text in a root script.
+        let key_line = format!(
+            "{} {} gpucloud",
+            key.algorithm,
+            base64::engine::general_purpose::STANDARD.encode(&key.blob)
+        );
+        Ok(Self {
+            ssh_user: ssh_user.to_owned(),
+            key_line,
+            ssh_port: DEFAULT_SSH_PORT,
+            rules: Vec::new(),
+            user_data: None,
+        })
+    }
+
+    /// The port sshd listens on, which the firewall keeps open.
+    pub fn with_ssh_port(mut self, port: u16) -> Result<Self> {
+        if port == 0 {
+            return Err(CloudError::invalid("ssh_port", "must be 1–65535"));
+        }
+        self.ssh_port = port;
+        Ok(self)
+    }
+
+    /// Opens each ingress rule (v4 and v6 CIDRs; no CIDR means anywhere). Egress needs no
+    /// rules: the firewall allows all outbound traffic.
+    pub fn with_ingress_rules(mut self, rules: &[FirewallRule]) -> Result<Self> {
+        self.rules = rules
+            .iter()
+            .enumerate()
+            .map(|(i, rule)| {
+                firewall::rule_lines(&format!("firewall_rules.ingress_rules[{i}]"), rule)
+            })
+            .collect::<Result<_>>()?;
+        Ok(self)
+    }
+
+    /// The user's own user data (decoded), kept working next to the bootstrap. Empty means none.
+    pub fn with_user_data(mut self, data: &[u8]) -> Result<Self> {
+        self.user_data = if data.is_empty() {
+            None
+        } else {
+            Some((UserDataKind::detect(data)?, data.to_vec()))
+        };
+        Ok(self)
+    }
+
+    /// The nftables ruleset (`nft -f` input) the firewall applies.
+    pub fn nft_ruleset(&self) -> String {
+        firewall::ruleset(self.ssh_port, &self.rules)
+    }
+
+    /// The POSIX shell script that applies the firewall; run on every boot (nftables rules do
+    /// not survive a reboot) and idempotent.
+    pub fn firewall_script(&self) -> String {
+        firewall::script(&self.nft_ruleset())
+    }
+
+    /// The POSIX shell script that adds the key to the SSH user's `authorized_keys` once,
+    /// keeping keys already there.
+    pub fn key_script(&self) -> String {
+        format!(
+            "set -eu\n\
+             user={user}\n\
+             key={key}\n\
+             home=$(getent passwd \"$user\" | cut -d: -f6)\n\
+             if [ -z \"$home\" ]; then\n\
+             \x20 echo \"gpucloud-bootstrap: user $user does not exist; no key installed\" >&2\n\
+             \x20 exit 1\n\
+             fi\n\
+             group=$(id -gn \"$user\")\n\
+             mkdir -p \"$home/.ssh\"\n\
+             touch \"$home/.ssh/authorized_keys\"\n\
+             grep -qxF \"$key\" \"$home/.ssh/authorized_keys\" || printf '%s\\n' \"$key\" >> \"$home/.ssh/authorized_keys\"\n\
+             chown \"$user:$group\" \"$home/.ssh\" \"$home/.ssh/authorized_keys\"\n\
+             chmod 0700 \"$home/.ssh\"\n\
+             chmod 0600 \"$home/.ssh/authorized_keys\"\n\
+             echo \"gpucloud-bootstrap: key installed for $user\"\n",
+            user = shell_quote(&self.ssh_user),
+            key = shell_quote(&self.key_line),
+        )
+    }
+
+    /// The bootstrap's own `#cloud-config` document: the firewall in `bootcmd` (every boot,
+    /// before the network services start), the key in `runcmd` (once, after cloud-init has
+    /// created the users). Its `merge_how` appends these lists to the user's own cloud-config
+    /// instead of replacing them, and never replaces the user's other keys.
+    pub fn cloud_config(&self) -> String {
+        let mut text = String::from(
+            "#cloud-config\n\
+             # Written by gpucloud-bootstrap: the SSH key and a default-deny inbound firewall.\n\
+             merge_how: 'dict(no_replace,recurse_list)+list(append)'\n\
+             bootcmd:\n",
+        );
+        push_sh_command(&mut text, &self.firewall_script());
+        text.push_str("runcmd:\n");
+        push_sh_command(&mut text, &self.key_script());
+        text
+    }
+
+    /// The user data to hand the cloud: the cloud-config alone, or (with user data) a
+    /// multipart MIME document whose parts are the user's data and then the bootstrap's
+    /// cloud-config, so cloud-init runs both.
+    pub fn render(&self) -> Vec<u8> {
+        let own = self.cloud_config();
+        match &self.user_data {
+            None => own.into_bytes(),
+            Some((kind, data)) => mime::multipart(&[
+                mime::Part {
+                    content_type: kind.content_type(),
+                    filename: "user-data",
+                    body: data,
+                },
+                mime::Part {
+                    content_type: UserDataKind::CloudConfig.content_type(),
+                    filename: "gpucloud-bootstrap.cfg",
+                    body: own.as_bytes(),
+                },
+            ]),
+        }
+    }
+}
+
+/// Appends `script` as one `[sh, -c, script]` list entry: a separate shell, so the script's
+/// `set -eu` and exit status cannot affect commands the user's cloud-config adds.
+fn push_sh_command(text: &mut String, script: &str) {
+    text.push_str("  - - sh\n    - -c\n    - |\n");
+    for line in script.lines() {
+        if line.is_empty() {
+            text.push('\n');
+        } else {
+            text.push_str("      ");
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+}
+
+/// `text` as one single-quoted POSIX shell word.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ed25519 key core's own tests use, generated with ssh-keygen.
+    mod test_keys {
+        pub const ED25519: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOu3o9AyeQeAgLrWm4iW8YTloO1TYKxHj8ZxO7xuEni5 test@gpucloud";
+    }
+
+    #[test]
+    fn user_data_kinds_follow_cloud_init() {
+        let cases: [(&[u8], UserDataKind); 7] = [
+            (
+                b"#cloud-config\npackages: [htop]\n",
+                UserDataKind::CloudConfig,
+            ),
+            (
+                b"#cloud-config-archive\n- type: x\n",
+                UserDataKind::CloudConfigArchive,
+            ),
+            (b"#!/bin/bash\necho hi\n", UserDataKind::Script),
+            (b"#!/usr/bin/env python3\n", UserDataKind::Script),
+            (b"#cloud-boothook\necho\n", UserDataKind::Boothook),
+            (b"#include\nhttps://example.com/a\n", UserDataKind::Include),
+            (b"## template: jinja\n#cloud-config\n", UserDataKind::Jinja),
+        ];
+        for (data, kind) in cases {
+            assert_eq!(UserDataKind::detect(data).unwrap(), kind);
+        }
+        for bad in [
+            &b"echo no shebang"[..],
+            b"\x1f\x8b\x08\x00",
+            b"Content-Type: multipart/mixed; boundary=x\n",
+            b"MIME-Version: 1.0\n",
+        ] {
+            let err = UserDataKind::detect(bad).unwrap_err();
+            assert!(err.to_string().contains("user_data_base64"), "{err}");
+        }
+    }
+
+    #[test]
+    fn new_checks_the_user_and_the_key() {
+        assert!(Bootstrap::new("ubuntu", test_keys::ED25519).is_ok());
+        for user in ["", "Root", "a b", "x;rm", "1user", &"u".repeat(33)] {
+            let err = Bootstrap::new(user, test_keys::ED25519).unwrap_err();
+            assert!(err.to_string().contains("ssh_user"), "{user:?}: {err}");
+        }
+        let err = Bootstrap::new("ubuntu", "ssh-ed25519 nope").unwrap_err();
+        assert!(err.to_string().contains("public_key"), "{err}");
+    }
+
+    #[test]
+    fn key_script_quotes_and_drops_the_comment() {
+        let script = Bootstrap::new("ubuntu", test_keys::ED25519)
+            .unwrap()
+            .key_script();
+        assert!(script.contains("user='ubuntu'\n"));
+        let key_line = test_keys::ED25519.rsplit_once(' ').unwrap().0;
+        assert!(
+            script.contains(&format!("key='{key_line} gpucloud'\n")),
+            "{script}"
+        );
+        assert!(!script.contains("test@gpucloud"));
+    }
+
+    #[test]
+    fn shell_quote_survives_quotes() {
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+    }
+
+    #[test]
+    fn cloud_config_runs_firewall_at_boot_and_key_once() {
+        let b = Bootstrap::new("ubuntu", test_keys::ED25519)
+            .unwrap()
+            .with_ingress_rules(&[FirewallRule::port(8080)])
+            .unwrap();
+        let text = b.cloud_config();
+        let boot = text.find("bootcmd:\n").unwrap();
+        let run = text.find("runcmd:\n").unwrap();
+        let nft = text.find("nft -f -").unwrap();
+        let key = text.find("authorized_keys").unwrap();
+        assert!(boot < nft && nft < run && run < key, "{text}");
+        assert!(text.contains("      meta l4proto { tcp, udp } th dport 8080 accept\n"));
+        assert!(text.starts_with("#cloud-config\n"));
+    }
+
+    #[test]
+    fn render_without_user_data_is_the_cloud_config() {
+        let b = Bootstrap::new("ubuntu", test_keys::ED25519).unwrap();
+        assert_eq!(b.render(), b.cloud_config().into_bytes());
+        let b = b.with_user_data(b"").unwrap();
+        assert_eq!(b.render(), b.cloud_config().into_bytes());
+    }
+
+    #[test]
+    fn render_with_user_data_puts_the_users_part_first() {
+        let script = b"#!/bin/sh\necho mine\n";
+        let b = Bootstrap::new("ubuntu", test_keys::ED25519)
+            .unwrap()
+            .with_user_data(script)
+            .unwrap();
+        let parts = mime::tests::parse(&b.render());
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].0, "text/x-shellscript");
+        assert_eq!(parts[0].1, script);
+        assert_eq!(parts[1].0, "text/cloud-config");
+        assert_eq!(parts[1].1, b.cloud_config().into_bytes());
+    }
+
+    #[test]
+    fn bad_rules_name_their_index() {
+        let err = Bootstrap::new("ubuntu", test_keys::ED25519)
+            .unwrap()
+            .with_ingress_rules(&[
+                FirewallRule::port(80),
+                FirewallRule::range(1, 2, vec!["nope".into()]),
+            ])
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("firewall_rules.ingress_rules[1].ip_ranges[0]"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,108 @@
+//! Every cloud-config the bootstrap renders passes `cloud-init schema`.
+
+use gpucloud_bootstrap::Bootstrap;
+use gpucloud_core::{FirewallRule, Protocol};
+
+use crate::support::{keygen, parts};
+
+/// True when `cloud-init` can be run; otherwise says why the test is skipped.
+fn have_cloud_init() -> bool {
+    match std::process::Command::new("cloud-init")
+        .arg("--version")
+        .output()
+    {
+        Ok(out) if out.status.success() => true,
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("CI is set but `cloud-init` cannot run: apt-get install -y cloud-init")
+        }
+        _ => {
+            eprintln!("SKIPPED: the `cloud-init` binary is absent (apt-get install -y cloud-init)");
+            false
+        }
+    }
+}
+
+/// Runs `cloud-init schema --config-file` on `document`; the error is cloud-init's output.
+fn schema_check(dir: &std::path::Path, name: &str, document: &[u8]) -> Result<(), String> {
+    let path = dir.join(name);
+    std::fs::write(&path, document).expect("write document");
+    let out = std::process::Command::new("cloud-init")
+        .args(["schema", "--config-file"])
+        .arg(&path)
+        .output()
+        .expect("run cloud-init");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+#[test]
+fn rendered_user_data_passes_cloud_init_schema() {
+    if !have_cloud_init() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, public) = keygen(dir.path(), "id_schema");
+    let rules = [
+        FirewallRule {
+            protocol: Some(Protocol::Tcp),
+            ..FirewallRule::range(
+                8000,
+                8100,
+                vec!["203.0.113.0/24".into(), "2001:db8::/48".into()],
+            )
+        },
+        FirewallRule::port(51820),
+    ];
+    let user_cloud_config =
+        b"#cloud-config\npackages: [htop]\nbootcmd:\n  - echo user bootcmd\nruncmd:\n  - [touch, /root/user-ran]\n";
+    let user_script = b"#!/bin/bash\necho user script\n";
+    let cases: [(&str, &[u8]); 3] = [
+        ("none", b""),
+        ("cloud-config", user_cloud_config),
+        ("script", user_script),
+    ];
+    for (name, user_data) in cases {
+        let bootstrap = Bootstrap::new("ubuntu", &public)
+            .unwrap()
+            .with_ingress_rules(&rules)
+            .unwrap()
+            .with_user_data(user_data)
+            .unwrap();
+        let document = bootstrap.render();
+        let parts = parts(&document);
+        let expected = if user_data.is_empty() { 1 } else { 2 };
+        assert_eq!(parts.len(), expected, "{name}: parts");
+        if !user_data.is_empty() {
+            assert_eq!(
+                parts[0].1, user_data,
+                "{name}: the user's part is kept exactly"
+            );
+        }
+        let mut checked = 0;
+        for (i, (content_type, body)) in parts.iter().enumerate() {
+            if content_type == "text/cloud-config" {
+                schema_check(dir.path(), &format!("{name}-{i}.yaml"), body)
+                    .unwrap_or_else(|e| panic!("{name} part {i} fails the schema:\n{e}"));
+                checked += 1;
+            }
+        }
+        assert!(checked >= 1, "{name}: no cloud-config part");
+    }
+}
+
+#[test]
+fn the_schema_check_can_fail() {
+    if !have_cloud_init() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broken = b"#cloud-config\nbootcmd: 7\n";
+    assert!(schema_check(dir.path(), "broken.yaml", broken).is_err());
+}

@@ -1,0 +1,602 @@
+//! A fault campaign: the promise that a create either makes one instance the caller learns
+//! about or leaves nothing, and that a terminate that worked says so, checked by brute force.
+//!
+//! [`run`] starts a provider's fake, puts a [`FaultProxy`] in front of it (every fault kind at
+//! [`CampaignOptions::fault_rate`]) and drives random creates (sometimes repeating a RefID),
+//! terminates, lists and gets through the public SDK, seeded and bounded by an operation count
+//! and a wall-clock budget. Then, with faults off, it resolves every create whose outcome was
+//! unknown the documented way (create again with the same RefID), runs the provider's
+//! documented sweeps and compares what the fake holds with what the caller was told. The
+//! [`Report`] prints as one line and [`Report::is_clean`] says whether the promise held.
+//!
+//! Each provider is one [`Target`]: a fake starter, a credential builder and a fake-state
+//! inspector ([`lambda::LambdaTarget`] for Lambda). [`targets`] lists them all; the test
+//! runs every one of them.
+
+pub mod lambda;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use gpucloud::{
+    CloudClient, CloudCredential, CloudError, CreateInstanceAttrs, ErrorKind, Instance, InstanceId,
+    LifecycleStatus, ListInstancesArgs, Retry,
+};
+use gpucloud_fakes::proxy::{FaultCounts, FaultProxy, FaultProxyOptions, ProxyFault};
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng as _};
+use tokio::time::Instant;
+
+/// One provider in the campaign: how to start its fake.
+#[async_trait]
+pub trait Target: Send + Sync {
+    /// The provider's name, for the report.
+    fn name(&self) -> &'static str;
+
+    /// Starts a fresh fake, with lifecycle delays short enough for a campaign and terminated
+    /// instances kept (so the inspector sees which keys they used).
+    async fn start(&self) -> std::io::Result<Box<dyn RunningFake>>;
+}
+
+/// A running fake of one provider.
+#[async_trait]
+pub trait RunningFake: Send + Sync {
+    /// The fake's base URL (the proxy forwards to it).
+    fn base_url(&self) -> String;
+
+    /// A credential of the fake's account whose API base URL is `base_url` (the proxy's).
+    /// Client-side rate limits off and backoff short: the campaign waits for nothing the
+    /// fake does not ask for.
+    fn credential(&self, base_url: &str) -> gpucloud::Result<Arc<dyn CloudCredential>>;
+
+    /// The create request for `ref_id`, authorizing `public_key`.
+    fn create_attrs(&self, ref_id: &str, public_key: &str) -> CreateInstanceAttrs;
+
+    /// What the fake holds, read from its own state (never through the API).
+    fn inspect(&self) -> FakeState;
+
+    /// Lets time pass for instances on their way out: the fake forgets terminated ones, as
+    /// the provider eventually does (sweeps wait for that).
+    fn forget_terminated(&self);
+
+    /// Runs the provider's documented sweeps of strays, with the campaign's credential
+    /// (Lambda: `LambdaClient::sweep_orphaned_rulesets`). Default: the provider has none.
+    async fn sweep(&self) -> gpucloud::Result<()> {
+        Ok(())
+    }
+}
+
+/// An instance as the fake holds it.
+#[derive(Debug, Clone)]
+pub struct FakeInstanceView {
+    /// The provider's id (what `Instance::cloud_id` carries).
+    pub id: String,
+    /// The RefID the SDK stored on it, if any.
+    pub ref_id: Option<String>,
+    /// False once it is terminating or terminated.
+    pub live: bool,
+    /// The names of the SSH keys it was launched with.
+    pub key_names: Vec<String>,
+    /// The ids of the other resources it uses (rulesets, disks, security groups).
+    pub uses: Vec<String>,
+}
+
+/// A resource other than an instance, as the fake holds it.
+#[derive(Debug, Clone)]
+pub struct FakeResource {
+    /// Its id.
+    pub id: String,
+    /// Its name (what instances name SSH keys by).
+    pub name: String,
+}
+
+/// What a fake holds.
+#[derive(Debug, Clone, Default)]
+pub struct FakeState {
+    /// Every instance, terminated ones included.
+    pub instances: Vec<FakeInstanceView>,
+    /// The account's SSH keys.
+    pub keys: Vec<FakeResource>,
+    /// Other resources a create makes for an instance, by kind in the report's words
+    /// (`rulesets`, `disks`, `security groups`). Every kind the provider has is present,
+    /// empty or not, so the report shows it.
+    pub attachments: BTreeMap<&'static str, Vec<FakeResource>>,
+}
+
+/// How a campaign runs.
+#[derive(Debug, Clone)]
+pub struct CampaignOptions {
+    /// Seed of the operation sequence and of the proxy's faults.
+    pub seed: u64,
+    /// Operations to run.
+    pub ops: u64,
+    /// Wall-clock budget for the operations; the campaign stops early when it is spent.
+    pub max_duration: Duration,
+    /// Share of requests that meet a fault. Default 0.2.
+    pub fault_rate: f64,
+    /// The faults to draw from. Default: every kind the proxy has.
+    pub faults: Vec<ProxyFault>,
+    /// `Retry-After` of injected 429s, in seconds. Default 0 (still a 429 with the header).
+    pub retry_after_secs: u64,
+    /// Longest one operation may take before it counts as a hang. Default 60 s.
+    pub op_timeout: Duration,
+}
+
+impl CampaignOptions {
+    /// `ops` operations of seed `seed`, every fault at 20 %, at most 10 minutes.
+    pub fn new(seed: u64, ops: u64) -> Self {
+        Self {
+            seed,
+            ops,
+            max_duration: Duration::from_secs(600),
+            fault_rate: 0.2,
+            faults: ProxyFault::ALL.to_vec(),
+            retry_after_secs: 0,
+            op_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What a campaign found.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// The provider.
+    pub provider: &'static str,
+    /// The seed.
+    pub seed: u64,
+    /// Operations run.
+    pub ops: u64,
+    /// Faults the proxy injected.
+    pub faults: FaultCounts,
+    /// Live instances the caller does not know about, or was told were terminated.
+    pub leaked_instances: usize,
+    /// Live instances beyond the first for one RefID, and creates that returned an instance
+    /// other than the live one the RefID already named.
+    pub duplicates: usize,
+    /// SSH keys no instance was launched with.
+    pub leaked_keys: usize,
+    /// Per kind of attachment: the ones no live instance uses, after the sweeps.
+    pub strays: BTreeMap<&'static str, usize>,
+    /// Operations that panicked.
+    pub panics: usize,
+    /// Operations that took longer than [`CampaignOptions::op_timeout`].
+    pub hangs: usize,
+    /// Creates that returned an instance on its way out (terminating or terminated).
+    pub stale_answers: usize,
+    /// What went wrong, one line each, for the failure message.
+    pub findings: Vec<String>,
+}
+
+impl Report {
+    /// True when every count that breaks the promise is zero.
+    pub fn is_clean(&self) -> bool {
+        self.leaked_instances == 0
+            && self.duplicates == 0
+            && self.leaked_keys == 0
+            && self.strays.values().all(|n| *n == 0)
+            && self.panics == 0
+            && self.hangs == 0
+            && self.stale_answers == 0
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} seed {}: ops {}, faults {}, leaked instances {}, duplicates {}, leaked keys {}",
+            self.provider,
+            self.seed,
+            self.ops,
+            self.faults.total(),
+            self.leaked_instances,
+            self.duplicates,
+            self.leaked_keys
+        )?;
+        for (kind, n) in &self.strays {
+            write!(f, ", stray {kind} {n}")?;
+        }
+        write!(
+            f,
+            ", panics {}, hangs {}, stale answers {}",
+            self.panics, self.hangs, self.stale_answers
+        )
+    }
+}
+
+/// Every provider the campaign knows: add a fake's entry here.
+pub fn targets() -> Vec<Box<dyn Target>> {
+    vec![Box::new(lambda::LambdaTarget)]
+}
+
+/// True when a failed create may have made an instance: the provider failed (5xx), the
+/// transport did (reset, timeout), or the SDK says trying again may help. A refusal
+/// (capacity, quota, bad input, throttling) made nothing and must have left nothing.
+pub fn outcome_unknown(error: &CloudError) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::Timeout | ErrorKind::Unavailable | ErrorKind::Internal
+    ) || (error.retry() == Retry::Transient && error.kind() != ErrorKind::RateLimited)
+}
+
+/// What the caller knows about one RefID.
+struct RefRecord {
+    public_key: String,
+    /// The instance the last successful create returned.
+    told: Option<InstanceId>,
+    /// The last create of this RefID failed and may have made an instance.
+    unknown: bool,
+}
+
+/// What the caller was told, over the whole campaign.
+#[derive(Default)]
+struct Model {
+    refs: HashMap<String, RefRecord>,
+    order: Vec<String>,
+    /// Every instance a create returned, with its RefID.
+    told: HashMap<InstanceId, String>,
+    /// Instances whose terminate returned success.
+    terminated: HashSet<InstanceId>,
+    /// Instances already counted as duplicates.
+    flagged: HashSet<String>,
+}
+
+impl Model {
+    fn alive(&self) -> Vec<InstanceId> {
+        let mut ids: Vec<InstanceId> = self
+            .told
+            .keys()
+            .filter(|id| !self.terminated.contains(*id))
+            .cloned()
+            .collect();
+        ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        ids
+    }
+}
+
+/// A well-formed ed25519 public key from the RNG: each RefID gets its own, so a key left by a
+/// failed create is seen as one no instance uses.
+fn public_key(rng: &mut StdRng) -> String {
+    let mut blob = Vec::with_capacity(51);
+    for part in [&b"ssh-ed25519"[..], &rng.random::<[u8; 32]>()[..]] {
+        blob.extend_from_slice(&(part.len() as u32).to_be_bytes());
+        blob.extend_from_slice(part);
+    }
+    format!(
+        "ssh-ed25519 {} campaign",
+        base64::engine::general_purpose::STANDARD.encode(blob)
+    )
+}
+
+enum Outcome<T> {
+    Done(T),
+    Panicked,
+    Hung,
+}
+
+/// Runs `op` in its own task, so a panic is counted rather than ending the campaign.
+async fn guarded<T: Send + 'static>(
+    timeout: Duration,
+    op: impl Future<Output = T> + Send + 'static,
+) -> Outcome<T> {
+    match tokio::time::timeout(timeout, tokio::spawn(op)).await {
+        Ok(Ok(value)) => Outcome::Done(value),
+        Ok(Err(join)) if join.is_panic() => Outcome::Panicked,
+        Ok(Err(_)) => Outcome::Panicked,
+        Err(_) => Outcome::Hung,
+    }
+}
+
+struct Run {
+    client: Arc<dyn CloudClient>,
+    fake: Box<dyn RunningFake>,
+    model: Model,
+    report: Report,
+    timeout: Duration,
+}
+
+impl Run {
+    fn note(&mut self, finding: String) {
+        tracing::warn!(%finding, "campaign finding");
+        if self.report.findings.len() < 50 {
+            self.report.findings.push(finding);
+        }
+    }
+
+    fn count_outcome<T>(&mut self, what: &str, outcome: Outcome<T>) -> Option<T> {
+        match outcome {
+            Outcome::Done(value) => Some(value),
+            Outcome::Panicked => {
+                self.report.panics += 1;
+                self.note(format!("{what} panicked"));
+                None
+            }
+            Outcome::Hung => {
+                self.report.hangs += 1;
+                self.note(format!("{what} took longer than {:?}", self.timeout));
+                None
+            }
+        }
+    }
+
+    async fn create(&mut self, ref_id: &str) {
+        let Some(record) = self.model.refs.get(ref_id) else {
+            return;
+        };
+        let attrs = self.fake.create_attrs(ref_id, &record.public_key);
+        let client = Arc::clone(&self.client);
+        let outcome = guarded(self.timeout, async move {
+            gpucloud::validate_and_create(&*client, &attrs).await
+        })
+        .await;
+        let Some(result) = self.count_outcome(&format!("create {ref_id}"), outcome) else {
+            // Nothing known about it: as unknown as a lost answer.
+            if let Some(record) = self.model.refs.get_mut(ref_id) {
+                record.unknown = true;
+            }
+            return;
+        };
+        match result {
+            Ok(instance) => self.told(ref_id, &instance),
+            Err(e) => {
+                let unknown = outcome_unknown(&e);
+                tracing::debug!(ref_id, error = %e, unknown, "campaign: create failed");
+                if let Some(record) = self.model.refs.get_mut(ref_id) {
+                    record.unknown = unknown;
+                }
+            }
+        }
+    }
+
+    /// Records a successful create and checks it against the fake at once (a later terminate
+    /// would hide a duplicate).
+    fn told(&mut self, ref_id: &str, instance: &Instance) {
+        let id = instance.cloud_id.clone();
+        if matches!(
+            instance.lifecycle(),
+            LifecycleStatus::Terminating | LifecycleStatus::Terminated
+        ) {
+            self.report.stale_answers += 1;
+            self.note(format!(
+                "create {ref_id} returned {id}, which is {}",
+                instance.lifecycle()
+            ));
+        }
+        let previous = self.model.refs.get(ref_id).and_then(|r| r.told.clone());
+        let state = self.fake.inspect();
+        let live_with_ref: Vec<&FakeInstanceView> = state
+            .instances
+            .iter()
+            .filter(|i| i.live && i.ref_id.as_deref() == Some(ref_id))
+            .collect();
+        if let Some(previous) = previous
+            && previous != id
+            && live_with_ref.iter().any(|i| i.id == previous.as_str())
+            && self.model.flagged.insert(id.as_str().to_owned())
+        {
+            self.report.duplicates += 1;
+            self.note(format!(
+                "create {ref_id} returned {id} while {previous} was live with the same RefID"
+            ));
+        }
+        for extra in live_with_ref.iter().skip(1) {
+            if self.model.flagged.insert(extra.id.clone()) {
+                self.report.duplicates += 1;
+                self.note(format!(
+                    "{} is a second live instance of RefID {ref_id}",
+                    extra.id
+                ));
+            }
+        }
+        if let Some(record) = self.model.refs.get_mut(ref_id) {
+            record.told = Some(id.clone());
+            record.unknown = false;
+        }
+        self.model.told.insert(id, ref_id.to_owned());
+    }
+
+    async fn terminate(&mut self, id: InstanceId) {
+        let client = Arc::clone(&self.client);
+        let target = id.clone();
+        let outcome = guarded(self.timeout, async move {
+            client.terminate_instance(&target).await
+        })
+        .await;
+        if let Some(Ok(())) = self.count_outcome(&format!("terminate {id}"), outcome) {
+            self.model.terminated.insert(id);
+        }
+    }
+
+    async fn get(&mut self, id: InstanceId) {
+        let client = Arc::clone(&self.client);
+        let target = id.clone();
+        let outcome = guarded(
+            self.timeout,
+            async move { client.get_instance(&target).await },
+        )
+        .await;
+        if let Some(Ok(instance)) = self.count_outcome(&format!("get {id}"), outcome)
+            && instance.cloud_id != id
+        {
+            self.note(format!("get {id} returned {}", instance.cloud_id));
+        }
+    }
+
+    async fn list(&mut self) {
+        let client = Arc::clone(&self.client);
+        let outcome = guarded(self.timeout, async move {
+            client.list_instances(&ListInstancesArgs::default()).await
+        })
+        .await;
+        self.count_outcome("list", outcome);
+    }
+
+    /// One random operation.
+    async fn step(&mut self, rng: &mut StdRng) {
+        let roll = rng.random_range(0..100u32);
+        let alive = self.model.alive();
+        match roll {
+            0..40 => {
+                let ref_id = format!("c{}-{}", self.report.seed, self.model.order.len());
+                let key = public_key(rng);
+                self.model.refs.insert(
+                    ref_id.clone(),
+                    RefRecord {
+                        public_key: key,
+                        told: None,
+                        unknown: false,
+                    },
+                );
+                self.model.order.push(ref_id.clone());
+                self.create(&ref_id).await;
+            }
+            40..55 if !self.model.order.is_empty() => {
+                let pick = rng.random_range(0..self.model.order.len());
+                let ref_id = self.model.order[pick].clone();
+                self.create(&ref_id).await;
+            }
+            55..80 if !alive.is_empty() => {
+                let id = alive[rng.random_range(0..alive.len())].clone();
+                self.terminate(id).await;
+            }
+            80..90 if !alive.is_empty() => {
+                let id = alive[rng.random_range(0..alive.len())].clone();
+                self.get(id).await;
+            }
+            _ => self.list().await,
+        }
+    }
+
+    /// With faults off: every create of unknown outcome resolved by creating again with its
+    /// RefID, as the error tells the caller to.
+    async fn resolve_unknown(&mut self) {
+        let unknown: Vec<String> = self
+            .model
+            .order
+            .iter()
+            .filter(|r| self.model.refs.get(*r).is_some_and(|r| r.unknown))
+            .cloned()
+            .collect();
+        for ref_id in unknown {
+            self.create(&ref_id).await;
+            if self.model.refs.get(&ref_id).is_some_and(|r| r.unknown) {
+                self.note(format!("create {ref_id} still fails with faults off"));
+            }
+        }
+    }
+
+    fn compare(&mut self) {
+        let state = self.fake.inspect();
+        for instance in state.instances.iter().filter(|i| i.live) {
+            let id = InstanceId::new(instance.id.clone());
+            if !self.model.told.contains_key(&id) {
+                self.report.leaked_instances += 1;
+                self.note(format!(
+                    "{} (RefID {:?}) is live and no create returned it",
+                    instance.id, instance.ref_id
+                ));
+            } else if self.model.terminated.contains(&id) {
+                self.report.leaked_instances += 1;
+                self.note(format!(
+                    "{} is live though its terminate succeeded",
+                    instance.id
+                ));
+            }
+        }
+        let used: HashSet<&str> = state
+            .instances
+            .iter()
+            .flat_map(|i| i.key_names.iter().map(String::as_str))
+            .collect();
+        for key in state
+            .keys
+            .iter()
+            .filter(|k| !used.contains(k.name.as_str()))
+        {
+            self.report.leaked_keys += 1;
+            self.note(format!(
+                "SSH key {} ({}) is used by no instance",
+                key.name, key.id
+            ));
+        }
+    }
+
+    async fn count_strays(&mut self) {
+        self.fake.forget_terminated();
+        if let Err(e) = self.fake.sweep().await {
+            self.note(format!("the sweep failed with faults off: {e}"));
+        }
+        let state = self.fake.inspect();
+        let used: HashSet<&str> = state
+            .instances
+            .iter()
+            .filter(|i| i.live)
+            .flat_map(|i| i.uses.iter().map(String::as_str))
+            .collect();
+        let mut findings = Vec::new();
+        for (kind, resources) in &state.attachments {
+            let strays: Vec<&FakeResource> = resources
+                .iter()
+                .filter(|r| !used.contains(r.id.as_str()))
+                .collect();
+            findings.extend(
+                strays
+                    .iter()
+                    .map(|r| format!("{kind}: {} ({}) is used by no live instance", r.id, r.name)),
+            );
+            self.report.strays.insert(kind, strays.len());
+        }
+        for finding in findings {
+            self.note(finding);
+        }
+    }
+}
+
+/// Runs one campaign against `target`'s fake.
+///
+/// # Errors
+///
+/// When the fake or the proxy cannot start, or the credential cannot be built; what the
+/// campaign finds is in the [`Report`], not an error.
+pub async fn run(target: &dyn Target, options: &CampaignOptions) -> gpucloud::Result<Report> {
+    let io = |e: std::io::Error| CloudError::configuration(format!("campaign setup: {e}"));
+    let fake = target.start().await.map_err(io)?;
+    let proxy = FaultProxy::start(FaultProxyOptions {
+        fault_rate: options.fault_rate,
+        faults: options.faults.clone(),
+        retry_after_secs: options.retry_after_secs,
+        ..FaultProxyOptions::new(fake.base_url(), options.seed)
+    })
+    .await
+    .map_err(io)?;
+    let credential = fake.credential(&proxy.base_url())?;
+    let client = credential.make_client("").await?;
+    let mut run = Run {
+        client,
+        fake,
+        model: Model::default(),
+        report: Report {
+            provider: target.name(),
+            seed: options.seed,
+            ..Report::default()
+        },
+        timeout: options.op_timeout,
+    };
+    let mut rng = StdRng::seed_from_u64(options.seed ^ 0x5eed_ca3b_a16e);
+    let started = Instant::now();
+    while run.report.ops < options.ops && started.elapsed() < options.max_duration {
+        run.step(&mut rng).await;
+        run.report.ops += 1;
+    }
+    proxy.set_enabled(false);
+    run.report.faults = proxy.counts();
+    run.resolve_unknown().await;
+    run.compare();
+    run.count_strays().await;
+    proxy.shutdown().await;
+    Ok(run.report)
+}

@@ -1,0 +1,44 @@
+#![doc = include_str!("../README.md")]
+
+mod client;
+mod config;
+mod convert;
+mod error;
+mod wire;
+
+use std::sync::Arc;
+
+use gpucloud_core::{Activation, Build, ProviderDescriptor, ProviderSettings, Result};
+
+pub use client::{FluidstackClient, FluidstackCredential, PROVIDER_ID};
+pub use config::{
+    API_KEY_ENV, API_URL_ENV, DEFAULT_CAPACITY_WAIT, DEFAULT_POLL_INTERVAL,
+    DEFAULT_REQUEST_TIMEOUT, DEFAULT_SSH_USER, DEFAULT_URL_TEMPLATE, FluidstackConfig, PRICES_ENV,
+    PROJECT_ENV, ProjectRef, REGION_URLS_ENV, REGIONS_ENV, SETTINGS, SSH_USER_ENV,
+};
+
+/// Fluidstack, for registries: its names, [`SETTINGS`] and credential constructor.
+pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor {
+    id: PROVIDER_ID,
+    name: "fluidstack",
+    display_name: "Fluidstack",
+    description: "Fluidstack (GPU VMs, per-region Infrastructure API)",
+    settings: SETTINGS,
+    activation: Activation::Setting("api_key"),
+    ssh_reachable: false,
+    build,
+};
+
+fn build(settings: &ProviderSettings) -> Result<Build> {
+    let (Some(key), Some(config)) = (
+        settings.get("api_key"),
+        FluidstackConfig::from_settings(settings)?,
+    ) else {
+        return Ok(Build::Missing("api_key"));
+    };
+    let source = key.source().clone().into();
+    Ok(Build::Ready(
+        Arc::new(FluidstackCredential::new(config)?),
+        source,
+    ))
+}

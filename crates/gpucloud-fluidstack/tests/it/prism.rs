@@ -1,0 +1,173 @@
+//! The OpenAPI contract: every operation of the provider through Prism's validating proxy
+//! (`prism proxy --errors`) with the cleaned description (`openapi/fluidstack-v1alpha1.yaml`).
+//! A request that breaks the description is refused with a 4xx before reaching the API, and a
+//! response that breaks it becomes a 500, so every operation succeeding proves the provider's
+//! requests (paths, `X-PROJECT-ID`, bodies) conform.
+//!
+//! Prism is `$GPUCLOUD_PRISM`, else `node_modules/.bin/prism` in the repository; the
+//! description `$GPUCLOUD_FLUIDSTACK_SPEC`, else `openapi/fluidstack-v1alpha1.yaml`. Without
+//! either the test says it is skipped (and fails under `CI`).
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use gpucloud_core::{
+    CloudClient, CloudClientExt, FirewallRule, FirewallRules, GetInstanceTypeArgs,
+    GetLocationsArgs, LifecycleStatus, ListInstancesArgs,
+};
+use gpucloud_fluidstack::{FluidstackConfig, FluidstackCredential};
+
+use crate::stub::{API_KEY, PROJECT_ID, Stub};
+
+/// `relative` under the repository root (two levels above this crate).
+fn in_repo(relative: &str) -> Option<PathBuf> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(relative);
+    path.exists().then_some(path)
+}
+
+/// A running `prism proxy`, killed on drop.
+struct Prism {
+    child: tokio::process::Child,
+    url: String,
+}
+
+impl Drop for Prism {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+async fn start_prism(upstream: &str) -> Option<Prism> {
+    let prism = std::env::var_os("GPUCLOUD_PRISM")
+        .map(PathBuf::from)
+        .or_else(|| in_repo("node_modules/.bin/prism"));
+    let spec = std::env::var_os("GPUCLOUD_FLUIDSTACK_SPEC")
+        .map(PathBuf::from)
+        .or_else(|| in_repo("openapi/fluidstack-v1alpha1.yaml"));
+    let (Some(prism), Some(spec)) = (prism, spec) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but Prism or openapi/fluidstack-v1alpha1.yaml is missing"
+        );
+        eprintln!(
+            "SKIPPED: the Prism contract test needs node_modules/.bin/prism and \
+             openapi/fluidstack-v1alpha1.yaml"
+        );
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let mut child = tokio::process::Command::new(prism)
+        .args([
+            "proxy",
+            "--errors",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .arg(spec)
+        .arg(upstream)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("prism starts");
+    // Prism takes 1–2 s to listen, much longer on a loaded machine.
+    for _ in 0..2400 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Some(Prism {
+                child,
+                url: format!("http://127.0.0.1:{port}"),
+            });
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("prism exited before listening: {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("prism did not listen on port {port} within 120 s");
+}
+
+#[tokio::test]
+async fn every_operation_conforms_to_the_openapi_description() {
+    let stub = Stub::start(Duration::from_millis(50)).await;
+    let upstream = format!("{}/us-west-1/api/v1alpha1", stub.base);
+    let Some(prism) = start_prism(&upstream).await else {
+        return;
+    };
+    let config = FluidstackConfig::new(API_KEY, PROJECT_ID)
+        .with_regions(["us-west-1"])
+        .with_region_url("us-west-1", &prism.url)
+        .with_ref_id("cred-prism")
+        .with_retry_backoff(Duration::from_millis(5))
+        .with_capacity_wait(Duration::from_secs(10), Duration::from_millis(50));
+    let client = FluidstackCredential::new(config)
+        .unwrap()
+        .client("us-west-1")
+        .unwrap();
+
+    let locations = client
+        .locations(GetLocationsArgs::default())
+        .await
+        .expect("locations");
+    assert_eq!(locations.len(), 1);
+    let types = client
+        .instance_types(&GetInstanceTypeArgs::default())
+        .await
+        .expect("instance types");
+    assert!(!types.is_empty());
+
+    let mut attrs = gpucloud_core::CreateInstanceAttrs {
+        ref_id: "prism".into(),
+        name: "prism-1".into(),
+        instance_type: crate::stub::H100.into(),
+        public_key:
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICN+lJwsONkwrdsSnQsu1ydUkIuIg5oOC+Eslvmtt60T x"
+                .into(),
+        user_data_base64: "I2Nsb3VkLWNvbmZpZwpwYWNrYWdlczogW2h0b3BdCg==".into(),
+        use_spot: true,
+        ..Default::default()
+    };
+    attrs.tags.insert("team".into(), "ml".into());
+    attrs.firewall_rules = FirewallRules {
+        ingress_rules: vec![FirewallRule::port(8080)],
+        egress_rules: vec![],
+    };
+    let created = client.create_instance(attrs.clone()).await.expect("create");
+    assert_eq!(created.lifecycle(), LifecycleStatus::Running);
+    let again = client.create_instance(attrs).await.expect("repeat create");
+    assert_eq!(again.cloud_id, created.cloud_id);
+    assert_eq!(
+        client
+            .get_instance(&created.cloud_id)
+            .await
+            .expect("get")
+            .ref_id,
+        "prism"
+    );
+    assert_eq!(
+        client
+            .list_instances(&ListInstancesArgs::default())
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    let ss = client.stop_start().unwrap();
+    ss.stop_instance(&created.cloud_id).await.expect("stop");
+    ss.start_instance(&created.cloud_id).await.expect("start");
+    client
+        .terminate_instance(&created.cloud_id)
+        .await
+        .expect("terminate");
+    assert!(stub.instances().is_empty());
+}
