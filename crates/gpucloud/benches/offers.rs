@@ -23,7 +23,10 @@ fn source(name: &str, fake: &FakeLambda) -> OfferSource {
     let config = LambdaConfig::new(fake.api_key())
         .with_base_url(fake.base_url())
         .with_ref_id("bench");
-    OfferSource::new(name, Arc::new(LambdaCredential::new(config).expect("a valid config")))
+    OfferSource::new(
+        name,
+        Arc::new(LambdaCredential::new(config).expect("a valid config")),
+    )
 }
 
 async fn fake_with_latency(latency: Duration) -> FakeLambda {
@@ -44,7 +47,11 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 async fn timed(sources: &[OfferSource], options: &OfferOptions) -> (Duration, usize, usize) {
     let started = Instant::now();
     let report = find_offers(sources, &OfferQuery::default(), options).await;
-    (started.elapsed(), report.offers.len(), report.failures.len())
+    (
+        started.elapsed(),
+        report.offers.len(),
+        report.failures.len(),
+    )
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -276,6 +276,7 @@ const EVERY_FEATURE: CreateFeatures = CreateFeatures {
     multi_attach_volume: true,
     env_vars: true,
     retire_timeout: true,
+    egress_filtering: true,
 };
 
 /// What one attempt came to.

@@ -608,7 +608,14 @@ mod tests {
         );
         assert_eq!(offer.provider, "lambda");
         assert_eq!(offer.cloud, "", "a direct cloud has no upstream");
-        let brokered = Offer::from_instance_type("shadeform", &InstanceType { provider: "shadeform".into(), cloud: "hyperstack".into(), ..InstanceType::default() });
+        let brokered = Offer::from_instance_type(
+            "shadeform",
+            &InstanceType {
+                provider: "shadeform".into(),
+                cloud: "hyperstack".into(),
+                ..InstanceType::default()
+            },
+        );
         assert_eq!(brokered.cloud, "hyperstack");
         let gpu = offer.gpu.as_ref().expect("gpus");
         assert_eq!(

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use gpucloud::launch::{Attempt, LaunchError, LaunchEvent, LaunchRequest, RetryUntilUp, launch as run_launch};
+use gpucloud::launch::{
+    Attempt, LaunchError, LaunchEvent, LaunchRequest, RetryUntilUp, launch as run_launch,
+};
 use gpucloud::offers::{Offer, OfferSort};
 use gpucloud::{CreateInstanceAttrs, FirewallRules, Instance, wait::PENDING_TO_RUNNING_TIMEOUT};
 use serde::Serialize;
@@ -86,9 +88,15 @@ pub async fn launch(ctx: &Ctx, args: &LaunchArgs) -> CliResult {
         }
     });
     let sources = offer_sources(&entries);
-    let outcome = run_launch(&sources, &request, &options(&args.filter), cancel, |event| {
-        progress(ctx, event);
-    })
+    let outcome = run_launch(
+        &sources,
+        &request,
+        &options(&args.filter),
+        cancel,
+        |event| {
+            progress(ctx, event);
+        },
+    )
     .await;
     interrupt.abort();
 
@@ -98,7 +106,13 @@ pub async fn launch(ctx: &Ctx, args: &LaunchArgs) -> CliResult {
                 .iter()
                 .find(|e| e.descriptor.name == launched.offer.provider)
                 .expect("the offer came from one of the sources");
-            remember(ctx, entry, &launched.instance, &key, &launched.offer.location);
+            remember(
+                ctx,
+                entry,
+                &launched.instance,
+                &key,
+                &launched.offer.location,
+            );
             if ctx.out.is_json() {
                 return ctx.out.json(&LaunchedJson {
                     provider: &launched.offer.provider,
@@ -112,10 +126,13 @@ pub async fn launch(ctx: &Ctx, args: &LaunchArgs) -> CliResult {
                     "{} offer(s) failed before this one:",
                     launched.attempts.len()
                 ));
-                ctx.out.note(&attempts_table(&launched.attempts).to_string());
+                ctx.out
+                    .note(&attempts_table(&launched.attempts).to_string());
             }
-            ctx.out
-                .table(&instance_table(&launched.offer.provider, &launched.instance));
+            ctx.out.table(&instance_table(
+                &launched.offer.provider,
+                &launched.instance,
+            ));
             if args.wait {
                 print_ssh_hint(
                     ctx,
@@ -152,10 +169,9 @@ fn progress(ctx: &Ctx, event: &LaunchEvent<'_>) {
             "      created {}; waiting for it to run",
             instance.cloud_id
         )),
-        LaunchEvent::Failed { error, .. } => ctx.out.note(&format!(
-            "      failed: {:?}: {error}",
-            error.kind()
-        )),
+        LaunchEvent::Failed { error, .. } => ctx
+            .out
+            .note(&format!("      failed: {:?}: {error}", error.kind())),
         LaunchEvent::Backoff { pause } => ctx.out.note(&format!(
             "every offer failed; trying again in {}s",
             pause.as_secs()
@@ -176,7 +192,9 @@ fn report_failure(ctx: &Ctx, error: &LaunchError, ref_id: &str) -> CliError {
         ctx.out.table(&attempts_table(error.attempts()));
     }
     match error {
-        LaunchError::Invalid(inner) => CliError::cloud("launch", inner),
+        LaunchError::Invalid(inner) | LaunchError::Stopped { error: inner, .. } => {
+            CliError::cloud("launch", inner)
+        }
         LaunchError::NoOffers { failures } => {
             for failure in failures {
                 ctx.out.warn(&failure_text(failure));
@@ -191,15 +209,12 @@ fn report_failure(ctx: &Ctx, error: &LaunchError, ref_id: &str) -> CliError {
             CliError::failed(format!("launch: {error}; nothing was left running"))
                 .hint("try more offers (--max-offers), other filters, or --retry-until-up")
         }
-        LaunchError::Stopped { error: inner, .. } => CliError::cloud("launch", inner),
-        LaunchError::OutcomeUnknown { offer, .. } => CliError::failed(format!(
-            "launch: {error}"
-        ))
-        .hint(format!(
-            "resolve it with the same RefID (this finds the instance, or creates it once): \
+        LaunchError::OutcomeUnknown { offer, .. } => CliError::failed(format!("launch: {error}"))
+            .hint(format!(
+                "resolve it with the same RefID (this finds the instance, or creates it once): \
              gpucloud instances create -p {} --type {} --location {} --ref-id {ref_id}",
-            offer.provider, offer.instance_type, offer.location
-        )),
+                offer.provider, offer.instance_type, offer.location
+            )),
         LaunchError::Cancelled { .. } => {
             CliError::failed("launch cancelled; nothing of this launch is left running")
         }

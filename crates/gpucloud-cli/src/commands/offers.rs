@@ -138,14 +138,14 @@ pub fn gpu_text(offer: &Offer) -> String {
     let Some(gpu) = &offer.gpu else {
         return "-".to_owned();
     };
-    let mut text = format!("{}x {}", gpu.count, gpu.model);
+    let mut parts = vec![format!("{}x {}", gpu.count, gpu.model)];
     if !gpu.vram.is_zero() {
-        text.push_str(&format!(" {}", gpu.vram));
+        parts.push(gpu.vram.to_string());
     }
     if !gpu.interconnect.is_empty() {
-        text.push_str(&format!(" {}", gpu.interconnect));
+        parts.push(gpu.interconnect.clone());
     }
-    text
+    parts.join(" ")
 }
 
 fn memory_text(offer: &Offer) -> String {
@@ -234,11 +234,12 @@ fn locations_text(members: &[&Offer]) -> String {
     }
     let more = available.len().saturating_sub(LOCATIONS_SHOWN);
     available.truncate(LOCATIONS_SHOWN);
-    let mut text = available.join(", ");
+    let text = available.join(", ");
     if more > 0 {
-        text.push_str(&format!(" +{more}"));
+        format!("{text} +{more}")
+    } else {
+        text
     }
-    text
 }
 
 /// One row per offer with every field.

@@ -247,7 +247,11 @@ async fn retry_until_up_runs_the_offer_list_again() {
     )
     .await
     .expect("the second round comes up");
-    assert_eq!(launched.attempts.len(), 0, "the attempts listed are the last round's");
+    assert_eq!(
+        launched.attempts.len(),
+        0,
+        "the attempts listed are the last round's"
+    );
     assert!(restored);
     assert_eq!(rounds, 2);
     assert_eq!(live(&fake).len(), 1);
