@@ -259,26 +259,6 @@ impl fmt::Display for LaunchError {
 
 impl std::error::Error for LaunchError {}
 
-/// Every optional create parameter, for checking the template itself: whether a provider
-/// honours a parameter is checked per offer.
-const EVERY_FEATURE: CreateFeatures = CreateFeatures {
-    user_data: true,
-    idempotent: true,
-    tags: true,
-    firewall_rules: true,
-    image: true,
-    sub_location: true,
-    disk_size: true,
-    spot: true,
-    vpc: true,
-    additional_disks: true,
-    persistent_ip: true,
-    multi_attach_volume: true,
-    env_vars: true,
-    retire_timeout: true,
-    egress_filtering: true,
-};
-
 /// What one attempt came to.
 enum AttemptResult {
     Up(Box<Instance>),
@@ -306,7 +286,7 @@ pub async fn launch(
             instance_type: "any".into(),
             ..template.clone()
         },
-        &EVERY_FEATURE,
+        &CreateFeatures::ALL,
     )
     .map_err(LaunchError::Invalid)?;
 
