@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 pub mod config;
+pub mod launch;
+pub mod offers;
 pub mod registry;
 
 #[doc = include_str!("../../../docs/ADDING_A_PROVIDER.md")]
