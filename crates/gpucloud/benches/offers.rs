@@ -8,7 +8,8 @@
 //! (d) requests sent per provider in one query, next to the provider's rate limit.
 //!
 //! Each provider keeps its default client-side rate limits: the figures include any wait they
-//! impose. Every figure is the median of several runs.
+//! impose. Every figure is the median of several runs, each with fresh credentials (a new
+//! `gpucloud offers` process), so that the runs do not share one rate limiter.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,15 +61,20 @@ async fn main() {
     for d_ms in [50u64, 200] {
         let d = Duration::from_millis(d_ms);
         let fakes = [fake_with_latency(d).await, fake_with_latency(d).await];
-        let sources: Vec<OfferSource> = fakes
-            .iter()
-            .enumerate()
-            .map(|(i, f)| source(&format!("lambda-{i}"), f))
-            .collect();
+        // A fresh credential per sample, as each `gpucloud offers` is a new process: the
+        // samples must not share one client-side rate limiter.
+        let fresh = || -> Vec<OfferSource> {
+            fakes
+                .iter()
+                .enumerate()
+                .map(|(i, f)| source(&format!("lambda-{i}"), f))
+                .collect()
+        };
+        let sources = fresh();
         let mut samples = Vec::new();
         let mut offers = 0;
         for _ in 0..RUNS {
-            let (took, found, failures) = timed(&sources, &OfferOptions::default()).await;
+            let (took, found, failures) = timed(&fresh(), &OfferOptions::default()).await;
             assert_eq!(failures, 0, "every fake answers");
             offers = found;
             samples.push(took);

@@ -5,6 +5,9 @@ pub mod launch;
 pub mod offers;
 pub mod registry;
 
+#[doc = include_str!("../../../docs/ADDING_A_PROVIDER.md")]
+pub mod adding_a_provider {}
+
 pub use gpucloud_core::*;
 
 pub use config::{Config, LoadOptions};

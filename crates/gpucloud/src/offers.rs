@@ -40,7 +40,7 @@ use gpucloud_core::{
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-pub use cache::CatalogCache;
+pub use cache::{CatalogCache, DEFAULT_CATALOG_TTL};
 
 /// A provider to ask: the name it is known by (`lambda`, `fluidstack`, ...) and its credential.
 #[derive(Debug, Clone)]
