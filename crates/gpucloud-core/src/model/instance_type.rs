@@ -61,7 +61,8 @@ pub struct InstanceType {
     pub preemptible: bool,
     /// Launchable right now.
     pub is_available: bool,
-    /// On-demand price of the whole instance per hour; required.
+    /// On-demand price of the whole instance per hour; `None` when the provider publishes none
+    /// (a price is never invented).
     pub base_price: Option<Price>,
     /// The zone of an instance of this type can be changed.
     pub sub_location_type_changeable: bool,
