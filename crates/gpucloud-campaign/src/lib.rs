@@ -23,8 +23,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::Engine as _;
 use gpucloud::{
-    CloudClient, CloudCredential, CloudError, CreateInstanceAttrs, ErrorKind, Instance, InstanceId,
-    LifecycleStatus, ListInstancesArgs, Retry,
+    CloudClient, CloudCredential, CloudError, CreateInstanceAttrs, Instance, InstanceId,
+    LifecycleStatus, ListInstancesArgs,
 };
 use gpucloud_fakes::proxy::{FaultCounts, FaultProxy, FaultProxyOptions, ProxyFault};
 use rand::rngs::StdRng;
@@ -213,16 +213,6 @@ pub fn targets() -> Vec<Box<dyn Target>> {
     vec![Box::new(lambda::LambdaTarget)]
 }
 
-/// True when a failed create may have made an instance: the provider failed (5xx), the
-/// transport did (reset, timeout), or the SDK says trying again may help. A refusal
-/// (capacity, quota, bad input, throttling) made nothing and must have left nothing.
-pub fn outcome_unknown(error: &CloudError) -> bool {
-    matches!(
-        error.kind(),
-        ErrorKind::Timeout | ErrorKind::Unavailable | ErrorKind::Internal
-    ) || (error.retry() == Retry::Transient && error.kind() != ErrorKind::RateLimited)
-}
-
 /// What the caller knows about one RefID.
 struct RefRecord {
     public_key: String,
@@ -343,7 +333,7 @@ impl Run {
         match result {
             Ok(instance) => self.told(ref_id, &instance),
             Err(e) => {
-                let unknown = outcome_unknown(&e);
+                let unknown = e.outcome_unknown();
                 tracing::debug!(ref_id, error = %e, unknown, "campaign: create failed");
                 if let Some(record) = self.model.refs.get_mut(ref_id) {
                     record.unknown = unknown;
