@@ -4,9 +4,11 @@
 //! [`run`] starts a provider's fake, puts a [`FaultProxy`] in front of it (every fault kind at
 //! [`CampaignOptions::fault_rate`]) and drives random creates (sometimes repeating a RefID),
 //! terminates, lists and gets through the public SDK, seeded and bounded by an operation count
-//! and a wall-clock budget. Then, with faults off, it resolves every create whose outcome was
-//! unknown the documented way (create again with the same RefID), runs the provider's
-//! documented sweeps and compares what the fake holds with what the caller was told. The
+//! and a wall-clock budget. Every [`CampaignOptions::reconcile_every`] operations and at the
+//! end it reconciles: with faults off, it resolves every create whose outcome was unknown the
+//! documented way (create again with the same RefID), compares what the fake holds with what
+//! the caller was told, lets the fake forget terminated instances and runs the provider's
+//! documented sweeps. The
 //! [`Report`] prints as one line and [`Report::is_clean`] says whether the promise held.
 //!
 //! Each provider is one [`Target`]: a fake starter, a credential builder and a fake-state

@@ -17,6 +17,8 @@ async fn campaign(faults: &[ProxyFault]) {
         for seed in SEEDS {
             let options = CampaignOptions {
                 max_duration: Duration::from_secs(20),
+                // Twice in the run as well as at the end, as a long run does.
+                reconcile_every: 50,
                 faults: faults.to_vec(),
                 ..CampaignOptions::new(seed, OPS)
             };
