@@ -163,6 +163,22 @@ pub fn parse_usd(text: &str) -> Result<Decimal, String> {
     Ok(amount)
 }
 
+/// Parses a GPU request such as `H100` or `H100:8`.
+pub fn parse_gpu(text: &str) -> Result<gpucloud::offers::GpuRequest, String> {
+    text.parse::<gpucloud::offers::GpuRequest>()
+        .map_err(|e| match e {
+            gpucloud::CloudError::InvalidArgument { problem, .. } => problem,
+            other => other.to_string(),
+        })
+}
+
+/// Parses a byte size such as `80GB` or `24GiB`.
+pub fn parse_bytes(text: &str) -> Result<gpucloud::Bytes, String> {
+    text.trim()
+        .parse::<gpucloud::Bytes>()
+        .map_err(|_| format!("`{text}` is not a size such as 80GB or 24GiB"))
+}
+
 /// Parses a socket address on a loopback interface.
 pub fn parse_loopback_addr(text: &str) -> Result<SocketAddr, String> {
     let addr = SocketAddr::from_str(text.trim())

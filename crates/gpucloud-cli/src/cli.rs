@@ -78,6 +78,17 @@ pub enum Command {
     /// List instance types with prices, across providers and locations.
     Types(TypesArgs),
 
+    /// Find offers across every configured cloud: normalized, filtered, cheapest first.
+    ///
+    /// One row per offer with its locations folded; `--wide` shows one row per location with
+    /// every field. Catalogs are cached on disk for a few minutes (`--refresh` asks again);
+    /// availability in the table is as of the provider's answer.
+    Offers(OffersArgs),
+
+    /// Launch on the cheapest offer that comes up, moving to the next on capacity, quota or
+    /// boot failures; prints every offer tried and why it failed.
+    Launch(Box<LaunchArgs>),
+
     /// Create, list and manage instances.
     #[command(subcommand)]
     Instances(InstancesCommand),
@@ -145,6 +156,137 @@ pub struct TypesArgs {
     /// Sort order.
     #[arg(long, value_enum, default_value_t = SortBy::Price)]
     pub sort: SortBy,
+}
+
+/// What selects offers, shared by `offers` and `launch`.
+#[derive(Debug, Args)]
+pub struct OfferFilterArgs {
+    /// GPU model, optionally with the exact count: `H100`, `h100`, `H100:8`.
+    #[arg(long, value_name = "MODEL[:COUNT]", value_parser = args::parse_gpu)]
+    pub gpu: Option<gpucloud::offers::GpuRequest>,
+    /// At least this many GPUs.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub min_gpus: Option<u32>,
+    /// At least this much memory per GPU, e.g. `80GB`.
+    #[arg(long, value_name = "SIZE", value_parser = args::parse_bytes)]
+    pub min_vram: Option<gpucloud::Bytes>,
+    /// At most this many US dollars per hour for the instance.
+    #[arg(long, value_name = "USD", value_parser = args::parse_usd)]
+    pub max_price: Option<rust_decimal::Decimal>,
+    /// At most this many US dollars per GPU-hour.
+    #[arg(long, value_name = "USD", value_parser = args::parse_usd)]
+    pub max_price_per_gpu: Option<rust_decimal::Decimal>,
+    /// Providers to ask (repeatable; default: every configured provider).
+    #[arg(short, long = "provider", value_name = "PROVIDER")]
+    pub providers: Vec<String>,
+    /// Only this location (repeatable).
+    #[arg(long = "location", value_name = "LOCATION")]
+    pub locations: Vec<String>,
+    /// Only this CPU architecture.
+    #[arg(long, value_enum)]
+    pub arch: Option<Arch>,
+    /// Only spot (preemptible) offers.
+    #[arg(long, conflicts_with = "on_demand")]
+    pub spot: bool,
+    /// Only on-demand offers.
+    #[arg(long)]
+    pub on_demand: bool,
+    /// How long one provider may take, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub deadline: u64,
+}
+
+/// CPU architectures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Arch {
+    /// x86-64.
+    #[value(name = "x86_64", alias = "amd64")]
+    X86_64,
+    /// 64-bit Arm.
+    #[value(name = "arm64", alias = "aarch64")]
+    Arm64,
+}
+
+/// Arguments of `gpucloud offers`.
+#[derive(Debug, Args)]
+pub struct OffersArgs {
+    /// Which offers.
+    #[command(flatten)]
+    pub filter: OfferFilterArgs,
+    /// Only offers that can be launched now.
+    #[arg(long)]
+    pub available: bool,
+    /// Sort order.
+    #[arg(long, value_enum, default_value_t = OfferSortBy::Price)]
+    pub sort: OfferSortBy,
+    /// One row per offer and location, with every field.
+    #[arg(long)]
+    pub wide: bool,
+    /// Ask the providers even when the cached catalog is fresh.
+    #[arg(long, conflicts_with = "no_cache")]
+    pub refresh: bool,
+    /// Neither read nor write the catalog cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+/// Sort orders of `gpucloud offers`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OfferSortBy {
+    /// Price per instance-hour, cheapest first.
+    Price,
+    /// Price per GPU-hour, cheapest first.
+    PricePerGpu,
+    /// Most GPUs first, then cheapest.
+    Gpus,
+}
+
+/// Arguments of `gpucloud launch`.
+#[derive(Debug, Args)]
+pub struct LaunchArgs {
+    /// Which offers to try (`--gpu` is required).
+    #[command(flatten)]
+    pub filter: OfferFilterArgs,
+    /// Offers tried per round, cheapest first.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_offers: u32,
+    /// Try the cheapest GPU-hour first instead of the cheapest instance.
+    #[arg(long)]
+    pub by_gpu_price: bool,
+    /// Instance name.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Public key to authorize (default ~/.ssh/id_ed25519.pub, else a generated key).
+    #[arg(long, value_name = "FILE.pub")]
+    pub ssh_key: Option<PathBuf>,
+    /// Idempotency id for the whole launch (default: a new UUID, printed when it matters).
+    #[arg(long, value_name = "ID")]
+    pub ref_id: Option<String>,
+    /// Open inbound ports: PORT or FROM-TO, optionally /tcp or /udp, optionally @CIDR (repeatable).
+    #[arg(long = "open-port", value_name = "PORT[-PORT][/PROTO][@CIDR]", value_parser = args::parse_open_port)]
+    pub open_ports: Vec<FirewallRule>,
+    /// A first-boot script (e.g. cloud-init) to pass as user data.
+    #[arg(long, value_name = "FILE")]
+    pub user_data: Option<PathBuf>,
+    /// A tag `key=value` to store on the instance (repeatable).
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = args::parse_tag)]
+    pub tags: Vec<Tag>,
+    /// Wait until the instance is running; one that fails while booting is terminated and the
+    /// next offer tried.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long to wait for one instance to run, in seconds (default: 20 minutes).
+    #[arg(long, value_name = "SECS", requires = "wait")]
+    pub timeout: Option<u64>,
+    /// When every offer failed, run the list again with backoff until one comes up.
+    #[arg(long)]
+    pub retry_until_up: bool,
+    /// The first pause between rounds, in seconds (doubles up to 8×).
+    #[arg(long, value_name = "SECS", default_value_t = 30, requires = "retry_until_up", value_parser = clap::value_parser!(u64).range(1..))]
+    pub retry_interval: u64,
+    /// Give up retrying after this many seconds (default: until interrupted).
+    #[arg(long, value_name = "SECS", requires = "retry_until_up")]
+    pub retry_deadline: Option<u64>,
 }
 
 /// Sort orders of `gpucloud types`.

@@ -89,6 +89,8 @@ async fn run(cli: Cli, out: Out) -> CliResult {
             commands::providers::locations(&load(&cli.global)?, provider).await
         }
         Command::Types(args) => commands::types::types(&load(&cli.global)?, args).await,
+        Command::Offers(args) => commands::offers::offers(&load(&cli.global)?, args).await,
+        Command::Launch(args) => commands::launch::launch(&load(&cli.global)?, args).await,
         Command::Instances(command) => commands::instances::run(&load(&cli.global)?, command).await,
         Command::Ssh {
             provider,

@@ -212,3 +212,12 @@ pub fn status_text(instance: &Instance) -> String {
         _ => status.to_string(),
     }
 }
+
+/// A price per hour for a table: `$2.49`, `2.49 EUR`, or `-` when unknown.
+pub fn price_text(price: Option<&gpucloud::Price>) -> String {
+    match price {
+        Some(p) if p.currency == "USD" => format!("${}", p.rounded()),
+        Some(p) => format!("{} {}", p.rounded(), p.currency),
+        None => "-".to_owned(),
+    }
+}

@@ -130,6 +130,29 @@ pub struct CreateFeatures {
     pub egress_filtering: bool,
 }
 
+impl CreateFeatures {
+    /// Every optional parameter honoured: for checking a request on its own, before the
+    /// provider that will take it is known (whether a provider honours a parameter is then
+    /// checked against its own features).
+    pub const ALL: CreateFeatures = CreateFeatures {
+        user_data: true,
+        idempotent: true,
+        tags: true,
+        firewall_rules: true,
+        image: true,
+        sub_location: true,
+        disk_size: true,
+        spot: true,
+        vpc: true,
+        additional_disks: true,
+        persistent_ip: true,
+        multi_attach_volume: true,
+        env_vars: true,
+        retire_timeout: true,
+        egress_filtering: true,
+    };
+}
+
 /// The capability traits a client implements. Build it with struct update syntax from
 /// [`CapabilityTable::NONE`].
 #[derive(Clone, Copy, Default)]

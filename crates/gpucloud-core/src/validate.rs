@@ -561,23 +561,7 @@ mod tests {
     }
 
     fn all_features() -> CreateFeatures {
-        CreateFeatures {
-            user_data: true,
-            idempotent: true,
-            tags: true,
-            firewall_rules: true,
-            image: true,
-            sub_location: true,
-            disk_size: true,
-            spot: true,
-            vpc: true,
-            additional_disks: true,
-            persistent_ip: true,
-            multi_attach_volume: true,
-            env_vars: true,
-            retire_timeout: true,
-            egress_filtering: true,
-        }
+        CreateFeatures::ALL
     }
 
     fn ingress(rule: FirewallRule) -> FirewallRules {

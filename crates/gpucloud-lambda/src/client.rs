@@ -17,20 +17,16 @@ use gpucloud_core::{
     Location, MachineImage, ModifyFirewall, RebootInstance, Result, Retry, ValidCreate,
     ValidFirewallAdd, ValidFirewallRevoke, missing_rules, tenant_id_from_secret,
 };
-use gpucloud_http::{
-    ApiKey, Auth, Classification, HeaderMap, HttpClient, HttpConfig, RateLimit, Request,
-    RetryPolicy, StatusCode, parse_base_url,
-};
+use gpucloud_http::{ApiKey, Auth, HttpClient, HttpConfig, RateLimit, RetryPolicy, parse_base_url};
 use jiff::Timestamp;
 use tokio::sync::Mutex;
 
+use crate::api;
 use crate::config::LambdaConfig;
-use crate::convert::{self, PROVIDER};
-use crate::error::classify;
-use crate::wire::{self, Data, EachData};
-
-/// The provider id.
-pub const PROVIDER_ID: &str = PROVIDER;
+use crate::error::classifier;
+use crate::wire;
+use crate::{PROVIDER_ID, TENANT_PREFIX};
+use crate::{from_wire, to_wire};
 
 /// State shared by a credential and every client it makes: one HTTP client (so one pair of
 /// rate limiters per account, as Lambda's limits are per account) and one create lock.
@@ -74,34 +70,16 @@ impl fmt::Debug for LambdaCredential {
     }
 }
 
-fn classifier(status: StatusCode, _headers: &HeaderMap, body: &[u8]) -> Classification {
-    let error = serde_json::from_slice::<wire::ErrorBody>(body)
-        .ok()
-        .and_then(|b| b.error)
-        .unwrap_or_default();
-    let (kind, retry) = classify(status.as_u16(), error.code.as_deref());
-    let mut class = Classification::from_status(status)
-        .with_kind(kind)
-        .with_retry(retry);
-    if let Some(code) = error.code {
-        class = class.with_code(code);
-    }
-    let message = match (error.message, error.suggestion) {
-        (Some(m), Some(s)) => Some(format!("{m} ({s})")),
-        (m, s) => m.or(s),
-    };
-    if let Some(message) = message {
-        class = class.with_message(message);
-    }
-    class
-}
-
 impl LambdaCredential {
     /// A credential from a configuration. Fails when the key is empty, a number is out of
     /// range, or the base URL is not `https` (plain `http` only to loopback).
     pub fn new(config: LambdaConfig) -> Result<Self> {
         config.validate()?;
-        let base = parse_base_url(&format!("{}/api/v1/", config.effective_base_url()))?;
+        let base = parse_base_url(&format!(
+            "{}{}",
+            config.effective_base_url(),
+            api::BASE_PATH
+        ))?;
         let rps = config.effective_requests_per_second();
         let burst =
             NonZeroU32::new((rps.ceil().clamp(1.0, f64::from(u32::MAX)) as u32).max(GENERAL_BURST))
@@ -123,7 +101,7 @@ impl LambdaCredential {
             .with_rate_limit(general)
             .with_create_rate_limit(launch_limit);
         let http = HttpClient::new(
-            PROVIDER,
+            PROVIDER_ID,
             http_config,
             Auth::Bearer(ApiKey::new(config.key())),
             classifier,
@@ -133,10 +111,10 @@ impl LambdaCredential {
             cleanup_backoff: retry.initial_backoff,
             ref_id: config.ref_id.clone(),
             identity: Identity::new(
-                PROVIDER,
+                PROVIDER_ID,
                 ApiType::Global,
                 config.ref_id.clone(),
-                tenant_id_from_secret("lambda", config.key().as_bytes()),
+                tenant_id_from_secret(TENANT_PREFIX, config.key().as_bytes()),
             ),
             create_lock: Mutex::new(()),
             orphan_grace: config.effective_orphan_ruleset_grace(),
@@ -192,19 +170,6 @@ impl fmt::Debug for LambdaClient {
     }
 }
 
-/// The decoded user data as the text Lambda takes.
-fn user_data_text(bytes: Option<&[u8]>) -> Result<Option<String>> {
-    let Some(bytes) = bytes else {
-        return Ok(None);
-    };
-    String::from_utf8(bytes.to_vec()).map(Some).map_err(|_| {
-        CloudError::invalid(
-            "user_data_base64",
-            "Lambda takes plain-text cloud-init user data; this decodes to non-UTF-8 bytes",
-        )
-    })
-}
-
 /// What the listed instances reference: ruleset ids and instance ids.
 #[derive(Default)]
 struct Inventory {
@@ -215,7 +180,7 @@ struct Inventory {
 impl Inventory {
     fn add(&mut self, w: &wire::Instance) {
         self.instance_ids.insert(w.id.clone());
-        self.ruleset_ids.extend(convert::ruleset_ids(w));
+        self.ruleset_ids.extend(from_wire::ruleset_ids(w));
     }
 
     /// True when a listed instance references the ruleset or the ruleset names one.
@@ -267,41 +232,17 @@ impl LambdaClient {
         &self.shared.http
     }
 
-    /// `GET path` and the `data` of the answer, decoded straight from the body.
-    async fn get<T: serde::de::DeserializeOwned>(
-        &self,
-        operation: &'static str,
-        path: impl Into<String>,
-    ) -> Result<T> {
-        let data: Data<T> = self.http().send_json(Request::get(operation, path)).await?;
-        Ok(data.data)
-    }
-
-    /// `GET /instances`, handing each instance to `each` as it is parsed (no vector of wire
-    /// instances is built).
-    async fn each_instance(
-        &self,
-        operation: &'static str,
-        each: impl FnMut(wire::Instance) + Send,
-    ) -> Result<()> {
-        self.http()
-            .send_json_seed(Request::get(operation, "instances"), EachData::new(each))
-            .await
-    }
-
+    /// `GET /instances/{id}`.
     async fn raw_instance(
         &self,
         operation: &'static str,
         id: &InstanceId,
     ) -> Result<wire::Instance> {
-        let request =
-            Request::get(operation, ["instances/", id.as_str()].concat()).about_instance();
-        let data: Data<wire::Instance> = self.http().send_json(request).await?;
-        Ok(data.data)
+        api::get_instance(self.http(), operation, id.as_str()).await
     }
 
     fn owned_by_me(&self, w: &wire::Instance) -> bool {
-        convert::tag_value(w, CRED_REF_ID_TAG).unwrap_or("") == self.shared.ref_id
+        from_wire::tag_value(w, CRED_REF_ID_TAG).unwrap_or("") == self.shared.ref_id
     }
 
     /// The live instance of this credential with this RefID, if any: one on its way out is
@@ -323,13 +264,13 @@ impl LambdaClient {
     ) -> Result<(Option<wire::Instance>, Inventory)> {
         let mut found = None;
         let mut inventory = Inventory::default();
-        self.each_instance(operation, |w| {
+        api::list_instances(self.http(), operation, |w| {
             inventory.add(&w);
             if let Some(ref_id) = ref_id
                 && found.is_none()
                 && self.owned_by_me(&w)
-                && convert::tag_value(&w, REF_ID_TAG) == Some(ref_id)
-                && still_wanted(convert::status(w.status.as_deref()).lifecycle_status)
+                && from_wire::tag_value(&w, REF_ID_TAG) == Some(ref_id)
+                && still_wanted(from_wire::status(w.status.as_deref()).lifecycle_status)
             {
                 found = Some(w);
             }
@@ -339,7 +280,7 @@ impl LambdaClient {
     }
 
     /// Deletes this credential's orphaned rulesets among `rulesets`: named by
-    /// [`convert::ruleset_name`] for this credential, referenced by no instance in
+    /// [`to_wire::ruleset_name`] for this credential, referenced by no instance in
     /// `inventory`, naming no listed instance in their `instance_ids`, and older than the
     /// grace. Failures are logged (a ruleset still in use is expected); returns how many were
     /// deleted. The caller holds the create lock.
@@ -362,14 +303,12 @@ impl LambdaClient {
         let mut deleted = 0;
         for ruleset in rulesets.iter().filter(|r| {
             !r.id.is_empty()
-                && convert::is_credential_ruleset(&r.name, &self.shared.ref_id)
+                && to_wire::is_credential_ruleset(&r.name, &self.shared.ref_id)
                 && !inventory.referenced(r)
                 && old_enough(r)
         }) {
-            let request = Request::delete(operation, format!("firewall-rulesets/{}", ruleset.id))
-                .idempotent(true);
-            match self.http().send(request).await {
-                Ok(_) => {
+            match api::delete_firewall_ruleset(self.http(), operation, &ruleset.id).await {
+                Ok(()) => {
                     tracing::info!(ruleset = %ruleset.id, name = %ruleset.name, "deleted an orphaned firewall ruleset");
                     deleted += 1;
                 }
@@ -395,7 +334,7 @@ impl LambdaClient {
     ) {
         let rulesets = match rulesets {
             Some(r) => r,
-            None => match self.get(operation, "firewall-rulesets").await {
+            None => match api::list_firewall_rulesets(self.http(), operation).await {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not list firewall rulesets to sweep orphans");
@@ -426,7 +365,7 @@ impl LambdaClient {
         const OP: &str = "sweep_orphaned_rulesets";
         let _guard = self.shared.create_lock.lock().await;
         let (_, inventory) = self.scan_instances(OP, None).await?;
-        let rulesets: Vec<wire::FirewallRuleset> = self.get(OP, "firewall-rulesets").await?;
+        let rulesets = api::list_firewall_rulesets(self.http(), OP).await?;
         Ok(self.sweep(OP, &rulesets, &inventory).await)
     }
 
@@ -435,33 +374,25 @@ impl LambdaClient {
         const OP: &str = "create_instance";
         let attrs = create.attrs();
         let key = create.public_key();
-        let keys: Vec<wire::SshKey> = self.get(OP, "ssh-keys").await?;
+        let keys = api::list_ssh_keys(self.http(), OP).await?;
         if let Some(existing) = keys.iter().find(|k| key.same_key_text(&k.public_key)) {
             return Ok(existing.name.clone());
         }
         let base = attrs.key_pair_name.as_deref().unwrap_or(&attrs.ref_id);
         let taken: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
-        let name = convert::unique_key_name(base, key, &taken);
+        let name = to_wire::unique_key_name(base, key, &taken);
         let body = wire::AddSshKey {
             name: name.clone(),
             public_key: attrs.public_key.clone(),
         };
-        match self
-            .http()
-            .send_json::<Data<wire::SshKey>>(Request::post(OP, "ssh-keys").json(&body)?)
-            .await
-        {
+        match api::add_ssh_key(self.http(), OP, &body).await {
             Ok(key) => {
-                added.ssh_key_id = Some(key.data.id);
-                Ok(if key.data.name.is_empty() {
-                    name
-                } else {
-                    key.data.name
-                })
+                added.ssh_key_id = Some(key.id);
+                Ok(if key.name.is_empty() { name } else { key.name })
             }
             Err(error) if error.outcome_unknown() || error.kind() == ErrorKind::Conflict => {
                 // The key may exist now (our lost answer, or a concurrent create): look again.
-                let keys: Vec<wire::SshKey> = self.get(OP, "ssh-keys").await?;
+                let keys = api::list_ssh_keys(self.http(), OP).await?;
                 match keys.into_iter().find(|k| key.same_key_text(&k.public_key)) {
                     Some(key) => {
                         if key.name == name {
@@ -484,27 +415,20 @@ impl LambdaClient {
         added: &mut Added,
     ) -> Result<wire::FirewallRuleset> {
         const OP: &str = "create_instance";
-        let rules = convert::with_ssh(convert::wire_rules(create.ingress_rules())?);
-        let name = convert::ruleset_name(&self.shared.ref_id, &create.attrs().ref_id);
+        let rules = to_wire::with_ssh(to_wire::wire_rules(create.ingress_rules())?);
+        let name = to_wire::ruleset_name(&self.shared.ref_id, &create.attrs().ref_id);
         let body = wire::CreateRuleset {
             name: name.clone(),
             region: region.to_owned(),
             rules,
         };
-        match self
-            .http()
-            .send_json::<Data<wire::FirewallRuleset>>(
-                Request::post(OP, "firewall-rulesets").json(&body)?,
-            )
-            .await
-        {
+        match api::create_firewall_ruleset(self.http(), OP, &body).await {
             Ok(ruleset) => {
-                added.ruleset_id = Some(ruleset.data.id.clone());
-                Ok(ruleset.data)
+                added.ruleset_id = Some(ruleset.id.clone());
+                Ok(ruleset)
             }
             Err(error) if error.outcome_unknown() => {
-                let rulesets: Vec<wire::FirewallRuleset> =
-                    self.get(OP, "firewall-rulesets").await?;
+                let rulesets = api::list_firewall_rulesets(self.http(), OP).await?;
                 let found = rulesets
                     .into_iter()
                     .find(|r| {
@@ -524,33 +448,29 @@ impl LambdaClient {
     async fn roll_back(&self, added: Added) {
         const OP: &str = "create_instance";
         if let Some(id) = added.ruleset_id
-            && let Err(e) = self.delete_resource(OP, "firewall-rulesets/", &id).await
+            && let Err(e) = self
+                .delete_resource(|| api::delete_firewall_ruleset(self.http(), OP, &id))
+                .await
         {
             tracing::warn!(ruleset = %id, error = %e, "could not delete the firewall ruleset of a failed create");
         }
         if let Some(id) = added.ssh_key_id
-            && let Err(e) = self.delete_resource(OP, "ssh-keys/", &id).await
+            && let Err(e) = self
+                .delete_resource(|| api::delete_ssh_key(self.http(), OP, &id))
+                .await
         {
             tracing::warn!(ssh_key = %id, error = %e, "could not delete the SSH key of a failed create");
         }
     }
 
-    /// `DELETE {collection}{id}` as a cleanup step (see [`Self::cleanup_step`]); a 404 means
-    /// it is already gone, which is what was wanted.
-    async fn delete_resource(
-        &self,
-        operation: &'static str,
-        collection: &str,
-        id: &str,
-    ) -> Result<()> {
-        let sent = self
-            .cleanup_step(|| {
-                let request =
-                    Request::delete(operation, [collection, id].concat()).idempotent(true);
-                self.http().send(request)
-            })
-            .await;
-        match sent {
+    /// A delete as a cleanup step (see [`Self::cleanup_step`]); a 404 means it is already
+    /// gone, which is what was wanted.
+    async fn delete_resource<F, Fut>(&self, delete: F) -> Result<()>
+    where
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = Result<()>> + Send,
+    {
+        match self.cleanup_step(delete).await {
             Err(e) if !e.is_not_found() => Err(e),
             _ => Ok(()),
         }
@@ -589,25 +509,25 @@ impl LambdaClient {
     ) -> Result<Instance> {
         const OP: &str = "create_instance";
         let attrs = create.attrs();
-        let user_data = user_data_text(create.user_data())?;
+        let user_data = to_wire::user_data_text(create.user_data())?;
         let key_name = self.ensure_ssh_key(create, added).await?;
         // Every instance gets a ruleset of its own (SSH only when no rules were asked for),
         // so its rules can be changed later: Lambda attaches rulesets only at launch.
         let ruleset = self.create_ruleset(create, region, added).await?;
-        let firewall_rules = convert::model_rules(&ruleset.rules);
+        let firewall_rules = from_wire::model_rules(&ruleset.rules);
         let firewall_rulesets = vec![wire::RulesetRef { id: ruleset.id }];
         let created_at = Timestamp::now().round(jiff::Unit::Second).ok();
         let body = wire::LaunchRequest {
             region_name: region.to_owned(),
             instance_type_name: attrs.instance_type.clone(),
             ssh_key_names: vec![key_name],
-            name: Some(convert::instance_name(&attrs.name, &attrs.ref_id)),
+            name: Some(to_wire::instance_name(&attrs.name, &attrs.ref_id)),
             hostname: Some(create.hostname().to_owned()),
             image: (!attrs.image_id.is_empty()).then(|| wire::ImageSpec {
                 id: attrs.image_id.clone(),
             }),
             user_data,
-            tags: convert::wire_tags(
+            tags: to_wire::wire_tags(
                 &attrs.tags,
                 &Bookkeeping {
                     ref_id: attrs.ref_id.clone(),
@@ -617,26 +537,19 @@ impl LambdaClient {
             ),
             firewall_rulesets,
         };
-        let request = Request::post(OP, "instance-operations/launch")
-            .json(&body)?
-            .create();
-        let id = match self
-            .http()
-            .send_json::<Data<wire::LaunchResponse>>(request)
-            .await
-        {
+        let id = match api::launch_instance(self.http(), OP, &body).await {
             Ok(response) => {
-                let mut ids = response.data.instance_ids.into_iter();
+                let mut ids = response.instance_ids.into_iter();
                 match (ids.next(), ids.next()) {
                     (Some(id), None) => id,
                     (first, second) => {
                         // Lambda launched an unexpected number: terminate them, report.
                         let ids: Vec<String> = first.into_iter().chain(second).chain(ids).collect();
                         if !ids.is_empty() {
-                            let _ = self.terminate_ids(OP, ids.clone()).await;
+                            let _ = api::terminate_instances(self.http(), OP, ids.clone()).await;
                         }
                         return Err(CloudError::provider(
-                            PROVIDER,
+                            PROVIDER_ID,
                             OP,
                             ErrorKind::Internal,
                             format!(
@@ -658,7 +571,7 @@ impl LambdaClient {
                         added.ruleset_id = None;
                         added.ssh_key_id = None;
                         return Err(CloudError::provider(
-                            PROVIDER,
+                            PROVIDER_ID,
                             OP,
                             error.kind(),
                             format!(
@@ -680,18 +593,18 @@ impl LambdaClient {
             // The ruleset was made by this create: its rules are known without asking again.
             Ok(w) => Ok(Instance {
                 firewall_rules,
-                ..convert::instance(w)
+                ..from_wire::instance(w)
             }),
             Err(error) => {
                 tracing::warn!(instance = %id, error = %error, "launched, but reading the instance failed; returning what is known");
                 Ok(Instance {
-                    name: convert::instance_name(&attrs.name, &attrs.ref_id),
+                    name: to_wire::instance_name(&attrs.name, &attrs.ref_id),
                     ref_id: attrs.ref_id.clone(),
                     cloud_cred_ref_id: self.shared.ref_id.clone(),
                     created_at,
                     cloud_id: InstanceId::new(id),
                     instance_type: attrs.instance_type.clone(),
-                    ssh_user: convert::SSH_USER.to_owned(),
+                    ssh_user: from_wire::SSH_USER.to_owned(),
                     ssh_port: 22,
                     location: region.to_owned(),
                     tags: attrs.tags.clone(),
@@ -707,15 +620,6 @@ impl LambdaClient {
         }
     }
 
-    async fn terminate_ids(&self, operation: &'static str, ids: Vec<String>) -> Result<()> {
-        // Terminating twice is harmless, so transport failures may be retried.
-        let request = Request::post(operation, "instance-operations/terminate")
-            .json(&wire::InstanceIds { instance_ids: ids })?
-            .idempotent(true)
-            .about_instance();
-        self.http().send(request).await.map(|_| ())
-    }
-
     /// Deletes the instance's SDK-made rulesets; one still attached (Lambda may keep a
     /// terminating instance's association) is left for a later sweep. Returns the listed
     /// rulesets that remain, for that sweep (`None` when none were listed).
@@ -728,7 +632,7 @@ impl LambdaClient {
             return None;
         }
         let listed = self
-            .cleanup_step(|| self.get::<Vec<wire::FirewallRuleset>>(operation, "firewall-rulesets"))
+            .cleanup_step(|| api::list_firewall_rulesets(self.http(), operation))
             .await;
         let mut rulesets = match listed {
             Ok(r) => r,
@@ -740,10 +644,12 @@ impl LambdaClient {
         let mut deleted = Vec::new();
         for ruleset in rulesets
             .iter()
-            .filter(|r| ruleset_ids.contains(&r.id) && r.name.starts_with(convert::RULESET_PREFIX))
+            .filter(|r| ruleset_ids.contains(&r.id) && r.name.starts_with(to_wire::RULESET_PREFIX))
         {
             match self
-                .delete_resource(operation, "firewall-rulesets/", &ruleset.id)
+                .delete_resource(|| {
+                    api::delete_firewall_ruleset(self.http(), operation, &ruleset.id)
+                })
                 .await
             {
                 Ok(()) => deleted.push(ruleset.id.clone()),
@@ -779,22 +685,21 @@ impl LambdaClient {
     }
 
     /// The instance's own ruleset: the one it references whose name derives from its RefID
-    /// (see [`convert::own_ruleset_names`]). `None` when it references none of that name, or that
+    /// (see [`from_wire::own_ruleset_names`]). `None` when it references none of that name, or that
     /// ruleset no longer exists (a 404 is not an error here). Other failures are returned.
     async fn find_own_ruleset(
         &self,
         operation: &'static str,
         w: &wire::Instance,
     ) -> Result<Option<wire::FirewallRuleset>> {
-        let Some(expected) = convert::own_ruleset_names(w) else {
+        let Some(expected) = from_wire::own_ruleset_names(w) else {
             return Ok(None);
         };
         for reference in w.firewall_rulesets.iter().flatten() {
             if reference.id.is_empty() {
                 continue;
             }
-            let path = ["firewall-rulesets/", reference.id.as_str()].concat();
-            match self.get::<wire::FirewallRuleset>(operation, path).await {
+            match api::get_firewall_ruleset(self.http(), operation, &reference.id).await {
                 Ok(ruleset) if expected.contains(&ruleset.name) => return Ok(Some(ruleset)),
                 Ok(_) => {}
                 Err(e) if e.is_not_found() => {}
@@ -814,11 +719,11 @@ impl LambdaClient {
         let firewall_rules = self
             .find_own_ruleset(operation, &w)
             .await?
-            .map(|ruleset| convert::model_rules(&ruleset.rules))
+            .map(|ruleset| from_wire::model_rules(&ruleset.rules))
             .unwrap_or_default();
         Ok(Instance {
             firewall_rules,
-            ..convert::instance(w)
+            ..from_wire::instance(w)
         })
     }
 
@@ -839,18 +744,6 @@ impl LambdaClient {
                  instances created by gpucloud can change them"
             ),
         ))
-    }
-
-    async fn patch_rules(
-        &self,
-        operation: &'static str,
-        ruleset_id: &str,
-        rules: Vec<wire::FirewallRule>,
-    ) -> Result<()> {
-        let request = Request::patch(operation, format!("firewall-rulesets/{ruleset_id}"))
-            .json(&wire::PatchRuleset { rules })?
-            .idempotent(true);
-        self.http().send(request).await.map(|_| ())
     }
 }
 
@@ -891,30 +784,30 @@ impl CloudClient for LambdaClient {
     }
 
     async fn locations(&self, _args: GetLocationsArgs) -> Result<Vec<Location>> {
-        let regions: Vec<wire::Region> = self.get("locations", "regions").await?;
+        let regions = api::list_regions(self.http(), "locations").await?;
         // Every region Lambda lists accepts launches; capacity is per type (see instance types).
         Ok(regions
             .into_iter()
             .filter(|r| !r.name.is_empty())
-            .map(|r| convert::location(r, true))
+            .map(|r| from_wire::location(r, true))
             .collect())
     }
 
     async fn instance_types(&self, args: &GetInstanceTypeArgs) -> Result<Vec<InstanceType>> {
         let (types, regions) = tokio::try_join!(
-            self.get::<wire::InstanceTypes>("instance_types", "instance-types"),
-            self.get::<Vec<wire::Region>>("instance_types", "regions"),
+            api::list_instance_types(self.http(), "instance_types"),
+            api::list_regions(self.http(), "instance_types"),
         )?;
-        Ok(args.apply(convert::instance_types(&types, &regions)))
+        Ok(args.apply(from_wire::instance_types(&types, &regions)))
     }
 
     async fn create_instance(&self, create: ValidCreate) -> Result<Instance> {
         const OP: &str = "create_instance";
         let attrs = create.attrs();
         // Lambda's own limits, on top of what validation checked, before any request.
-        convert::check_user_tags(create.tags())?;
-        convert::wire_rules(create.ingress_rules())?;
-        user_data_text(create.user_data())?;
+        to_wire::check_user_tags(create.tags())?;
+        to_wire::wire_rules(create.ingress_rules())?;
+        to_wire::user_data_text(create.user_data())?;
         let region = if attrs.location.is_empty() {
             self.location.clone()
         } else {
@@ -957,14 +850,14 @@ impl CloudClient for LambdaClient {
         let mut instances = Vec::new();
         // Per kept instance with a ruleset of its own: (index, expected names, referenced ids).
         let mut wanted = Vec::new();
-        let mut type_ids = convert::TypeIds::default();
-        self.each_instance(OP, |mut w| {
+        let mut type_ids = from_wire::TypeIds::default();
+        api::list_instances(self.http(), OP, |mut w| {
             if !self.owned_by_me(&w) {
                 return;
             }
-            let own = convert::own_ruleset_names(&w)
+            let own = from_wire::own_ruleset_names(&w)
                 .map(|names| (names, w.firewall_rulesets.take().unwrap_or_default()));
-            let instance = convert::instance_with(w, &mut type_ids);
+            let instance = from_wire::instance_with(w, &mut type_ids);
             if !args.matches(&instance) {
                 return;
             }
@@ -977,7 +870,7 @@ impl CloudClient for LambdaClient {
         if wanted.is_empty() {
             return Ok(instances);
         }
-        let rulesets: Vec<wire::FirewallRuleset> = match self.get(OP, "firewall-rulesets").await {
+        let rulesets = match api::list_firewall_rulesets(self.http(), OP).await {
             Ok(rulesets) => rulesets,
             Err(e) if e.is_not_found() => Vec::new(),
             Err(e) => return Err(e),
@@ -987,7 +880,7 @@ impl CloudClient for LambdaClient {
                 names.contains(&r.name) && refs.iter().any(|reference| reference.id == r.id)
             });
             if let (Some(ruleset), Some(instance)) = (own, instances.get_mut(index)) {
-                instance.firewall_rules = convert::model_rules(&ruleset.rules);
+                instance.firewall_rules = from_wire::model_rules(&ruleset.rules);
             }
         }
         Ok(instances)
@@ -996,11 +889,11 @@ impl CloudClient for LambdaClient {
     async fn terminate_instance(&self, id: &InstanceId) -> Result<()> {
         const OP: &str = "terminate_instance";
         let rulesets = match self.raw_instance(OP, id).await {
-            Ok(w) => convert::ruleset_ids(&w),
+            Ok(w) => from_wire::ruleset_ids(&w),
             Err(e) if e.is_not_found() => return Ok(()),
             Err(e) => return Err(e),
         };
-        match self.terminate_ids(OP, vec![id.as_str().to_owned()]).await {
+        match api::terminate_instances(self.http(), OP, vec![id.as_str().to_owned()]).await {
             Ok(()) => {}
             Err(e) if e.is_not_found() => {}
             Err(e) => {
@@ -1009,7 +902,7 @@ impl CloudClient for LambdaClient {
                     Err(again) if again.is_not_found() => {}
                     Ok(w)
                         if matches!(
-                            convert::status(w.status.as_deref()).lifecycle_status,
+                            from_wire::status(w.status.as_deref()).lifecycle_status,
                             LifecycleStatus::Terminating | LifecycleStatus::Terminated
                         ) => {}
                     _ => return Err(e),
@@ -1025,23 +918,18 @@ impl CloudClient for LambdaClient {
 #[async_trait]
 impl RebootInstance for LambdaClient {
     async fn reboot_instance(&self, id: &InstanceId) -> Result<()> {
-        let request = Request::post("reboot_instance", "instance-operations/restart")
-            .json(&wire::InstanceIds {
-                instance_ids: vec![id.as_str().to_owned()],
-            })?
-            .about_instance();
-        self.http().send(request).await.map(|_| ())
+        api::restart_instances(self.http(), "reboot_instance", vec![id.as_str().to_owned()]).await
     }
 }
 
 #[async_trait]
 impl MachineImage for LambdaClient {
     async fn images(&self, args: &GetImageArgs) -> Result<Vec<Image>> {
-        let images: Vec<wire::Image> = self.get("images", "images").await?;
+        let images = api::list_images(self.http(), "images").await?;
         Ok(images
             .into_iter()
-            .filter(|w| self.location.is_empty() || convert::image_region(w) == self.location)
-            .map(convert::image)
+            .filter(|w| self.location.is_empty() || from_wire::image_region(w) == self.location)
+            .map(from_wire::image)
             .filter(|image| args.matches(image))
             .collect())
     }
@@ -1053,9 +941,9 @@ impl ModifyFirewall for LambdaClient {
     /// triples, so a rule is left out when each of its Lambda rules is in the ruleset.
     async fn add_firewall_rules(&self, args: &ValidFirewallAdd) -> Result<()> {
         const OP: &str = "add_firewall_rules";
-        let new_rules = convert::wire_rules(args.ingress_rules())?;
+        let new_rules = to_wire::wire_rules(args.ingress_rules())?;
         let ruleset = self.own_ruleset(OP, args.instance_id()).await?;
-        let in_place = convert::model_rules(&ruleset.rules).ingress_rules;
+        let in_place = from_wire::model_rules(&ruleset.rules).ingress_rules;
         if missing_rules(&in_place, args.ingress_rules()).is_empty() {
             return Ok(());
         }
@@ -1063,7 +951,7 @@ impl ModifyFirewall for LambdaClient {
         for rule in new_rules {
             if !rules
                 .iter()
-                .any(|r| convert::rule_id(r) == convert::rule_id(&rule))
+                .any(|r| from_wire::rule_id(r) == from_wire::rule_id(&rule))
             {
                 rules.push(rule);
             }
@@ -1071,7 +959,7 @@ impl ModifyFirewall for LambdaClient {
         if rules == ruleset.rules {
             return Ok(());
         }
-        self.patch_rules(OP, &ruleset.id, rules).await
+        api::patch_firewall_ruleset(self.http(), OP, &ruleset.id, rules).await
     }
 
     async fn revoke_firewall_rules(&self, args: &ValidFirewallRevoke) -> Result<()> {
@@ -1080,12 +968,17 @@ impl ModifyFirewall for LambdaClient {
         let rules: Vec<wire::FirewallRule> = ruleset
             .rules
             .iter()
-            .filter(|r| !args.rule_ids().iter().any(|id| *id == convert::rule_id(r)))
+            .filter(|r| {
+                !args
+                    .rule_ids()
+                    .iter()
+                    .any(|id| *id == from_wire::rule_id(r))
+            })
             .cloned()
             .collect();
         if rules.len() == ruleset.rules.len() {
             return Ok(());
         }
-        self.patch_rules(OP, &ruleset.id, rules).await
+        api::patch_firewall_ruleset(self.http(), OP, &ruleset.id, rules).await
     }
 }

@@ -4,6 +4,9 @@
 
 use gpucloud_core::status::http_status;
 use gpucloud_core::{ErrorKind, Retry};
+use gpucloud_http::{Classification, HeaderMap, StatusCode};
+
+use crate::wire;
 
 /// Every error code Lambda's API description (1.10.0) documents, plus the `provider/` prefix it
 /// describes for upstream failures.
@@ -67,6 +70,30 @@ pub(crate) fn classify(status: u16, code: Option<&str>) -> (ErrorKind, Retry) {
         Some(kind) => (kind, row.retry),
         None => (row.kind, row.retry),
     }
+}
+
+/// The HTTP client's classifier: Lambda's error body (`error.code`, `message`, `suggestion`)
+/// through [`classify`], the message and suggestion kept for the error text.
+pub(crate) fn classifier(status: StatusCode, _headers: &HeaderMap, body: &[u8]) -> Classification {
+    let error = serde_json::from_slice::<wire::ErrorBody>(body)
+        .ok()
+        .and_then(|b| b.error)
+        .unwrap_or_default();
+    let (kind, retry) = classify(status.as_u16(), error.code.as_deref());
+    let mut class = Classification::from_status(status)
+        .with_kind(kind)
+        .with_retry(retry);
+    if let Some(code) = error.code {
+        class = class.with_code(code);
+    }
+    let message = match (error.message, error.suggestion) {
+        (Some(m), Some(s)) => Some(format!("{m} ({s})")),
+        (m, s) => m.or(s),
+    };
+    if let Some(message) = message {
+        class = class.with_message(message);
+    }
+    class
 }
 
 #[cfg(test)]

@@ -1,7 +1,12 @@
 #![doc = include_str!("../README.md")]
 
 pub mod config;
+pub mod launch;
+pub mod offers;
 pub mod registry;
+
+#[doc = include_str!("../../../docs/ADDING_A_PROVIDER.md")]
+pub mod adding_a_provider {}
 
 pub use gpucloud_core::*;
 

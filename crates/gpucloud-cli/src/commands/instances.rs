@@ -127,7 +127,7 @@ async fn list(ctx: &Ctx, providers: &[String], tags: &[(String, Option<String>)]
 }
 
 /// Reads `--user-data FILE` as base64.
-fn read_user_data(path: &std::path::Path) -> CliResult<String> {
+pub fn read_user_data(path: &std::path::Path) -> CliResult<String> {
     let shown = path.display();
     let meta = std::fs::metadata(path)
         .map_err(|e| CliError::usage(format!("--user-data {shown}: cannot read the file: {e}")))?;
@@ -464,7 +464,7 @@ pub fn ssh_command_line(
     Some(format!("ssh {key}-p {port} {user}@{}", instance.public_ip))
 }
 
-fn print_ssh_hint(
+pub fn print_ssh_hint(
     ctx: &Ctx,
     provider: &str,
     instance: &Instance,

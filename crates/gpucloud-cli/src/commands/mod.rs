@@ -2,6 +2,8 @@
 
 pub mod fake;
 pub mod instances;
+pub mod launch;
+pub mod offers;
 pub mod providers;
 pub mod ssh;
 pub mod types;
@@ -10,6 +12,7 @@ pub mod validate;
 
 use std::sync::Arc;
 
+use gpucloud::offers::OfferSource;
 use gpucloud::{CloudClient, Config, ProviderEntry, Result as CloudResult};
 
 use crate::error::{CliError, CliResult};
@@ -97,4 +100,12 @@ pub async fn make_client(
     location: &str,
 ) -> CloudResult<Arc<dyn CloudClient>> {
     entry.credential.make_client(location).await
+}
+
+/// The configured providers as sources of offers, by their short names.
+pub fn offer_sources(entries: &[ProviderEntry]) -> Vec<OfferSource> {
+    entries
+        .iter()
+        .map(|e| OfferSource::new(e.descriptor.name, e.credential.clone()))
+        .collect()
 }

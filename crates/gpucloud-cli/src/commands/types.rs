@@ -2,62 +2,38 @@
 
 use std::cmp::Ordering;
 
-use futures::stream::{self, StreamExt};
-use gpucloud::{
-    ApiType, CloudError, GetInstanceTypeArgs, GetLocationsArgs, InstanceType, LocationsFilter,
-    Price, ProviderEntry, normalize_gpu_name,
-};
+use gpucloud::offers::{OfferOptions, OfferSource, catalogs};
+use gpucloud::{InstanceType, Price, normalize_gpu_name};
 use rust_decimal::Decimal;
 
-use super::{Ctx, make_client};
+use super::Ctx;
 use crate::cli::{SortBy, TypesArgs};
 use crate::error::{CliError, CliResult};
-use crate::output::{list_or_dash, new_table, yes_no};
-
-/// Catalog queries in flight per provider.
-const LOCATIONS_IN_FLIGHT: usize = 4;
+use crate::output::{list_or_dash, new_table, price_text, yes_no};
 
 /// `gpucloud types`.
 pub async fn types(ctx: &Ctx, args: &TypesArgs) -> CliResult {
     let entries = ctx.providers(&args.providers)?;
-    let query = GetInstanceTypeArgs {
-        locations: if args.locations.is_empty() {
-            LocationsFilter::default()
-        } else {
-            LocationsFilter::only(args.locations.clone())
-        },
-        ..GetInstanceTypeArgs::default()
-    };
-    let results: Vec<(&ProviderEntry, Result<Vec<InstanceType>, CloudError>)> =
-        stream::iter(&entries)
-            .map(|entry| {
-                let query = &query;
-                async move { (entry, catalog(entry, query).await) }
-            })
-            .buffer_unordered(entries.len().max(1))
-            .collect()
-            .await;
-
-    let mut types = Vec::new();
-    let mut failures = 0;
-    for (entry, result) in results {
-        match result {
-            Ok(found) => types.extend(found),
-            Err(e) => {
-                failures += 1;
-                let error = CliError::cloud(
-                    &format!("list instance types of {}", entry.descriptor.name),
-                    &e,
-                );
-                ctx.out.warn(&error.message);
-            }
-        }
+    let sources = super::offer_sources(&entries);
+    let sources: Vec<&OfferSource> = sources.iter().collect();
+    let answer = catalogs(&sources, &args.locations, &OfferOptions::default()).await;
+    for failure in &answer.failures {
+        let error = CliError::cloud(
+            &format!("list instance types of {}", failure.provider),
+            &failure.error,
+        );
+        ctx.out.warn(&error.message);
     }
-    if failures > 0 && failures == entries.len() {
+    if answer.catalogs.is_empty() {
         return Err(CliError::failed(
             "no provider answered; see the warnings above",
         ));
     }
+    let mut types: Vec<InstanceType> = answer
+        .catalogs
+        .into_iter()
+        .flat_map(|c| c.instance_types)
+        .collect();
 
     let gpu = args.gpu.as_deref().map(normalize_gpu_name);
     types.retain(|t| {
@@ -112,40 +88,6 @@ pub async fn types(ctx: &Ctx, args: &TypesArgs) -> CliResult {
     Ok(())
 }
 
-/// One provider's catalog: once for a global API, per location for a locational one.
-async fn catalog(
-    entry: &ProviderEntry,
-    query: &GetInstanceTypeArgs,
-) -> Result<Vec<InstanceType>, CloudError> {
-    let client = make_client(entry, "").await?;
-    if entry.credential.identity().api_type() == ApiType::Global {
-        return client.instance_types(query).await;
-    }
-    let locations = client
-        .locations(GetLocationsArgs {
-            include_unavailable: false,
-        })
-        .await?;
-    let wanted: Vec<String> = locations
-        .into_iter()
-        .map(|l| l.name)
-        .filter(|name| query.locations.matches(name))
-        .collect();
-    let per_location: Vec<Result<Vec<InstanceType>, CloudError>> = stream::iter(wanted)
-        .map(|location| async move {
-            let client = make_client(entry, &location).await?;
-            client.instance_types(query).await
-        })
-        .buffer_unordered(LOCATIONS_IN_FLIGHT)
-        .collect()
-        .await;
-    let mut all = Vec::new();
-    for result in per_location {
-        all.extend(result?);
-    }
-    Ok(all)
-}
-
 fn usd(price: Option<&Price>) -> Option<Decimal> {
     price.filter(|p| p.currency == "USD").map(|p| p.amount)
 }
@@ -182,12 +124,4 @@ fn gpus_text(t: &InstanceType) -> String {
         })
         .collect();
     list_or_dash(&parts, " + ")
-}
-
-fn price_text(price: Option<&Price>) -> String {
-    match price {
-        Some(p) if p.currency == "USD" => format!("${}", p.rounded()),
-        Some(p) => format!("{} {}", p.rounded(), p.currency),
-        None => "-".to_owned(),
-    }
 }

@@ -6,5 +6,6 @@ mod common;
 mod fake_fluidstack;
 mod fake_lambda;
 mod faults;
+mod launch;
 mod local;
 mod secrets;

@@ -94,9 +94,15 @@ async fn instance_types_cover_every_region_and_apply_filters() {
         .unwrap();
     let names: std::collections::BTreeSet<&str> =
         types.iter().map(|t| t.type_name.as_str()).collect();
+    let catalog = gpucloud_fakes::lambda::catalog::INSTANCE_TYPES;
+    assert_eq!(
+        names,
+        catalog.iter().map(|t| t.name).collect(),
+        "every type the fake serves, and only those"
+    );
     assert_eq!(
         types.len(),
-        names.len() * locations.len(),
+        catalog.len() * locations.len(),
         "one entry per (type, region)"
     );
     let a10 = |r: &str| {

@@ -1,34 +1,22 @@
-//! Lambda's JSON → the gpucloud model, and the few model → Lambda mappings create needs.
-//! Pure functions, no I/O.
+//! Lambda's answers → the gpucloud model: instances, catalog, locations, images and firewall
+//! rules. Pure functions, no I/O.
 
 use gpucloud_core::bookkeeping::{CRED_REF_ID_TAG, REF_ID_TAG};
-use gpucloud_core::sshkey::PublicKey;
-use gpucloud_core::text::{hex, truncate};
 use gpucloud_core::{
-    Architecture, Bookkeeping, Bytes, BytesUnit, CheckedRule, Cidr, CloudError, FirewallRule,
-    FirewallRules, Gpu, Image, Instance, InstanceId, InstanceType, InstanceTypeId, LifecycleStatus,
-    Location, Manufacturer, Price, Protocol, Result, Status, Storage, Tags, normalize_gpu_name,
+    Architecture, Bookkeeping, Bytes, BytesUnit, Cidr, FirewallRule, FirewallRules, Gpu, Image,
+    Instance, InstanceId, InstanceType, InstanceTypeId, LifecycleStatus, Location, Manufacturer,
+    Price, Protocol, Status, Storage, normalize_gpu_name,
 };
 use jiff::Timestamp;
-use sha2::{Digest, Sha256};
 
+use crate::PROVIDER_ID;
+use crate::to_wire::{legacy_ruleset_name, ruleset_name};
 use crate::wire;
 
-/// The provider id.
-pub(crate) const PROVIDER: &str = "lambda-labs";
-/// Prefix of the names of firewall rulesets the SDK creates (one per instance).
-pub(crate) const RULESET_PREFIX: &str = "gpucloud-";
 /// Login user of Lambda's images.
 pub(crate) const SSH_USER: &str = "ubuntu";
-/// Longest SSH key name Lambda accepts.
-const MAX_KEY_NAME: usize = 64;
-/// Longest instance name Lambda accepts.
-pub(crate) const MAX_INSTANCE_NAME: usize = 64;
-/// Longest tag key and value Lambda accepts.
-const MAX_TAG_KEY: usize = 55;
 /// Owner of every image Lambda lists (it has no custom images).
 pub(crate) const IMAGE_OWNER: &str = "lambda";
-const MAX_TAG_VALUE: usize = 128;
 
 /// Lambda's instance status → lifecycle status.
 ///
@@ -356,8 +344,8 @@ pub(crate) fn instance_types(
             base_price: t
                 .price_cents_per_hour
                 .map(|c| Price::usd_cents(clamp_i64(c))),
-            provider: PROVIDER.to_owned(),
-            cloud: PROVIDER.to_owned(),
+            provider: PROVIDER_ID.to_owned(),
+            cloud: PROVIDER_ID.to_owned(),
             can_modify_firewall_rules: true,
             ..InstanceType::default()
         };
@@ -430,82 +418,6 @@ pub(crate) fn image_region(w: &wire::Image) -> &str {
     w.region.as_ref().map_or("", |r| r.name.as_str())
 }
 
-/// A name for a new SSH key: `base` (the key pair name or the RefID) when free, else `base`
-/// with a short fingerprint of the key, else with a counter. At most 64 characters.
-pub(crate) fn unique_key_name(base: &str, public_key: &PublicKey, taken: &[&str]) -> String {
-    let base = if base.trim().is_empty() {
-        "gpucloud"
-    } else {
-        base.trim()
-    };
-    let first = truncate(base, MAX_KEY_NAME);
-    if !taken.contains(&first) {
-        return first.to_owned();
-    }
-    let digest = Sha256::digest(public_key.body_base64().as_bytes());
-    let fingerprint = hex(&digest[..4]);
-    let stem = truncate(base, MAX_KEY_NAME - 9 - 4);
-    let with_print = format!("{stem}-{fingerprint}");
-    if !taken.contains(&with_print.as_str()) {
-        return with_print;
-    }
-    // At most `taken.len()` candidates can be taken, so one of these is free.
-    (2..=taken.len() + 2)
-        .map(|n| format!("{stem}-{fingerprint}-{n}"))
-        .find(|candidate| !taken.contains(&candidate.as_str()))
-        .unwrap_or(with_print)
-}
-
-/// The instance name sent to Lambda: the display name, else the RefID, cut to 64 characters.
-pub(crate) fn instance_name(name: &str, ref_id: &str) -> String {
-    let chosen = if name.trim().is_empty() {
-        ref_id
-    } else {
-        name.trim()
-    };
-    truncate(chosen, MAX_INSTANCE_NAME).to_owned()
-}
-
-/// Checks user tags (already validated by core, so no reserved key) against Lambda's own
-/// rules: key `^[a-z][a-z0-9-:]+$`, ≤ 55 characters; value ≤ 128 characters.
-pub(crate) fn check_user_tags(tags: &Tags) -> Result<()> {
-    for (key, value) in tags {
-        let field = format!("tags[{key:?}]");
-        let mut chars = key.chars();
-        let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
-        let rest_ok = key.len() >= 2
-            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == ':');
-        if !(first_ok && rest_ok) {
-            return Err(CloudError::invalid(
-                field,
-                "Lambda tag keys are 2-55 characters: a lower-case letter, then lower-case letters, digits, '-' or ':'",
-            ));
-        }
-        if key.len() > MAX_TAG_KEY {
-            return Err(CloudError::invalid(
-                field,
-                format!("longer than {MAX_TAG_KEY} characters"),
-            ));
-        }
-        if value.chars().count() > MAX_TAG_VALUE {
-            return Err(CloudError::invalid(
-                field,
-                format!("value longer than {MAX_TAG_VALUE} characters"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The bookkeeping tags plus the user tags, as Lambda tag entries.
-pub(crate) fn wire_tags(user: &Tags, bookkeeping: &Bookkeeping) -> Vec<wire::Tag> {
-    bookkeeping
-        .encode_with(user)
-        .into_iter()
-        .map(|(key, value)| wire::Tag { key, value })
-        .collect()
-}
-
 /// The value of a tag on a wire instance.
 pub(crate) fn tag_value<'a>(w: &'a wire::Instance, key: &str) -> Option<&'a str> {
     w.tags
@@ -532,77 +444,12 @@ pub(crate) fn rule_id(rule: &wire::FirewallRule) -> String {
     )
 }
 
-fn port_bounds(rule: &wire::FirewallRule) -> (u32, u32) {
+/// The ports a Lambda rule opens; a rule without a range opens all of them.
+pub(crate) fn port_bounds(rule: &wire::FirewallRule) -> (u32, u32) {
     match rule.port_range.as_deref() {
         Some([a, b]) => (*a, *b),
         _ => (1, 65535),
     }
-}
-
-/// Checked ingress rules → Lambda rules: one per protocol and source (a rule without a
-/// protocol opens TCP and UDP; without sources, `0.0.0.0/0`), without repeats. Lambda takes
-/// IPv4 sources only: an IPv6 source is refused naming the rule. Egress needs nothing, as
-/// validation leaves only allow-all egress, which is what Lambda does.
-pub(crate) fn wire_rules(rules: &[CheckedRule]) -> Result<Vec<wire::FirewallRule>> {
-    let mut out: Vec<wire::FirewallRule> = Vec::new();
-    for (i, rule) in rules.iter().enumerate() {
-        if let Some((j, v6)) = rule
-            .sources()
-            .iter()
-            .enumerate()
-            .find(|(_, c)| !c.is_ipv4())
-        {
-            return Err(CloudError::invalid(
-                format!("firewall_rules.ingress_rules[{i}].ip_ranges[{j}]"),
-                format!("{v6} is not an IPv4 CIDR; Lambda firewall rules take IPv4 sources only"),
-            ));
-        }
-        let protocols: &[&str] = match rule.protocol() {
-            Some(Protocol::Tcp) => &["tcp"],
-            Some(Protocol::Udp) => &["udp"],
-            None => &["tcp", "udp"],
-        };
-        let sources: Vec<Cidr> = if rule.sources().is_empty() {
-            vec![Cidr::ANY_V4]
-        } else {
-            rule.sources().to_vec()
-        };
-        for protocol in protocols {
-            for source in &sources {
-                let w = wire::FirewallRule {
-                    protocol: (*protocol).to_owned(),
-                    port_range: Some(vec![u32::from(rule.from_port()), u32::from(rule.to_port())]),
-                    source_network: source.to_string(),
-                    description: "gpucloud".to_owned(),
-                };
-                if !out.contains(&w) {
-                    out.push(w);
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// `rules` with SSH (TCP 22 from anywhere) in front unless a rule already opens it: a new
-/// instance's ruleset always keeps SSH reachable.
-pub(crate) fn with_ssh(mut rules: Vec<wire::FirewallRule>) -> Vec<wire::FirewallRule> {
-    let ssh_open = rules.iter().any(|r| {
-        let (a, b) = port_bounds(r);
-        (r.protocol == "tcp" || r.protocol == "all") && a <= 22 && 22 <= b
-    });
-    if !ssh_open {
-        rules.insert(
-            0,
-            wire::FirewallRule {
-                protocol: "tcp".to_owned(),
-                port_range: Some(vec![22, 22]),
-                source_network: Cidr::ANY_V4.to_string(),
-                description: "gpucloud: ssh".to_owned(),
-            },
-        );
-    }
-    rules
 }
 
 /// Lambda rules → model ingress rules with their ids. ICMP rules have no port and no model
@@ -633,383 +480,11 @@ pub(crate) fn model_rules(rules: &[wire::FirewallRule]) -> FirewallRules {
     }
 }
 
-/// The name rulesets had before names identified the credential:
-/// `gpucloud-<RefID, truncated>-<12 hex of SHA-256(RefID)>`. Still recognized as an instance's
-/// own ruleset; never swept, as it does not say which credential made it.
-pub(crate) fn legacy_ruleset_name(ref_id: &str) -> String {
-    let digest = Sha256::digest(ref_id.as_bytes());
-    let short = hex(&digest[..6]);
-    format!(
-        "{RULESET_PREFIX}{}-{short}",
-        truncate(ref_id, 64 - RULESET_PREFIX.len() - 13)
-    )
-}
-
-/// Hex digits of a ruleset name's credential mark.
-const MARK_LEN: usize = 12;
-/// Hex digits of the RefID hash that keeps truncated RefIDs apart.
-const REF_HASH_LEN: usize = 8;
-/// Characters of the RefID kept in a ruleset name (64 in all).
-const RULESET_REF_LEN: usize = 64 - RULESET_PREFIX.len() - 1 - REF_HASH_LEN - 1 - MARK_LEN;
-
-/// The credential mark of a ruleset name: SHA-256 over the credential's reference id and the
-/// rest of the name, so it ties the name to one credential and cannot be made by editing the
-/// visible part.
-fn credential_mark(cred_ref_id: &str, body: &str) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(b"gpucloud-lambda-ruleset\0");
-    hasher.update(cred_ref_id.as_bytes());
-    hasher.update(b"\0");
-    hasher.update(body.as_bytes());
-    let mut mark = hex(&hasher.finalize()[..MARK_LEN / 2]);
-    mark.truncate(MARK_LEN);
-    mark
-}
-
-/// The name of the ruleset the SDK creates for the instance with this RefID, for the
-/// credential `cred_ref_id`: `gpucloud-<RefID, truncated>-<8 hex of SHA-256(RefID)>-<mark>`
-/// (at most 64 characters), where the mark ([`credential_mark`]) identifies the credential.
-pub(crate) fn ruleset_name(cred_ref_id: &str, ref_id: &str) -> String {
-    let digest = Sha256::digest(ref_id.as_bytes());
-    let mut ref_hash = hex(&digest[..REF_HASH_LEN / 2]);
-    ref_hash.truncate(REF_HASH_LEN);
-    let body = format!(
-        "{RULESET_PREFIX}{}-{ref_hash}",
-        truncate(ref_id, RULESET_REF_LEN)
-    );
-    let mark = credential_mark(cred_ref_id, &body);
-    format!("{body}-{mark}")
-}
-
-/// True when `name` is a ruleset name [`ruleset_name`] made for `cred_ref_id` (any RefID):
-/// the SDK's prefix and a mark that matches this credential. Never true for legacy names,
-/// names made for other credentials, or names a person chose (short of copying one).
-pub(crate) fn is_credential_ruleset(name: &str, cred_ref_id: &str) -> bool {
-    let Some((body, mark)) = name.rsplit_once('-') else {
-        return false;
-    };
-    body.starts_with(RULESET_PREFIX)
-        && mark.len() == MARK_LEN
-        && mark.bytes().all(|b| b.is_ascii_hexdigit())
-        && credential_mark(cred_ref_id, body) == mark
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The whole catalog of `lambda-instance-types.csv`: name, description, gpu_description,
-    /// cents, vcpus, memory GiB, storage GiB, gpus, architecture.
-    type Row = (
-        &'static str,
-        &'static str,
-        &'static str,
-        u64,
-        u64,
-        u64,
-        u64,
-        u64,
-        &'static str,
-    );
-    const CATALOG: &[Row] = &[
-        (
-            "cpu_4x_general",
-            "4x CPU General (16 GiB)",
-            "CPU General (16 GiB)",
-            20,
-            4,
-            16,
-            100,
-            0,
-            "x86_64",
-        ),
-        (
-            "cpu_4x_general0",
-            "4x CPU General (16 GiB)",
-            "CPU General (16 GiB)",
-            20,
-            4,
-            16,
-            100,
-            0,
-            "x86_64",
-        ),
-        (
-            "cpu_4x_generalx",
-            "4x CPU General (16 GiB)",
-            "CPU General (16 GiB)",
-            20,
-            4,
-            16,
-            100,
-            0,
-            "x86_64",
-        ),
-        (
-            "gpu_1x_a10",
-            "1x A10 (24 GB PCIe)",
-            "A10 (24 GB PCIe)",
-            129,
-            30,
-            200,
-            1400,
-            1,
-            "x86_64",
-        ),
-        (
-            "gpu_1x_a100",
-            "1x A100 (40 GB PCIe)",
-            "A100 (40 GB PCIe)",
-            199,
-            30,
-            200,
-            512,
-            1,
-            "x86_64",
-        ),
-        (
-            "gpu_1x_a100_sxm4",
-            "1x A100 (40 GB SXM4)",
-            "A100 (40 GB SXM4)",
-            199,
-            30,
-            200,
-            512,
-            1,
-            "x86_64",
-        ),
-        (
-            "gpu_1x_a6000",
-            "1x A6000 (48 GB)",
-            "A6000 (48 GB)",
-            109,
-            14,
-            100,
-            200,
-            1,
-            "x86_64",
-        ),
-        (
-            "gpu_1x_b200_sxm6",
-            "1x B200 (180 GB SXM6)",
-            "B200 (180 GB SXM6)",
-            699,
-            26,
-            360,
-            2816,
-            1,
-            "x86_64",
-        ),
-        (
-            "gpu_1x_gh200",
-            "1x GH200 (96 GB)",
-            "GH200 (96 GB)",
-            229,
-            64,
-            432,
-            4096,
-            1,
-            "arm64",
-        ),
-        (
-            "gpu_1x_h100_pcie",
-            "1x H100 (80 GB PCIe)",
-            "H100 (80 GB PCIe)",
-            329,
-            26,
-            200,
-            1024,
-            1,
-            "x86_64",
-        ),
-        (
-            "gpu_1x_h100_sxm5",
-            "1x H100 (80 GB SXM5)",
-            "H100 (80 GB SXM5)",
-            429,
-            26,
-            225,
-            2816,
-            1,
-            "x86_64",
-        ),
-        (
-            "gpu_1x_rtx6000",
-            "1x RTX 6000 (24 GB)",
-            "RTX 6000 (24 GB)",
-            69,
-            14,
-            46,
-            512,
-            1,
-            "x86_64",
-        ),
-        (
-            "gpu_2x_a100",
-            "2x A100 (40 GB PCIe)",
-            "A100 (40 GB PCIe)",
-            398,
-            60,
-            400,
-            1024,
-            2,
-            "x86_64",
-        ),
-        (
-            "gpu_2x_a6000",
-            "2x A6000 (48 GB)",
-            "A6000 (48 GB)",
-            218,
-            28,
-            200,
-            1024,
-            2,
-            "x86_64",
-        ),
-        (
-            "gpu_2x_b200_sxm6",
-            "2x B200 (180 GB SXM6)",
-            "B200 (180 GB SXM6)",
-            1378,
-            52,
-            720,
-            5632,
-            2,
-            "x86_64",
-        ),
-        (
-            "gpu_2x_h100_sxm5",
-            "2x H100 (80 GB SXM5)",
-            "H100 (80 GB SXM5)",
-            838,
-            52,
-            450,
-            5632,
-            2,
-            "x86_64",
-        ),
-        (
-            "gpu_4x_a100",
-            "4x A100 (40 GB PCIe)",
-            "A100 (40 GB PCIe)",
-            796,
-            120,
-            800,
-            1024,
-            4,
-            "x86_64",
-        ),
-        (
-            "gpu_4x_a6000",
-            "4x A6000 (48 GB)",
-            "A6000 (48 GB)",
-            436,
-            56,
-            400,
-            1024,
-            4,
-            "x86_64",
-        ),
-        (
-            "gpu_4x_b200_sxm6",
-            "4x B200 (180 GB SXM6)",
-            "B200 (180 GB SXM6)",
-            2716,
-            104,
-            1440,
-            11264,
-            4,
-            "x86_64",
-        ),
-        (
-            "gpu_4x_h100_sxm5",
-            "4x H100 (80 GB SXM5)",
-            "H100 (80 GB SXM5)",
-            1636,
-            104,
-            900,
-            11264,
-            4,
-            "x86_64",
-        ),
-        (
-            "gpu_8x_a100",
-            "8x A100 (40 GB SXM4)",
-            "A100 (40 GB SXM4)",
-            1592,
-            124,
-            1800,
-            6144,
-            8,
-            "x86_64",
-        ),
-        (
-            "gpu_8x_a100_80gb_sxm4",
-            "8x A100 (80 GB SXM4)",
-            "A100 (80 GB SXM4)",
-            2232,
-            240,
-            1800,
-            19968,
-            8,
-            "x86_64",
-        ),
-        (
-            "gpu_8x_b200_sxm6",
-            "8x B200 (180 GB SXM6)",
-            "B200 (180 GB SXM6)",
-            5352,
-            208,
-            2900,
-            22528,
-            8,
-            "x86_64",
-        ),
-        (
-            "gpu_8x_h100_sxm5",
-            "8x H100 (80 GB SXM5)",
-            "H100 (80 GB SXM5)",
-            3192,
-            208,
-            1800,
-            22528,
-            8,
-            "x86_64",
-        ),
-        (
-            "gpu_8x_h100_sxm5gdr",
-            "8x H100 (80 GB SXM5)",
-            "H100 (80 GB SXM5)",
-            3592,
-            208,
-            1800,
-            24780,
-            8,
-            "x86_64",
-        ),
-        (
-            "gpu_8x_v100",
-            "8x Tesla V100 (16 GB)",
-            "Tesla V100 (16 GB)",
-            632,
-            92,
-            448,
-            5939,
-            8,
-            "x86_64",
-        ),
-        (
-            "gpu_8x_v100_n",
-            "8x Tesla V100 (16 GB)",
-            "Tesla V100 (16 GB)",
-            632,
-            88,
-            448,
-            5939,
-            8,
-            "x86_64",
-        ),
-    ];
+    use gpucloud_core::Tags;
+    use gpucloud_fakes::lambda::catalog::{CatalogInstanceType, INSTANCE_TYPES};
 
     /// Expected GPU per type: name, VRAM GB, form factor, memory technology (None: CPU only).
     fn expected_gpu(name: &str) -> Option<(&'static str, i64, &'static str, &'static str)> {
@@ -1030,17 +505,18 @@ mod tests {
         })
     }
 
-    fn wire_type(row: &Row) -> wire::InstanceType {
+    /// A catalog entry of the fake as Lambda's `GET /instance-types` describes it.
+    fn wire_type(t: &CatalogInstanceType) -> wire::InstanceType {
         wire::InstanceType {
-            name: row.0.into(),
-            description: row.1.into(),
-            gpu_description: row.2.into(),
-            price_cents_per_hour: Some(row.3),
+            name: t.name.into(),
+            description: t.description.into(),
+            gpu_description: t.gpu_description.into(),
+            price_cents_per_hour: Some(t.price_cents_per_hour.into()),
             specs: wire::Specs {
-                vcpus: Some(row.4),
-                memory_gib: Some(row.5),
-                storage_gib: Some(row.6),
-                gpus: Some(row.7),
+                vcpus: Some(t.vcpus.into()),
+                memory_gib: Some(t.memory_gib.into()),
+                storage_gib: Some(t.storage_gib.into()),
+                gpus: Some(t.gpus.into()),
             },
         }
     }
@@ -1052,76 +528,86 @@ mod tests {
         }
     }
 
+    /// Every type of the fake's catalog (the project's reference data, kept in one place)
+    /// maps to one entry per region with its price, sizes, architecture and GPUs.
     #[test]
     fn whole_catalog_normalizes() {
+        assert!(!INSTANCE_TYPES.is_empty(), "the fake's catalog is empty");
         let regions = [region("us-east-1"), region("us-west-1")];
-        let types: wire::InstanceTypes = CATALOG
+        let types: wire::InstanceTypes = INSTANCE_TYPES
             .iter()
-            .map(|row| {
-                let capacity = if row.0.contains("h100") {
+            .map(|t| {
+                let capacity = if t.name.contains("h100") {
                     vec![region("us-east-1")]
                 } else {
                     vec![]
                 };
                 (
-                    row.0.to_owned(),
+                    t.name.to_owned(),
                     wire::InstanceTypesItem {
-                        instance_type: wire_type(row),
+                        instance_type: wire_type(t),
                         regions_with_capacity_available: capacity,
                     },
                 )
             })
             .collect();
         let out = instance_types(&types, &regions);
-        assert_eq!(out.len(), CATALOG.len() * 2, "one entry per (type, region)");
-        for row in CATALOG {
+        assert_eq!(
+            out.len(),
+            INSTANCE_TYPES.len() * 2,
+            "one entry per (type, region)"
+        );
+        for t in INSTANCE_TYPES {
+            let name = t.name;
             for r in ["us-east-1", "us-west-1"] {
                 let it = out
                     .iter()
-                    .find(|t| t.type_name == row.0 && t.location == r)
+                    .find(|e| e.type_name == name && e.location == r)
                     .expect("entry");
-                assert_eq!(it.id, InstanceTypeId::generic(r, None, row.0));
+                assert_eq!(it.id, InstanceTypeId::generic(r, None, name));
                 assert_eq!(
                     it.is_available,
-                    row.0.contains("h100") && r == "us-east-1",
-                    "{}",
-                    row.0
+                    name.contains("h100") && r == "us-east-1",
+                    "{name}"
                 );
                 assert_eq!(
                     it.base_price,
-                    Some(Price::usd_cents(row.3 as i64)),
-                    "{}",
-                    row.0
+                    Some(Price::usd_cents(t.price_cents_per_hour.into())),
+                    "{name}"
                 );
-                assert_eq!(it.vcpu, row.4 as u32);
-                assert_eq!(it.memory_bytes, Bytes::new(row.5 as i64, BytesUnit::GiB));
+                assert_eq!(it.vcpu, t.vcpus, "{name}");
+                assert_eq!(
+                    it.memory_bytes,
+                    Bytes::new(t.memory_gib.into(), BytesUnit::GiB),
+                    "{name}"
+                );
                 assert_eq!(it.supported_storage.len(), 1);
                 assert_eq!(
                     it.supported_storage[0].size_bytes,
-                    Bytes::new(row.6 as i64, BytesUnit::GiB)
+                    Bytes::new(t.storage_gib.into(), BytesUnit::GiB),
+                    "{name}"
                 );
                 assert_eq!(it.supported_storage[0].storage_type, "ssd");
                 assert_eq!(
                     it.supported_architectures,
-                    vec![Architecture::parse_lenient(row.8)],
-                    "{}",
-                    row.0
+                    vec![Architecture::parse_lenient(t.architecture)],
+                    "{name}"
                 );
-                assert_eq!(it.provider, "lambda-labs");
-                assert_eq!(it.cloud, "lambda-labs");
+                assert_eq!(it.provider, PROVIDER_ID);
+                assert_eq!(it.cloud, PROVIDER_ID);
                 assert!(it.rebootable && !it.stoppable);
-                match expected_gpu(row.0) {
-                    None => assert!(it.supported_gpus.is_empty(), "{} has no GPU", row.0),
-                    Some((name, vram, form, mem)) => {
-                        assert_eq!(it.supported_gpus.len(), 1, "{}", row.0);
+                match expected_gpu(name) {
+                    None => assert!(it.supported_gpus.is_empty(), "{name} has no GPU"),
+                    Some((gpu_name, vram, form, mem)) => {
+                        assert_eq!(it.supported_gpus.len(), 1, "{name}");
                         let g = &it.supported_gpus[0];
-                        assert_eq!(g.name, name, "{}", row.0);
-                        assert_eq!(g.count, row.7 as u32, "{}", row.0);
-                        assert_eq!(g.memory_bytes, Bytes::new(vram, BytesUnit::GB), "{}", row.0);
-                        assert_eq!(g.network_details, form, "{}", row.0);
-                        assert_eq!(g.memory_details, mem, "{}", row.0);
+                        assert_eq!(g.name, gpu_name, "{name}");
+                        assert_eq!(g.count, t.gpus, "{name}");
+                        assert_eq!(g.memory_bytes, Bytes::new(vram, BytesUnit::GB), "{name}");
+                        assert_eq!(g.network_details, form, "{name}");
+                        assert_eq!(g.memory_details, mem, "{name}");
                         assert_eq!(g.manufacturer, Manufacturer::Nvidia);
-                        assert_eq!(g.gpu_type, format!("{name}.{form}"));
+                        assert_eq!(g.gpu_type, format!("{gpu_name}.{form}"));
                     }
                 }
             }
@@ -1134,7 +620,10 @@ mod tests {
         types.insert(
             "gpu_1x_a10".into(),
             wire::InstanceTypesItem {
-                instance_type: wire_type(&CATALOG[3]),
+                instance_type: wire_type(
+                    gpucloud_fakes::lambda::catalog::instance_type("gpu_1x_a10")
+                        .expect("the fake's catalog has gpu_1x_a10"),
+                ),
                 regions_with_capacity_available: vec![region("zz-new-1")],
             },
         );
@@ -1294,190 +783,6 @@ mod tests {
         assert_eq!(i.architecture, "x86_64");
         assert_eq!((i.owner.as_str(), i.family.as_str()), (IMAGE_OWNER, ""));
         assert!(i.created_at.is_some());
-    }
-
-    #[test]
-    fn key_names_are_unique() {
-        let a = &gpucloud_core::sshkey::parse_public_key(
-            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOu3o9AyeQeAgLrWm4iW8YTloO1TYKxHj8ZxO7xuEni5 a",
-        )
-        .unwrap();
-        assert_eq!(unique_key_name("ref-1", a, &[]), "ref-1");
-        let second = unique_key_name("ref-1", a, &["ref-1"]);
-        assert!(
-            second.starts_with("ref-1-") && second.len() == "ref-1-".len() + 8,
-            "{second}"
-        );
-        let third = unique_key_name("ref-1", a, &["ref-1", &second]);
-        assert_eq!(third, format!("{second}-2"));
-        let long = "x".repeat(100);
-        assert_eq!(unique_key_name(&long, a, &[]).len(), 64);
-        assert!(unique_key_name(&long, a, &[&"x".repeat(64)]).len() <= 64);
-        assert_eq!(unique_key_name(" ", a, &[]), "gpucloud");
-    }
-
-    #[test]
-    fn instance_names() {
-        assert_eq!(instance_name("", "ref"), "ref");
-        assert_eq!(instance_name(&"n".repeat(70), "ref").len(), 64);
-    }
-
-    #[test]
-    fn user_tags_follow_lambda_rules() {
-        let ok = Tags::from([
-            ("team".to_owned(), "ml".to_owned()),
-            ("a:b-c".to_owned(), String::new()),
-        ]);
-        assert!(check_user_tags(&ok).is_ok());
-        for bad in ["Team", "1x", "a", "has space", &"k".repeat(56)] {
-            let tags = Tags::from([(bad.to_owned(), "v".to_owned())]);
-            let err = check_user_tags(&tags).unwrap_err();
-            assert!(
-                matches!(err, CloudError::InvalidArgument { ref field, .. } if *field == format!("tags[{bad:?}]")),
-                "{bad}"
-            );
-        }
-        let long_value = Tags::from([("k1".to_owned(), "v".repeat(129))]);
-        assert!(check_user_tags(&long_value).is_err());
-        let bookkeeping = Bookkeeping {
-            ref_id: "r".into(),
-            cred_ref_id: "c".into(),
-            created_at: None,
-        };
-        let wire = wire_tags(&ok, &bookkeeping);
-        assert_eq!(
-            wire[0],
-            wire::Tag {
-                key: REF_ID_TAG.into(),
-                value: "r".into()
-            }
-        );
-        assert_eq!(
-            wire[1],
-            wire::Tag {
-                key: CRED_REF_ID_TAG.into(),
-                value: "c".into()
-            }
-        );
-        assert_eq!(wire.len(), 4);
-    }
-
-    /// Rules as validation hands them over.
-    fn checked(ingress_rules: Vec<FirewallRule>) -> Vec<CheckedRule> {
-        let add = gpucloud_core::AddFirewallRulesToInstanceArgs {
-            instance_id: InstanceId::new("i-1"),
-            firewall_rules: FirewallRules {
-                ingress_rules,
-                egress_rules: vec![],
-            },
-        };
-        gpucloud_core::validate_firewall_add(&add, &gpucloud_core::CreateFeatures::default())
-            .unwrap()
-            .ingress_rules()
-            .to_vec()
-    }
-
-    #[test]
-    fn firewall_rules_round_trip() {
-        let rules = checked(vec![
-            FirewallRule::range(8000, 8010, vec!["1.2.3.4".into(), "10.0.0.0/8".into()]),
-            FirewallRule {
-                protocol: Some(Protocol::Udp),
-                ..FirewallRule::port(5353)
-            },
-        ]);
-        let w = with_ssh(wire_rules(&rules).unwrap());
-        // ssh + (tcp,udp) × 2 sources + udp 5353
-        assert_eq!(w.len(), 1 + 4 + 1);
-        assert_eq!(w[0].port_range, Some(vec![22, 22]));
-        assert!(
-            w.iter()
-                .any(|r| r.protocol == "udp" && r.source_network == "1.2.3.4/32")
-        );
-        let back = model_rules(&w);
-        assert_eq!(back.ingress_rules.len(), 6);
-        assert_eq!(back.ingress_rules[0].id, "tcp:22-22:0.0.0.0/0");
-        assert!(back.ingress_rules.iter().all(|r| r.protocol.is_some()));
-        assert!(back.egress_rules.is_empty());
-
-        let own_ssh = checked(vec![FirewallRule::range(22, 22, vec!["5.6.7.8/32".into()])]);
-        let w = with_ssh(wire_rules(&own_ssh).unwrap());
-        assert!(
-            w.iter().all(|r| r.source_network == "5.6.7.8/32"),
-            "a rule already opening SSH is kept as is"
-        );
-
-        let v6 = checked(vec![FirewallRule::range(
-            80,
-            80,
-            vec!["1.2.3.4".into(), "::/0".into()],
-        )]);
-        let err = wire_rules(&v6).unwrap_err();
-        assert!(
-            matches!(err, CloudError::InvalidArgument { ref field, .. } if field == "firewall_rules.ingress_rules[0].ip_ranges[1]")
-        );
-        let icmp = [wire::FirewallRule {
-            protocol: "icmp".into(),
-            port_range: None,
-            source_network: "0.0.0.0/0".into(),
-            description: String::new(),
-        }];
-        assert!(model_rules(&icmp).ingress_rules.is_empty());
-    }
-
-    #[test]
-    fn ruleset_names_are_bounded_and_distinct() {
-        let a = ruleset_name("cred-1", "ref-1");
-        assert!(a.starts_with("gpucloud-ref-1-"), "{a}");
-        assert_ne!(a, ruleset_name("cred-1", "ref-2"));
-        assert_ne!(a, ruleset_name("cred-2", "ref-1"));
-        let long = "r".repeat(128);
-        assert!(ruleset_name("cred-1", &long).len() <= 64);
-        assert_eq!(ruleset_name("cred-1", &"r".repeat(200)).len(), 64);
-        // RefIDs that differ only past the truncation still get distinct names.
-        assert_ne!(
-            ruleset_name("c", &format!("{long}a")),
-            ruleset_name("c", &format!("{long}b"))
-        );
-        assert!(legacy_ruleset_name(&long).len() <= 64);
-        assert!(legacy_ruleset_name("ref-1").starts_with("gpucloud-ref-1-"));
-    }
-
-    #[test]
-    fn ruleset_names_identify_their_credential() {
-        for ref_id in [
-            "ref-1",
-            "3fa9c2b1-0000-4000-8000-000000000000",
-            &"x".repeat(128),
-        ] {
-            let name = ruleset_name("cred-1", ref_id);
-            assert!(is_credential_ruleset(&name, "cred-1"), "{name}");
-            assert!(!is_credential_ruleset(&name, "cred-2"), "{name}");
-            assert!(!is_credential_ruleset(&name, ""), "{name}");
-            assert!(!is_credential_ruleset(
-                &legacy_ruleset_name(ref_id),
-                "cred-1"
-            ));
-        }
-        let empty_cred = ruleset_name("", "ref-1");
-        assert!(is_credential_ruleset(&empty_cred, ""));
-        assert!(!is_credential_ruleset(&empty_cred, "cred-1"));
-        let name = ruleset_name("cred-1", "ref-1");
-        let (body, mark) = name.rsplit_once('-').unwrap();
-        for forged in [
-            format!("{body}x-{mark}"),
-            format!("{}-{mark}", body.replacen("gpucloud-", "other-", 1)),
-            format!(
-                "{body}-{}{}",
-                &mark[..MARK_LEN - 1],
-                if mark.ends_with('0') { '1' } else { '0' }
-            ),
-            "gpucloud-web".to_owned(),
-            "My Firewall Ruleset".to_owned(),
-            String::new(),
-        ] {
-            assert!(!is_credential_ruleset(&forged, "cred-1"), "{forged}");
-        }
     }
 
     #[test]

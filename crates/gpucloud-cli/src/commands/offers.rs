@@ -1,0 +1,290 @@
+//! `gpucloud offers`: normalized offers across every configured cloud.
+
+use std::time::Duration;
+
+use gpucloud::Architecture;
+use gpucloud::offers::{
+    CatalogCache, Offer, OfferFilter, OfferOptions, OfferQuery, OfferSort, ProviderFailure,
+    find_offers,
+};
+use serde::Serialize;
+
+use super::{Ctx, offer_sources};
+use crate::cli::{Arch, OfferFilterArgs, OfferSortBy, OffersArgs};
+use crate::error::{CliError, CliResult};
+use crate::output::{new_table, price_text, yes_no};
+
+/// Locations named in one compact row before the rest are counted.
+const LOCATIONS_SHOWN: usize = 3;
+
+/// `gpucloud offers`.
+pub async fn offers(ctx: &Ctx, args: &OffersArgs) -> CliResult {
+    let entries = ctx.providers(&args.filter.providers)?;
+    let sources = offer_sources(&entries);
+    let mut query = OfferQuery {
+        filter: filter(&args.filter),
+        sort: match args.sort {
+            OfferSortBy::Price => OfferSort::Price,
+            OfferSortBy::PricePerGpu => OfferSort::PricePerGpuHour,
+            OfferSortBy::Gpus => OfferSort::GpuCount,
+        },
+    };
+    query.filter.available_only = args.available;
+    let options = OfferOptions {
+        cache: if args.no_cache {
+            None
+        } else {
+            CatalogCache::default_dir().map(CatalogCache::new)
+        },
+        refresh: args.refresh,
+        ..options(&args.filter)
+    };
+    let spinner = ctx
+        .out
+        .spinner(format!("asking {} provider(s) for offers", sources.len()));
+    let report = find_offers(&sources, &query, &options).await;
+    spinner.finish_and_clear();
+
+    for failure in &report.failures {
+        ctx.out.warn(&failure_text(failure));
+    }
+    if report.failures.len() == sources.len() {
+        return Err(CliError::failed(
+            "no provider answered; see the warnings above",
+        ));
+    }
+    if ctx.out.is_json() {
+        return ctx.out.json(&OffersJson {
+            offers: &report.offers,
+            failures: report.failures.iter().map(FailureJson::from).collect(),
+        });
+    }
+    if report.offers.is_empty() {
+        ctx.out.note("No offer matches.");
+        return Ok(());
+    }
+    if args.wide {
+        print_wide(ctx, &report.offers);
+    } else {
+        print_grouped(ctx, &report.offers);
+    }
+    Ok(())
+}
+
+/// The library filter from the shared flags (availability is set by each command).
+pub fn filter(args: &OfferFilterArgs) -> OfferFilter {
+    OfferFilter {
+        gpu: args.gpu.clone(),
+        min_gpu_count: args.min_gpus,
+        min_vram: args.min_vram,
+        max_price_per_hour: args.max_price,
+        max_price_per_gpu_hour: args.max_price_per_gpu,
+        providers: args.providers.clone(),
+        locations: args.locations.clone(),
+        architecture: args.arch.map(|a| match a {
+            Arch::X86_64 => Architecture::X86_64,
+            Arch::Arm64 => Architecture::Arm64,
+        }),
+        spot: if args.spot {
+            Some(true)
+        } else if args.on_demand {
+            Some(false)
+        } else {
+            None
+        },
+        available_only: false,
+    }
+}
+
+/// The query options from the shared flags, without a cache.
+pub fn options(args: &OfferFilterArgs) -> OfferOptions {
+    OfferOptions {
+        deadline: Duration::from_secs(args.deadline),
+        ..OfferOptions::default()
+    }
+}
+
+/// One line for a provider that gave no offers.
+pub fn failure_text(failure: &ProviderFailure) -> String {
+    CliError::cloud(&format!("offers of {}", failure.provider), &failure.error).message
+}
+
+#[derive(Serialize)]
+struct OffersJson<'a> {
+    offers: &'a [Offer],
+    failures: Vec<FailureJson<'a>>,
+}
+
+/// A failure as JSON: the provider, the error kind and the message.
+#[derive(Serialize)]
+pub struct FailureJson<'a> {
+    provider: &'a str,
+    kind: String,
+    message: String,
+}
+
+impl<'a> From<&'a ProviderFailure> for FailureJson<'a> {
+    fn from(failure: &'a ProviderFailure) -> Self {
+        Self {
+            provider: &failure.provider,
+            kind: format!("{:?}", failure.error.kind()),
+            message: failure.error.to_string(),
+        }
+    }
+}
+
+/// `8x H100 80 GB SXM5`, or `-` for a CPU-only offer.
+pub fn gpu_text(offer: &Offer) -> String {
+    let Some(gpu) = &offer.gpu else {
+        return "-".to_owned();
+    };
+    let mut parts = vec![format!("{}x {}", gpu.count, gpu.model)];
+    if !gpu.vram.is_zero() {
+        parts.push(gpu.vram.to_string());
+    }
+    if !gpu.interconnect.is_empty() {
+        parts.push(gpu.interconnect.clone());
+    }
+    parts.join(" ")
+}
+
+fn memory_text(offer: &Offer) -> String {
+    if offer.memory.is_zero() {
+        "-".to_owned()
+    } else {
+        offer.memory.to_string()
+    }
+}
+
+/// One row per (provider, cloud, type, price, spot), its locations folded, like
+/// `sky show-gpus`: the first few available locations are named, the rest counted.
+fn print_grouped(ctx: &Ctx, offers: &[Offer]) {
+    let brokered = offers.iter().any(|o| !o.cloud.is_empty());
+    let mut groups: Vec<(&Offer, Vec<&Offer>)> = Vec::new();
+    for offer in offers {
+        let same = |o: &&Offer| {
+            o.provider == offer.provider
+                && o.cloud == offer.cloud
+                && o.instance_type == offer.instance_type
+                && o.price_per_hour == offer.price_per_hour
+                && o.spot == offer.spot
+        };
+        match groups.iter_mut().find(|(first, _)| same(first)) {
+            Some((_, members)) => members.push(offer),
+            None => groups.push((offer, vec![offer])),
+        }
+    }
+    let mut header = vec!["PROVIDER"];
+    if brokered {
+        header.push("CLOUD");
+    }
+    header.extend([
+        "TYPE",
+        "GPUS",
+        "VCPUS",
+        "MEMORY",
+        "$/HOUR",
+        "$/GPU-HOUR",
+        "AVAILABLE IN",
+    ]);
+    let mut table = new_table(header);
+    for (first, members) in &groups {
+        let mut row = vec![first.provider.clone()];
+        if brokered {
+            row.push(if first.cloud.is_empty() {
+                "-".to_owned()
+            } else {
+                first.cloud.clone()
+            });
+        }
+        row.extend([
+            format!(
+                "{}{}",
+                first.instance_type,
+                if first.spot { " (spot)" } else { "" }
+            ),
+            gpu_text(first),
+            first.vcpus.to_string(),
+            memory_text(first),
+            price_text(first.price_per_hour.as_ref()),
+            price_text(first.price_per_gpu_hour.as_ref()),
+            locations_text(members),
+        ]);
+        table.add_row(row);
+    }
+    ctx.out.table(&table);
+}
+
+/// `us-east-1, us-west-1, us-west-2 +2`, or `none now (of 6)`.
+fn locations_text(members: &[&Offer]) -> String {
+    let mut available: Vec<String> = members
+        .iter()
+        .filter(|o| o.available)
+        .map(|o| {
+            if o.sub_location.is_empty() {
+                o.location.clone()
+            } else {
+                format!("{}/{}", o.location, o.sub_location)
+            }
+        })
+        .collect();
+    available.dedup();
+    if available.is_empty() {
+        return format!("none now (of {})", members.len());
+    }
+    let more = available.len().saturating_sub(LOCATIONS_SHOWN);
+    available.truncate(LOCATIONS_SHOWN);
+    let text = available.join(", ");
+    if more > 0 {
+        format!("{text} +{more}")
+    } else {
+        text
+    }
+}
+
+/// One row per offer with every field.
+fn print_wide(ctx: &Ctx, offers: &[Offer]) {
+    let mut table = new_table([
+        "PROVIDER",
+        "CLOUD",
+        "LOCATION",
+        "ZONE",
+        "TYPE",
+        "ID",
+        "GPUS",
+        "VCPUS",
+        "MEMORY",
+        "ARCH",
+        "$/HOUR",
+        "$/GPU-HOUR",
+        "SPOT",
+        "AVAILABLE",
+    ]);
+    let dash = |s: &str| {
+        if s.is_empty() {
+            "-".to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
+    for offer in offers {
+        let arch: Vec<&str> = offer.architectures.iter().map(|a| a.as_str()).collect();
+        table.add_row([
+            offer.provider.clone(),
+            dash(&offer.cloud),
+            offer.location.clone(),
+            dash(&offer.sub_location),
+            offer.instance_type.clone(),
+            offer.instance_type_id.to_string(),
+            gpu_text(offer),
+            offer.vcpus.to_string(),
+            memory_text(offer),
+            dash(&arch.join(",")),
+            price_text(offer.price_per_hour.as_ref()),
+            price_text(offer.price_per_gpu_hour.as_ref()),
+            yes_no(offer.spot),
+            yes_no(offer.available),
+        ]);
+    }
+    ctx.out.table(&table);
+}

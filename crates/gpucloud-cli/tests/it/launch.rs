@@ -1,0 +1,160 @@
+//! `gpucloud offers` and `gpucloud launch` against the Lambda fake.
+
+use gpucloud_fakes::lambda::{Fault, Operation};
+use predicates::prelude::*;
+
+use crate::common::{Harness, json, run_ok, stderr, stdout};
+
+#[test]
+fn offers_are_grouped_filtered_and_in_json_with_failures() {
+    let h = Harness::new();
+    let out = run_ok(
+        h.cmd()
+            .args(["offers", "-p", "lambda", "--gpu", "H100:8", "--no-cache"]),
+    );
+    let table = stdout(&out);
+    assert!(table.contains("AVAILABLE IN"), "{table}");
+    assert!(table.contains("8x H100"), "{table}");
+
+    let out = run_ok(h.cmd().args([
+        "offers",
+        "-p",
+        "lambda",
+        "--gpu",
+        "h100",
+        "--min-gpus",
+        "2",
+        "--no-cache",
+        "-o",
+        "json",
+    ]));
+    let answer = json(&out);
+    let offers = answer["offers"].as_array().expect("offers");
+    assert!(!offers.is_empty());
+    for offer in offers {
+        assert_eq!(offer["provider"], "lambda");
+        assert_eq!(offer["gpu"]["model"], "H100");
+        assert!(offer["gpu"]["count"].as_u64().unwrap() >= 2, "{offer}");
+    }
+    assert_eq!(answer["failures"].as_array().expect("failures").len(), 0);
+
+    let out = run_ok(h.cmd().args([
+        "offers",
+        "-p",
+        "lambda",
+        "--gpu",
+        "A10",
+        "--wide",
+        "--no-cache",
+    ]));
+    let wide = stdout(&out);
+    assert!(
+        wide.contains("ZONE") && wide.contains("us-east-1"),
+        "{wide}"
+    );
+}
+
+#[test]
+fn offers_use_the_cache_until_refreshed() {
+    let h = Harness::new();
+    let count = || h.state().request_count("GET", "/api/v1/instance-types");
+    run_ok(h.cmd().args(["offers", "-p", "lambda", "--gpu", "A10"]));
+    assert_eq!(count(), 1);
+    run_ok(h.cmd().args(["offers", "-p", "lambda", "--gpu", "A10"]));
+    assert_eq!(count(), 1, "the second query is answered from the cache");
+    run_ok(
+        h.cmd()
+            .args(["offers", "-p", "lambda", "--gpu", "A10", "--refresh"]),
+    );
+    assert_eq!(count(), 2);
+}
+
+#[test]
+fn launch_brings_up_the_cheapest_offer_and_says_where() {
+    let h = Harness::new();
+    h.user_key();
+    let out = run_ok(h.cmd().args([
+        "launch",
+        "-p",
+        "lambda",
+        "--gpu",
+        "A10",
+        "--wait",
+        "--timeout",
+        "60",
+        "-o",
+        "json",
+    ]));
+    let launched = json(&out);
+    assert_eq!(launched["provider"], "lambda");
+    assert_eq!(
+        launched["instance"]["status"]["lifecycle_status"],
+        "running"
+    );
+    assert_eq!(launched["offer"]["instance_type"], "gpu_1x_a10");
+    assert_eq!(h.instance_count(), 1);
+    let progress = stderr(&out);
+    assert!(progress.contains("[1/"), "{progress}");
+}
+
+#[test]
+fn launch_reports_every_offer_tried_and_leaves_nothing_when_all_fail() {
+    let h = Harness::new();
+    h.user_key();
+    h.state().set_fault_for(
+        Operation::Launch,
+        Fault::ServerError {
+            status: 503,
+            times: 100,
+        },
+    );
+    let out = h
+        .cmd()
+        .args([
+            "launch",
+            "-p",
+            "lambda",
+            "--gpu",
+            "H100",
+            "--max-offers",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let table = stdout(&out);
+    assert!(table.contains("REASON"), "{table}");
+    assert_eq!(table.matches("Unavailable").count(), 3, "{table}");
+    assert!(
+        stderr(&out).contains("all 3 offer(s) tried failed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(h.instance_count(), 0);
+    assert!(
+        h.state().ssh_keys().is_empty(),
+        "{:?}",
+        h.state().ssh_keys()
+    );
+}
+
+#[test]
+fn launch_refuses_bad_requests_before_any_call() {
+    let h = Harness::new();
+    h.cmd()
+        .args(["launch", "-p", "lambda"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--gpu"));
+    h.cmd()
+        .args(["launch", "-p", "lambda", "--gpu", "H100:eight"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--gpu"));
+    h.cmd()
+        .args(["offers", "-p", "lambda", "--min-vram", "lots"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--min-vram"));
+    assert_eq!(h.state().request_count("POST", "/api/v1/"), 0);
+}

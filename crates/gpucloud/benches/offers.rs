@@ -1,0 +1,132 @@
+//! Offers across providers against the fakes, printing figures (`cargo bench -p gpucloud --bench offers`):
+//!
+//! (a) cold (no cache): the wall time of one offers query across every fake, each request
+//!     delayed by d (50 ms and 200 ms) — target ≤ 1.5·d, since the providers are asked at once
+//!     and Lambda's whole catalog is one request;
+//! (b) warm (a fresh disk cache): target ≤ 10 ms;
+//! (c) one provider hanging: wall time against its deadline, the others' offers kept;
+//! (d) requests sent per provider in one query, next to the provider's rate limit.
+//!
+//! Each provider keeps its default client-side rate limits: the figures include any wait they
+//! impose. Every figure is the median of several runs, each with fresh credentials (a new
+//! `gpucloud offers` process), so that the runs do not share one rate limiter.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gpucloud::lambda::{LambdaConfig, LambdaCredential};
+use gpucloud::offers::{CatalogCache, OfferOptions, OfferQuery, OfferSource, find_offers};
+use gpucloud_fakes::lambda::{FakeLambda, FakeLambdaOptions, Fault};
+
+const RUNS: usize = 7;
+
+fn source(name: &str, fake: &FakeLambda) -> OfferSource {
+    let config = LambdaConfig::new(fake.api_key())
+        .with_base_url(fake.base_url())
+        .with_ref_id("bench");
+    OfferSource::new(
+        name,
+        Arc::new(LambdaCredential::new(config).expect("a valid config")),
+    )
+}
+
+async fn fake_with_latency(latency: Duration) -> FakeLambda {
+    let fake = FakeLambda::start(FakeLambdaOptions::default())
+        .await
+        .expect("the Lambda fake starts");
+    if !latency.is_zero() {
+        fake.state().set_fault(Fault::Latency(latency));
+    }
+    fake
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+async fn timed(sources: &[OfferSource], options: &OfferOptions) -> (Duration, usize, usize) {
+    let started = Instant::now();
+    let report = find_offers(sources, &OfferQuery::default(), options).await;
+    (
+        started.elapsed(),
+        report.offers.len(),
+        report.failures.len(),
+    )
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    println!("offers across the fakes (median of {RUNS} runs)");
+    for d_ms in [50u64, 200] {
+        let d = Duration::from_millis(d_ms);
+        let fakes = [fake_with_latency(d).await, fake_with_latency(d).await];
+        // A fresh credential per sample, as each `gpucloud offers` is a new process: the
+        // samples must not share one client-side rate limiter.
+        let fresh = || -> Vec<OfferSource> {
+            fakes
+                .iter()
+                .enumerate()
+                .map(|(i, f)| source(&format!("lambda-{i}"), f))
+                .collect()
+        };
+        let sources = fresh();
+        let mut samples = Vec::new();
+        let mut offers = 0;
+        for _ in 0..RUNS {
+            let (took, found, failures) = timed(&fresh(), &OfferOptions::default()).await;
+            assert_eq!(failures, 0, "every fake answers");
+            offers = found;
+            samples.push(took);
+        }
+        let cold = median(samples);
+        println!(
+            "(a) cold, d = {d_ms} ms, {} providers: {:.1} ms = {:.2}·d ({offers} offers; target ≤ 1.5·d)",
+            sources.len(),
+            cold.as_secs_f64() * 1e3,
+            cold.as_secs_f64() / d.as_secs_f64()
+        );
+
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let cached = OfferOptions {
+            cache: Some(CatalogCache::new(dir.path())),
+            ..OfferOptions::default()
+        };
+        timed(&sources, &cached).await;
+        let mut samples = Vec::new();
+        for _ in 0..RUNS {
+            samples.push(timed(&sources, &cached).await.0);
+        }
+        let warm = median(samples);
+        println!(
+            "(b) warm, d = {d_ms} ms: {:.2} ms (target ≤ 10 ms)",
+            warm.as_secs_f64() * 1e3
+        );
+    }
+
+    let fast = fake_with_latency(Duration::from_millis(50)).await;
+    let hanging = fake_with_latency(Duration::from_secs(60)).await;
+    let sources = [source("lambda", &fast), source("hanging", &hanging)];
+    for deadline_ms in [500u64, 2000] {
+        let options = OfferOptions {
+            deadline: Duration::from_millis(deadline_ms),
+            ..OfferOptions::default()
+        };
+        let (took, offers, failures) = timed(&sources, &options).await;
+        println!(
+            "(c) one provider hanging, deadline {deadline_ms} ms: {:.1} ms = {:.2}× the deadline ({offers} offers kept, {failures} failure)",
+            took.as_secs_f64() * 1e3,
+            took.as_secs_f64() * 1e3 / deadline_ms as f64
+        );
+    }
+
+    let fake = fake_with_latency(Duration::ZERO).await;
+    let sources = [source("lambda", &fake)];
+    fake.state().reset_request_counts();
+    timed(&sources, &OfferOptions::default()).await;
+    println!(
+        "(d) requests per query: lambda {} (its limit: about 1 request per second, so one query \
+         never exceeds it)",
+        fake.state().request_count("GET", "/api/v1/")
+    );
+}

@@ -1,0 +1,542 @@
+//! Launch with failover: try offers cheapest first until one comes up, with the reason for
+//! every offer tried, and never two instances or a leaked one.
+//!
+//! - Availability is read fresh from the providers (never from the catalog cache).
+//! - On `InsufficientCapacity`, `QuotaExceeded`, throttling, a provider error or an instance
+//!   that fails while booting (terminated at once), the next offer is tried; on bad input,
+//!   authentication or permission errors the launch stops: another offer would fail the same way.
+//! - One RefID serves the whole launch. An attempt whose outcome is unknown is resolved before
+//!   anything else happens: the instance is found by its RefID (and the launch has succeeded), or
+//!   it is proven absent (and the next offer is tried), or the launch stops with
+//!   [`LaunchError::OutcomeUnknown`] naming the RefID, so the caller can look it up.
+//! - Cancelling (the token) stops after the current attempt has been cleaned up: an instance it
+//!   made is terminated.
+//!
+//! A control plane that wants eight H100s wherever they are cheapest:
+//!
+//! ```no_run
+//! # async fn example(sources: Vec<gpucloud::offers::OfferSource>, public_key: String) -> Result<(), Box<dyn std::error::Error>> {
+//! use gpucloud::CreateInstanceAttrs;
+//! use gpucloud::launch::{launch, LaunchEvent, LaunchRequest};
+//! use gpucloud::offers::OfferOptions;
+//! use tokio_util::sync::CancellationToken;
+//!
+//! let mut request = LaunchRequest::new(CreateInstanceAttrs {
+//!     ref_id: "env-42".into(),
+//!     name: "train-42".into(),
+//!     public_key,
+//!     ..CreateInstanceAttrs::default()
+//! });
+//! request.query.filter.gpu = Some("H100:8".parse()?);
+//! request.query.filter.max_price_per_gpu_hour = Some("3.50".parse()?);
+//! let launched = launch(&sources, &request, &OfferOptions::default(), CancellationToken::new(), |event| {
+//!     if let LaunchEvent::Trying { offer, .. } = event {
+//!         tracing::info!(provider = %offer.provider, location = %offer.location, "trying");
+//!     }
+//! })
+//! .await?;
+//! println!("{} on {}: {}", launched.instance.cloud_id, launched.offer.provider, launched.instance.public_ip);
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gpucloud_core::wait::WaitOptions;
+use gpucloud_core::{
+    CloudClient, CloudError, CreateFeatures, CreateInstanceAttrs, ErrorKind, Instance,
+    LifecycleStatus, ListInstancesArgs, validate_create, wait_for_status,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::offers::{Offer, OfferOptions, OfferQuery, OfferSource, ProviderFailure, find_offers};
+
+/// Offers tried per round when the request does not say.
+pub const DEFAULT_MAX_OFFERS: usize = 5;
+
+/// What to launch and how hard to try.
+#[derive(Debug, Clone)]
+pub struct LaunchRequest {
+    /// Which offers qualify and in which order they are tried (`available_only` is implied).
+    pub query: OfferQuery,
+    /// The create: name, RefID, key, firewall rules, user data, tags. `location`,
+    /// `sub_location`, `instance_type` and `use_spot` are set from each offer. An empty `ref_id`
+    /// gets a generated one, the same for every attempt.
+    pub template: CreateInstanceAttrs,
+    /// Offers tried per round, cheapest first.
+    pub max_offers: usize,
+    /// Wait until the instance is running, at most this long; an instance that fails or does not
+    /// come up in time is terminated and the next offer tried. `None` returns once created.
+    pub wait_running: Option<Duration>,
+    /// Poll interval while waiting; `None` uses the provider's.
+    pub poll_interval: Option<Duration>,
+    /// Run the offer list again when every offer failed, until this is exhausted.
+    pub retry_until_up: Option<RetryUntilUp>,
+}
+
+impl LaunchRequest {
+    /// A launch of `template` on the cheapest available offer, trying at most
+    /// [`DEFAULT_MAX_OFFERS`], waiting up to 20 minutes for it to run.
+    pub fn new(template: CreateInstanceAttrs) -> Self {
+        Self {
+            query: OfferQuery::default(),
+            template,
+            max_offers: DEFAULT_MAX_OFFERS,
+            wait_running: Some(gpucloud_core::wait::PENDING_TO_RUNNING_TIMEOUT),
+            poll_interval: None,
+            retry_until_up: None,
+        }
+    }
+}
+
+/// Re-run the offer list with backoff after a round in which every offer failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryUntilUp {
+    /// The pause after the first failed round; it doubles each round up to 8× this.
+    pub interval: Duration,
+    /// Stop starting rounds after this long (measured from the start of the launch).
+    pub deadline: Option<Duration>,
+}
+
+/// Progress, reported as it happens.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LaunchEvent<'a> {
+    /// A round found these offers to try.
+    Round {
+        /// 1 for the first round.
+        round: u32,
+        /// How many offers will be tried.
+        offers: usize,
+    },
+    /// Creating on an offer.
+    Trying {
+        /// The offer.
+        offer: &'a Offer,
+        /// 1-based position in this round.
+        index: usize,
+        /// Offers in this round.
+        of: usize,
+    },
+    /// Created; waiting for it to run.
+    Waiting {
+        /// The offer.
+        offer: &'a Offer,
+        /// The instance.
+        instance: &'a Instance,
+    },
+    /// The offer failed; the next one follows.
+    Failed {
+        /// The offer.
+        offer: &'a Offer,
+        /// Why.
+        error: &'a CloudError,
+    },
+    /// Every offer of a round failed; the next round starts after this pause.
+    Backoff {
+        /// The pause.
+        pause: Duration,
+    },
+}
+
+/// One offer tried and why it did not work.
+#[derive(Debug)]
+pub struct Attempt {
+    /// The offer.
+    pub offer: Offer,
+    /// Why it failed.
+    pub error: CloudError,
+}
+
+/// A launch that came up.
+#[derive(Debug)]
+pub struct Launched {
+    /// The offer it runs on (its `provider` names the provider).
+    pub offer: Offer,
+    /// The instance, running when the request waited.
+    pub instance: Instance,
+    /// The offers tried before it, with their reasons.
+    pub attempts: Vec<Attempt>,
+}
+
+/// A launch that did not come up. Whatever the variant, no instance of this launch is left
+/// running, except under [`LaunchError::OutcomeUnknown`], where one may exist with the RefID.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LaunchError {
+    /// The launch request itself is wrong (nothing was created).
+    Invalid(CloudError),
+    /// No offer matched; the providers that failed to answer are listed.
+    NoOffers {
+        /// Providers that did not answer.
+        failures: Vec<ProviderFailure>,
+    },
+    /// Every offer tried failed.
+    AllFailed {
+        /// Each offer tried, with its reason, in order (the last round's).
+        attempts: Vec<Attempt>,
+        /// Providers that did not answer the offer query.
+        failures: Vec<ProviderFailure>,
+    },
+    /// An error that another offer would meet too (bad input, authentication, permission).
+    Stopped {
+        /// The offer on which it happened.
+        offer: Box<Offer>,
+        /// The error.
+        error: CloudError,
+        /// The offers tried before it.
+        attempts: Vec<Attempt>,
+    },
+    /// A create's outcome could not be resolved: an instance with `ref_id` may exist on this
+    /// offer's provider. Nothing else was tried after it.
+    OutcomeUnknown {
+        /// The offer.
+        offer: Box<Offer>,
+        /// The RefID to look the instance up by.
+        ref_id: String,
+        /// The create's error.
+        error: CloudError,
+        /// The offers tried before it.
+        attempts: Vec<Attempt>,
+    },
+    /// Cancelled; what the current attempt made was terminated.
+    Cancelled {
+        /// The offers tried before.
+        attempts: Vec<Attempt>,
+    },
+}
+
+impl LaunchError {
+    /// The offers tried, with their reasons.
+    pub fn attempts(&self) -> &[Attempt] {
+        match self {
+            Self::AllFailed { attempts, .. }
+            | Self::Stopped { attempts, .. }
+            | Self::OutcomeUnknown { attempts, .. }
+            | Self::Cancelled { attempts } => attempts,
+            Self::Invalid(_) | Self::NoOffers { .. } => &[],
+        }
+    }
+}
+
+impl fmt::Display for LaunchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Invalid(error) => write!(f, "{error}"),
+            Self::NoOffers { failures } if failures.is_empty() => {
+                f.write_str("no offer matches the request")
+            }
+            Self::NoOffers { failures } => write!(
+                f,
+                "no offer matches the request ({} provider(s) did not answer)",
+                failures.len()
+            ),
+            Self::AllFailed { attempts, .. } => {
+                write!(f, "all {} offer(s) tried failed", attempts.len())
+            }
+            Self::Stopped { offer, error, .. } => {
+                write!(
+                    f,
+                    "stopped at {} {}: {error}",
+                    offer.provider, offer.instance_type
+                )
+            }
+            Self::OutcomeUnknown {
+                offer,
+                ref_id,
+                error,
+                ..
+            } => write!(
+                f,
+                "the create on {} may have made an instance with RefID {ref_id}, and looking it up failed: {error}",
+                offer.provider
+            ),
+            Self::Cancelled { .. } => f.write_str("launch cancelled"),
+        }
+    }
+}
+
+impl std::error::Error for LaunchError {}
+
+/// What one attempt came to.
+enum AttemptResult {
+    Up(Box<Instance>),
+    /// Nothing of this attempt is left; try the next offer.
+    Next(CloudError),
+    Stop(LaunchError),
+}
+
+/// Launches on the cheapest offer that comes up; see the module docs.
+pub async fn launch(
+    sources: &[OfferSource],
+    request: &LaunchRequest,
+    options: &OfferOptions,
+    cancel: CancellationToken,
+    mut on_event: impl FnMut(&LaunchEvent<'_>),
+) -> Result<Launched, LaunchError> {
+    let mut template = request.template.clone();
+    if template.ref_id.is_empty() {
+        template.ref_id = format!("launch-{}", uuid::Uuid::new_v4().simple());
+    }
+    // Refuse what no provider could accept before anything is asked or created.
+    validate_create(
+        &CreateInstanceAttrs {
+            location: "any".into(),
+            instance_type: "any".into(),
+            ..template.clone()
+        },
+        &CreateFeatures::ALL,
+    )
+    .map_err(LaunchError::Invalid)?;
+
+    let mut query = request.query.clone();
+    query.filter.available_only = true;
+    let fresh = OfferOptions {
+        refresh: true,
+        ..options.clone()
+    };
+    let started = tokio::time::Instant::now();
+    let mut pause = request.retry_until_up.map(|r| r.interval);
+    let mut round = 0;
+    loop {
+        round += 1;
+        let report = find_offers(sources, &query, &fresh).await;
+        let offers: Vec<Offer> = report
+            .offers
+            .into_iter()
+            .take(request.max_offers.max(1))
+            .collect();
+        let mut attempts = Vec::new();
+        if !offers.is_empty() {
+            on_event(&LaunchEvent::Round {
+                round,
+                offers: offers.len(),
+            });
+        }
+        for (index, offer) in offers.iter().enumerate() {
+            if cancel.is_cancelled() {
+                return Err(LaunchError::Cancelled { attempts });
+            }
+            on_event(&LaunchEvent::Trying {
+                offer,
+                index: index + 1,
+                of: offers.len(),
+            });
+            let Some(source) = sources.iter().find(|s| s.name == offer.provider) else {
+                continue;
+            };
+            match attempt(source, offer, &template, request, &cancel, &mut on_event).await {
+                AttemptResult::Up(instance) => {
+                    return Ok(Launched {
+                        offer: offer.clone(),
+                        instance: *instance,
+                        attempts,
+                    });
+                }
+                AttemptResult::Next(error) => {
+                    on_event(&LaunchEvent::Failed {
+                        offer,
+                        error: &error,
+                    });
+                    attempts.push(Attempt {
+                        offer: offer.clone(),
+                        error,
+                    });
+                }
+                AttemptResult::Stop(LaunchError::Stopped { offer, error, .. }) => {
+                    return Err(LaunchError::Stopped {
+                        offer,
+                        error,
+                        attempts,
+                    });
+                }
+                AttemptResult::Stop(LaunchError::OutcomeUnknown {
+                    offer,
+                    ref_id,
+                    error,
+                    ..
+                }) => {
+                    return Err(LaunchError::OutcomeUnknown {
+                        offer,
+                        ref_id,
+                        error,
+                        attempts,
+                    });
+                }
+                AttemptResult::Stop(_) => return Err(LaunchError::Cancelled { attempts }),
+            }
+        }
+        let failed = if offers.is_empty() {
+            LaunchError::NoOffers {
+                failures: report.failures,
+            }
+        } else {
+            LaunchError::AllFailed {
+                attempts,
+                failures: report.failures,
+            }
+        };
+        let (Some(retry), Some(wait)) = (request.retry_until_up, pause) else {
+            return Err(failed);
+        };
+        if retry
+            .deadline
+            .is_some_and(|deadline| started.elapsed() + wait >= deadline)
+        {
+            return Err(failed);
+        }
+        on_event(&LaunchEvent::Backoff { pause: wait });
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = cancel.cancelled() => return Err(LaunchError::Cancelled { attempts: failed_attempts(failed) }),
+        }
+        pause = Some((wait * 2).min(retry.interval * 8));
+    }
+}
+
+fn failed_attempts(error: LaunchError) -> Vec<Attempt> {
+    match error {
+        LaunchError::AllFailed { attempts, .. } => attempts,
+        _ => Vec::new(),
+    }
+}
+
+/// Errors that another offer would meet the same way.
+fn stops_the_launch(error: &CloudError) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::InvalidArgument
+            | ErrorKind::Unauthenticated
+            | ErrorKind::PermissionDenied
+            | ErrorKind::Configuration
+            | ErrorKind::Cancelled
+    )
+}
+
+/// True when a failed create may nevertheless have made an instance.
+fn may_have_created(error: &CloudError) -> bool {
+    error.outcome_unknown()
+}
+
+async fn attempt(
+    source: &OfferSource,
+    offer: &Offer,
+    template: &CreateInstanceAttrs,
+    request: &LaunchRequest,
+    cancel: &CancellationToken,
+    on_event: &mut impl FnMut(&LaunchEvent<'_>),
+) -> AttemptResult {
+    let stop = |error: CloudError| {
+        AttemptResult::Stop(LaunchError::Stopped {
+            offer: Box::new(offer.clone()),
+            error,
+            attempts: Vec::new(),
+        })
+    };
+    let client: Arc<dyn CloudClient> = match source.credential.make_client(&offer.location).await {
+        Ok(client) => client,
+        Err(error) if stops_the_launch(&error) => return stop(error),
+        Err(error) => return AttemptResult::Next(error),
+    };
+    let attrs = CreateInstanceAttrs {
+        location: offer.location.clone(),
+        sub_location: offer.sub_location.clone(),
+        instance_type: offer.instance_type.clone(),
+        use_spot: offer.spot,
+        ..template.clone()
+    };
+    // A parameter this provider cannot honour rules out its offers, not the launch.
+    let create = match validate_create(&attrs, &client.create_features()) {
+        Ok(create) => create,
+        Err(error) => return AttemptResult::Next(error),
+    };
+    // The create is never abandoned half-way, even when cancelled: what it makes must be known
+    // to be cleaned up.
+    let created = match client.create_instance(create).await {
+        Ok(instance) => instance,
+        Err(error) if may_have_created(&error) => {
+            match find_by_ref_id(&*client, &template.ref_id).await {
+                Ok(Some(instance)) => instance,
+                Ok(None) => return AttemptResult::Next(error),
+                Err(lookup) => {
+                    tracing::warn!(ref_id = %template.ref_id, %error, %lookup, "create outcome unknown and the lookup failed");
+                    return AttemptResult::Stop(LaunchError::OutcomeUnknown {
+                        offer: Box::new(offer.clone()),
+                        ref_id: template.ref_id.clone(),
+                        error,
+                        attempts: Vec::new(),
+                    });
+                }
+            }
+        }
+        Err(error) if stops_the_launch(&error) => return stop(error),
+        Err(error) => return AttemptResult::Next(error),
+    };
+    if cancel.is_cancelled() {
+        return abandon(&*client, &created, None, offer).await;
+    }
+    let Some(timeout) = request.wait_running else {
+        return AttemptResult::Up(Box::new(created));
+    };
+    on_event(&LaunchEvent::Waiting {
+        offer,
+        instance: &created,
+    });
+    let mut wait = WaitOptions::new(timeout).with_cancel(cancel.clone());
+    if let Some(interval) = request.poll_interval {
+        wait = wait.with_poll_interval(interval);
+    }
+    match wait_for_status(&*client, &created.cloud_id, LifecycleStatus::Running, wait).await {
+        Ok(running) => AttemptResult::Up(Box::new(running)),
+        Err(error) => abandon(&*client, &created, Some(error), offer).await,
+    }
+}
+
+/// Terminates an instance this attempt made and will not use. When the terminate fails the
+/// launch stops (trying another offer could leave two instances).
+async fn abandon(
+    client: &dyn CloudClient,
+    instance: &Instance,
+    why: Option<CloudError>,
+    offer: &Offer,
+) -> AttemptResult {
+    if let Err(error) = client.terminate_instance(&instance.cloud_id).await {
+        return AttemptResult::Stop(LaunchError::Stopped {
+            offer: Box::new(offer.clone()),
+            error: CloudError::provider(
+                client.identity().provider_id().as_str(),
+                "launch",
+                error.kind(),
+                format!(
+                    "instance {} did not come up and terminating it failed ({error}); terminate it by hand",
+                    instance.cloud_id
+                ),
+            ),
+            attempts: Vec::new(),
+        });
+    }
+    match why {
+        Some(error) if error.kind() != ErrorKind::Cancelled => AttemptResult::Next(error),
+        _ => AttemptResult::Stop(LaunchError::Cancelled {
+            attempts: Vec::new(),
+        }),
+    }
+}
+
+/// The live instance carrying `ref_id`, if any. One that is shutting down is not it.
+async fn find_by_ref_id(
+    client: &dyn CloudClient,
+    ref_id: &str,
+) -> Result<Option<Instance>, CloudError> {
+    let instances = client.list_instances(&ListInstancesArgs::default()).await?;
+    Ok(instances.into_iter().find(|i| {
+        i.ref_id == ref_id
+            && !matches!(
+                i.status.lifecycle_status,
+                LifecycleStatus::Terminating
+                    | LifecycleStatus::Terminated
+                    | LifecycleStatus::Failed
+            )
+    }))
+}

@@ -1,0 +1,163 @@
+//! The catalog cache: one JSON file per provider and credential, fresh for a time-to-live that
+//! can differ per provider.
+//!
+//! Only the catalog is cached. Availability in a cached catalog is as old as the file, which is
+//! why a launch always asks the providers again.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use gpucloud_core::InstanceType;
+use serde::{Deserialize, Serialize};
+
+use super::OfferSource;
+
+/// How long a cached catalog is used when no per-provider time-to-live is set.
+pub const DEFAULT_CATALOG_TTL: Duration = Duration::from_secs(10 * 60);
+
+/// A directory of cached catalogs.
+#[derive(Debug, Clone)]
+pub struct CatalogCache {
+    dir: PathBuf,
+    default_ttl: Duration,
+    ttls: BTreeMap<String, Duration>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CachedCatalog {
+    /// Seconds since the Unix epoch when the catalog was fetched.
+    fetched_at: u64,
+    instance_types: Vec<InstanceType>,
+}
+
+impl CatalogCache {
+    /// A cache in `dir` (created on first store) with [`DEFAULT_CATALOG_TTL`].
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            default_ttl: DEFAULT_CATALOG_TTL,
+            ttls: BTreeMap::new(),
+        }
+    }
+
+    /// The per-user cache directory: `$XDG_CACHE_HOME/gpucloud/catalog`, else
+    /// `$HOME/.cache/gpucloud/catalog`; `None` when neither variable is set.
+    pub fn default_dir() -> Option<PathBuf> {
+        let non_empty = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty());
+        let base = non_empty("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| non_empty("HOME").map(|home| Path::new(&home).join(".cache")))?;
+        Some(base.join("gpucloud").join("catalog"))
+    }
+
+    /// Uses `ttl` for every provider without its own.
+    pub fn with_default_ttl(mut self, ttl: Duration) -> Self {
+        self.default_ttl = ttl;
+        self
+    }
+
+    /// Uses `ttl` for the provider named `provider`.
+    pub fn with_ttl(mut self, provider: impl Into<String>, ttl: Duration) -> Self {
+        self.ttls.insert(provider.into(), ttl);
+        self
+    }
+
+    /// The time-to-live of `provider`'s catalog.
+    pub fn ttl(&self, provider: &str) -> Duration {
+        self.ttls.get(provider).copied().unwrap_or(self.default_ttl)
+    }
+
+    /// Where `source`'s catalog is kept: one file per provider and credential, named by the
+    /// provider and the credential's tenant id (which reveals nothing of the secret).
+    pub fn path(&self, source: &OfferSource) -> PathBuf {
+        let identity = source.credential.identity();
+        let account = if identity.tenant_id().is_empty() {
+            identity.reference_id()
+        } else {
+            identity.tenant_id()
+        };
+        self.dir.join(format!(
+            "{}-{}.json",
+            file_safe(&source.name),
+            file_safe(account)
+        ))
+    }
+
+    /// The cached catalog of `source` if it is younger than its time-to-live. A missing,
+    /// unreadable or stale file is a miss, never an error.
+    pub(super) async fn load(&self, source: &OfferSource) -> Option<Vec<InstanceType>> {
+        let path = self.path(source);
+        let bytes = tokio::fs::read(&path).await.ok()?;
+        let cached: CachedCatalog = match serde_json::from_slice(&bytes) {
+            Ok(cached) => cached,
+            Err(error) => {
+                tracing::debug!(path = %path.display(), %error, "ignoring an unreadable catalog cache file");
+                return None;
+            }
+        };
+        let age = now_secs().checked_sub(cached.fetched_at)?;
+        (Duration::from_secs(age) < self.ttl(&source.name)).then_some(cached.instance_types)
+    }
+
+    /// Stores `catalog` for `source`, atomically (a reader sees the old file or the new one).
+    /// A cache that cannot be written is logged and otherwise ignored: it only saves time.
+    pub(super) async fn store(&self, source: &OfferSource, catalog: &[InstanceType]) {
+        let path = self.path(source);
+        let cached = CachedCatalog {
+            fetched_at: now_secs(),
+            instance_types: catalog.to_vec(),
+        };
+        let result = async {
+            let bytes = serde_json::to_vec(&cached).map_err(std::io::Error::other)?;
+            tokio::fs::create_dir_all(&self.dir).await?;
+            let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
+            tokio::fs::write(&tmp, bytes).await?;
+            tokio::fs::rename(&tmp, &path).await
+        }
+        .await;
+        if let Err(error) = result {
+            tracing::warn!(path = %path.display(), %error, "could not write the catalog cache");
+        }
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Keeps letters, digits, `-` and `_`; anything else becomes `_`.
+fn file_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_keep_only_safe_characters() {
+        assert_eq!(file_safe("lambda"), "lambda");
+        assert_eq!(file_safe("../etc/passwd"), "___etc_passwd");
+        assert_eq!(file_safe("a b:c"), "a_b_c");
+    }
+
+    #[test]
+    fn ttls_are_per_provider() {
+        let cache = CatalogCache::new("/nonexistent")
+            .with_default_ttl(Duration::from_secs(5))
+            .with_ttl("lambda", Duration::from_secs(60));
+        assert_eq!(cache.ttl("lambda"), Duration::from_secs(60));
+        assert_eq!(cache.ttl("fluidstack"), Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,259 @@
+//! Launch with failover against the Lambda fake: capacity that vanished, a boot failure, a lost
+//! launch response, every offer failing, bad input. Every test ends with nothing live.
+
+use std::time::Duration;
+
+use gpucloud::launch::{LaunchError, LaunchEvent, LaunchRequest, launch};
+use gpucloud::offers::{GpuRequest, OfferOptions, OfferSource};
+use gpucloud::{CreateInstanceAttrs, ErrorKind, InstanceId};
+use gpucloud_fakes::lambda::{FakeInstanceStatus, FakeLambda, Fault, Operation};
+use tokio_util::sync::CancellationToken;
+
+use crate::support::{PUBLIC_KEY, lambda_fake, lambda_source, live};
+
+fn request(ref_id: &str) -> LaunchRequest {
+    let mut request = LaunchRequest::new(CreateInstanceAttrs {
+        ref_id: ref_id.into(),
+        name: "failover".into(),
+        public_key: PUBLIC_KEY.into(),
+        ..CreateInstanceAttrs::default()
+    });
+    request.query.filter.gpu = Some("H100:1".parse::<GpuRequest>().expect("a GPU request"));
+    request.wait_running = Some(Duration::from_secs(10));
+    request.poll_interval = Some(Duration::from_millis(20));
+    request
+}
+
+async fn terminate_all(source: &OfferSource, fake: &FakeLambda) {
+    let client = source.credential.make_client("").await.expect("a client");
+    for instance in live(fake) {
+        client
+            .terminate_instance(&InstanceId::new(instance.id))
+            .await
+            .expect("terminated");
+    }
+    assert!(live(fake).is_empty());
+}
+
+#[tokio::test]
+async fn capacity_only_in_the_third_offer_launches_the_third() {
+    let fake = lambda_fake().await;
+    let sources = [lambda_source("lambda", &fake.base_url())];
+    let mut tried = Vec::new();
+    let launched = launch(
+        &sources,
+        &request("third"),
+        &OfferOptions::default(),
+        CancellationToken::new(),
+        |event| {
+            // The capacity of the two cheapest offers is gone by the time they are tried.
+            if let LaunchEvent::Trying { offer, index, .. } = event {
+                tried.push((offer.location.clone(), offer.instance_type.clone()));
+                if *index <= 2 {
+                    fake.state()
+                        .set_capacity(&offer.location, &offer.instance_type, 0);
+                }
+            }
+        },
+    )
+    .await
+    .expect("the third offer comes up");
+    assert_eq!(tried.len(), 3, "{tried:?}");
+    assert_eq!(
+        (
+            launched.offer.location.clone(),
+            launched.offer.instance_type.clone()
+        ),
+        tried[2]
+    );
+    assert_eq!(launched.attempts.len(), 2);
+    for attempt in &launched.attempts {
+        assert_eq!(
+            attempt.error.kind(),
+            ErrorKind::InsufficientCapacity,
+            "{}",
+            attempt.error
+        );
+    }
+    assert_eq!(launched.instance.ref_id, "third");
+    assert_eq!(live(&fake).len(), 1);
+    terminate_all(&sources[0], &fake).await;
+}
+
+#[tokio::test]
+async fn an_instance_that_fails_while_booting_is_terminated_and_the_next_offer_launched() {
+    let fake = lambda_fake().await;
+    let sources = [lambda_source("lambda", &fake.base_url())];
+    let mut failed_id = None;
+    let launched = launch(
+        &sources,
+        &request("boot-fail"),
+        &OfferOptions::default(),
+        CancellationToken::new(),
+        |event| {
+            if let LaunchEvent::Waiting { instance, .. } = event
+                && failed_id.is_none()
+            {
+                fake.state()
+                    .set_instance_status(instance.cloud_id.as_str(), FakeInstanceStatus::Preempted);
+                failed_id = Some(instance.cloud_id.clone());
+            }
+        },
+    )
+    .await
+    .expect("the second offer comes up");
+    let failed_id = failed_id.expect("the first instance was seen");
+    assert_eq!(launched.attempts.len(), 1);
+    assert_eq!(launched.attempts[0].error.kind(), ErrorKind::InstanceFailed);
+    assert_ne!(launched.instance.cloud_id, failed_id);
+    let live_ids: Vec<String> = live(&fake).into_iter().map(|i| i.id).collect();
+    assert_eq!(
+        live_ids,
+        vec![launched.instance.cloud_id.as_str().to_owned()]
+    );
+    terminate_all(&sources[0], &fake).await;
+}
+
+#[tokio::test]
+async fn a_lost_launch_response_is_resolved_without_a_second_instance() {
+    let fake = lambda_fake().await;
+    fake.state().set_fault(Fault::CommitThenDropResponse {
+        operation: Operation::Launch,
+        times: 1,
+    });
+    let sources = [lambda_source("lambda", &fake.base_url())];
+    let launched = launch(
+        &sources,
+        &request("lost"),
+        &OfferOptions::default(),
+        CancellationToken::new(),
+        |_| {},
+    )
+    .await
+    .expect("the launch is found by its RefID");
+    assert!(launched.attempts.is_empty());
+    assert_eq!(live(&fake).len(), 1, "{:?}", fake.state().instances());
+    terminate_all(&sources[0], &fake).await;
+}
+
+#[tokio::test]
+async fn every_offer_failing_reports_each_reason_and_leaves_nothing() {
+    let fake = lambda_fake().await;
+    let sources = [lambda_source("lambda", &fake.base_url())];
+    let mut request = request("all-fail");
+    request.max_offers = 3;
+    let error = launch(
+        &sources,
+        &request,
+        &OfferOptions::default(),
+        CancellationToken::new(),
+        |event| {
+            if let LaunchEvent::Trying { offer, .. } = event {
+                fake.state()
+                    .set_capacity(&offer.location, &offer.instance_type, 0);
+            }
+        },
+    )
+    .await
+    .expect_err("no offer has capacity");
+    let LaunchError::AllFailed { attempts, .. } = &error else {
+        panic!("expected AllFailed, got {error:?}");
+    };
+    assert_eq!(attempts.len(), 3);
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a.error.kind() == ErrorKind::InsufficientCapacity)
+    );
+    assert!(live(&fake).is_empty());
+    assert!(
+        fake.state().ssh_keys().is_empty(),
+        "{:?}",
+        fake.state().ssh_keys()
+    );
+}
+
+#[tokio::test]
+async fn no_matching_offer_is_its_own_error() {
+    let fake = lambda_fake().await;
+    let sources = [lambda_source("lambda", &fake.base_url())];
+    let mut request = request("none");
+    request.query.filter.gpu = Some("H100:3".parse().expect("a GPU request"));
+    let error = launch(
+        &sources,
+        &request,
+        &OfferOptions::default(),
+        CancellationToken::new(),
+        |_| {},
+    )
+    .await
+    .expect_err("there is no 3x H100");
+    assert!(matches!(error, LaunchError::NoOffers { .. }), "{error:?}");
+    assert_eq!(
+        fake.state()
+            .request_count("POST", "/api/v1/instance-operations/launch"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn bad_input_stops_before_any_request() {
+    let fake = lambda_fake().await;
+    let sources = [lambda_source("lambda", &fake.base_url())];
+    let mut request = request("bad-key");
+    request.template.public_key = "not a key".into();
+    let error = launch(
+        &sources,
+        &request,
+        &OfferOptions::default(),
+        CancellationToken::new(),
+        |_| {},
+    )
+    .await
+    .expect_err("the key is refused");
+    let LaunchError::Invalid(inner) = &error else {
+        panic!("expected Invalid, got {error:?}");
+    };
+    assert!(inner.to_string().contains("public_key"), "{inner}");
+    assert_eq!(fake.state().request_count("GET", "/api/v1/"), 0);
+}
+
+#[tokio::test]
+async fn retry_until_up_runs_the_offer_list_again() {
+    let fake = lambda_fake().await;
+    let sources = [lambda_source("lambda", &fake.base_url())];
+    let mut request = request("retry");
+    request.max_offers = 1;
+    request.retry_until_up = Some(gpucloud::launch::RetryUntilUp {
+        interval: Duration::from_millis(10),
+        deadline: Some(Duration::from_secs(10)),
+    });
+    let mut rounds = 0;
+    let mut restored = false;
+    let launched = launch(
+        &sources,
+        &request,
+        &OfferOptions::default(),
+        CancellationToken::new(),
+        |event| match event {
+            LaunchEvent::Round { round, .. } => rounds = *round,
+            LaunchEvent::Trying { offer, .. } if rounds == 1 => {
+                fake.state()
+                    .set_capacity(&offer.location, &offer.instance_type, 0);
+            }
+            LaunchEvent::Backoff { .. } => restored = true,
+            _ => {}
+        },
+    )
+    .await
+    .expect("the second round comes up");
+    assert_eq!(
+        launched.attempts.len(),
+        0,
+        "the attempts listed are the last round's"
+    );
+    assert!(restored);
+    assert_eq!(rounds, 2);
+    assert_eq!(live(&fake).len(), 1);
+    terminate_all(&sources[0], &fake).await;
+}

@@ -1,0 +1,5 @@
+//! The facade's integration tests: offers and launch with failover against the fakes.
+
+mod launch;
+mod offers;
+mod support;

@@ -1,0 +1,122 @@
+//! Offers across providers: normalization, a failing or hanging provider, the cache.
+
+use std::time::{Duration, Instant};
+
+use gpucloud::ErrorKind;
+use gpucloud::offers::{
+    CatalogCache, GpuRequest, OfferOptions, OfferQuery, OfferSort, find_offers,
+};
+use gpucloud_fakes::lambda::Fault;
+
+use crate::support::{lambda_fake, lambda_source};
+
+fn h100_query() -> OfferQuery {
+    let mut query = OfferQuery::default();
+    query.filter.gpu = Some("H100:8".parse::<GpuRequest>().expect("a GPU request"));
+    query.sort = OfferSort::PricePerGpuHour;
+    query
+}
+
+#[tokio::test]
+async fn offers_are_normalized_filtered_and_sorted() {
+    let fake = lambda_fake().await;
+    let sources = [lambda_source("lambda", &fake.base_url())];
+    let report = find_offers(&sources, &h100_query(), &OfferOptions::default()).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(!report.offers.is_empty());
+    for offer in &report.offers {
+        let gpu = offer.gpu.as_ref().expect("GPUs");
+        assert_eq!((gpu.model.as_str(), gpu.count), ("H100", 8), "{offer:?}");
+        assert_eq!(offer.provider, "lambda");
+        assert!(
+            offer.price_per_gpu_hour.is_some(),
+            "Lambda prices every type"
+        );
+    }
+    let prices: Vec<_> = report
+        .offers
+        .iter()
+        .map(|o| o.price_per_gpu_hour.clone().expect("priced").amount)
+        .collect();
+    assert!(prices.windows(2).all(|w| w[0] <= w[1]), "{prices:?}");
+    // Lambda's catalog is one request for every region.
+    assert_eq!(
+        fake.state().request_count("GET", "/api/v1/instance-types"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_provider_that_is_down_leaves_the_others_offers() {
+    let fake = lambda_fake().await;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        listener.local_addr().expect("an address")
+    };
+    let sources = [
+        lambda_source("lambda", &fake.base_url()),
+        lambda_source("down", &format!("http://{closed}")),
+    ];
+    let report = find_offers(&sources, &h100_query(), &OfferOptions::default()).await;
+    assert!(!report.offers.is_empty());
+    assert!(report.offers.iter().all(|o| o.provider == "lambda"));
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert_eq!(report.failures[0].provider, "down");
+}
+
+#[tokio::test]
+async fn a_hanging_provider_is_cut_at_its_deadline() {
+    let fast = lambda_fake().await;
+    let hanging = lambda_fake().await;
+    hanging
+        .state()
+        .set_fault(Fault::Latency(Duration::from_secs(30)));
+    let sources = [
+        lambda_source("lambda", &fast.base_url()),
+        lambda_source("hanging", &hanging.base_url()),
+    ];
+    let options = OfferOptions {
+        deadline: Duration::from_millis(300),
+        ..OfferOptions::default()
+    };
+    let started = Instant::now();
+    let report = find_offers(&sources, &h100_query(), &options).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!report.offers.is_empty());
+    assert_eq!(report.failures.len(), 1);
+    assert_eq!(report.failures[0].provider, "hanging");
+    assert_eq!(report.failures[0].error.kind(), ErrorKind::Timeout);
+}
+
+#[tokio::test]
+async fn the_cache_answers_until_refreshed() {
+    let fake = lambda_fake().await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let sources = [lambda_source("lambda", &fake.base_url())];
+    let options = OfferOptions {
+        cache: Some(CatalogCache::new(dir.path())),
+        ..OfferOptions::default()
+    };
+    let count = || fake.state().request_count("GET", "/api/v1/instance-types");
+    let cold = find_offers(&sources, &h100_query(), &options).await;
+    assert_eq!(count(), 1);
+    let warm = find_offers(&sources, &h100_query(), &options).await;
+    assert_eq!(count(), 1, "a fresh cache answers without a request");
+    assert_eq!(cold.offers, warm.offers);
+    let refreshed = OfferOptions {
+        refresh: true,
+        ..options.clone()
+    };
+    find_offers(&sources, &h100_query(), &refreshed).await;
+    assert_eq!(count(), 2, "--refresh asks again");
+    let expired = OfferOptions {
+        cache: Some(CatalogCache::new(dir.path()).with_ttl("lambda", Duration::ZERO)),
+        ..options
+    };
+    find_offers(&sources, &h100_query(), &expired).await;
+    assert_eq!(count(), 3, "a stale cache asks again");
+}
