@@ -622,7 +622,7 @@ pub async fn run(target: &dyn Target, options: &CampaignOptions) -> gpucloud::Re
         run.step(&mut rng).await;
         run.report.ops += 1;
         if options.reconcile_every > 0
-            && run.report.ops % options.reconcile_every == 0
+            && run.report.ops.is_multiple_of(options.reconcile_every)
             && run.report.ops < options.ops
         {
             proxy.set_enabled(false);
