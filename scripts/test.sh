@@ -11,6 +11,7 @@ if [ "$(id -u)" = 0 ]; then
     command -v nft >/dev/null || missing+=(nftables)
     command -v ip >/dev/null || missing+=(iproute2)
     command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+    command -v cloud-init >/dev/null || missing+=(cloud-init)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "installing ${missing[*]} for the local provider" >&2
         apt-get update -qq

@@ -9,9 +9,8 @@
 //! host firewall on the `input` hook alone would leave open.
 
 use std::fmt::Write as _;
-use std::net::IpAddr;
 
-use gpucloud_core::{CloudError, FirewallRule, Protocol, Result};
+use gpucloud_core::{Cidr, CloudError, FirewallRule, Protocol, Result};
 
 /// The nftables table the bootstrap owns; replaced as a whole on every boot.
 pub const TABLE: &str = "gpucloud_bootstrap";
@@ -30,36 +29,15 @@ enum Source {
     V6(String),
 }
 
-/// Reads `text` as an IPv4 or IPv6 CIDR (or a bare address), with the host bits cleared so
-/// nftables accepts it. The error names `field`.
+/// Reads `text` as an IPv4 or IPv6 CIDR (or a bare address) through core's [`Cidr`], which
+/// clears the host bits so nftables accepts it. The error names `field`.
 fn parse_cidr(field: &str, text: &str) -> Result<Source> {
-    let (addr, prefix) = match text.split_once('/') {
-        Some((addr, prefix)) => (addr, Some(prefix)),
-        None => (text, None),
-    };
-    let addr: IpAddr = addr.trim().parse().map_err(|_| {
-        CloudError::invalid(field, format!("{text:?} is not an IP address or CIDR"))
-    })?;
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    let prefix: u8 = match prefix {
-        None => max,
-        Some(p) => p.trim().parse().ok().filter(|p| *p <= max).ok_or_else(|| {
-            CloudError::invalid(field, format!("{text:?} has a prefix outside 0–{max}"))
-        })?,
-    };
-    Ok(match addr {
-        IpAddr::V4(_) if prefix == 0 => Source::AnyV4,
-        IpAddr::V6(_) if prefix == 0 => Source::AnyV6,
-        IpAddr::V4(v4) => {
-            let mask = u32::MAX << (32 - u32::from(prefix));
-            let net = std::net::Ipv4Addr::from(u32::from(v4) & mask);
-            Source::V4(format!("{net}/{prefix}"))
-        }
-        IpAddr::V6(v6) => {
-            let mask = u128::MAX << (128 - u32::from(prefix));
-            let net = std::net::Ipv6Addr::from(u128::from(v6) & mask);
-            Source::V6(format!("{net}/{prefix}"))
-        }
+    let cidr = Cidr::parse(text).map_err(|problem| CloudError::invalid(field, problem))?;
+    Ok(match (cidr.is_any(), cidr.is_ipv4()) {
+        (true, true) => Source::AnyV4,
+        (true, false) => Source::AnyV6,
+        (false, true) => Source::V4(cidr.to_string()),
+        (false, false) => Source::V6(cidr.to_string()),
     })
 }
 

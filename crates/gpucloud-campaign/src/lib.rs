@@ -15,6 +15,7 @@
 //! inspector ([`lambda::LambdaTarget`] for Lambda). [`targets`] lists them all; the test
 //! runs every one of them.
 
+pub mod fluidstack;
 pub mod lambda;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -218,7 +219,10 @@ impl fmt::Display for Report {
 
 /// Every provider the campaign knows: add a fake's entry here.
 pub fn targets() -> Vec<Box<dyn Target>> {
-    vec![Box::new(lambda::LambdaTarget)]
+    vec![
+        Box::new(lambda::LambdaTarget),
+        Box::new(fluidstack::FluidstackTarget),
+    ]
 }
 
 /// What the caller knows about one RefID.

@@ -9,13 +9,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::Engine as _;
 use gpucloud_bootstrap::Bootstrap;
-use gpucloud_core::sshkey::parse_public_key;
-use gpucloud_core::validate::validate_create;
+use gpucloud_core::bookkeeping::{CRED_REF_ID_TAG, REF_ID_TAG};
+use gpucloud_core::validate::ValidCreate;
 use gpucloud_core::{
-    ApiType, CapabilityTable, CloudClient, CloudCredential, CloudError, CreateFeatures,
-    CreateInstanceAttrs, ErrorKind, GetInstanceTypeArgs, GetLocationsArgs, Identity, Instance,
-    InstanceId, InstanceType, ListInstancesArgs, Location, LocationsFilter, Result, Retry,
-    StopStartInstance, tenant_id_from_secret,
+    ApiType, Bookkeeping, CapabilityTable, CloudClient, CloudCredential, CloudError,
+    CreateFeatures, ErrorKind, FirewallRule, GetInstanceTypeArgs, GetLocationsArgs, Identity,
+    Instance, InstanceId, InstanceType, ListInstancesArgs, Location, LocationsFilter, Result,
+    Retry, StopStartInstance, tenant_id_from_secret,
 };
 use gpucloud_http::{
     ApiKey, Auth, HeaderName, HeaderValue, HttpClient, HttpConfig, Request, RetryPolicy,
@@ -25,8 +25,8 @@ use jiff::Timestamp;
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::config::{FluidstackConfig, PROJECT_ENV, ProjectRef, REGIONS_ENV};
-use crate::convert::{self, CREATING, OUT_OF_STOCK, PROVIDER, TAG_CRED_REF_ID, TAG_REF_ID};
-use crate::error::{classifier, for_instance, outcome_unknown};
+use crate::convert::{self, CREATING, OUT_OF_STOCK, PROVIDER};
+use crate::error::classifier;
 use crate::wire;
 
 /// The provider id.
@@ -293,9 +293,12 @@ impl FluidstackClient {
         id: &uuid::Uuid,
     ) -> Result<wire::Instance> {
         let request = self
-            .scoped(region, Request::get(operation, format!("instances/{id}")))
+            .scoped(
+                region,
+                Request::get(operation, format!("instances/{id}")).about_instance(),
+            )
             .await?;
-        region.http.send_json(request).await.map_err(for_instance)
+        region.http.send_json(request).await
     }
 
     async fn raw_instances(
@@ -329,7 +332,7 @@ impl FluidstackClient {
     }
 
     fn owned(&self, w: &wire::Instance) -> bool {
-        convert::tag(w, TAG_CRED_REF_ID).unwrap_or("") == self.shared.config.ref_id
+        convert::tag(w, CRED_REF_ID_TAG).unwrap_or("") == self.shared.config.ref_id
     }
 
     /// This credential's instance with `ref_id` in `region` that is not on its way out.
@@ -345,7 +348,7 @@ impl FluidstackClient {
             .into_iter()
             .find(|w| {
                 self.owned(w)
-                    && convert::tag(w, TAG_REF_ID) == Some(ref_id)
+                    && convert::tag(w, REF_ID_TAG) == Some(ref_id)
                     && !matches!(w.state.as_str(), "deleting" | "error" | OUT_OF_STOCK)
             }))
     }
@@ -355,10 +358,12 @@ impl FluidstackClient {
         let request = self
             .scoped(
                 region,
-                Request::delete(operation, format!("instances/{id}")).idempotent(true),
+                Request::delete(operation, format!("instances/{id}"))
+                    .idempotent(true)
+                    .about_instance(),
             )
             .await?;
-        match region.http.send(request).await.map_err(for_instance) {
+        match region.http.send(request).await {
             Ok(_) => Ok(()),
             Err(e) if e.kind() == ErrorKind::InstanceNotFound => Ok(()),
             Err(e) => Err(e),
@@ -432,12 +437,13 @@ impl FluidstackClient {
         &self,
         region: &Region,
         w: wire::Instance,
-        attrs: &CreateInstanceAttrs,
+        create: &ValidCreate,
         fingerprint: String,
         created_at: Option<Timestamp>,
     ) -> Instance {
         let mut instance =
             convert::instance(w, &region.name, self.shared.config.effective_ssh_user());
+        let attrs = create.attrs();
         if instance.ref_id.is_empty() {
             instance.ref_id.clone_from(&attrs.ref_id);
             instance
@@ -457,10 +463,11 @@ impl FluidstackClient {
         let request = self
             .scoped(
                 region,
-                Request::post(operation, format!("instances/{}/actions/{action}", w.id)),
+                Request::post(operation, format!("instances/{}/actions/{action}", w.id))
+                    .about_instance(),
             )
             .await?;
-        match region.http.send(request).await.map_err(for_instance) {
+        match region.http.send(request).await {
             Ok(_) => Ok(()),
             Err(error) if error.kind() == ErrorKind::Conflict => {
                 let state = match instance_uuid(id) {
@@ -554,20 +561,22 @@ impl CloudClient for FluidstackClient {
         Ok(args.apply(out))
     }
 
-    async fn create_instance(&self, attrs: CreateInstanceAttrs) -> Result<Instance> {
+    async fn create_instance(&self, create: ValidCreate) -> Result<Instance> {
         const OP: &str = "create_instance";
-        let attrs = validate_create(&attrs, &self.create_features())?;
-        convert::check_user_tags(&attrs.tags)?;
+        let attrs = create.attrs();
+        // Fluidstack's own limit on tag keys, on top of what validation checked.
+        convert::check_user_tags(create.tags())?;
         let region = self.create_region(&attrs.location)?;
-        let user_data = base64::engine::general_purpose::STANDARD
-            .decode(attrs.user_data_base64.trim())
-            .map_err(|_| CloudError::invalid("user_data_base64", "is not valid base64"))?;
-        let fingerprint = parse_public_key(&attrs.public_key)
-            .map_err(|problem| CloudError::invalid("public_key", problem))?
-            .fingerprint_sha256();
+        let fingerprint = create.public_key().fingerprint_sha256();
+        let rules: Vec<FirewallRule> = create
+            .ingress_rules()
+            .iter()
+            .enumerate()
+            .map(|(i, rule)| rule.to_rule(i.to_string()))
+            .collect();
         let rendered = Bootstrap::new(self.shared.config.effective_ssh_user(), &attrs.public_key)?
-            .with_ingress_rules(&attrs.firewall_rules.ingress_rules)?
-            .with_user_data(&user_data)?
+            .with_ingress_rules(&rules)?
+            .with_user_data(create.user_data().unwrap_or_default())?
             .render();
         let created_at = Timestamp::now().round(jiff::Unit::Second).ok();
 
@@ -575,7 +584,7 @@ impl CloudClient for FluidstackClient {
         if let Some(existing) = self.find_by_ref_id(region, OP, &attrs.ref_id).await? {
             drop(guard);
             let existing = self.settle(region, existing).await?;
-            return Ok(self.created(region, existing, &attrs, fingerprint, created_at));
+            return Ok(self.created(region, existing, &create, fingerprint, created_at));
         }
         let body = wire::CreateInstance {
             name: if attrs.name.trim().is_empty() {
@@ -588,10 +597,12 @@ impl CloudClient for FluidstackClient {
             preemptible: attrs.use_spot,
             user_data: base64::engine::general_purpose::STANDARD.encode(rendered),
             tags: convert::wire_tags(
-                &attrs.tags,
-                &attrs.ref_id,
-                &self.shared.config.ref_id,
-                created_at,
+                create.tags(),
+                &Bookkeeping {
+                    ref_id: attrs.ref_id.clone(),
+                    cred_ref_id: self.shared.config.ref_id.clone(),
+                    created_at,
+                },
             ),
         };
         let request = self
@@ -599,7 +610,7 @@ impl CloudClient for FluidstackClient {
             .await?;
         let w = match region.http.send_json::<wire::Instance>(request).await {
             Ok(w) => w,
-            Err(error) if outcome_unknown(&error) => {
+            Err(error) if error.outcome_unknown() => {
                 // The create may have happened: look it up by RefID, never create again blindly.
                 tracing::info!(ref_id = %attrs.ref_id, error = %error, "create outcome unknown; looking the instance up");
                 match self.find_by_ref_id(region, OP, &attrs.ref_id).await {
@@ -634,7 +645,7 @@ impl CloudClient for FluidstackClient {
             ));
         }
         let w = self.settle(region, w).await?;
-        Ok(self.created(region, w, &attrs, fingerprint, created_at))
+        Ok(self.created(region, w, &create, fingerprint, created_at))
     }
 
     async fn get_instance(&self, id: &InstanceId) -> Result<Instance> {
@@ -677,10 +688,12 @@ impl CloudClient for FluidstackClient {
             let request = self
                 .scoped(
                     region,
-                    Request::delete(OP, format!("instances/{uuid}")).idempotent(true),
+                    Request::delete(OP, format!("instances/{uuid}"))
+                        .idempotent(true)
+                        .about_instance(),
                 )
                 .await?;
-            match region.http.send(request).await.map_err(for_instance) {
+            match region.http.send(request).await {
                 Ok(_) => return Ok(()),
                 Err(e) if e.kind() == ErrorKind::InstanceNotFound => {}
                 Err(e) => return Err(e),

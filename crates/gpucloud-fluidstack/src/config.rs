@@ -11,8 +11,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Environment variable holding the API key.
 pub const API_KEY_ENV: &str = "FLUIDSTACK_API_KEY";
-/// Environment variable naming the project, by id (a UUID) or by name.
-pub const PROJECT_ENV: &str = "FLUIDSTACK_PROJECT";
+/// Environment variable naming the project: its id (a UUID, as the fake exports it) or its
+/// name.
+pub const PROJECT_ENV: &str = "FLUIDSTACK_PROJECT_ID";
 /// Environment variable listing the regions, comma-separated (e.g. `us-west-1,eu-north-1`).
 pub const REGIONS_ENV: &str = "FLUIDSTACK_REGIONS";
 /// Environment variable overriding the URL template (`{region}` is replaced by the region).

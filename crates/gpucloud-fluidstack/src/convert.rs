@@ -4,23 +4,15 @@
 use std::collections::BTreeMap;
 
 use gpucloud_core::{
-    Architecture, Bytes, BytesUnit, CloudError, Gpu, Instance, InstanceId, InstanceType,
-    InstanceTypeId, LifecycleStatus, Manufacturer, Price, Result, Status, Tags, normalize_gpu_name,
+    Architecture, Bookkeeping, Bytes, BytesUnit, CloudError, Gpu, Instance, InstanceId,
+    InstanceType, InstanceTypeId, LifecycleStatus, Manufacturer, Price, Result, Status, Tags,
+    normalize_gpu_name,
 };
-use jiff::Timestamp;
 
 use crate::wire;
 
 /// The provider id.
 pub(crate) const PROVIDER: &str = "fluidstack";
-/// Tag holding the instance's RefID.
-pub(crate) const TAG_REF_ID: &str = "gpucloud-ref-id";
-/// Tag holding the reference id of the credential that created the instance.
-pub(crate) const TAG_CRED_REF_ID: &str = "gpucloud-cred-ref-id";
-/// Tag holding the creation time (RFC 3339); the API reports none.
-pub(crate) const TAG_CREATED_AT: &str = "gpucloud-created-at";
-/// Prefix of every bookkeeping tag (core's reserved prefix).
-pub(crate) const TAG_PREFIX: &str = gpucloud_core::validate::RESERVED_TAG_PREFIX;
 /// Fluidstack's limit on tag keys.
 const MAX_TAG_KEY: usize = 63;
 /// The state of a new instance the API could not place.
@@ -60,25 +52,11 @@ pub(crate) fn status(raw: &str) -> Status {
 }
 
 /// A Fluidstack instance of `region` → [`Instance`]. Bookkeeping tags become `ref_id`,
-/// `cloud_cred_ref_id` and `created_at` and are removed from `tags`. The API reports one
+/// `cloud_cred_ref_id` and `created_at` and are removed from `tags` ([`Bookkeeping::decode`]). The API reports one
 /// address (`ip`): it is the SSH endpoint and both the public and the private address.
 pub(crate) fn instance(w: wire::Instance, region: &str, ssh_user: &str) -> Instance {
     let status = status(&w.state);
-    let mut tags = Tags::new();
-    let mut ref_id = String::new();
-    let mut cred_ref_id = String::new();
-    let mut created_at = None;
-    for (key, value) in w.tags {
-        match key.as_str() {
-            TAG_REF_ID => ref_id = value,
-            TAG_CRED_REF_ID => cred_ref_id = value,
-            TAG_CREATED_AT => created_at = value.parse::<Timestamp>().ok(),
-            k if k.starts_with(TAG_PREFIX) => {}
-            _ => {
-                tags.insert(key, value);
-            }
-        }
-    }
+    let (bookkeeping, tags) = Bookkeeping::decode(w.tags);
     let instance_type_id = if w.instance_type.is_empty() {
         InstanceTypeId::default()
     } else {
@@ -86,9 +64,9 @@ pub(crate) fn instance(w: wire::Instance, region: &str, ssh_user: &str) -> Insta
     };
     Instance {
         name: w.name,
-        ref_id,
-        cloud_cred_ref_id: cred_ref_id,
-        created_at,
+        ref_id: bookkeeping.ref_id,
+        cloud_cred_ref_id: bookkeeping.cred_ref_id,
+        created_at: bookkeeping.created_at,
         cloud_id: InstanceId::new(w.id),
         public_ip: w.ip.clone(),
         private_ip: w.ip,
@@ -132,22 +110,9 @@ pub(crate) fn check_user_tags(tags: &Tags) -> Result<()> {
     Ok(())
 }
 
-/// The tags sent at create: the user's plus the bookkeeping ones.
-pub(crate) fn wire_tags(
-    user: &Tags,
-    ref_id: &str,
-    cred_ref_id: &str,
-    created_at: Option<Timestamp>,
-) -> BTreeMap<String, String> {
-    let mut out = user.clone();
-    out.insert(TAG_REF_ID.to_owned(), ref_id.to_owned());
-    if !cred_ref_id.is_empty() {
-        out.insert(TAG_CRED_REF_ID.to_owned(), cred_ref_id.to_owned());
-    }
-    if let Some(t) = created_at {
-        out.insert(TAG_CREATED_AT.to_owned(), t.to_string());
-    }
-    out
+/// The tags sent at create: the bookkeeping ones plus the user's.
+pub(crate) fn wire_tags(user: &Tags, bookkeeping: &Bookkeeping) -> BTreeMap<String, String> {
+    bookkeeping.encode_with(user).into_iter().collect()
 }
 
 /// A Kubernetes-style quantity (`960Gi`, `512G`, `1.5Ti`, `1024`) → [`Bytes`], keeping the
@@ -435,6 +400,8 @@ pub(crate) fn instance_types(
 
 #[cfg(test)]
 mod tests {
+    use gpucloud_core::bookkeeping::REF_ID_TAG;
+
     use super::*;
 
     fn t(name: &str, memory: &str, model: &str, count: Option<i64>) -> wire::InstanceType {
@@ -661,12 +628,14 @@ mod tests {
             preemptible: true,
             tags: wire_tags(
                 &Tags::from([("team".into(), "ml".into())]),
-                "ref-1",
-                "cred-1",
-                Some("2026-12-01T18:00:00Z".parse().unwrap()),
+                &Bookkeeping {
+                    ref_id: "ref-1".into(),
+                    cred_ref_id: "cred-1".into(),
+                    created_at: Some("2026-12-01T18:00:00Z".parse().unwrap()),
+                },
             ),
         };
-        assert_eq!(tag(&w, TAG_REF_ID), Some("ref-1"));
+        assert_eq!(tag(&w, REF_ID_TAG), Some("ref-1"));
         let i = instance(w, "us-west-1", "ubuntu");
         assert_eq!(i.ref_id, "ref-1");
         assert_eq!(i.cloud_cred_ref_id, "cred-1");

@@ -1,5 +1,5 @@
 //! Read-only checks against the real Fluidstack API. They run only when `FLUIDSTACK_API_KEY`
-//! is set (with `FLUIDSTACK_PROJECT` and `FLUIDSTACK_REGIONS`); otherwise they are reported as
+//! is set (with `FLUIDSTACK_PROJECT_ID` and `FLUIDSTACK_REGIONS`); otherwise they are reported as
 //! ignored, with the reason, rather than passing without checking anything.
 
 use gpucloud_core::{CloudClient, GetInstanceTypeArgs, GetLocationsArgs, ListInstancesArgs};

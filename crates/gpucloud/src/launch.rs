@@ -3,7 +3,8 @@
 //!
 //! - Availability is read fresh from the providers (never from the catalog cache).
 //! - On `InsufficientCapacity`, `QuotaExceeded`, throttling, a provider error or an instance
-//!   that fails while booting (terminated at once), the next offer is tried; on bad input,
+//!   that fails while booting (terminated at once), the next offer is tried (after a quota
+//!   error, the next offer of another provider: a quota holds for the whole account); on bad input,
 //!   authentication or permission errors the launch stops: another offer would fail the same way.
 //! - One RefID serves the whole launch. An attempt whose outcome is unknown is resolved before
 //!   anything else happens: the instance is found by its RefID (and the launch has succeeded), or
@@ -302,26 +303,29 @@ pub async fn launch(
     loop {
         round += 1;
         let report = find_offers(sources, &query, &fresh).await;
-        let offers: Vec<Offer> = report
-            .offers
-            .into_iter()
-            .take(request.max_offers.max(1))
-            .collect();
+        let offers = report.offers;
+        let of = offers.len().min(request.max_offers.max(1));
         let mut attempts = Vec::new();
-        if !offers.is_empty() {
-            on_event(&LaunchEvent::Round {
-                round,
-                offers: offers.len(),
-            });
+        // A quota is the account's (or a region's) and every offer of that provider would meet
+        // it: the rest of the round goes to the other providers.
+        let mut over_quota: Vec<&str> = Vec::new();
+        if of > 0 {
+            on_event(&LaunchEvent::Round { round, offers: of });
         }
-        for (index, offer) in offers.iter().enumerate() {
+        for offer in &offers {
+            if attempts.len() == of {
+                break;
+            }
+            if over_quota.contains(&offer.provider.as_str()) {
+                continue;
+            }
             if cancel.is_cancelled() {
                 return Err(LaunchError::Cancelled { attempts });
             }
             on_event(&LaunchEvent::Trying {
                 offer,
-                index: index + 1,
-                of: offers.len(),
+                index: attempts.len() + 1,
+                of,
             });
             let Some(source) = sources.iter().find(|s| s.name == offer.provider) else {
                 continue;
@@ -339,6 +343,9 @@ pub async fn launch(
                         offer,
                         error: &error,
                     });
+                    if error.kind() == ErrorKind::QuotaExceeded {
+                        over_quota.push(&offer.provider);
+                    }
                     attempts.push(Attempt {
                         offer: offer.clone(),
                         error,

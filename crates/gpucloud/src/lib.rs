@@ -36,6 +36,7 @@ macro_rules! register {
 // Adding a provider: one line here and its feature (plus optional dependency) in Cargo.toml.
 register! {
     "lambda" => gpucloud_lambda as lambda,
+    "fluidstack" => gpucloud_fluidstack as fluidstack,
     "local" => gpucloud_local as local,
 }
 

@@ -126,6 +126,8 @@ mod tests {
         let expected: Vec<&str> = [
             #[cfg(feature = "lambda")]
             gpucloud_lambda::DESCRIPTOR.id,
+            #[cfg(feature = "fluidstack")]
+            gpucloud_fluidstack::DESCRIPTOR.id,
             #[cfg(feature = "local")]
             gpucloud_local::DESCRIPTOR.id,
         ]

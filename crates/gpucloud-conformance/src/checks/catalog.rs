@@ -175,12 +175,16 @@ fn check_entry(f: &mut Findings, it: &InstanceType) {
     if it.location.is_empty() {
         f.fail(format!("type {id} has an empty location"));
     }
-    match &it.base_price {
-        None => f.fail(format!("type {id} has no base_price")),
-        Some(price) if price.amount.is_sign_negative() => {
+    // A provider that publishes no prices reports `None` (unknown); a zero or negative amount
+    // would be an invented price, and callers would sort it as the cheapest.
+    if let Some(price) = &it.base_price {
+        if price.amount.is_zero() {
+            f.fail(format!(
+                "type {id} has a zero price; an unknown price is base_price None"
+            ));
+        } else if price.amount.is_sign_negative() {
             f.fail(format!("type {id} has a negative price {price}"));
         }
-        Some(_) => {}
     }
     for (i, storage) in it.supported_storage.iter().enumerate() {
         if storage.min_size_bytes.is_some() && storage.price_per_gb_hr.is_none() {
@@ -446,6 +450,31 @@ pub(crate) async fn stable_ids(ctx: Arc<Ctx>) -> Verdict {
 mod tests {
     use super::*;
     use gpucloud_core::Price;
+
+    #[test]
+    fn an_unknown_price_passes_and_a_zero_price_fails() {
+        let entry = |base_price| InstanceType {
+            id: gpucloud_core::InstanceTypeId::generic("r", None, "t"),
+            type_name: "t".into(),
+            location: "r".into(),
+            base_price,
+            ..InstanceType::default()
+        };
+        let findings = |it: &InstanceType| {
+            let mut f = Findings::default();
+            check_entry(&mut f, it);
+            f.mismatches
+        };
+        assert!(findings(&entry(None)).is_empty());
+        assert!(findings(&entry(Some(Price::usd_cents(10)))).is_empty());
+        let zero = findings(&entry(Some(Price::usd_cents(0))));
+        assert!(zero.iter().any(|m| m.contains("zero price")), "{zero:?}");
+        let negative = findings(&entry(Some(Price::usd_cents(-1))));
+        assert!(
+            negative.iter().any(|m| m.contains("negative")),
+            "{negative:?}"
+        );
+    }
 
     #[test]
     fn volatile_fields_are_ignored_and_differences_named() {

@@ -553,6 +553,21 @@ async fn launch(State(state): State<FakeLambdaState>, RawBody(body): RawBody) ->
             Some(_) => {}
         }
     }
+    if let Some(quota) = inner.instance_quota
+        && inner
+            .instances
+            .values()
+            .filter(|r| r.holds_capacity)
+            .count()
+            >= quota
+    {
+        return Err(wire::error(
+            StatusCode::BAD_REQUEST,
+            "global/quota-exceeded",
+            "Quota exceeded.",
+            Some("Terminate instances or request a higher quota."),
+        ));
+    }
     if !inner.capacity.take(region, type_name) {
         return Err(wire::error(
             StatusCode::BAD_REQUEST,

@@ -236,6 +236,8 @@ pub(crate) struct Inner {
     pub(crate) capacity: Capacity,
     pub(crate) rulesets: Vec<FakeFirewallRuleset>,
     pub(crate) global_rules: Vec<FakeFirewallRule>,
+    /// At most this many instances may hold capacity at once (the account's quota).
+    pub(crate) instance_quota: Option<usize>,
     general: TokenBucket,
     launch: TokenBucket,
 }
@@ -258,6 +260,7 @@ impl Inner {
             ssh_keys: Vec::new(),
             capacity,
             rulesets: Vec::new(),
+            instance_quota: None,
             global_rules: vec![FakeFirewallRule {
                 protocol: "tcp".to_owned(),
                 port_range: Some((22, 22)),
@@ -433,6 +436,12 @@ impl FakeLambdaState {
     /// Remaining capacity of `instance_type` in `region`.
     pub fn capacity(&self, region: &str, instance_type: &str) -> u32 {
         self.lock().capacity.get(region, instance_type)
+    }
+
+    /// Limits how many launched instances the account may have at once (`None`: no limit); a
+    /// launch past it is refused with Lambda's `global/quota-exceeded`.
+    pub fn set_instance_quota(&self, quota: Option<u32>) {
+        self.lock().instance_quota = quota.map(|q| q as usize);
     }
 
     /// Sets every region's capacity of every instance type to 0.

@@ -1,7 +1,6 @@
-//! Integration tests of the Fluidstack provider: every operation against a stub of the API,
-//! the shared conformance suite, and the OpenAPI contract through Prism.
+//! Integration tests of the Fluidstack provider: every operation and every fault against the
+//! stateful fake (`gpucloud_fakes::fluidstack`), and the OpenAPI contract through Prism. The
+//! conformance suite has its own binary (`tests/conformance.rs`).
 
-mod conformance;
 mod ops;
 mod prism;
-mod stub;

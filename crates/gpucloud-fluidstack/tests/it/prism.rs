@@ -12,13 +12,14 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+use gpucloud_core::validate::validate_and_create;
 use gpucloud_core::{
     CloudClient, CloudClientExt, FirewallRule, FirewallRules, GetInstanceTypeArgs,
     GetLocationsArgs, LifecycleStatus, ListInstancesArgs,
 };
 use gpucloud_fluidstack::{FluidstackConfig, FluidstackCredential};
 
-use crate::stub::{API_KEY, PROJECT_ID, Stub};
+use gpucloud_fakes::fluidstack::{FakeFluidstack, FakeFluidstackOptions};
 
 /// `relative` under the repository root (two levels above this crate).
 fn in_repo(relative: &str) -> Option<PathBuf> {
@@ -99,12 +100,21 @@ async fn start_prism(upstream: &str) -> Option<Prism> {
 
 #[tokio::test]
 async fn every_operation_conforms_to_the_openapi_description() {
-    let stub = Stub::start(Duration::from_millis(50)).await;
-    let upstream = format!("{}/us-west-1/api/v1alpha1", stub.base);
+    let fake = FakeFluidstack::start(FakeFluidstackOptions {
+        regions: vec!["us-west-1".into()],
+        create_delay: Duration::from_millis(50),
+        start_delay: Duration::from_millis(20),
+        stop_delay: Duration::from_millis(20),
+        delete_delay: Duration::from_millis(20),
+        ..FakeFluidstackOptions::default()
+    })
+    .await
+    .expect("the fake starts");
+    let upstream = fake.base_url("us-west-1");
     let Some(prism) = start_prism(&upstream).await else {
         return;
     };
-    let config = FluidstackConfig::new(API_KEY, PROJECT_ID)
+    let config = FluidstackConfig::new(fake.api_key(), fake.project_id().to_string())
         .with_regions(["us-west-1"])
         .with_region_url("us-west-1", &prism.url)
         .with_ref_id("cred-prism")
@@ -129,7 +139,7 @@ async fn every_operation_conforms_to_the_openapi_description() {
     let mut attrs = gpucloud_core::CreateInstanceAttrs {
         ref_id: "prism".into(),
         name: "prism-1".into(),
-        instance_type: crate::stub::H100.into(),
+        instance_type: "h100-hgx-80gb.8x".into(),
         public_key:
             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICN+lJwsONkwrdsSnQsu1ydUkIuIg5oOC+Eslvmtt60T x"
                 .into(),
@@ -142,9 +152,11 @@ async fn every_operation_conforms_to_the_openapi_description() {
         ingress_rules: vec![FirewallRule::port(8080)],
         egress_rules: vec![],
     };
-    let created = client.create_instance(attrs.clone()).await.expect("create");
+    let created = validate_and_create(&client, &attrs).await.expect("create");
     assert_eq!(created.lifecycle(), LifecycleStatus::Running);
-    let again = client.create_instance(attrs).await.expect("repeat create");
+    let again = validate_and_create(&client, &attrs)
+        .await
+        .expect("repeat create");
     assert_eq!(again.cloud_id, created.cloud_id);
     assert_eq!(
         client
@@ -164,10 +176,16 @@ async fn every_operation_conforms_to_the_openapi_description() {
     );
     let ss = client.stop_start().unwrap();
     ss.stop_instance(&created.cloud_id).await.expect("stop");
+    // The fake takes its stop delay to reach `stopped`, and only a stopped instance starts.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     ss.start_instance(&created.cloud_id).await.expect("start");
     client
         .terminate_instance(&created.cloud_id)
         .await
         .expect("terminate");
-    assert!(stub.instances().is_empty());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        fake.state().instances().is_empty(),
+        "nothing left on the fake"
+    );
 }

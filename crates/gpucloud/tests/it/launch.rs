@@ -257,3 +257,39 @@ async fn retry_until_up_runs_the_offer_list_again() {
     assert_eq!(live(&fake).len(), 1);
     terminate_all(&sources[0], &fake).await;
 }
+
+#[tokio::test]
+async fn a_quota_error_moves_the_launch_to_another_provider() {
+    let over_quota = lambda_fake().await;
+    let other = lambda_fake().await;
+    over_quota.state().set_instance_quota(Some(0));
+    // Same catalog and prices: "lambda-a" sorts first, so its offers come first.
+    let sources = [
+        lambda_source("lambda-a", &over_quota.base_url()),
+        lambda_source("lambda-b", &other.base_url()),
+    ];
+    let launched = launch(
+        &sources,
+        &request("quota"),
+        &OfferOptions::default(),
+        CancellationToken::new(),
+        |_| {},
+    )
+    .await
+    .expect("the other provider launches");
+    assert_eq!(launched.offer.provider, "lambda-b");
+    assert_eq!(
+        launched.attempts.len(),
+        1,
+        "one quota error rules the provider out"
+    );
+    assert_eq!(launched.attempts[0].offer.provider, "lambda-a");
+    assert_eq!(launched.attempts[0].error.kind(), ErrorKind::QuotaExceeded);
+    assert!(live(&over_quota).is_empty());
+    assert!(
+        over_quota.state().ssh_keys().is_empty(),
+        "the failed create left no key"
+    );
+    assert_eq!(live(&other).len(), 1);
+    terminate_all(&sources[1], &other).await;
+}
