@@ -8,7 +8,8 @@
 //! `--seed` on, default 1), `--rate F` (fault rate, default 0.2), `--retry-after S` (of
 //! injected 429s, default 0), `--secs S` (wall-clock budget per run, default 3600),
 //! `--faults 5xx,429,reset,lost,truncated` (the kinds to inject, default all), `--provider
-//! NAME` (default: every provider). Exits 1 when any run breaks the promise.
+//! NAME` (default: every provider), `--reconcile N` (operations between two reconciles, 0:
+//! only at the end; default 250). Exits 1 when any run breaks the promise.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -30,7 +31,7 @@ fn fault_kind(name: &str) -> Option<ProxyFault> {
 
 fn usage(problem: &str) -> ExitCode {
     eprintln!(
-        "campaign: {problem}\nusage: campaign [--ops N] [--seed N] [--seeds N] [--rate F] [--retry-after S] [--secs S] [--faults KINDS] [--provider NAME]"
+        "campaign: {problem}\nusage: campaign [--ops N] [--seed N] [--seeds N] [--rate F] [--retry-after S] [--secs S] [--faults KINDS] [--provider NAME] [--reconcile N]"
     );
     ExitCode::from(2)
 }
@@ -58,6 +59,7 @@ async fn main() -> ExitCode {
                 .filter(|r| (0.0..=1.0).contains(r))
                 .map(|v| options.fault_rate = v)
                 .is_some(),
+            "--reconcile" => value.parse().map(|v| options.reconcile_every = v).is_ok(),
             "--retry-after" => value.parse().map(|v| options.retry_after_secs = v).is_ok(),
             "--secs" => value
                 .parse()

@@ -4,9 +4,11 @@
 //! [`run`] starts a provider's fake, puts a [`FaultProxy`] in front of it (every fault kind at
 //! [`CampaignOptions::fault_rate`]) and drives random creates (sometimes repeating a RefID),
 //! terminates, lists and gets through the public SDK, seeded and bounded by an operation count
-//! and a wall-clock budget. Then, with faults off, it resolves every create whose outcome was
-//! unknown the documented way (create again with the same RefID), runs the provider's
-//! documented sweeps and compares what the fake holds with what the caller was told. The
+//! and a wall-clock budget. Every [`CampaignOptions::reconcile_every`] operations and at the
+//! end it reconciles: with faults off, it resolves every create whose outcome was unknown the
+//! documented way (create again with the same RefID), compares what the fake holds with what
+//! the caller was told, lets the fake forget terminated instances and runs the provider's
+//! documented sweeps. The
 //! [`Report`] prints as one line and [`Report::is_clean`] says whether the promise held.
 //!
 //! Each provider is one [`Target`]: a fake starter, a credential builder and a fake-state
@@ -24,8 +26,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::Engine as _;
 use gpucloud::{
-    CloudClient, CloudCredential, CloudError, CreateInstanceAttrs, ErrorKind, Instance, InstanceId,
-    LifecycleStatus, ListInstancesArgs, Retry,
+    CloudClient, CloudCredential, CloudError, CreateInstanceAttrs, Instance, InstanceId,
+    LifecycleStatus, ListInstancesArgs,
 };
 use gpucloud_fakes::proxy::{FaultCounts, FaultProxy, FaultProxyOptions, ProxyFault};
 use rand::rngs::StdRng;
@@ -125,6 +127,11 @@ pub struct CampaignOptions {
     pub retry_after_secs: u64,
     /// Longest one operation may take before it counts as a hang. Default 60 s.
     pub op_timeout: Duration,
+    /// Operations between two reconciles (faults off, unknown creates resolved, the fake
+    /// compared with the model, terminated instances forgotten, sweeps run); 0: only at the
+    /// end. Terminated instances pile up in the fake otherwise and every list slows down
+    /// with them, so a long run would spend its time listing the dead. Default 250.
+    pub reconcile_every: u64,
 }
 
 impl CampaignOptions {
@@ -138,6 +145,7 @@ impl CampaignOptions {
             faults: ProxyFault::ALL.to_vec(),
             retry_after_secs: 0,
             op_timeout: Duration::from_secs(60),
+            reconcile_every: 250,
         }
     }
 }
@@ -217,16 +225,6 @@ pub fn targets() -> Vec<Box<dyn Target>> {
     ]
 }
 
-/// True when a failed create may have made an instance: the provider failed (5xx), the
-/// transport did (reset, timeout), or the SDK says trying again may help. A refusal
-/// (capacity, quota, bad input, throttling) made nothing and must have left nothing.
-pub fn outcome_unknown(error: &CloudError) -> bool {
-    matches!(
-        error.kind(),
-        ErrorKind::Timeout | ErrorKind::Unavailable | ErrorKind::Internal
-    ) || (error.retry() == Retry::Transient && error.kind() != ErrorKind::RateLimited)
-}
-
 /// What the caller knows about one RefID.
 struct RefRecord {
     public_key: String,
@@ -247,6 +245,11 @@ struct Model {
     terminated: HashSet<InstanceId>,
     /// Instances already counted as duplicates.
     flagged: HashSet<String>,
+    /// Names of the SSH keys of instances the fake has since forgotten: still used.
+    forgotten_keys: HashSet<String>,
+    /// Ids of instances, keys and attachments already counted as leaked or stray, so a
+    /// reconcile does not count again what an earlier one found.
+    counted: HashSet<String>,
 }
 
 impl Model {
@@ -347,7 +350,7 @@ impl Run {
         match result {
             Ok(instance) => self.told(ref_id, &instance),
             Err(e) => {
-                let unknown = outcome_unknown(&e);
+                let unknown = e.outcome_unknown();
                 tracing::debug!(ref_id, error = %e, unknown, "campaign: create failed");
                 if let Some(record) = self.model.refs.get_mut(ref_id) {
                     record.unknown = unknown;
@@ -493,17 +496,30 @@ impl Run {
         }
     }
 
+    /// With faults off: resolves the unknown creates, compares the fake with the model and
+    /// counts the strays the sweeps leave.
+    async fn reconcile(&mut self) {
+        self.resolve_unknown().await;
+        self.compare();
+        self.count_strays().await;
+    }
+
     fn compare(&mut self) {
         let state = self.fake.inspect();
         for instance in state.instances.iter().filter(|i| i.live) {
             let id = InstanceId::new(instance.id.clone());
+            if self.model.counted.contains(&instance.id) {
+                continue;
+            }
             if !self.model.told.contains_key(&id) {
+                self.model.counted.insert(instance.id.clone());
                 self.report.leaked_instances += 1;
                 self.note(format!(
                     "{} (RefID {:?}) is live and no create returned it",
                     instance.id, instance.ref_id
                 ));
             } else if self.model.terminated.contains(&id) {
+                self.model.counted.insert(instance.id.clone());
                 self.report.leaked_instances += 1;
                 self.note(format!(
                     "{} is live though its terminate succeeded",
@@ -515,12 +531,17 @@ impl Run {
             .instances
             .iter()
             .flat_map(|i| i.key_names.iter().map(String::as_str))
+            .chain(self.model.forgotten_keys.iter().map(String::as_str))
             .collect();
-        for key in state
+        let leaked: Vec<&FakeResource> = state
             .keys
             .iter()
             .filter(|k| !used.contains(k.name.as_str()))
-        {
+            .collect();
+        for key in leaked {
+            if !self.model.counted.insert(key.id.clone()) {
+                continue;
+            }
             self.report.leaked_keys += 1;
             self.note(format!(
                 "SSH key {} ({}) is used by no instance",
@@ -530,6 +551,14 @@ impl Run {
     }
 
     async fn count_strays(&mut self) {
+        let before = self.fake.inspect();
+        self.model.forgotten_keys.extend(
+            before
+                .instances
+                .into_iter()
+                .filter(|i| !i.live)
+                .flat_map(|i| i.key_names),
+        );
         self.fake.forget_terminated();
         if let Err(e) = self.fake.sweep().await {
             self.note(format!("the sweep failed with faults off: {e}"));
@@ -546,13 +575,14 @@ impl Run {
             let strays: Vec<&FakeResource> = resources
                 .iter()
                 .filter(|r| !used.contains(r.id.as_str()))
+                .filter(|r| self.model.counted.insert(r.id.clone()))
                 .collect();
             findings.extend(
                 strays
                     .iter()
                     .map(|r| format!("{kind}: {} ({}) is used by no live instance", r.id, r.name)),
             );
-            self.report.strays.insert(kind, strays.len());
+            *self.report.strays.entry(kind).or_default() += strays.len();
         }
         for finding in findings {
             self.note(finding);
@@ -595,12 +625,18 @@ pub async fn run(target: &dyn Target, options: &CampaignOptions) -> gpucloud::Re
     while run.report.ops < options.ops && started.elapsed() < options.max_duration {
         run.step(&mut rng).await;
         run.report.ops += 1;
+        if options.reconcile_every > 0
+            && run.report.ops.is_multiple_of(options.reconcile_every)
+            && run.report.ops < options.ops
+        {
+            proxy.set_enabled(false);
+            run.reconcile().await;
+            proxy.set_enabled(true);
+        }
     }
     proxy.set_enabled(false);
     run.report.faults = proxy.counts();
-    run.resolve_unknown().await;
-    run.compare();
-    run.count_strays().await;
+    run.reconcile().await;
     proxy.shutdown().await;
     Ok(run.report)
 }

@@ -169,15 +169,29 @@ impl HttpClient {
 
     /// Like [`HttpClient::send_json`], but decodes the body with a [`DeserializeSeed`]: the
     /// provider can process each element of a large answer as it is parsed (filter, convert)
-    /// instead of building an intermediate collection first. Same empty-body and error rules,
-    /// except that a body that fails to decode is not retried (the seed has already seen part
-    /// of it): the error is transient, for the caller to retry as a whole.
+    /// instead of building an intermediate collection first. Same empty-body and error rules.
+    ///
+    /// Each attempt first checks that its body is well-formed JSON, without building anything,
+    /// so an idempotent request whose answer arrives cut or garbled is retried like in
+    /// [`HttpClient::send_json`]; the seed runs once, on the first complete answer, and never
+    /// sees part of a spoiled one (its side effects need no undoing). A well-formed body of
+    /// the wrong shape fails the call with the same [`ErrorKind::Decode`] error, unretried:
+    /// the seed has consumed part of it.
     pub async fn send_json_seed<S, T>(&self, request: Request, seed: S) -> Result<T>
     where
         S: for<'de> DeserializeSeed<'de, Value = T>,
     {
         let operation = request.operation;
-        let response = self.send(request).await?;
+        let response = self
+            .run(&request, |response| {
+                self.decode(
+                    operation,
+                    &response,
+                    std::marker::PhantomData::<serde::de::IgnoredAny>,
+                )?;
+                Ok(response)
+            })
+            .await?;
         self.decode(operation, &response, seed)
     }
 

@@ -143,3 +143,30 @@ fn a_terminate_that_worked_succeeds_though_the_read_back_fails() {
         "{status:?}"
     );
 }
+
+#[test]
+fn one_malformed_answer_to_a_list_does_not_fail_the_command() {
+    let h = Harness::new();
+    h.user_key();
+    h.state().set_capacity(REGION, TYPE, 5);
+    let out = run_ok(
+        h.create_cmd(TYPE)
+            .args(["--location", REGION, "-o", "json"]),
+    );
+    let id = json(&out)["cloud_id"].as_str().unwrap().to_owned();
+    let before = h.state().request_count("GET", "/api/v1/instances");
+    // Lambda's list decodes the answer as it streams in; a cut one must be read again.
+    h.state()
+        .set_fault_for(Operation::ListInstances, Fault::MalformedJson { times: 1 });
+    let out = run_ok(
+        h.cmd()
+            .args(["instances", "list", "-p", "lambda", "-o", "json"]),
+    );
+    let listed = json(&out);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{}", stdout(&out));
+    assert_eq!(listed[0]["cloud_id"], id.as_str());
+    assert!(
+        h.state().request_count("GET", "/api/v1/instances") - before >= 2,
+        "the malformed answer and the retry"
+    );
+}

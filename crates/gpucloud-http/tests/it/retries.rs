@@ -295,3 +295,64 @@ async fn a_post_that_cannot_connect_is_retried_because_it_never_reached_the_serv
     assert_eq!(events.retries().len(), 2);
     assert!(err.to_string().contains("cannot connect"), "{err}");
 }
+
+/// Hands every number of `{"data": [...]}` to a shared log as it is parsed, the way a provider's
+/// list converts instances one by one.
+struct Logged<'a>(&'a std::sync::Mutex<Vec<u64>>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Logged<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Envelope {
+            data: Vec<u64>,
+        }
+        let envelope = <Envelope as serde::Deserialize>::deserialize(deserializer)?;
+        self.0.lock().expect("log lock").extend(envelope.data);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_seeded_read_whose_answer_is_cut_is_retried_and_the_seed_sees_only_the_whole_one() {
+    let (base, counter) = serve_counted(
+        "/api/v1/instances",
+        get(|State(counter): State<Counter>| async move {
+            if counter.hit() == 1 {
+                (StatusCode::OK, "{\"data\": [1, 2").into_response()
+            } else {
+                axum::Json(json!({"data": [1, 2, 3]})).into_response()
+            }
+        }),
+    )
+    .await;
+    let (config, _) = config(&base, 3);
+    let log = std::sync::Mutex::new(Vec::new());
+    client(config)
+        .send_json_seed(Request::get("list_instances", "instances"), Logged(&log))
+        .await
+        .expect("the second, whole answer is read");
+    assert_eq!(counter.get(), 2, "the cut answer was retried once");
+    assert_eq!(*log.lock().expect("log lock"), [1, 2, 3]);
+}
+
+#[tokio::test]
+async fn a_seeded_read_of_well_formed_json_of_the_wrong_shape_is_not_retried() {
+    let (base, counter) = serve_counted(
+        "/api/v1/instances",
+        get(|State(counter): State<Counter>| async move {
+            counter.hit();
+            axum::Json(json!({"data": ["one"]})).into_response()
+        }),
+    )
+    .await;
+    let (config, _) = config(&base, 3);
+    let log = std::sync::Mutex::new(Vec::new());
+    let err = client(config)
+        .send_json_seed(Request::get("list_instances", "instances"), Logged(&log))
+        .await
+        .expect_err("not numbers");
+    assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
+    assert_eq!(counter.get(), 1, "the seed has seen it: not sent again");
+}
