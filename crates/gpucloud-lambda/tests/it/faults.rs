@@ -148,12 +148,17 @@ async fn resets_are_retried_for_reads() {
 }
 
 #[tokio::test]
-async fn malformed_json_is_a_decode_error() {
+async fn malformed_json_is_retried_then_a_decode_error() {
     let fake = fake().await;
     let client = client(&fake);
+    // One unreadable answer to a read is retried (issue 14): the list succeeds.
     fake.state().set_fault(Fault::MalformedJson { times: 1 });
+    client.list_instances(&all()).await.unwrap();
+    // An answer that stays unreadable is reported as such once the retries are used up.
+    fake.state().set_fault(Fault::MalformedJson { times: 100 });
     let err = client.list_instances(&all()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Decode);
+    fake.state().clear_faults();
     client.list_instances(&all()).await.unwrap();
 }
 
