@@ -175,12 +175,13 @@ fn check_entry(f: &mut Findings, it: &InstanceType) {
     if it.location.is_empty() {
         f.fail(format!("type {id} has an empty location"));
     }
-    // A provider that publishes no prices reports `None` (unknown); a zero or negative amount
-    // would be an invented price, and callers would sort it as the cheapest.
+    // A provider that publishes no prices reports `None` (unknown); a zero price on GPUs would
+    // be an invented one, and callers would sort it as the cheapest. (A CPU-only type may be
+    // free: the local provider's are.)
     if let Some(price) = &it.base_price {
-        if price.amount.is_zero() {
+        if price.amount.is_zero() && it.gpu_count() > 0 {
             f.fail(format!(
-                "type {id} has a zero price; an unknown price is base_price None"
+                "type {id} has GPUs and a zero price; an unknown price is base_price None"
             ));
         } else if price.amount.is_sign_negative() {
             f.fail(format!("type {id} has a negative price {price}"));
@@ -467,7 +468,17 @@ mod tests {
         };
         assert!(findings(&entry(None)).is_empty());
         assert!(findings(&entry(Some(Price::usd_cents(10)))).is_empty());
-        let zero = findings(&entry(Some(Price::usd_cents(0))));
+        assert!(
+            findings(&entry(Some(Price::usd_cents(0)))).is_empty(),
+            "a CPU-only type may be free"
+        );
+        let zero = findings(&InstanceType {
+            supported_gpus: vec![gpucloud_core::Gpu {
+                count: 1,
+                ..gpucloud_core::Gpu::default()
+            }],
+            ..entry(Some(Price::usd_cents(0)))
+        });
         assert!(zero.iter().any(|m| m.contains("zero price")), "{zero:?}");
         let negative = findings(&entry(Some(Price::usd_cents(-1))));
         assert!(
