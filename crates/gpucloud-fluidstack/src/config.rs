@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use gpucloud_core::{CloudError, Price, ProviderSettings, Result, SettingKind, SettingSpec};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 /// Environment variable holding the API key.
 pub const API_KEY_ENV: &str = "FLUIDSTACK_API_KEY";
@@ -177,7 +177,7 @@ impl ProjectRef {
 #[derive(Clone, Serialize, Deserialize)]
 pub struct FluidstackConfig {
     /// The API key (sent as `Authorization: Bearer <key>`).
-    #[serde(serialize_with = "expose_key", deserialize_with = "secret_key")]
+    #[serde(with = "gpucloud_http::secret_string")]
     pub api_key: SecretString,
     /// The project: its id (a UUID) or its name.
     pub project: String,
@@ -215,14 +215,6 @@ pub struct FluidstackConfig {
     /// [`DEFAULT_POLL_INTERVAL`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll_interval_ms: Option<u64>,
-}
-
-fn expose_key<S: Serializer>(key: &SecretString, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_str(key.expose_secret())
-}
-
-fn secret_key<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<SecretString, D::Error> {
-    String::deserialize(d).map(SecretString::from)
 }
 
 impl fmt::Debug for FluidstackConfig {

@@ -107,3 +107,22 @@ mod tests {
         assert_eq!(Auth::None.redact("abc"), "abc");
     }
 }
+
+/// Serde for a [`SecretString`] field of a provider config that is stored in a credential
+/// (the control plane persists credentials): `#[serde(with = "gpucloud_http::secret_string")]`.
+/// Only serialization shows the secret, because persisting it is the point; `Debug` of the
+/// config must still redact it.
+pub mod secret_string {
+    use secrecy::{ExposeSecret, SecretString};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes the secret in clear, for the credential store.
+    pub fn serialize<S: Serializer>(key: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(key.expose_secret())
+    }
+
+    /// Reads the secret into a redacting string.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
+        String::deserialize(d).map(SecretString::from)
+    }
+}

@@ -12,7 +12,7 @@ pub use client::HttpClient;
 pub use config::{HttpConfig, HttpEvent, check_base_url, parse_base_url};
 /// The retry driver's types, re-exported because [`HttpConfig`] takes them.
 pub use gpucloud_core::retry::{Observer, RateLimit, RateLimitEvent, RetryEvent, RetryPolicy};
-pub use key::{ApiKey, Auth};
+pub use key::{ApiKey, Auth, secret_string};
 pub use request::{HttpResponse, Request};
 
 /// The `http` types used in this crate's API (status, headers, method), re-exported so that

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use gpucloud_core::{CloudError, ProviderSettings, Result, SettingKind, SettingSpec};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 /// Environment variable holding the API key.
 pub const API_KEY_ENV: &str = "LAMBDA_API_KEY";
@@ -101,7 +101,7 @@ pub const SETTINGS: &[SettingSpec] = &[
 #[derive(Clone, Serialize, Deserialize)]
 pub struct LambdaConfig {
     /// The API key (sent as `Authorization: Bearer <key>`).
-    #[serde(serialize_with = "expose_key", deserialize_with = "secret_key")]
+    #[serde(with = "gpucloud_http::secret_string")]
     pub api_key: SecretString,
     /// Server root, e.g. `https://cloud.lambda.ai`; `None` uses [`DEFAULT_BASE_URL`]. Plain
     /// `http` is refused except for loopback addresses (tests).
@@ -128,14 +128,6 @@ pub struct LambdaConfig {
     /// `created` are never swept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orphan_ruleset_grace_secs: Option<u64>,
-}
-
-fn expose_key<S: Serializer>(key: &SecretString, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_str(key.expose_secret())
-}
-
-fn secret_key<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<SecretString, D::Error> {
-    String::deserialize(d).map(SecretString::from)
 }
 
 impl fmt::Debug for LambdaConfig {
