@@ -3,4 +3,5 @@
 pub mod fluidstack;
 pub mod kit;
 pub mod lambda;
+pub mod prism;
 pub mod proxy;

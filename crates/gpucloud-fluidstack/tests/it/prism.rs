@@ -9,7 +9,6 @@
 //! either the test says it is skipped (and fails under `CI`).
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use gpucloud_core::validate::validate_and_create;
@@ -20,83 +19,7 @@ use gpucloud_core::{
 use gpucloud_fluidstack::{FluidstackConfig, FluidstackCredential};
 
 use gpucloud_fakes::fluidstack::{FakeFluidstack, FakeFluidstackOptions};
-
-/// `relative` under the repository root (two levels above this crate).
-fn in_repo(relative: &str) -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(relative);
-    path.exists().then_some(path)
-}
-
-/// A running `prism proxy`, killed on drop.
-struct Prism {
-    child: tokio::process::Child,
-    url: String,
-}
-
-impl Drop for Prism {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
-
-async fn start_prism(upstream: &str) -> Option<Prism> {
-    let prism = std::env::var_os("GPUCLOUD_PRISM")
-        .map(PathBuf::from)
-        .or_else(|| in_repo("node_modules/.bin/prism"));
-    let spec = std::env::var_os("GPUCLOUD_FLUIDSTACK_SPEC")
-        .map(PathBuf::from)
-        .or_else(|| in_repo("openapi/fluidstack-v1alpha1.yaml"));
-    let (Some(prism), Some(spec)) = (prism, spec) else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but Prism or openapi/fluidstack-v1alpha1.yaml is missing"
-        );
-        eprintln!(
-            "SKIPPED: the Prism contract test needs node_modules/.bin/prism and \
-             openapi/fluidstack-v1alpha1.yaml"
-        );
-        return None;
-    };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let mut child = tokio::process::Command::new(prism)
-        .args([
-            "proxy",
-            "--errors",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .arg(spec)
-        .arg(upstream)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("prism starts");
-    // Prism takes 1–2 s to listen, much longer on a loaded machine.
-    for _ in 0..2400 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return Some(Prism {
-                child,
-                url: format!("http://127.0.0.1:{port}"),
-            });
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("prism exited before listening: {status}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("prism did not listen on port {port} within 120 s");
-}
+use gpucloud_fakes::prism;
 
 #[tokio::test]
 async fn every_operation_conforms_to_the_openapi_description() {
@@ -111,12 +34,15 @@ async fn every_operation_conforms_to_the_openapi_description() {
     .await
     .expect("the fake starts");
     let upstream = fake.base_url("us-west-1");
-    let Some(prism) = start_prism(&upstream).await else {
+    let spec = std::env::var_os("GPUCLOUD_FLUIDSTACK_SPEC")
+        .map(PathBuf::from)
+        .or_else(|| prism::find_up("openapi/fluidstack-v1alpha1.yaml"));
+    let Some(prism) = prism::start(spec, &upstream).await else {
         return;
     };
     let config = FluidstackConfig::new(fake.api_key(), fake.project_id().to_string())
         .with_regions(["us-west-1"])
-        .with_region_url("us-west-1", &prism.url)
+        .with_region_url("us-west-1", &prism.base)
         .with_ref_id("cred-prism")
         .with_retry_backoff(Duration::from_millis(5))
         .with_capacity_wait(Duration::from_secs(10), Duration::from_millis(50));

@@ -2,100 +2,26 @@
 //! A request or response that breaks Lambda's description becomes a 4xx/5xx, so the operations
 //! succeeding proves both directions conform.
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use gpucloud_core::{
     AddFirewallRulesToInstanceArgs, CloudClient, CloudClientExt, FirewallRule, FirewallRules,
     GetImageArgs, GetInstanceTypeArgs, GetLocationsArgs, RevokeSecurityGroupRuleArgs,
 };
+use gpucloud_fakes::prism;
 use gpucloud_lambda::LambdaCredential;
-use tokio::process::{Child, Command};
 
 use crate::support::{all, attrs, config, fake};
-
-fn repo_root() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    std::fs::canonicalize(&root).unwrap_or(root)
-}
-
-struct Prism {
-    child: Child,
-    url: String,
-}
-
-impl Prism {
-    async fn start(upstream: &str) -> Option<Prism> {
-        let root = repo_root();
-        let prism = root.join("node_modules/.bin/prism");
-        let spec = root.join("openapi/lambda-cloud-1.10.0.json");
-        if !prism.exists() || !spec.exists() {
-            let missing = if prism.exists() {
-                spec.display().to_string()
-            } else {
-                prism.display().to_string()
-            };
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI is set but {missing} is missing"
-            );
-            println!(
-                "skipped: {missing} is missing (npm install @stoplight/prism-cli at the repo root)"
-            );
-            return None;
-        }
-        let port = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
-            listener.local_addr().expect("addr").port()
-        };
-        let mut child = Command::new(prism)
-            .args([
-                "proxy",
-                "--errors",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .arg(spec)
-            .arg(upstream)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("prism starts");
-        for _ in 0..1200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return Some(Prism {
-                    child,
-                    url: format!("http://127.0.0.1:{port}"),
-                });
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("prism exited before listening: {status}");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("prism did not listen on port {port} within 60 s");
-    }
-
-    async fn stop(mut self) {
-        let _ = self.child.kill().await;
-    }
-}
 
 #[tokio::test]
 async fn every_operation_conforms_to_the_openapi_description() {
     let fake = fake().await;
-    let Some(prism) = Prism::start(&fake.base_url()).await else {
+    let spec = prism::find_up("openapi/lambda-cloud-1.10.0.json");
+    let Some(prism) = prism::start(spec, &fake.base_url()).await else {
         return;
     };
-    let result = drive(&prism.url, fake.api_key(), &fake).await;
-    prism.stop().await;
+    let result = drive(&prism.base, fake.api_key(), &fake).await;
+    drop(prism);
     result.unwrap();
 }
 
