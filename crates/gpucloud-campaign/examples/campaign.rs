@@ -9,7 +9,8 @@
 //! injected 429s, default 0), `--secs S` (wall-clock budget per run, default 3600),
 //! `--faults 5xx,429,reset,lost,truncated` (the kinds to inject, default all), `--provider
 //! NAME` (default: every provider), `--reconcile N` (operations between two reconciles, 0:
-//! only at the end; default 250). Exits 1 when any run breaks the promise.
+//! only at the end; default 250), `--max-live N` (most instances alive at once, default 50).
+//! Exits 1 when any run breaks the promise.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -31,7 +32,7 @@ fn fault_kind(name: &str) -> Option<ProxyFault> {
 
 fn usage(problem: &str) -> ExitCode {
     eprintln!(
-        "campaign: {problem}\nusage: campaign [--ops N] [--seed N] [--seeds N] [--rate F] [--retry-after S] [--secs S] [--faults KINDS] [--provider NAME] [--reconcile N]"
+        "campaign: {problem}\nusage: campaign [--ops N] [--seed N] [--seeds N] [--rate F] [--retry-after S] [--secs S] [--faults KINDS] [--provider NAME] [--reconcile N] [--max-live N]"
     );
     ExitCode::from(2)
 }
@@ -60,6 +61,12 @@ async fn main() -> ExitCode {
                 .map(|v| options.fault_rate = v)
                 .is_some(),
             "--reconcile" => value.parse().map(|v| options.reconcile_every = v).is_ok(),
+            "--max-live" => value
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(|v| options.max_live = v)
+                .is_some(),
             "--retry-after" => value.parse().map(|v| options.retry_after_secs = v).is_ok(),
             "--secs" => value
                 .parse()

@@ -1,5 +1,6 @@
 //! Lambda's entry: the fake, a credential pointed at the proxy, and what the fake holds.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -115,13 +116,25 @@ impl RunningFake for RunningLambda {
 
     fn forget_terminated(&self) {
         let state = self.fake.state();
+        let mut their_keys = HashSet::new();
         for instance in state.instances() {
             if matches!(
                 instance.status,
                 FakeInstanceStatus::Terminating | FakeInstanceStatus::Terminated
             ) {
                 state.remove_instance(&instance.id);
+                their_keys.extend(instance.ssh_key_names);
             }
+        }
+        // A key another instance still uses stays; a key no instance used at all is not
+        // touched either, so the campaign still sees it as leaked.
+        for instance in state.instances() {
+            for name in &instance.ssh_key_names {
+                their_keys.remove(name);
+            }
+        }
+        for name in their_keys {
+            state.remove_ssh_key(&name);
         }
     }
 

@@ -63,7 +63,10 @@ pub trait RunningFake: Send + Sync {
     fn inspect(&self) -> FakeState;
 
     /// Lets time pass for instances on their way out: the fake forgets terminated ones, as
-    /// the provider eventually does (sweeps wait for that).
+    /// the provider eventually does (sweeps wait for that), and the account's SSH keys that
+    /// only they used are deleted, as a user cleans up after terminating. Without the second
+    /// half, every create of a long run adds a key that stays, and the provider's per-create
+    /// key lookup grows with the run.
     fn forget_terminated(&self);
 
     /// Runs the provider's documented sweeps of strays, with the campaign's credential
@@ -132,6 +135,10 @@ pub struct CampaignOptions {
     /// end. Terminated instances pile up in the fake otherwise and every list slows down
     /// with them, so a long run would spend its time listing the dead. Default 250.
     pub reconcile_every: u64,
+    /// Most instances alive at once: at the cap, a create draws a terminate instead. Every
+    /// list, and every create's RefID lookup, reads every live instance, so an uncapped live
+    /// set (creates outnumber terminates) makes a long run quadratic. Default 50.
+    pub max_live: usize,
 }
 
 impl CampaignOptions {
@@ -146,6 +153,7 @@ impl CampaignOptions {
             retry_after_secs: 0,
             op_timeout: Duration::from_secs(60),
             reconcile_every: 250,
+            max_live: 50,
         }
     }
 }
@@ -245,8 +253,6 @@ struct Model {
     terminated: HashSet<InstanceId>,
     /// Instances already counted as duplicates.
     flagged: HashSet<String>,
-    /// Names of the SSH keys of instances the fake has since forgotten: still used.
-    forgotten_keys: HashSet<String>,
     /// Ids of instances, keys and attachments already counted as leaked or stray, so a
     /// reconcile does not count again what an earlier one found.
     counted: HashSet<String>,
@@ -304,6 +310,7 @@ struct Run {
     model: Model,
     report: Report,
     timeout: Duration,
+    max_live: usize,
 }
 
 impl Run {
@@ -446,7 +453,12 @@ impl Run {
     async fn step(&mut self, rng: &mut StdRng) {
         let roll = rng.random_range(0..100u32);
         let alive = self.model.alive();
+        let capped = alive.len() >= self.max_live;
         match roll {
+            0..40 if capped => {
+                let id = alive[rng.random_range(0..alive.len())].clone();
+                self.terminate(id).await;
+            }
             0..40 => {
                 let ref_id = format!("c{}-{}", self.report.seed, self.model.order.len());
                 let key = public_key(rng);
@@ -531,7 +543,6 @@ impl Run {
             .instances
             .iter()
             .flat_map(|i| i.key_names.iter().map(String::as_str))
-            .chain(self.model.forgotten_keys.iter().map(String::as_str))
             .collect();
         let leaked: Vec<&FakeResource> = state
             .keys
@@ -551,14 +562,6 @@ impl Run {
     }
 
     async fn count_strays(&mut self) {
-        let before = self.fake.inspect();
-        self.model.forgotten_keys.extend(
-            before
-                .instances
-                .into_iter()
-                .filter(|i| !i.live)
-                .flat_map(|i| i.key_names),
-        );
         self.fake.forget_terminated();
         if let Err(e) = self.fake.sweep().await {
             self.note(format!("the sweep failed with faults off: {e}"));
@@ -619,6 +622,7 @@ pub async fn run(target: &dyn Target, options: &CampaignOptions) -> gpucloud::Re
             ..Report::default()
         },
         timeout: options.op_timeout,
+        max_live: options.max_live.max(1),
     };
     let mut rng = StdRng::seed_from_u64(options.seed ^ 0x5eed_ca3b_a16e);
     let started = Instant::now();

@@ -416,6 +416,15 @@ impl FakeLambdaState {
         id
     }
 
+    /// Deletes the SSH key named `name` directly (as if deleted in the console). Returns false
+    /// if there was none.
+    pub fn remove_ssh_key(&self, name: &str) -> bool {
+        let mut inner = self.lock();
+        let before = inner.ssh_keys.len();
+        inner.ssh_keys.retain(|k| k.name != name);
+        inner.ssh_keys.len() != before
+    }
+
     /// Every firewall ruleset in the account, in creation order.
     pub fn firewall_rulesets(&self) -> Vec<FakeFirewallRuleset> {
         self.lock().rulesets.clone()
@@ -633,5 +642,16 @@ mod tests {
             3
         );
         assert_eq!(state.instances().len(), 3);
+    }
+
+    #[test]
+    fn keys_are_removed_by_name_only() {
+        let state = FakeLambdaState::new(timing());
+        state.add_ssh_key("a", "ssh-ed25519 AAAA a");
+        state.add_ssh_key("b", "ssh-ed25519 AAAA b");
+        assert!(state.remove_ssh_key("a"));
+        assert!(!state.remove_ssh_key("a"));
+        let left: Vec<String> = state.ssh_keys().into_iter().map(|k| k.name).collect();
+        assert_eq!(left, ["b"]);
     }
 }
