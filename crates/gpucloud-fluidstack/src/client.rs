@@ -452,7 +452,6 @@ impl FluidstackClient {
             instance.created_at = instance.created_at.or(created_at);
         }
         instance.pub_key_fingerprint = fingerprint;
-        instance.firewall_rules = attrs.firewall_rules.clone();
         instance
     }
 
@@ -644,7 +643,11 @@ impl CloudClient for FluidstackClient {
                 ),
             ));
         }
-        let w = self.settle(region, w).await?;
+        let mut w = self.settle(region, w).await?;
+        if w.user_data.is_empty() {
+            // An answer without the user data: the rules are still the ones just sent.
+            w.user_data.clone_from(&body.user_data);
+        }
         Ok(self.created(region, w, &create, fingerprint, created_at))
     }
 

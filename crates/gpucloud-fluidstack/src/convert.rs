@@ -8,8 +8,9 @@ use gpucloud_core::{
     InstanceType, InstanceTypeId, LifecycleStatus, Manufacturer, Price, Result, Status, Tags,
     normalize_gpu_name,
 };
+use gpucloud_core::hostname::instance_hostname;
 
-use crate::wire;
+use crate::{firewall, wire};
 
 /// The provider id.
 pub(crate) const PROVIDER: &str = "fluidstack";
@@ -52,11 +53,16 @@ pub(crate) fn status(raw: &str) -> Status {
 }
 
 /// A Fluidstack instance of `region` → [`Instance`]. Bookkeeping tags become `ref_id`,
-/// `cloud_cred_ref_id` and `created_at` and are removed from `tags` ([`Bookkeeping::decode`]). The API reports one
-/// address (`ip`): it is the SSH endpoint and both the public and the private address.
+/// `cloud_cred_ref_id` and `created_at` and are removed from `tags` ([`Bookkeeping::decode`]).
+/// The API reports one address (`ip`): it is the SSH endpoint and both the public and the
+/// private address. The API has no host name and no firewall: the host name is core's rule
+/// over the name and RefID ([`instance_hostname`]), the rules are the ones the bootstrap's
+/// user data enforces ([`firewall::rules_from_user_data`]).
 pub(crate) fn instance(w: wire::Instance, region: &str, ssh_user: &str) -> Instance {
     let status = status(&w.state);
+    let firewall_rules = firewall::rules_from_user_data(&w.user_data);
     let (bookkeeping, tags) = Bookkeeping::decode(w.tags);
+    let hostname = instance_hostname(&w.name, &bookkeeping.ref_id);
     let instance_type_id = if w.instance_type.is_empty() {
         InstanceTypeId::default()
     } else {
@@ -64,6 +70,8 @@ pub(crate) fn instance(w: wire::Instance, region: &str, ssh_user: &str) -> Insta
     };
     Instance {
         name: w.name,
+        hostname,
+        firewall_rules,
         ref_id: bookkeeping.ref_id,
         cloud_cred_ref_id: bookkeeping.cred_ref_id,
         created_at: bookkeeping.created_at,
@@ -626,6 +634,7 @@ mod tests {
             state: "running".into(),
             image: "image://ubuntu22.04".into(),
             preemptible: true,
+            user_data: String::new(),
             tags: wire_tags(
                 &Tags::from([("team".into(), "ml".into())]),
                 &Bookkeeping {
@@ -653,6 +662,56 @@ mod tests {
             "us-west-1-noSub-h100-hgx-80gb.8x"
         );
         assert_eq!(i.location, "us-west-1");
+        assert_eq!(i.hostname, "train");
+        assert!(i.firewall_rules.is_empty(), "no bootstrap user data, no known rules");
+    }
+
+    #[test]
+    fn hostnames_follow_the_core_rule() {
+        for (name, ref_id, expected) in [
+            ("Train Job #1", "ref-1", "train-job-1"),
+            // A create without a name sends the RefID as the name.
+            ("env-42", "env-42", "env-42"),
+            ("###", "Ref 7", "ref-7"),
+            ("", "", "instance"),
+        ] {
+            let w = wire::Instance {
+                name: name.into(),
+                tags: wire_tags(
+                    &Tags::new(),
+                    &Bookkeeping {
+                        ref_id: ref_id.into(),
+                        ..Bookkeeping::default()
+                    },
+                ),
+                ..wire::Instance::default()
+            };
+            assert_eq!(instance(w, "r", "ubuntu").hostname, expected, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn instances_report_the_rules_their_user_data_enforces() {
+        let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOu3o9AyeQeAgLrWm4iW8YTloO1TYKxHj8ZxO7xuEni5 t@x";
+        let rendered = gpucloud_bootstrap::Bootstrap::new("ubuntu", key)
+            .unwrap()
+            .with_ingress_rules(&[gpucloud_core::FirewallRule::port(8443)])
+            .unwrap()
+            .render();
+        let w = wire::Instance {
+            user_data: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, rendered),
+            ..wire::Instance::default()
+        };
+        let ports: Vec<(u16, Option<gpucloud_core::Protocol>)> = instance(w, "r", "ubuntu")
+            .firewall_rules
+            .ingress_rules
+            .iter()
+            .map(|r| (r.from_port, r.protocol))
+            .collect();
+        assert_eq!(
+            ports,
+            [(22, Some(gpucloud_core::Protocol::Tcp)), (8443, None)]
+        );
     }
 
     #[test]

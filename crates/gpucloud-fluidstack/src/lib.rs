@@ -4,6 +4,7 @@ mod client;
 mod config;
 mod convert;
 mod error;
+mod firewall;
 mod wire;
 
 use std::sync::Arc;

@@ -53,6 +53,9 @@ pub(crate) struct Instance {
     pub image: String,
     #[serde(deserialize_with = "null_default")]
     pub preemptible: bool,
+    /// Base64 cloud-init user data: what the bootstrap rendered, firewall included.
+    #[serde(rename = "userData", deserialize_with = "null_default")]
+    pub user_data: String,
     #[serde(deserialize_with = "null_default")]
     pub tags: BTreeMap<String, String>,
 }
