@@ -199,6 +199,58 @@ async fn create_sends_the_bootstrap_and_bookkeeping_and_runs() {
 }
 
 #[tokio::test]
+async fn get_and_list_report_the_enforced_rules_and_the_core_host_name() {
+    let fake = fake().await;
+    let client = client(&fake);
+    let mut a = attrs("ref-fw");
+    a.name = "Train Job #1".into();
+    a.user_data_base64 = base64::engine::general_purpose::STANDARD.encode("#cloud-config\n{}\n");
+    a.firewall_rules = FirewallRules {
+        ingress_rules: vec![
+            FirewallRule::port(8080),
+            FirewallRule::range(9000, 9100, vec!["10.0.0.0/8".into(), "2001:db8::/32".into()]),
+        ],
+        egress_rules: vec![],
+    };
+    let created = validate_and_create(&client, &a).await.unwrap();
+    let got = client.get_instance(&created.cloud_id).await.unwrap();
+    let listed = client
+        .list_instances(&ListInstancesArgs::default())
+        .await
+        .unwrap();
+    let listed = listed
+        .iter()
+        .find(|i| i.cloud_id == created.cloud_id)
+        .expect("listed");
+    for (what, instance) in [("create", &created), ("get", &got), ("list", listed)] {
+        assert_eq!(instance.hostname, "train-job-1", "{what}");
+        let rules = &instance.firewall_rules;
+        assert!(rules.egress_rules.is_empty(), "{what}: egress is all allowed");
+        let shape: Vec<(u16, u16, usize)> = rules
+            .ingress_rules
+            .iter()
+            .map(|r| (r.from_port, r.to_port, r.ip_ranges.len()))
+            .collect();
+        // SSH, which the bootstrap always opens, then the two rules asked for.
+        assert_eq!(shape, [(22, 22, 0), (8080, 8080, 0), (9000, 9100, 2)], "{what}");
+        let reported: std::collections::BTreeSet<_> = rules
+            .ingress_rules
+            .iter()
+            .flat_map(FirewallRule::triples)
+            .collect();
+        assert!(
+            a.firewall_rules
+                .ingress_rules
+                .iter()
+                .flat_map(FirewallRule::triples)
+                .all(|t| reported.contains(&t)),
+            "{what}: every rule asked for is reported"
+        );
+    }
+    clean_up(&fake, &client).await;
+}
+
+#[tokio::test]
 async fn a_project_name_is_resolved_once_per_region() {
     let fake = fake().await;
     let client = FluidstackCredential::new(config(&fake, "default", CRED))
