@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
+use gpucloud_core::hostname::instance_hostname;
 use gpucloud_core::{
     Architecture, Bookkeeping, Bytes, BytesUnit, CloudError, Gpu, Instance, InstanceId,
     InstanceType, InstanceTypeId, LifecycleStatus, Manufacturer, Price, Result, Status, Tags,
     normalize_gpu_name,
 };
-use gpucloud_core::hostname::instance_hostname;
 
 use crate::{firewall, wire};
 
@@ -663,7 +663,10 @@ mod tests {
         );
         assert_eq!(i.location, "us-west-1");
         assert_eq!(i.hostname, "train");
-        assert!(i.firewall_rules.is_empty(), "no bootstrap user data, no known rules");
+        assert!(
+            i.firewall_rules.is_empty(),
+            "no bootstrap user data, no known rules"
+        );
     }
 
     #[test]
@@ -692,7 +695,8 @@ mod tests {
 
     #[test]
     fn instances_report_the_rules_their_user_data_enforces() {
-        let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOu3o9AyeQeAgLrWm4iW8YTloO1TYKxHj8ZxO7xuEni5 t@x";
+        let key =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOu3o9AyeQeAgLrWm4iW8YTloO1TYKxHj8ZxO7xuEni5 t@x";
         let rendered = gpucloud_bootstrap::Bootstrap::new("ubuntu", key)
             .unwrap()
             .with_ingress_rules(&[gpucloud_core::FirewallRule::port(8443)])

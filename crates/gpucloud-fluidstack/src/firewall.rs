@@ -51,7 +51,10 @@ fn line(text: &str) -> Option<Line> {
     } else if let Some(ports) = l4.strip_prefix("udp dport ") {
         (Some(Protocol::Udp), ports)
     } else {
-        (None, l4.strip_prefix("meta l4proto { tcp, udp } th dport ")?)
+        (
+            None,
+            l4.strip_prefix("meta l4proto { tcp, udp } th dport ")?,
+        )
     };
     let (from, to) = ports.split_once('-').unwrap_or((ports, ports));
     let (from_port, to_port) = (from.parse::<u16>().ok()?, to.parse::<u16>().ok()?);
@@ -114,10 +117,13 @@ fn bootstrap_config(document: &str) -> Option<String> {
     }
     let boundary = document.split_once("boundary=\"")?.1.split_once('"')?.0;
     let separator = format!("--{boundary}");
-    let body = document.split(separator.as_str()).skip(1).find_map(|section| {
-        let (headers, body) = section.split_once("\r\n\r\n")?;
-        headers.contains(BOOTSTRAP_PART).then_some(body)
-    })?;
+    let body = document
+        .split(separator.as_str())
+        .skip(1)
+        .find_map(|section| {
+            let (headers, body) = section.split_once("\r\n\r\n")?;
+            headers.contains(BOOTSTRAP_PART).then_some(body)
+        })?;
     let encoded: String = body.split_whitespace().collect();
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded)
@@ -147,7 +153,8 @@ mod tests {
 
     use super::*;
 
-    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOu3o9AyeQeAgLrWm4iW8YTloO1TYKxHj8ZxO7xuEni5 t@x";
+    const KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOu3o9AyeQeAgLrWm4iW8YTloO1TYKxHj8ZxO7xuEni5 t@x";
 
     fn rule(from: u16, to: u16, ranges: &[&str], protocol: Option<Protocol>) -> FirewallRule {
         FirewallRule {
@@ -179,16 +186,29 @@ mod tests {
     fn rules_round_trip_through_the_bootstrap() {
         let asked = vec![
             rule(8080, 8080, &[], Some(Protocol::Tcp)),
-            rule(60000, 61000, &["10.1.2.3/8", "2001:db8::1/32"], Some(Protocol::Udp)),
+            rule(
+                60000,
+                61000,
+                &["10.1.2.3/8", "2001:db8::1/32"],
+                Some(Protocol::Udp),
+            ),
             rule(443, 443, &["0.0.0.0/0", "::/0"], None),
             rule(53, 53, &["192.0.2.7"], Some(Protocol::Udp)),
         ];
-        for user_data in [&b""[..], b"#cloud-config\npackages: [htop]\n", b"#!/bin/sh\necho hi\n"] {
+        for user_data in [
+            &b""[..],
+            b"#cloud-config\npackages: [htop]\n",
+            b"#!/bin/sh\necho hi\n",
+        ] {
             let seen = rules_from_user_data(&rendered(&asked, user_data));
             assert!(seen.egress_rules.is_empty());
             let mut expected = asked.clone();
             expected.insert(0, rule(22, 22, &[], Some(Protocol::Tcp)));
-            assert_eq!(triples(&seen.ingress_rules), triples(&expected), "{user_data:?}");
+            assert_eq!(
+                triples(&seen.ingress_rules),
+                triples(&expected),
+                "{user_data:?}"
+            );
             // Sources of one rule stay one rule; ids are positions.
             assert_eq!(seen.ingress_rules.len(), 5, "{:?}", seen.ingress_rules);
             assert_eq!(
@@ -229,7 +249,11 @@ mod tests {
     #[test]
     fn unknown_user_data_gives_no_rules() {
         for data in ["", "!!not base64!!", "I2Nsb3VkLWNvbmZpZwo="] {
-            assert_eq!(rules_from_user_data(data), FirewallRules::default(), "{data}");
+            assert_eq!(
+                rules_from_user_data(data),
+                FirewallRules::default(),
+                "{data}"
+            );
         }
     }
 

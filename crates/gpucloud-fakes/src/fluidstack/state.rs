@@ -288,6 +288,53 @@ impl FakeFluidstackState {
         }
     }
 
+    /// Adds `n` instances of `instance_type` in `region` to the default project, already
+    /// `running` (no capacity taken), named `seed-<i>`, each with `tags` and `user_data`
+    /// (base64, as the API stores it): large lists for benchmarks. Returns their ids in order;
+    /// `None` when the fake does not serve `region` or the type is unknown.
+    pub fn seed_instances(
+        &self,
+        n: usize,
+        region: &str,
+        instance_type: &str,
+        tags: &BTreeMap<String, String>,
+        user_data: Option<&str>,
+    ) -> Option<Vec<Uuid>> {
+        let instance_type = catalog::instance_type(instance_type)?;
+        if !self.serves(region) {
+            return None;
+        }
+        let project = self.default_project;
+        let mut inner = self.lock();
+        let mut ids = Vec::with_capacity(n);
+        for i in 0..n {
+            let id = Uuid::new_v4();
+            let ip = inner.allocate_address();
+            inner.instances.push(InstanceRecord {
+                snapshot: FakeInstance {
+                    id,
+                    project,
+                    region: region.to_owned(),
+                    name: format!("seed-{i}"),
+                    instance_type: instance_type.name.to_owned(),
+                    state: FakeInstanceState::Running,
+                    ip: Some(ip),
+                    image: super::api::DEFAULT_IMAGE.to_owned(),
+                    preemptible: false,
+                    ephemeral: false,
+                    user_data: user_data.map(str::to_owned),
+                    filesystems: Vec::new(),
+                    tags: tags.clone(),
+                },
+                timeline: Timeline::fixed(FakeInstanceState::Running),
+                ip_from: Some(Instant::now()),
+                holds_capacity: false,
+            });
+            ids.push(id);
+        }
+        Some(ids)
+    }
+
     /// Removes an instance at once, as if its deletion had completed. False if absent.
     pub fn remove_instance(&self, id: Uuid) -> bool {
         self.lock().remove_where(|r| r.snapshot.id == id) > 0
@@ -364,6 +411,28 @@ mod tests {
             "default",
             None,
         )
+    }
+
+    #[test]
+    fn seeded_instances_run_at_once_without_taking_capacity() {
+        let state = state();
+        let tags = BTreeMap::from([("k".to_owned(), "v".to_owned())]);
+        let ids = state
+            .seed_instances(3, "r1", "h100-hgx-80gb.8x", &tags, Some("dQ=="))
+            .unwrap();
+        assert_eq!(ids.len(), 3);
+        let seen = state.instances();
+        assert!(seen.iter().all(|i| i.state == FakeInstanceState::Running
+            && i.ip.is_some()
+            && i.tags == tags
+            && i.user_data.as_deref() == Some("dQ==")));
+        assert_eq!(state.capacity("r1", "h100-hgx-80gb.8x"), DEFAULT_CAPACITY);
+        assert!(
+            state
+                .seed_instances(1, "r3", "h100-hgx-80gb.8x", &tags, None)
+                .is_none()
+        );
+        assert!(state.seed_instances(1, "r1", "nope", &tags, None).is_none());
     }
 
     #[test]

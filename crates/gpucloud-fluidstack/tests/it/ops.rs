@@ -208,7 +208,11 @@ async fn get_and_list_report_the_enforced_rules_and_the_core_host_name() {
     a.firewall_rules = FirewallRules {
         ingress_rules: vec![
             FirewallRule::port(8080),
-            FirewallRule::range(9000, 9100, vec!["10.0.0.0/8".into(), "2001:db8::/32".into()]),
+            FirewallRule::range(
+                9000,
+                9100,
+                vec!["10.0.0.0/8".into(), "2001:db8::/32".into()],
+            ),
         ],
         egress_rules: vec![],
     };
@@ -225,14 +229,21 @@ async fn get_and_list_report_the_enforced_rules_and_the_core_host_name() {
     for (what, instance) in [("create", &created), ("get", &got), ("list", listed)] {
         assert_eq!(instance.hostname, "train-job-1", "{what}");
         let rules = &instance.firewall_rules;
-        assert!(rules.egress_rules.is_empty(), "{what}: egress is all allowed");
+        assert!(
+            rules.egress_rules.is_empty(),
+            "{what}: egress is all allowed"
+        );
         let shape: Vec<(u16, u16, usize)> = rules
             .ingress_rules
             .iter()
             .map(|r| (r.from_port, r.to_port, r.ip_ranges.len()))
             .collect();
         // SSH, which the bootstrap always opens, then the two rules asked for.
-        assert_eq!(shape, [(22, 22, 0), (8080, 8080, 0), (9000, 9100, 2)], "{what}");
+        assert_eq!(
+            shape,
+            [(22, 22, 0), (8080, 8080, 0), (9000, 9100, 2)],
+            "{what}"
+        );
         let reported: std::collections::BTreeSet<_> = rules
             .ingress_rules
             .iter()
