@@ -251,6 +251,9 @@ struct Model {
     told: HashMap<InstanceId, String>,
     /// Instances whose terminate returned success.
     terminated: HashSet<InstanceId>,
+    /// `told` without `terminated`, by id, kept as both change: every operation draws from
+    /// it, and `told` grows with the run.
+    alive: BTreeMap<String, InstanceId>,
     /// Instances already counted as duplicates.
     flagged: HashSet<String>,
     /// Ids of instances, keys and attachments already counted as leaked or stray, so a
@@ -259,15 +262,10 @@ struct Model {
 }
 
 impl Model {
+    /// The instances a create returned and no terminate has ended, in a stable order (so a
+    /// seed picks the same ones every run).
     fn alive(&self) -> Vec<InstanceId> {
-        let mut ids: Vec<InstanceId> = self
-            .told
-            .keys()
-            .filter(|id| !self.terminated.contains(*id))
-            .cloned()
-            .collect();
-        ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-        ids
+        self.alive.values().cloned().collect()
     }
 }
 
@@ -410,6 +408,9 @@ impl Run {
             record.told = Some(id.clone());
             record.unknown = false;
         }
+        if !self.model.terminated.contains(&id) {
+            self.model.alive.insert(id.as_str().to_owned(), id.clone());
+        }
         self.model.told.insert(id, ref_id.to_owned());
     }
 
@@ -421,6 +422,7 @@ impl Run {
         })
         .await;
         if let Some(Ok(())) = self.count_outcome(&format!("terminate {id}"), outcome) {
+            self.model.alive.remove(id.as_str());
             self.model.terminated.insert(id);
         }
     }
@@ -643,4 +645,114 @@ pub async fn run(target: &dyn Target, options: &CampaignOptions) -> gpucloud::Re
     run.reconcile().await;
     proxy.shutdown().await;
     Ok(run.report)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use gpucloud::lambda::{LambdaConfig, LambdaCredential};
+
+    use super::*;
+
+    /// A fake whose state the test writes; forgetting drops ended instances and the keys only
+    /// they used, as the real targets do.
+    struct Stub(Arc<Mutex<FakeState>>);
+
+    #[async_trait]
+    impl RunningFake for Stub {
+        fn base_url(&self) -> String {
+            "http://127.0.0.1:9".to_owned()
+        }
+
+        fn credential(&self, _: &str) -> gpucloud::Result<Arc<dyn CloudCredential>> {
+            Err(CloudError::configuration("the stub has no API"))
+        }
+
+        fn create_attrs(&self, ref_id: &str, public_key: &str) -> CreateInstanceAttrs {
+            CreateInstanceAttrs {
+                ref_id: ref_id.to_owned(),
+                public_key: public_key.to_owned(),
+                ..CreateInstanceAttrs::default()
+            }
+        }
+
+        fn inspect(&self) -> FakeState {
+            self.0.lock().unwrap().clone()
+        }
+
+        fn forget_terminated(&self) {
+            let mut state = self.0.lock().unwrap();
+            state.instances.retain(|i| i.live);
+            let used: HashSet<String> = state
+                .instances
+                .iter()
+                .flat_map(|i| i.key_names.clone())
+                .collect();
+            state
+                .keys
+                .retain(|k| used.contains(&k.name) || k.name.starts_with("stray"));
+        }
+    }
+
+    fn instance(id: &str, live: bool, key: &str) -> FakeInstanceView {
+        FakeInstanceView {
+            id: id.to_owned(),
+            ref_id: None,
+            live,
+            key_names: vec![key.to_owned()],
+            uses: Vec::new(),
+        }
+    }
+
+    fn key(name: &str) -> FakeResource {
+        FakeResource {
+            id: format!("id-{name}"),
+            name: name.to_owned(),
+        }
+    }
+
+    fn run_over(state: &Arc<Mutex<FakeState>>) -> Run {
+        let client =
+            LambdaCredential::new(LambdaConfig::new("k").with_base_url("http://127.0.0.1:9"))
+                .unwrap()
+                .client("");
+        Run {
+            client: Arc::new(client),
+            fake: Box::new(Stub(Arc::clone(state))),
+            model: Model::default(),
+            report: Report::default(),
+            timeout: Duration::from_secs(1),
+            max_live: 50,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_no_instance_uses_is_a_leak_also_after_forgetting() {
+        let state = Arc::new(Mutex::new(FakeState {
+            instances: vec![instance("a", true, "ka"), instance("b", false, "kb")],
+            keys: vec![key("ka"), key("kb"), key("stray-1")],
+            attachments: BTreeMap::new(),
+        }));
+        let mut run = run_over(&state);
+        for id in ["a", "b"] {
+            run.model.told.insert(InstanceId::new(id), "r".to_owned());
+        }
+        run.model.terminated.insert(InstanceId::new("b"));
+        run.compare();
+        assert_eq!(run.report.leaked_keys, 1, "{:?}", run.report.findings);
+        run.count_strays().await;
+        // `b` and its key are forgotten; the stray is still there and counted only once.
+        assert_eq!(run.fake.inspect().keys.len(), 2);
+        run.compare();
+        assert_eq!(run.report.leaked_keys, 1, "{:?}", run.report.findings);
+        // A key added again under a forgotten instance's name, by a create that then
+        // failed, is used by nothing now: a leak, not hidden by the name's history.
+        state.lock().unwrap().keys.push(FakeResource {
+            id: "id-kb-2".to_owned(),
+            name: "kb".to_owned(),
+        });
+        run.compare();
+        assert_eq!(run.report.leaked_keys, 2, "{:?}", run.report.findings);
+    }
 }
