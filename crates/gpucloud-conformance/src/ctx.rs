@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use gpucloud_core::wait::{WaitOptions, wait_for_status};
-use gpucloud_core::{
+use gpucloud_core::{CloudClientExt as _, 
     Architecture, CloudClient, CloudCredential, CloudError, CreateInstanceAttrs, FirewallRule,
     GetInstanceTypeArgs, Instance, InstanceId, InstanceType, InstanceTypeId, LifecycleStatus,
     LocationsFilter, Result, Tags,
@@ -166,14 +166,21 @@ impl Ctx {
                 it.is_available && it.supported_architectures.contains(&Architecture::X86_64)
             })
             .collect();
+        // A type that can do what the client declares comes first, so that the stop and
+        // reboot checks test the capability rather than finding the instance cannot.
+        let wants_stop = self.client.stop_start().is_ok();
+        let wants_reboot = self.client.reboot().is_ok();
+        let misses = |it: &InstanceType| {
+            u8::from(wants_stop && !it.stoppable) + u8::from(wants_reboot && !it.rebootable)
+        };
         candidates.sort_by(|a, b| {
             let price = |it: &InstanceType| it.base_price.as_ref().map(|p| p.amount);
-            match (price(a), price(b)) {
+            misses(a).cmp(&misses(b)).then_with(|| match (price(a), price(b)) {
                 (Some(x), Some(y)) => x.cmp(&y),
                 (Some(_), None) => std::cmp::Ordering::Less,
                 (None, Some(_)) => std::cmp::Ordering::Greater,
                 (None, None) => std::cmp::Ordering::Equal,
-            }
+            })
             .then_with(|| a.id.cmp(&b.id))
         });
         candidates.into_iter().next().ok_or_else(|| {

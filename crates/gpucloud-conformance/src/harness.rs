@@ -10,9 +10,11 @@
 //!
 //! A check that cannot apply to the client and target (a capability not declared, instances not
 //! reachable, no stable IDs given) is an *ignored* trial, decided before anything runs, so both
-//! libtest and nextest show it as skipped. A check that finds at run time that it does not apply
-//! (e.g. the instance reports `stoppable = false`) is ignored at run time: libtest shows that as
-//! ignored, nextest (which sees only the exit status of a one-trial process) as passed.
+//! libtest and nextest show it as skipped. Nothing is left to decide at run time: the test
+//! instance's type is chosen to support what the client declares (a stoppable type when
+//! stop-start is declared), and a declared capability the instance then cannot use fails its
+//! check. A check that still finds at run time that it does not apply fails, because nextest,
+//! which sees only the exit status of a one-trial process, would count it as passed.
 
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,7 +22,7 @@ use std::future::Future;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use libtest_mimic::{Arguments, Completion, Conclusion, Failed, Trial};
+use libtest_mimic::{Arguments, Conclusion, Failed, Trial};
 use tokio::runtime::Runtime;
 use tokio::sync::{Mutex as AsyncMutex, watch};
 
@@ -159,7 +161,7 @@ impl Suite {
                     Kind::Ready(session) => {
                         let ignored = session.not_applicable(name).is_some();
                         let session = Arc::clone(session);
-                        Trial::ignorable_test(full, move || session.trial(name))
+                        Trial::test(full, move || session.trial(name))
                             .with_ignored_flag(ignored)
                     }
                 }
@@ -364,15 +366,21 @@ impl Session {
     }
 
     /// Runs the trial of check `name` to its libtest outcome.
-    fn trial(&self, name: &'static str) -> Result<Completion, Failed> {
+    fn trial(&self, name: &'static str) -> Result<(), Failed> {
         let _ended = Ended {
             session: self,
             name,
         };
         let result = self.runtime.block_on(self.check(name));
         match result.outcome {
-            Outcome::Passed => Ok(Completion::Completed),
-            Outcome::Skipped { reason } => Ok(Completion::ignored_with(reason)),
+            Outcome::Passed => Ok(()),
+            // Whether a check applies is decided when the trials are listed; a one-trial process
+            // (nextest) could only report a later skip as passed, so it is a failure instead.
+            Outcome::Skipped { reason } => Err(format!(
+                "check {name} found at run time that it does not apply: {reason} (a check that \
+                 cannot apply must be ignored when the trials are listed)"
+            )
+            .into()),
             Outcome::Failed { mismatches } => {
                 let mut message = format!("check {name} failed:");
                 for mismatch in &mismatches {
