@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use gpucloud_core::wait::{WaitOptions, wait_for_status};
-use gpucloud_core::{CloudClientExt as _, 
-    Architecture, CloudClient, CloudCredential, CloudError, CreateInstanceAttrs, FirewallRule,
-    GetInstanceTypeArgs, Instance, InstanceId, InstanceType, InstanceTypeId, LifecycleStatus,
-    LocationsFilter, Result, Tags,
+use gpucloud_core::{
+    Architecture, CloudClient, CloudClientExt as _, CloudCredential, CloudError,
+    CreateInstanceAttrs, FirewallRule, GetInstanceTypeArgs, Instance, InstanceId, InstanceType,
+    InstanceTypeId, LifecycleStatus, LocationsFilter, Result, Tags,
 };
 use tokio::sync::Mutex as AsyncMutex;
 
@@ -175,13 +175,15 @@ impl Ctx {
         };
         candidates.sort_by(|a, b| {
             let price = |it: &InstanceType| it.base_price.as_ref().map(|p| p.amount);
-            misses(a).cmp(&misses(b)).then_with(|| match (price(a), price(b)) {
-                (Some(x), Some(y)) => x.cmp(&y),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => std::cmp::Ordering::Equal,
-            })
-            .then_with(|| a.id.cmp(&b.id))
+            misses(a)
+                .cmp(&misses(b))
+                .then_with(|| match (price(a), price(b)) {
+                    (Some(x), Some(y)) => x.cmp(&y),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (None, None) => std::cmp::Ordering::Equal,
+                })
+                .then_with(|| a.id.cmp(&b.id))
         });
         candidates.into_iter().next().ok_or_else(|| {
             format!(

@@ -130,6 +130,24 @@ impl Suite {
         }
     }
 
+    /// The live suite of a provider from its configuration as `from_env` read it: `make`'s suite
+    /// when there is one, [`Suite::skipped`] naming `credential_env` when it is not set, and
+    /// [`Suite::broken`] when a setting is invalid (a typo in CI's secrets must not pass as
+    /// "not configured").
+    pub fn live<C, E: std::fmt::Display>(
+        prefix: impl Into<String>,
+        credential_env: &str,
+        config: Result<Option<C>, E>,
+        make: impl FnOnce(String, C) -> Self,
+    ) -> Self {
+        let prefix = prefix.into();
+        match config {
+            Ok(Some(config)) => make(prefix, config),
+            Ok(None) => Self::skipped(prefix, format!("{credential_env} is not set")),
+            Err(e) => Self::broken(prefix, format!("the provider's settings are invalid: {e}")),
+        }
+    }
+
     /// The prefix of this suite's trial names.
     pub fn prefix(&self) -> &str {
         &self.prefix
@@ -161,8 +179,7 @@ impl Suite {
                     Kind::Ready(session) => {
                         let ignored = session.not_applicable(name).is_some();
                         let session = Arc::clone(session);
-                        Trial::test(full, move || session.trial(name))
-                            .with_ignored_flag(ignored)
+                        Trial::test(full, move || session.trial(name)).with_ignored_flag(ignored)
                     }
                 }
             })
