@@ -13,7 +13,7 @@ use crate::common::{Harness, json, run_ok, stderr, stdout};
 fn ctrl_c_during_a_launch_terminates_what_the_attempt_made() {
     let h = Harness::with_boot_delay(Duration::from_secs(60));
     h.user_key();
-    let mut child = h
+    let child = h
         .process_cmd()
         .args([
             "launch",
