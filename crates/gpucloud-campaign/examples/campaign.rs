@@ -10,7 +10,9 @@
 //! `--faults 5xx,429,reset,lost,truncated` (the kinds to inject, default all), `--provider
 //! NAME` (default: every provider), `--reconcile N` (operations between two reconciles, 0:
 //! only at the end; default 250), `--max-live N` (most instances alive at once, default 50).
-//! Exits 1 when any run breaks the promise.
+//! Exits 1 when any run breaks the promise. With `RUST_LOG=gpucloud_campaign=info`, each
+//! reconcile logs the time since the last one and what the fake holds (instances, keys,
+//! attachments), which shows whether anything piles up as the run goes on.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -39,6 +41,10 @@ fn usage(problem: &str) -> ExitCode {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let mut options = CampaignOptions {
         max_duration: Duration::from_secs(3600),
         ..CampaignOptions::new(1, 1000)

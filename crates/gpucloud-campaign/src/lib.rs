@@ -628,6 +628,7 @@ pub async fn run(target: &dyn Target, options: &CampaignOptions) -> gpucloud::Re
     };
     let mut rng = StdRng::seed_from_u64(options.seed ^ 0x5eed_ca3b_a16e);
     let started = Instant::now();
+    let mut segment = Instant::now();
     while run.report.ops < options.ops && started.elapsed() < options.max_duration {
         run.step(&mut rng).await;
         run.report.ops += 1;
@@ -637,14 +638,37 @@ pub async fn run(target: &dyn Target, options: &CampaignOptions) -> gpucloud::Re
         {
             proxy.set_enabled(false);
             run.reconcile().await;
+            run.progress(started, segment);
+            segment = Instant::now();
             proxy.set_enabled(true);
         }
     }
     proxy.set_enabled(false);
     run.report.faults = proxy.counts();
     run.reconcile().await;
+    run.progress(started, segment);
     proxy.shutdown().await;
     Ok(run.report)
+}
+
+impl Run {
+    /// Logs the time since the last reconcile and what the fake holds after this one: a run
+    /// that slows down shows here whether something piles up.
+    fn progress(&self, started: Instant, segment: Instant) {
+        let state = self.fake.inspect();
+        let attachments: usize = state.attachments.values().map(Vec::len).sum();
+        tracing::info!(
+            provider = self.report.provider,
+            ops = self.report.ops,
+            elapsed_s = started.elapsed().as_secs_f64(),
+            segment_s = segment.elapsed().as_secs_f64(),
+            instances = state.instances.len(),
+            keys = state.keys.len(),
+            attachments,
+            alive = self.model.alive.len(),
+            "campaign: reconciled"
+        );
+    }
 }
 
 #[cfg(test)]
