@@ -8,6 +8,8 @@
 //! render through the real [`Bootstrap`](gpucloud_bootstrap::Bootstrap) so a change there
 //! fails here.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use gpucloud_core::{Cidr, FirewallRule, FirewallRules, Protocol};
 
@@ -111,9 +113,9 @@ fn ingress_rules(user_data: &str) -> Vec<FirewallRule> {
 /// The bootstrap's own cloud-config in decoded user data: the whole of it, or, when the
 /// user's data was combined with it as multipart MIME, its (base64) part. The user's parts are
 /// never read, so their text cannot pass for rules.
-fn bootstrap_config(document: &str) -> Option<String> {
+fn bootstrap_config(document: &str) -> Option<Cow<'_, str>> {
     if !document.starts_with("Content-Type: multipart/") {
-        return Some(document.to_owned());
+        return Some(Cow::Borrowed(document));
     }
     let boundary = document.split_once("boundary=\"")?.1.split_once('"')?.0;
     let separator = format!("--{boundary}");
@@ -128,18 +130,22 @@ fn bootstrap_config(document: &str) -> Option<String> {
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded)
         .ok()?;
-    Some(String::from_utf8_lossy(&decoded).into_owned())
+    String::from_utf8(decoded).ok().map(Cow::Owned)
 }
 
 /// The rules an instance enforces, from its base64 `userData`: the bootstrap's ingress rules,
 /// and no egress rules (the bootstrap allows all outbound traffic, which core reports as
-/// none). Empty when the user data is absent, not base64 or holds no bootstrap ruleset.
+/// none). Empty when the user data is absent, not base64, not UTF-8 (the bootstrap writes
+/// ASCII and carries the user's parts in base64) or holds no bootstrap ruleset.
 pub(crate) fn rules_from_user_data(user_data_base64: &str) -> FirewallRules {
+    // Every listed instance comes through here: the decoded text is borrowed, not copied.
     let ingress_rules = base64::engine::general_purpose::STANDARD
         .decode(user_data_base64.trim())
         .ok()
-        .and_then(|bytes| bootstrap_config(&String::from_utf8_lossy(&bytes)))
-        .map(|config| ingress_rules(&config))
+        .and_then(|bytes| {
+            let document = std::str::from_utf8(&bytes).ok()?;
+            bootstrap_config(document).map(|config| ingress_rules(&config))
+        })
         .unwrap_or_default();
     FirewallRules {
         ingress_rules,
