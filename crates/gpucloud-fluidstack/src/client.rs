@@ -13,9 +13,9 @@ use gpucloud_core::bookkeeping::{CRED_REF_ID_TAG, REF_ID_TAG};
 use gpucloud_core::validate::ValidCreate;
 use gpucloud_core::{
     ApiType, Bookkeeping, CapabilityTable, CloudClient, CloudCredential, CloudError,
-    CreateFeatures, ErrorKind, FirewallRule, GetInstanceTypeArgs, GetLocationsArgs, Identity,
-    Instance, InstanceId, InstanceType, ListInstancesArgs, Location, LocationsFilter, Result,
-    Retry, StopStartInstance, tenant_id_from_secret,
+    CreateFeatures, Delivery, ErrorKind, FirewallRule, GetInstanceTypeArgs, GetLocationsArgs,
+    Identity, Instance, InstanceId, InstanceType, ListInstancesArgs, Location, LocationsFilter,
+    Result, Retry, StopStartInstance, tenant_id_from_secret,
 };
 use gpucloud_http::{
     ApiKey, Auth, HeaderName, HeaderValue, HttpClient, HttpConfig, Request, RetryPolicy,
@@ -625,7 +625,10 @@ impl CloudClient for FluidstackClient {
                                  ({lookup}); create again with the same RefID to resolve it"
                             ),
                         )
-                        .with_retry(Retry::Transient));
+                        .with_retry(Retry::Transient)
+                        // Still unknown: the instance may exist, so the caller must look, not
+                        // conclude that nothing was made.
+                        .with_delivery(Delivery::Unknown));
                     }
                 }
             }

@@ -334,6 +334,56 @@ async fn a_lost_create_response_is_resolved_by_ref_id() {
     clean_up(&fake, &client).await;
 }
 
+/// Found by the fault campaign's long run: a create whose answer was lost and whose lookup by
+/// RefID then failed was reported as a definite failure, so the caller never looked for the
+/// instance it had made.
+#[tokio::test]
+async fn a_lost_create_whose_lookup_fails_stays_unknown_and_resolves_by_ref_id() {
+    let fake = fake().await;
+    let client = client(&fake);
+    let state = fake.state().clone();
+    state.set_fault_for(
+        Operation::CreateInstance,
+        Fault::Latency(Duration::from_millis(300)),
+    );
+    state.set_fault(Fault::CommitThenDropResponse {
+        operation: Operation::CreateInstance,
+        times: 1,
+    });
+    let create = tokio::spawn({
+        let client = client.clone();
+        async move { validate_and_create(&client, &attrs("ref-lookup")).await }
+    });
+    // The POST has arrived (its answer is held back): from now on every lookup fails.
+    let posts = format!("/{EAST}/api/v1alpha1/instances");
+    while state.request_count("POST", &posts) == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    state.set_fault_for(
+        Operation::ListInstances,
+        Fault::ServerError {
+            status: 500,
+            times: 1000,
+        },
+    );
+    let err = create.await.unwrap().unwrap_err();
+    assert!(err.outcome_unknown(), "{err}");
+    assert!(err.to_string().contains("same RefID"), "{err}");
+    assert_eq!(live_instances(&fake), 1, "the create did happen");
+    state.clear_faults();
+    let resolved = validate_and_create(&client, &attrs("ref-lookup"))
+        .await
+        .unwrap();
+    let stored = fake.state().instances();
+    assert_eq!(
+        stored.len(),
+        1,
+        "resolved to the same instance, not a second"
+    );
+    assert_eq!(resolved.cloud_id.as_str(), stored[0].id.to_string());
+    clean_up(&fake, &client).await;
+}
+
 #[tokio::test]
 async fn a_lost_terminate_response_still_terminates() {
     let fake = fake().await;
