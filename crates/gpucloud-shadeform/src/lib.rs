@@ -1,0 +1,43 @@
+#![doc = include_str!("../README.md")]
+
+mod client;
+mod config;
+mod convert;
+mod error;
+mod wire;
+
+use std::sync::Arc;
+
+use gpucloud_core::{Activation, Build, ProviderDescriptor, ProviderSettings, Result};
+
+pub use client::{PROVIDER_ID, ShadeformClient, ShadeformCredential};
+pub use config::{
+    ALLOWED_TYPES_ENV, API_KEY_ENV, API_URL_ENV, DEFAULT_BASE_URL, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_RETRY_BACKOFF, DEFAULT_SSH_USER, SETTINGS, SSH_USER_ENV, ShadeformConfig,
+};
+
+/// Shadeform, for registries: its names, [`SETTINGS`] and credential constructor.
+pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor {
+    id: PROVIDER_ID,
+    name: "shadeform",
+    display_name: "Shadeform",
+    description: "Shadeform (GPU marketplace: many upstream clouds behind one API)",
+    settings: SETTINGS,
+    activation: Activation::Setting("api_key"),
+    ssh_reachable: false,
+    build,
+};
+
+fn build(settings: &ProviderSettings) -> Result<Build> {
+    let (Some(key), Some(config)) = (
+        settings.get("api_key"),
+        ShadeformConfig::from_settings(settings)?,
+    ) else {
+        return Ok(Build::Missing("api_key"));
+    };
+    let source = key.source().clone().into();
+    Ok(Build::Ready(
+        Arc::new(ShadeformCredential::new(config)?),
+        source,
+    ))
+}
