@@ -5,3 +5,4 @@ pub mod kit;
 pub mod lambda;
 pub mod prism;
 pub mod proxy;
+pub mod shadeform;
