@@ -413,6 +413,20 @@ pub enum FakeCommand {
         #[arg(long, value_name = "N")]
         boot_ms: Option<u64>,
     },
+    /// Serve the Shadeform API fake: six upstream clouds behind one marketplace. The first
+    /// stdout line is the base URL for SHADEFORM_API_URL.
+    Shadeform {
+        /// Address to listen on (loopback only).
+        #[arg(long, default_value = "127.0.0.1:0", value_parser = args::parse_loopback_addr)]
+        addr: std::net::SocketAddr,
+        /// Extra latency added to every response, in milliseconds.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        latency_ms: u64,
+        /// Time an instance takes from create to active, in milliseconds (split between
+        /// `creating` and `pending_provider`).
+        #[arg(long, value_name = "N")]
+        boot_ms: Option<u64>,
+    },
 }
 
 /// Arguments of `gpucloud validate`.

@@ -228,11 +228,18 @@ pub(crate) fn instance_types(
             can_modify_firewall_rules: false,
             ..InstanceType::default()
         };
-        for a in &t.availability {
-            if a.region.is_empty() {
-                continue;
-            }
-            let mut entry = template.clone();
+        let regions = t.availability.iter().filter(|a| !a.region.is_empty());
+        let last = regions.clone().count();
+        let mut template = Some(template);
+        for (i, a) in regions.enumerate() {
+            // The last region takes the template itself: one clone fewer per offer.
+            let Some(mut entry) = (if i + 1 == last {
+                template.take()
+            } else {
+                template.clone()
+            }) else {
+                break;
+            };
             entry.id = type_id(&t.cloud, &t.shade_instance_type, &a.region);
             entry.location = location_of(&a.region);
             entry.sub_location.clone_from(&a.region);

@@ -1,9 +1,10 @@
-//! `gpucloud fake lambda|fluidstack`: serve a provider fake until interrupted.
+//! `gpucloud fake lambda|fluidstack|shadeform`: serve a provider fake until interrupted.
 
 use std::time::Duration;
 
 use gpucloud_fakes::fluidstack::{FakeFluidstack, FakeFluidstackOptions};
 use gpucloud_fakes::lambda::{DEFAULT_API_KEY, FakeLambdaOptions, serve};
+use gpucloud_fakes::shadeform::{FakeShadeform, FakeShadeformOptions};
 
 use crate::cli::FakeCommand;
 use crate::error::{CliError, CliResult};
@@ -78,6 +79,35 @@ pub async fn run(out: Out, command: &FakeCommand) -> CliResult {
                 .await
                 .map_err(|e| {
                     CliError::failed(format!("cannot serve the Fluidstack fake on {addr}: {e}"))
+                })
+        }
+        FakeCommand::Shadeform {
+            addr,
+            latency_ms,
+            boot_ms,
+        } => {
+            let mut options = FakeShadeformOptions {
+                addr: *addr,
+                latency: Duration::from_millis(*latency_ms),
+                ..FakeShadeformOptions::default()
+            };
+            if let Some(boot) = boot_ms {
+                options.creating_delay = Duration::from_millis(*boot / 3);
+                options.pending_provider_delay = Duration::from_millis(*boot - *boot / 3);
+            }
+            let ready = |fake: &FakeShadeform| {
+                // The first stdout line is the base URL, for scripts.
+                out.stdout(&fake.base_url());
+                out.note(&format!(
+                    "Fake Shadeform API listening. Point gpucloud at it with:\n  {}\n\
+                     Stop it with Ctrl-C.",
+                    fake.exports().shell_line()
+                ));
+            };
+            gpucloud_fakes::shadeform::serve(options, ready, interrupted())
+                .await
+                .map_err(|e| {
+                    CliError::failed(format!("cannot serve the Shadeform fake on {addr}: {e}"))
                 })
         }
     }

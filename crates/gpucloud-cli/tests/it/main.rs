@@ -4,6 +4,7 @@
 mod bad_input;
 mod common;
 mod fake_fluidstack;
+mod fake_shadeform;
 mod fake_lambda;
 mod faults;
 mod launch;
