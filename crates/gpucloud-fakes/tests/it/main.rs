@@ -3,3 +3,4 @@
 mod fluidstack;
 mod lambda;
 mod prism;
+mod shadeform;
