@@ -107,7 +107,10 @@ mod tests {
         assert_eq!(auth.redact("a k3y b k3y"), "a <redacted> b <redacted>");
         assert_eq!(Auth::Bearer(ApiKey::new("")).redact("abc"), "abc");
         assert_eq!(Auth::None.redact("abc"), "abc");
-        let header = Auth::Header(http::HeaderName::from_static("x-api-key"), ApiKey::new("k3y"));
+        let header = Auth::Header(
+            http::HeaderName::from_static("x-api-key"),
+            ApiKey::new("k3y"),
+        );
         assert_eq!(header.redact("k3y!"), "<redacted>!");
         assert!(!format!("{header:?}").contains("k3y"));
     }

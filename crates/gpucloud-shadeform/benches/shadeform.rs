@@ -71,6 +71,7 @@ mod floors {
     }
 
     #[derive(Deserialize)]
+    #[allow(clippy::struct_field_names)] // The API's names.
     pub(crate) struct Type {
         pub(crate) cloud: String,
         pub(crate) shade_instance_type: String,
@@ -150,7 +151,8 @@ async fn run() -> bool {
     .await
     .expect("the fake starts");
     // Capacity for every create below.
-    fake.state().set_capacity("canada-1", "hyperstack_A4000", INSTANCES as u32);
+    fake.state()
+        .set_capacity("canada-1", "hyperstack_A4000", INSTANCES as u32);
     let client = ShadeformCredential::new(
         ShadeformConfig::new(fake.api_key())
             .with_base_url(fake.base_url())
@@ -188,12 +190,19 @@ async fn run() -> bool {
     let list: Vec<Call<'_>> = vec![
         Box::new(|| {
             Box::pin(async {
-                let l = client.list_instances(&ListInstancesArgs::default()).await.expect("list");
+                let l = client
+                    .list_instances(&ListInstancesArgs::default())
+                    .await
+                    .expect("list");
                 assert_eq!(l.len(), INSTANCES);
                 std::hint::black_box(l);
             })
         }),
-        Box::new(|| Box::pin(async { std::hint::black_box(get("instances").await); })),
+        Box::new(|| {
+            Box::pin(async {
+                std::hint::black_box(get("instances").await);
+            })
+        }),
         Box::new(|| {
             Box::pin(async {
                 let body = get("instances").await;
@@ -206,11 +215,18 @@ async fn run() -> bool {
     let catalog: Vec<Call<'_>> = vec![
         Box::new(|| {
             Box::pin(async {
-                let t = client.instance_types(&GetInstanceTypeArgs::default()).await.expect("types");
+                let t = client
+                    .instance_types(&GetInstanceTypeArgs::default())
+                    .await
+                    .expect("types");
                 std::hint::black_box(t);
             })
         }),
-        Box::new(|| Box::pin(async { std::hint::black_box(get("instances/types").await); })),
+        Box::new(|| {
+            Box::pin(async {
+                std::hint::black_box(get("instances/types").await);
+            })
+        }),
         Box::new(|| {
             Box::pin(async {
                 let body = get("instances/types").await;
@@ -228,17 +244,26 @@ async fn run() -> bool {
             gpucloud_http::HeaderName::from_static("x-api-key"),
             gpucloud_http::ApiKey::new(key.clone()),
         ),
-        |status, _: &gpucloud_http::HeaderMap, _: &[u8]| gpucloud_http::Classification::from_status(status),
+        |status, _: &gpucloud_http::HeaderMap, _: &[u8]| {
+            gpucloud_http::Classification::from_status(status)
+        },
     )
     .expect("client");
     let http_only: Vec<Call<'_>> = vec![
         Box::new(|| {
             Box::pin(async {
-                let r = layer.send(gpucloud_http::Request::get("t", "instances/types")).await.expect("send");
+                let r = layer
+                    .send(gpucloud_http::Request::get("t", "instances/types"))
+                    .await
+                    .expect("send");
                 std::hint::black_box(r);
             })
         }),
-        Box::new(|| Box::pin(async { std::hint::black_box(get("instances/types").await); })),
+        Box::new(|| {
+            Box::pin(async {
+                std::hint::black_box(get("instances/types").await);
+            })
+        }),
     ];
     let http_only = compare(http_only).await;
 

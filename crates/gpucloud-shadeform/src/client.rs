@@ -15,8 +15,8 @@ use gpucloud_core::validate::{ValidCreate, ValidTagUpdate};
 use gpucloud_core::{
     ApiType, Bookkeeping, CapabilityTable, CloudClient, CloudCredential, CloudError,
     CreateFeatures, ErrorKind, FirewallRule, GetInstanceTypeArgs, GetLocationsArgs, Identity,
-    Instance, InstanceId, InstanceTags, InstanceType, ListInstancesArgs, Location,
-    RebootInstance, Result, Retry, tenant_id_from_secret,
+    Instance, InstanceId, InstanceTags, InstanceType, ListInstancesArgs, Location, RebootInstance,
+    Result, Retry, tenant_id_from_secret,
 };
 use gpucloud_http::{
     ApiKey, Auth, HeaderName, HttpClient, HttpConfig, Request, RetryPolicy, parse_base_url,
@@ -193,10 +193,7 @@ impl ShadeformClient {
 
     /// `GET /instances`: every instance not deleted (`deleting` ones included).
     async fn api_instances(&self, op: &'static str) -> Result<Vec<wire::Instance>> {
-        let list: wire::Instances = self
-            .http()
-            .send_json(Request::get(op, "instances"))
-            .await?;
+        let list: wire::Instances = self.http().send_json(Request::get(op, "instances")).await?;
         Ok(list.instances)
     }
 
@@ -239,7 +236,12 @@ impl ShadeformClient {
     }
 
     /// `POST /instances/{id}/update` with the tags only (omitted fields are kept).
-    async fn api_update_tags(&self, op: &'static str, id: &uuid::Uuid, tags: Vec<String>) -> Result<()> {
+    async fn api_update_tags(
+        &self,
+        op: &'static str,
+        id: &uuid::Uuid,
+        tags: Vec<String>,
+    ) -> Result<()> {
         let request = Request::post(op, format!("instances/{id}/update"))
             .json(&wire::UpdateTags { tags })?
             .idempotent(true)
@@ -265,7 +267,10 @@ impl ShadeformClient {
     /// `POST /sshkeys/{id}/delete`.
     async fn api_delete_key(&self, op: &'static str, id: &str) -> Result<()> {
         if !path_safe(id) {
-            return Err(CloudError::invalid("ssh_key_id", format!("{id:?} is not a key id")));
+            return Err(CloudError::invalid(
+                "ssh_key_id",
+                format!("{id:?} is not a key id"),
+            ));
         }
         self.http()
             .send(Request::post(op, format!("sshkeys/{id}/delete")).idempotent(true))
@@ -285,7 +290,11 @@ impl ShadeformClient {
     }
 
     /// This credential's instance with `ref_id` that is not on its way out or failed.
-    async fn find_by_ref_id(&self, op: &'static str, ref_id: &str) -> Result<Option<wire::Instance>> {
+    async fn find_by_ref_id(
+        &self,
+        op: &'static str,
+        ref_id: &str,
+    ) -> Result<Option<wire::Instance>> {
         Ok(self.api_instances(op).await?.into_iter().find(|w| {
             self.owned(w)
                 && convert::tag(w, REF_ID_TAG) == Some(ref_id)
@@ -301,7 +310,11 @@ impl ShadeformClient {
             .cloud_filter
             .as_ref()
             .and_then(|f| match f.include.as_deref() {
-                Some([one]) => Some(if one == PROVIDER { "excesssupply" } else { one.as_str() }),
+                Some([one]) => Some(if one == PROVIDER {
+                    "excesssupply"
+                } else {
+                    one.as_str()
+                }),
                 _ => None,
             });
         let by_name = match args.instance_types.as_slice() {
@@ -309,7 +322,9 @@ impl ShadeformClient {
             _ => None,
         };
         match (wanted_cloud, by_name) {
-            (Some(cloud), Some((name_cloud, shade))) if convert::cloud_name(name_cloud) == cloud || name_cloud == cloud => {
+            (Some(cloud), Some((name_cloud, shade)))
+                if convert::cloud_name(name_cloud) == cloud || name_cloud == cloud =>
+            {
                 query.push(("cloud", name_cloud.to_owned()));
                 query.push(("shade_instance_type", shade.to_owned()));
             }
@@ -569,7 +584,11 @@ impl ShadeformClient {
                     ErrorKind::InstanceFailed,
                     format!(
                         "shadeform accepted the launch but the instance failed ({}); it was deleted",
-                        if w.status_details.is_empty() { "no details" } else { &w.status_details }
+                        if w.status_details.is_empty() {
+                            "no details"
+                        } else {
+                            &w.status_details
+                        }
                     ),
                 ))
             }
@@ -781,7 +800,9 @@ impl InstanceTags for ShadeformClient {
 
 #[cfg(test)]
 mod tests {
-    use gpucloud_core::{ArchitectureFilter, Capability, CloudClientExt, CloudFilter, LocationsFilter};
+    use gpucloud_core::{
+        ArchitectureFilter, Capability, CloudClientExt, CloudFilter, LocationsFilter,
+    };
 
     use super::*;
 
@@ -809,7 +830,10 @@ mod tests {
         ];
         assert_eq!(caps.0, expected);
         assert!(client.stop_start().is_err(), "Shadeform cannot stop");
-        assert!(client.modify_firewall().is_err(), "rules are set at create only");
+        assert!(
+            client.modify_firewall().is_err(),
+            "rules are set at create only"
+        );
         let f = client.create_features();
         assert!(f.tags && f.firewall_rules && f.user_data && f.sub_location && f.image);
         assert!(!f.disk_size && !f.spot && !f.vpc && !f.egress_filtering);
@@ -863,7 +887,12 @@ mod tests {
 
     #[test]
     fn ids_that_are_not_uuids_never_reach_a_path() {
-        for id in ["../sshkeys", "abc", "", "d290f1ee-6c54-4b01-90e6-d701748f085/x"] {
+        for id in [
+            "../sshkeys",
+            "abc",
+            "",
+            "d290f1ee-6c54-4b01-90e6-d701748f085/x",
+        ] {
             assert!(instance_uuid(&InstanceId::new(id)).is_none(), "{id}");
         }
         for bad in ["", "a/b", "../x", "a b", "k?x=1"] {

@@ -204,14 +204,14 @@ impl ShadeformConfig {
         let mut config = Self::new(key.trim());
         config.base_url = settings.text(KEY_API_URL).map(|u| u.trim().to_owned());
         if let Some(list) = settings.text(KEY_ALLOWED_TYPES) {
-            config.allowed_instance_types =
-                Some(parse_allow_list(KEY_ALLOWED_TYPES, list).map_err(|e| match e {
-                    CloudError::InvalidArgument { field, problem } => CloudError::invalid(
-                        field,
-                        format!("{problem}{}", from(KEY_ALLOWED_TYPES)),
-                    ),
+            config.allowed_instance_types = Some(
+                parse_allow_list(KEY_ALLOWED_TYPES, list).map_err(|e| match e {
+                    CloudError::InvalidArgument { field, problem } => {
+                        CloudError::invalid(field, format!("{problem}{}", from(KEY_ALLOWED_TYPES)))
+                    }
                     other => other,
-                })?);
+                })?,
+            );
         }
         config.ssh_user = settings.text(KEY_SSH_USER).map(|u| u.trim().to_owned());
         config.ref_id = settings.ref_id();
@@ -432,19 +432,31 @@ mod tests {
     fn bad_values_name_the_setting_and_its_source() {
         let cases: [(&'static [(&'static str, &'static str)], &str); 4] = [
             (
-                &[("SHADEFORM_API_KEY", "k"), ("SHADEFORM_REQUEST_TIMEOUT_MS", "soon")],
+                &[
+                    ("SHADEFORM_API_KEY", "k"),
+                    ("SHADEFORM_REQUEST_TIMEOUT_MS", "soon"),
+                ],
                 "request_timeout_ms",
             ),
             (
-                &[("SHADEFORM_API_KEY", "k"), ("SHADEFORM_ALLOWED_TYPES", "hyperstack")],
+                &[
+                    ("SHADEFORM_API_KEY", "k"),
+                    ("SHADEFORM_ALLOWED_TYPES", "hyperstack"),
+                ],
                 "SHADEFORM_ALLOWED_TYPES",
             ),
             (
-                &[("SHADEFORM_API_KEY", "k"), ("SHADEFORM_API_URL", "http://example.com")],
+                &[
+                    ("SHADEFORM_API_KEY", "k"),
+                    ("SHADEFORM_API_URL", "http://example.com"),
+                ],
                 "SHADEFORM_API_URL",
             ),
             (
-                &[("SHADEFORM_API_KEY", "k"), ("SHADEFORM_SSH_USER", "Root User")],
+                &[
+                    ("SHADEFORM_API_KEY", "k"),
+                    ("SHADEFORM_SSH_USER", "Root User"),
+                ],
                 "SHADEFORM_SSH_USER",
             ),
         ];

@@ -2,18 +2,19 @@
 //! table, stable type names and ids, GPUs, the catalog, instance states, instances, tags, the
 //! SSH-key name and the launch script.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use base64::Engine as _;
 use gpucloud_bootstrap::Bootstrap;
 use gpucloud_core::hostname::{instance_hostname, is_dns_label};
+use gpucloud_core::sshkey::PublicKey;
 use gpucloud_core::text::hex;
 use gpucloud_core::{
     Architecture, Bookkeeping, Bytes, BytesUnit, CloudError, Gpu, Instance, InstanceId,
     InstanceType, InstanceTypeId, LifecycleStatus, Location, Manufacturer, PortMapping, Price,
     Result, Status, Storage, Tags,
 };
-use gpucloud_core::sshkey::PublicKey;
 use sha2::Digest as _;
 
 use crate::wire;
@@ -179,7 +180,7 @@ pub(crate) fn boot_estimate(boot: Option<wire::BootTime>) -> Option<Duration> {
     let boot = boot?;
     let secs = |s: Option<i64>| s.filter(|s| *s >= 0).and_then(|s| u64::try_from(s).ok());
     let seconds = match (secs(boot.min_boot_in_sec), secs(boot.max_boot_in_sec)) {
-        (Some(a), Some(b)) => a / 2 + b / 2 + (a % 2 + b % 2) / 2,
+        (Some(a), Some(b)) => a.midpoint(b),
         (Some(a), None) | (None, Some(a)) => a,
         (None, None) => return None,
     };
@@ -360,9 +361,7 @@ pub(crate) fn instance(w: wire::Instance) -> Instance {
     let status = status(&w.status, &w.status_details);
     let lifecycle = status.lifecycle_status;
     let (bookkeeping, tags) = Bookkeeping::decode(tag_pairs(&w.tags));
-    let created_at = bookkeeping
-        .created_at
-        .or_else(|| w.created_at.parse().ok());
+    let created_at = bookkeeping.created_at.or_else(|| w.created_at.parse().ok());
     let instance_type_id = if w.cloud.is_empty() || w.shade_instance_type.is_empty() {
         InstanceTypeId::default()
     } else {
@@ -398,7 +397,10 @@ pub(crate) fn instance(w: wire::Instance) -> Instance {
             Bytes::ZERO
         },
         ssh_user: w.ssh_user,
-        ssh_port: u16::try_from(w.ssh_port).ok().filter(|p| *p > 0).unwrap_or(22),
+        ssh_port: u16::try_from(w.ssh_port)
+            .ok()
+            .filter(|p| *p > 0)
+            .unwrap_or(22),
         status,
         location: location_of(&w.region),
         sub_location: w.region,
@@ -468,17 +470,23 @@ pub(crate) fn launch_script(
          printf '%s\\n' '{hostname}' > /etc/hostname\n\
          hostname '{hostname}' 2>/dev/null || true\n\
          sh \"$dir/key.sh\" || echo 'gpucloud: the SSH key could not be installed' >&2\n",
-        hostname = if is_dns_label(hostname) { hostname } else { "localhost" },
+        hostname = if is_dns_label(hostname) {
+            hostname
+        } else {
+            "localhost"
+        },
         firewall = b64(bootstrap.firewall_script().as_bytes()),
         key = b64(bootstrap.key_script().as_bytes()),
     );
     if let Some(data) = user_data.filter(|d| !d.is_empty()) {
-        script.push_str(&format!(
+        // Writing to a String cannot fail.
+        let _ = write!(
+            script,
             "printf '%s' '{}' | base64 -d > \"$dir/user-data\"\n\
              chmod 0700 \"$dir/user-data\"\n\
              \"$dir/user-data\"\n",
             b64(data)
-        ));
+        );
     }
     script
 }
@@ -563,7 +571,10 @@ mod tests {
     #[test]
     fn type_names_and_ids_are_stable_and_split_at_the_first_underscore() {
         assert_eq!(type_name("hyperstack", "A100_80G"), "hyperstack_A100_80G");
-        assert_eq!(split_type_name("hyperstack_A100_80G"), Some(("hyperstack", "A100_80G")));
+        assert_eq!(
+            split_type_name("hyperstack_A100_80G"),
+            Some(("hyperstack", "A100_80G"))
+        );
         for bad in ["A100", "_A100", "hyperstack_", ""] {
             assert_eq!(split_type_name(bad), None, "{bad}");
         }
@@ -576,13 +587,21 @@ mod tests {
     #[test]
     fn gpus_are_normalized() {
         let g = gpu(&conf("A100_80G", 8, "sxm4", true)).unwrap();
-        assert_eq!((g.name.as_str(), g.count, g.gpu_type.as_str()), ("A100", 8, "A100_80G"));
+        assert_eq!(
+            (g.name.as_str(), g.count, g.gpu_type.as_str()),
+            ("A100", 8, "A100_80G")
+        );
         assert_eq!(g.memory_bytes, Bytes::new(80, BytesUnit::GB));
         assert_eq!(g.network_details, "SXM4");
         assert_eq!(g.manufacturer, Manufacturer::Nvidia);
         let pcie = gpu(&conf("A6000", 1, "pcie", true)).unwrap();
         assert_eq!(pcie.network_details, "PCIe, NVLink");
-        assert_eq!(gpu(&conf("H100", 1, "pcie", false)).unwrap().network_details, "PCIe");
+        assert_eq!(
+            gpu(&conf("H100", 1, "pcie", false))
+                .unwrap()
+                .network_details,
+            "PCIe"
+        );
         let mut amd = conf("MI300X", 8, "", false);
         amd.gpu_manufacturer = "AMD".into();
         assert_eq!(gpu(&amd).unwrap().manufacturer, Manufacturer::Amd);
@@ -606,14 +625,21 @@ mod tests {
         assert_eq!(b(None, Some(60)), Some(Duration::from_secs(60)));
         assert_eq!(b(None, None), None);
         assert_eq!(b(Some(-5), None), None);
-        assert_eq!(b(Some(i64::MAX), Some(i64::MAX)), Some(Duration::from_secs(i64::MAX as u64)));
+        assert_eq!(
+            b(Some(i64::MAX), Some(i64::MAX)),
+            Some(Duration::from_secs(i64::MAX as u64))
+        );
         assert_eq!(boot_estimate(None), None);
     }
 
     #[test]
     fn one_entry_per_region_with_the_upstream_cloud_and_the_allow_list() {
         let types = vec![
-            offer("hyperstack", "A100_80Gx8", &[("canada-1", true), ("norway-1", false)]),
+            offer(
+                "hyperstack",
+                "A100_80Gx8",
+                &[("canada-1", true), ("norway-1", false)],
+            ),
             offer("excesssupply", "H100", &[("us-east-1", true)]),
             offer("verda", "B200", &[("", true)]),
         ];
@@ -622,17 +648,29 @@ mod tests {
         let e = &all[0];
         assert_eq!(e.id.as_str(), "hyperstack_A100_80Gx8_canada-1");
         assert_eq!(e.type_name, "hyperstack_A100_80Gx8");
-        assert_eq!((e.location.as_str(), e.sub_location.as_str()), ("ca-central", "canada-1"));
-        assert_eq!((e.provider.as_str(), e.cloud.as_str()), ("shadeform", "hyperstack"));
+        assert_eq!(
+            (e.location.as_str(), e.sub_location.as_str()),
+            ("ca-central", "canada-1")
+        );
+        assert_eq!(
+            (e.provider.as_str(), e.cloud.as_str()),
+            ("shadeform", "hyperstack")
+        );
         assert_eq!(e.base_price, Some(Price::usd_cents(1432)));
         assert!(e.is_available && !all[1].is_available);
         assert_eq!(all[1].location, "eu-north");
         assert_eq!(e.estimated_deploy_time, Some(Duration::from_secs(240)));
         assert!(!e.stoppable && e.rebootable && !e.is_container);
         assert_eq!(e.memory_bytes, Bytes::new(200, BytesUnit::GB));
-        assert_eq!(e.supported_storage[0].size_bytes, Bytes::new(1000, BytesUnit::GB));
+        assert_eq!(
+            e.supported_storage[0].size_bytes,
+            Bytes::new(1000, BytesUnit::GB)
+        );
         assert_eq!(all[2].cloud, "shadeform", "Shadeform's own capacity");
-        assert_eq!(all[2].type_name, "excesssupply_H100", "the API's cloud name to create with");
+        assert_eq!(
+            all[2].type_name, "excesssupply_H100",
+            "the API's cloud name to create with"
+        );
         let allowed = instance_types(types, |c, t| c == "hyperstack" && t == "A100_80Gx8");
         assert_eq!(allowed.len(), 2);
     }
@@ -641,7 +679,10 @@ mod tests {
     fn prices_are_never_invented() {
         let mut t = offer("hyperstack", "A4000", &[("canada-1", true)]);
         t.hourly_price = None;
-        assert_eq!(instance_types(vec![t.clone()], |_, _| true)[0].base_price, None);
+        assert_eq!(
+            instance_types(vec![t.clone()], |_, _| true)[0].base_price,
+            None
+        );
         t.hourly_price = Some(-1);
         assert_eq!(instance_types(vec![t], |_, _| true)[0].base_price, None);
     }
@@ -649,15 +690,26 @@ mod tests {
     #[test]
     fn locations_group_regions_and_are_available_when_any_is() {
         let types = vec![
-            offer("hyperstack", "A4000", &[("norway-1", false), ("canada-1", true)]),
-            offer("verda", "B200", &[("helsinki-finland-5", true), ("norway-1", false)]),
+            offer(
+                "hyperstack",
+                "A4000",
+                &[("norway-1", false), ("canada-1", true)],
+            ),
+            offer(
+                "verda",
+                "B200",
+                &[("helsinki-finland-5", true), ("norway-1", false)],
+            ),
         ];
         let locations = locations(&types);
         let names: Vec<&str> = locations.iter().map(|l| l.name.as_str()).collect();
         assert_eq!(names, ["ca-central", "eu-north"]);
         let north = &locations[1];
         assert!(north.available, "helsinki has one");
-        assert_eq!(north.description, "DC norway-1 (norway-1); DC helsinki-finland-5 (helsinki-finland-5)");
+        assert_eq!(
+            north.description,
+            "DC norway-1 (norway-1); DC helsinki-finland-5 (helsinki-finland-5)"
+        );
         assert_eq!(locations[0].country, "CAN");
     }
 
@@ -713,25 +765,47 @@ mod tests {
         let i = instance(w);
         assert_eq!(i.name, "train_job", "the name as Shadeform has it");
         assert_eq!(i.hostname, "train-job");
-        assert_eq!((i.ref_id.as_str(), i.cloud_cred_ref_id.as_str()), ("ref-1", "cred-1"));
+        assert_eq!(
+            (i.ref_id.as_str(), i.cloud_cred_ref_id.as_str()),
+            ("ref-1", "cred-1")
+        );
         assert_eq!(i.created_at, bookkeeping.created_at);
         assert_eq!(i.tags, Tags::from([("team".into(), "a=b".into())]));
         assert_eq!((i.ssh_user.as_str(), i.ssh_port), ("shadeform", 2222));
-        assert_eq!((i.location.as_str(), i.sub_location.as_str()), ("ca-central", "canada-1"));
+        assert_eq!(
+            (i.location.as_str(), i.sub_location.as_str()),
+            ("ca-central", "canada-1")
+        );
         assert_eq!(i.instance_type, "hyperstack_A6000");
         assert_eq!(i.instance_type_id.as_str(), "hyperstack_A6000_canada-1");
         assert_eq!(i.image_id, "ubuntu22.04_cuda12.2_shade_os");
         assert!(i.rebootable && !i.stoppable);
-        assert_eq!(i.internal_port_mappings, [PortMapping { from_port: 8000, to_port: 80 }]);
-        let entry = &instance_types(vec![offer("hyperstack", "A6000", &[("canada-1", true)])], |_, _| true)[0];
-        assert_eq!(i.instance_type_id, entry.id, "the instance finds its catalog entry");
+        assert_eq!(
+            i.internal_port_mappings,
+            [PortMapping {
+                from_port: 8000,
+                to_port: 80
+            }]
+        );
+        let entry = &instance_types(
+            vec![offer("hyperstack", "A6000", &[("canada-1", true)])],
+            |_, _| true,
+        )[0];
+        assert_eq!(
+            i.instance_type_id, entry.id,
+            "the instance finds its catalog entry"
+        );
     }
 
     #[test]
     fn odd_instances_never_panic() {
         let w = wire::Instance {
             ssh_port: -4,
-            tags: vec!["=".into(), "".into(), "gpucloud-created-at=yesterday".into()],
+            tags: vec![
+                "=".into(),
+                String::new(),
+                "gpucloud-created-at=yesterday".into(),
+            ],
             port_mappings: vec![wire::PortMapping {
                 internal_port: Some(99_999),
                 external_port: None,
@@ -787,7 +861,10 @@ mod tests {
         assert!(script.contains(&b64("#!/bin/sh\necho 'it ran'\n")));
         let firewall = script.find("firewall.sh\" ||").unwrap();
         let user = script.find("\"$dir/user-data\"\n").unwrap();
-        assert!(firewall < user, "the firewall is up before the user's script runs");
+        assert!(
+            firewall < user,
+            "the firewall is up before the user's script runs"
+        );
         assert!(!launch_script(&bootstrap, "a", None).contains("user-data"));
         check_user_data(b"#!/bin/bash\n").unwrap();
         let err = check_user_data(b"#cloud-config\n").unwrap_err();

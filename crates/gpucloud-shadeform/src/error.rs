@@ -59,8 +59,18 @@ mod tests {
     #[test]
     fn codes_change_only_what_they_say() {
         let cases: &[(u16, Vec<u8>, K, Retry)] = &[
-            (409, body("OUT_OF_STOCK"), K::InsufficientCapacity, Retry::Never),
-            (400, body("OUT_OF_STOCK"), K::InsufficientCapacity, Retry::Never),
+            (
+                409,
+                body("OUT_OF_STOCK"),
+                K::InsufficientCapacity,
+                Retry::Never,
+            ),
+            (
+                400,
+                body("OUT_OF_STOCK"),
+                K::InsufficientCapacity,
+                Retry::Never,
+            ),
             (409, body("NAME_TAKEN"), K::Conflict, Retry::Never),
             (
                 429,
@@ -69,7 +79,12 @@ mod tests {
                 Retry::Throttled { after: None },
             ),
             (500, body("OUT_OF_STOCK"), K::Internal, Retry::Transient),
-            (502, b"<html>bad gateway</html>".to_vec(), K::Unavailable, Retry::Transient),
+            (
+                502,
+                b"<html>bad gateway</html>".to_vec(),
+                K::Unavailable,
+                Retry::Transient,
+            ),
             (401, b"".to_vec(), K::Unauthenticated, Retry::Never),
         ];
         for (status, body, kind, retry) in cases {
@@ -85,7 +100,10 @@ mod tests {
             let code = StatusCode::from_u16(status).unwrap();
             let c = classifier(code, &HeaderMap::new(), br#"{"error":"m"}"#);
             let row = http_status(status);
-            assert_eq!((c.kind, c.retry, c.delivery), (row.kind, row.retry, row.delivery));
+            assert_eq!(
+                (c.kind, c.retry, c.delivery),
+                (row.kind, row.retry, row.delivery)
+            );
         }
         let lost = classifier(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new(), b"");
         assert_eq!(lost.delivery, Delivery::Unknown);

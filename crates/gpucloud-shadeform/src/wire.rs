@@ -35,6 +35,7 @@ pub(crate) struct InstanceTypes {
 /// `InstanceType`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
+#[allow(clippy::struct_field_names)] // The API's names.
 pub(crate) struct InstanceType {
     #[serde(deserialize_with = "null_default")]
     pub cloud: String,
@@ -254,7 +255,10 @@ mod tests {
         }]});
         let w: InstanceTypes = serde_json::from_value(example).unwrap();
         let t = &w.instance_types[0];
-        assert_eq!((t.cloud.as_str(), t.hourly_price), ("hyperstack", Some(210)));
+        assert_eq!(
+            (t.cloud.as_str(), t.hourly_price),
+            ("hyperstack", Some(210))
+        );
         assert_eq!(t.availability[0].region, "us-central-1");
         assert_eq!(t.boot_time.unwrap().max_boot_in_sec, Some(300));
         let nulls: InstanceType = serde_json::from_value(serde_json::json!({

@@ -22,8 +22,15 @@ async fn read_only(config: ShadeformConfig) -> Result<(), Failed> {
     if types.is_empty() {
         return Err("no instance types".into());
     }
-    if let Some(t) = types.iter().find(|t| t.provider != "shadeform" || t.cloud.is_empty()) {
-        return Err(format!("{} has provider {:?} and cloud {:?}", t.id, t.provider, t.cloud).into());
+    if let Some(t) = types
+        .iter()
+        .find(|t| t.provider != "shadeform" || t.cloud.is_empty())
+    {
+        return Err(format!(
+            "{} has provider {:?} and cloud {:?}",
+            t.id, t.provider, t.cloud
+        )
+        .into());
     }
     client.list_instances(&ListInstancesArgs::default()).await?;
     Ok(())

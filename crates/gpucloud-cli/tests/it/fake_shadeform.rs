@@ -71,16 +71,22 @@ fn types_shows_the_upstream_clouds_beside_lambda() {
     let fake = FakeChild::start(&h);
     let table = stdout(&run_ok(fake.cmd(&h).args(["types", "--gpu", "H100"])));
     let header = table.lines().next().unwrap_or_default();
-    assert!(header.contains("PROVIDER") && header.contains("CLOUD"), "{table}");
+    assert!(
+        header.contains("PROVIDER") && header.contains("CLOUD"),
+        "{table}"
+    );
     let rows: Vec<&str> = table.lines().skip(1).collect();
     assert!(rows.iter().any(|r| r.contains("lambda")), "{table}");
     for cloud in ["hyperstack", "verda", "lambdalabs", "crusoe"] {
         assert!(
-            rows.iter().any(|r| r.contains("shadeform") && r.contains(cloud)),
+            rows.iter()
+                .any(|r| r.contains("shadeform") && r.contains(cloud)),
             "{cloud} missing:\n{table}"
         );
     }
-    let all = json(&run_ok(fake.cmd(&h).args(["types", "--gpu", "H100", "-o", "json"])));
+    let all = json(&run_ok(
+        fake.cmd(&h).args(["types", "--gpu", "H100", "-o", "json"]),
+    ));
     let shadeform: Vec<&serde_json::Value> = all
         .as_array()
         .unwrap()
@@ -88,10 +94,20 @@ fn types_shows_the_upstream_clouds_beside_lambda() {
         .filter(|t| t["provider"] == "shadeform")
         .collect();
     assert!(shadeform.len() >= 4);
-    assert!(shadeform.iter().all(|t| t["cloud"] != "shadeform" || t["type"] == "excesssupply_A100_80G"));
-    assert!(shadeform.iter().all(|t| !t["base_price"].is_null()), "cent prices");
+    assert!(
+        shadeform
+            .iter()
+            .all(|t| t["cloud"] != "shadeform" || t["type"] == "excesssupply_A100_80G")
+    );
+    assert!(
+        shadeform.iter().all(|t| !t["base_price"].is_null()),
+        "cent prices"
+    );
     let offers = stdout(&run_ok(fake.cmd(&h).args(["offers", "--gpu", "H100"])));
-    assert!(offers.contains("CLOUD") && offers.contains("verda"), "{offers}");
+    assert!(
+        offers.contains("CLOUD") && offers.contains("verda"),
+        "{offers}"
+    );
 }
 
 #[test]
@@ -100,14 +116,24 @@ fn every_command_works_with_p_shadeform() {
     let key = h.user_key();
     let fake = FakeChild::start(&h);
     let locations = stdout(&run_ok(fake.cmd(&h).args(["locations", "-p", "shadeform"])));
-    assert!(locations.contains("eu-north") && locations.contains("ca-central"), "{locations}");
+    assert!(
+        locations.contains("eu-north") && locations.contains("ca-central"),
+        "{locations}"
+    );
     let types = stdout(&run_ok(fake.cmd(&h).args(["types", "-p", "shadeform"])));
     assert!(types.contains("hyperstack_A6000"), "{types}");
     let created = json(&run_ok(
         fake.cmd(&h)
             .args(["instances", "create", "-p", "shadeform"])
             .args(["--type", "hyperstack_A6000", "--location", "ca-central"])
-            .args(["--name", "sf-1", "--tag", "team=ml", "--open-port", "8080/tcp"])
+            .args([
+                "--name",
+                "sf-1",
+                "--tag",
+                "team=ml",
+                "--open-port",
+                "8080/tcp",
+            ])
             .args(["--wait", "-o", "json", "--ssh-key"])
             .arg(&key),
     ));
@@ -118,23 +144,50 @@ fn every_command_works_with_p_shadeform() {
     assert_eq!(created["ssh_user"], "shadeform");
     let id = created["cloud_id"].as_str().unwrap().to_owned();
     let listed = json(&run_ok(fake.cmd(&h).args([
-        "instances", "list", "-p", "shadeform", "--tag", "team=ml", "-o", "json",
+        "instances",
+        "list",
+        "-p",
+        "shadeform",
+        "--tag",
+        "team=ml",
+        "-o",
+        "json",
     ])));
     assert_eq!(listed.as_array().unwrap().len(), 1);
     let got = json(&run_ok(fake.cmd(&h).args([
-        "instances", "get", "-p", "shadeform", &id, "-o", "json",
+        "instances",
+        "get",
+        "-p",
+        "shadeform",
+        &id,
+        "-o",
+        "json",
     ])));
     assert_eq!(got["cloud_id"], id.as_str());
-    assert_eq!(got["name"], listed[0]["name"], "names alike in get and list");
-    run_ok(fake.cmd(&h).args(["instances", "reboot", "-p", "shadeform", &id]));
+    assert_eq!(
+        got["name"], listed[0]["name"],
+        "names alike in get and list"
+    );
+    run_ok(
+        fake.cmd(&h)
+            .args(["instances", "reboot", "-p", "shadeform", &id]),
+    );
     fake.cmd(&h)
         .args(["instances", "stop", "-p", "shadeform", &id])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("stop"));
-    run_ok(fake.cmd(&h).args(["instances", "terminate", "-p", "shadeform", &id, "--wait"]));
+    run_ok(
+        fake.cmd(&h)
+            .args(["instances", "terminate", "-p", "shadeform", &id, "--wait"]),
+    );
     let after = json(&run_ok(fake.cmd(&h).args([
-        "instances", "list", "-p", "shadeform", "-o", "json",
+        "instances",
+        "list",
+        "-p",
+        "shadeform",
+        "-o",
+        "json",
     ])));
     assert_eq!(after.as_array().unwrap().len(), 0, "nothing left: {after}");
 }

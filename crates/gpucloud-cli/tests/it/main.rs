@@ -4,8 +4,8 @@
 mod bad_input;
 mod common;
 mod fake_fluidstack;
-mod fake_shadeform;
 mod fake_lambda;
+mod fake_shadeform;
 mod faults;
 mod launch;
 mod local;

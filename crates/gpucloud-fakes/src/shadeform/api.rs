@@ -211,7 +211,11 @@ async fn instance_types(State(state): State<FakeShadeformState>, RawQuery(raw): 
         None => None,
         Some("true") => Some(true),
         Some("false") => Some(false),
-        Some(other) => return Err(bad_request(format!("available: {other:?} is not a boolean"))),
+        Some(other) => {
+            return Err(bad_request(format!(
+                "available: {other:?} is not a boolean"
+            )));
+        }
     };
     let num_gpus = match get("num_gpus") {
         None => None,
@@ -399,7 +403,9 @@ fn launch_script(lc: Option<LaunchConfigurationRequest>) -> Result<Option<String
             base64::engine::general_purpose::STANDARD
                 .decode(script.base64_script.trim())
                 .map_err(|_| {
-                    bad_request("launch_configuration.script_configuration.base64_script: must be base64")
+                    bad_request(
+                        "launch_configuration.script_configuration.base64_script: must be base64",
+                    )
                 })?;
             Ok(Some(script.base64_script))
         }
@@ -531,7 +537,9 @@ fn live<'a>(
 ) -> Result<(&'a mut InstanceRecord, FakeInstance), ApiError> {
     let uuid = Uuid::parse_str(id).map_err(|_| instance_not_found(id))?;
     match inner.find(uuid, now) {
-        Some((record, instance)) if instance.status != FakeStatus::Deleted => Ok((record, instance)),
+        Some((record, instance)) if instance.status != FakeStatus::Deleted => {
+            Ok((record, instance))
+        }
         _ => Err(instance_not_found(id)),
     }
 }
@@ -596,7 +604,10 @@ async fn delete_instance(State(state): State<FakeShadeformState>, Path(id): Path
     Ok(StatusCode::OK.into_response())
 }
 
-async fn restart_instance(State(state): State<FakeShadeformState>, Path(id): Path<String>) -> Reply {
+async fn restart_instance(
+    State(state): State<FakeShadeformState>,
+    Path(id): Path<String>,
+) -> Reply {
     let mut inner = state.lock();
     let (record, instance) = live(&mut inner, &id, Instant::now())?;
     if instance.status != FakeStatus::Active {
@@ -737,7 +748,9 @@ mod tests {
     #[test]
     fn queries_are_decoded() {
         assert_eq!(
-            query_pairs(Some("cloud=hyperstack&shade_instance_type=A100_80G&region=us%2Deast")),
+            query_pairs(Some(
+                "cloud=hyperstack&shade_instance_type=A100_80G&region=us%2Deast"
+            )),
             [
                 ("cloud".to_owned(), "hyperstack".to_owned()),
                 ("shade_instance_type".to_owned(), "A100_80G".to_owned()),
@@ -749,14 +762,19 @@ mod tests {
 
     #[test]
     fn launch_configurations_are_checked() {
-        let lc = |json: serde_json::Value| launch_script(Some(serde_json::from_value(json).unwrap()));
+        let lc =
+            |json: serde_json::Value| launch_script(Some(serde_json::from_value(json).unwrap()));
         assert_eq!(
             lc(serde_json::json!({"type": "script", "script_configuration": {"base64_script": "ZWNobwo="}})).unwrap(),
             Some("ZWNobwo=".to_owned())
         );
         assert!(lc(serde_json::json!({"type": "script", "script_configuration": {"base64_script": "%%"}})).is_err());
         assert!(lc(serde_json::json!({"type": "script"})).is_err());
-        assert!(lc(serde_json::json!({"type": "docker", "docker_configuration": {"image": "x"}})).unwrap().is_none());
+        assert!(
+            lc(serde_json::json!({"type": "docker", "docker_configuration": {"image": "x"}}))
+                .unwrap()
+                .is_none()
+        );
         assert!(lc(serde_json::json!({"type": "vm"})).is_err());
     }
 }

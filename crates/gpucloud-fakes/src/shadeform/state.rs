@@ -335,8 +335,7 @@ impl FakeShadeformState {
 
 /// The public half of the account's managed key: a well-formed ed25519 key (its 32 bytes are
 /// a SHA-256 digest, not a curve point anyone holds the private half of).
-pub const DEFAULT_PUBLIC_KEY: &str =
-    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOJS6kkV7UUs1GTRJnJoXmp9ot6wA4Kp+z/DTuRd+FPI shadeform-managed";
+pub const DEFAULT_PUBLIC_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOJS6kkV7UUs1GTRJnJoXmp9ot6wA4Kp+z/DTuRd+FPI shadeform-managed";
 
 #[cfg(test)]
 mod tests {
@@ -375,7 +374,16 @@ mod tests {
         let state = state();
         let mut inner = state.lock();
         let all: Vec<String> = (0..600).map(|_| inner.allocate_address()).collect();
-        assert!(all[..508].iter().collect::<std::collections::BTreeSet<_>>().len() == 508);
-        assert!(all.iter().all(|a| a.starts_with("203.0.113.") || a.starts_with("198.51.100.")));
+        assert!(
+            all[..508]
+                .iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+                == 508
+        );
+        assert!(
+            all.iter()
+                .all(|a| a.starts_with("203.0.113.") || a.starts_with("198.51.100."))
+        );
     }
 }

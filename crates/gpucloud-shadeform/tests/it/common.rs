@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use gpucloud_core::{CloudClient, CreateInstanceAttrs, InstanceId, LifecycleStatus, ListInstancesArgs};
+use gpucloud_core::{
+    CloudClient, CreateInstanceAttrs, InstanceId, LifecycleStatus, ListInstancesArgs,
+};
 use gpucloud_fakes::shadeform::{FakeShadeform, FakeShadeformOptions, FakeStatus};
 use gpucloud_shadeform::{ShadeformClient, ShadeformConfig, ShadeformCredential};
 

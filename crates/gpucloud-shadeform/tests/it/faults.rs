@@ -20,8 +20,14 @@ async fn a_lost_create_response_is_resolved_by_ref_id() {
     });
     let created = validate_and_create(&client, &attrs("lost")).await.unwrap();
     assert_eq!(live_instances(&fake), 1, "created once, never twice");
-    assert_eq!(fake.state().instances()[0].id.to_string(), created.cloud_id.as_str());
-    assert_eq!(fake.state().request_count("POST", "/v1/instances/create"), 1);
+    assert_eq!(
+        fake.state().instances()[0].id.to_string(),
+        created.cloud_id.as_str()
+    );
+    assert_eq!(
+        fake.state().request_count("POST", "/v1/instances/create"),
+        1
+    );
     clean_up(&fake, &client).await;
 }
 
@@ -33,11 +39,17 @@ async fn a_lost_key_response_is_resolved_by_public_key() {
         operation: Operation::AddSshKey,
         times: 1,
     });
-    validate_and_create(&client, &attrs("key-lost")).await.unwrap();
+    validate_and_create(&client, &attrs("key-lost"))
+        .await
+        .unwrap();
     assert_eq!(added_keys(&fake).len(), 1, "the key added once and used");
     assert_eq!(fake.state().instances()[0].ssh_key_id, {
         let keys = fake.state().ssh_keys();
-        keys.iter().find(|k| k.id != fake.state().default_key_id()).unwrap().id.to_string()
+        keys.iter()
+            .find(|k| k.id != fake.state().default_key_id())
+            .unwrap()
+            .id
+            .to_string()
     });
     clean_up(&fake, &client).await;
 }
@@ -45,21 +57,31 @@ async fn a_lost_key_response_is_resolved_by_public_key() {
 #[tokio::test]
 async fn a_failed_create_removes_the_key_it_added() {
     for fault in [
-        Fault::ServerError { status: 500, times: 1 },
-        Fault::ServerError { status: 503, times: 5 },
+        Fault::ServerError {
+            status: 500,
+            times: 1,
+        },
+        Fault::ServerError {
+            status: 503,
+            times: 5,
+        },
         Fault::ConnectionReset { times: 1 },
         Fault::MalformedJson { times: 1 },
     ] {
         let fake = fake().await;
         let client = client(&fake);
-        fake.state().set_fault_for(Operation::CreateInstance, fault.clone());
+        fake.state()
+            .set_fault_for(Operation::CreateInstance, fault.clone());
         let result = validate_and_create(&client, &attrs("faulty")).await;
         let left = live_instances(&fake);
         match result {
             // A malformed 2xx: the create happened and is found by RefID.
             Ok(instance) => {
                 assert_eq!(left, 1, "{fault:?}");
-                assert_eq!(fake.state().instances()[0].id.to_string(), instance.cloud_id.as_str());
+                assert_eq!(
+                    fake.state().instances()[0].id.to_string(),
+                    instance.cloud_id.as_str()
+                );
                 clean_up(&fake, &client).await;
             }
             Err(e) => {
@@ -76,9 +98,14 @@ async fn a_refused_create_leaves_nothing() {
     let client = client(&fake);
     fake.state().set_fault_for(
         Operation::CreateInstance,
-        Fault::ServerError { status: 400, times: 1 },
+        Fault::ServerError {
+            status: 400,
+            times: 1,
+        },
     );
-    let err = validate_and_create(&client, &attrs("refused")).await.unwrap_err();
+    let err = validate_and_create(&client, &attrs("refused"))
+        .await
+        .unwrap_err();
     assert!(!err.outcome_unknown(), "{err}");
     assert_nothing_left(&fake).await;
 }
@@ -89,10 +116,20 @@ async fn a_failed_key_add_launches_nothing() {
     let client = client(&fake);
     fake.state().set_fault_for(
         Operation::AddSshKey,
-        Fault::ServerError { status: 500, times: 10 },
+        Fault::ServerError {
+            status: 500,
+            times: 10,
+        },
     );
-    assert!(validate_and_create(&client, &attrs("no-key")).await.is_err());
-    assert_eq!(fake.state().request_count("POST", "/v1/instances/create"), 0);
+    assert!(
+        validate_and_create(&client, &attrs("no-key"))
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        fake.state().request_count("POST", "/v1/instances/create"),
+        0
+    );
     assert_nothing_left(&fake).await;
 }
 
@@ -102,11 +139,19 @@ async fn throttled_creates_wait_and_launch_once() {
     let client = client(&fake);
     fake.state().set_fault_for(
         Operation::CreateInstance,
-        Fault::RateLimited { retry_after_secs: 1, times: 1 },
+        Fault::RateLimited {
+            retry_after_secs: 1,
+            times: 1,
+        },
     );
     let started = Instant::now();
-    validate_and_create(&client, &attrs("throttled")).await.unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(900), "Retry-After honoured");
+    validate_and_create(&client, &attrs("throttled"))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "Retry-After honoured"
+    );
     assert_eq!(live_instances(&fake), 1);
     clean_up(&fake, &client).await;
 }
@@ -117,18 +162,29 @@ async fn reads_are_retried_through_transient_faults() {
     let client = client(&fake);
     validate_and_create(&client, &attrs("reads")).await.unwrap();
     for fault in [
-        Fault::ServerError { status: 502, times: 2 },
+        Fault::ServerError {
+            status: 502,
+            times: 2,
+        },
         Fault::ConnectionReset { times: 1 },
-        Fault::RateLimited { retry_after_secs: 0, times: 1 },
+        Fault::RateLimited {
+            retry_after_secs: 0,
+            times: 1,
+        },
         Fault::Latency(Duration::from_millis(50)),
     ] {
-        fake.state().set_fault_for(Operation::ListInstances, fault.clone());
+        fake.state()
+            .set_fault_for(Operation::ListInstances, fault.clone());
         let listed = client.list_instances(&ListInstancesArgs::default()).await;
         assert_eq!(listed.map(|l| l.len()).ok(), Some(1), "{fault:?}");
         fake.state().clear_faults();
     }
-    fake.state().set_fault_for(Operation::InstanceTypes, Fault::MalformedJson { times: 5 });
-    let err = client.instance_types(&GetInstanceTypeArgs::default()).await.unwrap_err();
+    fake.state()
+        .set_fault_for(Operation::InstanceTypes, Fault::MalformedJson { times: 5 });
+    let err = client
+        .instance_types(&GetInstanceTypeArgs::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
     clean_up(&fake, &client).await;
 }

@@ -34,9 +34,23 @@ async fn every_operation_validates_against_the_description() {
     )
     .unwrap()
     .client("");
-    assert!(!client.instance_types(&GetInstanceTypeArgs::default()).await.unwrap().is_empty());
-    assert!(!client.locations(GetLocationsArgs::default()).await.unwrap().is_empty());
-    let created = validate_and_create(&client, &attrs("prism-1")).await.unwrap();
+    assert!(
+        !client
+            .instance_types(&GetInstanceTypeArgs::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !client
+            .locations(GetLocationsArgs::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let created = validate_and_create(&client, &attrs("prism-1"))
+        .await
+        .unwrap();
     let mut state = client.get_instance(&created.cloud_id).await.unwrap();
     for _ in 0..300 {
         if state.lifecycle() == LifecycleStatus::Running {
@@ -45,13 +59,30 @@ async fn every_operation_validates_against_the_description() {
         tokio::time::sleep(Duration::from_millis(10)).await;
         state = client.get_instance(&created.cloud_id).await.unwrap();
     }
-    assert_eq!(client.list_instances(&ListInstancesArgs::default()).await.unwrap().len(), 1);
-    client.reboot().unwrap().reboot_instance(&created.cloud_id).await.unwrap();
+    assert_eq!(
+        client
+            .list_instances(&ListInstancesArgs::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    client
+        .reboot()
+        .unwrap()
+        .reboot_instance(&created.cloud_id)
+        .await
+        .unwrap();
     let update = validate_tag_update(&UpdateInstanceTagsArgs {
         instance_id: created.cloud_id.clone(),
         tags: [("team".to_owned(), "ml".to_owned())].into(),
     })
     .unwrap();
-    client.tags().unwrap().update_instance_tags(&update).await.unwrap();
+    client
+        .tags()
+        .unwrap()
+        .update_instance_tags(&update)
+        .await
+        .unwrap();
     client.terminate_instance(&created.cloud_id).await.unwrap();
 }
