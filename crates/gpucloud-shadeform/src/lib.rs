@@ -6,8 +6,6 @@ mod convert;
 mod error;
 mod wire;
 
-use std::sync::Arc;
-
 use gpucloud_core::{Activation, Build, ProviderDescriptor, ProviderSettings, Result};
 
 pub use client::{PROVIDER_ID, ShadeformClient, ShadeformCredential};
@@ -29,15 +27,6 @@ pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor {
 };
 
 fn build(settings: &ProviderSettings) -> Result<Build> {
-    let (Some(key), Some(config)) = (
-        settings.get("api_key"),
-        ShadeformConfig::from_settings(settings)?,
-    ) else {
-        return Ok(Build::Missing("api_key"));
-    };
-    let source = key.source().clone().into();
-    Ok(Build::Ready(
-        Arc::new(ShadeformCredential::new(config)?),
-        source,
-    ))
+    let config = ShadeformConfig::from_settings(settings)?;
+    Build::from_key_setting(settings, "api_key", config, ShadeformCredential::new)
 }
