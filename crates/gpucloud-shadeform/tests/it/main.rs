@@ -3,5 +3,6 @@
 
 mod common;
 mod faults;
+mod local;
 mod ops;
 mod prism;
