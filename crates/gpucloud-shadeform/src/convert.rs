@@ -244,7 +244,6 @@ pub(crate) fn instance_types(
             entry.id = type_id(&t.cloud, &t.shade_instance_type, &a.region);
             entry.location = location_of(&a.region);
             entry.sub_location.clone_from(&a.region);
-            entry.available_azs = vec![a.region.clone()];
             entry.is_available = a.available;
             out.push(entry);
         }
@@ -530,7 +529,6 @@ mod tests {
         wire::InstanceType {
             cloud: cloud.into(),
             shade_instance_type: shade.into(),
-            cloud_instance_type: "x".into(),
             configuration: conf("A100_80G", 8, "sxm4", true),
             hourly_price: Some(1432),
             deployment_type: "vm".into(),

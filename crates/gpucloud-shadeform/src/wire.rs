@@ -42,8 +42,6 @@ pub(crate) struct InstanceType {
     #[serde(deserialize_with = "null_default")]
     pub shade_instance_type: String,
     #[serde(deserialize_with = "null_default")]
-    pub cloud_instance_type: String,
-    #[serde(deserialize_with = "null_default")]
     pub configuration: Configuration,
     /// Cents per hour; `None` when absent (never read as free).
     pub hourly_price: Option<i64>,
