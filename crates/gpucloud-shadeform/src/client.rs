@@ -19,11 +19,12 @@ use gpucloud_core::{
     Result, Retry, tenant_id_from_secret,
 };
 use gpucloud_http::{
-    ApiKey, Auth, HeaderName, HttpClient, HttpConfig, Request, RetryPolicy, parse_base_url,
+    ApiKey, Auth, HeaderName, HttpClient, HttpConfig, RetryPolicy, parse_base_url,
 };
 use jiff::Timestamp;
 use tokio::sync::Mutex;
 
+use crate::api;
 use crate::config::{ALLOWED_TYPES_ENV, ShadeformConfig};
 use crate::convert::{self, PROVIDER};
 use crate::error::classifier;
@@ -149,11 +150,6 @@ fn instance_uuid(id: &InstanceId) -> Option<uuid::Uuid> {
     uuid::Uuid::parse_str(id.as_str()).ok()
 }
 
-/// A key id that can go into a path: non-empty, letters, digits and `-` only.
-fn path_safe(id: &str) -> bool {
-    !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-}
-
 /// The upstream offer a create launches: cloud, type and region.
 #[derive(Debug)]
 struct Offer {
@@ -171,111 +167,9 @@ struct Key {
     added: bool,
 }
 
-// The typed API calls: one function per endpoint, wire types in and out.
 impl ShadeformClient {
     fn http(&self) -> &HttpClient {
         &self.shared.http
-    }
-
-    /// `GET /instances/types` with the API's own query filters.
-    async fn api_types(
-        &self,
-        op: &'static str,
-        query: &[(&'static str, String)],
-    ) -> Result<Vec<wire::InstanceType>> {
-        let mut request = Request::get(op, "instances/types");
-        for (name, value) in query {
-            request = request.query(*name, value.clone());
-        }
-        let types: wire::InstanceTypes = self.http().send_json(request).await?;
-        Ok(types.instance_types)
-    }
-
-    /// `GET /instances`: every instance not deleted (`deleting` ones included).
-    async fn api_instances(&self, op: &'static str) -> Result<Vec<wire::Instance>> {
-        let list: wire::Instances = self.http().send_json(Request::get(op, "instances")).await?;
-        Ok(list.instances)
-    }
-
-    /// `GET /instances/{id}/info`.
-    async fn api_info(&self, op: &'static str, id: &uuid::Uuid) -> Result<wire::Instance> {
-        self.http()
-            .send_json(Request::get(op, format!("instances/{id}/info")).about_instance())
-            .await
-    }
-
-    /// `POST /instances/create`.
-    async fn api_create(
-        &self,
-        op: &'static str,
-        body: &wire::CreateRequest,
-    ) -> Result<wire::CreateResponse> {
-        self.http()
-            .send_json(Request::post(op, "instances/create").json(body)?.create())
-            .await
-    }
-
-    /// `POST /instances/{id}/delete`; an instance already gone counts as deleted.
-    async fn api_delete(&self, op: &'static str, id: &uuid::Uuid) -> Result<()> {
-        let request = Request::post(op, format!("instances/{id}/delete"))
-            .idempotent(true)
-            .about_instance();
-        match self.http().send(request).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == ErrorKind::InstanceNotFound => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// `POST /instances/{id}/restart`.
-    async fn api_restart(&self, op: &'static str, id: &uuid::Uuid) -> Result<()> {
-        self.http()
-            .send(Request::post(op, format!("instances/{id}/restart")).about_instance())
-            .await
-            .map(drop)
-    }
-
-    /// `POST /instances/{id}/update` with the tags only (omitted fields are kept).
-    async fn api_update_tags(
-        &self,
-        op: &'static str,
-        id: &uuid::Uuid,
-        tags: Vec<String>,
-    ) -> Result<()> {
-        let request = Request::post(op, format!("instances/{id}/update"))
-            .json(&wire::UpdateTags { tags })?
-            .idempotent(true)
-            .about_instance();
-        self.http().send(request).await.map(drop)
-    }
-
-    /// `GET /sshkeys`.
-    async fn api_keys(&self, op: &'static str) -> Result<Vec<wire::SshKey>> {
-        let keys: wire::SshKeys = self.http().send_json(Request::get(op, "sshkeys")).await?;
-        Ok(keys.ssh_keys)
-    }
-
-    /// `POST /sshkeys/add`.
-    async fn api_add_key(&self, op: &'static str, body: &wire::AddSshKey) -> Result<String> {
-        let added: wire::AddSshKeyResponse = self
-            .http()
-            .send_json(Request::post(op, "sshkeys/add").json(body)?)
-            .await?;
-        Ok(added.id)
-    }
-
-    /// `POST /sshkeys/{id}/delete`.
-    async fn api_delete_key(&self, op: &'static str, id: &str) -> Result<()> {
-        if !path_safe(id) {
-            return Err(CloudError::invalid(
-                "ssh_key_id",
-                format!("{id:?} is not a key id"),
-            ));
-        }
-        self.http()
-            .send(Request::post(op, format!("sshkeys/{id}/delete")).idempotent(true))
-            .await
-            .map(drop)
     }
 }
 
@@ -295,11 +189,14 @@ impl ShadeformClient {
         op: &'static str,
         ref_id: &str,
     ) -> Result<Option<wire::Instance>> {
-        Ok(self.api_instances(op).await?.into_iter().find(|w| {
-            self.owned(w)
-                && convert::tag(w, REF_ID_TAG) == Some(ref_id)
-                && !convert::is_gone_or_failed(&w.status)
-        }))
+        Ok(api::instances(self.http(), op)
+            .await?
+            .into_iter()
+            .find(|w| {
+                self.owned(w)
+                    && convert::tag(w, REF_ID_TAG) == Some(ref_id)
+                    && !convert::is_gone_or_failed(&w.status)
+            }))
     }
 
     /// The API's own query filters for `args`, where one value says exactly what is wanted;
@@ -373,7 +270,7 @@ impl ShadeformClient {
             ("cloud", cloud.to_owned()),
             ("shade_instance_type", shade.to_owned()),
         ];
-        let types = self.api_types(op, &query).await?;
+        let types = api::types(self.http(), op, &query).await?;
         let Some(t) = types
             .into_iter()
             .find(|t| t.cloud == cloud && t.shade_instance_type == shade)
@@ -446,7 +343,7 @@ impl ShadeformClient {
     /// by name), else one added under a name derived from the key. Never the account's
     /// default key by accident: a name taken by a different key is a `Conflict`.
     async fn ensure_key(&self, op: &'static str, key: &PublicKey) -> Result<Key> {
-        let keys = self.api_keys(op).await?;
+        let keys = api::keys(self.http(), op).await?;
         if let Some(k) = keys.iter().find(|k| key.same_key_text(&k.public_key)) {
             return Ok(Key {
                 id: k.id.clone(),
@@ -469,8 +366,8 @@ impl ShadeformClient {
             name,
             public_key: key.to_openssh(),
         };
-        match self.api_add_key(op, &body).await {
-            Ok(id) if path_safe(&id) => Ok(Key { id, added: true }),
+        match api::add_key(self.http(), op, &body).await {
+            Ok(id) if api::path_safe(&id) => Ok(Key { id, added: true }),
             Ok(id) => Err(CloudError::provider(
                 PROVIDER,
                 op,
@@ -479,7 +376,7 @@ impl ShadeformClient {
             )),
             Err(error) if error.outcome_unknown() || error.kind() == ErrorKind::Conflict => {
                 // Perhaps added (a lost answer) or added meanwhile by another create: look.
-                let Ok(keys) = self.api_keys(op).await else {
+                let Ok(keys) = api::keys(self.http(), op).await else {
                     return Err(error);
                 };
                 match keys.into_iter().find(|k| key.same_key_text(&k.public_key)) {
@@ -500,7 +397,7 @@ impl ShadeformClient {
         if !key.added {
             return;
         }
-        if let Err(e) = self.api_delete_key(op, &key.id).await {
+        if let Err(e) = api::delete_key(self.http(), op, &key.id).await {
             tracing::warn!(key = %key.id, error = %e, "could not remove the SSH key this failed create added");
         }
     }
@@ -508,7 +405,7 @@ impl ShadeformClient {
     /// Deletes an instance this create made and its key, after the create failed.
     async fn roll_back(&self, op: &'static str, id: Option<&uuid::Uuid>, key: &Key) {
         if let Some(id) = id
-            && let Err(e) = self.api_delete(op, id).await
+            && let Err(e) = api::delete(self.http(), op, id).await
         {
             tracing::warn!(instance = %id, error = %e, "could not delete the instance of a failed create");
         }
@@ -532,7 +429,7 @@ impl ShadeformClient {
         key: &Key,
     ) -> Result<Instance> {
         let attrs = create.attrs();
-        let id = match self.api_create(op, &body).await {
+        let id = match api::create(self.http(), op, &body).await {
             Ok(response) => response.id,
             Err(error) if error.outcome_unknown() => {
                 // The create may have happened: look it up by RefID, never create again blindly.
@@ -575,7 +472,7 @@ impl ShadeformClient {
                 format!("the create answered with an instance id {id:?} that is not a UUID"),
             ));
         };
-        match self.api_info(op, &uuid).await {
+        match api::info(self.http(), op, &uuid).await {
             Ok(w) if w.status == "error" => {
                 self.roll_back(op, Some(&uuid), key).await;
                 Err(CloudError::provider(
@@ -649,8 +546,7 @@ impl CloudClient for ShadeformClient {
     /// The gpucloud locations of the catalog (each a group of upstream regions, see the
     /// README's table), available when any offer there has capacity.
     async fn locations(&self, args: GetLocationsArgs) -> Result<Vec<Location>> {
-        let types: Vec<wire::InstanceType> = self
-            .api_types("locations", &[])
+        let types: Vec<wire::InstanceType> = api::types(self.http(), "locations", &[])
             .await?
             .into_iter()
             .filter(|t| self.allows(&t.cloud, &t.shade_instance_type))
@@ -662,9 +558,7 @@ impl CloudClient for ShadeformClient {
     }
 
     async fn instance_types(&self, args: &GetInstanceTypeArgs) -> Result<Vec<InstanceType>> {
-        let types = self
-            .api_types("instance_types", &Self::type_query(args))
-            .await?;
+        let types = api::types(self.http(), "instance_types", &Self::type_query(args)).await?;
         Ok(args.apply(convert::instance_types(types, |c, t| self.allows(c, t))))
     }
 
@@ -727,12 +621,11 @@ impl CloudClient for ShadeformClient {
         const OP: &str = "get_instance";
         let uuid = instance_uuid(id)
             .ok_or_else(|| CloudError::instance_not_found(PROVIDER, OP, id.as_str()))?;
-        Ok(convert::instance(self.api_info(OP, &uuid).await?))
+        Ok(convert::instance(api::info(self.http(), OP, &uuid).await?))
     }
 
     async fn list_instances(&self, args: &ListInstancesArgs) -> Result<Vec<Instance>> {
-        Ok(self
-            .api_instances("list_instances")
+        Ok(api::instances(self.http(), "list_instances")
             .await?
             .into_iter()
             .filter(|w| self.owned(w))
@@ -744,7 +637,7 @@ impl CloudClient for ShadeformClient {
     async fn terminate_instance(&self, id: &InstanceId) -> Result<()> {
         // Not a UUID: no instance of Shadeform's can have this id, so it is gone.
         match instance_uuid(id) {
-            Some(uuid) => self.api_delete("terminate_instance", &uuid).await,
+            Some(uuid) => api::delete(self.http(), "terminate_instance", &uuid).await,
             None => Ok(()),
         }
     }
@@ -758,10 +651,9 @@ impl RebootInstance for ShadeformClient {
         const OP: &str = "reboot_instance";
         let uuid = instance_uuid(id)
             .ok_or_else(|| CloudError::instance_not_found(PROVIDER, OP, id.as_str()))?;
-        match self.api_restart(OP, &uuid).await {
+        match api::restart(self.http(), OP, &uuid).await {
             Err(error) if error.kind() == ErrorKind::Conflict => {
-                let state = self
-                    .api_info(OP, &uuid)
+                let state = api::info(self.http(), OP, &uuid)
                     .await
                     .map_or_else(|_| "not active".to_owned(), |w| w.status);
                 Err(CloudError::provider(
@@ -786,15 +678,20 @@ impl InstanceTags for ShadeformClient {
         let id = args.instance_id();
         let uuid = instance_uuid(id)
             .ok_or_else(|| CloudError::instance_not_found(PROVIDER, OP, id.as_str()))?;
-        let current = self.api_info(OP, &uuid).await?;
+        let current = api::info(self.http(), OP, &uuid).await?;
         let (bookkeeping, _) = Bookkeeping::decode(
             current
                 .tags
                 .iter()
                 .map(|t| t.split_once('=').unwrap_or((t.as_str(), ""))),
         );
-        self.api_update_tags(OP, &uuid, convert::wire_tags(args.tags(), &bookkeeping))
-            .await
+        api::update_tags(
+            self.http(),
+            OP,
+            &uuid,
+            convert::wire_tags(args.tags(), &bookkeeping),
+        )
+        .await
     }
 }
 
@@ -896,8 +793,8 @@ mod tests {
             assert!(instance_uuid(&InstanceId::new(id)).is_none(), "{id}");
         }
         for bad in ["", "a/b", "../x", "a b", "k?x=1"] {
-            assert!(!path_safe(bad), "{bad}");
+            assert!(!api::path_safe(bad), "{bad}");
         }
-        assert!(path_safe("78a0dd5a-dbb1-4568-b55c-5e7e0a8b0c40"));
+        assert!(api::path_safe("78a0dd5a-dbb1-4568-b55c-5e7e0a8b0c40"));
     }
 }
