@@ -3,6 +3,7 @@
 mod auth;
 mod config;
 mod endpoints;
+mod convert;
 mod error;
 
 pub use auth::ServiceAccountKey;
