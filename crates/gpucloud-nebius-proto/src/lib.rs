@@ -1,6 +1,7 @@
 //! Rust types, tonic clients and tonic servers generated from the Nebius AI Cloud API
 //! definitions that gpucloud uses. The `.proto` files are vendored under `proto/` (MIT, see
-//! `proto/nebius/LICENSE`) and compiled by `build.rs`; see the README for the module map.
+//! `proto/nebius/LICENSE`); the code generated from them is checked in under `src/gen/` and
+//! kept current by `tests/drift.rs`. See the README for the module map.
 //!
 //! The generated code mirrors the protobuf packages: `nebius.compute.v1` is
 //! [`nebius::compute::v1`], re-exported at the crate root as [`compute::v1`].
@@ -13,42 +14,42 @@ pub mod nebius {
     pub mod common {
         /// `nebius.common.v1`.
         pub mod v1 {
-            include!(concat!(env!("OUT_DIR"), "/nebius.common.v1.rs"));
+            include!("gen/nebius.common.v1.rs");
         }
     }
     /// `nebius.compute.*`: instances, disks, images and platforms.
     pub mod compute {
         /// `nebius.compute.v1`.
         pub mod v1 {
-            include!(concat!(env!("OUT_DIR"), "/nebius.compute.v1.rs"));
+            include!("gen/nebius.compute.v1.rs");
         }
     }
     /// `nebius.vpc.*`: networks, subnets, security groups and rules.
     pub mod vpc {
         /// `nebius.vpc.v1`.
         pub mod v1 {
-            include!(concat!(env!("OUT_DIR"), "/nebius.vpc.v1.rs"));
+            include!("gen/nebius.vpc.v1.rs");
         }
     }
     /// `nebius.iam.*`: token exchange and projects.
     pub mod iam {
         /// `nebius.iam.v1`.
         pub mod v1 {
-            include!(concat!(env!("OUT_DIR"), "/nebius.iam.v1.rs"));
+            include!("gen/nebius.iam.v1.rs");
         }
     }
     /// `nebius.quotas.*`: quota allowances.
     pub mod quotas {
         /// `nebius.quotas.v1`.
         pub mod v1 {
-            include!(concat!(env!("OUT_DIR"), "/nebius.quotas.v1.rs"));
+            include!("gen/nebius.quotas.v1.rs");
         }
     }
     /// `nebius.billing.*`: the price calculator.
     pub mod billing {
         /// `nebius.billing.v1`.
         pub mod v1 {
-            include!(concat!(env!("OUT_DIR"), "/nebius.billing.v1.rs"));
+            include!("gen/nebius.billing.v1.rs");
         }
     }
 }
@@ -58,7 +59,7 @@ pub mod nebius {
 pub mod google {
     /// `google.rpc`.
     pub mod rpc {
-        include!(concat!(env!("OUT_DIR"), "/google.rpc.rs"));
+        include!("gen/google.rpc.rs");
     }
 }
 
