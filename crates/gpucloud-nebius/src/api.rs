@@ -75,13 +75,14 @@ impl Rpc {
         }
     }
 
-    /// A create: never sent again once it may have been carried out, so a lost answer is
-    /// resolved by looking the resource up.
+    /// A create. Its idempotency key makes a repeat answer the first call's operation instead
+    /// of creating twice, so a create whose answer was lost is sent again; when the attempts
+    /// run out, the caller resolves the outcome by looking the resource up.
     pub(crate) const fn create(operation: &'static str, service: Service) -> Self {
         Self {
             operation,
             service,
-            idempotent: false,
+            idempotent: true,
             mutation: true,
             create: true,
         }
@@ -92,6 +93,23 @@ impl Rpc {
         if self.create { call.create() } else { call }
     }
 }
+
+/// A create that failed, and the resource it made anyway (an operation that ended with an
+/// error still names its resource), so the caller can delete it.
+#[derive(Debug)]
+pub(crate) struct Failed {
+    pub(crate) error: CloudError,
+    pub(crate) made: Option<String>,
+}
+
+impl From<CloudError> for Failed {
+    fn from(error: CloudError) -> Self {
+        Self { error, made: None }
+    }
+}
+
+/// What a create answers: the new resource's id, or why not and what it left.
+pub(crate) type Created = std::result::Result<String, Failed>;
 
 /// The token exchange over gRPC: unauthenticated, retried like any read (an exchange creates
 /// nothing).
@@ -115,8 +133,7 @@ impl Exchange for GrpcExchange {
         let answer = self
             .driver
             .run(&Call::new(OP, true), |_| {
-                let mut request = tonic::Request::new(request.clone());
-                request.set_timeout(self.timeout);
+                let request = tonic::Request::new(request.clone());
                 let channel = self.channel.clone();
                 let timeout = self.timeout;
                 async move {
@@ -250,8 +267,9 @@ impl Api {
                     .header()
                     .await
                     .map_err(|e| e.with_delivery(Delivery::NotSent))?;
+                // The deadline is kept here rather than sent as `grpc-timeout`: a server that
+                // gives up first answers CANCELLED, which would hide that the call timed out.
                 let mut request = tonic::Request::new(message.clone());
-                request.set_timeout(self.timeout);
                 request.metadata_mut().insert("authorization", auth.clone());
                 if let Some(key) = key {
                     request.metadata_mut().insert(IDEMPOTENCY_KEY, key.clone());
@@ -312,6 +330,26 @@ impl Api {
             }
             tokio::time::sleep(self.poll_interval).await;
             op = self.get_operation(operation, service, &op.id).await?;
+        }
+    }
+
+    /// Makes a create and waits for its operation; the failure keeps the resource id the
+    /// operation named.
+    async fn create<Req, F, Fut>(&self, rpc: Rpc, message: &Req, send: F) -> Created
+    where
+        Req: Clone + Send + Sync,
+        F: Fn(Channel, tonic::Request<Req>) -> Fut + Send + Sync,
+        Fut: Future<Output = std::result::Result<tonic::Response<common::Operation>, tonic::Status>>
+            + Send,
+    {
+        let op = self.unary(rpc, message, send).await?;
+        let made = (!op.resource_id.is_empty()).then(|| op.resource_id.clone());
+        match self.wait(rpc.operation, rpc.service, op).await {
+            Ok(op) if !op.resource_id.is_empty() => Ok(op.resource_id),
+            Ok(_) => made.ok_or_else(|| {
+                Failed::from(error::decode(rpc.operation, "the operation names no resource"))
+            }),
+            Err(error) => Err(Failed { error, made }),
         }
     }
 
@@ -514,11 +552,11 @@ impl Api {
 
     // --- compute.v1.ImageService ---
 
-    /// The latest image of a family (public images of the project's region).
-    pub(crate) async fn latest_image(&self, family: &str) -> Result<compute::Image> {
+    /// The latest image of a family among the public images of `project`'s region.
+    pub(crate) async fn latest_image(&self, family: &str, project: &str) -> Result<compute::Image> {
         let request = compute::GetImageLatestByFamilyRequest {
             image_family: family.to_owned(),
-            parent_id: String::new(),
+            parent_id: project.to_owned(),
         };
         self.unary(Rpc::read("get_image", Service::Compute), &request, |ch, r| async move {
             compute::image_service_client::ImageServiceClient::new(ch)
@@ -567,15 +605,13 @@ impl Api {
     // --- compute.v1.DiskService ---
 
     /// Creates a disk and waits for it; the answer is its id.
-    pub(crate) async fn create_disk(&self, request: &compute::CreateDiskRequest) -> Result<String> {
-        let op = self
-            .mutate(Rpc::create("create_disk", Service::Compute), request, |ch, r| async move {
-                compute::disk_service_client::DiskServiceClient::new(ch)
-                    .create(r)
-                    .await
-            })
-            .await?;
-        Ok(op.resource_id)
+    pub(crate) async fn create_disk(&self, request: &compute::CreateDiskRequest) -> Created {
+        self.create(Rpc::create("create_disk", Service::Compute), request, |ch, r| async move {
+            compute::disk_service_client::DiskServiceClient::new(ch)
+                .create(r)
+                .await
+        })
+        .await
     }
 
     /// Deletes a disk and waits; one already gone counts as deleted.
@@ -594,22 +630,17 @@ impl Api {
     // --- compute.v1.InstanceService ---
 
     /// Creates an instance and waits for the operation; the answer is its id.
-    pub(crate) async fn create_instance(
-        &self,
-        request: &compute::CreateInstanceRequest,
-    ) -> Result<String> {
-        let op = self
-            .mutate(
-                Rpc::create("create_instance", Service::Compute),
-                request,
-                |ch, r| async move {
-                    compute::instance_service_client::InstanceServiceClient::new(ch)
-                        .create(r)
-                        .await
-                },
-            )
-            .await?;
-        Ok(op.resource_id)
+    pub(crate) async fn create_instance(&self, request: &compute::CreateInstanceRequest) -> Created {
+        self.create(
+            Rpc::create("create_instance", Service::Compute),
+            request,
+            |ch, r| async move {
+                compute::instance_service_client::InstanceServiceClient::new(ch)
+                    .create(r)
+                    .await
+            },
+        )
+        .await
     }
 
     /// One instance; a missing one is `InstanceNotFound`.
@@ -737,19 +768,17 @@ impl Api {
     pub(crate) async fn create_security_group(
         &self,
         request: &vpc::CreateSecurityGroupRequest,
-    ) -> Result<String> {
-        let op = self
-            .mutate(
-                Rpc::create("create_security_group", Service::Vpc),
-                request,
-                |ch, r| async move {
-                    vpc::security_group_service_client::SecurityGroupServiceClient::new(ch)
-                        .create(r)
-                        .await
-                },
-            )
-            .await?;
-        Ok(op.resource_id)
+    ) -> Created {
+        self.create(
+            Rpc::create("create_security_group", Service::Vpc),
+            request,
+            |ch, r| async move {
+                vpc::security_group_service_client::SecurityGroupServiceClient::new(ch)
+                    .create(r)
+                    .await
+            },
+        )
+        .await
     }
 
     /// Deletes a security group and waits; one already gone counts as deleted.
@@ -773,19 +802,17 @@ impl Api {
     pub(crate) async fn create_security_rule(
         &self,
         request: &vpc::CreateSecurityRuleRequest,
-    ) -> Result<String> {
-        let op = self
-            .mutate(
-                Rpc::create("create_security_rule", Service::Vpc),
-                request,
-                |ch, r| async move {
-                    vpc::security_rule_service_client::SecurityRuleServiceClient::new(ch)
-                        .create(r)
-                        .await
-                },
-            )
-            .await?;
-        Ok(op.resource_id)
+    ) -> Created {
+        self.create(
+            Rpc::create("create_security_rule", Service::Vpc),
+            request,
+            |ch, r| async move {
+                vpc::security_rule_service_client::SecurityRuleServiceClient::new(ch)
+                    .create(r)
+                    .await
+            },
+        )
+        .await
     }
 
     /// The rules of a security group, every page.

@@ -23,7 +23,7 @@ use gpucloud_nebius_proto::compute::v1 as compute;
 use gpucloud_nebius_proto::vpc::v1 as vpc;
 use tokio::sync::{Mutex, OnceCell};
 
-use crate::api::Api;
+use crate::api::{Api, Failed};
 use crate::config::{NebiusConfig, PROJECTS_ENV, REGIONS_ENV, TENANT_ENV};
 use crate::convert::{self, Allowances};
 use crate::endpoints::Service;
@@ -405,7 +405,7 @@ impl NebiusClient {
         create: &ValidCreate,
     ) -> Result<String> {
         let api = self.api().await?;
-        let group = api
+        let group = match api
             .create_security_group(&vpc::CreateSecurityGroupRequest {
                 metadata: Some(common::ResourceMetadata {
                     parent_id: region.project_id.clone(),
@@ -417,7 +417,16 @@ impl NebiusClient {
                     network_id: network_id.to_owned(),
                 }),
             })
-            .await?;
+            .await
+        {
+            Ok(group) => group,
+            Err(Failed { error, made }) => {
+                if let Some(group) = made {
+                    self.undo(&[Undo::Group(group)]).await;
+                }
+                return Err(error);
+            }
+        };
         let mut specs = vec![convert::ssh_spec(), convert::egress_spec()];
         for (i, rule) in create.ingress_rules().iter().enumerate() {
             specs.extend(convert::ingress_specs(
@@ -445,7 +454,8 @@ impl NebiusClient {
                     }),
                     spec: Some(spec),
                 })
-                .await?;
+                .await
+                .map_err(|f| f.error)?;
             ids.push(id);
         }
         Ok(ids)
@@ -584,7 +594,11 @@ fn hourly_prices(
     asked: &[(String, String)],
     answer: &billing::EstimateBatchResponse,
 ) -> BTreeMap<String, Price> {
-    let currency = if answer.currency.is_empty() { "USD" } else { answer.currency.as_str() };
+    let currency = if answer.currency.is_empty() {
+        "USD".to_owned()
+    } else {
+        answer.currency.to_ascii_uppercase()
+    };
     let mut out = BTreeMap::new();
     for (i, cost) in answer.resource_costs.iter().enumerate() {
         let name = cost
@@ -604,7 +618,7 @@ fn hourly_prices(
             .as_ref()
             .is_none_or(|u| u.unit.is_empty() || u.unit.eq_ignore_ascii_case("hour"));
         if let (Some(name), Some(total), true) = (name, total, hourly)
-            && let Ok(price) = Price::parse(total.cost.trim(), currency)
+            && let Ok(price) = Price::parse(total.cost.trim(), &currency)
         {
             out.insert(name, price);
         }
@@ -747,7 +761,7 @@ impl CloudClient for NebiusClient {
         let api = self.api().await?;
         // Everything that can be refused without creating anything comes first.
         let image = if attrs.image_id.is_empty() {
-            api.latest_image(&self.shared.config.image_family).await?
+            api.latest_image(&self.shared.config.image_family, &region.project_id).await?
         } else {
             api.get_image(&attrs.image_id).await.map_err(|e| {
                 if e.kind().is_not_found() {
@@ -783,9 +797,10 @@ impl CloudClient for NebiusClient {
             .await;
         let disk = match disk {
             Ok(id) => id,
-            Err(e) => {
+            Err(Failed { error, made: disk }) => {
+                made.extend(disk.map(Undo::Disk));
                 self.undo(&made).await;
-                return Err(e);
+                return Err(error);
             }
         };
         made.push(Undo::Disk(disk.clone()));
@@ -821,7 +836,13 @@ impl CloudClient for NebiusClient {
         };
         let id = match api.create_instance(&request).await {
             Ok(id) => id,
-            Err(error) if error.outcome_unknown() => {
+            // The operation failed but names the instance: delete it with the rest.
+            Err(Failed { error, made: Some(id) }) => {
+                made.push(Undo::Instance(id));
+                self.undo(&made).await;
+                return Err(error);
+            }
+            Err(Failed { error, made: None }) if error.outcome_unknown() => {
                 // The create may have happened: the RefID says. Never create again here.
                 tracing::info!(ref_id = %attrs.ref_id, %error, "create outcome unknown; looking the instance up");
                 match self.find_by_ref_id(region, &attrs.ref_id).await {
@@ -853,12 +874,7 @@ impl CloudClient for NebiusClient {
                     }
                 }
             }
-            Err(error) => {
-                // A failed operation may still leave the instance record behind.
-                if let Ok(Some(found)) = self.find_by_ref_id(region, &attrs.ref_id).await {
-                    let id = found.metadata.as_ref().map(|m| m.id.clone()).unwrap_or_default();
-                    made.push(Undo::Instance(id));
-                }
+            Err(Failed { error, made: None }) => {
                 self.undo(&made).await;
                 return Err(error);
             }
