@@ -3,5 +3,7 @@
 pub mod fluidstack;
 pub mod kit;
 pub mod lambda;
+#[cfg(feature = "nebius")]
+pub mod nebius;
 pub mod prism;
 pub mod proxy;
