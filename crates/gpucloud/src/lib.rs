@@ -37,6 +37,7 @@ macro_rules! register {
 register! {
     "lambda" => gpucloud_lambda as lambda,
     "fluidstack" => gpucloud_fluidstack as fluidstack,
+    "nebius" => gpucloud_nebius as nebius,
     "local" => gpucloud_local as local,
 }
 

@@ -128,6 +128,8 @@ mod tests {
             gpucloud_lambda::DESCRIPTOR.id,
             #[cfg(feature = "fluidstack")]
             gpucloud_fluidstack::DESCRIPTOR.id,
+            #[cfg(feature = "nebius")]
+            gpucloud_nebius::DESCRIPTOR.id,
             #[cfg(feature = "local")]
             gpucloud_local::DESCRIPTOR.id,
         ]
