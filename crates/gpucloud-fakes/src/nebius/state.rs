@@ -495,6 +495,8 @@ pub(crate) struct Inner {
     pub(crate) static_token: Option<String>,
     pub(crate) next_host: u32,
     pub(crate) next_seq: u64,
+    /// When the earliest deletion under way ends (`None`: none is).
+    pub(crate) sweep_at: Option<Instant>,
 }
 
 /// The state of one fake Nebius: cheap to clone, clones share it.
@@ -614,6 +616,7 @@ impl FakeNebiusState {
             static_token,
             next_host: 4,
             next_seq: 0,
+            sweep_at: None,
         };
         Self {
             shared: Arc::new(Shared {
@@ -953,6 +956,11 @@ pub(crate) fn capacity_key(platform: &PlatformInfo, preset: &PresetInfo) -> Stri
 impl Inner {
     /// Drops what is gone at `now`, giving back the capacity gone instances held.
     fn sweep(&mut self, now: Instant) {
+        self.tokens.retain(|_, (expiry, _)| *expiry > now);
+        // Only deletions end in "gone": nothing to do before the first one ends.
+        if self.sweep_at.is_none_or(|at| at > now) {
+            return;
+        }
         let gone: Vec<String> = self
             .instances
             .iter()
@@ -970,7 +978,22 @@ impl Inner {
             }
         }
         self.disks.retain(|_, d| d.timeline.at(now).is_some());
-        self.tokens.retain(|_, (expiry, _)| *expiry > now);
+        let instances = self
+            .instances
+            .values()
+            .filter(|i| i.timeline.at(now) == Some(InstanceState::Deleting))
+            .map(|i| i.settles_at);
+        let disks = self
+            .disks
+            .values()
+            .filter(|d| d.timeline.at(now) == Some(DiskState::Deleting))
+            .map(|d| d.settles_at);
+        self.sweep_at = instances.chain(disks).min();
+    }
+
+    /// Makes the next access after `at` sweep (a deletion ends then).
+    pub(crate) fn sweep_after(&mut self, at: Instant) {
+        self.sweep_at = Some(self.sweep_at.map_or(at, |current| current.min(at)));
     }
 
     pub(crate) fn region(&self, name: &str) -> Option<&Region> {
@@ -1027,12 +1050,11 @@ impl Inner {
             .get(&(quota.to_owned(), region.to_owned()))
             .copied()
             .unwrap_or(0);
-        base + self
-            .instances
+        self.instances
             .values()
             .filter(|i| i.region == region && i.platform.quota == quota && i.holds_capacity)
             .map(|i| i.platform.quota_units(i.preset))
-            .sum::<u64>()
+            .fold(base, u64::saturating_add)
     }
 
     pub(crate) fn disk_proto(&self, disk: &DiskRecord, now: Instant) -> Option<compute::Disk> {

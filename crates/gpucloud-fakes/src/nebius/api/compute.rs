@@ -12,7 +12,7 @@ use gpucloud_nebius_proto::compute::v1::platform_service_server::PlatformService
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
-use super::{Api, Page, present, reply, required};
+use super::{Api, Page, from_page, present, reply, required};
 use crate::kit::Timeline;
 use crate::nebius::catalog::{self, PlatformInfo};
 use crate::nebius::error::{ApiError, ApiResult};
@@ -283,6 +283,7 @@ impl Inner {
             disk.timeline = Timeline::starting(now, DiskState::Deleting).then_gone(delay);
             disk.settles_at = now + delay;
         }
+        self.sweep_after(now + delay);
         Ok(self.operation(
             OPERATION_KIND,
             format!("delete disk {id}"),
@@ -470,8 +471,9 @@ impl Inner {
             .copied()
             .unwrap_or(0);
         let usage = self.quota_usage(platform.quota, region.info.name);
-        if usage + units > limit {
-            return Err(ApiError::quota(platform.quota, limit, usage + units));
+        let wanted = usage.saturating_add(units);
+        if wanted > limit {
+            return Err(ApiError::quota(platform.quota, limit, wanted));
         }
         if !self
             .capacity
@@ -581,6 +583,9 @@ impl Inner {
                 None => timeline.then_gone(delay),
             };
             instance.settles_at = now + delay;
+        }
+        if to.is_none() {
+            self.sweep_after(now + delay);
         }
         Ok(self.operation(
             OPERATION_KIND,
@@ -837,13 +842,14 @@ impl DiskService for Api {
             let region = inner.project_of("parent_id", &request.parent_id)?;
             let page = Page::new(SERVICE, request.page_size, &request.page_token)?;
             let now = Instant::now();
-            let (items, next_page_token) = page.apply(
-                inner
-                    .disks
-                    .values()
-                    .filter(|d| d.meta.parent_id == region.project_id)
-                    .filter_map(|d| Some((d.meta.id.clone(), inner.disk_proto(d, now)?))),
+            let (page, next_page_token) = page.apply(
+                from_page(&inner.disks, &page)
+                    .filter(|(_, d)| d.meta.parent_id == region.project_id),
             );
+            let items = page
+                .into_iter()
+                .filter_map(|d| inner.disk_proto(d, now))
+                .collect();
             Ok(compute::ListDisksResponse {
                 items,
                 next_page_token,
@@ -931,13 +937,11 @@ impl InstanceService for Api {
             let region = inner.project_of("parent_id", &request.parent_id)?;
             let page = Page::new(SERVICE, request.page_size, &request.page_token)?;
             let now = Instant::now();
-            let (items, next_page_token) = page.apply(
-                inner
-                    .instances
-                    .values()
-                    .filter(|i| i.meta.parent_id == region.project_id)
-                    .filter_map(|i| Some((i.meta.id.clone(), i.to_proto(now)?))),
+            let (page, next_page_token) = page.apply(
+                from_page(&inner.instances, &page)
+                    .filter(|(_, i)| i.meta.parent_id == region.project_id),
             );
+            let items = page.into_iter().filter_map(|i| i.to_proto(now)).collect();
             Ok(compute::ListInstancesResponse {
                 items,
                 next_page_token,

@@ -104,15 +104,25 @@ impl Page {
         Ok(Page { size, after })
     }
 
+    /// The key a page starts after (`None`: the first page), for a sorted map's `range`.
+    pub(crate) fn after(&self) -> Option<&str> {
+        self.after.as_deref()
+    }
+
     /// One page of `items` (sorted by key), and the token of the next page (empty when this
-    /// is the last).
-    pub(crate) fn apply<T>(
+    /// is the last). Items are converted only once they are on the page: `T` can be a
+    /// closure's input that is cheap to skip.
+    pub(crate) fn apply<K: AsRef<str>, T>(
         &self,
-        items: impl IntoIterator<Item = (String, T)>,
+        items: impl IntoIterator<Item = (K, T)>,
     ) -> (Vec<T>, String) {
         let mut rest = items
             .into_iter()
-            .filter(|(key, _)| self.after.as_ref().is_none_or(|after| key > after))
+            .filter(|(key, _)| {
+                self.after
+                    .as_deref()
+                    .is_none_or(|after| key.as_ref() > after)
+            })
             .peekable();
         let mut page = Vec::new();
         let mut last = None;
@@ -124,11 +134,24 @@ impl Page {
             last = Some(key);
         }
         let next = match (rest.peek(), last) {
-            (Some(_), Some(last)) => URL_SAFE_NO_PAD.encode(format!("after:{last}")),
+            (Some(_), Some(last)) => URL_SAFE_NO_PAD.encode(format!("after:{}", last.as_ref())),
             _ => String::new(),
         };
         (page, next)
     }
+}
+
+/// Records of a sorted map from the key a page starts after.
+pub(crate) fn from_page<'m, V>(
+    map: &'m std::collections::BTreeMap<String, V>,
+    page: &Page,
+) -> impl Iterator<Item = (&'m str, &'m V)> {
+    use std::ops::Bound;
+    let start = page
+        .after()
+        .map_or(Bound::Unbounded, |after| Bound::Excluded(after.to_owned()));
+    map.range((start, Bound::Unbounded))
+        .map(|(k, v)| (k.as_str(), v))
 }
 
 /// `field` must not be empty.
