@@ -138,13 +138,18 @@ impl Exchange for GrpcExchange {
                 let timeout = self.timeout;
                 async move {
                     let mut client =
-                        iam::token_exchange_service_client::TokenExchangeServiceClient::new(channel);
+                        iam::token_exchange_service_client::TokenExchangeServiceClient::new(
+                            channel,
+                        );
                     finish(OP, timeout, client.exchange(request)).await
                 }
             })
             .await?;
         if answer.access_token.is_empty() {
-            return Err(error::decode(OP, "the token exchange returned no access_token"));
+            return Err(error::decode(
+                OP,
+                "the token exchange returned no access_token",
+            ));
         }
         let expires_in = u64::try_from(answer.expires_in)
             .ok()
@@ -312,7 +317,9 @@ impl Api {
         loop {
             if op.finished_at.is_some() {
                 return match &op.status {
-                    Some(status) if status.code != 0 => Err(error::from_operation(operation, status)),
+                    Some(status) if status.code != 0 => {
+                        Err(error::from_operation(operation, status))
+                    }
                     _ => Ok(op),
                 };
             }
@@ -347,14 +354,22 @@ impl Api {
         match self.wait(rpc.operation, rpc.service, op).await {
             Ok(op) if !op.resource_id.is_empty() => Ok(op.resource_id),
             Ok(_) => made.ok_or_else(|| {
-                Failed::from(error::decode(rpc.operation, "the operation names no resource"))
+                Failed::from(error::decode(
+                    rpc.operation,
+                    "the operation names no resource",
+                ))
             }),
             Err(error) => Err(Failed { error, made }),
         }
     }
 
     /// Makes a mutation and waits for its operation.
-    async fn mutate<Req, F, Fut>(&self, rpc: Rpc, message: &Req, send: F) -> Result<common::Operation>
+    async fn mutate<Req, F, Fut>(
+        &self,
+        rpc: Rpc,
+        message: &Req,
+        send: F,
+    ) -> Result<common::Operation>
     where
         Req: Clone + Send + Sync,
         F: Fn(Channel, tonic::Request<Req>) -> Fut + Send + Sync,
@@ -374,11 +389,15 @@ impl Api {
         id: &str,
     ) -> Result<common::Operation> {
         let request = common::GetOperationRequest { id: id.to_owned() };
-        self.unary(Rpc::read(operation, service), &request, |ch, r| async move {
-            common::operation_service_client::OperationServiceClient::new(ch)
-                .get(r)
-                .await
-        })
+        self.unary(
+            Rpc::read(operation, service),
+            &request,
+            |ch, r| async move {
+                common::operation_service_client::OperationServiceClient::new(ch)
+                    .get(r)
+                    .await
+            },
+        )
         .await
     }
 
@@ -396,11 +415,15 @@ impl Api {
                 ..iam::ListProjectsRequest::default()
             };
             let page = self
-                .unary(Rpc::read("list_projects", Service::Iam), &request, |ch, r| async move {
-                    iam::project_service_client::ProjectServiceClient::new(ch)
-                        .list(r)
-                        .await
-                })
+                .unary(
+                    Rpc::read("list_projects", Service::Iam),
+                    &request,
+                    |ch, r| async move {
+                        iam::project_service_client::ProjectServiceClient::new(ch)
+                            .list(r)
+                            .await
+                    },
+                )
                 .await?;
             out.extend(page.items);
             if page.next_page_token.is_empty() || page.next_page_token == token {
@@ -420,11 +443,15 @@ impl Api {
             page_token: String::new(),
         };
         let page = self
-            .unary(Rpc::read("list_subnets", Service::Vpc), &request, |ch, r| async move {
-                vpc::subnet_service_client::SubnetServiceClient::new(ch)
-                    .list(r)
-                    .await
-            })
+            .unary(
+                Rpc::read("list_subnets", Service::Vpc),
+                &request,
+                |ch, r| async move {
+                    vpc::subnet_service_client::SubnetServiceClient::new(ch)
+                        .list(r)
+                        .await
+                },
+            )
             .await?;
         Ok(page.items)
     }
@@ -558,22 +585,30 @@ impl Api {
             image_family: family.to_owned(),
             parent_id: project.to_owned(),
         };
-        self.unary(Rpc::read("get_image", Service::Compute), &request, |ch, r| async move {
-            compute::image_service_client::ImageServiceClient::new(ch)
-                .get_latest_by_family(r)
-                .await
-        })
+        self.unary(
+            Rpc::read("get_image", Service::Compute),
+            &request,
+            |ch, r| async move {
+                compute::image_service_client::ImageServiceClient::new(ch)
+                    .get_latest_by_family(r)
+                    .await
+            },
+        )
         .await
     }
 
     /// One image.
     pub(crate) async fn get_image(&self, id: &str) -> Result<compute::Image> {
         let request = compute::GetImageRequest { id: id.to_owned() };
-        self.unary(Rpc::read("get_image", Service::Compute), &request, |ch, r| async move {
-            compute::image_service_client::ImageServiceClient::new(ch)
-                .get(r)
-                .await
-        })
+        self.unary(
+            Rpc::read("get_image", Service::Compute),
+            &request,
+            |ch, r| async move {
+                compute::image_service_client::ImageServiceClient::new(ch)
+                    .get(r)
+                    .await
+            },
+        )
         .await
     }
 
@@ -588,11 +623,15 @@ impl Api {
                 page_token: token.clone(),
             };
             let page = self
-                .unary(Rpc::read("images", Service::Compute), &request, |ch, r| async move {
-                    compute::image_service_client::ImageServiceClient::new(ch)
-                        .list_public(r)
-                        .await
-                })
+                .unary(
+                    Rpc::read("images", Service::Compute),
+                    &request,
+                    |ch, r| async move {
+                        compute::image_service_client::ImageServiceClient::new(ch)
+                            .list_public(r)
+                            .await
+                    },
+                )
                 .await?;
             out.extend(page.items);
             if page.next_page_token.is_empty() || page.next_page_token == token {
@@ -606,11 +645,15 @@ impl Api {
 
     /// Creates a disk and waits for it; the answer is its id.
     pub(crate) async fn create_disk(&self, request: &compute::CreateDiskRequest) -> Created {
-        self.create(Rpc::create("create_disk", Service::Compute), request, |ch, r| async move {
-            compute::disk_service_client::DiskServiceClient::new(ch)
-                .create(r)
-                .await
-        })
+        self.create(
+            Rpc::create("create_disk", Service::Compute),
+            request,
+            |ch, r| async move {
+                compute::disk_service_client::DiskServiceClient::new(ch)
+                    .create(r)
+                    .await
+            },
+        )
         .await
     }
 
@@ -618,11 +661,15 @@ impl Api {
     pub(crate) async fn delete_disk(&self, id: &str) -> Result<()> {
         let request = compute::DeleteDiskRequest { id: id.to_owned() };
         let result = self
-            .mutate(Rpc::repeatable("delete_disk", Service::Compute), &request, |ch, r| async move {
-                compute::disk_service_client::DiskServiceClient::new(ch)
-                    .delete(r)
-                    .await
-            })
+            .mutate(
+                Rpc::repeatable("delete_disk", Service::Compute),
+                &request,
+                |ch, r| async move {
+                    compute::disk_service_client::DiskServiceClient::new(ch)
+                        .delete(r)
+                        .await
+                },
+            )
             .await;
         gone_is_done(result)
     }
@@ -630,7 +677,10 @@ impl Api {
     // --- compute.v1.InstanceService ---
 
     /// Creates an instance and waits for the operation; the answer is its id.
-    pub(crate) async fn create_instance(&self, request: &compute::CreateInstanceRequest) -> Created {
+    pub(crate) async fn create_instance(
+        &self,
+        request: &compute::CreateInstanceRequest,
+    ) -> Created {
         self.create(
             Rpc::create("create_instance", Service::Compute),
             request,
@@ -650,11 +700,15 @@ impl Api {
         id: &str,
     ) -> Result<compute::Instance> {
         let request = compute::GetInstanceRequest { id: id.to_owned() };
-        self.unary(Rpc::read(operation, Service::Compute), &request, |ch, r| async move {
-            compute::instance_service_client::InstanceServiceClient::new(ch)
-                .get(r)
-                .await
-        })
+        self.unary(
+            Rpc::read(operation, Service::Compute),
+            &request,
+            |ch, r| async move {
+                compute::instance_service_client::InstanceServiceClient::new(ch)
+                    .get(r)
+                    .await
+            },
+        )
         .await
         .map_err(|e| about_instance(e, operation, id))
     }
@@ -671,11 +725,15 @@ impl Api {
             page_size: PAGE_SIZE,
             page_token: page_token.to_owned(),
         };
-        self.unary(Rpc::read(operation, Service::Compute), &request, |ch, r| async move {
-            compute::instance_service_client::InstanceServiceClient::new(ch)
-                .list(r)
-                .await
-        })
+        self.unary(
+            Rpc::read(operation, Service::Compute),
+            &request,
+            |ch, r| async move {
+                compute::instance_service_client::InstanceServiceClient::new(ch)
+                    .list(r)
+                    .await
+            },
+        )
         .await
     }
 
@@ -699,8 +757,15 @@ impl Api {
     }
 
     /// Replaces an instance's metadata (labels) and waits.
-    pub(crate) async fn update_instance(&self, request: &compute::UpdateInstanceRequest) -> Result<()> {
-        let id = request.metadata.as_ref().map_or("", |m| m.id.as_str()).to_owned();
+    pub(crate) async fn update_instance(
+        &self,
+        request: &compute::UpdateInstanceRequest,
+    ) -> Result<()> {
+        let id = request
+            .metadata
+            .as_ref()
+            .map_or("", |m| m.id.as_str())
+            .to_owned();
         self.mutate(
             Rpc::repeatable("update_instance_tags", Service::Compute),
             request,
@@ -735,11 +800,15 @@ impl Api {
     /// Stops an instance and waits.
     pub(crate) async fn stop_instance(&self, id: &str) -> Result<()> {
         let request = compute::StopInstanceRequest { id: id.to_owned() };
-        self.mutate(Rpc::repeatable("stop_instance", Service::Compute), &request, |ch, r| async move {
-            compute::instance_service_client::InstanceServiceClient::new(ch)
-                .stop(r)
-                .await
-        })
+        self.mutate(
+            Rpc::repeatable("stop_instance", Service::Compute),
+            &request,
+            |ch, r| async move {
+                compute::instance_service_client::InstanceServiceClient::new(ch)
+                    .stop(r)
+                    .await
+            },
+        )
         .await
         .map(drop)
         .map_err(|e| about_instance(e, "stop_instance", id))

@@ -40,8 +40,8 @@ impl fmt::Debug for ServiceAccountKey {
         f.debug_struct("ServiceAccountKey")
             .field("key_id", &self.key_id)
             .field("service_account_id", &self.service_account_id)
-            .field("private_key", &"[redacted]")
-            .finish()
+            // The key itself is left out.
+            .finish_non_exhaustive()
     }
 }
 
@@ -80,7 +80,9 @@ impl ServiceAccountKey {
         let creds = root
             .get("subject-credentials")
             .and_then(serde_json::Value::as_object)
-            .ok_or_else(|| CloudError::invalid("subject-credentials", "missing or not an object"))?;
+            .ok_or_else(|| {
+                CloudError::invalid("subject-credentials", "missing or not an object")
+            })?;
         let field = |name: &str| -> Result<&str> {
             creds
                 .get(name)
@@ -274,8 +276,11 @@ impl TokenSource {
     /// again; a token already replaced by another caller is kept.
     pub(crate) fn invalidate(&self, rejected: &AsciiMetadataValue) {
         if let Self::Exchanged(e) = self {
-            let mut current = e.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if current.as_ref().is_some_and(|c| &c.header == rejected) {
+            let mut current = e
+                .current
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if current.as_ref().is_some_and(|c| c.header == *rejected) {
                 *current = None;
             }
         }
@@ -418,15 +423,27 @@ pub(crate) mod tests {
         let cases: Vec<(String, &str)> = vec![
             ("not json {".into(), "subject-credentials"),
             ("{}".into(), "subject-credentials"),
-            (with(&|c| c["alg"] = "ES256".into()), "subject-credentials.alg"),
-            (with(&|c| c["sub"] = "other".into()), "subject-credentials.sub"),
+            (
+                with(&|c| c["alg"] = "ES256".into()),
+                "subject-credentials.alg",
+            ),
+            (
+                with(&|c| c["sub"] = "other".into()),
+                "subject-credentials.sub",
+            ),
             (with(&|c| c["kid"] = "".into()), "subject-credentials.kid"),
-            (with(&|c| c["type"] = "OAUTH".into()), "subject-credentials.type"),
+            (
+                with(&|c| c["type"] = "OAUTH".into()),
+                "subject-credentials.type",
+            ),
             (
                 with(&|c| c["private-key"] = "-----BEGIN PRIVATE KEY-----\nMIIB\n".into()),
                 "subject-credentials.private-key",
             ),
-            (with(&|c| c["private-key"] = 7.into()), "subject-credentials.private-key"),
+            (
+                with(&|c| c["private-key"] = 7.into()),
+                "subject-credentials.private-key",
+            ),
         ];
         for (text, field) in cases {
             let error = ServiceAccountKey::from_json(&text).unwrap_err();
@@ -437,7 +454,10 @@ pub(crate) mod tests {
             assert!(!error.to_string().contains("MII"), "{error}");
         }
         let shown = format!("{:?}", key());
-        assert!(shown.contains("publickey-e00k") && !shown.contains("MII"), "{shown}");
+        assert!(
+            shown.contains("publickey-e00k") && !shown.contains("MII"),
+            "{shown}"
+        );
     }
 
     struct Counting {
@@ -449,7 +469,10 @@ pub(crate) mod tests {
     #[async_trait]
     impl Exchange for Arc<Counting> {
         async fn exchange(&self, subject_token: SecretString) -> Result<IssuedToken> {
-            assert!(subject_token.expose_secret().split('.').count() == 3, "a JWT");
+            assert!(
+                subject_token.expose_secret().split('.').count() == 3,
+                "a JWT"
+            );
             let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
             tokio::time::sleep(Duration::from_millis(10)).await;
             if self.fail_after.is_some_and(|after| n > after) {
@@ -478,7 +501,10 @@ pub(crate) mod tests {
     #[tokio::test(start_paused = true)]
     async fn concurrent_callers_share_one_exchange_and_refresh_before_expiry() {
         let exchange = counting(Duration::from_secs(3600), None);
-        let source = Arc::new(TokenSource::exchanged(key(), Box::new(Arc::clone(&exchange))));
+        let source = Arc::new(TokenSource::exchanged(
+            key(),
+            Box::new(Arc::clone(&exchange)),
+        ));
         let calls: Vec<_> = (0..20)
             .map(|_| {
                 let source = Arc::clone(&source);
@@ -495,7 +521,10 @@ pub(crate) mod tests {
         assert_eq!(source.exchanges(), 1);
         // Within the margin before expiry: refreshed.
         tokio::time::advance(Duration::from_secs(400)).await;
-        assert_eq!(source.header().await.unwrap().to_str().unwrap(), "Bearer token-2");
+        assert_eq!(
+            source.header().await.unwrap().to_str().unwrap(),
+            "Bearer token-2"
+        );
         assert_eq!(source.exchanges(), 2);
     }
 
@@ -505,7 +534,10 @@ pub(crate) mod tests {
         let source = TokenSource::exchanged(key(), Box::new(Arc::clone(&exchange)));
         source.header().await.unwrap();
         tokio::time::advance(Duration::from_secs(400)).await;
-        assert_eq!(source.header().await.unwrap().to_str().unwrap(), "Bearer token-1");
+        assert_eq!(
+            source.header().await.unwrap().to_str().unwrap(),
+            "Bearer token-1"
+        );
         tokio::time::advance(Duration::from_secs(300)).await;
         assert!(source.header().await.is_err(), "expired and not refreshed");
     }
@@ -516,7 +548,10 @@ pub(crate) mod tests {
         let source = TokenSource::exchanged(key(), Box::new(Arc::clone(&exchange)));
         let first = source.header().await.unwrap();
         source.invalidate(&first);
-        assert_eq!(source.header().await.unwrap().to_str().unwrap(), "Bearer token-2");
+        assert_eq!(
+            source.header().await.unwrap().to_str().unwrap(),
+            "Bearer token-2"
+        );
         // A stale rejection does not throw away the newer token.
         source.invalidate(&first);
         source.header().await.unwrap();

@@ -13,9 +13,9 @@ use gpucloud_core::{
     ApiType, Bookkeeping, CapabilityTable, CloudClient, CloudCredential, CloudError,
     CreateFeatures, ErrorKind, FirewallRule, FirewallRules, GetImageArgs, GetInstanceTypeArgs,
     GetLocationsArgs, Identity, Image, Instance, InstanceId, InstanceTags, InstanceType,
-    ListInstancesArgs, Location, LocationsFilter, MachineImage, ModifyFirewall,
-    Price, Result, StopStartInstance, ValidCreate, ValidFirewallAdd, ValidFirewallRevoke,
-    ValidTagUpdate, missing_rules, tenant_id_from_secret,
+    ListInstancesArgs, Location, LocationsFilter, MachineImage, ModifyFirewall, Price, Result,
+    StopStartInstance, ValidCreate, ValidFirewallAdd, ValidFirewallRevoke, ValidTagUpdate,
+    missing_rules, tenant_id_from_secret,
 };
 use gpucloud_nebius_proto::billing::v1 as billing;
 use gpucloud_nebius_proto::common::v1 as common;
@@ -121,7 +121,12 @@ impl NebiusCredential {
 
     /// A channel to the compute service and the `authorization` value of the shared token,
     /// so a benchmark can make the raw RPC next to the provider over the same connection.
-    pub async fn raw_compute(&self) -> Result<(tonic::transport::Channel, tonic::metadata::AsciiMetadataValue)> {
+    pub async fn raw_compute(
+        &self,
+    ) -> Result<(
+        tonic::transport::Channel,
+        tonic::metadata::AsciiMetadataValue,
+    )> {
         let api = self.shared.api().await?;
         Ok((api.channel(Service::Compute), api.authorization().await?))
     }
@@ -129,7 +134,9 @@ impl NebiusCredential {
 
 impl Shared {
     async fn api(&self) -> Result<&Api> {
-        self.api.get_or_try_init(|| async { Api::new(&self.config) }).await
+        self.api
+            .get_or_try_init(|| async { Api::new(&self.config) })
+            .await
     }
 
     /// The regions: the configured projects, else the tenant's projects, one per region.
@@ -137,10 +144,15 @@ impl Shared {
         self.regions
             .get_or_try_init(|| async {
                 let wanted = |region: &str| {
-                    self.config.regions.is_empty() || self.config.regions.iter().any(|r| r == region)
+                    self.config.regions.is_empty()
+                        || self.config.regions.iter().any(|r| r == region)
                 };
                 let pairs: Vec<(String, String)> = if self.config.projects.is_empty() {
-                    let projects = self.api().await?.list_projects(&self.config.tenant_id).await?;
+                    let projects = self
+                        .api()
+                        .await?
+                        .list_projects(&self.config.tenant_id)
+                        .await?;
                     choose_projects(&projects)
                 } else {
                     self.config
@@ -173,10 +185,14 @@ impl Shared {
 
 /// One project per region from a tenant's projects: by name `default-project-<region>`, then
 /// `default-<region>`, then `default`, then the lowest id, so the choice is stable.
-fn choose_projects(projects: &[gpucloud_nebius_proto::iam::v1::Container]) -> Vec<(String, String)> {
+fn choose_projects(
+    projects: &[gpucloud_nebius_proto::iam::v1::Container],
+) -> Vec<(String, String)> {
     let mut by_region: BTreeMap<String, Vec<(&str, &str)>> = BTreeMap::new();
     for p in projects {
-        let Some(metadata) = &p.metadata else { continue };
+        let Some(metadata) = &p.metadata else {
+            continue;
+        };
         let region = p
             .status
             .as_ref()
@@ -283,7 +299,9 @@ impl NebiusClient {
         let all = self.shared.regions().await?;
         Ok(all
             .iter()
-            .filter(|r| (self.location.is_empty() || r.name == self.location) && filter.matches(&r.name))
+            .filter(|r| {
+                (self.location.is_empty() || r.name == self.location) && filter.matches(&r.name)
+            })
             .collect())
     }
 
@@ -291,14 +309,26 @@ impl NebiusClient {
     /// region.
     async fn create_region(&self, location: &str) -> Result<&Region> {
         let all = self.shared.regions().await?;
-        let names = || all.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ");
+        let names = || {
+            all.iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         if !location.is_empty() && !self.location.is_empty() && location != self.location {
             return Err(CloudError::invalid(
                 "location",
-                format!("{location:?} differs from this client's region {:?}", self.location),
+                format!(
+                    "{location:?} differs from this client's region {:?}",
+                    self.location
+                ),
             ));
         }
-        let wanted = if location.is_empty() { self.location.as_str() } else { location };
+        let wanted = if location.is_empty() {
+            self.location.as_str()
+        } else {
+            location
+        };
         if wanted.is_empty() {
             return match all {
                 [only] => Ok(only),
@@ -311,7 +341,10 @@ impl NebiusClient {
         all.iter().find(|r| r.name == wanted).ok_or_else(|| {
             CloudError::invalid(
                 "location",
-                format!("{wanted:?} is not a region of this credential ({})", names()),
+                format!(
+                    "{wanted:?} is not a region of this credential ({})",
+                    names()
+                ),
             )
         })
     }
@@ -355,7 +388,11 @@ impl NebiusClient {
     }
 
     /// This credential's live instance with `ref_id` in `region`: one on its way out is not it.
-    async fn find_by_ref_id(&self, region: &Region, ref_id: &str) -> Result<Option<compute::Instance>> {
+    async fn find_by_ref_id(
+        &self,
+        region: &Region,
+        ref_id: &str,
+    ) -> Result<Option<compute::Instance>> {
         let mut found = None;
         self.api()
             .await?
@@ -367,7 +404,10 @@ impl NebiusClient {
                     let state = w.status.as_ref().map(compute::InstanceStatus::state);
                     if !matches!(
                         state,
-                        Some(compute::instance_status::InstanceState::Deleting | compute::instance_status::InstanceState::Error)
+                        Some(
+                            compute::instance_status::InstanceState::Deleting
+                                | compute::instance_status::InstanceState::Error
+                        )
                     ) {
                         found = Some(w);
                     }
@@ -441,7 +481,11 @@ impl NebiusClient {
         Ok(group)
     }
 
-    async fn add_rules(&self, group: &str, specs: Vec<vpc::SecurityRuleSpec>) -> Result<Vec<String>> {
+    async fn add_rules(
+        &self,
+        group: &str,
+        specs: Vec<vpc::SecurityRuleSpec>,
+    ) -> Result<Vec<String>> {
         let api = self.api().await?;
         let mut ids = Vec::with_capacity(specs.len());
         for spec in specs {
@@ -492,7 +536,10 @@ impl NebiusClient {
                         PROVIDER_ID,
                         OP,
                         ErrorKind::Timeout,
-                        format!("instance {id} is still there {:?} after its delete", self.shared.config.operation_timeout),
+                        format!(
+                            "instance {id} is still there {:?} after its delete",
+                            self.shared.config.operation_timeout
+                        ),
                     ));
                 }
                 Ok(_) => tokio::time::sleep(self.shared.config.poll_interval).await,
@@ -559,11 +606,19 @@ impl NebiusClient {
 
     /// Prices of every preset of `platforms` in `region`, from one calculator batch; an
     /// estimate that fails leaves every price unknown (logged), never invented.
-    async fn prices(&self, region: &Region, platforms: &[compute::Platform]) -> BTreeMap<String, Price> {
+    async fn prices(
+        &self,
+        region: &Region,
+        platforms: &[compute::Platform],
+    ) -> BTreeMap<String, Price> {
         let presets: Vec<(String, String)> = platforms
             .iter()
             .flat_map(|p| {
-                let name = p.metadata.as_ref().map(|m| m.name.clone()).unwrap_or_default();
+                let name = p
+                    .metadata
+                    .as_ref()
+                    .map(|m| m.name.clone())
+                    .unwrap_or_default();
                 p.spec
                     .iter()
                     .flat_map(|s| s.presets.iter())
@@ -697,15 +752,19 @@ impl CloudClient for NebiusClient {
                 Allowances::new(&api.list_quota_allowances(&region.project_id).await?)
             } else {
                 if tenant_allowances.is_none() {
-                    tenant_allowances = Some(Allowances::new(&api.list_quota_allowances(parent).await?));
+                    tenant_allowances =
+                        Some(Allowances::new(&api.list_quota_allowances(parent).await?));
                 }
                 tenant_allowances.clone().unwrap_or_default()
             };
             let prices = self.prices(region, &platforms).await;
             for platform in &platforms {
-                out.extend(convert::instance_types(&region.name, platform, &allowances, |name| {
-                    prices.get(name).cloned()
-                }));
+                out.extend(convert::instance_types(
+                    &region.name,
+                    platform,
+                    &allowances,
+                    |name| prices.get(name).cloned(),
+                ));
             }
         }
         Ok(args.apply(out))
@@ -733,8 +792,12 @@ impl CloudClient for NebiusClient {
             .with_ingress_rules(std::slice::from_ref(&open))?
             .with_user_data(create.user_data().unwrap_or_default())?
             .render();
-        let user_data = String::from_utf8(user_data)
-            .map_err(|_| CloudError::invalid("user_data_base64", "Nebius takes cloud-init user data as text"))?;
+        let user_data = String::from_utf8(user_data).map_err(|_| {
+            CloudError::invalid(
+                "user_data_base64",
+                "Nebius takes cloud-init user data as text",
+            )
+        })?;
         let labels: std::collections::HashMap<String, String> = Bookkeeping {
             ref_id: attrs.ref_id.clone(),
             cred_ref_id: self.me().to_owned(),
@@ -761,23 +824,39 @@ impl CloudClient for NebiusClient {
         let api = self.api().await?;
         // Everything that can be refused without creating anything comes first.
         let image = if attrs.image_id.is_empty() {
-            api.latest_image(&self.shared.config.image_family, &region.project_id).await?
+            api.latest_image(&self.shared.config.image_family, &region.project_id)
+                .await?
         } else {
             api.get_image(&attrs.image_id).await.map_err(|e| {
                 if e.kind().is_not_found() {
-                    CloudError::invalid("image_id", format!("no Nebius image {:?}", attrs.image_id)).with_source(e)
+                    CloudError::invalid("image_id", format!("no Nebius image {:?}", attrs.image_id))
+                        .with_source(e)
                 } else {
                     e
                 }
             })?
         };
-        let image_id = image.metadata.as_ref().map(|m| m.id.clone()).unwrap_or_default();
+        let image_id = image
+            .metadata
+            .as_ref()
+            .map(|m| m.id.clone())
+            .unwrap_or_default();
         let subnet = self.subnet(region).await?;
-        let subnet_id = subnet.metadata.as_ref().map(|m| m.id.clone()).unwrap_or_default();
-        let network_id = subnet.spec.as_ref().map(|s| s.network_id.clone()).unwrap_or_default();
+        let subnet_id = subnet
+            .metadata
+            .as_ref()
+            .map(|m| m.id.clone())
+            .unwrap_or_default();
+        let network_id = subnet
+            .spec
+            .as_ref()
+            .map(|s| s.network_id.clone())
+            .unwrap_or_default();
 
         let mut made = Vec::new();
-        let group = self.make_group(region, &hostname, &labels, &network_id, &create).await?;
+        let group = self
+            .make_group(region, &hostname, &labels, &network_id, &create)
+            .await?;
         made.push(Undo::Group(group.clone()));
         let disk = api
             .create_disk(&compute::CreateDiskRequest {
@@ -807,7 +886,11 @@ impl CloudClient for NebiusClient {
         let request = compute::CreateInstanceRequest {
             metadata: Some(common::ResourceMetadata {
                 parent_id: region.project_id.clone(),
-                name: if attrs.name.trim().is_empty() { attrs.ref_id.clone() } else { attrs.name.clone() },
+                name: if attrs.name.trim().is_empty() {
+                    attrs.ref_id.clone()
+                } else {
+                    attrs.name.clone()
+                },
                 labels,
                 ..common::ResourceMetadata::default()
             }),
@@ -826,7 +909,9 @@ impl CloudClient for NebiusClient {
                 }],
                 boot_disk: Some(compute::AttachedDiskSpec {
                     attach_mode: compute::attached_disk_spec::AttachMode::ReadWrite as i32,
-                    r#type: Some(compute::attached_disk_spec::Type::ExistingDisk(compute::ExistingDisk { id: disk })),
+                    r#type: Some(compute::attached_disk_spec::Type::ExistingDisk(
+                        compute::ExistingDisk { id: disk },
+                    )),
                     device_id: "boot".to_owned(),
                 }),
                 cloud_init_user_data: user_data,
@@ -837,7 +922,10 @@ impl CloudClient for NebiusClient {
         let id = match api.create_instance(&request).await {
             Ok(id) => id,
             // The operation failed but names the instance: delete it with the rest.
-            Err(Failed { error, made: Some(id) }) => {
+            Err(Failed {
+                error,
+                made: Some(id),
+            }) => {
                 made.push(Undo::Instance(id));
                 self.undo(&made).await;
                 return Err(error);
@@ -847,7 +935,11 @@ impl CloudClient for NebiusClient {
                 tracing::info!(ref_id = %attrs.ref_id, %error, "create outcome unknown; looking the instance up");
                 match self.find_by_ref_id(region, &attrs.ref_id).await {
                     Ok(Some(found)) => {
-                        let id = found.metadata.as_ref().map(|m| m.id.clone()).unwrap_or_default();
+                        let id = found
+                            .metadata
+                            .as_ref()
+                            .map(|m| m.id.clone())
+                            .unwrap_or_default();
                         made.push(Undo::Instance(id.clone()));
                         let mut instance = self.settle(region, &id, &made).await?;
                         instance.pub_key_fingerprint = fingerprint;
@@ -1009,13 +1101,22 @@ impl ModifyFirewall for NebiusClient {
                 PROVIDER_ID,
                 OP,
                 ErrorKind::Conflict,
-                format!("instance {} has no security group gpucloud can change", args.instance_id()),
+                format!(
+                    "instance {} has no security group gpucloud can change",
+                    args.instance_id()
+                ),
             ));
         };
         let existing = self.rules_of(&group).await?;
         let mut specs = Vec::new();
-        for (i, rule) in missing_rules(&existing, args.ingress_rules()).into_iter().enumerate() {
-            specs.extend(convert::ingress_specs(&format!("firewall_rules.ingress_rules[{i}]"), rule)?);
+        for (i, rule) in missing_rules(&existing, args.ingress_rules())
+            .into_iter()
+            .enumerate()
+        {
+            specs.extend(convert::ingress_specs(
+                &format!("firewall_rules.ingress_rules[{i}]"),
+                rule,
+            )?);
         }
         self.add_rules(&group, specs).await.map(drop)
     }
@@ -1053,10 +1154,12 @@ mod tests {
 
     fn credential() -> NebiusCredential {
         NebiusCredential::new(
-            NebiusConfig::new(crate::NebiusAuth::Token(SecretString::from("iam-secret".to_owned())))
-                .with_project("eu-north1", "project-e00a")
-                .with_api_endpoint("http://127.0.0.1:9")
-                .with_ref_id("cred-1"),
+            NebiusConfig::new(crate::NebiusAuth::Token(SecretString::from(
+                "iam-secret".to_owned(),
+            )))
+            .with_project("eu-north1", "project-e00a")
+            .with_api_endpoint("http://127.0.0.1:9")
+            .with_ref_id("cred-1"),
         )
         .unwrap()
     }
@@ -1104,7 +1207,9 @@ mod tests {
                 name: name.into(),
                 ..Default::default()
             }),
-            spec: Some(iam::ContainerSpec { region: region.into() }),
+            spec: Some(iam::ContainerSpec {
+                region: region.into(),
+            }),
             status: None,
         }
     }
@@ -1135,11 +1240,22 @@ mod tests {
             ("cpu-d3".to_owned(), "2vcpu".to_owned()),
         ];
         let cost = |name: &str, cost: &str, unit: &str| billing::ResourceCost {
-            metadata: Some(common::ResourceMetadata { name: name.into(), ..Default::default() }),
-            aggregation_unit: Some(billing::AggregationUnit { unit: unit.into(), unit_type: 0 }),
-            cost_type: Some(billing::resource_cost::CostType::General(billing::GeneralResourceCost {
-                total: Some(billing::CostBreakdown { cost: cost.into(), ..Default::default() }),
-            })),
+            metadata: Some(common::ResourceMetadata {
+                name: name.into(),
+                ..Default::default()
+            }),
+            aggregation_unit: Some(billing::AggregationUnit {
+                unit: unit.into(),
+                unit_type: 0,
+            }),
+            cost_type: Some(billing::resource_cost::CostType::General(
+                billing::GeneralResourceCost {
+                    total: Some(billing::CostBreakdown {
+                        cost: cost.into(),
+                        ..Default::default()
+                    }),
+                },
+            )),
             ..Default::default()
         };
         let answer = billing::EstimateBatchResponse {
@@ -1152,14 +1268,23 @@ mod tests {
             ..Default::default()
         };
         let prices = hourly_prices(&asked, &answer);
-        assert_eq!(prices["gpu-h100-sxm.1gpu"], Price::parse("2.95", "USD").unwrap());
-        assert_eq!(prices["gpu-h100-sxm.8gpu"], Price::parse("23.60", "USD").unwrap());
+        assert_eq!(
+            prices["gpu-h100-sxm.1gpu"],
+            Price::parse("2.95", "USD").unwrap()
+        );
+        assert_eq!(
+            prices["gpu-h100-sxm.8gpu"],
+            Price::parse("23.60", "USD").unwrap()
+        );
         assert!(!prices.contains_key("cpu-d3.2vcpu"), "unreadable: unknown");
         let monthly = billing::EstimateBatchResponse {
             resource_costs: vec![cost("gpu-h100-sxm.1gpu", "2153", "month")],
             ..Default::default()
         };
-        assert!(hourly_prices(&asked, &monthly).is_empty(), "not per hour: unknown");
+        assert!(
+            hourly_prices(&asked, &monthly).is_empty(),
+            "not per hour: unknown"
+        );
     }
 
     #[test]
@@ -1173,7 +1298,10 @@ mod tests {
     async fn a_create_in_a_region_not_configured_is_refused_before_any_request() {
         let client = credential().client("");
         let err = client.create_region("us-central1").await.unwrap_err();
-        assert!(matches!(err, CloudError::InvalidArgument { ref field, .. } if field == "location"), "{err}");
+        assert!(
+            matches!(err, CloudError::InvalidArgument { ref field, .. } if field == "location"),
+            "{err}"
+        );
         assert_eq!(client.create_region("").await.unwrap().name, "eu-north1");
         let bound = credential().client("eu-north1");
         assert!(bound.create_region("eu-west1").await.is_err());

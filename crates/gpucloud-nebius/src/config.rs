@@ -290,7 +290,10 @@ impl NebiusConfig {
     pub fn from_settings(settings: &ProviderSettings) -> Result<Option<Self>> {
         let auth = if let Some(file) = settings.get(KEY_CREDENTIALS_FILE) {
             let key = ServiceAccountKey::from_file(Path::new(file.value())).map_err(|e| {
-                CloudError::invalid(KEY_CREDENTIALS_FILE, format!("{e} (from {})", file.source()))
+                CloudError::invalid(
+                    KEY_CREDENTIALS_FILE,
+                    format!("{e} (from {})", file.source()),
+                )
             })?;
             NebiusAuth::ServiceAccount(key)
         } else if let Some(token) = settings.text(KEY_IAM_TOKEN) {
@@ -299,7 +302,10 @@ impl NebiusConfig {
             return Ok(None);
         };
         let mut config = Self::new(auth);
-        config.tenant_id = settings.text(KEY_TENANT).unwrap_or_default().to_owned();
+        settings
+            .text(KEY_TENANT)
+            .unwrap_or_default()
+            .clone_into(&mut config.tenant_id);
         if let Some(projects) = settings.text(KEY_PROJECTS) {
             config.projects = parse_pairs(KEY_PROJECTS, projects)?;
         }
@@ -316,7 +322,11 @@ impl NebiusConfig {
         if let Some(gib) = settings.parse::<u32>(KEY_BOOT_DISK_GIB)? {
             config.boot_disk_gib = gib;
         }
-        let millis = |key| settings.parse::<u64>(key).map(|v| v.map(Duration::from_millis));
+        let millis = |key| {
+            settings
+                .parse::<u64>(key)
+                .map(|v| v.map(Duration::from_millis))
+        };
         if let Some(d) = millis(KEY_REQUEST_TIMEOUT_MS)? {
             config.request_timeout = d;
         }
@@ -434,7 +444,6 @@ impl NebiusConfig {
         }
         Ok(())
     }
-
 }
 
 #[cfg(test)]
@@ -445,20 +454,30 @@ mod tests {
 
     fn settings(pairs: Vec<(&'static str, String)>) -> ProviderSettings {
         ProviderSettings::from_lookup(SETTINGS, move |var| {
-            pairs.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone())
+            pairs
+                .iter()
+                .find(|(k, _)| *k == var)
+                .map(|(_, v)| v.clone())
         })
     }
 
     #[test]
     fn nothing_set_is_not_configured() {
-        assert!(NebiusConfig::from_settings(&settings(vec![])).unwrap().is_none());
+        assert!(
+            NebiusConfig::from_settings(&settings(vec![]))
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
     fn a_token_config_reads_every_setting_and_hides_the_token() {
         let config = NebiusConfig::from_settings(&settings(vec![
             (IAM_TOKEN_ENV, "t0ken-secret".into()),
-            (PROJECTS_ENV, "eu-north1=project-e00a, us-central1 = project-u00b".into()),
+            (
+                PROJECTS_ENV,
+                "eu-north1=project-e00a, us-central1 = project-u00b".into(),
+            ),
             (REGIONS_ENV, "eu-north1".into()),
             (API_ENDPOINT_ENV, "http://127.0.0.1:7001".into()),
             (SSH_USER_ENV, "admin".into()),
@@ -475,12 +494,15 @@ mod tests {
         assert_eq!(config.projects.len(), 2);
         assert_eq!(config.projects["us-central1"], "project-u00b");
         assert_eq!(config.regions, ["eu-north1"]);
-        assert_eq!(config.api_endpoint.as_deref(), Some("http://127.0.0.1:7001"));
+        assert_eq!(
+            config.api_endpoint.as_deref(),
+            Some("http://127.0.0.1:7001")
+        );
         assert_eq!(config.ssh_user, "admin");
         assert_eq!(config.image_family, "ubuntu24.04-cuda12");
         assert_eq!(config.boot_disk_gib, 64);
         assert_eq!(config.request_timeout, Duration::from_millis(1500));
-        assert_eq!(config.operation_timeout, Duration::from_millis(9000));
+        assert_eq!(config.operation_timeout, Duration::from_secs(9));
         assert_eq!(config.poll_interval, Duration::from_millis(20));
         assert_eq!(config.retry_backoff, Duration::from_millis(7));
         assert_eq!(config.ref_id, "cred-9");
@@ -491,8 +513,11 @@ mod tests {
     fn a_credentials_file_is_read_and_its_key_hidden() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("creds.json");
-        std::fs::write(&path, credentials_json(&test_key_pem(), "publickey-1", "serviceaccount-1"))
-            .unwrap();
+        std::fs::write(
+            &path,
+            credentials_json(&test_key_pem(), "publickey-1", "serviceaccount-1"),
+        )
+        .unwrap();
         let config = NebiusConfig::from_settings(&settings(vec![
             (CREDENTIALS_FILE_ENV, path.display().to_string()),
             (TENANT_ENV, "tenant-e00x".into()),
@@ -504,7 +529,10 @@ mod tests {
         };
         assert_eq!(key.service_account_id(), "serviceaccount-1");
         let shown = format!("{config:?}");
-        assert!(!shown.contains("PRIVATE KEY") && !shown.contains("MII"), "{shown}");
+        assert!(
+            !shown.contains("PRIVATE KEY") && !shown.contains("MII"),
+            "{shown}"
+        );
         assert_eq!(config.ref_id, "gpucloud-default");
     }
 
@@ -512,7 +540,10 @@ mod tests {
     fn bad_values_name_the_setting_and_its_source() {
         let cases: Vec<(Vec<(&'static str, String)>, &str)> = vec![
             (
-                vec![(IAM_TOKEN_ENV, "t".into()), (PROJECTS_ENV, "eu-north1".into())],
+                vec![
+                    (IAM_TOKEN_ENV, "t".into()),
+                    (PROJECTS_ENV, "eu-north1".into()),
+                ],
                 "projects",
             ),
             (vec![(IAM_TOKEN_ENV, "t".into())], "tenant_id"),

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use compute::instance_status::InstanceState;
 use gpucloud_core::{
     Architecture, Bookkeeping, Bytes, BytesUnit, CheckedRule, FirewallRule, Gpu, Image, Instance,
     InstanceId, InstanceType, InstanceTypeId, LifecycleStatus, Manufacturer, Price, Protocol,
@@ -12,7 +13,6 @@ use gpucloud_core::{
 use gpucloud_nebius_proto::compute::v1 as compute;
 use gpucloud_nebius_proto::quotas::v1 as quotas;
 use gpucloud_nebius_proto::vpc::v1 as vpc;
-use compute::instance_status::InstanceState;
 
 use crate::PROVIDER_ID;
 
@@ -94,7 +94,9 @@ pub(crate) fn split_type_name(name: &str) -> Option<(&str, &str)> {
 /// The GPU quota of a platform: what it declares, else `compute.instance.gpu.<model>`.
 pub(crate) fn gpu_quota_name(platform: &compute::Platform) -> Option<String> {
     let spec = platform.spec.as_ref();
-    if let Some(declared) = spec.map(|s| s.gpu_count_quota_type.trim()).filter(|q| !q.is_empty())
+    if let Some(declared) = spec
+        .map(|s| s.gpu_count_quota_type.trim())
+        .filter(|q| !q.is_empty())
     {
         return Some(declared.to_owned());
     }
@@ -109,10 +111,11 @@ pub(crate) fn gpu_quota_name(platform: &compute::Platform) -> Option<String> {
 /// The quota of CPU presets' vCPUs.
 pub(crate) const CPU_QUOTA: &str = "compute.instance.non-gpu.vcpu";
 
-/// Active quota allowances by (name, region): what is left of each.
+/// Active quota allowances by (name, region): what is left of each (`u64::MAX` for an
+/// allowance without a limit).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Allowances {
-    left: BTreeMap<(String, String), Option<u64>>,
+    left: BTreeMap<(String, String), u64>,
 }
 
 impl Allowances {
@@ -128,16 +131,19 @@ impl Allowances {
             if status.state() != quotas::quota_allowance_status::State::Active {
                 continue;
             }
-            let remaining = spec.limit.map(|limit| limit.saturating_sub(status.usage));
+            let remaining = spec
+                .limit
+                .map_or(u64::MAX, |limit| limit.saturating_sub(status.usage));
             left.insert((metadata.name.clone(), spec.region.clone()), remaining);
         }
         Self { left }
     }
 
-    /// What is left of quota `name` in `region`: `None` when there is no such allowance,
-    /// `Some(None)` when it has no limit.
-    fn remaining(&self, name: &str, region: &str) -> Option<Option<u64>> {
-        self.left.get(&(name.to_owned(), region.to_owned())).copied()
+    /// What is left of quota `name` in `region`; `None` when there is no such allowance.
+    fn remaining(&self, name: &str, region: &str) -> Option<u64> {
+        self.left
+            .get(&(name.to_owned(), region.to_owned()))
+            .copied()
     }
 
     /// Whether a preset fits in `region`: a GPU preset needs its GPU count left on the
@@ -154,16 +160,12 @@ impl Allowances {
             let Some(quota) = gpu_quota_name(platform) else {
                 return false;
             };
-            return match self.remaining(&quota, region) {
-                Some(Some(left)) => left >= need(resources.gpu_count),
-                Some(None) => true,
-                None => false,
-            };
+            return self
+                .remaining(&quota, region)
+                .is_some_and(|left| left >= need(resources.gpu_count));
         }
-        match self.remaining(CPU_QUOTA, region) {
-            Some(Some(left)) => left >= need(resources.vcpu_count),
-            Some(None) | None => true,
-        }
+        self.remaining(CPU_QUOTA, region)
+            .is_none_or(|left| left >= need(resources.vcpu_count))
     }
 }
 
@@ -239,13 +241,12 @@ pub(crate) fn instance_types(
 /// instance as it was: stopped when its spec says so, else running.
 pub(crate) fn lifecycle(state: InstanceState, stopped: bool) -> LifecycleStatus {
     match state {
-        InstanceState::Running => LifecycleStatus::Running,
+        InstanceState::Updating if stopped => LifecycleStatus::Stopped,
+        InstanceState::Running | InstanceState::Updating => LifecycleStatus::Running,
         InstanceState::Stopping => LifecycleStatus::Stopping,
         InstanceState::Stopped => LifecycleStatus::Stopped,
         InstanceState::Deleting => LifecycleStatus::Terminating,
         InstanceState::Error => LifecycleStatus::Failed,
-        InstanceState::Updating if stopped => LifecycleStatus::Stopped,
-        InstanceState::Updating => LifecycleStatus::Running,
         InstanceState::Creating | InstanceState::Starting | InstanceState::Unspecified => {
             LifecycleStatus::Pending
         }
@@ -311,9 +312,9 @@ pub(crate) fn instance(w: &compute::Instance, region: &str, ssh_user: &str) -> I
         .and_then(|n| n.ip_address.as_ref())
         .map(|a| address(&a.address))
         .unwrap_or_default();
-    let created_at = metadata.created_at.and_then(|t| {
-        jiff::Timestamp::new(t.seconds, 0).ok()
-    });
+    let created_at = metadata
+        .created_at
+        .and_then(|t| jiff::Timestamp::new(t.seconds, 0).ok());
     Instance {
         cloud_id: InstanceId::new(metadata.id),
         name: metadata.name,
@@ -330,7 +331,10 @@ pub(crate) fn instance(w: &compute::Instance, region: &str, ssh_user: &str) -> I
         instance_type,
         location: region.to_owned(),
         status: Status::new(lifecycle),
-        stoppable: matches!(lifecycle, LifecycleStatus::Running | LifecycleStatus::Stopped),
+        stoppable: matches!(
+            lifecycle,
+            LifecycleStatus::Running | LifecycleStatus::Stopped
+        ),
         rebootable: false,
         subnet_id: spec
             .network_interfaces
@@ -405,7 +409,10 @@ pub(crate) fn ingress_specs(
     let source_groups: Vec<Vec<String>> = if sources.is_empty() {
         vec![vec!["0.0.0.0/0".to_owned()]]
     } else {
-        sources.chunks(RULE_LIST_MAX).map(<[String]>::to_vec).collect()
+        sources
+            .chunks(RULE_LIST_MAX)
+            .map(<[String]>::to_vec)
+            .collect()
     };
     let mut out = Vec::new();
     for ports in &port_groups {
@@ -483,7 +490,11 @@ pub(crate) fn ingress_rule(w: &vpc::SecurityRule) -> Option<FirewallRule> {
         vpc::RuleProtocol::Any | vpc::RuleProtocol::ProtocolUnspecified => None,
     };
     Some(FirewallRule {
-        id: w.metadata.as_ref().map(|m| m.id.clone()).unwrap_or_default(),
+        id: w
+            .metadata
+            .as_ref()
+            .map(|m| m.id.clone())
+            .unwrap_or_default(),
         protocol,
         ..FirewallRule::range(from_port, to_port, ingress.source_cidrs.clone())
     })
@@ -521,7 +532,13 @@ mod tests {
         }
     }
 
-    fn allowance(name: &str, region: &str, limit: Option<u64>, usage: u64, active: bool) -> quotas::QuotaAllowance {
+    fn allowance(
+        name: &str,
+        region: &str,
+        limit: Option<u64>,
+        usage: u64,
+        active: bool,
+    ) -> quotas::QuotaAllowance {
         quotas::QuotaAllowance {
             metadata: Some(ResourceMetadata {
                 name: name.into(),
@@ -556,8 +573,15 @@ mod tests {
         ];
         for (platform, name, vram, form, arch) in cases {
             let g = gpu_model(platform).unwrap();
-            assert_eq!((g.name, g.vram_gb, g.form_factor, g.architecture), (name, vram, form, arch));
-            assert_eq!(gpucloud_core::normalize_gpu_name(g.name), name, "already a base name");
+            assert_eq!(
+                (g.name, g.vram_gb, g.form_factor, g.architecture),
+                (name, vram, form, arch)
+            );
+            assert_eq!(
+                gpucloud_core::normalize_gpu_name(g.name),
+                name,
+                "already a base name"
+            );
         }
         assert_eq!(gpu_model("cpu-e2"), None);
         assert_eq!(gpu_model("cpu-d3"), None);
@@ -568,12 +592,21 @@ mod tests {
     fn presets_become_types_with_quota_availability_and_known_prices_only() {
         let p = platform(
             "gpu-h100-sxm",
-            &[("1gpu-16vcpu-200gb", 1, 16, 200), ("8gpu-128vcpu-1600gb", 8, 128, 1600)],
+            &[
+                ("1gpu-16vcpu-200gb", 1, 16, 200),
+                ("8gpu-128vcpu-1600gb", 8, 128, 1600),
+            ],
             "compute.instance.gpu.h100",
         );
         let allowances = Allowances::new(&[
             allowance("compute.instance.gpu.h100", "eu-north1", Some(8), 4, true),
-            allowance("compute.instance.gpu.h100", "us-central1", Some(64), 0, false),
+            allowance(
+                "compute.instance.gpu.h100",
+                "us-central1",
+                Some(64),
+                0,
+                false,
+            ),
         ]);
         let price = |name: &str| {
             (name == "gpu-h100-sxm.1gpu-16vcpu-200gb").then(|| Price::parse("2.95", "USD").unwrap())
@@ -582,7 +615,10 @@ mod tests {
         assert_eq!(types.len(), 2);
         let (one, eight) = (&types[0], &types[1]);
         assert_eq!(one.type_name, "gpu-h100-sxm.1gpu-16vcpu-200gb");
-        assert_eq!(one.id, InstanceTypeId::generic("eu-north1", None, &one.type_name));
+        assert_eq!(
+            one.id,
+            InstanceTypeId::generic("eu-north1", None, &one.type_name)
+        );
         assert!(one.is_available, "1 of 4 left");
         assert!(!eight.is_available, "8 needed, 4 left");
         assert_eq!(one.base_price, Some(Price::parse("2.95", "USD").unwrap()));
@@ -606,18 +642,33 @@ mod tests {
     fn the_platform_vram_wins_and_the_quota_name_is_derived_when_absent() {
         let mut p = platform("gpu-h200-sxm", &[("1gpu", 1, 16, 200)], "");
         p.spec.as_mut().unwrap().gpu_memory_gigabytes = 144;
-        assert_eq!(gpu_quota_name(&p).as_deref(), Some("compute.instance.gpu.h200"));
-        let allowances = Allowances::new(&[allowance("compute.instance.gpu.h200", "r", None, 9, true)]);
+        assert_eq!(
+            gpu_quota_name(&p).as_deref(),
+            Some("compute.instance.gpu.h200")
+        );
+        let allowances =
+            Allowances::new(&[allowance("compute.instance.gpu.h200", "r", None, 9, true)]);
         let t = &instance_types("r", &p, &allowances, |_| None)[0];
         assert!(t.is_available, "no limit");
-        assert_eq!(t.supported_gpus[0].memory_bytes, Bytes::new(144, BytesUnit::GB));
+        assert_eq!(
+            t.supported_gpus[0].memory_bytes,
+            Bytes::new(144, BytesUnit::GB)
+        );
     }
 
     #[test]
     fn cpu_presets_check_the_vcpu_quota_when_there_is_one() {
-        let p = platform("cpu-e2", &[("4vcpu-16gb", 0, 4, 16), ("16vcpu-64gb", 0, 16, 64)], "");
+        let p = platform(
+            "cpu-e2",
+            &[("4vcpu-16gb", 0, 4, 16), ("16vcpu-64gb", 0, 16, 64)],
+            "",
+        );
         let none = Allowances::default();
-        assert!(instance_types("r", &p, &none, |_| None).iter().all(|t| t.is_available));
+        assert!(
+            instance_types("r", &p, &none, |_| None)
+                .iter()
+                .all(|t| t.is_available)
+        );
         let some = Allowances::new(&[allowance(CPU_QUOTA, "r", Some(10), 2, true)]);
         let types = instance_types("r", &p, &some, |_| None);
         assert!(types[0].is_available && !types[1].is_available);
@@ -626,7 +677,10 @@ mod tests {
 
     #[test]
     fn type_names_split_back() {
-        assert_eq!(split_type_name("gpu-h100-sxm.8gpu-128vcpu-1600gb"), Some(("gpu-h100-sxm", "8gpu-128vcpu-1600gb")));
+        assert_eq!(
+            split_type_name("gpu-h100-sxm.8gpu-128vcpu-1600gb"),
+            Some(("gpu-h100-sxm", "8gpu-128vcpu-1600gb"))
+        );
         assert_eq!(split_type_name("gpu-h100-sxm"), None);
         assert_eq!(split_type_name(".x"), None);
         assert_eq!(split_type_name("x."), None);
@@ -658,7 +712,10 @@ mod tests {
                 id: "computeinstance-e00abc".into(),
                 parent_id: "project-e00x".into(),
                 name: "Train Job #1".into(),
-                created_at: Some(prost_types::Timestamp { seconds: 1_700_000_000, nanos: 5 }),
+                created_at: Some(prost_types::Timestamp {
+                    seconds: 1_700_000_000,
+                    nanos: 5,
+                }),
                 labels: [
                     ("gpucloud-ref-id", "job-7"),
                     ("gpucloud-cred-ref-id", "team-a"),
@@ -672,20 +729,26 @@ mod tests {
             spec: Some(compute::InstanceSpec {
                 resources: Some(compute::ResourcesSpec {
                     platform: "gpu-h100-sxm".into(),
-                    size: Some(compute::resources_spec::Size::Preset("1gpu-16vcpu-200gb".into())),
+                    size: Some(compute::resources_spec::Size::Preset(
+                        "1gpu-16vcpu-200gb".into(),
+                    )),
                 }),
                 hostname: "train-job-1".into(),
                 boot_disk: Some(compute::AttachedDiskSpec {
                     attach_mode: compute::attached_disk_spec::AttachMode::ReadWrite as i32,
                     device_id: "boot".into(),
-                    r#type: Some(compute::attached_disk_spec::Type::ExistingDisk(compute::ExistingDisk {
-                        id: "computedisk-e00d".into(),
-                    })),
+                    r#type: Some(compute::attached_disk_spec::Type::ExistingDisk(
+                        compute::ExistingDisk {
+                            id: "computedisk-e00d".into(),
+                        },
+                    )),
                 }),
                 network_interfaces: vec![compute::NetworkInterfaceSpec {
                     subnet_id: "vpcsubnet-e00s".into(),
                     name: "eth0".into(),
-                    security_groups: vec![compute::SecurityGroup { id: "vpcsecuritygroup-e00g".into() }],
+                    security_groups: vec![compute::SecurityGroup {
+                        id: "vpcsecuritygroup-e00g".into(),
+                    }],
                     ..Default::default()
                 }],
                 ..Default::default()
@@ -713,9 +776,19 @@ mod tests {
         let w = wire_instance();
         let i = instance(&w, "eu-north1", "ubuntu");
         assert_eq!(i.cloud_id.as_str(), "computeinstance-e00abc");
-        assert_eq!((i.ref_id.as_str(), i.cloud_cred_ref_id.as_str()), ("job-7", "team-a"));
-        assert_eq!(i.tags.keys().collect::<Vec<_>>(), ["owner"], "bookkeeping is not a user tag");
-        assert_eq!((i.public_ip.as_str(), i.private_ip.as_str()), ("203.0.113.7", "10.0.0.5"));
+        assert_eq!(
+            (i.ref_id.as_str(), i.cloud_cred_ref_id.as_str()),
+            ("job-7", "team-a")
+        );
+        assert_eq!(
+            i.tags.keys().collect::<Vec<_>>(),
+            ["owner"],
+            "bookkeeping is not a user tag"
+        );
+        assert_eq!(
+            (i.public_ip.as_str(), i.private_ip.as_str()),
+            ("203.0.113.7", "10.0.0.5")
+        );
         assert_eq!(i.instance_type, "gpu-h100-sxm.1gpu-16vcpu-200gb");
         assert_eq!(i.hostname, "train-job-1");
         assert_eq!(i.lifecycle(), LifecycleStatus::Running);
@@ -754,17 +827,27 @@ mod tests {
             status: None,
         };
         let i = image(&w, "project-e00public-images");
-        assert_eq!((i.id.as_str(), i.architecture.as_str()), ("computeimage-e00u", "x86_64"));
+        assert_eq!(
+            (i.id.as_str(), i.architecture.as_str()),
+            ("computeimage-e00u", "x86_64")
+        );
         assert_eq!(i.family, "ubuntu22.04-cuda12");
     }
 
-    fn checked(rule: FirewallRule) -> CheckedRule {
-        gpucloud_core::validate::check_rule("r", &rule).unwrap()
+    fn checked(rule: &FirewallRule) -> CheckedRule {
+        gpucloud_core::validate::check_rule("r", rule).unwrap()
     }
 
     #[test]
     fn rules_list_ports_and_split_sources() {
-        let one = ingress_specs("r", &checked(FirewallRule { protocol: Some(Protocol::Tcp), ..FirewallRule::port(8888) })).unwrap();
+        let one = ingress_specs(
+            "r",
+            &checked(&FirewallRule {
+                protocol: Some(Protocol::Tcp),
+                ..FirewallRule::port(8888)
+            }),
+        )
+        .unwrap();
         assert_eq!(one.len(), 1);
         let Some(vpc::security_rule_spec::Match::Ingress(i)) = &one[0].r#match else {
             panic!("ingress");
@@ -772,28 +855,43 @@ mod tests {
         assert_eq!(i.destination_ports, [8888]);
         assert_eq!(i.source_cidrs, ["0.0.0.0/0"]);
         let sources: Vec<String> = (0..10).map(|n| format!("10.0.{n}.0/24")).collect();
-        let range = ingress_specs("r", &checked(FirewallRule::range(8000, 8009, sources))).unwrap();
+        let range =
+            ingress_specs("r", &checked(&FirewallRule::range(8000, 8009, sources))).unwrap();
         assert_eq!(range.len(), 4, "2 port groups × 2 source groups");
-        let all = ingress_specs("r", &checked(FirewallRule::range(1, u16::MAX, vec![]))).unwrap();
+        let all = ingress_specs("r", &checked(&FirewallRule::range(1, u16::MAX, vec![]))).unwrap();
         let Some(vpc::security_rule_spec::Match::Ingress(i)) = &all[0].r#match else {
             panic!("ingress");
         };
         assert!(i.destination_ports.is_empty(), "every port");
-        let wide = ingress_specs("rules[0]", &checked(FirewallRule::range(1000, 2000, vec![])));
-        assert!(matches!(wide, Err(gpucloud_core::CloudError::InvalidArgument { ref field, .. }) if field == "rules[0]"));
+        let wide = ingress_specs(
+            "rules[0]",
+            &checked(&FirewallRule::range(1000, 2000, vec![])),
+        );
+        assert!(
+            matches!(wide, Err(gpucloud_core::CloudError::InvalidArgument { ref field, .. }) if field == "rules[0]")
+        );
     }
 
     #[test]
     fn security_rules_read_back_as_model_rules() {
         let rule = vpc::SecurityRule {
-            metadata: Some(ResourceMetadata { id: "vpcsecurityrule-1".into(), ..Default::default() }),
+            metadata: Some(ResourceMetadata {
+                id: "vpcsecurityrule-1".into(),
+                ..Default::default()
+            }),
             spec: Some(ssh_spec()),
             status: None,
         };
         let r = ingress_rule(&rule).unwrap();
-        assert_eq!((r.id.as_str(), r.from_port, r.to_port), ("vpcsecurityrule-1", 22, 22));
+        assert_eq!(
+            (r.id.as_str(), r.from_port, r.to_port),
+            ("vpcsecurityrule-1", 22, 22)
+        );
         assert_eq!(r.protocol, Some(Protocol::Tcp));
-        let egress = vpc::SecurityRule { spec: Some(egress_spec()), ..rule };
+        let egress = vpc::SecurityRule {
+            spec: Some(egress_spec()),
+            ..rule
+        };
         assert!(ingress_rule(&egress).is_none());
     }
 }

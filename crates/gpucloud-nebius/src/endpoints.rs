@@ -147,9 +147,9 @@ impl Endpoints {
                 let tls = ClientTlsConfig::new()
                     .with_native_roots()
                     .domain_name(url.host_str().unwrap_or_default());
-                endpoint = endpoint.tls_config(tls).map_err(|e| {
-                    CloudError::configuration(format!("TLS for {url}: {e}"))
-                })?;
+                endpoint = endpoint
+                    .tls_config(tls)
+                    .map_err(|e| CloudError::configuration(format!("TLS for {url}: {e}")))?;
             }
             let channel = endpoint.connect_lazy();
             made.push((url.clone(), channel.clone()));
@@ -233,6 +233,8 @@ mod tests {
             .unwrap();
         // Channels are opaque; making them without a server must not fail or connect.
         let _ = channels.get(Service::Compute);
-        let _ = Endpoints::published().connect(Duration::from_secs(1)).unwrap();
+        let _ = Endpoints::published()
+            .connect(Duration::from_secs(1))
+            .unwrap();
     }
 }

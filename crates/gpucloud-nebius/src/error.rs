@@ -144,7 +144,8 @@ pub(crate) fn classify(
         }
         if let Some((k, r, said)) = from_detail(first) {
             // A throttled answer stays throttled whatever else the detail says.
-            if !matches!(retry, Retry::Throttled { .. }) || k == ErrorKind::QuotaExceeded
+            if !matches!(retry, Retry::Throttled { .. })
+                || k == ErrorKind::QuotaExceeded
                 || k == ErrorKind::InsufficientCapacity
             {
                 kind = k;
@@ -249,18 +250,78 @@ mod tests {
         }));
         let throttled = Retry::Throttled { after: None };
         let cases: Vec<(Code, Vec<prost_types::Any>, ErrorKind, Retry)> = vec![
-            (Code::ResourceExhausted, quota, ErrorKind::QuotaExceeded, Retry::Never),
-            (Code::ResourceExhausted, capacity, ErrorKind::InsufficientCapacity, Retry::Never),
-            (Code::ResourceExhausted, vec![], ErrorKind::RateLimited, throttled),
-            (Code::NotFound, not_found, ErrorKind::ResourceNotFound, Retry::Never),
-            (Code::NotFound, vec![], ErrorKind::ResourceNotFound, Retry::Never),
-            (Code::AlreadyExists, vec![], ErrorKind::Conflict, Retry::Never),
-            (Code::PermissionDenied, vec![], ErrorKind::PermissionDenied, Retry::Never),
-            (Code::Unauthenticated, vec![], ErrorKind::Unauthenticated, Retry::Never),
-            (Code::Unavailable, vec![], ErrorKind::Unavailable, Retry::Transient),
-            (Code::DeadlineExceeded, vec![], ErrorKind::Timeout, Retry::Transient),
-            (Code::InvalidArgument, vec![], ErrorKind::InvalidArgument, Retry::Never),
-            (Code::Internal, vec![], ErrorKind::Internal, Retry::Transient),
+            (
+                Code::ResourceExhausted,
+                quota,
+                ErrorKind::QuotaExceeded,
+                Retry::Never,
+            ),
+            (
+                Code::ResourceExhausted,
+                capacity,
+                ErrorKind::InsufficientCapacity,
+                Retry::Never,
+            ),
+            (
+                Code::ResourceExhausted,
+                vec![],
+                ErrorKind::RateLimited,
+                throttled,
+            ),
+            (
+                Code::NotFound,
+                not_found,
+                ErrorKind::ResourceNotFound,
+                Retry::Never,
+            ),
+            (
+                Code::NotFound,
+                vec![],
+                ErrorKind::ResourceNotFound,
+                Retry::Never,
+            ),
+            (
+                Code::AlreadyExists,
+                vec![],
+                ErrorKind::Conflict,
+                Retry::Never,
+            ),
+            (
+                Code::PermissionDenied,
+                vec![],
+                ErrorKind::PermissionDenied,
+                Retry::Never,
+            ),
+            (
+                Code::Unauthenticated,
+                vec![],
+                ErrorKind::Unauthenticated,
+                Retry::Never,
+            ),
+            (
+                Code::Unavailable,
+                vec![],
+                ErrorKind::Unavailable,
+                Retry::Transient,
+            ),
+            (
+                Code::DeadlineExceeded,
+                vec![],
+                ErrorKind::Timeout,
+                Retry::Transient,
+            ),
+            (
+                Code::InvalidArgument,
+                vec![],
+                ErrorKind::InvalidArgument,
+                Retry::Never,
+            ),
+            (
+                Code::Internal,
+                vec![],
+                ErrorKind::Internal,
+                Retry::Transient,
+            ),
         ];
         for (code, details, kind, retry) in cases {
             let e = from_status("op", &status(code, details));
@@ -271,7 +332,10 @@ mod tests {
 
     #[test]
     fn delivery_comes_from_the_code() {
-        assert_eq!(from_status("op", &status(Code::Unavailable, vec![])).delivery(), Delivery::Answered);
+        assert_eq!(
+            from_status("op", &status(Code::Unavailable, vec![])).delivery(),
+            Delivery::Answered
+        );
         assert!(from_status("op", &status(Code::DeadlineExceeded, vec![])).outcome_unknown());
         assert!(from_status("op", &status(Code::Internal, vec![])).outcome_unknown());
     }
@@ -336,7 +400,10 @@ mod tests {
             }]
         };
         let e = from_status("op", &status(Code::Aborted, any(&error)));
-        assert_eq!((e.kind(), e.retry()), (ErrorKind::Conflict, Retry::Transient));
+        assert_eq!(
+            (e.kind(), e.retry()),
+            (ErrorKind::Conflict, Retry::Transient)
+        );
         error.retry_type = RetryType::Nothing as i32;
         let e = from_status("op", &status(Code::Unavailable, any(&error)));
         assert_eq!(e.retry(), Retry::Never);

@@ -18,8 +18,8 @@ pub use config::{
     API_ENDPOINT_ENV, BOOT_DISK_GIB_ENV, CREDENTIALS_FILE_ENV, DEFAULT_BOOT_DISK_GIB,
     DEFAULT_IMAGE_FAMILY, DEFAULT_OPERATION_TIMEOUT, DEFAULT_POLL_INTERVAL,
     DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_BACKOFF, DEFAULT_SSH_USER, IAM_TOKEN_ENV,
-    IMAGE_FAMILY_ENV, NebiusAuth, NebiusConfig, PROJECTS_ENV, REGIONS_ENV, SETTINGS,
-    SSH_USER_ENV, TENANT_ENV,
+    IMAGE_FAMILY_ENV, NebiusAuth, NebiusConfig, PROJECTS_ENV, REGIONS_ENV, SETTINGS, SSH_USER_ENV,
+    TENANT_ENV,
 };
 
 /// The provider id: written here only, used by the client, the descriptor and the conversions.
@@ -50,5 +50,8 @@ fn build(settings: &ProviderSettings) -> Result<Build> {
         return Ok(Build::Missing("credentials_file"));
     };
     let source = key.source().clone().into();
-    Ok(Build::Ready(Arc::new(NebiusCredential::new(config)?), source))
+    Ok(Build::Ready(
+        Arc::new(NebiusCredential::new(config)?),
+        source,
+    ))
 }

@@ -20,12 +20,14 @@ const STABLE_IDS: [&str; 1] = ["eu-north1-noSub-gpu-l40s-a.1gpu-8vcpu-32gb"];
 /// The suite against the fake: every check but those needing SSH to the instance.
 fn fake_suite() -> Suite {
     Suite::new("conformance", || async {
-        let fake = FakeNebius::start(FakeNebiusOptions::default().with_delays(Duration::from_millis(50)))
-            .await
-            .expect("the Nebius fake starts");
+        let fake =
+            FakeNebius::start(FakeNebiusOptions::default().with_delays(Duration::from_millis(50)))
+                .await
+                .expect("the Nebius fake starts");
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("credentials.json");
-        fake.write_credentials_file(&path).expect("the credentials file");
+        fake.write_credentials_file(&path)
+            .expect("the credentials file");
         let config = NebiusConfig::from_credentials_file(&path)
             .expect("the fake's credentials")
             .with_tenant(fake.tenant_id())

@@ -14,7 +14,9 @@ use crate::fixture::{self, REGION, attrs};
 #[tokio::test]
 async fn an_exhausted_gpu_quota_is_quota_exceeded_and_leaves_nothing() {
     let env = fixture::start().await;
-    env.fake.state().set_quota_limit(REGION, "compute.instance.gpu.h100", 0);
+    env.fake
+        .state()
+        .set_quota_limit(REGION, "compute.instance.gpu.h100", 0);
     let err = env.create(&attrs("quota")).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::QuotaExceeded, "{err}");
     assert_eq!(err.retry(), Retry::Never);
@@ -24,7 +26,9 @@ async fn an_exhausted_gpu_quota_is_quota_exceeded_and_leaves_nothing() {
 #[tokio::test]
 async fn no_capacity_is_insufficient_capacity_and_leaves_nothing() {
     let env = fixture::start().await;
-    env.fake.state().set_capacity(REGION, "gpu-h100-sxm", "1gpu-16vcpu-200gb", 0);
+    env.fake
+        .state()
+        .set_capacity(REGION, "gpu-h100-sxm", "1gpu-16vcpu-200gb", 0);
     let err = env.create(&attrs("capacity")).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InsufficientCapacity, "{err}");
     env.assert_nothing_left();
@@ -33,9 +37,10 @@ async fn no_capacity_is_insufficient_capacity_and_leaves_nothing() {
 #[tokio::test]
 async fn a_create_operation_that_fails_carries_its_status_and_leaves_nothing() {
     let env = fixture::start().await;
-    env.fake
-        .state()
-        .fail_next_operation(Operation::CreateInstance, OperationFailure::NotEnoughResources);
+    env.fake.state().fail_next_operation(
+        Operation::CreateInstance,
+        OperationFailure::NotEnoughResources,
+    );
     let err = env.create(&attrs("op-fails")).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InsufficientCapacity, "{err}");
     env.assert_nothing_left();
@@ -78,7 +83,10 @@ async fn a_create_whose_answer_is_lost_makes_one_instance_and_returns_it() {
     assert_eq!(instances[0].id, created.cloud_id.as_str());
     assert_eq!(env.fake.state().disks().len(), 1);
     assert_eq!(env.fake.state().security_groups().len(), 1);
-    env.client().terminate_instance(&created.cloud_id).await.unwrap();
+    env.client()
+        .terminate_instance(&created.cloud_id)
+        .await
+        .unwrap();
     env.assert_nothing_left();
 }
 
@@ -96,7 +104,10 @@ async fn every_lost_create_answer_is_resolved_by_ref_id_without_a_second_instanc
     // The same RefID again: the same instance.
     let again = env.create(&attrs("lost-all")).await.unwrap();
     assert_eq!(again.cloud_id, created.cloud_id);
-    env.client().terminate_instance(&created.cloud_id).await.unwrap();
+    env.client()
+        .terminate_instance(&created.cloud_id)
+        .await
+        .unwrap();
     env.assert_nothing_left();
 }
 
@@ -108,7 +119,10 @@ async fn a_terminate_whose_answer_is_lost_still_removes_everything() {
         operation: Operation::DeleteInstance,
         times: 1,
     });
-    env.client().terminate_instance(&created.cloud_id).await.unwrap();
+    env.client()
+        .terminate_instance(&created.cloud_id)
+        .await
+        .unwrap();
     env.assert_nothing_left();
 }
 
@@ -121,14 +135,23 @@ async fn unavailable_and_deadline_exceeded_are_retried() {
             Operation::ListInstances,
             Fault::ServerError { status, times: 2 },
         );
-        client.list_instances(&ListInstancesArgs::default()).await.unwrap();
+        client
+            .list_instances(&ListInstancesArgs::default())
+            .await
+            .unwrap();
     }
     // More failures than attempts: the error says so.
     env.fake.state().set_fault_for(
         Operation::ListInstances,
-        Fault::ServerError { status: 503, times: 50 },
+        Fault::ServerError {
+            status: 503,
+            times: 50,
+        },
     );
-    let err = client.list_instances(&ListInstancesArgs::default()).await.unwrap_err();
+    let err = client
+        .list_instances(&ListInstancesArgs::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
     assert_eq!(err.retry(), Retry::Exhausted);
 }
@@ -138,9 +161,16 @@ async fn throttling_is_waited_out() {
     let env = fixture::start().await;
     env.fake.state().set_fault_for(
         Operation::ListPlatforms,
-        Fault::RateLimited { retry_after_secs: 0, times: 2 },
+        Fault::RateLimited {
+            retry_after_secs: 0,
+            times: 2,
+        },
     );
-    let types = env.client().instance_types(&Default::default()).await.unwrap();
+    let types = env
+        .client()
+        .instance_types(&gpucloud_core::GetInstanceTypeArgs::default())
+        .await
+        .unwrap();
     assert!(!types.is_empty());
 }
 
@@ -154,22 +184,35 @@ async fn faults_on_create_steps_are_retried_with_the_same_idempotency_key() {
         Operation::CreateInstance,
         Operation::GetOperation,
     ] {
-        env.fake.state().set_fault_for(operation, Fault::ServerError { status: 503, times: 1 });
-        env.fake.state().set_fault_for(operation, Fault::ConnectionReset { times: 1 });
+        env.fake.state().set_fault_for(
+            operation,
+            Fault::ServerError {
+                status: 503,
+                times: 1,
+            },
+        );
+        env.fake
+            .state()
+            .set_fault_for(operation, Fault::ConnectionReset { times: 1 });
     }
     let created = env.create(&attrs("flaky")).await.unwrap();
     assert_eq!(env.fake.state().instances().len(), 1);
     assert_eq!(env.fake.state().disks().len(), 1);
     assert_eq!(env.fake.state().security_groups().len(), 1);
     assert_eq!(env.fake.state().mutations_without_idempotency_key(), 0);
-    env.client().terminate_instance(&created.cloud_id).await.unwrap();
+    env.client()
+        .terminate_instance(&created.cloud_id)
+        .await
+        .unwrap();
     env.assert_nothing_left();
 }
 
 #[tokio::test]
 async fn an_unreadable_answer_is_a_decode_error() {
     let env = fixture::start().await;
-    env.fake.state().set_fault_for(Operation::GetInstance, Fault::MalformedJson { times: 5 });
+    env.fake
+        .state()
+        .set_fault_for(Operation::GetInstance, Fault::MalformedJson { times: 5 });
     let err = env
         .client()
         .get_instance(&gpucloud_core::InstanceId::new("computeinstance-e00x"))
@@ -186,12 +229,21 @@ async fn latency_beyond_the_request_timeout_is_a_timeout() {
     let env = fixture::start().await;
     let dir = tempfile::tempdir().unwrap();
     let config = fixture::config(&env.fake, &dir).with_request_timeout(Duration::from_millis(100));
-    let client = gpucloud_nebius::NebiusCredential::new(config).unwrap().client("");
+    let client = gpucloud_nebius::NebiusCredential::new(config)
+        .unwrap()
+        .client("");
     // Warm up the token first, so the timeout hits the list itself.
-    client.list_instances(&ListInstancesArgs::default()).await.unwrap();
-    env.fake
-        .state()
-        .set_fault_for(Operation::ListInstances, Fault::Latency(Duration::from_millis(400)));
-    let err = client.list_instances(&ListInstancesArgs::default()).await.unwrap_err();
+    client
+        .list_instances(&ListInstancesArgs::default())
+        .await
+        .unwrap();
+    env.fake.state().set_fault_for(
+        Operation::ListInstances,
+        Fault::Latency(Duration::from_millis(400)),
+    );
+    let err = client
+        .list_instances(&ListInstancesArgs::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
 }

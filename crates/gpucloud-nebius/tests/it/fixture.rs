@@ -8,7 +8,8 @@ use gpucloud_fakes::nebius::{FakeNebius, FakeNebiusOptions};
 use gpucloud_nebius::{NebiusConfig, NebiusCredential};
 
 /// An SSH key for creates.
-pub const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl user@host";
+pub const KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl user@host";
 /// The one-GPU H100 type of the fake.
 pub const H100_1: &str = "gpu-h100-sxm.1gpu-16vcpu-200gb";
 /// The region serving it.
@@ -29,7 +30,8 @@ pub fn options() -> FakeNebiusOptions {
 /// A configuration for `fake` from its credentials file, polling fast.
 pub fn config(fake: &FakeNebius, dir: &tempfile::TempDir) -> NebiusConfig {
     let path = dir.path().join("credentials.json");
-    fake.write_credentials_file(&path).expect("the credentials file is written");
+    fake.write_credentials_file(&path)
+        .expect("the credentials file is written");
     NebiusConfig::from_credentials_file(&path)
         .expect("the fake's credentials parse")
         .with_tenant(fake.tenant_id())
@@ -85,7 +87,11 @@ impl Env {
     /// Asserts the fake holds no instance, disk or security group.
     pub fn assert_nothing_left(&self) {
         let state = self.fake.state();
-        assert!(state.instances().is_empty(), "instances left: {:?}", state.instances());
+        assert!(
+            state.instances().is_empty(),
+            "instances left: {:?}",
+            state.instances()
+        );
         assert!(state.disks().is_empty(), "disks left: {:?}", state.disks());
         assert!(
             state.security_groups().is_empty(),

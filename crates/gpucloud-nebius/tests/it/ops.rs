@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use gpucloud_core::{
-    AddFirewallRulesToInstanceArgs, CloudClient, CloudClientExt, CloudCredential, ErrorKind, FirewallRule,
-    FirewallRules, GetImageArgs, GetInstanceTypeArgs, GetLocationsArgs, InstanceId,
+    AddFirewallRulesToInstanceArgs, CloudClient, CloudClientExt, CloudCredential, ErrorKind,
+    FirewallRule, FirewallRules, GetImageArgs, GetInstanceTypeArgs, GetLocationsArgs, InstanceId,
     LifecycleStatus, ListInstancesArgs, LocationsFilter, Price, Protocol,
     RevokeSecurityGroupRuleArgs, UpdateInstanceTagsArgs, validate_firewall_add,
     validate_firewall_revoke, validate_tag_update,
@@ -18,7 +18,11 @@ use crate::fixture::{self, H100_1, REGION, attrs};
 #[tokio::test]
 async fn locations_are_the_tenants_regions() {
     let env = fixture::start().await;
-    let locations = env.client().locations(GetLocationsArgs::default()).await.unwrap();
+    let locations = env
+        .client()
+        .locations(GetLocationsArgs::default())
+        .await
+        .unwrap();
     let names: Vec<&str> = locations.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["eu-north1", "us-central1"]);
     assert_eq!(locations[0].country, "FIN");
@@ -28,7 +32,10 @@ async fn locations_are_the_tenants_regions() {
 async fn the_catalog_has_every_preset_with_calculator_prices_and_quota_availability() {
     let env = fixture::start().await;
     let client = env.client();
-    let types = client.instance_types(&GetInstanceTypeArgs::default()).await.unwrap();
+    let types = client
+        .instance_types(&GetInstanceTypeArgs::default())
+        .await
+        .unwrap();
     let h100 = types
         .iter()
         .find(|t| t.type_name == H100_1 && t.location == REGION)
@@ -37,19 +44,38 @@ async fn the_catalog_has_every_preset_with_calculator_prices_and_quota_availabil
     assert_eq!(h100.supported_gpus[0].name, "H100");
     assert_eq!(h100.supported_gpus[0].count, 1);
     assert_eq!(h100.base_price, Some(Price::parse("2.95", "USD").unwrap()));
-    assert!(types.iter().any(|t| t.location == "us-central1" && t.type_name.starts_with("gpu-b200-sxm")));
+    assert!(
+        types
+            .iter()
+            .any(|t| t.location == "us-central1" && t.type_name.starts_with("gpu-b200-sxm"))
+    );
     // Every type of every region has a price from the calculator, none invented.
     for t in &types {
-        let price = t.base_price.as_ref().unwrap_or_else(|| panic!("{} has no price", t.id));
+        let price = t
+            .base_price
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} has no price", t.id));
         assert!(price.rounded() > rust_decimal::Decimal::ZERO, "{}", t.id);
     }
     // Quota used up: no longer available there, and nowhere else affected.
-    env.fake.state().set_quota_limit(REGION, "compute.instance.gpu.h100", 0);
-    let types = client.instance_types(&GetInstanceTypeArgs::default()).await.unwrap();
-    for t in types.iter().filter(|t| t.type_name.starts_with("gpu-h100-sxm")) {
+    env.fake
+        .state()
+        .set_quota_limit(REGION, "compute.instance.gpu.h100", 0);
+    let types = client
+        .instance_types(&GetInstanceTypeArgs::default())
+        .await
+        .unwrap();
+    for t in types
+        .iter()
+        .filter(|t| t.type_name.starts_with("gpu-h100-sxm"))
+    {
         assert!(!t.is_available, "{}", t.id);
     }
-    assert!(types.iter().any(|t| t.type_name.starts_with("gpu-h200-sxm") && t.is_available));
+    assert!(
+        types
+            .iter()
+            .any(|t| t.type_name.starts_with("gpu-h200-sxm") && t.is_available)
+    );
     // Filtering by location.
     let only = GetInstanceTypeArgs {
         locations: LocationsFilter::only(["us-central1"]),
@@ -78,18 +104,30 @@ async fn a_full_lifecycle_leaves_nothing_behind() {
     assert_eq!(created.hostname, "job-life-1");
     assert_eq!(created.tags.get("team").map(String::as_str), Some("ml"));
     assert!(created.created_at.is_some());
-    let ports: Vec<u16> = created.firewall_rules.ingress_rules.iter().map(|r| r.from_port).collect();
+    let ports: Vec<u16> = created
+        .firewall_rules
+        .ingress_rules
+        .iter()
+        .map(|r| r.from_port)
+        .collect();
     assert!(ports.contains(&22) && ports.contains(&8888), "{ports:?}");
 
     // What the fake holds: one instance with its boot disk, subnet, public IP and group.
-    let fake = env.fake.state().instance(created.cloud_id.as_str()).unwrap();
+    let fake = env
+        .fake
+        .state()
+        .instance(created.cloud_id.as_str())
+        .unwrap();
     assert!(fake.public_ip.is_some());
     assert_eq!(fake.security_group_ids.len(), 1);
     assert!(fake.boot_disk_id.is_some());
     let user_data = &fake.spec.cloud_init_user_data;
     // Two parts, each base64: the user's own cloud-config, and the bootstrap with the key.
     assert!(user_data.contains("multipart/mixed"), "{user_data}");
-    assert!(user_data.contains("I2Nsb3VkLWNvbmZpZwpwYWNrYWdlczogW2h0b3BdCg"), "the user's user data is kept");
+    assert!(
+        user_data.contains("I2Nsb3VkLWNvbmZpZwpwYWNrYWdlczogW2h0b3BdCg"),
+        "the user's user data is kept"
+    );
     assert_eq!(env.fake.state().disks().len(), 1);
     assert_eq!(env.fake.state().mutations_without_idempotency_key(), 0);
 
@@ -99,7 +137,10 @@ async fn a_full_lifecycle_leaves_nothing_behind() {
     assert_eq!(got.lifecycle(), LifecycleStatus::Running);
     assert_eq!(got.instance_type_id, created.instance_type_id);
     assert!(!got.public_ip.is_empty());
-    let listed = client.list_instances(&ListInstancesArgs::default()).await.unwrap();
+    let listed = client
+        .list_instances(&ListInstancesArgs::default())
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 1);
     let by_tag = ListInstancesArgs {
         tag_filters: [("team".to_owned(), vec!["ml".to_owned()])].into(),
@@ -127,12 +168,19 @@ async fn a_full_lifecycle_leaves_nothing_behind() {
     stop_start.stop_instance(&created.cloud_id).await.unwrap();
     let stopped = client.get_instance(&created.cloud_id).await.unwrap();
     assert_eq!(stopped.lifecycle(), LifecycleStatus::Stopped);
-    let again = stop_start.stop_instance(&created.cloud_id).await.unwrap_err();
+    let again = stop_start
+        .stop_instance(&created.cloud_id)
+        .await
+        .unwrap_err();
     assert_eq!(again.kind(), ErrorKind::Conflict, "{again}");
     assert!(again.to_string().contains("stopped"), "{again}");
     stop_start.start_instance(&created.cloud_id).await.unwrap();
     assert_eq!(
-        client.get_instance(&created.cloud_id).await.unwrap().lifecycle(),
+        client
+            .get_instance(&created.cloud_id)
+            .await
+            .unwrap()
+            .lifecycle(),
         LifecycleStatus::Running
     );
 
@@ -142,7 +190,12 @@ async fn a_full_lifecycle_leaves_nothing_behind() {
         tags: [("team".to_owned(), "web".to_owned())].into(),
     })
     .unwrap();
-    client.tags().unwrap().update_instance_tags(&update).await.unwrap();
+    client
+        .tags()
+        .unwrap()
+        .update_instance_tags(&update)
+        .await
+        .unwrap();
     let tagged = client.get_instance(&created.cloud_id).await.unwrap();
     assert_eq!(tagged.tags.get("team").map(String::as_str), Some("web"));
     assert_eq!(tagged.ref_id, "life-1");
@@ -166,18 +219,39 @@ async fn a_full_lifecycle_leaves_nothing_behind() {
     .unwrap();
     let firewall = client.modify_firewall().unwrap();
     firewall.add_firewall_rules(&add).await.unwrap();
-    let after = client.get_instance(&created.cloud_id).await.unwrap().firewall_rules.ingress_rules;
+    let after = client
+        .get_instance(&created.cloud_id)
+        .await
+        .unwrap()
+        .firewall_rules
+        .ingress_rules;
     firewall.add_firewall_rules(&add).await.unwrap();
-    let again = client.get_instance(&created.cloud_id).await.unwrap().firewall_rules.ingress_rules;
-    assert_eq!(after, again, "adding rules already in place changes nothing");
-    let added = after.iter().find(|r| r.from_port == 9000).expect("the 9000 rule");
+    let again = client
+        .get_instance(&created.cloud_id)
+        .await
+        .unwrap()
+        .firewall_rules
+        .ingress_rules;
+    assert_eq!(
+        after, again,
+        "adding rules already in place changes nothing"
+    );
+    let added = after
+        .iter()
+        .find(|r| r.from_port == 9000)
+        .expect("the 9000 rule");
     let revoke = validate_firewall_revoke(&RevokeSecurityGroupRuleArgs {
         instance_id: created.cloud_id.clone(),
         security_group_rule_ids: vec![added.id.clone()],
     })
     .unwrap();
     firewall.revoke_firewall_rules(&revoke).await.unwrap();
-    let left = client.get_instance(&created.cloud_id).await.unwrap().firewall_rules.ingress_rules;
+    let left = client
+        .get_instance(&created.cloud_id)
+        .await
+        .unwrap()
+        .firewall_rules
+        .ingress_rules;
     assert!(left.iter().all(|r| r.from_port != 9000), "{left:?}");
 
     // Terminate: gone, and its disk and security group with it; again is fine.
@@ -198,7 +272,10 @@ async fn a_second_create_with_the_same_ref_id_returns_the_first_instance() {
     assert_eq!(env.fake.state().instances().len(), 1);
     assert_eq!(env.fake.state().disks().len(), 1);
     assert_eq!(env.fake.state().security_groups().len(), 1);
-    env.client().terminate_instance(&first.cloud_id).await.unwrap();
+    env.client()
+        .terminate_instance(&first.cloud_id)
+        .await
+        .unwrap();
     env.assert_nothing_left();
 }
 
@@ -207,9 +284,17 @@ async fn unknown_ids_are_not_found_and_terminate_of_them_succeeds() {
     let env = fixture::start().await;
     let client = env.client();
     let id = InstanceId::new("computeinstance-e00nosuchthing");
-    assert_eq!(client.get_instance(&id).await.unwrap_err().kind(), ErrorKind::InstanceNotFound);
+    assert_eq!(
+        client.get_instance(&id).await.unwrap_err().kind(),
+        ErrorKind::InstanceNotFound
+    );
     client.terminate_instance(&id).await.unwrap();
-    let stop = client.stop_start().unwrap().stop_instance(&id).await.unwrap_err();
+    let stop = client
+        .stop_start()
+        .unwrap()
+        .stop_instance(&id)
+        .await
+        .unwrap_err();
     assert_eq!(stop.kind(), ErrorKind::InstanceNotFound, "{stop}");
 }
 
@@ -232,7 +317,10 @@ async fn images_are_the_public_images_of_the_regions() {
     let client = env.client();
     let images = client.machine_image().unwrap();
     let all = images.images(&GetImageArgs::default()).await.unwrap();
-    assert!(all.iter().any(|i| i.family == "ubuntu22.04-cuda12"), "{all:?}");
+    assert!(
+        all.iter().any(|i| i.family == "ubuntu22.04-cuda12"),
+        "{all:?}"
+    );
     let some = images
         .images(&GetImageArgs {
             name_filters: vec!["*driverless*".into()],
@@ -250,7 +338,10 @@ async fn one_token_exchange_serves_every_client_of_the_credential() {
     for location in ["", REGION, "us-central1", ""] {
         let client = env.credential.make_client(location).await.unwrap();
         calls.push(tokio::spawn(async move {
-            client.list_instances(&ListInstancesArgs::default()).await.map(drop)
+            client
+                .list_instances(&ListInstancesArgs::default())
+                .await
+                .map(drop)
         }));
     }
     for call in calls {
@@ -264,14 +355,20 @@ async fn one_token_exchange_serves_every_client_of_the_credential() {
 async fn an_expired_token_is_exchanged_again() {
     let env = fixture::start().await;
     let client = env.client();
-    client.list_instances(&ListInstancesArgs::default()).await.unwrap();
+    client
+        .list_instances(&ListInstancesArgs::default())
+        .await
+        .unwrap();
     env.fake.state().expire_tokens();
     // The first call after expiry is refused; the token is dropped and the next exchanges.
     let first = client.list_instances(&ListInstancesArgs::default()).await;
     if let Err(e) = &first {
         assert_eq!(e.kind(), ErrorKind::Unauthenticated, "{e}");
     }
-    client.list_instances(&ListInstancesArgs::default()).await.unwrap();
+    client
+        .list_instances(&ListInstancesArgs::default())
+        .await
+        .unwrap();
     assert_eq!(env.fake.state().exchanges(), 2);
 }
 
@@ -287,9 +384,14 @@ async fn a_static_iam_token_works_and_a_wrong_one_is_unauthenticated() {
         .unwrap()
     };
     let good = with(env.fake.iam_token().unwrap()).client("");
-    good.list_instances(&ListInstancesArgs::default()).await.unwrap();
+    good.list_instances(&ListInstancesArgs::default())
+        .await
+        .unwrap();
     let bad = with("not-a-token").client("");
-    let err = bad.list_instances(&ListInstancesArgs::default()).await.unwrap_err();
+    let err = bad
+        .list_instances(&ListInstancesArgs::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
     assert!(!err.to_string().contains("not-a-token"), "{err}");
     assert_eq!(env.fake.state().exchanges(), 0);
@@ -305,7 +407,10 @@ async fn a_key_the_tenant_does_not_know_is_unauthenticated() {
         .with_tenant(env.fake.tenant_id())
         .with_api_endpoint(env.fake.endpoint());
     let client = NebiusCredential::new(config).unwrap().client("");
-    let err = client.list_instances(&ListInstancesArgs::default()).await.unwrap_err();
+    let err = client
+        .list_instances(&ListInstancesArgs::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
 }
 
@@ -320,7 +425,10 @@ async fn configured_projects_replace_the_tenant_lookup() {
     let locations = client.locations(GetLocationsArgs::default()).await.unwrap();
     assert_eq!(locations.len(), 1);
     assert_eq!(locations[0].name, "us-central1");
-    let types = client.instance_types(&GetInstanceTypeArgs::default()).await.unwrap();
+    let types = client
+        .instance_types(&GetInstanceTypeArgs::default())
+        .await
+        .unwrap();
     assert!(!types.is_empty() && types.iter().all(|t| t.location == "us-central1"));
 }
 
@@ -338,11 +446,16 @@ async fn the_descriptor_builds_from_the_fakes_settings() {
     let settings = gpucloud_core::ProviderSettings::from_lookup(gpucloud_nebius::SETTINGS, |var| {
         vars.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone())
     });
-    let gpucloud_core::Build::Ready(credential, source) = (gpucloud_nebius::DESCRIPTOR.build)(&settings).unwrap() else {
+    let gpucloud_core::Build::Ready(credential, source) =
+        (gpucloud_nebius::DESCRIPTOR.build)(&settings).unwrap()
+    else {
         panic!("configured");
     };
     assert_eq!(source.to_string(), "env NEBIUS_CREDENTIALS_FILE");
     let client = credential.make_client("").await.unwrap();
-    client.list_instances(&ListInstancesArgs::default()).await.unwrap();
+    client
+        .list_instances(&ListInstancesArgs::default())
+        .await
+        .unwrap();
     assert!(!format!("{credential:?}").contains("PRIVATE KEY"));
 }
