@@ -24,7 +24,7 @@ fn service_errors(details: &[prost_types::Any]) -> Vec<ServiceError> {
 }
 
 /// What the detail says, when it says more than the code: kind, retry class, a message.
-fn from_detail(error: &ServiceError) -> Option<(ErrorKind, Option<Retry>, String)> {
+fn from_detail(error: &ServiceError) -> Option<(ErrorKind, Retry, String)> {
     let detail = match error.details.as_ref()? {
         Details::QuotaFailure(q) => {
             let what: Vec<String> = q
@@ -34,7 +34,7 @@ fn from_detail(error: &ServiceError) -> Option<(ErrorKind, Option<Retry>, String
                 .collect();
             (
                 ErrorKind::QuotaExceeded,
-                Some(Retry::Never),
+                Retry::Never,
                 format!("quota exceeded: {}", what.join(", ")),
             )
         }
@@ -46,13 +46,13 @@ fn from_detail(error: &ServiceError) -> Option<(ErrorKind, Option<Retry>, String
                 .collect();
             (
                 ErrorKind::InsufficientCapacity,
-                Some(Retry::Never),
+                Retry::Never,
                 format!("not enough capacity: {}", what.join(", ")),
             )
         }
         Details::TooManyRequests(t) => (
             ErrorKind::RateLimited,
-            Some(Retry::Throttled { after: None }),
+            Retry::Throttled { after: None },
             format!("too many requests: {}", t.violation),
         ),
         Details::BadRequest(b) => {
@@ -63,49 +63,49 @@ fn from_detail(error: &ServiceError) -> Option<(ErrorKind, Option<Retry>, String
                 .collect();
             (
                 ErrorKind::InvalidArgument,
-                Some(Retry::Never),
+                Retry::Never,
                 format!("bad request: {}", what.join("; ")),
             )
         }
         Details::ResourceNotFound(r) => (
             ErrorKind::ResourceNotFound,
-            Some(Retry::Never),
+            Retry::Never,
             format!("{} not found", r.resource_id),
         ),
         Details::ResourceAlreadyExists(r) => (
             ErrorKind::Conflict,
-            Some(Retry::Never),
+            Retry::Never,
             format!("{} already exists", r.resource_id),
         ),
         Details::PermissionDenied(p) => (
             ErrorKind::PermissionDenied,
-            Some(Retry::Never),
+            Retry::Never,
             format!("permission denied on {}", p.resource_id),
         ),
         Details::BadResourceState(b) => (
             ErrorKind::Conflict,
-            Some(Retry::Never),
+            Retry::Never,
             format!("{}: {}", b.resource_id, b.message),
         ),
         Details::ResourceConflict(c) => (
             ErrorKind::Conflict,
-            Some(Retry::Never),
+            Retry::Never,
             format!("{}: {}", c.resource_id, c.message),
         ),
         // Another operation on the resource got in the way: doing it again resolves it.
         Details::OperationAborted(o) => (
             ErrorKind::Conflict,
-            Some(Retry::Transient),
+            Retry::Transient,
             format!("aborted by operation {}", o.aborted_by_operation_id),
         ),
         Details::OperationConflict(o) => (
             ErrorKind::Conflict,
-            Some(Retry::Transient),
+            Retry::Transient,
             format!("conflicts with operation {}", o.conflicting_operation_id),
         ),
         Details::OutOfRange(o) => (
             ErrorKind::InvalidArgument,
-            Some(Retry::Never),
+            Retry::Never,
             format!("out of range: requested {}, limit {}", o.requested, o.limit),
         ),
         Details::InternalError(_) => return None,
@@ -143,16 +143,8 @@ pub(crate) fn classify(
             request_id = Some(i.request_id.clone());
         }
         if let Some((k, r, said)) = from_detail(first) {
-            // A throttled answer stays throttled whatever else the detail says.
-            if !matches!(retry, Retry::Throttled { .. })
-                || k == ErrorKind::QuotaExceeded
-                || k == ErrorKind::InsufficientCapacity
-            {
-                kind = k;
-                if let Some(r) = r {
-                    retry = r;
-                }
-            }
+            kind = k;
+            retry = r;
             if message.is_empty() {
                 text = said;
             } else {
