@@ -379,7 +379,7 @@ impl NebiusClient {
             .await
     }
 
-    fn convert(&self, w: &compute::Instance, region: &str) -> Instance {
+    fn convert(&self, w: compute::Instance, region: &str) -> Instance {
         convert::instance(w, region, &self.shared.config.ssh_user)
     }
 
@@ -569,7 +569,7 @@ impl NebiusClient {
                 format!("instance {id} went into ERROR right after its create; it was deleted"),
             ));
         }
-        Ok(self.convert(&w, &region.name))
+        Ok(self.convert(w, &region.name))
     }
 
     /// Stop or start; a refusal for the instance's state is `Conflict` naming the state.
@@ -817,7 +817,7 @@ impl CloudClient for NebiusClient {
 
         let _guard = self.shared.create_lock.lock().await;
         if let Some(existing) = self.find_by_ref_id(region, &attrs.ref_id).await? {
-            let mut instance = self.convert(&existing, &region.name);
+            let mut instance = self.convert(existing, &region.name);
             instance.pub_key_fingerprint = fingerprint;
             return Ok(instance);
         }
@@ -992,8 +992,9 @@ impl CloudClient for NebiusClient {
         if !self.location.is_empty() && region.name != self.location {
             return Err(CloudError::instance_not_found(PROVIDER_ID, OP, id.as_str()));
         }
-        let mut instance = self.convert(&w, &region.name);
-        if let Some(group) = Self::group_of(&w) {
+        let group = Self::group_of(&w);
+        let mut instance = self.convert(w, &region.name);
+        if let Some(group) = group {
             instance.firewall_rules.ingress_rules = self.rules_of(&group).await?;
         }
         Ok(instance)
@@ -1008,7 +1009,7 @@ impl CloudClient for NebiusClient {
         for region in self.regions(&args.locations).await? {
             api.for_each_instance(OP, &region.project_id, |w| {
                 if self.owned(&w) {
-                    let instance = self.convert(&w, &region.name);
+                    let instance = self.convert(w, &region.name);
                     if args.matches(&instance) {
                         out.push(instance);
                     }

@@ -289,10 +289,10 @@ pub(crate) fn labels(w: &compute::Instance) -> &std::collections::HashMap<String
 }
 
 /// The model instance of a Nebius instance in `region`.
-pub(crate) fn instance(w: &compute::Instance, region: &str, ssh_user: &str) -> Instance {
-    let metadata = w.metadata.clone().unwrap_or_default();
-    let spec = w.spec.clone().unwrap_or_default();
-    let status = w.status.clone().unwrap_or_default();
+pub(crate) fn instance(w: compute::Instance, region: &str, ssh_user: &str) -> Instance {
+    let metadata = w.metadata.unwrap_or_default();
+    let spec = w.spec.unwrap_or_default();
+    let status = w.status.unwrap_or_default();
     let (bookkeeping, tags) = Bookkeeping::decode(metadata.labels);
     let lifecycle = lifecycle(status.state(), spec.stopped);
     let (platform, preset) = spec.resources.as_ref().map_or(("", ""), |r| {
@@ -774,7 +774,7 @@ mod tests {
     #[test]
     fn instances_convert_with_bookkeeping_addresses_and_the_catalog_id() {
         let w = wire_instance();
-        let i = instance(&w, "eu-north1", "ubuntu");
+        let i = instance(w.clone(), "eu-north1", "ubuntu");
         assert_eq!(i.cloud_id.as_str(), "computeinstance-e00abc");
         assert_eq!(
             (i.ref_id.as_str(), i.cloud_cred_ref_id.as_str()),
@@ -805,7 +805,7 @@ mod tests {
 
     #[test]
     fn an_empty_instance_converts_without_panicking() {
-        let i = instance(&compute::Instance::default(), "r", "ubuntu");
+        let i = instance(compute::Instance::default(), "r", "ubuntu");
         assert_eq!(i.lifecycle(), LifecycleStatus::Pending);
         assert!(i.public_ip.is_empty());
         assert_eq!(boot_disk_id(&compute::Instance::default()), None);

@@ -247,3 +247,28 @@ async fn latency_beyond_the_request_timeout_is_a_timeout() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
 }
+
+#[tokio::test]
+async fn faults_on_terminate_steps_are_retried_and_leave_nothing() {
+    let env = fixture::start().await;
+    let created = env.create(&attrs("flaky-terminate")).await.unwrap();
+    for operation in [
+        Operation::DeleteInstance,
+        Operation::GetInstance,
+        Operation::DeleteDisk,
+        Operation::DeleteSecurityGroup,
+    ] {
+        env.fake.state().set_fault_for(
+            operation,
+            Fault::ServerError {
+                status: 503,
+                times: 1,
+            },
+        );
+    }
+    env.client()
+        .terminate_instance(&created.cloud_id)
+        .await
+        .unwrap();
+    env.assert_nothing_left();
+}
