@@ -1031,11 +1031,27 @@ impl CloudClient for NebiusClient {
         let disk = convert::boot_disk_id(&w).map(str::to_owned);
         let group = Self::group_of(&w);
         self.delete_and_wait(id.as_str()).await?;
+        // The instance is gone: a terminate called again would not find these any more, so a
+        // failure names what is left.
+        let left = |what: &str, rid: &str, e: CloudError| {
+            CloudError::provider(
+                PROVIDER_ID,
+                OP,
+                e.kind(),
+                format!("instance {id} is deleted, but its {what} {rid} is left: {e}"),
+            )
+            .with_retry(e.retry())
+            .with_source(e)
+        };
         if let Some(disk) = disk {
-            api.delete_disk(&disk).await?;
+            api.delete_disk(&disk)
+                .await
+                .map_err(|e| left("boot disk", &disk, e))?;
         }
         if let Some(group) = group {
-            api.delete_security_group(&group).await?;
+            api.delete_security_group(&group)
+                .await
+                .map_err(|e| left("security group", &group, e))?;
         }
         Ok(())
     }

@@ -272,3 +272,22 @@ async fn faults_on_terminate_steps_are_retried_and_leave_nothing() {
         .unwrap();
     env.assert_nothing_left();
 }
+
+#[tokio::test]
+async fn a_boot_disk_that_cannot_be_deleted_is_named_in_the_error() {
+    let env = fixture::start().await;
+    let created = env.create(&attrs("disk-stays")).await.unwrap();
+    env.fake.state().fail_next_operation(
+        Operation::DeleteDisk,
+        OperationFailure::Status(Code::PermissionDenied, "locked".into()),
+    );
+    let err = env
+        .client()
+        .terminate_instance(&created.cloud_id)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    let disk = &env.fake.state().disks()[0].id;
+    assert!(err.to_string().contains(disk.as_str()), "{err}");
+    assert!(env.fake.state().instances().is_empty());
+}
