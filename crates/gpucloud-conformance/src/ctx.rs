@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use gpucloud_core::wait::{WaitOptions, wait_for_status};
 use gpucloud_core::{
-    Architecture, CloudClient, CloudCredential, CloudError, CreateInstanceAttrs, FirewallRule,
-    GetInstanceTypeArgs, Instance, InstanceId, InstanceType, InstanceTypeId, LifecycleStatus,
-    LocationsFilter, Result, Tags,
+    Architecture, CloudClient, CloudClientExt as _, CloudCredential, CloudError,
+    CreateInstanceAttrs, FirewallRule, GetInstanceTypeArgs, Instance, InstanceId, InstanceType,
+    InstanceTypeId, LifecycleStatus, LocationsFilter, Result, Tags,
 };
 use tokio::sync::Mutex as AsyncMutex;
 
@@ -166,15 +166,24 @@ impl Ctx {
                 it.is_available && it.supported_architectures.contains(&Architecture::X86_64)
             })
             .collect();
+        // A type that can do what the client declares comes first, so that the stop and
+        // reboot checks test the capability rather than finding the instance cannot.
+        let wants_stop = self.client.stop_start().is_ok();
+        let wants_reboot = self.client.reboot().is_ok();
+        let misses = |it: &InstanceType| {
+            u8::from(wants_stop && !it.stoppable) + u8::from(wants_reboot && !it.rebootable)
+        };
         candidates.sort_by(|a, b| {
             let price = |it: &InstanceType| it.base_price.as_ref().map(|p| p.amount);
-            match (price(a), price(b)) {
-                (Some(x), Some(y)) => x.cmp(&y),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => std::cmp::Ordering::Equal,
-            }
-            .then_with(|| a.id.cmp(&b.id))
+            misses(a)
+                .cmp(&misses(b))
+                .then_with(|| match (price(a), price(b)) {
+                    (Some(x), Some(y)) => x.cmp(&y),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (None, None) => std::cmp::Ordering::Equal,
+                })
+                .then_with(|| a.id.cmp(&b.id))
         });
         candidates.into_iter().next().ok_or_else(|| {
             format!(

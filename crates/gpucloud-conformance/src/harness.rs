@@ -10,9 +10,11 @@
 //!
 //! A check that cannot apply to the client and target (a capability not declared, instances not
 //! reachable, no stable IDs given) is an *ignored* trial, decided before anything runs, so both
-//! libtest and nextest show it as skipped. A check that finds at run time that it does not apply
-//! (e.g. the instance reports `stoppable = false`) is ignored at run time: libtest shows that as
-//! ignored, nextest (which sees only the exit status of a one-trial process) as passed.
+//! libtest and nextest show it as skipped. Nothing is left to decide at run time: the test
+//! instance's type is chosen to support what the client declares (a stoppable type when
+//! stop-start is declared), and a declared capability the instance then cannot use fails its
+//! check. A check that still finds at run time that it does not apply fails, because nextest,
+//! which sees only the exit status of a one-trial process, would count it as passed.
 
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,7 +22,7 @@ use std::future::Future;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use libtest_mimic::{Arguments, Completion, Conclusion, Failed, Trial};
+use libtest_mimic::{Arguments, Conclusion, Failed, Trial};
 use tokio::runtime::Runtime;
 use tokio::sync::{Mutex as AsyncMutex, watch};
 
@@ -128,6 +130,24 @@ impl Suite {
         }
     }
 
+    /// The live suite of a provider from its configuration as `from_env` read it: `make`'s suite
+    /// when there is one, [`Suite::skipped`] naming `credential_env` when it is not set, and
+    /// [`Suite::broken`] when a setting is invalid (a typo in CI's secrets must not pass as
+    /// "not configured").
+    pub fn live<C, E: std::fmt::Display>(
+        prefix: impl Into<String>,
+        credential_env: &str,
+        config: Result<Option<C>, E>,
+        make: impl FnOnce(String, C) -> Self,
+    ) -> Self {
+        let prefix = prefix.into();
+        match config {
+            Ok(Some(config)) => make(prefix, config),
+            Ok(None) => Self::skipped(prefix, format!("{credential_env} is not set")),
+            Err(e) => Self::broken(prefix, format!("the provider's settings are invalid: {e}")),
+        }
+    }
+
     /// The prefix of this suite's trial names.
     pub fn prefix(&self) -> &str {
         &self.prefix
@@ -159,8 +179,7 @@ impl Suite {
                     Kind::Ready(session) => {
                         let ignored = session.not_applicable(name).is_some();
                         let session = Arc::clone(session);
-                        Trial::ignorable_test(full, move || session.trial(name))
-                            .with_ignored_flag(ignored)
+                        Trial::test(full, move || session.trial(name)).with_ignored_flag(ignored)
                     }
                 }
             })
@@ -364,15 +383,21 @@ impl Session {
     }
 
     /// Runs the trial of check `name` to its libtest outcome.
-    fn trial(&self, name: &'static str) -> Result<Completion, Failed> {
+    fn trial(&self, name: &'static str) -> Result<(), Failed> {
         let _ended = Ended {
             session: self,
             name,
         };
         let result = self.runtime.block_on(self.check(name));
         match result.outcome {
-            Outcome::Passed => Ok(Completion::Completed),
-            Outcome::Skipped { reason } => Ok(Completion::ignored_with(reason)),
+            Outcome::Passed => Ok(()),
+            // Whether a check applies is decided when the trials are listed; a one-trial process
+            // (nextest) could only report a later skip as passed, so it is a failure instead.
+            Outcome::Skipped { reason } => Err(format!(
+                "check {name} found at run time that it does not apply: {reason} (a check that \
+                 cannot apply must be ignored when the trials are listed)"
+            )
+            .into()),
             Outcome::Failed { mismatches } => {
                 let mut message = format!("check {name} failed:");
                 for mismatch in &mismatches {

@@ -74,6 +74,27 @@ pub enum Build {
     Unavailable(String),
 }
 
+impl Build {
+    /// The build of a provider activated by the setting `key` (its API key): `Missing(key)`
+    /// while that setting or the configuration is absent, otherwise the credential `make` builds
+    /// from `config`, sourced where the key came from.
+    pub fn from_key_setting<Cfg, C>(
+        settings: &ProviderSettings,
+        key: &'static str,
+        config: Option<Cfg>,
+        make: impl FnOnce(Cfg) -> Result<C>,
+    ) -> Result<Self>
+    where
+        C: CloudCredential + 'static,
+    {
+        let (Some(value), Some(config)) = (settings.get(key), config) else {
+            return Ok(Self::Missing(key));
+        };
+        let source = value.source().clone().into();
+        Ok(Self::Ready(Arc::new(make(config)?), source))
+    }
+}
+
 /// Where a credential's settings came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CredentialSource {

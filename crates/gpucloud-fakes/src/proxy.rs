@@ -36,12 +36,13 @@ use axum::response::Response;
 use bytes::Bytes;
 use http::{HeaderValue, Request, StatusCode, header};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+use crate::kit::server::{drop_connection, serve_connections};
 
 /// The largest request or response body the proxy carries.
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -282,47 +283,10 @@ impl Drop for FaultProxy {
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
-    loop {
-        let accepted = tokio::select! {
-            () = shutdown.cancelled() => break,
-            accepted = listener.accept() => accepted,
-        };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                tracing::warn!(error = %e, "fault proxy: accept failed");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        // Cancelling `kill` drops the connection without an answer; shutdown cancels it too.
-        let kill = shutdown.child_token();
-        let shared = Arc::clone(&shared);
-        tokio::spawn(async move {
-            let conn_kill = kill.clone();
-            let service = hyper::service::service_fn(move |request| {
-                handle(Arc::clone(&shared), conn_kill.clone(), request)
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                result = connection => {
-                    if let Err(e) = result {
-                        tracing::debug!(error = %e, "fault proxy: connection ended with an error");
-                    }
-                }
-                () = kill.cancelled() => {}
-            }
-        });
-    }
-}
-
-/// Closes the request's connection without an answer.
-async fn drop_connection(kill: &CancellationToken) -> Result<Response, Infallible> {
-    kill.cancel();
-    // The connection task drops this future as soon as it sees the cancellation.
-    std::future::pending().await
+    serve_connections(listener, shutdown, "fault proxy", move |kill, request| {
+        handle(Arc::clone(&shared), kill, request)
+    })
+    .await;
 }
 
 fn plain(status: StatusCode, code: &str, message: &str) -> Response {

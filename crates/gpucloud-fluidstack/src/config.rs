@@ -2,7 +2,6 @@
 //! user, an optional price table, and timings.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 use gpucloud_core::{CloudError, Price, ProviderSettings, Result, SettingKind, SettingSpec};
@@ -174,7 +173,7 @@ impl ProjectRef {
 ///
 /// Serialized with the key under `api_key` (the persisted credential format); `Debug` never
 /// shows the key. `ref_id` is the control plane's id of the credential and is not serialized.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FluidstackConfig {
     /// The API key (sent as `Authorization: Bearer <key>`).
     #[serde(with = "gpucloud_http::secret_string")]
@@ -215,25 +214,6 @@ pub struct FluidstackConfig {
     /// [`DEFAULT_POLL_INTERVAL`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll_interval_ms: Option<u64>,
-}
-
-impl fmt::Debug for FluidstackConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FluidstackConfig")
-            .field("api_key", &"[redacted]")
-            .field("project", &self.project)
-            .field("regions", &self.regions)
-            .field("base_url", &self.base_url)
-            .field("region_urls", &self.region_urls)
-            .field("ssh_user", &self.ssh_user)
-            .field("prices", &self.prices)
-            .field("ref_id", &self.ref_id)
-            .field("request_timeout_ms", &self.request_timeout_ms)
-            .field("retry_backoff_ms", &self.retry_backoff_ms)
-            .field("capacity_wait_ms", &self.capacity_wait_ms)
-            .field("poll_interval_ms", &self.poll_interval_ms)
-            .finish()
-    }
 }
 
 /// Splits `a=b,c=d` into pairs; the error names `setting`.
@@ -567,7 +547,7 @@ mod tests {
     fn debug_redacts_the_key() {
         let debug = format!("{:?}", valid().with_ref_id("cred-1"));
         assert!(!debug.contains("secret_key_1"), "{debug}");
-        assert!(debug.contains("[redacted]") && debug.contains("cred-1"));
+        assert!(debug.contains("REDACTED") && debug.contains("cred-1"));
     }
 
     #[test]

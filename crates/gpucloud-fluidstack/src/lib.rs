@@ -6,8 +6,6 @@ mod convert;
 mod error;
 mod wire;
 
-use std::sync::Arc;
-
 use gpucloud_core::{Activation, Build, ProviderDescriptor, ProviderSettings, Result};
 
 pub use client::{FluidstackClient, FluidstackCredential, PROVIDER_ID};
@@ -30,15 +28,6 @@ pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor {
 };
 
 fn build(settings: &ProviderSettings) -> Result<Build> {
-    let (Some(key), Some(config)) = (
-        settings.get("api_key"),
-        FluidstackConfig::from_settings(settings)?,
-    ) else {
-        return Ok(Build::Missing("api_key"));
-    };
-    let source = key.source().clone().into();
-    Ok(Build::Ready(
-        Arc::new(FluidstackCredential::new(config)?),
-        source,
-    ))
+    let config = FluidstackConfig::from_settings(settings)?;
+    Build::from_key_setting(settings, "api_key", config, FluidstackCredential::new)
 }

@@ -46,24 +46,9 @@ fn fake_suite() -> Suite {
     })
 }
 
-/// The live configuration, or why the live trials do not run.
-fn live_config() -> Result<FluidstackConfig, Suite> {
-    match FluidstackConfig::from_env() {
-        Ok(Some(config)) => Ok(config),
-        Ok(None) => Err(Suite::skipped(
-            "conformance_live",
-            format!("{API_KEY_ENV} is not set"),
-        )),
-        Err(e) => Err(Suite::broken(
-            "conformance_live",
-            format!("the FLUIDSTACK_* variables are invalid: {e}"),
-        )),
-    }
-}
-
 /// The suite against the real API, with the location and type from the environment.
-fn live_suite(config: FluidstackConfig) -> Suite {
-    Suite::new("conformance_live", || async move {
+fn live_suite(prefix: String, config: FluidstackConfig) -> Suite {
+    Suite::new(prefix, || async move {
         let credential = FluidstackCredential::new(config.with_ref_id("gpucloud-conformance-live"))
             .expect("a valid configuration");
         let location = std::env::var("FLUIDSTACK_LOCATION").unwrap_or_default();
@@ -81,9 +66,11 @@ fn live_suite(config: FluidstackConfig) -> Suite {
 }
 
 fn main() -> ExitCode {
-    let live = match live_config() {
-        Ok(config) => live_suite(config),
-        Err(skipped) => skipped,
-    };
+    let live = Suite::live(
+        "conformance_live",
+        API_KEY_ENV,
+        FluidstackConfig::from_env(),
+        live_suite,
+    );
     gpucloud_conformance::test_main(&[fake_suite(), live], Vec::new())
 }

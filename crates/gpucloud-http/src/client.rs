@@ -169,30 +169,26 @@ impl HttpClient {
 
     /// Like [`HttpClient::send_json`], but decodes the body with a [`DeserializeSeed`]: the
     /// provider can process each element of a large answer as it is parsed (filter, convert)
-    /// instead of building an intermediate collection first. Same empty-body and error rules.
+    /// instead of building an intermediate collection first. Same empty-body, error and retry
+    /// rules, and the body is parsed once.
     ///
-    /// Each attempt first checks that its body is well-formed JSON, without building anything,
-    /// so an idempotent request whose answer arrives cut or garbled is retried like in
-    /// [`HttpClient::send_json`]; the seed runs once, on the first complete answer, and never
-    /// sees part of a spoiled one (its side effects need no undoing). A well-formed body of
-    /// the wrong shape fails the call with the same [`ErrorKind::Decode`] error, unretried:
-    /// the seed has consumed part of it.
-    pub async fn send_json_seed<S, T>(&self, request: Request, seed: S) -> Result<T>
+    /// `make_seed` makes a fresh seed for every attempt, and a seed returns what it builds as
+    /// its value rather than acting outside: an idempotent request whose answer arrives cut or
+    /// garbled is retried like in [`HttpClient::send_json`], and what the seed built from the
+    /// spoiled answer is dropped with it.
+    pub async fn send_json_seed<S, T>(
+        &self,
+        request: Request,
+        make_seed: impl Fn() -> S,
+    ) -> Result<T>
     where
         S: for<'de> DeserializeSeed<'de, Value = T>,
     {
         let operation = request.operation;
-        let response = self
-            .run(&request, |response| {
-                self.decode(
-                    operation,
-                    &response,
-                    std::marker::PhantomData::<serde::de::IgnoredAny>,
-                )?;
-                Ok(response)
-            })
-            .await?;
-        self.decode(operation, &response, seed)
+        self.run(&request, |response| {
+            self.decode(operation, &response, make_seed())
+        })
+        .await
     }
 
     /// Sends `request` with retries and rate limits and returns the 2xx response. Any other

@@ -47,15 +47,17 @@ pub(crate) async fn list_images(
     get(http, operation, "images").await
 }
 
-/// `GET /instances`, handing each instance to `each` as it is parsed (no vector of wire
-/// instances is built).
-pub(crate) async fn list_instances(
+/// `GET /instances`, folding each instance into a fresh `A` with `each` as it is parsed (no
+/// vector of wire instances is built).
+pub(crate) async fn list_instances<A: Default>(
     http: &HttpClient,
     operation: &'static str,
-    each: impl FnMut(wire::Instance) + Send,
-) -> Result<()> {
-    http.send_json_seed(Request::get(operation, "instances"), EachData::new(each))
-        .await
+    each: impl Fn(&mut A, wire::Instance) + Sync,
+) -> Result<A> {
+    http.send_json_seed(Request::get(operation, "instances"), || {
+        EachData::new(A::default(), &each)
+    })
+    .await
 }
 
 /// `GET /instances/{id}`; a 404 is `InstanceNotFound`.

@@ -170,6 +170,15 @@ impl fmt::Debug for LambdaClient {
     }
 }
 
+/// What one pass of `list_instances` keeps.
+#[derive(Default)]
+struct Listed {
+    instances: Vec<Instance>,
+    /// Per kept instance with a ruleset of its own: (index, expected names, referenced ids).
+    wanted: Vec<(usize, [String; 2], Vec<wire::RulesetRef>)>,
+    type_ids: from_wire::TypeIds,
+}
+
 /// What the listed instances reference: ruleset ids and instance ids.
 #[derive(Default)]
 struct Inventory {
@@ -262,21 +271,22 @@ impl LambdaClient {
         operation: &'static str,
         ref_id: Option<&str>,
     ) -> Result<(Option<wire::Instance>, Inventory)> {
-        let mut found = None;
-        let mut inventory = Inventory::default();
-        api::list_instances(self.http(), operation, |w| {
-            inventory.add(&w);
-            if let Some(ref_id) = ref_id
-                && found.is_none()
-                && self.owned_by_me(&w)
-                && from_wire::tag_value(&w, REF_ID_TAG) == Some(ref_id)
-                && still_wanted(from_wire::status(w.status.as_deref()).lifecycle_status)
-            {
-                found = Some(w);
-            }
-        })
-        .await?;
-        Ok((found, inventory))
+        api::list_instances(
+            self.http(),
+            operation,
+            |(found, inventory): &mut (Option<wire::Instance>, Inventory), w| {
+                inventory.add(&w);
+                if let Some(ref_id) = ref_id
+                    && found.is_none()
+                    && self.owned_by_me(&w)
+                    && from_wire::tag_value(&w, REF_ID_TAG) == Some(ref_id)
+                    && still_wanted(from_wire::status(w.status.as_deref()).lifecycle_status)
+                {
+                    *found = Some(w);
+                }
+            },
+        )
+        .await
     }
 
     /// Deletes this credential's orphaned rulesets among `rulesets`: named by
@@ -847,24 +857,24 @@ impl CloudClient for LambdaClient {
     /// (one more request, for all rulesets at once, when any of them has one).
     async fn list_instances(&self, args: &ListInstancesArgs) -> Result<Vec<Instance>> {
         const OP: &str = "list_instances";
-        let mut instances = Vec::new();
-        // Per kept instance with a ruleset of its own: (index, expected names, referenced ids).
-        let mut wanted = Vec::new();
-        let mut type_ids = from_wire::TypeIds::default();
-        api::list_instances(self.http(), OP, |mut w| {
+        let Listed {
+            mut instances,
+            wanted,
+            ..
+        } = api::list_instances(self.http(), OP, |listed: &mut Listed, mut w| {
             if !self.owned_by_me(&w) {
                 return;
             }
             let own = from_wire::own_ruleset_names(&w)
                 .map(|names| (names, w.firewall_rulesets.take().unwrap_or_default()));
-            let instance = from_wire::instance_with(w, &mut type_ids);
+            let instance = from_wire::instance_with(w, &mut listed.type_ids);
             if !args.matches(&instance) {
                 return;
             }
             if let Some((name, refs)) = own {
-                wanted.push((instances.len(), name, refs));
+                listed.wanted.push((listed.instances.len(), name, refs));
             }
-            instances.push(instance);
+            listed.instances.push(instance);
         })
         .await?;
         if wanted.is_empty() {

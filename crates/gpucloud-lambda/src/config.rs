@@ -1,7 +1,6 @@
 //! Configuration: the API key (a secret), the base URL, the reference id and rate limits, and
 //! the settings table they are read from.
 
-use std::fmt;
 use std::time::Duration;
 
 use gpucloud_core::{CloudError, ProviderSettings, Result, SettingKind, SettingSpec};
@@ -98,7 +97,7 @@ pub const SETTINGS: &[SettingSpec] = &[
 ///
 /// Serialized with the key under `api_key` (the persisted credential format); `Debug` never
 /// shows the key. `ref_id` is the control plane's id of the credential and is not serialized.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LambdaConfig {
     /// The API key (sent as `Authorization: Bearer <key>`).
     #[serde(with = "gpucloud_http::secret_string")]
@@ -128,21 +127,6 @@ pub struct LambdaConfig {
     /// `created` are never swept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orphan_ruleset_grace_secs: Option<u64>,
-}
-
-impl fmt::Debug for LambdaConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LambdaConfig")
-            .field("api_key", &"[redacted]")
-            .field("base_url", &self.base_url)
-            .field("ref_id", &self.ref_id)
-            .field("requests_per_second", &self.requests_per_second)
-            .field("launch_interval_ms", &self.launch_interval_ms)
-            .field("request_timeout_ms", &self.request_timeout_ms)
-            .field("retry_backoff_ms", &self.retry_backoff_ms)
-            .field("orphan_ruleset_grace_secs", &self.orphan_ruleset_grace_secs)
-            .finish()
-    }
 }
 
 impl LambdaConfig {
@@ -315,7 +299,7 @@ mod tests {
         let config = LambdaConfig::new("secret_abc123").with_ref_id("cred-1");
         let debug = format!("{config:?}");
         assert!(!debug.contains("secret_abc123"), "{debug}");
-        assert!(debug.contains("[redacted]") && debug.contains("cred-1"));
+        assert!(debug.contains("REDACTED") && debug.contains("cred-1"));
     }
 
     #[test]

@@ -8,8 +8,6 @@ mod from_wire;
 mod to_wire;
 mod wire;
 
-use std::sync::Arc;
-
 use gpucloud_core::{Activation, Build, ProviderDescriptor, ProviderSettings, Result};
 
 pub use client::{LambdaClient, LambdaCredential};
@@ -38,15 +36,6 @@ pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor {
 };
 
 fn build(settings: &ProviderSettings) -> Result<Build> {
-    let (Some(key), Some(config)) = (
-        settings.get("api_key"),
-        LambdaConfig::from_settings(settings)?,
-    ) else {
-        return Ok(Build::Missing("api_key"));
-    };
-    let source = key.source().clone().into();
-    Ok(Build::Ready(
-        Arc::new(LambdaCredential::new(config)?),
-        source,
-    ))
+    let config = LambdaConfig::from_settings(settings)?;
+    Build::from_key_setting(settings, "api_key", config, LambdaCredential::new)
 }

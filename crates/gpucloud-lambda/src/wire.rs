@@ -15,39 +15,43 @@ pub(crate) struct Data<T> {
     pub data: T,
 }
 
-/// Decodes `{"data": [T, ...]}` and hands each element to `each` as soon as it is parsed, so
-/// that no vector of wire values is built (a list of 10,000 instances is converted and
-/// filtered element by element). A missing `data` is an error, as for [`Data`].
-pub(crate) struct EachData<T, F> {
+/// Decodes `{"data": [T, ...]}` and folds each element into an accumulator as soon as it is
+/// parsed, so that no vector of wire values is built (a list of 10,000 instances is converted
+/// and filtered element by element). The accumulator is the seed's value: a fresh one per
+/// attempt, so an answer that breaks off half-way leaves nothing behind. A missing `data` is an
+/// error, as for [`Data`].
+pub(crate) struct EachData<T, A, F> {
+    acc: A,
     each: F,
     element: PhantomData<fn() -> T>,
 }
 
-impl<T, F: FnMut(T)> EachData<T, F> {
-    pub(crate) fn new(each: F) -> Self {
+impl<T, A, F: Fn(&mut A, T)> EachData<T, A, F> {
+    pub(crate) fn new(acc: A, each: F) -> Self {
         Self {
+            acc,
             each,
             element: PhantomData,
         }
     }
 }
 
-impl<'de, T: DeserializeOwned, F: FnMut(T)> DeserializeSeed<'de> for EachData<T, F> {
-    type Value = ();
+impl<'de, T: DeserializeOwned, A, F: Fn(&mut A, T)> DeserializeSeed<'de> for EachData<T, A, F> {
+    type Value = A;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<A, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
-impl<'de, T: DeserializeOwned, F: FnMut(T)> Visitor<'de> for EachData<T, F> {
-    type Value = ();
+impl<'de, T: DeserializeOwned, A, F: Fn(&mut A, T)> Visitor<'de> for EachData<T, A, F> {
+    type Value = A;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object with a \"data\" array")
     }
 
-    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+    fn visit_map<M: MapAccess<'de>>(mut self, mut map: M) -> Result<A, M::Error> {
         #[derive(Deserialize)]
         #[serde(field_identifier, rename_all = "lowercase")]
         enum Field {
@@ -61,7 +65,8 @@ impl<'de, T: DeserializeOwned, F: FnMut(T)> Visitor<'de> for EachData<T, F> {
                 Field::Data if !seen => {
                     seen = true;
                     map.next_value_seed(Elements {
-                        each: &mut self.each,
+                        acc: &mut self.acc,
+                        each: &self.each,
                         element: PhantomData,
                     })?;
                 }
@@ -72,20 +77,21 @@ impl<'de, T: DeserializeOwned, F: FnMut(T)> Visitor<'de> for EachData<T, F> {
             }
         }
         if seen {
-            Ok(())
+            Ok(self.acc)
         } else {
             Err(serde::de::Error::missing_field("data"))
         }
     }
 }
 
-/// The elements of the `data` array, each handed over as parsed.
-struct Elements<'a, T, F> {
-    each: &'a mut F,
+/// The elements of the `data` array, each folded in as parsed.
+struct Elements<'a, T, A, F> {
+    acc: &'a mut A,
+    each: &'a F,
     element: PhantomData<fn() -> T>,
 }
 
-impl<'de, T: DeserializeOwned, F: FnMut(T)> DeserializeSeed<'de> for Elements<'_, T, F> {
+impl<'de, T: DeserializeOwned, A, F: Fn(&mut A, T)> DeserializeSeed<'de> for Elements<'_, T, A, F> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -93,16 +99,16 @@ impl<'de, T: DeserializeOwned, F: FnMut(T)> DeserializeSeed<'de> for Elements<'_
     }
 }
 
-impl<'de, T: DeserializeOwned, F: FnMut(T)> Visitor<'de> for Elements<'_, T, F> {
+impl<'de, T: DeserializeOwned, A, F: Fn(&mut A, T)> Visitor<'de> for Elements<'_, T, A, F> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an array")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
         while let Some(element) = seq.next_element::<T>()? {
-            (self.each)(element);
+            (self.each)(self.acc, element);
         }
         Ok(())
     }
@@ -511,13 +517,14 @@ mod tests {
 
     #[test]
     fn each_data_hands_over_every_element_and_skips_other_fields() {
-        let mut seen = Vec::new();
         let json =
             br#"{"meta":{"x":[1,2]},"data":[{"id":"a"},{"id":"b","status":"active"}],"more":1}"#;
         let mut de = serde_json::Deserializer::from_slice(json);
-        EachData::new(|w: Instance| seen.push(w.id))
-            .deserialize(&mut de)
-            .unwrap();
+        let seen = EachData::new(Vec::new(), |seen: &mut Vec<String>, w: Instance| {
+            seen.push(w.id);
+        })
+        .deserialize(&mut de)
+        .unwrap();
         de.end().unwrap();
         assert_eq!(seen, ["a", "b"]);
         for bad in [
@@ -528,7 +535,7 @@ mod tests {
             br#"{"data":[{"id":5}]}"#,
         ] {
             let mut de = serde_json::Deserializer::from_slice(bad);
-            let result = EachData::new(|_: Instance| {}).deserialize(&mut de);
+            let result = EachData::new((), |(): &mut (), _: Instance| {}).deserialize(&mut de);
             assert!(result.is_err(), "{}", String::from_utf8_lossy(bad));
         }
     }

@@ -47,25 +47,10 @@ fn fake_suite() -> Suite {
     })
 }
 
-/// The live configuration, or why the live trials do not run.
-fn live_config() -> Result<LambdaConfig, Suite> {
-    match LambdaConfig::from_env() {
-        Ok(Some(config)) => Ok(config),
-        Ok(None) => Err(Suite::skipped(
-            "conformance_live",
-            format!("{API_KEY_ENV} is not set"),
-        )),
-        Err(e) => Err(Suite::broken(
-            "conformance_live",
-            format!("the LAMBDA_* variables are invalid: {e}"),
-        )),
-    }
-}
-
 /// The suite against the real API, with the location, type and reachability from the
 /// environment.
-fn live_suite(config: LambdaConfig) -> Suite {
-    Suite::new("conformance_live", || async move {
+fn live_suite(prefix: String, config: LambdaConfig) -> Suite {
+    Suite::new(prefix, || async move {
         let location = std::env::var("LAMBDA_LOCATION").unwrap_or_else(|_| "us-east-1".to_owned());
         let credential = LambdaCredential::new(config.with_ref_id("gpucloud-conformance-live"))
             .expect("a valid configuration");
@@ -119,9 +104,8 @@ fn read_only(config: Option<LambdaConfig>) -> Trial {
 }
 
 fn main() -> ExitCode {
-    let (live, config) = match live_config() {
-        Ok(config) => (live_suite(config.clone()), Some(config)),
-        Err(skipped) => (skipped, None),
-    };
-    gpucloud_conformance::test_main(&[fake_suite(), live], vec![read_only(config)])
+    let config = LambdaConfig::from_env();
+    let read_only_config = config.as_ref().ok().cloned().flatten();
+    let live = Suite::live("conformance_live", API_KEY_ENV, config, live_suite);
+    gpucloud_conformance::test_main(&[fake_suite(), live], vec![read_only(read_only_config)])
 }

@@ -9,7 +9,8 @@ use gpucloud_core::{
     CloudClient, CloudClientExt, CreateInstanceAttrs, InstanceId, LifecycleStatus, WaitOptions,
     wait_for_status,
 };
-use gpucloud_local::{LocalClient, LocalConfig};
+use gpucloud_local::LocalClient;
+use gpucloud_local::testing::{self, TestHost};
 
 const SEQUENTIAL: usize = 10;
 const AT_ONCE: usize = 20;
@@ -37,24 +38,7 @@ async fn wait(client: &LocalClient, id: &InstanceId, desired: LifecycleStatus) {
 }
 
 async fn ssh_true(key: &std::path::Path, ip: &str) -> bool {
-    tokio::process::Command::new("ssh")
-        .args(["-F", "/dev/null", "-i"])
-        .arg(key)
-        .args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "BatchMode=yes",
-        ])
-        .args(["-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR"])
-        .arg(format!("root@{ip}"))
-        .arg("true")
-        .stdin(std::process::Stdio::null())
-        .status()
-        .await
-        .is_ok_and(|s| s.success())
+    testing::ssh(key, ip, "true").await.status.success()
 }
 
 #[tokio::main]
@@ -63,30 +47,9 @@ async fn main() {
         println!("local lifecycle bench skipped: {e}");
         return;
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let key = dir.path().join("id_ed25519");
-    let ok = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "ssh-keygen failed");
-    let public_key = std::fs::read_to_string(key.with_extension("pub")).expect("public key");
-    let mut client = None;
-    for n in 1..=250 {
-        let config = LocalConfig::default()
-            .with_state_dir(dir.path().join("state"))
-            .with_subnet(format!("10.215.{n}.0/24"));
-        match LocalClient::new(config).await {
-            Ok(c) => {
-                client = Some(c);
-                break;
-            }
-            Err(e) if e.to_string().contains("overlaps") => {}
-            Err(e) => panic!("LocalClient::new: {e}"),
-        }
-    }
-    let client = client.expect("a free subnet in 10.215.0.0/16");
+    // Its own range, 10.216.0.0/16, away from the tests'.
+    let host = TestHost::new("gpucloud-local-bench", 216, "cred-bench").await;
+    let (client, key, public_key) = (&host.client, &host.key, host.public_key.clone());
     println!(
         "local provider on {} CPUs; limits {}",
         std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
@@ -109,30 +72,30 @@ async fn main() {
     let (mut stop, mut start, mut terminate) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..SEQUENTIAL {
         let t0 = Instant::now();
-        let instance = gpucloud_core::validate_and_create(&client, &attrs(i))
+        let instance = gpucloud_core::validate_and_create(client, &attrs(i))
             .await
             .expect("create");
         create_call.push(t0.elapsed());
-        wait(&client, &instance.cloud_id, LifecycleStatus::Running).await;
+        wait(client, &instance.cloud_id, LifecycleStatus::Running).await;
         to_running.push(t0.elapsed());
-        while !ssh_true(&key, &instance.public_ip).await {
+        while !ssh_true(key, &instance.public_ip).await {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         to_ssh.push(t0.elapsed());
         let t_ssh = Instant::now();
         assert!(
-            ssh_true(&key, &instance.public_ip).await,
+            ssh_true(key, &instance.public_ip).await,
             "ssh failed on a running instance"
         );
         ssh_floor.push(t_ssh.elapsed());
         let ops = client.stop_start().expect("stop/start");
         let t1 = Instant::now();
         ops.stop_instance(&instance.cloud_id).await.expect("stop");
-        wait(&client, &instance.cloud_id, LifecycleStatus::Stopped).await;
+        wait(client, &instance.cloud_id, LifecycleStatus::Stopped).await;
         stop.push(t1.elapsed());
         let t2 = Instant::now();
         ops.start_instance(&instance.cloud_id).await.expect("start");
-        wait(&client, &instance.cloud_id, LifecycleStatus::Running).await;
+        wait(client, &instance.cloud_id, LifecycleStatus::Running).await;
         start.push(t2.elapsed());
         let t3 = Instant::now();
         client
@@ -153,7 +116,7 @@ async fn main() {
     let t0 = Instant::now();
     let created = futures::future::join_all(
         many.iter()
-            .map(|a| gpucloud_core::validate_and_create(&client, a)),
+            .map(|a| gpucloud_core::validate_and_create(client, a)),
     )
     .await;
     let created: Vec<_> = created.into_iter().map(|r| r.expect("create")).collect();
@@ -161,12 +124,12 @@ async fn main() {
     futures::future::join_all(
         created
             .iter()
-            .map(|i| wait(&client, &i.cloud_id, LifecycleStatus::Running)),
+            .map(|i| wait(client, &i.cloud_id, LifecycleStatus::Running)),
     )
     .await;
     let all_running = t0.elapsed();
     let ssh_ok =
-        futures::future::join_all(created.iter().map(|i| ssh_true(&key, &i.public_ip))).await;
+        futures::future::join_all(created.iter().map(|i| ssh_true(key, &i.public_ip))).await;
     assert!(ssh_ok.iter().all(|ok| *ok), "an instance refused ssh");
     let all_ssh = t0.elapsed();
     let t1 = Instant::now();

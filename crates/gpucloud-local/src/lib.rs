@@ -8,6 +8,7 @@ mod host;
 mod net;
 mod nft;
 mod state;
+pub mod testing;
 
 use std::sync::Arc;
 

@@ -1,8 +1,8 @@
 //! Offers across providers against the fakes, printing figures (`cargo bench -p gpucloud --bench offers`):
 //!
-//! (a) cold (no cache): the wall time of one offers query across every fake, each request
-//!     delayed by d (50 ms and 200 ms) — target ≤ 1.5·d, since the providers are asked at once
-//!     and Lambda's whole catalog is one request;
+//! (a) cold (no cache): the wall time of one offers query across every provider's fake, each
+//!     request delayed by d (50 ms and 200 ms) — target ≤ 1.5·d, since the providers (and a
+//!     per-region provider's regions) are asked at once;
 //! (b) warm (a fresh disk cache): target ≤ 10 ms;
 //! (c) one provider hanging: wall time against its deadline, the others' offers kept;
 //! (d) requests sent per provider in one query, next to the provider's rate limit.
@@ -14,13 +14,55 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use gpucloud::fluidstack::{FluidstackConfig, FluidstackCredential};
 use gpucloud::lambda::{LambdaConfig, LambdaCredential};
 use gpucloud::offers::{CatalogCache, OfferOptions, OfferQuery, OfferSource, find_offers};
+use gpucloud_fakes::fluidstack::{FakeFluidstack, FakeFluidstackOptions};
 use gpucloud_fakes::lambda::{FakeLambda, FakeLambdaOptions, Fault};
 
 const RUNS: usize = 7;
 
-fn source(name: &str, fake: &FakeLambda) -> OfferSource {
+/// One fake per provider, every request delayed by the same latency.
+struct Fakes {
+    lambda: FakeLambda,
+    fluidstack: FakeFluidstack,
+}
+
+impl Fakes {
+    async fn with_latency(latency: Duration) -> Self {
+        let fluidstack = FakeFluidstack::start(FakeFluidstackOptions {
+            latency,
+            ..FakeFluidstackOptions::default()
+        })
+        .await
+        .expect("the Fluidstack fake starts");
+        Self {
+            lambda: lambda_with_latency(latency).await,
+            fluidstack,
+        }
+    }
+
+    /// Fresh credentials for every provider, as each `gpucloud offers` is a new process: the
+    /// samples must not share one client-side rate limiter.
+    fn sources(&self) -> Vec<OfferSource> {
+        let fluidstack = FluidstackConfig::new(
+            self.fluidstack.api_key(),
+            self.fluidstack.project_id().to_string(),
+        )
+        .with_regions(self.fluidstack.regions().iter().cloned())
+        .with_base_url(self.fluidstack.url_template())
+        .with_ref_id("bench");
+        vec![
+            lambda_source("lambda", &self.lambda),
+            OfferSource::new(
+                "fluidstack",
+                Arc::new(FluidstackCredential::new(fluidstack).expect("a valid config")),
+            ),
+        ]
+    }
+}
+
+fn lambda_source(name: &str, fake: &FakeLambda) -> OfferSource {
     let config = LambdaConfig::new(fake.api_key())
         .with_base_url(fake.base_url())
         .with_ref_id("bench");
@@ -30,7 +72,7 @@ fn source(name: &str, fake: &FakeLambda) -> OfferSource {
     )
 }
 
-async fn fake_with_latency(latency: Duration) -> FakeLambda {
+async fn lambda_with_latency(latency: Duration) -> FakeLambda {
     let fake = FakeLambda::start(FakeLambdaOptions::default())
         .await
         .expect("the Lambda fake starts");
@@ -60,16 +102,8 @@ async fn main() {
     println!("offers across the fakes (median of {RUNS} runs)");
     for d_ms in [50u64, 200] {
         let d = Duration::from_millis(d_ms);
-        let fakes = [fake_with_latency(d).await, fake_with_latency(d).await];
-        // A fresh credential per sample, as each `gpucloud offers` is a new process: the
-        // samples must not share one client-side rate limiter.
-        let fresh = || -> Vec<OfferSource> {
-            fakes
-                .iter()
-                .enumerate()
-                .map(|(i, f)| source(&format!("lambda-{i}"), f))
-                .collect()
-        };
+        let fakes = Fakes::with_latency(d).await;
+        let fresh = || fakes.sources();
         let sources = fresh();
         let mut samples = Vec::new();
         let mut offers = 0;
@@ -104,9 +138,10 @@ async fn main() {
         );
     }
 
-    let fast = fake_with_latency(Duration::from_millis(50)).await;
-    let hanging = fake_with_latency(Duration::from_secs(60)).await;
-    let sources = [source("lambda", &fast), source("hanging", &hanging)];
+    let fast = Fakes::with_latency(Duration::from_millis(50)).await;
+    let hanging = lambda_with_latency(Duration::from_secs(60)).await;
+    let mut sources = fast.sources();
+    sources.push(lambda_source("hanging", &hanging));
     for deadline_ms in [500u64, 2000] {
         let options = OfferOptions {
             deadline: Duration::from_millis(deadline_ms),
@@ -120,13 +155,14 @@ async fn main() {
         );
     }
 
-    let fake = fake_with_latency(Duration::ZERO).await;
-    let sources = [source("lambda", &fake)];
-    fake.state().reset_request_counts();
-    timed(&sources, &OfferOptions::default()).await;
+    let fakes = Fakes::with_latency(Duration::ZERO).await;
+    fakes.lambda.state().reset_request_counts();
+    timed(&fakes.sources(), &OfferOptions::default()).await;
     println!(
-        "(d) requests per query: lambda {} (its limit: about 1 request per second, so one query \
-         never exceeds it)",
-        fake.state().request_count("GET", "/api/v1/")
+        "(d) requests per query: lambda {} (its limit: about 1 request per second, with a burst \
+         of 5, so one query never exceeds it); fluidstack {} over {} regions (no published limit)",
+        fakes.lambda.state().request_count("GET", "/api/v1/"),
+        fakes.fluidstack.state().request_count("GET", "/"),
+        fakes.fluidstack.regions().len()
     );
 }

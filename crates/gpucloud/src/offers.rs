@@ -33,9 +33,8 @@ use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 use gpucloud_core::{
-    ApiType, Architecture, Bytes, CloudCredential, CloudError, ErrorKind, GetInstanceTypeArgs,
-    GetLocationsArgs, InstanceType, InstanceTypeId, LocationsFilter, Price, Result,
-    normalize_gpu_name,
+    Architecture, Bytes, CloudCredential, CloudError, ErrorKind, GetInstanceTypeArgs, InstanceType,
+    InstanceTypeId, LocationsFilter, Price, Result, normalize_gpu_name,
 };
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -331,8 +330,6 @@ pub struct OfferOptions {
     pub deadline: Duration,
     /// Providers asked at once.
     pub providers_in_flight: usize,
-    /// Locations of one locational provider asked at once.
-    pub locations_in_flight: usize,
     /// A catalog cache on disk; `None` asks every provider every time.
     pub cache: Option<CatalogCache>,
     /// Ask the providers even when the cache is fresh (and refresh it).
@@ -344,7 +341,6 @@ impl Default for OfferOptions {
         Self {
             deadline: Duration::from_secs(20),
             providers_in_flight: 8,
-            locations_in_flight: 4,
             cache: None,
             refresh: false,
         }
@@ -387,9 +383,8 @@ pub struct CatalogReport {
     pub failures: Vec<ProviderFailure>,
 }
 
-/// The catalog of every source, asked concurrently: each provider once when its API is global,
-/// once per location (of `locations`, or all) when it is locational; each within
-/// [`OfferOptions::deadline`]; from the cache when one is set and fresh.
+/// The catalog of every source, asked concurrently: each provider once, for `locations` (or
+/// all), within [`OfferOptions::deadline`]; from the cache when one is set and fresh.
 pub async fn catalogs(
     sources: &[&OfferSource],
     locations: &[String],
@@ -468,70 +463,40 @@ pub async fn find_offers(
 }
 
 /// One provider's catalog, from the cache when it is fresh. A cached catalog is complete (every
-/// location), so one file answers every query; without a cache only the asked-for locations of
-/// a locational provider are queried.
+/// location), so one file answers every query; without a cache only the asked-for locations are
+/// queried.
 async fn provider_catalog(
     source: &OfferSource,
     locations: &[String],
     options: &OfferOptions,
 ) -> Result<Vec<InstanceType>> {
     let Some(cache) = &options.cache else {
-        return fetch_catalog(source, locations, options.locations_in_flight).await;
+        return fetch_catalog(source, locations).await;
     };
     if !options.refresh
         && let Some(cached) = cache.load(source).await
     {
         return Ok(cached);
     }
-    let catalog = fetch_catalog(source, &[], options.locations_in_flight).await?;
+    let catalog = fetch_catalog(source, &[]).await?;
     cache.store(source, &catalog).await;
     Ok(catalog)
 }
 
-/// Asks the provider: once for a global API, once per wanted location for a locational one.
-async fn fetch_catalog(
-    source: &OfferSource,
-    locations: &[String],
-    in_flight: usize,
-) -> Result<Vec<InstanceType>> {
-    let filter = if locations.is_empty() {
-        LocationsFilter::default()
-    } else {
-        LocationsFilter::only(locations.iter().cloned())
-    };
+/// Asks the provider once, through a client bound to no location: such a client answers for
+/// every location (a locational provider asks its locations concurrently itself, as the
+/// provider guide requires), so no round trip is spent listing locations first.
+async fn fetch_catalog(source: &OfferSource, locations: &[String]) -> Result<Vec<InstanceType>> {
     let args = GetInstanceTypeArgs {
-        locations: filter.clone(),
+        locations: if locations.is_empty() {
+            LocationsFilter::default()
+        } else {
+            LocationsFilter::only(locations.iter().cloned())
+        },
         ..GetInstanceTypeArgs::default()
     };
     let client = source.credential.make_client("").await?;
-    if source.credential.identity().api_type() == ApiType::Global {
-        return client.instance_types(&args).await;
-    }
-    let wanted: Vec<String> = client
-        .locations(GetLocationsArgs {
-            include_unavailable: false,
-        })
-        .await?
-        .into_iter()
-        .map(|l| l.name)
-        .filter(|name| filter.matches(name))
-        .collect();
-    let per_location: Vec<Result<Vec<InstanceType>>> = stream::iter(wanted)
-        .map(|location| {
-            let args = &args;
-            async move {
-                let client = source.credential.make_client(&location).await?;
-                client.instance_types(args).await
-            }
-        })
-        .buffer_unordered(in_flight.max(1))
-        .collect()
-        .await;
-    let mut all = Vec::new();
-    for answer in per_location {
-        all.extend(answer?);
-    }
-    Ok(all)
+    client.instance_types(&args).await
 }
 
 #[cfg(test)]

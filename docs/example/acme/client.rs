@@ -238,10 +238,7 @@ pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor {
 };
 
 fn build(settings: &ProviderSettings) -> Result<Build> {
-    let (Some(key), Some(config)) = (settings.get("api_key"), config::AcmeConfig::from_settings(settings)?)
-    else {
-        return Ok(Build::Missing("api_key"));
-    };
-    let credential = client::AcmeCredential::new(&config)?;
-    Ok(Build::Ready(Arc::new(credential), key.source().clone().into()))
+    // `Missing("api_key")` until the key is set; the credential is sourced where the key came from.
+    let config = config::AcmeConfig::from_settings(settings)?;
+    Build::from_key_setting(settings, "api_key", config, |config| client::AcmeCredential::new(&config))
 }

@@ -2,152 +2,26 @@
 //! namespace running sshd). Run under `flock /work/wt/local.lock`: local instances are
 //! namespaces on this machine, shared with other test runs.
 
-use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use base64::Engine as _;
 use gpucloud_bootstrap::{Bootstrap, TABLE};
 use gpucloud_core::{
-    CloudClient, CreateInstanceAttrs, FirewallRule, FirewallRules, InstanceId, LifecycleStatus,
-    ListInstancesArgs, Protocol, WaitOptions, wait_for_status,
+    CloudClient as _, CreateInstanceAttrs, FirewallRule, FirewallRules, InstanceId,
+    LifecycleStatus, Protocol,
 };
-use gpucloud_local::{LocalClient, LocalConfig};
+use gpucloud_local::testing::{TestHost, eventually, keygen, reachable, require_local_instances};
 
-use crate::support::{keygen, shell_quote};
+use crate::support::shell_quote;
+
+/// How long the scripts and listeners get to take effect.
+const LIMIT: Duration = Duration::from_secs(10);
 
 fn tcp(port: u16) -> FirewallRule {
     FirewallRule {
         protocol: Some(Protocol::Tcp),
         ..FirewallRule::port(port)
     }
-}
-
-/// True when this machine can run local instances; otherwise says why the test is skipped
-/// (with `CI` set, fails instead).
-fn can_run() -> bool {
-    match gpucloud_local::preflight() {
-        Ok(()) => true,
-        Err(e) if std::env::var_os("CI").is_some() => {
-            panic!("CI is set but local instances cannot run: {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED: local instances cannot run here: {e}");
-            false
-        }
-    }
-}
-
-/// A client on `state` with a free /24 of 10.217.0.0/16 (away from gpucloud-local's own tests).
-async fn client(state: &std::path::Path) -> (LocalConfig, LocalClient) {
-    let base = std::process::id() % 200;
-    for n in 0..250 {
-        let subnet = format!("10.217.{}.0/24", (base + n) % 250 + 1);
-        let config = LocalConfig::default()
-            .with_state_dir(state)
-            .with_subnet(&subnet)
-            .with_ref_id("cred-bootstrap");
-        match LocalClient::new(config.clone()).await {
-            Ok(client) => return (config, client),
-            Err(e) if e.to_string().contains("overlaps") => {}
-            Err(e) => panic!("LocalClient::new: {e}"),
-        }
-    }
-    panic!("no free subnet in 10.217.0.0/16");
-}
-
-/// Terminates every instance of `config` even when the test failed, so no namespace is left.
-struct Cleanup(LocalConfig);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let config = self.0.clone();
-        let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async {
-                let Ok(client) = LocalClient::new(config).await else {
-                    return;
-                };
-                for instance in client
-                    .list_instances(&ListInstancesArgs::default())
-                    .await
-                    .unwrap_or_default()
-                {
-                    if let Err(e) = client.terminate_instance(&instance.cloud_id).await {
-                        eprintln!("cleanup of {} failed: {e}", instance.cloud_id);
-                    }
-                }
-            });
-        })
-        .join();
-    }
-}
-
-/// Runs `command` in the instance over SSH with `key`.
-async fn ssh(key: &std::path::Path, ip: Ipv4Addr, command: &str) -> std::process::Output {
-    tokio::process::Command::new("ssh")
-        .args(["-F", "/dev/null", "-i"])
-        .arg(key)
-        .args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "ConnectTimeout=5",
-            "-o",
-            "LogLevel=ERROR",
-        ])
-        .arg(format!("root@{ip}"))
-        .arg(command)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .expect("run ssh")
-}
-
-async fn ssh_ok(key: &std::path::Path, ip: Ipv4Addr, command: &str) -> String {
-    let out = ssh(key, ip, command).await;
-    assert!(
-        out.status.success(),
-        "ssh {ip} {command:?}: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// True when a TCP connection to `ip:port` from the host succeeds within a second.
-async fn reachable(ip: Ipv4Addr, port: u16) -> bool {
-    matches!(
-        tokio::time::timeout(
-            Duration::from_secs(1),
-            tokio::net::TcpStream::connect((ip, port))
-        )
-        .await,
-        Ok(Ok(_))
-    )
-}
-
-/// Polls `check` every 100 ms for up to ten seconds.
-async fn eventually<F, Fut>(mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..100 {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
 }
 
 /// A Perl one-liner (Perl is in every Debian base system) that answers TCP on `port`.
@@ -161,17 +35,11 @@ fn listener(port: u16) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn firewall_and_key_work_inside_an_instance() {
-    if !can_run() {
-        return;
-    }
-    let dir = tempfile::Builder::new()
-        .prefix("gpucloud-bootstrap-it")
-        .tempdir()
-        .expect("tempdir");
-    let (key, public) = keygen(dir.path(), "id_local");
-    let (_, installed) = keygen(dir.path(), "id_installed");
-    let (config, client) = client(&dir.path().join("state")).await;
-    let _cleanup = Cleanup(config);
+    require_local_instances();
+    // A free /24 of 10.217.0.0/16, away from gpucloud-local's own tests.
+    let host = TestHost::new("gpucloud-bootstrap-it", 217, "cred-bootstrap").await;
+    let (_, installed) = keygen(host.dir(), "id_installed");
+    let client = &host.client;
 
     let bootstrap = Bootstrap::new("root", &installed)
         .unwrap()
@@ -190,7 +58,7 @@ async fn firewall_and_key_work_inside_an_instance() {
         ref_id: "ref-bootstrap".into(),
         name: "bootstrap-1".into(),
         instance_type: "cpu.small".into(),
-        public_key: public,
+        public_key: host.public_key.clone(),
         user_data_base64: base64::engine::general_purpose::STANDARD.encode(user_data),
         firewall_rules: FirewallRules {
             ingress_rules: vec![tcp(8080), tcp(8081), tcp(9090)],
@@ -198,55 +66,50 @@ async fn firewall_and_key_work_inside_an_instance() {
         },
         ..CreateInstanceAttrs::default()
     };
-    let created = gpucloud_core::validate_and_create(&client, &attrs)
+    let created = gpucloud_core::validate_and_create(client, &attrs)
         .await
         .expect("create");
     let id: InstanceId = created.cloud_id.clone();
-    let instance = wait_for_status(
-        &client,
-        &id,
-        LifecycleStatus::Running,
-        WaitOptions::new(Duration::from_secs(30)).with_poll_interval(Duration::from_millis(50)),
-    )
-    .await
-    .expect("running");
-    let ip: Ipv4Addr = instance.public_ip.parse().expect("instance address");
+    let instance = host.wait(&id, LifecycleStatus::Running).await;
+    let ip = instance.public_ip.as_str();
 
     // SSH reachable through the bootstrap's firewall once both scripts have run.
     assert!(
-        eventually(|| async {
-            ssh(&key, ip, "cat /root/fw.rc").await.status.success()
-                && !ssh_ok(&key, ip, "cat /root/fw.rc").await.is_empty()
+        eventually(LIMIT, || async {
+            host.ssh(ip, "cat /root/fw.rc").await.status.success()
+                && !host.ssh_ok(ip, "cat /root/fw.rc").await.is_empty()
         })
         .await,
         "the firewall script did not finish"
     );
-    let log = ssh_ok(&key, ip, "cat /root/fw.log").await;
+    let log = host.ssh_ok(ip, "cat /root/fw.log").await;
     assert_eq!(
-        ssh_ok(&key, ip, "cat /root/fw.rc").await,
+        host.ssh_ok(ip, "cat /root/fw.rc").await,
         "0",
         "firewall: {log}"
     );
-    assert_eq!(ssh_ok(&key, ip, "cat /root/key.rc").await, "0");
-    let table = ssh_ok(&key, ip, &format!("nft list table inet {TABLE}")).await;
+    assert_eq!(host.ssh_ok(ip, "cat /root/key.rc").await, "0");
+    let table = host
+        .ssh_ok(ip, &format!("nft list table inet {TABLE}"))
+        .await;
     assert!(table.contains("policy drop"), "{table}");
 
     // The key went into the SSH user's authorized_keys (the local sshd reads its own file, so
     // the file is checked rather than a login with it).
-    let authorized = ssh_ok(&key, ip, "cat /root/.ssh/authorized_keys").await;
+    let authorized = host.ssh_ok(ip, "cat /root/.ssh/authorized_keys").await;
     let key_body = installed.split_whitespace().nth(1).unwrap();
     assert!(authorized.contains(key_body), "{authorized}");
     assert_eq!(
-        ssh_ok(&key, ip, "stat -c %a /root/.ssh/authorized_keys").await,
+        host.ssh_ok(ip, "stat -c %a /root/.ssh/authorized_keys")
+            .await,
         "600"
     );
 
     // Listeners on an opened and a closed port, and a Docker-style published port: destination
     // NAT of 9090 to the open 8080, as Docker's `-p 9090:8080` does.
-    ssh_ok(&key, ip, &listener(8080)).await;
-    ssh_ok(&key, ip, &listener(8081)).await;
-    ssh_ok(
-        &key,
+    host.ssh_ok(ip, &listener(8080)).await;
+    host.ssh_ok(ip, &listener(8081)).await;
+    host.ssh_ok(
         ip,
         &format!(
             "nft add table ip dockerlike && \
@@ -256,7 +119,7 @@ async fn firewall_and_key_work_inside_an_instance() {
     )
     .await;
     assert!(
-        eventually(|| reachable(ip, 8080)).await,
+        eventually(LIMIT, || reachable(ip, 8080)).await,
         "the opened port 8080 is not reachable"
     );
     assert!(
@@ -270,17 +133,16 @@ async fn firewall_and_key_work_inside_an_instance() {
     assert!(reachable(ip, 22).await, "SSH is not reachable");
 
     // Egress: the instance connects out to a listener on the host.
-    let host = client.host_address();
-    let outside = tokio::net::TcpListener::bind((host, 0))
+    let host_ip = client.host_address();
+    let outside = tokio::net::TcpListener::bind((host_ip, 0))
         .await
         .expect("bind");
     let port = outside.local_addr().unwrap().port();
     let accept = tokio::spawn(async move { outside.accept().await.is_ok() });
-    ssh_ok(
-        &key,
+    host.ssh_ok(
         ip,
         &format!(
-            "perl -MIO::Socket::INET -e 'IO::Socket::INET->new(PeerAddr => \"{host}\", \
+            "perl -MIO::Socket::INET -e 'IO::Socket::INET->new(PeerAddr => \"{host_ip}\", \
              PeerPort => {port}, Timeout => 3) or exit 1'"
         ),
     )
@@ -294,13 +156,14 @@ async fn firewall_and_key_work_inside_an_instance() {
 
     // Control: without the bootstrap's table the closed and published ports answer, so what
     // blocked them above was the bootstrap.
-    ssh_ok(&key, ip, &format!("nft delete table inet {TABLE}")).await;
+    host.ssh_ok(ip, &format!("nft delete table inet {TABLE}"))
+        .await;
     assert!(
-        eventually(|| reachable(ip, 8081)).await,
+        eventually(LIMIT, || reachable(ip, 8081)).await,
         "8081 still blocked"
     );
     assert!(
-        eventually(|| reachable(ip, 9090)).await,
+        eventually(LIMIT, || reachable(ip, 9090)).await,
         "9090 still blocked"
     );
 

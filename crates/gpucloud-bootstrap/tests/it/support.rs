@@ -1,21 +1,6 @@
-//! Helpers shared by the tests: a key pair, and reading back a multipart document.
-
-use std::path::{Path, PathBuf};
+//! Helpers shared by the tests: reading back a multipart document, quoting for a shell.
 
 use base64::Engine as _;
-
-/// Generates an ed25519 key pair in `dir` named `name`; returns (private key path, public key).
-pub fn keygen(dir: &Path, name: &str) -> (PathBuf, String) {
-    let key = dir.join(name);
-    let status = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
-        .arg(&key)
-        .status()
-        .expect("run ssh-keygen");
-    assert!(status.success(), "ssh-keygen failed");
-    let public = std::fs::read_to_string(key.with_extension("pub")).expect("public key");
-    (key, public.trim().to_owned())
-}
 
 /// The parts of `document` as (content type, decoded body); a document that is not multipart
 /// is one part of its own kind.

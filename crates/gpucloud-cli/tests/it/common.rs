@@ -23,6 +23,15 @@ impl Harness {
 
     /// A fake that accepts only `api_key`.
     pub fn with_key(api_key: &str) -> Self {
+        Self::with_options(api_key, Duration::from_millis(300))
+    }
+
+    /// A fake whose instances take `boot_delay` to become active.
+    pub fn with_boot_delay(boot_delay: Duration) -> Self {
+        Self::with_options(gpucloud_fakes::lambda::DEFAULT_API_KEY, boot_delay)
+    }
+
+    fn with_options(api_key: &str, boot_delay: Duration) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -30,7 +39,7 @@ impl Harness {
             .unwrap();
         let options = FakeLambdaOptions {
             api_key: api_key.to_owned(),
-            boot_delay: Duration::from_millis(300),
+            boot_delay,
             terminate_delay: Duration::from_millis(200),
             gone_after: Duration::from_secs(30),
             ..FakeLambdaOptions::default()
@@ -57,6 +66,20 @@ impl Harness {
     pub fn cmd(&self) -> Command {
         let mut cmd = self.bare_cmd();
         cmd.env("LAMBDA_API_URL", self.fake.base_url())
+            .env("LAMBDA_API_KEY", self.fake.api_key())
+            .env("LAMBDA_REQUESTS_PER_SECOND", "1000")
+            .env("LAMBDA_LAUNCH_INTERVAL_MS", "0");
+        cmd
+    }
+
+    /// [`Harness::cmd`] as a plain process command, for a test that must signal the process.
+    pub fn process_cmd(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("gpucloud"));
+        cmd.env_clear()
+            .env("HOME", self.home())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("GPUCLOUD_LOCAL_STATE", self.home().join("local-state"))
+            .env("LAMBDA_API_URL", self.fake.base_url())
             .env("LAMBDA_API_KEY", self.fake.api_key())
             .env("LAMBDA_REQUESTS_PER_SECOND", "1000")
             .env("LAMBDA_LAUNCH_INTERVAL_MS", "0");

@@ -1,9 +1,63 @@
 //! `gpucloud offers` and `gpucloud launch` against the Lambda fake.
 
-use gpucloud_fakes::lambda::{Fault, Operation};
+use std::time::{Duration, Instant};
+
+use gpucloud_fakes::lambda::{FakeInstanceStatus, Fault, Operation};
 use predicates::prelude::*;
 
 use crate::common::{Harness, json, run_ok, stderr, stdout};
+
+/// Ctrl-C while the launched instance boots: the launch terminates it and exits 1, leaving
+/// nothing running.
+#[test]
+fn ctrl_c_during_a_launch_terminates_what_the_attempt_made() {
+    let h = Harness::with_boot_delay(Duration::from_secs(60));
+    h.user_key();
+    let child = h
+        .process_cmd()
+        .args([
+            "launch",
+            "-p",
+            "lambda",
+            "--gpu",
+            "A10",
+            "--wait",
+            "--timeout",
+            "120",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let launched = Instant::now();
+    while h.instance_count() == 0 {
+        assert!(
+            launched.elapsed() < Duration::from_secs(30),
+            "the launch made no instance"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let out = child.wait_with_output().unwrap();
+    let progress = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{progress}");
+    assert!(progress.contains("interrupted"), "{progress}");
+    assert!(progress.contains("cancelled"), "{progress}");
+    let instances = h.state().instances();
+    assert_eq!(instances.len(), 1, "one attempt, one instance");
+    assert!(
+        instances.iter().all(|i| matches!(
+            i.status,
+            FakeInstanceStatus::Terminating | FakeInstanceStatus::Terminated
+        )),
+        "left running: {:?}",
+        instances.iter().map(|i| i.status).collect::<Vec<_>>()
+    );
+}
 
 #[test]
 fn offers_are_grouped_filtered_and_in_json_with_failures() {

@@ -230,7 +230,7 @@ pub(crate) async fn instance_type_filters(ctx: Arc<Ctx>) -> Verdict {
         .await
     {
         Ok(list) if list.is_empty() => {
-            return Verdict::Skip("instance_types() returned nothing to filter".to_owned());
+            return f.fail_done("instance_types() returned nothing to filter".to_owned());
         }
         Ok(list) => list,
         Err(e) => return f.fail_done(format!("instance_types(): {}", describe(&e))),

@@ -547,7 +547,12 @@ pub(crate) async fn reboot(ctx: Arc<Ctx>) -> Verdict {
         Err(why) => return Verdict::Skip(why),
     };
     if !instance.rebootable {
-        return Verdict::Skip("the instance reports rebootable = false".to_owned());
+        // The suite picks a rebootable type when the capability is declared (Ctx::choose_type).
+        return Findings::default().fail_done(format!(
+            "capability reboot-instance is declared, but the test instance (type {}) reports \
+             rebootable = false",
+            instance.instance_type
+        ));
     }
     let mut f = Findings::default();
     if let Err(e) = reboot.reboot_instance(&instance.cloud_id).await {
@@ -589,7 +594,12 @@ pub(crate) async fn stop_start(ctx: Arc<Ctx>) -> Verdict {
         Err(why) => return Verdict::Skip(why),
     };
     if !instance.stoppable {
-        return Verdict::Skip("the instance reports stoppable = false".to_owned());
+        // The suite picks a stoppable type when the capability is declared (Ctx::choose_type).
+        return Findings::default().fail_done(format!(
+            "capability stop-start-instance is declared, but the test instance (type {}) \
+             reports stoppable = false",
+            instance.instance_type
+        ));
     }
     let mut f = Findings::default();
     let id = &instance.cloud_id;

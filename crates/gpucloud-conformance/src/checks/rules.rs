@@ -34,7 +34,11 @@ pub(crate) async fn hostname(ctx: Arc<Ctx>) -> Verdict {
         Err(e) => return f.fail_done(format!("get_instance: {}", describe(&e))),
     };
     if seen.hostname.is_empty() {
-        return Verdict::Skip("the provider reports no host name".to_owned());
+        return f.fail_done(
+            "hostname is empty: a provider whose API names no host reports \
+             instance_hostname(name, ref_id) from core"
+                .to_owned(),
+        );
     }
     let expected = instance_hostname(&attrs.name, &attrs.ref_id);
     f.expect(seen.hostname == expected, || {

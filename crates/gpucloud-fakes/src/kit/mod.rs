@@ -44,7 +44,7 @@ mod capacity;
 mod fault;
 mod lifecycle;
 mod rate;
-mod server;
+pub(crate) mod server;
 
 pub use auth::Auth;
 pub use capacity::Capacity;

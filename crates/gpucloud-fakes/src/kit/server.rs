@@ -245,6 +245,25 @@ async fn accept_loop<A: RestApi>(
     gate: Arc<Gate<A>>,
     shutdown: CancellationToken,
 ) {
+    serve_connections(listener, shutdown, "fake", move |kill, request| {
+        handle(Arc::clone(&gate), kill, request)
+    })
+    .await;
+}
+
+/// Serves HTTP/1 connections from `listener` with `handler` until `shutdown` is cancelled, then
+/// closes every open connection. The handler gets a token of its own connection: cancelling it
+/// closes that connection without a response (see [`drop_connection`]). `label` names the
+/// server in its logs. Shared by the fakes and the fault proxy.
+pub(crate) async fn serve_connections<H, F>(
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    label: &'static str,
+    handler: H,
+) where
+    H: Fn(CancellationToken, Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Result<Response, Infallible>> + Send + 'static,
+{
     loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -253,26 +272,24 @@ async fn accept_loop<A: RestApi>(
         let stream = match accepted {
             Ok((stream, _)) => stream,
             Err(e) => {
-                tracing::warn!(error = %e, "fake: accept failed");
+                tracing::warn!(error = %e, "{label}: accept failed");
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         };
         let _ = stream.set_nodelay(true);
-        // Cancelling `kill` drops the connection without a response; shutdown cancels it too.
         let kill = shutdown.child_token();
-        let gate = Arc::clone(&gate);
+        let handler = handler.clone();
         tokio::spawn(async move {
             let conn_kill = kill.clone();
-            let service = hyper::service::service_fn(move |request| {
-                handle(Arc::clone(&gate), conn_kill.clone(), request)
-            });
+            let service =
+                hyper::service::service_fn(move |request| handler(conn_kill.clone(), request));
             let connection = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service);
             tokio::select! {
                 result = connection => {
                     if let Err(e) = result {
-                        tracing::debug!(error = %e, "fake: connection ended with an error");
+                        tracing::debug!(error = %e, "{label}: connection ended with an error");
                     }
                 }
                 () = kill.cancelled() => {}
@@ -282,7 +299,7 @@ async fn accept_loop<A: RestApi>(
 }
 
 /// Closes the request's connection without a response.
-async fn drop_connection(kill: &CancellationToken) -> Result<Response, Infallible> {
+pub(crate) async fn drop_connection(kill: &CancellationToken) -> Result<Response, Infallible> {
     kill.cancel();
     // The connection task drops this future as soon as it sees the cancellation.
     std::future::pending().await

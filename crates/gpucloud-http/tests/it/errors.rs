@@ -319,13 +319,13 @@ async fn seeds_decode_the_body_with_the_same_rules() {
     let (config, _) = config(&base, 1);
     let client = HttpClient::new("test", config, Auth::None, status_only).expect("client");
     let even = client
-        .send_json_seed(Request::get("numbers", "numbers"), EvenOnly)
+        .send_json_seed(Request::get("numbers", "numbers"), || EvenOnly)
         .await
         .expect("decoded");
     assert_eq!(even, [2, 4]);
     for path in ["words", "trailing"] {
         let err = client
-            .send_json_seed(Request::get("numbers", path), EvenOnly)
+            .send_json_seed(Request::get("numbers", path), || EvenOnly)
             .await
             .expect_err(path);
         assert_eq!(err.kind(), ErrorKind::Decode, "{path}: {err}");

@@ -296,26 +296,29 @@ async fn a_post_that_cannot_connect_is_retried_because_it_never_reached_the_serv
     assert!(err.to_string().contains("cannot connect"), "{err}");
 }
 
-/// Hands every number of `{"data": [...]}` to a shared log as it is parsed, the way a provider's
-/// list converts instances one by one.
-struct Logged<'a>(&'a std::sync::Mutex<Vec<u64>>);
+/// A seed that collects the numbers of `{"data": [...]}` one by one, as a provider's streaming
+/// list converts instances, and counts how many seeds were made.
+struct Collect<'a>(&'a std::sync::atomic::AtomicUsize);
 
-impl<'de> serde::de::DeserializeSeed<'de> for Logged<'_> {
-    type Value = ();
+impl<'de> serde::de::DeserializeSeed<'de> for Collect<'_> {
+    type Value = Vec<u64>;
 
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Vec<u64>, D::Error> {
         #[derive(serde::Deserialize)]
         struct Envelope {
             data: Vec<u64>,
         }
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let envelope = <Envelope as serde::Deserialize>::deserialize(deserializer)?;
-        self.0.lock().expect("log lock").extend(envelope.data);
-        Ok(())
+        Ok(envelope.data)
     }
 }
 
 #[tokio::test]
-async fn a_seeded_read_whose_answer_is_cut_is_retried_and_the_seed_sees_only_the_whole_one() {
+async fn a_seeded_read_whose_answer_is_cut_is_retried_with_a_fresh_seed() {
     let (base, counter) = serve_counted(
         "/api/v1/instances",
         get(|State(counter): State<Counter>| async move {
@@ -328,17 +331,21 @@ async fn a_seeded_read_whose_answer_is_cut_is_retried_and_the_seed_sees_only_the
     )
     .await;
     let (config, _) = config(&base, 3);
-    let log = std::sync::Mutex::new(Vec::new());
-    client(config)
-        .send_json_seed(Request::get("list_instances", "instances"), Logged(&log))
+    let seeds = std::sync::atomic::AtomicUsize::new(0);
+    let numbers = client(config)
+        .send_json_seed(Request::get("list_instances", "instances"), || {
+            Collect(&seeds)
+        })
         .await
         .expect("the second, whole answer is read");
     assert_eq!(counter.get(), 2, "the cut answer was retried once");
-    assert_eq!(*log.lock().expect("log lock"), [1, 2, 3]);
+    assert_eq!(seeds.into_inner(), 2, "a fresh seed per attempt");
+    assert_eq!(numbers, [1, 2, 3], "nothing of the cut answer is kept");
 }
 
 #[tokio::test]
-async fn a_seeded_read_of_well_formed_json_of_the_wrong_shape_is_not_retried() {
+async fn a_seeded_read_of_well_formed_json_of_the_wrong_shape_is_retried_like_any_unreadable_answer()
+ {
     let (base, counter) = serve_counted(
         "/api/v1/instances",
         get(|State(counter): State<Counter>| async move {
@@ -348,11 +355,17 @@ async fn a_seeded_read_of_well_formed_json_of_the_wrong_shape_is_not_retried() {
     )
     .await;
     let (config, _) = config(&base, 3);
-    let log = std::sync::Mutex::new(Vec::new());
+    let seeds = std::sync::atomic::AtomicUsize::new(0);
     let err = client(config)
-        .send_json_seed(Request::get("list_instances", "instances"), Logged(&log))
+        .send_json_seed(Request::get("list_instances", "instances"), || {
+            Collect(&seeds)
+        })
         .await
         .expect_err("not numbers");
     assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
-    assert_eq!(counter.get(), 1, "the seed has seen it: not sent again");
+    assert!(
+        counter.get() > 1,
+        "an unreadable answer to a read is asked again"
+    );
+    assert_eq!(seeds.into_inner(), counter.get() as usize, "one seed per attempt");
 }

@@ -6,16 +6,14 @@ use gpucloud_core::{
 };
 use gpucloud_local::{LocalClient, LocalConfig, LocalCredential};
 
-use crate::support::{can_run, fixture};
+use crate::support::{fixture, require_local_instances};
 
 /// Makes one field of good create attributes bad.
 type Spoil = fn(&mut gpucloud_core::CreateInstanceAttrs);
 
 #[tokio::test]
 async fn catalog_and_capabilities_are_truthful() {
-    if !can_run() {
-        return;
-    }
+    require_local_instances();
     let f = fixture().await;
     let locations = f
         .client
@@ -54,9 +52,7 @@ async fn catalog_and_capabilities_are_truthful() {
 
 #[tokio::test]
 async fn bad_input_is_refused_before_anything_is_made() {
-    if !can_run() {
-        return;
-    }
+    require_local_instances();
     let f = fixture().await;
     let cases: [(&str, Spoil); 4] = [
         ("instance_type", |a| a.instance_type = "gpu_8x_h100".into()),
@@ -113,9 +109,7 @@ async fn bad_input_is_refused_before_anything_is_made() {
 
 #[tokio::test]
 async fn overlapping_or_public_subnets_are_refused_with_the_reason() {
-    if !can_run() {
-        return;
-    }
+    require_local_instances();
     let dir = tempfile::tempdir().unwrap();
     let config = LocalConfig::default()
         .with_state_dir(dir.path())

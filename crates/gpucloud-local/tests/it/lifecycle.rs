@@ -13,7 +13,7 @@ use gpucloud_core::{
 use tokio::io::AsyncReadExt as _;
 
 use crate::support::{
-    assert_bridge_gone, assert_gone, can_run, eventually, fixture, ip_of, reachable,
+    assert_bridge_gone, assert_gone, eventually, fixture, ip_of, reachable, require_local_instances,
 };
 
 fn revoke(id: &gpucloud_core::InstanceId, rule: &str) -> ValidFirewallRevoke {
@@ -33,9 +33,7 @@ fn tcp_rule(port: u16) -> FirewallRule {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_lives_like_a_cloud_instance() {
-    if !can_run() {
-        return;
-    }
+    require_local_instances();
     let f = fixture().await;
     let script = "#!/bin/sh\necho \"ran on $(hostname) as $(id -un) in $HOME\" >> /root/user-data.out\necho user-data-says-hi\n";
     let mut attrs = f.attrs("ref-life", "web-1");
@@ -313,9 +311,7 @@ async fn an_instance_lives_like_a_cloud_instance() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_creates_from_two_clients_get_distinct_addresses() {
-    if !can_run() {
-        return;
-    }
+    require_local_instances();
     let f = fixture().await;
     let other = gpucloud_local::LocalClient::new(f.config.clone())
         .await

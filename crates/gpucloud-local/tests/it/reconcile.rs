@@ -7,13 +7,13 @@ use gpucloud_core::{
 };
 use gpucloud_local::LocalClient;
 
-use crate::support::{assert_bridge_gone, assert_gone, can_run, fixture, processes_mentioning};
+use crate::support::{
+    assert_bridge_gone, assert_gone, fixture, processes_mentioning, require_local_instances,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_removes_orphans_and_fails_records_without_a_namespace() {
-    if !can_run() {
-        return;
-    }
+    require_local_instances();
     let f = fixture().await;
     let orphan = gpucloud_core::validate_and_create(&f.client, &f.attrs("ref-orphan", "orphan"))
         .await
@@ -74,9 +74,7 @@ async fn reconcile_removes_orphans_and_fails_records_without_a_namespace() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creates_cut_short_at_any_point_are_listed_and_terminate_removes_them() {
-    if !can_run() {
-        return;
-    }
+    require_local_instances();
     let f = fixture().await;
     // Dropping the create future releases its locks like a killed process would.
     for (i, delay_ms) in [0_u64, 1, 3, 6, 10, 20, 40, 80].into_iter().enumerate() {
