@@ -130,6 +130,8 @@ mod tests {
             gpucloud_fluidstack::DESCRIPTOR.id,
             #[cfg(feature = "shadeform")]
             gpucloud_shadeform::DESCRIPTOR.id,
+            #[cfg(feature = "nebius")]
+            gpucloud_nebius::DESCRIPTOR.id,
             #[cfg(feature = "local")]
             gpucloud_local::DESCRIPTOR.id,
         ]
