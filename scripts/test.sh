@@ -32,6 +32,7 @@ if [ "$(id -u)" != 0 ]; then
     cannot_run+=(
         "(package(gpucloud-local) & kind(test))"
         "(package(gpucloud-bootstrap) & test(/^local::/))"
+        "(package(gpucloud-shadeform) & test(/^local::/))"
         "(package(gpucloud-cli) & test(/^local::/))"
     )
 fi

@@ -413,6 +413,42 @@ pub enum FakeCommand {
         #[arg(long, value_name = "N")]
         boot_ms: Option<u64>,
     },
+    /// Serve the Shadeform API fake: six upstream clouds behind one marketplace. The first
+    /// stdout line is the base URL for SHADEFORM_API_URL.
+    Shadeform {
+        /// Address to listen on (loopback only).
+        #[arg(long, default_value = "127.0.0.1:0", value_parser = args::parse_loopback_addr)]
+        addr: std::net::SocketAddr,
+        /// Extra latency added to every response, in milliseconds.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        latency_ms: u64,
+        /// Time an instance takes from create to active, in milliseconds (split between
+        /// `creating` and `pending_provider`).
+        #[arg(long, value_name = "N")]
+        boot_ms: Option<u64>,
+    },
+    /// Serve the Nebius AI Cloud gRPC API fake, every service on one address. The first
+    /// stdout line is the endpoint for NEBIUS_API_ENDPOINT, the second the service-account
+    /// credentials file for NEBIUS_CREDENTIALS_FILE, the third the tenant for
+    /// NEBIUS_TENANT_ID.
+    Nebius {
+        /// Address to listen on (loopback only).
+        #[arg(long, default_value = "127.0.0.1:0", value_parser = args::parse_loopback_addr)]
+        addr: std::net::SocketAddr,
+        /// A region to serve (repeatable; default eu-north1 and us-central1).
+        #[arg(long = "region", value_name = "REGION")]
+        regions: Vec<String>,
+        /// Where to write the credentials file (kept); default a file in the temporary
+        /// directory, removed when the fake stops.
+        #[arg(long, value_name = "PATH")]
+        credentials_file: Option<std::path::PathBuf>,
+        /// Extra latency added to every call, in milliseconds.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        latency_ms: u64,
+        /// Time an instance takes from create (or start) to running, in milliseconds.
+        #[arg(long, value_name = "N")]
+        boot_ms: Option<u64>,
+    },
 }
 
 /// Arguments of `gpucloud validate`.

@@ -3,5 +3,8 @@
 pub mod fluidstack;
 pub mod kit;
 pub mod lambda;
+#[cfg(feature = "nebius")]
+pub mod nebius;
 pub mod prism;
 pub mod proxy;
+pub mod shadeform;

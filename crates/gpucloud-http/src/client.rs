@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use serde::de::{DeserializeOwned, DeserializeSeed};
 use tracing::{Instrument, field};
 use url::Url;
@@ -62,8 +62,8 @@ struct Inner {
     base_url: Url,
     http: reqwest::Client,
     auth: Auth,
-    /// The `Authorization` header value, built once (marked sensitive, so never logged).
-    authorization: Option<HeaderValue>,
+    /// The authentication header and its value, built once (marked sensitive, so never logged).
+    authorization: Option<(HeaderName, HeaderValue)>,
     classifier: Box<dyn Classify>,
     driver: RetryDriver,
     config: HttpConfig,
@@ -274,8 +274,8 @@ impl HttpClient {
             .http
             .request(request.method.clone(), url.clone())
             .header(header::ACCEPT, HeaderValue::from_static("application/json"));
-        if let Some(value) = &self.inner.authorization {
-            builder = builder.header(header::AUTHORIZATION, value.clone());
+        if let Some((name, value)) = &self.inner.authorization {
+            builder = builder.header(name.clone(), value.clone());
         }
         if !request.headers.is_empty() {
             builder = builder.headers(request.headers.clone());
@@ -473,17 +473,20 @@ where
     Ok(value)
 }
 
-/// The `Authorization` header value of a scheme, marked sensitive; `Err` names what is wrong with
-/// the key (never the key).
-fn authorization(auth: &Auth) -> std::result::Result<Option<HeaderValue>, &'static str> {
-    let text = match auth {
+/// The authentication header of a scheme and its value, marked sensitive; `Err` names what is
+/// wrong with the key (never the key).
+fn authorization(
+    auth: &Auth,
+) -> std::result::Result<Option<(HeaderName, HeaderValue)>, &'static str> {
+    let (name, text) = match auth {
         Auth::None => return Ok(None),
-        Auth::Bearer(key) => format!("Bearer {}", key.expose()),
+        Auth::Bearer(key) => (header::AUTHORIZATION, format!("Bearer {}", key.expose())),
+        Auth::Header(name, key) => (name.clone(), key.expose().to_owned()),
     };
     let mut value = HeaderValue::from_str(&text)
         .map_err(|_| "it contains characters that are not allowed in a header (control characters or non-ASCII)")?;
     value.set_sensitive(true);
-    Ok(Some(value))
+    Ok(Some((name, value)))
 }
 
 /// `error: source: source ...`, each distinct message once.

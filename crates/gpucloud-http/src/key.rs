@@ -65,6 +65,8 @@ pub enum Auth {
     None,
     /// `Authorization: Bearer <key>`.
     Bearer(ApiKey),
+    /// The key alone in a header of the provider's choosing (e.g. Shadeform's `X-API-KEY`).
+    Header(http::HeaderName, ApiKey),
 }
 
 impl Auth {
@@ -72,7 +74,7 @@ impl Auth {
     pub fn key(&self) -> Option<&ApiKey> {
         match self {
             Self::None => None,
-            Self::Bearer(key) => Some(key),
+            Self::Bearer(key) | Self::Header(_, key) => Some(key),
         }
     }
 
@@ -105,6 +107,12 @@ mod tests {
         assert_eq!(auth.redact("a k3y b k3y"), "a <redacted> b <redacted>");
         assert_eq!(Auth::Bearer(ApiKey::new("")).redact("abc"), "abc");
         assert_eq!(Auth::None.redact("abc"), "abc");
+        let header = Auth::Header(
+            http::HeaderName::from_static("x-api-key"),
+            ApiKey::new("k3y"),
+        );
+        assert_eq!(header.redact("k3y!"), "<redacted>!");
+        assert!(!format!("{header:?}").contains("k3y"));
     }
 }
 

@@ -37,6 +37,8 @@ macro_rules! register {
 register! {
     "lambda" => gpucloud_lambda as lambda,
     "fluidstack" => gpucloud_fluidstack as fluidstack,
+    "shadeform" => gpucloud_shadeform as shadeform,
+    "nebius" => gpucloud_nebius as nebius,
     "local" => gpucloud_local as local,
 }
 

@@ -128,6 +128,10 @@ mod tests {
             gpucloud_lambda::DESCRIPTOR.id,
             #[cfg(feature = "fluidstack")]
             gpucloud_fluidstack::DESCRIPTOR.id,
+            #[cfg(feature = "shadeform")]
+            gpucloud_shadeform::DESCRIPTOR.id,
+            #[cfg(feature = "nebius")]
+            gpucloud_nebius::DESCRIPTOR.id,
             #[cfg(feature = "local")]
             gpucloud_local::DESCRIPTOR.id,
         ]

@@ -56,8 +56,16 @@ pub async fn types(ctx: &Ctx, args: &TypesArgs) -> CliResult {
         ctx.out.note("No instance types match.");
         return Ok(());
     }
-    let mut table = new_table([
-        "PROVIDER",
+    // A broker's offers run on other clouds: then every row says whose machine it is (a
+    // direct cloud's own name, the upstream for a broker).
+    let brokered = types
+        .iter()
+        .any(|t| !t.cloud.is_empty() && t.cloud != t.provider);
+    let mut header = vec!["PROVIDER"];
+    if brokered {
+        header.push("CLOUD");
+    }
+    header.extend([
         "LOCATION",
         "TYPE",
         "GPUS",
@@ -67,9 +75,17 @@ pub async fn types(ctx: &Ctx, args: &TypesArgs) -> CliResult {
         "$/GPU-HOUR",
         "AVAILABLE",
     ]);
+    let mut table = new_table(header);
     for t in &types {
-        table.add_row([
-            t.provider.clone(),
+        let mut row = vec![t.provider.clone()];
+        if brokered {
+            row.push(if t.cloud.is_empty() {
+                t.provider.clone()
+            } else {
+                t.cloud.clone()
+            });
+        }
+        row.extend([
             t.location.clone(),
             t.type_name.clone(),
             gpus_text(t),
@@ -83,6 +99,7 @@ pub async fn types(ctx: &Ctx, args: &TypesArgs) -> CliResult {
             price_text(t.price_per_gpu().as_ref()),
             yes_no(t.is_available),
         ]);
+        table.add_row(row);
     }
     ctx.out.table(&table);
     Ok(())

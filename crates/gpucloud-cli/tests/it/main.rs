@@ -5,6 +5,8 @@ mod bad_input;
 mod common;
 mod fake_fluidstack;
 mod fake_lambda;
+mod fake_nebius;
+mod fake_shadeform;
 mod faults;
 mod launch;
 mod local;

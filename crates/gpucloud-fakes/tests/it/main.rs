@@ -1,5 +1,8 @@
-//! Integration tests of the fakes: real HTTP against a server on 127.0.0.1.
+//! Integration tests of the fakes: real HTTP (and gRPC, for Nebius) against a server on
+//! 127.0.0.1.
 
 mod fluidstack;
 mod lambda;
+mod nebius;
 mod prism;
+mod shadeform;

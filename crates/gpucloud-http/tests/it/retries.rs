@@ -367,5 +367,9 @@ async fn a_seeded_read_of_well_formed_json_of_the_wrong_shape_is_retried_like_an
         counter.get() > 1,
         "an unreadable answer to a read is asked again"
     );
-    assert_eq!(seeds.into_inner(), counter.get() as usize, "one seed per attempt");
+    assert_eq!(
+        seeds.into_inner(),
+        counter.get() as usize,
+        "one seed per attempt"
+    );
 }

@@ -1,0 +1,389 @@
+//! The fake's account state: instances, SSH keys, capacity, faults and request counts.
+//! Instance status follows a [`Timeline`] computed from timestamps.
+
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::catalog::{self, DEFAULT_CAPACITY};
+use super::op::Operation;
+use crate::kit::{Capacity, Fault, Faults, RequestLog, Timeline, TokenBucket};
+
+/// An instance's status, as Shadeform's `Status` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FakeStatus {
+    /// Accepted; Shadeform has not asked the upstream cloud yet.
+    Creating,
+    /// The upstream cloud is provisioning it.
+    PendingProvider,
+    /// Provisioned, booting (only set by a test).
+    Pending,
+    /// Running, with an address.
+    Active,
+    /// Failed (only set by a test).
+    Error,
+    /// Being deleted; billing has stopped.
+    Deleting,
+    /// Deleted; gone from every listing after the gone delay.
+    Deleted,
+}
+
+impl FakeStatus {
+    /// The API's name, e.g. `pending_provider`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FakeStatus::Creating => "creating",
+            FakeStatus::PendingProvider => "pending_provider",
+            FakeStatus::Pending => "pending",
+            FakeStatus::Active => "active",
+            FakeStatus::Error => "error",
+            FakeStatus::Deleting => "deleting",
+            FakeStatus::Deleted => "deleted",
+        }
+    }
+}
+
+/// A snapshot of one instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeInstance {
+    /// Instance id.
+    pub id: Uuid,
+    /// Upstream cloud.
+    pub cloud: String,
+    /// Upstream region.
+    pub region: String,
+    /// Shadeform type.
+    pub shade_instance_type: String,
+    /// The upstream cloud's id of the machine.
+    pub cloud_assigned_id: String,
+    /// Name.
+    pub name: String,
+    /// OS image.
+    pub os: String,
+    /// Status now.
+    pub status: FakeStatus,
+    /// Public address, once active.
+    pub ip: Option<String>,
+    /// SSH user.
+    pub ssh_user: String,
+    /// SSH port.
+    pub ssh_port: u16,
+    /// The SSH key it was launched with.
+    pub ssh_key_id: String,
+    /// The launch script as sent (base64), if any.
+    pub launch_script: Option<String>,
+    /// Tags, as strings.
+    pub tags: Vec<String>,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// How many restarts it was sent.
+    pub restarts: u32,
+}
+
+/// An SSH key of the account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeSshKey {
+    /// Key id.
+    pub id: Uuid,
+    /// Unique name.
+    pub name: String,
+    /// The public key as added.
+    pub public_key: String,
+    /// Used when a launch names no key.
+    pub is_default: bool,
+}
+
+/// Lifecycle delays, fixed when the fake starts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timing {
+    pub(crate) creating: Duration,
+    pub(crate) pending_provider: Duration,
+    pub(crate) deleting: Duration,
+    pub(crate) deleted: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct InstanceRecord {
+    pub(crate) snapshot: FakeInstance,
+    pub(crate) timeline: Timeline<FakeStatus>,
+    /// Whether it holds one unit of its offer's capacity, given back on delete.
+    pub(crate) holds_capacity: bool,
+}
+
+impl InstanceRecord {
+    /// The instance at `now`; `None` once gone.
+    pub(crate) fn at(&self, now: Instant) -> Option<FakeInstance> {
+        let status = self.timeline.at(now)?;
+        let mut instance = self.snapshot.clone();
+        instance.status = status;
+        // The address exists once the upstream machine is up, until deletion.
+        let reached_active = self
+            .timeline
+            .when(|s| *s == FakeStatus::Active)
+            .is_some_and(|at| at <= now);
+        if !(reached_active || status == FakeStatus::Active) {
+            instance.ip = None;
+        }
+        Some(instance)
+    }
+
+    /// Whether the instance still holds its SSH key (keys in use cannot be deleted).
+    pub(crate) fn uses_key(&self, id: &str, now: Instant) -> bool {
+        self.snapshot.ssh_key_id == id
+            && self
+                .timeline
+                .at(now)
+                .is_some_and(|s| !matches!(s, FakeStatus::Deleting | FakeStatus::Deleted))
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    /// Instances in creation order.
+    pub(crate) instances: Vec<InstanceRecord>,
+    pub(crate) keys: Vec<FakeSshKey>,
+    pub(crate) capacity: Capacity,
+    pub(crate) bucket: Option<TokenBucket>,
+    next_address: u32,
+}
+
+impl Inner {
+    /// Drops instances that are gone.
+    pub(crate) fn purge(&mut self, now: Instant) {
+        self.instances.retain(|r| r.timeline.at(now).is_some());
+    }
+
+    /// The record with this id, and the instance now, unless absent or gone.
+    pub(crate) fn find(
+        &mut self,
+        id: Uuid,
+        now: Instant,
+    ) -> Option<(&mut InstanceRecord, FakeInstance)> {
+        self.purge(now);
+        let record = self.instances.iter_mut().find(|r| r.snapshot.id == id)?;
+        let instance = record.at(now)?;
+        Some((record, instance))
+    }
+
+    /// A public address for a new instance, in 203.0.113.0/24 and 198.51.100.0/24 (TEST-NET).
+    pub(crate) fn allocate_address(&mut self) -> String {
+        self.next_address = self.next_address.wrapping_add(1);
+        let n = self.next_address % 508;
+        let (base, host) = if n < 254 {
+            (Ipv4Addr::new(203, 0, 113, 0), n + 1)
+        } else {
+            (Ipv4Addr::new(198, 51, 100, 0), n - 253)
+        };
+        Ipv4Addr::from(u32::from(base) + host).to_string()
+    }
+}
+
+/// Inspection and control of a running fake's state. Cheap to clone; all clones share the
+/// same state.
+#[derive(Debug, Clone)]
+pub struct FakeShadeformState {
+    inner: Arc<Mutex<Inner>>,
+    pub(crate) timing: Timing,
+    default_key: Uuid,
+    faults: Faults<Operation>,
+    requests: RequestLog,
+}
+
+impl FakeShadeformState {
+    pub(crate) fn new(timing: Timing, bucket: Option<TokenBucket>) -> Self {
+        let default_key = Uuid::new_v4();
+        let mut capacity = Capacity::new();
+        for offer in catalog::OFFERS {
+            for region in offer.regions {
+                capacity.set(
+                    region.region,
+                    &catalog::capacity_key(offer.cloud, offer.shade_instance_type),
+                    DEFAULT_CAPACITY,
+                );
+            }
+        }
+        let inner = Inner {
+            instances: Vec::new(),
+            keys: vec![FakeSshKey {
+                id: default_key,
+                name: "Shadeform Managed Key".to_owned(),
+                public_key: DEFAULT_PUBLIC_KEY.to_owned(),
+                is_default: true,
+            }],
+            capacity,
+            bucket,
+            next_address: 0,
+        };
+        Self {
+            inner: Arc::new(Mutex::new(inner)),
+            timing,
+            default_key,
+            faults: Faults::new(),
+            requests: RequestLog::new(),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The id of the key the account holds from the start (Shadeform's managed key, the
+    /// default).
+    pub fn default_key_id(&self) -> Uuid {
+        self.default_key
+    }
+
+    /// Every SSH key of the account.
+    pub fn ssh_keys(&self) -> Vec<FakeSshKey> {
+        self.lock().keys.clone()
+    }
+
+    /// Adds a key as if through the console; returns its id. Names are not checked here.
+    pub fn add_ssh_key(&self, name: &str, public_key: &str) -> Uuid {
+        let id = Uuid::new_v4();
+        self.lock().keys.push(FakeSshKey {
+            id,
+            name: name.to_owned(),
+            public_key: public_key.to_owned(),
+            is_default: false,
+        });
+        id
+    }
+
+    /// Every instance not yet gone, in creation order (`deleting` and `deleted` included).
+    pub fn instances(&self) -> Vec<FakeInstance> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner.purge(now);
+        inner.instances.iter().filter_map(|r| r.at(now)).collect()
+    }
+
+    /// One instance, unless absent or gone.
+    pub fn instance(&self, id: Uuid) -> Option<FakeInstance> {
+        self.lock().find(id, Instant::now()).map(|(_, i)| i)
+    }
+
+    /// Pins an instance's status (e.g. `Error`) until an action changes it. False if the
+    /// instance is absent or gone.
+    pub fn set_instance_status(&self, id: Uuid, status: FakeStatus) -> bool {
+        let mut inner = self.lock();
+        match inner.find(id, Instant::now()) {
+            Some((record, _)) => {
+                record.timeline = Timeline::fixed(status);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sets how many more instances of the offer `<cloud>_<shade type>` can be launched in
+    /// `region` (its availability follows). At start every offer has [`DEFAULT_CAPACITY`] in
+    /// each of its regions; launching takes one, deleting gives it back.
+    pub fn set_capacity(&self, region: &str, offer: &str, count: u32) {
+        self.lock().capacity.set(region, offer, count);
+    }
+
+    /// Remaining capacity of the offer `<cloud>_<shade type>` in `region`.
+    pub fn capacity(&self, region: &str, offer: &str) -> u32 {
+        self.lock().capacity.get(region, offer)
+    }
+
+    /// No capacity anywhere.
+    pub fn clear_capacity(&self) {
+        self.lock().capacity.clear();
+    }
+
+    /// Injects a fault into the next matching requests (see [`Faults::set`]).
+    pub fn set_fault(&self, fault: Fault<Operation>) {
+        self.faults.set(fault);
+    }
+
+    /// Injects a fault into the next requests of one operation only.
+    pub fn set_fault_for(&self, operation: Operation, fault: Fault<Operation>) {
+        self.faults.set_for(operation, fault);
+    }
+
+    /// Removes every fault, including latency and a random mode.
+    pub fn clear_faults(&self) {
+        self.faults.clear();
+    }
+
+    /// The fault switches themselves, e.g. for [`Faults::set_random`].
+    pub fn faults(&self) -> &Faults<Operation> {
+        &self.faults
+    }
+
+    pub(crate) fn requests(&self) -> &RequestLog {
+        &self.requests
+    }
+
+    /// Requests received with this method (case-insensitive) and a path starting with
+    /// `path_prefix` (e.g. `/v1/instances/create`), including refused and faulted ones.
+    pub fn request_count(&self, method: &str, path_prefix: &str) -> usize {
+        self.requests.count(method, path_prefix)
+    }
+
+    /// Forgets all request counts.
+    pub fn reset_request_counts(&self) {
+        self.requests.reset();
+    }
+}
+
+/// The public half of the account's managed key: a well-formed ed25519 key (its 32 bytes are
+/// a SHA-256 digest, not a curve point anyone holds the private half of).
+pub const DEFAULT_PUBLIC_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOJS6kkV7UUs1GTRJnJoXmp9ot6wA4Kp+z/DTuRd+FPI shadeform-managed";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> FakeShadeformState {
+        let ms = Duration::from_millis;
+        FakeShadeformState::new(
+            Timing {
+                creating: ms(10),
+                pending_provider: ms(10),
+                deleting: ms(10),
+                deleted: ms(10),
+            },
+            None,
+        )
+    }
+
+    #[test]
+    fn starts_with_the_default_key_and_capacity_for_every_offer() {
+        let state = state();
+        let keys = state.ssh_keys();
+        assert_eq!(keys.len(), 1);
+        assert!(keys[0].is_default && keys[0].id == state.default_key_id());
+        for offer in catalog::OFFERS {
+            let key = catalog::capacity_key(offer.cloud, offer.shade_instance_type);
+            for region in offer.regions {
+                assert_eq!(state.capacity(region.region, &key), DEFAULT_CAPACITY);
+            }
+        }
+        assert_eq!(state.capacity("mars-1", "verda_B200"), 0);
+    }
+
+    #[test]
+    fn addresses_are_documentation_addresses_and_distinct() {
+        let state = state();
+        let mut inner = state.lock();
+        let all: Vec<String> = (0..600).map(|_| inner.allocate_address()).collect();
+        assert!(
+            all[..508]
+                .iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+                == 508
+        );
+        assert!(
+            all.iter()
+                .all(|a| a.starts_with("203.0.113.") || a.starts_with("198.51.100."))
+        );
+    }
+}

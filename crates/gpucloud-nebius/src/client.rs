@@ -1,0 +1,1326 @@
+//! The credential and the client: `CloudCredential`, `CloudClient` and the optional
+//! capabilities (stop/start, tags, images, firewall), built from [`crate::api`] and the
+//! conversions.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use gpucloud_bootstrap::Bootstrap;
+use gpucloud_core::bookkeeping::{CRED_REF_ID_TAG, REF_ID_TAG};
+use gpucloud_core::{
+    ApiType, Bookkeeping, CapabilityTable, CloudClient, CloudCredential, CloudError,
+    CreateFeatures, ErrorKind, FirewallRule, FirewallRules, GetImageArgs, GetInstanceTypeArgs,
+    GetLocationsArgs, Identity, Image, Instance, InstanceId, InstanceTags, InstanceType,
+    ListInstancesArgs, Location, LocationsFilter, MachineImage, ModifyFirewall, Price, Result,
+    StopStartInstance, ValidCreate, ValidFirewallAdd, ValidFirewallRevoke, ValidTagUpdate,
+    missing_rules, tenant_id_from_secret,
+};
+use gpucloud_nebius_proto::billing::v1 as billing;
+use gpucloud_nebius_proto::common::v1 as common;
+use gpucloud_nebius_proto::compute::v1 as compute;
+use gpucloud_nebius_proto::vpc::v1 as vpc;
+use tokio::sync::{Mutex, OnceCell};
+
+use crate::api::{Api, Failed};
+use crate::config::{NebiusConfig, PROJECTS_ENV, REGIONS_ENV, TENANT_ENV};
+use crate::convert::{self, Allowances};
+use crate::endpoints::Service;
+use crate::{PROVIDER_ID, error};
+
+/// One region the credential works in: its project and, once looked up, the subnet new
+/// instances join.
+#[derive(Debug)]
+struct Region {
+    name: String,
+    project_id: String,
+    subnet: OnceCell<vpc::Subnet>,
+}
+
+/// State shared by a credential and every client it makes: one API (channels, token cache,
+/// retry driver), the regions, the create lock.
+struct Shared {
+    config: NebiusConfig,
+    identity: Identity,
+    api: OnceCell<Api>,
+    regions: OnceCell<Vec<Region>>,
+    /// Serializes creates in this process, so the RefID lookup and the create it guards cannot
+    /// interleave with another create of the same RefID.
+    create_lock: Mutex<()>,
+}
+
+/// A Nebius credential: a service-account key (or a static IAM token), the tenant or its
+/// projects, and the control plane's reference id.
+///
+/// API type locational (a project per region); tenant id `nebius-<hex SHA-256>` of the tenant
+/// id (or the projects); `Debug` never shows the key or a token. Every client it makes shares
+/// one token cache, so a token is exchanged once per lifetime, not once per client.
+#[derive(Clone)]
+pub struct NebiusCredential {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for NebiusCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NebiusCredential")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NebiusCredential {
+    /// A credential from a checked configuration. Nothing is sent until a client is used.
+    pub fn new(config: NebiusConfig) -> Result<Self> {
+        config.validate()?;
+        let tenant_basis = if config.tenant_id.trim().is_empty() {
+            config
+                .projects
+                .values()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(",")
+        } else {
+            config.tenant_id.trim().to_owned()
+        };
+        let identity = Identity::new(
+            PROVIDER_ID,
+            ApiType::Locational,
+            config.ref_id.clone(),
+            tenant_id_from_secret(PROVIDER_ID, tenant_basis.as_bytes()),
+        );
+        Ok(Self {
+            shared: Arc::new(Shared {
+                config,
+                identity,
+                api: OnceCell::new(),
+                regions: OnceCell::new(),
+                create_lock: Mutex::new(()),
+            }),
+        })
+    }
+
+    /// The configuration this credential was made from.
+    pub fn config(&self) -> &NebiusConfig {
+        &self.shared.config
+    }
+
+    /// A client bound to `location` (a region), or to every region when `location` is empty.
+    pub fn client(&self, location: &str) -> NebiusClient {
+        NebiusClient {
+            shared: Arc::clone(&self.shared),
+            location: location.to_owned(),
+        }
+    }
+
+    /// How many access tokens were exchanged so far by all clients of this credential (0
+    /// with a static token): one per token lifetime, however many calls were made.
+    pub fn token_exchanges(&self) -> u64 {
+        self.shared.api.get().map_or(0, Api::token_exchanges)
+    }
+
+    /// A channel to the compute service and the `authorization` value of the shared token,
+    /// so a benchmark can make the raw RPC next to the provider over the same connection.
+    pub async fn raw_compute(
+        &self,
+    ) -> Result<(
+        tonic::transport::Channel,
+        tonic::metadata::AsciiMetadataValue,
+    )> {
+        let api = self.shared.api().await?;
+        Ok((api.channel(Service::Compute), api.authorization().await?))
+    }
+}
+
+impl Shared {
+    async fn api(&self) -> Result<&Api> {
+        self.api
+            .get_or_try_init(|| async { Api::new(&self.config) })
+            .await
+    }
+
+    /// The regions: the configured projects, else the tenant's projects, one per region.
+    async fn regions(&self) -> Result<&[Region]> {
+        self.regions
+            .get_or_try_init(|| async {
+                let wanted = |region: &str| {
+                    self.config.regions.is_empty()
+                        || self.config.regions.iter().any(|r| r == region)
+                };
+                let pairs: Vec<(String, String)> = if self.config.projects.is_empty() {
+                    let projects = self
+                        .api()
+                        .await?
+                        .list_projects(&self.config.tenant_id)
+                        .await?;
+                    choose_projects(&projects)
+                } else {
+                    self.config
+                        .projects
+                        .iter()
+                        .map(|(r, p)| (r.clone(), p.clone()))
+                        .collect()
+                };
+                let regions: Vec<Region> = pairs
+                    .into_iter()
+                    .filter(|(region, _)| wanted(region))
+                    .map(|(name, project_id)| Region {
+                        name,
+                        project_id,
+                        subnet: OnceCell::new(),
+                    })
+                    .collect();
+                if regions.is_empty() {
+                    return Err(CloudError::configuration(format!(
+                        "no Nebius project to work in: the tenant ({TENANT_ENV}) has none in the \
+                         regions asked for ({REGIONS_ENV}); or give {PROJECTS_ENV}"
+                    )));
+                }
+                Ok(regions)
+            })
+            .await
+            .map(Vec::as_slice)
+    }
+}
+
+/// One project per region from a tenant's projects: by name `default-project-<region>`, then
+/// `default-<region>`, then `default`, then the lowest id, so the choice is stable.
+fn choose_projects(
+    projects: &[gpucloud_nebius_proto::iam::v1::Container],
+) -> Vec<(String, String)> {
+    let mut by_region: BTreeMap<String, Vec<(&str, &str)>> = BTreeMap::new();
+    for p in projects {
+        let Some(metadata) = &p.metadata else {
+            continue;
+        };
+        let region = p
+            .status
+            .as_ref()
+            .map(|s| s.region.as_str())
+            .filter(|r| !r.is_empty())
+            .or_else(|| p.spec.as_ref().map(|s| s.region.as_str()))
+            .unwrap_or_default();
+        if region.is_empty() || metadata.id.is_empty() {
+            continue;
+        }
+        by_region
+            .entry(region.to_owned())
+            .or_default()
+            .push((metadata.id.as_str(), metadata.name.as_str()));
+    }
+    by_region
+        .into_iter()
+        .filter_map(|(region, mut candidates)| {
+            candidates.sort_unstable();
+            let rank = |name: &str| {
+                let name = name.to_ascii_lowercase();
+                if name == format!("default-project-{region}") {
+                    0
+                } else if name == format!("default-{region}") {
+                    1
+                } else if name == "default" {
+                    2
+                } else {
+                    3
+                }
+            };
+            let best = candidates.iter().min_by_key(|(_, name)| rank(name))?;
+            Some((region.clone(), best.0.to_owned()))
+        })
+        .collect()
+}
+
+#[async_trait]
+impl CloudCredential for NebiusCredential {
+    fn identity(&self) -> &Identity {
+        &self.shared.identity
+    }
+
+    async fn make_client(&self, location: &str) -> Result<Arc<dyn CloudClient>> {
+        Ok(Arc::new(self.client(location)))
+    }
+}
+
+/// A client of one Nebius tenant, bound to one region or to all of them.
+///
+/// Implements [`CloudClient`], [`StopStartInstance`], [`InstanceTags`], [`MachineImage`] and
+/// [`ModifyFirewall`] (a security group per instance).
+#[derive(Clone)]
+pub struct NebiusClient {
+    shared: Arc<Shared>,
+    location: String,
+}
+
+impl fmt::Debug for NebiusClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NebiusClient")
+            .field("ref_id", &self.shared.config.ref_id)
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Region descriptions and countries Nebius documents.
+fn region_info(name: &str) -> (String, &'static str) {
+    let (description, country) = match name {
+        "eu-north1" => ("Europe North 1 (Finland)", "FIN"),
+        "eu-west1" => ("Europe West 1 (Netherlands)", "NLD"),
+        "eu-west2" => ("Europe West 2 (Belgium)", "BEL"),
+        "eu-west3" => ("Europe West 3 (Germany)", "DEU"),
+        "eu-west4" => ("Europe West 4 (France)", "FRA"),
+        "us-central1" => ("US Central 1 (Iowa)", "USA"),
+        "us-east1" => ("US East 1 (Virginia)", "USA"),
+        "us-west1" => ("US West 1 (California)", "USA"),
+        "asia-east1" => ("Asia East 1 (Taiwan)", "TWN"),
+        _ => return (format!("Nebius region {name}"), ""),
+    };
+    (description.to_owned(), country)
+}
+
+/// The name of a resource made for one instance: `<prefix>-<host label>-<8 hex>`, within the
+/// 2–255 characters security groups allow.
+fn resource_name(prefix: &str, hostname: &str) -> String {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let host: String = hostname.chars().take(48).collect();
+    format!("{prefix}-{host}-{}", &suffix[..8])
+}
+
+impl NebiusClient {
+    async fn api(&self) -> Result<&Api> {
+        self.shared.api().await
+    }
+
+    fn me(&self) -> &str {
+        &self.shared.config.ref_id
+    }
+
+    /// The regions this client works in that pass `filter`.
+    async fn regions(&self, filter: &LocationsFilter) -> Result<Vec<&Region>> {
+        let all = self.shared.regions().await?;
+        Ok(all
+            .iter()
+            .filter(|r| {
+                (self.location.is_empty() || r.name == self.location) && filter.matches(&r.name)
+            })
+            .collect())
+    }
+
+    /// The region a create goes to: the requested location, else the client's, else the only
+    /// region.
+    async fn create_region(&self, location: &str) -> Result<&Region> {
+        let all = self.shared.regions().await?;
+        let names = || {
+            all.iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !location.is_empty() && !self.location.is_empty() && location != self.location {
+            return Err(CloudError::invalid(
+                "location",
+                format!(
+                    "{location:?} differs from this client's region {:?}",
+                    self.location
+                ),
+            ));
+        }
+        let wanted = if location.is_empty() {
+            self.location.as_str()
+        } else {
+            location
+        };
+        if wanted.is_empty() {
+            return match all {
+                [only] => Ok(only),
+                _ => Err(CloudError::invalid(
+                    "location",
+                    format!("give the region to create in: one of {}", names()),
+                )),
+            };
+        }
+        all.iter().find(|r| r.name == wanted).ok_or_else(|| {
+            CloudError::invalid(
+                "location",
+                format!(
+                    "{wanted:?} is not a region of this credential ({})",
+                    names()
+                ),
+            )
+        })
+    }
+
+    /// The region of a project of this credential.
+    async fn region_of_project(&self, project: &str) -> Result<Option<&Region>> {
+        Ok(self
+            .shared
+            .regions()
+            .await?
+            .iter()
+            .find(|r| r.project_id == project))
+    }
+
+    /// The subnet new instances of `region` join: the project's first, by id.
+    async fn subnet<'a>(&self, region: &'a Region) -> Result<&'a vpc::Subnet> {
+        region
+            .subnet
+            .get_or_try_init(|| async {
+                let mut subnets = self.api().await?.list_subnets(&region.project_id).await?;
+                subnets.sort_by(|a, b| {
+                    let id = |s: &vpc::Subnet| s.metadata.as_ref().map(|m| m.id.clone());
+                    id(a).cmp(&id(b))
+                });
+                subnets.into_iter().next().ok_or_else(|| {
+                    CloudError::configuration(format!(
+                        "project {} ({}) has no subnet for instances",
+                        region.project_id, region.name
+                    ))
+                })
+            })
+            .await
+    }
+
+    fn convert(&self, w: compute::Instance, region: &str) -> Instance {
+        convert::instance(w, region, &self.shared.config.ssh_user)
+    }
+
+    fn owned(&self, w: &compute::Instance) -> bool {
+        convert::labels(w).get(CRED_REF_ID_TAG).map(String::as_str) == Some(self.me())
+    }
+
+    /// This credential's live instance with `ref_id` in `region`: one on its way out is not it.
+    async fn find_by_ref_id(
+        &self,
+        region: &Region,
+        ref_id: &str,
+    ) -> Result<Option<compute::Instance>> {
+        let mut found = None;
+        self.api()
+            .await?
+            .for_each_instance("create_instance", &region.project_id, |w| {
+                if found.is_none()
+                    && self.owned(&w)
+                    && convert::labels(&w).get(REF_ID_TAG).map(String::as_str) == Some(ref_id)
+                {
+                    let state = w.status.as_ref().map(compute::InstanceStatus::state);
+                    if !matches!(
+                        state,
+                        Some(
+                            compute::instance_status::InstanceState::Deleting
+                                | compute::instance_status::InstanceState::Error
+                        )
+                    ) {
+                        found = Some(w);
+                    }
+                }
+            })
+            .await?;
+        Ok(found)
+    }
+
+    /// The ingress rules of a security group, as the model reports them.
+    async fn rules_of(&self, group: &str) -> Result<Vec<FirewallRule>> {
+        Ok(self
+            .api()
+            .await?
+            .list_security_rules(group)
+            .await?
+            .iter()
+            .filter_map(convert::ingress_rule)
+            .collect())
+    }
+
+    /// The security group gpucloud made for an instance.
+    fn group_of(w: &compute::Instance) -> Option<String> {
+        convert::security_group_ids(w).into_iter().next()
+    }
+
+    /// Makes the security group of a new instance: default-deny inbound, SSH, all outbound,
+    /// and `ingress` (checked rules, with the field they came from).
+    async fn make_group(
+        &self,
+        region: &Region,
+        hostname: &str,
+        labels: &std::collections::HashMap<String, String>,
+        network_id: &str,
+        create: &ValidCreate,
+    ) -> Result<String> {
+        let api = self.api().await?;
+        let group = match api
+            .create_security_group(&vpc::CreateSecurityGroupRequest {
+                metadata: Some(common::ResourceMetadata {
+                    parent_id: region.project_id.clone(),
+                    name: resource_name("gpucloud", hostname),
+                    labels: labels.clone(),
+                    ..common::ResourceMetadata::default()
+                }),
+                spec: Some(vpc::SecurityGroupSpec {
+                    network_id: network_id.to_owned(),
+                }),
+            })
+            .await
+        {
+            Ok(group) => group,
+            Err(Failed { error, made }) => {
+                if let Some(group) = made {
+                    self.undo(&[Undo::Group(group)]).await;
+                }
+                return Err(error);
+            }
+        };
+        let mut specs = vec![convert::ssh_spec(), convert::egress_spec()];
+        for (i, rule) in create.ingress_rules().iter().enumerate() {
+            specs.extend(convert::ingress_specs(
+                &format!("firewall_rules.ingress_rules[{i}]"),
+                rule,
+            )?);
+        }
+        if let Err(e) = self.add_rules(&group, specs).await {
+            self.undo(&[Undo::Group(group.clone())]).await;
+            return Err(e);
+        }
+        Ok(group)
+    }
+
+    async fn add_rules(
+        &self,
+        group: &str,
+        specs: Vec<vpc::SecurityRuleSpec>,
+    ) -> Result<Vec<String>> {
+        let api = self.api().await?;
+        let mut ids = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let id = api
+                .create_security_rule(&vpc::CreateSecurityRuleRequest {
+                    metadata: Some(common::ResourceMetadata {
+                        parent_id: group.to_owned(),
+                        name: resource_name("rule", "gpucloud"),
+                        ..common::ResourceMetadata::default()
+                    }),
+                    spec: Some(spec),
+                })
+                .await
+                .map_err(|f| f.error)?;
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    /// Deletes what a failed create made, newest first; failures are logged, as the create's
+    /// own error is what the caller needs.
+    async fn undo(&self, made: &[Undo]) {
+        let Ok(api) = self.api().await else { return };
+        for step in made.iter().rev() {
+            let result = match step {
+                Undo::Instance(id) => self.delete_and_wait(id).await,
+                Undo::Disk(id) => api.delete_disk(id).await,
+                Undo::Group(id) => api.delete_security_group(id).await,
+            };
+            if let Err(e) = result {
+                tracing::warn!(?step, error = %e, "could not undo a step of a failed create");
+            }
+        }
+    }
+
+    /// Deletes an instance and waits until it is gone.
+    async fn delete_and_wait(&self, id: &str) -> Result<()> {
+        const OP: &str = "terminate_instance";
+        let api = self.api().await?;
+        api.delete_instance(id).await?;
+        let deadline = tokio::time::Instant::now() + self.shared.config.operation_timeout;
+        loop {
+            match api.get_instance(OP, id).await {
+                Err(e) if e.kind().is_not_found() => return Ok(()),
+                Err(e) => return Err(e),
+                Ok(_) if tokio::time::Instant::now() >= deadline => {
+                    return Err(CloudError::provider(
+                        PROVIDER_ID,
+                        OP,
+                        ErrorKind::Timeout,
+                        format!(
+                            "instance {id} is still there {:?} after its delete",
+                            self.shared.config.operation_timeout
+                        ),
+                    ));
+                }
+                Ok(_) => tokio::time::sleep(self.shared.config.poll_interval).await,
+            }
+        }
+    }
+
+    /// The instance made by a create, read back; when it failed at once (no capacity after
+    /// the operation), the create fails with that and everything is deleted.
+    async fn settle(&self, region: &Region, id: &str, made: &[Undo]) -> Result<Instance> {
+        const OP: &str = "create_instance";
+        let w = match self.api().await?.get_instance(OP, id).await {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(instance = %id, error = %e, "created, but reading it back failed");
+                return Err(e);
+            }
+        };
+        if w.status.as_ref().map(compute::InstanceStatus::state)
+            == Some(compute::instance_status::InstanceState::Error)
+        {
+            self.undo(made).await;
+            return Err(CloudError::provider(
+                PROVIDER_ID,
+                OP,
+                ErrorKind::InstanceFailed,
+                format!("instance {id} went into ERROR right after its create; it was deleted"),
+            ));
+        }
+        Ok(self.convert(w, &region.name))
+    }
+
+    /// Stop or start; a refusal for the instance's state is `Conflict` naming the state.
+    async fn action(&self, operation: &'static str, verb: &str, id: &InstanceId) -> Result<()> {
+        let api = self.api().await?;
+        let result = match verb {
+            "stop" => api.stop_instance(id.as_str()).await,
+            _ => api.start_instance(id.as_str()).await,
+        };
+        match result {
+            Err(error) if error.kind() == ErrorKind::Conflict => {
+                let state = match api.get_instance(operation, id.as_str()).await {
+                    Ok(w) => {
+                        let spec_stopped = w.spec.as_ref().is_some_and(|s| s.stopped);
+                        let state = w.status.as_ref().map_or(
+                            compute::instance_status::InstanceState::Unspecified,
+                            compute::InstanceStatus::state,
+                        );
+                        convert::lifecycle(state, spec_stopped).to_string()
+                    }
+                    Err(_) => "in a state that does not allow it".to_owned(),
+                };
+                Err(CloudError::provider(
+                    PROVIDER_ID,
+                    operation,
+                    ErrorKind::Conflict,
+                    format!("instance {id} is {state}: nebius cannot {verb} it now"),
+                )
+                .with_source(error))
+            }
+            other => other,
+        }
+    }
+
+    /// Prices of every preset of `platforms` in `region`, from one calculator batch; an
+    /// estimate that fails leaves every price unknown (logged), never invented.
+    async fn prices(
+        &self,
+        region: &Region,
+        platforms: &[compute::Platform],
+    ) -> BTreeMap<String, Price> {
+        let presets: Vec<(String, String)> = platforms
+            .iter()
+            .flat_map(|p| {
+                let name = p
+                    .metadata
+                    .as_ref()
+                    .map(|m| m.name.clone())
+                    .unwrap_or_default();
+                p.spec
+                    .iter()
+                    .flat_map(|s| s.presets.iter())
+                    .map(move |preset| (name.clone(), preset.name.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if presets.is_empty() {
+            return BTreeMap::new();
+        }
+        let answer = match self.api().await {
+            Ok(api) => api.estimate_instances(&region.project_id, &presets).await,
+            Err(e) => Err(e),
+        };
+        match answer {
+            Ok(answer) => hourly_prices(&presets, &answer),
+            Err(e) => {
+                tracing::warn!(region = %region.name, error = %e, "price estimates failed; prices are unknown");
+                BTreeMap::new()
+            }
+        }
+    }
+}
+
+/// The hourly price of each type from a calculator answer: matched by the name each estimate
+/// was asked under, else by position; a cost that is not a decimal is left unknown.
+fn hourly_prices(
+    asked: &[(String, String)],
+    answer: &billing::EstimateBatchResponse,
+) -> BTreeMap<String, Price> {
+    let currency = if answer.currency.is_empty() {
+        "USD".to_owned()
+    } else {
+        answer.currency.to_ascii_uppercase()
+    };
+    let mut out = BTreeMap::new();
+    for (i, cost) in answer.resource_costs.iter().enumerate() {
+        let name = cost
+            .metadata
+            .as_ref()
+            .map(|m| m.name.clone())
+            .filter(|n| !n.is_empty())
+            .or_else(|| asked.get(i).map(|(p, s)| convert::type_name(p, s)));
+        let total = match &cost.cost_type {
+            Some(billing::resource_cost::CostType::General(g)) => g.total.as_ref(),
+            Some(billing::resource_cost::CostType::FixedInstance(f)) => f.per_instance.as_ref(),
+            Some(billing::resource_cost::CostType::Autoscale(a)) => a.per_instance.as_ref(),
+            None => None,
+        };
+        let hourly = cost
+            .aggregation_unit
+            .as_ref()
+            .is_none_or(|u| u.unit.is_empty() || u.unit.eq_ignore_ascii_case("hour"));
+        if let (Some(name), Some(total), true) = (name, total, hourly)
+            && let Ok(price) = Price::parse(total.cost.trim(), &currency)
+        {
+            out.insert(name, price);
+        }
+    }
+    out
+}
+
+/// A step of a create, undone when a later one fails.
+#[derive(Debug)]
+enum Undo {
+    Group(String),
+    Disk(String),
+    Instance(String),
+}
+
+#[async_trait]
+impl CloudClient for NebiusClient {
+    fn identity(&self) -> &Identity {
+        &self.shared.identity
+    }
+
+    fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn capability_table(&self) -> CapabilityTable<'_> {
+        CapabilityTable {
+            stop_start: Some(self),
+            machine_image: Some(self),
+            modify_firewall: Some(self),
+            tags: Some(self),
+            ..CapabilityTable::NONE
+        }
+    }
+
+    fn create_features(&self) -> CreateFeatures {
+        CreateFeatures {
+            user_data: true,
+            idempotent: true,
+            tags: true,
+            firewall_rules: true,
+            image: true,
+            disk_size: true,
+            ..CreateFeatures::default()
+        }
+    }
+
+    /// The regions where the credential has a project.
+    async fn locations(&self, _args: GetLocationsArgs) -> Result<Vec<Location>> {
+        Ok(self
+            .regions(&LocationsFilter::all())
+            .await?
+            .into_iter()
+            .map(|r| {
+                let (description, country) = region_info(&r.name);
+                Location {
+                    name: r.name.clone(),
+                    description,
+                    available: true,
+                    country: country.to_owned(),
+                    ..Location::default()
+                }
+            })
+            .collect())
+    }
+
+    async fn instance_types(&self, args: &GetInstanceTypeArgs) -> Result<Vec<InstanceType>> {
+        let api = self.api().await?;
+        let regions = self.regions(&args.locations).await?;
+        let parent = self.shared.config.tenant_id.trim();
+        let mut tenant_allowances = None;
+        let mut out = Vec::new();
+        for region in regions {
+            let platforms = api.list_platforms(&region.project_id).await?;
+            let allowances = if parent.is_empty() {
+                Allowances::new(&api.list_quota_allowances(&region.project_id).await?)
+            } else {
+                if tenant_allowances.is_none() {
+                    tenant_allowances =
+                        Some(Allowances::new(&api.list_quota_allowances(parent).await?));
+                }
+                tenant_allowances.clone().unwrap_or_default()
+            };
+            let prices = self.prices(region, &platforms).await;
+            for platform in &platforms {
+                out.extend(convert::instance_types(
+                    &region.name,
+                    platform,
+                    &allowances,
+                    |name| prices.get(name).cloned(),
+                ));
+            }
+        }
+        Ok(args.apply(out))
+    }
+
+    async fn create_instance(&self, create: ValidCreate) -> Result<Instance> {
+        const OP: &str = "create_instance";
+        let attrs = create.attrs();
+        let region = self.create_region(&attrs.location).await?;
+        let Some((platform, preset)) = convert::split_type_name(&attrs.instance_type) else {
+            return Err(CloudError::invalid(
+                "instance_type",
+                format!(
+                    "{:?} is not a Nebius type: <platform>.<preset>, as `gpucloud types` lists",
+                    attrs.instance_type
+                ),
+            ));
+        };
+        let hostname = create.hostname().to_owned();
+        let fingerprint = create.public_key().fingerprint_sha256();
+        // The per-instance security group filters inbound traffic, and can change after
+        // create; the host firewall of the bootstrap is opened fully so it never contradicts it.
+        let open = FirewallRule::range(1, u16::MAX, Vec::new());
+        let user_data = Bootstrap::new(&self.shared.config.ssh_user, &attrs.public_key)?
+            .with_ingress_rules(std::slice::from_ref(&open))?
+            .with_user_data(create.user_data().unwrap_or_default())?
+            .render();
+        let user_data = String::from_utf8(user_data).map_err(|_| {
+            CloudError::invalid(
+                "user_data_base64",
+                "Nebius takes cloud-init user data as text",
+            )
+        })?;
+        let labels: std::collections::HashMap<String, String> = Bookkeeping {
+            ref_id: attrs.ref_id.clone(),
+            cred_ref_id: self.me().to_owned(),
+            created_at: None,
+        }
+        .encode_with(create.tags())
+        .into_iter()
+        .collect();
+        let disk_gib = if attrs.disk_size_bytes.is_zero() {
+            i64::from(self.shared.config.boot_disk_gib)
+        } else {
+            let bytes = attrs.disk_size_bytes.byte_count();
+            i64::try_from((bytes + (1 << 30) - 1) / (1 << 30)).map_err(|_| {
+                CloudError::invalid("disk_size_bytes", "too large for a Nebius disk")
+            })?
+        };
+
+        let _guard = self.shared.create_lock.lock().await;
+        if let Some(existing) = self.find_by_ref_id(region, &attrs.ref_id).await? {
+            let mut instance = self.convert(existing, &region.name);
+            instance.pub_key_fingerprint = fingerprint;
+            return Ok(instance);
+        }
+        let api = self.api().await?;
+        // Everything that can be refused without creating anything comes first.
+        let image = if attrs.image_id.is_empty() {
+            api.latest_image(&self.shared.config.image_family, &region.project_id)
+                .await?
+        } else {
+            api.get_image(&attrs.image_id).await.map_err(|e| {
+                if e.kind().is_not_found() {
+                    CloudError::invalid("image_id", format!("no Nebius image {:?}", attrs.image_id))
+                        .with_source(e)
+                } else {
+                    e
+                }
+            })?
+        };
+        let image_id = image
+            .metadata
+            .as_ref()
+            .map(|m| m.id.clone())
+            .unwrap_or_default();
+        let subnet = self.subnet(region).await?;
+        let subnet_id = subnet
+            .metadata
+            .as_ref()
+            .map(|m| m.id.clone())
+            .unwrap_or_default();
+        let network_id = subnet
+            .spec
+            .as_ref()
+            .map(|s| s.network_id.clone())
+            .unwrap_or_default();
+
+        let mut made = Vec::new();
+        let group = self
+            .make_group(region, &hostname, &labels, &network_id, &create)
+            .await?;
+        made.push(Undo::Group(group.clone()));
+        let disk = api
+            .create_disk(&compute::CreateDiskRequest {
+                metadata: Some(common::ResourceMetadata {
+                    parent_id: region.project_id.clone(),
+                    name: resource_name("boot", &hostname),
+                    labels: labels.clone(),
+                    ..common::ResourceMetadata::default()
+                }),
+                spec: Some(compute::DiskSpec {
+                    size: Some(compute::disk_spec::Size::SizeGibibytes(disk_gib)),
+                    r#type: compute::disk_spec::DiskType::NetworkSsd as i32,
+                    source: Some(compute::disk_spec::Source::SourceImageId(image_id.clone())),
+                    ..compute::DiskSpec::default()
+                }),
+            })
+            .await;
+        let disk = match disk {
+            Ok(id) => id,
+            Err(Failed { error, made: disk }) => {
+                made.extend(disk.map(Undo::Disk));
+                self.undo(&made).await;
+                return Err(error);
+            }
+        };
+        made.push(Undo::Disk(disk.clone()));
+        let request = compute::CreateInstanceRequest {
+            metadata: Some(common::ResourceMetadata {
+                parent_id: region.project_id.clone(),
+                name: if attrs.name.trim().is_empty() {
+                    attrs.ref_id.clone()
+                } else {
+                    attrs.name.clone()
+                },
+                labels,
+                ..common::ResourceMetadata::default()
+            }),
+            spec: Some(compute::InstanceSpec {
+                resources: Some(compute::ResourcesSpec {
+                    platform: platform.to_owned(),
+                    size: Some(compute::resources_spec::Size::Preset(preset.to_owned())),
+                }),
+                network_interfaces: vec![compute::NetworkInterfaceSpec {
+                    subnet_id,
+                    name: "eth0".to_owned(),
+                    ip_address: Some(compute::IpAddress::default()),
+                    public_ip_address: Some(compute::PublicIpAddress::default()),
+                    security_groups: vec![compute::SecurityGroup { id: group.clone() }],
+                    ..compute::NetworkInterfaceSpec::default()
+                }],
+                boot_disk: Some(compute::AttachedDiskSpec {
+                    attach_mode: compute::attached_disk_spec::AttachMode::ReadWrite as i32,
+                    r#type: Some(compute::attached_disk_spec::Type::ExistingDisk(
+                        compute::ExistingDisk { id: disk },
+                    )),
+                    device_id: "boot".to_owned(),
+                }),
+                cloud_init_user_data: user_data,
+                hostname,
+                ..compute::InstanceSpec::default()
+            }),
+        };
+        let id = match api.create_instance(&request).await {
+            Ok(id) => id,
+            // The operation failed but names the instance: delete it with the rest.
+            Err(Failed {
+                error,
+                made: Some(id),
+            }) => {
+                made.push(Undo::Instance(id));
+                self.undo(&made).await;
+                return Err(error);
+            }
+            Err(Failed { error, made: None }) if error.outcome_unknown() => {
+                // The create may have happened: the RefID says. Never create again here.
+                tracing::info!(ref_id = %attrs.ref_id, %error, "create outcome unknown; looking the instance up");
+                match self.find_by_ref_id(region, &attrs.ref_id).await {
+                    Ok(Some(found)) => {
+                        let id = found
+                            .metadata
+                            .as_ref()
+                            .map(|m| m.id.clone())
+                            .unwrap_or_default();
+                        made.push(Undo::Instance(id.clone()));
+                        let mut instance = self.settle(region, &id, &made).await?;
+                        instance.pub_key_fingerprint = fingerprint;
+                        return Ok(instance);
+                    }
+                    Ok(None) => {
+                        self.undo(&made).await;
+                        return Err(error);
+                    }
+                    // Neither known nor absent: what was made stays, findable by its RefID
+                    // label; a create with the same RefID resolves it.
+                    Err(lookup) => {
+                        return Err(CloudError::provider(
+                            PROVIDER_ID,
+                            OP,
+                            error.kind(),
+                            format!(
+                                "create outcome unknown ({error}) and the lookup by RefID failed \
+                                 ({lookup}); create again with the same RefID to resolve it"
+                            ),
+                        )
+                        .with_retry(gpucloud_core::Retry::Transient)
+                        .with_delivery(gpucloud_core::Delivery::Unknown));
+                    }
+                }
+            }
+            Err(Failed { error, made: None }) => {
+                self.undo(&made).await;
+                return Err(error);
+            }
+        };
+        made.push(Undo::Instance(id.clone()));
+        let mut instance = self.settle(region, &id, &made).await?;
+        instance.pub_key_fingerprint = fingerprint;
+        instance.firewall_rules = FirewallRules {
+            ingress_rules: self.rules_of(&group).await.unwrap_or_default(),
+            egress_rules: Vec::new(),
+        };
+        Ok(instance)
+    }
+
+    async fn get_instance(&self, id: &InstanceId) -> Result<Instance> {
+        const OP: &str = "get_instance";
+        let api = self.api().await?;
+        let w = api.get_instance(OP, id.as_str()).await?;
+        let project = w.metadata.as_ref().map_or("", |m| m.parent_id.as_str());
+        let Some(region) = self.region_of_project(project).await? else {
+            return Err(CloudError::instance_not_found(PROVIDER_ID, OP, id.as_str()));
+        };
+        if !self.location.is_empty() && region.name != self.location {
+            return Err(CloudError::instance_not_found(PROVIDER_ID, OP, id.as_str()));
+        }
+        let group = Self::group_of(&w);
+        let mut instance = self.convert(w, &region.name);
+        if let Some(group) = group {
+            instance.firewall_rules.ingress_rules = self.rules_of(&group).await?;
+        }
+        Ok(instance)
+    }
+
+    /// This credential's instances; firewall rules are reported by `get_instance` only (one
+    /// more call per instance).
+    async fn list_instances(&self, args: &ListInstancesArgs) -> Result<Vec<Instance>> {
+        const OP: &str = "list_instances";
+        let api = self.api().await?;
+        let mut out = Vec::new();
+        for region in self.regions(&args.locations).await? {
+            api.for_each_instance(OP, &region.project_id, |w| {
+                if self.owned(&w) {
+                    let instance = self.convert(w, &region.name);
+                    if args.matches(&instance) {
+                        out.push(instance);
+                    }
+                }
+            })
+            .await?;
+        }
+        Ok(out)
+    }
+
+    async fn terminate_instance(&self, id: &InstanceId) -> Result<()> {
+        const OP: &str = "terminate_instance";
+        let api = self.api().await?;
+        let w = match api.get_instance(OP, id.as_str()).await {
+            Ok(w) => w,
+            Err(e) if e.kind().is_not_found() => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let disk = convert::boot_disk_id(&w).map(str::to_owned);
+        let group = Self::group_of(&w);
+        self.delete_and_wait(id.as_str()).await?;
+        // The instance is gone: a terminate called again would not find these any more, so a
+        // failure names what is left.
+        let left = |what: &str, rid: &str, e: CloudError| {
+            CloudError::provider(
+                PROVIDER_ID,
+                OP,
+                e.kind(),
+                format!("instance {id} is deleted, but its {what} {rid} is left: {e}"),
+            )
+            .with_retry(e.retry())
+            .with_source(e)
+        };
+        if let Some(disk) = disk {
+            api.delete_disk(&disk)
+                .await
+                .map_err(|e| left("boot disk", &disk, e))?;
+        }
+        if let Some(group) = group {
+            api.delete_security_group(&group)
+                .await
+                .map_err(|e| left("security group", &group, e))?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl StopStartInstance for NebiusClient {
+    async fn stop_instance(&self, id: &InstanceId) -> Result<()> {
+        self.action("stop_instance", "stop", id).await
+    }
+
+    async fn start_instance(&self, id: &InstanceId) -> Result<()> {
+        self.action("start_instance", "start", id).await
+    }
+}
+
+#[async_trait]
+impl InstanceTags for NebiusClient {
+    /// Replaces the user's labels, keeping gpucloud's bookkeeping labels.
+    async fn update_instance_tags(&self, args: &ValidTagUpdate) -> Result<()> {
+        const OP: &str = "update_instance_tags";
+        let api = self.api().await?;
+        let w = api.get_instance(OP, args.instance_id().as_str()).await?;
+        let Some(mut metadata) = w.metadata.clone() else {
+            return Err(error::decode(OP, "the instance has no metadata"));
+        };
+        let (bookkeeping, _) = Bookkeeping::decode(metadata.labels.clone());
+        metadata.labels = bookkeeping.encode_with(args.tags()).into_iter().collect();
+        api.update_instance(&compute::UpdateInstanceRequest {
+            metadata: Some(metadata),
+            spec: w.spec,
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl MachineImage for NebiusClient {
+    /// The public images of the client's regions.
+    async fn images(&self, args: &GetImageArgs) -> Result<Vec<Image>> {
+        let api = self.api().await?;
+        let mut out: Vec<Image> = Vec::new();
+        for region in self.regions(&LocationsFilter::all()).await? {
+            for w in api.list_public_images(&region.name).await? {
+                let image = convert::image(&w, "nebius");
+                if args.matches(&image) && !out.iter().any(|i| i.id == image.id) {
+                    out.push(image);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl ModifyFirewall for NebiusClient {
+    /// Adds the rules not already in the instance's security group; none missing is success.
+    async fn add_firewall_rules(&self, args: &ValidFirewallAdd) -> Result<()> {
+        const OP: &str = "add_firewall_rules";
+        let api = self.api().await?;
+        let w = api.get_instance(OP, args.instance_id().as_str()).await?;
+        let Some(group) = Self::group_of(&w) else {
+            return Err(CloudError::provider(
+                PROVIDER_ID,
+                OP,
+                ErrorKind::Conflict,
+                format!(
+                    "instance {} has no security group gpucloud can change",
+                    args.instance_id()
+                ),
+            ));
+        };
+        let existing = self.rules_of(&group).await?;
+        let mut specs = Vec::new();
+        for (i, rule) in missing_rules(&existing, args.ingress_rules())
+            .into_iter()
+            .enumerate()
+        {
+            specs.extend(convert::ingress_specs(
+                &format!("firewall_rules.ingress_rules[{i}]"),
+                rule,
+            )?);
+        }
+        self.add_rules(&group, specs).await.map(drop)
+    }
+
+    /// Removes rules of the instance's security group by id; ids not in it are ignored, so
+    /// another instance's rule is never touched.
+    async fn revoke_firewall_rules(&self, args: &ValidFirewallRevoke) -> Result<()> {
+        const OP: &str = "revoke_firewall_rules";
+        let api = self.api().await?;
+        let w = api.get_instance(OP, args.instance_id().as_str()).await?;
+        let Some(group) = Self::group_of(&w) else {
+            return Ok(());
+        };
+        let present: Vec<String> = api
+            .list_security_rules(&group)
+            .await?
+            .into_iter()
+            .filter_map(|r| r.metadata.map(|m| m.id))
+            .collect();
+        for id in args.rule_ids() {
+            if present.contains(id) {
+                api.delete_security_rule(id).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gpucloud_core::{Capability, CloudClientExt};
+    use gpucloud_nebius_proto::iam::v1 as iam;
+    use secrecy::SecretString;
+
+    fn credential() -> NebiusCredential {
+        NebiusCredential::new(
+            NebiusConfig::new(crate::NebiusAuth::Token(SecretString::from(
+                "iam-secret".to_owned(),
+            )))
+            .with_project("eu-north1", "project-e00a")
+            .with_api_endpoint("http://127.0.0.1:9")
+            .with_ref_id("cred-1"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn capabilities_are_declared_exactly() {
+        let client = credential().client("eu-north1");
+        let caps = client.capabilities();
+        for c in [
+            Capability::CreateInstance,
+            Capability::TerminateInstance,
+            Capability::CreateIdempotentInstance,
+            Capability::InstanceUserData,
+            Capability::StopStartInstance,
+            Capability::MachineImage,
+            Capability::ModifyFirewall,
+            Capability::Tags,
+        ] {
+            assert!(caps.contains(c), "{c:?}");
+        }
+        assert!(!caps.contains(Capability::RebootInstance));
+        assert!(!caps.contains(Capability::ResizeInstanceVolume));
+        assert!(client.reboot().is_err());
+        let features = client.create_features();
+        assert!(features.firewall_rules && features.disk_size && features.image);
+        assert!(!features.spot && !features.egress_filtering);
+    }
+
+    #[test]
+    fn the_identity_hides_secrets_and_is_shared() {
+        let cred = credential();
+        assert!(cred.identity().tenant_id().starts_with("nebius-"));
+        assert_eq!(cred.identity().api_type(), ApiType::Locational);
+        assert_eq!(cred.identity().reference_id(), "cred-1");
+        assert!(!format!("{cred:?}").contains("iam-secret"));
+        assert!(!format!("{:?}", cred.client("")).contains("iam-secret"));
+        assert_eq!(cred.client("x").identity(), cred.identity());
+        assert_eq!(cred.token_exchanges(), 0);
+    }
+
+    fn project(id: &str, name: &str, region: &str) -> iam::Container {
+        iam::Container {
+            metadata: Some(common::ResourceMetadata {
+                id: id.into(),
+                name: name.into(),
+                ..Default::default()
+            }),
+            spec: Some(iam::ContainerSpec {
+                region: region.into(),
+            }),
+            status: None,
+        }
+    }
+
+    #[test]
+    fn projects_are_chosen_per_region_by_name_then_id() {
+        let projects = [
+            project("project-e00z", "default-project-eu-north1", "eu-north1"),
+            project("project-e00a", "scratch", "eu-north1"),
+            project("project-u00b", "b", "us-central1"),
+            project("project-u00a", "a", "us-central1"),
+            project("project-x", "no region", ""),
+        ];
+        assert_eq!(
+            choose_projects(&projects),
+            [
+                ("eu-north1".to_owned(), "project-e00z".to_owned()),
+                ("us-central1".to_owned(), "project-u00a".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn calculator_answers_become_prices_by_name_or_position() {
+        let asked = vec![
+            ("gpu-h100-sxm".to_owned(), "1gpu".to_owned()),
+            ("gpu-h100-sxm".to_owned(), "8gpu".to_owned()),
+            ("cpu-d3".to_owned(), "2vcpu".to_owned()),
+        ];
+        let cost = |name: &str, cost: &str, unit: &str| billing::ResourceCost {
+            metadata: Some(common::ResourceMetadata {
+                name: name.into(),
+                ..Default::default()
+            }),
+            aggregation_unit: Some(billing::AggregationUnit {
+                unit: unit.into(),
+                unit_type: 0,
+            }),
+            cost_type: Some(billing::resource_cost::CostType::General(
+                billing::GeneralResourceCost {
+                    total: Some(billing::CostBreakdown {
+                        cost: cost.into(),
+                        ..Default::default()
+                    }),
+                },
+            )),
+            ..Default::default()
+        };
+        let answer = billing::EstimateBatchResponse {
+            resource_costs: vec![
+                cost("", "2.95", "hour"),
+                cost("gpu-h100-sxm.8gpu", "23.60", ""),
+                cost("cpu-d3.2vcpu", "not a number", "hour"),
+            ],
+            currency: "USD".into(),
+            ..Default::default()
+        };
+        let prices = hourly_prices(&asked, &answer);
+        assert_eq!(
+            prices["gpu-h100-sxm.1gpu"],
+            Price::parse("2.95", "USD").unwrap()
+        );
+        assert_eq!(
+            prices["gpu-h100-sxm.8gpu"],
+            Price::parse("23.60", "USD").unwrap()
+        );
+        assert!(!prices.contains_key("cpu-d3.2vcpu"), "unreadable: unknown");
+        let monthly = billing::EstimateBatchResponse {
+            resource_costs: vec![cost("gpu-h100-sxm.1gpu", "2153", "month")],
+            ..Default::default()
+        };
+        assert!(
+            hourly_prices(&asked, &monthly).is_empty(),
+            "not per hour: unknown"
+        );
+    }
+
+    #[test]
+    fn resource_names_fit_nebius_rules() {
+        let name = resource_name("gpucloud", &"x".repeat(63));
+        assert!(name.len() <= 255 && name.starts_with("gpucloud-"));
+        assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    }
+
+    #[tokio::test]
+    async fn a_create_in_a_region_not_configured_is_refused_before_any_request() {
+        let client = credential().client("");
+        let err = client.create_region("us-central1").await.unwrap_err();
+        assert!(
+            matches!(err, CloudError::InvalidArgument { ref field, .. } if field == "location"),
+            "{err}"
+        );
+        assert_eq!(client.create_region("").await.unwrap().name, "eu-north1");
+        let bound = credential().client("eu-north1");
+        assert!(bound.create_region("eu-west1").await.is_err());
+    }
+}

@@ -1,0 +1,293 @@
+//! Every fault of the fake, and what is left on it afterwards: a create that fails leaves no
+//! instance, disk or security group; one whose answer was lost leaves exactly one instance,
+//! the one returned.
+
+use std::time::Duration;
+
+use gpucloud_core::{CloudClient, ErrorKind, ListInstancesArgs, Retry};
+use gpucloud_fakes::kit::Fault;
+use gpucloud_fakes::nebius::{Operation, OperationFailure};
+use tonic::Code;
+
+use crate::fixture::{self, REGION, attrs};
+
+#[tokio::test]
+async fn an_exhausted_gpu_quota_is_quota_exceeded_and_leaves_nothing() {
+    let env = fixture::start().await;
+    env.fake
+        .state()
+        .set_quota_limit(REGION, "compute.instance.gpu.h100", 0);
+    let err = env.create(&attrs("quota")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::QuotaExceeded, "{err}");
+    assert_eq!(err.retry(), Retry::Never);
+    env.assert_nothing_left();
+}
+
+#[tokio::test]
+async fn no_capacity_is_insufficient_capacity_and_leaves_nothing() {
+    let env = fixture::start().await;
+    env.fake
+        .state()
+        .set_capacity(REGION, "gpu-h100-sxm", "1gpu-16vcpu-200gb", 0);
+    let err = env.create(&attrs("capacity")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InsufficientCapacity, "{err}");
+    env.assert_nothing_left();
+}
+
+#[tokio::test]
+async fn a_create_operation_that_fails_carries_its_status_and_leaves_nothing() {
+    let env = fixture::start().await;
+    env.fake.state().fail_next_operation(
+        Operation::CreateInstance,
+        OperationFailure::NotEnoughResources,
+    );
+    let err = env.create(&attrs("op-fails")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InsufficientCapacity, "{err}");
+    env.assert_nothing_left();
+}
+
+#[tokio::test]
+async fn a_failed_disk_rolls_back_the_security_group() {
+    let env = fixture::start().await;
+    env.fake.state().fail_next_operation(
+        Operation::CreateDisk,
+        OperationFailure::Status(Code::FailedPrecondition, "image is broken".into()),
+    );
+    let err = env.create(&attrs("disk-fails")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    env.assert_nothing_left();
+}
+
+#[tokio::test]
+async fn a_failed_security_rule_rolls_back_its_group() {
+    let env = fixture::start().await;
+    env.fake.state().fail_next_operation(
+        Operation::CreateSecurityRule,
+        OperationFailure::Status(Code::PermissionDenied, "no".into()),
+    );
+    let err = env.create(&attrs("rule-fails")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    env.assert_nothing_left();
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_is_lost_makes_one_instance_and_returns_it() {
+    let env = fixture::start().await;
+    env.fake.state().set_fault(Fault::CommitThenDropResponse {
+        operation: Operation::CreateInstance,
+        times: 1,
+    });
+    let created = env.create(&attrs("lost-answer")).await.unwrap();
+    let instances = env.fake.state().instances();
+    assert_eq!(instances.len(), 1, "{instances:?}");
+    assert_eq!(instances[0].id, created.cloud_id.as_str());
+    assert_eq!(env.fake.state().disks().len(), 1);
+    assert_eq!(env.fake.state().security_groups().len(), 1);
+    env.client()
+        .terminate_instance(&created.cloud_id)
+        .await
+        .unwrap();
+    env.assert_nothing_left();
+}
+
+#[tokio::test]
+async fn every_lost_create_answer_is_resolved_by_ref_id_without_a_second_instance() {
+    let env = fixture::start().await;
+    // More lost answers than the driver's attempts: the lookup by RefID decides.
+    env.fake.state().set_fault(Fault::CommitThenDropResponse {
+        operation: Operation::CreateInstance,
+        times: 10,
+    });
+    let created = env.create(&attrs("lost-all")).await.unwrap();
+    assert_eq!(env.fake.state().instances().len(), 1);
+    env.fake.state().clear_faults();
+    // The same RefID again: the same instance.
+    let again = env.create(&attrs("lost-all")).await.unwrap();
+    assert_eq!(again.cloud_id, created.cloud_id);
+    env.client()
+        .terminate_instance(&created.cloud_id)
+        .await
+        .unwrap();
+    env.assert_nothing_left();
+}
+
+#[tokio::test]
+async fn a_terminate_whose_answer_is_lost_still_removes_everything() {
+    let env = fixture::start().await;
+    let created = env.create(&attrs("lost-delete")).await.unwrap();
+    env.fake.state().set_fault(Fault::CommitThenDropResponse {
+        operation: Operation::DeleteInstance,
+        times: 1,
+    });
+    env.client()
+        .terminate_instance(&created.cloud_id)
+        .await
+        .unwrap();
+    env.assert_nothing_left();
+}
+
+#[tokio::test]
+async fn unavailable_and_deadline_exceeded_are_retried() {
+    let env = fixture::start().await;
+    let client = env.client();
+    for status in [503, 504, 500] {
+        env.fake.state().set_fault_for(
+            Operation::ListInstances,
+            Fault::ServerError { status, times: 2 },
+        );
+        client
+            .list_instances(&ListInstancesArgs::default())
+            .await
+            .unwrap();
+    }
+    // More failures than attempts: the error says so.
+    env.fake.state().set_fault_for(
+        Operation::ListInstances,
+        Fault::ServerError {
+            status: 503,
+            times: 50,
+        },
+    );
+    let err = client
+        .list_instances(&ListInstancesArgs::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert_eq!(err.retry(), Retry::Exhausted);
+}
+
+#[tokio::test]
+async fn throttling_is_waited_out() {
+    let env = fixture::start().await;
+    env.fake.state().set_fault_for(
+        Operation::ListPlatforms,
+        Fault::RateLimited {
+            retry_after_secs: 0,
+            times: 2,
+        },
+    );
+    let types = env
+        .client()
+        .instance_types(&gpucloud_core::GetInstanceTypeArgs::default())
+        .await
+        .unwrap();
+    assert!(!types.is_empty());
+}
+
+#[tokio::test]
+async fn faults_on_create_steps_are_retried_with_the_same_idempotency_key() {
+    let env = fixture::start().await;
+    for operation in [
+        Operation::CreateSecurityGroup,
+        Operation::CreateSecurityRule,
+        Operation::CreateDisk,
+        Operation::CreateInstance,
+        Operation::GetOperation,
+    ] {
+        env.fake.state().set_fault_for(
+            operation,
+            Fault::ServerError {
+                status: 503,
+                times: 1,
+            },
+        );
+        env.fake
+            .state()
+            .set_fault_for(operation, Fault::ConnectionReset { times: 1 });
+    }
+    let created = env.create(&attrs("flaky")).await.unwrap();
+    assert_eq!(env.fake.state().instances().len(), 1);
+    assert_eq!(env.fake.state().disks().len(), 1);
+    assert_eq!(env.fake.state().security_groups().len(), 1);
+    assert_eq!(env.fake.state().mutations_without_idempotency_key(), 0);
+    env.client()
+        .terminate_instance(&created.cloud_id)
+        .await
+        .unwrap();
+    env.assert_nothing_left();
+}
+
+#[tokio::test]
+async fn an_unreadable_answer_is_a_decode_error() {
+    let env = fixture::start().await;
+    env.fake
+        .state()
+        .set_fault_for(Operation::GetInstance, Fault::MalformedJson { times: 5 });
+    let err = env
+        .client()
+        .get_instance(&gpucloud_core::InstanceId::new("computeinstance-e00x"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::Internal | ErrorKind::Decode),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn latency_beyond_the_request_timeout_is_a_timeout() {
+    let env = fixture::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixture::config(&env.fake, &dir).with_request_timeout(Duration::from_millis(100));
+    let client = gpucloud_nebius::NebiusCredential::new(config)
+        .unwrap()
+        .client("");
+    // Warm up the token first, so the timeout hits the list itself.
+    client
+        .list_instances(&ListInstancesArgs::default())
+        .await
+        .unwrap();
+    env.fake.state().set_fault_for(
+        Operation::ListInstances,
+        Fault::Latency(Duration::from_millis(400)),
+    );
+    let err = client
+        .list_instances(&ListInstancesArgs::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+}
+
+#[tokio::test]
+async fn faults_on_terminate_steps_are_retried_and_leave_nothing() {
+    let env = fixture::start().await;
+    let created = env.create(&attrs("flaky-terminate")).await.unwrap();
+    for operation in [
+        Operation::DeleteInstance,
+        Operation::GetInstance,
+        Operation::DeleteDisk,
+        Operation::DeleteSecurityGroup,
+    ] {
+        env.fake.state().set_fault_for(
+            operation,
+            Fault::ServerError {
+                status: 503,
+                times: 1,
+            },
+        );
+    }
+    env.client()
+        .terminate_instance(&created.cloud_id)
+        .await
+        .unwrap();
+    env.assert_nothing_left();
+}
+
+#[tokio::test]
+async fn a_boot_disk_that_cannot_be_deleted_is_named_in_the_error() {
+    let env = fixture::start().await;
+    let created = env.create(&attrs("disk-stays")).await.unwrap();
+    env.fake.state().fail_next_operation(
+        Operation::DeleteDisk,
+        OperationFailure::Status(Code::PermissionDenied, "locked".into()),
+    );
+    let err = env
+        .client()
+        .terminate_instance(&created.cloud_id)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    let disk = &env.fake.state().disks()[0].id;
+    assert!(err.to_string().contains(disk.as_str()), "{err}");
+    assert!(env.fake.state().instances().is_empty());
+}

@@ -1,0 +1,6 @@
+//! Every operation and every fault of the Nebius provider against the fake Nebius API, with
+//! what is left on the fake asserted afterwards.
+
+mod faults;
+mod fixture;
+mod ops;

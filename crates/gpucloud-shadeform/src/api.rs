@@ -1,0 +1,116 @@
+//! The typed API calls: one function per endpoint, wire types in and out, nothing of the
+//! model. Ids reach a path only after the caller checked them (UUIDs, `path_safe` key ids).
+
+use gpucloud_core::{CloudError, ErrorKind, Result};
+use gpucloud_http::{HttpClient, Request};
+
+use crate::wire;
+
+/// A key id that can go into a path: non-empty, letters, digits and `-` only.
+pub(crate) fn path_safe(id: &str) -> bool {
+    !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// `GET /instances/types` with the API's own query filters.
+pub(crate) async fn types(
+    http: &HttpClient,
+    op: &'static str,
+    query: &[(&'static str, String)],
+) -> Result<Vec<wire::InstanceType>> {
+    let mut request = Request::get(op, "instances/types");
+    for (name, value) in query {
+        request = request.query(*name, value.clone());
+    }
+    let types: wire::InstanceTypes = http.send_json(request).await?;
+    Ok(types.instance_types)
+}
+
+/// `GET /instances`: every instance not deleted (`deleting` ones included).
+pub(crate) async fn instances(http: &HttpClient, op: &'static str) -> Result<Vec<wire::Instance>> {
+    let list: wire::Instances = http.send_json(Request::get(op, "instances")).await?;
+    Ok(list.instances)
+}
+
+/// `GET /instances/{id}/info`.
+pub(crate) async fn info(
+    http: &HttpClient,
+    op: &'static str,
+    id: &uuid::Uuid,
+) -> Result<wire::Instance> {
+    http.send_json(Request::get(op, format!("instances/{id}/info")).about_instance())
+        .await
+}
+
+/// `POST /instances/create`.
+pub(crate) async fn create(
+    http: &HttpClient,
+    op: &'static str,
+    body: &wire::CreateRequest,
+) -> Result<wire::CreateResponse> {
+    http.send_json(Request::post(op, "instances/create").json(body)?.create())
+        .await
+}
+
+/// `POST /instances/{id}/delete`; an instance already gone counts as deleted.
+pub(crate) async fn delete(http: &HttpClient, op: &'static str, id: &uuid::Uuid) -> Result<()> {
+    let request = Request::post(op, format!("instances/{id}/delete"))
+        .idempotent(true)
+        .about_instance();
+    match http.send(request).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::InstanceNotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// `POST /instances/{id}/restart`.
+pub(crate) async fn restart(http: &HttpClient, op: &'static str, id: &uuid::Uuid) -> Result<()> {
+    http.send(Request::post(op, format!("instances/{id}/restart")).about_instance())
+        .await
+        .map(drop)
+}
+
+/// `POST /instances/{id}/update` with the tags only (omitted fields are kept).
+pub(crate) async fn update_tags(
+    http: &HttpClient,
+    op: &'static str,
+    id: &uuid::Uuid,
+    tags: Vec<String>,
+) -> Result<()> {
+    let request = Request::post(op, format!("instances/{id}/update"))
+        .json(&wire::UpdateTags { tags })?
+        .idempotent(true)
+        .about_instance();
+    http.send(request).await.map(drop)
+}
+
+/// `GET /sshkeys`.
+pub(crate) async fn keys(http: &HttpClient, op: &'static str) -> Result<Vec<wire::SshKey>> {
+    let keys: wire::SshKeys = http.send_json(Request::get(op, "sshkeys")).await?;
+    Ok(keys.ssh_keys)
+}
+
+/// `POST /sshkeys/add`.
+pub(crate) async fn add_key(
+    http: &HttpClient,
+    op: &'static str,
+    body: &wire::AddSshKey,
+) -> Result<String> {
+    let added: wire::AddSshKeyResponse = http
+        .send_json(Request::post(op, "sshkeys/add").json(body)?)
+        .await?;
+    Ok(added.id)
+}
+
+/// `POST /sshkeys/{id}/delete`.
+pub(crate) async fn delete_key(http: &HttpClient, op: &'static str, id: &str) -> Result<()> {
+    if !path_safe(id) {
+        return Err(CloudError::invalid(
+            "ssh_key_id",
+            format!("{id:?} is not a key id"),
+        ));
+    }
+    http.send(Request::post(op, format!("sshkeys/{id}/delete")).idempotent(true))
+        .await
+        .map(drop)
+}

@@ -1,0 +1,871 @@
+//! Pure conversions between Shadeform's JSON and the model, both directions: the location
+//! table, stable type names and ids, GPUs, the catalog, instance states, instances, tags, the
+//! SSH-key name and the launch script.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use base64::Engine as _;
+use gpucloud_bootstrap::Bootstrap;
+use gpucloud_core::hostname::{instance_hostname, is_dns_label};
+use gpucloud_core::sshkey::PublicKey;
+use gpucloud_core::text::hex;
+use gpucloud_core::{
+    Architecture, Bookkeeping, Bytes, BytesUnit, CloudError, Gpu, Instance, InstanceId,
+    InstanceType, InstanceTypeId, LifecycleStatus, Location, Manufacturer, PortMapping, Price,
+    Result, Status, Storage, Tags,
+};
+use sha2::Digest as _;
+
+use crate::wire;
+
+/// The provider id.
+pub(crate) const PROVIDER: &str = "shadeform";
+
+/// Upstream regions → gpucloud locations.
+///
+/// Shadeform reports each offer's region as its upstream cloud spells it (`canada-1`,
+/// `helsinki-finland-5`, `us-east-1a`); several clouds' regions are one place. The location
+/// is the stable, cloud-independent place a control plane filters and groups by; the upstream
+/// region stays visible as the sub-location. An upstream rename is one row here. A region
+/// this table does not know keeps its own name as the location (lower-cased), so nothing is
+/// invented and a later row only moves that one region.
+pub(crate) const REGION_LOCATIONS: &[(&str, &str)] = &[
+    ("us-east-1", "us-east"),
+    ("us-east-1a", "us-east"),
+    ("us-east-2", "us-east"),
+    ("newyork-usa-1", "us-east"),
+    ("us-central-1", "us-central"),
+    ("us-central-2", "us-central"),
+    ("us-1", "us-central"),
+    ("desmoines-usa-1", "us-central"),
+    ("kansascity-usa-1", "us-central"),
+    ("us-northcentral1-a", "us-central"),
+    ("us-south-1", "us-south"),
+    ("dallas-usa-1", "us-south"),
+    ("us-west-1", "us-west"),
+    ("us-west-2", "us-west"),
+    ("sanjose-usa-1", "us-west"),
+    ("canada-1", "ca-central"),
+    ("montreal-canada-1", "ca-central"),
+    ("norway-1", "eu-north"),
+    ("helsinki-finland-1", "eu-north"),
+    ("helsinki-finland-2", "eu-north"),
+    ("helsinki-finland-5", "eu-north"),
+    ("iceland-1", "eu-north"),
+    ("stockholm-sweden-1", "eu-north"),
+    ("london-uk-1", "eu-west"),
+    ("amsterdam-netherlands-1", "eu-west"),
+    ("frankfurt-germany-1", "eu-central"),
+    ("tokyo-japan-1", "ap-northeast"),
+    ("singapore-1", "ap-southeast"),
+];
+
+/// Countries of the gpucloud locations, for [`Location::country`].
+const LOCATION_COUNTRIES: &[(&str, &str)] = &[
+    ("us-east", "USA"),
+    ("us-central", "USA"),
+    ("us-south", "USA"),
+    ("us-west", "USA"),
+    ("ca-central", "CAN"),
+    ("eu-north", ""),
+    ("eu-west", ""),
+    ("eu-central", "DEU"),
+    ("ap-northeast", "JPN"),
+    ("ap-southeast", "SGP"),
+];
+
+/// The gpucloud location of an upstream region (see [`REGION_LOCATIONS`]).
+pub(crate) fn location_of(region: &str) -> String {
+    REGION_LOCATIONS
+        .iter()
+        .find(|(r, _)| *r == region)
+        .map_or_else(|| region.to_ascii_lowercase(), |(_, l)| (*l).to_owned())
+}
+
+/// The upstream regions the table maps to `location`, and `location` itself when it is not a
+/// gpucloud location (a region spelled as Shadeform does).
+pub(crate) fn regions_of(location: &str) -> Vec<String> {
+    let mapped: Vec<String> = REGION_LOCATIONS
+        .iter()
+        .filter(|(_, l)| *l == location)
+        .map(|(r, _)| (*r).to_owned())
+        .collect();
+    if mapped.is_empty() {
+        vec![location.to_owned()]
+    } else {
+        mapped
+    }
+}
+
+/// The cloud shown for an upstream: Shadeform's own spare capacity (`excesssupply`) is
+/// Shadeform's.
+pub(crate) fn cloud_name(cloud: &str) -> &str {
+    if cloud == "excesssupply" {
+        PROVIDER
+    } else {
+        cloud
+    }
+}
+
+/// The type name a create takes: `<cloud>_<shade type>` (the upstream cloud first, because
+/// the same Shadeform type is sold by several clouds at different prices).
+pub(crate) fn type_name(cloud: &str, shade_type: &str) -> String {
+    format!("{cloud}_{shade_type}")
+}
+
+/// `<cloud>_<shade type>` split at the first `_` (cloud names have none; shade types may,
+/// as in `A100_80G`). `None` when either part is empty.
+pub(crate) fn split_type_name(name: &str) -> Option<(&str, &str)> {
+    name.split_once('_')
+        .filter(|(cloud, shade)| !cloud.is_empty() && !shade.is_empty())
+}
+
+/// The stable id of an offer: `<cloud>_<shade type>_<region>`. Built here for both the
+/// catalog entry and the instance, so the two always agree.
+pub(crate) fn type_id(cloud: &str, shade_type: &str, region: &str) -> InstanceTypeId {
+    InstanceTypeId::new(format!("{cloud}_{shade_type}_{region}"))
+}
+
+fn non_negative(n: i64) -> u32 {
+    u32::try_from(n.max(0)).unwrap_or(u32::MAX)
+}
+
+/// The GPUs of a configuration, or `None` for a CPU-only one.
+pub(crate) fn gpu(c: &wire::Configuration) -> Option<Gpu> {
+    if c.num_gpus <= 0 {
+        return None;
+    }
+    // `A100_80G`, `H100`, `GH200`: the model is the part before the first `_`.
+    let name = gpucloud_core::normalize_gpu_name(c.gpu_type.split('_').next().unwrap_or(""));
+    if name.is_empty() {
+        return None;
+    }
+    let interconnect = match c.interconnect.to_ascii_lowercase().as_str() {
+        "pcie" => "PCIe".to_owned(),
+        "sxm" | "sxm4" | "sxm5" | "sxm6" => c.interconnect.to_ascii_uppercase(),
+        "" => String::new(),
+        _ => c.interconnect.clone(),
+    };
+    let network_details = match (interconnect.as_str(), c.nvlink) {
+        ("", true) => "NVLink".to_owned(),
+        (i, true) if !i.contains("SXM") => format!("{i}, NVLink"),
+        (i, _) => i.to_owned(),
+    };
+    Some(Gpu {
+        count: non_negative(c.num_gpus),
+        memory_bytes: if c.vram_per_gpu_in_gb > 0 {
+            Bytes::new(c.vram_per_gpu_in_gb, BytesUnit::GB)
+        } else {
+            Bytes::ZERO
+        },
+        memory_details: String::new(),
+        gpu_type: c.gpu_type.clone(),
+        network_details,
+        manufacturer: Manufacturer::parse_lenient(&c.gpu_manufacturer),
+        name,
+    })
+}
+
+/// Grace-based superchips (`GH…`, `GB…`) are ARM; everything else x86-64.
+fn architecture(gpu: Option<&Gpu>) -> Architecture {
+    match gpu {
+        Some(g) if g.name.starts_with("GH") || g.name.starts_with("GB") => Architecture::Arm64,
+        _ => Architecture::X86_64,
+    }
+}
+
+/// The boot-time estimate: the mean of min and max, or whichever is given.
+pub(crate) fn boot_estimate(boot: Option<wire::BootTime>) -> Option<Duration> {
+    let boot = boot?;
+    let secs = |s: Option<i64>| s.filter(|s| *s >= 0).and_then(|s| u64::try_from(s).ok());
+    let seconds = match (secs(boot.min_boot_in_sec), secs(boot.max_boot_in_sec)) {
+        (Some(a), Some(b)) => a.midpoint(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => return None,
+    };
+    Some(Duration::from_secs(seconds))
+}
+
+/// One catalog entry per (upstream cloud, Shadeform type, region) that `allows` admits.
+pub(crate) fn instance_types(
+    types: Vec<wire::InstanceType>,
+    allows: impl Fn(&str, &str) -> bool,
+) -> Vec<InstanceType> {
+    let mut out = Vec::new();
+    for t in types {
+        if t.cloud.is_empty() || t.shade_instance_type.is_empty() {
+            continue;
+        }
+        if !allows(&t.cloud, &t.shade_instance_type) {
+            continue;
+        }
+        let gpu = gpu(&t.configuration);
+        let c = &t.configuration;
+        let template = InstanceType {
+            type_name: type_name(&t.cloud, &t.shade_instance_type),
+            supported_architectures: vec![architecture(gpu.as_ref())],
+            supported_gpus: gpu.into_iter().collect(),
+            supported_storage: if c.storage_in_gb > 0 {
+                vec![Storage {
+                    count: 1,
+                    size_bytes: Bytes::new(c.storage_in_gb, BytesUnit::GB),
+                    storage_type: "ssd".to_owned(),
+                    ..Storage::default()
+                }]
+            } else {
+                Vec::new()
+            },
+            supported_usage_classes: vec!["on-demand".to_owned()],
+            memory_bytes: Bytes::new(c.memory_in_gb.max(0), BytesUnit::GB),
+            vcpu: non_negative(c.vcpus),
+            stoppable: false,
+            rebootable: true,
+            base_price: t.hourly_price.filter(|p| *p >= 0).map(Price::usd_cents),
+            is_container: t.deployment_type == "container",
+            estimated_deploy_time: boot_estimate(t.boot_time),
+            provider: PROVIDER.to_owned(),
+            cloud: cloud_name(&t.cloud).to_owned(),
+            can_modify_firewall_rules: false,
+            ..InstanceType::default()
+        };
+        let regions = t.availability.iter().filter(|a| !a.region.is_empty());
+        let last = regions.clone().count();
+        let mut template = Some(template);
+        for (i, a) in regions.enumerate() {
+            // The last region takes the template itself: one clone fewer per offer.
+            let Some(mut entry) = (if i + 1 == last {
+                template.take()
+            } else {
+                template.clone()
+            }) else {
+                break;
+            };
+            entry.id = type_id(&t.cloud, &t.shade_instance_type, &a.region);
+            entry.location = location_of(&a.region);
+            entry.sub_location.clone_from(&a.region);
+            entry.is_available = a.available;
+            out.push(entry);
+        }
+    }
+    out
+}
+
+/// The gpucloud locations of a catalog, available when any of their regions has an
+/// available offer, described by the upstream regions' display names.
+pub(crate) fn locations(types: &[wire::InstanceType]) -> Vec<Location> {
+    let mut out: Vec<Location> = Vec::new();
+    for a in types.iter().flat_map(|t| &t.availability) {
+        if a.region.is_empty() {
+            continue;
+        }
+        let name = location_of(&a.region);
+        let index = out.iter().position(|l| l.name == name).unwrap_or_else(|| {
+            out.push(Location {
+                country: LOCATION_COUNTRIES
+                    .iter()
+                    .find(|(l, _)| *l == name)
+                    .map(|(_, c)| (*c).to_owned())
+                    .unwrap_or_default(),
+                name,
+                ..Location::default()
+            });
+            out.len() - 1
+        });
+        let entry = &mut out[index];
+        entry.available |= a.available;
+        let label = if a.display_name.is_empty() {
+            a.region.clone()
+        } else {
+            format!("{} ({})", a.display_name, a.region)
+        };
+        if !entry.description.split("; ").any(|d| d == label) {
+            if !entry.description.is_empty() {
+                entry.description.push_str("; ");
+            }
+            entry.description.push_str(&label);
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// Shadeform's instance status → lifecycle status. Unknown values are `pending` with a
+/// message, so a waiter neither hands the instance out nor gives up on it.
+pub(crate) fn status(raw: &str, details: &str) -> Status {
+    let (lifecycle, message) = match raw {
+        "creating" | "pending_provider" | "pending" => (LifecycleStatus::Pending, None),
+        "active" => (LifecycleStatus::Running, None),
+        "deleting" => (LifecycleStatus::Terminating, None),
+        "deleted" => (LifecycleStatus::Terminated, None),
+        "error" => (
+            LifecycleStatus::Failed,
+            Some("shadeform reports the instance in error".to_owned()),
+        ),
+        other => (
+            LifecycleStatus::Pending,
+            Some(format!("unknown shadeform status {other:?}")),
+        ),
+    };
+    let mut messages: Vec<String> = message.into_iter().collect();
+    if !details.is_empty() {
+        messages.push(details.to_owned());
+    }
+    Status {
+        lifecycle_status: lifecycle,
+        messages,
+    }
+}
+
+/// Statuses of an instance that a create with the same RefID must not return.
+pub(crate) fn is_gone_or_failed(status: &str) -> bool {
+    matches!(status, "deleting" | "deleted" | "error")
+}
+
+/// Tags as Shadeform stores them (strings) → pairs: `key=value` splits at the first `=`; a
+/// string without `=` is a key with an empty value.
+fn tag_pairs(tags: &[String]) -> impl Iterator<Item = (&str, &str)> {
+    tags.iter()
+        .map(|t| t.split_once('=').unwrap_or((t.as_str(), "")))
+}
+
+/// The value of a tag on a wire instance.
+pub(crate) fn tag<'a>(w: &'a wire::Instance, key: &str) -> Option<&'a str> {
+    tag_pairs(&w.tags).find(|(k, _)| *k == key).map(|(_, v)| v)
+}
+
+/// The tags to store: the bookkeeping ones and then the user's, each `key=value`.
+pub(crate) fn wire_tags(user: &Tags, bookkeeping: &Bookkeeping) -> Vec<String> {
+    bookkeeping
+        .encode_with(user)
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect()
+}
+
+/// User tag keys cannot hold `=`: it separates key from value in Shadeform's string tags.
+pub(crate) fn check_user_tags(tags: &Tags) -> Result<()> {
+    match tags.keys().find(|k| k.contains('=')) {
+        Some(key) => Err(CloudError::invalid(
+            format!("tags[{key:?}]"),
+            "Shadeform stores tags as key=value strings: a key cannot contain '='",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A Shadeform instance → [`Instance`]. The name is Shadeform's `name` as is, in get and in
+/// list alike; bookkeeping tags become `ref_id`, `cloud_cred_ref_id` and `created_at`.
+pub(crate) fn instance(w: wire::Instance) -> Instance {
+    let status = status(&w.status, &w.status_details);
+    let lifecycle = status.lifecycle_status;
+    let (bookkeeping, tags) = Bookkeeping::decode(tag_pairs(&w.tags));
+    let created_at = bookkeeping.created_at.or_else(|| w.created_at.parse().ok());
+    let instance_type_id = if w.cloud.is_empty() || w.shade_instance_type.is_empty() {
+        InstanceTypeId::default()
+    } else {
+        type_id(&w.cloud, &w.shade_instance_type, &w.region)
+    };
+    let instance_type = if w.cloud.is_empty() {
+        w.shade_instance_type.clone()
+    } else {
+        type_name(&w.cloud, &w.shade_instance_type)
+    };
+    let port = |p: Option<i64>| p.and_then(|p| u16::try_from(p).ok());
+    // Shadeform has no host name field; the launch script sets the one core derives from the
+    // name and RefID, so it is derived again here from the same two.
+    let hostname = if bookkeeping.ref_id.is_empty() {
+        String::new()
+    } else {
+        instance_hostname(&w.name, &bookkeeping.ref_id)
+    };
+    Instance {
+        hostname,
+        name: w.name,
+        ref_id: bookkeeping.ref_id,
+        cloud_cred_ref_id: bookkeeping.cred_ref_id,
+        created_at,
+        cloud_id: InstanceId::new(w.id),
+        public_ip: w.ip.clone(),
+        public_dns: w.ip,
+        image_id: w.configuration.os.clone(),
+        instance_type,
+        disk_size_bytes: if w.configuration.storage_in_gb > 0 {
+            Bytes::new(w.configuration.storage_in_gb, BytesUnit::GB)
+        } else {
+            Bytes::ZERO
+        },
+        ssh_user: w.ssh_user,
+        ssh_port: u16::try_from(w.ssh_port)
+            .ok()
+            .filter(|p| *p > 0)
+            .unwrap_or(22),
+        status,
+        location: location_of(&w.region),
+        sub_location: w.region,
+        tags,
+        stoppable: false,
+        rebootable: lifecycle == LifecycleStatus::Running,
+        instance_type_id,
+        internal_port_mappings: w
+            .port_mappings
+            .iter()
+            .filter_map(|m| {
+                Some(PortMapping {
+                    from_port: port(m.internal_port)?,
+                    to_port: port(m.external_port)?,
+                })
+            })
+            .collect(),
+        ..Instance::default()
+    }
+}
+
+/// The name a key is added under when the account does not hold it yet: derived from the key
+/// itself, so the same key always gets the same name and two keys never share one.
+pub(crate) fn key_name(key: &PublicKey) -> String {
+    let digest = sha2::Sha256::digest(&key.blob);
+    format!("gpucloud-{}", hex(&digest[..10]))
+}
+
+/// The launch script Shadeform runs once on the new machine (`launch_configuration` of type
+/// `script`): the bootstrap's default-deny firewall, installed to run on every boot where
+/// systemd is there, then the host name (`hostname`, a DNS label checked by core), the
+/// bootstrap's key set-up, and the user's own script.
+///
+/// Each part is written to a file from base64 (no quoting of user text inside the script)
+/// and run by its own shell, so one part's failure neither stops nor changes another.
+pub(crate) fn launch_script(
+    bootstrap: &Bootstrap,
+    hostname: &str,
+    user_data: Option<&[u8]>,
+) -> String {
+    let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
+    let mut script = format!(
+        "#!/bin/sh\n\
+         # Written by gpucloud (shadeform): SSH key, default-deny inbound firewall, user data.\n\
+         umask 077\n\
+         dir=/var/lib/gpucloud\n\
+         mkdir -p \"$dir\"\n\
+         printf '%s' '{firewall}' | base64 -d > \"$dir/firewall.sh\"\n\
+         printf '%s' '{key}' | base64 -d > \"$dir/key.sh\"\n\
+         chmod 0700 \"$dir/firewall.sh\" \"$dir/key.sh\"\n\
+         sh \"$dir/firewall.sh\" || echo 'gpucloud: the firewall could not be applied' >&2\n\
+         if command -v systemctl >/dev/null 2>&1 && [ -d /etc/systemd/system ]; then\n\
+         \x20 cat > /etc/systemd/system/gpucloud-firewall.service <<'GPUCLOUD_UNIT'\n\
+         [Unit]\n\
+         Description=gpucloud default-deny inbound firewall\n\
+         Before=network-pre.target docker.service\n\
+         Wants=network-pre.target\n\
+         [Service]\n\
+         Type=oneshot\n\
+         ExecStart=/bin/sh /var/lib/gpucloud/firewall.sh\n\
+         [Install]\n\
+         WantedBy=multi-user.target\n\
+         GPUCLOUD_UNIT\n\
+         \x20 systemctl daemon-reload >/dev/null 2>&1 || true\n\
+         \x20 systemctl enable gpucloud-firewall.service >/dev/null 2>&1 || true\n\
+         fi\n\
+         printf '%s\\n' '{hostname}' > /etc/hostname\n\
+         hostname '{hostname}' 2>/dev/null || true\n\
+         sh \"$dir/key.sh\" || echo 'gpucloud: the SSH key could not be installed' >&2\n",
+        hostname = if is_dns_label(hostname) {
+            hostname
+        } else {
+            "localhost"
+        },
+        firewall = b64(bootstrap.firewall_script().as_bytes()),
+        key = b64(bootstrap.key_script().as_bytes()),
+    );
+    if let Some(data) = user_data.filter(|d| !d.is_empty()) {
+        // Writing to a String cannot fail.
+        let _ = write!(
+            script,
+            "printf '%s' '{}' | base64 -d > \"$dir/user-data\"\n\
+             chmod 0700 \"$dir/user-data\"\n\
+             \"$dir/user-data\"\n",
+            b64(data)
+        );
+    }
+    script
+}
+
+/// Shadeform runs a launch script, not cloud-init: the user data must be a script (`#!`).
+pub(crate) fn check_user_data(data: &[u8]) -> Result<()> {
+    if data.starts_with(b"#!") {
+        Ok(())
+    } else {
+        Err(CloudError::invalid(
+            "user_data_base64",
+            "Shadeform runs user data as the instance's launch script, not through cloud-init: \
+             give a script starting with #! (a #cloud-config cannot be applied)",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gpucloud_core::bookkeeping::REF_ID_TAG;
+    use gpucloud_core::sshkey::parse_public_key;
+
+    use super::*;
+
+    fn conf(gpu_type: &str, n: i64, interconnect: &str, nvlink: bool) -> wire::Configuration {
+        wire::Configuration {
+            memory_in_gb: 200,
+            storage_in_gb: 1000,
+            vcpus: 24,
+            num_gpus: n,
+            gpu_type: gpu_type.into(),
+            interconnect: interconnect.into(),
+            nvlink,
+            vram_per_gpu_in_gb: 80,
+            gpu_manufacturer: "nvidia".into(),
+            ..wire::Configuration::default()
+        }
+    }
+
+    fn offer(cloud: &str, shade: &str, regions: &[(&str, bool)]) -> wire::InstanceType {
+        wire::InstanceType {
+            cloud: cloud.into(),
+            shade_instance_type: shade.into(),
+            configuration: conf("A100_80G", 8, "sxm4", true),
+            hourly_price: Some(1432),
+            deployment_type: "vm".into(),
+            availability: regions
+                .iter()
+                .map(|(r, a)| wire::Availability {
+                    region: (*r).into(),
+                    available: *a,
+                    display_name: format!("DC {r}"),
+                })
+                .collect(),
+            boot_time: Some(wire::BootTime {
+                min_boot_in_sec: Some(180),
+                max_boot_in_sec: Some(301),
+            }),
+        }
+    }
+
+    #[test]
+    fn every_table_region_maps_and_unknown_ones_keep_their_name() {
+        for (region, location) in REGION_LOCATIONS {
+            assert_eq!(location_of(region), *location);
+            assert!(regions_of(location).iter().any(|r| r == region));
+            assert!(
+                LOCATION_COUNTRIES.iter().any(|(l, _)| l == location),
+                "{location} has no country row"
+            );
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        assert!(
+            REGION_LOCATIONS.iter().all(|(r, _)| seen.insert(*r)),
+            "a region is listed twice"
+        );
+        assert_eq!(location_of("Mars-Base-1"), "mars-base-1");
+        assert_eq!(regions_of("mars-base-1"), ["mars-base-1"]);
+    }
+
+    #[test]
+    fn type_names_and_ids_are_stable_and_split_at_the_first_underscore() {
+        assert_eq!(type_name("hyperstack", "A100_80G"), "hyperstack_A100_80G");
+        assert_eq!(
+            split_type_name("hyperstack_A100_80G"),
+            Some(("hyperstack", "A100_80G"))
+        );
+        for bad in ["A100", "_A100", "hyperstack_", ""] {
+            assert_eq!(split_type_name(bad), None, "{bad}");
+        }
+        assert_eq!(
+            type_id("verda", "B200", "helsinki-finland-5").as_str(),
+            "verda_B200_helsinki-finland-5"
+        );
+    }
+
+    #[test]
+    fn gpus_are_normalized() {
+        let g = gpu(&conf("A100_80G", 8, "sxm4", true)).unwrap();
+        assert_eq!(
+            (g.name.as_str(), g.count, g.gpu_type.as_str()),
+            ("A100", 8, "A100_80G")
+        );
+        assert_eq!(g.memory_bytes, Bytes::new(80, BytesUnit::GB));
+        assert_eq!(g.network_details, "SXM4");
+        assert_eq!(g.manufacturer, Manufacturer::Nvidia);
+        let pcie = gpu(&conf("A6000", 1, "pcie", true)).unwrap();
+        assert_eq!(pcie.network_details, "PCIe, NVLink");
+        assert_eq!(
+            gpu(&conf("H100", 1, "pcie", false))
+                .unwrap()
+                .network_details,
+            "PCIe"
+        );
+        let mut amd = conf("MI300X", 8, "", false);
+        amd.gpu_manufacturer = "AMD".into();
+        assert_eq!(gpu(&amd).unwrap().manufacturer, Manufacturer::Amd);
+        assert_eq!(gpu(&conf("A100", 0, "pcie", false)), None);
+        assert_eq!(gpu(&conf("", 1, "pcie", false)), None);
+        let gh = gpu(&conf("GH200", 1, "", false));
+        assert_eq!(architecture(gh.as_ref()), Architecture::Arm64);
+        assert_eq!(architecture(None), Architecture::X86_64);
+    }
+
+    #[test]
+    fn boot_estimates_average_what_is_given() {
+        let b = |min, max| {
+            boot_estimate(Some(wire::BootTime {
+                min_boot_in_sec: min,
+                max_boot_in_sec: max,
+            }))
+        };
+        assert_eq!(b(Some(180), Some(300)), Some(Duration::from_secs(240)));
+        assert_eq!(b(Some(180), None), Some(Duration::from_secs(180)));
+        assert_eq!(b(None, Some(60)), Some(Duration::from_secs(60)));
+        assert_eq!(b(None, None), None);
+        assert_eq!(b(Some(-5), None), None);
+        assert_eq!(
+            b(Some(i64::MAX), Some(i64::MAX)),
+            Some(Duration::from_secs(i64::MAX as u64))
+        );
+        assert_eq!(boot_estimate(None), None);
+    }
+
+    #[test]
+    fn one_entry_per_region_with_the_upstream_cloud_and_the_allow_list() {
+        let types = vec![
+            offer(
+                "hyperstack",
+                "A100_80Gx8",
+                &[("canada-1", true), ("norway-1", false)],
+            ),
+            offer("excesssupply", "H100", &[("us-east-1", true)]),
+            offer("verda", "B200", &[("", true)]),
+        ];
+        let all = instance_types(types.clone(), |_, _| true);
+        assert_eq!(all.len(), 3);
+        let e = &all[0];
+        assert_eq!(e.id.as_str(), "hyperstack_A100_80Gx8_canada-1");
+        assert_eq!(e.type_name, "hyperstack_A100_80Gx8");
+        assert_eq!(
+            (e.location.as_str(), e.sub_location.as_str()),
+            ("ca-central", "canada-1")
+        );
+        assert_eq!(
+            (e.provider.as_str(), e.cloud.as_str()),
+            ("shadeform", "hyperstack")
+        );
+        assert_eq!(e.base_price, Some(Price::usd_cents(1432)));
+        assert!(e.is_available && !all[1].is_available);
+        assert_eq!(all[1].location, "eu-north");
+        assert_eq!(e.estimated_deploy_time, Some(Duration::from_secs(240)));
+        assert!(!e.stoppable && e.rebootable && !e.is_container);
+        assert_eq!(e.memory_bytes, Bytes::new(200, BytesUnit::GB));
+        assert_eq!(
+            e.supported_storage[0].size_bytes,
+            Bytes::new(1000, BytesUnit::GB)
+        );
+        assert_eq!(all[2].cloud, "shadeform", "Shadeform's own capacity");
+        assert_eq!(
+            all[2].type_name, "excesssupply_H100",
+            "the API's cloud name to create with"
+        );
+        let allowed = instance_types(types, |c, t| c == "hyperstack" && t == "A100_80Gx8");
+        assert_eq!(allowed.len(), 2);
+    }
+
+    #[test]
+    fn prices_are_never_invented() {
+        let mut t = offer("hyperstack", "A4000", &[("canada-1", true)]);
+        t.hourly_price = None;
+        assert_eq!(
+            instance_types(vec![t.clone()], |_, _| true)[0].base_price,
+            None
+        );
+        t.hourly_price = Some(-1);
+        assert_eq!(instance_types(vec![t], |_, _| true)[0].base_price, None);
+    }
+
+    #[test]
+    fn locations_group_regions_and_are_available_when_any_is() {
+        let types = vec![
+            offer(
+                "hyperstack",
+                "A4000",
+                &[("norway-1", false), ("canada-1", true)],
+            ),
+            offer(
+                "verda",
+                "B200",
+                &[("helsinki-finland-5", true), ("norway-1", false)],
+            ),
+        ];
+        let locations = locations(&types);
+        let names: Vec<&str> = locations.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["ca-central", "eu-north"]);
+        let north = &locations[1];
+        assert!(north.available, "helsinki has one");
+        assert_eq!(
+            north.description,
+            "DC norway-1 (norway-1); DC helsinki-finland-5 (helsinki-finland-5)"
+        );
+        assert_eq!(locations[0].country, "CAN");
+    }
+
+    #[test]
+    fn statuses_map_to_lifecycles() {
+        let cases = [
+            ("creating", LifecycleStatus::Pending, false),
+            ("pending_provider", LifecycleStatus::Pending, false),
+            ("pending", LifecycleStatus::Pending, false),
+            ("active", LifecycleStatus::Running, false),
+            ("deleting", LifecycleStatus::Terminating, false),
+            ("deleted", LifecycleStatus::Terminated, false),
+            ("error", LifecycleStatus::Failed, true),
+            ("rebooting", LifecycleStatus::Pending, true),
+        ];
+        for (raw, lifecycle, message) in cases {
+            let s = status(raw, "");
+            assert_eq!(s.lifecycle_status, lifecycle, "{raw}");
+            assert_eq!(!s.messages.is_empty(), message, "{raw}");
+        }
+        assert_eq!(status("pending", "downloading").messages, ["downloading"]);
+    }
+
+    #[test]
+    fn instances_keep_names_and_take_bookkeeping_out_of_the_tags() {
+        let bookkeeping = Bookkeeping {
+            ref_id: "ref-1".into(),
+            cred_ref_id: "cred-1".into(),
+            created_at: Some("2026-12-01T18:00:00Z".parse().unwrap()),
+        };
+        let w = wire::Instance {
+            id: "d290f1ee-6c54-4b01-90e6-d701748f0851".into(),
+            cloud: "hyperstack".into(),
+            region: "canada-1".into(),
+            shade_instance_type: "A6000".into(),
+            name: "train_job".into(),
+            ip: "1.0.0.1".into(),
+            ssh_user: "shadeform".into(),
+            ssh_port: 2222,
+            status: "active".into(),
+            tags: wire_tags(&Tags::from([("team".into(), "a=b".into())]), &bookkeeping),
+            port_mappings: vec![wire::PortMapping {
+                internal_port: Some(8000),
+                external_port: Some(80),
+            }],
+            configuration: wire::Configuration {
+                os: "ubuntu22.04_cuda12.2_shade_os".into(),
+                ..conf("A6000", 1, "pcie", false)
+            },
+            ..wire::Instance::default()
+        };
+        assert_eq!(tag(&w, REF_ID_TAG), Some("ref-1"));
+        let i = instance(w);
+        assert_eq!(i.name, "train_job", "the name as Shadeform has it");
+        assert_eq!(i.hostname, "train-job");
+        assert_eq!(
+            (i.ref_id.as_str(), i.cloud_cred_ref_id.as_str()),
+            ("ref-1", "cred-1")
+        );
+        assert_eq!(i.created_at, bookkeeping.created_at);
+        assert_eq!(i.tags, Tags::from([("team".into(), "a=b".into())]));
+        assert_eq!((i.ssh_user.as_str(), i.ssh_port), ("shadeform", 2222));
+        assert_eq!(
+            (i.location.as_str(), i.sub_location.as_str()),
+            ("ca-central", "canada-1")
+        );
+        assert_eq!(i.instance_type, "hyperstack_A6000");
+        assert_eq!(i.instance_type_id.as_str(), "hyperstack_A6000_canada-1");
+        assert_eq!(i.image_id, "ubuntu22.04_cuda12.2_shade_os");
+        assert!(i.rebootable && !i.stoppable);
+        assert_eq!(
+            i.internal_port_mappings,
+            [PortMapping {
+                from_port: 8000,
+                to_port: 80
+            }]
+        );
+        let entry = &instance_types(
+            vec![offer("hyperstack", "A6000", &[("canada-1", true)])],
+            |_, _| true,
+        )[0];
+        assert_eq!(
+            i.instance_type_id, entry.id,
+            "the instance finds its catalog entry"
+        );
+    }
+
+    #[test]
+    fn odd_instances_never_panic() {
+        let w = wire::Instance {
+            ssh_port: -4,
+            tags: vec![
+                "=".into(),
+                String::new(),
+                "gpucloud-created-at=yesterday".into(),
+            ],
+            port_mappings: vec![wire::PortMapping {
+                internal_port: Some(99_999),
+                external_port: None,
+            }],
+            ..wire::Instance::default()
+        };
+        let i = instance(w);
+        assert_eq!(i.ssh_port, 22);
+        assert!(i.internal_port_mappings.is_empty());
+        assert_eq!(i.instance_type_id, InstanceTypeId::default());
+    }
+
+    #[test]
+    fn tag_keys_cannot_hold_the_separator() {
+        check_user_tags(&Tags::from([("team".into(), "a=b".into())])).unwrap();
+        let err = check_user_tags(&Tags::from([("a=b".into(), "c".into())])).unwrap_err();
+        assert!(err.to_string().contains("tags["), "{err}");
+    }
+
+    #[test]
+    fn key_names_come_from_the_key() {
+        let a = parse_public_key(
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICN+lJwsONkwrdsSnQsu1ydUkIuIg5oOC+Eslvmtt60T a",
+        )
+        .unwrap();
+        let same = parse_public_key(
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICN+lJwsONkwrdsSnQsu1ydUkIuIg5oOC+Eslvmtt60T other",
+        )
+        .unwrap();
+        let b = parse_public_key(
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl b",
+        )
+        .unwrap();
+        assert_eq!(key_name(&a), key_name(&same), "comments do not count");
+        assert_ne!(key_name(&a), key_name(&b));
+        assert!(key_name(&a).starts_with("gpucloud-") && key_name(&a).len() == 29);
+    }
+
+    #[test]
+    fn the_launch_script_carries_firewall_key_and_user_script() {
+        let bootstrap = Bootstrap::new(
+            "shadeform",
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICN+lJwsONkwrdsSnQsu1ydUkIuIg5oOC+Eslvmtt60T a",
+        )
+        .unwrap();
+        let script = launch_script(&bootstrap, "train-1", Some(b"#!/bin/sh\necho 'it ran'\n"));
+        assert!(script.contains("hostname 'train-1'"));
+        assert!(launch_script(&bootstrap, "x'; rm -rf /", None).contains("hostname 'localhost'"));
+        assert!(script.starts_with("#!/bin/sh\n"));
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        assert!(script.contains(&b64(&bootstrap.firewall_script())));
+        assert!(script.contains(&b64(&bootstrap.key_script())));
+        assert!(script.contains(&b64("#!/bin/sh\necho 'it ran'\n")));
+        let firewall = script.find("firewall.sh\" ||").unwrap();
+        let user = script.find("\"$dir/user-data\"\n").unwrap();
+        assert!(
+            firewall < user,
+            "the firewall is up before the user's script runs"
+        );
+        assert!(!launch_script(&bootstrap, "a", None).contains("user-data"));
+        check_user_data(b"#!/bin/bash\n").unwrap();
+        let err = check_user_data(b"#cloud-config\n").unwrap_err();
+        assert!(err.to_string().contains("user_data_base64"), "{err}");
+    }
+}
