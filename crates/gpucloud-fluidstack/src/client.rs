@@ -522,42 +522,41 @@ impl CloudClient for FluidstackClient {
     /// reports room for any type there.
     async fn locations(&self, args: GetLocationsArgs) -> Result<Vec<Location>> {
         const OP: &str = "locations";
-        let mut out = Vec::with_capacity(self.shared.regions.len());
-        for region in &self.shared.regions {
+        let per_region = self.shared.regions.iter().map(|region| async move {
             let request = self.scoped(region, Request::get(OP, "capacity")).await?;
             let capacity: Vec<wire::Capacity> = region.http.send_json(request).await?;
             let available = capacity.iter().any(|c| c.capacity > 0);
-            if available || args.include_unavailable {
-                out.push(Location {
-                    name: region.name.clone(),
-                    description: format!("Fluidstack {}", region.name),
-                    available,
-                    endpoint: region.url.clone(),
-                    ..Location::default()
-                });
-            }
-        }
-        Ok(out)
+            Ok::<_, CloudError>((available || args.include_unavailable).then(|| Location {
+                name: region.name.clone(),
+                description: format!("Fluidstack {}", region.name),
+                available,
+                endpoint: region.url.clone(),
+                ..Location::default()
+            }))
+        });
+        let out = futures::future::try_join_all(per_region).await?;
+        Ok(out.into_iter().flatten().collect())
     }
 
     async fn instance_types(&self, args: &GetInstanceTypeArgs) -> Result<Vec<InstanceType>> {
         const OP: &str = "instance_types";
-        let mut out = Vec::new();
-        for region in self.regions(&args.locations) {
-            let types: Vec<wire::InstanceType> = region
+        // Every region at once, and in each the catalog and the capacity at once: one round
+        // trip for the whole answer.
+        let per_region = self.regions(&args.locations).map(|region| async move {
+            let types = region
                 .http
-                .send_json(Request::get(OP, "instance-types"))
-                .await?;
-            let request = self.scoped(region, Request::get(OP, "capacity")).await?;
-            let capacity: Vec<wire::Capacity> = region.http.send_json(request).await?;
-            out.extend(convert::instance_types(
-                &region.name,
-                &types,
-                &capacity,
-                |name| self.shared.config.price(name),
-            )?);
-        }
-        Ok(args.apply(out))
+                .send_json::<Vec<wire::InstanceType>>(Request::get(OP, "instance-types"));
+            let capacity = async {
+                let request = self.scoped(region, Request::get(OP, "capacity")).await?;
+                region.http.send_json::<Vec<wire::Capacity>>(request).await
+            };
+            let (types, capacity) = futures::try_join!(types, capacity)?;
+            convert::instance_types(&region.name, &types, &capacity, |name| {
+                self.shared.config.price(name)
+            })
+        });
+        let out = futures::future::try_join_all(per_region).await?;
+        Ok(args.apply(out.into_iter().flatten().collect()))
     }
 
     async fn create_instance(&self, create: ValidCreate) -> Result<Instance> {
@@ -667,8 +666,8 @@ impl CloudClient for FluidstackClient {
 
     async fn list_instances(&self, args: &ListInstancesArgs) -> Result<Vec<Instance>> {
         const OP: &str = "list_instances";
-        let mut out = Vec::new();
-        for region in self.regions(&args.locations) {
+        let per_region = self.regions(&args.locations).map(|region| async move {
+            let mut out = Vec::new();
             for w in self.raw_instances(region, OP).await? {
                 if !self.owned(&w) {
                     continue;
@@ -680,8 +679,10 @@ impl CloudClient for FluidstackClient {
                     out.push(instance);
                 }
             }
-        }
-        Ok(out)
+            Ok::<_, CloudError>(out)
+        });
+        let out = futures::future::try_join_all(per_region).await?;
+        Ok(out.into_iter().flatten().collect())
     }
 
     async fn terminate_instance(&self, id: &InstanceId) -> Result<()> {
