@@ -744,20 +744,36 @@ impl CloudClient for NebiusClient {
         let api = self.api().await?;
         let regions = self.regions(&args.locations).await?;
         let parent = self.shared.config.tenant_id.trim();
-        let mut tenant_allowances = None;
-        let mut out = Vec::new();
-        for region in regions {
-            let platforms = api.list_platforms(&region.project_id).await?;
-            let allowances = if parent.is_empty() {
-                Allowances::new(&api.list_quota_allowances(&region.project_id).await?)
+        // The tenant's quota and every region at once; in a region its platforms and (without
+        // a tenant) its quota at once, then the prices of those platforms.
+        let tenant_allowances = async {
+            if parent.is_empty() {
+                Ok(None)
             } else {
-                if tenant_allowances.is_none() {
-                    tenant_allowances =
-                        Some(Allowances::new(&api.list_quota_allowances(parent).await?));
+                let allowances = api.list_quota_allowances(parent).await?;
+                Ok::<_, CloudError>(Some(Allowances::new(&allowances)))
+            }
+        };
+        let per_region = futures::future::try_join_all(regions.iter().map(|region| async move {
+            let platforms = api.list_platforms(&region.project_id);
+            let own_allowances = async {
+                if parent.is_empty() {
+                    let allowances = api.list_quota_allowances(&region.project_id).await?;
+                    Ok::<_, CloudError>(Some(Allowances::new(&allowances)))
+                } else {
+                    Ok(None)
                 }
-                tenant_allowances.clone().unwrap_or_default()
             };
+            let (platforms, own_allowances) = futures::try_join!(platforms, own_allowances)?;
             let prices = self.prices(region, &platforms).await;
+            Ok::<_, CloudError>((*region, platforms, own_allowances, prices))
+        }));
+        let (tenant_allowances, per_region) = futures::try_join!(tenant_allowances, per_region)?;
+        let mut out = Vec::new();
+        for (region, platforms, own_allowances, prices) in per_region {
+            let allowances = own_allowances
+                .or_else(|| tenant_allowances.clone())
+                .unwrap_or_default();
             for platform in &platforms {
                 out.extend(convert::instance_types(
                     &region.name,

@@ -16,9 +16,13 @@ use std::time::{Duration, Instant};
 
 use gpucloud::fluidstack::{FluidstackConfig, FluidstackCredential};
 use gpucloud::lambda::{LambdaConfig, LambdaCredential};
+use gpucloud::nebius::{NebiusAuth, NebiusConfig, NebiusCredential};
 use gpucloud::offers::{CatalogCache, OfferOptions, OfferQuery, OfferSource, find_offers};
+use gpucloud::shadeform::{ShadeformConfig, ShadeformCredential};
 use gpucloud_fakes::fluidstack::{FakeFluidstack, FakeFluidstackOptions};
 use gpucloud_fakes::lambda::{FakeLambda, FakeLambdaOptions, Fault};
+use gpucloud_fakes::nebius::{FakeNebius, FakeNebiusOptions};
+use gpucloud_fakes::shadeform::{FakeShadeform, FakeShadeformOptions};
 
 const RUNS: usize = 7;
 
@@ -26,6 +30,8 @@ const RUNS: usize = 7;
 struct Fakes {
     lambda: FakeLambda,
     fluidstack: FakeFluidstack,
+    shadeform: FakeShadeform,
+    nebius: FakeNebius,
 }
 
 impl Fakes {
@@ -36,9 +42,23 @@ impl Fakes {
         })
         .await
         .expect("the Fluidstack fake starts");
+        let shadeform = FakeShadeform::start(FakeShadeformOptions {
+            latency,
+            ..FakeShadeformOptions::default()
+        })
+        .await
+        .expect("the Shadeform fake starts");
+        let nebius = FakeNebius::start(FakeNebiusOptions {
+            latency,
+            ..FakeNebiusOptions::default()
+        })
+        .await
+        .expect("the Nebius fake starts");
         Self {
             lambda: lambda_with_latency(latency).await,
             fluidstack,
+            shadeform,
+            nebius,
         }
     }
 
@@ -52,11 +72,33 @@ impl Fakes {
         .with_regions(self.fluidstack.regions().iter().cloned())
         .with_base_url(self.fluidstack.url_template())
         .with_ref_id("bench");
+        let shadeform = ShadeformConfig::new(self.shadeform.api_key())
+            .with_base_url(self.shadeform.base_url())
+            .with_ref_id("bench");
+        // A static IAM token: a service-account credential would add its token exchange, one
+        // round trip per process (and then one per token lifetime).
+        let token = self
+            .nebius
+            .iam_token()
+            .expect("the fake's IAM token")
+            .to_owned();
+        let nebius = NebiusConfig::new(NebiusAuth::Token(token.into()))
+            .with_tenant(self.nebius.tenant_id())
+            .with_api_endpoint(self.nebius.endpoint())
+            .with_ref_id("bench");
         vec![
             lambda_source("lambda", &self.lambda),
             OfferSource::new(
                 "fluidstack",
                 Arc::new(FluidstackCredential::new(fluidstack).expect("a valid config")),
+            ),
+            OfferSource::new(
+                "shadeform",
+                Arc::new(ShadeformCredential::new(shadeform).expect("a valid config")),
+            ),
+            OfferSource::new(
+                "nebius",
+                Arc::new(NebiusCredential::new(nebius).expect("a valid config")),
             ),
         ]
     }
@@ -160,9 +202,13 @@ async fn main() {
     timed(&fakes.sources(), &OfferOptions::default()).await;
     println!(
         "(d) requests per query: lambda {} (its limit: about 1 request per second, with a burst \
-         of 5, so one query never exceeds it); fluidstack {} over {} regions (no published limit)",
+         of 5, so one query never exceeds it); fluidstack {} over {} regions, shadeform {}, \
+         nebius {} calls over {} regions (no published limits)",
         fakes.lambda.state().request_count("GET", "/api/v1/"),
         fakes.fluidstack.state().request_count("GET", "/"),
-        fakes.fluidstack.regions().len()
+        fakes.fluidstack.regions().len(),
+        fakes.shadeform.state().request_count("GET", "/"),
+        fakes.nebius.state().requests().count("POST", "/"),
+        fakes.nebius.regions().len()
     );
 }
