@@ -17,6 +17,7 @@
 
 pub mod fluidstack;
 pub mod lambda;
+pub mod shadeform;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -230,6 +231,7 @@ pub fn targets() -> Vec<Box<dyn Target>> {
     vec![
         Box::new(lambda::LambdaTarget),
         Box::new(fluidstack::FluidstackTarget),
+        Box::new(shadeform::ShadeformTarget),
     ]
 }
 

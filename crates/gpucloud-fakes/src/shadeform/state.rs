@@ -280,6 +280,23 @@ impl FakeShadeformState {
         }
     }
 
+    /// Forgets instance `id` at once (as Shadeform does once `deleted` has passed); true when it
+    /// was held.
+    pub fn remove_instance(&self, id: Uuid) -> bool {
+        let mut inner = self.lock();
+        let before = inner.instances.len();
+        inner.instances.retain(|r| r.snapshot.id != id);
+        inner.instances.len() != before
+    }
+
+    /// Deletes the account's SSH key `id`, as a user does; true when it was held.
+    pub fn remove_ssh_key(&self, id: Uuid) -> bool {
+        let mut inner = self.lock();
+        let before = inner.keys.len();
+        inner.keys.retain(|k| k.id != id);
+        inner.keys.len() != before
+    }
+
     /// Sets how many more instances of the offer `<cloud>_<shade type>` can be launched in
     /// `region` (its availability follows). At start every offer has [`DEFAULT_CAPACITY`] in
     /// each of its regions; launching takes one, deleting gives it back.
