@@ -72,6 +72,24 @@ pub struct SettingSpec {
 }
 
 impl SettingSpec {
+    /// A setting that is not secret: the row most of a provider's table is made of.
+    pub const fn plain(
+        key: &'static str,
+        env: &'static str,
+        kind: SettingKind,
+        default: Option<&'static str>,
+        description: &'static str,
+    ) -> Self {
+        Self {
+            key,
+            env,
+            kind,
+            default,
+            secret: false,
+            description,
+        }
+    }
+
     /// The `ref_id` setting every provider reads, with the provider's environment variable:
     /// the control plane's reference id of the credential, defaulting to `gpucloud-<profile>`
     /// (see [`ProviderSettings::ref_id`]).

@@ -48,23 +48,6 @@ const KEY_RETRY_BACKOFF_MS: &str = "retry_backoff_ms";
 const KEY_CAPACITY_WAIT_MS: &str = "capacity_wait_ms";
 const KEY_POLL_INTERVAL_MS: &str = "poll_interval_ms";
 
-const fn setting(
-    key: &'static str,
-    env: &'static str,
-    kind: SettingKind,
-    default: Option<&'static str>,
-    description: &'static str,
-) -> SettingSpec {
-    SettingSpec {
-        key,
-        env,
-        kind,
-        default,
-        secret: false,
-        description,
-    }
-}
-
 /// Every setting of [`FluidstackConfig`], one row per field: the environment variables, the
 /// config-file keys and the CLI's hints are all derived from this table.
 pub const SETTINGS: &[SettingSpec] = &[
@@ -76,70 +59,70 @@ pub const SETTINGS: &[SettingSpec] = &[
         secret: true,
         description: "API key from the Fluidstack console",
     },
-    setting(
+    SettingSpec::plain(
         KEY_PROJECT,
         PROJECT_ENV,
         SettingKind::Text,
         None,
         "the project: its id (a UUID) or its name",
     ),
-    setting(
+    SettingSpec::plain(
         KEY_REGIONS,
         REGIONS_ENV,
         SettingKind::Text,
         None,
         "comma-separated regions (Fluidstack publishes no list)",
     ),
-    setting(
+    SettingSpec::plain(
         KEY_API_URL,
         API_URL_ENV,
         SettingKind::Url,
         Some(DEFAULT_URL_TEMPLATE),
         "API URL template; {region} is replaced by the region",
     ),
-    setting(
+    SettingSpec::plain(
         KEY_REGION_URLS,
         REGION_URLS_ENV,
         SettingKind::Text,
         None,
         "per-region API URLs: region=url,region=url",
     ),
-    setting(
+    SettingSpec::plain(
         KEY_SSH_USER,
         SSH_USER_ENV,
         SettingKind::Text,
         Some(DEFAULT_SSH_USER),
         "SSH user of the images",
     ),
-    setting(
+    SettingSpec::plain(
         KEY_PRICES,
         PRICES_ENV,
         SettingKind::Text,
         None,
         "hourly USD prices per type: type=2.49,type=23.92 (the API publishes none)",
     ),
-    setting(
+    SettingSpec::plain(
         KEY_REQUEST_TIMEOUT_MS,
         "FLUIDSTACK_REQUEST_TIMEOUT_MS",
         SettingKind::Integer,
         Some("60000"),
         "time limit of one HTTP request in milliseconds",
     ),
-    setting(
+    SettingSpec::plain(
         KEY_RETRY_BACKOFF_MS,
         "FLUIDSTACK_RETRY_BACKOFF_MS",
         SettingKind::Integer,
         Some("500"),
         "first retry backoff in milliseconds (doubling per retry)",
     ),
-    setting(
+    SettingSpec::plain(
         KEY_CAPACITY_WAIT_MS,
         "FLUIDSTACK_CAPACITY_WAIT_MS",
         SettingKind::Integer,
         Some("30000"),
         "milliseconds a create waits for `creating` to end (out-of-stock is reported then)",
     ),
-    setting(
+    SettingSpec::plain(
         KEY_POLL_INTERVAL_MS,
         "FLUIDSTACK_POLL_INTERVAL_MS",
         SettingKind::Integer,

@@ -61,27 +61,10 @@ const KEY_OPERATION_TIMEOUT_MS: &str = "operation_timeout_ms";
 const KEY_POLL_INTERVAL_MS: &str = "poll_interval_ms";
 const KEY_RETRY_BACKOFF_MS: &str = "retry_backoff_ms";
 
-const fn setting(
-    key: &'static str,
-    env: &'static str,
-    kind: SettingKind,
-    default: Option<&'static str>,
-    description: &'static str,
-) -> SettingSpec {
-    SettingSpec {
-        key,
-        env,
-        kind,
-        default,
-        secret: false,
-        description,
-    }
-}
-
 /// Every setting of [`NebiusConfig`], one row per field: the environment variables, the
 /// config-file keys and the CLI's hints are all derived from this table.
 pub const SETTINGS: &[SettingSpec] = &[
-    setting(
+    SettingSpec::plain(
         KEY_CREDENTIALS_FILE,
         CREDENTIALS_FILE_ENV,
         SettingKind::Path,
@@ -96,77 +79,77 @@ pub const SETTINGS: &[SettingSpec] = &[
         secret: true,
         description: "static IAM token, instead of a credentials file",
     },
-    setting(
+    SettingSpec::plain(
         KEY_TENANT,
         TENANT_ENV,
         SettingKind::Text,
         None,
         "tenant id: its projects (one per region) are found through IAM",
     ),
-    setting(
+    SettingSpec::plain(
         KEY_PROJECTS,
         PROJECTS_ENV,
         SettingKind::Text,
         None,
         "project per region, instead of the tenant: region=project-id,region=project-id",
     ),
-    setting(
+    SettingSpec::plain(
         KEY_REGIONS,
         REGIONS_ENV,
         SettingKind::Text,
         None,
         "comma-separated regions to use (default: every region with a project)",
     ),
-    setting(
+    SettingSpec::plain(
         KEY_API_ENDPOINT,
         API_ENDPOINT_ENV,
         SettingKind::Url,
         None,
         "one address for every service (a fake); plain http only to loopback",
     ),
-    setting(
+    SettingSpec::plain(
         KEY_SSH_USER,
         SSH_USER_ENV,
         SettingKind::Text,
         Some(DEFAULT_SSH_USER),
         "SSH user of the images",
     ),
-    setting(
+    SettingSpec::plain(
         KEY_IMAGE_FAMILY,
         IMAGE_FAMILY_ENV,
         SettingKind::Text,
         Some(DEFAULT_IMAGE_FAMILY),
         "image family of boot disks (the latest image of it is used)",
     ),
-    setting(
+    SettingSpec::plain(
         KEY_BOOT_DISK_GIB,
         BOOT_DISK_GIB_ENV,
         SettingKind::Integer,
         Some("200"),
         "boot disk size in GiB when a create gives none",
     ),
-    setting(
+    SettingSpec::plain(
         KEY_REQUEST_TIMEOUT_MS,
         "NEBIUS_REQUEST_TIMEOUT_MS",
         SettingKind::Integer,
         Some("60000"),
         "time limit of one RPC in milliseconds",
     ),
-    setting(
+    SettingSpec::plain(
         KEY_OPERATION_TIMEOUT_MS,
         "NEBIUS_OPERATION_TIMEOUT_MS",
         SettingKind::Integer,
         Some("600000"),
         "milliseconds a mutation waits for its operation",
     ),
-    setting(
+    SettingSpec::plain(
         KEY_POLL_INTERVAL_MS,
         "NEBIUS_POLL_INTERVAL_MS",
         SettingKind::Integer,
         Some("2000"),
         "milliseconds between reads of an operation being waited on",
     ),
-    setting(
+    SettingSpec::plain(
         KEY_RETRY_BACKOFF_MS,
         "NEBIUS_RETRY_BACKOFF_MS",
         SettingKind::Integer,

@@ -34,23 +34,6 @@ const KEY_SSH_USER: &str = "ssh_user";
 const KEY_REQUEST_TIMEOUT_MS: &str = "request_timeout_ms";
 const KEY_RETRY_BACKOFF_MS: &str = "retry_backoff_ms";
 
-const fn setting(
-    key: &'static str,
-    env: &'static str,
-    kind: SettingKind,
-    default: Option<&'static str>,
-    description: &'static str,
-) -> SettingSpec {
-    SettingSpec {
-        key,
-        env,
-        kind,
-        default,
-        secret: false,
-        description,
-    }
-}
-
 /// Every setting of [`ShadeformConfig`], one row per field: the environment variables, the
 /// config-file keys and the CLI's hints are all derived from this table.
 pub const SETTINGS: &[SettingSpec] = &[
@@ -62,35 +45,35 @@ pub const SETTINGS: &[SettingSpec] = &[
         secret: true,
         description: "API key from the Shadeform console (sent as X-API-KEY)",
     },
-    setting(
+    SettingSpec::plain(
         KEY_API_URL,
         API_URL_ENV,
         SettingKind::Url,
         Some(DEFAULT_BASE_URL),
         "API root; plain http only for loopback (the fake)",
     ),
-    setting(
+    SettingSpec::plain(
         KEY_ALLOWED_TYPES,
         ALLOWED_TYPES_ENV,
         SettingKind::Text,
         None,
         "allow-list of offers: cloud=shade_type,cloud=shade_type (unset: every offer)",
     ),
-    setting(
+    SettingSpec::plain(
         KEY_SSH_USER,
         SSH_USER_ENV,
         SettingKind::Text,
         Some(DEFAULT_SSH_USER),
         "the user the launch script installs the SSH key for",
     ),
-    setting(
+    SettingSpec::plain(
         KEY_REQUEST_TIMEOUT_MS,
         "SHADEFORM_REQUEST_TIMEOUT_MS",
         SettingKind::Integer,
         Some("60000"),
         "time limit of one HTTP request in milliseconds",
     ),
-    setting(
+    SettingSpec::plain(
         KEY_RETRY_BACKOFF_MS,
         "SHADEFORM_RETRY_BACKOFF_MS",
         SettingKind::Integer,
