@@ -16,12 +16,11 @@
 //!     10,000: < 50 ms beyond transfer, < 50 MB peak.
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use gpucloud_core::{Bookkeeping, CloudClient, FirewallRule, InstanceId, ListInstancesArgs};
+use gpucloud_fakes::bench::{Task, interleaved, micros, millis, ratio};
 use gpucloud_fakes::fluidstack::{FakeFluidstack, FakeFluidstackOptions, PROJECT_HEADER};
 use gpucloud_fluidstack::{FluidstackClient, FluidstackConfig, FluidstackCredential};
 use peak_alloc::PeakAlloc;
@@ -139,28 +138,6 @@ impl Raw {
     async fn decoded<T: serde::de::DeserializeOwned>(&self, url: &str) -> T {
         serde_json::from_slice(&self.transfer(url).await).expect("json")
     }
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort_unstable();
-    samples[samples.len() / 2]
-}
-
-type Task<'a> = Box<dyn FnMut() -> Pin<Box<dyn Future<Output = ()> + 'a>> + 'a>;
-
-/// Runs every task `iterations` times, interleaved in rotating order; medians per task.
-async fn interleaved(iterations: usize, tasks: &mut [Task<'_>]) -> Vec<Duration> {
-    let n = tasks.len();
-    let mut samples = vec![Vec::with_capacity(iterations); n];
-    for i in 0..iterations {
-        for k in 0..n {
-            let which = (i + k) % n;
-            let started = Instant::now();
-            (tasks[which])().await;
-            samples[which].push(started.elapsed());
-        }
-    }
-    samples.into_iter().map(median).collect()
 }
 
 fn line(label: &str, t: &[Duration]) {
@@ -295,18 +272,6 @@ async fn big_lists() {
             fake.shutdown().await;
         }
     }
-}
-
-fn micros(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
-}
-
-fn millis(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn ratio(a: Duration, b: Duration) -> f64 {
-    a.as_secs_f64() / b.as_secs_f64().max(1e-9)
 }
 
 fn main() {

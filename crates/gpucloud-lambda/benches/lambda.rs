@@ -22,13 +22,12 @@
 //!     default rate limits, against a fake with 50 ms of injected latency: the end-to-end time
 //!     next to the fake's own latency, so the difference is what the client waited on its own.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use gpucloud_core::{
     CloudClient, CreateInstanceAttrs, GetInstanceTypeArgs, InstanceId, ListInstancesArgs,
 };
+use gpucloud_fakes::bench::{Task, interleaved, median, micros, millis, ratio};
 use gpucloud_fakes::lambda::{FakeLambda, FakeLambdaOptions};
 use gpucloud_lambda::{LambdaConfig, LambdaCredential};
 use peak_alloc::PeakAlloc;
@@ -163,28 +162,6 @@ async fn decoded<T: serde::de::DeserializeOwned>(
     serde_json::from_slice::<Envelope<T>>(&body)
         .expect("json")
         .data
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort_unstable();
-    samples[samples.len() / 2]
-}
-
-type Task<'a> = Box<dyn FnMut() -> Pin<Box<dyn Future<Output = ()> + 'a>> + 'a>;
-
-/// Runs every task `iterations` times, interleaved in rotating order; medians per task.
-async fn interleaved(iterations: usize, tasks: &mut [Task<'_>]) -> Vec<Duration> {
-    let n = tasks.len();
-    let mut samples = vec![Vec::with_capacity(iterations); n];
-    for i in 0..iterations {
-        for k in 0..n {
-            let which = (i + k) % n;
-            let started = Instant::now();
-            (tasks[which])().await;
-            samples[which].push(started.elapsed());
-        }
-    }
-    samples.into_iter().map(median).collect()
 }
 
 /// Medians of one comparison: the provider, the two decoding floors and the pure transfer.
@@ -471,18 +448,6 @@ async fn types_with_default_limits() {
         millis(t.saturating_sub(LATENCY))
     );
     fake.shutdown().await;
-}
-
-fn micros(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
-}
-
-fn millis(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn ratio(a: Duration, b: Duration) -> f64 {
-    a.as_secs_f64() / b.as_secs_f64().max(1e-9)
 }
 
 fn main() {
