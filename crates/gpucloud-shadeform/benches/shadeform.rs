@@ -15,12 +15,11 @@
 //! (client and fake on one thread): the figures are the CPU work per call, without
 //! cross-thread wake-ups, which vary from run to run on a shared 2-core machine.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gpucloud_core::validate::validate_and_create;
 use gpucloud_core::{CloudClient, CreateInstanceAttrs, GetInstanceTypeArgs, ListInstancesArgs};
+use gpucloud_fakes::bench::{Task, interleaved};
 use gpucloud_fakes::shadeform::{FakeShadeform, FakeShadeformOptions};
 use gpucloud_shadeform::{ShadeformConfig, ShadeformCredential};
 
@@ -115,31 +114,15 @@ mod floors {
     }
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-type Call<'a> = Box<dyn FnMut() -> Pin<Box<dyn Future<Output = ()> + 'a>> + 'a>;
-
-/// Interleaved medians of each call, in rotating order.
-async fn compare(mut calls: Vec<Call<'_>>) -> Vec<Duration> {
-    // Warm up the connection pools of every client.
+/// Interleaved medians of each call, in rotating order, after warming up every client's
+/// connection pool.
+async fn compare(mut calls: Vec<Task<'_>>) -> Vec<Duration> {
     for _ in 0..20 {
         for call in &mut calls {
             call().await;
         }
     }
-    let mut samples = vec![Vec::with_capacity(SAMPLES); calls.len()];
-    for round in 0..SAMPLES {
-        for i in 0..calls.len() {
-            let i = (i + round) % calls.len();
-            let t = Instant::now();
-            calls[i]().await;
-            samples[i].push(t.elapsed());
-        }
-    }
-    samples.into_iter().map(median).collect()
+    interleaved(SAMPLES, &mut calls).await
 }
 
 async fn run() -> bool {
@@ -187,7 +170,7 @@ async fn run() -> bool {
                 .expect("body")
         }
     };
-    let list: Vec<Call<'_>> = vec![
+    let list: Vec<Task<'_>> = vec![
         Box::new(|| {
             Box::pin(async {
                 let l = client
@@ -212,7 +195,7 @@ async fn run() -> bool {
         }),
     ];
     let list = compare(list).await;
-    let catalog: Vec<Call<'_>> = vec![
+    let catalog: Vec<Task<'_>> = vec![
         Box::new(|| {
             Box::pin(async {
                 let t = client
@@ -249,7 +232,7 @@ async fn run() -> bool {
         },
     )
     .expect("client");
-    let http_only: Vec<Call<'_>> = vec![
+    let http_only: Vec<Task<'_>> = vec![
         Box::new(|| {
             Box::pin(async {
                 let r = layer
