@@ -11,18 +11,22 @@ pub(crate) fn path_safe(id: &str) -> bool {
     !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
-/// `GET /instances/types` with the API's own query filters.
-pub(crate) async fn types(
+/// `GET /instances/types` with the API's own query filters, each offer folded into a fresh
+/// `init()` by `each` as it is parsed (borrowing its strings from the body): no vector of
+/// wire offers is built, and a caller keeps only what it needs.
+pub(crate) async fn types<A>(
     http: &HttpClient,
     op: &'static str,
     query: &[(&'static str, String)],
-) -> Result<Vec<wire::InstanceType>> {
+    init: impl Fn() -> A + Sync,
+    each: impl Fn(&mut A, wire::InstanceType<'_>) + Sync,
+) -> Result<A> {
     let mut request = Request::get(op, "instances/types");
     for (name, value) in query {
         request = request.query(*name, value.clone());
     }
-    let types: wire::InstanceTypes = http.send_json(request).await?;
-    Ok(types.instance_types)
+    http.send_json_seed(request, || wire::EachType::new(init(), &each))
+        .await
 }
 
 /// `GET /instances`: every instance not deleted (`deleting` ones included).

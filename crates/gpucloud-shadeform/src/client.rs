@@ -270,11 +270,22 @@ impl ShadeformClient {
             ("cloud", cloud.to_owned()),
             ("shade_instance_type", shade.to_owned()),
         ];
-        let types = api::types(self.http(), op, &query).await?;
-        let Some(t) = types
-            .into_iter()
-            .find(|t| t.cloud == cloud && t.shade_instance_type == shade)
-        else {
+        let found = api::types(
+            self.http(),
+            op,
+            &query,
+            || None,
+            |found: &mut Option<wire::InstanceType<'static>>, t| {
+                if found.is_none()
+                    && t.cloud.as_str() == cloud
+                    && t.shade_instance_type.as_str() == shade
+                {
+                    *found = Some(t.into_owned());
+                }
+            },
+        )
+        .await?;
+        let Some(t) = found else {
             return Err(CloudError::invalid(
                 "instance_type",
                 format!("Shadeform has no offer {:?}", attrs.instance_type),
@@ -291,8 +302,11 @@ impl ShadeformClient {
                     || location == region
                     || convert::location_of(region) == location)
         };
-        let mut candidates: Vec<&wire::Availability> =
-            t.availability.iter().filter(|a| fits(&a.region)).collect();
+        let mut candidates: Vec<&wire::Availability> = t
+            .availability
+            .iter()
+            .filter(|a| fits(a.region.as_str()))
+            .collect();
         // Capacity first; an offer without any still launches, so the API's OUT_OF_STOCK
         // answer (not a guess here) is what the caller sees.
         candidates.sort_by_key(|a| !a.available);
@@ -321,21 +335,37 @@ impl ShadeformClient {
                 ),
             ));
         };
-        if !attrs.image_id.is_empty() && !t.configuration.os_options.contains(&attrs.image_id) {
+        if !attrs.image_id.is_empty()
+            && !t
+                .configuration
+                .os_options
+                .iter()
+                .any(|os| os.as_str() == attrs.image_id)
+        {
             return Err(CloudError::invalid(
                 "image_id",
                 format!(
                     "{:?} is not an OS of this offer; choose one of: {}",
                     attrs.image_id,
-                    t.configuration.os_options.join(", ")
+                    t.configuration
+                        .os_options
+                        .iter()
+                        .map(wire::Text::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
         }
         Ok(Offer {
-            cloud: t.cloud.clone(),
-            shade_type: t.shade_instance_type.clone(),
-            region: chosen.region.clone(),
-            os_options: t.configuration.os_options.clone(),
+            cloud: t.cloud.as_str().to_owned(),
+            shade_type: t.shade_instance_type.as_str().to_owned(),
+            region: chosen.region.as_str().to_owned(),
+            os_options: t
+                .configuration
+                .os_options
+                .iter()
+                .map(|os| os.as_str().to_owned())
+                .collect(),
         })
     }
 
@@ -546,20 +576,42 @@ impl CloudClient for ShadeformClient {
     /// The gpucloud locations of the catalog (each a group of upstream regions, see the
     /// README's table), available when any offer there has capacity.
     async fn locations(&self, args: GetLocationsArgs) -> Result<Vec<Location>> {
-        let types: Vec<wire::InstanceType> = api::types(self.http(), "locations", &[])
-            .await?
-            .into_iter()
-            .filter(|t| self.allows(&t.cloud, &t.shade_instance_type))
-            .collect();
-        Ok(convert::locations(&types)
+        let locations = api::types(
+            self.http(),
+            "locations",
+            &[],
+            convert::Locations::default,
+            |locations, t| {
+                if self.allows(&t.cloud, &t.shade_instance_type) {
+                    locations.add(&t);
+                }
+            },
+        )
+        .await?;
+        Ok(locations
+            .into_sorted()
             .into_iter()
             .filter(|l| l.available || args.include_unavailable)
             .collect())
     }
 
     async fn instance_types(&self, args: &GetInstanceTypeArgs) -> Result<Vec<InstanceType>> {
-        let types = api::types(self.http(), "instance_types", &Self::type_query(args)).await?;
-        Ok(args.apply(convert::instance_types(types, |c, t| self.allows(c, t))))
+        let catalog = api::types(
+            self.http(),
+            "instance_types",
+            &Self::type_query(args),
+            convert::Catalog::default,
+            |catalog, t| {
+                catalog.add(
+                    &t,
+                    |c, s| self.allows(c, s),
+                    |l| args.locations.matches(l),
+                    |e| args.matches(e),
+                );
+            },
+        )
+        .await?;
+        Ok(catalog.into_entries())
     }
 
     async fn create_instance(&self, create: ValidCreate) -> Result<Instance> {

@@ -2,6 +2,7 @@
 //! table, stable type names and ids, GPUs, the catalog, instance states, instances, tags, the
 //! SSH-key name and the launch script.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -75,12 +76,16 @@ const LOCATION_COUNTRIES: &[(&str, &str)] = &[
     ("ap-southeast", "SGP"),
 ];
 
-/// The gpucloud location of an upstream region (see [`REGION_LOCATIONS`]).
-pub(crate) fn location_of(region: &str) -> String {
-    REGION_LOCATIONS
-        .iter()
-        .find(|(r, _)| *r == region)
-        .map_or_else(|| region.to_ascii_lowercase(), |(_, l)| (*l).to_owned())
+/// The gpucloud location of an upstream region (see [`REGION_LOCATIONS`]); borrowed unless
+/// an unknown region has to be lower-cased.
+pub(crate) fn location_of(region: &str) -> Cow<'_, str> {
+    match REGION_LOCATIONS.iter().find(|(r, _)| *r == region) {
+        Some((_, location)) => Cow::Borrowed(location),
+        None if region.bytes().any(|b| b.is_ascii_uppercase()) => {
+            Cow::Owned(region.to_ascii_lowercase())
+        }
+        None => Cow::Borrowed(region),
+    }
 }
 
 /// The upstream regions the table maps to `location`, and `location` itself when it is not a
@@ -111,7 +116,21 @@ pub(crate) fn cloud_name(cloud: &str) -> &str {
 /// The type name a create takes: `<cloud>_<shade type>` (the upstream cloud first, because
 /// the same Shadeform type is sold by several clouds at different prices).
 pub(crate) fn type_name(cloud: &str, shade_type: &str) -> String {
-    format!("{cloud}_{shade_type}")
+    joined(&[cloud, shade_type])
+}
+
+/// `parts` joined by `_`, in one allocation of the exact size (the catalog builds two such
+/// strings per entry, so no formatting machinery).
+fn joined(parts: &[&str]) -> String {
+    let len = parts.iter().map(|p| p.len()).sum::<usize>() + parts.len().saturating_sub(1);
+    let mut out = String::with_capacity(len);
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push('_');
+        }
+        out.push_str(part);
+    }
+    out
 }
 
 /// `<cloud>_<shade type>` split at the first `_` (cloud names have none; shade types may,
@@ -124,33 +143,64 @@ pub(crate) fn split_type_name(name: &str) -> Option<(&str, &str)> {
 /// The stable id of an offer: `<cloud>_<shade type>_<region>`. Built here for both the
 /// catalog entry and the instance, so the two always agree.
 pub(crate) fn type_id(cloud: &str, shade_type: &str, region: &str) -> InstanceTypeId {
-    InstanceTypeId::new(format!("{cloud}_{shade_type}_{region}"))
+    InstanceTypeId::new(joined(&[cloud, shade_type, region]))
 }
 
 fn non_negative(n: i64) -> u32 {
     u32::try_from(n.max(0)).unwrap_or(u32::MAX)
 }
 
+/// GPU model names normalised so far, by the model part of Shadeform's `gpu_type`: the same
+/// model (`H100`, `A100`) is sold by many clouds in many sizes, and is normalised once.
+#[derive(Debug, Default)]
+pub(crate) struct GpuNames(Vec<(String, String)>);
+
+impl GpuNames {
+    /// The normalised name of `model`.
+    fn of(&mut self, model: &str) -> &str {
+        let index = self
+            .0
+            .iter()
+            .position(|(m, _)| m == model)
+            .unwrap_or_else(|| {
+                self.0
+                    .push((model.to_owned(), gpucloud_core::normalize_gpu_name(model)));
+                self.0.len() - 1
+            });
+        &self.0[index].1
+    }
+}
+
 /// The GPUs of a configuration, or `None` for a CPU-only one.
-pub(crate) fn gpu(c: &wire::Configuration) -> Option<Gpu> {
+pub(crate) fn gpu(c: &wire::OfferConfiguration<'_>, names: &mut GpuNames) -> Option<Gpu> {
     if c.num_gpus <= 0 {
         return None;
     }
     // `A100_80G`, `H100`, `GH200`: the model is the part before the first `_`.
-    let name = gpucloud_core::normalize_gpu_name(c.gpu_type.split('_').next().unwrap_or(""));
+    let name = names.of(c.gpu_type.split('_').next().unwrap_or(""));
     if name.is_empty() {
         return None;
     }
-    let interconnect = match c.interconnect.to_ascii_lowercase().as_str() {
-        "pcie" => "PCIe".to_owned(),
-        "sxm" | "sxm4" | "sxm5" | "sxm6" => c.interconnect.to_ascii_uppercase(),
-        "" => String::new(),
-        _ => c.interconnect.clone(),
+    let raw = c.interconnect.as_str();
+    let interconnect: Cow<'_, str> = if raw.eq_ignore_ascii_case("pcie") {
+        Cow::Borrowed("PCIe")
+    } else if ["sxm", "sxm4", "sxm5", "sxm6"]
+        .iter()
+        .any(|s| raw.eq_ignore_ascii_case(s))
+    {
+        Cow::Owned(raw.to_ascii_uppercase())
+    } else {
+        Cow::Borrowed(raw)
     };
-    let network_details = match (interconnect.as_str(), c.nvlink) {
+    let network_details = match (interconnect.as_ref(), c.nvlink) {
         ("", true) => "NVLink".to_owned(),
-        (i, true) if !i.contains("SXM") => format!("{i}, NVLink"),
+        (i, true) if !i.contains("SXM") => joined_nvlink(i),
         (i, _) => i.to_owned(),
+    };
+    let manufacturer = if c.gpu_manufacturer.eq_ignore_ascii_case("nvidia") {
+        Manufacturer::Nvidia
+    } else {
+        Manufacturer::parse_lenient(&c.gpu_manufacturer)
     };
     Some(Gpu {
         count: non_negative(c.num_gpus),
@@ -160,11 +210,19 @@ pub(crate) fn gpu(c: &wire::Configuration) -> Option<Gpu> {
             Bytes::ZERO
         },
         memory_details: String::new(),
-        gpu_type: c.gpu_type.clone(),
+        gpu_type: c.gpu_type.as_str().to_owned(),
         network_details,
-        manufacturer: Manufacturer::parse_lenient(&c.gpu_manufacturer),
-        name,
+        manufacturer,
+        name: name.to_owned(),
     })
+}
+
+/// `<interconnect>, NVLink`.
+fn joined_nvlink(interconnect: &str) -> String {
+    let mut out = String::with_capacity(interconnect.len() + 8);
+    out.push_str(interconnect);
+    out.push_str(", NVLink");
+    out
 }
 
 /// Grace-based superchips (`GH…`, `GB…`) are ARM; everything else x86-64.
@@ -187,23 +245,37 @@ pub(crate) fn boot_estimate(boot: Option<wire::BootTime>) -> Option<Duration> {
     Some(Duration::from_secs(seconds))
 }
 
-/// One catalog entry per (upstream cloud, Shadeform type, region) that `allows` admits.
-pub(crate) fn instance_types(
-    types: Vec<wire::InstanceType>,
-    allows: impl Fn(&str, &str) -> bool,
-) -> Vec<InstanceType> {
-    let mut out = Vec::new();
-    for t in types {
-        if t.cloud.is_empty() || t.shade_instance_type.is_empty() {
-            continue;
+/// The catalog, built offer by offer as the answer is parsed: one entry per (upstream cloud,
+/// Shadeform type, region) that the allow-list and the filter admit.
+#[derive(Debug, Default)]
+pub(crate) struct Catalog {
+    entries: Vec<InstanceType>,
+    gpu_names: GpuNames,
+}
+
+impl Catalog {
+    /// Adds the entries of offer `t` that `allows` (the allow-list, by cloud and Shadeform
+    /// type), `in_location` (the location filter) and `keep` (the caller's whole filter, on
+    /// an entry) admit.
+    pub(crate) fn add(
+        &mut self,
+        t: &wire::InstanceType<'_>,
+        allows: impl Fn(&str, &str) -> bool,
+        in_location: impl Fn(&str) -> bool,
+        keep: impl Fn(&InstanceType) -> bool,
+    ) {
+        let (cloud, shade) = (t.cloud.as_str(), t.shade_instance_type.as_str());
+        if cloud.is_empty() || shade.is_empty() || !allows(cloud, shade) {
+            return;
         }
-        if !allows(&t.cloud, &t.shade_instance_type) {
-            continue;
-        }
-        let gpu = gpu(&t.configuration);
+        let mut regions = t.availability.iter().filter(|a| !a.region.is_empty());
+        let Some(mut next) = regions.next() else {
+            return;
+        };
+        let gpu = gpu(&t.configuration, &mut self.gpu_names);
         let c = &t.configuration;
-        let template = InstanceType {
-            type_name: type_name(&t.cloud, &t.shade_instance_type),
+        let mut template = InstanceType {
+            type_name: type_name(cloud, shade),
             supported_architectures: vec![architecture(gpu.as_ref())],
             supported_gpus: gpu.into_iter().collect(),
             supported_storage: if c.storage_in_gb > 0 {
@@ -222,72 +294,100 @@ pub(crate) fn instance_types(
             stoppable: false,
             rebootable: true,
             base_price: t.hourly_price.filter(|p| *p >= 0).map(Price::usd_cents),
-            is_container: t.deployment_type == "container",
+            is_container: t.deployment_type.as_str() == "container",
             estimated_deploy_time: boot_estimate(t.boot_time),
             provider: PROVIDER.to_owned(),
-            cloud: cloud_name(&t.cloud).to_owned(),
+            cloud: cloud_name(cloud).to_owned(),
             can_modify_firewall_rules: false,
             ..InstanceType::default()
         };
-        let regions = t.availability.iter().filter(|a| !a.region.is_empty());
-        let last = regions.clone().count();
-        let mut template = Some(template);
-        for (i, a) in regions.enumerate() {
-            // The last region takes the template itself: one clone fewer per offer.
-            let Some(mut entry) = (if i + 1 == last {
-                template.take()
-            } else {
-                template.clone()
-            }) else {
-                break;
-            };
-            entry.id = type_id(&t.cloud, &t.shade_instance_type, &a.region);
-            entry.location = location_of(&a.region);
-            entry.sub_location.clone_from(&a.region);
-            entry.is_available = a.available;
-            out.push(entry);
+        loop {
+            let following = regions.next();
+            let region = next.region.as_str();
+            let location = location_of(region);
+            if in_location(&location) {
+                template.location.clear();
+                template.location.push_str(&location);
+                // Only the location differs between the regions of one offer, and it passed:
+                // an entry refused now is refused for every region.
+                if !keep(&template) {
+                    return;
+                }
+                // The last region takes the template itself: one clone fewer per offer.
+                let mut entry = if following.is_some() {
+                    template.clone()
+                } else {
+                    std::mem::take(&mut template)
+                };
+                entry.id = type_id(cloud, shade, region);
+                region.clone_into(&mut entry.sub_location);
+                entry.is_available = next.available;
+                self.entries.push(entry);
+            }
+            match following {
+                Some(a) => next = a,
+                None => return,
+            }
         }
     }
-    out
+
+    /// The entries, in the order of the answer.
+    pub(crate) fn into_entries(self) -> Vec<InstanceType> {
+        self.entries
+    }
 }
 
-/// The gpucloud locations of a catalog, available when any of their regions has an
-/// available offer, described by the upstream regions' display names.
-pub(crate) fn locations(types: &[wire::InstanceType]) -> Vec<Location> {
-    let mut out: Vec<Location> = Vec::new();
-    for a in types.iter().flat_map(|t| &t.availability) {
-        if a.region.is_empty() {
-            continue;
-        }
-        let name = location_of(&a.region);
-        let index = out.iter().position(|l| l.name == name).unwrap_or_else(|| {
-            out.push(Location {
-                country: LOCATION_COUNTRIES
-                    .iter()
-                    .find(|(l, _)| *l == name)
-                    .map(|(_, c)| (*c).to_owned())
-                    .unwrap_or_default(),
-                name,
-                ..Location::default()
-            });
-            out.len() - 1
-        });
-        let entry = &mut out[index];
-        entry.available |= a.available;
-        let label = if a.display_name.is_empty() {
-            a.region.clone()
-        } else {
-            format!("{} ({})", a.display_name, a.region)
-        };
-        if !entry.description.split("; ").any(|d| d == label) {
-            if !entry.description.is_empty() {
-                entry.description.push_str("; ");
+/// The gpucloud locations of a catalog, built offer by offer: available when any of their
+/// regions has an available offer, described by the upstream regions' display names.
+#[derive(Debug, Default)]
+pub(crate) struct Locations(Vec<Location>);
+
+impl Locations {
+    /// Adds the regions of offer `t`.
+    pub(crate) fn add(&mut self, t: &wire::InstanceType<'_>) {
+        for a in &t.availability {
+            let region = a.region.as_str();
+            if region.is_empty() {
+                continue;
             }
-            entry.description.push_str(&label);
+            let name = location_of(region);
+            let index = self
+                .0
+                .iter()
+                .position(|l| l.name == name)
+                .unwrap_or_else(|| {
+                    self.0.push(Location {
+                        country: LOCATION_COUNTRIES
+                            .iter()
+                            .find(|(l, _)| *l == name)
+                            .map(|(_, c)| (*c).to_owned())
+                            .unwrap_or_default(),
+                        name: name.into_owned(),
+                        ..Location::default()
+                    });
+                    self.0.len() - 1
+                });
+            let entry = &mut self.0[index];
+            entry.available |= a.available;
+            let label = if a.display_name.is_empty() {
+                region.to_owned()
+            } else {
+                format!("{} ({region})", a.display_name)
+            };
+            if !entry.description.split("; ").any(|d| d == label) {
+                if !entry.description.is_empty() {
+                    entry.description.push_str("; ");
+                }
+                entry.description.push_str(&label);
+            }
         }
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    out
+
+    /// The locations, by name.
+    pub(crate) fn into_sorted(mut self) -> Vec<Location> {
+        self.0.sort_by(|a, b| a.name.cmp(&b.name));
+        self.0
+    }
 }
 
 /// Shadeform's instance status → lifecycle status. Unknown values are `pending` with a
@@ -401,7 +501,7 @@ pub(crate) fn instance(w: wire::Instance) -> Instance {
             .filter(|p| *p > 0)
             .unwrap_or(22),
         status,
-        location: location_of(&w.region),
+        location: location_of(&w.region).into_owned(),
         sub_location: w.region,
         tags,
         stoppable: false,
@@ -510,8 +610,13 @@ mod tests {
 
     use super::*;
 
-    fn conf(gpu_type: &str, n: i64, interconnect: &str, nvlink: bool) -> wire::Configuration {
-        wire::Configuration {
+    fn conf<'a>(
+        gpu_type: &'a str,
+        n: i64,
+        interconnect: &'a str,
+        nvlink: bool,
+    ) -> wire::OfferConfiguration<'a> {
+        wire::OfferConfiguration {
             memory_in_gb: 200,
             storage_in_gb: 1000,
             vcpus: 24,
@@ -521,11 +626,15 @@ mod tests {
             nvlink,
             vram_per_gpu_in_gb: 80,
             gpu_manufacturer: "nvidia".into(),
-            ..wire::Configuration::default()
+            ..wire::OfferConfiguration::default()
         }
     }
 
-    fn offer(cloud: &str, shade: &str, regions: &[(&str, bool)]) -> wire::InstanceType {
+    fn offer<'a>(
+        cloud: &'a str,
+        shade: &'a str,
+        regions: &[(&'a str, bool)],
+    ) -> wire::InstanceType<'a> {
         wire::InstanceType {
             cloud: cloud.into(),
             shade_instance_type: shade.into(),
@@ -537,7 +646,7 @@ mod tests {
                 .map(|(r, a)| wire::Availability {
                     region: (*r).into(),
                     available: *a,
-                    display_name: format!("DC {r}"),
+                    display_name: format!("DC {r}").into(),
                 })
                 .collect(),
             boot_time: Some(wire::BootTime {
@@ -545,6 +654,32 @@ mod tests {
                 max_boot_in_sec: Some(301),
             }),
         }
+    }
+
+    /// One offer's GPUs, with a fresh cache of names.
+    fn gpu(c: &wire::OfferConfiguration<'_>) -> Option<Gpu> {
+        super::gpu(c, &mut GpuNames::default())
+    }
+
+    /// The catalog of `types` under an allow-list and no filter.
+    #[allow(clippy::needless_pass_by_value)] // The tests hand their offers over.
+    fn instance_types(
+        types: Vec<wire::InstanceType<'_>>,
+        allows: impl Fn(&str, &str) -> bool,
+    ) -> Vec<InstanceType> {
+        let mut catalog = Catalog::default();
+        for t in &types {
+            catalog.add(t, &allows, |_| true, |_| true);
+        }
+        catalog.into_entries()
+    }
+
+    fn locations(types: &[wire::InstanceType<'_>]) -> Vec<Location> {
+        let mut locations = Locations::default();
+        for t in types {
+            locations.add(t);
+        }
+        locations.into_sorted()
     }
 
     #[test]
@@ -674,6 +809,64 @@ mod tests {
     }
 
     #[test]
+    fn the_filters_are_applied_while_the_catalog_is_built() {
+        let types = [
+            offer(
+                "hyperstack",
+                "A100_80Gx8",
+                &[("canada-1", true), ("norway-1", false), ("iceland-1", true)],
+            ),
+            offer("verda", "B200", &[("helsinki-finland-5", true)]),
+        ];
+        let build = |in_location: &dyn Fn(&str) -> bool, keep: &dyn Fn(&InstanceType) -> bool| {
+            let mut catalog = Catalog::default();
+            for t in &types {
+                catalog.add(t, |_, _| true, in_location, keep);
+            }
+            catalog.into_entries()
+        };
+        let north = build(&|l| l == "eu-north", &|_| true);
+        let ids: Vec<&str> = north.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "hyperstack_A100_80Gx8_norway-1",
+                "hyperstack_A100_80Gx8_iceland-1",
+                "verda_B200_helsinki-finland-5"
+            ]
+        );
+        assert!(north.iter().all(|e| e.location == "eu-north"));
+        assert_eq!(north[1].sub_location, "iceland-1");
+        let asked = std::cell::Cell::new(0);
+        let verda = build(&|_| true, &|e| {
+            asked.set(asked.get() + 1);
+            e.cloud == "verda"
+        });
+        assert_eq!(verda.len(), 1);
+        assert_eq!(verda[0].id.as_str(), "verda_B200_helsinki-finland-5");
+        assert_eq!(asked.get(), 2, "an offer refused once is not asked again");
+    }
+
+    #[test]
+    fn gpu_names_are_normalised_once_per_model() {
+        let mut names = GpuNames::default();
+        let a = super::gpu(&conf("A100_80G", 8, "sxm4", true), &mut names).unwrap();
+        let b = super::gpu(&conf("A100", 1, "pcie", false), &mut names).unwrap();
+        let h = super::gpu(&conf("h100", 1, "PCIE", false), &mut names).unwrap();
+        assert_eq!((a.name.as_str(), b.name.as_str()), ("A100", "A100"));
+        assert_eq!(
+            (h.name.as_str(), h.network_details.as_str()),
+            ("H100", "PCIe")
+        );
+        assert_eq!(names.0.len(), 2, "A100 once, h100 once");
+        assert!(matches!(
+            location_of("canada-1"),
+            Cow::Borrowed("ca-central")
+        ));
+        assert!(matches!(location_of("mars-1"), Cow::Borrowed("mars-1")));
+    }
+
+    #[test]
     fn prices_are_never_invented() {
         let mut t = offer("hyperstack", "A4000", &[("canada-1", true)]);
         t.hourly_price = None;
@@ -753,9 +946,9 @@ mod tests {
                 internal_port: Some(8000),
                 external_port: Some(80),
             }],
-            configuration: wire::Configuration {
+            configuration: wire::InstanceConfiguration {
                 os: "ubuntu22.04_cuda12.2_shade_os".into(),
-                ..conf("A6000", 1, "pcie", false)
+                storage_in_gb: 1000,
             },
             ..wire::Instance::default()
         };

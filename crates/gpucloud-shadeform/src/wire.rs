@@ -1,6 +1,10 @@
 //! Shadeform's JSON (Shadeform API 1.0.0), read leniently: a missing or `null` field takes its
 //! default and unknown fields are ignored, so a response that grows stays readable.
 
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// `null` as the default, for fields that may be omitted or `null`.
@@ -24,38 +28,250 @@ pub(crate) struct ErrorBody {
     pub error: String,
 }
 
-/// `InstanceTypesResponse`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct InstanceTypes {
-    #[serde(deserialize_with = "null_default")]
-    pub instance_types: Vec<InstanceType>,
+/// A string of the catalog: borrowed from the body when it holds no escapes (the usual
+/// case, so decoding the catalog allocates no strings of its own), owned otherwise; `null`
+/// or absent reads as empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Text<'a>(pub Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Cow<'de, str>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or null")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Cow::Borrowed(v))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v.to_owned()))
+            }
+
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v))
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Cow::Borrowed(""))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Cow::Borrowed(""))
+            }
+
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_str(self)
+            }
+        }
+
+        d.deserialize_option(TextVisitor).map(Text)
+    }
+}
+
+impl Text<'_> {
+    /// The text.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The same text, owning its string.
+    pub(crate) fn into_owned(self) -> Text<'static> {
+        Text(Cow::Owned(self.0.into_owned()))
+    }
+}
+
+impl<'a> From<&'a str> for Text<'a> {
+    fn from(s: &'a str) -> Self {
+        Text(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for Text<'_> {
+    fn from(s: String) -> Self {
+        Text(Cow::Owned(s))
+    }
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `InstanceTypesResponse`, offer by offer: each offer is handed to `each` as soon as it is
+/// parsed (borrowing from the body) and folded into `acc`, so no vector of wire offers is
+/// built. A missing or `null` `instance_types` is an empty catalog; other fields are skipped.
+/// The accumulator is the seed's value, made fresh for every attempt: an answer that breaks
+/// off half-way leaves nothing behind.
+pub(crate) struct EachType<A, F> {
+    acc: A,
+    each: F,
+}
+
+impl<A, F> EachType<A, F>
+where
+    F: for<'x> Fn(&mut A, InstanceType<'x>),
+{
+    pub(crate) fn new(acc: A, each: F) -> Self {
+        Self { acc, each }
+    }
+}
+
+impl<'de, A, F> DeserializeSeed<'de> for EachType<A, F>
+where
+    F: for<'x> Fn(&mut A, InstanceType<'x>),
+{
+    type Value = A;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<A, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, A, F> Visitor<'de> for EachType<A, F>
+where
+    F: for<'x> Fn(&mut A, InstanceType<'x>),
+{
+    type Value = A;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object with an \"instance_types\" array")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(mut self, mut map: M) -> Result<A, M::Error> {
+        #[derive(Deserialize)]
+        #[serde(field_identifier, rename_all = "snake_case")]
+        enum Field {
+            InstanceTypes,
+            #[serde(other)]
+            Other,
+        }
+        let mut seen = false;
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::InstanceTypes if seen => {
+                    return Err(de::Error::duplicate_field("instance_types"));
+                }
+                Field::InstanceTypes => {
+                    seen = true;
+                    map.next_value_seed(Offers {
+                        acc: &mut self.acc,
+                        each: &self.each,
+                    })?;
+                }
+                Field::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(self.acc)
+    }
+}
+
+/// The `instance_types` array (or `null`), each offer folded in as parsed.
+struct Offers<'s, A, F> {
+    acc: &'s mut A,
+    each: &'s F,
+}
+
+impl<'de, A, F> DeserializeSeed<'de> for Offers<'_, A, F>
+where
+    F: for<'x> Fn(&mut A, InstanceType<'x>),
+{
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de, A, F> Visitor<'de> for Offers<'_, A, F>
+where
+    F: for<'x> Fn(&mut A, InstanceType<'x>),
+{
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of instance types or null")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
+        while let Some(offer) = seq.next_element::<InstanceType<'de>>()? {
+            (self.each)(self.acc, offer);
+        }
+        Ok(())
+    }
 }
 
 /// `InstanceType`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 #[allow(clippy::struct_field_names)] // The API's names.
-pub(crate) struct InstanceType {
-    #[serde(deserialize_with = "null_default")]
-    pub cloud: String,
-    #[serde(deserialize_with = "null_default")]
-    pub shade_instance_type: String,
-    #[serde(deserialize_with = "null_default")]
-    pub configuration: Configuration,
+pub(crate) struct InstanceType<'a> {
+    #[serde(borrow)]
+    pub cloud: Text<'a>,
+    #[serde(borrow)]
+    pub shade_instance_type: Text<'a>,
+    #[serde(borrow, deserialize_with = "null_default")]
+    pub configuration: OfferConfiguration<'a>,
     /// Cents per hour; `None` when absent (never read as free).
     pub hourly_price: Option<i64>,
-    #[serde(deserialize_with = "null_default")]
-    pub deployment_type: String,
-    #[serde(deserialize_with = "null_default")]
-    pub availability: Vec<Availability>,
+    #[serde(borrow)]
+    pub deployment_type: Text<'a>,
+    #[serde(borrow, deserialize_with = "null_default")]
+    pub availability: Vec<Availability<'a>>,
     pub boot_time: Option<BootTime>,
 }
 
-/// `InstanceTypeConfiguration` and `InstanceConfiguration` (the instance's adds `os`).
+impl InstanceType<'_> {
+    /// The same offer, owning its strings (to keep it beyond the answer's body).
+    pub(crate) fn into_owned(self) -> InstanceType<'static> {
+        InstanceType {
+            cloud: self.cloud.into_owned(),
+            shade_instance_type: self.shade_instance_type.into_owned(),
+            configuration: self.configuration.into_owned(),
+            hourly_price: self.hourly_price,
+            deployment_type: self.deployment_type.into_owned(),
+            availability: self
+                .availability
+                .into_iter()
+                .map(Availability::into_owned)
+                .collect(),
+            boot_time: self.boot_time,
+        }
+    }
+}
+
+/// `InstanceTypeConfiguration`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct Configuration {
+pub(crate) struct OfferConfiguration<'a> {
     #[serde(deserialize_with = "null_default")]
     pub memory_in_gb: i64,
     #[serde(deserialize_with = "null_default")]
@@ -64,18 +280,44 @@ pub(crate) struct Configuration {
     pub vcpus: i64,
     #[serde(deserialize_with = "null_default")]
     pub num_gpus: i64,
-    #[serde(deserialize_with = "null_default")]
-    pub gpu_type: String,
-    #[serde(deserialize_with = "null_default")]
-    pub interconnect: String,
+    #[serde(borrow)]
+    pub gpu_type: Text<'a>,
+    #[serde(borrow)]
+    pub interconnect: Text<'a>,
     #[serde(deserialize_with = "null_default")]
     pub nvlink: bool,
     #[serde(deserialize_with = "null_default")]
     pub vram_per_gpu_in_gb: i64,
+    #[serde(borrow, deserialize_with = "null_default")]
+    pub os_options: Vec<Text<'a>>,
+    #[serde(borrow)]
+    pub gpu_manufacturer: Text<'a>,
+}
+
+impl OfferConfiguration<'_> {
+    fn into_owned(self) -> OfferConfiguration<'static> {
+        OfferConfiguration {
+            memory_in_gb: self.memory_in_gb,
+            storage_in_gb: self.storage_in_gb,
+            vcpus: self.vcpus,
+            num_gpus: self.num_gpus,
+            gpu_type: self.gpu_type.into_owned(),
+            interconnect: self.interconnect.into_owned(),
+            nvlink: self.nvlink,
+            vram_per_gpu_in_gb: self.vram_per_gpu_in_gb,
+            os_options: self.os_options.into_iter().map(Text::into_owned).collect(),
+            gpu_manufacturer: self.gpu_manufacturer.into_owned(),
+        }
+    }
+}
+
+/// `InstanceConfiguration`: the fields of an instance's configuration this provider reads
+/// (the GPU fields repeat the offer's and are skipped unparsed).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct InstanceConfiguration {
     #[serde(deserialize_with = "null_default")]
-    pub os_options: Vec<String>,
-    #[serde(deserialize_with = "null_default")]
-    pub gpu_manufacturer: String,
+    pub storage_in_gb: i64,
     #[serde(deserialize_with = "null_default")]
     pub os: String,
 }
@@ -83,13 +325,23 @@ pub(crate) struct Configuration {
 /// `Availability`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct Availability {
-    #[serde(deserialize_with = "null_default")]
-    pub region: String,
+pub(crate) struct Availability<'a> {
+    #[serde(borrow)]
+    pub region: Text<'a>,
     #[serde(deserialize_with = "null_default")]
     pub available: bool,
-    #[serde(deserialize_with = "null_default")]
-    pub display_name: String,
+    #[serde(borrow)]
+    pub display_name: Text<'a>,
+}
+
+impl Availability<'_> {
+    fn into_owned(self) -> Availability<'static> {
+        Availability {
+            region: self.region.into_owned(),
+            available: self.available,
+            display_name: self.display_name.into_owned(),
+        }
+    }
 }
 
 /// `BootTime`.
@@ -125,7 +377,7 @@ pub(crate) struct Instance {
     #[serde(deserialize_with = "null_default")]
     pub name: String,
     #[serde(deserialize_with = "null_default")]
-    pub configuration: Configuration,
+    pub configuration: InstanceConfiguration,
     #[serde(deserialize_with = "null_default")]
     pub ip: String,
     #[serde(deserialize_with = "null_default")]
@@ -251,19 +503,56 @@ mod tests {
             "availability": [{"region": "us-central-1", "available": true, "display_name": "US, Wichita, KS"}],
             "shade_instance_type": "A6000", "new_field": [1]
         }]});
-        let w: InstanceTypes = serde_json::from_value(example).unwrap();
-        let t = &w.instance_types[0];
+        let body = example.to_string();
+        let collect = |body: &str| -> Vec<InstanceType<'static>> {
+            let mut de = serde_json::Deserializer::from_str(body);
+            EachType::new(Vec::new(), |all: &mut Vec<_>, t: InstanceType<'_>| {
+                assert!(
+                    matches!(t.cloud.0, Cow::Borrowed(_) | Cow::Owned(_)),
+                    "a string"
+                );
+                all.push(t.into_owned());
+            })
+            .deserialize(&mut de)
+            .unwrap()
+        };
+        let all = collect(&body);
+        let t = &all[0];
         assert_eq!(
             (t.cloud.as_str(), t.hourly_price),
             ("hyperstack", Some(210))
         );
-        assert_eq!(t.availability[0].region, "us-central-1");
+        assert_eq!(t.availability[0].region.as_str(), "us-central-1");
+        assert_eq!(
+            t.configuration.os_options[0].as_str(),
+            "ubuntu22.04_cuda12.2_shade_os"
+        );
         assert_eq!(t.boot_time.unwrap().max_boot_in_sec, Some(300));
-        let nulls: InstanceType = serde_json::from_value(serde_json::json!({
-            "cloud": null, "hourly_price": null, "availability": null, "configuration": null
-        }))
+        let nulls: InstanceType<'_> = serde_json::from_str(
+            r#"{"cloud": null, "hourly_price": null, "availability": null, "configuration": null}"#,
+        )
         .unwrap();
         assert!(nulls.availability.is_empty() && nulls.hourly_price.is_none());
+        assert_eq!(nulls.cloud.as_str(), "");
+        assert!(collect(r#"{"instance_types": null, "other": [1]}"#).is_empty());
+        assert!(collect("{}").is_empty());
+        let mut de =
+            serde_json::Deserializer::from_str(r#"{"instance_types": [], "instance_types": []}"#);
+        assert!(
+            EachType::new((), |(), _: InstanceType<'_>| {})
+                .deserialize(&mut de)
+                .is_err(),
+            "a repeated list is refused"
+        );
+    }
+
+    #[test]
+    fn catalog_strings_borrow_from_the_body_unless_escaped() {
+        let body = r#"{"cloud": "hyperstack", "shade_instance_type": "A\u0036000"}"#;
+        let t: InstanceType<'_> = serde_json::from_str(body).unwrap();
+        assert!(matches!(t.cloud.0, Cow::Borrowed("hyperstack")));
+        assert!(matches!(t.shade_instance_type.0, Cow::Owned(ref s) if s == "A6000"));
+        assert!(serde_json::from_str::<InstanceType<'_>>(r#"{"cloud": 5}"#).is_err());
     }
 
     #[test]
