@@ -41,6 +41,8 @@ struct Shared {
     http: HttpClient,
     config: ShadeformConfig,
     identity: Identity,
+    /// GPU model names normalised by earlier catalog calls (see [`convert::GpuNames`]).
+    gpu_names: std::sync::Mutex<convert::GpuNames>,
     /// Serializes creates in this process, so the RefID lookup and the create it guards cannot
     /// interleave with another create of the same RefID.
     create_lock: Mutex<()>,
@@ -93,6 +95,7 @@ impl ShadeformCredential {
                 http,
                 config,
                 identity,
+                gpu_names: std::sync::Mutex::default(),
                 create_lock: Mutex::new(()),
             }),
         })
@@ -177,6 +180,15 @@ impl ShadeformClient {
 impl ShadeformClient {
     fn allows(&self, cloud: &str, shade_type: &str) -> bool {
         self.shared.config.allows(cloud, shade_type)
+    }
+
+    /// The kept GPU names (a poisoned lock only means another call panicked mid-update of a
+    /// cache, which any state of it survives).
+    fn gpu_names(&self) -> std::sync::MutexGuard<'_, convert::GpuNames> {
+        self.shared
+            .gpu_names
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn owned(&self, w: &wire::Instance) -> bool {
@@ -600,7 +612,9 @@ impl CloudClient for ShadeformClient {
             self.http(),
             "instance_types",
             &Self::type_query(args),
-            convert::Catalog::default,
+            // Each attempt starts from the names kept so far; a concurrent call that finds
+            // them taken normalises its own.
+            || convert::Catalog::with_gpu_names(std::mem::take(&mut *self.gpu_names())),
             |catalog, t| {
                 catalog.add(
                     &t,
@@ -611,7 +625,12 @@ impl CloudClient for ShadeformClient {
             },
         )
         .await?;
-        Ok(catalog.into_entries())
+        let (entries, names) = catalog.into_parts();
+        let mut kept = self.gpu_names();
+        if names.len() > kept.len() {
+            *kept = names;
+        }
+        Ok(entries)
     }
 
     async fn create_instance(&self, create: ValidCreate) -> Result<Instance> {

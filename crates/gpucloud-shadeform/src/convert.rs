@@ -151,23 +151,31 @@ fn non_negative(n: i64) -> u32 {
 }
 
 /// GPU model names normalised so far, by the model part of Shadeform's `gpu_type`: the same
-/// model (`H100`, `A100`) is sold by many clouds in many sizes, and is normalised once.
-#[derive(Debug, Default)]
+/// model (`H100`, `A100`) is sold by many clouds in many sizes and comes back in every
+/// catalog call, so it is normalised once. Bounded: past [`GpuNames::MAX`] models (an answer
+/// no real catalog gives) names are normalised without being kept.
+#[derive(Debug, Default, Clone)]
 pub(crate) struct GpuNames(Vec<(String, String)>);
 
 impl GpuNames {
+    /// The most models kept.
+    const MAX: usize = 128;
+
     /// The normalised name of `model`.
-    fn of(&mut self, model: &str) -> &str {
-        let index = self
-            .0
-            .iter()
-            .position(|(m, _)| m == model)
-            .unwrap_or_else(|| {
-                self.0
-                    .push((model.to_owned(), gpucloud_core::normalize_gpu_name(model)));
-                self.0.len() - 1
-            });
-        &self.0[index].1
+    fn of(&mut self, model: &str) -> String {
+        if let Some((_, name)) = self.0.iter().find(|(m, _)| m == model) {
+            return name.clone();
+        }
+        let name = gpucloud_core::normalize_gpu_name(model);
+        if self.0.len() < Self::MAX {
+            self.0.push((model.to_owned(), name.clone()));
+        }
+        name
+    }
+
+    /// How many models are kept.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
     }
 }
 
@@ -213,7 +221,7 @@ pub(crate) fn gpu(c: &wire::OfferConfiguration<'_>, names: &mut GpuNames) -> Opt
         gpu_type: c.gpu_type.as_str().to_owned(),
         network_details,
         manufacturer,
-        name: name.to_owned(),
+        name,
     })
 }
 
@@ -254,6 +262,14 @@ pub(crate) struct Catalog {
 }
 
 impl Catalog {
+    /// An empty catalog that starts from the GPU names of earlier calls.
+    pub(crate) fn with_gpu_names(gpu_names: GpuNames) -> Self {
+        Self {
+            entries: Vec::new(),
+            gpu_names,
+        }
+    }
+
     /// Adds the entries of offer `t` that `allows` (the allow-list, by cloud and Shadeform
     /// type), `in_location` (the location filter) and `keep` (the caller's whole filter, on
     /// an entry) admit.
@@ -273,6 +289,7 @@ impl Catalog {
             return;
         };
         let gpu = gpu(&t.configuration, &mut self.gpu_names);
+        self.entries.reserve(t.availability.len());
         let c = &t.configuration;
         let mut template = InstanceType {
             type_name: type_name(cloud, shade),
@@ -331,9 +348,9 @@ impl Catalog {
         }
     }
 
-    /// The entries, in the order of the answer.
-    pub(crate) fn into_entries(self) -> Vec<InstanceType> {
-        self.entries
+    /// The entries, in the order of the answer, and the GPU names for the next call.
+    pub(crate) fn into_parts(self) -> (Vec<InstanceType>, GpuNames) {
+        (self.entries, self.gpu_names)
     }
 }
 
@@ -671,7 +688,7 @@ mod tests {
         for t in &types {
             catalog.add(t, &allows, |_| true, |_| true);
         }
-        catalog.into_entries()
+        catalog.into_parts().0
     }
 
     fn locations(types: &[wire::InstanceType<'_>]) -> Vec<Location> {
@@ -823,7 +840,7 @@ mod tests {
             for t in &types {
                 catalog.add(t, |_, _| true, in_location, keep);
             }
-            catalog.into_entries()
+            catalog.into_parts().0
         };
         let north = build(&|l| l == "eu-north", &|_| true);
         let ids: Vec<&str> = north.iter().map(|e| e.id.as_str()).collect();
@@ -858,7 +875,25 @@ mod tests {
             (h.name.as_str(), h.network_details.as_str()),
             ("H100", "PCIe")
         );
-        assert_eq!(names.0.len(), 2, "A100 once, h100 once");
+        assert_eq!(names.len(), 2, "A100 once, h100 once");
+        let mut catalog = Catalog::with_gpu_names(names);
+        catalog.add(
+            &offer("verda", "H100", &[("iceland-1", true)]),
+            |_, _| true,
+            |_| true,
+            |_| true,
+        );
+        let (entries, names) = catalog.into_parts();
+        assert_eq!(
+            entries[0].supported_gpus[0].name, "A100",
+            "the offer's A100_80G"
+        );
+        assert_eq!(names.len(), 2, "kept for the next call");
+        let mut many = GpuNames::default();
+        for i in 0..GpuNames::MAX + 10 {
+            assert_eq!(many.of(&format!("x{i}")), format!("X{i}"));
+        }
+        assert_eq!(many.len(), GpuNames::MAX, "bounded");
         assert!(matches!(
             location_of("canada-1"),
             Cow::Borrowed("ca-central")

@@ -66,11 +66,13 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
             }
 
             fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                d.deserialize_str(self)
+                d.deserialize_any(self)
             }
         }
 
-        d.deserialize_option(TextVisitor).map(Text)
+        // JSON says by itself whether a value is a string or null: one look, not an option
+        // and then a string.
+        d.deserialize_any(TextVisitor).map(Text)
     }
 }
 
