@@ -41,8 +41,8 @@ struct Shared {
     http: HttpClient,
     config: ShadeformConfig,
     identity: Identity,
-    /// GPU model names normalised by earlier catalog calls (see [`convert::GpuNames`]).
-    gpu_names: std::sync::Mutex<convert::GpuNames>,
+    /// What the last catalog call left for the next (see [`convert::CatalogMemory`]).
+    catalog_memory: std::sync::Mutex<convert::CatalogMemory>,
     /// Serializes creates in this process, so the RefID lookup and the create it guards cannot
     /// interleave with another create of the same RefID.
     create_lock: Mutex<()>,
@@ -95,7 +95,7 @@ impl ShadeformCredential {
                 http,
                 config,
                 identity,
-                gpu_names: std::sync::Mutex::default(),
+                catalog_memory: std::sync::Mutex::default(),
                 create_lock: Mutex::new(()),
             }),
         })
@@ -182,11 +182,11 @@ impl ShadeformClient {
         self.shared.config.allows(cloud, shade_type)
     }
 
-    /// The kept GPU names (a poisoned lock only means another call panicked mid-update of a
-    /// cache, which any state of it survives).
-    fn gpu_names(&self) -> std::sync::MutexGuard<'_, convert::GpuNames> {
+    /// What the last catalog call kept (a poisoned lock only means another call panicked
+    /// while replacing it, and any state of it is usable).
+    fn catalog_memory(&self) -> std::sync::MutexGuard<'_, convert::CatalogMemory> {
         self.shared
-            .gpu_names
+            .catalog_memory
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -612,9 +612,9 @@ impl CloudClient for ShadeformClient {
             self.http(),
             "instance_types",
             &Self::type_query(args),
-            // Each attempt starts from the names kept so far; a concurrent call that finds
-            // them taken normalises its own.
-            || convert::Catalog::with_gpu_names(std::mem::take(&mut *self.gpu_names())),
+            // Each attempt starts from what was kept; a concurrent call that finds it taken
+            // starts afresh.
+            || convert::Catalog::resume(std::mem::take(&mut *self.catalog_memory())),
             |catalog, t| {
                 catalog.add(
                     &t,
@@ -625,10 +625,10 @@ impl CloudClient for ShadeformClient {
             },
         )
         .await?;
-        let (entries, names) = catalog.into_parts();
-        let mut kept = self.gpu_names();
-        if names.len() > kept.len() {
-            *kept = names;
+        let (entries, memory) = catalog.into_parts();
+        let mut kept = self.catalog_memory();
+        if memory.gpu_names.len() >= kept.gpu_names.len() {
+            *kept = memory;
         }
         Ok(entries)
     }

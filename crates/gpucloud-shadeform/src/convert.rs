@@ -3,7 +3,9 @@
 //! SSH-key name and the launch script.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -76,11 +78,15 @@ const LOCATION_COUNTRIES: &[(&str, &str)] = &[
     ("ap-southeast", "SGP"),
 ];
 
+/// [`REGION_LOCATIONS`] as a map, built once: the catalog looks up every entry's region.
+static LOCATION_OF_REGION: LazyLock<HashMap<&'static str, &'static str>> =
+    LazyLock::new(|| REGION_LOCATIONS.iter().copied().collect());
+
 /// The gpucloud location of an upstream region (see [`REGION_LOCATIONS`]); borrowed unless
 /// an unknown region has to be lower-cased.
 pub(crate) fn location_of(region: &str) -> Cow<'_, str> {
-    match REGION_LOCATIONS.iter().find(|(r, _)| *r == region) {
-        Some((_, location)) => Cow::Borrowed(location),
+    match LOCATION_OF_REGION.get(region) {
+        Some(location) => Cow::Borrowed(location),
         None if region.bytes().any(|b| b.is_ascii_uppercase()) => {
             Cow::Owned(region.to_ascii_lowercase())
         }
@@ -253,6 +259,14 @@ pub(crate) fn boot_estimate(boot: Option<wire::BootTime>) -> Option<Duration> {
     Some(Duration::from_secs(seconds))
 }
 
+/// What one catalog call leaves for the next: the GPU names it normalised and how many
+/// entries it made (the next one reserves room for as many at once).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct CatalogMemory {
+    pub(crate) gpu_names: GpuNames,
+    pub(crate) entries: usize,
+}
+
 /// The catalog, built offer by offer as the answer is parsed: one entry per (upstream cloud,
 /// Shadeform type, region) that the allow-list and the filter admit.
 #[derive(Debug, Default)]
@@ -262,11 +276,11 @@ pub(crate) struct Catalog {
 }
 
 impl Catalog {
-    /// An empty catalog that starts from the GPU names of earlier calls.
-    pub(crate) fn with_gpu_names(gpu_names: GpuNames) -> Self {
+    /// An empty catalog that starts from what an earlier call left.
+    pub(crate) fn resume(memory: CatalogMemory) -> Self {
         Self {
-            entries: Vec::new(),
-            gpu_names,
+            entries: Vec::with_capacity(memory.entries),
+            gpu_names: memory.gpu_names,
         }
     }
 
@@ -348,9 +362,13 @@ impl Catalog {
         }
     }
 
-    /// The entries, in the order of the answer, and the GPU names for the next call.
-    pub(crate) fn into_parts(self) -> (Vec<InstanceType>, GpuNames) {
-        (self.entries, self.gpu_names)
+    /// The entries, in the order of the answer, and what the next call starts from.
+    pub(crate) fn into_parts(self) -> (Vec<InstanceType>, CatalogMemory) {
+        let memory = CatalogMemory {
+            entries: self.entries.len(),
+            gpu_names: self.gpu_names,
+        };
+        (self.entries, memory)
     }
 }
 
@@ -876,19 +894,24 @@ mod tests {
             ("H100", "PCIe")
         );
         assert_eq!(names.len(), 2, "A100 once, h100 once");
-        let mut catalog = Catalog::with_gpu_names(names);
+        let mut catalog = Catalog::resume(CatalogMemory {
+            gpu_names: names,
+            entries: 5,
+        });
+        assert!(catalog.entries.capacity() >= 5);
         catalog.add(
             &offer("verda", "H100", &[("iceland-1", true)]),
             |_, _| true,
             |_| true,
             |_| true,
         );
-        let (entries, names) = catalog.into_parts();
+        let (entries, memory) = catalog.into_parts();
         assert_eq!(
             entries[0].supported_gpus[0].name, "A100",
             "the offer's A100_80G"
         );
-        assert_eq!(names.len(), 2, "kept for the next call");
+        assert_eq!(memory.gpu_names.len(), 2, "kept for the next call");
+        assert_eq!(memory.entries, 1);
         let mut many = GpuNames::default();
         for i in 0..GpuNames::MAX + 10 {
             assert_eq!(many.of(&format!("x{i}")), format!("X{i}"));
