@@ -117,18 +117,30 @@ pub(crate) struct InstanceRecord {
 impl InstanceRecord {
     /// The instance at `now`; `None` once gone.
     pub(crate) fn at(&self, now: Instant) -> Option<FakeInstance> {
-        let status = self.timeline.at(now)?;
+        let (status, ip) = self.status_at(now)?;
         let mut instance = self.snapshot.clone();
         instance.status = status;
+        if ip.is_none() {
+            instance.ip = None;
+        }
+        Some(instance)
+    }
+
+    /// The status at `now` and the address shown then, without copying the instance (a list
+    /// of many is served from the records themselves); `None` once gone.
+    pub(crate) fn status_at(&self, now: Instant) -> Option<(FakeStatus, Option<&str>)> {
+        let status = self.timeline.at(now)?;
         // The address exists once the upstream machine is up, until deletion.
         let reached_active = self
             .timeline
             .when(|s| *s == FakeStatus::Active)
             .is_some_and(|at| at <= now);
-        if !(reached_active || status == FakeStatus::Active) {
-            instance.ip = None;
-        }
-        Some(instance)
+        let ip = if reached_active || status == FakeStatus::Active {
+            self.snapshot.ip.as_deref()
+        } else {
+            None
+        };
+        Some((status, ip))
     }
 
     /// Whether the instance still holds its SSH key (keys in use cannot be deleted).
@@ -267,6 +279,57 @@ impl FakeShadeformState {
         self.lock().find(id, Instant::now()).map(|(_, i)| i)
     }
 
+    /// Adds `n` active instances of the offer `<cloud>_<shade type>` in `region` at once, as
+    /// if launched long ago with `tags` (Shadeform's `key=value` strings) and, when given,
+    /// the launch script (base64) — for tests and benchmarks that need many instances
+    /// without as many creates. They hold no capacity and use the account's default key.
+    /// Their names are `seed-<i>`; `None` when the catalog has no such offer there.
+    pub fn seed_instances(
+        &self,
+        n: usize,
+        region: &str,
+        offer: &str,
+        tags: &[String],
+        launch_script: Option<&str>,
+    ) -> Option<Vec<Uuid>> {
+        let (cloud, shade) = offer.split_once('_')?;
+        let offer = catalog::offer_of(cloud, shade)?;
+        if !offer.regions.iter().any(|r| r.region == region) {
+            return None;
+        }
+        let created_at = jiff::Timestamp::now().to_string();
+        let mut inner = self.lock();
+        let mut ids = Vec::with_capacity(n);
+        for i in 0..n {
+            let id = Uuid::new_v4();
+            let ip = inner.allocate_address();
+            inner.instances.push(InstanceRecord {
+                snapshot: FakeInstance {
+                    id,
+                    cloud: offer.cloud.to_owned(),
+                    region: region.to_owned(),
+                    shade_instance_type: offer.shade_instance_type.to_owned(),
+                    cloud_assigned_id: Uuid::new_v4().to_string(),
+                    name: format!("seed-{i}"),
+                    os: catalog::OS_OPTIONS[0].to_owned(),
+                    status: FakeStatus::Active,
+                    ip: Some(ip),
+                    ssh_user: super::api::SSH_USER.to_owned(),
+                    ssh_port: 22,
+                    ssh_key_id: self.default_key.to_string(),
+                    launch_script: launch_script.map(str::to_owned),
+                    tags: tags.to_vec(),
+                    created_at: created_at.clone(),
+                    restarts: 0,
+                },
+                timeline: Timeline::fixed(FakeStatus::Active),
+                holds_capacity: false,
+            });
+            ids.push(id);
+        }
+        Some(ids)
+    }
+
     /// Pins an instance's status (e.g. `Error`) until an action changes it. False if the
     /// instance is absent or gone.
     pub fn set_instance_status(&self, id: Uuid, status: FakeStatus) -> bool {
@@ -384,6 +447,43 @@ mod tests {
             }
         }
         assert_eq!(state.capacity("mars-1", "verda_B200"), 0);
+    }
+
+    #[test]
+    fn seeded_instances_are_active_with_their_tags_and_take_no_capacity() {
+        let state = state();
+        let tags = vec!["gpucloud-ref-id=r".to_owned(), "team=ml".to_owned()];
+        let ids = state
+            .seed_instances(3, "canada-1", "hyperstack_A4000", &tags, Some("IyE="))
+            .unwrap();
+        assert_eq!(ids.len(), 3);
+        let seen = state.instances();
+        assert_eq!(seen.len(), 3);
+        assert!(seen.iter().all(|i| i.status == FakeStatus::Active
+            && i.ip.is_some()
+            && i.tags == tags
+            && i.launch_script.as_deref() == Some("IyE=")
+            && i.ssh_key_id == state.default_key_id().to_string()));
+        assert_eq!(seen[2].name, "seed-2");
+        assert_eq!(
+            state.capacity("canada-1", "hyperstack_A4000"),
+            DEFAULT_CAPACITY
+        );
+        assert!(
+            state
+                .seed_instances(1, "mars-1", "hyperstack_A4000", &tags, None)
+                .is_none()
+        );
+        assert!(
+            state
+                .seed_instances(1, "canada-1", "hyperstack_Z9", &tags, None)
+                .is_none()
+        );
+        assert!(
+            state
+                .seed_instances(1, "canada-1", "A4000", &tags, None)
+                .is_none()
+        );
     }
 
     #[test]
