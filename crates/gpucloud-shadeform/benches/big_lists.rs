@@ -1,7 +1,7 @@
 //! `list_instances` of 1,000 and 10,000 instances against the fake (`cargo bench -p
 //! gpucloud-shadeform`): the time beyond the raw transfer of the same answer (a plain
 //! `reqwest` GET reading the whole body) and the peak heap of one call. Measured the way
-//! Fluidstack's benchmark measures: medians of interleaved samples on a single-threaded
+//! Fluidstack's benchmark measures: medians of nine interleaved samples on a single-threaded
 //! runtime, and the peak of the whole process during the call (the fake building its answer
 //! included, so the raw transfer's own peak is printed next to it). Targets for 10,000:
 //! < 50 ms beyond transfer, < 50 MB peak.
@@ -23,6 +23,8 @@ use peak_alloc::PeakAlloc;
 static ALLOC: PeakAlloc = PeakAlloc;
 
 const REF_ID: &str = "bench-cred";
+/// Samples per figure (each a whole list, up to a tenth of a second).
+const SAMPLES: usize = 9;
 const OFFER: &str = "hyperstack_A4000";
 const REGION: &str = "canada-1";
 const KEY: &str =
@@ -94,7 +96,7 @@ async fn one_size(n: usize, tags: &[String], script: &str) {
             })
         }),
     ];
-    let t = interleaved(5, &mut tasks).await;
+    let t = interleaved(SAMPLES, &mut tasks).await;
     drop(tasks);
     let (provider, raw): (Duration, Duration) = (t[0], t[1]);
     let before = ALLOC.current_usage();
@@ -123,7 +125,7 @@ async fn one_size(n: usize, tags: &[String], script: &str) {
 
 async fn run() {
     println!(
-        "shadeform list_instances of many instances (median of 5 interleaved, single-threaded runtime; peak heap of one call); target for 10,000: < 50 ms beyond transfer, < 50 MB peak:"
+        "shadeform list_instances of many instances (median of {SAMPLES} interleaved, single-threaded runtime; peak heap of one call); target for 10,000: < 50 ms beyond transfer, < 50 MB peak:"
     );
     let (tags, script) = (tags(), launch_script());
     for n in [1_000, 10_000] {

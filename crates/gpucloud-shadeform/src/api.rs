@@ -25,14 +25,24 @@ pub(crate) async fn types<A>(
     for (name, value) in query {
         request = request.query(*name, value.clone());
     }
-    http.send_json_seed(request, || wire::EachType::new(init(), &each))
-        .await
+    http.send_json_seed(request, || {
+        wire::Each::<wire::InstanceTypes, _, _>::new(init(), &each)
+    })
+    .await
 }
 
-/// `GET /instances`: every instance not deleted (`deleting` ones included).
-pub(crate) async fn instances(http: &HttpClient, op: &'static str) -> Result<Vec<wire::Instance>> {
-    let list: wire::Instances = http.send_json(Request::get(op, "instances")).await?;
-    Ok(list.instances)
+/// `GET /instances`: every instance not deleted (`deleting` ones included), each folded
+/// into a fresh `init()` by `each` as it is parsed (no vector of wire instances is built).
+pub(crate) async fn instances<A>(
+    http: &HttpClient,
+    op: &'static str,
+    init: impl Fn() -> A + Sync,
+    each: impl Fn(&mut A, wire::Instance) + Sync,
+) -> Result<A> {
+    http.send_json_seed(Request::get(op, "instances"), || {
+        wire::Each::<wire::Instances, _, _>::new(init(), &each)
+    })
+    .await
 }
 
 /// `GET /instances/{id}/info`.

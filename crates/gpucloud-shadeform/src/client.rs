@@ -201,14 +201,21 @@ impl ShadeformClient {
         op: &'static str,
         ref_id: &str,
     ) -> Result<Option<wire::Instance>> {
-        Ok(api::instances(self.http(), op)
-            .await?
-            .into_iter()
-            .find(|w| {
-                self.owned(w)
-                    && convert::tag(w, REF_ID_TAG) == Some(ref_id)
+        api::instances(
+            self.http(),
+            op,
+            || None,
+            |found: &mut Option<wire::Instance>, w| {
+                if found.is_none()
+                    && self.owned(&w)
+                    && convert::tag(&w, REF_ID_TAG) == Some(ref_id)
                     && !convert::is_gone_or_failed(&w.status)
-            }))
+                {
+                    *found = Some(w);
+                }
+            },
+        )
+        .await
     }
 
     /// The API's own query filters for `args`, where one value says exactly what is wanted;
@@ -696,13 +703,15 @@ impl CloudClient for ShadeformClient {
     }
 
     async fn list_instances(&self, args: &ListInstancesArgs) -> Result<Vec<Instance>> {
-        Ok(api::instances(self.http(), "list_instances")
-            .await?
-            .into_iter()
-            .filter(|w| self.owned(w))
-            .map(convert::instance)
-            .filter(|i| args.matches(i))
-            .collect())
+        api::instances(self.http(), "list_instances", Vec::new, |list, w| {
+            if self.owned(&w) {
+                let instance = convert::instance(w);
+                if args.matches(&instance) {
+                    list.push(instance);
+                }
+            }
+        })
+        .await
     }
 
     async fn terminate_instance(&self, id: &InstanceId) -> Result<()> {

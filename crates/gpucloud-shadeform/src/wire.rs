@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -114,28 +115,58 @@ impl fmt::Display for Text<'_> {
     }
 }
 
-/// `InstanceTypesResponse`, offer by offer: each offer is handed to `each` as soon as it is
-/// parsed (borrowing from the body) and folded into `acc`, so no vector of wire offers is
-/// built. A missing or `null` `instance_types` is an empty catalog; other fields are skipped.
-/// The accumulator is the seed's value, made fresh for every attempt: an answer that breaks
-/// off half-way leaves nothing behind.
-pub(crate) struct EachType<A, F> {
-    acc: A,
-    each: F,
+/// A list answer: the name of its array field and the type of its elements, which may
+/// borrow from the body.
+pub(crate) trait Listed {
+    /// The field holding the array, e.g. `instance_types`.
+    const FIELD: &'static str;
+    /// One element.
+    type Item<'de>: Deserialize<'de>;
 }
 
-impl<A, F> EachType<A, F>
+/// `InstanceTypesResponse`: `{"instance_types": [InstanceType]}`.
+pub(crate) struct InstanceTypes;
+
+impl Listed for InstanceTypes {
+    const FIELD: &'static str = "instance_types";
+    type Item<'de> = InstanceType<'de>;
+}
+
+/// `InstancesResponse`: `{"instances": [Instance]}`.
+pub(crate) struct Instances;
+
+impl Listed for Instances {
+    const FIELD: &'static str = "instances";
+    type Item<'de> = Instance;
+}
+
+/// A list answer, element by element: each element is handed to `fold` as soon as it is
+/// parsed and folded into `acc`, so no vector of wire values is built (a list of 10,000
+/// instances is converted and filtered one by one). A missing or `null` array is an empty
+/// list; other fields are skipped. The accumulator is the seed's value, made fresh for every
+/// attempt: an answer that breaks off half-way leaves nothing behind.
+pub(crate) struct Each<L, A, F> {
+    acc: A,
+    fold: F,
+    list: PhantomData<fn() -> L>,
+}
+
+impl<L: Listed, A, F> Each<L, A, F>
 where
-    F: for<'x> Fn(&mut A, InstanceType<'x>),
+    F: for<'x> Fn(&mut A, L::Item<'x>),
 {
-    pub(crate) fn new(acc: A, each: F) -> Self {
-        Self { acc, each }
+    pub(crate) fn new(acc: A, fold: F) -> Self {
+        Self {
+            acc,
+            fold,
+            list: PhantomData,
+        }
     }
 }
 
-impl<'de, A, F> DeserializeSeed<'de> for EachType<A, F>
+impl<'de, L: Listed, A, F> DeserializeSeed<'de> for Each<L, A, F>
 where
-    F: for<'x> Fn(&mut A, InstanceType<'x>),
+    F: for<'x> Fn(&mut A, L::Item<'x>),
 {
     type Value = A;
 
@@ -144,55 +175,46 @@ where
     }
 }
 
-impl<'de, A, F> Visitor<'de> for EachType<A, F>
+impl<'de, L: Listed, A, F> Visitor<'de> for Each<L, A, F>
 where
-    F: for<'x> Fn(&mut A, InstanceType<'x>),
+    F: for<'x> Fn(&mut A, L::Item<'x>),
 {
     type Value = A;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object with an \"instance_types\" array")
+        write!(f, "an object with an {:?} array", L::FIELD)
     }
 
     fn visit_map<M: MapAccess<'de>>(mut self, mut map: M) -> Result<A, M::Error> {
-        #[derive(Deserialize)]
-        #[serde(field_identifier, rename_all = "snake_case")]
-        enum Field {
-            InstanceTypes,
-            #[serde(other)]
-            Other,
-        }
         let mut seen = false;
-        while let Some(field) = map.next_key::<Field>()? {
-            match field {
-                Field::InstanceTypes if seen => {
-                    return Err(de::Error::duplicate_field("instance_types"));
-                }
-                Field::InstanceTypes => {
-                    seen = true;
-                    map.next_value_seed(Offers {
-                        acc: &mut self.acc,
-                        each: &self.each,
-                    })?;
-                }
-                Field::Other => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+        while let Some(key) = map.next_key::<Text<'de>>()? {
+            if key.as_str() != L::FIELD {
+                map.next_value::<IgnoredAny>()?;
+            } else if seen {
+                return Err(de::Error::duplicate_field(L::FIELD));
+            } else {
+                seen = true;
+                map.next_value_seed(Elements::<L, A, F> {
+                    acc: &mut self.acc,
+                    fold: &self.fold,
+                    list: PhantomData,
+                })?;
             }
         }
         Ok(self.acc)
     }
 }
 
-/// The `instance_types` array (or `null`), each offer folded in as parsed.
-struct Offers<'s, A, F> {
+/// The array (or `null`), each element folded in as parsed.
+struct Elements<'s, L, A, F> {
     acc: &'s mut A,
-    each: &'s F,
+    fold: &'s F,
+    list: PhantomData<fn() -> L>,
 }
 
-impl<'de, A, F> DeserializeSeed<'de> for Offers<'_, A, F>
+impl<'de, L: Listed, A, F> DeserializeSeed<'de> for Elements<'_, L, A, F>
 where
-    F: for<'x> Fn(&mut A, InstanceType<'x>),
+    F: for<'x> Fn(&mut A, L::Item<'x>),
 {
     type Value = ();
 
@@ -201,14 +223,14 @@ where
     }
 }
 
-impl<'de, A, F> Visitor<'de> for Offers<'_, A, F>
+impl<'de, L: Listed, A, F> Visitor<'de> for Elements<'_, L, A, F>
 where
-    F: for<'x> Fn(&mut A, InstanceType<'x>),
+    F: for<'x> Fn(&mut A, L::Item<'x>),
 {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of instance types or null")
+        write!(f, "an array of {} or null", L::FIELD)
     }
 
     fn visit_none<E: de::Error>(self) -> Result<(), E> {
@@ -224,8 +246,8 @@ where
     }
 
     fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
-        while let Some(offer) = seq.next_element::<InstanceType<'de>>()? {
-            (self.each)(self.acc, offer);
+        while let Some(element) = seq.next_element::<L::Item<'de>>()? {
+            (self.fold)(self.acc, element);
         }
         Ok(())
     }
@@ -352,14 +374,6 @@ impl Availability<'_> {
 pub(crate) struct BootTime {
     pub min_boot_in_sec: Option<i64>,
     pub max_boot_in_sec: Option<i64>,
-}
-
-/// `InstancesResponse`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct Instances {
-    #[serde(deserialize_with = "null_default")]
-    pub instances: Vec<Instance>,
 }
 
 /// `Instance` and `InstanceInfoResponse` (the fields this provider reads).
@@ -508,7 +522,7 @@ mod tests {
         let body = example.to_string();
         let collect = |body: &str| -> Vec<InstanceType<'static>> {
             let mut de = serde_json::Deserializer::from_str(body);
-            EachType::new(Vec::new(), |all: &mut Vec<_>, t: InstanceType<'_>| {
+            Each::<InstanceTypes, _, _>::new(Vec::new(), |all: &mut Vec<_>, t: InstanceType<'_>| {
                 assert!(
                     matches!(t.cloud.0, Cow::Borrowed(_) | Cow::Owned(_)),
                     "a string"
@@ -541,11 +555,33 @@ mod tests {
         let mut de =
             serde_json::Deserializer::from_str(r#"{"instance_types": [], "instance_types": []}"#);
         assert!(
-            EachType::new((), |(), _: InstanceType<'_>| {})
+            Each::<InstanceTypes, _, _>::new((), |(), _: InstanceType<'_>| {})
                 .deserialize(&mut de)
                 .is_err(),
             "a repeated list is refused"
         );
+    }
+
+    #[test]
+    fn instance_lists_fold_one_by_one() {
+        let fold = |body: &str| {
+            let mut de = serde_json::Deserializer::from_str(body);
+            Each::<Instances, _, _>::new(Vec::new(), |ids: &mut Vec<String>, i: Instance| {
+                ids.push(i.id);
+            })
+            .deserialize(&mut de)
+        };
+        let ids = fold(
+            r#"{"other": {"instances": 1}, "instances": [{"id": "a"}, {"id": "b", "tags": null}]}"#,
+        )
+        .unwrap();
+        assert_eq!(ids, ["a", "b"]);
+        assert!(fold(r#"{"instances": null}"#).unwrap().is_empty());
+        assert!(
+            fold(r#"{"instances": [{"id": 1}]}"#).is_err(),
+            "a bad element is an error"
+        );
+        assert!(fold(r#"{"instances": [], "instances": []}"#).is_err());
     }
 
     #[test]
