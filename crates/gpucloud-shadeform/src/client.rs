@@ -552,7 +552,6 @@ impl ShadeformClient {
                         name: body.name,
                         status: "creating".to_owned(),
                         tags: body.tags,
-                        ssh_key_id: body.ssh_key_id,
                         ..wire::Instance::default()
                     },
                     create,

@@ -376,7 +376,8 @@ pub(crate) struct BootTime {
     pub max_boot_in_sec: Option<i64>,
 }
 
-/// `Instance` and `InstanceInfoResponse` (the fields this provider reads).
+/// `Instance` and `InstanceInfoResponse`: the fields this provider reads (the others, such
+/// as the upstream's own id and the key id, are skipped unparsed).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct Instance {
@@ -388,8 +389,6 @@ pub(crate) struct Instance {
     pub region: String,
     #[serde(deserialize_with = "null_default")]
     pub shade_instance_type: String,
-    #[serde(deserialize_with = "null_default")]
-    pub cloud_assigned_id: String,
     #[serde(deserialize_with = "null_default")]
     pub name: String,
     #[serde(deserialize_with = "null_default")]
@@ -406,8 +405,6 @@ pub(crate) struct Instance {
     pub status_details: String,
     #[serde(deserialize_with = "null_default")]
     pub tags: Vec<String>,
-    #[serde(deserialize_with = "null_default")]
-    pub ssh_key_id: String,
     #[serde(deserialize_with = "null_default")]
     pub port_mappings: Vec<PortMapping>,
     #[serde(deserialize_with = "null_default")]
