@@ -4,7 +4,9 @@
 //! Fluidstack's benchmark measures: medians of nine interleaved samples on a single-threaded
 //! runtime, and the peak of the whole process during the call (the fake building its answer
 //! included, so the raw transfer's own peak is printed next to it). Targets for 10,000:
-//! < 50 ms beyond transfer, < 50 MB peak.
+//! < 50 ms beyond transfer, < 50 MB peak. The hand-written client of the ratio benchmark
+//! (the same GET decoded into plain structs) is timed beside it, to show what decoding that
+//! much JSON costs at all on the machine at that moment.
 //!
 //! The instances are seeded through the fake's state API, as gpucloud would have made them:
 //! this credential's bookkeeping tags, a user tag, and the launch script kept by the fake
@@ -18,6 +20,11 @@ use gpucloud_fakes::bench::{Task, interleaved, millis};
 use gpucloud_fakes::shadeform::{FakeShadeform, FakeShadeformOptions};
 use gpucloud_shadeform::{ShadeformConfig, ShadeformCredential};
 use peak_alloc::PeakAlloc;
+
+/// What a hand-written client decodes (shared with the ratio benchmark).
+#[allow(dead_code)]
+#[path = "common/floors.rs"]
+mod floors;
 
 #[global_allocator]
 static ALLOC: PeakAlloc = PeakAlloc;
@@ -95,10 +102,17 @@ async fn one_size(n: usize, tags: &[String], script: &str) {
                 std::hint::black_box(transfer().await);
             })
         }),
+        Box::new(|| {
+            Box::pin(async {
+                let body = transfer().await;
+                let list: floors::Instances = serde_json::from_slice(&body).expect("decode");
+                std::hint::black_box(list);
+            })
+        }),
     ];
     let t = interleaved(SAMPLES, &mut tasks).await;
     drop(tasks);
-    let (provider, raw): (Duration, Duration) = (t[0], t[1]);
+    let (provider, raw, minimal): (Duration, Duration, Duration) = (t[0], t[1], t[2]);
     let before = ALLOC.current_usage();
     ALLOC.reset_peak_usage();
     let listed = client.list_instances(&args).await.expect("list");
@@ -112,11 +126,12 @@ async fn one_size(n: usize, tags: &[String], script: &str) {
     #[allow(clippy::cast_precision_loss)] // Sizes far below 2^52 bytes.
     let mb = |b: usize| b as f64 / 1e6;
     println!(
-        "  {n:>6} instances ({:>5.1} MB JSON): provider {:>7.1} ms, raw transfer {:>7.1} ms, beyond transfer {:>6.1} ms; peak heap {:>5.1} MB (raw transfer alone: {:.1} MB)",
+        "  {n:>6} instances ({:>5.1} MB JSON): provider {:>7.1} ms, raw transfer {:>7.1} ms, beyond transfer {:>6.1} ms (hand-written client: {:>6.1} ms); peak heap {:>5.1} MB (raw transfer alone: {:.1} MB)",
         mb(bytes),
         millis(provider),
         millis(raw),
         millis(provider.saturating_sub(raw)),
+        millis(minimal.saturating_sub(raw)),
         mb(peak),
         mb(raw_peak),
     );
