@@ -37,7 +37,7 @@ pub(crate) async fn instances<A>(
     http: &HttpClient,
     op: &'static str,
     init: impl Fn() -> A + Sync,
-    each: impl Fn(&mut A, wire::Instance) + Sync,
+    each: impl Fn(&mut A, wire::Instance<'_>) + Sync,
 ) -> Result<A> {
     http.send_json_seed(Request::get(op, "instances"), || {
         wire::Each::<wire::Instances, _, _>::new(init(), &each)
@@ -50,9 +50,12 @@ pub(crate) async fn info(
     http: &HttpClient,
     op: &'static str,
     id: &uuid::Uuid,
-) -> Result<wire::Instance> {
-    http.send_json(Request::get(op, format!("instances/{id}/info")).about_instance())
-        .await
+) -> Result<wire::Instance<'static>> {
+    http.send_json_seed(
+        Request::get(op, format!("instances/{id}/info")).about_instance(),
+        || wire::OwnedInstance,
+    )
+    .await
 }
 
 /// `POST /instances/create`.

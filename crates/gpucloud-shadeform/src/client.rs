@@ -191,7 +191,7 @@ impl ShadeformClient {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn owned(&self, w: &wire::Instance) -> bool {
+    fn owned(&self, w: &wire::Instance<'_>) -> bool {
         convert::tag(w, CRED_REF_ID_TAG).unwrap_or("") == self.shared.config.ref_id
     }
 
@@ -200,18 +200,18 @@ impl ShadeformClient {
         &self,
         op: &'static str,
         ref_id: &str,
-    ) -> Result<Option<wire::Instance>> {
+    ) -> Result<Option<wire::Instance<'static>>> {
         api::instances(
             self.http(),
             op,
             || None,
-            |found: &mut Option<wire::Instance>, w| {
+            |found: &mut Option<wire::Instance<'static>>, w| {
                 if found.is_none()
                     && self.owned(&w)
                     && convert::tag(&w, REF_ID_TAG) == Some(ref_id)
                     && !convert::is_gone_or_failed(&w.status)
                 {
-                    *found = Some(w);
+                    *found = Some(w.into_owned());
                 }
             },
         )
@@ -462,7 +462,7 @@ impl ShadeformClient {
     }
 
     /// The model instance of a create's result, filling in what the create itself knows.
-    fn created(w: wire::Instance, create: &ValidCreate) -> Instance {
+    fn created(w: wire::Instance<'_>, create: &ValidCreate) -> Instance {
         let mut instance = convert::instance(w);
         instance.pub_key_fingerprint = create.public_key().fingerprint_sha256();
         instance.firewall_rules = create.attrs().firewall_rules.clone();
@@ -522,7 +522,7 @@ impl ShadeformClient {
             ));
         };
         match api::info(self.http(), op, &uuid).await {
-            Ok(w) if w.status == "error" => {
+            Ok(w) if w.status.as_str() == "error" => {
                 self.roll_back(op, Some(&uuid), key).await;
                 Err(CloudError::provider(
                     PROVIDER,
@@ -533,7 +533,7 @@ impl ShadeformClient {
                         if w.status_details.is_empty() {
                             "no details"
                         } else {
-                            &w.status_details
+                            w.status_details.as_str()
                         }
                     ),
                 ))
@@ -546,12 +546,12 @@ impl ShadeformClient {
                 Ok(Self::created(
                     wire::Instance {
                         id: uuid.to_string(),
-                        cloud: body.cloud,
+                        cloud: body.cloud.into(),
                         region: body.region,
-                        shade_instance_type: body.shade_instance_type,
+                        shade_instance_type: body.shade_instance_type.into(),
                         name: body.name,
-                        status: "creating".to_owned(),
-                        tags: body.tags,
+                        status: "creating".into(),
+                        tags: body.tags.into_iter().map(wire::Text::from).collect(),
                         ..wire::Instance::default()
                     },
                     create,
@@ -732,9 +732,10 @@ impl RebootInstance for ShadeformClient {
             .ok_or_else(|| CloudError::instance_not_found(PROVIDER, OP, id.as_str()))?;
         match api::restart(self.http(), OP, &uuid).await {
             Err(error) if error.kind() == ErrorKind::Conflict => {
-                let state = api::info(self.http(), OP, &uuid)
-                    .await
-                    .map_or_else(|_| "not active".to_owned(), |w| w.status);
+                let state = api::info(self.http(), OP, &uuid).await.map_or_else(
+                    |_| "not active".to_owned(),
+                    |w| w.status.as_str().to_owned(),
+                );
                 Err(CloudError::provider(
                     PROVIDER,
                     OP,

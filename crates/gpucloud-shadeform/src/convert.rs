@@ -459,13 +459,13 @@ pub(crate) fn is_gone_or_failed(status: &str) -> bool {
 
 /// Tags as Shadeform stores them (strings) → pairs: `key=value` splits at the first `=`; a
 /// string without `=` is a key with an empty value.
-fn tag_pairs(tags: &[String]) -> impl Iterator<Item = (&str, &str)> {
+fn tag_pairs<'a>(tags: &'a [wire::Text<'_>]) -> impl Iterator<Item = (&'a str, &'a str)> {
     tags.iter()
         .map(|t| t.split_once('=').unwrap_or((t.as_str(), "")))
 }
 
 /// The value of a tag on a wire instance.
-pub(crate) fn tag<'a>(w: &'a wire::Instance, key: &str) -> Option<&'a str> {
+pub(crate) fn tag<'a>(w: &'a wire::Instance<'_>, key: &str) -> Option<&'a str> {
     tag_pairs(&w.tags).find(|(k, _)| *k == key).map(|(_, v)| v)
 }
 
@@ -491,7 +491,7 @@ pub(crate) fn check_user_tags(tags: &Tags) -> Result<()> {
 
 /// A Shadeform instance → [`Instance`]. The name is Shadeform's `name` as is, in get and in
 /// list alike; bookkeeping tags become `ref_id`, `cloud_cred_ref_id` and `created_at`.
-pub(crate) fn instance(w: wire::Instance) -> Instance {
+pub(crate) fn instance(w: wire::Instance<'_>) -> Instance {
     let status = status(&w.status, &w.status_details);
     let lifecycle = status.lifecycle_status;
     let (bookkeeping, tags) = Bookkeeping::decode(tag_pairs(&w.tags));
@@ -502,7 +502,7 @@ pub(crate) fn instance(w: wire::Instance) -> Instance {
         type_id(&w.cloud, &w.shade_instance_type, &w.region)
     };
     let instance_type = if w.cloud.is_empty() {
-        w.shade_instance_type.clone()
+        w.shade_instance_type.as_str().to_owned()
     } else {
         type_name(&w.cloud, &w.shade_instance_type)
     };
@@ -999,7 +999,10 @@ mod tests {
             ssh_user: "shadeform".into(),
             ssh_port: 2222,
             status: "active".into(),
-            tags: wire_tags(&Tags::from([("team".into(), "a=b".into())]), &bookkeeping),
+            tags: wire_tags(&Tags::from([("team".into(), "a=b".into())]), &bookkeeping)
+                .into_iter()
+                .map(wire::Text::from)
+                .collect(),
             port_mappings: vec![wire::PortMapping {
                 internal_port: Some(8000),
                 external_port: Some(80),
@@ -1052,7 +1055,7 @@ mod tests {
             ssh_port: -4,
             tags: vec![
                 "=".into(),
-                String::new(),
+                String::new().into(),
                 "gpucloud-created-at=yesterday".into(),
             ],
             port_mappings: vec![wire::PortMapping {

@@ -137,7 +137,7 @@ pub(crate) struct Instances;
 
 impl Listed for Instances {
     const FIELD: &'static str = "instances";
-    type Item<'de> = Instance;
+    type Item<'de> = Instance<'de>;
 }
 
 /// A list answer, element by element: each element is handed to `fold` as soon as it is
@@ -377,18 +377,20 @@ pub(crate) struct BootTime {
 }
 
 /// `Instance` and `InstanceInfoResponse`: the fields this provider reads (the others, such
-/// as the upstream's own id and the key id, are skipped unparsed).
+/// as the upstream's own id and the key id, are skipped unparsed). What becomes a field of
+/// the model is read as an owned string; what is only looked at (cloud, type, status, tags,
+/// time) borrows from the body.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct Instance {
+pub(crate) struct Instance<'a> {
     #[serde(deserialize_with = "null_default")]
     pub id: String,
-    #[serde(deserialize_with = "null_default")]
-    pub cloud: String,
+    #[serde(borrow)]
+    pub cloud: Text<'a>,
     #[serde(deserialize_with = "null_default")]
     pub region: String,
-    #[serde(deserialize_with = "null_default")]
-    pub shade_instance_type: String,
+    #[serde(borrow)]
+    pub shade_instance_type: Text<'a>,
     #[serde(deserialize_with = "null_default")]
     pub name: String,
     #[serde(deserialize_with = "null_default")]
@@ -399,16 +401,50 @@ pub(crate) struct Instance {
     pub ssh_user: String,
     #[serde(deserialize_with = "null_default")]
     pub ssh_port: i64,
-    #[serde(deserialize_with = "null_default")]
-    pub status: String,
-    #[serde(deserialize_with = "null_default")]
-    pub status_details: String,
-    #[serde(deserialize_with = "null_default")]
-    pub tags: Vec<String>,
+    #[serde(borrow)]
+    pub status: Text<'a>,
+    #[serde(borrow)]
+    pub status_details: Text<'a>,
+    #[serde(borrow, deserialize_with = "null_default")]
+    pub tags: Vec<Text<'a>>,
     #[serde(deserialize_with = "null_default")]
     pub port_mappings: Vec<PortMapping>,
-    #[serde(deserialize_with = "null_default")]
-    pub created_at: String,
+    #[serde(borrow)]
+    pub created_at: Text<'a>,
+}
+
+impl Instance<'_> {
+    /// The same instance, owning its strings (to keep it beyond the answer's body).
+    pub(crate) fn into_owned(self) -> Instance<'static> {
+        Instance {
+            id: self.id,
+            cloud: self.cloud.into_owned(),
+            region: self.region,
+            shade_instance_type: self.shade_instance_type.into_owned(),
+            name: self.name,
+            configuration: self.configuration,
+            ip: self.ip,
+            ssh_user: self.ssh_user,
+            ssh_port: self.ssh_port,
+            status: self.status.into_owned(),
+            status_details: self.status_details.into_owned(),
+            tags: self.tags.into_iter().map(Text::into_owned).collect(),
+            port_mappings: self.port_mappings,
+            created_at: self.created_at.into_owned(),
+        }
+    }
+}
+
+/// One instance (`InstanceInfoResponse`), read borrowing from the body and then made owned:
+/// the same reading as in a list.
+pub(crate) struct OwnedInstance;
+
+impl<'de> DeserializeSeed<'de> for OwnedInstance {
+    type Value = Instance<'static>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Instance<'static>, D::Error> {
+        Instance::deserialize(d).map(Instance::into_owned)
+    }
 }
 
 /// `InstancePortMappings`.
@@ -563,7 +599,7 @@ mod tests {
     fn instance_lists_fold_one_by_one() {
         let fold = |body: &str| {
             let mut de = serde_json::Deserializer::from_str(body);
-            Each::<Instances, _, _>::new(Vec::new(), |ids: &mut Vec<String>, i: Instance| {
+            Each::<Instances, _, _>::new(Vec::new(), |ids: &mut Vec<String>, i: Instance<'_>| {
                 ids.push(i.id);
             })
             .deserialize(&mut de)
@@ -592,14 +628,20 @@ mod tests {
 
     #[test]
     fn instances_and_errors_read_leniently() {
-        let i: Instance = serde_json::from_value(serde_json::json!({
+        let body = serde_json::json!({
             "id": "d290f1ee-6c54-4b01-90e6-d701748f0851", "cloud": "hyperstack",
             "region": "canada-1", "status": "active", "ip": "1.0.0.1", "ssh_user": "shadeform",
             "ssh_port": 22, "tags": ["a=b", "c"], "configuration": {"os": "ubuntu_22_shade_os"},
-            "deleted_at": null
-        }))
-        .unwrap();
+            "deleted_at": null, "status_details": null
+        })
+        .to_string();
+        let mut de = serde_json::Deserializer::from_str(&body);
+        let i = OwnedInstance.deserialize(&mut de).unwrap();
         assert_eq!((i.ssh_port, i.tags.len()), (22, 2));
+        assert_eq!(
+            (i.status.as_str(), i.status_details.as_str()),
+            ("active", "")
+        );
         assert_eq!(i.configuration.os, "ubuntu_22_shade_os");
         let e: ErrorBody =
             serde_json::from_str(r#"{"error_code":"OUT_OF_STOCK","error":"none left"}"#).unwrap();
