@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -41,6 +42,9 @@ struct Shared {
     http: HttpClient,
     config: ShadeformConfig,
     identity: Identity,
+    /// How many instances the last list returned: the next one reserves room for as many at
+    /// once, instead of moving a long list several times as it grows.
+    listed: AtomicUsize,
     /// What the last catalog call left for the next (see [`convert::CatalogMemory`]).
     catalog_memory: std::sync::Mutex<convert::CatalogMemory>,
     /// Serializes creates in this process, so the RefID lookup and the create it guards cannot
@@ -95,6 +99,7 @@ impl ShadeformCredential {
                 http,
                 config,
                 identity,
+                listed: AtomicUsize::new(0),
                 catalog_memory: std::sync::Mutex::default(),
                 create_lock: Mutex::new(()),
             }),
@@ -702,15 +707,23 @@ impl CloudClient for ShadeformClient {
     }
 
     async fn list_instances(&self, args: &ListInstancesArgs) -> Result<Vec<Instance>> {
-        api::instances(self.http(), "list_instances", Vec::new, |list, w| {
-            if self.owned(&w) {
-                let instance = convert::instance(w);
-                if args.matches(&instance) {
-                    list.push(instance);
+        let hint = self.shared.listed.load(Ordering::Relaxed);
+        let list = api::instances(
+            self.http(),
+            "list_instances",
+            || Vec::with_capacity(hint),
+            |list, w| {
+                if self.owned(&w) {
+                    let instance = convert::instance(w);
+                    if args.matches(&instance) {
+                        list.push(instance);
+                    }
                 }
-            }
-        })
-        .await
+            },
+        )
+        .await?;
+        self.shared.listed.store(list.len(), Ordering::Relaxed);
+        Ok(list)
     }
 
     async fn terminate_instance(&self, id: &InstanceId) -> Result<()> {
