@@ -304,7 +304,13 @@ mod tests {
             let fast = after_fixed_head(&base64(config.as_bytes())).expect("fast path taken");
             assert_eq!(fast, rules_in(&config));
             assert_eq!(fast.len(), rules.len() + 1, "SSH and each rule");
-            assert_eq!(fast[0], FirewallRule { id: "0".into(), ..rule(22, 22, &[], Some(Protocol::Tcp)) });
+            assert_eq!(
+                fast[0],
+                FirewallRule {
+                    id: "0".into(),
+                    ..rule(22, 22, &[], Some(Protocol::Tcp))
+                }
+            );
         }
     }
 
