@@ -118,3 +118,46 @@ async fn request_headers_replace_defaults_and_the_query_is_encoded() {
     assert_eq!(plain["accept"], json!(["application/json"]));
     assert_eq!(plain["query"], Value::Null);
 }
+
+/// Headers and a first chunk at once, the rest of the body never.
+fn stalled() -> Response {
+    let first = futures::stream::iter([Ok::<_, std::io::Error>("[1,".to_owned())]);
+    Response::new(Body::from_stream(futures::StreamExt::chain(
+        first,
+        futures::stream::pending(),
+    )))
+}
+
+#[tokio::test]
+async fn the_timeout_covers_the_body_and_a_request_may_set_its_own() {
+    let router = Router::new().route("/api/v1/stalled", get(|| async { stalled() }));
+    let base = serve(router).await;
+    let timed = HttpConfig::new(&base)
+        .unwrap()
+        .with_request_timeout(std::time::Duration::from_millis(150))
+        .with_retry(gpucloud_http::RetryPolicy::default().with_max_attempts(1));
+    let client = HttpClient::new("test", timed.clone(), Auth::None, status_only).unwrap();
+    let started = std::time::Instant::now();
+    let err = client
+        .send(Request::get("read", "stalled"))
+        .await
+        .expect_err("the body never ends");
+    assert_eq!(err.kind(), gpucloud_core::ErrorKind::Timeout, "{err}");
+    assert!(err.outcome_unknown(), "{err}");
+    assert!(err.to_string().contains("150 ms"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // No client timeout: the request's own applies.
+    let untimed = HttpClient::new(
+        "test",
+        timed.with_request_timeout(None),
+        Auth::None,
+        status_only,
+    )
+    .unwrap();
+    let err = untimed
+        .send(Request::get("read", "stalled").timeout(std::time::Duration::from_millis(100)))
+        .await
+        .expect_err("the body never ends");
+    assert_eq!(err.kind(), gpucloud_core::ErrorKind::Timeout, "{err}");
+    assert!(err.to_string().contains("100 ms"), "{err}");
+}
