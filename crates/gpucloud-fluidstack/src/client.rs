@@ -22,7 +22,6 @@ use gpucloud_http::{
     parse_base_url,
 };
 use jiff::Timestamp;
-use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::config::{FluidstackConfig, PROJECT_ENV, ProjectRef, REGIONS_ENV};
@@ -379,15 +378,11 @@ impl FluidstackClient {
         operation: &'static str,
         w: &wire::Instance,
     ) {
-        if w.state == OUT_OF_STOCK && self.owned(w) {
-            self.delete_out_of_stock(region, operation, &w.id).await;
-        }
-    }
-
-    /// Deletes the out-of-stock instance `id`, logging a failure.
-    async fn delete_out_of_stock(&self, region: &Region, operation: &'static str, id: &str) {
-        if let Err(e) = self.delete(region, operation, id).await {
-            tracing::warn!(instance = %id, error = %e, "could not delete an out-of-stock instance");
+        if w.state == OUT_OF_STOCK
+            && self.owned(w)
+            && let Err(e) = self.delete(region, operation, &w.id).await
+        {
+            tracing::warn!(instance = %w.id, error = %e, "could not delete an out-of-stock instance");
         }
     }
 
@@ -491,61 +486,6 @@ impl FluidstackClient {
             }
             Err(error) => Err(error),
         }
-    }
-}
-
-/// What one region's `GET /instances` gives a list: this credential's instances that pass
-/// the filters, and the ids of those of them that are out of stock (to delete).
-struct Listed {
-    instances: Vec<Instance>,
-    out_of_stock: Vec<String>,
-}
-
-/// Reads `GET /instances` of one region into [`Listed`], converting each instance as it is
-/// parsed.
-struct ListSeed<'a> {
-    region: &'a str,
-    ssh_user: &'a str,
-    cred_ref_id: &'a str,
-    args: &'a ListInstancesArgs,
-}
-
-impl<'de> DeserializeSeed<'de> for ListSeed<'_> {
-    type Value = Listed;
-
-    fn deserialize<D: Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> std::result::Result<Listed, D::Error> {
-        deserializer.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ListSeed<'_> {
-    type Value = Listed;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of instances")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Listed, A::Error> {
-        let mut listed = Listed {
-            instances: Vec::with_capacity(seq.size_hint().unwrap_or(0)),
-            out_of_stock: Vec::new(),
-        };
-        while let Some(w) = seq.next_element::<wire::Instance>()? {
-            if convert::tag(&w, CRED_REF_ID_TAG).unwrap_or("") != self.cred_ref_id {
-                continue;
-            }
-            if w.state == OUT_OF_STOCK {
-                listed.out_of_stock.push(w.id.clone());
-            }
-            let instance = convert::instance(w, self.region, self.ssh_user);
-            if self.args.matches(&instance) {
-                listed.instances.push(instance);
-            }
-        }
-        Ok(listed)
     }
 }
 
@@ -728,22 +668,19 @@ impl CloudClient for FluidstackClient {
     async fn list_instances(&self, args: &ListInstancesArgs) -> Result<Vec<Instance>> {
         const OP: &str = "list_instances";
         let per_region = self.regions(&args.locations).map(|region| async move {
-            let request = self.scoped(region, Request::get(OP, "instances")).await?;
-            // Each instance is converted as soon as it is parsed, while it is still in cache,
-            // and no list of wire instances is ever held (10,000 of them for a large project).
-            let listed = region
-                .http
-                .send_json_seed(request, || ListSeed {
-                    region: &region.name,
-                    ssh_user: self.shared.config.effective_ssh_user(),
-                    cred_ref_id: &self.shared.config.ref_id,
-                    args,
-                })
-                .await?;
-            for id in &listed.out_of_stock {
-                self.delete_out_of_stock(region, OP, id).await;
+            let mut out = Vec::new();
+            for w in self.raw_instances(region, OP).await? {
+                if !self.owned(&w) {
+                    continue;
+                }
+                self.clear_out_of_stock(region, OP, &w).await;
+                let instance =
+                    convert::instance(w, &region.name, self.shared.config.effective_ssh_user());
+                if args.matches(&instance) {
+                    out.push(instance);
+                }
             }
-            Ok::<_, CloudError>(listed.instances)
+            Ok::<_, CloudError>(out)
         });
         let out = futures::future::try_join_all(per_region).await?;
         Ok(out.into_iter().flatten().collect())
