@@ -447,9 +447,13 @@ impl Run {
             client.terminate_instance(&target).await
         })
         .await;
-        if let Some(Ok(())) = self.count_outcome(&format!("terminate {id}"), outcome) {
-            self.model.alive.remove(id.as_str());
-            self.model.terminated.insert(id);
+        match self.count_outcome(&format!("terminate {id}"), outcome) {
+            Some(Ok(())) => {
+                self.model.alive.remove(id.as_str());
+                self.model.terminated.insert(id);
+            }
+            Some(Err(e)) => tracing::debug!(%id, error = %e, "campaign: terminate failed"),
+            None => {}
         }
     }
 

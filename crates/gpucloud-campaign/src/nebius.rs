@@ -60,9 +60,9 @@ fn fake_kinds(kinds: &[ProxyFault], retry_after_secs: u64) -> Vec<FaultKind> {
     let mut out = Vec::new();
     for kind in kinds {
         match kind {
-            ProxyFault::ServerError => out.extend(
-                [500, 503, 504].map(|status| FaultKind::ServerError { status }),
-            ),
+            ProxyFault::ServerError => {
+                out.extend([500, 503, 504].map(|status| FaultKind::ServerError { status }))
+            }
             ProxyFault::RateLimited => out.push(FaultKind::RateLimited { retry_after_secs }),
             ProxyFault::ResetBeforeForwarding => out.push(FaultKind::ConnectionReset),
             ProxyFault::LostAfterCommit => out.push(FaultKind::CommitThenDrop),

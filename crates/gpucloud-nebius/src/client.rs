@@ -14,7 +14,7 @@ use gpucloud_core::{
     CreateFeatures, ErrorKind, FirewallRule, FirewallRules, GetImageArgs, GetInstanceTypeArgs,
     GetLocationsArgs, Identity, Image, Instance, InstanceId, InstanceTags, InstanceType,
     ListInstancesArgs, Location, LocationsFilter, MachineImage, ModifyFirewall, Price, Result,
-    StopStartInstance, ValidCreate, ValidFirewallAdd, ValidFirewallRevoke, ValidTagUpdate,
+    Retry, StopStartInstance, ValidCreate, ValidFirewallAdd, ValidFirewallRevoke, ValidTagUpdate,
     missing_rules, tenant_id_from_secret,
 };
 use gpucloud_nebius_proto::billing::v1 as billing;
@@ -279,6 +279,27 @@ fn region_info(name: &str) -> (String, &'static str) {
 
 /// The name of a resource made for one instance: `<prefix>-<host label>-<8 hex>`, within the
 /// 2–255 characters security groups allow.
+/// Attempts of one cleanup step (a delete and the wait for it, or the read that settles a
+/// create). Each call is already retried by the API's driver; a step whose calls all met
+/// transient failures is made again because nothing else would remove what it leaves:
+/// Nebius has no sweep, and a terminate called again finds the instance gone and so no
+/// longer knows its disk and security group (the fault campaign, issue 14).
+const CLEANUP_ATTEMPTS: u32 = 3;
+
+/// True when a cleanup step that failed this way may succeed if made again: a failure of the
+/// service or the transport, or throttling, also once the driver's own attempts are used up.
+fn cleanup_may_retry(error: &CloudError) -> bool {
+    error.retry() != Retry::Never
+        && matches!(
+            error.kind(),
+            ErrorKind::Internal
+                | ErrorKind::Unavailable
+                | ErrorKind::Timeout
+                | ErrorKind::Decode
+                | ErrorKind::RateLimited
+        )
+}
+
 fn resource_name(prefix: &str, hostname: &str) -> String {
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let host: String = hostname.chars().take(48).collect();
@@ -505,6 +526,45 @@ impl NebiusClient {
         Ok(ids)
     }
 
+    /// Runs one cleanup step, made again (at most [`CLEANUP_ATTEMPTS`] times, waiting the
+    /// retry backoff, doubled each time) while it fails in a way another attempt may not.
+    async fn cleanup_step<T, F, Fut>(&self, mut step: F) -> Result<T>
+    where
+        F: FnMut() -> Fut + Send,
+        Fut: std::future::Future<Output = Result<T>> + Send,
+        T: Send,
+    {
+        let mut wait = self.shared.config.retry_backoff;
+        let mut attempt = 1;
+        loop {
+            match step().await {
+                Err(e) if attempt < CLEANUP_ATTEMPTS && cleanup_may_retry(&e) => {
+                    tracing::debug!(attempt, error = %e, "cleanup step failed; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = wait.saturating_mul(2);
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Deletes a disk as a cleanup step; one already gone is what was wanted.
+    async fn delete_disk(&self, api: &Api, id: &str) -> Result<()> {
+        match self.cleanup_step(|| api.delete_disk(id)).await {
+            Err(e) if !e.kind().is_not_found() => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Deletes a security group as a cleanup step; one already gone is what was wanted.
+    async fn delete_group(&self, api: &Api, id: &str) -> Result<()> {
+        match self.cleanup_step(|| api.delete_security_group(id)).await {
+            Err(e) if !e.kind().is_not_found() => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// Deletes what a failed create made, newest first; failures are logged, as the create's
     /// own error is what the caller needs.
     async fn undo(&self, made: &[Undo]) {
@@ -512,8 +572,8 @@ impl NebiusClient {
         for step in made.iter().rev() {
             let result = match step {
                 Undo::Instance(id) => self.delete_and_wait(id).await,
-                Undo::Disk(id) => api.delete_disk(id).await,
-                Undo::Group(id) => api.delete_security_group(id).await,
+                Undo::Disk(id) => self.delete_disk(api, id).await,
+                Undo::Group(id) => self.delete_group(api, id).await,
             };
             if let Err(e) = result {
                 tracing::warn!(?step, error = %e, "could not undo a step of a failed create");
@@ -521,15 +581,24 @@ impl NebiusClient {
         }
     }
 
-    /// Deletes an instance and waits until it is gone.
+    /// Deletes an instance and waits until it is gone. The delete is repeatable, so it is
+    /// made again after a failure that another attempt may not meet; a read of the instance
+    /// that fails that way while it is being deleted does not end the wait.
     async fn delete_and_wait(&self, id: &str) -> Result<()> {
         const OP: &str = "terminate_instance";
         let api = self.api().await?;
-        api.delete_instance(id).await?;
+        match self.cleanup_step(|| api.delete_instance(id)).await {
+            Err(e) if e.kind().is_not_found() => return Ok(()),
+            other => other?,
+        }
         let deadline = tokio::time::Instant::now() + self.shared.config.operation_timeout;
         loop {
             match api.get_instance(OP, id).await {
                 Err(e) if e.kind().is_not_found() => return Ok(()),
+                Err(e) if cleanup_may_retry(&e) && tokio::time::Instant::now() < deadline => {
+                    tracing::debug!(instance = %id, error = %e, "reading a deleted instance failed; waiting on");
+                    tokio::time::sleep(self.shared.config.poll_interval).await;
+                }
                 Err(e) => return Err(e),
                 Ok(_) if tokio::time::Instant::now() >= deadline => {
                     return Err(CloudError::provider(
@@ -551,11 +620,25 @@ impl NebiusClient {
     /// the operation), the create fails with that and everything is deleted.
     async fn settle(&self, region: &Region, id: &str, made: &[Undo]) -> Result<Instance> {
         const OP: &str = "create_instance";
-        let w = match self.api().await?.get_instance(OP, id).await {
+        let api = self.api().await?;
+        let w = match self.cleanup_step(|| api.get_instance(OP, id)).await {
             Ok(w) => w,
             Err(e) => {
+                // The instance exists and is labelled with its RefID: a failure here is an
+                // outcome the caller must resolve, never a definite one it would not look into.
                 tracing::warn!(instance = %id, error = %e, "created, but reading it back failed");
-                return Err(e);
+                return Err(CloudError::provider(
+                    PROVIDER_ID,
+                    OP,
+                    e.kind(),
+                    format!(
+                        "instance {id} was created, but reading it back failed ({e}); create \
+                         again with the same RefID to get it"
+                    ),
+                )
+                .with_retry(Retry::Transient)
+                .with_delivery(gpucloud_core::Delivery::Unknown)
+                .with_source(e));
             }
         };
         if w.status.as_ref().map(compute::InstanceStatus::state)
@@ -949,7 +1032,10 @@ impl CloudClient for NebiusClient {
             Err(Failed { error, made: None }) if error.outcome_unknown() => {
                 // The create may have happened: the RefID says. Never create again here.
                 tracing::info!(ref_id = %attrs.ref_id, %error, "create outcome unknown; looking the instance up");
-                match self.find_by_ref_id(region, &attrs.ref_id).await {
+                let found = self
+                    .cleanup_step(|| self.find_by_ref_id(region, &attrs.ref_id))
+                    .await;
+                match found {
                     Ok(Some(found)) => {
                         let id = found
                             .metadata
@@ -1059,17 +1145,22 @@ impl CloudClient for NebiusClient {
             .with_retry(e.retry())
             .with_source(e)
         };
-        if let Some(disk) = disk {
-            api.delete_disk(&disk)
+        // Both are tried whatever the other's fate: each left is one a later call cannot find.
+        let disk = match disk {
+            Some(disk) => self
+                .delete_disk(api, &disk)
                 .await
-                .map_err(|e| left("boot disk", &disk, e))?;
-        }
-        if let Some(group) = group {
-            api.delete_security_group(&group)
+                .map_err(|e| left("boot disk", &disk, e)),
+            None => Ok(()),
+        };
+        let group = match group {
+            Some(group) => self
+                .delete_group(api, &group)
                 .await
-                .map_err(|e| left("security group", &group, e))?;
-        }
-        Ok(())
+                .map_err(|e| left("security group", &group, e)),
+            None => Ok(()),
+        };
+        disk.and(group)
     }
 }
 
