@@ -17,7 +17,6 @@ use gpucloud_core::{
     Retry, StopStartInstance, ValidCreate, ValidFirewallAdd, ValidFirewallRevoke, ValidTagUpdate,
     missing_rules, tenant_id_from_secret,
 };
-use gpucloud_nebius_proto::billing::v1 as billing;
 use gpucloud_nebius_proto::common::v1 as common;
 use gpucloud_nebius_proto::compute::v1 as compute;
 use gpucloud_nebius_proto::vpc::v1 as vpc;
@@ -27,6 +26,7 @@ use crate::api::{Api, Failed};
 use crate::config::{NebiusConfig, PROJECTS_ENV, REGIONS_ENV, TENANT_ENV};
 use crate::convert::{self, Allowances};
 use crate::endpoints::Service;
+use crate::pricing::{self, Preset, PresetMemory};
 use crate::{PROVIDER_ID, error};
 
 /// One region the credential works in: its project and, once looked up, the subnet new
@@ -45,6 +45,8 @@ struct Shared {
     identity: Identity,
     api: OnceCell<Api>,
     regions: OnceCell<Vec<Region>>,
+    /// What each region's platform listing named last, for the early price estimate.
+    presets: PresetMemory,
     /// Serializes creates in this process, so the RefID lookup and the create it guards cannot
     /// interleave with another create of the same RefID.
     create_lock: Mutex<()>,
@@ -95,6 +97,7 @@ impl NebiusCredential {
                 identity,
                 api: OnceCell::new(),
                 regions: OnceCell::new(),
+                presets: PresetMemory::default(),
                 create_lock: Mutex::new(()),
             }),
         })
@@ -687,81 +690,70 @@ impl NebiusClient {
         }
     }
 
-    /// Prices of every preset of `platforms` in `region`, from one calculator batch; an
-    /// estimate that fails leaves every price unknown (logged), never invented.
-    async fn prices(
+    /// The calculator's hourly prices of `presets` in `region`, by type name (none asked:
+    /// none sent).
+    async fn estimate(
         &self,
         region: &Region,
-        platforms: &[compute::Platform],
-    ) -> BTreeMap<String, Price> {
-        let presets: Vec<(String, String)> = platforms
-            .iter()
-            .flat_map(|p| {
-                let name = p
-                    .metadata
-                    .as_ref()
-                    .map(|m| m.name.clone())
-                    .unwrap_or_default();
-                p.spec
-                    .iter()
-                    .flat_map(|s| s.presets.iter())
-                    .map(move |preset| (name.clone(), preset.name.clone()))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        presets: &[Preset],
+    ) -> Result<BTreeMap<String, Price>> {
         if presets.is_empty() {
-            return BTreeMap::new();
+            return Ok(BTreeMap::new());
         }
-        let answer = match self.api().await {
-            Ok(api) => api.estimate_instances(&region.project_id, &presets).await,
-            Err(e) => Err(e),
+        let answer = self
+            .api()
+            .await?
+            .estimate_instances(&region.project_id, presets)
+            .await?;
+        Ok(pricing::hourly_prices(presets, &answer))
+    }
+
+    /// A region's platforms, quota (without a tenant) and prices. The prices are asked for
+    /// while the platforms are listed (see [`pricing`]); what that early estimate did not
+    /// ask for is asked next, and a failed estimate leaves prices unknown (logged), never
+    /// invented.
+    async fn region_catalog(
+        &self,
+        region: &Region,
+        tenant: &str,
+    ) -> Result<(
+        Vec<compute::Platform>,
+        Option<Allowances>,
+        BTreeMap<String, Price>,
+    )> {
+        let api = self.api().await?;
+        let platforms = api.list_platforms(&region.project_id);
+        let own_allowances = async {
+            if tenant.is_empty() {
+                let allowances = api.list_quota_allowances(&region.project_id).await?;
+                Ok::<_, CloudError>(Some(Allowances::new(&allowances)))
+            } else {
+                Ok(None)
+            }
         };
-        match answer {
-            Ok(answer) => hourly_prices(&presets, &answer),
+        let guessed = self.shared.presets.guess(&region.name);
+        let early = self.estimate(region, &guessed);
+        let (listing, early) =
+            futures::join!(futures::future::try_join(platforms, own_allowances), early);
+        let (platforms, own_allowances) = listing?;
+        let listed = pricing::presets_of(&platforms);
+        self.shared.presets.remember(&region.name, &listed);
+        let (mut prices, asked) = match early {
+            Ok(prices) => (prices, Some(guessed.as_slice())),
+            Err(e) => {
+                tracing::debug!(region = %region.name, error = %e, "early price estimate failed; asking for the listed presets");
+                (BTreeMap::new(), None)
+            }
+        };
+        let rest = pricing::not_asked(&listed, asked);
+        match self.estimate(region, &rest).await {
+            Ok(more) => prices.extend(more),
             Err(e) => {
                 tracing::warn!(region = %region.name, error = %e, "price estimates failed; prices are unknown");
-                BTreeMap::new()
             }
         }
+        Ok((platforms, own_allowances, prices))
     }
-}
-
-/// The hourly price of each type from a calculator answer: matched by the name each estimate
-/// was asked under, else by position; a cost that is not a decimal is left unknown.
-fn hourly_prices(
-    asked: &[(String, String)],
-    answer: &billing::EstimateBatchResponse,
-) -> BTreeMap<String, Price> {
-    let currency = if answer.currency.is_empty() {
-        "USD".to_owned()
-    } else {
-        answer.currency.to_ascii_uppercase()
-    };
-    let mut out = BTreeMap::new();
-    for (i, cost) in answer.resource_costs.iter().enumerate() {
-        let name = cost
-            .metadata
-            .as_ref()
-            .map(|m| m.name.clone())
-            .filter(|n| !n.is_empty())
-            .or_else(|| asked.get(i).map(|(p, s)| convert::type_name(p, s)));
-        let total = match &cost.cost_type {
-            Some(billing::resource_cost::CostType::General(g)) => g.total.as_ref(),
-            Some(billing::resource_cost::CostType::FixedInstance(f)) => f.per_instance.as_ref(),
-            Some(billing::resource_cost::CostType::Autoscale(a)) => a.per_instance.as_ref(),
-            None => None,
-        };
-        let hourly = cost
-            .aggregation_unit
-            .as_ref()
-            .is_none_or(|u| u.unit.is_empty() || u.unit.eq_ignore_ascii_case("hour"));
-        if let (Some(name), Some(total), true) = (name, total, hourly)
-            && let Ok(price) = Price::parse(total.cost.trim(), &currency)
-        {
-            out.insert(name, price);
-        }
-    }
-    out
 }
 
 /// A step of a create, undone when a later one fails.
@@ -825,10 +817,9 @@ impl CloudClient for NebiusClient {
 
     async fn instance_types(&self, args: &GetInstanceTypeArgs) -> Result<Vec<InstanceType>> {
         let api = self.api().await?;
-        let regions = self.regions(&args.locations).await?;
         let parent = self.shared.config.tenant_id.trim();
-        // The tenant's quota and every region at once; in a region its platforms and (without
-        // a tenant) its quota at once, then the prices of those platforms.
+        // The tenant's quota while the regions are looked up and read, each region's platforms,
+        // quota and prices at once (see `region_catalog`).
         let tenant_allowances = async {
             if parent.is_empty() {
                 Ok(None)
@@ -837,20 +828,15 @@ impl CloudClient for NebiusClient {
                 Ok::<_, CloudError>(Some(Allowances::new(&allowances)))
             }
         };
-        let per_region = futures::future::try_join_all(regions.iter().map(|region| async move {
-            let platforms = api.list_platforms(&region.project_id);
-            let own_allowances = async {
-                if parent.is_empty() {
-                    let allowances = api.list_quota_allowances(&region.project_id).await?;
-                    Ok::<_, CloudError>(Some(Allowances::new(&allowances)))
-                } else {
-                    Ok(None)
-                }
-            };
-            let (platforms, own_allowances) = futures::try_join!(platforms, own_allowances)?;
-            let prices = self.prices(region, &platforms).await;
-            Ok::<_, CloudError>((*region, platforms, own_allowances, prices))
-        }));
+        let per_region = async {
+            let regions = self.regions(&args.locations).await?;
+            futures::future::try_join_all(regions.into_iter().map(|region| async move {
+                let (platforms, own_allowances, prices) =
+                    self.region_catalog(region, parent).await?;
+                Ok::<_, CloudError>((region, platforms, own_allowances, prices))
+            }))
+            .await
+        };
         let (tenant_allowances, per_region) = futures::try_join!(tenant_allowances, per_region)?;
         let mut out = Vec::new();
         for (region, platforms, own_allowances, prices) in per_region {
@@ -1353,61 +1339,6 @@ mod tests {
                 ("eu-north1".to_owned(), "project-e00z".to_owned()),
                 ("us-central1".to_owned(), "project-u00a".to_owned())
             ]
-        );
-    }
-
-    #[test]
-    fn calculator_answers_become_prices_by_name_or_position() {
-        let asked = vec![
-            ("gpu-h100-sxm".to_owned(), "1gpu".to_owned()),
-            ("gpu-h100-sxm".to_owned(), "8gpu".to_owned()),
-            ("cpu-d3".to_owned(), "2vcpu".to_owned()),
-        ];
-        let cost = |name: &str, cost: &str, unit: &str| billing::ResourceCost {
-            metadata: Some(common::ResourceMetadata {
-                name: name.into(),
-                ..Default::default()
-            }),
-            aggregation_unit: Some(billing::AggregationUnit {
-                unit: unit.into(),
-                unit_type: 0,
-            }),
-            cost_type: Some(billing::resource_cost::CostType::General(
-                billing::GeneralResourceCost {
-                    total: Some(billing::CostBreakdown {
-                        cost: cost.into(),
-                        ..Default::default()
-                    }),
-                },
-            )),
-            ..Default::default()
-        };
-        let answer = billing::EstimateBatchResponse {
-            resource_costs: vec![
-                cost("", "2.95", "hour"),
-                cost("gpu-h100-sxm.8gpu", "23.60", ""),
-                cost("cpu-d3.2vcpu", "not a number", "hour"),
-            ],
-            currency: "USD".into(),
-            ..Default::default()
-        };
-        let prices = hourly_prices(&asked, &answer);
-        assert_eq!(
-            prices["gpu-h100-sxm.1gpu"],
-            Price::parse("2.95", "USD").unwrap()
-        );
-        assert_eq!(
-            prices["gpu-h100-sxm.8gpu"],
-            Price::parse("23.60", "USD").unwrap()
-        );
-        assert!(!prices.contains_key("cpu-d3.2vcpu"), "unreadable: unknown");
-        let monthly = billing::EstimateBatchResponse {
-            resource_costs: vec![cost("gpu-h100-sxm.1gpu", "2153", "month")],
-            ..Default::default()
-        };
-        assert!(
-            hourly_prices(&asked, &monthly).is_empty(),
-            "not per hour: unknown"
         );
     }
 

@@ -7,6 +7,7 @@ mod config;
 mod convert;
 mod endpoints;
 mod error;
+mod pricing;
 
 use std::sync::Arc;
 

@@ -2,7 +2,8 @@
 //!
 //! (a) cold (no cache): the wall time of one offers query across every provider's fake, each
 //!     request delayed by d (50 ms and 200 ms) — target ≤ 1.5·d, since the providers (and a
-//!     per-region provider's regions) are asked at once;
+//!     per-region provider's regions) are asked at once; twice, with Nebius's projects looked
+//!     up from its tenant (one more dependent round trip per process) and given per region;
 //! (b) warm (a fresh disk cache): target ≤ 10 ms;
 //! (c) one provider hanging: wall time against its deadline, the others' offers kept;
 //! (d) requests sent per provider in one query, next to the provider's rate limit.
@@ -25,6 +26,15 @@ use gpucloud_fakes::nebius::{FakeNebius, FakeNebiusOptions};
 use gpucloud_fakes::shadeform::{FakeShadeform, FakeShadeformOptions};
 
 const RUNS: usize = 7;
+
+/// How the Nebius credential finds its projects.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum NebiusTenancy {
+    /// Only the tenant: its projects are looked up first (one round trip per process).
+    Tenant,
+    /// The projects given per region (`NEBIUS_PROJECTS`).
+    Projects,
+}
 
 /// One fake per provider, every request delayed by the same latency.
 struct Fakes {
@@ -65,6 +75,11 @@ impl Fakes {
     /// Fresh credentials for every provider, as each `gpucloud offers` is a new process: the
     /// samples must not share one client-side rate limiter.
     fn sources(&self) -> Vec<OfferSource> {
+        self.sources_with(NebiusTenancy::Tenant)
+    }
+
+    /// As [`Fakes::sources`], with Nebius's projects looked up or given.
+    fn sources_with(&self, tenancy: NebiusTenancy) -> Vec<OfferSource> {
         let fluidstack = FluidstackConfig::new(
             self.fluidstack.api_key(),
             self.fluidstack.project_id().to_string(),
@@ -82,10 +97,19 @@ impl Fakes {
             .iam_token()
             .expect("the fake's IAM token")
             .to_owned();
-        let nebius = NebiusConfig::new(NebiusAuth::Token(token.into()))
+        let mut nebius = NebiusConfig::new(NebiusAuth::Token(token.into()))
             .with_tenant(self.nebius.tenant_id())
             .with_api_endpoint(self.nebius.endpoint())
             .with_ref_id("bench");
+        if tenancy == NebiusTenancy::Projects {
+            for region in self.nebius.regions() {
+                let project = self
+                    .nebius
+                    .project_id(&region)
+                    .expect("a project per region");
+                nebius = nebius.with_project(region, project);
+            }
+        }
         vec![
             lambda_source("lambda", &self.lambda),
             OfferSource::new(
@@ -145,23 +169,28 @@ async fn main() {
     for d_ms in [50u64, 200] {
         let d = Duration::from_millis(d_ms);
         let fakes = Fakes::with_latency(d).await;
-        let fresh = || fakes.sources();
-        let sources = fresh();
-        let mut samples = Vec::new();
-        let mut offers = 0;
-        for _ in 0..RUNS {
-            let (took, found, failures) = timed(&fresh(), &OfferOptions::default()).await;
-            assert_eq!(failures, 0, "every fake answers");
-            offers = found;
-            samples.push(took);
+        let sources = fakes.sources();
+        for (tenancy, label) in [
+            (NebiusTenancy::Tenant, "Nebius projects looked up"),
+            (NebiusTenancy::Projects, "Nebius projects given"),
+        ] {
+            let mut samples = Vec::new();
+            let mut offers = 0;
+            for _ in 0..RUNS {
+                let (took, found, failures) =
+                    timed(&fakes.sources_with(tenancy), &OfferOptions::default()).await;
+                assert_eq!(failures, 0, "every fake answers");
+                offers = found;
+                samples.push(took);
+            }
+            let cold = median(samples);
+            println!(
+                "(a) cold, d = {d_ms} ms, {} providers, {label}: {:.1} ms = {:.2}·d ({offers} offers; target ≤ 1.5·d)",
+                sources.len(),
+                cold.as_secs_f64() * 1e3,
+                cold.as_secs_f64() / d.as_secs_f64()
+            );
         }
-        let cold = median(samples);
-        println!(
-            "(a) cold, d = {d_ms} ms, {} providers: {:.1} ms = {:.2}·d ({offers} offers; target ≤ 1.5·d)",
-            sources.len(),
-            cold.as_secs_f64() * 1e3,
-            cold.as_secs_f64() / d.as_secs_f64()
-        );
 
         let dir = tempfile::tempdir().expect("a temp dir");
         let cached = OfferOptions {

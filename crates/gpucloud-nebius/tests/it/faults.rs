@@ -291,3 +291,61 @@ async fn a_boot_disk_that_cannot_be_deleted_is_named_in_the_error() {
     assert!(err.to_string().contains(disk.as_str()), "{err}");
     assert!(env.fake.state().instances().is_empty());
 }
+
+/// Calculator calls the fake answered so far.
+fn estimates(env: &fixture::Env) -> usize {
+    env.fake
+        .state()
+        .requests()
+        .count("POST", "/nebius.billing.v1.CalculatorService/EstimateBatch")
+}
+
+#[tokio::test]
+async fn prices_are_asked_for_without_waiting_for_the_platform_listing() {
+    let env = fixture::start().await;
+    let one_region = gpucloud_core::GetInstanceTypeArgs {
+        locations: gpucloud_core::LocationsFilter::only([REGION]),
+        ..gpucloud_core::GetInstanceTypeArgs::default()
+    };
+    // The listing fails for good: had the estimate waited for it, it would never be sent.
+    env.fake.state().set_fault_for(
+        Operation::ListPlatforms,
+        Fault::ServerError {
+            status: 503,
+            times: gpucloud_core::retry::RetryPolicy::default().max_attempts,
+        },
+    );
+    let err = env.client().instance_types(&one_region).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert_eq!(
+        estimates(&env),
+        1,
+        "the estimate went out beside the listing"
+    );
+    // A catalog read asks the calculator once per region when its guess covers the listing.
+    let before = estimates(&env);
+    let types = env.client().instance_types(&one_region).await.unwrap();
+    assert!(types.iter().all(|t| t.base_price.is_some()));
+    assert_eq!(estimates(&env) - before, 1);
+}
+
+#[tokio::test]
+async fn a_failed_early_estimate_is_asked_again_for_the_listed_presets() {
+    let env = fixture::start().await;
+    let one_region = gpucloud_core::GetInstanceTypeArgs {
+        locations: gpucloud_core::LocationsFilter::only([REGION]),
+        ..gpucloud_core::GetInstanceTypeArgs::default()
+    };
+    env.fake.state().set_fault_for(
+        Operation::EstimatePrices,
+        Fault::ServerError {
+            status: 503,
+            times: gpucloud_core::retry::RetryPolicy::default().max_attempts,
+        },
+    );
+    let types = env.client().instance_types(&one_region).await.unwrap();
+    assert!(!types.is_empty());
+    for t in &types {
+        assert!(t.base_price.is_some(), "{} has a price", t.id);
+    }
+}
