@@ -469,11 +469,12 @@ impl NebiusClient {
         create: &ValidCreate,
     ) -> Result<String> {
         let api = self.api().await?;
+        let name = resource_name("gpucloud", hostname);
         let group = match api
             .create_security_group(&vpc::CreateSecurityGroupRequest {
                 metadata: Some(common::ResourceMetadata {
                     parent_id: region.project_id.clone(),
-                    name: resource_name("gpucloud", hostname),
+                    name: name.clone(),
                     labels: labels.clone(),
                     ..common::ResourceMetadata::default()
                 }),
@@ -485,6 +486,16 @@ impl NebiusClient {
         {
             Ok(group) => group,
             Err(Failed { error, made }) => {
+                let made = match made {
+                    Some(group) => Some(group),
+                    None if error.outcome_unknown() => {
+                        self.lost_create("security group", &name, || {
+                            api.security_group_id_by_name(&region.project_id, &name)
+                        })
+                        .await
+                    }
+                    None => None,
+                };
                 if let Some(group) = made {
                     self.undo(&[Undo::Group(group)]).await;
                 }
@@ -527,6 +538,23 @@ impl NebiusClient {
             ids.push(id);
         }
         Ok(ids)
+    }
+
+    /// What a create whose every answer was lost made, looked up by the name it gave it (the
+    /// id is only in the lost answers): the id to delete, or `None` when there is none or the
+    /// lookup failed too (logged: it stays).
+    async fn lost_create<F, Fut>(&self, what: &str, name: &str, lookup: F) -> Option<String>
+    where
+        F: FnMut() -> Fut + Send,
+        Fut: std::future::Future<Output = Result<Option<String>>> + Send,
+    {
+        match self.cleanup_step(lookup).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(%name, error = %e, "a {what} a failed create may have made could not be looked up; it may be left");
+                None
+            }
+        }
     }
 
     /// Runs one cleanup step, made again (at most [`CLEANUP_ATTEMPTS`] times, waiting the
@@ -943,11 +971,12 @@ impl CloudClient for NebiusClient {
             .make_group(region, &hostname, &labels, &network_id, &create)
             .await?;
         made.push(Undo::Group(group.clone()));
+        let disk_name = resource_name("boot", &hostname);
         let disk = api
             .create_disk(&compute::CreateDiskRequest {
                 metadata: Some(common::ResourceMetadata {
                     parent_id: region.project_id.clone(),
-                    name: resource_name("boot", &hostname),
+                    name: disk_name.clone(),
                     labels: labels.clone(),
                     ..common::ResourceMetadata::default()
                 }),
@@ -962,6 +991,16 @@ impl CloudClient for NebiusClient {
         let disk = match disk {
             Ok(id) => id,
             Err(Failed { error, made: disk }) => {
+                let disk = match disk {
+                    Some(disk) => Some(disk),
+                    None if error.outcome_unknown() => {
+                        self.lost_create("boot disk", &disk_name, || {
+                            api.disk_id_by_name(&region.project_id, &disk_name)
+                        })
+                        .await
+                    }
+                    None => None,
+                };
                 made.extend(disk.map(Undo::Disk));
                 self.undo(&made).await;
                 return Err(error);
