@@ -1401,3 +1401,153 @@ mod tests {
         assert!(bound.create_region("eu-west1").await.is_err());
     }
 }
+
+/// What the fault campaign (issue 14) found in the create and terminate paths, each against
+/// the fake with the faults that met it.
+#[cfg(test)]
+mod campaign_findings {
+    use std::time::Duration;
+
+    use gpucloud_core::{CreateInstanceAttrs, validate_and_create};
+    use gpucloud_fakes::kit::Fault;
+    use gpucloud_fakes::nebius::{FakeNebius, FakeNebiusOptions, Operation};
+    use secrecy::SecretString;
+
+    use super::*;
+
+    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl user@host";
+
+    async fn fake() -> FakeNebius {
+        FakeNebius::start(FakeNebiusOptions {
+            regions: vec!["eu-north1".to_owned()],
+            ..FakeNebiusOptions::default().with_delays(Duration::from_millis(10))
+        })
+        .await
+        .expect("the fake starts")
+    }
+
+    fn client(fake: &FakeNebius) -> NebiusClient {
+        let token = SecretString::from(fake.iam_token().unwrap_or_default().to_owned());
+        NebiusCredential::new(
+            NebiusConfig::new(crate::NebiusAuth::Token(token))
+                .with_tenant(fake.tenant_id())
+                .with_api_endpoint(fake.endpoint())
+                .with_operation_wait(Duration::from_secs(10), Duration::from_millis(5))
+                .with_retry_backoff(Duration::from_millis(1))
+                .with_request_timeout(Duration::from_secs(5))
+                .with_ref_id("cred-faults"),
+        )
+        .expect("a valid configuration")
+        .client("")
+    }
+
+    fn attrs(ref_id: &str) -> CreateInstanceAttrs {
+        CreateInstanceAttrs {
+            ref_id: ref_id.to_owned(),
+            instance_type: "gpu-h100-sxm.1gpu-16vcpu-200gb".to_owned(),
+            location: "eu-north1".to_owned(),
+            public_key: KEY.to_owned(),
+            ..CreateInstanceAttrs::default()
+        }
+    }
+
+    /// Disks and security groups in the fake, not counting disks being deleted.
+    fn leftovers(fake: &FakeNebius) -> (usize, usize) {
+        let disks = fake
+            .state()
+            .disks()
+            .iter()
+            .filter(|d| d.state != gpucloud_fakes::nebius::DiskState::Deleting)
+            .count();
+        (disks, fake.state().security_groups().len())
+    }
+
+    /// Every attempt of one call fails (resets, the driver's 4 attempts), so the call fails
+    /// with its attempts used up; a cleanup step is made again after that.
+    fn fail_one_call(fake: &FakeNebius, operation: Operation) {
+        fake.state()
+            .set_fault_for(operation, Fault::ConnectionReset { times: 4 });
+    }
+
+    #[tokio::test]
+    async fn a_terminate_whose_cleanup_meets_a_failed_call_still_deletes_disk_and_group() {
+        let fake = fake().await;
+        let client = client(&fake);
+        let created = validate_and_create(&client, &attrs("t1")).await.unwrap();
+        assert_eq!(leftovers(&fake), (1, 1));
+        fail_one_call(&fake, Operation::DeleteDisk);
+        fail_one_call(&fake, Operation::DeleteSecurityGroup);
+        client.terminate_instance(&created.cloud_id).await.unwrap();
+        assert_eq!(leftovers(&fake), (0, 0), "{:?}", fake.state().disks());
+    }
+
+    #[tokio::test]
+    async fn a_disk_that_cannot_be_deleted_does_not_keep_the_group() {
+        let fake = fake().await;
+        let client = client(&fake);
+        let created = validate_and_create(&client, &attrs("t2")).await.unwrap();
+        fake.state().set_fault_for(
+            Operation::DeleteDisk,
+            Fault::ServerError {
+                status: 503,
+                times: 1000,
+            },
+        );
+        let err = client
+            .terminate_instance(&created.cloud_id)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("boot disk"), "{err}");
+        assert_eq!(
+            leftovers(&fake),
+            (1, 0),
+            "the group is deleted all the same"
+        );
+    }
+
+    /// A create of a security group or a disk whose every answer was lost, one of them after
+    /// the fake made it: the failed create finds it by its name and deletes it.
+    #[tokio::test]
+    async fn what_a_create_made_while_every_answer_was_lost_is_found_by_name_and_deleted() {
+        for operation in [Operation::CreateSecurityGroup, Operation::CreateDisk] {
+            let fake = fake().await;
+            let state = fake.state();
+            // Replacing faults come first: three resets, then the fourth attempt is carried
+            // out and its answer lost.
+            state.set_fault_for(operation, Fault::ConnectionReset { times: 3 });
+            state.set_fault(Fault::CommitThenDropResponse {
+                operation,
+                times: 1,
+            });
+            let err = validate_and_create(&client(&fake), &attrs("lost"))
+                .await
+                .unwrap_err();
+            assert!(err.outcome_unknown(), "{operation:?}: {err}");
+            assert!(state.instances().is_empty());
+            assert_eq!(leftovers(&fake), (0, 0), "{operation:?}: {err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_created_instance_that_cannot_be_read_back_is_an_unknown_outcome() {
+        let fake = fake().await;
+        fake.state().set_fault_for(
+            Operation::GetInstance,
+            Fault::ServerError {
+                status: 503,
+                times: 1000,
+            },
+        );
+        let err = validate_and_create(&client(&fake), &attrs("unread"))
+            .await
+            .unwrap_err();
+        assert!(err.outcome_unknown(), "{err}");
+        fake.state().clear_faults();
+        let resolved = validate_and_create(&client(&fake), &attrs("unread"))
+            .await
+            .expect("creating again with the same RefID resolves it");
+        assert_eq!(fake.state().instances().len(), 1);
+        assert_eq!(resolved.ref_id, "unread");
+        assert_eq!(leftovers(&fake), (1, 1));
+    }
+}
