@@ -61,7 +61,7 @@ fn fake_kinds(kinds: &[ProxyFault], retry_after_secs: u64) -> Vec<FaultKind> {
     for kind in kinds {
         match kind {
             ProxyFault::ServerError => {
-                out.extend([500, 503, 504].map(|status| FaultKind::ServerError { status }))
+                out.extend([500, 503, 504].map(|status| FaultKind::ServerError { status }));
             }
             ProxyFault::RateLimited => out.push(FaultKind::RateLimited { retry_after_secs }),
             ProxyFault::ResetBeforeForwarding => out.push(FaultKind::ConnectionReset),
