@@ -12,8 +12,10 @@
 //! [`Report`] prints as one line and [`Report::is_clean`] says whether the promise held.
 //!
 //! Each provider is one [`Target`]: a fake starter, a credential builder and a fake-state
-//! inspector ([`lambda::LambdaTarget`] for Lambda). [`targets`] lists them all; the test
-//! runs every one of them.
+//! inspector ([`lambda::LambdaTarget`] for Lambda). A fake the HTTP/1 proxy cannot carry
+//! injects the same kinds of fault itself, seeded the same way ([`OwnFaults`]; Nebius's gRPC
+//! fake, [`nebius::NebiusTarget`]). [`targets`] lists them all; the test runs every one of
+//! them.
 
 pub mod fluidstack;
 pub mod lambda;
