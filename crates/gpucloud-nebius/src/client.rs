@@ -303,6 +303,13 @@ fn cleanup_may_retry(error: &CloudError) -> bool {
         )
 }
 
+/// True when a create that failed this way may have made its resource: its outcome is
+/// unknown, or it was sent more than once (its idempotency key makes every attempt the same
+/// create) and an earlier attempt may have been carried out, whatever the last one answered.
+fn may_have_made(error: &CloudError) -> bool {
+    error.outcome_unknown() || error.retry() == Retry::Exhausted
+}
+
 fn resource_name(prefix: &str, hostname: &str) -> String {
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let host: String = hostname.chars().take(48).collect();
@@ -488,7 +495,7 @@ impl NebiusClient {
             Err(Failed { error, made }) => {
                 let made = match made {
                     Some(group) => Some(group),
-                    None if error.outcome_unknown() => {
+                    None if may_have_made(&error) => {
                         self.lost_create("security group", &name, || {
                             api.security_group_id_by_name(&region.project_id, &name)
                         })
@@ -993,7 +1000,7 @@ impl CloudClient for NebiusClient {
             Err(Failed { error, made: disk }) => {
                 let disk = match disk {
                     Some(disk) => Some(disk),
-                    None if error.outcome_unknown() => {
+                    None if may_have_made(&error) => {
                         self.lost_create("boot disk", &disk_name, || {
                             api.disk_id_by_name(&region.project_id, &disk_name)
                         })
@@ -1054,7 +1061,7 @@ impl CloudClient for NebiusClient {
                 self.undo(&made).await;
                 return Err(error);
             }
-            Err(Failed { error, made: None }) if error.outcome_unknown() => {
+            Err(Failed { error, made: None }) if may_have_made(&error) => {
                 // The create may have happened: the RefID says. Never create again here.
                 tracing::info!(ref_id = %attrs.ref_id, %error, "create outcome unknown; looking the instance up");
                 let found = self
@@ -1525,6 +1532,63 @@ mod campaign_findings {
             assert!(err.outcome_unknown(), "{operation:?}: {err}");
             assert!(state.instances().is_empty());
             assert_eq!(leftovers(&fake), (0, 0), "{operation:?}: {err}");
+        }
+    }
+
+    /// The first attempt of a create is carried out and its answer lost; the driver sends it
+    /// again with the same idempotency key, and every later attempt is throttled, a definite
+    /// answer of its own. The first attempt's resource exists all the same: a group or disk is
+    /// found by name and deleted, an instance by its RefID and returned.
+    #[tokio::test]
+    async fn a_create_sent_again_and_refused_may_still_have_made_its_resource() {
+        for (operation, path) in [
+            (
+                Operation::CreateSecurityGroup,
+                "/nebius.vpc.v1.SecurityGroupService/Create",
+            ),
+            (
+                Operation::CreateDisk,
+                "/nebius.compute.v1.DiskService/Create",
+            ),
+            (
+                Operation::CreateInstance,
+                "/nebius.compute.v1.InstanceService/Create",
+            ),
+        ] {
+            let fake = fake().await;
+            let state = fake.state().clone();
+            // Held before it runs, so the throttling is set after the first attempt's fault
+            // is decided (a throttle set first would win over commit-then-drop).
+            state.set_fault_for(operation, Fault::Latency(Duration::from_millis(150)));
+            state.set_fault(Fault::CommitThenDropResponse {
+                operation,
+                times: 1,
+            });
+            let client = client(&fake);
+            let create =
+                tokio::spawn(async move { validate_and_create(&client, &attrs("refused")).await });
+            while state.requests().count("POST", path) == 0 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            state.set_fault_for(
+                operation,
+                Fault::RateLimited {
+                    retry_after_secs: 0,
+                    times: 3,
+                },
+            );
+            let result = create.await.expect("no panic");
+            state.clear_faults();
+            if operation == Operation::CreateInstance {
+                let instance = result.expect("the instance made is found by its RefID");
+                assert_eq!(instance.ref_id, "refused");
+                assert_eq!(state.instances().len(), 1);
+                assert_eq!(leftovers(&fake), (1, 1));
+            } else {
+                let err = result.expect_err("the create fails");
+                assert!(state.instances().is_empty());
+                assert_eq!(leftovers(&fake), (0, 0), "{operation:?}: {err}");
+            }
         }
     }
 
