@@ -90,6 +90,23 @@ pub trait CloudCredential: Send + Sync + std::fmt::Debug {
 
     /// A client bound to `location` (empty: the provider's default).
     async fn make_client(&self, location: &str) -> Result<Arc<dyn CloudClient>>;
+
+    /// What this credential has looked up about its account that rarely changes and that a
+    /// later process may start from to save round trips (as kubectl caches API discovery):
+    /// an opaque text only the same provider reads back, through
+    /// [`reuse_discovery`](Self::reuse_discovery). It never holds a secret. `None` (the
+    /// default) when there is nothing to reuse: nothing looked up yet, or all of it configured.
+    fn discovery(&self) -> Option<String> {
+        None
+    }
+
+    /// Starts from a [`discovery`](Self::discovery) an earlier process saved instead of looking
+    /// it up again. Ignored when `saved` is unreadable, belongs to another account, or this
+    /// credential already looked it up or was configured with it. A caller that wants fresh
+    /// answers (a `--refresh`) does not call it.
+    fn reuse_discovery(&self, saved: &str) {
+        let _ = saved;
+    }
 }
 
 /// Which optional parameters of `create_instance` a client honours. A request that uses a

@@ -142,14 +142,15 @@ impl Shared {
             .await
     }
 
+    /// Whether `region` is one the configuration works in (every region when none is named).
+    fn wants(&self, region: &str) -> bool {
+        self.config.regions.is_empty() || self.config.regions.iter().any(|r| r == region)
+    }
+
     /// The regions: the configured projects, else the tenant's projects, one per region.
     async fn regions(&self) -> Result<&[Region]> {
         self.regions
             .get_or_try_init(|| async {
-                let wanted = |region: &str| {
-                    self.config.regions.is_empty()
-                        || self.config.regions.iter().any(|r| r == region)
-                };
                 let pairs: Vec<(String, String)> = if self.config.projects.is_empty() {
                     let projects = self
                         .api()
@@ -166,7 +167,7 @@ impl Shared {
                 };
                 let regions: Vec<Region> = pairs
                     .into_iter()
-                    .filter(|(region, _)| wanted(region))
+                    .filter(|(region, _)| self.wants(region))
                     .map(|(name, project_id)| Region {
                         name,
                         project_id,
@@ -184,6 +185,13 @@ impl Shared {
             .await
             .map(Vec::as_slice)
     }
+}
+
+/// What a credential saves of its tenant's lookup: the project chosen in each region.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Discovery {
+    tenant: String,
+    projects: BTreeMap<String, String>,
 }
 
 /// One project per region from a tenant's projects: by name `default-project-<region>`, then
@@ -241,6 +249,48 @@ impl CloudCredential for NebiusCredential {
 
     async fn make_client(&self, location: &str) -> Result<Arc<dyn CloudClient>> {
         Ok(Arc::new(self.client(location)))
+    }
+
+    /// The project of each region, once looked up from the tenant (`None` when the projects
+    /// are configured or not looked up yet).
+    fn discovery(&self) -> Option<String> {
+        let shared = &self.shared;
+        if !shared.config.projects.is_empty() {
+            return None;
+        }
+        let regions = shared.regions.get()?;
+        let saved = Discovery {
+            tenant: shared.config.tenant_id.trim().to_owned(),
+            projects: regions
+                .iter()
+                .map(|r| (r.name.clone(), r.project_id.clone()))
+                .collect(),
+        };
+        serde_json::to_string(&saved).ok()
+    }
+
+    /// Starts from saved projects of the same tenant instead of listing them.
+    fn reuse_discovery(&self, saved: &str) {
+        let shared = &self.shared;
+        let Ok(saved) = serde_json::from_str::<Discovery>(saved) else {
+            return;
+        };
+        if !shared.config.projects.is_empty() || saved.tenant != shared.config.tenant_id.trim() {
+            return;
+        }
+        let regions: Vec<Region> = saved
+            .projects
+            .into_iter()
+            .filter(|(region, project)| shared.wants(region) && !project.is_empty())
+            .map(|(name, project_id)| Region {
+                name,
+                project_id,
+                subnet: OnceCell::new(),
+            })
+            .collect();
+        if !regions.is_empty() && shared.regions.set(regions).is_ok() {
+            tracing::debug!("starting from the tenant's saved projects");
+        }
     }
 }
 
@@ -1386,6 +1436,41 @@ mod tests {
                 ("us-central1".to_owned(), "project-u00a".to_owned())
             ]
         );
+    }
+
+    #[test]
+    fn saved_projects_are_reused_only_by_a_credential_of_the_same_tenant_that_looks_them_up() {
+        let by_tenant = |tenant: &str| {
+            NebiusCredential::new(
+                NebiusConfig::new(crate::NebiusAuth::Token(SecretString::from(
+                    "iam-secret".to_owned(),
+                )))
+                .with_tenant(tenant)
+                .with_api_endpoint("http://127.0.0.1:9"),
+            )
+            .unwrap()
+        };
+        let saved = r#"{"tenant":"tenant-a","projects":{"eu-north1":"project-e00a"}}"#;
+        let other = by_tenant("tenant-b");
+        other.reuse_discovery(saved);
+        assert_eq!(
+            other.discovery(),
+            None,
+            "another tenant's projects are ignored"
+        );
+        let configured = credential();
+        configured.reuse_discovery(saved);
+        assert_eq!(
+            configured.discovery(),
+            None,
+            "configured projects are not discovered"
+        );
+        let same = by_tenant("tenant-a");
+        same.reuse_discovery("not json");
+        assert_eq!(same.discovery(), None);
+        same.reuse_discovery(saved);
+        assert_eq!(same.discovery().as_deref(), Some(saved));
+        assert!(!same.discovery().unwrap().contains("iam-secret"));
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //!
 //! (a) cold (no cache): the wall time of one offers query across every provider's fake, each
 //!     request delayed by d (50 ms and 200 ms) — target ≤ 1.5·d, since the providers (and a
-//!     per-region provider's regions) are asked at once; twice, with Nebius's projects looked
-//!     up from its tenant (one more dependent round trip per process) and given per region;
+//!     per-region provider's regions) are asked at once; with Nebius's projects looked up from
+//!     its tenant (one more dependent round trip), given per region, and looked up by an
+//!     earlier query whose catalogs have expired since (the saved discovery is reused);
 //! (b) warm (a fresh disk cache): target ≤ 10 ms;
 //! (c) one provider hanging: wall time against its deadline, the others' offers kept;
 //! (d) requests sent per provider in one query, next to the provider's rate limit.
@@ -170,15 +171,35 @@ async fn main() {
         let d = Duration::from_millis(d_ms);
         let fakes = Fakes::with_latency(d).await;
         let sources = fakes.sources();
-        for (tenancy, label) in [
-            (NebiusTenancy::Tenant, "Nebius projects looked up"),
-            (NebiusTenancy::Projects, "Nebius projects given"),
+        // Catalogs always expired, the discoveries an earlier process saved kept: the query
+        // of a later `gpucloud offers` once its catalog cache is out of date.
+        let discovery_dir = tempfile::tempdir().expect("a temp dir");
+        let expired = OfferOptions {
+            cache: Some(CatalogCache::new(discovery_dir.path()).with_default_ttl(Duration::ZERO)),
+            ..OfferOptions::default()
+        };
+        timed(&fakes.sources(), &expired).await;
+        for (tenancy, options, label) in [
+            (
+                NebiusTenancy::Tenant,
+                OfferOptions::default(),
+                "no cache, Nebius projects looked up",
+            ),
+            (
+                NebiusTenancy::Projects,
+                OfferOptions::default(),
+                "no cache, Nebius projects given",
+            ),
+            (
+                NebiusTenancy::Tenant,
+                expired.clone(),
+                "catalogs expired, Nebius projects saved by an earlier query",
+            ),
         ] {
             let mut samples = Vec::new();
             let mut offers = 0;
             for _ in 0..RUNS {
-                let (took, found, failures) =
-                    timed(&fakes.sources_with(tenancy), &OfferOptions::default()).await;
+                let (took, found, failures) = timed(&fakes.sources_with(tenancy), &options).await;
                 assert_eq!(failures, 0, "every fake answers");
                 offers = found;
                 samples.push(took);

@@ -39,7 +39,7 @@ use gpucloud_core::{
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-pub use cache::{CatalogCache, DEFAULT_CATALOG_TTL};
+pub use cache::{CatalogCache, DEFAULT_CATALOG_TTL, DEFAULT_DISCOVERY_TTL};
 
 /// A provider to ask: the name it is known by (`lambda`, `fluidstack`, ...) and its credential.
 #[derive(Debug, Clone)]
@@ -464,7 +464,8 @@ pub async fn find_offers(
 
 /// One provider's catalog, from the cache when it is fresh. A cached catalog is complete (every
 /// location), so one file answers every query; without a cache only the asked-for locations are
-/// queried.
+/// queried. When the catalog is fetched, the credential starts from its saved discovery (unless
+/// refreshing) and what it discovered is saved for the next process.
 async fn provider_catalog(
     source: &OfferSource,
     locations: &[String],
@@ -473,13 +474,34 @@ async fn provider_catalog(
     let Some(cache) = &options.cache else {
         return fetch_catalog(source, locations).await;
     };
-    if !options.refresh
-        && let Some(cached) = cache.load(source).await
-    {
-        return Ok(cached);
+    let saved = if options.refresh {
+        None
+    } else {
+        if let Some(cached) = cache.load(source).await {
+            return Ok(cached);
+        }
+        cache.load_discovery(source).await
+    };
+    if let Some(saved) = &saved {
+        source.credential.reuse_discovery(saved);
     }
-    let catalog = fetch_catalog(source, &[]).await?;
+    let catalog = match fetch_catalog(source, &[]).await {
+        Ok(catalog) => catalog,
+        Err(error) => {
+            // The saved discovery may be what failed (a project deleted since): the next
+            // process looks it up afresh.
+            if saved.is_some() {
+                cache.forget_discovery(source).await;
+            }
+            return Err(error);
+        }
+    };
     cache.store(source, &catalog).await;
+    if let Some(found) = source.credential.discovery()
+        && saved.as_ref() != Some(&found)
+    {
+        cache.store_discovery(source, found).await;
+    }
     Ok(catalog)
 }
 

@@ -3,6 +3,12 @@
 //!
 //! Only the catalog is cached. Availability in a cached catalog is as old as the file, which is
 //! why a launch always asks the providers again.
+//!
+//! Beside each catalog, the credential's *discovery* (what it looked up about its account that
+//! rarely changes, such as which project serves each region: see
+//! [`CloudCredential::discovery`](gpucloud_core::CloudCredential::discovery)) is kept for
+//! longer, so a query after the catalog expired starts from it instead of spending round trips
+//! on it again.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,12 +22,23 @@ use super::OfferSource;
 /// How long a cached catalog is used when no per-provider time-to-live is set.
 pub const DEFAULT_CATALOG_TTL: Duration = Duration::from_secs(10 * 60);
 
+/// How long a credential's saved discovery is reused.
+pub const DEFAULT_DISCOVERY_TTL: Duration = Duration::from_secs(6 * 60 * 60);
+
 /// A directory of cached catalogs.
 #[derive(Debug, Clone)]
 pub struct CatalogCache {
     dir: PathBuf,
     default_ttl: Duration,
     ttls: BTreeMap<String, Duration>,
+    discovery_ttl: Duration,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CachedDiscovery {
+    /// Seconds since the Unix epoch when the credential looked it up.
+    fetched_at: u64,
+    discovery: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -38,6 +55,7 @@ impl CatalogCache {
             dir: dir.into(),
             default_ttl: DEFAULT_CATALOG_TTL,
             ttls: BTreeMap::new(),
+            discovery_ttl: DEFAULT_DISCOVERY_TTL,
         }
     }
 
@@ -63,6 +81,12 @@ impl CatalogCache {
         self
     }
 
+    /// Reuses a credential's saved discovery for `ttl` instead of [`DEFAULT_DISCOVERY_TTL`].
+    pub fn with_discovery_ttl(mut self, ttl: Duration) -> Self {
+        self.discovery_ttl = ttl;
+        self
+    }
+
     /// The time-to-live of `provider`'s catalog.
     pub fn ttl(&self, provider: &str) -> Duration {
         self.ttls.get(provider).copied().unwrap_or(self.default_ttl)
@@ -71,6 +95,15 @@ impl CatalogCache {
     /// Where `source`'s catalog is kept: one file per provider and credential, named by the
     /// provider and the credential's tenant id (which reveals nothing of the secret).
     pub fn path(&self, source: &OfferSource) -> PathBuf {
+        self.file(source, "json")
+    }
+
+    /// Where `source`'s discovery is kept: beside its catalog.
+    pub fn discovery_path(&self, source: &OfferSource) -> PathBuf {
+        self.file(source, "discovery.json")
+    }
+
+    fn file(&self, source: &OfferSource, extension: &str) -> PathBuf {
         let identity = source.credential.identity();
         let account = if identity.tenant_id().is_empty() {
             identity.reference_id()
@@ -78,7 +111,7 @@ impl CatalogCache {
             identity.tenant_id()
         };
         self.dir.join(format!(
-            "{}-{}.json",
+            "{}-{}.{extension}",
             file_safe(&source.name),
             file_safe(account)
         ))
@@ -87,39 +120,72 @@ impl CatalogCache {
     /// The cached catalog of `source` if it is younger than its time-to-live. A missing,
     /// unreadable or stale file is a miss, never an error.
     pub(super) async fn load(&self, source: &OfferSource) -> Option<Vec<InstanceType>> {
-        let path = self.path(source);
-        let bytes = tokio::fs::read(&path).await.ok()?;
-        let cached: CachedCatalog = match serde_json::from_slice(&bytes) {
-            Ok(cached) => cached,
-            Err(error) => {
-                tracing::debug!(path = %path.display(), %error, "ignoring an unreadable catalog cache file");
-                return None;
-            }
-        };
+        let cached: CachedCatalog = read(&self.path(source)).await?;
         let age = now_secs().checked_sub(cached.fetched_at)?;
         (Duration::from_secs(age) < self.ttl(&source.name)).then_some(cached.instance_types)
     }
 
-    /// Stores `catalog` for `source`, atomically (a reader sees the old file or the new one).
-    /// A cache that cannot be written is logged and otherwise ignored: it only saves time.
+    /// Stores `catalog` for `source`.
     pub(super) async fn store(&self, source: &OfferSource, catalog: &[InstanceType]) {
-        let path = self.path(source);
         let cached = CachedCatalog {
             fetched_at: now_secs(),
             instance_types: catalog.to_vec(),
         };
+        self.write(&self.path(source), &cached).await;
+    }
+
+    /// `source`'s saved discovery if it is younger than the discovery time-to-live; a
+    /// missing, unreadable or stale file is a miss.
+    pub(super) async fn load_discovery(&self, source: &OfferSource) -> Option<String> {
+        let cached: CachedDiscovery = read(&self.discovery_path(source)).await?;
+        let age = now_secs().checked_sub(cached.fetched_at)?;
+        (Duration::from_secs(age) < self.discovery_ttl).then_some(cached.discovery)
+    }
+
+    /// Stores `discovery` for `source`.
+    pub(super) async fn store_discovery(&self, source: &OfferSource, discovery: String) {
+        let cached = CachedDiscovery {
+            fetched_at: now_secs(),
+            discovery,
+        };
+        self.write(&self.discovery_path(source), &cached).await;
+    }
+
+    /// Removes `source`'s saved discovery; a file already gone is no error.
+    pub(super) async fn forget_discovery(&self, source: &OfferSource) {
+        let path = self.discovery_path(source);
+        if let Err(error) = tokio::fs::remove_file(&path).await
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %path.display(), %error, "could not remove a saved discovery");
+        }
+    }
+
+    /// Writes `value` to `path` atomically (a reader sees the old file or the new one). A
+    /// cache that cannot be written is logged and otherwise ignored: it only saves time.
+    async fn write(&self, path: &Path, value: &impl Serialize) {
         let result = async {
-            let bytes = serde_json::to_vec(&cached).map_err(std::io::Error::other)?;
+            let bytes = serde_json::to_vec(value).map_err(std::io::Error::other)?;
             tokio::fs::create_dir_all(&self.dir).await?;
-            let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
+            let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
             tokio::fs::write(&tmp, bytes).await?;
-            tokio::fs::rename(&tmp, &path).await
+            tokio::fs::rename(&tmp, path).await
         }
         .await;
         if let Err(error) = result {
             tracing::warn!(path = %path.display(), %error, "could not write the catalog cache");
         }
     }
+}
+
+/// A cache file's contents; a missing or unreadable file is `None` (logged when unreadable).
+async fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
+    let bytes = tokio::fs::read(path).await.ok()?;
+    serde_json::from_slice(&bytes)
+        .inspect_err(|error| {
+            tracing::debug!(path = %path.display(), %error, "ignoring an unreadable catalog cache file");
+        })
+        .ok()
 }
 
 fn now_secs() -> u64 {

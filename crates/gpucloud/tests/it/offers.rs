@@ -120,3 +120,76 @@ async fn the_cache_answers_until_refreshed() {
     find_offers(&sources, &h100_query(), &expired).await;
     assert_eq!(count(), 3, "a stale cache asks again");
 }
+
+/// A Nebius source with a static token and only the tenant configured, so its projects are
+/// looked up: a new one per call, as each `gpucloud offers` is a new process.
+fn nebius_source(fake: &gpucloud_fakes::nebius::FakeNebius) -> gpucloud::offers::OfferSource {
+    use gpucloud::nebius::{NebiusAuth, NebiusConfig, NebiusCredential};
+    let token = fake.iam_token().expect("the fake's IAM token").to_owned();
+    let config = NebiusConfig::new(NebiusAuth::Token(token.into()))
+        .with_tenant(fake.tenant_id())
+        .with_api_endpoint(fake.endpoint())
+        .with_retry_backoff(Duration::from_millis(5))
+        .with_ref_id("cred-nebius");
+    gpucloud::offers::OfferSource::new(
+        "nebius",
+        std::sync::Arc::new(NebiusCredential::new(config).expect("a valid config")),
+    )
+}
+
+#[tokio::test]
+async fn a_later_process_starts_from_the_saved_discovery_until_refreshed_or_wrong() {
+    let fake = gpucloud_fakes::nebius::FakeNebius::start(
+        gpucloud_fakes::nebius::FakeNebiusOptions::default(),
+    )
+    .await
+    .expect("the Nebius fake starts");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    // The catalog always expired: only the discovery can save a round trip.
+    let cache = CatalogCache::new(dir.path()).with_ttl("nebius", Duration::ZERO);
+    let options = OfferOptions {
+        cache: Some(cache.clone()),
+        ..OfferOptions::default()
+    };
+    let lookups = || {
+        fake.state()
+            .requests()
+            .count("POST", "/nebius.iam.v1.ProjectService/List")
+    };
+    let query = OfferQuery::default();
+    let first = find_offers(&[nebius_source(&fake)], &query, &options).await;
+    assert!(first.failures.is_empty(), "{:?}", first.failures);
+    assert_eq!(lookups(), 1);
+    let source = nebius_source(&fake);
+    let saved = std::fs::read_to_string(cache.discovery_path(&source)).expect("saved");
+    assert!(
+        !saved.contains(fake.iam_token().unwrap()),
+        "no secret saved"
+    );
+
+    let second = find_offers(&[source], &query, &options).await;
+    assert!(second.failures.is_empty(), "{:?}", second.failures);
+    assert_eq!(lookups(), 1, "the saved projects were used");
+    assert_eq!(first.offers, second.offers);
+
+    let refreshed = OfferOptions {
+        refresh: true,
+        ..options.clone()
+    };
+    find_offers(&[nebius_source(&fake)], &query, &refreshed).await;
+    assert_eq!(lookups(), 2, "--refresh looks them up again");
+
+    // A saved project that no longer serves: that query fails, the discovery is dropped,
+    // and the next process looks the projects up again.
+    let source = nebius_source(&fake);
+    let path = cache.discovery_path(&source);
+    let text = std::fs::read_to_string(&path).expect("saved");
+    let project = fake.project_id("eu-north1").expect("a project");
+    std::fs::write(&path, text.replace(&project, "project-e00gone")).expect("rewritten");
+    let wrong = find_offers(&[source], &query, &options).await;
+    assert_eq!(wrong.failures.len(), 1, "{:?}", wrong.offers.len());
+    assert!(!path.exists(), "a discovery that failed is forgotten");
+    let again = find_offers(&[nebius_source(&fake)], &query, &options).await;
+    assert!(again.failures.is_empty(), "{:?}", again.failures);
+    assert_eq!(lookups(), 3);
+}
