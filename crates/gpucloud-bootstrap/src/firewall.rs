@@ -85,9 +85,10 @@ pub(crate) fn rule_lines(field: &str, rule: &FirewallRule) -> Result<Vec<String>
         .collect()
 }
 
-/// The whole ruleset as `nft -f` input: replaces the bootstrap's table atomically, so applying
-/// it again (every boot) never leaves a window without rules once it has been applied.
-pub(crate) fn ruleset(ssh_port: u16, rules: &[Vec<String>]) -> String {
+/// The start of every ruleset, the same whatever the port and the rules: the table, the chain
+/// and its fixed statements, up to the SSH line. A reader compares this part instead of
+/// decoding it (see [`crate::ingress_rules_from_user_data`]).
+pub(crate) fn ruleset_head() -> String {
     let mut text = String::new();
     let _ = writeln!(text, "table inet {TABLE}");
     let _ = writeln!(text, "delete table inet {TABLE}");
@@ -104,6 +105,13 @@ pub(crate) fn ruleset(ssh_port: u16, rules: &[Vec<String>]) -> String {
     // link-local multicast, neither of which connection tracking pairs with the request.
     text.push_str("    udp sport 67 udp dport 68 accept\n");
     text.push_str("    ip6 saddr fe80::/10 udp sport 547 udp dport 546 accept\n");
+    text
+}
+
+/// The whole ruleset as `nft -f` input: replaces the bootstrap's table atomically, so applying
+/// it again (every boot) never leaves a window without rules once it has been applied.
+pub(crate) fn ruleset(ssh_port: u16, rules: &[Vec<String>]) -> String {
+    let mut text = ruleset_head();
     let _ = writeln!(text, "    tcp dport {ssh_port} accept");
     for line in rules.iter().flatten() {
         let _ = writeln!(text, "    {line}");
@@ -113,16 +121,19 @@ pub(crate) fn ruleset(ssh_port: u16, rules: &[Vec<String>]) -> String {
     text
 }
 
+/// The start of the script that applies a ruleset, up to the ruleset itself.
+pub(crate) const SCRIPT_HEAD: &str = "set -eu\n\
+     if ! command -v nft >/dev/null 2>&1; then\n\
+     \x20 echo 'gpucloud-bootstrap: nft not found; the firewall was NOT applied' >&2\n\
+     \x20 exit 1\n\
+     fi\n\
+     nft -f - <<'GPUCLOUD_NFT'\n";
+
 /// The shell script that applies `ruleset`; exits non-zero (and says so on stderr, which
 /// cloud-init logs) when `nft` is missing or refuses the ruleset.
 pub(crate) fn script(ruleset: &str) -> String {
     format!(
-        "set -eu\n\
-         if ! command -v nft >/dev/null 2>&1; then\n\
-         \x20 echo 'gpucloud-bootstrap: nft not found; the firewall was NOT applied' >&2\n\
-         \x20 exit 1\n\
-         fi\n\
-         nft -f - <<'GPUCLOUD_NFT'\n\
+        "{SCRIPT_HEAD}\
          {ruleset}\
          GPUCLOUD_NFT\n\
          echo 'gpucloud-bootstrap: firewall applied (table inet {TABLE})'\n"

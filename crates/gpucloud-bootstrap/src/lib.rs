@@ -2,12 +2,15 @@
 
 mod firewall;
 mod mime;
+mod readback;
 
 use base64::Engine as _;
+use gpucloud_core::hostname::is_dns_label;
 use gpucloud_core::sshkey::parse_public_key;
 use gpucloud_core::{CloudError, FirewallRule, Result};
 
 pub use firewall::TABLE;
+pub use readback::ingress_rules_from_user_data;
 
 /// The default SSH port the firewall always leaves open.
 pub const DEFAULT_SSH_PORT: u16 = 22;
@@ -86,8 +89,18 @@ pub struct Bootstrap {
     key_line: String,
     ssh_port: u16,
     rules: Vec<Vec<String>>,
+    hostname: Option<String>,
     user_data: Option<(UserDataKind, Vec<u8>)>,
 }
+
+/// The first lines of the bootstrap's cloud-config, up to its first `bootcmd` entry.
+const CLOUD_CONFIG_HEAD: &str = "#cloud-config\n\
+     # Written by gpucloud-bootstrap: the SSH key and a default-deny inbound firewall.\n\
+     merge_how: 'dict(no_replace,recurse_list)+list(append)'\n\
+     bootcmd:\n";
+
+/// How a list entry that runs one script through `sh -c` starts (see [`push_sh_command`]).
+const SH_ENTRY: &str = "  - - sh\n    - -c\n    - |\n";
 
 impl Bootstrap {
     /// A bootstrap installing `public_key` (OpenSSH or PEM) for `ssh_user`, with only SSH open.
@@ -117,6 +130,7 @@ impl Bootstrap {
             key_line,
             ssh_port: DEFAULT_SSH_PORT,
             rules: Vec::new(),
+            hostname: None,
             user_data: None,
         })
     }
@@ -140,6 +154,23 @@ impl Bootstrap {
                 firewall::rule_lines(&format!("firewall_rules.ingress_rules[{i}]"), rule)
             })
             .collect::<Result<_>>()?;
+        Ok(self)
+    }
+
+    /// Sets the machine's host name at first boot (cloud-init's `hostname`, and the
+    /// `127.0.1.1` line of `/etc/hosts`, so `sudo` and friends resolve it). `hostname` is a DNS
+    /// label as [`gpucloud_core::hostname::instance_hostname`] makes them; anything else is
+    /// refused naming `hostname`. A `hostname` in the user's own cloud-config wins.
+    pub fn with_hostname(mut self, hostname: &str) -> Result<Self> {
+        if !is_dns_label(hostname) {
+            return Err(CloudError::invalid(
+                "hostname",
+                format!(
+                    "{hostname:?} is not a DNS label (1-63 of a-z, 0-9 and -, no - at either end)"
+                ),
+            ));
+        }
+        self.hostname = Some(hostname.to_owned());
         Ok(self)
     }
 
@@ -191,18 +222,27 @@ impl Bootstrap {
 
     /// The bootstrap's own `#cloud-config` document: the firewall in `bootcmd` (every boot,
     /// before the network services start), the key in `runcmd` (once, after cloud-init has
-    /// created the users). Its `merge_how` appends these lists to the user's own cloud-config
-    /// instead of replacing them, and never replaces the user's other keys.
+    /// created the users), then the host name if one is set. Its `merge_how` appends these
+    /// lists to the user's own cloud-config instead of replacing them, and never replaces the
+    /// user's other keys.
+    ///
+    /// It always starts with the same text up to the SSH line of the ruleset (the rules, the
+    /// key and the host name all come later), which lets
+    /// [`ingress_rules_from_user_data`] compare that part instead of decoding it.
     pub fn cloud_config(&self) -> String {
-        let mut text = String::from(
-            "#cloud-config\n\
-             # Written by gpucloud-bootstrap: the SSH key and a default-deny inbound firewall.\n\
-             merge_how: 'dict(no_replace,recurse_list)+list(append)'\n\
-             bootcmd:\n",
-        );
+        let mut text = String::from(CLOUD_CONFIG_HEAD);
         push_sh_command(&mut text, &self.firewall_script());
         text.push_str("runcmd:\n");
         push_sh_command(&mut text, &self.key_script());
+        if let Some(hostname) = &self.hostname {
+            // Quoted: a label such as `1234` or `no` would otherwise be read as a number or a
+            // boolean. A label has no character that needs escaping inside the quotes.
+            text.push_str("preserve_hostname: false\n");
+            text.push_str("hostname: \"");
+            text.push_str(hostname);
+            text.push_str("\"\n");
+            text.push_str("manage_etc_hosts: localhost\n");
+        }
         text
     }
 
@@ -229,10 +269,26 @@ impl Bootstrap {
     }
 }
 
+/// The text every [`Bootstrap::cloud_config`] starts with: its head and the firewall script up
+/// to the SSH line of the ruleset.
+pub(crate) fn fixed_head() -> String {
+    let mut text = String::from(CLOUD_CONFIG_HEAD);
+    text.push_str(SH_ENTRY);
+    push_block_lines(&mut text, firewall::SCRIPT_HEAD);
+    push_block_lines(&mut text, &firewall::ruleset_head());
+    text
+}
+
 /// Appends `script` as one `[sh, -c, script]` list entry: a separate shell, so the script's
 /// `set -eu` and exit status cannot affect commands the user's cloud-config adds.
 fn push_sh_command(text: &mut String, script: &str) {
-    text.push_str("  - - sh\n    - -c\n    - |\n");
+    text.push_str(SH_ENTRY);
+    push_block_lines(text, script);
+}
+
+/// Appends the lines of `script` as the body of a YAML block scalar of [`SH_ENTRY`]. Line by
+/// line, so a script written in pieces (each ending in a newline) gives the same text.
+fn push_block_lines(text: &mut String, script: &str) {
     for line in script.lines() {
         if line.is_empty() {
             text.push('\n');
@@ -333,6 +389,23 @@ mod tests {
         assert!(boot < nft && nft < run && run < key, "{text}");
         assert!(text.contains("      meta l4proto { tcp, udp } th dport 8080 accept\n"));
         assert!(text.starts_with("#cloud-config\n"));
+    }
+
+    #[test]
+    fn the_host_name_is_set_quoted_and_checked() {
+        let b = Bootstrap::new("ubuntu", test_keys::ED25519).unwrap();
+        assert!(!b.cloud_config().contains("hostname"));
+        let text = b.clone().with_hostname("1234").unwrap().cloud_config();
+        assert!(
+            text.ends_with(
+                "preserve_hostname: false\nhostname: \"1234\"\nmanage_etc_hosts: localhost\n"
+            ),
+            "{text}"
+        );
+        for bad in ["", "Web", "a b", "-a", "a\"b", &"a".repeat(64)] {
+            let err = b.clone().with_hostname(bad).unwrap_err();
+            assert!(err.to_string().contains("hostname"), "{bad:?}: {err}");
+        }
     }
 
     #[test]

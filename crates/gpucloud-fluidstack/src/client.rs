@@ -27,7 +27,7 @@ use tokio::sync::{Mutex, OnceCell};
 use crate::config::{FluidstackConfig, PROJECT_ENV, ProjectRef, REGIONS_ENV};
 use crate::convert::{self, CREATING, OUT_OF_STOCK, PROVIDER};
 use crate::error::classifier;
-use crate::wire;
+use crate::{firewall, wire};
 
 /// The provider id.
 pub const PROVIDER_ID: &str = PROVIDER;
@@ -575,6 +575,7 @@ impl CloudClient for FluidstackClient {
         let rendered = Bootstrap::new(self.shared.config.effective_ssh_user(), &attrs.public_key)?
             .with_ingress_rules(&rules)?
             .with_user_data(create.user_data().unwrap_or_default())?
+            .with_hostname(create.hostname())?
             .render();
         let created_at = Timestamp::now().round(jiff::Unit::Second).ok();
 
@@ -646,9 +647,9 @@ impl CloudClient for FluidstackClient {
             ));
         }
         let mut w = self.settle(region, w).await?;
-        if w.user_data.is_empty() {
+        if w.firewall_rules.is_none() {
             // An answer without the user data: the rules are still the ones just sent.
-            w.user_data.clone_from(&body.user_data);
+            w.firewall_rules = Some(firewall::rules_from_user_data(&body.user_data));
         }
         Ok(self.created(region, w, &create, fingerprint, created_at))
     }

@@ -10,7 +10,7 @@ use gpucloud_core::{
     normalize_gpu_name,
 };
 
-use crate::{firewall, wire};
+use crate::wire;
 
 /// The provider id.
 pub(crate) const PROVIDER: &str = "fluidstack";
@@ -57,10 +57,11 @@ pub(crate) fn status(raw: &str) -> Status {
 /// The API reports one address (`ip`): it is the SSH endpoint and both the public and the
 /// private address. The API has no host name and no firewall: the host name is core's rule
 /// over the name and RefID ([`instance_hostname`]), the rules are the ones the bootstrap's
-/// user data enforces ([`firewall::rules_from_user_data`]).
+/// user data enforces, read as the answer is parsed
+/// ([`crate::firewall::user_data_rules`]).
 pub(crate) fn instance(w: wire::Instance, region: &str, ssh_user: &str) -> Instance {
     let status = status(&w.state);
-    let firewall_rules = firewall::rules_from_user_data(&w.user_data);
+    let firewall_rules = w.firewall_rules.unwrap_or_default();
     let (bookkeeping, tags) = Bookkeeping::decode(w.tags);
     let hostname = instance_hostname(&w.name, &bookkeeping.ref_id);
     let instance_type_id = if w.instance_type.is_empty() {
@@ -634,7 +635,7 @@ mod tests {
             state: "running".into(),
             image: "image://ubuntu22.04".into(),
             preemptible: true,
-            user_data: String::new(),
+            firewall_rules: None,
             tags: wire_tags(
                 &Tags::from([("team".into(), "ml".into())]),
                 &Bookkeeping {
@@ -702,10 +703,10 @@ mod tests {
             .with_ingress_rules(&[gpucloud_core::FirewallRule::port(8443)])
             .unwrap()
             .render();
-        let w = wire::Instance {
-            user_data: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, rendered),
-            ..wire::Instance::default()
-        };
+        let w: wire::Instance = serde_json::from_value(serde_json::json!({
+            "userData": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, rendered),
+        }))
+        .unwrap();
         let ports: Vec<(u16, Option<gpucloud_core::Protocol>)> = instance(w, "r", "ubuntu")
             .firewall_rules
             .ingress_rules

@@ -8,154 +8,64 @@
 //! render through the real [`Bootstrap`](gpucloud_bootstrap::Bootstrap) so a change there
 //! fails here.
 
-use std::borrow::Cow;
+use gpucloud_core::FirewallRules;
+use serde::Deserializer;
+use serde::de::{self, Visitor};
 
-use base64::Engine as _;
-use gpucloud_core::{Cidr, FirewallRule, FirewallRules, Protocol};
-
-/// The file name the bootstrap gives its own part when it combines it with the user's data.
-const BOOTSTRAP_PART: &str = "filename=\"gpucloud-bootstrap.cfg\"";
-
-/// The line that opens the bootstrap's table, as the ruleset writes it.
-fn table_header() -> String {
-    format!("table inet {} {{", gpucloud_bootstrap::TABLE)
-}
-
-/// One accepted (protocol, ports, source) line of the ruleset.
-#[derive(Debug, PartialEq, Eq)]
-struct Line {
-    protocol: Option<Protocol>,
-    from_port: u16,
-    to_port: u16,
-    /// `None`: from anywhere, both families.
-    source: Option<String>,
-}
-
-/// Reads one statement of the `inbound` chain; `None` for the fixed ones (loopback,
-/// connection tracking, ICMP, containers, DHCP) and for anything else it does not recognise.
-fn line(text: &str) -> Option<Line> {
-    let rest = text.strip_suffix(" accept")?;
-    let (source, l4) = if let Some(l4) = rest.strip_prefix("meta nfproto ipv4 ") {
-        (Some("0.0.0.0/0".to_owned()), l4)
-    } else if let Some(l4) = rest.strip_prefix("meta nfproto ipv6 ") {
-        (Some("::/0".to_owned()), l4)
-    } else if let Some(tail) = rest
-        .strip_prefix("ip saddr ")
-        .or_else(|| rest.strip_prefix("ip6 saddr "))
-    {
-        let (net, l4) = tail.split_once(' ')?;
-        (Some(Cidr::parse(net).ok()?.to_string()), l4)
-    } else {
-        (None, rest)
-    };
-    let (protocol, ports) = if let Some(ports) = l4.strip_prefix("tcp dport ") {
-        (Some(Protocol::Tcp), ports)
-    } else if let Some(ports) = l4.strip_prefix("udp dport ") {
-        (Some(Protocol::Udp), ports)
-    } else {
-        (
-            None,
-            l4.strip_prefix("meta l4proto { tcp, udp } th dport ")?,
-        )
-    };
-    let (from, to) = ports.split_once('-').unwrap_or((ports, ports));
-    let (from_port, to_port) = (from.parse::<u16>().ok()?, to.parse::<u16>().ok()?);
-    (from_port >= 1 && to_port >= from_port).then_some(Line {
-        protocol,
-        from_port,
-        to_port,
-        source,
-    })
-}
-
-/// The ingress rules of the bootstrap's ruleset in `user_data` (decoded): one rule per run of
-/// lines with the same protocol and ports (the bootstrap writes one line per source of a
-/// rule), a line without a source standing alone. Empty when the user data holds no
-/// bootstrap ruleset (an instance gpucloud did not create).
-fn ingress_rules(user_data: &str) -> Vec<FirewallRule> {
-    let header = table_header();
-    let Some(start) = user_data.rfind(&header) else {
-        return Vec::new();
-    };
-    let mut rules: Vec<FirewallRule> = Vec::new();
-    let mut last_had_source = false;
-    for text in user_data[start + header.len()..].lines().map(str::trim) {
-        if text == "}" {
-            break;
-        }
-        let Some(line) = line(text) else {
-            continue;
-        };
-        let has_source = line.source.is_some();
-        let extends = last_had_source
-            && has_source
-            && rules.last().is_some_and(|r| {
-                (r.protocol, r.from_port, r.to_port)
-                    == (line.protocol, line.from_port, line.to_port)
-            });
-        match (extends, line.source) {
-            (true, Some(source)) => {
-                if let Some(rule) = rules.last_mut() {
-                    rule.ip_ranges.push(source);
-                }
-            }
-            (_, source) => rules.push(FirewallRule {
-                id: rules.len().to_string(),
-                protocol: line.protocol,
-                ..FirewallRule::range(line.from_port, line.to_port, source.into_iter().collect())
-            }),
-        }
-        last_had_source = has_source;
-    }
-    rules
-}
-
-/// The bootstrap's own cloud-config in decoded user data: the whole of it, or, when the
-/// user's data was combined with it as multipart MIME, its (base64) part. The user's parts are
-/// never read, so their text cannot pass for rules.
-fn bootstrap_config(document: &str) -> Option<Cow<'_, str>> {
-    if !document.starts_with("Content-Type: multipart/") {
-        return Some(Cow::Borrowed(document));
-    }
-    let boundary = document.split_once("boundary=\"")?.1.split_once('"')?.0;
-    let separator = format!("--{boundary}");
-    let body = document
-        .split(separator.as_str())
-        .skip(1)
-        .find_map(|section| {
-            let (headers, body) = section.split_once("\r\n\r\n")?;
-            headers.contains(BOOTSTRAP_PART).then_some(body)
-        })?;
-    let encoded: String = body.split_whitespace().collect();
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .ok()?;
-    String::from_utf8(decoded).ok().map(Cow::Owned)
-}
-
-/// The rules an instance enforces, from its base64 `userData`: the bootstrap's ingress rules,
-/// and no egress rules (the bootstrap allows all outbound traffic, which core reports as
-/// none). Empty when the user data is absent, not base64, not UTF-8 (the bootstrap writes
-/// ASCII and carries the user's parts in base64) or holds no bootstrap ruleset.
+/// The rules an instance enforces, from its base64 `userData`: the bootstrap's ingress rules
+/// ([`gpucloud_bootstrap::ingress_rules_from_user_data`]), and no egress rules (the bootstrap
+/// allows all outbound traffic, which core reports as none). No ingress rules when the user
+/// data holds no bootstrap ruleset.
 pub(crate) fn rules_from_user_data(user_data_base64: &str) -> FirewallRules {
-    // Every listed instance comes through here: the decoded text is borrowed, not copied.
-    let ingress_rules = base64::engine::general_purpose::STANDARD
-        .decode(user_data_base64.trim())
-        .ok()
-        .and_then(|bytes| {
-            let document = std::str::from_utf8(&bytes).ok()?;
-            bootstrap_config(document).map(|config| ingress_rules(&config))
-        })
-        .unwrap_or_default();
     FirewallRules {
-        ingress_rules,
+        ingress_rules: gpucloud_bootstrap::ingress_rules_from_user_data(user_data_base64),
         egress_rules: Vec::new(),
     }
 }
 
+/// Deserializes `userData` straight into the rules it enforces, reading the string where the
+/// parser holds it (in the response body, or its scratch buffer when the JSON escapes
+/// characters): a listed instance's ~2.6 kB of user data is never copied. `None` when the
+/// field is `null` or empty (the API returned no user data).
+pub(crate) fn user_data_rules<'de, D>(deserializer: D) -> Result<Option<FirewallRules>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct UserData;
+
+    impl<'de> Visitor<'de> for UserData {
+        type Value = Option<FirewallRules>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("base64 user data (a string) or null")
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            Ok((!text.trim().is_empty()).then(|| rules_from_user_data(text)))
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    deserializer.deserialize_option(UserData)
+}
+
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
     use gpucloud_bootstrap::Bootstrap;
+    use gpucloud_core::{FirewallRule, Protocol};
+    use serde::Deserialize;
 
     use super::*;
 
@@ -243,8 +153,8 @@ mod tests {
         // A user script that writes the bootstrap's own table comes first; only the
         // bootstrap's part counts.
         let user = format!(
-            "#!/bin/sh\ncat <<EOF\n{}\n    tcp dport 9999 accept\n}}\nEOF\n",
-            table_header()
+            "#!/bin/sh\ncat <<EOF\ntable inet {} {{\n    tcp dport 9999 accept\n}}\nEOF\n",
+            gpucloud_bootstrap::TABLE
         );
         let user = user.as_bytes();
         let seen = rules_from_user_data(&rendered(&[rule(80, 80, &[], None)], user));
@@ -263,14 +173,39 @@ mod tests {
         }
     }
 
+    #[derive(Deserialize)]
+    struct Field {
+        #[serde(default, rename = "userData", deserialize_with = "user_data_rules")]
+        rules: Option<FirewallRules>,
+    }
+
     #[test]
-    fn garbled_lines_are_skipped() {
-        let header = table_header();
-        let text = format!(
-            "{header}\n    tcp dport 0 accept\n    tcp dport 9-8 accept\n    ip saddr nope tcp dport 5 accept\n    udp dport 70000 accept\n    tcp dport 7 accept\n  }}\n}}\n    tcp dport 6 accept\n"
-        );
-        let seen = ingress_rules(&text);
-        let ports: Vec<u16> = seen.iter().map(|r| r.from_port).collect();
-        assert_eq!(ports, [7]);
+    fn user_data_is_read_into_rules_as_it_is_parsed() {
+        let encoded = rendered(&[rule(80, 80, &[], None)], b"");
+        let ports = |field: Field| -> Option<Vec<u16>> {
+            field
+                .rules
+                .map(|r| r.ingress_rules.iter().map(|r| r.from_port).collect())
+        };
+        let plain = format!(r#"{{"userData": "{encoded}"}}"#);
+        // The same string with its first character escaped (`\u0049` for `I`): parsed through
+        // serde_json's scratch buffer instead of borrowed from the input.
+        let (first, rest) = encoded.split_at(1);
+        let first = u32::from(first.as_bytes()[0]);
+        let escaped = format!(r#"{{"userData": "\u{first:04x}{rest}"}}"#);
+        for json in [&plain, &escaped] {
+            let field: Field = serde_json::from_str(json).unwrap();
+            assert_eq!(ports(field), Some(vec![22, 80]), "{json}");
+            let field: Field = serde_json::from_slice(json.as_bytes()).unwrap();
+            assert_eq!(ports(field), Some(vec![22, 80]), "{json}");
+        }
+        for json in [r#"{"userData": null}"#, r#"{"userData": " "}"#, "{}"] {
+            let field: Field = serde_json::from_str(json).unwrap();
+            assert_eq!(ports(field), None, "{json}");
+        }
+        let err = serde_json::from_str::<Field>(r#"{"userData": 7}"#)
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("base64 user data")));
     }
 }

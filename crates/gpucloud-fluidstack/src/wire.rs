@@ -53,9 +53,13 @@ pub(crate) struct Instance {
     pub image: String,
     #[serde(deserialize_with = "null_default")]
     pub preemptible: bool,
-    /// Base64 cloud-init user data: what the bootstrap rendered, firewall included.
-    #[serde(rename = "userData", deserialize_with = "null_default")]
-    pub user_data: String,
+    /// The firewall rules the base64 cloud-init user data enforces (what the bootstrap
+    /// rendered), read as the field is parsed rather than kept; `None` without user data.
+    #[serde(
+        rename = "userData",
+        deserialize_with = "crate::firewall::user_data_rules"
+    )]
+    pub firewall_rules: Option<gpucloud_core::FirewallRules>,
     #[serde(deserialize_with = "null_default")]
     pub tags: BTreeMap<String, String>,
 }

@@ -59,18 +59,23 @@ fn rendered_user_data_passes_cloud_init_schema() {
     let user_cloud_config =
         b"#cloud-config\npackages: [htop]\nbootcmd:\n  - echo user bootcmd\nruncmd:\n  - [touch, /root/user-ran]\n";
     let user_script = b"#!/bin/bash\necho user script\n";
-    let cases: [(&str, &[u8]); 3] = [
-        ("none", b""),
-        ("cloud-config", user_cloud_config),
-        ("script", user_script),
+    // Host names YAML would read as a number or a boolean if they were not quoted, and none.
+    let cases: [(&str, &[u8], Option<&str>); 4] = [
+        ("none", b"", Some("web-1")),
+        ("cloud-config", user_cloud_config, Some("1234")),
+        ("script", user_script, Some("no")),
+        ("no-hostname", b"", None),
     ];
-    for (name, user_data) in cases {
-        let bootstrap = Bootstrap::new("ubuntu", &public)
+    for (name, user_data, hostname) in cases {
+        let mut bootstrap = Bootstrap::new("ubuntu", &public)
             .unwrap()
             .with_ingress_rules(&rules)
             .unwrap()
             .with_user_data(user_data)
             .unwrap();
+        if let Some(hostname) = hostname {
+            bootstrap = bootstrap.with_hostname(hostname).unwrap();
+        }
         let document = bootstrap.render();
         let parts = parts(&document);
         let expected = if user_data.is_empty() { 1 } else { 2 };

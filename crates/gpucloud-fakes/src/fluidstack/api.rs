@@ -330,6 +330,13 @@ async fn list_instances(
     let now = Instant::now();
     let instances: Vec<FakeInstance> = {
         let mut inner = state.lock();
+        if let Some(body) = inner
+            .frozen_lists
+            .as_ref()
+            .and_then(|lists| lists.get(&(project, r.clone())))
+        {
+            return Ok(json_bytes(body.clone()));
+        }
         inner.purge(now);
         inner
             .instances
@@ -338,8 +345,19 @@ async fn list_instances(
             .filter_map(|rec| rec.at(now))
             .collect()
     };
+    Ok(json_bytes(list_body(&instances)))
+}
+
+/// The JSON of a list of instances, as `GET /instances` answers it.
+pub(crate) fn list_body(instances: &[FakeInstance]) -> Bytes {
     let wire: Vec<InstanceWire<'_>> = instances.iter().map(InstanceWire::from).collect();
-    Ok(Json(wire).into_response())
+    // Serializing plain structs of strings, numbers and string maps cannot fail.
+    Bytes::from(serde_json::to_vec(&wire).unwrap_or_default())
+}
+
+/// A `200` answer of JSON already serialized.
+fn json_bytes(body: Bytes) -> Response {
+    ([(http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 #[derive(Deserialize)]

@@ -133,6 +133,9 @@ pub(crate) struct Inner {
     pub(crate) capacity: Capacity,
     pub(crate) bucket: Option<TokenBucket>,
     next_address: u32,
+    /// The answers `GET /instances` gives while lists are frozen, by project and region
+    /// ([`FakeFluidstackState::freeze_instance_lists`]).
+    pub(crate) frozen_lists: Option<BTreeMap<(Uuid, String), bytes::Bytes>>,
 }
 
 impl Inner {
@@ -216,6 +219,7 @@ impl FakeFluidstackState {
             capacity: Capacity::uniform(&region_names, &type_names, DEFAULT_CAPACITY),
             bucket,
             next_address: 0,
+            frozen_lists: None,
         };
         Self {
             inner: Arc::new(Mutex::new(inner)),
@@ -333,6 +337,34 @@ impl FakeFluidstackState {
             ids.push(id);
         }
         Some(ids)
+    }
+
+    /// Freezes `GET /instances`: from now on every project's list in every region is the JSON
+    /// it is at this moment, serialized once here, whatever changes, until
+    /// [`Self::thaw_instance_lists`]. For benchmarks of a client's own cost: a list answer is
+    /// then bytes the fake already holds, so neither its time nor its memory is the fake's.
+    pub fn freeze_instance_lists(&self) {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner.purge(now);
+        let mut frozen = BTreeMap::new();
+        for project in inner.projects.iter().map(|p| p.id) {
+            for region in self.regions.iter() {
+                let instances: Vec<FakeInstance> = inner
+                    .instances
+                    .iter()
+                    .filter(|rec| rec.snapshot.project == project && &rec.snapshot.region == region)
+                    .filter_map(|rec| rec.at(now))
+                    .collect();
+                frozen.insert((project, region.clone()), super::api::list_body(&instances));
+            }
+        }
+        inner.frozen_lists = Some(frozen);
+    }
+
+    /// Ends [`Self::freeze_instance_lists`]: lists show the state again.
+    pub fn thaw_instance_lists(&self) {
+        self.lock().frozen_lists = None;
     }
 
     /// Removes an instance at once, as if its deletion had completed. False if absent.

@@ -195,6 +195,10 @@ async fn create_sends_the_bootstrap_and_bookkeeping_and_runs() {
         decoded_parts
             .contains("AAAAC3NzaC1lZDI1NTE5AAAAICN+lJwsONkwrdsSnQsu1ydUkIuIg5oOC+Eslvmtt60T")
     );
+    assert!(
+        decoded_parts.contains(&format!("\nhostname: \"{}\"\n", created.hostname)),
+        "the machine is given the host name the instance reports: {decoded_parts}"
+    );
     clean_up(&fake, &client).await;
 }
 

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod bodies;
 mod config;
 mod errors;
 mod limits;

@@ -224,3 +224,34 @@ async fn a_test_can_pin_a_state_and_remove_an_instance() {
     let (status, _) = call.get(&format!("/instances/{id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn frozen_lists_answer_what_was_there_until_thawed() {
+    let fake = start().await;
+    let r = region(&fake);
+    let call = Call::to(&fake, &r);
+    let tags = std::collections::BTreeMap::new();
+    let ids = |body: &serde_json::Value| -> Vec<String> {
+        body.as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let seeded = fake
+        .state()
+        .seed_instances(2, &r, "cpu.32x", &tags, Some("dQ=="))
+        .unwrap();
+    let (_, before) = call.get("/instances").await;
+    fake.state().freeze_instance_lists();
+    fake.state()
+        .seed_instances(1, &r, "cpu.32x", &tags, None)
+        .unwrap();
+    let (status, frozen) = call.get("/instances").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(frozen, before, "the same JSON as when frozen");
+    assert_eq!(ids(&frozen).len(), seeded.len());
+    fake.state().thaw_instance_lists();
+    let (_, thawed) = call.get("/instances").await;
+    assert_eq!(ids(&thawed).len(), 3);
+}
