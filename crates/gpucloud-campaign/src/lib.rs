@@ -12,11 +12,14 @@
 //! [`Report`] prints as one line and [`Report::is_clean`] says whether the promise held.
 //!
 //! Each provider is one [`Target`]: a fake starter, a credential builder and a fake-state
-//! inspector ([`lambda::LambdaTarget`] for Lambda). [`targets`] lists them all; the test
-//! runs every one of them.
+//! inspector ([`lambda::LambdaTarget`] for Lambda). A fake the HTTP/1 proxy cannot carry
+//! injects the same kinds of fault itself, seeded the same way ([`OwnFaults`]; Nebius's gRPC
+//! fake, [`nebius::NebiusTarget`]). [`targets`] lists them all; the test runs every one of
+//! them.
 
 pub mod fluidstack;
 pub mod lambda;
+pub mod nebius;
 pub mod shadeform;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -75,6 +78,28 @@ pub trait RunningFake: Send + Sync {
     async fn sweep(&self) -> gpucloud::Result<()> {
         Ok(())
     }
+
+    /// The fake's own fault injection, for a fake the HTTP/1 [`FaultProxy`] cannot stand in
+    /// front of (Nebius speaks gRPC over HTTP/2). `None` (the default): the campaign puts the
+    /// proxy in front and the client talks to the proxy.
+    fn own_faults(&self) -> Option<&dyn OwnFaults> {
+        None
+    }
+}
+
+/// Faults a fake injects into its own requests, driven like the proxy's: seeded, at a rate,
+/// drawn from the campaign's kinds.
+pub trait OwnFaults: Send + Sync {
+    /// From now on every request meets a fault with probability `rate`, of a kind drawn
+    /// from `kinds` (each mapped to what the fake has closest to it), from an RNG seeded with
+    /// `seed`. Injected 429s (or the protocol's throttling) say `retry_after_secs`.
+    fn enable(&self, seed: u64, rate: f64, kinds: &[ProxyFault], retry_after_secs: u64);
+
+    /// No fault from now on.
+    fn disable(&self);
+
+    /// The faults injected so far, in the proxy's kinds.
+    fn counts(&self) -> FaultCounts;
 }
 
 /// An instance as the fake holds it.
@@ -232,6 +257,7 @@ pub fn targets() -> Vec<Box<dyn Target>> {
         Box::new(lambda::LambdaTarget),
         Box::new(fluidstack::FluidstackTarget),
         Box::new(shadeform::ShadeformTarget),
+        Box::new(nebius::NebiusTarget),
     ]
 }
 
@@ -423,9 +449,13 @@ impl Run {
             client.terminate_instance(&target).await
         })
         .await;
-        if let Some(Ok(())) = self.count_outcome(&format!("terminate {id}"), outcome) {
-            self.model.alive.remove(id.as_str());
-            self.model.terminated.insert(id);
+        match self.count_outcome(&format!("terminate {id}"), outcome) {
+            Some(Ok(())) => {
+                self.model.alive.remove(id.as_str());
+                self.model.terminated.insert(id);
+            }
+            Some(Err(e)) => tracing::debug!(%id, error = %e, "campaign: terminate failed"),
+            None => {}
         }
     }
 
@@ -597,6 +627,49 @@ impl Run {
     }
 }
 
+/// Where the faults come from: the proxy in front of the fake, or the fake itself.
+struct FaultSwitch {
+    proxy: Option<FaultProxy>,
+    seed: u64,
+    rate: f64,
+    kinds: Vec<ProxyFault>,
+    retry_after_secs: u64,
+    /// Times the fake's own faults were turned on: each segment between two reconciles gets
+    /// its own seed derived from the campaign's (the proxy keeps one RNG for the whole run;
+    /// turning a fake's random mode on again restarts its RNG).
+    segments: u64,
+}
+
+impl FaultSwitch {
+    fn on(&mut self, fake: &dyn RunningFake) {
+        if let Some(proxy) = &self.proxy {
+            proxy.set_enabled(true);
+        } else if let Some(own) = fake.own_faults() {
+            let seed = self
+                .seed
+                .wrapping_add(self.segments.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            self.segments += 1;
+            own.enable(seed, self.rate, &self.kinds, self.retry_after_secs);
+        }
+    }
+
+    fn off(&self, fake: &dyn RunningFake) {
+        if let Some(proxy) = &self.proxy {
+            proxy.set_enabled(false);
+        } else if let Some(own) = fake.own_faults() {
+            own.disable();
+        }
+    }
+
+    fn counts(&self, fake: &dyn RunningFake) -> FaultCounts {
+        match (&self.proxy, fake.own_faults()) {
+            (Some(proxy), _) => proxy.counts(),
+            (None, Some(own)) => own.counts(),
+            (None, None) => FaultCounts::default(),
+        }
+    }
+}
+
 /// Runs one campaign against `target`'s fake.
 ///
 /// # Errors
@@ -606,15 +679,33 @@ impl Run {
 pub async fn run(target: &dyn Target, options: &CampaignOptions) -> gpucloud::Result<Report> {
     let io = |e: std::io::Error| CloudError::configuration(format!("campaign setup: {e}"));
     let fake = target.start().await.map_err(io)?;
-    let proxy = FaultProxy::start(FaultProxyOptions {
-        fault_rate: options.fault_rate,
-        faults: options.faults.clone(),
+    let proxy = if fake.own_faults().is_some() {
+        None
+    } else {
+        Some(
+            FaultProxy::start(FaultProxyOptions {
+                fault_rate: options.fault_rate,
+                faults: options.faults.clone(),
+                retry_after_secs: options.retry_after_secs,
+                ..FaultProxyOptions::new(fake.base_url(), options.seed)
+            })
+            .await
+            .map_err(io)?,
+        )
+    };
+    let base_url = proxy
+        .as_ref()
+        .map_or_else(|| fake.base_url(), FaultProxy::base_url);
+    let mut faults = FaultSwitch {
+        proxy,
+        seed: options.seed,
+        rate: options.fault_rate,
+        kinds: options.faults.clone(),
         retry_after_secs: options.retry_after_secs,
-        ..FaultProxyOptions::new(fake.base_url(), options.seed)
-    })
-    .await
-    .map_err(io)?;
-    let credential = fake.credential(&proxy.base_url())?;
+        segments: 0,
+    };
+    faults.on(fake.as_ref());
+    let credential = fake.credential(&base_url)?;
     let client = credential.make_client("").await?;
     let mut run = Run {
         client,
@@ -638,18 +729,20 @@ pub async fn run(target: &dyn Target, options: &CampaignOptions) -> gpucloud::Re
             && run.report.ops.is_multiple_of(options.reconcile_every)
             && run.report.ops < options.ops
         {
-            proxy.set_enabled(false);
+            faults.off(run.fake.as_ref());
             run.reconcile().await;
             run.progress(started, segment);
             segment = Instant::now();
-            proxy.set_enabled(true);
+            faults.on(run.fake.as_ref());
         }
     }
-    proxy.set_enabled(false);
-    run.report.faults = proxy.counts();
+    faults.off(run.fake.as_ref());
+    run.report.faults = faults.counts(run.fake.as_ref());
     run.reconcile().await;
     run.progress(started, segment);
-    proxy.shutdown().await;
+    if let Some(proxy) = faults.proxy {
+        proxy.shutdown().await;
+    }
     Ok(run.report)
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gpucloud_core::bookkeeping::{CRED_REF_ID_TAG, REF_ID_TAG};
+use gpucloud_core::sshkey::PublicKey;
 use gpucloud_core::{
     ApiType, Bookkeeping, CapabilityTable, CloudClient, CloudCredential, CloudError,
     CreateFeatures, Delivery, ErrorKind, GetImageArgs, GetInstanceTypeArgs, GetLocationsArgs,
@@ -207,6 +208,10 @@ impl Inventory {
 struct Added {
     ssh_key_id: Option<String>,
     ruleset_id: Option<String>,
+    /// A key this create asked Lambda to add whose answer was lost, and that the lookup after
+    /// it could not find or rule out (that lookup failed too): its name and key. The key may
+    /// exist, and nothing else would ever delete it, so the rollback looks for it again.
+    unconfirmed_key: Option<(String, PublicKey)>,
 }
 
 /// True when an instance in `status` still answers a create with its RefID. One that is
@@ -402,7 +407,28 @@ impl LambdaClient {
             }
             Err(error) if error.outcome_unknown() || error.kind() == ErrorKind::Conflict => {
                 // The key may exist now (our lost answer, or a concurrent create): look again.
-                let keys = api::list_ssh_keys(self.http(), OP).await?;
+                let keys = match self
+                    .cleanup_step(|| api::list_ssh_keys(self.http(), OP))
+                    .await
+                {
+                    Ok(keys) => keys,
+                    Err(lookup) => {
+                        if error.outcome_unknown() {
+                            added.unconfirmed_key = Some((name.clone(), key.clone()));
+                        }
+                        return Err(CloudError::provider(
+                            PROVIDER_ID,
+                            OP,
+                            lookup.kind(),
+                            format!(
+                                "adding the SSH key {name:?} failed ({error}) and looking it up \
+                                 failed too ({lookup})"
+                            ),
+                        )
+                        .with_retry(lookup.retry())
+                        .with_source(lookup));
+                    }
+                };
                 match keys.into_iter().find(|k| key.same_key_text(&k.public_key)) {
                     Some(key) => {
                         if key.name == name {
@@ -454,9 +480,12 @@ impl LambdaClient {
         }
     }
 
-    /// Removes what a failed create added; best effort, logged.
-    async fn roll_back(&self, added: Added) {
+    /// Removes what a failed create added; best effort, logged. Returns false when a key the
+    /// create may have added could be neither found nor ruled out: it may still exist, and
+    /// only a create of the same RefID (which reuses a key of the same text) settles it.
+    async fn roll_back(&self, added: Added) -> bool {
         const OP: &str = "create_instance";
+        let mut settled = true;
         if let Some(id) = added.ruleset_id
             && let Err(e) = self
                 .delete_resource(|| api::delete_firewall_ruleset(self.http(), OP, &id))
@@ -470,7 +499,30 @@ impl LambdaClient {
                 .await
         {
             tracing::warn!(ssh_key = %id, error = %e, "could not delete the SSH key of a failed create");
+            settled = false;
         }
+        if let Some((name, key)) = added.unconfirmed_key {
+            let found = self
+                .cleanup_step(|| api::list_ssh_keys(self.http(), OP))
+                .await
+                .map(|keys| {
+                    keys.into_iter()
+                        .find(|k| k.name == name && key.same_key_text(&k.public_key))
+                });
+            let deleted = match found {
+                Ok(None) => Ok(()),
+                Ok(Some(k)) => {
+                    self.delete_resource(|| api::delete_ssh_key(self.http(), OP, &k.id))
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = deleted {
+                tracing::warn!(ssh_key = %name, error = %e, "could not find or delete the SSH key a failed create may have added");
+                settled = false;
+            }
+        }
+        settled
     }
 
     /// A delete as a cleanup step (see [`Self::cleanup_step`]); a 404 means it is already
@@ -840,8 +892,25 @@ impl CloudClient for LambdaClient {
         self.sweep_best_effort(OP, None, &inventory).await;
         let mut added = Added::default();
         let result = self.launch(&create, &region, &mut added).await;
-        self.roll_back(added).await;
-        result
+        if self.roll_back(added).await {
+            return result;
+        }
+        // A key of this create may be left: the caller resolves it by creating again with the
+        // same RefID, which finds the key by its text and launches with it.
+        result.map_err(|error| {
+            CloudError::provider(
+                PROVIDER_ID,
+                OP,
+                error.kind(),
+                format!(
+                    "create failed ({error}) and the SSH key it may have added could not be \
+                     cleaned up; create again with the same RefID to resolve it"
+                ),
+            )
+            .with_retry(Retry::Transient)
+            .with_delivery(Delivery::Unknown)
+            .with_source(error)
+        })
     }
 
     /// The instance, with the rules of its own ruleset (the ids
@@ -990,5 +1059,173 @@ impl ModifyFirewall for LambdaClient {
             return Ok(());
         }
         api::patch_firewall_ruleset(self.http(), OP, &ruleset.id, rules).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use gpucloud_core::{CreateInstanceAttrs, validate_and_create};
+    use gpucloud_fakes::lambda::{FakeLambda, FakeLambdaOptions, Fault, Operation};
+
+    use super::*;
+
+    const KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICN+lJwsONkwrdsSnQsu1ydUkIuIg5oOC+Eslvmtt60T noname";
+
+    async fn fake() -> FakeLambda {
+        FakeLambda::start(FakeLambdaOptions {
+            boot_delay: Duration::from_millis(20),
+            terminate_delay: Duration::from_millis(20),
+            ..FakeLambdaOptions::default()
+        })
+        .await
+        .expect("the fake starts")
+    }
+
+    fn client(fake: &FakeLambda) -> LambdaClient {
+        let config = LambdaConfig::new(fake.api_key())
+            .with_base_url(fake.base_url())
+            .with_ref_id("cred-test")
+            .with_rate_limits(100_000.0, Duration::ZERO)
+            .with_retry_backoff(Duration::from_millis(2))
+            .with_request_timeout(Duration::from_secs(10));
+        LambdaCredential::new(config)
+            .expect("credential")
+            .client("")
+    }
+
+    fn attrs(ref_id: &str) -> CreateInstanceAttrs {
+        CreateInstanceAttrs {
+            location: "us-west-1".into(),
+            ref_id: ref_id.into(),
+            public_key: KEY.into(),
+            instance_type: "gpu_1x_a10".into(),
+            ..CreateInstanceAttrs::default()
+        }
+    }
+
+    /// Keys of the fake that no instance was launched with.
+    fn unused_keys(fake: &FakeLambda) -> Vec<String> {
+        let used: HashSet<String> = fake
+            .state()
+            .instances()
+            .into_iter()
+            .flat_map(|i| i.ssh_key_names)
+            .collect();
+        fake.state()
+            .ssh_keys()
+            .into_iter()
+            .filter(|k| !used.contains(&k.name))
+            .map(|k| k.name)
+            .collect()
+    }
+
+    /// A create whose `POST /ssh-keys` is carried out but its answer lost, after which the
+    /// next `lookups` key lists are throttled (a definite answer: the list did not happen,
+    /// which says nothing about the key; a 5xx or an unreadable answer would already make the
+    /// create's outcome unknown). The add is held in the fake for a
+    /// moment, so the lookups' faults are set after the create's first key list (which must
+    /// succeed) and before the lookup that follows the lost add.
+    async fn create_losing_the_key(fake: &FakeLambda, lookups: u32) -> Result<Instance> {
+        let state = fake.state();
+        state.set_fault_for(
+            Operation::AddSshKey,
+            Fault::Latency(Duration::from_millis(300)),
+        );
+        state.set_fault(Fault::CommitThenDropResponse {
+            operation: Operation::AddSshKey,
+            times: 1,
+        });
+        let client = client(fake);
+        let create =
+            tokio::spawn(async move { validate_and_create(&client, &attrs("lost-key")).await });
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while state.request_count("POST", "/api/v1/ssh-keys") == 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the key was never added"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        state.set_fault_for(
+            Operation::ListSshKeys,
+            Fault::RateLimited {
+                retry_after_secs: 0,
+                times: lookups,
+            },
+        );
+        let result = create.await.expect("the create does not panic");
+        state.clear_faults();
+        result
+    }
+
+    /// Issue 14 (the campaign's one leaked key): a key added but never confirmed must not be
+    /// left behind by a create that fails definitely. When the rollback can find it, it goes;
+    /// when not even the rollback can tell, the create's outcome is unknown, and creating
+    /// again with the same RefID launches with that key.
+    #[tokio::test]
+    async fn a_key_whose_add_and_lookup_both_failed_is_never_left_unknown_to_the_caller() {
+        // 4: one lookup's attempts used up, the rollback's list then answers. 1000: every
+        // list fails until the faults are cleared.
+        for lookups in [4, 1000] {
+            let fake = fake().await;
+            let err = create_losing_the_key(&fake, lookups)
+                .await
+                .expect_err("the create fails");
+            assert!(fake.state().instances().is_empty(), "nothing was launched");
+            if err.outcome_unknown() {
+                let again = validate_and_create(&client(&fake), &attrs("lost-key"))
+                    .await
+                    .expect("creating again with the same RefID resolves it");
+                assert_eq!(again.ref_id, "lost-key");
+                assert_eq!(fake.state().instances().len(), 1);
+            } else {
+                assert_eq!(
+                    lookups, 4,
+                    "a definite failure while the key is unknown: {err}"
+                );
+            }
+            assert_eq!(
+                unused_keys(&fake),
+                Vec::<String>::new(),
+                "lookups {lookups}: {err}"
+            );
+        }
+    }
+
+    /// A create that fails definitely (no capacity) must delete the key it added; when that
+    /// delete keeps failing, the key may stay, so the outcome is unknown and a create again
+    /// with the same RefID launches with it instead of adding another.
+    #[tokio::test]
+    async fn a_failed_create_whose_key_cannot_be_deleted_is_of_unknown_outcome() {
+        let fake = fake().await;
+        let state = fake.state();
+        state.set_capacity("us-west-1", "gpu_1x_a10", 0);
+        state.set_fault_for(
+            Operation::DeleteSshKey,
+            Fault::RateLimited {
+                retry_after_secs: 0,
+                times: 1000,
+            },
+        );
+        let err = validate_and_create(&client(&fake), &attrs("undeletable"))
+            .await
+            .expect_err("no capacity");
+        assert!(err.outcome_unknown(), "{err}");
+        assert_eq!(state.ssh_keys().len(), 1, "the key could not be deleted");
+        state.clear_faults();
+        state.set_capacity("us-west-1", "gpu_1x_a10", 1);
+        validate_and_create(&client(&fake), &attrs("undeletable"))
+            .await
+            .expect("creating again with the same RefID resolves it");
+        assert_eq!(state.instances().len(), 1);
+        assert_eq!(unused_keys(&fake), Vec::<String>::new());
+        assert_eq!(
+            state.ssh_keys().len(),
+            1,
+            "the key was reused, not added again"
+        );
     }
 }

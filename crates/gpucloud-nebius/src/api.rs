@@ -657,6 +657,31 @@ impl Api {
         .await
     }
 
+    /// The id of `project`'s disk named `name`, `None` when there is none: how a create whose
+    /// answers were all lost finds what it made.
+    pub(crate) async fn disk_id_by_name(
+        &self,
+        project: &str,
+        name: &str,
+    ) -> Result<Option<String>> {
+        let request = common::GetByNameRequest {
+            parent_id: project.to_owned(),
+            name: name.to_owned(),
+        };
+        let found = self
+            .unary(
+                Rpc::read("get_disk", Service::Compute),
+                &request,
+                |ch, r| async move {
+                    compute::disk_service_client::DiskServiceClient::new(ch)
+                        .get_by_name(r)
+                        .await
+                },
+            )
+            .await;
+        id_if_found(found.map(|d| d.metadata))
+    }
+
     /// Deletes a disk and waits; one already gone counts as deleted.
     pub(crate) async fn delete_disk(&self, id: &str) -> Result<()> {
         let request = compute::DeleteDiskRequest { id: id.to_owned() };
@@ -850,6 +875,31 @@ impl Api {
         .await
     }
 
+    /// The id of `project`'s security group named `name`, `None` when there is none: how a
+    /// create whose answers were all lost finds what it made.
+    pub(crate) async fn security_group_id_by_name(
+        &self,
+        project: &str,
+        name: &str,
+    ) -> Result<Option<String>> {
+        let request = vpc::GetSecurityGroupByNameRequest {
+            parent_id: project.to_owned(),
+            name: name.to_owned(),
+        };
+        let found = self
+            .unary(
+                Rpc::read("get_security_group", Service::Vpc),
+                &request,
+                |ch, r| async move {
+                    vpc::security_group_service_client::SecurityGroupServiceClient::new(ch)
+                        .get_by_name(r)
+                        .await
+                },
+            )
+            .await;
+        id_if_found(found.map(|g| g.metadata))
+    }
+
     /// Deletes a security group and waits; one already gone counts as deleted.
     pub(crate) async fn delete_security_group(&self, id: &str) -> Result<()> {
         let request = vpc::DeleteSecurityGroupRequest { id: id.to_owned() };
@@ -945,6 +995,20 @@ fn gone_is_done(result: Result<common::Operation>) -> Result<()> {
     match result {
         Ok(_) => Ok(()),
         Err(e) if e.kind().is_not_found() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The id of a resource looked up by name: `None` when there is none (not found), an error
+/// when the lookup failed otherwise or the answer names no id.
+fn id_if_found(found: Result<Option<common::ResourceMetadata>>) -> Result<Option<String>> {
+    match found {
+        Ok(metadata) => metadata
+            .map(|m| m.id)
+            .filter(|id| !id.is_empty())
+            .map(Some)
+            .ok_or_else(|| error::decode("get_by_name", "the answer names no resource id")),
+        Err(e) if e.kind().is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
 }

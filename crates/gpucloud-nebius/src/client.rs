@@ -14,7 +14,7 @@ use gpucloud_core::{
     CreateFeatures, ErrorKind, FirewallRule, FirewallRules, GetImageArgs, GetInstanceTypeArgs,
     GetLocationsArgs, Identity, Image, Instance, InstanceId, InstanceTags, InstanceType,
     ListInstancesArgs, Location, LocationsFilter, MachineImage, ModifyFirewall, Price, Result,
-    StopStartInstance, ValidCreate, ValidFirewallAdd, ValidFirewallRevoke, ValidTagUpdate,
+    Retry, StopStartInstance, ValidCreate, ValidFirewallAdd, ValidFirewallRevoke, ValidTagUpdate,
     missing_rules, tenant_id_from_secret,
 };
 use gpucloud_nebius_proto::common::v1 as common;
@@ -332,6 +332,34 @@ fn region_info(name: &str) -> (String, &'static str) {
 
 /// The name of a resource made for one instance: `<prefix>-<host label>-<8 hex>`, within the
 /// 2–255 characters security groups allow.
+/// Attempts of one cleanup step (a delete and the wait for it, or the read that settles a
+/// create). Each call is already retried by the API's driver; a step whose calls all met
+/// transient failures is made again because nothing else would remove what it leaves:
+/// Nebius has no sweep, and a terminate called again finds the instance gone and so no
+/// longer knows its disk and security group (the fault campaign, issue 14).
+const CLEANUP_ATTEMPTS: u32 = 3;
+
+/// True when a cleanup step that failed this way may succeed if made again: a failure of the
+/// service or the transport, or throttling, also once the driver's own attempts are used up.
+fn cleanup_may_retry(error: &CloudError) -> bool {
+    error.retry() != Retry::Never
+        && matches!(
+            error.kind(),
+            ErrorKind::Internal
+                | ErrorKind::Unavailable
+                | ErrorKind::Timeout
+                | ErrorKind::Decode
+                | ErrorKind::RateLimited
+        )
+}
+
+/// True when a create that failed this way may have made its resource: its outcome is
+/// unknown, or it was sent more than once (its idempotency key makes every attempt the same
+/// create) and an earlier attempt may have been carried out, whatever the last one answered.
+fn may_have_made(error: &CloudError) -> bool {
+    error.outcome_unknown() || error.retry() == Retry::Exhausted
+}
+
 fn resource_name(prefix: &str, hostname: &str) -> String {
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let host: String = hostname.chars().take(48).collect();
@@ -498,11 +526,12 @@ impl NebiusClient {
         create: &ValidCreate,
     ) -> Result<String> {
         let api = self.api().await?;
+        let name = resource_name("gpucloud", hostname);
         let group = match api
             .create_security_group(&vpc::CreateSecurityGroupRequest {
                 metadata: Some(common::ResourceMetadata {
                     parent_id: region.project_id.clone(),
-                    name: resource_name("gpucloud", hostname),
+                    name: name.clone(),
                     labels: labels.clone(),
                     ..common::ResourceMetadata::default()
                 }),
@@ -514,6 +543,16 @@ impl NebiusClient {
         {
             Ok(group) => group,
             Err(Failed { error, made }) => {
+                let made = match made {
+                    Some(group) => Some(group),
+                    None if may_have_made(&error) => {
+                        self.lost_create("security group", &name, || {
+                            api.security_group_id_by_name(&region.project_id, &name)
+                        })
+                        .await
+                    }
+                    None => None,
+                };
                 if let Some(group) = made {
                     self.undo(&[Undo::Group(group)]).await;
                 }
@@ -558,6 +597,62 @@ impl NebiusClient {
         Ok(ids)
     }
 
+    /// What a create whose every answer was lost made, looked up by the name it gave it (the
+    /// id is only in the lost answers): the id to delete, or `None` when there is none or the
+    /// lookup failed too (logged: it stays).
+    async fn lost_create<F, Fut>(&self, what: &str, name: &str, lookup: F) -> Option<String>
+    where
+        F: FnMut() -> Fut + Send,
+        Fut: std::future::Future<Output = Result<Option<String>>> + Send,
+    {
+        match self.cleanup_step(lookup).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(%name, error = %e, "a {what} a failed create may have made could not be looked up; it may be left");
+                None
+            }
+        }
+    }
+
+    /// Runs one cleanup step, made again (at most [`CLEANUP_ATTEMPTS`] times, waiting the
+    /// retry backoff, doubled each time) while it fails in a way another attempt may not.
+    async fn cleanup_step<T, F, Fut>(&self, mut step: F) -> Result<T>
+    where
+        F: FnMut() -> Fut + Send,
+        Fut: std::future::Future<Output = Result<T>> + Send,
+        T: Send,
+    {
+        let mut wait = self.shared.config.retry_backoff;
+        let mut attempt = 1;
+        loop {
+            match step().await {
+                Err(e) if attempt < CLEANUP_ATTEMPTS && cleanup_may_retry(&e) => {
+                    tracing::debug!(attempt, error = %e, "cleanup step failed; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = wait.saturating_mul(2);
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Deletes a disk as a cleanup step; one already gone is what was wanted.
+    async fn delete_disk(&self, api: &Api, id: &str) -> Result<()> {
+        match self.cleanup_step(|| api.delete_disk(id)).await {
+            Err(e) if !e.kind().is_not_found() => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Deletes a security group as a cleanup step; one already gone is what was wanted.
+    async fn delete_group(&self, api: &Api, id: &str) -> Result<()> {
+        match self.cleanup_step(|| api.delete_security_group(id)).await {
+            Err(e) if !e.kind().is_not_found() => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// Deletes what a failed create made, newest first; failures are logged, as the create's
     /// own error is what the caller needs.
     async fn undo(&self, made: &[Undo]) {
@@ -565,8 +660,8 @@ impl NebiusClient {
         for step in made.iter().rev() {
             let result = match step {
                 Undo::Instance(id) => self.delete_and_wait(id).await,
-                Undo::Disk(id) => api.delete_disk(id).await,
-                Undo::Group(id) => api.delete_security_group(id).await,
+                Undo::Disk(id) => self.delete_disk(api, id).await,
+                Undo::Group(id) => self.delete_group(api, id).await,
             };
             if let Err(e) = result {
                 tracing::warn!(?step, error = %e, "could not undo a step of a failed create");
@@ -574,15 +669,24 @@ impl NebiusClient {
         }
     }
 
-    /// Deletes an instance and waits until it is gone.
+    /// Deletes an instance and waits until it is gone. The delete is repeatable, so it is
+    /// made again after a failure that another attempt may not meet; a read of the instance
+    /// that fails that way while it is being deleted does not end the wait.
     async fn delete_and_wait(&self, id: &str) -> Result<()> {
         const OP: &str = "terminate_instance";
         let api = self.api().await?;
-        api.delete_instance(id).await?;
+        match self.cleanup_step(|| api.delete_instance(id)).await {
+            Err(e) if e.kind().is_not_found() => return Ok(()),
+            other => other?,
+        }
         let deadline = tokio::time::Instant::now() + self.shared.config.operation_timeout;
         loop {
             match api.get_instance(OP, id).await {
                 Err(e) if e.kind().is_not_found() => return Ok(()),
+                Err(e) if cleanup_may_retry(&e) && tokio::time::Instant::now() < deadline => {
+                    tracing::debug!(instance = %id, error = %e, "reading a deleted instance failed; waiting on");
+                    tokio::time::sleep(self.shared.config.poll_interval).await;
+                }
                 Err(e) => return Err(e),
                 Ok(_) if tokio::time::Instant::now() >= deadline => {
                     return Err(CloudError::provider(
@@ -604,11 +708,25 @@ impl NebiusClient {
     /// the operation), the create fails with that and everything is deleted.
     async fn settle(&self, region: &Region, id: &str, made: &[Undo]) -> Result<Instance> {
         const OP: &str = "create_instance";
-        let w = match self.api().await?.get_instance(OP, id).await {
+        let api = self.api().await?;
+        let w = match self.cleanup_step(|| api.get_instance(OP, id)).await {
             Ok(w) => w,
             Err(e) => {
+                // The instance exists and is labelled with its RefID: a failure here is an
+                // outcome the caller must resolve, never a definite one it would not look into.
                 tracing::warn!(instance = %id, error = %e, "created, but reading it back failed");
-                return Err(e);
+                return Err(CloudError::provider(
+                    PROVIDER_ID,
+                    OP,
+                    e.kind(),
+                    format!(
+                        "instance {id} was created, but reading it back failed ({e}); create \
+                         again with the same RefID to get it"
+                    ),
+                )
+                .with_retry(Retry::Transient)
+                .with_delivery(gpucloud_core::Delivery::Unknown)
+                .with_source(e));
             }
         };
         if w.status.as_ref().map(compute::InstanceStatus::state)
@@ -910,11 +1028,12 @@ impl CloudClient for NebiusClient {
             .make_group(region, &hostname, &labels, &network_id, &create)
             .await?;
         made.push(Undo::Group(group.clone()));
+        let disk_name = resource_name("boot", &hostname);
         let disk = api
             .create_disk(&compute::CreateDiskRequest {
                 metadata: Some(common::ResourceMetadata {
                     parent_id: region.project_id.clone(),
-                    name: resource_name("boot", &hostname),
+                    name: disk_name.clone(),
                     labels: labels.clone(),
                     ..common::ResourceMetadata::default()
                 }),
@@ -929,6 +1048,16 @@ impl CloudClient for NebiusClient {
         let disk = match disk {
             Ok(id) => id,
             Err(Failed { error, made: disk }) => {
+                let disk = match disk {
+                    Some(disk) => Some(disk),
+                    None if may_have_made(&error) => {
+                        self.lost_create("boot disk", &disk_name, || {
+                            api.disk_id_by_name(&region.project_id, &disk_name)
+                        })
+                        .await
+                    }
+                    None => None,
+                };
                 made.extend(disk.map(Undo::Disk));
                 self.undo(&made).await;
                 return Err(error);
@@ -982,10 +1111,13 @@ impl CloudClient for NebiusClient {
                 self.undo(&made).await;
                 return Err(error);
             }
-            Err(Failed { error, made: None }) if error.outcome_unknown() => {
+            Err(Failed { error, made: None }) if may_have_made(&error) => {
                 // The create may have happened: the RefID says. Never create again here.
                 tracing::info!(ref_id = %attrs.ref_id, %error, "create outcome unknown; looking the instance up");
-                match self.find_by_ref_id(region, &attrs.ref_id).await {
+                let found = self
+                    .cleanup_step(|| self.find_by_ref_id(region, &attrs.ref_id))
+                    .await;
+                match found {
                     Ok(Some(found)) => {
                         let id = found
                             .metadata
@@ -1095,17 +1227,22 @@ impl CloudClient for NebiusClient {
             .with_retry(e.retry())
             .with_source(e)
         };
-        if let Some(disk) = disk {
-            api.delete_disk(&disk)
+        // Both are tried whatever the other's fate: each left is one a later call cannot find.
+        let disk = match disk {
+            Some(disk) => self
+                .delete_disk(api, &disk)
                 .await
-                .map_err(|e| left("boot disk", &disk, e))?;
-        }
-        if let Some(group) = group {
-            api.delete_security_group(&group)
+                .map_err(|e| left("boot disk", &disk, e)),
+            None => Ok(()),
+        };
+        let group = match group {
+            Some(group) => self
+                .delete_group(api, &group)
                 .await
-                .map_err(|e| left("security group", &group, e))?;
-        }
-        Ok(())
+                .map_err(|e| left("security group", &group, e)),
+            None => Ok(()),
+        };
+        disk.and(group)
     }
 }
 
@@ -1354,5 +1491,212 @@ mod tests {
         assert_eq!(client.create_region("").await.unwrap().name, "eu-north1");
         let bound = credential().client("eu-north1");
         assert!(bound.create_region("eu-west1").await.is_err());
+    }
+}
+
+/// What the fault campaign (issue 14) found in the create and terminate paths, each against
+/// the fake with the faults that met it.
+#[cfg(test)]
+mod campaign_findings {
+    use std::time::Duration;
+
+    use gpucloud_core::{CreateInstanceAttrs, validate_and_create};
+    use gpucloud_fakes::kit::Fault;
+    use gpucloud_fakes::nebius::{FakeNebius, FakeNebiusOptions, Operation};
+    use secrecy::SecretString;
+
+    use super::*;
+
+    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl user@host";
+
+    async fn fake() -> FakeNebius {
+        FakeNebius::start(FakeNebiusOptions {
+            regions: vec!["eu-north1".to_owned()],
+            ..FakeNebiusOptions::default().with_delays(Duration::from_millis(10))
+        })
+        .await
+        .expect("the fake starts")
+    }
+
+    fn client(fake: &FakeNebius) -> NebiusClient {
+        let token = SecretString::from(fake.iam_token().unwrap_or_default().to_owned());
+        NebiusCredential::new(
+            NebiusConfig::new(crate::NebiusAuth::Token(token))
+                .with_tenant(fake.tenant_id())
+                .with_api_endpoint(fake.endpoint())
+                .with_operation_wait(Duration::from_secs(10), Duration::from_millis(5))
+                .with_retry_backoff(Duration::from_millis(1))
+                .with_request_timeout(Duration::from_secs(5))
+                .with_ref_id("cred-faults"),
+        )
+        .expect("a valid configuration")
+        .client("")
+    }
+
+    fn attrs(ref_id: &str) -> CreateInstanceAttrs {
+        CreateInstanceAttrs {
+            ref_id: ref_id.to_owned(),
+            instance_type: "gpu-h100-sxm.1gpu-16vcpu-200gb".to_owned(),
+            location: "eu-north1".to_owned(),
+            public_key: KEY.to_owned(),
+            ..CreateInstanceAttrs::default()
+        }
+    }
+
+    /// Disks and security groups in the fake, not counting disks being deleted.
+    fn leftovers(fake: &FakeNebius) -> (usize, usize) {
+        let disks = fake
+            .state()
+            .disks()
+            .iter()
+            .filter(|d| d.state != gpucloud_fakes::nebius::DiskState::Deleting)
+            .count();
+        (disks, fake.state().security_groups().len())
+    }
+
+    /// Every attempt of one call fails (resets, the driver's 4 attempts), so the call fails
+    /// with its attempts used up; a cleanup step is made again after that.
+    fn fail_one_call(fake: &FakeNebius, operation: Operation) {
+        fake.state()
+            .set_fault_for(operation, Fault::ConnectionReset { times: 4 });
+    }
+
+    #[tokio::test]
+    async fn a_terminate_whose_cleanup_meets_a_failed_call_still_deletes_disk_and_group() {
+        let fake = fake().await;
+        let client = client(&fake);
+        let created = validate_and_create(&client, &attrs("t1")).await.unwrap();
+        assert_eq!(leftovers(&fake), (1, 1));
+        fail_one_call(&fake, Operation::DeleteDisk);
+        fail_one_call(&fake, Operation::DeleteSecurityGroup);
+        client.terminate_instance(&created.cloud_id).await.unwrap();
+        assert_eq!(leftovers(&fake), (0, 0), "{:?}", fake.state().disks());
+    }
+
+    #[tokio::test]
+    async fn a_disk_that_cannot_be_deleted_does_not_keep_the_group() {
+        let fake = fake().await;
+        let client = client(&fake);
+        let created = validate_and_create(&client, &attrs("t2")).await.unwrap();
+        fake.state().set_fault_for(
+            Operation::DeleteDisk,
+            Fault::ServerError {
+                status: 503,
+                times: 1000,
+            },
+        );
+        let err = client
+            .terminate_instance(&created.cloud_id)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("boot disk"), "{err}");
+        assert_eq!(
+            leftovers(&fake),
+            (1, 0),
+            "the group is deleted all the same"
+        );
+    }
+
+    /// A create of a security group or a disk whose every answer was lost, one of them after
+    /// the fake made it: the failed create finds it by its name and deletes it.
+    #[tokio::test]
+    async fn what_a_create_made_while_every_answer_was_lost_is_found_by_name_and_deleted() {
+        for operation in [Operation::CreateSecurityGroup, Operation::CreateDisk] {
+            let fake = fake().await;
+            let state = fake.state();
+            // Replacing faults come first: three resets, then the fourth attempt is carried
+            // out and its answer lost.
+            state.set_fault_for(operation, Fault::ConnectionReset { times: 3 });
+            state.set_fault(Fault::CommitThenDropResponse {
+                operation,
+                times: 1,
+            });
+            let err = validate_and_create(&client(&fake), &attrs("lost"))
+                .await
+                .unwrap_err();
+            assert!(err.outcome_unknown(), "{operation:?}: {err}");
+            assert!(state.instances().is_empty());
+            assert_eq!(leftovers(&fake), (0, 0), "{operation:?}: {err}");
+        }
+    }
+
+    /// The first attempt of a create is carried out and its answer lost; the driver sends it
+    /// again with the same idempotency key, and every later attempt is throttled, a definite
+    /// answer of its own. The first attempt's resource exists all the same: a group or disk is
+    /// found by name and deleted, an instance by its RefID and returned.
+    #[tokio::test]
+    async fn a_create_sent_again_and_refused_may_still_have_made_its_resource() {
+        for (operation, path) in [
+            (
+                Operation::CreateSecurityGroup,
+                "/nebius.vpc.v1.SecurityGroupService/Create",
+            ),
+            (
+                Operation::CreateDisk,
+                "/nebius.compute.v1.DiskService/Create",
+            ),
+            (
+                Operation::CreateInstance,
+                "/nebius.compute.v1.InstanceService/Create",
+            ),
+        ] {
+            let fake = fake().await;
+            let state = fake.state().clone();
+            // Held before it runs, so the throttling is set after the first attempt's fault
+            // is decided (a throttle set first would win over commit-then-drop).
+            state.set_fault_for(operation, Fault::Latency(Duration::from_millis(150)));
+            state.set_fault(Fault::CommitThenDropResponse {
+                operation,
+                times: 1,
+            });
+            let client = client(&fake);
+            let create =
+                tokio::spawn(async move { validate_and_create(&client, &attrs("refused")).await });
+            while state.requests().count("POST", path) == 0 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            state.set_fault_for(
+                operation,
+                Fault::RateLimited {
+                    retry_after_secs: 0,
+                    times: 3,
+                },
+            );
+            let result = create.await.expect("no panic");
+            state.clear_faults();
+            if operation == Operation::CreateInstance {
+                let instance = result.expect("the instance made is found by its RefID");
+                assert_eq!(instance.ref_id, "refused");
+                assert_eq!(state.instances().len(), 1);
+                assert_eq!(leftovers(&fake), (1, 1));
+            } else {
+                let err = result.expect_err("the create fails");
+                assert!(state.instances().is_empty());
+                assert_eq!(leftovers(&fake), (0, 0), "{operation:?}: {err}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_created_instance_that_cannot_be_read_back_is_an_unknown_outcome() {
+        let fake = fake().await;
+        fake.state().set_fault_for(
+            Operation::GetInstance,
+            Fault::ServerError {
+                status: 503,
+                times: 1000,
+            },
+        );
+        let err = validate_and_create(&client(&fake), &attrs("unread"))
+            .await
+            .unwrap_err();
+        assert!(err.outcome_unknown(), "{err}");
+        fake.state().clear_faults();
+        let resolved = validate_and_create(&client(&fake), &attrs("unread"))
+            .await
+            .expect("creating again with the same RefID resolves it");
+        assert_eq!(fake.state().instances().len(), 1);
+        assert_eq!(resolved.ref_id, "unread");
+        assert_eq!(leftovers(&fake), (1, 1));
     }
 }

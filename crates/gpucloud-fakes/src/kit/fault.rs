@@ -149,6 +149,36 @@ pub enum Injection {
     CommitThenDrop,
 }
 
+/// How many requests each kind of [`Injection`] hit (explicit and random faults alike), so a
+/// campaign driving a fake's own faults can report them by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct InjectedCounts {
+    /// [`Injection::RateLimited`].
+    pub rate_limited: u64,
+    /// [`Injection::ServerError`], every status.
+    pub server_errors: u64,
+    /// [`Injection::ConnectionReset`].
+    pub resets: u64,
+    /// [`Injection::MalformedBody`].
+    pub malformed: u64,
+    /// [`Injection::CommitThenDrop`].
+    pub commit_then_drop: u64,
+}
+
+impl InjectedCounts {
+    fn record(&mut self, injection: Injection) {
+        let count = match injection {
+            Injection::RateLimited { .. } => &mut self.rate_limited,
+            Injection::ServerError { .. } => &mut self.server_errors,
+            Injection::ConnectionReset => &mut self.resets,
+            Injection::MalformedBody => &mut self.malformed,
+            Injection::CommitThenDrop => &mut self.commit_then_drop,
+        };
+        *count += 1;
+    }
+}
+
 /// The fault decision for one request: how long to wait first, and what to inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Decision {
@@ -199,6 +229,7 @@ struct Table<O> {
     faults: Vec<ActiveFault<O>>,
     random: Option<RandomMode>,
     injected: u64,
+    by_kind: InjectedCounts,
 }
 
 /// The faults set on one fake: explicit switches, each aimed at an operation class with a
@@ -241,6 +272,7 @@ impl<O: OperationClass> Faults<O> {
                 faults: Vec::new(),
                 random: None,
                 injected: 0,
+                by_kind: InjectedCounts::default(),
             })),
         }
     }
@@ -304,6 +336,11 @@ impl<O: OperationClass> Faults<O> {
         self.lock().injected
     }
 
+    /// [`Faults::injected_count`] by kind of injection.
+    pub fn injected_counts(&self) -> InjectedCounts {
+        self.lock().by_kind
+    }
+
     /// Decides what happens to one request classified as `op`, using up one hit of the fault
     /// that applies. Faults that replace the request win over commit-then-drop, then the
     /// first set wins; latency always adds up. The random mode only applies when no explicit
@@ -354,8 +391,9 @@ impl<O: OperationClass> Faults<O> {
                 FaultKind::CommitThenDrop => injection = Some(Injection::CommitThenDrop),
             }
         }
-        if injection.is_some() {
+        if let Some(injection) = injection {
             table.injected += 1;
+            table.by_kind.record(injection);
         }
         Decision { delay, injection }
     }
@@ -402,6 +440,12 @@ mod tests {
         assert_eq!(faults.take(Some(Op::Create)).injection, server_error);
         assert_eq!(faults.take(Some(Op::Create)), Decision::default());
         assert_eq!(faults.injected_count(), 3);
+        let counts = faults.injected_counts();
+        assert_eq!((counts.server_errors, counts.resets), (2, 1));
+        assert_eq!(
+            counts.rate_limited + counts.malformed + counts.commit_then_drop,
+            0
+        );
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub(crate) mod server;
 
 pub use auth::Auth;
 pub use capacity::Capacity;
-pub use fault::{Decision, Fault, FaultKind, Faults, Injection, OperationClass};
+pub use fault::{Decision, Fault, FaultKind, Faults, InjectedCounts, Injection, OperationClass};
 pub use lifecycle::Timeline;
 pub use rate::{RateLimit, TokenBucket, take_all};
 pub use server::{Exports, FakeServer, RequestLog, RestApi};
