@@ -543,15 +543,17 @@ impl NebiusClient {
         {
             Ok(group) => group,
             Err(Failed { error, made }) => {
+                // The name is this create's alone, so whatever holds it was made here: looked
+                // up whatever the failure said, as an attempt before the last may have been
+                // carried out with a refusal answered after it.
                 let made = match made {
                     Some(group) => Some(group),
-                    None if may_have_made(&error) => {
+                    None => {
                         self.lost_create("security group", &name, || {
                             api.security_group_id_by_name(&region.project_id, &name)
                         })
                         .await
                     }
-                    None => None,
                 };
                 if let Some(group) = made {
                     self.undo(&[Undo::Group(group)]).await;
@@ -1048,15 +1050,15 @@ impl CloudClient for NebiusClient {
         let disk = match disk {
             Ok(id) => id,
             Err(Failed { error, made: disk }) => {
+                // Looked up by its name whatever the failure said, as for the group.
                 let disk = match disk {
                     Some(disk) => Some(disk),
-                    None if may_have_made(&error) => {
+                    None => {
                         self.lost_create("boot disk", &disk_name, || {
                             api.disk_id_by_name(&region.project_id, &disk_name)
                         })
                         .await
                     }
-                    None => None,
                 };
                 made.extend(disk.map(Undo::Disk));
                 self.undo(&made).await;
