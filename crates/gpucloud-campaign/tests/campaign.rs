@@ -3,26 +3,13 @@
 
 use std::time::Duration;
 
-use gpucloud_campaign::{CampaignOptions, Report, run, targets};
+use gpucloud_campaign::{CampaignOptions, run, targets};
 use gpucloud_fakes::proxy::ProxyFault;
 
 /// Seeds run in CI; `cargo run --release -p gpucloud-campaign --example campaign` runs more.
 const SEEDS: [u64; 3] = [1, 2, 3];
 /// Operations per seed.
 const OPS: u64 = 150;
-
-/// The kind of stray a Nebius run can still leave: under load, a security group of a create
-/// that failed is sometimes left (the open finding in the crate README). It is printed with
-/// the report; every other count, Nebius's stray disks included, must be zero.
-const NEBIUS_OPEN_FINDING: (&str, &str) = ("nebius", "security groups");
-
-fn keeps_the_promise(report: &Report) -> bool {
-    let mut held = report.clone();
-    if report.provider == NEBIUS_OPEN_FINDING.0 {
-        held.strays.remove(NEBIUS_OPEN_FINDING.1);
-    }
-    held.is_clean()
-}
 
 async fn campaign(faults: &[ProxyFault]) {
     let mut failures = Vec::new();
@@ -39,7 +26,7 @@ async fn campaign(faults: &[ProxyFault]) {
             println!("{report}");
             assert!(report.ops > 0, "no operation ran: {report}");
             assert!(report.faults.total() > 0, "no fault was injected: {report}");
-            if !keeps_the_promise(&report) {
+            if !report.is_clean() {
                 failures.push(format!("{report}\n  {}", report.findings.join("\n  ")));
             }
         }
