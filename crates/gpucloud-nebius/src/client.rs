@@ -330,8 +330,6 @@ fn region_info(name: &str) -> (String, &'static str) {
     (description.to_owned(), country)
 }
 
-/// The name of a resource made for one instance: `<prefix>-<host label>-<8 hex>`, within the
-/// 2–255 characters security groups allow.
 /// Attempts of one cleanup step (a delete and the wait for it, or the read that settles a
 /// create). Each call is already retried by the API's driver; a step whose calls all met
 /// transient failures is made again because nothing else would remove what it leaves:
@@ -341,16 +339,20 @@ const CLEANUP_ATTEMPTS: u32 = 3;
 
 /// True when a cleanup step that failed this way may succeed if made again: a failure of the
 /// service or the transport, or throttling, also once the driver's own attempts are used up.
+/// `CANCELLED` counts as the transport's: a cleanup step is never cancelled by its caller
+/// while it runs, and tonic reports a call on a connection that closed under it (another
+/// call's lost answer closes the shared HTTP/2 connection) as cancelled.
 fn cleanup_may_retry(error: &CloudError) -> bool {
-    error.retry() != Retry::Never
-        && matches!(
-            error.kind(),
-            ErrorKind::Internal
-                | ErrorKind::Unavailable
-                | ErrorKind::Timeout
-                | ErrorKind::Decode
-                | ErrorKind::RateLimited
-        )
+    error.kind() == ErrorKind::Cancelled
+        || (error.retry() != Retry::Never
+            && matches!(
+                error.kind(),
+                ErrorKind::Internal
+                    | ErrorKind::Unavailable
+                    | ErrorKind::Timeout
+                    | ErrorKind::Decode
+                    | ErrorKind::RateLimited
+            ))
 }
 
 /// True when a create that failed this way may have made its resource: its outcome is
@@ -360,6 +362,8 @@ fn may_have_made(error: &CloudError) -> bool {
     error.outcome_unknown() || error.retry() == Retry::Exhausted
 }
 
+/// The name of a resource made for one instance: `<prefix>-<host label>-<8 hex>`, within the
+/// 2–255 characters security groups allow.
 fn resource_name(prefix: &str, hostname: &str) -> String {
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let host: String = hostname.chars().take(48).collect();
@@ -1473,6 +1477,26 @@ mod tests {
         same.reuse_discovery(saved);
         assert_eq!(same.discovery().as_deref(), Some(saved));
         assert!(!same.discovery().unwrap().contains("iam-secret"));
+    }
+
+    #[test]
+    fn a_cleanup_step_cut_by_a_closed_connection_is_made_again() {
+        // tonic's answer for a call whose HTTP/2 connection closed under it.
+        let cut = CloudError::provider(
+            PROVIDER_ID,
+            "delete_disk",
+            ErrorKind::Cancelled,
+            "operation was canceled",
+        );
+        assert_eq!(cut.retry(), Retry::Never);
+        assert!(cleanup_may_retry(&cut));
+        let refused = CloudError::provider(
+            PROVIDER_ID,
+            "delete_disk",
+            ErrorKind::PermissionDenied,
+            "denied",
+        );
+        assert!(!cleanup_may_retry(&refused));
     }
 
     #[test]
