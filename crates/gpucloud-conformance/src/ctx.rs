@@ -202,19 +202,19 @@ impl Ctx {
         let key = self.key()?;
         let features = self.client.create_features();
         let mut attrs = CreateInstanceAttrs {
-            location: chosen.location.clone(),
+            location: chosen.location.as_str().to_owned(),
             // A space and a `#`, so the hostname check sees the core DNS-label rule at work.
             name: format!("{} #{}", self.options.name_prefix, self.run_id),
             ref_id: self.new_ref_id(),
             public_key: key.public_openssh().to_owned(),
-            instance_type: chosen.type_name.clone(),
+            instance_type: chosen.type_name.as_str().to_owned(),
             ..CreateInstanceAttrs::default()
         };
         if features.sub_location {
             let zone = if chosen.sub_location.is_empty() {
                 chosen.available_azs.first().cloned().unwrap_or_default()
             } else {
-                chosen.sub_location.clone()
+                chosen.sub_location.as_str().to_owned()
             };
             attrs.sub_location = zone;
         }

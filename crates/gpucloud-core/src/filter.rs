@@ -55,10 +55,19 @@ impl<T: PartialEq> IncludeExclude<T> {
 
     /// True when `value` passes.
     pub fn matches(&self, value: &T) -> bool {
+        self.matches_as(value)
+    }
+
+    /// True when `value`, of any type the listed values compare with, passes: a
+    /// [`CloudFilter`] of `String`s tests a catalog entry's `CompactString` cloud.
+    pub fn matches_as<Q: ?Sized>(&self, value: &Q) -> bool
+    where
+        T: PartialEq<Q>,
+    {
         self.include
             .as_ref()
-            .is_none_or(|list| list.contains(value))
-            && !self.exclude.contains(value)
+            .is_none_or(|list| list.iter().any(|v| v == value))
+            && !self.exclude.iter().any(|v| v == value)
     }
 }
 
@@ -89,7 +98,8 @@ impl GetInstanceTypeArgs {
     /// True when `it` passes every filter.
     pub fn matches(&self, it: &InstanceType) -> bool {
         self.locations.matches(&it.location)
-            && (self.instance_types.is_empty() || self.instance_types.contains(&it.type_name))
+            && (self.instance_types.is_empty()
+                || self.instance_types.iter().any(|n| *n == it.type_name))
             && self
                 .gpu_manufacturer_filter
                 .as_ref()
@@ -97,7 +107,7 @@ impl GetInstanceTypeArgs {
             && self
                 .cloud_filter
                 .as_ref()
-                .is_none_or(|f| f.matches(&it.cloud))
+                .is_none_or(|f| f.matches_as(&it.cloud))
             && self.architecture_filter.as_ref().is_none_or(|f| {
                 if it.supported_architectures.is_empty() {
                     f.matches(&Architecture::Unknown)

@@ -163,10 +163,10 @@ mod tests {
             type_name in "[A-Za-z0-9_.-]{1,30}",
         ) {
             let catalog = InstanceType {
-                location: location.clone(),
+                location: location.as_str().into(),
                 available_azs: zone.clone().into_iter().collect(),
-                sub_location: zone.clone().unwrap_or_default(),
-                type_name: type_name.clone(),
+                sub_location: zone.clone().unwrap_or_default().into(),
+                type_name: type_name.as_str().into(),
                 ..InstanceType::default()
             };
             let instance = Instance {

@@ -31,6 +31,11 @@ pub use client::{
     MaintainKubernetes, MaintainVpc, ModifyFirewall, OptionalCapability, RebootInstance,
     ResizeInstanceVolume, StopStartInstance,
 };
+/// The string type of the catalog's short, repeated values (locations, type names, providers,
+/// GPU models, currencies): a `String` that keeps up to 24 bytes inline, so a catalog of
+/// thousands of entries does not allocate once per field; it derefs to `str` and converts
+/// from and to `String`.
+pub use compact_str::CompactString;
 pub use enums::{
     ApiType, Architecture, Capability, ClusterStatus, LifecycleStatus, Manufacturer,
     NodeGroupStatus, Protocol, SubnetType, VpcStatus,

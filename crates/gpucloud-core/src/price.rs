@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -12,8 +13,8 @@ use serde::{Deserialize, Serialize};
 pub struct Price {
     /// The amount per hour, in major units (dollars, not cents).
     pub amount: Decimal,
-    /// ISO-4217 code, upper case.
-    pub currency: String,
+    /// ISO-4217 code, upper case (inline: a catalog holds one per entry).
+    pub currency: CompactString,
 }
 
 /// A price that could not be built.
@@ -50,7 +51,7 @@ impl Price {
         check_currency(currency)?;
         Ok(Self {
             amount,
-            currency: currency.to_owned(),
+            currency: CompactString::from(currency),
         })
     }
 
@@ -68,7 +69,7 @@ impl Price {
         check_currency(currency)?;
         Ok(Self {
             amount: Decimal::new(minor, minor_digits(currency)),
-            currency: currency.to_owned(),
+            currency: CompactString::from(currency),
         })
     }
 
@@ -76,7 +77,7 @@ impl Price {
     pub fn usd_cents(cents: i64) -> Self {
         Self {
             amount: Decimal::new(cents, 2),
-            currency: "USD".to_owned(),
+            currency: CompactString::const_new("USD"),
         }
     }
 

@@ -255,7 +255,7 @@ fn facts_from_model(model: &str) -> GpuFacts {
     if names.len() > 1 && is_chip(names[0]) {
         names.remove(0);
     }
-    facts.name = normalize_gpu_name(&names.join(" "));
+    facts.name = normalize_gpu_name(&names.join(" ")).into();
     facts
 }
 
@@ -264,7 +264,10 @@ fn facts_from_type_name(type_name: &str) -> GpuFacts {
     let base = type_name.split('.').next().unwrap_or("");
     let mut tokens = base.split(['-', '_']).filter(|t| !t.is_empty());
     let mut facts = GpuFacts {
-        name: tokens.next().map(normalize_gpu_name).unwrap_or_default(),
+        name: tokens
+            .next()
+            .map(|t| normalize_gpu_name(t).into())
+            .unwrap_or_default(),
         ..GpuFacts::default()
     };
     for token in tokens {
@@ -342,11 +345,11 @@ pub(crate) fn gpu(t: &wire::InstanceType) -> Option<Gpu> {
     Some(Gpu {
         count,
         memory_bytes: memory_gb.map_or(Bytes::ZERO, |gb| Bytes::new(gb, BytesUnit::GB)),
-        memory_details: memory_technology(&name, memory_gb, &form_factor).to_owned(),
-        gpu_type: format!("{name}.{form_factor}"),
-        network_details: form_factor,
+        memory_details: memory_technology(&name, memory_gb, &form_factor).into(),
+        gpu_type: format!("{name}.{form_factor}").into(),
+        network_details: form_factor.into(),
         manufacturer,
-        name,
+        name: name.into(),
     })
 }
 
@@ -385,19 +388,19 @@ pub(crate) fn instance_types(
             };
             let gpu = gpu(t);
             let mut entry = InstanceType {
-                location: region.to_owned(),
-                type_name: t.name.clone(),
+                location: region.into(),
+                type_name: t.name.as_str().into(),
                 supported_architectures: vec![architecture(gpu.as_ref())],
                 supported_gpus: gpu.into_iter().collect(),
-                supported_usage_classes: vec!["on-demand".to_owned()],
+                supported_usage_classes: vec!["on-demand".into()],
                 memory_bytes,
                 vcpu: u32::try_from(t.cpu.max(0)).unwrap_or(u32::MAX),
                 stoppable: true,
                 rebootable: false,
                 is_available: capacity.iter().any(|c| c.name == t.name && c.capacity > 0),
                 base_price: price(&t.name),
-                provider: PROVIDER.to_owned(),
-                cloud: PROVIDER.to_owned(),
+                provider: PROVIDER.into(),
+                cloud: PROVIDER.into(),
                 can_modify_firewall_rules: false,
                 ..InstanceType::default()
             };

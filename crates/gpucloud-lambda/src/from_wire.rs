@@ -199,7 +199,7 @@ fn parse_gpu_description(text: &str) -> GpuDescription {
         }
     }
     GpuDescription {
-        name: normalize_gpu_name(model),
+        name: normalize_gpu_name(model).into(),
         vram_gb,
         form_factor,
     }
@@ -263,11 +263,11 @@ pub(crate) fn gpu(t: &wire::InstanceType) -> Option<Gpu> {
         memory_bytes: parsed
             .vram_gb
             .map_or(Bytes::ZERO, |gb| Bytes::new(gb, BytesUnit::GB)),
-        memory_details,
-        gpu_type: format!("{}.{}", parsed.name, form_factor),
-        network_details: form_factor,
+        memory_details: memory_details.into(),
+        gpu_type: format!("{}.{}", parsed.name, form_factor).into(),
+        network_details: form_factor.into(),
         manufacturer: Manufacturer::Nvidia,
-        name: parsed.name,
+        name: parsed.name.into(),
     })
 }
 
@@ -319,7 +319,7 @@ pub(crate) fn instance_types(
         let gpu = gpu(t);
         let arch = architecture(gpu.as_ref());
         let template = InstanceType {
-            type_name: name.to_owned(),
+            type_name: name.into(),
             supported_gpus: gpu.into_iter().collect(),
             supported_storage: t
                 .specs
@@ -327,12 +327,12 @@ pub(crate) fn instance_types(
                 .map(|g| Storage {
                     count: 1,
                     size_bytes: Bytes::new(clamp_i64(g), BytesUnit::GiB),
-                    storage_type: "ssd".to_owned(),
+                    storage_type: "ssd".into(),
                     ..Storage::default()
                 })
                 .into_iter()
                 .collect(),
-            supported_usage_classes: vec!["on-demand".to_owned()],
+            supported_usage_classes: vec!["on-demand".into()],
             memory_bytes: t
                 .specs
                 .memory_gib
@@ -344,14 +344,14 @@ pub(crate) fn instance_types(
             base_price: t
                 .price_cents_per_hour
                 .map(|c| Price::usd_cents(clamp_i64(c))),
-            provider: PROVIDER_ID.to_owned(),
-            cloud: PROVIDER_ID.to_owned(),
+            provider: PROVIDER_ID.into(),
+            cloud: PROVIDER_ID.into(),
             can_modify_firewall_rules: true,
             ..InstanceType::default()
         };
         for region in &all_regions {
             let mut entry = template.clone();
-            (*region).clone_into(&mut entry.location);
+            entry.location = (*region).into();
             entry.is_available = item
                 .regions_with_capacity_available
                 .iter()

@@ -106,12 +106,12 @@ pub(crate) fn locations() -> Vec<Location> {
 /// The catalog entry of `shape` on `machine`.
 pub(crate) fn instance_type(shape: &Shape, machine: &Machine) -> InstanceType {
     let mut it = InstanceType {
-        location: LOCATION.to_owned(),
-        type_name: shape.name.to_owned(),
+        location: LOCATION.into(),
+        type_name: shape.name.into(),
         supported_gpus: Vec::new(),
         supported_storage: Vec::new(),
         elastic_root_volume: false,
-        supported_usage_classes: vec!["on-demand".to_owned()],
+        supported_usage_classes: vec!["on-demand".into()],
         memory_bytes: Bytes::new(i64::from(shape.memory_gib), BytesUnit::GiB),
         maximum_network_interfaces: 1,
         network_performance: "local bridge".to_owned(),
@@ -125,8 +125,8 @@ pub(crate) fn instance_type(shape: &Shape, machine: &Machine) -> InstanceType {
         base_price: Price::zero("USD").ok(),
         is_container: true,
         estimated_deploy_time: Some(Duration::from_secs(1)),
-        provider: PROVIDER_ID.to_owned(),
-        cloud: PROVIDER_ID.to_owned(),
+        provider: PROVIDER_ID.into(),
+        cloud: PROVIDER_ID.into(),
         can_modify_firewall_rules: true,
         ..InstanceType::default()
     };

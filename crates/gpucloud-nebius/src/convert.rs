@@ -198,20 +198,20 @@ pub(crate) fn instance_types(
                     vec![Gpu {
                         count: gpus,
                         memory_bytes: Bytes::new(vram, BytesUnit::GB),
-                        memory_details: g.memory.to_owned(),
-                        network_details: g.form_factor.to_owned(),
+                        memory_details: g.memory.into(),
+                        network_details: g.form_factor.into(),
                         manufacturer: Manufacturer::Nvidia,
-                        name: g.name.to_owned(),
-                        gpu_type: g.name.to_owned(),
+                        name: g.name.into(),
+                        gpu_type: g.name.into(),
                     }]
                 }
                 _ => Vec::new(),
             };
             let architecture = gpu.map_or(Architecture::X86_64, |g| g.architecture);
             let mut it = InstanceType {
-                location: region.to_owned(),
+                location: region.into(),
                 base_price: price(&type_name),
-                type_name,
+                type_name: type_name.into(),
                 supported_gpus,
                 vcpu: u32::try_from(resources.vcpu_count).unwrap_or(0),
                 memory_bytes: Bytes::new(i64::from(resources.memory_gibibytes), BytesUnit::GiB),
@@ -227,8 +227,8 @@ pub(crate) fn instance_types(
                 rebootable: false,
                 can_modify_firewall_rules: true,
                 is_available: allowances.fits(platform, resources, region),
-                provider: PROVIDER_ID.to_owned(),
-                cloud: PROVIDER_ID.to_owned(),
+                provider: PROVIDER_ID.into(),
+                cloud: PROVIDER_ID.into(),
                 ..InstanceType::default()
             };
             it.id = it.generic_id();

@@ -14,9 +14,9 @@ use gpucloud_core::hostname::{instance_hostname, is_dns_label};
 use gpucloud_core::sshkey::PublicKey;
 use gpucloud_core::text::hex;
 use gpucloud_core::{
-    Architecture, Bookkeeping, Bytes, BytesUnit, CloudError, Gpu, Instance, InstanceId,
-    InstanceType, InstanceTypeId, LifecycleStatus, Location, Manufacturer, PortMapping, Price,
-    Result, Status, Storage, Tags,
+    Architecture, Bookkeeping, Bytes, BytesUnit, CloudError, CompactString, Gpu, Instance,
+    InstanceId, InstanceType, InstanceTypeId, LifecycleStatus, Location, Manufacturer, PortMapping,
+    Price, Result, Status, Storage, Tags,
 };
 use sha2::Digest as _;
 
@@ -128,15 +128,32 @@ pub(crate) fn type_name(cloud: &str, shade_type: &str) -> String {
 /// `parts` joined by `_`, in one allocation of the exact size (the catalog builds two such
 /// strings per entry, so no formatting machinery).
 fn joined(parts: &[&str]) -> String {
-    let len = parts.iter().map(|p| p.len()).sum::<usize>() + parts.len().saturating_sub(1);
-    let mut out = String::with_capacity(len);
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            out.push('_');
-        }
-        out.push_str(part);
-    }
+    let mut out = String::with_capacity(joined_len(parts));
+    push_joined(&mut out, parts);
     out
+}
+
+/// [`type_name`] as the catalog keeps it: inline when short, as most are.
+fn compact_type_name(cloud: &str, shade_type: &str) -> CompactString {
+    let parts = [cloud, shade_type];
+    let mut out = CompactString::with_capacity(joined_len(&parts));
+    push_joined(&mut out, &parts);
+    out
+}
+
+fn joined_len(parts: &[&str]) -> usize {
+    parts.iter().map(|p| p.len()).sum::<usize>() + parts.len().saturating_sub(1)
+}
+
+fn push_joined(out: &mut impl std::fmt::Write, parts: &[&str]) {
+    for (i, part) in parts.iter().enumerate() {
+        // Writing to a string cannot fail.
+        let _ = if i > 0 {
+            out.write_char('_').and_then(|()| out.write_str(part))
+        } else {
+            out.write_str(part)
+        };
+    }
 }
 
 /// `<cloud>_<shade type>` split at the first `_` (cloud names have none; shade types may,
@@ -161,14 +178,14 @@ fn non_negative(n: i64) -> u32 {
 /// catalog call, so it is normalised once. Bounded: past [`GpuNames::MAX`] models (an answer
 /// no real catalog gives) names are normalised without being kept.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct GpuNames(Vec<(String, String)>);
+pub(crate) struct GpuNames(Vec<(String, CompactString)>);
 
 impl GpuNames {
     /// The most models kept.
     const MAX: usize = 128;
 
     /// The normalised name of `model`.
-    fn of(&mut self, model: &str) -> String {
+    fn of(&mut self, model: &str) -> CompactString {
         if let Some((_, name)) = self.0.iter().find(|(m, _)| m == model) {
             return name.clone();
         }
@@ -207,9 +224,9 @@ pub(crate) fn gpu(c: &wire::OfferConfiguration<'_>, names: &mut GpuNames) -> Opt
         Cow::Borrowed(raw)
     };
     let network_details = match (interconnect.as_ref(), c.nvlink) {
-        ("", true) => "NVLink".to_owned(),
+        ("", true) => CompactString::const_new("NVLink"),
         (i, true) if !i.contains("SXM") => joined_nvlink(i),
-        (i, _) => i.to_owned(),
+        (i, _) => CompactString::from(i),
     };
     let manufacturer = if c.gpu_manufacturer.eq_ignore_ascii_case("nvidia") {
         Manufacturer::Nvidia
@@ -223,8 +240,8 @@ pub(crate) fn gpu(c: &wire::OfferConfiguration<'_>, names: &mut GpuNames) -> Opt
         } else {
             Bytes::ZERO
         },
-        memory_details: String::new(),
-        gpu_type: c.gpu_type.as_str().to_owned(),
+        memory_details: CompactString::default(),
+        gpu_type: CompactString::from(c.gpu_type.as_str()),
         network_details,
         manufacturer,
         name,
@@ -232,8 +249,8 @@ pub(crate) fn gpu(c: &wire::OfferConfiguration<'_>, names: &mut GpuNames) -> Opt
 }
 
 /// `<interconnect>, NVLink`.
-fn joined_nvlink(interconnect: &str) -> String {
-    let mut out = String::with_capacity(interconnect.len() + 8);
+fn joined_nvlink(interconnect: &str) -> CompactString {
+    let mut out = CompactString::with_capacity(interconnect.len() + 8);
     out.push_str(interconnect);
     out.push_str(", NVLink");
     out
@@ -306,20 +323,20 @@ impl Catalog {
         self.entries.reserve(t.availability.len());
         let c = &t.configuration;
         let mut template = InstanceType {
-            type_name: type_name(cloud, shade),
+            type_name: compact_type_name(cloud, shade),
             supported_architectures: vec![architecture(gpu.as_ref())],
             supported_gpus: gpu.into_iter().collect(),
             supported_storage: if c.storage_in_gb > 0 {
                 vec![Storage {
                     count: 1,
                     size_bytes: Bytes::new(c.storage_in_gb, BytesUnit::GB),
-                    storage_type: "ssd".to_owned(),
+                    storage_type: CompactString::const_new("ssd"),
                     ..Storage::default()
                 }]
             } else {
                 Vec::new()
             },
-            supported_usage_classes: vec!["on-demand".to_owned()],
+            supported_usage_classes: vec![CompactString::const_new("on-demand")],
             memory_bytes: Bytes::new(c.memory_in_gb.max(0), BytesUnit::GB),
             vcpu: non_negative(c.vcpus),
             stoppable: false,
@@ -327,8 +344,8 @@ impl Catalog {
             base_price: t.hourly_price.filter(|p| *p >= 0).map(Price::usd_cents),
             is_container: t.deployment_type.as_str() == "container",
             estimated_deploy_time: boot_estimate(t.boot_time),
-            provider: PROVIDER.to_owned(),
-            cloud: cloud_name(cloud).to_owned(),
+            provider: CompactString::const_new(PROVIDER),
+            cloud: CompactString::from(cloud_name(cloud)),
             can_modify_firewall_rules: false,
             ..InstanceType::default()
         };
@@ -351,7 +368,7 @@ impl Catalog {
                     std::mem::take(&mut template)
                 };
                 entry.id = type_id(cloud, shade, region);
-                region.clone_into(&mut entry.sub_location);
+                entry.sub_location = CompactString::from(region);
                 entry.is_available = next.available;
                 self.entries.push(entry);
             }

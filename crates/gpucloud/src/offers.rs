@@ -116,22 +116,22 @@ impl Offer {
             .filter(|g| g.count > 0)
             .max_by_key(|g| g.count)
             .map(|g| OfferGpu {
-                model: normalize_gpu_name(&g.name),
+                model: normalize_gpu_name(&g.name).into(),
                 count: entry.gpu_count(),
                 vram: g.memory_bytes,
-                interconnect: g.network_details.clone(),
+                interconnect: g.network_details.as_str().to_owned(),
             });
         let cloud = if entry.cloud == entry.provider {
             String::new()
         } else {
-            entry.cloud.clone()
+            entry.cloud.as_str().to_owned()
         };
         Self {
             provider: provider.to_owned(),
             cloud,
-            location: entry.location.clone(),
-            sub_location: entry.sub_location.clone(),
-            instance_type: entry.type_name.clone(),
+            location: entry.location.as_str().to_owned(),
+            sub_location: entry.sub_location.as_str().to_owned(),
+            instance_type: entry.type_name.as_str().to_owned(),
             instance_type_id: entry.id.clone(),
             gpu,
             vcpus: entry.vcpu,
@@ -182,7 +182,10 @@ impl FromStr for GpuRequest {
                 format!("{s:?}: name a GPU model, as in H100 or H100:8"),
             ));
         }
-        Ok(Self { model, count })
+        Ok(Self {
+            model: model.into(),
+            count,
+        })
     }
 }
 
@@ -535,21 +538,21 @@ mod tests {
         usd: Option<&str>,
     ) -> InstanceType {
         let mut t = InstanceType {
-            location: location.to_owned(),
-            type_name: name.to_owned(),
+            location: location.into(),
+            type_name: name.into(),
             supported_gpus: vec![Gpu {
                 count: gpus,
                 memory_bytes: Bytes::new(80, gpucloud_core::BytesUnit::GB),
-                network_details: "SXM5".to_owned(),
+                network_details: "SXM5".into(),
                 manufacturer: Manufacturer::Nvidia,
-                name: "H100".to_owned(),
+                name: "H100".into(),
                 ..Gpu::default()
             }],
             vcpu: 26 * gpus,
             supported_architectures: vec![Architecture::X86_64],
             is_available: true,
             base_price: usd.map(|p| Price::parse(p, "USD").expect("a price")),
-            provider: provider.to_owned(),
+            provider: provider.into(),
             ..InstanceType::default()
         };
         t.id = t.generic_id();

@@ -222,7 +222,7 @@ async fn resolve_location(
         "Using location {} (the first where {instance_type} is available).",
         chosen.location
     ));
-    Ok(chosen.location.clone())
+    Ok(chosen.location.as_str().to_owned())
 }
 
 async fn create(ctx: &Ctx, args: &CreateArgs) -> CliResult {

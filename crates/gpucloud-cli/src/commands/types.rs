@@ -77,17 +77,17 @@ pub async fn types(ctx: &Ctx, args: &TypesArgs) -> CliResult {
     ]);
     let mut table = new_table(header);
     for t in &types {
-        let mut row = vec![t.provider.clone()];
+        let mut row = vec![t.provider.as_str().to_owned()];
         if brokered {
             row.push(if t.cloud.is_empty() {
-                t.provider.clone()
+                t.provider.as_str().to_owned()
             } else {
-                t.cloud.clone()
+                t.cloud.as_str().to_owned()
             });
         }
         row.extend([
-            t.location.clone(),
-            t.type_name.clone(),
+            t.location.as_str().to_owned(),
+            t.type_name.as_str().to_owned(),
             gpus_text(t),
             t.vcpu.to_string(),
             if t.memory_bytes.is_zero() {

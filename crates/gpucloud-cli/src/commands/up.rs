@@ -66,8 +66,8 @@ pub async fn up(
     let attrs = CreateInstanceAttrs {
         name: name.map_or_else(|| "gpucloud-up".to_owned(), str::to_owned),
         ref_id: uuid::Uuid::new_v4().to_string(),
-        instance_type: offer.type_name.clone(),
-        location: offer.location.clone(),
+        instance_type: offer.type_name.as_str().to_owned(),
+        location: offer.location.as_str().to_owned(),
         public_key: key.public_key.clone(),
         ..CreateInstanceAttrs::default()
     };

@@ -415,7 +415,7 @@ pub(crate) async fn capabilities(ctx: Arc<Ctx>) -> Verdict {
     }
     let quota_type = if client.quota().is_ok() {
         match ctx.chosen_type().await {
-            Ok(chosen) => Some(chosen.type_name),
+            Ok(chosen) => Some(chosen.type_name.into_string()),
             Err(why) => {
                 f.note(format!("quota not probed: {why}"));
                 None

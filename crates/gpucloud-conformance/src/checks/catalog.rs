@@ -239,7 +239,7 @@ pub(crate) async fn instance_type_filters(ctx: Arc<Ctx>) -> Verdict {
 
     // By type name.
     let by_name = GetInstanceTypeArgs {
-        instance_types: vec![first.type_name.clone()],
+        instance_types: vec![first.type_name.as_str().to_owned()],
         ..Default::default()
     };
     match ctx.client.instance_types(&by_name).await {
@@ -349,7 +349,7 @@ pub(crate) async fn instance_types_by_location(ctx: Arc<Ctx>) -> Verdict {
         }
     };
     let location = if ctx.location.is_empty() {
-        all[0].location.clone()
+        all[0].location.as_str().to_owned()
     } else {
         ctx.location.clone()
     };

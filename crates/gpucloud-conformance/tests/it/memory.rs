@@ -355,7 +355,7 @@ impl CloudClient for MemoryClient {
             created_at: Some(jiff::Timestamp::now()),
             cloud_id: InstanceId::new(format!("mem-{n}")),
             public_ip: format!("192.0.2.{}", n % 250 + 1),
-            instance_type: it.type_name.clone(),
+            instance_type: it.type_name.as_str().to_owned(),
             instance_type_id: InstanceTypeId::generic(&location, None, &it.type_name),
             ssh_user: "ubuntu".into(),
             ssh_port: 22,

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::storage::Storage;
@@ -11,20 +12,24 @@ use crate::ids::InstanceTypeId;
 use crate::price::Price;
 
 /// One catalog entry: a type offered in one location (and zone).
+///
+/// The short values that repeat across a catalog (location, zone, type name, usage classes,
+/// provider, cloud, and the GPU's and storage's names) are [`CompactString`]s: inline up to 24
+/// bytes, so building a catalog of thousands of entries does not allocate once per field.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct InstanceType {
     /// Unique across all locations and stable across syncs.
     pub id: InstanceTypeId,
     /// Region.
-    pub location: String,
+    pub location: CompactString,
     /// Zones where it can be launched; the first one feeds the generic ID.
     pub available_azs: Vec<String>,
     /// Zone; equals `available_azs[0]` when both are set.
-    pub sub_location: String,
+    pub sub_location: CompactString,
     /// Provider-native type name, what `CreateInstanceAttrs::instance_type` takes.
     #[serde(rename = "type")]
-    pub type_name: String,
+    pub type_name: CompactString,
     /// GPUs: normally one entry whose `count` is the number per instance.
     pub supported_gpus: Vec<Gpu>,
     /// Storage.
@@ -32,7 +37,7 @@ pub struct InstanceType {
     /// The root volume size can be chosen.
     pub elastic_root_volume: bool,
     /// e.g. `on-demand`, `spot`.
-    pub supported_usage_classes: Vec<String>,
+    pub supported_usage_classes: Vec<CompactString>,
     /// RAM.
     pub memory_bytes: Bytes,
     /// Maximum network interfaces.
@@ -76,9 +81,9 @@ pub struct InstanceType {
     #[serde(with = "crate::model::duration_secs")]
     pub estimated_deploy_time: Option<Duration>,
     /// Who you call: the integration or broker.
-    pub provider: String,
+    pub provider: CompactString,
     /// Who hosts the hardware; equals `provider` for direct clouds.
-    pub cloud: String,
+    pub cloud: CompactString,
     /// Firewall rules of instances of this type can be changed after create.
     pub can_modify_firewall_rules: bool,
     /// Non-empty for reserved or private pools.
@@ -117,16 +122,16 @@ pub struct Gpu {
     /// VRAM per GPU, nominal decimal GB (`80 GB` for H100).
     pub memory_bytes: Bytes,
     /// `HBM3`, `GDDR6`, ... or empty.
-    pub memory_details: String,
+    pub memory_details: CompactString,
     /// Form factor or interconnect: `PCIe`, `SXM4`, `SXM5`, `SXM6`.
-    pub network_details: String,
+    pub network_details: CompactString,
     /// Manufacturer.
     pub manufacturer: Manufacturer,
     /// Base model, upper case, no vendor or memory suffix: `H100`, `A100`, `L40S`.
-    pub name: String,
+    pub name: CompactString,
     /// Optional richer identifier, e.g. `H100.SXM5`.
     #[serde(rename = "type")]
-    pub gpu_type: String,
+    pub gpu_type: CompactString,
 }
 
 /// A quota (v1 `Quota`).
@@ -167,9 +172,10 @@ pub struct GetInstanceTypeQuotasArgs {
 
 /// Normalizes a GPU model to v1's base name: upper case, without vendor prefix, `Tesla`,
 /// memory suffix or form factor (`NVIDIA H100 80GB SXM5` → `H100`, `a100_80gb` → `A100`).
-pub fn normalize_gpu_name(raw: &str) -> String {
+pub fn normalize_gpu_name(raw: &str) -> CompactString {
     let upper = raw.trim().to_ascii_uppercase().replace('_', " ");
-    let tokens: Vec<&str> = upper
+    let mut name = CompactString::default();
+    for token in upper
         .split_whitespace()
         .filter(|t| !matches!(*t, "NVIDIA" | "TESLA" | "AMD" | "INTEL" | "GEFORCE"))
         .filter(|t| !is_memory_token(t))
@@ -179,8 +185,13 @@ pub fn normalize_gpu_name(raw: &str) -> String {
                 "SXM" | "SXM2" | "SXM4" | "SXM5" | "SXM6" | "PCIE" | "NVL"
             )
         })
-        .collect();
-    tokens.join(" ")
+    {
+        if !name.is_empty() {
+            name.push(' ');
+        }
+        name.push_str(token);
+    }
+    name
 }
 
 fn is_memory_token(token: &str) -> bool {

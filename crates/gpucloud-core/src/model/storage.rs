@@ -1,5 +1,6 @@
 //! Storage offered by an instance type, and disks attached to instances (v1 §6.9).
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::bytes::Bytes;
@@ -16,7 +17,7 @@ pub struct Storage {
     pub size_bytes: Bytes,
     /// `ssd`, `nvme`, `network-ssd`, `ephemeral`, ...
     #[serde(rename = "type")]
-    pub storage_type: String,
+    pub storage_type: CompactString,
     /// Smallest selectable size (elastic disks).
     pub min_size_bytes: Option<Bytes>,
     /// Largest selectable size (elastic disks).
