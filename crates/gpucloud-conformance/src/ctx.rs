@@ -150,7 +150,7 @@ impl Ctx {
         if let Some(name) = &self.instance_type {
             let mut named: Vec<InstanceType> = types
                 .into_iter()
-                .filter(|it| &it.type_name == name)
+                .filter(|it| it.type_name == *name)
                 .collect();
             named.sort_by_key(|it| !it.is_available);
             return named.into_iter().next().ok_or_else(|| {
