@@ -158,12 +158,12 @@ mod tests {
         InstanceType {
             location: location.into(),
             type_name: name.into(),
-            supported_gpus: vec![Gpu {
+            supported_gpus: smallvec::smallvec![Gpu {
                 count: 1,
                 manufacturer: maker,
                 ..Gpu::default()
             }],
-            supported_architectures: arch.to_vec(),
+            supported_architectures: arch.into(),
             cloud: cloud.into(),
             ..InstanceType::default()
         }

@@ -69,6 +69,9 @@ pub use model::storage::{Disk, ResizeInstanceVolumeArgs, Storage};
 pub use price::{Price, PriceError};
 pub use provider::{Activation, Build, CredentialSource, ProviderDescriptor};
 pub use settings::{ProviderSettings, Setting, SettingKind, SettingSource, SettingSpec};
+/// The list type of a catalog entry's GPUs, storage, usage classes and architectures: nearly
+/// always one element, kept inline so an entry does not allocate for each list.
+pub use smallvec::{SmallVec, smallvec};
 pub use validate::{
     ValidCreate, ValidFirewallAdd, ValidFirewallRevoke, ValidTagUpdate, validate_and_create,
     validate_create, validate_firewall_add, validate_firewall_revoke, validate_tag_update,

@@ -390,9 +390,9 @@ pub(crate) fn instance_types(
             let mut entry = InstanceType {
                 location: region.into(),
                 type_name: t.name.as_str().into(),
-                supported_architectures: vec![architecture(gpu.as_ref())],
+                supported_architectures: [architecture(gpu.as_ref())].into(),
                 supported_gpus: gpu.into_iter().collect(),
-                supported_usage_classes: vec!["on-demand".into()],
+                supported_usage_classes: ["on-demand".into()].into(),
                 memory_bytes,
                 vcpu: u32::try_from(t.cpu.max(0)).unwrap_or(u32::MAX),
                 stoppable: true,
@@ -613,12 +613,18 @@ mod tests {
         assert!(h100.is_available);
         assert_eq!(h100.base_price, Some(priced));
         assert_eq!(h100.gpu_count(), 8);
-        assert_eq!(h100.supported_architectures, [Architecture::X86_64]);
+        assert_eq!(
+            h100.supported_architectures.as_slice(),
+            [Architecture::X86_64]
+        );
         assert!(h100.stoppable && !h100.rebootable && !h100.can_modify_firewall_rules);
         assert!(!entries[1].is_available, "zero capacity");
         assert_eq!(entries[1].base_price, None, "no price is invented");
         assert!(!entries[2].is_available, "absent from /capacity");
-        assert_eq!(entries[2].supported_architectures, [Architecture::Arm64]);
+        assert_eq!(
+            entries[2].supported_architectures.as_slice(),
+            [Architecture::Arm64]
+        );
     }
 
     #[test]

@@ -332,13 +332,13 @@ pub(crate) fn instance_types(
                 })
                 .into_iter()
                 .collect(),
-            supported_usage_classes: vec!["on-demand".into()],
+            supported_usage_classes: ["on-demand".into()].into(),
             memory_bytes: t
                 .specs
                 .memory_gib
                 .map_or(Bytes::ZERO, |g| Bytes::new(clamp_i64(g), BytesUnit::GiB)),
             vcpu: t.specs.vcpus.map_or(0, clamp_u32),
-            supported_architectures: vec![arch],
+            supported_architectures: [arch].into(),
             stoppable: false,
             rebootable: true,
             base_price: t
@@ -589,8 +589,8 @@ mod tests {
                 );
                 assert_eq!(it.supported_storage[0].storage_type, "ssd");
                 assert_eq!(
-                    it.supported_architectures,
-                    vec![Architecture::parse_lenient(t.architecture)],
+                    it.supported_architectures.as_slice(),
+                    [Architecture::parse_lenient(t.architecture)],
                     "{name}"
                 );
                 assert_eq!(it.provider, PROVIDER_ID);

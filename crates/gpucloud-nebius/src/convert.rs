@@ -212,10 +212,10 @@ pub(crate) fn instance_types(
                 location: region.into(),
                 base_price: price(&type_name),
                 type_name: type_name.into(),
-                supported_gpus,
+                supported_gpus: supported_gpus.into(),
                 vcpu: u32::try_from(resources.vcpu_count).unwrap_or(0),
                 memory_bytes: Bytes::new(i64::from(resources.memory_gibibytes), BytesUnit::GiB),
-                supported_architectures: vec![architecture],
+                supported_architectures: [architecture].into(),
                 // GPU clustering is Nebius's InfiniBand fabric between instances.
                 network_performance: if preset.allow_gpu_clustering {
                     "InfiniBand".to_owned()

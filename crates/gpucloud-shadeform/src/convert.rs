@@ -16,7 +16,7 @@ use gpucloud_core::text::hex;
 use gpucloud_core::{
     Architecture, Bookkeeping, Bytes, BytesUnit, CloudError, CompactString, Gpu, Instance,
     InstanceId, InstanceType, InstanceTypeId, LifecycleStatus, Location, Manufacturer, PortMapping,
-    Price, Result, Status, Storage, Tags,
+    Price, Result, SmallVec, Status, Storage, Tags,
 };
 use sha2::Digest as _;
 
@@ -324,19 +324,20 @@ impl Catalog {
         let c = &t.configuration;
         let mut template = InstanceType {
             type_name: compact_type_name(cloud, shade),
-            supported_architectures: vec![architecture(gpu.as_ref())],
+            supported_architectures: [architecture(gpu.as_ref())].into(),
             supported_gpus: gpu.into_iter().collect(),
             supported_storage: if c.storage_in_gb > 0 {
-                vec![Storage {
+                [Storage {
                     count: 1,
                     size_bytes: Bytes::new(c.storage_in_gb, BytesUnit::GB),
                     storage_type: CompactString::const_new("ssd"),
                     ..Storage::default()
                 }]
+                .into()
             } else {
-                Vec::new()
+                SmallVec::new()
             },
-            supported_usage_classes: vec![CompactString::const_new("on-demand")],
+            supported_usage_classes: [CompactString::const_new("on-demand")].into(),
             memory_bytes: Bytes::new(c.memory_in_gb.max(0), BytesUnit::GB),
             vcpu: non_negative(c.vcpus),
             stoppable: false,

@@ -136,7 +136,7 @@ impl Offer {
             gpu,
             vcpus: entry.vcpu,
             memory: entry.memory_bytes,
-            architectures: entry.supported_architectures.clone(),
+            architectures: entry.supported_architectures.to_vec(),
             price_per_hour: entry.base_price.clone(),
             price_per_gpu_hour: entry.price_per_gpu(),
             spot: entry.preemptible,
@@ -540,7 +540,7 @@ mod tests {
         let mut t = InstanceType {
             location: location.into(),
             type_name: name.into(),
-            supported_gpus: vec![Gpu {
+            supported_gpus: gpucloud_core::smallvec![Gpu {
                 count: gpus,
                 memory_bytes: Bytes::new(80, gpucloud_core::BytesUnit::GB),
                 network_details: "SXM5".into(),
@@ -549,7 +549,7 @@ mod tests {
                 ..Gpu::default()
             }],
             vcpu: 26 * gpus,
-            supported_architectures: vec![Architecture::X86_64],
+            supported_architectures: [Architecture::X86_64].into(),
             is_available: true,
             base_price: usd.map(|p| Price::parse(p, "USD").expect("a price")),
             provider: provider.into(),

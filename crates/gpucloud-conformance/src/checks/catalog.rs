@@ -473,7 +473,7 @@ mod tests {
             "a CPU-only type may be free"
         );
         let zero = findings(&InstanceType {
-            supported_gpus: vec![gpucloud_core::Gpu {
+            supported_gpus: gpucloud_core::smallvec![gpucloud_core::Gpu {
                 count: 1,
                 ..gpucloud_core::Gpu::default()
             }],

@@ -173,8 +173,8 @@ fn catalog() -> Vec<InstanceType> {
             let mut it = InstanceType {
                 location: location.into(),
                 type_name: name.into(),
-                supported_gpus: gpus,
-                supported_architectures: vec![arch],
+                supported_gpus: gpus.into(),
+                supported_architectures: [arch].into(),
                 memory_bytes: Bytes::new(8, BytesUnit::GiB),
                 vcpu: 2,
                 stoppable: true,

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use super::storage::Storage;
 use crate::bytes::Bytes;
@@ -16,6 +17,8 @@ use crate::price::Price;
 /// The short values that repeat across a catalog (location, zone, type name, usage classes,
 /// provider, cloud, and the GPU's and storage's names) are [`CompactString`]s: inline up to 24
 /// bytes, so building a catalog of thousands of entries does not allocate once per field.
+/// Its lists that nearly always hold one element (GPUs, storage, usage classes,
+/// architectures) are [`SmallVec`]s that keep that one inline.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct InstanceType {
@@ -31,13 +34,13 @@ pub struct InstanceType {
     #[serde(rename = "type")]
     pub type_name: CompactString,
     /// GPUs: normally one entry whose `count` is the number per instance.
-    pub supported_gpus: Vec<Gpu>,
+    pub supported_gpus: SmallVec<[Gpu; 1]>,
     /// Storage.
-    pub supported_storage: Vec<Storage>,
+    pub supported_storage: SmallVec<[Storage; 1]>,
     /// The root volume size can be chosen.
     pub elastic_root_volume: bool,
     /// e.g. `on-demand`, `spot`.
-    pub supported_usage_classes: Vec<CompactString>,
+    pub supported_usage_classes: SmallVec<[CompactString; 1]>,
     /// RAM.
     pub memory_bytes: Bytes,
     /// Maximum network interfaces.
@@ -51,7 +54,7 @@ pub struct InstanceType {
     /// Virtual CPUs.
     pub vcpu: u32,
     /// CPU architectures.
-    pub supported_architectures: Vec<Architecture>,
+    pub supported_architectures: SmallVec<[Architecture; 1]>,
     /// CPU clock.
     pub clock_speed_in_ghz: f64,
     /// Quotas (volatile).

@@ -123,7 +123,7 @@ async fn instance_types_cover_every_region_and_apply_filters() {
         .iter()
         .find(|t| t.type_name == "gpu_1x_gh200")
         .unwrap();
-    assert_eq!(gh.supported_architectures, vec![Architecture::Arm64]);
+    assert_eq!(gh.supported_architectures.as_slice(), [Architecture::Arm64]);
 
     let only = GetInstanceTypeArgs {
         locations: LocationsFilter::only(["us-west-1"]),
