@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use gpucloud_core::{Architecture, Bytes, BytesUnit, InstanceType, Location, Price};
+use gpucloud_core::{Architecture, Bytes, BytesUnit, InstanceType, Location, Price, SmallVec};
 
 use crate::PROVIDER_ID;
 
@@ -108,8 +108,8 @@ pub(crate) fn instance_type(shape: &Shape, machine: &Machine) -> InstanceType {
     let mut it = InstanceType {
         location: LOCATION.into(),
         type_name: shape.name.into(),
-        supported_gpus: Default::default(),
-        supported_storage: Default::default(),
+        supported_gpus: SmallVec::new(),
+        supported_storage: SmallVec::new(),
         elastic_root_volume: false,
         supported_usage_classes: ["on-demand".into()].into(),
         memory_bytes: Bytes::new(i64::from(shape.memory_gib), BytesUnit::GiB),
