@@ -209,6 +209,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn inline_strings_and_lists_keep_the_json_of_strings_and_arrays() {
+        let it = InstanceType {
+            location: "us-east".into(),
+            type_name: "hyperstack_A100_80Gx8".into(),
+            supported_gpus: smallvec::smallvec![Gpu {
+                count: 8,
+                name: "A100".into(),
+                ..Gpu::default()
+            }],
+            supported_usage_classes: ["on-demand".into()].into(),
+            supported_architectures: [Architecture::X86_64].into(),
+            base_price: Some(Price::usd_cents(1234)),
+            provider: "shadeform".into(),
+            cloud: "a-cloud-name-longer-than-twenty-four-bytes".into(),
+            ..InstanceType::default()
+        };
+        let json = serde_json::to_value(&it).unwrap();
+        assert_eq!(json["location"], "us-east");
+        assert_eq!(json["type"], "hyperstack_A100_80Gx8");
+        assert_eq!(json["supported_gpus"][0]["name"], "A100");
+        assert_eq!(json["supported_gpus"].as_array().map(Vec::len), Some(1));
+        assert_eq!(
+            json["supported_usage_classes"],
+            serde_json::json!(["on-demand"])
+        );
+        assert_eq!(json["supported_storage"], serde_json::json!([]));
+        assert_eq!(json["base_price"]["currency"], "USD");
+        assert_eq!(json["cloud"], "a-cloud-name-longer-than-twenty-four-bytes");
+        let back: InstanceType = serde_json::from_value(json).unwrap();
+        assert_eq!(back, it);
+    }
+
+    #[test]
     fn gpu_names_are_normalized() {
         assert_eq!(normalize_gpu_name("NVIDIA H100 80GB"), "H100");
         assert_eq!(normalize_gpu_name("Tesla V100"), "V100");
