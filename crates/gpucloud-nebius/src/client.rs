@@ -342,15 +342,7 @@ const CLEANUP_ATTEMPTS: u32 = 3;
 /// service or the transport (a call cut by a closed connection included: see
 /// `error::from_status`), or throttling, also once the driver's own attempts are used up.
 fn cleanup_may_retry(error: &CloudError) -> bool {
-    error.retry() != Retry::Never
-        && matches!(
-            error.kind(),
-            ErrorKind::Internal
-                | ErrorKind::Unavailable
-                | ErrorKind::Timeout
-                | ErrorKind::Decode
-                | ErrorKind::RateLimited
-        )
+    error.retry() != Retry::Never && error.kind().is_transient_failure()
 }
 
 /// True when a create that failed this way may have made its resource: its outcome is
@@ -1666,6 +1658,17 @@ mod campaign_findings {
             .set_fault_for(operation, Fault::ConnectionReset { times: 4 });
     }
 
+    /// Every call of `operation` fails (503), however often it is made again.
+    fn fail_every_call(fake: &FakeNebius, operation: Operation) {
+        fake.state().set_fault_for(
+            operation,
+            Fault::ServerError {
+                status: 503,
+                times: 1000,
+            },
+        );
+    }
+
     #[tokio::test]
     async fn a_terminate_whose_cleanup_meets_a_failed_call_still_deletes_disk_and_group() {
         let fake = fake().await;
@@ -1687,13 +1690,7 @@ mod campaign_findings {
         let client = client(&fake);
         let first = validate_and_create(&client, &attrs("s1")).await.unwrap();
         let second = validate_and_create(&client, &attrs("s2")).await.unwrap();
-        fake.state().set_fault_for(
-            Operation::DeleteDisk,
-            Fault::ServerError {
-                status: 503,
-                times: 1000,
-            },
-        );
+        fail_every_call(&fake, Operation::DeleteDisk);
         client
             .terminate_instance(&first.cloud_id)
             .await
@@ -1725,13 +1722,7 @@ mod campaign_findings {
         let fake = fake().await;
         let client = client(&fake);
         let created = validate_and_create(&client, &attrs("t2")).await.unwrap();
-        fake.state().set_fault_for(
-            Operation::DeleteDisk,
-            Fault::ServerError {
-                status: 503,
-                times: 1000,
-            },
-        );
+        fail_every_call(&fake, Operation::DeleteDisk);
         let err = client
             .terminate_instance(&created.cloud_id)
             .await
