@@ -3,7 +3,7 @@ mod convert {
 
     use gpucloud::{
         Bookkeeping, Bytes, BytesUnit, Gpu, Instance, InstanceId, InstanceType, InstanceTypeId,
-        LifecycleStatus, Location, Manufacturer, Price, Status, normalize_gpu_name,
+        LifecycleStatus, Location, Manufacturer, Price, Status, normalize_gpu_name, smallvec,
     };
 
     use crate::wire;
@@ -22,10 +22,12 @@ mod convert {
     }
 
     pub fn instance_type(w: wire::InstanceType) -> InstanceType {
+        // The catalog's short strings are `CompactString`s and its one-element lists
+        // `SmallVec`s (inline, no allocation per field): `.into()` and `smallvec![…]` build them.
         let mut it = InstanceType {
-            location: w.region,
-            type_name: w.name,
-            supported_gpus: vec![Gpu {
+            location: w.region.into(),
+            type_name: w.name.into(),
+            supported_gpus: smallvec![Gpu {
                 count: w.gpus,
                 name: normalize_gpu_name(&w.gpu),
                 manufacturer: Manufacturer::Nvidia,
@@ -39,8 +41,8 @@ mod convert {
             stoppable: true,
             rebootable: false,
             can_modify_firewall_rules: false,
-            provider: PROVIDER_ID.to_owned(),
-            cloud: PROVIDER_ID.to_owned(),
+            provider: PROVIDER_ID.into(),
+            cloud: PROVIDER_ID.into(),
             ..InstanceType::default()
         };
         it.id = it.generic_id();
