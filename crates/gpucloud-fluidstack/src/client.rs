@@ -9,7 +9,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::Engine as _;
 use gpucloud_bootstrap::Bootstrap;
-use gpucloud_core::bookkeeping::{CRED_REF_ID_TAG, REF_ID_TAG};
 use gpucloud_core::validate::ValidCreate;
 use gpucloud_core::{
     ApiType, Bookkeeping, CapabilityTable, CloudClient, CloudCredential, CloudError,
@@ -332,7 +331,7 @@ impl FluidstackClient {
     }
 
     fn owned(&self, w: &wire::Instance) -> bool {
-        convert::tag(w, CRED_REF_ID_TAG).unwrap_or("") == self.shared.config.ref_id
+        w.tags.bookkeeping.cred_ref_id == self.shared.config.ref_id
     }
 
     /// This credential's instance with `ref_id` in `region` that is not on its way out.
@@ -348,7 +347,7 @@ impl FluidstackClient {
             .into_iter()
             .find(|w| {
                 self.owned(w)
-                    && convert::tag(w, REF_ID_TAG) == Some(ref_id)
+                    && w.tags.bookkeeping.ref_id == ref_id
                     && !matches!(w.state.as_str(), "deleting" | "error" | OUT_OF_STOCK)
             }))
     }
@@ -668,22 +667,33 @@ impl CloudClient for FluidstackClient {
     async fn list_instances(&self, args: &ListInstancesArgs) -> Result<Vec<Instance>> {
         const OP: &str = "list_instances";
         let per_region = self.regions(&args.locations).map(|region| async move {
-            let mut out = Vec::new();
-            for w in self.raw_instances(region, OP).await? {
+            let listed = self.raw_instances(region, OP).await?;
+            let mut out = Vec::with_capacity(listed.len());
+            let mut convert =
+                convert::Instances::new(&region.name, self.shared.config.effective_ssh_user());
+            for w in listed {
                 if !self.owned(&w) {
                     continue;
                 }
                 self.clear_out_of_stock(region, OP, &w).await;
-                let instance =
-                    convert::instance(w, &region.name, self.shared.config.effective_ssh_user());
+                let instance = convert.instance(w);
                 if args.matches(&instance) {
                     out.push(instance);
                 }
             }
             Ok::<_, CloudError>(out)
         });
-        let out = futures::future::try_join_all(per_region).await?;
-        Ok(out.into_iter().flatten().collect())
+        let mut per_region = futures::future::try_join_all(per_region).await?;
+        // One region's list is the answer as it stands; several are joined into one buffer of
+        // their total size, not grown instance by instance.
+        if per_region.len() == 1 {
+            return Ok(per_region.pop().unwrap_or_default());
+        }
+        let mut out = Vec::with_capacity(per_region.iter().map(Vec::len).sum());
+        for instances in per_region {
+            out.extend(instances);
+        }
+        Ok(out)
     }
 
     async fn terminate_instance(&self, id: &InstanceId) -> Result<()> {
