@@ -395,7 +395,7 @@ mod tests {
         assert_eq!(ports(&web), [22, 80]);
         let seen = LAST_SEEN.with_borrow(|last| last.as_ref().map(|s| s.encoded.clone()));
         let seen = seen.expect("the ruleset is kept");
-        assert!(seen.len() % 4 == 0 && seen.len() < web.len() - HEAD.encoded.len());
+        assert!(seen.len().is_multiple_of(4) && seen.len() < web.len() - HEAD.encoded.len());
         // Another instance with the same rules (other host name) is read from what was kept;
         // its rules are the same whichever way they are read.
         let other = config(&[FirewallRule::port(80)], "web-2");

@@ -173,6 +173,22 @@ impl fmt::Debug for FluidstackClient {
     }
 }
 
+/// Every location: the empty filter, which allows all (as `LocationsFilter::all()` does) and,
+/// being empty, costs no allocation on every get and terminate.
+static EVERY_REGION: LocationsFilter = LocationsFilter(Vec::new());
+
+/// `instances/<id>`, the path of one instance.
+fn instance_path(id: &uuid::Uuid) -> String {
+    const PREFIX: &str = "instances/";
+    let mut path = String::with_capacity(PREFIX.len() + uuid::fmt::Hyphenated::LENGTH);
+    path.push_str(PREFIX);
+    path.push_str(
+        id.hyphenated()
+            .encode_lower(&mut uuid::Uuid::encode_buffer()),
+    );
+    path
+}
+
 /// Instance ids are UUIDs; anything else cannot name an instance (and must not reach a path).
 fn instance_uuid(id: &InstanceId) -> Option<uuid::Uuid> {
     uuid::Uuid::parse_str(id.as_str()).ok()
@@ -180,9 +196,8 @@ fn instance_uuid(id: &InstanceId) -> Option<uuid::Uuid> {
 
 impl FluidstackClient {
     /// The regions this client works in that pass `filter`.
-    fn regions<'a>(&'a self, filter: &LocationsFilter) -> impl Iterator<Item = &'a Region> {
-        let bound = self.location.clone();
-        let filter = filter.clone();
+    fn regions<'a>(&'a self, filter: &'a LocationsFilter) -> impl Iterator<Item = &'a Region> {
+        let bound = self.location.as_str();
         self.shared
             .regions
             .iter()
@@ -294,7 +309,7 @@ impl FluidstackClient {
         let request = self
             .scoped(
                 region,
-                Request::get(operation, format!("instances/{id}")).about_instance(),
+                Request::get(operation, instance_path(id)).about_instance(),
             )
             .await?;
         region.http.send_json(request).await
@@ -320,7 +335,7 @@ impl FluidstackClient {
     ) -> Result<(&Region, wire::Instance)> {
         let not_found = || CloudError::instance_not_found(PROVIDER, operation, id.as_str());
         let uuid = instance_uuid(id).ok_or_else(not_found)?;
-        for region in self.regions(&LocationsFilter::all()) {
+        for region in self.regions(&EVERY_REGION) {
             match self.raw_instance(region, operation, &uuid).await {
                 Ok(w) => return Ok((region, w)),
                 Err(e) if e.kind() == ErrorKind::InstanceNotFound => {}
@@ -702,11 +717,11 @@ impl CloudClient for FluidstackClient {
             // Not a UUID: no instance of Fluidstack's can have this id, so it is gone.
             return Ok(());
         };
-        for region in self.regions(&LocationsFilter::all()) {
+        for region in self.regions(&EVERY_REGION) {
             let request = self
                 .scoped(
                     region,
-                    Request::delete(OP, format!("instances/{uuid}"))
+                    Request::delete(OP, instance_path(&uuid))
                         .idempotent(true)
                         .about_instance(),
                 )
@@ -821,6 +836,15 @@ mod tests {
         assert!(err.to_string().contains(REGIONS_ENV), "{err}");
     }
 
+    fn all_regions_filter_allows(regions: &[&str]) -> Vec<String> {
+        credential(regions)
+            .client("")
+            .unwrap()
+            .regions(&EVERY_REGION)
+            .map(|r| r.name.clone())
+            .collect()
+    }
+
     #[test]
     fn non_uuid_ids_never_reach_a_path() {
         for id in [
@@ -831,6 +855,19 @@ mod tests {
         ] {
             assert!(instance_uuid(&InstanceId::new(id)).is_none(), "{id}");
         }
-        assert!(instance_uuid(&InstanceId::new("550e8400-e29b-41d4-a716-446655440000")).is_some());
+        let id = "550e8400-e29b-41d4-a716-446655440000";
+        let uuid = instance_uuid(&InstanceId::new(id)).unwrap();
+        assert_eq!(instance_path(&uuid), format!("instances/{id}"));
+        let upper = instance_uuid(&InstanceId::new(id.to_uppercase())).unwrap();
+        assert_eq!(
+            instance_path(&upper),
+            format!("instances/{id}"),
+            "lower case"
+        );
+        assert_eq!(
+            all_regions_filter_allows(&["r1", "r2"]),
+            ["r1", "r2"],
+            "the empty filter allows every region"
+        );
     }
 }
