@@ -138,13 +138,9 @@ impl RunningFake for RunningLambda {
         }
     }
 
-    async fn sweep(&self) -> gpucloud::Result<()> {
+    async fn sweep(&self) -> gpucloud::Result<usize> {
         let credential = LambdaCredential::new(config(&self.fake, &self.fake.base_url()))?;
-        credential
-            .client("")
-            .sweep_orphaned_rulesets()
-            .await
-            .map(|_| ())
+        credential.client("").sweep_orphaned_rulesets().await
     }
 }
 

@@ -105,21 +105,7 @@ impl RunningFake for RunningNebius {
     }
 
     fn credential(&self, base_url: &str) -> gpucloud::Result<Arc<dyn CloudCredential>> {
-        let token = SecretString::from(
-            self.fake
-                .iam_token()
-                .unwrap_or(DEFAULT_IAM_TOKEN)
-                .to_owned(),
-        );
-        let config = NebiusConfig::new(NebiusAuth::Token(token))
-            .with_tenant(self.fake.tenant_id())
-            .with_regions([REGION])
-            .with_api_endpoint(base_url)
-            .with_operation_wait(Duration::from_secs(20), Duration::from_millis(5))
-            .with_retry_backoff(Duration::from_millis(2))
-            .with_request_timeout(Duration::from_secs(5))
-            .with_ref_id("campaign");
-        Ok(Arc::new(NebiusCredential::new(config)?))
+        Ok(Arc::new(NebiusCredential::new(self.config(base_url))?))
     }
 
     fn create_attrs(&self, ref_id: &str, public_key: &str) -> CreateInstanceAttrs {
@@ -184,5 +170,35 @@ impl RunningFake for RunningNebius {
 
     fn own_faults(&self) -> Option<&dyn OwnFaults> {
         Some(self)
+    }
+
+    async fn sweep(&self) -> gpucloud::Result<usize> {
+        NebiusCredential::new(self.config(&self.fake.endpoint()))?
+            .client("")
+            .sweep_orphaned_resources()
+            .await
+    }
+}
+
+impl RunningNebius {
+    /// A configuration of the fake's tenant at `base_url`: short waits and backoff, and no
+    /// grace for unused disks and groups (every create of the campaign is in this process,
+    /// and the sweep never runs beside one).
+    fn config(&self, base_url: &str) -> NebiusConfig {
+        let token = SecretString::from(
+            self.fake
+                .iam_token()
+                .unwrap_or(DEFAULT_IAM_TOKEN)
+                .to_owned(),
+        );
+        NebiusConfig::new(NebiusAuth::Token(token))
+            .with_tenant(self.fake.tenant_id())
+            .with_regions([REGION])
+            .with_api_endpoint(base_url)
+            .with_operation_wait(Duration::from_secs(20), Duration::from_millis(5))
+            .with_retry_backoff(Duration::from_millis(2))
+            .with_request_timeout(Duration::from_secs(5))
+            .with_orphan_grace(Duration::ZERO)
+            .with_ref_id("campaign")
     }
 }

@@ -1,31 +1,15 @@
 //! A few seeds of the fault campaign against every fake: zero leaked or duplicated instances,
-//! keys and attachments (but Nebius's open finding, see `NEBIUS_OPEN_FINDING`), no panics, no hangs.
+//! keys and attachments (after each provider's documented sweep), no panics, no hangs.
 
 use std::time::Duration;
 
-use gpucloud_campaign::{CampaignOptions, Report, run, targets};
+use gpucloud_campaign::{CampaignOptions, run, targets};
 use gpucloud_fakes::proxy::ProxyFault;
 
 /// Seeds run in CI; `cargo run --release -p gpucloud-campaign --example campaign` runs more.
 const SEEDS: [u64; 3] = [1, 2, 3];
 /// Operations per seed.
 const OPS: u64 = 150;
-
-/// The strays a Nebius run can still leave: under load (the CI seeds beside a full build),
-/// a boot disk or security group of a failed create or a terminate is sometimes left (the open
-/// finding in the crate README). They are printed with the report; every other count,
-/// Nebius's leaked and duplicated instances included, must be zero.
-const NEBIUS_OPEN_FINDING: (&str, [&str; 2]) = ("nebius", ["disks", "security groups"]);
-
-fn keeps_the_promise(report: &Report) -> bool {
-    let mut held = report.clone();
-    if report.provider == NEBIUS_OPEN_FINDING.0 {
-        for kind in NEBIUS_OPEN_FINDING.1 {
-            held.strays.remove(kind);
-        }
-    }
-    held.is_clean()
-}
 
 async fn campaign(faults: &[ProxyFault]) {
     let mut failures = Vec::new();
@@ -42,7 +26,7 @@ async fn campaign(faults: &[ProxyFault]) {
             println!("{report}");
             assert!(report.ops > 0, "no operation ran: {report}");
             assert!(report.faults.total() > 0, "no fault was injected: {report}");
-            if !keeps_the_promise(&report) {
+            if !report.is_clean() {
                 failures.push(format!("{report}\n  {}", report.findings.join("\n  ")));
             }
         }

@@ -243,7 +243,10 @@ pub trait CloudClient: Send + Sync + std::fmt::Debug {
     /// - When the provider refused or the create failed before anything could have been
     ///   carried out, it leaves **nothing**: no instance, and none of what the create added on
     ///   the way (SSH keys, firewall rulesets, security groups, disks) — they are removed before
-    ///   the error is returned, their deletes retried like any idempotent request.
+    ///   the error is returned, their deletes retried like any idempotent request. What the
+    ///   provider still would not delete after those retries is logged and removed by that
+    ///   provider's documented sweep once it is older than the sweep's grace (Lambda's firewall
+    ///   rulesets, Nebius's boot disks and security groups: see their READMEs).
     /// - When the outcome is unknown (the launch may have happened but its answer was lost or
     ///   unreadable, and looking it up failed too), it leaves **at most one instance, findable
     ///   by its RefID**, plus only what that instance uses; the error says so. Calling

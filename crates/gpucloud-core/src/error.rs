@@ -95,6 +95,17 @@ impl ErrorKind {
         )
     }
 
+    /// True for a failure of the provider or the transport that a later attempt may not meet:
+    /// a 5xx, a reset, a timeout, throttling, an unreadable answer. Cleanup steps that nothing
+    /// else would redo (deleting what a create made) are made again on these, also once a
+    /// driver's own attempts are used up; a refusal (not found, in use, denied) is final.
+    pub fn is_transient_failure(self) -> bool {
+        matches!(
+            self,
+            Self::Internal | Self::Unavailable | Self::Timeout | Self::Decode | Self::RateLimited
+        )
+    }
+
     /// The retry class a kind has when nothing more specific is known.
     pub fn default_retry(self) -> Retry {
         match self {
@@ -545,6 +556,28 @@ mod tests {
         assert!(!CloudError::provider("x", "o", ErrorKind::InvalidArgument, "").is_retryable());
         assert!(!CloudError::invalid("ref_id", "must not be empty").is_retryable());
         assert!(!Retry::Exhausted.is_retryable());
+    }
+
+    #[test]
+    fn transient_failures_are_the_providers_and_the_transports_never_a_refusal() {
+        for kind in [
+            ErrorKind::Internal,
+            ErrorKind::Unavailable,
+            ErrorKind::Timeout,
+            ErrorKind::Decode,
+            ErrorKind::RateLimited,
+        ] {
+            assert!(kind.is_transient_failure(), "{kind:?}");
+        }
+        for kind in [
+            ErrorKind::InstanceNotFound,
+            ErrorKind::Conflict,
+            ErrorKind::PermissionDenied,
+            ErrorKind::InvalidArgument,
+            ErrorKind::Cancelled,
+        ] {
+            assert!(!kind.is_transient_failure(), "{kind:?}");
+        }
     }
 
     #[test]

@@ -230,15 +230,7 @@ const CLEANUP_ATTEMPTS: u32 = 3;
 /// unless the HTTP client has already used up its own attempts. A refusal (in use, not
 /// allowed) is not retried: the sweep deals with what stays in use.
 fn cleanup_may_retry(error: &CloudError) -> bool {
-    error.retry() != Retry::Exhausted
-        && matches!(
-            error.kind(),
-            ErrorKind::Internal
-                | ErrorKind::Unavailable
-                | ErrorKind::Timeout
-                | ErrorKind::Decode
-                | ErrorKind::RateLimited
-        )
+    error.retry() != Retry::Exhausted && error.kind().is_transient_failure()
 }
 
 impl LambdaClient {

@@ -41,6 +41,25 @@ const TOKEN_TYPE_ACCESS: &str = "urn:ietf:params:oauth:token-type:access_token";
 /// The access token's lifetime when the exchange does not say (Nebius issues 12-hour tokens).
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 
+/// Every item of a paged list. `page` is asked for the page at each token, starting from the
+/// empty one, until Nebius answers no next token (or the same token again, which would never end).
+async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<T>>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, String)>>,
+{
+    let mut out = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (items, next) = page(token.clone()).await?;
+        out.extend(items);
+        if next.is_empty() || next == token {
+            return Ok(out);
+        }
+        token = next;
+    }
+}
+
 /// How a call is made: its name for errors and logs, whether it may be sent again after an
 /// answer was lost, and whether it is a mutation (idempotency key).
 #[derive(Debug, Clone, Copy)]
@@ -405,13 +424,11 @@ impl Api {
 
     /// Every project of the tenant.
     pub(crate) async fn list_projects(&self, tenant: &str) -> Result<Vec<iam::Container>> {
-        let mut out = Vec::new();
-        let mut token = String::new();
-        loop {
+        all_pages(|page_token| async move {
             let request = iam::ListProjectsRequest {
                 parent_id: tenant.to_owned(),
                 page_size: PAGE_SIZE,
-                page_token: token.clone(),
+                page_token,
                 ..iam::ListProjectsRequest::default()
             };
             let page = self
@@ -425,12 +442,9 @@ impl Api {
                     },
                 )
                 .await?;
-            out.extend(page.items);
-            if page.next_page_token.is_empty() || page.next_page_token == token {
-                return Ok(out);
-            }
-            token = page.next_page_token;
-        }
+            Ok((page.items, page.next_page_token))
+        })
+        .await
     }
 
     // --- vpc.v1.SubnetService ---
@@ -460,12 +474,10 @@ impl Api {
 
     /// The platforms of a project's region, every page.
     pub(crate) async fn list_platforms(&self, project: &str) -> Result<Vec<compute::Platform>> {
-        let mut out = Vec::new();
-        let mut token = String::new();
-        loop {
+        all_pages(|page_token| async move {
             let request = compute::ListPlatformsRequest {
                 page_size: PAGE_SIZE,
-                page_token: token.clone(),
+                page_token,
                 parent_id: project.to_owned(),
             };
             let page = self
@@ -479,12 +491,9 @@ impl Api {
                     },
                 )
                 .await?;
-            out.extend(page.items);
-            if page.next_page_token.is_empty() || page.next_page_token == token {
-                return Ok(out);
-            }
-            token = page.next_page_token;
-        }
+            Ok((page.items, page.next_page_token))
+        })
+        .await
     }
 
     // --- quotas.v1.QuotaAllowanceService ---
@@ -494,13 +503,11 @@ impl Api {
         &self,
         parent: &str,
     ) -> Result<Vec<quotas::QuotaAllowance>> {
-        let mut out = Vec::new();
-        let mut token = String::new();
-        loop {
+        all_pages(|page_token| async move {
             let request = quotas::ListQuotaAllowancesRequest {
                 parent_id: parent.to_owned(),
                 page_size: PAGE_SIZE,
-                page_token: token.clone(),
+                page_token,
             };
             let page = self
                 .unary(
@@ -513,12 +520,9 @@ impl Api {
                     },
                 )
                 .await?;
-            out.extend(page.items);
-            if page.next_page_token.is_empty() || page.next_page_token == token {
-                return Ok(out);
-            }
-            token = page.next_page_token;
-        }
+            Ok((page.items, page.next_page_token))
+        })
+        .await
     }
 
     // --- billing.v1.CalculatorService ---
@@ -614,13 +618,11 @@ impl Api {
 
     /// The public images of a region, every page.
     pub(crate) async fn list_public_images(&self, region: &str) -> Result<Vec<compute::Image>> {
-        let mut out = Vec::new();
-        let mut token = String::new();
-        loop {
+        all_pages(|page_token| async move {
             let request = compute::ListPublicRequest {
                 region: region.to_owned(),
                 page_size: PAGE_SIZE,
-                page_token: token.clone(),
+                page_token,
             };
             let page = self
                 .unary(
@@ -633,12 +635,9 @@ impl Api {
                     },
                 )
                 .await?;
-            out.extend(page.items);
-            if page.next_page_token.is_empty() || page.next_page_token == token {
-                return Ok(out);
-            }
-            token = page.next_page_token;
-        }
+            Ok((page.items, page.next_page_token))
+        })
+        .await
     }
 
     // --- compute.v1.DiskService ---
@@ -680,6 +679,31 @@ impl Api {
             )
             .await;
         id_if_found(found.map(|d| d.metadata))
+    }
+
+    /// Every disk of a project, for the sweep of disks no instance uses.
+    pub(crate) async fn list_disks(&self, project: &str) -> Result<Vec<compute::Disk>> {
+        all_pages(|page_token| async move {
+            let request = compute::ListDisksRequest {
+                parent_id: project.to_owned(),
+                page_size: PAGE_SIZE,
+                page_token,
+                ..compute::ListDisksRequest::default()
+            };
+            let page = self
+                .unary(
+                    Rpc::read("list_disks", Service::Compute),
+                    &request,
+                    |ch, r| async move {
+                        compute::disk_service_client::DiskServiceClient::new(ch)
+                            .list(r)
+                            .await
+                    },
+                )
+                .await?;
+            Ok((page.items, page.next_page_token))
+        })
+        .await
     }
 
     /// Deletes a disk and waits; one already gone counts as deleted.
@@ -900,6 +924,33 @@ impl Api {
         id_if_found(found.map(|g| g.metadata))
     }
 
+    /// Every security group of a project, for the sweep of groups no instance uses.
+    pub(crate) async fn list_security_groups(
+        &self,
+        project: &str,
+    ) -> Result<Vec<vpc::SecurityGroup>> {
+        all_pages(|page_token| async move {
+            let request = vpc::ListSecurityGroupsRequest {
+                parent_id: project.to_owned(),
+                page_size: PAGE_SIZE,
+                page_token,
+            };
+            let page = self
+                .unary(
+                    Rpc::read("list_security_groups", Service::Vpc),
+                    &request,
+                    |ch, r| async move {
+                        vpc::security_group_service_client::SecurityGroupServiceClient::new(ch)
+                            .list(r)
+                            .await
+                    },
+                )
+                .await?;
+            Ok((page.items, page.next_page_token))
+        })
+        .await
+    }
+
     /// Deletes a security group and waits; one already gone counts as deleted.
     pub(crate) async fn delete_security_group(&self, id: &str) -> Result<()> {
         let request = vpc::DeleteSecurityGroupRequest { id: id.to_owned() };
@@ -936,13 +987,11 @@ impl Api {
 
     /// The rules of a security group, every page.
     pub(crate) async fn list_security_rules(&self, group: &str) -> Result<Vec<vpc::SecurityRule>> {
-        let mut out = Vec::new();
-        let mut token = String::new();
-        loop {
+        all_pages(|page_token| async move {
             let request = vpc::ListSecurityRulesRequest {
                 parent_id: group.to_owned(),
                 page_size: PAGE_SIZE,
-                page_token: token.clone(),
+                page_token,
             };
             let page = self
                 .unary(
@@ -955,12 +1004,9 @@ impl Api {
                     },
                 )
                 .await?;
-            out.extend(page.items);
-            if page.next_page_token.is_empty() || page.next_page_token == token {
-                return Ok(out);
-            }
-            token = page.next_page_token;
-        }
+            Ok((page.items, page.next_page_token))
+        })
+        .await
     }
 
     /// Deletes a rule and waits; one already gone counts as deleted.

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use gpucloud_bootstrap::Bootstrap;
@@ -27,7 +28,7 @@ use crate::config::{NebiusConfig, PROJECTS_ENV, REGIONS_ENV, TENANT_ENV};
 use crate::convert::{self, Allowances};
 use crate::endpoints::Service;
 use crate::pricing::{self, Preset, PresetMemory};
-use crate::{PROVIDER_ID, error};
+use crate::{PROVIDER_ID, error, sweep};
 
 /// One region the credential works in: its project and, once looked up, the subnet new
 /// instances join.
@@ -338,21 +339,10 @@ fn region_info(name: &str) -> (String, &'static str) {
 const CLEANUP_ATTEMPTS: u32 = 3;
 
 /// True when a cleanup step that failed this way may succeed if made again: a failure of the
-/// service or the transport, or throttling, also once the driver's own attempts are used up.
-/// `CANCELLED` counts as the transport's: a cleanup step is never cancelled by its caller
-/// while it runs, and tonic reports a call on a connection that closed under it (another
-/// call's lost answer closes the shared HTTP/2 connection) as cancelled.
+/// service or the transport (a call cut by a closed connection included: see
+/// `error::from_status`), or throttling, also once the driver's own attempts are used up.
 fn cleanup_may_retry(error: &CloudError) -> bool {
-    error.kind() == ErrorKind::Cancelled
-        || (error.retry() != Retry::Never
-            && matches!(
-                error.kind(),
-                ErrorKind::Internal
-                    | ErrorKind::Unavailable
-                    | ErrorKind::Timeout
-                    | ErrorKind::Decode
-                    | ErrorKind::RateLimited
-            ))
+    error.retry() != Retry::Never && error.kind().is_transient_failure()
 }
 
 /// True when a create that failed this way may have made its resource: its outcome is
@@ -371,6 +361,37 @@ fn resource_name(prefix: &str, hostname: &str) -> String {
 }
 
 impl NebiusClient {
+    /// Deletes the boot disks and security groups that creates of this credential made and
+    /// that no instance uses, once they are older than [`NebiusConfig::orphan_grace`], in
+    /// every region of this client; returns how many were deleted.
+    ///
+    /// They are what a create or a terminate cut short by a fault, a timeout or a crash left
+    /// behind: the instance that named them is gone or never was, so nothing else finds them.
+    /// Every terminate runs this sweep for its instance's project; call it to sweep without
+    /// one. It holds this process's create lock, so it never sees what a create here has made
+    /// but not attached yet; the grace covers creates in other processes. A delete that fails
+    /// is logged and left for a later sweep; a listing that fails fails the sweep.
+    pub async fn sweep_orphaned_resources(&self) -> Result<usize> {
+        let _guard = self.shared.create_lock.lock().await;
+        let mut deleted = 0;
+        for region in self.regions(&LocationsFilter::all()).await? {
+            deleted += self.sweep_project(&region.project_id).await?;
+        }
+        Ok(deleted)
+    }
+
+    /// The sweep at the end of a terminate, best effort; skipped while a create of this
+    /// process is under way (the next terminate, or an explicit sweep, does it).
+    async fn sweep_after_terminate(&self, project: &str) {
+        let Ok(_guard) = self.shared.create_lock.try_lock() else {
+            tracing::debug!("a create is under way; the sweep waits for a later terminate");
+            return;
+        };
+        if let Err(e) = self.sweep_project(project).await {
+            tracing::warn!(error = %e, "could not sweep unused boot disks and security groups");
+        }
+    }
+
     async fn api(&self) -> Result<&Api> {
         self.shared.api().await
     }
@@ -657,6 +678,52 @@ impl NebiusClient {
             Err(e) if !e.kind().is_not_found() => Err(e),
             _ => Ok(()),
         }
+    }
+
+    /// Deletes the unused resources [`sweep::orphans`] finds in `project`; returns how many
+    /// were deleted. A delete that fails is logged and left for a later sweep.
+    async fn sweep_project(&self, project: &str) -> Result<usize> {
+        const OP: &str = "sweep_orphaned_resources";
+        let api = self.api().await?;
+        let instances = async {
+            let mut all = Vec::new();
+            api.for_each_instance(OP, project, |w| all.push(w))
+                .await
+                .map(|()| all)
+        };
+        let (instances, disks, groups) = tokio::try_join!(
+            instances,
+            api.list_disks(project),
+            api.list_security_groups(project)
+        )?;
+        let found = sweep::orphans(
+            self.me(),
+            &instances,
+            &disks,
+            &groups,
+            self.shared.config.orphan_grace,
+            SystemTime::now(),
+        );
+        let mut deleted = 0;
+        let disks = found.disks.iter().map(|id| (true, id));
+        let groups = found.groups.iter().map(|id| (false, id));
+        for (is_disk, id) in disks.chain(groups) {
+            let (what, result) = if is_disk {
+                ("boot disk", self.delete_disk(api, id).await)
+            } else {
+                ("security group", self.delete_group(api, id).await)
+            };
+            match result {
+                Ok(()) => {
+                    tracing::info!(%id, "deleted a {what} no instance uses");
+                    deleted += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(%id, error = %e, "could not delete a {what} no instance uses; a later sweep tries again");
+                }
+            }
+        }
+        Ok(deleted)
     }
 
     /// Deletes what a failed create made, newest first; failures are logged, as the create's
@@ -1220,6 +1287,11 @@ impl CloudClient for NebiusClient {
         };
         let disk = convert::boot_disk_id(&w).map(str::to_owned);
         let group = Self::group_of(&w);
+        let project = w
+            .metadata
+            .as_ref()
+            .map(|m| m.parent_id.clone())
+            .unwrap_or_default();
         self.delete_and_wait(id.as_str()).await?;
         // The instance is gone: a terminate called again would not find these any more, so a
         // failure names what is left.
@@ -1248,6 +1320,8 @@ impl CloudClient for NebiusClient {
                 .map_err(|e| left("security group", &group, e)),
             None => Ok(()),
         };
+        // What earlier terminates or creates of this credential left in the project goes too.
+        self.sweep_after_terminate(&project).await;
         disk.and(group)
     }
 }
@@ -1482,14 +1556,11 @@ mod tests {
     #[test]
     fn a_cleanup_step_cut_by_a_closed_connection_is_made_again() {
         // tonic's answer for a call whose HTTP/2 connection closed under it.
-        let cut = CloudError::provider(
-            PROVIDER_ID,
+        let cut = error::from_status(
             "delete_disk",
-            ErrorKind::Cancelled,
-            "operation was canceled",
+            &tonic::Status::cancelled("operation was canceled"),
         );
-        assert_eq!(cut.retry(), Retry::Never);
-        assert!(cleanup_may_retry(&cut));
+        assert!(cleanup_may_retry(&cut), "{cut}");
         let refused = CloudError::provider(
             PROVIDER_ID,
             "delete_disk",
@@ -1587,6 +1658,17 @@ mod campaign_findings {
             .set_fault_for(operation, Fault::ConnectionReset { times: 4 });
     }
 
+    /// Every call of `operation` fails (503), however often it is made again.
+    fn fail_every_call(fake: &FakeNebius, operation: Operation) {
+        fake.state().set_fault_for(
+            operation,
+            Fault::ServerError {
+                status: 503,
+                times: 1000,
+            },
+        );
+    }
+
     #[tokio::test]
     async fn a_terminate_whose_cleanup_meets_a_failed_call_still_deletes_disk_and_group() {
         let fake = fake().await;
@@ -1599,18 +1681,48 @@ mod campaign_findings {
         assert_eq!(leftovers(&fake), (0, 0), "{:?}", fake.state().disks());
     }
 
+    /// A terminate that could not delete the boot disk leaves it with nothing pointing at it
+    /// (a terminate called again finds the instance gone): the sweep deletes it once it is past
+    /// the grace, and every later terminate sweeps too.
+    #[tokio::test]
+    async fn what_a_terminate_left_is_swept_after_the_grace() {
+        let fake = fake().await;
+        let client = client(&fake);
+        let first = validate_and_create(&client, &attrs("s1")).await.unwrap();
+        let second = validate_and_create(&client, &attrs("s2")).await.unwrap();
+        fail_every_call(&fake, Operation::DeleteDisk);
+        client
+            .terminate_instance(&first.cloud_id)
+            .await
+            .unwrap_err();
+        fake.state().clear_faults();
+        client.terminate_instance(&first.cloud_id).await.unwrap();
+        assert_eq!(leftovers(&fake), (2, 1), "the first disk is left");
+
+        // Within the default grace (15 minutes) the disk may be a create's still under way.
+        assert_eq!(client.sweep_orphaned_resources().await.unwrap(), 0);
+        assert_eq!(leftovers(&fake), (2, 1));
+
+        let no_grace = NebiusCredential::new(
+            client
+                .shared
+                .config
+                .clone()
+                .with_orphan_grace(Duration::ZERO),
+        )
+        .unwrap()
+        .client("");
+        no_grace.terminate_instance(&second.cloud_id).await.unwrap();
+        assert_eq!(leftovers(&fake), (0, 0), "{:?}", fake.state().disks());
+        assert_eq!(no_grace.sweep_orphaned_resources().await.unwrap(), 0);
+    }
+
     #[tokio::test]
     async fn a_disk_that_cannot_be_deleted_does_not_keep_the_group() {
         let fake = fake().await;
         let client = client(&fake);
         let created = validate_and_create(&client, &attrs("t2")).await.unwrap();
-        fake.state().set_fault_for(
-            Operation::DeleteDisk,
-            Fault::ServerError {
-                status: 503,
-                times: 1000,
-            },
-        );
+        fail_every_call(&fake, Operation::DeleteDisk);
         let err = client
             .terminate_instance(&created.cloud_id)
             .await

@@ -46,6 +46,9 @@ pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(600);
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// Default first retry backoff (doubling per retry).
 pub const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(500);
+/// Default age below which a boot disk or security group of this credential that no instance
+/// uses is not swept: it may belong to a create still on its way (in another process).
+pub const DEFAULT_ORPHAN_GRACE: Duration = Duration::from_secs(15 * 60);
 
 const KEY_CREDENTIALS_FILE: &str = "credentials_file";
 const KEY_IAM_TOKEN: &str = "iam_token";
@@ -60,6 +63,7 @@ const KEY_REQUEST_TIMEOUT_MS: &str = "request_timeout_ms";
 const KEY_OPERATION_TIMEOUT_MS: &str = "operation_timeout_ms";
 const KEY_POLL_INTERVAL_MS: &str = "poll_interval_ms";
 const KEY_RETRY_BACKOFF_MS: &str = "retry_backoff_ms";
+const KEY_ORPHAN_GRACE_SECS: &str = "orphan_grace_secs";
 
 /// Every setting of [`NebiusConfig`], one row per field: the environment variables, the
 /// config-file keys and the CLI's hints are all derived from this table.
@@ -156,6 +160,13 @@ pub const SETTINGS: &[SettingSpec] = &[
         Some("500"),
         "first retry backoff in milliseconds (doubling per retry)",
     ),
+    SettingSpec::plain(
+        KEY_ORPHAN_GRACE_SECS,
+        "NEBIUS_ORPHAN_GRACE_SECS",
+        SettingKind::Integer,
+        Some("900"),
+        "age in seconds before a gpucloud boot disk or security group no instance uses is swept",
+    ),
     SettingSpec::ref_id("NEBIUS_REF_ID"),
 ];
 
@@ -206,6 +217,9 @@ pub struct NebiusConfig {
     pub poll_interval: Duration,
     /// First retry backoff (doubling per retry).
     pub retry_backoff: Duration,
+    /// Age below which a boot disk or security group of this credential that no instance
+    /// uses is left by the sweep ([`crate::NebiusClient::sweep_orphaned_resources`]).
+    pub orphan_grace: Duration,
     /// The control plane's reference id of this credential; stored on every instance it creates.
     pub ref_id: String,
 }
@@ -251,6 +265,7 @@ impl NebiusConfig {
             operation_timeout: DEFAULT_OPERATION_TIMEOUT,
             poll_interval: DEFAULT_POLL_INTERVAL,
             retry_backoff: DEFAULT_RETRY_BACKOFF,
+            orphan_grace: DEFAULT_ORPHAN_GRACE,
             ref_id: String::new(),
         }
     }
@@ -322,6 +337,9 @@ impl NebiusConfig {
         if let Some(d) = millis(KEY_RETRY_BACKOFF_MS)? {
             config.retry_backoff = d;
         }
+        if let Some(secs) = settings.parse::<u64>(KEY_ORPHAN_GRACE_SECS)? {
+            config.orphan_grace = Duration::from_secs(secs);
+        }
         config.ref_id = settings.ref_id();
         config.validate().map_err(|e| match e {
             CloudError::InvalidArgument { field, problem } => {
@@ -386,6 +404,13 @@ impl NebiusConfig {
     /// Sets the first retry backoff.
     pub fn with_retry_backoff(mut self, backoff: Duration) -> Self {
         self.retry_backoff = backoff;
+        self
+    }
+
+    /// Sets the age below which the sweep leaves a boot disk or security group no instance
+    /// uses (zero: every such one is swept, for a process that knows no other create runs).
+    pub fn with_orphan_grace(mut self, grace: Duration) -> Self {
+        self.orphan_grace = grace;
         self
     }
 
@@ -470,6 +495,7 @@ mod tests {
             ("NEBIUS_OPERATION_TIMEOUT_MS", "9000".into()),
             ("NEBIUS_POLL_INTERVAL_MS", "20".into()),
             ("NEBIUS_RETRY_BACKOFF_MS", "7".into()),
+            ("NEBIUS_ORPHAN_GRACE_SECS", "30".into()),
             ("NEBIUS_REF_ID", "cred-9".into()),
         ]))
         .unwrap()
@@ -488,6 +514,7 @@ mod tests {
         assert_eq!(config.operation_timeout, Duration::from_secs(9));
         assert_eq!(config.poll_interval, Duration::from_millis(20));
         assert_eq!(config.retry_backoff, Duration::from_millis(7));
+        assert_eq!(config.orphan_grace, Duration::from_secs(30));
         assert_eq!(config.ref_id, "cred-9");
         assert!(!format!("{config:?}").contains("t0ken-secret"));
     }

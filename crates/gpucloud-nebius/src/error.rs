@@ -3,7 +3,7 @@
 //! more. Never by message text.
 
 use gpucloud_core::status::{GrpcCode, grpc_status};
-use gpucloud_core::{CloudError, ErrorKind, ProviderDetails, Retry};
+use gpucloud_core::{CloudError, Delivery, ErrorKind, ProviderDetails, Retry};
 use gpucloud_nebius_proto::common::v1::ServiceError;
 use gpucloud_nebius_proto::common::v1::service_error::{Details, RetryType};
 use gpucloud_nebius_proto::google::rpc;
@@ -169,7 +169,30 @@ pub(crate) fn classify(
 }
 
 /// The error of a failed call.
+///
+/// A call's `CANCELLED` is the transport's, not the caller's: this client never cancels a call
+/// it awaits (a dropped call yields no status) and sends no `grpc-timeout`, and tonic answers
+/// `CANCELLED` for a call whose HTTP/2 connection closed under it (another call's lost answer
+/// closes the connection they share). The request may have been carried out, and it may be
+/// sent again: `Unavailable`, transient, delivery unknown.
 pub(crate) fn from_status(operation: &'static str, status: &tonic::Status) -> CloudError {
+    if status.code() == tonic::Code::Cancelled {
+        let details = ProviderDetails {
+            grpc_code: Some(tonic::Code::Cancelled as i32),
+            message: (!status.message().is_empty())
+                .then(|| ProviderDetails::truncate_body(status.message())),
+            ..ProviderDetails::default()
+        };
+        return CloudError::provider(
+            PROVIDER_ID,
+            operation,
+            ErrorKind::Unavailable,
+            "the connection closed under the call (CANCELLED)",
+        )
+        .with_retry(Retry::Transient)
+        .with_delivery(Delivery::Unknown)
+        .with_source(details);
+    }
     let details = if status.details().is_empty() {
         Vec::new()
     } else {
@@ -194,7 +217,6 @@ pub(crate) fn decode(operation: &'static str, what: impl Into<String>) -> CloudE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gpucloud_core::Delivery;
     use gpucloud_nebius_proto::common::v1 as common;
     use tonic::Code;
 
@@ -320,6 +342,33 @@ mod tests {
             assert_eq!((e.kind(), e.retry()), (kind, retry), "{code:?}: {e}");
             assert_eq!(e.provider_details().unwrap().grpc_code, Some(code as i32));
         }
+    }
+
+    #[test]
+    fn a_call_cancelled_under_us_is_a_transport_failure_that_may_have_happened() {
+        let e = from_status(
+            "delete_disk",
+            &tonic::Status::cancelled("operation was canceled"),
+        );
+        assert_eq!(
+            (e.kind(), e.retry(), e.delivery()),
+            (ErrorKind::Unavailable, Retry::Transient, Delivery::Unknown),
+            "{e}"
+        );
+        assert_eq!(
+            e.provider_details().unwrap().grpc_code,
+            Some(Code::Cancelled as i32)
+        );
+        // An operation that finished cancelled is the service's word, classified as such.
+        let op = from_operation(
+            "delete_disk",
+            &rpc::Status {
+                code: Code::Cancelled as i32,
+                message: "cancelled by the user".into(),
+                details: Vec::new(),
+            },
+        );
+        assert_eq!(op.kind(), ErrorKind::Cancelled);
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod convert;
 mod endpoints;
 mod error;
 mod pricing;
+mod sweep;
 
 use std::sync::Arc;
 

@@ -34,40 +34,51 @@ async fn no_capacity_is_insufficient_capacity_and_leaves_nothing() {
     env.assert_nothing_left();
 }
 
+/// A create whose `operation` ends with `failure` fails with `kind` and leaves nothing.
+async fn a_failed_operation_leaves_nothing(
+    operation: Operation,
+    failure: OperationFailure,
+    ref_id: &str,
+    kind: ErrorKind,
+) {
+    let env = fixture::start().await;
+    env.fake.state().fail_next_operation(operation, failure);
+    let err = env.create(&attrs(ref_id)).await.unwrap_err();
+    assert_eq!(err.kind(), kind, "{err}");
+    env.assert_nothing_left();
+}
+
 #[tokio::test]
 async fn a_create_operation_that_fails_carries_its_status_and_leaves_nothing() {
-    let env = fixture::start().await;
-    env.fake.state().fail_next_operation(
+    a_failed_operation_leaves_nothing(
         Operation::CreateInstance,
         OperationFailure::NotEnoughResources,
-    );
-    let err = env.create(&attrs("op-fails")).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InsufficientCapacity, "{err}");
-    env.assert_nothing_left();
+        "op-fails",
+        ErrorKind::InsufficientCapacity,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_failed_disk_rolls_back_the_security_group() {
-    let env = fixture::start().await;
-    env.fake.state().fail_next_operation(
+    a_failed_operation_leaves_nothing(
         Operation::CreateDisk,
         OperationFailure::Status(Code::FailedPrecondition, "image is broken".into()),
-    );
-    let err = env.create(&attrs("disk-fails")).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
-    env.assert_nothing_left();
+        "disk-fails",
+        ErrorKind::Conflict,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_failed_security_rule_rolls_back_its_group() {
-    let env = fixture::start().await;
-    env.fake.state().fail_next_operation(
+    a_failed_operation_leaves_nothing(
         Operation::CreateSecurityRule,
         OperationFailure::Status(Code::PermissionDenied, "no".into()),
-    );
-    let err = env.create(&attrs("rule-fails")).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
-    env.assert_nothing_left();
+        "rule-fails",
+        ErrorKind::PermissionDenied,
+    )
+    .await;
 }
 
 #[tokio::test]
