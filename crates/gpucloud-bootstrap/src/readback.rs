@@ -9,7 +9,11 @@
 //! it stands and only the few lines after it are decoded, up to the end of the chain. Anything
 //! else (the user's own data combined with the bootstrap's as MIME, a bootstrap of another
 //! version) is decoded whole and searched.
+//!
+//! Instances made with the same rules share that text, so the last ruleset read on a thread
+//! is kept with the base64 it was read from: a list of such instances decodes it once.
 
+use std::cell::RefCell;
 use std::sync::LazyLock;
 
 use base64::Engine as _;
@@ -78,12 +82,50 @@ pub fn ingress_rules_from_user_data(user_data_base64: &str) -> Vec<FirewallRule>
     }
 }
 
+/// The last ruleset read after the fixed head on this thread.
+struct Seen {
+    /// The base64 after the head up to the end of the chain: whole 4-character groups without
+    /// padding, so any text starting with them decodes to the same bytes there.
+    encoded: String,
+    /// What those bytes hold.
+    rules: Vec<FirewallRule>,
+}
+
+thread_local! {
+    static LAST_SEEN: RefCell<Option<Seen>> = const { RefCell::new(None) };
+}
+
 /// The rules of a cloud-config in base64 that starts with the fixed head, decoding only what
-/// follows the head up to the end of the chain; `None` when it does not start so (or stops
-/// being base64 or ends before the chain does), for the caller to decode it whole.
+/// follows the head up to the end of the chain (nothing, when that text is the one last read
+/// on this thread); `None` when it does not start so (or stops being base64 or ends before the
+/// chain does), for the caller to decode it whole.
 fn after_fixed_head(data: &str) -> Option<Vec<FirewallRule>> {
+    let tail = data.strip_prefix(HEAD.encoded.as_str())?;
+    let known = LAST_SEEN.with_borrow(|last| {
+        last.as_ref()
+            .filter(|seen| tail.starts_with(seen.encoded.as_str()))
+            .map(|seen| seen.rules.clone())
+    });
+    if known.is_some() {
+        return known;
+    }
+    let (rules, used) = decode_after_head(tail)?;
+    let encoded = &tail[..used];
+    if !encoded.contains('=') {
+        LAST_SEEN.with_borrow_mut(|last| {
+            *last = Some(Seen {
+                encoded: encoded.to_owned(),
+                rules: rules.clone(),
+            });
+        });
+    }
+    Some(rules)
+}
+
+/// [`after_fixed_head`]'s decoding of the base64 after the head: the rules, and how many of
+/// its characters hold the ruleset up to the end of the chain.
+fn decode_after_head(tail: &str) -> Option<(Vec<FirewallRule>, usize)> {
     let head = &*HEAD;
-    let tail = data.strip_prefix(head.encoded.as_str())?;
     let mut decoded = Vec::with_capacity(STEP / 4 * 3);
     let mut next_line = 0;
     let mut reader = Reader::default();
@@ -99,7 +141,8 @@ fn after_fixed_head(data: &str) -> Option<Vec<FirewallRule>> {
             let line = std::str::from_utf8(&decoded[next_line..next_line + length]).ok()?;
             next_line += length + 1;
             if !reader.line(line.trim()) {
-                return Some(reader.rules);
+                let used = next_line.div_ceil(3).saturating_mul(4).min(tail.len());
+                return Some((reader.rules, used));
             }
         }
     }
@@ -328,6 +371,47 @@ mod tests {
         let cut = &encoded[..HEAD.encoded.len() + 8];
         assert_eq!(after_fixed_head(cut), None);
         assert_eq!(ingress_rules_from_user_data(cut), []);
+    }
+
+    #[test]
+    fn a_ruleset_read_before_is_not_decoded_again_and_a_new_one_is() {
+        let config = |rules: &[FirewallRule], host: &str| {
+            let text = Bootstrap::new("ubuntu", KEY)
+                .unwrap()
+                .with_ingress_rules(rules)
+                .unwrap()
+                .with_hostname(host)
+                .unwrap()
+                .cloud_config();
+            base64(text.as_bytes())
+        };
+        let ports = |data: &str| -> Vec<u16> {
+            ingress_rules_from_user_data(data)
+                .iter()
+                .map(|r| r.from_port)
+                .collect()
+        };
+        let web = config(&[FirewallRule::port(80)], "web-1");
+        assert_eq!(ports(&web), [22, 80]);
+        let seen = LAST_SEEN.with_borrow(|last| last.as_ref().map(|s| s.encoded.clone()));
+        let seen = seen.expect("the ruleset is kept");
+        assert!(seen.len().is_multiple_of(4) && seen.len() < web.len() - HEAD.encoded.len());
+        // Another instance with the same rules (other host name) is read from what was kept;
+        // its rules are the same whichever way they are read.
+        let other = config(&[FirewallRule::port(80)], "web-2");
+        assert_eq!(ports(&other), [22, 80]);
+        let tail = &other[HEAD.encoded.len()..];
+        assert!(tail.starts_with(&seen));
+        assert_eq!(
+            decode_after_head(tail).map(|(rules, _)| rules),
+            Some(ingress_rules_from_user_data(&web))
+        );
+        // Other rules are decoded, and kept in turn; nothing stale is returned.
+        let db = config(&[FirewallRule::port(5432), FirewallRule::port(6432)], "db");
+        assert_eq!(ports(&db), [22, 5432, 6432]);
+        assert_eq!(ports(&web), [22, 80]);
+        assert_eq!(ports(&config(&[], "bare")), [22]);
+        assert_eq!(ports(&db), [22, 5432, 6432]);
     }
 
     #[test]

@@ -9,7 +9,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::Engine as _;
 use gpucloud_bootstrap::Bootstrap;
-use gpucloud_core::bookkeeping::{CRED_REF_ID_TAG, REF_ID_TAG};
 use gpucloud_core::validate::ValidCreate;
 use gpucloud_core::{
     ApiType, Bookkeeping, CapabilityTable, CloudClient, CloudCredential, CloudError,
@@ -174,6 +173,22 @@ impl fmt::Debug for FluidstackClient {
     }
 }
 
+/// Every location: the empty filter, which allows all (as `LocationsFilter::all()` does) and,
+/// being empty, costs no allocation on every get and terminate.
+static EVERY_REGION: LocationsFilter = LocationsFilter(Vec::new());
+
+/// `instances/<id>`, the path of one instance.
+fn instance_path(id: &uuid::Uuid) -> String {
+    const PREFIX: &str = "instances/";
+    let mut path = String::with_capacity(PREFIX.len() + uuid::fmt::Hyphenated::LENGTH);
+    path.push_str(PREFIX);
+    path.push_str(
+        id.hyphenated()
+            .encode_lower(&mut uuid::Uuid::encode_buffer()),
+    );
+    path
+}
+
 /// Instance ids are UUIDs; anything else cannot name an instance (and must not reach a path).
 fn instance_uuid(id: &InstanceId) -> Option<uuid::Uuid> {
     uuid::Uuid::parse_str(id.as_str()).ok()
@@ -181,9 +196,8 @@ fn instance_uuid(id: &InstanceId) -> Option<uuid::Uuid> {
 
 impl FluidstackClient {
     /// The regions this client works in that pass `filter`.
-    fn regions<'a>(&'a self, filter: &LocationsFilter) -> impl Iterator<Item = &'a Region> {
-        let bound = self.location.clone();
-        let filter = filter.clone();
+    fn regions<'a>(&'a self, filter: &'a LocationsFilter) -> impl Iterator<Item = &'a Region> {
+        let bound = self.location.as_str();
         self.shared
             .regions
             .iter()
@@ -295,7 +309,7 @@ impl FluidstackClient {
         let request = self
             .scoped(
                 region,
-                Request::get(operation, format!("instances/{id}")).about_instance(),
+                Request::get(operation, instance_path(id)).about_instance(),
             )
             .await?;
         region.http.send_json(request).await
@@ -321,7 +335,7 @@ impl FluidstackClient {
     ) -> Result<(&Region, wire::Instance)> {
         let not_found = || CloudError::instance_not_found(PROVIDER, operation, id.as_str());
         let uuid = instance_uuid(id).ok_or_else(not_found)?;
-        for region in self.regions(&LocationsFilter::all()) {
+        for region in self.regions(&EVERY_REGION) {
             match self.raw_instance(region, operation, &uuid).await {
                 Ok(w) => return Ok((region, w)),
                 Err(e) if e.kind() == ErrorKind::InstanceNotFound => {}
@@ -332,7 +346,7 @@ impl FluidstackClient {
     }
 
     fn owned(&self, w: &wire::Instance) -> bool {
-        convert::tag(w, CRED_REF_ID_TAG).unwrap_or("") == self.shared.config.ref_id
+        w.tags.bookkeeping.cred_ref_id == self.shared.config.ref_id
     }
 
     /// This credential's instance with `ref_id` in `region` that is not on its way out.
@@ -348,7 +362,7 @@ impl FluidstackClient {
             .into_iter()
             .find(|w| {
                 self.owned(w)
-                    && convert::tag(w, REF_ID_TAG) == Some(ref_id)
+                    && w.tags.bookkeeping.ref_id == ref_id
                     && !matches!(w.state.as_str(), "deleting" | "error" | OUT_OF_STOCK)
             }))
     }
@@ -668,22 +682,33 @@ impl CloudClient for FluidstackClient {
     async fn list_instances(&self, args: &ListInstancesArgs) -> Result<Vec<Instance>> {
         const OP: &str = "list_instances";
         let per_region = self.regions(&args.locations).map(|region| async move {
-            let mut out = Vec::new();
-            for w in self.raw_instances(region, OP).await? {
+            let listed = self.raw_instances(region, OP).await?;
+            let mut out = Vec::with_capacity(listed.len());
+            let mut convert =
+                convert::Instances::new(&region.name, self.shared.config.effective_ssh_user());
+            for w in listed {
                 if !self.owned(&w) {
                     continue;
                 }
                 self.clear_out_of_stock(region, OP, &w).await;
-                let instance =
-                    convert::instance(w, &region.name, self.shared.config.effective_ssh_user());
+                let instance = convert.instance(w);
                 if args.matches(&instance) {
                     out.push(instance);
                 }
             }
             Ok::<_, CloudError>(out)
         });
-        let out = futures::future::try_join_all(per_region).await?;
-        Ok(out.into_iter().flatten().collect())
+        let mut per_region = futures::future::try_join_all(per_region).await?;
+        // One region's list is the answer as it stands; several are joined into one buffer of
+        // their total size, not grown instance by instance.
+        if per_region.len() == 1 {
+            return Ok(per_region.pop().unwrap_or_default());
+        }
+        let mut out = Vec::with_capacity(per_region.iter().map(Vec::len).sum());
+        for instances in per_region {
+            out.extend(instances);
+        }
+        Ok(out)
     }
 
     async fn terminate_instance(&self, id: &InstanceId) -> Result<()> {
@@ -692,11 +717,11 @@ impl CloudClient for FluidstackClient {
             // Not a UUID: no instance of Fluidstack's can have this id, so it is gone.
             return Ok(());
         };
-        for region in self.regions(&LocationsFilter::all()) {
+        for region in self.regions(&EVERY_REGION) {
             let request = self
                 .scoped(
                     region,
-                    Request::delete(OP, format!("instances/{uuid}"))
+                    Request::delete(OP, instance_path(&uuid))
                         .idempotent(true)
                         .about_instance(),
                 )
@@ -811,6 +836,15 @@ mod tests {
         assert!(err.to_string().contains(REGIONS_ENV), "{err}");
     }
 
+    fn all_regions_filter_allows(regions: &[&str]) -> Vec<String> {
+        credential(regions)
+            .client("")
+            .unwrap()
+            .regions(&EVERY_REGION)
+            .map(|r| r.name.clone())
+            .collect()
+    }
+
     #[test]
     fn non_uuid_ids_never_reach_a_path() {
         for id in [
@@ -821,6 +855,19 @@ mod tests {
         ] {
             assert!(instance_uuid(&InstanceId::new(id)).is_none(), "{id}");
         }
-        assert!(instance_uuid(&InstanceId::new("550e8400-e29b-41d4-a716-446655440000")).is_some());
+        let id = "550e8400-e29b-41d4-a716-446655440000";
+        let uuid = instance_uuid(&InstanceId::new(id)).unwrap();
+        assert_eq!(instance_path(&uuid), format!("instances/{id}"));
+        let upper = instance_uuid(&InstanceId::new(id.to_uppercase())).unwrap();
+        assert_eq!(
+            instance_path(&upper),
+            format!("instances/{id}"),
+            "lower case"
+        );
+        assert_eq!(
+            all_regions_filter_allows(&["r1", "r2"]),
+            ["r1", "r2"],
+            "the empty filter allows every region"
+        );
     }
 }

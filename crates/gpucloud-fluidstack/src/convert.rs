@@ -53,50 +53,83 @@ pub(crate) fn status(raw: &str) -> Status {
 }
 
 /// A Fluidstack instance of `region` → [`Instance`]. Bookkeeping tags become `ref_id`,
-/// `cloud_cred_ref_id` and `created_at` and are removed from `tags` ([`Bookkeeping::decode`]).
+/// `cloud_cred_ref_id` and `created_at` and are removed from `tags` (split as the answer is
+/// parsed, [`wire::InstanceTags`]).
 /// The API reports one address (`ip`): it is the SSH endpoint and both the public and the
 /// private address. The API has no host name and no firewall: the host name is core's rule
 /// over the name and RefID ([`instance_hostname`]), the rules are the ones the bootstrap's
 /// user data enforces, read as the answer is parsed
 /// ([`crate::firewall::user_data_rules`]).
 pub(crate) fn instance(w: wire::Instance, region: &str, ssh_user: &str) -> Instance {
-    let status = status(&w.state);
-    let firewall_rules = w.firewall_rules.unwrap_or_default();
-    let (bookkeeping, tags) = Bookkeeping::decode(w.tags);
-    let hostname = instance_hostname(&w.name, &bookkeeping.ref_id);
-    let instance_type_id = if w.instance_type.is_empty() {
-        InstanceTypeId::default()
-    } else {
-        InstanceTypeId::generic(region, None, &w.instance_type)
-    };
-    Instance {
-        name: w.name,
-        hostname,
-        firewall_rules,
-        ref_id: bookkeeping.ref_id,
-        cloud_cred_ref_id: bookkeeping.cred_ref_id,
-        created_at: bookkeeping.created_at,
-        cloud_id: InstanceId::new(w.id),
-        public_ip: w.ip.clone(),
-        private_ip: w.ip,
-        image_id: w.image,
-        instance_type: w.instance_type,
-        ssh_user: ssh_user.to_owned(),
-        ssh_port: 22,
-        status,
-        spot: w.preemptible,
-        location: region.to_owned(),
-        tags,
-        stoppable: true,
-        rebootable: false,
-        instance_type_id,
-        ..Instance::default()
-    }
+    Instances::new(region, ssh_user).instance(w)
 }
 
-/// The value of a bookkeeping tag on a wire instance.
-pub(crate) fn tag<'a>(w: &'a wire::Instance, key: &str) -> Option<&'a str> {
-    w.tags.get(key).map(String::as_str)
+/// Converts the instances of one region's answer ([`instance`] for each), making each type's
+/// catalog id once rather than once per instance.
+pub(crate) struct Instances<'a> {
+    region: &'a str,
+    ssh_user: &'a str,
+    /// The last type converted and its id.
+    last_type: Option<(String, InstanceTypeId)>,
+}
+
+impl<'a> Instances<'a> {
+    /// A converter for instances of `region` reached as `ssh_user`.
+    pub(crate) fn new(region: &'a str, ssh_user: &'a str) -> Self {
+        Self {
+            region,
+            ssh_user,
+            last_type: None,
+        }
+    }
+
+    /// The catalog id of a type of this region, `InstanceTypeId::generic`'s.
+    fn type_id(&mut self, instance_type: &str) -> InstanceTypeId {
+        if instance_type.is_empty() {
+            return InstanceTypeId::default();
+        }
+        match &self.last_type {
+            Some((name, id)) if name == instance_type => id.clone(),
+            _ => {
+                let id = InstanceTypeId::generic(self.region, None, instance_type);
+                self.last_type = Some((instance_type.to_owned(), id.clone()));
+                id
+            }
+        }
+    }
+
+    /// One instance of the answer → [`Instance`].
+    pub(crate) fn instance(&mut self, w: wire::Instance) -> Instance {
+        let status = status(&w.state);
+        let firewall_rules = w.firewall_rules.unwrap_or_default();
+        let wire::InstanceTags { bookkeeping, user } = w.tags;
+        let hostname = instance_hostname(&w.name, &bookkeeping.ref_id);
+        let instance_type_id = self.type_id(&w.instance_type);
+        let (region, ssh_user) = (self.region, self.ssh_user);
+        Instance {
+            name: w.name,
+            hostname,
+            firewall_rules,
+            ref_id: bookkeeping.ref_id,
+            cloud_cred_ref_id: bookkeeping.cred_ref_id,
+            created_at: bookkeeping.created_at,
+            cloud_id: InstanceId::new(w.id),
+            public_ip: w.ip.clone(),
+            private_ip: w.ip,
+            image_id: w.image,
+            instance_type: w.instance_type,
+            ssh_user: ssh_user.to_owned(),
+            ssh_port: 22,
+            status,
+            spot: w.preemptible,
+            location: region.to_owned(),
+            tags: user,
+            stoppable: true,
+            rebootable: false,
+            instance_type_id,
+            ..Instance::default()
+        }
+    }
 }
 
 /// Checks user tag keys against Fluidstack's rule (1–63 characters, alphanumeric at both ends,
@@ -412,8 +445,6 @@ pub(crate) fn instance_types(
 
 #[cfg(test)]
 mod tests {
-    use gpucloud_core::bookkeeping::REF_ID_TAG;
-
     use super::*;
 
     fn t(name: &str, memory: &str, model: &str, count: Option<i64>) -> wire::InstanceType {
@@ -634,18 +665,21 @@ mod tests {
         assert!(err.to_string().contains("odd.1x"), "{err}");
     }
 
+    /// A wire instance as the API would send it, with these tags.
+    fn wire_instance(name: &str, tags: &BTreeMap<String, String>) -> wire::Instance {
+        serde_json::from_value(serde_json::json!({
+            "id": "550e8400-e29b-41d4-a716-446655440000", "name": name,
+            "type": "h100-hgx-80gb.8x", "ip": "10.0.0.2", "state": "running",
+            "image": "image://ubuntu22.04", "preemptible": true, "tags": tags,
+        }))
+        .unwrap()
+    }
+
     #[test]
     fn instances_take_bookkeeping_out_of_the_tags() {
-        let w = wire::Instance {
-            id: "550e8400-e29b-41d4-a716-446655440000".into(),
-            name: "train".into(),
-            instance_type: "h100-hgx-80gb.8x".into(),
-            ip: "10.0.0.2".into(),
-            state: "running".into(),
-            image: "image://ubuntu22.04".into(),
-            preemptible: true,
-            firewall_rules: None,
-            tags: wire_tags(
+        let w = wire_instance(
+            "train",
+            &wire_tags(
                 &Tags::from([("team".into(), "ml".into())]),
                 &Bookkeeping {
                     ref_id: "ref-1".into(),
@@ -653,8 +687,8 @@ mod tests {
                     created_at: Some("2026-12-01T18:00:00Z".parse().unwrap()),
                 },
             ),
-        };
-        assert_eq!(tag(&w, REF_ID_TAG), Some("ref-1"));
+        );
+        assert_eq!(w.tags.bookkeeping.ref_id, "ref-1");
         let i = instance(w, "us-west-1", "ubuntu");
         assert_eq!(i.ref_id, "ref-1");
         assert_eq!(i.cloud_cred_ref_id, "cred-1");
@@ -680,6 +714,37 @@ mod tests {
     }
 
     #[test]
+    fn a_converter_gives_each_instance_its_own_types_id() {
+        let mut convert = Instances::new("r", "ubuntu");
+        for (instance_type, expected) in [
+            ("a.1x", "r-noSub-a.1x"),
+            ("a.1x", "r-noSub-a.1x"),
+            ("b.8x", "r-noSub-b.8x"),
+            ("", ""),
+            ("a.1x", "r-noSub-a.1x"),
+        ] {
+            let w = wire::Instance {
+                instance_type: instance_type.into(),
+                ..wire::Instance::default()
+            };
+            let i = convert.instance(w);
+            assert_eq!(i.instance_type_id.as_str(), expected, "{instance_type:?}");
+            assert_eq!(
+                i.instance_type_id,
+                instance(
+                    wire::Instance {
+                        instance_type: instance_type.into(),
+                        ..wire::Instance::default()
+                    },
+                    "r",
+                    "ubuntu",
+                )
+                .instance_type_id
+            );
+        }
+    }
+
+    #[test]
     fn hostnames_follow_the_core_rule() {
         for (name, ref_id, expected) in [
             ("Train Job #1", "ref-1", "train-job-1"),
@@ -688,17 +753,16 @@ mod tests {
             ("###", "Ref 7", "ref-7"),
             ("", "", "instance"),
         ] {
-            let w = wire::Instance {
-                name: name.into(),
-                tags: wire_tags(
+            let w = wire_instance(
+                name,
+                &wire_tags(
                     &Tags::new(),
                     &Bookkeeping {
                         ref_id: ref_id.into(),
                         ..Bookkeeping::default()
                     },
                 ),
-                ..wire::Instance::default()
-            };
+            );
             assert_eq!(instance(w, "r", "ubuntu").hostname, expected, "{name:?}");
         }
     }

@@ -3,7 +3,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
@@ -67,6 +67,10 @@ struct Inner {
     classifier: Box<dyn Classify>,
     driver: RetryDriver,
     config: HttpConfig,
+    /// The last path's URL: a call repeats the path of the one before it more often than not
+    /// (a waiter polling one instance, a list refreshed), and joining a path to the base URL
+    /// re-parses the whole path.
+    last_url: Mutex<Option<(String, Url)>>,
 }
 
 impl fmt::Debug for HttpClient {
@@ -126,6 +130,7 @@ impl HttpClient {
                     .with_create_rate_limit(config.create_rate_limit)
                     .with_observer(config.observer.clone()),
                 config,
+                last_url: Mutex::new(None),
             }),
         })
     }
@@ -250,18 +255,30 @@ impl HttpClient {
             .await
     }
 
-    /// The base URL with `path` appended (built once per call, not per attempt).
+    /// The base URL with `path` appended (built once per call, not per attempt; the last
+    /// path's URL is kept and handed out again for the same path).
     fn url_for(&self, path: &str) -> Url {
-        let mut url = self.inner.base_url.clone();
-        let relative = path.trim_start_matches('/');
-        if !relative.is_empty() {
-            let base = url.path().trim_end_matches('/');
-            let mut joined = String::with_capacity(base.len() + 1 + relative.len());
-            joined.push_str(base);
-            joined.push('/');
-            joined.push_str(relative);
-            url.set_path(&joined);
+        let last = |guard: &Option<(String, Url)>| {
+            guard
+                .as_ref()
+                .filter(|(seen, _)| seen == path)
+                .map(|(_, url)| url.clone())
+        };
+        if let Some(url) = last(
+            &self
+                .inner
+                .last_url
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        ) {
+            return url;
         }
+        let url = join(&self.inner.base_url, path);
+        *self
+            .inner
+            .last_url
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some((path.to_owned(), url.clone()));
         url
     }
 
@@ -490,6 +507,21 @@ impl HttpClient {
     }
 }
 
+/// `base` with `path` appended.
+fn join(base: &Url, path: &str) -> Url {
+    let mut url = base.clone();
+    let relative = path.trim_start_matches('/');
+    if !relative.is_empty() {
+        let base = url.path().trim_end_matches('/');
+        let mut joined = String::with_capacity(base.len() + 1 + relative.len());
+        joined.push_str(base);
+        joined.push('/');
+        joined.push_str(relative);
+        url.set_path(&joined);
+    }
+    url
+}
+
 /// The most a body's announced length reserves before any of it has arrived: the length is
 /// the server's word, and a larger body still grows the buffer as it comes.
 const MAX_BODY_RESERVE: usize = 256 * 1024 * 1024;
@@ -576,6 +608,35 @@ fn truncate_chars(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_path_gets_its_own_url_also_after_the_last_one_is_kept() {
+        let client = HttpClient::new(
+            "t",
+            HttpConfig::new("http://127.0.0.1:9/api/v1/").unwrap(),
+            Auth::None,
+            |status, _: &HeaderMap, _: &[u8]| crate::Classification::from_status(status),
+        )
+        .unwrap();
+        for (path, url) in [
+            ("instances", "http://127.0.0.1:9/api/v1/instances"),
+            ("instances", "http://127.0.0.1:9/api/v1/instances"),
+            (
+                "/instances/a b",
+                "http://127.0.0.1:9/api/v1/instances/a%20b",
+            ),
+            ("instances", "http://127.0.0.1:9/api/v1/instances"),
+            ("", "http://127.0.0.1:9/api/v1/"),
+            ("x/%41", "http://127.0.0.1:9/api/v1/x/%41"),
+        ] {
+            assert_eq!(client.url_for(path).as_str(), url, "{path:?}");
+            assert_eq!(
+                client.url_for(path),
+                join(client.base_url(), path),
+                "{path:?}"
+            );
+        }
+    }
 
     #[test]
     fn truncates_on_char_boundaries() {
