@@ -161,3 +161,39 @@ async fn the_timeout_covers_the_body_and_a_request_may_set_its_own() {
     assert_eq!(err.kind(), gpucloud_core::ErrorKind::Timeout, "{err}");
     assert!(err.to_string().contains("100 ms"), "{err}");
 }
+
+/// An attempt takes the timer the attempt before it left armed (see `timed_attempt`): taken
+/// again, it still ends a stalled request at its own deadline; and a client that outlives its
+/// runtime takes a fresh timer on the next one, never the old runtime's.
+#[test]
+fn a_timer_kept_between_attempts_still_times_out_and_stays_with_its_runtime() {
+    let server = tokio::runtime::Runtime::new().unwrap();
+    let router = Router::new()
+        .route("/api/v1/quick", get(|| async { "[]" }))
+        .route("/api/v1/stalled", get(|| async { stalled() }));
+    let base = server.block_on(serve(router));
+    let config = HttpConfig::new(&base)
+        .unwrap()
+        .with_request_timeout(std::time::Duration::from_millis(150))
+        .with_retry(gpucloud_http::RetryPolicy::default().with_max_attempts(1));
+    let client = HttpClient::new("test", config, Auth::None, status_only).unwrap();
+    for _ in 0..2 {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            client.send(Request::get("read", "quick")).await.unwrap();
+            let started = std::time::Instant::now();
+            let err = client
+                .send(Request::get("read", "stalled"))
+                .await
+                .expect_err("the body never ends");
+            assert_eq!(err.kind(), gpucloud_core::ErrorKind::Timeout, "{err}");
+            assert!(err.to_string().contains("150 ms"), "{err}");
+            assert!(started.elapsed() >= std::time::Duration::from_millis(150));
+            assert!(started.elapsed() < std::time::Duration::from_secs(5));
+            client.send(Request::get("read", "quick")).await.unwrap();
+        });
+    }
+}
