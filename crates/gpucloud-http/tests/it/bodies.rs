@@ -128,14 +128,19 @@ fn stalled() -> Response {
     )))
 }
 
+/// A configuration of `base` with a 150 ms request timeout and no retry.
+fn timed_once(base: &str) -> HttpConfig {
+    HttpConfig::new(base)
+        .unwrap()
+        .with_request_timeout(std::time::Duration::from_millis(150))
+        .with_retry(gpucloud_http::RetryPolicy::default().with_max_attempts(1))
+}
+
 #[tokio::test]
 async fn the_timeout_covers_the_body_and_a_request_may_set_its_own() {
     let router = Router::new().route("/api/v1/stalled", get(|| async { stalled() }));
     let base = serve(router).await;
-    let timed = HttpConfig::new(&base)
-        .unwrap()
-        .with_request_timeout(std::time::Duration::from_millis(150))
-        .with_retry(gpucloud_http::RetryPolicy::default().with_max_attempts(1));
+    let timed = timed_once(&base);
     let client = HttpClient::new("test", timed.clone(), Auth::None, status_only).unwrap();
     let started = std::time::Instant::now();
     let err = client
@@ -172,10 +177,7 @@ fn a_timer_kept_between_attempts_still_times_out_and_stays_with_its_runtime() {
         .route("/api/v1/quick", get(|| async { "[]" }))
         .route("/api/v1/stalled", get(|| async { stalled() }));
     let base = server.block_on(serve(router));
-    let config = HttpConfig::new(&base)
-        .unwrap()
-        .with_request_timeout(std::time::Duration::from_millis(150))
-        .with_retry(gpucloud_http::RetryPolicy::default().with_max_attempts(1));
+    let config = timed_once(&base);
     let client = HttpClient::new("test", config, Auth::None, status_only).unwrap();
     for _ in 0..2 {
         let runtime = tokio::runtime::Builder::new_current_thread()
