@@ -61,14 +61,7 @@ impl RunningFake for RunningLambda {
     }
 
     fn create_attrs(&self, ref_id: &str, public_key: &str) -> CreateInstanceAttrs {
-        CreateInstanceAttrs {
-            location: REGION.to_owned(),
-            instance_type: INSTANCE_TYPE.to_owned(),
-            ref_id: ref_id.to_owned(),
-            name: format!("campaign-{ref_id}"),
-            public_key: public_key.to_owned(),
-            ..CreateInstanceAttrs::default()
-        }
+        crate::create_attrs(REGION, INSTANCE_TYPE, ref_id, public_key)
     }
 
     fn inspect(&self) -> FakeState {

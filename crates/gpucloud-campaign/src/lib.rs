@@ -256,6 +256,24 @@ impl fmt::Display for Report {
     }
 }
 
+/// The create every target's campaign makes: one instance of `instance_type` in `location`,
+/// named after its RefID.
+fn create_attrs(
+    location: &str,
+    instance_type: &str,
+    ref_id: &str,
+    public_key: &str,
+) -> CreateInstanceAttrs {
+    CreateInstanceAttrs {
+        location: location.to_owned(),
+        instance_type: instance_type.to_owned(),
+        ref_id: ref_id.to_owned(),
+        name: format!("campaign-{ref_id}"),
+        public_key: public_key.to_owned(),
+        ..CreateInstanceAttrs::default()
+    }
+}
+
 /// Every provider the campaign knows: add a fake's entry here.
 pub fn targets() -> Vec<Box<dyn Target>> {
     vec![

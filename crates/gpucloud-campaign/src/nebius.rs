@@ -109,14 +109,7 @@ impl RunningFake for RunningNebius {
     }
 
     fn create_attrs(&self, ref_id: &str, public_key: &str) -> CreateInstanceAttrs {
-        CreateInstanceAttrs {
-            location: REGION.to_owned(),
-            instance_type: format!("{PLATFORM}.{PRESET}"),
-            ref_id: ref_id.to_owned(),
-            name: format!("campaign-{ref_id}"),
-            public_key: public_key.to_owned(),
-            ..CreateInstanceAttrs::default()
-        }
+        crate::create_attrs(REGION, &format!("{PLATFORM}.{PRESET}"), ref_id, public_key)
     }
 
     fn inspect(&self) -> FakeState {

@@ -68,14 +68,7 @@ impl RunningFake for RunningShadeform {
     }
 
     fn create_attrs(&self, ref_id: &str, public_key: &str) -> CreateInstanceAttrs {
-        CreateInstanceAttrs {
-            location: LOCATION.to_owned(),
-            instance_type: OFFER.to_owned(),
-            ref_id: ref_id.to_owned(),
-            name: format!("campaign-{ref_id}"),
-            public_key: public_key.to_owned(),
-            ..CreateInstanceAttrs::default()
-        }
+        crate::create_attrs(LOCATION, OFFER, ref_id, public_key)
     }
 
     fn inspect(&self) -> FakeState {
