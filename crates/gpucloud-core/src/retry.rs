@@ -510,9 +510,97 @@ impl RetryDriver {
     }
 }
 
+/// Attempts of one cleanup step in [`cleanup_step`].
+pub const CLEANUP_ATTEMPTS: u32 = 3;
+
+/// Runs one cleanup step (a delete of what a failed create made or a terminate leaves, or
+/// the read it needs) up to [`CLEANUP_ATTEMPTS`] times, waiting `backoff`, doubled each time,
+/// after a failure that `may_retry` says another attempt may not meet.
+///
+/// This is on top of the driver's own retries of each call: a step whose calls all met
+/// transient failures is made again, because nothing else would remove what it leaves but a
+/// sweep after its grace, or nothing at all.
+pub async fn cleanup_step<T, F, Fut>(
+    backoff: Duration,
+    may_retry: impl Fn(&CloudError) -> bool,
+    mut step: F,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let mut wait = backoff;
+    let mut attempt = 1;
+    loop {
+        match step().await {
+            Err(e) if attempt < CLEANUP_ATTEMPTS && may_retry(&e) => {
+                tracing::debug!(attempt, error = %e, "cleanup step failed; trying again");
+                tokio::time::sleep(wait).await;
+                wait = wait.saturating_mul(2);
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cleanup_step_is_made_again_only_after_a_failure_it_may_not_meet_again() {
+        let transient = |e: &CloudError| e.kind().is_transient_failure();
+        let calls = std::cell::Cell::new(0);
+        let started = tokio::time::Instant::now();
+        let always_down = cleanup_step(Duration::from_millis(10), transient, || {
+            calls.set(calls.get() + 1);
+            async {
+                Err::<(), _>(CloudError::provider(
+                    "x",
+                    "delete",
+                    ErrorKind::Unavailable,
+                    "",
+                ))
+            }
+        })
+        .await;
+        assert_eq!(always_down.unwrap_err().kind(), ErrorKind::Unavailable);
+        assert_eq!(calls.get(), CLEANUP_ATTEMPTS);
+        // 10 ms, then 20 ms: the backoff doubles.
+        assert_eq!(started.elapsed(), Duration::from_millis(30));
+
+        calls.set(0);
+        let refused = cleanup_step(Duration::from_millis(10), transient, || {
+            calls.set(calls.get() + 1);
+            async {
+                Err::<(), _>(CloudError::provider(
+                    "x",
+                    "delete",
+                    ErrorKind::Conflict,
+                    "in use",
+                ))
+            }
+        })
+        .await;
+        assert_eq!(refused.unwrap_err().kind(), ErrorKind::Conflict);
+        assert_eq!(calls.get(), 1);
+
+        calls.set(0);
+        let second_time = cleanup_step(Duration::from_millis(10), transient, || {
+            calls.set(calls.get() + 1);
+            let n = calls.get();
+            async move {
+                if n == 1 {
+                    Err(CloudError::provider("x", "delete", ErrorKind::Timeout, ""))
+                } else {
+                    Ok(n)
+                }
+            }
+        })
+        .await;
+        assert_eq!(second_time.unwrap(), 2);
+    }
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -221,10 +221,6 @@ fn still_wanted(status: LifecycleStatus) -> bool {
     !status.is_terminal() && status != LifecycleStatus::Terminating
 }
 
-/// Attempts of one cleanup step (see `LambdaClient::cleanup_step`), on top of the retries the
-/// HTTP client itself makes.
-const CLEANUP_ATTEMPTS: u32 = 3;
-
 /// True when a cleanup request that failed this way may succeed if sent again: a failure of
 /// the provider or the transport (a 5xx, reset, timeout, throttling, an unreadable answer),
 /// unless the HTTP client has already used up its own attempts. A refusal (in use, not
@@ -533,26 +529,16 @@ impl LambdaClient {
     /// Runs one idempotent cleanup request (a delete, or the list it needs), sending it again
     /// after a failure that another attempt may not meet: what cleanup leaves is otherwise
     /// left until a sweep (rulesets, after a grace) or forever (SSH keys). At most
-    /// [`CLEANUP_ATTEMPTS`], waiting the configured retry backoff, doubled each time.
-    async fn cleanup_step<T, F, Fut>(&self, mut step: F) -> Result<T>
+    /// core's [`CLEANUP_ATTEMPTS`](gpucloud_core::retry::CLEANUP_ATTEMPTS), waiting the
+    /// configured retry backoff, doubled each time.
+    async fn cleanup_step<T, F, Fut>(&self, step: F) -> Result<T>
     where
         F: FnMut() -> Fut + Send,
         Fut: Future<Output = Result<T>> + Send,
         T: Send,
     {
-        let mut wait = self.shared.cleanup_backoff;
-        let mut attempt = 1;
-        loop {
-            match step().await {
-                Err(e) if attempt < CLEANUP_ATTEMPTS && cleanup_may_retry(&e) => {
-                    tracing::debug!(attempt, error = %e, "cleanup step failed; trying again");
-                    tokio::time::sleep(wait).await;
-                    wait = wait.saturating_mul(2);
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
+        gpucloud_core::retry::cleanup_step(self.shared.cleanup_backoff, cleanup_may_retry, step)
+            .await
     }
 
     async fn launch(

@@ -331,13 +331,6 @@ fn region_info(name: &str) -> (String, &'static str) {
     (description.to_owned(), country)
 }
 
-/// Attempts of one cleanup step (a delete and the wait for it, or the read that settles a
-/// create). Each call is already retried by the API's driver; a step whose calls all met
-/// transient failures is made again because nothing else would remove what it leaves:
-/// Nebius has no sweep, and a terminate called again finds the instance gone and so no
-/// longer knows its disk and security group (the fault campaign, issue 14).
-const CLEANUP_ATTEMPTS: u32 = 3;
-
 /// True when a cleanup step that failed this way may succeed if made again: a failure of the
 /// service or the transport (a call cut by a closed connection included: see
 /// `error::from_status`), or throttling, also once the driver's own attempts are used up.
@@ -641,27 +634,23 @@ impl NebiusClient {
         }
     }
 
-    /// Runs one cleanup step, made again (at most [`CLEANUP_ATTEMPTS`] times, waiting the
-    /// retry backoff, doubled each time) while it fails in a way another attempt may not.
-    async fn cleanup_step<T, F, Fut>(&self, mut step: F) -> Result<T>
+    /// Runs one cleanup step (a delete and the wait for it, or the read that settles a
+    /// create) through core's [`cleanup_step`](gpucloud_core::retry::cleanup_step): made
+    /// again while it fails in a way another attempt may not. Without it, a terminate whose
+    /// cleanup failed, called again, finds the instance gone and no longer knows its disk and
+    /// security group, which only the sweep finds then (the fault campaign, issue 14).
+    async fn cleanup_step<T, F, Fut>(&self, step: F) -> Result<T>
     where
         F: FnMut() -> Fut + Send,
         Fut: std::future::Future<Output = Result<T>> + Send,
         T: Send,
     {
-        let mut wait = self.shared.config.retry_backoff;
-        let mut attempt = 1;
-        loop {
-            match step().await {
-                Err(e) if attempt < CLEANUP_ATTEMPTS && cleanup_may_retry(&e) => {
-                    tracing::debug!(attempt, error = %e, "cleanup step failed; trying again");
-                    tokio::time::sleep(wait).await;
-                    wait = wait.saturating_mul(2);
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
+        gpucloud_core::retry::cleanup_step(
+            self.shared.config.retry_backoff,
+            cleanup_may_retry,
+            step,
+        )
+        .await
     }
 
     /// Deletes a disk as a cleanup step; one already gone is what was wanted.
