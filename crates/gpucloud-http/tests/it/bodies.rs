@@ -136,21 +136,25 @@ fn timed_once(base: &str) -> HttpConfig {
         .with_retry(gpucloud_http::RetryPolicy::default().with_max_attempts(1))
 }
 
+/// Sends `request`, which must end in a timeout whose message names `limit` and whose outcome
+/// is unknown; returns how long it took.
+async fn times_out(client: &HttpClient, request: Request, limit: &str) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    let err = client.send(request).await.expect_err("the body never ends");
+    assert_eq!(err.kind(), gpucloud_core::ErrorKind::Timeout, "{err}");
+    assert!(err.outcome_unknown(), "{err}");
+    assert!(err.to_string().contains(limit), "{err}");
+    started.elapsed()
+}
+
 #[tokio::test]
 async fn the_timeout_covers_the_body_and_a_request_may_set_its_own() {
     let router = Router::new().route("/api/v1/stalled", get(|| async { stalled() }));
     let base = serve(router).await;
     let timed = timed_once(&base);
     let client = HttpClient::new("test", timed.clone(), Auth::None, status_only).unwrap();
-    let started = std::time::Instant::now();
-    let err = client
-        .send(Request::get("read", "stalled"))
-        .await
-        .expect_err("the body never ends");
-    assert_eq!(err.kind(), gpucloud_core::ErrorKind::Timeout, "{err}");
-    assert!(err.outcome_unknown(), "{err}");
-    assert!(err.to_string().contains("150 ms"), "{err}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let took = times_out(&client, Request::get("read", "stalled"), "150 ms").await;
+    assert!(took < std::time::Duration::from_secs(5));
     // No client timeout: the request's own applies.
     let untimed = HttpClient::new(
         "test",
@@ -159,12 +163,8 @@ async fn the_timeout_covers_the_body_and_a_request_may_set_its_own() {
         status_only,
     )
     .unwrap();
-    let err = untimed
-        .send(Request::get("read", "stalled").timeout(std::time::Duration::from_millis(100)))
-        .await
-        .expect_err("the body never ends");
-    assert_eq!(err.kind(), gpucloud_core::ErrorKind::Timeout, "{err}");
-    assert!(err.to_string().contains("100 ms"), "{err}");
+    let stalled = Request::get("read", "stalled").timeout(std::time::Duration::from_millis(100));
+    times_out(&untimed, stalled, "100 ms").await;
 }
 
 /// An attempt takes the timer the attempt before it left armed (see `timed_attempt`): taken
@@ -186,15 +186,9 @@ fn a_timer_kept_between_attempts_still_times_out_and_stays_with_its_runtime() {
             .unwrap();
         runtime.block_on(async {
             client.send(Request::get("read", "quick")).await.unwrap();
-            let started = std::time::Instant::now();
-            let err = client
-                .send(Request::get("read", "stalled"))
-                .await
-                .expect_err("the body never ends");
-            assert_eq!(err.kind(), gpucloud_core::ErrorKind::Timeout, "{err}");
-            assert!(err.to_string().contains("150 ms"), "{err}");
-            assert!(started.elapsed() >= std::time::Duration::from_millis(150));
-            assert!(started.elapsed() < std::time::Duration::from_secs(5));
+            let took = times_out(&client, Request::get("read", "stalled"), "150 ms").await;
+            assert!(took >= std::time::Duration::from_millis(150));
+            assert!(took < std::time::Duration::from_secs(5));
             client.send(Request::get("read", "quick")).await.unwrap();
         });
     }
