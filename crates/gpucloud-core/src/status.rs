@@ -205,9 +205,45 @@ pub fn grpc_status(code: GrpcCode) -> StatusClass {
     }
 }
 
+/// The class of a failed *call*'s status, as [`grpc_status`] but for `CANCELLED`, which is the
+/// transport's: `Unavailable`, transient, delivery unknown. A client that never cancels a call
+/// it awaits (a dropped call yields no status) and sends no `grpc-timeout` receives
+/// `CANCELLED` only when the HTTP/2 connection closed under the call (tonic reports every call
+/// in flight on a connection that closes so): the request may have been carried out, and it
+/// may be sent again. The status an operation *finished* with stays [`grpc_status`]'s.
+pub fn grpc_call_status(code: GrpcCode) -> StatusClass {
+    match code {
+        GrpcCode::Cancelled => {
+            StatusClass::new(ErrorKind::Unavailable, Retry::Transient, Delivery::Unknown)
+        }
+        other => grpc_status(other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_calls_cancelled_is_the_transports_and_every_other_code_is_the_tables() {
+        let cut = grpc_call_status(GrpcCode::Cancelled);
+        assert_eq!(
+            (cut.kind, cut.retry, cut.delivery),
+            (ErrorKind::Unavailable, Retry::Transient, Delivery::Unknown)
+        );
+        assert_eq!(grpc_status(GrpcCode::Cancelled).kind, ErrorKind::Cancelled);
+        for code in [
+            GrpcCode::Internal,
+            GrpcCode::NotFound,
+            GrpcCode::Unavailable,
+        ] {
+            let (call, table) = (grpc_call_status(code), grpc_status(code));
+            assert_eq!(
+                (call.kind, call.retry, call.delivery),
+                (table.kind, table.retry, table.delivery)
+            );
+        }
+    }
     use Delivery::{Answered as A, Unknown as U};
     use ErrorKind as K;
 

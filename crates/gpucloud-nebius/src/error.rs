@@ -2,8 +2,8 @@
 //! from core's gRPC table, changed only where Nebius's structured `ServiceError` detail says
 //! more. Never by message text.
 
-use gpucloud_core::status::{GrpcCode, grpc_status};
-use gpucloud_core::{CloudError, Delivery, ErrorKind, ProviderDetails, Retry};
+use gpucloud_core::status::{GrpcCode, StatusClass, grpc_call_status, grpc_status};
+use gpucloud_core::{CloudError, ErrorKind, ProviderDetails, Retry};
 use gpucloud_nebius_proto::common::v1::ServiceError;
 use gpucloud_nebius_proto::common::v1::service_error::{Details, RetryType};
 use gpucloud_nebius_proto::google::rpc;
@@ -113,16 +113,17 @@ fn from_detail(error: &ServiceError) -> Option<(ErrorKind, Retry, String)> {
     Some(detail)
 }
 
-/// The error of a failed call or operation: `code`, `message` and the packed `details` of a
-/// gRPC status.
+/// The error of a failed call or operation: `code` (classed by `table`), `message` and the
+/// packed `details` of a gRPC status.
 pub(crate) fn classify(
     operation: &'static str,
+    table: fn(GrpcCode) -> StatusClass,
     code: i32,
     message: &str,
     details: &[prost_types::Any],
 ) -> CloudError {
     let grpc = GrpcCode::from_i32(code).unwrap_or(GrpcCode::Unknown);
-    let class = grpc_status(grpc);
+    let class = table(grpc);
     let errors = service_errors(details);
     let mut kind = class.kind;
     let mut retry = class.retry;
@@ -168,31 +169,10 @@ pub(crate) fn classify(
         .with_source(provider_details)
 }
 
-/// The error of a failed call.
-///
-/// A call's `CANCELLED` is the transport's, not the caller's: this client never cancels a call
-/// it awaits (a dropped call yields no status) and sends no `grpc-timeout`, and tonic answers
-/// `CANCELLED` for a call whose HTTP/2 connection closed under it (another call's lost answer
-/// closes the connection they share). The request may have been carried out, and it may be
-/// sent again: `Unavailable`, transient, delivery unknown.
+/// The error of a failed call; its `CANCELLED` is the transport's (core's
+/// [`grpc_call_status`]: this client never cancels a call it awaits, and tonic answers
+/// `CANCELLED` for a call whose HTTP/2 connection closed under it).
 pub(crate) fn from_status(operation: &'static str, status: &tonic::Status) -> CloudError {
-    if status.code() == tonic::Code::Cancelled {
-        let details = ProviderDetails {
-            grpc_code: Some(tonic::Code::Cancelled as i32),
-            message: (!status.message().is_empty())
-                .then(|| ProviderDetails::truncate_body(status.message())),
-            ..ProviderDetails::default()
-        };
-        return CloudError::provider(
-            PROVIDER_ID,
-            operation,
-            ErrorKind::Unavailable,
-            "the connection closed under the call (CANCELLED)",
-        )
-        .with_retry(Retry::Transient)
-        .with_delivery(Delivery::Unknown)
-        .with_source(details);
-    }
     let details = if status.details().is_empty() {
         Vec::new()
     } else {
@@ -200,12 +180,24 @@ pub(crate) fn from_status(operation: &'static str, status: &tonic::Status) -> Cl
             .map(|s| s.details)
             .unwrap_or_default()
     };
-    classify(operation, status.code() as i32, status.message(), &details)
+    classify(
+        operation,
+        grpc_call_status,
+        status.code() as i32,
+        status.message(),
+        &details,
+    )
 }
 
 /// The error of an operation that finished with a status other than OK.
 pub(crate) fn from_operation(operation: &'static str, status: &rpc::Status) -> CloudError {
-    classify(operation, status.code, &status.message, &status.details)
+    classify(
+        operation,
+        grpc_status,
+        status.code,
+        &status.message,
+        &status.details,
+    )
 }
 
 /// A well-formed answer that cannot be used (a field missing or out of range): `Decode`,
@@ -217,6 +209,7 @@ pub(crate) fn decode(operation: &'static str, what: impl Into<String>) -> CloudE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gpucloud_core::Delivery;
     use gpucloud_nebius_proto::common::v1 as common;
     use tonic::Code;
 
