@@ -224,11 +224,11 @@ async fn a_plan_lists_the_first_round_in_order_and_creates_nothing() {
     let sources = [lambda_source("lambda", &fake.base_url())];
     let mut request = request("plan");
     request.max_offers = 2;
-    let plan = plan(&sources, &request, &OfferOptions::default())
+    let planned = plan(&sources, &request, &OfferOptions::default())
         .await
         .expect("a plan");
-    assert_eq!(plan.offers.len(), 2, "{:?}", plan.offers);
-    assert!(plan.failures.is_empty());
+    assert_eq!(planned.offers.len(), 2, "{:?}", planned.offers);
+    assert!(planned.failures.is_empty());
     let mut tried = Vec::new();
     let launched = launch(
         &sources,
@@ -248,8 +248,15 @@ async fn a_plan_lists_the_first_round_in_order_and_creates_nothing() {
     )
     .await
     .expect("the second offer comes up");
-    let planned: Vec<_> = plan.offers.iter().map(|o| o.instance_type_id.clone()).collect();
-    assert_eq!(tried, planned, "the launch tries what the plan listed, in order");
+    let planned: Vec<_> = planned
+        .offers
+        .iter()
+        .map(|o| o.instance_type_id.clone())
+        .collect();
+    assert_eq!(
+        tried, planned,
+        "the launch tries what the plan listed, in order"
+    );
     assert_eq!(live(&fake).len(), 1);
     terminate_all(&sources[0], &fake).await;
 
@@ -257,10 +264,17 @@ async fn a_plan_lists_the_first_round_in_order_and_creates_nothing() {
     plan(&sources, &request, &OfferOptions::default())
         .await
         .expect("a plan");
-    assert_eq!(fake.state().request_count("POST", "/api/v1/"), before, "a plan creates nothing");
+    assert_eq!(
+        fake.state().request_count("POST", "/api/v1/"),
+        before,
+        "a plan creates nothing"
+    );
     request.template.public_key = "not a key".into();
     let refused = plan(&sources, &request, &OfferOptions::default()).await;
-    assert!(matches!(refused, Err(LaunchError::Invalid(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(LaunchError::Invalid(_))),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]
@@ -285,7 +299,11 @@ async fn a_cancelled_launch_names_the_instance_it_created_before_terminating_it(
     .expect_err("cancelled");
     assert!(matches!(error, LaunchError::Cancelled { .. }), "{error:?}");
     let created = created.expect("the Created event names the instance");
-    let status = fake.state().instance(created.as_str()).expect("made").status;
+    let status = fake
+        .state()
+        .instance(created.as_str())
+        .expect("made")
+        .status;
     assert!(
         matches!(
             status,
