@@ -307,7 +307,10 @@ mod tests {
         assert_eq!(state("lambda"), Some("ready"));
         assert_eq!(state("fluidstack"), Some("broken"));
         assert_eq!(state("shadeform"), Some("not configured"));
-        assert!(configured_providers(&config).is_err(), "the strict form still refuses");
+        assert!(
+            configured_providers(&config).is_err(),
+            "the strict form still refuses"
+        );
     }
 
     #[cfg(feature = "lambda")]
