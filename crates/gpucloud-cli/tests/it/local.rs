@@ -83,7 +83,7 @@ fn up_then_ssh_then_terminate() {
 
     let out = cmd().args(["providers", "-o", "json"]).output().unwrap();
     let providers = json(&out);
-    let local = providers
+    let local = providers["providers"]
         .as_array()
         .unwrap()
         .iter()
@@ -128,7 +128,7 @@ fn local_types_and_locations() {
     cmd.env("GPUCLOUD_LOCAL_SUBNET", "10.219.42.0/24")
         .args(["types", "-p", "local", "-o", "json"]);
     let out = run_ok(&mut cmd);
-    assert!(!json(&out).as_array().unwrap().is_empty());
+    assert!(!json(&out)["types"].as_array().unwrap().is_empty());
     let mut cmd = h.bare_cmd();
     cmd.env("GPUCLOUD_LOCAL_STATE", state.path());
     cmd.env("GPUCLOUD_LOCAL_SUBNET", "10.219.42.0/24")
