@@ -293,7 +293,7 @@ enum AttemptResult {
 
 /// The request's template with its RefID (generated when empty), refused when no provider
 /// could accept it.
-fn checked_template(request: &LaunchRequest) -> Result<CreateInstanceAttrs, LaunchError> {
+fn checked_template(request: &LaunchRequest) -> Result<CreateInstanceAttrs, CloudError> {
     let mut template = request.template.clone();
     if template.ref_id.is_empty() {
         template.ref_id = format!("launch-{}", uuid::Uuid::new_v4().simple());
@@ -305,8 +305,7 @@ fn checked_template(request: &LaunchRequest) -> Result<CreateInstanceAttrs, Laun
             ..template.clone()
         },
         &CreateFeatures::ALL,
-    )
-    .map_err(LaunchError::Invalid)?;
+    )?;
     Ok(template)
 }
 
@@ -333,7 +332,7 @@ pub async fn plan(
     request: &LaunchRequest,
     options: &OfferOptions,
 ) -> Result<Plan, LaunchError> {
-    checked_template(request)?;
+    checked_template(request).map_err(LaunchError::Invalid)?;
     let OfferReport {
         mut offers,
         failures,
@@ -351,7 +350,7 @@ pub async fn launch(
     mut on_event: impl FnMut(&LaunchEvent<'_>),
 ) -> Result<Launched, LaunchError> {
     // Refuse what no provider could accept before anything is asked or created.
-    let template = checked_template(request)?;
+    let template = checked_template(request).map_err(LaunchError::Invalid)?;
     let started = tokio::time::Instant::now();
     let mut pause = request.retry_until_up.map(|r| r.interval);
     let mut round = 0;

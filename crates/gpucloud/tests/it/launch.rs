@@ -257,6 +257,7 @@ async fn a_plan_lists_the_first_round_in_order_and_creates_nothing() {
         tried, planned,
         "the launch tries what the plan listed, in order"
     );
+    assert_eq!(launched.offer.instance_type_id, planned[1]);
     assert_eq!(live(&fake).len(), 1);
     terminate_all(&sources[0], &fake).await;
 
