@@ -179,6 +179,24 @@ pub fn parse_bytes(text: &str) -> Result<gpucloud::Bytes, String> {
         .map_err(|_| format!("`{text}` is not a size such as 80GB or 24GiB"))
 }
 
+/// The longest duration a flag takes: 30 days.
+pub const MAX_SECS: u64 = 30 * 24 * 60 * 60;
+
+/// Parses a duration in whole seconds that can be met: at least 1 (0 could never succeed) and
+/// at most [`MAX_SECS`].
+pub fn parse_secs(text: &str) -> Result<u64, String> {
+    let accepted = format!("whole seconds from 1 to {MAX_SECS} (30 days)");
+    match text.trim().parse::<u64>() {
+        Ok(0) => Err(format!("0 seconds could never be met; give {accepted}")),
+        Ok(secs) if secs <= MAX_SECS => Ok(secs),
+        Ok(_) => Err(format!("`{text}` is longer than 30 days; give {accepted}")),
+        Err(_) if !text.trim().is_empty() && text.trim().bytes().all(|b| b.is_ascii_digit()) => {
+            Err(format!("`{text}` is longer than 30 days; give {accepted}"))
+        }
+        Err(_) => Err(format!("`{text}` is not a duration; give {accepted}")),
+    }
+}
+
 /// Parses a socket address on a loopback interface.
 pub fn parse_loopback_addr(text: &str) -> Result<SocketAddr, String> {
     let addr = SocketAddr::from_str(text.trim())
@@ -252,6 +270,25 @@ mod tests {
         assert_eq!(
             parse_tag_filter("team=ml").unwrap(),
             ("team".into(), Some("ml".into()))
+        );
+    }
+
+    #[test]
+    fn durations_that_cannot_be_met_are_refused() {
+        assert_eq!(parse_secs("90").unwrap(), 90);
+        assert_eq!(parse_secs(&MAX_SECS.to_string()).unwrap(), MAX_SECS);
+        assert!(parse_secs("0").unwrap_err().contains("never"));
+        assert!(parse_secs("-1").unwrap_err().contains("not a duration"));
+        assert!(parse_secs("1h").unwrap_err().contains("not a duration"));
+        assert!(
+            parse_secs("18446744073709551615")
+                .unwrap_err()
+                .contains("30 days")
+        );
+        assert!(
+            parse_secs("99999999999999999999999")
+                .unwrap_err()
+                .contains("30 days")
         );
     }
 

@@ -107,7 +107,9 @@ pub enum Command {
 
     /// Run the conformance checks against a provider; exits 1 if any check fails.
     ///
-    /// This creates (and terminates) real instances on the provider.
+    /// This creates (and terminates) real instances on the provider: on a real cloud (not a
+    /// fake on this machine, not the local provider) it says which type and price, and asks
+    /// first unless --yes.
     Validate(ValidateArgs),
 
     /// Serve a fake provider API on 127.0.0.1 until interrupted.
@@ -275,18 +277,23 @@ pub struct LaunchArgs {
     /// next offer tried.
     #[arg(long)]
     pub wait: bool,
-    /// How long to wait for one instance to run, in seconds (default: 20 minutes).
-    #[arg(long, value_name = "SECS", requires = "wait")]
+    /// How long to wait for one instance to run, in seconds (default: 20 minutes); with --wait
+    /// or --retry-until-up.
+    #[arg(long, value_name = "SECS", value_parser = args::parse_secs)]
     pub timeout: Option<u64>,
-    /// When every offer failed, run the list again with backoff until one comes up.
+    /// When every offer failed, run the list again with backoff until one is running (implies
+    /// --wait).
     #[arg(long)]
     pub retry_until_up: bool,
     /// The first pause between rounds, in seconds (doubles up to 8×).
-    #[arg(long, value_name = "SECS", default_value_t = 30, requires = "retry_until_up", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECS", default_value_t = 30, requires = "retry_until_up", value_parser = args::parse_secs)]
     pub retry_interval: u64,
     /// Give up retrying after this many seconds (default: until interrupted).
-    #[arg(long, value_name = "SECS", requires = "retry_until_up")]
+    #[arg(long, value_name = "SECS", requires = "retry_until_up", value_parser = args::parse_secs)]
     pub retry_deadline: Option<u64>,
+    /// Print the offers the launch would try, in order, and create nothing.
+    #[arg(long, conflicts_with_all = ["wait", "retry_until_up", "timeout"])]
+    pub dry_run: bool,
 }
 
 /// Sort orders of `gpucloud types`.
@@ -338,7 +345,7 @@ pub struct InstanceArgs {
     #[arg(long)]
     pub wait: bool,
     /// How long to wait, in seconds (default: the SDK's per-transition timeout).
-    #[arg(long, value_name = "SECS", requires = "wait")]
+    #[arg(long, value_name = "SECS", requires = "wait", value_parser = args::parse_secs)]
     pub timeout: Option<u64>,
 }
 
@@ -377,7 +384,7 @@ pub struct CreateArgs {
     #[arg(long)]
     pub wait: bool,
     /// How long to wait, in seconds (default: 20 minutes).
-    #[arg(long, value_name = "SECS", requires = "wait")]
+    #[arg(long, value_name = "SECS", requires = "wait", value_parser = args::parse_secs)]
     pub timeout: Option<u64>,
 }
 
@@ -473,4 +480,8 @@ pub struct ValidateArgs {
     /// Skip this check (repeatable).
     #[arg(long, value_name = "CHECK")]
     pub skip: Vec<String>,
+    /// Do not ask before creating billable instances on a real cloud (required without a
+    /// terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }

@@ -8,6 +8,9 @@ use gpucloud::{CloudError, ErrorKind};
 pub const EXIT_FAILED: u8 = 1;
 /// Exit status 2: bad usage or bad input.
 pub const EXIT_USAGE: u8 = 2;
+/// Exit status 3: a partial answer; some providers answered (their answer is printed), others
+/// failed (each reported).
+pub const EXIT_PARTIAL: u8 = 3;
 
 /// An error for people: one line saying what failed and why, and an optional hint line.
 #[derive(Debug)]

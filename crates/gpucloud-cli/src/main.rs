@@ -4,6 +4,8 @@ mod args;
 mod cli;
 mod commands;
 mod error;
+mod failures;
+mod interrupt;
 mod keys;
 mod output;
 

@@ -133,64 +133,12 @@ impl Ctx {
     }
 
     async fn choose_type(&self) -> std::result::Result<InstanceType, String> {
-        let args = GetInstanceTypeArgs {
-            locations: if self.location.is_empty() {
-                LocationsFilter::default()
-            } else {
-                LocationsFilter::only([self.location.as_str()])
-            },
-            ..GetInstanceTypeArgs::default()
-        };
-        let types = self.client.instance_types(&args).await.map_err(|e| {
-            format!(
-                "cannot choose an instance type: instance_types(): {}",
-                describe(&e)
-            )
-        })?;
-        if let Some(name) = &self.instance_type {
-            let mut named: Vec<InstanceType> = types
-                .into_iter()
-                .filter(|it| it.type_name == *name)
-                .collect();
-            named.sort_by_key(|it| !it.is_available);
-            return named.into_iter().next().ok_or_else(|| {
-                format!(
-                    "instance type {name} is not in the catalog of location {:?}",
-                    self.location
-                )
-            });
-        }
-        let mut candidates: Vec<InstanceType> = types
-            .into_iter()
-            .filter(|it| {
-                it.is_available && it.supported_architectures.contains(&Architecture::X86_64)
-            })
-            .collect();
-        // A type that can do what the client declares comes first, so that the stop and
-        // reboot checks test the capability rather than finding the instance cannot.
-        let wants_stop = self.client.stop_start().is_ok();
-        let wants_reboot = self.client.reboot().is_ok();
-        let misses = |it: &InstanceType| {
-            u8::from(wants_stop && !it.stoppable) + u8::from(wants_reboot && !it.rebootable)
-        };
-        candidates.sort_by(|a, b| {
-            let price = |it: &InstanceType| it.base_price.as_ref().map(|p| p.amount);
-            misses(a)
-                .cmp(&misses(b))
-                .then_with(|| match (price(a), price(b)) {
-                    (Some(x), Some(y)) => x.cmp(&y),
-                    (Some(_), None) => std::cmp::Ordering::Less,
-                    (None, Some(_)) => std::cmp::Ordering::Greater,
-                    (None, None) => std::cmp::Ordering::Equal,
-                })
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        candidates.into_iter().next().ok_or_else(|| {
-            format!(
-                "no available x86_64 instance type in location {:?} (set Target::instance_type)",
-                self.location
-            )
-        })
+        choose_type(
+            self.client.as_ref(),
+            &self.location,
+            self.instance_type.as_deref(),
+        )
+        .await
     }
 
     /// Create attributes for the test instance of `chosen`: this run's RefID and tag, the
@@ -273,4 +221,66 @@ pub(crate) fn describe(error: &CloudError) -> String {
         Some(source) => format!("{error} [kind {:?}] (cause: {source})", error.kind()),
         None => format!("{error} [kind {:?}]", error.kind()),
     }
+}
+
+/// The instance type the suite creates its test instance with through `client`: the one named
+/// `instance_type` (available first), else the cheapest available x86_64 type, one that can do
+/// what the client declares (stop, reboot) first. In `location`, or any when it is empty.
+pub(crate) async fn choose_type(
+    client: &dyn CloudClient,
+    location: &str,
+    instance_type: Option<&str>,
+) -> std::result::Result<InstanceType, String> {
+    let args = GetInstanceTypeArgs {
+        locations: if location.is_empty() {
+            LocationsFilter::default()
+        } else {
+            LocationsFilter::only([location])
+        },
+        ..GetInstanceTypeArgs::default()
+    };
+    let types = client.instance_types(&args).await.map_err(|e| {
+        format!(
+            "cannot choose an instance type: instance_types(): {}",
+            describe(&e)
+        )
+    })?;
+    if let Some(name) = instance_type {
+        let mut named: Vec<InstanceType> = types
+            .into_iter()
+            .filter(|it| it.type_name == *name)
+            .collect();
+        named.sort_by_key(|it| !it.is_available);
+        return named.into_iter().next().ok_or_else(|| {
+            format!("instance type {name} is not in the catalog of location {location:?}")
+        });
+    }
+    let mut candidates: Vec<InstanceType> = types
+        .into_iter()
+        .filter(|it| it.is_available && it.supported_architectures.contains(&Architecture::X86_64))
+        .collect();
+    // A type that can do what the client declares comes first, so that the stop and
+    // reboot checks test the capability rather than finding the instance cannot.
+    let wants_stop = client.stop_start().is_ok();
+    let wants_reboot = client.reboot().is_ok();
+    let misses = |it: &InstanceType| {
+        u8::from(wants_stop && !it.stoppable) + u8::from(wants_reboot && !it.rebootable)
+    };
+    candidates.sort_by(|a, b| {
+        let price = |it: &InstanceType| it.base_price.as_ref().map(|p| p.amount);
+        misses(a)
+            .cmp(&misses(b))
+            .then_with(|| match (price(a), price(b)) {
+                (Some(x), Some(y)) => x.cmp(&y),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            })
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    candidates.into_iter().next().ok_or_else(|| {
+        format!(
+            "no available x86_64 instance type in location {location:?} (set Target::instance_type)"
+        )
+    })
 }

@@ -51,5 +51,5 @@ pub use harness::{Suite, SuiteTarget, TrialsOutcome, run_trials, test_main};
 /// dependency of its own on it.
 pub use libtest_mimic;
 pub use report::{CheckResult, Outcome, Report};
-pub use suite::run;
+pub use suite::{creates_instances, run, test_instance_type};
 pub use target::{SshKeySource, SuiteOptions, Target, Timeouts};

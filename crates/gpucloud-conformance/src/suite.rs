@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gpucloud_core::{
-    CloudClient, CloudClientExt, CloudCredential, InstanceId, LifecycleStatus, ListInstancesArgs,
+    CloudClient, CloudClientExt, CloudCredential, InstanceId, InstanceType, LifecycleStatus,
+    ListInstancesArgs,
 };
 
 use crate::checks::{self, Findings, Needs, Verdict, describe};
@@ -86,6 +87,31 @@ pub(crate) async fn run_spec(ctx: &Arc<Ctx>, spec: &checks::Spec) -> CheckResult
     checked
 }
 
+/// True when a run with `options` creates instances: some check it runs needs one.
+pub fn creates_instances(options: &SuiteOptions) -> bool {
+    checks::specs()
+        .iter()
+        .any(|s| selected(options, s.name) && s.needs != Needs::Nothing)
+}
+
+/// The instance type a run against `target` creates its test instance with (the suite may
+/// create more than one instance of it), read from the provider's catalog: for a caller that
+/// says what a run will cost before it starts. Pin it with [`Target::with_instance_type`] and
+/// [`Target::with_location`] so that the run uses exactly this one.
+pub async fn test_instance_type(target: &Target) -> std::result::Result<InstanceType, String> {
+    let client = target
+        .credential
+        .make_client(&target.location)
+        .await
+        .map_err(|e| format!("cannot make a client: {}", describe(&e)))?;
+    crate::ctx::choose_type(
+        client.as_ref(),
+        &target.location,
+        target.instance_type.as_deref(),
+    )
+    .await
+}
+
 /// Runs the suite against `target` and reports every check. Never panics; whatever the run
 /// created is terminated before it returns, and anything that could not be removed is listed
 /// in [`Report::leftovers`].
@@ -122,7 +148,7 @@ pub async fn run(target: Target) -> Report {
         .iter()
         .filter(|s| selected(&ctx.options, s.name))
         .collect();
-    let wants_instance = chosen.iter().any(|s| s.needs != Needs::Nothing);
+    let wants_instance = creates_instances(&ctx.options);
     let prerequisites: BTreeSet<&str> = chosen
         .iter()
         .flat_map(|s| s.needs.prerequisites().iter().copied())
@@ -275,5 +301,22 @@ async fn remove(ctx: &Ctx, id: &InstanceId) -> std::result::Result<(), String> {
     match tokio::time::timeout(budget, work).await {
         Ok(result) => result,
         Err(_) => Err(format!("not terminated within {budget:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_checks_that_need_an_instance_create_one() {
+        let mut options = SuiteOptions::default();
+        assert!(creates_instances(&options));
+        options.only = vec!["locations".into(), "instance_types".into()];
+        assert!(!creates_instances(&options));
+        options.only.push("create".into());
+        assert!(creates_instances(&options));
+        options.skip = vec!["create".into()];
+        assert!(!creates_instances(&options));
     }
 }

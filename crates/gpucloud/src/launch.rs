@@ -51,7 +51,9 @@ use gpucloud_core::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::offers::{Offer, OfferOptions, OfferQuery, OfferSource, ProviderFailure, find_offers};
+use crate::offers::{
+    Offer, OfferOptions, OfferQuery, OfferReport, OfferSource, ProviderFailure, find_offers,
+};
 
 /// Offers tried per round when the request does not say.
 pub const DEFAULT_MAX_OFFERS: usize = 5;
@@ -120,6 +122,14 @@ pub enum LaunchEvent<'a> {
         /// Offers in this round.
         of: usize,
     },
+    /// Created: from here until the launch returns it or reports it terminated, this instance
+    /// is the launch's to clean up (a caller that is stopped hard can say what is left).
+    Created {
+        /// The offer.
+        offer: &'a Offer,
+        /// The instance.
+        instance: &'a Instance,
+    },
     /// Created; waiting for it to run.
     Waiting {
         /// The offer.
@@ -159,6 +169,19 @@ pub struct Launched {
     pub instance: Instance,
     /// The offers tried before it, with their reasons.
     pub attempts: Vec<Attempt>,
+    /// Providers that did not answer the offer query of the round that came up (a cheaper
+    /// offer may have been there).
+    pub failures: Vec<ProviderFailure>,
+}
+
+/// The offers a launch would try first, without creating anything: see [`plan`].
+#[derive(Debug)]
+pub struct Plan {
+    /// The offers of the first round, in the order they would be tried (an offer of a provider
+    /// that answers `QuotaExceeded` is then skipped for the next offer of another provider).
+    pub offers: Vec<Offer>,
+    /// Providers that did not answer the offer query.
+    pub failures: Vec<ProviderFailure>,
 }
 
 /// A launch that did not come up. Whatever the variant, no instance of this launch is left
@@ -268,6 +291,56 @@ enum AttemptResult {
     Stop(LaunchError),
 }
 
+/// The request's template with its RefID (generated when empty), refused when no provider
+/// could accept it.
+fn checked_template(request: &LaunchRequest) -> Result<CreateInstanceAttrs, CloudError> {
+    let mut template = request.template.clone();
+    if template.ref_id.is_empty() {
+        template.ref_id = format!("launch-{}", uuid::Uuid::new_v4().simple());
+    }
+    validate_create(
+        &CreateInstanceAttrs {
+            location: "any".into(),
+            instance_type: "any".into(),
+            ..template.clone()
+        },
+        &CreateFeatures::ALL,
+    )?;
+    Ok(template)
+}
+
+/// The offers a round of the launch tries, in order: available ones only, with availability
+/// read fresh from the providers (never from the catalog cache).
+async fn candidates(
+    sources: &[OfferSource],
+    request: &LaunchRequest,
+    options: &OfferOptions,
+) -> OfferReport {
+    let mut query = request.query.clone();
+    query.filter.available_only = true;
+    let fresh = OfferOptions {
+        refresh: true,
+        ..options.clone()
+    };
+    find_offers(sources, &query, &fresh).await
+}
+
+/// What [`launch`] would try first, creating nothing: the request is checked as a launch checks
+/// it, and the offers of its first round are listed in the order they would be tried.
+pub async fn plan(
+    sources: &[OfferSource],
+    request: &LaunchRequest,
+    options: &OfferOptions,
+) -> Result<Plan, LaunchError> {
+    checked_template(request).map_err(LaunchError::Invalid)?;
+    let OfferReport {
+        mut offers,
+        failures,
+    } = candidates(sources, request, options).await;
+    offers.truncate(request.max_offers.max(1));
+    Ok(Plan { offers, failures })
+}
+
 /// Launches on the cheapest offer that comes up; see the module docs.
 pub async fn launch(
     sources: &[OfferSource],
@@ -276,33 +349,14 @@ pub async fn launch(
     cancel: CancellationToken,
     mut on_event: impl FnMut(&LaunchEvent<'_>),
 ) -> Result<Launched, LaunchError> {
-    let mut template = request.template.clone();
-    if template.ref_id.is_empty() {
-        template.ref_id = format!("launch-{}", uuid::Uuid::new_v4().simple());
-    }
     // Refuse what no provider could accept before anything is asked or created.
-    validate_create(
-        &CreateInstanceAttrs {
-            location: "any".into(),
-            instance_type: "any".into(),
-            ..template.clone()
-        },
-        &CreateFeatures::ALL,
-    )
-    .map_err(LaunchError::Invalid)?;
-
-    let mut query = request.query.clone();
-    query.filter.available_only = true;
-    let fresh = OfferOptions {
-        refresh: true,
-        ..options.clone()
-    };
+    let template = checked_template(request).map_err(LaunchError::Invalid)?;
     let started = tokio::time::Instant::now();
     let mut pause = request.retry_until_up.map(|r| r.interval);
     let mut round = 0;
     loop {
         round += 1;
-        let report = find_offers(sources, &query, &fresh).await;
+        let report = candidates(sources, request, options).await;
         let offers = report.offers;
         let of = offers.len().min(request.max_offers.max(1));
         let mut attempts = Vec::new();
@@ -336,6 +390,7 @@ pub async fn launch(
                         offer: offer.clone(),
                         instance: *instance,
                         attempts,
+                        failures: report.failures,
                     });
                 }
                 AttemptResult::Next(error) => {
@@ -480,6 +535,10 @@ async fn attempt(
         Err(error) if stops_the_launch(&error) => return stop(error),
         Err(error) => return AttemptResult::Next(error),
     };
+    on_event(&LaunchEvent::Created {
+        offer,
+        instance: &created,
+    });
     if cancel.is_cancelled() {
         return abandon(&*client, &created, None, offer).await;
     }

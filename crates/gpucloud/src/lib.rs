@@ -12,7 +12,8 @@ pub use gpucloud_core::*;
 
 pub use config::{Config, LoadOptions};
 pub use registry::{
-    ProviderEntry, configured_provider, configured_providers, how_to_configure, lookup,
+    ProviderEntry, ProviderSetup, configured_provider, configured_providers, how_to_configure,
+    lookup, provider_setups,
 };
 
 /// Registers provider crates: each line `"feature" => crate as alias` re-exports the crate as

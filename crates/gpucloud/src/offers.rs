@@ -423,7 +423,9 @@ pub async fn catalogs(
                 instance_types,
             }),
             Err(error) => {
-                tracing::warn!(provider = %source.name, error = %error, "no catalog from this provider");
+                // The failure is the caller's to report (it is in the answer): a warning here
+                // would say the same thing twice.
+                tracing::debug!(provider = %source.name, error = %error, "no catalog from this provider");
                 report.failures.push(ProviderFailure {
                     provider: source.name.clone(),
                     error,

@@ -83,14 +83,54 @@ fn build(
     })
 }
 
+/// What a configuration makes of one provider of this build.
+#[derive(Debug)]
+pub enum ProviderSetup {
+    /// Configured and ready to use.
+    Ready(ProviderEntry),
+    /// Not configured (nothing of it is set, or it cannot run here); nothing is wrong.
+    NotConfigured {
+        /// The provider.
+        descriptor: &'static ProviderDescriptor,
+        /// What would configure it, for people.
+        how: String,
+    },
+    /// Configured wrongly: some of its settings are set but they do not make a credential (a
+    /// setting missing beside the others, a malformed URL).
+    Broken {
+        /// The provider.
+        descriptor: &'static ProviderDescriptor,
+        /// What is wrong, naming the setting.
+        error: CloudError,
+    },
+}
+
+/// What `config` makes of every provider of this build, in registry order: a caller that spans
+/// providers uses the ready ones and reports the broken ones, so one wrongly configured
+/// provider never hides the others.
+pub fn provider_setups(config: &Config) -> Vec<ProviderSetup> {
+    providers()
+        .iter()
+        .map(|descriptor| match build(config, descriptor) {
+            Ok(Ok(entry)) => ProviderSetup::Ready(entry),
+            Ok(Err(how)) => ProviderSetup::NotConfigured { descriptor, how },
+            Err(error) => ProviderSetup::Broken { descriptor, error },
+        })
+        .collect()
+}
+
 /// Every provider that `config` configures, in registry order. A provider that is not
-/// configured is skipped; one that is configured wrongly (e.g. a malformed URL) is an error.
+/// configured is skipped; one that is configured wrongly (e.g. a malformed URL) is an error
+/// ([`provider_setups`] reports it beside the others instead).
 pub fn configured_providers(config: &Config) -> Result<Vec<ProviderEntry>> {
     let mut entries = Vec::new();
-    for provider in providers() {
-        match build(config, provider)? {
-            Ok(entry) => entries.push(entry),
-            Err(why) => tracing::debug!(provider = provider.id, %why, "provider not configured"),
+    for setup in provider_setups(config) {
+        match setup {
+            ProviderSetup::Ready(entry) => entries.push(entry),
+            ProviderSetup::NotConfigured { descriptor, how } => {
+                tracing::debug!(provider = descriptor.id, %how, "provider not configured");
+            }
+            ProviderSetup::Broken { error, .. } => return Err(error),
         }
     }
     Ok(entries)
@@ -237,6 +277,40 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         Config::load_with(options, |var| env.get(var).cloned()).unwrap()
+    }
+
+    /// A half-configured provider is reported beside the ready ones instead of failing them.
+    #[cfg(all(feature = "lambda", feature = "fluidstack"))]
+    #[test]
+    fn a_broken_provider_is_reported_beside_the_ready_ones() {
+        let env = [
+            ("LAMBDA_API_KEY", "k"),
+            ("FLUIDSTACK_API_KEY", "k"),
+            ("FLUIDSTACK_REGIONS", "us-east-1"),
+        ];
+        let config = load(&env, &LoadOptions::default());
+        let setups = provider_setups(&config);
+        assert_eq!(setups.len(), providers().len());
+        let state = |name: &str| {
+            setups.iter().find_map(|setup| match setup {
+                ProviderSetup::Ready(entry) if entry.descriptor.name == name => Some("ready"),
+                ProviderSetup::NotConfigured { descriptor, .. } if descriptor.name == name => {
+                    Some("not configured")
+                }
+                ProviderSetup::Broken { descriptor, error } if descriptor.name == name => {
+                    assert!(error.to_string().contains("FLUIDSTACK_PROJECT"), "{error}");
+                    Some("broken")
+                }
+                _ => None,
+            })
+        };
+        assert_eq!(state("lambda"), Some("ready"));
+        assert_eq!(state("fluidstack"), Some("broken"));
+        assert_eq!(state("shadeform"), Some("not configured"));
+        assert!(
+            configured_providers(&config).is_err(),
+            "the strict form still refuses"
+        );
     }
 
     #[cfg(feature = "lambda")]

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use futures::stream::{self, StreamExt};
+use gpucloud::offers::ProviderFailure;
 use gpucloud::wait::{
     PENDING_TO_RUNNING_TIMEOUT, RUNNING_TO_STOPPED_TIMEOUT, RUNNING_TO_TERMINATED_TIMEOUT,
 };
@@ -15,9 +16,11 @@ use gpucloud::{
 };
 use serde::Serialize;
 
-use super::{Ctx, client};
+use super::{Ctx, Selection, client};
 use crate::cli::{CreateArgs, InstanceArgs, InstancesCommand};
 use crate::error::{CliError, CliResult};
+use crate::failures::{self, FailureJson};
+use crate::interrupt::{Holding, Interrupts, Signal, stopped};
 use crate::keys::{self, InstanceRecord, KeyPair};
 use crate::output::{instance_table, new_table, ssh_endpoint, ssh_target, status_text};
 
@@ -45,8 +48,18 @@ struct Listed<'a> {
     instance: &'a Instance,
 }
 
+/// `instances list -o json`: the instances and the providers that did not answer.
+#[derive(Debug, Serialize)]
+struct ListJson<'a> {
+    instances: Vec<Listed<'a>>,
+    failures: Vec<FailureJson<'a>>,
+}
+
 async fn list(ctx: &Ctx, providers: &[String], tags: &[(String, Option<String>)]) -> CliResult {
-    let entries = ctx.providers(providers)?;
+    let Selection {
+        entries,
+        mut failures,
+    } = ctx.providers(providers)?;
     let mut args = ListInstancesArgs::default();
     for (key, value) in tags {
         let values = args.tag_filters.entry(key.clone()).or_default();
@@ -71,45 +84,49 @@ async fn list(ctx: &Ctx, providers: &[String], tags: &[(String, Option<String>)]
         .await;
 
     let mut rows: Vec<(&str, Instance)> = Vec::new();
-    let mut failures = 0;
+    let mut answered = 0;
     for (entry, result) in results {
         match result {
-            Ok(instances) => rows.extend(instances.into_iter().map(|i| (entry.descriptor.name, i))),
-            Err(e) => {
-                failures += 1;
-                let error =
-                    CliError::cloud(&format!("list instances of {}", entry.descriptor.name), &e);
-                if entries.len() == 1 {
-                    return Err(error);
-                }
-                ctx.out.warn(&error.message);
+            Ok(instances) => {
+                answered += 1;
+                rows.extend(instances.into_iter().map(|i| (entry.descriptor.name, i)));
             }
+            Err(error) => failures.push(ProviderFailure {
+                provider: entry.descriptor.name.to_owned(),
+                error,
+            }),
         }
     }
-    if failures == entries.len() {
-        return Err(CliError::failed(
-            "no provider answered; see the warnings above",
-        ));
-    }
+    // Providers in a stable order, whichever answered first.
+    failures.sort_by(|a, b| a.provider.cmp(&b.provider));
     rows.sort_by(|a, b| {
         (a.0, a.1.created_at, &a.1.cloud_id).cmp(&(b.0, b.1.created_at, &b.1.cloud_id))
     });
 
     if ctx.out.is_json() {
-        let listed: Vec<Listed<'_>> = rows
-            .iter()
-            .map(|(provider, instance)| Listed { provider, instance })
-            .collect();
-        return ctx.out.json(&listed);
+        ctx.out.json(&ListJson {
+            instances: rows
+                .iter()
+                .map(|(provider, instance)| Listed { provider, instance })
+                .collect(),
+            failures: failures::json(&failures),
+        })?;
+    } else if answered > 0 {
+        print_list(ctx, &rows);
     }
+    failures::conclude(ctx.out, "list instances", &failures, answered)
+}
+
+/// The instances as a table, or a note that there are none.
+fn print_list(ctx: &Ctx, rows: &[(&str, Instance)]) {
     if rows.is_empty() {
         ctx.out.note("No instances.");
-        return Ok(());
+        return;
     }
     let mut table = new_table([
         "PROVIDER", "ID", "NAME", "STATUS", "TYPE", "LOCATION", "SSH", "TAGS",
     ]);
-    for (provider, i) in &rows {
+    for (provider, i) in rows {
         let tags: Vec<String> = i.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
         table.add_row([
             (*provider).to_owned(),
@@ -123,7 +140,6 @@ async fn list(ctx: &Ctx, providers: &[String], tags: &[(String, Option<String>)]
         ]);
     }
     ctx.out.table(&table);
-    Ok(())
 }
 
 /// Reads `--user-data FILE` as base64.
@@ -284,10 +300,18 @@ async fn create(ctx: &Ctx, args: &CreateArgs) -> CliResult {
     let create = gpucloud::validate_create(&attrs, &client.create_features())
         .map_err(|e| CliError::cloud(&format!("create instance on {name}"), &e))?;
 
+    // From here a stop signal terminates what this command made, instead of leaving it.
+    let interrupts = Interrupts::install(ctx.out)?;
+    let ref_id = attrs.ref_id.clone();
+    interrupts.hold(Holding::Creating {
+        provider: name.to_owned(),
+        ref_id: ref_id.clone(),
+        what: format!("{} in {location}", args.instance_type),
+    });
     let spinner = ctx
         .out
         .spinner(format!("creating {} in {location}", args.instance_type));
-    let ref_id = attrs.ref_id.clone();
+    // Never abandoned half-way, even on a signal: what it made must be known to be removed.
     let created = client.create_instance(create).await;
     spinner.finish_and_clear();
     let instance = created.map_err(|e| {
@@ -307,23 +331,29 @@ async fn create(ctx: &Ctx, args: &CreateArgs) -> CliResult {
             error
         }
     })?;
+    interrupts.hold(Holding::Instance {
+        provider: name.to_owned(),
+        id: instance.cloud_id.to_string(),
+    });
     remember(ctx, &entry, &instance, &key, &location);
+    if let Some(signal) = interrupts.received() {
+        let id = &instance.cloud_id;
+        return Err(
+            terminate_unhanded(ctx, &interrupts, signal, &entry, client.as_ref(), id).await,
+        );
+    }
 
     let instance = if args.wait {
-        wait(
-            ctx,
-            &entry,
-            client.as_ref(),
-            &instance.cloud_id,
-            LifecycleStatus::Running,
-            args.timeout,
-            PENDING_TO_RUNNING_TIMEOUT,
-        )
-        .await?
+        let timeout = args
+            .timeout
+            .map_or(PENDING_TO_RUNNING_TIMEOUT, Duration::from_secs);
+        let id = &instance.cloud_id;
+        wait_running_or_stop(ctx, &interrupts, &entry, client.as_ref(), id, timeout).await?
     } else {
         instance
     };
     print_instance(ctx, name, &instance)?;
+    interrupts.release();
     if args.wait {
         print_ssh_hint(ctx, name, &instance, key.private_path.as_deref());
     } else {
@@ -398,7 +428,7 @@ fn check_flags(
 }
 
 /// A well-formed ed25519 public key that authorizes nothing; only used to validate the other fields.
-const PLACEHOLDER_KEY: &str =
+pub const PLACEHOLDER_KEY: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICpve//Ryfc3csmNjPG4xE9eH2jmY403mQwPyoTT3nrX";
 
 /// Records the instance's key pair and location, which later commands on it (`ssh`, actions) read.
@@ -432,8 +462,20 @@ pub async fn wait(
     default_timeout: Duration,
 ) -> CliResult<Instance> {
     let timeout = timeout_secs.map_or(default_timeout, Duration::from_secs);
+    wait_for(ctx, entry, client, id, desired, WaitOptions::new(timeout)).await
+}
+
+/// Waits for `desired` with a spinner, as `options` say.
+async fn wait_for(
+    ctx: &Ctx,
+    entry: &ProviderEntry,
+    client: &dyn CloudClient,
+    id: &InstanceId,
+    desired: LifecycleStatus,
+    options: WaitOptions,
+) -> CliResult<Instance> {
     let spinner = ctx.out.spinner(format!("waiting for {id} to be {desired}"));
-    let result = wait_for_status(client, id, desired, WaitOptions::new(timeout)).await;
+    let result = wait_for_status(client, id, desired, options).await;
     spinner.finish_and_clear();
     result.map_err(|e| {
         CliError::cloud(
@@ -441,6 +483,54 @@ pub async fn wait(
             &e,
         )
     })
+}
+
+/// Waits for the instance this command created to run, unless a stop signal comes first: then
+/// the instance is terminated and the command's error says so.
+pub async fn wait_running_or_stop(
+    ctx: &Ctx,
+    interrupts: &Interrupts,
+    entry: &ProviderEntry,
+    client: &dyn CloudClient,
+    id: &InstanceId,
+    timeout: Duration,
+) -> CliResult<Instance> {
+    let options = WaitOptions::new(timeout).with_cancel(interrupts.token());
+    let waited = wait_for(ctx, entry, client, id, LifecycleStatus::Running, options).await;
+    match interrupts.received() {
+        Some(signal) => Err(terminate_unhanded(ctx, interrupts, signal, entry, client, id).await),
+        None => waited,
+    }
+}
+
+/// Terminates an instance this command created and has not handed to the user, after a stop
+/// `signal`; returns the error the command exits with, which says whether that worked.
+pub async fn terminate_unhanded(
+    ctx: &Ctx,
+    interrupts: &Interrupts,
+    signal: Signal,
+    entry: &ProviderEntry,
+    client: &dyn CloudClient,
+    id: &InstanceId,
+) -> CliError {
+    let name = entry.descriptor.name;
+    match client.terminate_instance(id).await {
+        Ok(()) => {
+            ctx.store.remove(entry.descriptor.id, id.as_str());
+            interrupts.release();
+            stopped(
+                signal,
+                format!("{name} instance {id}, which this command created, was terminated"),
+            )
+        }
+        Err(e) => stopped(
+            signal,
+            format!("terminating {name} instance {id}, which this command created, failed: {e}"),
+        )
+        .hint(format!(
+            "it may still be running; terminate it with: gpucloud instances terminate -p {name} {id}"
+        )),
+    }
 }
 
 /// Prints an instance: a table, or its JSON.

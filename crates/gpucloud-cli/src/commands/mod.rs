@@ -12,8 +12,8 @@ pub mod validate;
 
 use std::sync::Arc;
 
-use gpucloud::offers::OfferSource;
-use gpucloud::{CloudClient, Config, ProviderEntry, Result as CloudResult};
+use gpucloud::offers::{OfferSource, ProviderFailure};
+use gpucloud::{CloudClient, Config, ProviderEntry, ProviderSetup, Result as CloudResult};
 
 use crate::error::{CliError, CliResult};
 use crate::keys::{Dirs, Store};
@@ -63,28 +63,51 @@ impl Ctx {
         ways.join("; ")
     }
 
-    /// The providers named in `names`, or every configured provider when `names` is empty.
-    pub fn providers(&self, names: &[String]) -> CliResult<Vec<ProviderEntry>> {
+    /// The providers named in `names` (each must be configured), or every configured provider
+    /// when `names` is empty: then one configured wrongly is returned as a failure beside the
+    /// others, for the command to report, instead of failing them all.
+    pub fn providers(&self, names: &[String]) -> CliResult<Selection> {
         if names.is_empty() {
-            let all = gpucloud::configured_providers(&self.config)
-                .map_err(|e| CliError::cloud("configuration", &e))?;
-            if all.is_empty() {
+            let mut selection = Selection::default();
+            for setup in gpucloud::provider_setups(&self.config) {
+                match setup {
+                    ProviderSetup::Ready(entry) => selection.entries.push(entry),
+                    ProviderSetup::Broken { descriptor, error } => {
+                        selection.failures.push(ProviderFailure {
+                            provider: descriptor.name.to_owned(),
+                            error,
+                        });
+                    }
+                    ProviderSetup::NotConfigured { .. } => {}
+                }
+            }
+            if selection.entries.is_empty() && selection.failures.is_empty() {
                 return Err(CliError::usage("no provider is configured").hint(self.setup_hint()));
             }
-            return Ok(all);
+            return Ok(selection);
         }
-        let mut entries: Vec<ProviderEntry> = Vec::new();
+        let mut selection = Selection::default();
         for name in names {
             let entry = self.provider(name)?;
-            if !entries
+            if !selection
+                .entries
                 .iter()
                 .any(|e| e.descriptor.id == entry.descriptor.id)
             {
-                entries.push(entry);
+                selection.entries.push(entry);
             }
         }
-        Ok(entries)
+        Ok(selection)
     }
+}
+
+/// The providers a command spans.
+#[derive(Debug, Default)]
+pub struct Selection {
+    /// The configured providers to ask.
+    pub entries: Vec<ProviderEntry>,
+    /// Providers configured wrongly, to report beside the others' answers.
+    pub failures: Vec<ProviderFailure>,
 }
 
 /// A client of `entry` for `location` (empty: the provider's default), with the error in context.

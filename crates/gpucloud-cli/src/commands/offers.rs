@@ -4,14 +4,14 @@ use std::time::Duration;
 
 use gpucloud::Architecture;
 use gpucloud::offers::{
-    CatalogCache, Offer, OfferFilter, OfferOptions, OfferQuery, OfferSort, ProviderFailure,
-    find_offers,
+    CatalogCache, Offer, OfferFilter, OfferOptions, OfferQuery, OfferSort, find_offers,
 };
 use serde::Serialize;
 
 use super::{Ctx, offer_sources};
 use crate::cli::{Arch, OfferFilterArgs, OfferSortBy, OffersArgs};
-use crate::error::{CliError, CliResult};
+use crate::error::CliResult;
+use crate::failures::{self, FailureJson};
 use crate::output::{new_table, price_text, yes_no};
 
 /// Locations named in one compact row before the rest are counted.
@@ -19,8 +19,8 @@ const LOCATIONS_SHOWN: usize = 3;
 
 /// `gpucloud offers`.
 pub async fn offers(ctx: &Ctx, args: &OffersArgs) -> CliResult {
-    let entries = ctx.providers(&args.filter.providers)?;
-    let sources = offer_sources(&entries);
+    let selection = ctx.providers(&args.filter.providers)?;
+    let sources = offer_sources(&selection.entries);
     let mut query = OfferQuery {
         filter: filter(&args.filter),
         sort: match args.sort {
@@ -45,31 +45,33 @@ pub async fn offers(ctx: &Ctx, args: &OffersArgs) -> CliResult {
     let report = find_offers(&sources, &query, &options).await;
     spinner.finish_and_clear();
 
-    for failure in &report.failures {
-        ctx.out.warn(&failure_text(failure));
-    }
-    if report.failures.len() == sources.len() {
-        return Err(CliError::failed(
-            "no provider answered; see the warnings above",
-        ));
-    }
+    let answered = sources.len() - report.failures.len();
+    let mut failures = selection.failures;
+    failures.extend(report.failures);
     if ctx.out.is_json() {
-        return ctx.out.json(&OffersJson {
+        ctx.out.json(&OffersJson {
             offers: &report.offers,
-            failures: report.failures.iter().map(FailureJson::from).collect(),
-        });
+            failures: failures::json(&failures),
+        })?;
+    } else if answered > 0 {
+        print_table(ctx, args, &report.offers);
     }
-    if report.offers.is_empty() {
-        ctx.out.note("No offer matches.");
-        return Ok(());
-    }
-    if args.wide {
-        print_wide(ctx, &report.offers);
-    } else {
-        print_grouped(ctx, &report.offers);
-    }
-    Ok(())
+    failures::conclude(ctx.out, WHAT, &failures, answered)
 }
+
+/// The offers as a table, or a note that none matches.
+fn print_table(ctx: &Ctx, args: &OffersArgs, offers: &[Offer]) {
+    if offers.is_empty() {
+        ctx.out.note("No offer matches.");
+    } else if args.wide {
+        print_wide(ctx, offers);
+    } else {
+        print_grouped(ctx, offers);
+    }
+}
+
+/// What `offers` asks each provider, for its failures.
+const WHAT: &str = "offers";
 
 /// The library filter from the shared flags (availability is set by each command).
 pub fn filter(args: &OfferFilterArgs) -> OfferFilter {
@@ -104,33 +106,10 @@ pub fn options(args: &OfferFilterArgs) -> OfferOptions {
     }
 }
 
-/// One line for a provider that gave no offers.
-pub fn failure_text(failure: &ProviderFailure) -> String {
-    CliError::cloud(&format!("offers of {}", failure.provider), &failure.error).message
-}
-
 #[derive(Serialize)]
 struct OffersJson<'a> {
     offers: &'a [Offer],
     failures: Vec<FailureJson<'a>>,
-}
-
-/// A failure as JSON: the provider, the error kind and the message.
-#[derive(Serialize)]
-pub struct FailureJson<'a> {
-    provider: &'a str,
-    kind: String,
-    message: String,
-}
-
-impl<'a> From<&'a ProviderFailure> for FailureJson<'a> {
-    fn from(failure: &'a ProviderFailure) -> Self {
-        Self {
-            provider: &failure.provider,
-            kind: format!("{:?}", failure.error.kind()),
-            message: failure.error.to_string(),
-        }
-    }
 }
 
 /// `8x H100 80 GB SXM5`, or `-` for a CPU-only offer.

@@ -1,10 +1,14 @@
 //! `gpucloud providers` and `gpucloud locations`.
 
-use gpucloud::{Capability, CloudClientExt, GetLocationsArgs, Location, SettingSpec};
+use gpucloud::offers::ProviderFailure;
+use gpucloud::{
+    Capability, CloudClientExt, GetLocationsArgs, Location, ProviderSetup, SettingSpec,
+};
 use serde::Serialize;
 
 use super::{Ctx, client};
 use crate::error::{CliError, CliResult};
+use crate::failures::{self, FailureJson};
 use crate::output::{list_or_dash, new_table, text_or_dash, yes_no};
 
 /// One provider of this build, as `providers -o json` prints it.
@@ -56,12 +60,25 @@ impl From<&SettingSpec> for SettingRow {
     }
 }
 
-/// `gpucloud providers`.
+/// `providers -o json`: every provider of this build, and the configured ones that are broken.
+#[derive(Debug, Serialize)]
+struct ProvidersJson<'a> {
+    providers: &'a [ProviderRow],
+    failures: Vec<FailureJson<'a>>,
+}
+
+/// `gpucloud providers`. A provider configured wrongly, or whose client cannot be made, is a
+/// failure: reported, beside every other provider's row.
 pub async fn providers(ctx: &Ctx) -> CliResult {
-    let configured = gpucloud::configured_providers(&ctx.config)
-        .map_err(|e| CliError::cloud("configuration", &e))?;
     let mut rows = Vec::new();
-    for descriptor in gpucloud::providers() {
+    let mut failures = Vec::new();
+    let mut notes = Vec::new();
+    for setup in gpucloud::provider_setups(&ctx.config) {
+        let descriptor = match &setup {
+            ProviderSetup::Ready(entry) => entry.descriptor,
+            ProviderSetup::NotConfigured { descriptor, .. }
+            | ProviderSetup::Broken { descriptor, .. } => *descriptor,
+        };
         let mut row = ProviderRow {
             id: descriptor.id,
             name: descriptor.name,
@@ -75,31 +92,57 @@ pub async fn providers(ctx: &Ctx) -> CliResult {
             capabilities: Vec::new(),
             problem: None,
         };
-        match configured.iter().find(|e| e.descriptor.id == descriptor.id) {
-            Some(entry) => {
+        match setup {
+            ProviderSetup::Ready(entry) => {
                 row.configured = true;
                 row.source = Some(entry.source.to_string());
                 row.api_type = Some(entry.credential.identity().api_type().to_string());
                 match entry.credential.make_client("").await {
                     Ok(client) => row.capabilities = client.capabilities().iter().collect(),
-                    Err(e) => row.problem = Some(e.to_string()),
+                    Err(error) => {
+                        row.problem = Some(error.to_string());
+                        failures.push(ProviderFailure {
+                            provider: descriptor.name.to_owned(),
+                            error,
+                        });
+                    }
                 }
             }
-            None => {
-                row.problem = match gpucloud::configured_provider(&ctx.config, descriptor.name) {
-                    Err(e) => Some(match e {
-                        gpucloud::CloudError::Configuration { message } => message,
-                        other => other.to_string(),
-                    }),
-                    Ok(_) => None,
-                };
+            ProviderSetup::NotConfigured { how, .. } => {
+                let problem = format!("provider {} is not configured: {how}", descriptor.name);
+                notes.push(format!("{}: {problem}", descriptor.name));
+                row.problem = Some(problem);
+            }
+            ProviderSetup::Broken { error, .. } => {
+                row.problem = Some(match &error {
+                    gpucloud::CloudError::Configuration { message } => message.clone(),
+                    other => other.to_string(),
+                });
+                failures.push(ProviderFailure {
+                    provider: descriptor.name.to_owned(),
+                    error,
+                });
             }
         }
         rows.push(row);
     }
     if ctx.out.is_json() {
-        return ctx.out.json(&rows);
+        ctx.out.json(&ProvidersJson {
+            providers: &rows,
+            failures: failures::json(&failures),
+        })?;
+    } else {
+        print_table(ctx, &rows);
+        for note in &notes {
+            ctx.out.note(note);
+        }
     }
+    // Every provider has its row: a broken one makes the answer partial, never empty.
+    failures::conclude(ctx.out, "configuration", &failures, rows.len())
+}
+
+/// The providers as a table.
+fn print_table(ctx: &Ctx, rows: &[ProviderRow]) {
     let mut table = new_table([
         "NAME",
         "ID",
@@ -108,7 +151,7 @@ pub async fn providers(ctx: &Ctx) -> CliResult {
         "SOURCE",
         "CAPABILITIES",
     ]);
-    for row in &rows {
+    for row in rows {
         let caps: Vec<&str> = row.capabilities.iter().map(|c| c.as_str()).collect();
         table.add_row([
             row.name.to_owned(),
@@ -120,12 +163,6 @@ pub async fn providers(ctx: &Ctx) -> CliResult {
         ]);
     }
     ctx.out.table(&table);
-    for row in rows.iter().filter(|r| r.problem.is_some()) {
-        if let Some(problem) = &row.problem {
-            ctx.out.note(&format!("{}: {problem}", row.name));
-        }
-    }
-    Ok(())
 }
 
 /// `gpucloud locations -p P`.

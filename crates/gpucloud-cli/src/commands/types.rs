@@ -5,30 +5,23 @@ use std::cmp::Ordering;
 use gpucloud::offers::{OfferOptions, OfferSource, catalogs};
 use gpucloud::{InstanceType, Price, normalize_gpu_name};
 use rust_decimal::Decimal;
+use serde::Serialize;
 
 use super::Ctx;
 use crate::cli::{SortBy, TypesArgs};
-use crate::error::{CliError, CliResult};
+use crate::error::CliResult;
+use crate::failures::{self, FailureJson};
 use crate::output::{list_or_dash, new_table, price_text, yes_no};
 
 /// `gpucloud types`.
 pub async fn types(ctx: &Ctx, args: &TypesArgs) -> CliResult {
-    let entries = ctx.providers(&args.providers)?;
-    let sources = super::offer_sources(&entries);
+    let selection = ctx.providers(&args.providers)?;
+    let sources = super::offer_sources(&selection.entries);
     let sources: Vec<&OfferSource> = sources.iter().collect();
     let answer = catalogs(&sources, &args.locations, &OfferOptions::default()).await;
-    for failure in &answer.failures {
-        let error = CliError::cloud(
-            &format!("list instance types of {}", failure.provider),
-            &failure.error,
-        );
-        ctx.out.warn(&error.message);
-    }
-    if answer.catalogs.is_empty() {
-        return Err(CliError::failed(
-            "no provider answered; see the warnings above",
-        ));
-    }
+    let answered = answer.catalogs.len();
+    let mut failures = selection.failures;
+    failures.extend(answer.failures);
     let mut types: Vec<InstanceType> = answer
         .catalogs
         .into_iter()
@@ -50,11 +43,31 @@ pub async fn types(ctx: &Ctx, args: &TypesArgs) -> CliResult {
     types.sort_by(|a, b| compare(a, b, args.sort));
 
     if ctx.out.is_json() {
-        return ctx.out.json(&types);
+        ctx.out.json(&TypesJson {
+            types: &types,
+            failures: failures::json(&failures),
+        })?;
+    } else if answered > 0 {
+        print_table(ctx, &types);
     }
+    failures::conclude(ctx.out, WHAT, &failures, answered)
+}
+
+/// What `types` asks each provider, for its failures.
+const WHAT: &str = "list instance types";
+
+/// `types -o json`: the matching types and the providers that did not answer.
+#[derive(Serialize)]
+struct TypesJson<'a> {
+    types: &'a [InstanceType],
+    failures: Vec<FailureJson<'a>>,
+}
+
+/// The types as a table, or a note that none matches.
+fn print_table(ctx: &Ctx, types: &[InstanceType]) {
     if types.is_empty() {
         ctx.out.note("No instance types match.");
-        return Ok(());
+        return;
     }
     // A broker's offers run on other clouds: then every row says whose machine it is (a
     // direct cloud's own name, the upstream for a broker).
@@ -76,7 +89,7 @@ pub async fn types(ctx: &Ctx, args: &TypesArgs) -> CliResult {
         "AVAILABLE",
     ]);
     let mut table = new_table(header);
-    for t in &types {
+    for t in types {
         let mut row = vec![t.provider.as_str().to_owned()];
         if brokered {
             row.push(if t.cloud.is_empty() {
@@ -102,7 +115,6 @@ pub async fn types(ctx: &Ctx, args: &TypesArgs) -> CliResult {
         table.add_row(row);
     }
     ctx.out.table(&table);
-    Ok(())
 }
 
 fn usd(price: Option<&Price>) -> Option<Decimal> {

@@ -4,12 +4,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use gpucloud::wait::RUNNING_SSH_TIMEOUT;
-use gpucloud::{CreateInstanceAttrs, GetInstanceTypeArgs, Instance, LifecycleStatus};
+use gpucloud::{CreateInstanceAttrs, GetInstanceTypeArgs, Instance};
 use tokio::io::AsyncReadExt;
 
-use super::instances::{print_instance, remember, ssh_command_line, wait};
+use super::instances::{
+    print_instance, remember, ssh_command_line, terminate_unhanded, wait_running_or_stop,
+};
 use super::{Ctx, client};
 use crate::error::{CliError, CliResult};
+use crate::interrupt::{Holding, Interrupts};
 use crate::keys;
 
 /// The tools the local provider runs, and the Debian package of each.
@@ -73,33 +76,64 @@ pub async fn up(
     };
     let create = gpucloud::validate_create(&attrs, &client.create_features())
         .map_err(|e| CliError::cloud("create a local instance", &e))?;
+    // From here a stop signal terminates what this command made, instead of leaving it.
+    let interrupts = Interrupts::install(ctx.out)?;
+    let provider = entry.descriptor.name.to_owned();
+    interrupts.hold(Holding::Creating {
+        provider: provider.clone(),
+        ref_id: attrs.ref_id.clone(),
+        what: format!("{} in {}", offer.type_name, offer.location),
+    });
     let spinner = ctx
         .out
         .spinner(format!("creating a local {} instance", offer.type_name));
+    // Never abandoned half-way, even on a signal: what it made must be known to be removed.
     let created = client.create_instance(create).await;
     spinner.finish_and_clear();
     let instance = created.map_err(|e| CliError::cloud("create a local instance", &e))?;
+    let id = instance.cloud_id.clone();
+    interrupts.hold(Holding::Instance {
+        provider,
+        id: id.to_string(),
+    });
     remember(ctx, &entry, &instance, &key, &offer.location);
-    let instance = wait(
+    if let Some(signal) = interrupts.received() {
+        return Err(
+            terminate_unhanded(ctx, &interrupts, signal, &entry, client.as_ref(), &id).await,
+        );
+    }
+    let instance = wait_running_or_stop(
         ctx,
+        &interrupts,
         &entry,
         client.as_ref(),
-        &instance.cloud_id,
-        LifecycleStatus::Running,
-        None,
+        &id,
         LOCAL_BOOT_TIMEOUT,
     )
     .await?;
-    wait_for_ssh(ctx, &instance).await?;
+    let stop = interrupts.token();
+    let reachable = tokio::select! {
+        reachable = wait_for_ssh(ctx, &instance) => reachable,
+        () = stop.cancelled() => Ok(()),
+    };
+    if let Some(signal) = interrupts.received() {
+        return Err(
+            terminate_unhanded(ctx, &interrupts, signal, &entry, client.as_ref(), &id).await,
+        );
+    }
+    reachable?;
 
     if ctx.out.is_json() {
-        return print_instance(ctx, entry.descriptor.name, &instance);
+        print_instance(ctx, entry.descriptor.name, &instance)?;
+        interrupts.release();
+        return Ok(());
     }
     let id = &instance.cloud_id;
     let ssh = ssh_command_line(&instance, key.private_path.as_deref()).unwrap_or_default();
     ctx.out.stdout(&format!(
         "Local instance {id} is ready. Connect with:\n  {ssh}\n  gpucloud ssh -p local {id}\nTerminate it with:\n  gpucloud instances terminate -p local {id}"
     ));
+    interrupts.release();
     if key.private_path.is_none() {
         ctx.out.note(&format!(
             "The private key of {} was not found next to it; pass it to ssh with -i.",

@@ -162,7 +162,7 @@ fn types_lists_lambda_and_fluidstack_side_by_side_with_unknown_prices_last() {
         "{table}"
     );
     let out = run_ok(fake.cmd(&h).args(["types", "--gpu", "H100", "-o", "json"]));
-    let fluidstack: Vec<serde_json::Value> = json(&out)
+    let fluidstack: Vec<serde_json::Value> = json(&out)["types"]
         .as_array()
         .unwrap()
         .iter()
@@ -216,7 +216,7 @@ fn every_instances_command_works_with_p_fluidstack() {
         "-o",
         "json",
     ])));
-    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed["instances"].as_array().unwrap().len(), 1);
     let none = json(&run_ok(fake.cmd(&h).args([
         "instances",
         "list",
@@ -227,7 +227,7 @@ fn every_instances_command_works_with_p_fluidstack() {
         "-o",
         "json",
     ])));
-    assert_eq!(none.as_array().unwrap().len(), 0);
+    assert_eq!(none["instances"].as_array().unwrap().len(), 0);
     let got = json(&run_ok(fake.cmd(&h).args([
         "instances",
         "get",
@@ -274,7 +274,11 @@ fn every_instances_command_works_with_p_fluidstack() {
         "-o",
         "json",
     ])));
-    assert_eq!(after.as_array().unwrap().len(), 0, "nothing left: {after}");
+    assert_eq!(
+        after["instances"].as_array().unwrap().len(),
+        0,
+        "nothing left: {after}"
+    );
     let locations = stdout(&run_ok(fake.cmd(&h).args([
         "locations",
         "-p",

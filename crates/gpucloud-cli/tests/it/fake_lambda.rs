@@ -16,7 +16,7 @@ fn providers_lists_lambda_from_env_in_table_and_json() {
     );
     let out = run_ok(h.cmd().args(["providers", "-o", "json"]));
     let rows = json(&out);
-    let lambda = rows
+    let lambda = rows["providers"]
         .as_array()
         .unwrap()
         .iter()
@@ -38,7 +38,7 @@ fn providers_without_credentials_says_what_to_set() {
     let h = Harness::new();
     let out = run_ok(h.bare_cmd().args(["providers", "-o", "json"]));
     let rows = json(&out);
-    let lambda = rows
+    let lambda = rows["providers"]
         .as_array()
         .unwrap()
         .iter()
@@ -93,7 +93,8 @@ fn types_filters_and_sorts() {
         "price-per-gpu",
     ]));
     let all = json(&out);
-    let all = all.as_array().unwrap();
+    assert_eq!(all["failures"], serde_json::json!([]));
+    let all = all["types"].as_array().unwrap();
     assert!(!all.is_empty());
     let per_gpu: Vec<f64> = all
         .iter()
@@ -127,7 +128,7 @@ fn types_filters_and_sorts() {
         "json",
     ]));
     let filtered = json(&out);
-    let filtered = filtered.as_array().unwrap();
+    let filtered = filtered["types"].as_array().unwrap();
     assert!(!filtered.is_empty(), "the fake offers 8x H100");
     for t in filtered {
         assert_eq!(t["is_available"], true);
@@ -146,7 +147,7 @@ fn types_filters_and_sorts() {
         .args(["types", "-p", "lambda", "--max-price", "0.01", "-o", "json"])
         .output()
         .unwrap();
-    assert_eq!(json(&out).as_array().unwrap().len(), 0);
+    assert_eq!(json(&out)["types"].as_array().unwrap().len(), 0);
 }
 
 /// A type and region the fake has capacity for.
@@ -157,7 +158,7 @@ fn cheapest_available(h: &Harness) -> (String, String) {
         .output()
         .unwrap();
     let types = json(&out);
-    let first = &types.as_array().unwrap()[0];
+    let first = &types["types"].as_array().unwrap()[0];
     (
         first["type"].as_str().unwrap().to_owned(),
         first["location"].as_str().unwrap().to_owned(),
@@ -227,6 +228,8 @@ fn instance_lifecycle_create_list_get_reboot_terminate() {
         .output()
         .unwrap();
     let listed = json(&out);
+    assert_eq!(listed["failures"], serde_json::json!([]));
+    let listed = &listed["instances"];
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["provider"], "lambda");
     assert_eq!(listed[0]["cloud_id"], id.as_str());
@@ -244,7 +247,7 @@ fn instance_lifecycle_create_list_get_reboot_terminate() {
         ])
         .output()
         .unwrap();
-    assert_eq!(json(&out).as_array().unwrap().len(), 0);
+    assert_eq!(json(&out)["instances"].as_array().unwrap().len(), 0);
 
     // get: table and JSON.
     h.cmd()
@@ -527,7 +530,7 @@ fn providers_json_shows_each_descriptor_with_its_settings_table() {
     let h = Harness::new();
     let out = run_ok(h.bare_cmd().args(["providers", "-o", "json"]));
     let rows = json(&out);
-    let lambda = rows
+    let lambda = rows["providers"]
         .as_array()
         .unwrap()
         .iter()

@@ -87,7 +87,7 @@ fn types_shows_the_upstream_clouds_beside_lambda() {
     let all = json(&run_ok(
         fake.cmd(&h).args(["types", "--gpu", "H100", "-o", "json"]),
     ));
-    let shadeform: Vec<&serde_json::Value> = all
+    let shadeform: Vec<&serde_json::Value> = all["types"]
         .as_array()
         .unwrap()
         .iter()
@@ -153,7 +153,7 @@ fn every_command_works_with_p_shadeform() {
         "-o",
         "json",
     ])));
-    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed["instances"].as_array().unwrap().len(), 1);
     let got = json(&run_ok(fake.cmd(&h).args([
         "instances",
         "get",
@@ -165,7 +165,7 @@ fn every_command_works_with_p_shadeform() {
     ])));
     assert_eq!(got["cloud_id"], id.as_str());
     assert_eq!(
-        got["name"], listed[0]["name"],
+        got["name"], listed["instances"][0]["name"],
         "names alike in get and list"
     );
     run_ok(
@@ -189,5 +189,9 @@ fn every_command_works_with_p_shadeform() {
         "-o",
         "json",
     ])));
-    assert_eq!(after.as_array().unwrap().len(), 0, "nothing left: {after}");
+    assert_eq!(
+        after["instances"].as_array().unwrap().len(),
+        0,
+        "nothing left: {after}"
+    );
 }

@@ -162,7 +162,7 @@ fn one_malformed_answer_to_a_list_does_not_fail_the_command() {
         h.cmd()
             .args(["instances", "list", "-p", "lambda", "-o", "json"]),
     );
-    let listed = json(&out);
+    let listed = &json(&out)["instances"];
     assert_eq!(listed.as_array().unwrap().len(), 1, "{}", stdout(&out));
     assert_eq!(listed[0]["cloud_id"], id.as_str());
     assert!(

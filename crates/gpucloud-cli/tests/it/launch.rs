@@ -44,9 +44,12 @@ fn ctrl_c_during_a_launch_terminates_what_the_attempt_made() {
     assert!(interrupted.success());
     let out = child.wait_with_output().unwrap();
     let progress = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{progress}");
-    assert!(progress.contains("interrupted"), "{progress}");
-    assert!(progress.contains("cancelled"), "{progress}");
+    assert_eq!(out.status.code(), Some(130), "128 + SIGINT: {progress}");
+    assert!(progress.contains("SIGINT"), "{progress}");
+    assert!(
+        progress.contains("nothing of this launch is left running"),
+        "{progress}"
+    );
     let instances = h.state().instances();
     assert_eq!(instances.len(), 1, "one attempt, one instance");
     assert!(

@@ -83,7 +83,7 @@ fn up_then_ssh_then_terminate() {
 
     let out = cmd().args(["providers", "-o", "json"]).output().unwrap();
     let providers = json(&out);
-    let local = providers
+    let local = providers["providers"]
         .as_array()
         .unwrap()
         .iter()
@@ -128,10 +128,75 @@ fn local_types_and_locations() {
     cmd.env("GPUCLOUD_LOCAL_SUBNET", "10.219.42.0/24")
         .args(["types", "-p", "local", "-o", "json"]);
     let out = run_ok(&mut cmd);
-    assert!(!json(&out).as_array().unwrap().is_empty());
+    assert!(!json(&out)["types"].as_array().unwrap().is_empty());
     let mut cmd = h.bare_cmd();
     cmd.env("GPUCLOUD_LOCAL_STATE", state.path());
     cmd.env("GPUCLOUD_LOCAL_SUBNET", "10.219.42.0/24")
         .args(["locations", "-p", "local"]);
     cmd.assert().success();
+}
+
+/// SIGTERM while `up` brings the instance up: it is terminated, not left behind (issue 21).
+#[test]
+fn sigterm_during_up_terminates_the_instance() {
+    require_root("sigterm_during_up_terminates_the_instance");
+    let h = Harness::new();
+    let state = state_dir();
+    let child = h
+        .process_cmd()
+        .env("GPUCLOUD_LOCAL_SUBNET", "10.219.43.0/24")
+        .env("GPUCLOUD_LOCAL_STATE", state.path())
+        .arg("up")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let instances = state.path().join("instances");
+    let started = std::time::Instant::now();
+    while std::fs::read_dir(&instances).map_or(true, |mut d| d.next().is_none()) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "up made no instance"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(143), "{err}");
+    assert!(err.contains("was terminated"), "{err}");
+    let mut cmd = h.bare_cmd();
+    cmd.env("GPUCLOUD_LOCAL_SUBNET", "10.219.43.0/24")
+        .env("GPUCLOUD_LOCAL_STATE", state.path())
+        .args(["instances", "list", "-p", "local", "-o", "json"]);
+    let listed = json(&run_ok(&mut cmd));
+    let live: Vec<&serde_json::Value> = listed["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| {
+            !matches!(
+                i["status"]["lifecycle_status"].as_str(),
+                Some("terminating" | "terminated")
+            )
+        })
+        .collect();
+    for instance in &live {
+        // Never leave a namespace behind, even when the test fails.
+        let mut cmd = h.bare_cmd();
+        cmd.env("GPUCLOUD_LOCAL_STATE", state.path()).args([
+            "instances",
+            "terminate",
+            "-p",
+            "local",
+            instance["cloud_id"].as_str().unwrap_or_default(),
+            "--wait",
+        ]);
+        let _ = cmd.output();
+    }
+    assert!(live.is_empty(), "left running: {live:?}");
 }

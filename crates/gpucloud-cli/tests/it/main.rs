@@ -9,5 +9,8 @@ mod fake_nebius;
 mod fake_shadeform;
 mod faults;
 mod launch;
+mod launch_safety;
 mod local;
+mod partial;
 mod secrets;
+mod signals;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use gpucloud::launch::{LaunchError, LaunchEvent, LaunchRequest, launch};
+use gpucloud::launch::{LaunchError, LaunchEvent, LaunchRequest, launch, plan};
 use gpucloud::offers::{GpuRequest, OfferOptions, OfferSource};
 use gpucloud::{CreateInstanceAttrs, ErrorKind, InstanceId};
 use gpucloud_fakes::lambda::{FakeInstanceStatus, FakeLambda, Fault, Operation};
@@ -216,6 +216,103 @@ async fn bad_input_stops_before_any_request() {
     };
     assert!(inner.to_string().contains("public_key"), "{inner}");
     assert_eq!(fake.state().request_count("GET", "/api/v1/"), 0);
+}
+
+#[tokio::test]
+async fn a_plan_lists_the_first_round_in_order_and_creates_nothing() {
+    let fake = lambda_fake().await;
+    let sources = [lambda_source("lambda", &fake.base_url())];
+    let mut request = request("plan");
+    request.max_offers = 2;
+    let planned = plan(&sources, &request, &OfferOptions::default())
+        .await
+        .expect("a plan");
+    assert_eq!(planned.offers.len(), 2, "{:?}", planned.offers);
+    assert!(planned.failures.is_empty());
+    let mut tried = Vec::new();
+    let launched = launch(
+        &sources,
+        &request,
+        &OfferOptions::default(),
+        CancellationToken::new(),
+        |event| {
+            if let LaunchEvent::Trying { offer, .. } = event {
+                tried.push(offer.instance_type_id.clone());
+                // The planned first offer fails, so the second is tried too.
+                if tried.len() == 1 {
+                    fake.state()
+                        .set_capacity(&offer.location, &offer.instance_type, 0);
+                }
+            }
+        },
+    )
+    .await
+    .expect("the second offer comes up");
+    let planned: Vec<_> = planned
+        .offers
+        .iter()
+        .map(|o| o.instance_type_id.clone())
+        .collect();
+    assert_eq!(
+        tried, planned,
+        "the launch tries what the plan listed, in order"
+    );
+    assert_eq!(launched.offer.instance_type_id, planned[1]);
+    assert_eq!(live(&fake).len(), 1);
+    terminate_all(&sources[0], &fake).await;
+
+    let before = fake.state().request_count("POST", "/api/v1/");
+    plan(&sources, &request, &OfferOptions::default())
+        .await
+        .expect("a plan");
+    assert_eq!(
+        fake.state().request_count("POST", "/api/v1/"),
+        before,
+        "a plan creates nothing"
+    );
+    request.template.public_key = "not a key".into();
+    let refused = plan(&sources, &request, &OfferOptions::default()).await;
+    assert!(
+        matches!(refused, Err(LaunchError::Invalid(_))),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_launch_names_the_instance_it_created_before_terminating_it() {
+    let fake = lambda_fake().await;
+    let sources = [lambda_source("lambda", &fake.base_url())];
+    let cancel = CancellationToken::new();
+    let mut created = None;
+    let error = launch(
+        &sources,
+        &request("cancelled"),
+        &OfferOptions::default(),
+        cancel.clone(),
+        |event| {
+            if let LaunchEvent::Created { instance, .. } = event {
+                created = Some(instance.cloud_id.clone());
+                cancel.cancel();
+            }
+        },
+    )
+    .await
+    .expect_err("cancelled");
+    assert!(matches!(error, LaunchError::Cancelled { .. }), "{error:?}");
+    let created = created.expect("the Created event names the instance");
+    let status = fake
+        .state()
+        .instance(created.as_str())
+        .expect("made")
+        .status;
+    assert!(
+        matches!(
+            status,
+            FakeInstanceStatus::Terminating | FakeInstanceStatus::Terminated
+        ),
+        "{status:?}"
+    );
+    assert!(live(&fake).is_empty());
 }
 
 #[tokio::test]
