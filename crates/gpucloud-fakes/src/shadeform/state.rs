@@ -20,11 +20,11 @@ pub enum FakeStatus {
     Creating,
     /// The upstream cloud is provisioning it.
     PendingProvider,
-    /// Provisioned, booting (only set by a test).
+    /// Provisioned, booting: a slow boot the random fault mode drew, or set by a test.
     Pending,
     /// Running, with an address.
     Active,
-    /// Failed (only set by a test).
+    /// Failed upstream: drawn by the random fault mode, or set by a test.
     Error,
     /// Being deleted; billing has stopped.
     Deleting,
@@ -43,6 +43,68 @@ impl FakeStatus {
             FakeStatus::Error => "error",
             FakeStatus::Deleting => "deleting",
             FakeStatus::Deleted => "deleted",
+        }
+    }
+
+    /// The API's `status_details` in this status: the context it gives while a machine is
+    /// on its way, and why it failed; empty otherwise.
+    pub fn details(self) -> &'static str {
+        match self {
+            FakeStatus::Creating => "",
+            FakeStatus::PendingProvider => "provisioning",
+            FakeStatus::Pending => "downloading",
+            FakeStatus::Error => "the upstream cloud could not provision the instance",
+            FakeStatus::Active | FakeStatus::Deleting | FakeStatus::Deleted => "",
+        }
+    }
+}
+
+/// How a launch goes: as scheduled, or with a fault of its own that the random fault mode
+/// drew ([`crate::kit::Faults::draw_outcome`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Launch {
+    /// `creating` → `pending_provider` → `active`.
+    AsScheduled,
+    /// A slow boot: `pending` for as long again before `active`.
+    SlowBoot,
+    /// The upstream fails it: `error` when it would have been `active`.
+    UpstreamFailure,
+}
+
+impl Launch {
+    /// The launch the random fault mode draws (as scheduled without one).
+    pub(crate) fn draw(faults: &Faults<Operation>) -> Self {
+        match faults.draw_outcome(2) {
+            None => Launch::AsScheduled,
+            Some(0) => Launch::SlowBoot,
+            Some(_) => Launch::UpstreamFailure,
+        }
+    }
+
+    /// The schedule of a launch at `now`, and when it becomes `active` (never, for a failure).
+    pub(crate) fn schedule(
+        self,
+        now: Instant,
+        timing: Timing,
+    ) -> (Timeline<FakeStatus>, Option<Instant>) {
+        let provisioning = Timeline::starting(now, FakeStatus::Creating)
+            .then(timing.creating, FakeStatus::PendingProvider);
+        let provisioned = now + timing.creating + timing.pending_provider;
+        match self {
+            Launch::AsScheduled => (
+                provisioning.then(timing.pending_provider, FakeStatus::Active),
+                Some(provisioned),
+            ),
+            Launch::SlowBoot => (
+                provisioning
+                    .then(timing.pending_provider, FakeStatus::Pending)
+                    .then(timing.pending_provider, FakeStatus::Active),
+                Some(provisioned + timing.pending_provider),
+            ),
+            Launch::UpstreamFailure => (
+                provisioning.then(timing.pending_provider, FakeStatus::Error),
+                None,
+            ),
         }
     }
 }
@@ -82,6 +144,13 @@ pub struct FakeInstance {
     pub created_at: String,
     /// How many restarts it was sent.
     pub restarts: u32,
+    /// When it became active; `None` until then (and for good when it failed first).
+    pub active_at: Option<jiff::Timestamp>,
+    /// The API's `status_details` now ([`FakeStatus::details`]).
+    pub status_details: String,
+    /// What it has cost so far in USD (`"12.34"`): its offer's hourly price over the time
+    /// from `active_at` to its deletion, or to now.
+    pub cost_estimate: String,
 }
 
 /// An SSH key of the account.
@@ -112,18 +181,102 @@ pub(crate) struct InstanceRecord {
     pub(crate) timeline: Timeline<FakeStatus>,
     /// Whether it holds one unit of its offer's capacity, given back on delete.
     pub(crate) holds_capacity: bool,
+    /// When it was created, on the fake's clock and on the wall clock: the one converts the
+    /// other.
+    born: (Instant, jiff::Timestamp),
+    /// When it becomes (or became) active; `None` while it never will.
+    pub(crate) active_from: Option<Instant>,
+    /// When billing stopped: its deletion.
+    pub(crate) billing_ended: Option<Instant>,
+}
+
+/// What an instance reports at one moment besides its status: the wall-clock times and the
+/// cost so far (computed from the records, without copying the instance).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Accounts {
+    pub(crate) active_at: Option<jiff::Timestamp>,
+    pub(crate) deleted_at: Option<jiff::Timestamp>,
+    /// Cents, rounded down.
+    pub(crate) cost_cents: u64,
+}
+
+impl Accounts {
+    /// The cost as the API writes it: dollars with two decimals.
+    pub(crate) fn cost_estimate(&self) -> String {
+        format!("{}.{:02}", self.cost_cents / 100, self.cost_cents % 100)
+    }
 }
 
 impl InstanceRecord {
+    /// A new record: created at `born` (and now on the wall clock), active from `active_from`.
+    pub(crate) fn new(
+        snapshot: FakeInstance,
+        timeline: Timeline<FakeStatus>,
+        holds_capacity: bool,
+        born: (Instant, jiff::Timestamp),
+        active_from: Option<Instant>,
+    ) -> Self {
+        Self {
+            snapshot,
+            timeline,
+            holds_capacity,
+            born,
+            active_from,
+            billing_ended: None,
+        }
+    }
+
     /// The instance at `now`; `None` once gone.
     pub(crate) fn at(&self, now: Instant) -> Option<FakeInstance> {
         let (status, ip) = self.status_at(now)?;
+        let accounts = self.accounts(now);
         let mut instance = self.snapshot.clone();
         instance.status = status;
         if ip.is_none() {
             instance.ip = None;
         }
+        instance.active_at = accounts.active_at;
+        instance.status_details = status.details().to_owned();
+        instance.cost_estimate = accounts.cost_estimate();
         Some(instance)
+    }
+
+    /// `at` on the wall clock.
+    fn wall(&self, at: Instant) -> Option<jiff::Timestamp> {
+        let (born, born_at) = self.born;
+        let moved = if at >= born {
+            born_at.checked_add(at - born)
+        } else {
+            born_at.checked_sub(born - at)
+        };
+        moved.ok()
+    }
+
+    /// The times and the cost at `now`: billed at the offer's hourly price from `active` until
+    /// the deletion.
+    pub(crate) fn accounts(&self, now: Instant) -> Accounts {
+        let active = self.active_from.filter(|at| *at <= now);
+        let until = self.billing_ended.map_or(now, |ended| ended.min(now));
+        let billed = active.map_or(Duration::ZERO, |from| until.saturating_duration_since(from));
+        let hourly_cents = catalog::offer_of(&self.snapshot.cloud, &self.snapshot.shade_instance_type)
+            .map_or(0, |o| u64::from(o.hourly_price));
+        let cost_cents = u64::try_from(
+            u128::from(hourly_cents) * billed.as_millis() / 3_600_000,
+        )
+        .unwrap_or(u64::MAX);
+        Accounts {
+            active_at: active.and_then(|at| self.wall(at)),
+            deleted_at: self.billing_ended.and_then(|at| self.wall(at)),
+            cost_cents,
+        }
+    }
+
+    /// Starts the deletion at `now`: `deleting`, then `deleted`, then gone; billing stops.
+    pub(crate) fn delete(&mut self, now: Instant, timing: Timing) {
+        self.timeline = Timeline::starting(now, FakeStatus::Deleting)
+            .then(timing.deleting, FakeStatus::Deleted)
+            .then_gone(timing.deleted);
+        self.billing_ended.get_or_insert(now);
     }
 
     /// The status at `now` and the address shown then, without copying the instance (a list
@@ -280,7 +433,7 @@ impl FakeShadeformState {
     }
 
     /// Adds `n` active instances of the offer `<cloud>_<shade type>` in `region` at once, as
-    /// if launched long ago with `tags` (Shadeform's `key=value` strings) and, when given,
+    /// if launched (and active) an hour ago with `tags` (Shadeform's `key=value` strings) and, when given,
     /// the launch script (base64) — for tests and benchmarks that need many instances
     /// without as many creates. They hold no capacity and use the account's default key.
     /// Their names are `seed-<i>`; `None` when the catalog has no such offer there.
@@ -297,14 +450,19 @@ impl FakeShadeformState {
         if !offer.regions.iter().any(|r| r.region == region) {
             return None;
         }
-        let created_at = jiff::Timestamp::now().to_string();
+        let now = Instant::now();
+        let born = now.checked_sub(SEEDED_AGE).unwrap_or(now);
+        let born_at = jiff::Timestamp::now()
+            .checked_sub(now.duration_since(born))
+            .unwrap_or_else(|_| jiff::Timestamp::now());
+        let created_at = born_at.to_string();
         let mut inner = self.lock();
         let mut ids = Vec::with_capacity(n);
         for i in 0..n {
             let id = Uuid::new_v4();
             let ip = inner.allocate_address();
-            inner.instances.push(InstanceRecord {
-                snapshot: FakeInstance {
+            inner.instances.push(InstanceRecord::new(
+                FakeInstance {
                     id,
                     cloud: offer.cloud.to_owned(),
                     region: region.to_owned(),
@@ -321,22 +479,37 @@ impl FakeShadeformState {
                     tags: tags.to_vec(),
                     created_at: created_at.clone(),
                     restarts: 0,
+                    active_at: None,
+                    status_details: String::new(),
+                    cost_estimate: String::new(),
                 },
-                timeline: Timeline::fixed(FakeStatus::Active),
-                holds_capacity: false,
-            });
+                Timeline::fixed(FakeStatus::Active),
+                false,
+                (born, born_at),
+                Some(born),
+            ));
             ids.push(id);
         }
         Some(ids)
     }
 
     /// Pins an instance's status (e.g. `Error`) until an action changes it. False if the
-    /// instance is absent or gone.
+    /// instance is absent or gone. An instance pinned `active` is active from now unless it
+    /// already was; one pinned otherwise before it became active never becomes so; one pinned
+    /// `deleting` or `deleted` stops billing.
     pub fn set_instance_status(&self, id: Uuid, status: FakeStatus) -> bool {
+        let now = Instant::now();
         let mut inner = self.lock();
-        match inner.find(id, Instant::now()) {
+        match inner.find(id, now) {
             Some((record, _)) => {
                 record.timeline = Timeline::fixed(status);
+                let was_active = record.active_from.is_some_and(|at| at <= now);
+                if !was_active {
+                    record.active_from = (status == FakeStatus::Active).then_some(now);
+                }
+                if matches!(status, FakeStatus::Deleting | FakeStatus::Deleted) {
+                    record.billing_ended.get_or_insert(now);
+                }
                 true
             }
             None => false,
@@ -412,6 +585,9 @@ impl FakeShadeformState {
         self.requests.reset();
     }
 }
+
+/// How long ago seeded instances were launched ([`FakeShadeformState::seed_instances`]).
+const SEEDED_AGE: Duration = Duration::from_secs(3600);
 
 /// The public half of the account's managed key: a well-formed ed25519 key (its 32 bytes are
 /// a SHA-256 digest, not a curve point anyone holds the private half of).
