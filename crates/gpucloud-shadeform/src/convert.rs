@@ -16,6 +16,7 @@ use gpucloud_core::{
     InstanceId, InstanceType, InstanceTypeId, LifecycleStatus, Location, Manufacturer, PortMapping,
     Price, Result, SmallVec, Status, Storage, Tags,
 };
+use jiff::Timestamp;
 use sha2::Digest as _;
 
 use crate::region;
@@ -472,13 +473,57 @@ pub(crate) fn check_user_tags(tags: &Tags) -> Result<()> {
     }
 }
 
+/// A time of Shadeform's (RFC 3339); Go's zero time, which it sends for one that has not
+/// happened, and anything else before 1970 is none.
+pub(crate) fn api_time(text: &str) -> Option<Timestamp> {
+    text.parse::<Timestamp>()
+        .ok()
+        .filter(|t| *t > Timestamp::UNIX_EPOCH)
+}
+
+/// What Shadeform expects of a boot (`boot_time`), for a machine on its way.
+fn boot_message(boot: Option<wire::BootTime>) -> Option<String> {
+    let boot = boot?;
+    let secs = |s: Option<i64>| s.filter(|s| *s >= 0);
+    match (secs(boot.min_boot_in_sec), secs(boot.max_boot_in_sec)) {
+        (Some(min), Some(max)) if min < max => {
+            Some(format!("shadeform expects it to boot in {min}-{max} s"))
+        }
+        (_, Some(s)) | (Some(s), None) => Some(format!("shadeform expects it to boot in {s} s")),
+        (None, None) => None,
+    }
+}
+
+/// What the model has no field for, as status messages after the status's own: the boot
+/// Shadeform expects (while on its way), when it became active (`active_at`) and what it has
+/// cost so far (`cost_estimate`, USD; a text that is no decimal is left out).
+fn account_messages(w: &wire::Instance<'_>, messages: &mut Vec<String>) {
+    if matches!(
+        w.status.as_str(),
+        "creating" | "pending_provider" | "pending"
+    ) && let Some(boot) = boot_message(w.boot_time)
+    {
+        messages.push(boot);
+    }
+    let active_at = api_time(&w.active_at);
+    if let Some(at) = active_at {
+        messages.push(format!("active since {at}"));
+    }
+    if let Ok(cost) = Price::parse(w.cost_estimate.as_str(), "USD")
+        && (active_at.is_some() || !cost.amount.is_zero())
+    {
+        messages.push(format!("cost so far {:.2} USD", cost.rounded()));
+    }
+}
+
 /// A Shadeform instance → [`Instance`]. The name is Shadeform's `name` as is, in get and in
 /// list alike; bookkeeping tags become `ref_id`, `cloud_cred_ref_id` and `created_at`.
 pub(crate) fn instance(w: wire::Instance<'_>) -> Instance {
-    let status = status(&w.status, &w.status_details);
+    let mut status = status(&w.status, &w.status_details);
+    account_messages(&w, &mut status.messages);
     let lifecycle = status.lifecycle_status;
     let (bookkeeping, tags) = Bookkeeping::decode(tag_pairs(&w.tags));
-    let created_at = bookkeeping.created_at.or_else(|| w.created_at.parse().ok());
+    let created_at = bookkeeping.created_at.or_else(|| api_time(&w.created_at));
     let instance_type_id = if w.cloud.is_empty() || w.shade_instance_type.is_empty() {
         InstanceTypeId::default()
     } else {
@@ -1069,6 +1114,98 @@ mod tests {
         assert_eq!(
             i.instance_type_id, entry.id,
             "the instance finds its catalog entry"
+        );
+    }
+
+    #[test]
+    fn instances_carry_what_the_model_has_no_field_for_as_messages() {
+        let live = |status: &'static str| wire::Instance {
+            id: "d290f1ee-6c54-4b01-90e6-d701748f0851".into(),
+            cloud: "crusoe".into(),
+            region: "calgary-canada-1".into(),
+            shade_instance_type: "A100_80G_sxm4x8".into(),
+            status: status.into(),
+            configuration: wire::InstanceConfiguration {
+                os: "ubuntu22.04_cuda12.8_shade_os".into(),
+                storage_in_gb: 7680,
+            },
+            created_at: "2026-12-01T17:55:00Z".into(),
+            active_at: "0001-01-01T00:00:00Z".into(),
+            cost_estimate: wire::Amount("0.00".into()),
+            boot_time: Some(wire::BootTime {
+                min_boot_in_sec: Some(300),
+                max_boot_in_sec: Some(900),
+            }),
+            ..wire::Instance::default()
+        };
+        let mut pending = live("pending");
+        pending.status_details = "downloading".into();
+        let i = instance(pending);
+        assert_eq!(i.status.lifecycle_status, LifecycleStatus::Pending);
+        assert_eq!(
+            i.status.messages,
+            ["downloading", "shadeform expects it to boot in 300-900 s"],
+            "no active_at (Go's zero time) and no cost yet"
+        );
+        assert_eq!(i.image_id, "ubuntu22.04_cuda12.8_shade_os");
+        assert_eq!(i.created_at, Some("2026-12-01T17:55:00Z".parse().unwrap()));
+        assert_eq!(
+            (
+                i.instance_type.as_str(),
+                i.instance_type_id.as_str(),
+                i.location.as_str()
+            ),
+            (
+                "crusoe_A100_80G_sxm4x8",
+                "crusoe_A100_80G_sxm4x8_calgary-canada-1",
+                "ca-central"
+            )
+        );
+
+        let mut active = live("active");
+        active.active_at = "2026-12-01T18:00:00.001Z".into();
+        active.cost_estimate = wire::Amount("103.4".into());
+        let i = instance(active);
+        assert_eq!(i.status.lifecycle_status, LifecycleStatus::Running);
+        assert_eq!(
+            i.status.messages,
+            [
+                "active since 2026-12-01T18:00:00.001Z",
+                "cost so far 103.40 USD"
+            ]
+        );
+
+        let mut failed = live("error");
+        failed.status_details = "the upstream cloud could not provision the instance".into();
+        let i = instance(failed);
+        assert_eq!(i.status.lifecycle_status, LifecycleStatus::Failed);
+        assert_eq!(
+            i.status.messages,
+            [
+                "shadeform reports the instance in error",
+                "the upstream cloud could not provision the instance"
+            ],
+            "the error first: it is what a failed instance shows"
+        );
+
+        // What cannot be read is left out, never a failed read.
+        let mut odd = live("creating");
+        odd.active_at = "yesterday".into();
+        odd.created_at = "0001-01-01T00:00:00Z".into();
+        odd.cost_estimate = wire::Amount("about $5".into());
+        odd.boot_time = Some(wire::BootTime {
+            min_boot_in_sec: Some(-1),
+            max_boot_in_sec: Some(120),
+        });
+        let i = instance(odd);
+        assert_eq!(i.status.messages, ["shadeform expects it to boot in 120 s"]);
+        assert_eq!(i.created_at, None, "Go's zero time is no time");
+        let mut costly = live("deleting");
+        costly.cost_estimate = wire::Amount("2.5".into());
+        assert_eq!(
+            instance(costly).status.messages,
+            ["cost so far 2.50 USD"],
+            "a cost is shown when there is one"
         );
     }
 

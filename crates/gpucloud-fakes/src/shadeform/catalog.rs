@@ -516,7 +516,12 @@ mod tests {
             assert!(regions.contains(region), "{region}");
         }
         assert!(OS_OPTIONS.contains(&"ubuntu22.04_cuda12.8_shade_os"));
-        for suffixed in ["A100_80G_sxm4x8", "A100_80G-plus", "H100x8-2", "H100_sxm5x8-plus"] {
+        for suffixed in [
+            "A100_80G_sxm4x8",
+            "A100_80G-plus",
+            "H100x8-2",
+            "H100_sxm5x8-plus",
+        ] {
             assert!(
                 OFFERS.iter().any(|o| o.shade_instance_type == suffixed),
                 "{suffixed}"

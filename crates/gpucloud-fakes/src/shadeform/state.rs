@@ -258,12 +258,11 @@ impl InstanceRecord {
         let active = self.active_from.filter(|at| *at <= now);
         let until = self.billing_ended.map_or(now, |ended| ended.min(now));
         let billed = active.map_or(Duration::ZERO, |from| until.saturating_duration_since(from));
-        let hourly_cents = catalog::offer_of(&self.snapshot.cloud, &self.snapshot.shade_instance_type)
-            .map_or(0, |o| u64::from(o.hourly_price));
-        let cost_cents = u64::try_from(
-            u128::from(hourly_cents) * billed.as_millis() / 3_600_000,
-        )
-        .unwrap_or(u64::MAX);
+        let hourly_cents =
+            catalog::offer_of(&self.snapshot.cloud, &self.snapshot.shade_instance_type)
+                .map_or(0, |o| u64::from(o.hourly_price));
+        let cost_cents = u64::try_from(u128::from(hourly_cents) * billed.as_millis() / 3_600_000)
+            .unwrap_or(u64::MAX);
         Accounts {
             active_at: active.and_then(|at| self.wall(at)),
             deleted_at: self.billing_ended.and_then(|at| self.wall(at)),

@@ -541,7 +541,8 @@ async fn instances_carry_their_times_details_boot_time_and_cost() {
 #[tokio::test]
 async fn the_random_fault_mode_makes_slow_boots_and_upstream_failures() {
     let fake = start_with(Duration::from_millis(300)).await;
-    fake.state().set_capacity("canada-1", "hyperstack_A6000", 100);
+    fake.state()
+        .set_capacity("canada-1", "hyperstack_A6000", 100);
     // Every launch draws a fault of its own; no request is faulted (no request kinds).
     fake.state().faults().set_random(20, 1.0, &[]);
     for _ in 0..12 {
