@@ -368,24 +368,21 @@ impl Locations {
                 continue;
             }
             let place = region::place(region);
-            let entry = match self.0.iter().position(|l| l.name == place.location) {
-                Some(index) => {
-                    let entry = &mut self.0[index];
-                    if entry.country != place.country {
-                        // Regions of several countries (or of an unknown one): none.
-                        entry.country.clear();
-                    }
-                    entry
+            let entry = if let Some(index) = self.0.iter().position(|l| l.name == place.location) {
+                let entry = &mut self.0[index];
+                if entry.country != place.country {
+                    // Regions of several countries (or of an unknown one): none.
+                    entry.country.clear();
                 }
-                None => {
-                    self.0.push(Location {
-                        name: place.location.into_owned(),
-                        country: place.country.to_owned(),
-                        ..Location::default()
-                    });
-                    let last = self.0.len() - 1;
-                    &mut self.0[last]
-                }
+                entry
+            } else {
+                self.0.push(Location {
+                    name: place.location.into_owned(),
+                    country: place.country.to_owned(),
+                    ..Location::default()
+                });
+                let last = self.0.len() - 1;
+                &mut self.0[last]
             };
             entry.available |= a.available;
             let label = if a.display_name.is_empty() {

@@ -781,7 +781,7 @@ mod tests {
             ("2026-12-01T18:00:00.001Z", "103.4")
         );
         assert_eq!(i.boot_time.unwrap().max_boot_in_sec, Some(300));
-        for (json, text) in [(r#"12"#, "12"), (r#"1.5"#, "1.5"), (r#"null"#, "")] {
+        for (json, text) in [("12", "12"), ("1.5", "1.5"), ("null", "")] {
             let body = format!(r#"{{"cost_estimate": {json}}}"#);
             let i: Instance<'_> = serde_json::from_str(&body).unwrap();
             assert_eq!(i.cost_estimate.as_str(), text, "{json}");

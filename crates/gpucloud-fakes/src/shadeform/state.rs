@@ -50,11 +50,13 @@ impl FakeStatus {
     /// on its way, and why it failed; empty otherwise.
     pub fn details(self) -> &'static str {
         match self {
-            FakeStatus::Creating => "",
             FakeStatus::PendingProvider => "provisioning",
             FakeStatus::Pending => "downloading",
             FakeStatus::Error => "the upstream cloud could not provision the instance",
-            FakeStatus::Active | FakeStatus::Deleting | FakeStatus::Deleted => "",
+            FakeStatus::Creating
+            | FakeStatus::Active
+            | FakeStatus::Deleting
+            | FakeStatus::Deleted => "",
         }
     }
 }
@@ -236,7 +238,7 @@ impl InstanceRecord {
             instance.ip = None;
         }
         instance.active_at = accounts.active_at;
-        instance.status_details = status.details().to_owned();
+        status.details().clone_into(&mut instance.status_details);
         instance.cost_estimate = accounts.cost_estimate();
         Some(instance)
     }
