@@ -592,8 +592,8 @@ impl CloudClient for ShadeformClient {
         }
     }
 
-    /// The gpucloud locations of the catalog (each a group of upstream regions, see the
-    /// README's table), available when any offer there has capacity.
+    /// The gpucloud locations of the catalog (each a group of upstream regions, placed by the
+    /// rule the README describes), available when any offer there has capacity.
     async fn locations(&self, args: GetLocationsArgs) -> Result<Vec<Location>> {
         let locations = api::types(
             self.http(),

@@ -1,6 +1,6 @@
-//! Pure conversions between Shadeform's JSON and the model, both directions: the location
-//! table, stable type names and ids, GPUs, the catalog, instance states, instances, tags, the
-//! SSH-key name and the launch script.
+//! Pure conversions between Shadeform's JSON and the model, both directions: stable type
+//! names and ids, GPUs, the catalog and its locations (placed by [`crate::region`]'s rule),
+//! instance states, instances, tags, the SSH-key name and the launch script.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
