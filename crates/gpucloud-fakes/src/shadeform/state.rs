@@ -664,6 +664,71 @@ mod tests {
     }
 
     #[test]
+    fn launches_follow_their_schedule_slow_boots_pending_and_failures_in_error() {
+        let ms = Duration::from_millis;
+        let timing = Timing {
+            creating: ms(100),
+            pending_provider: ms(200),
+            deleting: ms(10),
+            deleted: ms(10),
+        };
+        let t0 = Instant::now();
+        let at = |launch: Launch, after: u64| launch.schedule(t0, timing).0.at(t0 + ms(after));
+        let when = |launch: Launch| launch.schedule(t0, timing).1;
+        for launch in [
+            Launch::AsScheduled,
+            Launch::SlowBoot,
+            Launch::UpstreamFailure,
+        ] {
+            assert_eq!(at(launch, 0), Some(FakeStatus::Creating));
+            assert_eq!(at(launch, 150), Some(FakeStatus::PendingProvider));
+        }
+        assert_eq!(at(Launch::AsScheduled, 300), Some(FakeStatus::Active));
+        assert_eq!(when(Launch::AsScheduled), Some(t0 + ms(300)));
+        assert_eq!(at(Launch::SlowBoot, 300), Some(FakeStatus::Pending));
+        assert_eq!(at(Launch::SlowBoot, 499), Some(FakeStatus::Pending));
+        assert_eq!(at(Launch::SlowBoot, 500), Some(FakeStatus::Active));
+        assert_eq!(when(Launch::SlowBoot), Some(t0 + ms(500)));
+        assert_eq!(at(Launch::UpstreamFailure, 300), Some(FakeStatus::Error));
+        assert_eq!(at(Launch::UpstreamFailure, 60_000), Some(FakeStatus::Error));
+        assert_eq!(when(Launch::UpstreamFailure), None);
+        assert_eq!(FakeStatus::Pending.details(), "downloading");
+        assert!(!FakeStatus::Error.details().is_empty());
+        assert_eq!(FakeStatus::Active.details(), "");
+        // Drawn only in the random mode.
+        let faults = Faults::<Operation>::new();
+        assert_eq!(Launch::draw(&faults), Launch::AsScheduled);
+        faults.set_random(1, 1.0, &[]);
+        let drawn: std::collections::BTreeSet<_> = (0..50)
+            .map(|_| format!("{:?}", Launch::draw(&faults)))
+            .collect();
+        assert_eq!(
+            drawn,
+            ["SlowBoot".to_owned(), "UpstreamFailure".to_owned()].into()
+        );
+    }
+
+    #[test]
+    fn seeded_instances_cost_an_hour_and_deleting_stops_the_meter() {
+        let state = state();
+        let id = state
+            .seed_instances(1, "canada-1", "hyperstack_H100", &[], None)
+            .unwrap()[0];
+        let seen = state.instance(id).unwrap();
+        // 190 cents an hour, an hour ago.
+        assert_eq!(seen.cost_estimate, "1.90");
+        let created: jiff::Timestamp = seen.created_at.parse().unwrap();
+        assert_eq!(seen.active_at, Some(created));
+        let mut inner = state.lock();
+        let now = Instant::now();
+        let (record, _) = inner.find(id, now).unwrap();
+        record.delete(now, state.timing);
+        let later = record.accounts(now + Duration::from_secs(3600));
+        assert_eq!(later.cost_estimate(), "1.90", "billing stopped");
+        assert!(later.deleted_at.is_some());
+    }
+
+    #[test]
     fn addresses_are_documentation_addresses_and_distinct() {
         let state = state();
         let mut inner = state.lock();
