@@ -420,7 +420,7 @@ pub enum FakeCommand {
         #[arg(long, value_name = "N")]
         boot_ms: Option<u64>,
     },
-    /// Serve the Shadeform API fake: six upstream clouds behind one marketplace. The first
+    /// Serve the Shadeform API fake: ten upstream clouds behind one marketplace. The first
     /// stdout line is the base URL for SHADEFORM_API_URL.
     Shadeform {
         /// Address to listen on (loopback only).

@@ -258,12 +258,8 @@ impl ShadeformClient {
             // says so without narrowing the request.
             (Some(_), Some(_)) | (None, None) => {}
         }
-        if !args.locations.is_all()
-            && let [location] = args.locations.0.as_slice()
-            && let [region] = convert::regions_of(location).as_slice()
-        {
-            query.push(("region", region.clone()));
-        }
+        // No `region`: a location is a group of regions that grows as Shadeform adds them, so
+        // no one region says what a location filter wants.
         query
     }
 
@@ -596,8 +592,8 @@ impl CloudClient for ShadeformClient {
         }
     }
 
-    /// The gpucloud locations of the catalog (each a group of upstream regions, see the
-    /// README's table), available when any offer there has capacity.
+    /// The gpucloud locations of the catalog (each a group of upstream regions, placed by the
+    /// rule the README describes), available when any offer there has capacity.
     async fn locations(&self, args: GetLocationsArgs) -> Result<Vec<Location>> {
         let locations = api::types(
             self.http(),
@@ -846,7 +842,7 @@ mod tests {
         assert!(q(&GetInstanceTypeArgs::default()).is_empty());
         let by_name = GetInstanceTypeArgs {
             instance_types: vec!["hyperstack_A100_80G".into()],
-            locations: LocationsFilter::only(["canada-1"]),
+            locations: LocationsFilter::only(["ca-central"]),
             ..GetInstanceTypeArgs::default()
         };
         assert_eq!(
@@ -854,12 +850,11 @@ mod tests {
             [
                 ("cloud", "hyperstack".to_owned()),
                 ("shade_instance_type", "A100_80G".to_owned()),
-                ("region", "canada-1".to_owned())
             ]
         );
         let by_cloud = GetInstanceTypeArgs {
             cloud_filter: Some(CloudFilter::include(vec!["shadeform".into()])),
-            // A location of several regions: the API takes one region, so it is filtered here.
+            // A location is filtered here, never sent as one of its regions.
             locations: LocationsFilter::only(["us-central"]),
             architecture_filter: Some(ArchitectureFilter::include(vec![
                 gpucloud_core::Architecture::Arm64,

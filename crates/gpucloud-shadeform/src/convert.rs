@@ -1,11 +1,9 @@
-//! Pure conversions between Shadeform's JSON and the model, both directions: the location
-//! table, stable type names and ids, GPUs, the catalog, instance states, instances, tags, the
-//! SSH-key name and the launch script.
+//! Pure conversions between Shadeform's JSON and the model, both directions: stable type
+//! names and ids, GPUs, the catalog and its locations (placed by [`crate::region`]'s rule),
+//! instance states, instances, tags, the SSH-key name and the launch script.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -18,96 +16,17 @@ use gpucloud_core::{
     InstanceId, InstanceType, InstanceTypeId, LifecycleStatus, Location, Manufacturer, PortMapping,
     Price, Result, SmallVec, Status, Storage, Tags,
 };
+use jiff::Timestamp;
 use sha2::Digest as _;
 
+use crate::region;
 use crate::wire;
 
 /// The provider id.
 pub(crate) const PROVIDER: &str = "shadeform";
 
-/// Upstream regions → gpucloud locations.
-///
-/// Shadeform reports each offer's region as its upstream cloud spells it (`canada-1`,
-/// `helsinki-finland-5`, `us-east-1a`); several clouds' regions are one place. The location
-/// is the stable, cloud-independent place a control plane filters and groups by; the upstream
-/// region stays visible as the sub-location. An upstream rename is one row here. A region
-/// this table does not know keeps its own name as the location (lower-cased), so nothing is
-/// invented and a later row only moves that one region.
-pub(crate) const REGION_LOCATIONS: &[(&str, &str)] = &[
-    ("us-east-1", "us-east"),
-    ("us-east-1a", "us-east"),
-    ("us-east-2", "us-east"),
-    ("newyork-usa-1", "us-east"),
-    ("us-central-1", "us-central"),
-    ("us-central-2", "us-central"),
-    ("us-1", "us-central"),
-    ("desmoines-usa-1", "us-central"),
-    ("kansascity-usa-1", "us-central"),
-    ("us-northcentral1-a", "us-central"),
-    ("us-south-1", "us-south"),
-    ("dallas-usa-1", "us-south"),
-    ("us-west-1", "us-west"),
-    ("us-west-2", "us-west"),
-    ("sanjose-usa-1", "us-west"),
-    ("canada-1", "ca-central"),
-    ("montreal-canada-1", "ca-central"),
-    ("norway-1", "eu-north"),
-    ("helsinki-finland-1", "eu-north"),
-    ("helsinki-finland-2", "eu-north"),
-    ("helsinki-finland-5", "eu-north"),
-    ("iceland-1", "eu-north"),
-    ("stockholm-sweden-1", "eu-north"),
-    ("london-uk-1", "eu-west"),
-    ("amsterdam-netherlands-1", "eu-west"),
-    ("frankfurt-germany-1", "eu-central"),
-    ("tokyo-japan-1", "ap-northeast"),
-    ("singapore-1", "ap-southeast"),
-];
-
-/// Countries of the gpucloud locations, for [`Location::country`].
-const LOCATION_COUNTRIES: &[(&str, &str)] = &[
-    ("us-east", "USA"),
-    ("us-central", "USA"),
-    ("us-south", "USA"),
-    ("us-west", "USA"),
-    ("ca-central", "CAN"),
-    ("eu-north", ""),
-    ("eu-west", ""),
-    ("eu-central", "DEU"),
-    ("ap-northeast", "JPN"),
-    ("ap-southeast", "SGP"),
-];
-
-/// [`REGION_LOCATIONS`] as a map, built once: the catalog looks up every entry's region.
-static LOCATION_OF_REGION: LazyLock<HashMap<&'static str, &'static str>> =
-    LazyLock::new(|| REGION_LOCATIONS.iter().copied().collect());
-
-/// The gpucloud location of an upstream region (see [`REGION_LOCATIONS`]); borrowed unless
-/// an unknown region has to be lower-cased.
-pub(crate) fn location_of(region: &str) -> Cow<'_, str> {
-    match LOCATION_OF_REGION.get(region) {
-        Some(location) => Cow::Borrowed(location),
-        None if region.bytes().any(|b| b.is_ascii_uppercase()) => {
-            Cow::Owned(region.to_ascii_lowercase())
-        }
-        None => Cow::Borrowed(region),
-    }
-}
-
-/// The upstream regions the table maps to `location`, and `location` itself when it is not a
-/// gpucloud location (a region spelled as Shadeform does).
-pub(crate) fn regions_of(location: &str) -> Vec<String> {
-    let mapped: Vec<String> = REGION_LOCATIONS
-        .iter()
-        .filter(|(_, l)| *l == location)
-        .map(|(r, _)| (*r).to_owned())
-        .collect();
-    if mapped.is_empty() {
-        vec![location.to_owned()]
-    } else {
-        mapped
-    }
-}
+/// The gpucloud location of an upstream region, by rule (see [`crate::region`]).
+pub(crate) use crate::region::location_of;
 
 /// The cloud shown for an upstream: Shadeform's own spare capacity (`excesssupply`) is
 /// Shadeform's.
@@ -173,10 +92,10 @@ fn non_negative(n: i64) -> u32 {
     u32::try_from(n.max(0)).unwrap_or(u32::MAX)
 }
 
-/// GPU model names normalised so far, by the model part of Shadeform's `gpu_type`: the same
-/// model (`H100`, `A100`) is sold by many clouds in many sizes and comes back in every
-/// catalog call, so it is normalised once. Bounded: past [`GpuNames::MAX`] models (an answer
-/// no real catalog gives) names are normalised without being kept.
+/// GPU model names normalised so far, by Shadeform's `gpu_type`: the same model (`H100`,
+/// `A100_80G`) is sold by many clouds in many sizes and comes back in every catalog call, so
+/// it is normalised once. Bounded: past [`GpuNames::MAX`] models (an answer no real catalog
+/// gives) names are normalised without being kept.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct GpuNames(Vec<(String, CompactString)>);
 
@@ -184,14 +103,14 @@ impl GpuNames {
     /// The most models kept.
     const MAX: usize = 128;
 
-    /// The normalised name of `model`.
-    fn of(&mut self, model: &str) -> CompactString {
-        if let Some((_, name)) = self.0.iter().find(|(m, _)| m == model) {
+    /// The normalised name of `gpu_type`.
+    fn of(&mut self, gpu_type: &str) -> CompactString {
+        if let Some((_, name)) = self.0.iter().find(|(m, _)| m == gpu_type) {
             return name.clone();
         }
-        let name = gpucloud_core::normalize_gpu_name(model);
+        let name = gpu_model(gpu_type);
         if self.0.len() < Self::MAX {
-            self.0.push((model.to_owned(), name.clone()));
+            self.0.push((gpu_type.to_owned(), name.clone()));
         }
         name
     }
@@ -202,13 +121,57 @@ impl GpuNames {
     }
 }
 
+/// The GPU model of a Shadeform GPU type, as core names models: `A100_80G`,
+/// `A100_80G_sxm4`, `H100-plus`, `H100x8-2` and `h100_sxm5` are all `A100` or `H100`. The
+/// words (split at `_` and `-`) lose a count (`x8`), and a memory size (`80G`), a variant
+/// (`plus`) or a bare number (the `2` of `x8-2`) is no part of the model; core's
+/// [`normalize_gpu_name`](gpucloud_core::normalize_gpu_name) then drops form factors
+/// (`sxm4`, `pcie`) and vendors and upper-cases it.
+pub(crate) fn gpu_model(gpu_type: &str) -> CompactString {
+    let mut model = String::with_capacity(gpu_type.len());
+    for word in gpu_type.split(['_', '-']).map(without_count) {
+        if word.is_empty()
+            || word.eq_ignore_ascii_case("plus")
+            || word.bytes().all(|b| b.is_ascii_digit())
+            || is_memory_size(word)
+        {
+            continue;
+        }
+        if !model.is_empty() {
+            model.push(' ');
+        }
+        model.push_str(word);
+    }
+    gpucloud_core::normalize_gpu_name(&model)
+}
+
+/// `A100x8` → `A100`, `80Gx8` → `80G`: a trailing lower-case `x` and digits is a count (an
+/// upper-case `X` is part of a model, as in `MI300X`).
+fn without_count(word: &str) -> &str {
+    match word.rsplit_once('x') {
+        Some((head, count))
+            if !head.is_empty()
+                && !count.is_empty()
+                && count.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            head
+        }
+        _ => word,
+    }
+}
+
+/// `80G`, `80GB`, `141gb`: a memory size in Shadeform's spelling.
+fn is_memory_size(word: &str) -> bool {
+    let digits = word.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0 && matches!(word[digits..].to_ascii_uppercase().as_str(), "G" | "GB")
+}
+
 /// The GPUs of a configuration, or `None` for a CPU-only one.
 pub(crate) fn gpu(c: &wire::OfferConfiguration<'_>, names: &mut GpuNames) -> Option<Gpu> {
     if c.num_gpus <= 0 {
         return None;
     }
-    // `A100_80G`, `H100`, `GH200`: the model is the part before the first `_`.
-    let name = names.of(c.gpu_type.split('_').next().unwrap_or(""));
+    let name = names.of(&c.gpu_type);
     if name.is_empty() {
         return None;
     }
@@ -391,7 +354,8 @@ impl Catalog {
 }
 
 /// The gpucloud locations of a catalog, built offer by offer: available when any of their
-/// regions has an available offer, described by the upstream regions' display names.
+/// regions has an available offer, described by the upstream regions' display names, and in
+/// a country when all their regions are.
 #[derive(Debug, Default)]
 pub(crate) struct Locations(Vec<Location>);
 
@@ -403,24 +367,23 @@ impl Locations {
             if region.is_empty() {
                 continue;
             }
-            let name = location_of(region);
-            let index = self
-                .0
-                .iter()
-                .position(|l| l.name == name)
-                .unwrap_or_else(|| {
-                    self.0.push(Location {
-                        country: LOCATION_COUNTRIES
-                            .iter()
-                            .find(|(l, _)| *l == name)
-                            .map(|(_, c)| (*c).to_owned())
-                            .unwrap_or_default(),
-                        name: name.into_owned(),
-                        ..Location::default()
-                    });
-                    self.0.len() - 1
+            let place = region::place(region);
+            let entry = if let Some(index) = self.0.iter().position(|l| l.name == place.location) {
+                let entry = &mut self.0[index];
+                if entry.country != place.country {
+                    // Regions of several countries (or of an unknown one): none.
+                    entry.country.clear();
+                }
+                entry
+            } else {
+                self.0.push(Location {
+                    name: place.location.into_owned(),
+                    country: place.country.to_owned(),
+                    ..Location::default()
                 });
-            let entry = &mut self.0[index];
+                let last = self.0.len() - 1;
+                &mut self.0[last]
+            };
             entry.available |= a.available;
             let label = if a.display_name.is_empty() {
                 region.to_owned()
@@ -507,13 +470,57 @@ pub(crate) fn check_user_tags(tags: &Tags) -> Result<()> {
     }
 }
 
+/// A time of Shadeform's (RFC 3339); Go's zero time, which it sends for one that has not
+/// happened, and anything else before 1970 is none.
+pub(crate) fn api_time(text: &str) -> Option<Timestamp> {
+    text.parse::<Timestamp>()
+        .ok()
+        .filter(|t| *t > Timestamp::UNIX_EPOCH)
+}
+
+/// What Shadeform expects of a boot (`boot_time`), for a machine on its way.
+fn boot_message(boot: Option<wire::BootTime>) -> Option<String> {
+    let boot = boot?;
+    let secs = |s: Option<i64>| s.filter(|s| *s >= 0);
+    match (secs(boot.min_boot_in_sec), secs(boot.max_boot_in_sec)) {
+        (Some(min), Some(max)) if min < max => {
+            Some(format!("shadeform expects it to boot in {min}-{max} s"))
+        }
+        (_, Some(s)) | (Some(s), None) => Some(format!("shadeform expects it to boot in {s} s")),
+        (None, None) => None,
+    }
+}
+
+/// What the model has no field for, as status messages after the status's own: the boot
+/// Shadeform expects (while on its way), when it became active (`active_at`) and what it has
+/// cost so far (`cost_estimate`, USD; a text that is no decimal is left out).
+fn account_messages(w: &wire::Instance<'_>, messages: &mut Vec<String>) {
+    if matches!(
+        w.status.as_str(),
+        "creating" | "pending_provider" | "pending"
+    ) && let Some(boot) = boot_message(w.boot_time)
+    {
+        messages.push(boot);
+    }
+    let active_at = api_time(&w.active_at);
+    if let Some(at) = active_at {
+        messages.push(format!("active since {at}"));
+    }
+    if let Ok(cost) = Price::parse(w.cost_estimate.as_str(), "USD")
+        && (active_at.is_some() || !cost.amount.is_zero())
+    {
+        messages.push(format!("cost so far {:.2} USD", cost.rounded()));
+    }
+}
+
 /// A Shadeform instance → [`Instance`]. The name is Shadeform's `name` as is, in get and in
 /// list alike; bookkeeping tags become `ref_id`, `cloud_cred_ref_id` and `created_at`.
 pub(crate) fn instance(w: wire::Instance<'_>) -> Instance {
-    let status = status(&w.status, &w.status_details);
+    let mut status = status(&w.status, &w.status_details);
+    account_messages(&w, &mut status.messages);
     let lifecycle = status.lifecycle_status;
     let (bookkeeping, tags) = Bookkeeping::decode(tag_pairs(&w.tags));
-    let created_at = bookkeeping.created_at.or_else(|| w.created_at.parse().ok());
+    let created_at = bookkeeping.created_at.or_else(|| api_time(&w.created_at));
     let instance_type_id = if w.cloud.is_empty() || w.shade_instance_type.is_empty() {
         InstanceTypeId::default()
     } else {
@@ -736,25 +743,6 @@ mod tests {
     }
 
     #[test]
-    fn every_table_region_maps_and_unknown_ones_keep_their_name() {
-        for (region, location) in REGION_LOCATIONS {
-            assert_eq!(location_of(region), *location);
-            assert!(regions_of(location).iter().any(|r| r == region));
-            assert!(
-                LOCATION_COUNTRIES.iter().any(|(l, _)| l == location),
-                "{location} has no country row"
-            );
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        assert!(
-            REGION_LOCATIONS.iter().all(|(r, _)| seen.insert(*r)),
-            "a region is listed twice"
-        );
-        assert_eq!(location_of("Mars-Base-1"), "mars-base-1");
-        assert_eq!(regions_of("mars-base-1"), ["mars-base-1"]);
-    }
-
-    #[test]
     fn type_names_and_ids_are_stable_and_split_at_the_first_underscore() {
         assert_eq!(type_name("hyperstack", "A100_80G"), "hyperstack_A100_80G");
         assert_eq!(
@@ -796,6 +784,39 @@ mod tests {
         let gh = gpu(&conf("GH200", 1, "", false));
         assert_eq!(architecture(gh.as_ref()), Architecture::Arm64);
         assert_eq!(architecture(None), Architecture::X86_64);
+    }
+
+    #[test]
+    fn gpu_models_drop_shadeforms_suffixes() {
+        for (gpu_type, model) in [
+            ("A100_80G", "A100"),
+            ("A100_80G_sxm4", "A100"),
+            ("A100_80Gx8", "A100"),
+            ("A100_80G_sxm4x8-plus", "A100"),
+            ("H100", "H100"),
+            ("h100_sxm5", "H100"),
+            ("H100-plus", "H100"),
+            ("H100x8-2", "H100"),
+            ("H100_sxm5x8-2", "H100"),
+            ("H200_141GB", "H200"),
+            ("GH200", "GH200"),
+            ("B200", "B200"),
+            ("L40S", "L40S"),
+            ("MI300X", "MI300X"),
+            ("MI300Xx8", "MI300X"),
+            ("RTX_A6000", "RTX A6000"),
+            ("A6000", "A6000"),
+            ("", ""),
+            ("_-x8", "X8"),
+        ] {
+            assert_eq!(gpu_model(gpu_type), model, "{gpu_type}");
+        }
+        let g = gpu(&conf("A100_80G_sxm4", 8, "sxm4", true)).unwrap();
+        assert_eq!(
+            (g.name.as_str(), g.gpu_type.as_str()),
+            ("A100", "A100_80G_sxm4"),
+            "the raw type stays the GPU's type"
+        );
     }
 
     #[test]
@@ -911,7 +932,9 @@ mod tests {
             (h.name.as_str(), h.network_details.as_str()),
             ("H100", "PCIe")
         );
-        assert_eq!(names.len(), 2, "A100 once, h100 once");
+        let again = super::gpu(&conf("A100_80G", 1, "sxm4", true), &mut names).unwrap();
+        assert_eq!(again.name, "A100");
+        assert_eq!(names.len(), 3, "each gpu_type once");
         let mut catalog = Catalog::resume(CatalogMemory {
             gpu_names: names,
             entries: 5,
@@ -928,7 +951,7 @@ mod tests {
             entries[0].supported_gpus[0].name, "A100",
             "the offer's A100_80G"
         );
-        assert_eq!(memory.gpu_names.len(), 2, "kept for the next call");
+        assert_eq!(memory.gpu_names.len(), 3, "kept for the next call");
         assert_eq!(memory.entries, 1);
         let mut many = GpuNames::default();
         for i in 0..GpuNames::MAX + 10 {
@@ -939,7 +962,7 @@ mod tests {
             location_of("canada-1"),
             Cow::Borrowed("ca-central")
         ));
-        assert!(matches!(location_of("mars-1"), Cow::Borrowed("mars-1")));
+        assert!(matches!(location_of("mars-1"), Cow::Borrowed("other")));
     }
 
     #[test]
@@ -978,6 +1001,30 @@ mod tests {
             "DC norway-1 (norway-1); DC helsinki-finland-5 (helsinki-finland-5)"
         );
         assert_eq!(locations[0].country, "CAN");
+        assert_eq!(north.country, "", "Norway and Finland");
+        let us = super::tests::locations(&[offer(
+            "massedcompute",
+            "L40",
+            &[
+                ("dallas-usa-3", true),
+                ("houston-usa-2", false),
+                ("fargo-usa-1", false),
+                ("lagos-nigeria-1", false),
+            ],
+        )]);
+        let summary: Vec<(&str, &str, bool)> = us
+            .iter()
+            .map(|l| (l.name.as_str(), l.country.as_str(), l.available))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("nigeria", "", false),
+                ("us", "USA", false),
+                ("us-south", "USA", true)
+            ],
+            "an unlisted city and an unlisted country join shared locations"
+        );
     }
 
     #[test]
@@ -1064,6 +1111,98 @@ mod tests {
         assert_eq!(
             i.instance_type_id, entry.id,
             "the instance finds its catalog entry"
+        );
+    }
+
+    #[test]
+    fn instances_carry_what_the_model_has_no_field_for_as_messages() {
+        let live = |status: &'static str| wire::Instance {
+            id: "d290f1ee-6c54-4b01-90e6-d701748f0851".into(),
+            cloud: "crusoe".into(),
+            region: "calgary-canada-1".into(),
+            shade_instance_type: "A100_80G_sxm4x8".into(),
+            status: status.into(),
+            configuration: wire::InstanceConfiguration {
+                os: "ubuntu22.04_cuda12.8_shade_os".into(),
+                storage_in_gb: 7680,
+            },
+            created_at: "2026-12-01T17:55:00Z".into(),
+            active_at: "0001-01-01T00:00:00Z".into(),
+            cost_estimate: wire::Amount("0.00".into()),
+            boot_time: Some(wire::BootTime {
+                min_boot_in_sec: Some(300),
+                max_boot_in_sec: Some(900),
+            }),
+            ..wire::Instance::default()
+        };
+        let mut pending = live("pending");
+        pending.status_details = "downloading".into();
+        let i = instance(pending);
+        assert_eq!(i.status.lifecycle_status, LifecycleStatus::Pending);
+        assert_eq!(
+            i.status.messages,
+            ["downloading", "shadeform expects it to boot in 300-900 s"],
+            "no active_at (Go's zero time) and no cost yet"
+        );
+        assert_eq!(i.image_id, "ubuntu22.04_cuda12.8_shade_os");
+        assert_eq!(i.created_at, Some("2026-12-01T17:55:00Z".parse().unwrap()));
+        assert_eq!(
+            (
+                i.instance_type.as_str(),
+                i.instance_type_id.as_str(),
+                i.location.as_str()
+            ),
+            (
+                "crusoe_A100_80G_sxm4x8",
+                "crusoe_A100_80G_sxm4x8_calgary-canada-1",
+                "ca-central"
+            )
+        );
+
+        let mut active = live("active");
+        active.active_at = "2026-12-01T18:00:00.001Z".into();
+        active.cost_estimate = wire::Amount("103.4".into());
+        let i = instance(active);
+        assert_eq!(i.status.lifecycle_status, LifecycleStatus::Running);
+        assert_eq!(
+            i.status.messages,
+            [
+                "active since 2026-12-01T18:00:00.001Z",
+                "cost so far 103.40 USD"
+            ]
+        );
+
+        let mut failed = live("error");
+        failed.status_details = "the upstream cloud could not provision the instance".into();
+        let i = instance(failed);
+        assert_eq!(i.status.lifecycle_status, LifecycleStatus::Failed);
+        assert_eq!(
+            i.status.messages,
+            [
+                "shadeform reports the instance in error",
+                "the upstream cloud could not provision the instance"
+            ],
+            "the error first: it is what a failed instance shows"
+        );
+
+        // What cannot be read is left out, never a failed read.
+        let mut odd = live("creating");
+        odd.active_at = "yesterday".into();
+        odd.created_at = "0001-01-01T00:00:00Z".into();
+        odd.cost_estimate = wire::Amount("about $5".into());
+        odd.boot_time = Some(wire::BootTime {
+            min_boot_in_sec: Some(-1),
+            max_boot_in_sec: Some(120),
+        });
+        let i = instance(odd);
+        assert_eq!(i.status.messages, ["shadeform expects it to boot in 120 s"]);
+        assert_eq!(i.created_at, None, "Go's zero time is no time");
+        let mut costly = live("deleting");
+        costly.cost_estimate = wire::Amount("2.5".into());
+        assert_eq!(
+            instance(costly).status.messages,
+            ["cost so far 2.50 USD"],
+            "a cost is shown when there is one"
         );
     }
 

@@ -5,6 +5,7 @@ mod client;
 mod config;
 mod convert;
 mod error;
+mod region;
 mod wire;
 
 use gpucloud_core::{Activation, Build, ProviderDescriptor, ProviderSettings, Result};

@@ -115,6 +115,80 @@ impl fmt::Display for Text<'_> {
     }
 }
 
+/// A decimal amount the API writes as a string (`"103.4"`), read as its text; a number is
+/// taken as its decimal text too, and `null` or absent as empty, so an answer that changes
+/// the field's type stays readable.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Amount<'a>(pub Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Amount<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct AmountVisitor;
+
+        impl<'de> Visitor<'de> for AmountVisitor {
+            type Value = Cow<'de, str>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a decimal as a string or a number, or null")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Cow::Borrowed(v))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v.to_owned()))
+            }
+
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v.to_string()))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v.to_string()))
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                // A finite float's shortest text is a decimal the price parser reads.
+                Ok(Cow::Owned(if v.is_finite() {
+                    v.to_string()
+                } else {
+                    String::new()
+                }))
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Cow::Borrowed(""))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Cow::Borrowed(""))
+            }
+
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+        }
+
+        d.deserialize_any(AmountVisitor).map(Amount)
+    }
+}
+
+impl Amount<'_> {
+    /// The text of the amount.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn into_owned(self) -> Amount<'static> {
+        Amount(Cow::Owned(self.0.into_owned()))
+    }
+}
+
 /// A list answer: the name of its array field and the type of its elements, which may
 /// borrow from the body.
 pub(crate) trait Listed {
@@ -411,6 +485,14 @@ pub(crate) struct Instance<'a> {
     pub port_mappings: Vec<PortMapping>,
     #[serde(borrow)]
     pub created_at: Text<'a>,
+    /// When it became active (Go's zero time before).
+    #[serde(borrow)]
+    pub active_at: Text<'a>,
+    /// What it has cost through Shadeform so far, in USD.
+    #[serde(borrow)]
+    pub cost_estimate: Amount<'a>,
+    /// How long its offer takes to boot.
+    pub boot_time: Option<BootTime>,
 }
 
 impl Instance<'_> {
@@ -431,6 +513,9 @@ impl Instance<'_> {
             tags: self.tags.into_iter().map(Text::into_owned).collect(),
             port_mappings: self.port_mappings,
             created_at: self.created_at.into_owned(),
+            active_at: self.active_at.into_owned(),
+            cost_estimate: self.cost_estimate.into_owned(),
+            boot_time: self.boot_time,
         }
     }
 }
@@ -627,6 +712,44 @@ mod tests {
     }
 
     #[test]
+    fn a_launch_sends_what_the_live_api_needs_and_shade_cloud_explicitly() {
+        let body = CreateRequest {
+            cloud: "hyperstack".into(),
+            region: "canada-1".into(),
+            shade_instance_type: "A6000".into(),
+            shade_cloud: true,
+            name: "box".into(),
+            os: None,
+            ssh_key_id: "78a0dd5a-dbb1-4568-b55c-5e7e0a8b0c40".into(),
+            launch_configuration: LaunchConfiguration {
+                kind: "script",
+                script_configuration: ScriptConfiguration {
+                    base64_script: "IyEvYmluL3NoCg==".into(),
+                },
+            },
+            tags: vec!["a=b".into()],
+        };
+        let json = serde_json::to_value(&body).unwrap();
+        // What clients of the live API send, and what it needs.
+        for field in [
+            "cloud",
+            "region",
+            "shade_instance_type",
+            "name",
+            "ssh_key_id",
+        ] {
+            assert!(
+                json[field].as_str().is_some_and(|v| !v.is_empty()),
+                "{field}: {json}"
+            );
+        }
+        // Optional live (Shade Cloud by default), required by the description: always sent.
+        assert_eq!(json["shade_cloud"], true);
+        assert!(json.get("os").is_none(), "no image: Shadeform's default");
+        assert_eq!(json["launch_configuration"]["type"], "script");
+    }
+
+    #[test]
     fn instances_and_errors_read_leniently() {
         let body = serde_json::json!({
             "id": "d290f1ee-6c54-4b01-90e6-d701748f0851", "cloud": "hyperstack",
@@ -643,6 +766,32 @@ mod tests {
             ("active", "")
         );
         assert_eq!(i.configuration.os, "ubuntu_22_shade_os");
+        assert!(
+            i.active_at.is_empty() && i.cost_estimate.as_str().is_empty() && i.boot_time.is_none()
+        );
+        let live = serde_json::json!({
+            "active_at": "2026-12-01T18:00:00.001Z", "cost_estimate": "103.4",
+            "boot_time": {"min_boot_in_sec": 180, "max_boot_in_sec": 300},
+            "status_details": "downloading"
+        })
+        .to_string();
+        let i: Instance<'_> = serde_json::from_str(&live).unwrap();
+        assert_eq!(
+            (i.active_at.as_str(), i.cost_estimate.as_str()),
+            ("2026-12-01T18:00:00.001Z", "103.4")
+        );
+        assert_eq!(i.boot_time.unwrap().max_boot_in_sec, Some(300));
+        for (json, text) in [("12", "12"), ("1.5", "1.5"), ("null", "")] {
+            let body = format!(r#"{{"cost_estimate": {json}}}"#);
+            let i: Instance<'_> = serde_json::from_str(&body).unwrap();
+            assert_eq!(i.cost_estimate.as_str(), text, "{json}");
+        }
+        assert!(
+            serde_json::from_str::<Instance<'_>>(r#"{"boot_time": null}"#)
+                .unwrap()
+                .boot_time
+                .is_none()
+        );
         let e: ErrorBody =
             serde_json::from_str(r#"{"error_code":"OUT_OF_STOCK","error":"none left"}"#).unwrap();
         assert_eq!(e.error_code, "OUT_OF_STOCK");

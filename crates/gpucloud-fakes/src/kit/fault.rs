@@ -399,6 +399,25 @@ impl<O: OperationClass> Faults<O> {
     }
 }
 
+impl<O> Faults<O> {
+    /// Draws a fault of the fake's own state rather than of one request (an accepted launch
+    /// that the upstream then fails, a slow boot) from the random mode: with its rate,
+    /// `Some(i)` for one of `outcomes` outcomes, drawn uniformly; `None` without a random
+    /// mode, when the draw misses, or for no outcomes. The draw comes from the random mode's
+    /// seeded generator, so the same seed and the same requests give the same outcomes.
+    pub fn draw_outcome(&self, outcomes: usize) -> Option<usize> {
+        if outcomes == 0 {
+            return None;
+        }
+        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        let random = table.random.as_mut()?;
+        if !random.rng.random_bool(random.rate) {
+            return None;
+        }
+        Some(random.rng.random_range(0..outcomes))
+    }
+}
+
 fn use_once<O>(faults: &mut Vec<ActiveFault<O>>, index: usize) {
     if let Some(remaining) = faults[index].remaining.as_mut() {
         *remaining = remaining.saturating_sub(1);
@@ -488,6 +507,26 @@ mod tests {
         let faults = Faults::<Op>::new();
         faults.set(Fault::ConnectionReset { times: 0 });
         assert_eq!(faults.take(None), Decision::default());
+    }
+
+    #[test]
+    fn outcomes_are_drawn_only_in_random_mode_seeded_and_at_its_rate() {
+        let faults = Faults::<Op>::new();
+        assert_eq!(faults.draw_outcome(2), None, "no random mode, no outcome");
+        let draws = |seed| {
+            let faults = Faults::<Op>::random(seed, 0.5, &[]);
+            (0..1000)
+                .map(|_| faults.draw_outcome(2))
+                .collect::<Vec<_>>()
+        };
+        let first = draws(3);
+        assert_eq!(first, draws(3), "same seed, same outcomes");
+        let hits = first.iter().filter(|d| d.is_some()).count();
+        assert!((400..600).contains(&hits), "about half, got {hits}");
+        assert!(first.contains(&Some(0)) && first.contains(&Some(1)));
+        assert!(first.iter().all(|d| d.is_none_or(|i| i < 2)));
+        assert_eq!(Faults::<Op>::random(1, 1.0, &[]).draw_outcome(0), None);
+        assert!(Faults::<Op>::random(1, 1.0, &[]).draw_outcome(1).is_some());
     }
 
     #[test]

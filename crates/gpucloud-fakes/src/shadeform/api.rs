@@ -13,8 +13,9 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::catalog::{self, CatalogOffer, OS_OPTIONS};
-use super::state::{FakeInstance, FakeShadeformState, FakeSshKey, FakeStatus, InstanceRecord};
-use crate::kit::Timeline;
+use super::state::{
+    Accounts, FakeInstance, FakeShadeformState, FakeSshKey, FakeStatus, InstanceRecord, Launch,
+};
 
 /// The code of a launch the offer has no capacity for (or no such region): HTTP 409.
 pub const OUT_OF_STOCK: &str = "OUT_OF_STOCK";
@@ -299,28 +300,33 @@ struct InstanceWire<'a> {
     ssh_user: &'a str,
     ssh_port: u16,
     status: &'static str,
+    status_details: &'static str,
     cost_estimate: String,
     hourly_price: u32,
     tags: &'a [String],
     port_mappings: Vec<PortMappingWire>,
     created_at: &'a str,
-    deleted_at: &'static str,
+    active_at: String,
+    deleted_at: String,
+    boot_time: BootTimeWire,
     #[serde(skip_serializing_if = "Option::is_none")]
     ssh_key_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     launch_configuration: Option<serde_json::Value>,
 }
 
-fn instance_wire(i: &FakeInstance, info: bool) -> Option<InstanceWire<'_>> {
-    wire_of(i, i.status, i.ip.as_deref(), info)
+/// A time as the API writes it: RFC 3339, or Go's zero time for one that has not happened.
+fn api_time(at: Option<jiff::Timestamp>) -> String {
+    at.map_or_else(|| ZERO_TIME.to_owned(), |t| t.to_string())
 }
 
-/// The API's shape of instance `i` with this status and address (`info` adds the key and the
-/// launch configuration, as `/instances/{id}/info` does).
+/// The API's shape of instance `i` with this status, address and accounts (`info` adds the
+/// key and the launch configuration, as `/instances/{id}/info` does).
 fn wire_of<'a>(
     i: &'a FakeInstance,
     status: FakeStatus,
     ip: Option<&'a str>,
+    accounts: Accounts,
     info: bool,
 ) -> Option<InstanceWire<'a>> {
     let offer = catalog::offer_of(&i.cloud, &i.shade_instance_type)?;
@@ -338,12 +344,18 @@ fn wire_of<'a>(
         ssh_user: &i.ssh_user,
         ssh_port: i.ssh_port,
         status: status.as_str(),
-        cost_estimate: "0.00".to_owned(),
+        status_details: status.details(),
+        cost_estimate: accounts.cost_estimate(),
         hourly_price: offer.hourly_price,
         tags: &i.tags,
         port_mappings: Vec::new(),
         created_at: &i.created_at,
-        deleted_at: ZERO_TIME,
+        active_at: api_time(accounts.active_at),
+        deleted_at: api_time(accounts.deleted_at),
+        boot_time: BootTimeWire {
+            min_boot_in_sec: offer.boot_time.0,
+            max_boot_in_sec: offer.boot_time.1,
+        },
         ssh_key_id: info.then_some(i.ssh_key_id.as_str()),
         launch_configuration: if info {
             i.launch_script.as_ref().map(|script| {
@@ -372,7 +384,7 @@ async fn list_instances(State(state): State<FakeShadeformState>) -> Reply {
         .filter_map(|r| {
             let (status, ip) = r.status_at(now)?;
             (status != FakeStatus::Deleted)
-                .then(|| wire_of(&r.snapshot, status, ip, false))
+                .then(|| wire_of(&r.snapshot, status, ip, r.accounts(now), false))
                 .flatten()
         })
         .collect();
@@ -397,7 +409,8 @@ struct CreateRequest {
     cloud: String,
     region: String,
     shade_instance_type: String,
-    shade_cloud: bool,
+    /// Optional in the live API (clients in use omit it), with Shade Cloud as the default.
+    shade_cloud: Option<bool>,
     name: String,
     os: Option<String>,
     ssh_key_id: Option<String>,
@@ -450,7 +463,7 @@ async fn create_instance(State(state): State<FakeShadeformState>, body: Bytes) -
     if request.name.trim().is_empty() {
         return Err(bad_request("name: must not be empty"));
     }
-    if !request.shade_cloud {
+    if !request.shade_cloud.unwrap_or(true) {
         return Err(bad_request(
             "shade_cloud: this fake has no linked cloud accounts; launch in Shadeform's (true)",
         ));
@@ -487,6 +500,8 @@ async fn create_instance(State(state): State<FakeShadeformState>, body: Bytes) -
         None => OS_OPTIONS[0].to_owned(),
     };
     let launch = launch_script(request.launch_configuration)?;
+    // Drawn before the lock: the fault switches have their own.
+    let schedule = Launch::draw(state.faults());
     let now = Instant::now();
     let timing = state.timing;
     let mut inner = state.lock();
@@ -517,8 +532,10 @@ async fn create_instance(State(state): State<FakeShadeformState>, body: Bytes) -
     }
     let id = Uuid::new_v4();
     let ip = inner.allocate_address();
-    inner.instances.push(InstanceRecord {
-        snapshot: FakeInstance {
+    let (timeline, active_from) = schedule.schedule(now, timing);
+    let born_at = jiff::Timestamp::now();
+    inner.instances.push(InstanceRecord::new(
+        FakeInstance {
             id,
             cloud: request.cloud,
             region: request.region,
@@ -533,14 +550,17 @@ async fn create_instance(State(state): State<FakeShadeformState>, body: Bytes) -
             ssh_key_id,
             launch_script: launch,
             tags: request.tags,
-            created_at: jiff::Timestamp::now().to_string(),
+            created_at: born_at.to_string(),
             restarts: 0,
+            active_at: None,
+            status_details: String::new(),
+            cost_estimate: String::new(),
         },
-        timeline: Timeline::starting(now, FakeStatus::Creating)
-            .then(timing.creating, FakeStatus::PendingProvider)
-            .then(timing.pending_provider, FakeStatus::Active),
-        holds_capacity: true,
-    });
+        timeline,
+        true,
+        (now, born_at),
+        active_from,
+    ));
     drop(inner);
     Ok(Json(serde_json::json!({ "id": id })).into_response())
 }
@@ -561,10 +581,19 @@ fn live<'a>(
 }
 
 async fn instance_info(State(state): State<FakeShadeformState>, Path(id): Path<String>) -> Reply {
+    let now = Instant::now();
     let mut inner = state.lock();
-    let (_, instance) = live(&mut inner, &id, Instant::now())?;
+    let (record, instance) = live(&mut inner, &id, now)?;
+    let accounts = record.accounts(now);
     drop(inner);
-    let wire = instance_wire(&instance, true).ok_or_else(|| instance_not_found(&id))?;
+    let wire = wire_of(
+        &instance,
+        instance.status,
+        instance.ip.as_deref(),
+        accounts,
+        true,
+    )
+    .ok_or_else(|| instance_not_found(&id))?;
     Ok(Json(wire).into_response())
 }
 
@@ -608,9 +637,7 @@ async fn delete_instance(State(state): State<FakeShadeformState>, Path(id): Path
     let mut inner = state.lock();
     let (record, instance) = live(&mut inner, &id, now)?;
     if instance.status != FakeStatus::Deleting {
-        record.timeline = Timeline::starting(now, FakeStatus::Deleting)
-            .then(timing.deleting, FakeStatus::Deleted)
-            .then_gone(timing.deleted);
+        record.delete(now, timing);
         if record.holds_capacity {
             record.holds_capacity = false;
             let key = catalog::capacity_key(&instance.cloud, &instance.shade_instance_type);

@@ -5,20 +5,27 @@
 //! `http://127.0.0.1:<port>/v1` ([`FakeShadeform::base_url`]).
 //!
 //! - Auth: `X-API-KEY: <key>`; anything else is `401 {"error_code", "error"}`.
-//! - Catalog: [`catalog::OFFERS`], six upstream clouds (`hyperstack`, `verda`,
-//!   `massedcompute`, `lambdalabs`, `crusoe` and Shadeform's own `excesssupply`) with their
-//!   regions and cent prices; `/instances/types` honours every query filter of the
+//! - Catalog: [`catalog::OFFERS`], ten upstream clouds (`hyperstack`, `verda`,
+//!   `massedcompute`, `lambdalabs`, `crusoe`, `scaleway`, `paperspace`, `denvr`, `vultr` and
+//!   Shadeform's own `excesssupply`) in regions named as the live API names them
+//!   (`<city>-<country>-<n>`, e.g. `dallas-usa-3`) and the description's older names
+//!   (`canada-1`, `us-central-1`), with type names carrying the live suffixes
+//!   (`A100_80G_sxm4x8`, `A100_80G-plus`, `H100x8-2`), cent prices and today's OS images
+//!   ([`catalog::OS_OPTIONS`]); `/instances/types` honours every query filter of the
 //!   description (`cloud`, `region`, `num_gpus`, `gpu_type`, `shade_instance_type`,
 //!   `available`, `sort=price`). Availability per region follows the capacity a test sets
 //!   ([`FakeShadeformState::set_capacity`]).
-//! - Instances: created `creating`, then `pending_provider` after
-//!   [`FakeShadeformOptions::creating_delay`], then `active` (with an address, SSH user
-//!   `shadeform`, port 22) after [`FakeShadeformOptions::pending_provider_delay`]. A launch
-//!   without capacity, or in a region the offer does not have, is `409 OUT_OF_STOCK`. Delete
-//!   goes `deleting` → `deleted` → gone; deleting again while `deleting` is accepted; a
-//!   `deleted` instance is gone from `/instances` and `/info` (404). Restart is accepted for
-//!   `active` instances only (`409` otherwise) and the status stays `active`. Update sets the
-//!   name and the tags (`null` deletes, omitted keeps).
+//! - Instances: a launch needs `cloud`, `region`, `shade_instance_type` and `name`;
+//!   `shade_cloud` may be omitted (Shade Cloud, the live default). Created `creating`, then
+//!   `pending_provider` after [`FakeShadeformOptions::creating_delay`], then `active` (with an
+//!   address, SSH user `shadeform`, port 22) after
+//!   [`FakeShadeformOptions::pending_provider_delay`]; each carries `status_details`,
+//!   `boot_time`, `active_at` and a `cost_estimate` that grows at its offer's price while it
+//!   is active. A launch without capacity, or in a region the offer does not have, is
+//!   `409 OUT_OF_STOCK`. Delete goes `deleting` → `deleted` → gone; deleting again while
+//!   `deleting` is accepted; a `deleted` instance is gone from `/instances` and `/info`
+//!   (404). Restart is accepted for `active` instances only (`409` otherwise) and the status
+//!   stays `active`. Update sets the name and the tags (`null` deletes, omitted keeps).
 //! - SSH keys: the account holds a default key from the start
 //!   ([`FakeShadeformState::default_key_id`]), used by a launch that names none; names are
 //!   unique (`409`); the default key and keys in use cannot be deleted (`409`).
@@ -26,7 +33,8 @@
 //!   field. Clusters, volumes and templates answer `501`.
 //! - The shared fault switches ([`crate::kit::Fault`] aimed at an [`Operation`]) and an
 //!   optional rate limit ([`FakeShadeformOptions::rate_limit`]), answered `429` with
-//!   `Retry-After`.
+//!   `Retry-After`. The random fault mode also draws faults of launches: a slow boot
+//!   (`pending` before `active`) or an upstream failure (`error`).
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {

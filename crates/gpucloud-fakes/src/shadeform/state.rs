@@ -20,11 +20,11 @@ pub enum FakeStatus {
     Creating,
     /// The upstream cloud is provisioning it.
     PendingProvider,
-    /// Provisioned, booting (only set by a test).
+    /// Provisioned, booting: a slow boot the random fault mode drew, or set by a test.
     Pending,
     /// Running, with an address.
     Active,
-    /// Failed (only set by a test).
+    /// Failed upstream: drawn by the random fault mode, or set by a test.
     Error,
     /// Being deleted; billing has stopped.
     Deleting,
@@ -43,6 +43,70 @@ impl FakeStatus {
             FakeStatus::Error => "error",
             FakeStatus::Deleting => "deleting",
             FakeStatus::Deleted => "deleted",
+        }
+    }
+
+    /// The API's `status_details` in this status: the context it gives while a machine is
+    /// on its way, and why it failed; empty otherwise.
+    pub fn details(self) -> &'static str {
+        match self {
+            FakeStatus::PendingProvider => "provisioning",
+            FakeStatus::Pending => "downloading",
+            FakeStatus::Error => "the upstream cloud could not provision the instance",
+            FakeStatus::Creating
+            | FakeStatus::Active
+            | FakeStatus::Deleting
+            | FakeStatus::Deleted => "",
+        }
+    }
+}
+
+/// How a launch goes: as scheduled, or with a fault of its own that the random fault mode
+/// drew ([`crate::kit::Faults::draw_outcome`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Launch {
+    /// `creating` → `pending_provider` → `active`.
+    AsScheduled,
+    /// A slow boot: `pending` for as long again before `active`.
+    SlowBoot,
+    /// The upstream fails it: `error` when it would have been `active`.
+    UpstreamFailure,
+}
+
+impl Launch {
+    /// The launch the random fault mode draws (as scheduled without one).
+    pub(crate) fn draw(faults: &Faults<Operation>) -> Self {
+        match faults.draw_outcome(2) {
+            None => Launch::AsScheduled,
+            Some(0) => Launch::SlowBoot,
+            Some(_) => Launch::UpstreamFailure,
+        }
+    }
+
+    /// The schedule of a launch at `now`, and when it becomes `active` (never, for a failure).
+    pub(crate) fn schedule(
+        self,
+        now: Instant,
+        timing: Timing,
+    ) -> (Timeline<FakeStatus>, Option<Instant>) {
+        let provisioning = Timeline::starting(now, FakeStatus::Creating)
+            .then(timing.creating, FakeStatus::PendingProvider);
+        let provisioned = now + timing.creating + timing.pending_provider;
+        match self {
+            Launch::AsScheduled => (
+                provisioning.then(timing.pending_provider, FakeStatus::Active),
+                Some(provisioned),
+            ),
+            Launch::SlowBoot => (
+                provisioning
+                    .then(timing.pending_provider, FakeStatus::Pending)
+                    .then(timing.pending_provider, FakeStatus::Active),
+                Some(provisioned + timing.pending_provider),
+            ),
+            Launch::UpstreamFailure => (
+                provisioning.then(timing.pending_provider, FakeStatus::Error),
+                None,
+            ),
         }
     }
 }
@@ -82,6 +146,13 @@ pub struct FakeInstance {
     pub created_at: String,
     /// How many restarts it was sent.
     pub restarts: u32,
+    /// When it became active; `None` until then (and for good when it failed first).
+    pub active_at: Option<jiff::Timestamp>,
+    /// The API's `status_details` now ([`FakeStatus::details`]).
+    pub status_details: String,
+    /// What it has cost so far in USD (`"12.34"`): its offer's hourly price over the time
+    /// from `active_at` to its deletion, or to now.
+    pub cost_estimate: String,
 }
 
 /// An SSH key of the account.
@@ -112,18 +183,101 @@ pub(crate) struct InstanceRecord {
     pub(crate) timeline: Timeline<FakeStatus>,
     /// Whether it holds one unit of its offer's capacity, given back on delete.
     pub(crate) holds_capacity: bool,
+    /// When it was created, on the fake's clock and on the wall clock: the one converts the
+    /// other.
+    born: (Instant, jiff::Timestamp),
+    /// When it becomes (or became) active; `None` while it never will.
+    pub(crate) active_from: Option<Instant>,
+    /// When billing stopped: its deletion.
+    pub(crate) billing_ended: Option<Instant>,
+}
+
+/// What an instance reports at one moment besides its status: the wall-clock times and the
+/// cost so far (computed from the records, without copying the instance).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Accounts {
+    pub(crate) active_at: Option<jiff::Timestamp>,
+    pub(crate) deleted_at: Option<jiff::Timestamp>,
+    /// Cents, rounded down.
+    pub(crate) cost_cents: u64,
+}
+
+impl Accounts {
+    /// The cost as the API writes it: dollars with two decimals.
+    pub(crate) fn cost_estimate(&self) -> String {
+        format!("{}.{:02}", self.cost_cents / 100, self.cost_cents % 100)
+    }
 }
 
 impl InstanceRecord {
+    /// A new record: created at `born` (and now on the wall clock), active from `active_from`.
+    pub(crate) fn new(
+        snapshot: FakeInstance,
+        timeline: Timeline<FakeStatus>,
+        holds_capacity: bool,
+        born: (Instant, jiff::Timestamp),
+        active_from: Option<Instant>,
+    ) -> Self {
+        Self {
+            snapshot,
+            timeline,
+            holds_capacity,
+            born,
+            active_from,
+            billing_ended: None,
+        }
+    }
+
     /// The instance at `now`; `None` once gone.
     pub(crate) fn at(&self, now: Instant) -> Option<FakeInstance> {
         let (status, ip) = self.status_at(now)?;
+        let accounts = self.accounts(now);
         let mut instance = self.snapshot.clone();
         instance.status = status;
         if ip.is_none() {
             instance.ip = None;
         }
+        instance.active_at = accounts.active_at;
+        status.details().clone_into(&mut instance.status_details);
+        instance.cost_estimate = accounts.cost_estimate();
         Some(instance)
+    }
+
+    /// `at` on the wall clock.
+    fn wall(&self, at: Instant) -> Option<jiff::Timestamp> {
+        let (born, born_at) = self.born;
+        let moved = if at >= born {
+            born_at.checked_add(at - born)
+        } else {
+            born_at.checked_sub(born - at)
+        };
+        moved.ok()
+    }
+
+    /// The times and the cost at `now`: billed at the offer's hourly price from `active` until
+    /// the deletion.
+    pub(crate) fn accounts(&self, now: Instant) -> Accounts {
+        let active = self.active_from.filter(|at| *at <= now);
+        let until = self.billing_ended.map_or(now, |ended| ended.min(now));
+        let billed = active.map_or(Duration::ZERO, |from| until.saturating_duration_since(from));
+        let hourly_cents =
+            catalog::offer_of(&self.snapshot.cloud, &self.snapshot.shade_instance_type)
+                .map_or(0, |o| u64::from(o.hourly_price));
+        let cost_cents = u64::try_from(u128::from(hourly_cents) * billed.as_millis() / 3_600_000)
+            .unwrap_or(u64::MAX);
+        Accounts {
+            active_at: active.and_then(|at| self.wall(at)),
+            deleted_at: self.billing_ended.and_then(|at| self.wall(at)),
+            cost_cents,
+        }
+    }
+
+    /// Starts the deletion at `now`: `deleting`, then `deleted`, then gone; billing stops.
+    pub(crate) fn delete(&mut self, now: Instant, timing: Timing) {
+        self.timeline = Timeline::starting(now, FakeStatus::Deleting)
+            .then(timing.deleting, FakeStatus::Deleted)
+            .then_gone(timing.deleted);
+        self.billing_ended.get_or_insert(now);
     }
 
     /// The status at `now` and the address shown then, without copying the instance (a list
@@ -280,7 +434,7 @@ impl FakeShadeformState {
     }
 
     /// Adds `n` active instances of the offer `<cloud>_<shade type>` in `region` at once, as
-    /// if launched long ago with `tags` (Shadeform's `key=value` strings) and, when given,
+    /// if launched (and active) an hour ago with `tags` (Shadeform's `key=value` strings) and, when given,
     /// the launch script (base64) — for tests and benchmarks that need many instances
     /// without as many creates. They hold no capacity and use the account's default key.
     /// Their names are `seed-<i>`; `None` when the catalog has no such offer there.
@@ -297,14 +451,19 @@ impl FakeShadeformState {
         if !offer.regions.iter().any(|r| r.region == region) {
             return None;
         }
-        let created_at = jiff::Timestamp::now().to_string();
+        let now = Instant::now();
+        let born = now.checked_sub(SEEDED_AGE).unwrap_or(now);
+        let born_at = jiff::Timestamp::now()
+            .checked_sub(now.duration_since(born))
+            .unwrap_or_else(|_| jiff::Timestamp::now());
+        let created_at = born_at.to_string();
         let mut inner = self.lock();
         let mut ids = Vec::with_capacity(n);
         for i in 0..n {
             let id = Uuid::new_v4();
             let ip = inner.allocate_address();
-            inner.instances.push(InstanceRecord {
-                snapshot: FakeInstance {
+            inner.instances.push(InstanceRecord::new(
+                FakeInstance {
                     id,
                     cloud: offer.cloud.to_owned(),
                     region: region.to_owned(),
@@ -321,22 +480,37 @@ impl FakeShadeformState {
                     tags: tags.to_vec(),
                     created_at: created_at.clone(),
                     restarts: 0,
+                    active_at: None,
+                    status_details: String::new(),
+                    cost_estimate: String::new(),
                 },
-                timeline: Timeline::fixed(FakeStatus::Active),
-                holds_capacity: false,
-            });
+                Timeline::fixed(FakeStatus::Active),
+                false,
+                (born, born_at),
+                Some(born),
+            ));
             ids.push(id);
         }
         Some(ids)
     }
 
     /// Pins an instance's status (e.g. `Error`) until an action changes it. False if the
-    /// instance is absent or gone.
+    /// instance is absent or gone. An instance pinned `active` is active from now unless it
+    /// already was; one pinned otherwise before it became active never becomes so; one pinned
+    /// `deleting` or `deleted` stops billing.
     pub fn set_instance_status(&self, id: Uuid, status: FakeStatus) -> bool {
+        let now = Instant::now();
         let mut inner = self.lock();
-        match inner.find(id, Instant::now()) {
+        match inner.find(id, now) {
             Some((record, _)) => {
                 record.timeline = Timeline::fixed(status);
+                let was_active = record.active_from.is_some_and(|at| at <= now);
+                if !was_active {
+                    record.active_from = (status == FakeStatus::Active).then_some(now);
+                }
+                if matches!(status, FakeStatus::Deleting | FakeStatus::Deleted) {
+                    record.billing_ended.get_or_insert(now);
+                }
                 true
             }
             None => false,
@@ -413,6 +587,9 @@ impl FakeShadeformState {
     }
 }
 
+/// How long ago seeded instances were launched ([`FakeShadeformState::seed_instances`]).
+const SEEDED_AGE: Duration = Duration::from_secs(3600);
+
 /// The public half of the account's managed key: a well-formed ed25519 key (its 32 bytes are
 /// a SHA-256 digest, not a curve point anyone holds the private half of).
 pub const DEFAULT_PUBLIC_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOJS6kkV7UUs1GTRJnJoXmp9ot6wA4Kp+z/DTuRd+FPI shadeform-managed";
@@ -484,6 +661,71 @@ mod tests {
                 .seed_instances(1, "canada-1", "A4000", &tags, None)
                 .is_none()
         );
+    }
+
+    #[test]
+    fn launches_follow_their_schedule_slow_boots_pending_and_failures_in_error() {
+        let ms = Duration::from_millis;
+        let timing = Timing {
+            creating: ms(100),
+            pending_provider: ms(200),
+            deleting: ms(10),
+            deleted: ms(10),
+        };
+        let t0 = Instant::now();
+        let at = |launch: Launch, after: u64| launch.schedule(t0, timing).0.at(t0 + ms(after));
+        let when = |launch: Launch| launch.schedule(t0, timing).1;
+        for launch in [
+            Launch::AsScheduled,
+            Launch::SlowBoot,
+            Launch::UpstreamFailure,
+        ] {
+            assert_eq!(at(launch, 0), Some(FakeStatus::Creating));
+            assert_eq!(at(launch, 150), Some(FakeStatus::PendingProvider));
+        }
+        assert_eq!(at(Launch::AsScheduled, 300), Some(FakeStatus::Active));
+        assert_eq!(when(Launch::AsScheduled), Some(t0 + ms(300)));
+        assert_eq!(at(Launch::SlowBoot, 300), Some(FakeStatus::Pending));
+        assert_eq!(at(Launch::SlowBoot, 499), Some(FakeStatus::Pending));
+        assert_eq!(at(Launch::SlowBoot, 500), Some(FakeStatus::Active));
+        assert_eq!(when(Launch::SlowBoot), Some(t0 + ms(500)));
+        assert_eq!(at(Launch::UpstreamFailure, 300), Some(FakeStatus::Error));
+        assert_eq!(at(Launch::UpstreamFailure, 60_000), Some(FakeStatus::Error));
+        assert_eq!(when(Launch::UpstreamFailure), None);
+        assert_eq!(FakeStatus::Pending.details(), "downloading");
+        assert!(!FakeStatus::Error.details().is_empty());
+        assert_eq!(FakeStatus::Active.details(), "");
+        // Drawn only in the random mode.
+        let faults = Faults::<Operation>::new();
+        assert_eq!(Launch::draw(&faults), Launch::AsScheduled);
+        faults.set_random(1, 1.0, &[]);
+        let drawn: std::collections::BTreeSet<_> = (0..50)
+            .map(|_| format!("{:?}", Launch::draw(&faults)))
+            .collect();
+        assert_eq!(
+            drawn,
+            ["SlowBoot".to_owned(), "UpstreamFailure".to_owned()].into()
+        );
+    }
+
+    #[test]
+    fn seeded_instances_cost_an_hour_and_deleting_stops_the_meter() {
+        let state = state();
+        let id = state
+            .seed_instances(1, "canada-1", "hyperstack_H100", &[], None)
+            .unwrap()[0];
+        let seen = state.instance(id).unwrap();
+        // 190 cents an hour, an hour ago.
+        assert_eq!(seen.cost_estimate, "1.90");
+        let created: jiff::Timestamp = seen.created_at.parse().unwrap();
+        assert_eq!(seen.active_at, Some(created));
+        let mut inner = state.lock();
+        let now = Instant::now();
+        let (record, _) = inner.find(id, now).unwrap();
+        record.delete(now, state.timing);
+        let later = record.accounts(now + Duration::from_secs(3600));
+        assert_eq!(later.cost_estimate(), "1.90", "billing stopped");
+        assert!(later.deleted_at.is_some());
     }
 
     #[test]

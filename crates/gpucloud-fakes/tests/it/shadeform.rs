@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use gpucloud_fakes::kit::Fault;
-use gpucloud_fakes::shadeform::{FakeShadeform, FakeShadeformOptions, OUT_OF_STOCK, Operation};
+use gpucloud_fakes::shadeform::{
+    FakeShadeform, FakeShadeformOptions, FakeStatus, OUT_OF_STOCK, Operation,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -402,4 +404,260 @@ async fn a_commit_then_drop_fault_creates_and_drops_the_answer() {
         .await;
     assert!(sent.is_err(), "the answer is dropped");
     assert_eq!(fake.state().instances().len(), 1, "but the create happened");
+}
+
+#[tokio::test]
+async fn a_launch_without_shade_cloud_is_a_shade_cloud_launch() {
+    let fake = start().await;
+    // What clients in use send: no `shade_cloud`, no launch configuration, no tags.
+    let key = fake.state().default_key_id().to_string();
+    let (code, body) = call(
+        &fake,
+        reqwest::Method::POST,
+        "/instances/create",
+        Some(json!({"cloud": "hyperstack", "region": "canada-1",
+                    "shade_instance_type": "A6000", "name": "minimal", "ssh_key_id": key})),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let (_, info) = call(
+        &fake,
+        reqwest::Method::GET,
+        &format!("/instances/{id}/info"),
+        None,
+    )
+    .await;
+    assert_eq!(info["shade_cloud"], true, "the live default");
+    assert_eq!(
+        info["configuration"]["os"], "ubuntu22.04_cuda12.8_shade_os",
+        "today's default image"
+    );
+    let mut linked = create_body("canada-1");
+    linked["shade_cloud"] = json!(false);
+    let (code, body) = call(
+        &fake,
+        reqwest::Method::POST,
+        "/instances/create",
+        Some(linked),
+    )
+    .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(fake.state().instances().len(), 1);
+}
+
+#[tokio::test]
+async fn instances_carry_their_times_details_boot_time_and_cost() {
+    let fake = start_with(Duration::from_millis(400)).await;
+    let (_, body) = call(
+        &fake,
+        reqwest::Method::POST,
+        "/instances/create",
+        Some(create_body("canada-1")),
+    )
+    .await;
+    let id = body["id"].as_str().unwrap().to_owned();
+    let info = |fake: &FakeShadeform| {
+        let path = format!("/instances/{id}/info");
+        let fake = fake.base_url();
+        async move {
+            let response = reqwest::Client::new()
+                .get(format!("{fake}{path}"))
+                .header("X-API-KEY", gpucloud_fakes::shadeform::DEFAULT_API_KEY)
+                .send()
+                .await
+                .unwrap();
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let creating = info(&fake).await;
+    assert_eq!(creating["status"], "creating");
+    assert_eq!(
+        creating["active_at"], "0001-01-01T00:00:00Z",
+        "not active yet: Go's zero time"
+    );
+    assert_eq!(creating["cost_estimate"], "0.00");
+    assert_eq!(
+        (
+            creating["boot_time"]["min_boot_in_sec"].clone(),
+            creating["boot_time"]["max_boot_in_sec"].clone()
+        ),
+        (json!(120), json!(300)),
+        "the offer's boot time"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let provisioning = info(&fake).await;
+    assert_eq!(
+        (
+            provisioning["status"].clone(),
+            provisioning["status_details"].clone()
+        ),
+        (json!("pending_provider"), json!("provisioning"))
+    );
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let active = info(&fake).await;
+    assert_eq!(active["status"], "active");
+    let active_at: jiff::Timestamp = active["active_at"].as_str().unwrap().parse().unwrap();
+    let created_at: jiff::Timestamp = active["created_at"].as_str().unwrap().parse().unwrap();
+    assert!(active_at > created_at, "{active_at} after {created_at}");
+
+    // An hour of an A4000 at 15 cents an hour costs 15 cents; the deletion stops the meter.
+    let seeded = fake
+        .state()
+        .seed_instances(1, "canada-1", "hyperstack_A4000", &[], None)
+        .unwrap()[0];
+    let (_, list) = call(&fake, reqwest::Method::GET, "/instances", None).await;
+    let listed = list["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == seeded.to_string())
+        .unwrap()
+        .clone();
+    assert_eq!(listed["cost_estimate"], "0.15", "{listed}");
+    assert_eq!(listed["deleted_at"], "0001-01-01T00:00:00Z");
+    call(
+        &fake,
+        reqwest::Method::POST,
+        &format!("/instances/{seeded}/delete"),
+        None,
+    )
+    .await;
+    let (_, deleting) = call(
+        &fake,
+        reqwest::Method::GET,
+        &format!("/instances/{seeded}/info"),
+        None,
+    )
+    .await;
+    assert_eq!(deleting["status"], "deleting");
+    assert_eq!(deleting["cost_estimate"], "0.15");
+    assert_ne!(deleting["deleted_at"], "0001-01-01T00:00:00Z");
+    let snapshot = fake.state().instance(seeded).unwrap();
+    assert_eq!(snapshot.cost_estimate, "0.15");
+    assert!(snapshot.active_at.is_some());
+}
+
+#[tokio::test]
+async fn the_random_fault_mode_makes_slow_boots_and_upstream_failures() {
+    let fake = start_with(Duration::from_millis(300)).await;
+    fake.state()
+        .set_capacity("canada-1", "hyperstack_A6000", 100);
+    // Every launch draws a fault of its own; no request is faulted (no request kinds).
+    fake.state().faults().set_random(20, 1.0, &[]);
+    for _ in 0..12 {
+        let (code, body) = call(
+            &fake,
+            reqwest::Method::POST,
+            "/instances/create",
+            Some(create_body("canada-1")),
+        )
+        .await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+    }
+    // Settled: every launch either came up or failed upstream.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let settled = loop {
+        let instances = fake.state().instances();
+        if instances
+            .iter()
+            .all(|i| matches!(i.status, FakeStatus::Active | FakeStatus::Error))
+        {
+            break instances;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{instances:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let (up, failed): (Vec<_>, Vec<_>) =
+        settled.iter().partition(|i| i.status == FakeStatus::Active);
+    assert!(!up.is_empty() && !failed.is_empty(), "{settled:?}");
+    // What came up came up late: it was `pending` for a step more than a launch as scheduled
+    // (two steps), whenever this test looked.
+    for i in &up {
+        let created: jiff::Timestamp = i.created_at.parse().unwrap();
+        let active = i.active_at.unwrap();
+        assert_eq!(
+            active.duration_since(created),
+            jiff::SignedDuration::from_millis(900),
+            "{i:?}"
+        );
+    }
+    for i in &failed {
+        assert!(i.active_at.is_none() && i.ip.is_none(), "{i:?}");
+    }
+    let failed = fake
+        .state()
+        .instances()
+        .into_iter()
+        .find(|i| i.status == FakeStatus::Error)
+        .unwrap();
+    let (_, info) = call(
+        &fake,
+        reqwest::Method::GET,
+        &format!("/instances/{}/info", failed.id),
+        None,
+    )
+    .await;
+    assert_eq!(info["status"], "error");
+    assert!(
+        !info["status_details"].as_str().unwrap().is_empty(),
+        "{info}"
+    );
+    assert_eq!(info["ip"], "", "never came up");
+    assert_eq!(info["active_at"], "0001-01-01T00:00:00Z");
+    assert_eq!(info["cost_estimate"], "0.00");
+
+    // Without the random mode, every launch goes as scheduled.
+    fake.state().clear_faults();
+    let (_, body) = call(
+        &fake,
+        reqwest::Method::POST,
+        "/instances/create",
+        Some(create_body("canada-1")),
+    )
+    .await;
+    let id: uuid::Uuid = body["id"].as_str().unwrap().parse().unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        fake.state().instance(id).unwrap().status,
+        FakeStatus::Active
+    );
+}
+
+#[tokio::test]
+async fn the_catalog_serves_live_region_names_and_type_suffixes() {
+    let fake = start().await;
+    let (_, body) = call(
+        &fake,
+        reqwest::Method::GET,
+        "/instances/types?region=dallas-usa-3",
+        None,
+    )
+    .await;
+    let types = body["instance_types"].as_array().unwrap();
+    assert!(!types.is_empty() && types.iter().all(|t| t["cloud"] == "vultr"));
+    let (_, body) = call(
+        &fake,
+        reqwest::Method::GET,
+        "/instances/types?cloud=denvr&shade_instance_type=H100x8-2",
+        None,
+    )
+    .await;
+    let one = &body["instance_types"][0];
+    assert_eq!(one["configuration"]["gpu_type"], "H100_sxm5");
+    assert!(
+        one["configuration"]["os_options"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("ubuntu22.04_cuda12.8_shade_os"))
+    );
+    let (code, body) = call(
+        &fake,
+        reqwest::Method::POST,
+        "/instances/create",
+        Some(json!({"cloud": "denvr", "region": "houston-usa-2",
+                    "shade_instance_type": "H100x8-2", "name": "big"})),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{body}");
 }

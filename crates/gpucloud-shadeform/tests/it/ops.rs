@@ -14,7 +14,7 @@ use gpucloud_core::{
     UpdateInstanceTagsArgs,
 };
 use gpucloud_fakes::shadeform::catalog::OFFERS;
-use gpucloud_fakes::shadeform::{FakeStatus, SSH_USER};
+use gpucloud_fakes::shadeform::{FakeStatus, Operation, SSH_USER};
 use gpucloud_shadeform::ShadeformCredential;
 
 use crate::common::*;
@@ -553,8 +553,10 @@ async fn the_catalog_is_one_entry_per_cloud_type_and_region_with_every_filter() 
     })
     .await;
     assert_eq!(
-        own.iter().map(|t| t.type_name.as_str()).collect::<Vec<_>>(),
-        ["excesssupply_A100_80G"]
+        own.iter()
+            .map(|t| t.type_name.as_str())
+            .collect::<std::collections::BTreeSet<_>>(),
+        ["excesssupply_A100_80G", "excesssupply_L40S"].into()
     );
     let named = run(GetInstanceTypeArgs {
         instance_types: vec!["lambdalabs_H100".into(), "verda_B200".into()],
@@ -616,25 +618,52 @@ async fn locations_group_regions_and_follow_availability() {
         })
         .await
         .unwrap();
-    let names: Vec<&str> = all.iter().map(|l| l.name.as_str()).collect();
+    let names: Vec<(&str, &str)> = all
+        .iter()
+        .map(|l| (l.name.as_str(), l.country.as_str()))
+        .collect();
     assert_eq!(
         names,
-        ["ca-central", "eu-north", "us-central", "us-east", "us-west"]
+        [
+            ("ap-northeast", "JPN"),
+            ("ap-south", "IND"),
+            ("ca-central", "CAN"),
+            ("eu-central", "POL"),
+            ("eu-north", ""),
+            ("eu-west", "FRA"),
+            ("us-central", "USA"),
+            ("us-east", "USA"),
+            ("us-south", "USA"),
+            ("us-west", "USA"),
+        ],
+        "every region of the fake's ten clouds in a location by rule"
+    );
+    let regions: std::collections::BTreeSet<&str> = OFFERS
+        .iter()
+        .flat_map(|o| o.regions.iter().map(|r| r.region))
+        .collect();
+    assert!(
+        all.iter().all(|l| !regions.contains(l.name.as_str())),
+        "no region is a location of its own"
     );
     assert!(all.iter().all(|l| l.available));
+    let north = &all[4];
     assert!(
-        all[1].description.contains("helsinki-finland-5")
-            && all[1].description.contains("norway-1")
+        north.description.contains("helsinki-finland-5") && north.description.contains("norway-1"),
+        "{north:?}"
     );
-    for offer in OFFERS
-        .iter()
-        .filter(|o| o.regions.iter().any(|r| r.region == "us-west-1"))
-    {
-        fake.state().set_capacity(
-            "us-west-1",
-            &format!("{}_{}", offer.cloud, offer.shade_instance_type),
-            0,
-        );
+    // Every offer of every region in us-west out of stock: the location is unavailable.
+    let west = client
+        .instance_types(&GetInstanceTypeArgs {
+            locations: LocationsFilter::only(["us-west"]),
+            ..GetInstanceTypeArgs::default()
+        })
+        .await
+        .unwrap();
+    assert!(west.len() >= 4, "{west:?}");
+    for entry in &west {
+        fake.state()
+            .set_capacity(&entry.sub_location, &entry.type_name, 0);
     }
     let available = client
         .locations(GetLocationsArgs {
@@ -670,4 +699,188 @@ async fn a_wrong_key_is_unauthenticated_and_never_shown() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthenticated);
     assert!(!format!("{err} {err:?}").contains("wrong-secret-key"));
+}
+
+#[tokio::test]
+async fn live_region_names_and_suffixed_types_are_placed_launched_and_read() {
+    let fake = fake().await;
+    let client = client(&fake);
+    let all = client
+        .instance_types(&GetInstanceTypeArgs::default())
+        .await
+        .unwrap();
+    for entry in &all {
+        for gpu in &entry.supported_gpus {
+            assert!(
+                gpu.name
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ')
+                    && !gpu.name.contains("SXM")
+                    && !gpu.name.contains("PLUS"),
+                "{}: GPU {:?}",
+                entry.id,
+                gpu.name
+            );
+        }
+    }
+    let entry = |id: &str| all.iter().find(|t| t.id.as_str() == id).unwrap();
+    let denvr = entry("denvr_H100x8-2_houston-usa-2");
+    assert_eq!(
+        (
+            denvr.location.as_str(),
+            denvr.supported_gpus[0].name.as_str(),
+            denvr.supported_gpus[0].count
+        ),
+        ("us-south", "H100", 8)
+    );
+    let crusoe = entry("crusoe_A100_80G_sxm4x8_calgary-canada-1");
+    assert_eq!(
+        (
+            crusoe.location.as_str(),
+            crusoe.supported_gpus[0].name.as_str()
+        ),
+        ("ca-central", "A100")
+    );
+    assert_eq!(
+        entry("vultr_H100_sxm5x8-plus_tokyo-japan-5").location,
+        "ap-northeast"
+    );
+
+    let mut big = attrs("suffixed");
+    big.instance_type = "denvr_H100x8-2".into();
+    big.location = "us-south".into();
+    let created = validate_and_create(&client, &big).await.unwrap();
+    assert_eq!(created.location, "us-south");
+    assert!(
+        created.sub_location.starts_with("houston-usa-"),
+        "{}",
+        created.sub_location
+    );
+    assert!(
+        all.iter().any(|t| t.id == created.instance_type_id),
+        "the instance finds its catalog entry: {}",
+        created.instance_type_id
+    );
+    assert!(
+        created
+            .status
+            .messages
+            .iter()
+            .any(|m| m == "shadeform expects it to boot in 600-1800 s"),
+        "{:?}",
+        created.status.messages
+    );
+    wait_for(&client, &created.cloud_id, LifecycleStatus::Running).await;
+    let running = client.get_instance(&created.cloud_id).await.unwrap();
+    assert_eq!(running.image_id, "ubuntu22.04_cuda12.8_shade_os");
+    assert!(
+        running.status.messages.len() == 2
+            && running.status.messages[0].starts_with("active since ")
+            && running.status.messages[1].starts_with("cost so far ")
+            && running.status.messages[1].ends_with(" USD"),
+        "{:?}",
+        running.status.messages
+    );
+    let listed = client
+        .list_instances(&ListInstancesArgs {
+            locations: LocationsFilter::only(["us-south"]),
+            ..ListInstancesArgs::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].sub_location, created.sub_location);
+    clean_up(&fake, &client).await;
+}
+
+#[tokio::test]
+async fn the_random_fault_modes_slow_boots_are_pending_and_its_failures_failed() {
+    // Provisioning is quick; a slow boot is then `pending` for two seconds, long enough for
+    // the polling below to see it however loaded the machine.
+    let fake = gpucloud_fakes::shadeform::FakeShadeform::start(
+        gpucloud_fakes::shadeform::FakeShadeformOptions {
+            creating_delay: std::time::Duration::from_millis(10),
+            pending_provider_delay: std::time::Duration::from_secs(2),
+            deleting_delay: std::time::Duration::from_millis(10),
+            deleted_delay: std::time::Duration::from_millis(10),
+            ..gpucloud_fakes::shadeform::FakeShadeformOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let client = client(&fake);
+    fake.state().set_capacity("canada-1", A6000, 100);
+    // Every launch draws a fault of its own, one draw per launch: the first seed whose four
+    // draws hold both kinds. No request is faulted.
+    let seed = (0..1000)
+        .find(|seed| {
+            let faults = gpucloud_fakes::kit::Faults::<Operation>::random(*seed, 1.0, &[]);
+            let drawn: Vec<_> = (0..4).map(|_| faults.draw_outcome(2)).collect();
+            drawn.contains(&Some(0)) && drawn.contains(&Some(1))
+        })
+        .unwrap();
+    fake.state().faults().set_random(seed, 1.0, &[]);
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let created = validate_and_create(&client, &attrs(&format!("random-{i}")))
+            .await
+            .unwrap();
+        assert_eq!(created.lifecycle(), LifecycleStatus::Pending);
+        ids.push(created.cloud_id);
+    }
+    // What the provider reports of each until all settled: running or failed.
+    let mut seen: BTreeMap<InstanceId, Vec<(LifecycleStatus, Vec<String>)>> = BTreeMap::new();
+    for _ in 0..3000 {
+        let mut settled = true;
+        for id in &ids {
+            let i = client.get_instance(id).await.unwrap();
+            settled &= matches!(
+                i.lifecycle(),
+                LifecycleStatus::Running | LifecycleStatus::Failed
+            );
+            let history = seen.entry(id.clone()).or_default();
+            let now = (i.lifecycle(), i.status.messages);
+            if history.last() != Some(&now) {
+                history.push(now);
+            }
+        }
+        if settled {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let last = |history: &Vec<(LifecycleStatus, Vec<String>)>| history.last().unwrap().0;
+    let failed: Vec<_> = seen
+        .values()
+        .filter(|h| last(h) == LifecycleStatus::Failed)
+        .collect();
+    let came_up: Vec<_> = seen
+        .values()
+        .filter(|h| last(h) == LifecycleStatus::Running)
+        .collect();
+    assert_eq!(failed.len() + came_up.len(), ids.len(), "all settled");
+    assert!(!failed.is_empty() && !came_up.is_empty(), "{seen:?}");
+    for history in &failed {
+        let messages = &history.last().unwrap().1;
+        assert_eq!(
+            messages[..2],
+            [
+                "shadeform reports the instance in error".to_owned(),
+                "the upstream cloud could not provision the instance".to_owned()
+            ]
+        );
+        assert!(
+            history.iter().all(|(s, _)| *s != LifecycleStatus::Running),
+            "never running: {history:?}"
+        );
+    }
+    // A slow boot is still pending while Shadeform says it is downloading.
+    assert!(
+        came_up
+            .iter()
+            .any(|h| h.iter().any(|(s, m)| *s == LifecycleStatus::Pending
+                && m.first().is_some_and(|m| m == "downloading"))),
+        "{came_up:?}"
+    );
+    clean_up(&fake, &client).await;
 }
