@@ -159,11 +159,19 @@ where
         attempts += 1;
         let failure = match lookup().await {
             Ok(Some(found)) => {
-                tracing::info!(ref_id = create.ref_id, attempts, "unknown create resolved: the instance exists");
+                tracing::info!(
+                    ref_id = create.ref_id,
+                    attempts,
+                    "unknown create resolved: the instance exists"
+                );
                 return Ok(Resolved::Found(found));
             }
             Ok(None) => {
-                tracing::info!(ref_id = create.ref_id, attempts, "unknown create resolved: no instance has the RefID");
+                tracing::info!(
+                    ref_id = create.ref_id,
+                    attempts,
+                    "unknown create resolved: no instance has the RefID"
+                );
                 return Ok(Resolved::Absent(create.error));
             }
             Err(failure) => failure,
