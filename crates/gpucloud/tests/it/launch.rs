@@ -293,3 +293,59 @@ async fn a_quota_error_moves_the_launch_to_another_provider() {
     assert_eq!(live(&other).len(), 1);
     terminate_all(&sources[1], &other).await;
 }
+
+/// Issue 29: a create whose provider could not tell whether it made the instance (its look-up
+/// by RefID was refused) is settled by the launch, which owns the RefID: the instance is found,
+/// terminated, and only then is the next offer tried.
+#[tokio::test]
+async fn a_create_of_unknown_outcome_is_removed_before_the_next_offer() {
+    let fake = lambda_fake().await;
+    // The first launch runs and loses its answer; slowed down, so that the provider's look-up
+    // can be refused from the moment it arrives.
+    fake.state()
+        .set_fault_for(Operation::Launch, Fault::Latency(Duration::from_millis(200)));
+    fake.state().set_fault(Fault::CommitThenDropResponse {
+        operation: Operation::Launch,
+        times: 1,
+    });
+    let sources = [lambda_source("lambda", &fake.base_url())];
+    let launches = "/api/v1/instance-operations/launch";
+    let refuse_the_look_up = async {
+        while fake.state().request_count("POST", launches) == 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        fake.state().set_fault_for(
+            Operation::ListInstances,
+            Fault::ServerError {
+                status: 403,
+                times: 1,
+            },
+        );
+    };
+    let (launched, ()) = tokio::join!(
+        launch(
+            &sources,
+            &request("unknown"),
+            &OfferOptions::default(),
+            CancellationToken::new(),
+            |_| {},
+        ),
+        refuse_the_look_up
+    );
+    let launched = launched.expect("the next offer comes up");
+    assert_eq!(launched.attempts.len(), 1, "{:?}", launched.attempts);
+    let reason = launched.attempts[0].error.to_string();
+    assert!(
+        reason.contains("RefID unknown") && reason.contains("which was terminated"),
+        "{reason}"
+    );
+    assert!(!launched.attempts[0].error.outcome_unknown(), "settled");
+    assert_eq!(fake.state().request_count("POST", launches), 2);
+    let live_ids: Vec<String> = live(&fake).into_iter().map(|i| i.id).collect();
+    assert_eq!(
+        live_ids,
+        vec![launched.instance.cloud_id.as_str().to_owned()],
+        "the first instance was removed"
+    );
+    terminate_all(&sources[0], &fake).await;
+}
