@@ -27,7 +27,11 @@ const MAX_USER_DATA: u64 = 1024 * 1024;
 /// Runs an `instances` subcommand.
 pub async fn run(ctx: &Ctx, command: &InstancesCommand) -> CliResult {
     match command {
-        InstancesCommand::List { providers, tags } => list(ctx, providers, tags).await,
+        InstancesCommand::List {
+            providers,
+            tags,
+            ref_id,
+        } => list(ctx, providers, tags, ref_id.as_deref()).await,
         InstancesCommand::Create(args) => create(ctx, args).await,
         InstancesCommand::Get(args) => act(ctx, args, Action::Get).await,
         InstancesCommand::Terminate(args) => act(ctx, args, Action::Terminate).await,
@@ -45,7 +49,12 @@ struct Listed<'a> {
     instance: &'a Instance,
 }
 
-async fn list(ctx: &Ctx, providers: &[String], tags: &[(String, Option<String>)]) -> CliResult {
+async fn list(
+    ctx: &Ctx,
+    providers: &[String],
+    tags: &[(String, Option<String>)],
+    ref_id: Option<&str>,
+) -> CliResult {
     let entries = ctx.providers(providers)?;
     let mut args = ListInstancesArgs::default();
     for (key, value) in tags {
@@ -74,7 +83,12 @@ async fn list(ctx: &Ctx, providers: &[String], tags: &[(String, Option<String>)]
     let mut failures = 0;
     for (entry, result) in results {
         match result {
-            Ok(instances) => rows.extend(instances.into_iter().map(|i| (entry.descriptor.name, i))),
+            Ok(instances) => rows.extend(
+                instances
+                    .into_iter()
+                    .filter(|i| ref_id.is_none_or(|r| i.ref_id == r))
+                    .map(|i| (entry.descriptor.name, i)),
+            ),
             Err(e) => {
                 failures += 1;
                 let error =
