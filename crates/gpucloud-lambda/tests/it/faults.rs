@@ -205,7 +205,8 @@ async fn a_lost_launch_is_looked_up_through_more_failures_than_one_request_retri
         times: 1,
     });
     let launch = "/api/v1/instance-operations/launch";
-    let create = gpucloud_core::validate_and_create(&client, &attrs("looked-up"));
+    let attrs = attrs("looked-up");
+    let create = gpucloud_core::validate_and_create(&client, &attrs);
     let fail_lookups = async {
         while fake.state().request_count("POST", launch) == 0 {
             tokio::time::sleep(Duration::from_millis(2)).await;

@@ -50,7 +50,8 @@ async fn a_lost_create_is_looked_up_through_more_failures_than_one_call_retries(
         }
         before
     };
-    let (created, before) = tokio::join!(env.create(&attrs("budget")), fail_lookups);
+    let attrs = attrs("budget");
+    let (created, before) = tokio::join!(env.create(&attrs), fail_lookups);
     let created = created.expect("found by its RefID");
     let instances = state.instances();
     assert_eq!(instances.len(), 1, "{instances:?}");

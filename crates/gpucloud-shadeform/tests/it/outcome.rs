@@ -55,8 +55,9 @@ async fn a_lost_create_is_looked_up_through_more_failures_than_one_request_retri
             times: 4,
         },
     ];
+    let attrs = attrs("budget");
     let (created, before) = tokio::join!(
-        validate_and_create(&client, &attrs("budget")),
+        validate_and_create(&client, &attrs),
         lose_the_create_then(&fake, failures)
     );
     let created = created.expect("found by its RefID");
@@ -84,8 +85,9 @@ async fn a_lost_create_whose_look_up_is_refused_stays_unknown_and_keeps_the_key(
         status: 403,
         times: 1,
     }];
+    let first = attrs("refused");
     let (result, _) = tokio::join!(
-        validate_and_create(&client, &attrs("refused")),
+        validate_and_create(&client, &first),
         lose_the_create_then(&fake, refused)
     );
     let err = result.expect_err("the look-up was refused");
