@@ -110,7 +110,8 @@ pub enum Resolved<T> {
     /// The create happened: the instance the look-up found.
     Found(T),
     /// The provider answered, and no live instance has the RefID: the create did not happen.
-    /// Carries the create's error, to return once what the create made is removed.
+    /// Carries the create's error, to return once what the create made on the way is removed;
+    /// its outcome is now known ([`Delivery::Answered`]), so a caller does not look again.
     Absent(CloudError),
 }
 
@@ -172,7 +173,9 @@ where
                     attempts,
                     "unknown create resolved: no instance has the RefID"
                 );
-                return Ok(Resolved::Absent(create.error));
+                return Ok(Resolved::Absent(
+                    create.error.with_delivery(Delivery::Answered),
+                ));
             }
             Err(failure) => failure,
         };
@@ -321,6 +324,7 @@ mod tests {
         assert_eq!(started.elapsed(), Duration::ZERO);
         assert_eq!(error.kind(), ErrorKind::Timeout);
         assert!(error.to_string().contains("no answer"), "{error}");
+        assert!(!error.outcome_unknown(), "settled: nothing was made");
     }
 
     #[tokio::test(start_paused = true)]
