@@ -63,7 +63,7 @@ pub async fn fluidstack_fake() -> FakeFluidstack {
 
 /// A source named `name` for the Fluidstack fake, every region, without client-side waits.
 pub fn fluidstack_source(name: &str, fake: &FakeFluidstack) -> OfferSource {
-    let config = FluidstackConfig::new(fake.api_key(), &fake.project_id().to_string())
+    let config = FluidstackConfig::new(fake.api_key(), fake.project_id().to_string())
         .with_regions(fake.regions().iter().cloned())
         .with_base_url(fake.url_template())
         .with_ref_id(format!("cred-{name}"))
