@@ -1,5 +1,6 @@
 //! A create whose answer is lost goes through core's one rule (issue 29): the look-up by RefID
-//! outlasts more failures than one call retries.
+//! outlasts more failures than one call retries, and more than the three rounds of them it had
+//! before.
 
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ const CREATE: &str = "/nebius.compute.v1.InstanceService/Create";
 const LIST: &str = "/nebius.compute.v1.InstanceService/List";
 
 #[tokio::test]
-async fn a_lost_create_is_looked_up_through_more_failures_than_one_call_retries() {
+async fn a_lost_create_is_looked_up_until_the_provider_answers() {
     let env = fixture::start().await;
     let state = env.fake.state();
     // Every attempt of the create runs and loses its answer (slowed down so that the look-ups
@@ -31,19 +32,20 @@ async fn a_lost_create_is_looked_up_through_more_failures_than_one_call_retries(
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         let before = state.requests().count("POST", LIST);
-        // More than one call's attempts (4): unavailable, throttled, internal.
+        // More than three rounds of one call's attempts (3 x 4, what the look-up had before
+        // core's rule): unavailable, throttled, internal.
         for fault in [
             Fault::ServerError {
                 status: 503,
-                times: 3,
+                times: 6,
             },
             Fault::RateLimited {
                 retry_after_secs: 0,
-                times: 1,
+                times: 2,
             },
             Fault::ServerError {
                 status: 500,
-                times: 3,
+                times: 6,
             },
         ] {
             state.set_fault_for(Operation::ListInstances, fault);
@@ -57,7 +59,7 @@ async fn a_lost_create_is_looked_up_through_more_failures_than_one_call_retries(
     assert_eq!(instances.len(), 1, "{instances:?}");
     assert_eq!(instances[0].id, created.cloud_id.as_str());
     assert!(
-        state.requests().count("POST", LIST) - before >= 8,
+        state.requests().count("POST", LIST) - before >= 15,
         "the look-up outlasted the failures"
     );
     env.client()
