@@ -8,8 +8,7 @@
 //!   authentication or permission errors the launch stops: another offer would fail the same way.
 //! - One RefID serves the whole launch. A create that failed with its outcome unknown (its
 //!   provider could not tell, within core's budget, whether it made the instance) is settled
-//!   before the next offer is tried, with core's rule
-//!   ([`resolve_unknown_create`](gpucloud_core::outcome::resolve_unknown_create)): an instance
+//!   before the next offer is tried, with core's rule ([`resolve_unknown_create`]): an instance
 //!   found by the RefID is terminated (its create reported failure, so what it made alongside
 //!   the instance is not known to be whole), one proven absent needs nothing; then the next offer
 //!   is tried. When it still cannot tell, or the terminate fails, the launch stops with
@@ -197,9 +196,8 @@ pub enum LaunchError {
         attempts: Vec<Attempt>,
     },
     /// A create's outcome could not be resolved, or the instance it made could not be removed:
-    /// an instance with `ref_id` may exist on this offer's provider
-    /// ([`find_command`](gpucloud_core::outcome::find_command) finds it). Nothing else was
-    /// tried after it.
+    /// an instance with `ref_id` may exist on this offer's provider ([`find_command`] finds it).
+    /// Nothing else was tried after it.
     OutcomeUnknown {
         /// The offer.
         offer: Box<Offer>,
