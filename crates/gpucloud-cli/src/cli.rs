@@ -316,6 +316,10 @@ pub enum InstancesCommand {
         /// Only instances with this tag: `key=value`, or `key` for any value (repeatable).
         #[arg(long = "tag", value_name = "KEY[=VALUE]", value_parser = args::parse_tag_filter)]
         tags: Vec<(String, Option<String>)>,
+        /// Only the instance a create with this RefID made (how a create whose outcome is
+        /// unknown is found).
+        #[arg(long, value_name = "ID")]
+        ref_id: Option<String>,
     },
 
     /// Create an instance.

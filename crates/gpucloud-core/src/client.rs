@@ -248,8 +248,11 @@ pub trait CloudClient: Send + Sync + std::fmt::Debug {
     ///   provider's documented sweep once it is older than the sweep's grace (Lambda's firewall
     ///   rulesets, Nebius's boot disks and security groups: see their READMEs).
     /// - When the outcome is unknown (the launch may have happened but its answer was lost or
-    ///   unreadable, and looking it up failed too), it leaves **at most one instance, findable
-    ///   by its RefID**, plus only what that instance uses; the error says so. Calling
+    ///   unreadable, and looking it up with
+    ///   [`resolve_unknown_create`](crate::outcome::resolve_unknown_create) could not tell
+    ///   within its budget), it leaves **at most one instance, findable by its RefID**, plus
+    ///   only what that instance uses; the error says so, naming the RefID and the command
+    ///   that finds the instance. Calling
     ///   `create_instance` again with the same RefID resolves it: it returns that instance, or
     ///   creates the one asked for when there is none.
     ///

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod location;
 pub mod merge;
 pub mod model;
+pub mod outcome;
 pub mod price;
 pub mod provider;
 pub mod retry;

@@ -9,12 +9,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::Engine as _;
 use gpucloud_bootstrap::Bootstrap;
+use gpucloud_core::outcome::{ResolveBudget, Resolved, UnknownCreate, resolve_unknown_create};
 use gpucloud_core::validate::ValidCreate;
 use gpucloud_core::{
     ApiType, Bookkeeping, CapabilityTable, CloudClient, CloudCredential, CloudError,
-    CreateFeatures, Delivery, ErrorKind, FirewallRule, GetInstanceTypeArgs, GetLocationsArgs,
-    Identity, Instance, InstanceId, InstanceType, ListInstancesArgs, Location, LocationsFilter,
-    Result, Retry, StopStartInstance, tenant_id_from_secret,
+    CreateFeatures, ErrorKind, FirewallRule, GetInstanceTypeArgs, GetLocationsArgs, Identity,
+    Instance, InstanceId, InstanceType, ListInstancesArgs, Location, LocationsFilter, Result,
+    StopStartInstance, tenant_id_from_secret,
 };
 use gpucloud_http::{
     ApiKey, Auth, HeaderName, HeaderValue, HttpClient, HttpConfig, Request, RetryPolicy,
@@ -624,26 +625,24 @@ impl CloudClient for FluidstackClient {
         let w = match region.http.send_json::<wire::Instance>(request).await {
             Ok(w) => w,
             Err(error) if error.outcome_unknown() => {
-                // The create may have happened: look it up by RefID, never create again blindly.
+                // The create may have happened: look it up by RefID (core's one rule), never
+                // create again blindly.
                 tracing::info!(ref_id = %attrs.ref_id, error = %error, "create outcome unknown; looking the instance up");
-                match self.find_by_ref_id(region, OP, &attrs.ref_id).await {
-                    Ok(Some(found)) => found,
-                    Ok(None) => return Err(error),
-                    Err(lookup) => {
-                        return Err(CloudError::provider(
-                            PROVIDER,
-                            OP,
-                            error.kind(),
-                            format!(
-                                "create outcome unknown ({error}) and the lookup by RefID failed \
-                                 ({lookup}); create again with the same RefID to resolve it"
-                            ),
-                        )
-                        .with_retry(Retry::Transient)
-                        // Still unknown: the instance may exist, so the caller must look, not
-                        // conclude that nothing was made.
-                        .with_delivery(Delivery::Unknown));
-                    }
+                let budget =
+                    ResolveBudget::with_initial_backoff(region.http.config().retry.initial_backoff);
+                let unknown = UnknownCreate {
+                    provider: PROVIDER,
+                    operation: OP,
+                    ref_id: &attrs.ref_id,
+                    error,
+                };
+                match resolve_unknown_create(&budget, unknown, || {
+                    self.find_by_ref_id(region, OP, &attrs.ref_id)
+                })
+                .await?
+                {
+                    Resolved::Found(found) => found,
+                    Resolved::Absent(error) => return Err(error),
                 }
             }
             Err(error) => return Err(error),

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gpucloud_core::bookkeeping::{CRED_REF_ID_TAG, REF_ID_TAG};
+use gpucloud_core::outcome::{ResolveBudget, Resolved, UnknownCreate, resolve_unknown_create};
 use gpucloud_core::sshkey::PublicKey;
 use gpucloud_core::{
     ApiType, Bookkeeping, CapabilityTable, CloudClient, CloudCredential, CloudError,
@@ -601,26 +602,29 @@ impl LambdaClient {
                 }
             }
             Err(error) if error.outcome_unknown() => {
-                // The launch may have happened: look it up by RefID, never launch again blindly.
+                // The launch may have happened: look it up by RefID (core's one rule), never
+                // launch again blindly.
                 tracing::info!(ref_id = %attrs.ref_id, error = %error, "launch outcome unknown; looking the instance up");
-                match self.find_by_ref_id(OP, &attrs.ref_id).await {
-                    Ok(Some(found)) => found.id,
-                    Ok(None) => return Err(error),
-                    Err(lookup) => {
+                let budget =
+                    ResolveBudget::with_initial_backoff(self.http().config().retry.initial_backoff);
+                let unknown = UnknownCreate {
+                    provider: PROVIDER_ID,
+                    operation: OP,
+                    ref_id: &attrs.ref_id,
+                    error,
+                };
+                let resolved = resolve_unknown_create(&budget, unknown, || {
+                    self.find_by_ref_id(OP, &attrs.ref_id)
+                })
+                .await;
+                match resolved {
+                    Ok(Resolved::Found(found)) => found.id,
+                    Ok(Resolved::Absent(error)) => return Err(error),
+                    Err(unresolved) => {
                         // Neither launched nor known not to be: keep what the instance may use.
                         added.ruleset_id = None;
                         added.ssh_key_id = None;
-                        return Err(CloudError::provider(
-                            PROVIDER_ID,
-                            OP,
-                            error.kind(),
-                            format!(
-                                "launch outcome unknown ({error}) and the lookup by RefID failed ({lookup}); \
-                                 create again with the same RefID to resolve it"
-                            ),
-                        )
-                        .with_retry(Retry::Transient)
-                        .with_delivery(Delivery::Unknown));
+                        return Err(unresolved);
                     }
                 }
             }

@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use gpucloud_bootstrap::Bootstrap;
 use gpucloud_core::bookkeeping::{CRED_REF_ID_TAG, REF_ID_TAG};
+use gpucloud_core::outcome::{ResolveBudget, Resolved, UnknownCreate, resolve_unknown_create};
 use gpucloud_core::{
     ApiType, Bookkeeping, CapabilityTable, CloudClient, CloudCredential, CloudError,
     CreateFeatures, ErrorKind, FirewallRule, FirewallRules, GetImageArgs, GetInstanceTypeArgs,
@@ -1174,13 +1175,24 @@ impl CloudClient for NebiusClient {
                 return Err(error);
             }
             Err(Failed { error, made: None }) if may_have_made(&error) => {
-                // The create may have happened: the RefID says. Never create again here.
+                // The create may have happened: the RefID says (core's one rule). Never create
+                // again here.
                 tracing::info!(ref_id = %attrs.ref_id, %error, "create outcome unknown; looking the instance up");
-                let found = self
-                    .cleanup_step(|| self.find_by_ref_id(region, &attrs.ref_id))
-                    .await;
-                match found {
-                    Ok(Some(found)) => {
+                let budget = ResolveBudget::with_initial_backoff(self.shared.config.retry_backoff);
+                let unknown = UnknownCreate {
+                    provider: PROVIDER_ID,
+                    operation: OP,
+                    ref_id: &attrs.ref_id,
+                    error,
+                };
+                // Still unknown (`?`): what was made stays, findable by its RefID label; a
+                // create with the same RefID resolves it.
+                match resolve_unknown_create(&budget, unknown, || {
+                    self.find_by_ref_id(region, &attrs.ref_id)
+                })
+                .await?
+                {
+                    Resolved::Found(found) => {
                         let id = found
                             .metadata
                             .as_ref()
@@ -1191,24 +1203,9 @@ impl CloudClient for NebiusClient {
                         instance.pub_key_fingerprint = fingerprint;
                         return Ok(instance);
                     }
-                    Ok(None) => {
+                    Resolved::Absent(error) => {
                         self.undo(&made).await;
                         return Err(error);
-                    }
-                    // Neither known nor absent: what was made stays, findable by its RefID
-                    // label; a create with the same RefID resolves it.
-                    Err(lookup) => {
-                        return Err(CloudError::provider(
-                            PROVIDER_ID,
-                            OP,
-                            error.kind(),
-                            format!(
-                                "create outcome unknown ({error}) and the lookup by RefID failed \
-                                 ({lookup}); create again with the same RefID to resolve it"
-                            ),
-                        )
-                        .with_retry(gpucloud_core::Retry::Transient)
-                        .with_delivery(gpucloud_core::Delivery::Unknown));
                     }
                 }
             }

@@ -11,13 +11,14 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use gpucloud_bootstrap::Bootstrap;
 use gpucloud_core::bookkeeping::{CRED_REF_ID_TAG, REF_ID_TAG};
+use gpucloud_core::outcome::{ResolveBudget, Resolved, UnknownCreate, resolve_unknown_create};
 use gpucloud_core::sshkey::PublicKey;
 use gpucloud_core::validate::{ValidCreate, ValidTagUpdate};
 use gpucloud_core::{
     ApiType, Bookkeeping, CapabilityTable, CloudClient, CloudCredential, CloudError,
     CreateFeatures, ErrorKind, FirewallRule, GetInstanceTypeArgs, GetLocationsArgs, Identity,
     Instance, InstanceId, InstanceTags, InstanceType, ListInstancesArgs, Location, RebootInstance,
-    Result, Retry, tenant_id_from_secret,
+    Result, tenant_id_from_secret,
 };
 use gpucloud_http::{
     ApiKey, Auth, HeaderName, HttpClient, HttpConfig, RetryPolicy, parse_base_url,
@@ -482,26 +483,28 @@ impl ShadeformClient {
         let id = match api::create(self.http(), op, &body).await {
             Ok(response) => response.id,
             Err(error) if error.outcome_unknown() => {
-                // The create may have happened: look it up by RefID, never create again blindly.
+                // The create may have happened: look it up by RefID (core's one rule), never
+                // create again blindly.
                 tracing::info!(ref_id = %attrs.ref_id, error = %error, "create outcome unknown; looking the instance up");
-                match self.find_by_ref_id(op, &attrs.ref_id).await {
-                    Ok(Some(found)) => found.id,
-                    Ok(None) => {
+                let budget =
+                    ResolveBudget::with_initial_backoff(self.http().config().retry.initial_backoff);
+                let unknown = UnknownCreate {
+                    provider: PROVIDER,
+                    operation: op,
+                    ref_id: &attrs.ref_id,
+                    error,
+                };
+                // Still unknown (`?`): the key may be in use by an instance we cannot see, so
+                // it stays.
+                match resolve_unknown_create(&budget, unknown, || {
+                    self.find_by_ref_id(op, &attrs.ref_id)
+                })
+                .await?
+                {
+                    Resolved::Found(found) => found.id,
+                    Resolved::Absent(error) => {
                         self.remove_key(op, key).await;
                         return Err(error);
-                    }
-                    Err(lookup) => {
-                        // The key may be in use by an instance we cannot see: keep it.
-                        return Err(CloudError::provider(
-                            PROVIDER,
-                            op,
-                            error.kind(),
-                            format!(
-                                "create outcome unknown ({error}) and the lookup by RefID failed \
-                                 ({lookup}); create again with the same RefID to resolve it"
-                            ),
-                        )
-                        .with_retry(Retry::Transient));
                     }
                 }
             }

@@ -6,10 +6,13 @@
 //!   that fails while booting (terminated at once), the next offer is tried (after a quota
 //!   error, the next offer of another provider: a quota holds for the whole account); on bad input,
 //!   authentication or permission errors the launch stops: another offer would fail the same way.
-//! - One RefID serves the whole launch. An attempt whose outcome is unknown is resolved before
-//!   anything else happens: the instance is found by its RefID (and the launch has succeeded), or
-//!   it is proven absent (and the next offer is tried), or the launch stops with
-//!   [`LaunchError::OutcomeUnknown`] naming the RefID, so the caller can look it up.
+//! - One RefID serves the whole launch. A create that failed with its outcome unknown (its
+//!   provider could not tell, within core's budget, whether it made the instance) is settled
+//!   before the next offer is tried, with core's rule ([`resolve_unknown_create`]): an instance
+//!   found by the RefID is terminated (its create reported failure, so what it made alongside
+//!   the instance is not known to be whole), one proven absent needs nothing; then the next offer
+//!   is tried. When it still cannot tell, or the terminate fails, the launch stops with
+//!   [`LaunchError::OutcomeUnknown`] naming the RefID and the command that finds the instance.
 //! - Cancelling (the token) stops after the current attempt has been cleaned up: an instance it
 //!   made is terminated.
 //!
@@ -44,6 +47,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use gpucloud_core::outcome::{
+    ResolveBudget, Resolved, UnknownCreate, find_command, resolve_unknown_create,
+};
 use gpucloud_core::wait::WaitOptions;
 use gpucloud_core::{
     CloudClient, CloudError, CreateFeatures, CreateInstanceAttrs, ErrorKind, Instance,
@@ -212,8 +218,9 @@ pub enum LaunchError {
         /// The offers tried before it.
         attempts: Vec<Attempt>,
     },
-    /// A create's outcome could not be resolved: an instance with `ref_id` may exist on this
-    /// offer's provider. Nothing else was tried after it.
+    /// A create's outcome could not be resolved, or the instance it made could not be removed:
+    /// an instance with `ref_id` may exist on this offer's provider ([`find_command`] finds it).
+    /// Nothing else was tried after it.
     OutcomeUnknown {
         /// The offer.
         offer: Box<Offer>,
@@ -273,8 +280,10 @@ impl fmt::Display for LaunchError {
                 ..
             } => write!(
                 f,
-                "the create on {} may have made an instance with RefID {ref_id}, and looking it up failed: {error}",
-                offer.provider
+                "the create on {provider} may have made an instance with RefID {ref_id} that could \
+                 not be found or removed (`{}` finds it): {error}",
+                find_command(&offer.provider, ref_id),
+                provider = offer.provider,
             ),
             Self::Cancelled { .. } => f.write_str("launch cancelled"),
         }
@@ -481,6 +490,74 @@ fn may_have_created(error: &CloudError) -> bool {
     error.outcome_unknown()
 }
 
+/// Settles a create that failed with its outcome unknown before the launch moves on: the
+/// instance with the launch's RefID is looked up with core's rule and, when found, terminated.
+/// `Next` once nothing of the attempt is left, `Stop` with [`LaunchError::OutcomeUnknown`] when
+/// that cannot be made sure of.
+async fn remove_unknown(
+    client: &dyn CloudClient,
+    offer: &Offer,
+    ref_id: &str,
+    error: CloudError,
+) -> AttemptResult {
+    let provider = offer.provider.as_str();
+    let (kind, reason) = (error.kind(), error.to_string());
+    let unknown = UnknownCreate {
+        provider,
+        operation: "launch",
+        ref_id,
+        error,
+    };
+    let outcome = |error: CloudError| {
+        AttemptResult::Stop(LaunchError::OutcomeUnknown {
+            offer: Box::new(offer.clone()),
+            ref_id: ref_id.to_owned(),
+            error,
+            attempts: Vec::new(),
+        })
+    };
+    let resolved = resolve_unknown_create(&ResolveBudget::default(), unknown, || {
+        find_by_ref_id(client, ref_id)
+    })
+    .await;
+    match resolved {
+        Ok(Resolved::Absent(error)) => AttemptResult::Next(error),
+        Ok(Resolved::Found(instance)) => {
+            tracing::info!(%ref_id, instance = %instance.cloud_id, "a create of unknown outcome made its instance; terminating it before the next offer");
+            match client.terminate_instance(&instance.cloud_id).await {
+                Ok(()) => AttemptResult::Next(
+                    CloudError::provider(
+                        provider,
+                        "launch",
+                        kind,
+                        format!(
+                            "{reason}; the create had made instance {}, which was terminated",
+                            instance.cloud_id
+                        ),
+                    )
+                    .with_retry(gpucloud_core::Retry::Transient),
+                ),
+                Err(terminate) => outcome(
+                    CloudError::provider(
+                        provider,
+                        "launch",
+                        terminate.kind(),
+                        format!(
+                            "{reason}; the create had made instance {id}, and terminating it \
+                             failed ({terminate}); terminate it with `gpucloud instances \
+                             terminate -p {provider} {id}`",
+                            id = instance.cloud_id
+                        ),
+                    )
+                    .with_retry(terminate.retry())
+                    .with_source(terminate),
+                ),
+            }
+        }
+        Err(unresolved) => outcome(unresolved),
+    }
+}
+
 async fn attempt(
     source: &OfferSource,
     offer: &Offer,
@@ -518,19 +595,7 @@ async fn attempt(
     let created = match client.create_instance(create).await {
         Ok(instance) => instance,
         Err(error) if may_have_created(&error) => {
-            match find_by_ref_id(&*client, &template.ref_id).await {
-                Ok(Some(instance)) => instance,
-                Ok(None) => return AttemptResult::Next(error),
-                Err(lookup) => {
-                    tracing::warn!(ref_id = %template.ref_id, %error, %lookup, "create outcome unknown and the lookup failed");
-                    return AttemptResult::Stop(LaunchError::OutcomeUnknown {
-                        offer: Box::new(offer.clone()),
-                        ref_id: template.ref_id.clone(),
-                        error,
-                        attempts: Vec::new(),
-                    });
-                }
-            }
+            return remove_unknown(&*client, offer, &template.ref_id, error).await;
         }
         Err(error) if stops_the_launch(&error) => return stop(error),
         Err(error) => return AttemptResult::Next(error),

@@ -9,6 +9,7 @@ mod client {
         InstanceId, InstanceType, LifecycleStatus, ListInstancesArgs, Location, Result,
         StopStartInstance, ValidCreate, tenant_id_from_secret,
     };
+    use gpucloud::outcome::{ResolveBudget, Resolved, UnknownCreate, resolve_unknown_create};
     use gpucloud_http::{ApiKey, Auth, HttpClient, HttpConfig, RateLimit, Request};
 
     use crate::config::AcmeConfig;
@@ -176,11 +177,27 @@ mod client {
             let request = Request::post("create_instance", "instances").json(&launch)?.create();
             match self.shared.http.send_json::<wire::Instance>(request).await {
                 Ok(created) => Ok(convert::instance(created)),
-                // The launch may have happened: the RefID says. Never launch again here.
-                Err(error) if error.outcome_unknown() => match self.by_ref_id(&attrs.ref_id).await {
-                    Ok(Some(instance)) => Ok(instance),
-                    Ok(None) | Err(_) => Err(error),
-                },
+                // The launch may have happened: core's one rule looks it up by RefID, within
+                // its own budget (§8). Never launch again here.
+                Err(error) if error.outcome_unknown() => {
+                    let budget = ResolveBudget::with_initial_backoff(
+                        self.shared.http.config().retry.initial_backoff,
+                    );
+                    let unknown = UnknownCreate {
+                        provider: PROVIDER_ID,
+                        operation: "create_instance",
+                        ref_id: &attrs.ref_id,
+                        error,
+                    };
+                    // Still unknown (`?`): the error names the RefID and how to find it.
+                    match resolve_unknown_create(&budget, unknown, || self.by_ref_id(&attrs.ref_id))
+                        .await?
+                    {
+                        Resolved::Found(instance) => Ok(instance),
+                        // Nothing was made: delete what the create made on the way, if anything.
+                        Resolved::Absent(error) => Err(error),
+                    }
+                }
                 Err(error) => Err(error),
             }
         }

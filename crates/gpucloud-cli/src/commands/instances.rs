@@ -30,7 +30,11 @@ const MAX_USER_DATA: u64 = 1024 * 1024;
 /// Runs an `instances` subcommand.
 pub async fn run(ctx: &Ctx, command: &InstancesCommand) -> CliResult {
     match command {
-        InstancesCommand::List { providers, tags } => list(ctx, providers, tags).await,
+        InstancesCommand::List {
+            providers,
+            tags,
+            ref_id,
+        } => list(ctx, providers, tags, ref_id.as_deref()).await,
         InstancesCommand::Create(args) => create(ctx, args).await,
         InstancesCommand::Get(args) => act(ctx, args, Action::Get).await,
         InstancesCommand::Terminate(args) => act(ctx, args, Action::Terminate).await,
@@ -55,7 +59,12 @@ struct ListJson<'a> {
     failures: Vec<FailureJson<'a>>,
 }
 
-async fn list(ctx: &Ctx, providers: &[String], tags: &[(String, Option<String>)]) -> CliResult {
+async fn list(
+    ctx: &Ctx,
+    providers: &[String],
+    tags: &[(String, Option<String>)],
+    ref_id: Option<&str>,
+) -> CliResult {
     let Selection {
         entries,
         mut failures,
@@ -89,7 +98,12 @@ async fn list(ctx: &Ctx, providers: &[String], tags: &[(String, Option<String>)]
         match result {
             Ok(instances) => {
                 answered += 1;
-                rows.extend(instances.into_iter().map(|i| (entry.descriptor.name, i)));
+                rows.extend(
+                    instances
+                        .into_iter()
+                        .filter(|i| ref_id.is_none_or(|r| i.ref_id == r))
+                        .map(|i| (entry.descriptor.name, i)),
+                );
             }
             Err(error) => failures.push(ProviderFailure {
                 provider: entry.descriptor.name.to_owned(),

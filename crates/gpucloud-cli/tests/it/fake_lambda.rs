@@ -248,6 +248,30 @@ fn instance_lifecycle_create_list_get_reboot_terminate() {
         .output()
         .unwrap();
     assert_eq!(json(&out)["instances"].as_array().unwrap().len(), 0);
+    // By RefID, as a create of unknown outcome's error says to find it.
+    let ref_id = created["ref_id"].as_str().unwrap();
+    for (wanted, count) in [(ref_id, 1), ("some-other-ref", 0)] {
+        let out = h
+            .cmd()
+            .args([
+                "instances",
+                "list",
+                "-p",
+                "lambda",
+                "--ref-id",
+                wanted,
+                "-o",
+                "json",
+            ])
+            .output()
+            .unwrap();
+        let listed = json(&out);
+        assert_eq!(
+            listed["instances"].as_array().unwrap().len(),
+            count,
+            "{wanted}: {listed}"
+        );
+    }
 
     // get: table and JSON.
     h.cmd()

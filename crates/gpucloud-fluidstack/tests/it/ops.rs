@@ -363,16 +363,25 @@ async fn a_lost_create_whose_lookup_fails_stays_unknown_and_resolves_by_ref_id()
     while state.request_count("POST", &posts) == 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    // Refused (a transient failure would be looked up again until core's deadline).
     state.set_fault_for(
         Operation::ListInstances,
         Fault::ServerError {
-            status: 500,
+            status: 403,
             times: 1000,
         },
     );
     let err = create.await.unwrap().unwrap_err();
     assert!(err.outcome_unknown(), "{err}");
-    assert!(err.to_string().contains("same RefID"), "{err}");
+    for part in [
+        "same RefID",
+        "`gpucloud instances list -p fluidstack --ref-id ref-lookup`",
+    ] {
+        assert!(
+            err.to_string().contains(part),
+            "{part:?} missing from {err}"
+        );
+    }
     assert_eq!(live_instances(&fake), 1, "the create did happen");
     state.clear_faults();
     let resolved = validate_and_create(&client, &attrs("ref-lookup"))
@@ -385,6 +394,58 @@ async fn a_lost_create_whose_lookup_fails_stays_unknown_and_resolves_by_ref_id()
         "resolved to the same instance, not a second"
     );
     assert_eq!(resolved.cloud_id.as_str(), stored[0].id.to_string());
+    clean_up(&fake, &client).await;
+}
+
+/// Issue 29: the look-up after a lost create has a budget of its own (core's
+/// `resolve_unknown_create`), beyond the HTTP client's attempts of one request: the campaign
+/// at 40 % faults met 429, 503, 500, 503 on it, and the create gave up.
+#[tokio::test]
+async fn a_lost_create_is_looked_up_through_more_failures_than_one_request_retries() {
+    let fake = fake().await;
+    let client = client(&fake);
+    let state = fake.state().clone();
+    state.set_fault_for(
+        Operation::CreateInstance,
+        Fault::Latency(Duration::from_millis(200)),
+    );
+    state.set_fault(Fault::CommitThenDropResponse {
+        operation: Operation::CreateInstance,
+        times: 1,
+    });
+    let create = tokio::spawn({
+        let client = client.clone();
+        async move { validate_and_create(&client, &attrs("ref-budget")).await }
+    });
+    let posts = format!("/{EAST}/api/v1alpha1/instances");
+    while state.request_count("POST", &posts) == 0 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let lists_before = state.request_count("GET", &posts);
+    for fault in [
+        Fault::RateLimited {
+            retry_after_secs: 0,
+            times: 1,
+        },
+        Fault::ServerError {
+            status: 503,
+            times: 3,
+        },
+        Fault::ServerError {
+            status: 500,
+            times: 3,
+        },
+    ] {
+        state.set_fault_for(Operation::ListInstances, fault);
+    }
+    let created = create.await.unwrap().expect("found by its RefID");
+    let stored = fake.state().instances();
+    assert_eq!(stored.len(), 1, "created once, not twice");
+    assert_eq!(created.cloud_id.as_str(), stored[0].id.to_string());
+    assert!(
+        state.request_count("GET", &posts) - lists_before >= 8,
+        "the look-up outlasted the failures"
+    );
     clean_up(&fake, &client).await;
 }
 

@@ -188,6 +188,61 @@ async fn lost_launch_response_is_resolved_by_ref_id() {
     assert_clean(&fake, 1);
 }
 
+/// Issue 29: the look-up after a lost launch has a budget of its own (core's
+/// `resolve_unknown_create`), beyond the HTTP client's attempts of one request.
+#[tokio::test]
+async fn a_lost_launch_is_looked_up_through_more_failures_than_one_request_retries() {
+    let fake = fake().await;
+    let client = client(&fake);
+    // The launch runs, then its answer is lost; it is slowed down so that the look-ups can be
+    // made to fail from the moment it arrives (the create lists instances before it, too).
+    fake.state().set_fault_for(
+        Operation::Launch,
+        Fault::Latency(Duration::from_millis(200)),
+    );
+    fake.state().set_fault(Fault::CommitThenDropResponse {
+        operation: Operation::Launch,
+        times: 1,
+    });
+    let launch = "/api/v1/instance-operations/launch";
+    let attrs = attrs("looked-up");
+    let create = gpucloud_core::validate_and_create(&client, &attrs);
+    let fail_lookups = async {
+        while fake.state().request_count("POST", launch) == 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let lists = fake.state().request_count("GET", "/api/v1/instances");
+        // A truncated body, a reset and 503s: more than one request's attempts (4).
+        fake.state()
+            .set_fault_for(Operation::ListInstances, Fault::MalformedJson { times: 1 });
+        fake.state().set_fault_for(
+            Operation::ListInstances,
+            Fault::ConnectionReset { times: 1 },
+        );
+        fake.state().set_fault_for(
+            Operation::ListInstances,
+            Fault::ServerError {
+                status: 503,
+                times: 5,
+            },
+        );
+        lists
+    };
+    let (created, lists_before) = tokio::join!(create, fail_lookups);
+    let created = created.expect("the lost launch is found by its RefID");
+    assert_eq!(created.ref_id, "looked-up");
+    assert_eq!(
+        fake.state().request_count("POST", launch),
+        1,
+        "never launched again"
+    );
+    assert!(
+        fake.state().request_count("GET", "/api/v1/instances") - lists_before >= 8,
+        "the look-up outlasted the failures"
+    );
+    assert_clean(&fake, 1);
+}
+
 #[tokio::test]
 async fn launch_failures_of_unknown_outcome_leave_nothing() {
     for fault in [

@@ -4,3 +4,4 @@
 mod faults;
 mod fixture;
 mod ops;
+mod outcome;

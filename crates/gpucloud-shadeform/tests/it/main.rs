@@ -5,4 +5,5 @@ mod common;
 mod faults;
 mod local;
 mod ops;
+mod outcome;
 mod prism;

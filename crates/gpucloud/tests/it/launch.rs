@@ -6,10 +6,14 @@ use std::time::Duration;
 use gpucloud::launch::{LaunchError, LaunchEvent, LaunchRequest, launch, plan};
 use gpucloud::offers::{GpuRequest, OfferOptions, OfferSource};
 use gpucloud::{CreateInstanceAttrs, ErrorKind, InstanceId};
+use gpucloud_fakes::fluidstack::{FakeInstanceState, Operation as FluidstackOperation};
+use gpucloud_fakes::kit::Fault as KitFault;
 use gpucloud_fakes::lambda::{FakeInstanceStatus, FakeLambda, Fault, Operation};
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{PUBLIC_KEY, lambda_fake, lambda_source, live};
+use crate::support::{
+    PUBLIC_KEY, fluidstack_fake, fluidstack_source, lambda_fake, lambda_source, live,
+};
 
 fn request(ref_id: &str) -> LaunchRequest {
     let mut request = LaunchRequest::new(CreateInstanceAttrs {
@@ -389,4 +393,79 @@ async fn a_quota_error_moves_the_launch_to_another_provider() {
     );
     assert_eq!(live(&other).len(), 1);
     terminate_all(&sources[1], &other).await;
+}
+
+/// Issue 29: a create whose provider could not tell whether it made the instance (its look-up
+/// by RefID was refused) is settled by the launch, which owns the RefID: the instance is found,
+/// terminated, and only then is the next offer tried. (Fluidstack's fake: its refusals carry no
+/// error code, so a 403 is a refusal, not a transient failure.)
+#[tokio::test]
+async fn a_create_of_unknown_outcome_is_removed_before_the_next_offer() {
+    let fake = fluidstack_fake().await;
+    let state = fake.state();
+    // The first create runs and loses its answer; slowed down, so that the provider's look-up
+    // can be refused from the moment it arrives.
+    state.set_fault_for(
+        FluidstackOperation::CreateInstance,
+        KitFault::Latency(Duration::from_millis(200)),
+    );
+    state.set_fault(KitFault::CommitThenDropResponse {
+        operation: FluidstackOperation::CreateInstance,
+        times: 1,
+    });
+    let sources = [fluidstack_source("fluidstack", &fake)];
+    let refuse_the_look_up = async {
+        while state.request_count("POST", "/") == 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        state.set_fault_for(
+            FluidstackOperation::ListInstances,
+            KitFault::ServerError {
+                status: 403,
+                times: 1,
+            },
+        );
+    };
+    let mut request = request("unknown");
+    request.query.filter.gpu = Some("H100:8".parse::<GpuRequest>().expect("a GPU request"));
+    let options = OfferOptions::default();
+    let (launched, ()) = tokio::join!(
+        launch(
+            &sources,
+            &request,
+            &options,
+            CancellationToken::new(),
+            |_| {}
+        ),
+        refuse_the_look_up
+    );
+    let launched = launched.expect("the next offer comes up");
+    assert_eq!(launched.attempts.len(), 1, "{:?}", launched.attempts);
+    let reason = launched.attempts[0].error.to_string();
+    assert!(
+        reason.contains("RefID unknown") && reason.contains("which was terminated"),
+        "{reason}"
+    );
+    assert!(!launched.attempts[0].error.outcome_unknown(), "settled");
+    let live_ids: Vec<String> = state
+        .instances()
+        .into_iter()
+        .filter(|i| i.state != FakeInstanceState::Deleting)
+        .map(|i| i.id.to_string())
+        .collect();
+    assert_eq!(
+        live_ids,
+        vec![launched.instance.cloud_id.as_str().to_owned()],
+        "the first instance was removed: {:?}",
+        state.instances()
+    );
+    let client = sources[0]
+        .credential
+        .make_client("")
+        .await
+        .expect("a client");
+    client
+        .terminate_instance(&launched.instance.cloud_id)
+        .await
+        .expect("terminated");
 }

@@ -3,8 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use gpucloud::fluidstack::{FluidstackConfig, FluidstackCredential};
 use gpucloud::lambda::{LambdaConfig, LambdaCredential};
 use gpucloud::offers::OfferSource;
+use gpucloud_fakes::fluidstack::{FakeFluidstack, FakeFluidstackOptions};
 use gpucloud_fakes::lambda::{FakeLambda, FakeLambdaOptions};
 
 /// An Ed25519 public key.
@@ -44,4 +46,31 @@ pub fn live(fake: &FakeLambda) -> Vec<gpucloud_fakes::lambda::FakeInstance> {
         .into_iter()
         .filter(|i| matches!(i.status.as_str(), "booting" | "active" | "unhealthy"))
         .collect()
+}
+
+/// A Fluidstack fake (two regions) with short lifecycle delays.
+pub async fn fluidstack_fake() -> FakeFluidstack {
+    FakeFluidstack::start(FakeFluidstackOptions {
+        create_delay: Duration::from_millis(50),
+        start_delay: Duration::from_millis(20),
+        stop_delay: Duration::from_millis(20),
+        delete_delay: Duration::from_millis(20),
+        ..FakeFluidstackOptions::default()
+    })
+    .await
+    .expect("the Fluidstack fake starts")
+}
+
+/// A source named `name` for the Fluidstack fake, every region, without client-side waits.
+pub fn fluidstack_source(name: &str, fake: &FakeFluidstack) -> OfferSource {
+    let config = FluidstackConfig::new(fake.api_key(), fake.project_id().to_string())
+        .with_regions(fake.regions().iter().cloned())
+        .with_base_url(fake.url_template())
+        .with_ref_id(format!("cred-{name}"))
+        .with_retry_backoff(Duration::from_millis(5))
+        .with_capacity_wait(Duration::from_secs(5), Duration::from_millis(20));
+    OfferSource::new(
+        name,
+        Arc::new(FluidstackCredential::new(config).expect("a valid config")),
+    )
 }
