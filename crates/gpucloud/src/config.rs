@@ -213,6 +213,18 @@ impl Config {
     }
 }
 
+/// The config file [`Config::load`] reads for `options`: the given path, else [`CONFIG_ENV`],
+/// else `$XDG_CONFIG_HOME/gpucloud/config.toml`, else `$HOME/.config/gpucloud/config.toml`;
+/// `None` without any of them. The file need not exist (a command that writes one asks here).
+pub fn config_file_path(options: &LoadOptions) -> Option<PathBuf> {
+    let non_empty = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
+    options
+        .path
+        .clone()
+        .or_else(|| non_empty(CONFIG_ENV).map(PathBuf::from))
+        .or_else(|| default_path(&non_empty))
+}
+
 /// `$XDG_CONFIG_HOME/gpucloud/config.toml`, else `$HOME/.config/gpucloud/config.toml`.
 fn default_path(env: &impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
     if let Some(xdg) = env("XDG_CONFIG_HOME") {

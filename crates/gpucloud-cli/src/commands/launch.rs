@@ -5,18 +5,18 @@ use std::time::Duration;
 use gpucloud::launch::{
     Attempt, LaunchError, LaunchEvent, LaunchRequest, RetryUntilUp, launch as run_launch,
 };
-use gpucloud::offers::{Offer, OfferSort};
+use gpucloud::offers::Offer;
 use gpucloud::{CreateInstanceAttrs, FirewallRules, Instance, wait::PENDING_TO_RUNNING_TIMEOUT};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::instances::{print_ssh_hint, read_user_data, remember};
-use super::offers::{failure_text, filter, gpu_text, options};
+use super::offers::{failure_text, filter, gpu_text, offer_sort, options, vram_unit};
 use super::{Ctx, offer_sources};
 use crate::cli::LaunchArgs;
 use crate::error::{CliError, CliResult};
 use crate::keys;
-use crate::output::{instance_table, new_table, price_text};
+use crate::output::{cut_to_fit, instance_table, new_table, price_text};
 
 /// `gpucloud launch`.
 pub async fn launch(ctx: &Ctx, args: &LaunchArgs) -> CliResult {
@@ -38,6 +38,14 @@ pub async fn launch(ctx: &Ctx, args: &LaunchArgs) -> CliResult {
         .map(|p| keys::read_public_key(p, "--ssh-key"))
         .transpose()?;
     let entries = ctx.providers(&args.filter.providers)?;
+    let sources = offer_sources(&entries);
+    // A typo is bad input: answered before a key is made or anything is tried.
+    if let Some(gpu) = &args.filter.gpu
+        && let Some(error) =
+            super::gpus::unknown_gpu(&gpu.request, &sources, &options(&args.filter)).await
+    {
+        return Err(error);
+    }
     let key = match explicit_key {
         Some(key) => key,
         None => keys::default_key(&ctx.dirs, ctx.out)?,
@@ -59,12 +67,8 @@ pub async fn launch(ctx: &Ctx, args: &LaunchArgs) -> CliResult {
         },
         ..CreateInstanceAttrs::default()
     });
-    request.query.filter = filter(&args.filter);
-    request.query.sort = if args.by_gpu_price {
-        OfferSort::PricePerGpuHour
-    } else {
-        OfferSort::Price
-    };
+    request.query.filter = filter(&args.filter, &entries);
+    request.query.sort = offer_sort(args.sort);
     request.max_offers = args.max_offers as usize;
     request.wait_running = args.wait.then(|| {
         args.timeout
@@ -87,7 +91,6 @@ pub async fn launch(ctx: &Ctx, args: &LaunchArgs) -> CliResult {
             on_interrupt.cancel();
         }
     });
-    let sources = offer_sources(&entries);
     let outcome = run_launch(
         &sources,
         &request,
@@ -224,16 +227,19 @@ fn report_failure(ctx: &Ctx, error: &LaunchError, ref_id: &str) -> CliError {
 
 fn attempts_table(attempts: &[Attempt]) -> comfy_table::Table {
     let mut table = new_table(["PROVIDER", "LOCATION", "TYPE", "GPUS", "$/HOUR", "REASON"]);
+    let offers: Vec<Offer> = attempts.iter().map(|a| a.offer.clone()).collect();
+    let vram = vram_unit(&offers);
     for attempt in attempts {
         table.add_row([
             attempt.offer.provider.clone(),
             attempt.offer.location.clone(),
             attempt.offer.instance_type.clone(),
-            gpu_text(&attempt.offer),
+            gpu_text(&attempt.offer, vram),
             price_text(attempt.offer.price_per_hour.as_ref()),
             format!("{:?}: {}", attempt.error.kind(), attempt.error),
         ]);
     }
+    cut_to_fit(&mut table, &[5], false);
     table
 }
 
