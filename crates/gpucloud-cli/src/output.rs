@@ -136,10 +136,20 @@ pub fn cut_to_fit(table: &mut Table, free: &[usize], wide: bool) {
         table.set_content_arrangement(ContentArrangement::Disabled);
         return;
     }
+    let header_widths: Vec<usize> = table.header().map_or_else(Vec::new, |header| {
+        header
+            .cell_iter()
+            .map(|cell| cell.content().chars().count())
+            .collect()
+    });
     for index in free {
+        // The header stays whole, and a cut column keeps a few characters and the `…`.
+        let header = header_widths.get(*index).copied().unwrap_or(0);
+        let content = u16::try_from(header.max(8)).unwrap_or(u16::MAX);
         if let Some(column) = table.column_mut(*index) {
-            // Room for a few characters and the `…`, so a cut column still says something.
-            column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(8)));
+            // A column's width counts its padding too.
+            let least = content.saturating_add(column.padding_width());
+            column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(least)));
         }
     }
     for row in table.row_iter_mut() {
@@ -171,7 +181,8 @@ pub fn size_in(size: &Bytes, unit: BytesUnit) -> String {
         return size.to_string();
     }
     let value = size.in_unit_f64(unit);
-    if (value - value.round()).abs() < 0.05 {
+    // Whole units once a tenth no longer matters to anyone reading the table.
+    if value >= 100.0 || (value - value.round()).abs() < 0.05 {
         format!("{value:.0} {unit}")
     } else {
         format!("{value:.1} {unit}")
@@ -343,6 +354,10 @@ mod tests {
         assert_eq!(size_in(&sizes[0], unit), "80 GB");
         assert_eq!(size_in(&sizes[2], unit), "25.8 GB");
         assert_eq!(size_in(&Bytes::new(1, BytesUnit::TB), unit), "1000 GB");
+        assert_eq!(
+            size_in(&Bytes::new(1800, BytesUnit::GB), BytesUnit::GiB),
+            "1676 GiB"
+        );
         assert_eq!(size_in(&sizes[3], unit), "-");
     }
 
@@ -366,13 +381,17 @@ mod tests {
     fn kept_columns_never_wrap_and_free_text_is_cut() {
         let id = "computeinstance-e00812345678901234567890";
         let reason = "InsufficientCapacity: ".to_owned() + &"no capacity ".repeat(20);
-        let mut table = new_table(["ID", "TYPE", "REASON"]);
+        let mut table = new_table(["ID", "TYPE", "LONG REASON"]);
         table.set_width(60);
         table.add_row([id, "gpu_8x_h100_sxm5", reason.as_str()]);
         cut_to_fit(&mut table, &[2], false);
         let text = table.to_string();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2, "{text}");
+        assert!(
+            lines[0].contains("LONG REASON"),
+            "the header stays whole: {text}"
+        );
         assert!(
             lines[1].contains(id) && lines[1].contains("gpu_8x_h100_sxm5"),
             "{text}"

@@ -274,7 +274,7 @@ pub async fn unknown_gpu(
     }
     let nearest = nearest_models(&gpu.model, &on_offer);
     let message = format!(
-        "--gpu: `{}` is not a GPU model gpucloud knows or any provider asked offers",
+        "--gpu: `{}` is no GPU model gpucloud knows, and no provider asked offers it",
         gpu.model
     );
     let error = if nearest.is_empty() {

@@ -11,3 +11,4 @@ mod faults;
 mod launch;
 mod local;
 mod secrets;
+mod usability;

@@ -230,8 +230,10 @@ const SERIES_WORDS: [&str; 2] = ["RTX", "GTX"];
 
 fn is_memory_token(token: &str) -> bool {
     let token = token.trim_matches(|c| c == '(' || c == ')');
-    token
-        .strip_suffix("GB")
+    // `80GB`, `80G` (as people shorten it), `96GIB`.
+    ["GB", "GIB", "G"]
+        .iter()
+        .find_map(|unit| token.strip_suffix(unit))
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
@@ -288,6 +290,8 @@ mod tests {
             ("h-100", "H100"),
             ("H_100", "H100"),
             ("A100-80GB", "A100"),
+            ("A100 80G", "A100"),
+            ("h200_141gib", "H200"),
             ("a100-sxm4-80gb", "A100"),
             ("RTX4090", "RTX 4090"),
             ("rtx-4090", "RTX 4090"),
