@@ -363,6 +363,9 @@ pub enum InstancesCommand {
         /// Only instances with this tag: `key=value`, or `key` for any value (repeatable).
         #[arg(long = "tag", value_name = "KEY[=VALUE]", value_parser = args::parse_tag_filter)]
         tags: Vec<(String, Option<String>)>,
+        /// Show names and tags in full, however wide.
+        #[arg(long)]
+        wide: bool,
     },
 
     /// Create an instance.

@@ -31,7 +31,11 @@ const MAX_USER_DATA: u64 = 1024 * 1024;
 /// Runs an `instances` subcommand.
 pub async fn run(ctx: &Ctx, command: &InstancesCommand) -> CliResult {
     match command {
-        InstancesCommand::List { providers, tags } => list(ctx, providers, tags).await,
+        InstancesCommand::List {
+            providers,
+            tags,
+            wide,
+        } => list(ctx, providers, tags, *wide).await,
         InstancesCommand::Create(args) => create(ctx, args).await,
         InstancesCommand::Get(args) => act(ctx, args, Action::Get).await,
         InstancesCommand::Terminate(args) => terminate(ctx, args).await,
@@ -49,7 +53,12 @@ struct Listed<'a> {
     instance: &'a Instance,
 }
 
-async fn list(ctx: &Ctx, providers: &[String], tags: &[(String, Option<String>)]) -> CliResult {
+async fn list(
+    ctx: &Ctx,
+    providers: &[String],
+    tags: &[(String, Option<String>)],
+    wide: bool,
+) -> CliResult {
     let entries = ctx.providers(providers)?;
     let mut args = ListInstancesArgs::default();
     for (key, value) in tags {
@@ -162,7 +171,7 @@ async fn list(ctx: &Ctx, providers: &[String], tags: &[(String, Option<String>)]
     }
     // Names and tags are free text: they give way to the terminal's width.
     let last = header.len() - 1;
-    cut_to_fit(&mut table, &[2, last], false);
+    cut_to_fit(&mut table, &[2, last], wide);
     ctx.out.table(&table);
     Ok(())
 }

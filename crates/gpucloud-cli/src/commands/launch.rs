@@ -226,7 +226,9 @@ fn report_failure(ctx: &Ctx, error: &LaunchError, ref_id: &str) -> CliError {
 }
 
 fn attempts_table(attempts: &[Attempt]) -> comfy_table::Table {
-    let mut table = new_table(["PROVIDER", "LOCATION", "TYPE", "GPUS", "$/HOUR", "REASON"]);
+    let mut table = new_table([
+        "PROVIDER", "LOCATION", "TYPE", "GPUS", "$/HOUR", "FAILED", "REASON",
+    ]);
     let offers: Vec<Offer> = attempts.iter().map(|a| a.offer.clone()).collect();
     let vram = vram_unit(&offers);
     for attempt in attempts {
@@ -236,10 +238,12 @@ fn attempts_table(attempts: &[Attempt]) -> comfy_table::Table {
             attempt.offer.instance_type.clone(),
             gpu_text(&attempt.offer, vram),
             price_text(attempt.offer.price_per_hour.as_ref()),
-            format!("{:?}: {}", attempt.error.kind(), attempt.error),
+            // The kind always shows whole; the provider's message gives way to the width.
+            format!("{:?}", attempt.error.kind()),
+            attempt.error.to_string(),
         ]);
     }
-    cut_to_fit(&mut table, &[5], false);
+    cut_to_fit(&mut table, &[6], false);
     table
 }
 
