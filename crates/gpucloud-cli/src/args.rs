@@ -176,7 +176,7 @@ where
     let value = text
         .trim()
         .parse::<T>()
-        .map_err(|_| format!("`{text}` is not one; {accepted}"))?;
+        .map_err(|_| format!("`{text}` is not a whole number; {accepted}"))?;
     if value < min || max.is_some_and(|max| value > max) {
         return Err(format!("{value} is out of range; {accepted}"));
     }
@@ -191,6 +191,11 @@ pub fn parse_count(text: &str) -> Result<u32, String> {
 /// Parses a number of seconds of at least 1 (`--deadline`, `--retry-interval`).
 pub fn parse_seconds(text: &str) -> Result<u64, String> {
     parse_whole(text, 1, None)
+}
+
+/// Parses a number of milliseconds, 0 or more (`--latency-ms`, `--boot-ms`).
+pub fn parse_millis(text: &str) -> Result<u64, String> {
+    parse_whole(text, 0, None)
 }
 
 /// Parses `--max-offers`: 1 to 100.
@@ -240,9 +245,7 @@ pub fn parse_gpu(text: &str) -> Result<GpuArg, String> {
         request.count = Some(count);
     }
     let model_part = rest.split(':').next().unwrap_or(rest);
-    let vram = model_part
-        .split(['-', '_', ' '])
-        .find_map(|word| parse_gb_word(word));
+    let vram = model_part.split(['-', '_', ' ']).find_map(parse_gb_word);
     Ok(GpuArg { request, vram })
 }
 
@@ -258,8 +261,8 @@ fn parse_gb_word(word: &str) -> Option<gpucloud::Bytes> {
     Some(gpucloud::Bytes::new(value, gpucloud::BytesUnit::GB))
 }
 
-/// Parses a byte size: `80GB`, `80G`, `80` (GB), `24GiB`, `24Gi`, `1.5TB` is not accepted
-/// (whole numbers only). Units are case-insensitive.
+/// Parses a byte size, a whole number with an optional case-insensitive unit: `80GB`, `80G`,
+/// `80` (GB), `24GiB`, `24Gi`, `512MB`, `2TB`.
 pub fn parse_bytes(text: &str) -> Result<gpucloud::Bytes, String> {
     use gpucloud::BytesUnit;
     let accepted = "expected a whole size such as 80GB, 80G, 80 (GB) or 24GiB";
@@ -371,7 +374,7 @@ mod tests {
         assert!(
             parse_count("eight")
                 .unwrap_err()
-                .contains("`eight` is not one")
+                .contains("`eight` is not a whole number")
         );
         assert_eq!(parse_max_offers("100").unwrap(), 100);
         assert!(
@@ -380,6 +383,8 @@ mod tests {
                 .contains("from 1 to 100")
         );
         assert!(parse_seconds("-5").unwrap_err().contains("at least 1"));
+        assert_eq!(parse_millis("0").unwrap(), 0);
+        assert!(parse_millis("-1").unwrap_err().contains("at least 0"));
     }
 
     #[test]

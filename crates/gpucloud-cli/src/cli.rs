@@ -464,10 +464,10 @@ pub enum FakeCommand {
         #[arg(long, default_value = "127.0.0.1:0", value_parser = args::parse_loopback_addr)]
         addr: std::net::SocketAddr,
         /// Extra latency added to every response, in milliseconds.
-        #[arg(long, value_name = "N", default_value_t = 0)]
+        #[arg(long, value_name = "N", default_value_t = 0, value_parser = args::parse_millis, allow_negative_numbers = true)]
         latency_ms: u64,
         /// Time an instance takes to boot, in milliseconds.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = args::parse_millis, allow_negative_numbers = true)]
         boot_ms: Option<u64>,
     },
     /// Serve the Fluidstack Infrastructure API fake, every region on one port. The first
@@ -481,10 +481,10 @@ pub enum FakeCommand {
         #[arg(long = "region", value_name = "REGION")]
         regions: Vec<String>,
         /// Extra latency added to every response, in milliseconds.
-        #[arg(long, value_name = "N", default_value_t = 0)]
+        #[arg(long, value_name = "N", default_value_t = 0, value_parser = args::parse_millis, allow_negative_numbers = true)]
         latency_ms: u64,
         /// Time an instance takes from create (or start) to running, in milliseconds.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = args::parse_millis, allow_negative_numbers = true)]
         boot_ms: Option<u64>,
     },
     /// Serve the Shadeform API fake: six upstream clouds behind one marketplace. The first
@@ -494,11 +494,11 @@ pub enum FakeCommand {
         #[arg(long, default_value = "127.0.0.1:0", value_parser = args::parse_loopback_addr)]
         addr: std::net::SocketAddr,
         /// Extra latency added to every response, in milliseconds.
-        #[arg(long, value_name = "N", default_value_t = 0)]
+        #[arg(long, value_name = "N", default_value_t = 0, value_parser = args::parse_millis, allow_negative_numbers = true)]
         latency_ms: u64,
         /// Time an instance takes from create to active, in milliseconds (split between
         /// `creating` and `pending_provider`).
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = args::parse_millis, allow_negative_numbers = true)]
         boot_ms: Option<u64>,
     },
     /// Serve the Nebius AI Cloud gRPC API fake, every service on one address. The first
@@ -517,10 +517,10 @@ pub enum FakeCommand {
         #[arg(long, value_name = "PATH")]
         credentials_file: Option<std::path::PathBuf>,
         /// Extra latency added to every call, in milliseconds.
-        #[arg(long, value_name = "N", default_value_t = 0)]
+        #[arg(long, value_name = "N", default_value_t = 0, value_parser = args::parse_millis, allow_negative_numbers = true)]
         latency_ms: u64,
         /// Time an instance takes from create (or start) to running, in milliseconds.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = args::parse_millis, allow_negative_numbers = true)]
         boot_ms: Option<u64>,
     },
 }

@@ -167,21 +167,20 @@ fn summarize(offers: &[Offer]) -> Vec<GpuModel> {
     let mut places: Vec<BTreeSet<(String, String)>> = Vec::new();
     for offer in offers {
         let Some(gpu) = &offer.gpu else { continue };
-        let index = match models.iter().position(|m| m.model == gpu.model) {
-            Some(index) => index,
-            None => {
-                models.push(GpuModel {
-                    model: gpu.model.clone(),
-                    counts: BTreeSet::new(),
-                    vram: Vec::new(),
-                    cheapest_per_hour: None,
-                    cheapest_per_gpu_hour: None,
-                    available_offers: 0,
-                    providers: Vec::new(),
-                });
-                places.push(BTreeSet::new());
-                models.len() - 1
-            }
+        let index = if let Some(index) = models.iter().position(|m| m.model == gpu.model) {
+            index
+        } else {
+            models.push(GpuModel {
+                model: gpu.model.clone(),
+                counts: BTreeSet::new(),
+                vram: Vec::new(),
+                cheapest_per_hour: None,
+                cheapest_per_gpu_hour: None,
+                available_offers: 0,
+                providers: Vec::new(),
+            });
+            places.push(BTreeSet::new());
+            models.len() - 1
         };
         let model = &mut models[index];
         model.counts.insert(gpu.count);
@@ -300,7 +299,7 @@ fn nearest_models<'a>(typed: &str, on_offer: &BTreeSet<&'a str>) -> Vec<&'a str>
         // A name closer to another word than to itself is no suggestion.
         .filter(|(distance, _, model)| *distance <= typed.len().max(model.len()) / 2)
         .collect();
-    scored.sort();
+    scored.sort_unstable();
     scored
         .into_iter()
         .take(SUGGESTIONS)

@@ -187,6 +187,10 @@ fn bad_flag_values_get_one_sentence_naming_flag_value_and_what_is_accepted() {
             "expected a whole number from 1 to 100",
         ),
         (&["offers", "--min-vram", "80Q"][..], "unknown unit `Q`"),
+        (
+            &["fake", "lambda", "--latency-ms", "-1"][..],
+            "`-1` is not a whole number; expected a whole number of at least 0",
+        ),
         (&["offers", "--gpu", "H100:0"][..], "--gpu"),
     ] {
         let out = h.cmd().args(args).output().unwrap();
