@@ -34,7 +34,7 @@ pub struct Cli {
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Output format: `table` for people, `json` for programs (stdout then holds only JSON;
-    /// refused by `ssh` and `fake`, which print no data).
+    /// refused by `ssh`, `fake`, `completions` and `config`, which print no data).
     #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Format::Table)]
     pub output: Format,
 

@@ -123,7 +123,10 @@ async fn run(cli: Cli, out: Out) -> CliResult {
             commands::config::completions(out, *shell);
             Ok(())
         }
-        Command::Config(command) => commands::config::run(out, &cli.global, command),
+        Command::Config(command) => {
+            refuse_json(out, "config")?;
+            commands::config::run(out, &cli.global, command)
+        }
         Command::Up {
             ssh_key,
             name,
