@@ -196,6 +196,32 @@ fn bad_flag_values_get_one_sentence_naming_flag_value_and_what_is_accepted() {
             "`-1` is not a whole number; expected a whole number of at least 0",
         ),
         (&["offers", "--gpu", "H100:0"][..], "--gpu"),
+        // Durations are one family with the numbers above, whichever command takes them.
+        (
+            &["offers", "--deadline", "0"][..],
+            "invalid value '0' for '--deadline <SECS>': 0 is out of range; expected whole seconds from 1 to 2592000 (30 days)",
+        ),
+        (
+            &["ssh", "-p", "lambda", "some-id", "--connect-timeout", "1h"][..],
+            "`1h` is not a whole number; expected whole seconds from 1 to 2592000 (30 days)",
+        ),
+        (
+            &[
+                "instances",
+                "terminate",
+                "-p",
+                "lambda",
+                "some-id",
+                "--wait",
+                "--timeout",
+                "0",
+            ][..],
+            "'--timeout <SECS>': 0 is out of range; expected whole seconds from 1",
+        ),
+        (
+            &["types", "--gpus", "99999999999"][..],
+            "99999999999 is out of range; expected a whole number of at least 1",
+        ),
     ] {
         let out = h.cmd().args(args).output().unwrap();
         let err = stderr(&out);
