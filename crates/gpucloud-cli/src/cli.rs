@@ -29,10 +29,12 @@ pub struct Cli {
     pub global: GlobalArgs,
 }
 
-/// Options every command takes.
+/// Options every command takes, listed after each command's own.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// Output format: `table` for people, `json` for programs (stdout then holds only JSON).
+    /// Output format: `table` for people, `json` for programs (stdout then holds only JSON;
+    /// refused by `ssh`, `fake`, `completions` and `config`, which print no data).
     #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Format::Table)]
     pub output: Format,
 
@@ -78,6 +80,9 @@ pub enum Command {
     /// List instance types with prices, across providers and locations.
     Types(TypesArgs),
 
+    /// List every GPU model on offer: GPU counts, memory, cheapest price and GPU-hour, and where.
+    Gpus(GpusArgs),
+
     /// Find offers across every configured cloud: normalized, filtered, cheapest first.
     ///
     /// One row per offer with its locations folded; `--wide` shows one row per location with
@@ -94,12 +99,17 @@ pub enum Command {
     Instances(InstancesCommand),
 
     /// SSH into an instance (runs `ssh` with the instance's user, address, port and key).
+    ///
+    /// Gives up when the instance's SSH port does not answer within the connect timeout.
     Ssh {
         /// The provider.
         #[arg(short, long, value_name = "PROVIDER")]
         provider: String,
         /// The instance id.
         id: String,
+        /// Seconds to wait for the SSH port to answer before giving up.
+        #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = args::parse_secs)]
+        connect_timeout: u64,
         /// A command to run instead of a login shell (after `--`).
         #[arg(last = true, value_name = "CMD")]
         command: Vec<String>,
@@ -115,6 +125,17 @@ pub enum Command {
     /// Serve a fake provider API on 127.0.0.1 until interrupted.
     #[command(subcommand)]
     Fake(FakeCommand),
+
+    /// Print a shell completion script: `gpucloud completions bash > /etc/bash_completion.d/gpucloud`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// The configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
 
     /// Start a local instance you can SSH into (installs the tools it needs on Debian/Ubuntu).
     ///
@@ -143,14 +164,15 @@ pub struct TypesArgs {
     /// Only this location (repeatable).
     #[arg(long = "location", value_name = "LOCATION")]
     pub locations: Vec<String>,
-    /// Only types with this GPU model, e.g. `H100` (vendor and memory suffixes are ignored).
-    #[arg(long, value_name = "NAME")]
-    pub gpu: Option<String>,
+    /// GPU model, optionally with the exact count: `H100`, `h-100`, `H100:8`, `8xH100`,
+    /// `A100-80GB` (with 80 GB each), `RTX4090`.
+    #[arg(long, value_name = "MODEL[:COUNT]", value_parser = args::parse_gpu)]
+    pub gpu: Option<args::GpuArg>,
     /// Only types with exactly this many GPUs.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", value_parser = args::parse_count)]
     pub gpus: Option<u32>,
     /// Only types costing at most this many US dollars per hour.
-    #[arg(long, value_name = "USD", value_parser = args::parse_usd)]
+    #[arg(long, value_name = "USD", value_parser = args::parse_usd, allow_negative_numbers = true)]
     pub max_price: Option<rust_decimal::Decimal>,
     /// Only types that can be launched now.
     #[arg(long)]
@@ -158,25 +180,61 @@ pub struct TypesArgs {
     /// Sort order.
     #[arg(long, value_enum, default_value_t = SortBy::Price)]
     pub sort: SortBy,
+    /// Show every column in full, however wide.
+    #[arg(long)]
+    pub wide: bool,
+}
+
+/// Arguments of `gpucloud gpus`.
+#[derive(Debug, Args)]
+pub struct GpusArgs {
+    /// Providers to ask (repeatable; default: every configured provider).
+    #[arg(short, long = "provider", value_name = "PROVIDER")]
+    pub providers: Vec<String>,
+    /// Only this location (repeatable).
+    #[arg(long = "location", value_name = "LOCATION")]
+    pub locations: Vec<String>,
+    /// Only offers that can be launched now.
+    #[arg(long)]
+    pub available: bool,
+    /// Show every column in full, however wide.
+    #[arg(long)]
+    pub wide: bool,
+    /// Ask the providers even when the cached catalog is fresh.
+    #[arg(long)]
+    pub refresh: bool,
+}
+
+/// `gpucloud config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Write a commented config file (mode 0600) with every provider's settings, and say which
+    /// environment variables override it.
+    Init {
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// What selects offers, shared by `offers` and `launch`.
 #[derive(Debug, Args)]
 pub struct OfferFilterArgs {
-    /// GPU model, optionally with the exact count: `H100`, `h100`, `H100:8`.
+    /// GPU model, optionally with the exact count: `H100`, `h-100`, `H100:8`, `8xH100`,
+    /// `A100-80GB` (with at least 80 GB each), `RTX4090`.
     #[arg(long, value_name = "MODEL[:COUNT]", value_parser = args::parse_gpu)]
-    pub gpu: Option<gpucloud::offers::GpuRequest>,
+    pub gpu: Option<args::GpuArg>,
     /// At least this many GPUs.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", value_parser = args::parse_count)]
     pub min_gpus: Option<u32>,
-    /// At least this much memory per GPU, e.g. `80GB`.
+    /// At least this much memory per GPU: `80GB`, `80G`, `80` (GB), `24GiB`.
     #[arg(long, value_name = "SIZE", value_parser = args::parse_bytes)]
     pub min_vram: Option<gpucloud::Bytes>,
     /// At most this many US dollars per hour for the instance.
-    #[arg(long, value_name = "USD", value_parser = args::parse_usd)]
+    #[arg(long, value_name = "USD", value_parser = args::parse_usd, allow_negative_numbers = true)]
     pub max_price: Option<rust_decimal::Decimal>,
     /// At most this many US dollars per GPU-hour.
-    #[arg(long, value_name = "USD", value_parser = args::parse_usd)]
+    #[arg(long, value_name = "USD", value_parser = args::parse_usd, allow_negative_numbers = true)]
     pub max_price_per_gpu: Option<rust_decimal::Decimal>,
     /// Providers to ask (repeatable; default: every configured provider).
     #[arg(short, long = "provider", value_name = "PROVIDER")]
@@ -194,7 +252,7 @@ pub struct OfferFilterArgs {
     #[arg(long)]
     pub on_demand: bool,
     /// How long one provider may take, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECS", default_value_t = 20, value_parser = args::parse_secs)]
     pub deadline: u64,
 }
 
@@ -219,9 +277,9 @@ pub struct OffersArgs {
     #[arg(long)]
     pub available: bool,
     /// Sort order.
-    #[arg(long, value_enum, default_value_t = OfferSortBy::Price)]
-    pub sort: OfferSortBy,
-    /// One row per offer and location, with every field.
+    #[arg(long, value_enum, default_value_t = SortBy::Price)]
+    pub sort: SortBy,
+    /// One row per offer and location, with every field in full.
     #[arg(long)]
     pub wide: bool,
     /// Ask the providers even when the cached catalog is fresh.
@@ -232,17 +290,6 @@ pub struct OffersArgs {
     pub no_cache: bool,
 }
 
-/// Sort orders of `gpucloud offers`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OfferSortBy {
-    /// Price per instance-hour, cheapest first.
-    Price,
-    /// Price per GPU-hour, cheapest first.
-    PricePerGpu,
-    /// Most GPUs first, then cheapest.
-    Gpus,
-}
-
 /// Arguments of `gpucloud launch`.
 #[derive(Debug, Args)]
 pub struct LaunchArgs {
@@ -250,11 +297,11 @@ pub struct LaunchArgs {
     #[command(flatten)]
     pub filter: OfferFilterArgs,
     /// Offers tried per round, cheapest first.
-    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = args::parse_max_offers)]
     pub max_offers: u32,
-    /// Try the cheapest GPU-hour first instead of the cheapest instance.
-    #[arg(long)]
-    pub by_gpu_price: bool,
+    /// The order offers are tried in.
+    #[arg(long, value_enum, default_value_t = SortBy::Price)]
+    pub sort: SortBy,
     /// Instance name.
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
@@ -296,19 +343,26 @@ pub struct LaunchArgs {
     pub dry_run: bool,
 }
 
-/// Sort orders of `gpucloud types`.
+/// Sort orders of `types`, `offers` and `launch` (one `--sort` flag, one set of values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SortBy {
     /// Price per instance-hour, cheapest first.
     Price,
     /// Price per GPU-hour, cheapest first.
     PricePerGpu,
+    /// Most GPUs first, then cheapest.
+    Gpus,
 }
 
 /// `gpucloud instances ...`.
 #[derive(Debug, Subcommand)]
 pub enum InstancesCommand {
-    /// List instances.
+    /// List the instances this credential created.
+    ///
+    /// Only instances carrying this credential's mark are listed: those gpucloud created with
+    /// the same `ref_id` setting (each provider's credential has one; `gpucloud providers -o
+    /// json` lists the settings). Instances made in the provider's console, by another tool
+    /// or under another `ref_id` are not shown.
     List {
         /// Providers to query (repeatable; default: every configured provider).
         #[arg(short, long = "provider", value_name = "PROVIDER")]
@@ -320,6 +374,9 @@ pub enum InstancesCommand {
         /// unknown is found).
         #[arg(long, value_name = "ID")]
         ref_id: Option<String>,
+        /// Show names and tags in full, however wide.
+        #[arg(long)]
+        wide: bool,
     },
 
     /// Create an instance.
@@ -327,8 +384,8 @@ pub enum InstancesCommand {
 
     /// Show an instance; with --wait, wait until it leaves a transitional status.
     Get(InstanceArgs),
-    /// Terminate an instance (deletes it and its disks).
-    Terminate(InstanceArgs),
+    /// Terminate instances (deletes them and their disks).
+    Terminate(TerminateArgs),
     /// Stop an instance (if the provider supports stop/start).
     Stop(InstanceArgs),
     /// Start a stopped instance.
@@ -349,6 +406,23 @@ pub struct InstanceArgs {
     #[arg(long)]
     pub wait: bool,
     /// How long to wait, in seconds (default: the SDK's per-transition timeout).
+    #[arg(long, value_name = "SECS", requires = "wait", value_parser = args::parse_secs)]
+    pub timeout: Option<u64>,
+}
+
+/// Instances to terminate and whether to wait.
+#[derive(Debug, Args)]
+pub struct TerminateArgs {
+    /// The provider.
+    #[arg(short, long, value_name = "PROVIDER")]
+    pub provider: String,
+    /// The instance ids (one or more).
+    #[arg(required = true, num_args = 1.., value_name = "ID")]
+    pub ids: Vec<String>,
+    /// Wait until every instance is terminated (with a spinner on stderr).
+    #[arg(long)]
+    pub wait: bool,
+    /// How long to wait for each, in seconds (default: the SDK's per-transition timeout).
     #[arg(long, value_name = "SECS", requires = "wait", value_parser = args::parse_secs)]
     pub timeout: Option<u64>,
 }
@@ -401,10 +475,10 @@ pub enum FakeCommand {
         #[arg(long, default_value = "127.0.0.1:0", value_parser = args::parse_loopback_addr)]
         addr: std::net::SocketAddr,
         /// Extra latency added to every response, in milliseconds.
-        #[arg(long, value_name = "N", default_value_t = 0)]
+        #[arg(long, value_name = "N", default_value_t = 0, value_parser = args::parse_millis, allow_negative_numbers = true)]
         latency_ms: u64,
         /// Time an instance takes to boot, in milliseconds.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = args::parse_millis, allow_negative_numbers = true)]
         boot_ms: Option<u64>,
     },
     /// Serve the Fluidstack Infrastructure API fake, every region on one port. The first
@@ -418,10 +492,10 @@ pub enum FakeCommand {
         #[arg(long = "region", value_name = "REGION")]
         regions: Vec<String>,
         /// Extra latency added to every response, in milliseconds.
-        #[arg(long, value_name = "N", default_value_t = 0)]
+        #[arg(long, value_name = "N", default_value_t = 0, value_parser = args::parse_millis, allow_negative_numbers = true)]
         latency_ms: u64,
         /// Time an instance takes from create (or start) to running, in milliseconds.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = args::parse_millis, allow_negative_numbers = true)]
         boot_ms: Option<u64>,
     },
     /// Serve the Shadeform API fake: ten upstream clouds behind one marketplace. The first
@@ -431,11 +505,11 @@ pub enum FakeCommand {
         #[arg(long, default_value = "127.0.0.1:0", value_parser = args::parse_loopback_addr)]
         addr: std::net::SocketAddr,
         /// Extra latency added to every response, in milliseconds.
-        #[arg(long, value_name = "N", default_value_t = 0)]
+        #[arg(long, value_name = "N", default_value_t = 0, value_parser = args::parse_millis, allow_negative_numbers = true)]
         latency_ms: u64,
         /// Time an instance takes from create to active, in milliseconds (split between
         /// `creating` and `pending_provider`).
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = args::parse_millis, allow_negative_numbers = true)]
         boot_ms: Option<u64>,
     },
     /// Serve the Nebius AI Cloud gRPC API fake, every service on one address. The first
@@ -454,10 +528,10 @@ pub enum FakeCommand {
         #[arg(long, value_name = "PATH")]
         credentials_file: Option<std::path::PathBuf>,
         /// Extra latency added to every call, in milliseconds.
-        #[arg(long, value_name = "N", default_value_t = 0)]
+        #[arg(long, value_name = "N", default_value_t = 0, value_parser = args::parse_millis, allow_negative_numbers = true)]
         latency_ms: u64,
         /// Time an instance takes from create (or start) to running, in milliseconds.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = args::parse_millis, allow_negative_numbers = true)]
         boot_ms: Option<u64>,
     },
 }

@@ -50,6 +50,16 @@ fn main() -> ExitCode {
     }
 }
 
+/// `-o json` for a command that prints no data: bad usage, not a silent table.
+fn refuse_json(out: Out, command: &str) -> CliResult {
+    if out.is_json() {
+        return Err(CliError::usage(format!(
+            "-o json: `gpucloud {command}` prints no data to format; leave -o out"
+        )));
+    }
+    Ok(())
+}
+
 /// Logs go to stderr: warnings by default, more with `-v`, errors only with `-q`; RUST_LOG wins.
 fn init_tracing(quiet: bool, verbose: u8) {
     let level = match (quiet, verbose) {
@@ -91,16 +101,34 @@ async fn run(cli: Cli, out: Out) -> CliResult {
             commands::providers::locations(&load(&cli.global)?, provider).await
         }
         Command::Types(args) => commands::types::types(&load(&cli.global)?, args).await,
+        Command::Gpus(args) => commands::gpus::gpus(&load(&cli.global)?, args).await,
         Command::Offers(args) => commands::offers::offers(&load(&cli.global)?, args).await,
         Command::Launch(args) => commands::launch::launch(&load(&cli.global)?, args).await,
         Command::Instances(command) => commands::instances::run(&load(&cli.global)?, command).await,
         Command::Ssh {
             provider,
             id,
+            connect_timeout,
             command,
-        } => commands::ssh::ssh(&load(&cli.global)?, provider, id, command).await,
+        } => {
+            refuse_json(out, "ssh")?;
+            let timeout = std::time::Duration::from_secs(*connect_timeout);
+            commands::ssh::ssh(&load(&cli.global)?, provider, id, timeout, command).await
+        }
         Command::Validate(args) => commands::validate::validate(&load(&cli.global)?, args).await,
-        Command::Fake(command) => commands::fake::run(out, command).await,
+        Command::Fake(command) => {
+            refuse_json(out, "fake")?;
+            commands::fake::run(out, command).await
+        }
+        Command::Completions { shell } => {
+            refuse_json(out, "completions")?;
+            commands::config::completions(out, *shell);
+            Ok(())
+        }
+        Command::Config(command) => {
+            refuse_json(out, "config")?;
+            commands::config::run(out, &cli.global, command)
+        }
         Command::Up {
             ssh_key,
             name,

@@ -3,8 +3,8 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use comfy_table::{ContentArrangement, Table, presets};
-use gpucloud::{Instance, LifecycleStatus};
+use comfy_table::{ColumnConstraint, ContentArrangement, Table, Width, presets};
+use gpucloud::{Bytes, BytesUnit, Instance, LifecycleStatus};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
@@ -88,7 +88,28 @@ pub fn print_error(error: &CliError) {
     }
 }
 
-/// A plain table with a header row.
+/// The width tables are laid out for when the terminal does not say (a pipe, a file, or a
+/// pty that reports 0 columns, as under `script` in CI).
+pub const DEFAULT_WIDTH: u16 = 80;
+
+/// The width to lay tables out for: `COLUMNS` when set to a number above 0, else the
+/// terminal's width when it reports one above 0, else [`DEFAULT_WIDTH`].
+pub fn table_width() -> u16 {
+    let from_env = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<u16>().ok())
+        .filter(|w| *w > 0);
+    from_env
+        .or_else(|| {
+            terminal_size::terminal_size()
+                .map(|(terminal_size::Width(w), _)| w)
+                .filter(|w| *w > 0)
+        })
+        .unwrap_or(DEFAULT_WIDTH)
+}
+
+/// A plain table with a header row whose columns are all kept whole (ids, types and prices
+/// never wrap or truncate); [`cut_to_fit`] lets free-text columns give way.
 pub fn new_table<I, S>(header: I) -> Table
 where
     I: IntoIterator<Item = S>,
@@ -98,8 +119,102 @@ where
     table
         .load_preset(presets::NOTHING)
         .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(table_width())
+        .set_truncation_indicator("…")
         .set_header(header);
+    for column in table.column_iter_mut() {
+        column.set_constraint(ColumnConstraint::ContentWidth);
+    }
     table
+}
+
+/// Lets the free-text columns `free` (by index) of a finished table give way to the terminal
+/// width: each row keeps one line, and what does not fit is cut with `…`. With `wide` nothing
+/// is laid out: every cell is shown in full, however wide.
+pub fn cut_to_fit(table: &mut Table, free: &[usize], wide: bool) {
+    if wide {
+        table.set_content_arrangement(ContentArrangement::Disabled);
+        return;
+    }
+    let header_widths: Vec<usize> = table.header().map_or_else(Vec::new, |header| {
+        header
+            .cell_iter()
+            .map(|cell| cell.content().chars().count())
+            .collect()
+    });
+    for index in free {
+        // The header stays whole, and a cut column keeps a few characters and the `…`.
+        let header = header_widths.get(*index).copied().unwrap_or(0);
+        let content = u16::try_from(header.max(8)).unwrap_or(u16::MAX);
+        if let Some(column) = table.column_mut(*index) {
+            // A column's width counts its padding too.
+            let least = content.saturating_add(column.padding_width());
+            column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(least)));
+        }
+    }
+    for row in table.row_iter_mut() {
+        row.max_height(1);
+    }
+}
+
+/// The unit most of `sizes` are in (ignoring zeros), so that a table shows memory in one unit.
+pub fn common_unit<'a>(sizes: impl IntoIterator<Item = &'a Bytes>) -> BytesUnit {
+    let mut counts: Vec<(BytesUnit, usize)> = Vec::new();
+    for size in sizes.into_iter().filter(|s| !s.is_zero()) {
+        match counts.iter_mut().find(|(unit, _)| *unit == size.unit()) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((size.unit(), 1)),
+        }
+    }
+    counts
+        .iter()
+        .max_by_key(|(_, n)| *n)
+        .map_or(BytesUnit::GB, |(unit, _)| *unit)
+}
+
+/// `size` in `unit` for a table cell (`80 GB`, `0.5 GiB`), or `-` when zero.
+pub fn size_in(size: &Bytes, unit: BytesUnit) -> String {
+    if size.is_zero() {
+        return "-".to_owned();
+    }
+    if size.unit() == unit {
+        return size.to_string();
+    }
+    let value = size.in_unit_f64(unit);
+    // Whole units once a tenth no longer matters to anyone reading the table.
+    if value >= 100.0 || (value - value.round()).abs() < 0.05 {
+        format!("{value:.0} {unit}")
+    } else {
+        format!("{value:.1} {unit}")
+    }
+}
+
+/// How long ago `since` was, in its two largest units: `45s`, `12m`, `3h05m`, `2d04h`; `-`
+/// when unknown or in the future.
+pub fn age_text(since: Option<jiff::Timestamp>, now: jiff::Timestamp) -> String {
+    let Some(since) = since else {
+        return "-".to_owned();
+    };
+    let seconds = now.as_second() - since.as_second();
+    if seconds < 0 {
+        return "-".to_owned();
+    }
+    duration_text(std::time::Duration::from_secs(seconds.unsigned_abs()))
+}
+
+/// A duration in its two largest units: `45s`, `12m`, `3h05m`, `2d04h`.
+pub fn duration_text(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
+    if days > 0 {
+        format!("{days}d{hours:02}h")
+    } else if hours > 0 {
+        format!("{hours}h{minutes:02}m")
+    } else if minutes > 0 {
+        format!("{minutes}m")
+    } else {
+        format!("{seconds}s")
+    }
 }
 
 /// `yes` or `no`, for a table cell.
@@ -219,5 +334,74 @@ pub fn price_text(price: Option<&gpucloud::Price>) -> String {
         Some(p) if p.currency == "USD" => format!("${}", p.rounded()),
         Some(p) => format!("{} {}", p.rounded(), p.currency),
         None => "-".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_share_the_common_unit() {
+        let sizes = [
+            Bytes::new(80, BytesUnit::GB),
+            Bytes::new(40, BytesUnit::GB),
+            Bytes::new(24, BytesUnit::GiB),
+            Bytes::ZERO,
+        ];
+        let unit = common_unit(&sizes);
+        assert_eq!(unit, BytesUnit::GB);
+        assert_eq!(size_in(&sizes[0], unit), "80 GB");
+        assert_eq!(size_in(&sizes[2], unit), "25.8 GB");
+        assert_eq!(size_in(&Bytes::new(1, BytesUnit::TB), unit), "1000 GB");
+        assert_eq!(
+            size_in(&Bytes::new(1800, BytesUnit::GB), BytesUnit::GiB),
+            "1676 GiB"
+        );
+        assert_eq!(size_in(&sizes[3], unit), "-");
+    }
+
+    #[test]
+    fn durations_read_in_two_units() {
+        assert_eq!(duration_text(Duration::from_secs(45)), "45s");
+        assert_eq!(duration_text(Duration::from_secs(720)), "12m");
+        assert_eq!(duration_text(Duration::from_secs(3 * 3600 + 300)), "3h05m");
+        assert_eq!(
+            duration_text(Duration::from_secs(2 * 86_400 + 4 * 3600)),
+            "2d04h"
+        );
+        let now = jiff::Timestamp::from_second(1_000_000).unwrap();
+        let before = jiff::Timestamp::from_second(1_000_000 - 90).unwrap();
+        assert_eq!(age_text(Some(before), now), "1m");
+        assert_eq!(age_text(Some(now), before), "-");
+        assert_eq!(age_text(None, now), "-");
+    }
+
+    #[test]
+    fn kept_columns_never_wrap_and_free_text_is_cut() {
+        let id = "computeinstance-e00812345678901234567890";
+        let reason = "InsufficientCapacity: ".to_owned() + &"no capacity ".repeat(20);
+        let mut table = new_table(["ID", "TYPE", "LONG REASON"]);
+        table.set_width(60);
+        table.add_row([id, "gpu_8x_h100_sxm5", reason.as_str()]);
+        cut_to_fit(&mut table, &[2], false);
+        let text = table.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(
+            lines[0].contains("LONG REASON"),
+            "the header stays whole: {text}"
+        );
+        assert!(
+            lines[1].contains(id) && lines[1].contains("gpu_8x_h100_sxm5"),
+            "{text}"
+        );
+        assert!(lines[1].trim_end().ends_with('…'), "{text}");
+
+        let mut wide = new_table(["ID", "REASON"]);
+        wide.set_width(60);
+        wide.add_row([id, reason.as_str()]);
+        cut_to_fit(&mut wide, &[1], true);
+        assert!(wide.to_string().contains(reason.trim_end()), "{wide}");
     }
 }

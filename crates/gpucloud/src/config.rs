@@ -102,11 +102,7 @@ impl Config {
     /// Loads the config with `env` as the environment.
     pub fn load_with(options: &LoadOptions, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let non_empty = |var: &str| env(var).filter(|v| !v.is_empty());
-        let (path, explicit) = match (&options.path, non_empty(CONFIG_ENV)) {
-            (Some(path), _) => (Some(path.clone()), Some("--config")),
-            (None, Some(path)) => (Some(PathBuf::from(path)), Some(CONFIG_ENV)),
-            (None, None) => (default_path(&non_empty), None),
-        };
+        let (path, explicit) = file_path_with(options, &non_empty);
         let (profile, profile_from) = match (&options.profile, non_empty(PROFILE_ENV)) {
             (Some(p), _) => (p.clone(), Some("--profile")),
             (None, Some(p)) => (p, Some(PROFILE_ENV)),
@@ -210,6 +206,27 @@ impl Config {
             || "~/.config/gpucloud/config.toml".to_owned(),
             |p| p.display().to_string(),
         )
+    }
+}
+
+/// The config file [`Config::load`] reads for `options`: the given path, else [`CONFIG_ENV`],
+/// else `$XDG_CONFIG_HOME/gpucloud/config.toml`, else `$HOME/.config/gpucloud/config.toml`;
+/// `None` without any of them. The file need not exist (a command that writes one asks here).
+pub fn config_file_path(options: &LoadOptions) -> Option<PathBuf> {
+    let non_empty = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
+    file_path_with(options, &non_empty).0
+}
+
+/// The config file for `options` with `env` as the (non-empty) environment, and what named
+/// it explicitly (`--config` or [`CONFIG_ENV`]; `None` for the default location).
+fn file_path_with(
+    options: &LoadOptions,
+    env: &impl Fn(&str) -> Option<String>,
+) -> (Option<PathBuf>, Option<&'static str>) {
+    match (&options.path, env(CONFIG_ENV)) {
+        (Some(path), _) => (Some(path.clone()), Some("--config")),
+        (None, Some(path)) => (Some(PathBuf::from(path)), Some(CONFIG_ENV)),
+        (None, None) => (default_path(env), None),
     }
 }
 
@@ -586,6 +603,39 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.to_string().contains("GPUCLOUD_CONFIG"), "{error}");
+    }
+
+    #[test]
+    fn the_file_path_is_the_flag_then_the_variable_then_the_default() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |var: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == var)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let flag = LoadOptions {
+            path: Some(PathBuf::from("/flag.toml")),
+            ..LoadOptions::default()
+        };
+        let both = env(&[(CONFIG_ENV, "/env.toml"), ("HOME", "/home/u")]);
+        assert_eq!(
+            file_path_with(&flag, &both),
+            (Some(PathBuf::from("/flag.toml")), Some("--config"))
+        );
+        assert_eq!(
+            file_path_with(&LoadOptions::default(), &both),
+            (Some(PathBuf::from("/env.toml")), Some(CONFIG_ENV))
+        );
+        assert_eq!(
+            file_path_with(&LoadOptions::default(), &env(&[("HOME", "/home/u")])).0,
+            Some(PathBuf::from("/home/u/.config/gpucloud/config.toml"))
+        );
+        assert_eq!(
+            file_path_with(&LoadOptions::default(), &env(&[])),
+            (None, None)
+        );
     }
 
     #[test]

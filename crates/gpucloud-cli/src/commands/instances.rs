@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use futures::stream::{self, StreamExt};
-use gpucloud::offers::ProviderFailure;
+use gpucloud::offers::{CatalogCache, OfferOptions, OfferSource, ProviderFailure, catalogs};
 use gpucloud::wait::{
     PENDING_TO_RUNNING_TIMEOUT, RUNNING_TO_STOPPED_TIMEOUT, RUNNING_TO_TERMINATED_TIMEOUT,
 };
@@ -17,12 +17,15 @@ use gpucloud::{
 use serde::Serialize;
 
 use super::{Ctx, Selection, client};
-use crate::cli::{CreateArgs, InstanceArgs, InstancesCommand};
+use crate::cli::{CreateArgs, InstanceArgs, InstancesCommand, TerminateArgs};
 use crate::error::{CliError, CliResult};
 use crate::failures::{self, FailureJson};
 use crate::interrupt::{Holding, Interrupts, Signal, stopped};
 use crate::keys::{self, InstanceRecord, KeyPair};
-use crate::output::{instance_table, new_table, ssh_endpoint, ssh_target, status_text};
+use crate::output::{
+    age_text, cut_to_fit, instance_table, list_or_dash, new_table, price_text, print_error,
+    ssh_endpoint, ssh_target, status_text, text_or_dash,
+};
 
 /// The largest user-data file accepted before encoding.
 const MAX_USER_DATA: u64 = 1024 * 1024;
@@ -34,10 +37,11 @@ pub async fn run(ctx: &Ctx, command: &InstancesCommand) -> CliResult {
             providers,
             tags,
             ref_id,
-        } => list(ctx, providers, tags, ref_id.as_deref()).await,
+            wide,
+        } => list(ctx, providers, tags, ref_id.as_deref(), *wide).await,
         InstancesCommand::Create(args) => create(ctx, args).await,
         InstancesCommand::Get(args) => act(ctx, args, Action::Get).await,
-        InstancesCommand::Terminate(args) => act(ctx, args, Action::Terminate).await,
+        InstancesCommand::Terminate(args) => terminate(ctx, args).await,
         InstancesCommand::Stop(args) => act(ctx, args, Action::Stop).await,
         InstancesCommand::Start(args) => act(ctx, args, Action::Start).await,
         InstancesCommand::Reboot(args) => act(ctx, args, Action::Reboot).await,
@@ -64,6 +68,7 @@ async fn list(
     providers: &[String],
     tags: &[(String, Option<String>)],
     ref_id: Option<&str>,
+    wide: bool,
 ) -> CliResult {
     let Selection {
         entries,
@@ -126,34 +131,116 @@ async fn list(
             failures: failures::json(&failures),
         })?;
     } else if answered > 0 {
-        print_list(ctx, &rows);
+        print_list(ctx, &entries, &rows, wide).await;
     }
     failures::conclude(ctx.out, "list instances", &failures, answered)
 }
 
-/// The instances as a table, or a note that there are none.
-fn print_list(ctx: &Ctx, rows: &[(&str, Instance)]) {
+/// The instances as a table (names and tags in full when `wide`), or a note that there are
+/// none; `entries` are the providers asked, whose catalogs give GPUs and prices.
+async fn print_list(ctx: &Ctx, entries: &[ProviderEntry], rows: &[(&str, Instance)], wide: bool) {
     if rows.is_empty() {
-        ctx.out.note("No instances.");
+        ctx.out.note(
+            "No instances (only those carrying this credential's mark are listed; see --help).",
+        );
         return;
     }
-    let mut table = new_table([
-        "PROVIDER", "ID", "NAME", "STATUS", "TYPE", "LOCATION", "SSH", "TAGS",
-    ]);
+    let types = catalog_entries(entries, rows).await;
+    // Two rows that differ only by zone would look like one instance twice: show the zone.
+    let zoned = rows.iter().enumerate().any(|(n, (_, a))| {
+        rows[..n].iter().any(|(_, b)| {
+            a.location == b.location
+                && a.instance_type == b.instance_type
+                && a.sub_location != b.sub_location
+        })
+    });
+    let mut header = vec!["PROVIDER", "ID", "NAME", "STATUS", "TYPE", "LOCATION"];
+    if zoned {
+        header.push("ZONE");
+    }
+    header.extend(["GPUS", "$/HOUR", "UPTIME", "SSH", "TAGS"]);
+    let mut table = new_table(&header);
+    let now = jiff::Timestamp::now();
     for (provider, i) in rows {
         let tags: Vec<String> = i.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        table.add_row([
+        let entry = types.iter().find(|(p, t)| {
+            p == provider
+                && t.type_name == i.instance_type.as_str()
+                && t.location == i.location.as_str()
+        });
+        let mut row = vec![
             (*provider).to_owned(),
             i.cloud_id.to_string(),
-            i.name.clone(),
+            text_or_dash(&i.name),
             status_text(i),
             i.instance_type.clone(),
             i.location.clone(),
+        ];
+        if zoned {
+            row.push(text_or_dash(&i.sub_location));
+        }
+        let running = i.lifecycle() == LifecycleStatus::Running;
+        row.extend([
+            entry.map_or_else(|| "-".to_owned(), |(_, t)| gpu_count_text(t)),
+            price_text(entry.and_then(|(_, t)| t.base_price.as_ref())),
+            if running {
+                age_text(i.created_at, now)
+            } else {
+                "-".to_owned()
+            },
             ssh_target(i),
-            tags.join(","),
+            list_or_dash(&tags, ","),
         ]);
+        table.add_row(row);
     }
+    // Names and tags are free text: they give way to the terminal's width.
+    let last = header.len() - 1;
+    cut_to_fit(&mut table, &[2, last], wide);
     ctx.out.table(&table);
+}
+
+/// The catalog entries of the listed instances' types, for their GPUs and prices, by provider
+/// short name; from the catalog cache when it is fresh. A catalog that cannot be had leaves
+/// those columns blank, never the listing failed.
+async fn catalog_entries(
+    entries: &[ProviderEntry],
+    rows: &[(&str, Instance)],
+) -> Vec<(String, gpucloud::InstanceType)> {
+    let listed: Vec<ProviderEntry> = entries
+        .iter()
+        .filter(|e| rows.iter().any(|(p, _)| *p == e.descriptor.name))
+        .cloned()
+        .collect();
+    let sources = super::offer_sources(&listed);
+    let asked: Vec<&OfferSource> = sources.iter().collect();
+    let options = OfferOptions {
+        cache: CatalogCache::default_dir().map(CatalogCache::new),
+        ..OfferOptions::default()
+    };
+    let report = catalogs(&asked, &[], &options).await;
+    for failure in &report.failures {
+        tracing::debug!(provider = %failure.provider, error = %failure.error, "no catalog for the instance table");
+    }
+    let mut found = Vec::new();
+    for catalog in report.catalogs {
+        for entry in catalog.instance_types {
+            let listed = rows.iter().any(|(provider, instance)| {
+                *provider == catalog.provider && entry.type_name == instance.instance_type.as_str()
+            });
+            if listed {
+                found.push((catalog.provider.clone(), entry));
+            }
+        }
+    }
+    found
+}
+
+/// `8x H100`, or `-` for a CPU-only type.
+fn gpu_count_text(t: &gpucloud::InstanceType) -> String {
+    match t.supported_gpus.iter().find(|g| g.count > 0) {
+        Some(g) => format!("{}x {}", t.gpu_count(), g.name),
+        None => "-".to_owned(),
+    }
 }
 
 /// Reads `--user-data FILE` as base64.
@@ -602,7 +689,74 @@ fn settles_to(status: LifecycleStatus) -> Option<LifecycleStatus> {
     }
 }
 
+/// Does `action` and prints the instance (then, after a start that waited, how to log in).
 async fn act(ctx: &Ctx, args: &InstanceArgs, action: Action) -> CliResult {
+    let acted = perform(ctx, args, action).await?;
+    print_instance(ctx, acted.provider, &acted.instance)?;
+    if action == Action::Start && args.wait {
+        print_ssh_hint(
+            ctx,
+            acted.provider,
+            &acted.instance,
+            acted.private_key.as_deref(),
+        );
+    }
+    Ok(())
+}
+
+/// `instances terminate -p P ID...`: each instance in turn; one that fails is reported and the
+/// rest are still terminated. With several ids, `-o json` prints an array.
+async fn terminate(ctx: &Ctx, args: &TerminateArgs) -> CliResult {
+    let mut terminated = Vec::new();
+    let mut failed: Vec<CliError> = Vec::new();
+    for id in &args.ids {
+        let one = InstanceArgs {
+            provider: args.provider.clone(),
+            id: id.clone(),
+            wait: args.wait,
+            timeout: args.timeout,
+        };
+        match perform(ctx, &one, Action::Terminate).await {
+            Ok(acted) => {
+                if !ctx.out.is_json() {
+                    print_instance(ctx, acted.provider, &acted.instance)?;
+                }
+                terminated.push(acted.instance);
+            }
+            // Bad usage (an unknown provider) is the same for every id: stop at once.
+            Err(error) if error.code == crate::error::EXIT_USAGE || args.ids.len() == 1 => {
+                return Err(error);
+            }
+            Err(error) => {
+                print_error(&error);
+                failed.push(error);
+            }
+        }
+    }
+    if ctx.out.is_json() {
+        match terminated.as_slice() {
+            [one] if args.ids.len() == 1 => ctx.out.json(one)?,
+            all => ctx.out.json(all)?,
+        }
+    }
+    match failed.len() {
+        0 => Ok(()),
+        n => Err(CliError::failed(format!(
+            "{n} of {} instances could not be terminated; see the errors above",
+            args.ids.len()
+        ))),
+    }
+}
+
+/// What an action left: the instance as last read, with its provider's short name and the
+/// key file recorded for it.
+struct Acted {
+    provider: &'static str,
+    instance: Instance,
+    private_key: Option<std::path::PathBuf>,
+}
+
+async fn perform(ctx: &Ctx, args: &InstanceArgs, action: Action) -> CliResult<Acted> {
     if args.id.trim().is_empty() {
         return Err(CliError::usage("the instance id must not be empty"));
     }
@@ -624,6 +778,7 @@ async fn act(ctx: &Ctx, args: &InstanceArgs, action: Action) -> CliResult {
                 .get_instance(&id)
                 .await
                 .map_err(|e| CliError::cloud(&context("get"), &e))?;
+            let private_key = record.and_then(|r| r.private_key);
             let settled = match settles_to(instance.lifecycle()) {
                 Some(target) if args.wait => {
                     wait(
@@ -639,7 +794,11 @@ async fn act(ctx: &Ctx, args: &InstanceArgs, action: Action) -> CliResult {
                 }
                 _ => instance,
             };
-            return print_instance(ctx, name, &settled);
+            return Ok(Acted {
+                provider: name,
+                instance: settled,
+                private_key,
+            });
         }
         Action::Terminate => {
             // Kept to show what was terminated: the instance may be gone before the next read.
@@ -713,16 +872,11 @@ async fn act(ctx: &Ctx, args: &InstanceArgs, action: Action) -> CliResult {
         },
         _ => instance,
     };
-    print_instance(ctx, name, &instance)?;
-    if action == Action::Start && args.wait {
-        print_ssh_hint(
-            ctx,
-            name,
-            &instance,
-            record.and_then(|r| r.private_key).as_deref(),
-        );
-    }
-    Ok(())
+    Ok(Acted {
+        provider: name,
+        instance,
+        private_key: record.and_then(|r| r.private_key),
+    })
 }
 
 #[cfg(test)]

@@ -5,21 +5,23 @@ use std::time::Duration;
 use gpucloud::launch::{
     Attempt, LaunchError, LaunchEvent, LaunchRequest, RetryUntilUp, launch as run_launch, plan,
 };
-use gpucloud::offers::{Offer, OfferOptions, OfferSort, OfferSource, ProviderFailure};
-use gpucloud::{CreateInstanceAttrs, FirewallRules, Instance, wait::PENDING_TO_RUNNING_TIMEOUT};
+use gpucloud::offers::{Offer, OfferOptions, OfferSource, ProviderFailure};
+use gpucloud::{
+    CreateInstanceAttrs, FirewallRules, Instance, ProviderEntry, wait::PENDING_TO_RUNNING_TIMEOUT,
+};
 use serde::Serialize;
 
 use super::instances::{
     PLACEHOLDER_KEY, print_ssh_hint, read_user_data, remember, terminate_unhanded,
 };
-use super::offers::{filter, gpu_text, options};
+use super::offers::{filter, gpu_text, offer_sort, options, vram_unit};
 use super::{Ctx, Selection, offer_sources};
 use crate::cli::LaunchArgs;
 use crate::error::{CliError, CliResult};
 use crate::failures::{self, FailureJson};
 use crate::interrupt::{Holding, Interrupts, Signal, stopped};
 use crate::keys;
-use crate::output::{instance_table, new_table, price_text};
+use crate::output::{cut_to_fit, instance_table, new_table, price_text};
 
 /// `gpucloud launch`.
 pub async fn launch(ctx: &Ctx, args: &LaunchArgs) -> CliResult {
@@ -61,25 +63,33 @@ pub async fn launch(ctx: &Ctx, args: &LaunchArgs) -> CliResult {
         entries,
         failures: broken,
     } = ctx.providers(&args.filter.providers)?;
+    let sources = offer_sources(&entries);
+    // A typo is bad input: answered before a key is made or anything is tried.
+    if let Some(gpu) = &args.filter.gpu
+        && let Some(error) =
+            super::gpus::unknown_gpu(&gpu.request, &sources, &options(&args.filter)).await
+    {
+        failures::warn_each(ctx.out, "offers", &broken);
+        return Err(error);
+    }
     let ref_id = args
         .ref_id
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let sources = offer_sources(&entries);
     if args.dry_run {
         // A dry run creates nothing, not even a default key: a key that authorizes nothing
         // stands in for one, so that the request is checked as the launch would check it.
         let public_key = explicit_key
             .as_ref()
             .map_or(PLACEHOLDER_KEY, |k| k.public_key.as_str());
-        let request = launch_request(args, &ref_id, public_key, user_data, waits);
+        let request = launch_request(args, &entries, &ref_id, public_key, user_data, waits);
         return dry_run(ctx, &sources, &request, &options(&args.filter), broken).await;
     }
     let key = match explicit_key {
         Some(key) => key,
         None => keys::default_key(&ctx.dirs, ctx.out)?,
     };
-    let request = launch_request(args, &ref_id, &key.public_key, user_data, waits);
+    let request = launch_request(args, &entries, &ref_id, &key.public_key, user_data, waits);
 
     // A stop signal (SIGINT, SIGTERM, SIGHUP) ends the launch after the current attempt is
     // cleaned up: what it made is terminated.
@@ -187,9 +197,10 @@ pub async fn launch(ctx: &Ctx, args: &LaunchArgs) -> CliResult {
     }
 }
 
-/// The launch the flags describe, authorizing `public_key`.
+/// The launch the flags describe over the providers `entries`, authorizing `public_key`.
 fn launch_request(
     args: &LaunchArgs,
+    entries: &[ProviderEntry],
     ref_id: &str,
     public_key: &str,
     user_data: Option<String>,
@@ -207,12 +218,8 @@ fn launch_request(
         },
         ..CreateInstanceAttrs::default()
     });
-    request.query.filter = filter(&args.filter);
-    request.query.sort = if args.by_gpu_price {
-        OfferSort::PricePerGpuHour
-    } else {
-        OfferSort::Price
-    };
+    request.query.filter = filter(&args.filter, entries);
+    request.query.sort = offer_sort(args.sort);
     request.max_offers = args.max_offers as usize;
     request.wait_running = waits.then(|| {
         args.timeout
@@ -262,7 +269,7 @@ async fn dry_run(
         LaunchError::Invalid(inner) => CliError::cloud("launch", &inner),
         other => CliError::failed(format!("launch: {other}")),
     })?;
-    let answered = sources.len() - planned.failures.len();
+    let answered = sources.len().saturating_sub(planned.failures.len());
     failures.append(&mut planned.failures);
     if ctx.out.is_json() {
         ctx.out.json(&PlanJson {
@@ -271,13 +278,14 @@ async fn dry_run(
         })?;
     } else if !planned.offers.is_empty() {
         let mut table = new_table(["#", "PROVIDER", "LOCATION", "TYPE", "GPUS", "$/HOUR"]);
+        let vram = vram_unit(&planned.offers);
         for (index, offer) in planned.offers.iter().enumerate() {
             table.add_row([
                 (index + 1).to_string(),
                 offer.provider.clone(),
                 offer.location.clone(),
                 offer.instance_type.clone(),
-                gpu_text(offer),
+                gpu_text(offer, vram),
                 price_text(offer.price_per_hour.as_ref()),
             ]);
         }
@@ -389,17 +397,24 @@ fn command_error(error: &LaunchError, ref_id: &str) -> CliError {
 }
 
 fn attempts_table(attempts: &[Attempt]) -> comfy_table::Table {
-    let mut table = new_table(["PROVIDER", "LOCATION", "TYPE", "GPUS", "$/HOUR", "REASON"]);
+    let mut table = new_table([
+        "PROVIDER", "LOCATION", "TYPE", "GPUS", "$/HOUR", "FAILED", "REASON",
+    ]);
+    let offers: Vec<Offer> = attempts.iter().map(|a| a.offer.clone()).collect();
+    let vram = vram_unit(&offers);
     for attempt in attempts {
         table.add_row([
             attempt.offer.provider.clone(),
             attempt.offer.location.clone(),
             attempt.offer.instance_type.clone(),
-            gpu_text(&attempt.offer),
+            gpu_text(&attempt.offer, vram),
             price_text(attempt.offer.price_per_hour.as_ref()),
-            format!("{:?}: {}", attempt.error.kind(), attempt.error),
+            // The kind always shows whole; the provider's message gives way to the width.
+            format!("{:?}", attempt.error.kind()),
+            attempt.error.to_string(),
         ]);
     }
+    cut_to_fit(&mut table, &[6], false);
     table
 }
 

@@ -1,6 +1,8 @@
 //! The commands, and the context they share.
 
+pub mod config;
 pub mod fake;
+pub mod gpus;
 pub mod instances;
 pub mod launch;
 pub mod offers;

@@ -1,18 +1,21 @@
 //! `gpucloud offers`: normalized offers across every configured cloud.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use gpucloud::Architecture;
 use gpucloud::offers::{
-    CatalogCache, Offer, OfferFilter, OfferOptions, OfferQuery, OfferSort, find_offers,
+    CatalogCache, Offer, OfferFilter, OfferOptions, OfferQuery, OfferSort, OfferSource,
+    ProviderFailure, find_offers,
 };
+use gpucloud::{Architecture, BytesUnit, ProviderEntry};
 use serde::Serialize;
 
 use super::{Ctx, offer_sources};
-use crate::cli::{Arch, OfferFilterArgs, OfferSortBy, OffersArgs};
+use crate::cli::{Arch, OfferFilterArgs, OffersArgs, SortBy};
 use crate::error::CliResult;
 use crate::failures::{self, FailureJson};
-use crate::output::{new_table, price_text, yes_no};
+use crate::output::{
+    common_unit, cut_to_fit, duration_text, new_table, price_text, size_in, yes_no,
+};
 
 /// Locations named in one compact row before the rest are counted.
 const LOCATIONS_SHOWN: usize = 3;
@@ -22,12 +25,8 @@ pub async fn offers(ctx: &Ctx, args: &OffersArgs) -> CliResult {
     let selection = ctx.providers(&args.filter.providers)?;
     let sources = offer_sources(&selection.entries);
     let mut query = OfferQuery {
-        filter: filter(&args.filter),
-        sort: match args.sort {
-            OfferSortBy::Price => OfferSort::Price,
-            OfferSortBy::PricePerGpu => OfferSort::PricePerGpuHour,
-            OfferSortBy::Gpus => OfferSort::GpuCount,
-        },
+        filter: filter(&args.filter, &selection.entries),
+        sort: offer_sort(args.sort),
     };
     query.filter.available_only = args.available;
     let options = OfferOptions {
@@ -42,12 +41,24 @@ pub async fn offers(ctx: &Ctx, args: &OffersArgs) -> CliResult {
     let spinner = ctx
         .out
         .spinner(format!("asking {} provider(s) for offers", sources.len()));
+    let started = Instant::now();
     let report = find_offers(&sources, &query, &options).await;
     spinner.finish_and_clear();
+    if !args.refresh {
+        note_cached(ctx, &sources, &report.failures, &options, started.elapsed()).await;
+    }
 
-    let answered = sources.len() - report.failures.len();
+    let answered = sources.len().saturating_sub(report.failures.len());
     let mut failures = selection.failures;
     failures.extend(report.failures);
+    if report.offers.is_empty()
+        && answered > 0
+        && let Some(gpu) = &query.filter.gpu
+        && let Some(error) = super::gpus::unknown_gpu(gpu, &sources, &options).await
+    {
+        failures::warn_each(ctx.out, WHAT, &failures);
+        return Err(error);
+    }
     if ctx.out.is_json() {
         ctx.out.json(&OffersJson {
             offers: &report.offers,
@@ -58,6 +69,9 @@ pub async fn offers(ctx: &Ctx, args: &OffersArgs) -> CliResult {
     }
     failures::conclude(ctx.out, WHAT, &failures, answered)
 }
+
+/// What `offers` asks each provider, for its failures.
+const WHAT: &str = "offers";
 
 /// The offers as a table, or a note that none matches.
 fn print_table(ctx: &Ctx, args: &OffersArgs, offers: &[Offer]) {
@@ -70,18 +84,71 @@ fn print_table(ctx: &Ctx, args: &OffersArgs, offers: &[Offer]) {
     }
 }
 
-/// What `offers` asks each provider, for its failures.
-const WHAT: &str = "offers";
+/// Says which providers answered from the catalog cache and how old that answer is: one that
+/// is older than this run (`elapsed`) was not asked now.
+async fn note_cached(
+    ctx: &Ctx,
+    sources: &[OfferSource],
+    failures: &[ProviderFailure],
+    options: &OfferOptions,
+    elapsed: Duration,
+) {
+    let Some(cache) = &options.cache else { return };
+    let mut cached = Vec::new();
+    for source in sources {
+        if failures.iter().any(|f| f.provider == source.name) {
+            continue;
+        }
+        if let Some(age) = cache.age(source).await
+            && age > elapsed
+        {
+            cached.push(format!("{} {} old", source.name, duration_text(age)));
+        }
+    }
+    if !cached.is_empty() {
+        ctx.out.note(&format!(
+            "From the catalog cache: {} (`--refresh` asks again).",
+            cached.join(", ")
+        ));
+    }
+}
 
-/// The library filter from the shared flags (availability is set by each command).
-pub fn filter(args: &OfferFilterArgs) -> OfferFilter {
+/// The library's order for `--sort`.
+pub fn offer_sort(sort: SortBy) -> OfferSort {
+    match sort {
+        SortBy::Price => OfferSort::Price,
+        SortBy::PricePerGpu => OfferSort::PricePerGpuHour,
+        SortBy::Gpus => OfferSort::GpuCount,
+    }
+}
+
+/// The library filter from the shared flags (availability is set by each command). The
+/// providers are `entries`, the ones the `-p` names resolved to, by their short names, so any
+/// name `-p` accepts (`lambda-labs` too) selects the same offers.
+pub fn filter(args: &OfferFilterArgs, entries: &[ProviderEntry]) -> OfferFilter {
+    let gpu_vram = args.gpu.as_ref().and_then(|g| g.vram);
     OfferFilter {
-        gpu: args.gpu.clone(),
+        gpu: args.gpu.as_ref().map(|g| g.request.clone()),
         min_gpu_count: args.min_gpus,
-        min_vram: args.min_vram,
+        // `A100-80GB --min-vram 40GB` asks for both: the larger holds.
+        min_vram: match (args.min_vram, gpu_vram) {
+            (Some(a), Some(b)) => Some(if a.byte_count() >= b.byte_count() {
+                a
+            } else {
+                b
+            }),
+            (a, b) => a.or(b),
+        },
         max_price_per_hour: args.max_price,
         max_price_per_gpu_hour: args.max_price_per_gpu,
-        providers: args.providers.clone(),
+        providers: if args.providers.is_empty() {
+            Vec::new()
+        } else {
+            entries
+                .iter()
+                .map(|e| e.descriptor.name.to_owned())
+                .collect()
+        },
         locations: args.locations.clone(),
         architecture: args.arch.map(|a| match a {
             Arch::X86_64 => Architecture::X86_64,
@@ -106,20 +173,21 @@ pub fn options(args: &OfferFilterArgs) -> OfferOptions {
     }
 }
 
+/// `offers -o json`: the matching offers and the providers that did not answer.
 #[derive(Serialize)]
 struct OffersJson<'a> {
     offers: &'a [Offer],
     failures: Vec<FailureJson<'a>>,
 }
 
-/// `8x H100 80 GB SXM5`, or `-` for a CPU-only offer.
-pub fn gpu_text(offer: &Offer) -> String {
+/// `8x H100 80 GB SXM5`, or `-` for a CPU-only offer; memory in `unit`.
+pub fn gpu_text(offer: &Offer, unit: BytesUnit) -> String {
     let Some(gpu) = &offer.gpu else {
         return "-".to_owned();
     };
     let mut parts = vec![format!("{}x {}", gpu.count, gpu.model)];
     if !gpu.vram.is_zero() {
-        parts.push(gpu.vram.to_string());
+        parts.push(size_in(&gpu.vram, unit));
     }
     if !gpu.interconnect.is_empty() {
         parts.push(gpu.interconnect.clone());
@@ -127,12 +195,13 @@ pub fn gpu_text(offer: &Offer) -> String {
     parts.join(" ")
 }
 
-fn memory_text(offer: &Offer) -> String {
-    if offer.memory.is_zero() {
-        "-".to_owned()
-    } else {
-        offer.memory.to_string()
-    }
+/// The unit GPU memory is shown in across `offers`.
+pub fn vram_unit(offers: &[Offer]) -> BytesUnit {
+    common_unit(
+        offers
+            .iter()
+            .filter_map(|o| o.gpu.as_ref().map(|g| &g.vram)),
+    )
 }
 
 /// One row per (provider, cloud, type, price, spot), its locations folded, like
@@ -167,6 +236,8 @@ fn print_grouped(ctx: &Ctx, offers: &[Offer]) {
         "AVAILABLE IN",
     ]);
     let mut table = new_table(header);
+    let vram = vram_unit(offers);
+    let memory = common_unit(offers.iter().map(|o| &o.memory));
     for (first, members) in &groups {
         let mut row = vec![first.provider.clone()];
         if brokered {
@@ -182,15 +253,18 @@ fn print_grouped(ctx: &Ctx, offers: &[Offer]) {
                 first.instance_type,
                 if first.spot { " (spot)" } else { "" }
             ),
-            gpu_text(first),
+            gpu_text(first, vram),
             first.vcpus.to_string(),
-            memory_text(first),
+            size_in(&first.memory, memory),
             price_text(first.price_per_hour.as_ref()),
             price_text(first.price_per_gpu_hour.as_ref()),
             locations_text(members),
         ]);
         table.add_row(row);
     }
+    // The locations are a summary: they give way to the terminal's width.
+    let last = table.column_count().saturating_sub(1);
+    cut_to_fit(&mut table, &[last], false);
     ctx.out.table(&table);
 }
 
@@ -246,6 +320,8 @@ fn print_wide(ctx: &Ctx, offers: &[Offer]) {
             s.to_owned()
         }
     };
+    let vram = vram_unit(offers);
+    let memory = common_unit(offers.iter().map(|o| &o.memory));
     for offer in offers {
         let arch: Vec<&str> = offer.architectures.iter().map(|a| a.as_str()).collect();
         table.add_row([
@@ -255,9 +331,9 @@ fn print_wide(ctx: &Ctx, offers: &[Offer]) {
             dash(&offer.sub_location),
             offer.instance_type.clone(),
             offer.instance_type_id.to_string(),
-            gpu_text(offer),
+            gpu_text(offer, vram),
             offer.vcpus.to_string(),
-            memory_text(offer),
+            size_in(&offer.memory, memory),
             dash(&arch.join(",")),
             price_text(offer.price_per_hour.as_ref()),
             price_text(offer.price_per_gpu_hour.as_ref()),
@@ -265,5 +341,6 @@ fn print_wide(ctx: &Ctx, offers: &[Offer]) {
             yes_no(offer.available),
         ]);
     }
+    cut_to_fit(&mut table, &[], true);
     ctx.out.table(&table);
 }

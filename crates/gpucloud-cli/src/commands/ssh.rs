@@ -1,8 +1,9 @@
 //! `gpucloud ssh -p P ID [-- CMD...]`: runs the system `ssh` with the instance's user, address,
-//! port and the key recorded at create.
+//! port and the key recorded at create, once the instance's SSH port answers.
 
 use std::os::unix::process::CommandExt;
 use std::process::Command;
+use std::time::Duration;
 
 use gpucloud::{InstanceId, LifecycleStatus};
 
@@ -11,7 +12,13 @@ use crate::error::{CliError, CliResult};
 use crate::output::ssh_endpoint;
 
 /// Builds the `ssh` command; on success this process is replaced by `ssh` and never returns.
-pub async fn ssh(ctx: &Ctx, provider: &str, id: &str, command: &[String]) -> CliResult {
+pub async fn ssh(
+    ctx: &Ctx,
+    provider: &str,
+    id: &str,
+    connect_timeout: Duration,
+    command: &[String],
+) -> CliResult {
     if id.trim().is_empty() {
         return Err(CliError::usage("the instance id must not be empty"));
     }
@@ -38,8 +45,19 @@ pub async fn ssh(ctx: &Ctx, provider: &str, id: &str, command: &[String]) -> Cli
         )));
     };
 
+    // Without a limit ssh waits on an address that drops packets for as long as the kernel
+    // retries; with ConnectTimeout it gives up (connect and greeting both) and says so. No
+    // probe of our own first: a connection that never logs in reads as an attack to sshd's
+    // MaxStartups and to fail2ban.
+    let seconds = connect_timeout.as_secs();
+    ctx.out.note(&format!(
+        "Connecting to {name} instance {id} at {}:{port} (giving up after {seconds} s)...",
+        instance.public_ip
+    ));
+
     let mut cmd = Command::new("ssh");
     cmd.arg("-p").arg(port.to_string());
+    cmd.arg("-o").arg(format!("ConnectTimeout={seconds}"));
     if let Some(key) = record.and_then(|r| r.private_key).filter(|k| k.is_file()) {
         cmd.arg("-i").arg(key).args(["-o", "IdentitiesOnly=yes"]);
     } else {

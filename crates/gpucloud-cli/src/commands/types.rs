@@ -1,54 +1,76 @@
 //! `gpucloud types`: the catalog of every selected provider and location, queried concurrently.
 
-use std::cmp::Ordering;
+use std::collections::HashMap;
 
-use gpucloud::offers::{OfferOptions, OfferSource, catalogs};
-use gpucloud::{InstanceType, Price, normalize_gpu_name};
-use rust_decimal::Decimal;
+use gpucloud::offers::{Offer, OfferFilter, OfferOptions, OfferSource, catalogs};
+use gpucloud::{BytesUnit, InstanceType};
 use serde::Serialize;
 
 use super::Ctx;
-use crate::cli::{SortBy, TypesArgs};
+use super::offers::offer_sort;
+use crate::cli::TypesArgs;
 use crate::error::CliResult;
 use crate::failures::{self, FailureJson};
-use crate::output::{list_or_dash, new_table, price_text, yes_no};
+use crate::output::{
+    common_unit, cut_to_fit, list_or_dash, new_table, price_text, size_in, text_or_dash, yes_no,
+};
 
 /// `gpucloud types`.
 pub async fn types(ctx: &Ctx, args: &TypesArgs) -> CliResult {
     let selection = ctx.providers(&args.providers)?;
     let sources = super::offer_sources(&selection.entries);
-    let sources: Vec<&OfferSource> = sources.iter().collect();
-    let answer = catalogs(&sources, &args.locations, &OfferOptions::default()).await;
+    let asked: Vec<&OfferSource> = sources.iter().collect();
+    let answer = catalogs(&asked, &args.locations, &OfferOptions::default()).await;
     let answered = answer.catalogs.len();
     let mut failures = selection.failures;
     failures.extend(answer.failures);
-    let mut types: Vec<InstanceType> = answer
+    // The same matching as `offers`: one meaning of `--gpu` everywhere.
+    let filter = OfferFilter {
+        gpu: args.gpu.as_ref().map(|g| g.request.clone()),
+        min_vram: args.gpu.as_ref().and_then(|g| g.vram),
+        max_price_per_hour: args.max_price,
+        available_only: args.available,
+        ..OfferFilter::default()
+    };
+    let mut rows: Vec<(Offer, InstanceType)> = answer
         .catalogs
         .into_iter()
-        .flat_map(|c| c.instance_types)
+        .flat_map(|catalog| {
+            let provider = catalog.provider;
+            catalog.instance_types.into_iter().map(move |mut t| {
+                let offer = Offer::from_instance_type(&provider, &t);
+                // Every command names a provider by its short name, the one `-p` shows (a
+                // cloud that runs its own machines is named the same).
+                if t.cloud == t.provider {
+                    t.cloud = provider.as_str().into();
+                }
+                t.provider = provider.as_str().into();
+                (offer, t)
+            })
+        })
+        .filter(|(offer, _)| {
+            filter.matches(offer) && args.gpus.is_none_or(|n| offer.gpu_count() == n)
+        })
         .collect();
+    let sort = offer_sort(args.sort);
+    rows.sort_by(|a, b| sort.compare(&a.0, &b.0));
+    let types: Vec<InstanceType> = rows.into_iter().map(|(_, t)| t).collect();
 
-    let gpu = args.gpu.as_deref().map(normalize_gpu_name);
-    types.retain(|t| {
-        gpu.as_ref().is_none_or(|want| {
-            t.supported_gpus
-                .iter()
-                .any(|g| normalize_gpu_name(&g.name).eq_ignore_ascii_case(want))
-        }) && args.gpus.is_none_or(|n| t.gpu_count() == n)
-            && args
-                .max_price
-                .is_none_or(|max| usd(t.base_price.as_ref()).is_some_and(|p| p <= max))
-            && (!args.available || t.is_available)
-    });
-    types.sort_by(|a, b| compare(a, b, args.sort));
-
+    if types.is_empty()
+        && answered > 0
+        && let Some(gpu) = &filter.gpu
+        && let Some(error) = super::gpus::unknown_gpu(gpu, &sources, &OfferOptions::default()).await
+    {
+        failures::warn_each(ctx.out, WHAT, &failures);
+        return Err(error);
+    }
     if ctx.out.is_json() {
         ctx.out.json(&TypesJson {
             types: &types,
             failures: failures::json(&failures),
         })?;
     } else if answered > 0 {
-        print_table(ctx, &types);
+        print_table(ctx, &types, args.wide);
     }
     failures::conclude(ctx.out, WHAT, &failures, answered)
 }
@@ -63,8 +85,8 @@ struct TypesJson<'a> {
     failures: Vec<FailureJson<'a>>,
 }
 
-/// The types as a table, or a note that none matches.
-fn print_table(ctx: &Ctx, types: &[InstanceType]) {
+/// The types as a table (every column in full when `wide`), or a note that none matches.
+fn print_table(ctx: &Ctx, types: &[InstanceType], wide: bool) {
     if types.is_empty() {
         ctx.out.note("No instance types match.");
         return;
@@ -74,12 +96,26 @@ fn print_table(ctx: &Ctx, types: &[InstanceType]) {
     let brokered = types
         .iter()
         .any(|t| !t.cloud.is_empty() && t.cloud != t.provider);
+    // Two rows that differ only by zone would read as one type listed twice: show the zone.
+    let mut zones: HashMap<[&str; 4], &str> = HashMap::new();
+    let zoned = types.iter().any(|t| {
+        let key = [
+            t.provider.as_str(),
+            t.cloud.as_str(),
+            t.location.as_str(),
+            t.type_name.as_str(),
+        ];
+        *zones.entry(key).or_insert(t.sub_location.as_str()) != t.sub_location.as_str()
+    });
     let mut header = vec!["PROVIDER"];
     if brokered {
         header.push("CLOUD");
     }
+    header.push("LOCATION");
+    if zoned {
+        header.push("ZONE");
+    }
     header.extend([
-        "LOCATION",
         "TYPE",
         "GPUS",
         "VCPUS",
@@ -89,6 +125,12 @@ fn print_table(ctx: &Ctx, types: &[InstanceType]) {
         "AVAILABLE",
     ]);
     let mut table = new_table(header);
+    let memory = common_unit(types.iter().map(|t| &t.memory_bytes));
+    let vram = common_unit(
+        types
+            .iter()
+            .flat_map(|t| t.supported_gpus.iter().map(|g| &g.memory_bytes)),
+    );
     for t in types {
         let mut row = vec![t.provider.as_str().to_owned()];
         if brokered {
@@ -98,47 +140,27 @@ fn print_table(ctx: &Ctx, types: &[InstanceType]) {
                 t.cloud.as_str().to_owned()
             });
         }
+        row.push(t.location.as_str().to_owned());
+        if zoned {
+            row.push(text_or_dash(&t.sub_location));
+        }
         row.extend([
-            t.location.as_str().to_owned(),
             t.type_name.as_str().to_owned(),
-            gpus_text(t),
+            gpus_text(t, vram),
             t.vcpu.to_string(),
-            if t.memory_bytes.is_zero() {
-                "-".to_owned()
-            } else {
-                t.memory_bytes.to_string()
-            },
+            size_in(&t.memory_bytes, memory),
             price_text(t.base_price.as_ref()),
             price_text(t.price_per_gpu().as_ref()),
             yes_no(t.is_available),
         ]);
         table.add_row(row);
     }
+    cut_to_fit(&mut table, &[], wide);
     ctx.out.table(&table);
 }
 
-fn usd(price: Option<&Price>) -> Option<Decimal> {
-    price.filter(|p| p.currency == "USD").map(|p| p.amount)
-}
-
-fn compare(a: &InstanceType, b: &InstanceType, sort: SortBy) -> Ordering {
-    let key = |t: &InstanceType| match sort {
-        SortBy::Price => t.base_price.as_ref().map(|p| p.amount),
-        SortBy::PricePerGpu => t.price_per_gpu().map(|p| p.amount),
-    };
-    // Unpriced last, then cheapest first, then by name and location.
-    match (key(a), key(b)) {
-        (Some(x), Some(y)) => x.cmp(&y),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
-    }
-    .then_with(|| a.type_name.cmp(&b.type_name))
-    .then_with(|| a.provider.cmp(&b.provider))
-    .then_with(|| a.location.cmp(&b.location))
-}
-
-fn gpus_text(t: &InstanceType) -> String {
+/// `8x H100 80 GB`, memory in `unit`.
+fn gpus_text(t: &InstanceType, unit: BytesUnit) -> String {
     let parts: Vec<String> = t
         .supported_gpus
         .iter()
@@ -147,7 +169,7 @@ fn gpus_text(t: &InstanceType) -> String {
             let memory = if g.memory_bytes.is_zero() {
                 String::new()
             } else {
-                format!(" {}", g.memory_bytes)
+                format!(" {}", size_in(&g.memory_bytes, unit))
             };
             format!("{}x {}{memory}", g.count, g.name)
         })

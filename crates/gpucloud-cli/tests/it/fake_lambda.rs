@@ -411,6 +411,11 @@ fn ssh_runs_ssh_with_user_address_port_and_key() {
         "{args:?}"
     );
     assert!(
+        args.windows(2)
+            .any(|w| w[0] == "-o" && w[1] == "ConnectTimeout=10"),
+        "the default connect timeout: {args:?}"
+    );
+    assert!(
         args.iter().any(|a| a == &format!("ubuntu@{ip}")),
         "{args:?}"
     );

@@ -14,3 +14,4 @@ mod local;
 mod partial;
 mod secrets;
 mod signals;
+mod usability;

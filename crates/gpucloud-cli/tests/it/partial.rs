@@ -47,7 +47,10 @@ fn a_half_configured_provider_is_reported_and_the_others_answer() {
     assert!(stdout(&out).contains("gpu_1x_a10"), "{}", stdout(&out));
 
     let out = partial(half_fluidstack(&h).args(["instances", "list"]));
-    assert!(stderr(&out).contains("No instances."), "Lambda answered");
+    assert!(stderr(&out).contains("No instances ("), "Lambda answered");
+
+    let out = partial(half_fluidstack(&h).args(["gpus"]));
+    assert!(stdout(&out).contains("lambda"), "{}", stdout(&out));
 
     let out = partial(half_fluidstack(&h).args(["providers"]));
     let table = stdout(&out);
@@ -65,6 +68,7 @@ fn every_json_output_that_spans_providers_carries_failures() {
         (&["types"][..], "types"),
         (&["instances", "list"][..], "instances"),
         (&["providers"][..], "providers"),
+        (&["gpus"][..], "gpus"),
     ] {
         let out = partial(half_fluidstack(&h).args(args).args(["-o", "json"]));
         let answer = json(&out);

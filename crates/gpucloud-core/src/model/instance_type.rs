@@ -175,10 +175,14 @@ pub struct GetInstanceTypeQuotasArgs {
 
 /// Normalizes a GPU model to v1's base name: upper case, without vendor prefix, `Tesla`,
 /// memory suffix or form factor (`NVIDIA H100 80GB SXM5` → `H100`, `a100_80gb` → `A100`).
+///
+/// The forms people type name the same model: `-` and `_` separate words like spaces
+/// (`A100-80GB` → `A100`), a lone series letter joins the number after it (`h-100` →
+/// `H100`), and a series word written against its number is split (`RTX4090` → `RTX 4090`,
+/// as catalogs write it).
 pub fn normalize_gpu_name(raw: &str) -> CompactString {
-    let upper = raw.trim().to_ascii_uppercase().replace('_', " ");
-    let mut name = CompactString::default();
-    for token in upper
+    let upper = raw.trim().to_ascii_uppercase().replace(['_', '-'], " ");
+    let tokens: Vec<&str> = upper
         .split_whitespace()
         .filter(|t| !matches!(*t, "NVIDIA" | "TESLA" | "AMD" | "INTEL" | "GEFORCE"))
         .filter(|t| !is_memory_token(t))
@@ -188,19 +192,48 @@ pub fn normalize_gpu_name(raw: &str) -> CompactString {
                 "SXM" | "SXM2" | "SXM4" | "SXM5" | "SXM6" | "PCIE" | "NVL"
             )
         })
-    {
+        .collect();
+    let mut words: Vec<CompactString> = Vec::with_capacity(tokens.len());
+    let mut tokens = tokens.into_iter().peekable();
+    while let Some(token) = tokens.next() {
+        let is_series_letter = token.len() == 1 && token.bytes().all(|b| b.is_ascii_alphabetic());
+        if is_series_letter
+            && let Some(number) =
+                tokens.next_if(|next| next.starts_with(|c: char| c.is_ascii_digit()))
+        {
+            words.push(CompactString::from(token) + number);
+            continue;
+        }
+        match SERIES_WORDS
+            .iter()
+            .find_map(|series| token.strip_prefix(series).map(|rest| (*series, rest)))
+        {
+            Some((series, rest)) if !rest.is_empty() => {
+                words.push(series.into());
+                words.push(rest.into());
+            }
+            _ => words.push(token.into()),
+        }
+    }
+    let mut name = CompactString::default();
+    for word in words {
         if !name.is_empty() {
             name.push(' ');
         }
-        name.push_str(token);
+        name.push_str(&word);
     }
     name
 }
 
+/// Words catalogs write apart from the model number after them (`RTX 4090`, `RTX A6000`).
+const SERIES_WORDS: [&str; 2] = ["RTX", "GTX"];
+
 fn is_memory_token(token: &str) -> bool {
     let token = token.trim_matches(|c| c == '(' || c == ')');
-    token
-        .strip_suffix("GB")
+    // `80GB`, `80G` (as people shorten it), `96GIB`.
+    ["GB", "GIB", "G"]
+        .iter()
+        .find_map(|unit| token.strip_suffix(unit))
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
@@ -249,5 +282,27 @@ mod tests {
         assert_eq!(normalize_gpu_name("H100 SXM5"), "H100");
         assert_eq!(normalize_gpu_name("l40s"), "L40S");
         assert_eq!(normalize_gpu_name("RTX 6000"), "RTX 6000");
+    }
+
+    #[test]
+    fn typed_gpu_forms_name_the_catalog_model() {
+        for (typed, model) in [
+            ("h-100", "H100"),
+            ("H_100", "H100"),
+            ("A100-80GB", "A100"),
+            ("A100 80G", "A100"),
+            ("h200_141gib", "H200"),
+            ("a100-sxm4-80gb", "A100"),
+            ("RTX4090", "RTX 4090"),
+            ("rtx-4090", "RTX 4090"),
+            ("GeForce RTX 4090", "RTX 4090"),
+            ("RTXA6000", "RTX A6000"),
+            ("l 40s", "L40S"),
+            ("H10", "H10"),
+            ("RTX", "RTX"),
+            ("", ""),
+        ] {
+            assert_eq!(normalize_gpu_name(typed), model, "{typed:?}");
+        }
     }
 }

@@ -125,6 +125,15 @@ impl CatalogCache {
         (Duration::from_secs(age) < self.ttl(&source.name)).then_some(cached.instance_types)
     }
 
+    /// How old `source`'s cached catalog is, fresh or stale; `None` when there is none (or it
+    /// cannot be read). A command that was answered from the cache says so with this.
+    pub async fn age(&self, source: &OfferSource) -> Option<Duration> {
+        let cached: CachedCatalog = read(&self.path(source)).await?;
+        now_secs()
+            .checked_sub(cached.fetched_at)
+            .map(Duration::from_secs)
+    }
+
     /// Stores `catalog` for `source`.
     pub(super) async fn store(&self, source: &OfferSource, catalog: &[InstanceType]) {
         let cached = CachedCatalog {

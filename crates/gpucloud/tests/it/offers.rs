@@ -102,8 +102,15 @@ async fn the_cache_answers_until_refreshed() {
         ..OfferOptions::default()
     };
     let count = || fake.state().request_count("GET", "/api/v1/instance-types");
+    let cache = CatalogCache::new(dir.path());
+    assert_eq!(cache.age(&sources[0]).await, None, "nothing cached yet");
     let cold = find_offers(&sources, &h100_query(), &options).await;
     assert_eq!(count(), 1);
+    let age = cache
+        .age(&sources[0])
+        .await
+        .expect("the catalog was cached");
+    assert!(age < Duration::from_secs(5), "{age:?}");
     let warm = find_offers(&sources, &h100_query(), &options).await;
     assert_eq!(count(), 1, "a fresh cache answers without a request");
     assert_eq!(cold.offers, warm.offers);
