@@ -14,6 +14,7 @@ use gpucloud_nebius_proto::billing::v1 as billing;
 use gpucloud_nebius_proto::common::v1 as common;
 use gpucloud_nebius_proto::compute::v1 as compute;
 use gpucloud_nebius_proto::iam::v1 as iam;
+use gpucloud_nebius_proto::iam::v2 as iam2;
 use gpucloud_nebius_proto::quotas::v1 as quotas;
 use gpucloud_nebius_proto::vpc::v1 as vpc;
 use prost::Message;
@@ -420,23 +421,47 @@ impl Api {
         .await
     }
 
-    // --- iam.v1.ProjectService ---
+    // --- iam.v2.ProjectService and TenantService (v1's end on 2026-12-16) ---
 
     /// Every project of the tenant.
-    pub(crate) async fn list_projects(&self, tenant: &str) -> Result<Vec<iam::Container>> {
+    pub(crate) async fn list_projects(&self, tenant: &str) -> Result<Vec<iam2::Project>> {
         all_pages(|page_token| async move {
-            let request = iam::ListProjectsRequest {
+            let request = iam2::ListProjectsRequest {
                 parent_id: tenant.to_owned(),
                 page_size: PAGE_SIZE,
                 page_token,
-                ..iam::ListProjectsRequest::default()
+                ..iam2::ListProjectsRequest::default()
             };
             let page = self
                 .unary(
                     Rpc::read("list_projects", Service::Iam),
                     &request,
                     |ch, r| async move {
-                        iam::project_service_client::ProjectServiceClient::new(ch)
+                        iam2::project_service_client::ProjectServiceClient::new(ch)
+                            .list(r)
+                            .await
+                    },
+                )
+                .await?;
+            Ok((page.items, page.next_page_token))
+        })
+        .await
+    }
+
+    /// Every tenant the credential sees.
+    pub(crate) async fn list_tenants(&self) -> Result<Vec<iam2::Tenant>> {
+        all_pages(|page_token| async move {
+            let request = iam2::ListTenantsRequest {
+                page_size: PAGE_SIZE,
+                page_token,
+                ..iam2::ListTenantsRequest::default()
+            };
+            let page = self
+                .unary(
+                    Rpc::read("list_tenants", Service::Iam),
+                    &request,
+                    |ch, r| async move {
+                        iam2::tenant_service_client::TenantServiceClient::new(ch)
                             .list(r)
                             .await
                     },

@@ -20,11 +20,13 @@ use gpucloud_core::{
 };
 use gpucloud_nebius_proto::common::v1 as common;
 use gpucloud_nebius_proto::compute::v1 as compute;
+use gpucloud_nebius_proto::iam::v2 as iam2;
 use gpucloud_nebius_proto::vpc::v1 as vpc;
+use secrecy::ExposeSecret as _;
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::api::{Api, Failed};
-use crate::config::{NebiusConfig, PROJECTS_ENV, REGIONS_ENV, TENANT_ENV};
+use crate::config::{NebiusAuth, NebiusConfig, PROJECTS_ENV, REGIONS_ENV, TENANT_ENV};
 use crate::convert::{self, Allowances};
 use crate::endpoints::Service;
 use crate::pricing::{self, Preset, PresetMemory};
@@ -45,6 +47,8 @@ struct Shared {
     config: NebiusConfig,
     identity: Identity,
     api: OnceCell<Api>,
+    /// The tenant found through IAM when none is configured.
+    tenant: OnceCell<String>,
     regions: OnceCell<Vec<Region>>,
     /// What each region's platform listing named last, for the early price estimate.
     presets: PresetMemory,
@@ -57,7 +61,8 @@ struct Shared {
 /// projects, and the control plane's reference id.
 ///
 /// API type locational (a project per region); tenant id `nebius-<hex SHA-256>` of the tenant
-/// id (or the projects); `Debug` never shows the key or a token. Every client it makes shares
+/// id (or the projects; with neither configured, of the service account or the static token,
+/// since the tenant is only found later); `Debug` never shows the key or a token. Every client it makes shares
 /// one token cache, so a token is exchanged once per lifetime, not once per client.
 #[derive(Clone)]
 pub struct NebiusCredential {
@@ -76,7 +81,9 @@ impl NebiusCredential {
     /// A credential from a checked configuration. Nothing is sent until a client is used.
     pub fn new(config: NebiusConfig) -> Result<Self> {
         config.validate()?;
-        let tenant_basis = if config.tenant_id.trim().is_empty() {
+        let tenant_basis = if !config.tenant_id.trim().is_empty() {
+            config.tenant_id.trim().to_owned()
+        } else if !config.projects.is_empty() {
             config
                 .projects
                 .values()
@@ -84,7 +91,11 @@ impl NebiusCredential {
                 .collect::<Vec<_>>()
                 .join(",")
         } else {
-            config.tenant_id.trim().to_owned()
+            // The tenant is found later; what stays the same until then is who calls.
+            match &config.auth {
+                NebiusAuth::ServiceAccount(key) => key.service_account_id().to_owned(),
+                NebiusAuth::Token(token) => token.expose_secret().to_owned(),
+            }
         };
         let identity = Identity::new(
             PROVIDER_ID,
@@ -97,6 +108,7 @@ impl NebiusCredential {
                 config,
                 identity,
                 api: OnceCell::new(),
+                tenant: OnceCell::new(),
                 regions: OnceCell::new(),
                 presets: PresetMemory::default(),
                 create_lock: Mutex::new(()),
@@ -148,16 +160,41 @@ impl Shared {
         self.config.regions.is_empty() || self.config.regions.iter().any(|r| r == region)
     }
 
+    /// The tenant: the configured one, else the one the credential sees (IAM v2's tenant
+    /// list, asked once).
+    async fn tenant(&self) -> Result<&str> {
+        let configured = self.config.tenant_id.trim();
+        if !configured.is_empty() {
+            return Ok(configured);
+        }
+        self.tenant
+            .get_or_try_init(|| async {
+                let tenants = self.api().await?.list_tenants().await?;
+                let tenant = choose_tenant(&tenants)?;
+                tracing::debug!(%tenant, "found the credential's tenant");
+                Ok(tenant)
+            })
+            .await
+            .map(String::as_str)
+    }
+
+    /// The tenant whose quota applies: the configured or found one, or none when every
+    /// project is configured without a tenant (each project's own quota then applies).
+    async fn quota_tenant(&self) -> Result<&str> {
+        if self.config.projects.is_empty() {
+            self.tenant().await
+        } else {
+            Ok(self.config.tenant_id.trim())
+        }
+    }
+
     /// The regions: the configured projects, else the tenant's projects, one per region.
     async fn regions(&self) -> Result<&[Region]> {
         self.regions
             .get_or_try_init(|| async {
                 let pairs: Vec<(String, String)> = if self.config.projects.is_empty() {
-                    let projects = self
-                        .api()
-                        .await?
-                        .list_projects(&self.config.tenant_id)
-                        .await?;
+                    let tenant = self.tenant().await?;
+                    let projects = self.api().await?.list_projects(tenant).await?;
                     choose_projects(&projects)
                 } else {
                     self.config
@@ -188,30 +225,58 @@ impl Shared {
     }
 }
 
-/// What a credential saves of its tenant's lookup: the project chosen in each region.
+/// What a credential saves of its tenant's lookup: the tenant (configured or found) and the
+/// project chosen in each region.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Discovery {
     tenant: String,
     projects: BTreeMap<String, String>,
 }
 
+/// The one tenant among those a credential sees; several or none is a configuration error
+/// that names them, since only the user knows which one is meant.
+fn choose_tenant(tenants: &[iam2::Tenant]) -> Result<String> {
+    let seen: Vec<(&str, &str)> = tenants
+        .iter()
+        .filter_map(|t| t.metadata.as_ref())
+        .filter(|m| !m.id.is_empty())
+        .map(|m| (m.id.as_str(), m.name.as_str()))
+        .collect();
+    match seen.as_slice() {
+        [(id, _)] => Ok((*id).to_owned()),
+        [] => Err(CloudError::configuration(format!(
+            "the Nebius credential sees no tenant: give the tenant ({TENANT_ENV}) or a project \
+             per region ({PROJECTS_ENV})"
+        ))),
+        several => {
+            let named: Vec<String> = several
+                .iter()
+                .map(|(id, name)| {
+                    if name.is_empty() {
+                        (*id).to_owned()
+                    } else {
+                        format!("{id} ({name})")
+                    }
+                })
+                .collect();
+            Err(CloudError::configuration(format!(
+                "the Nebius credential sees {} tenants: {}; set {TENANT_ENV} to the one to use",
+                several.len(),
+                named.join(", ")
+            )))
+        }
+    }
+}
+
 /// One project per region from a tenant's projects: by name `default-project-<region>`, then
 /// `default-<region>`, then `default`, then the lowest id, so the choice is stable.
-fn choose_projects(
-    projects: &[gpucloud_nebius_proto::iam::v1::Container],
-) -> Vec<(String, String)> {
+fn choose_projects(projects: &[iam2::Project]) -> Vec<(String, String)> {
     let mut by_region: BTreeMap<String, Vec<(&str, &str)>> = BTreeMap::new();
     for p in projects {
         let Some(metadata) = &p.metadata else {
             continue;
         };
-        let region = p
-            .status
-            .as_ref()
-            .map(|s| s.region.as_str())
-            .filter(|r| !r.is_empty())
-            .or_else(|| p.spec.as_ref().map(|s| s.region.as_str()))
-            .unwrap_or_default();
+        let region = p.spec.as_ref().map_or("", |s| s.region.as_str());
         if region.is_empty() || metadata.id.is_empty() {
             continue;
         }
@@ -260,8 +325,12 @@ impl CloudCredential for NebiusCredential {
             return None;
         }
         let regions = shared.regions.get()?;
+        let tenant = match shared.config.tenant_id.trim() {
+            "" => shared.tenant.get()?.as_str(),
+            configured => configured,
+        };
         let saved = Discovery {
-            tenant: shared.config.tenant_id.trim().to_owned(),
+            tenant: tenant.to_owned(),
             projects: regions
                 .iter()
                 .map(|r| (r.name.clone(), r.project_id.clone()))
@@ -276,7 +345,11 @@ impl CloudCredential for NebiusCredential {
         let Ok(saved) = serde_json::from_str::<Discovery>(saved) else {
             return;
         };
-        if !shared.config.projects.is_empty() || saved.tenant != shared.config.tenant_id.trim() {
+        let configured = shared.config.tenant_id.trim();
+        if !shared.config.projects.is_empty()
+            || saved.tenant.is_empty()
+            || (!configured.is_empty() && saved.tenant != configured)
+        {
             return;
         }
         let regions: Vec<Region> = saved
@@ -289,7 +362,13 @@ impl CloudCredential for NebiusCredential {
                 subnet: OnceCell::new(),
             })
             .collect();
-        if !regions.is_empty() && shared.regions.set(regions).is_ok() {
+        if regions.is_empty() {
+            return;
+        }
+        if configured.is_empty() && shared.tenant.set(saved.tenant).is_err() {
+            return;
+        }
+        if shared.regions.set(regions).is_ok() {
             tracing::debug!("starting from the tenant's saved projects");
         }
     }
@@ -964,7 +1043,7 @@ impl CloudClient for NebiusClient {
 
     async fn instance_types(&self, args: &GetInstanceTypeArgs) -> Result<Vec<InstanceType>> {
         let api = self.api().await?;
-        let parent = self.shared.config.tenant_id.trim();
+        let parent = self.shared.quota_tenant().await?;
         // The tenant's quota while the regions are looked up and read, each region's platforms,
         // quota and prices at once (see `region_catalog`).
         let tenant_allowances = async {
@@ -1424,7 +1503,6 @@ impl ModifyFirewall for NebiusClient {
 mod tests {
     use super::*;
     use gpucloud_core::{Capability, CloudClientExt};
-    use gpucloud_nebius_proto::iam::v1 as iam;
     use secrecy::SecretString;
 
     fn credential() -> NebiusCredential {
@@ -1475,18 +1553,75 @@ mod tests {
         assert_eq!(cred.token_exchanges(), 0);
     }
 
-    fn project(id: &str, name: &str, region: &str) -> iam::Container {
-        iam::Container {
+    fn project(id: &str, name: &str, region: &str) -> iam2::Project {
+        iam2::Project {
             metadata: Some(common::ResourceMetadata {
                 id: id.into(),
                 name: name.into(),
                 ..Default::default()
             }),
-            spec: Some(iam::ContainerSpec {
+            spec: Some(iam2::ProjectSpec {
                 region: region.into(),
             }),
             status: None,
         }
+    }
+
+    fn tenant(id: &str, name: &str) -> iam2::Tenant {
+        iam2::Tenant {
+            metadata: Some(common::ResourceMetadata {
+                id: id.into(),
+                name: name.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_one_tenant_seen_is_chosen_and_several_or_none_are_named() {
+        assert_eq!(
+            choose_tenant(&[tenant("tenant-e00a", "acme"), iam2::Tenant::default()]).unwrap(),
+            "tenant-e00a"
+        );
+        let several =
+            choose_tenant(&[tenant("tenant-e00a", "acme"), tenant("tenant-e00b", "")]).unwrap_err();
+        assert_eq!(several.kind(), ErrorKind::Configuration, "{several}");
+        let text = several.to_string();
+        for part in ["2 tenants", "tenant-e00a (acme)", "tenant-e00b", TENANT_ENV] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
+        let none = choose_tenant(&[]).unwrap_err();
+        assert!(none.to_string().contains(TENANT_ENV), "{none}");
+    }
+
+    #[test]
+    fn a_found_tenant_is_saved_and_reused_by_a_credential_that_configures_none() {
+        let unconfigured = || {
+            NebiusCredential::new(
+                NebiusConfig::new(crate::NebiusAuth::Token(SecretString::from(
+                    "iam-secret".to_owned(),
+                )))
+                .with_api_endpoint("http://127.0.0.1:9"),
+            )
+            .unwrap()
+        };
+        let saved = r#"{"tenant":"tenant-a","projects":{"eu-north1":"project-e00a"}}"#;
+        let found = unconfigured();
+        assert_ne!(
+            found.identity().tenant_id(),
+            credential().identity().tenant_id()
+        );
+        assert!(!found.identity().tenant_id().contains("iam-secret"));
+        found.reuse_discovery(saved);
+        assert_eq!(found.discovery().as_deref(), Some(saved));
+        assert_eq!(
+            found.shared.tenant.get().map(String::as_str),
+            Some("tenant-a")
+        );
+        let without_tenant = unconfigured();
+        without_tenant.reuse_discovery(r#"{"tenant":"","projects":{"eu-north1":"project-e00a"}}"#);
+        assert_eq!(without_tenant.discovery(), None);
     }
 
     #[test]

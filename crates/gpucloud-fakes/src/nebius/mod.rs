@@ -145,6 +145,11 @@ pub struct FakeNebiusOptions {
     pub disk_delay: Duration,
     /// Delay added to every call. Default 0.
     pub latency: Duration,
+    /// Whether the deprecated `nebius.iam.v1` `ProjectService` and `TenantService` are
+    /// served beside their `iam.v2` successors, for older clients. Nebius ends them on
+    /// 2026-12-16; `false` makes the fake as Nebius will be then (they answer
+    /// `UNIMPLEMENTED`). Default `true`.
+    pub iam_v1: bool,
 }
 
 impl Default for FakeNebiusOptions {
@@ -161,6 +166,7 @@ impl Default for FakeNebiusOptions {
             delete_delay: Duration::from_secs(1),
             disk_delay: Duration::from_millis(200),
             latency: Duration::ZERO,
+            iam_v1: true,
         }
     }
 }
@@ -192,6 +198,7 @@ impl fmt::Debug for FakeNebiusOptions {
             .field("delete_delay", &self.delete_delay)
             .field("disk_delay", &self.disk_delay)
             .field("latency", &self.latency)
+            .field("iam_v1", &self.iam_v1)
             .finish()
     }
 }
@@ -260,8 +267,9 @@ impl FakeNebius {
         );
         let serving = state.clone();
         let latency = options.latency;
+        let iam_v1 = options.iam_v1;
         let server = FakeServer::spawn(options.addr, move |listener, stop| {
-            server::serve(listener, serving, latency, stop)
+            server::serve(listener, serving, latency, iam_v1, stop)
         })
         .await?;
         tracing::debug!(endpoint = %server.base_url(), "fake nebius: listening");

@@ -474,9 +474,19 @@ pub struct FakeSecurityGroup {
     pub rules: Vec<vpc::SecurityRule>,
 }
 
+/// A tenant the credential sees besides its own ([`FakeNebiusState::add_tenant`]).
+#[derive(Debug, Clone)]
+pub(crate) struct TenantRecord {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) created_at: SystemTime,
+}
+
 pub(crate) struct Inner {
     pub(crate) timing: Timing,
     pub(crate) tenant_id: String,
+    /// Every tenant the credential sees, its own (whose projects the fake serves) first.
+    pub(crate) tenants: Vec<TenantRecord>,
     pub(crate) regions: Vec<Region>,
     pub(crate) images: Vec<ImageRecord>,
     pub(crate) capacity: Capacity,
@@ -520,6 +530,9 @@ impl std::fmt::Debug for FakeNebiusState {
             .finish_non_exhaustive()
     }
 }
+
+/// The name of the tenant whose projects the fake serves.
+pub(crate) const TENANT_NAME: &str = "fake-tenant";
 
 const ID_CHARS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 
@@ -596,9 +609,15 @@ impl FakeNebiusState {
                 public_key_der: key.public_key_der(),
             },
         );
+        let tenants = vec![TenantRecord {
+            id: tenant_id.clone(),
+            name: TENANT_NAME.to_owned(),
+            created_at: SystemTime::now(),
+        }];
         let inner = Inner {
             timing,
             tenant_id,
+            tenants,
             regions: served,
             images,
             capacity,
@@ -643,6 +662,21 @@ impl FakeNebiusState {
     /// The tenant whose projects the fake serves.
     pub fn tenant_id(&self) -> String {
         self.lock().tenant_id.clone()
+    }
+
+    /// Lets the credential see one more tenant, named `name` and without projects (as when
+    /// its user is invited to a second organisation); answers the new tenant's id. Tenant
+    /// discovery then has more than one to choose from.
+    pub fn add_tenant(&self, name: &str) -> String {
+        let mut inner = self.lock();
+        let code = inner.regions.first().map_or("e00", |r| r.info.code);
+        let id = new_id("tenant", code);
+        inner.tenants.push(TenantRecord {
+            id: id.clone(),
+            name: name.to_owned(),
+            created_at: SystemTime::now(),
+        });
+        id
     }
 
     /// The regions served, in order.

@@ -21,8 +21,11 @@ use gpucloud_nebius_proto::compute::v1::instance_service_client::InstanceService
 use gpucloud_nebius_proto::compute::v1::platform_service_client::PlatformServiceClient;
 use gpucloud_nebius_proto::google::rpc;
 use gpucloud_nebius_proto::iam::v1 as iam;
+use gpucloud_nebius_proto::iam::v1::profile_service_client::ProfileServiceClient;
 use gpucloud_nebius_proto::iam::v1::project_service_client::ProjectServiceClient;
+use gpucloud_nebius_proto::iam::v1::tenant_service_client::TenantServiceClient;
 use gpucloud_nebius_proto::iam::v1::token_exchange_service_client::TokenExchangeServiceClient;
+use gpucloud_nebius_proto::iam::v2 as iam2;
 use gpucloud_nebius_proto::quotas::v1 as quotas;
 use gpucloud_nebius_proto::quotas::v1::quota_allowance_service_client::QuotaAllowanceServiceClient;
 use gpucloud_nebius_proto::vpc::v1 as vpc;
@@ -1779,13 +1782,260 @@ async fn commit_then_drop_on_create_and_delete_and_connection_resets() {
 }
 
 #[tokio::test]
-async fn unserved_methods_answer_unimplemented() {
+async fn unserved_methods_answer_unimplemented_naming_the_method() {
     let fake = start().await;
+    // A method of a service the fake serves.
     let refused = InstanceServiceClient::new(channel(&fake).await)
         .batch_get(req(&fake, compute::BatchGetRequest::default()))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::Unimplemented);
+    assert!(
+        refused
+            .message()
+            .contains("/nebius.compute.v1.InstanceService/BatchGet"),
+        "{refused:?}"
+    );
+    // A service the fake does not serve at all.
+    let refused =
+        compute::filesystem_service_client::FilesystemServiceClient::new(channel(&fake).await)
+            .list(req(&fake, compute::ListFilesystemsRequest::default()))
+            .await
+            .unwrap_err();
+    assert_eq!(refused.code(), Code::Unimplemented);
+    assert!(
+        refused
+            .message()
+            .contains("/nebius.compute.v1.FilesystemService/List"),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn iam_v2_serves_tenants_and_projects_and_v1_stays_for_older_clients() {
+    let fake = start().await;
+    let tenant = fake.tenant_id();
+    let mut tenants = iam2::tenant_service_client::TenantServiceClient::new(channel(&fake).await);
+    let listed = tenants
+        .list(req(&fake, iam2::ListTenantsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.items.len(), 1);
+    let meta = listed.items[0].metadata.clone().unwrap();
+    assert_eq!(meta.id, tenant);
+    assert_eq!(meta.name, "fake-tenant");
+    assert_eq!(
+        listed.items[0].status.as_ref().unwrap().tenant_state,
+        iam2::tenant_status::TenantState::Active as i32
+    );
+    let by_name = tenants
+        .get_by_name(req(
+            &fake,
+            iam2::GetTenantByNameRequest {
+                name: "fake-tenant".to_owned(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_name.metadata.unwrap().id, tenant);
+
+    let mut projects =
+        iam2::project_service_client::ProjectServiceClient::new(channel(&fake).await);
+    let listed = projects
+        .list(req(
+            &fake,
+            iam2::ListProjectsRequest {
+                parent_id: tenant.clone(),
+                page_size: 1,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.items.len(), 1, "paged");
+    assert!(!listed.next_page_token.is_empty());
+    let first = &listed.items[0];
+    let region = first.spec.as_ref().unwrap().region.clone();
+    assert_eq!(
+        fake.project_id(&region),
+        first.metadata.as_ref().map(|m| m.id.clone())
+    );
+    assert_eq!(first.metadata.as_ref().unwrap().parent_id, tenant);
+    assert_eq!(
+        first.status.as_ref().unwrap().project_state,
+        iam2::project_status::ProjectState::Active as i32
+    );
+    let got = projects
+        .get_by_name(req(
+            &fake,
+            iam2::GetProjectByNameRequest {
+                parent_id: tenant.clone(),
+                name: "default-project-us-central1".to_owned(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.spec.unwrap().region, "us-central1");
+    let missing = projects
+        .get(req(
+            &fake,
+            iam2::GetProjectRequest {
+                id: "project-e00nothing".to_owned(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+
+    // A tenant the credential sees besides its own has no projects.
+    let other = fake.state().add_tenant("partner-org");
+    let listed = tenants
+        .list(req(&fake, iam2::ListTenantsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: HashSet<String> = listed
+        .items
+        .iter()
+        .map(|t| t.metadata.as_ref().unwrap().id.clone())
+        .collect();
+    assert_eq!(ids, HashSet::from([tenant.clone(), other.clone()]));
+    let none = projects
+        .list(req(
+            &fake,
+            iam2::ListProjectsRequest {
+                parent_id: other.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(none.items.is_empty());
+
+    // The deprecated v1 services answer the same.
+    let mut v1 = TenantServiceClient::new(channel(&fake).await);
+    let listed = v1
+        .list(req(&fake, iam::ListTenantsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.items.len(), 2);
+    let got = v1
+        .get(req(&fake, iam::GetTenantRequest { id: other.clone() }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.metadata.unwrap().name, "partner-org");
+    let v1_projects = ProjectServiceClient::new(channel(&fake).await)
+        .list(req(
+            &fake,
+            iam::ListProjectsRequest {
+                parent_id: tenant,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(v1_projects.items.len(), 2);
+}
+
+#[tokio::test]
+async fn a_fake_without_iam_v1_refuses_it_naming_the_method() {
+    let fake = FakeNebius::start(FakeNebiusOptions {
+        iam_v1: false,
+        ..FakeNebiusOptions::default()
+    })
+    .await
+    .unwrap();
+    let refused = ProjectServiceClient::new(channel(&fake).await)
+        .list(req(
+            &fake,
+            iam::ListProjectsRequest {
+                parent_id: fake.tenant_id(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unimplemented);
+    assert!(
+        refused
+            .message()
+            .contains("/nebius.iam.v1.ProjectService/List"),
+        "{refused:?}"
+    );
+    let refused = TenantServiceClient::new(channel(&fake).await)
+        .list(req(&fake, iam::ListTenantsRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unimplemented);
+    assert!(
+        refused
+            .message()
+            .contains("/nebius.iam.v1.TenantService/List")
+    );
+    let v2 = iam2::project_service_client::ProjectServiceClient::new(channel(&fake).await)
+        .list(req(
+            &fake,
+            iam2::ListProjectsRequest {
+                parent_id: fake.tenant_id(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(v2.items.len(), 2);
+}
+
+#[tokio::test]
+async fn the_profile_says_who_calls() {
+    let fake = start().await;
+    let mut profiles = ProfileServiceClient::new(channel(&fake).await);
+    // The static token is a user of every tenant.
+    let user = profiles
+        .get(req(&fake, iam::GetProfileRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(iam::get_profile_response::Profile::UserProfile(user)) = user.profile else {
+        panic!("{user:?}");
+    };
+    assert_eq!(user.tenants.len(), 1);
+    assert_eq!(user.tenants[0].tenant_id, fake.tenant_id());
+    // An exchanged token is its service account, made in the first region's project.
+    let token = TokenExchangeServiceClient::new(channel(&fake).await)
+        .exchange(Request::new(exchange_request(
+            fake.service_account().signed_jwt(Duration::from_secs(60)),
+        )))
+        .await
+        .unwrap()
+        .into_inner()
+        .access_token;
+    let account = profiles
+        .get(with_token(&token, iam::GetProfileRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(iam::get_profile_response::Profile::ServiceAccountProfile(account)) = account.profile
+    else {
+        panic!("{account:?}");
+    };
+    let meta = account.info.unwrap().metadata.unwrap();
+    assert_eq!(meta.id, fake.service_account().service_account_id());
+    assert_eq!(Some(meta.parent_id), fake.project_id(REGION));
+    let anonymous = profiles
+        .get(Request::new(iam::GetProfileRequest {}))
+        .await
+        .unwrap_err();
+    assert_eq!(anonymous.code(), Code::Unauthenticated);
 }
 
 #[tokio::test]

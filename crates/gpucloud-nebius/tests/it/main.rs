@@ -3,4 +3,5 @@
 
 mod faults;
 mod fixture;
+mod iam;
 mod ops;

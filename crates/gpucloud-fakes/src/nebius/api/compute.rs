@@ -96,7 +96,7 @@ fn platform_proto(platform: &PlatformInfo, region: &Region) -> compute::Platform
             ..compute::PlatformSpec::default()
         }),
         status: Some(compute::PlatformStatus {
-            allowed_for_preemptibles: platform.gpu_memory_gb > 0,
+            allowed_for_preemptibles: platform.allows_preemptibles(),
         }),
     }
 }
