@@ -31,6 +31,10 @@ pub enum Operation {
     /// `nebius.billing.v1.CalculatorService/EstimateBatch` and
     /// `nebius.billing.v1alpha1.CalculatorService/Estimate` and `EstimateBatch`.
     EstimatePrices,
+    /// `nebius.billing.v1.PricingPolicyService/Get`, `GetByName` and `List`.
+    ReadPricingPolicies,
+    /// `nebius.billing.v1.PricingPolicyService/Create`, `Update` and `Delete`.
+    ChangePricingPolicies,
     /// `nebius.compute.v1.DiskService/Create`.
     CreateDisk,
     /// `nebius.compute.v1.DiskService/Get`.
@@ -110,6 +114,12 @@ impl Operation {
             | ("nebius.billing.v1alpha1.CalculatorService", "Estimate" | "EstimateBatch") => {
                 Operation::EstimatePrices
             }
+            ("nebius.billing.v1.PricingPolicyService", "Get" | "GetByName" | "List") => {
+                Operation::ReadPricingPolicies
+            }
+            ("nebius.billing.v1.PricingPolicyService", "Create" | "Update" | "Delete") => {
+                Operation::ChangePricingPolicies
+            }
             ("nebius.compute.v1.DiskService", "Create") => Operation::CreateDisk,
             ("nebius.compute.v1.DiskService", "Get") => Operation::GetDisk,
             ("nebius.compute.v1.DiskService", "List") => Operation::ListDisks,
@@ -145,7 +155,8 @@ impl Operation {
     pub fn is_mutation(self) -> bool {
         matches!(
             self,
-            Operation::CreateDisk
+            Operation::ChangePricingPolicies
+                | Operation::CreateDisk
                 | Operation::UpdateDisk
                 | Operation::DeleteDisk
                 | Operation::CreateInstance

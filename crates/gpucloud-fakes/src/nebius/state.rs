@@ -482,6 +482,17 @@ pub(crate) struct TenantRecord {
     pub(crate) created_at: SystemTime,
 }
 
+/// A pricing policy: the most a tenant or project pays per GPU-hour of a platform's
+/// preemptible instances.
+#[derive(Debug, Clone)]
+pub(crate) struct PricingPolicyRecord {
+    pub(crate) meta: Meta,
+    pub(crate) platform: String,
+    /// As the caller wrote it.
+    pub(crate) max_price: String,
+    pub(crate) max_price_value: f64,
+}
+
 pub(crate) struct Inner {
     pub(crate) timing: Timing,
     pub(crate) tenant_id: String,
@@ -496,6 +507,7 @@ pub(crate) struct Inner {
     pub(crate) disks: BTreeMap<String, DiskRecord>,
     pub(crate) security_groups: BTreeMap<String, SecurityGroupRecord>,
     pub(crate) rules: BTreeMap<String, RuleRecord>,
+    pub(crate) pricing_policies: BTreeMap<String, PricingPolicyRecord>,
     pub(crate) operations: HashMap<String, OperationRecord>,
     /// (gRPC path, idempotency key) → the operation the first call made.
     pub(crate) idempotency: HashMap<(String, String), String>,
@@ -627,6 +639,7 @@ impl FakeNebiusState {
             disks: BTreeMap::new(),
             security_groups: BTreeMap::new(),
             rules: BTreeMap::new(),
+            pricing_policies: BTreeMap::new(),
             operations: HashMap::new(),
             idempotency: HashMap::new(),
             operation_failures: Vec::new(),

@@ -2057,3 +2057,306 @@ async fn options_are_checked() {
     let debug = format!("{:?}", FakeNebiusOptions::default());
     assert!(!debug.contains("fake-nebius-iam-token"), "{debug}");
 }
+
+fn preemptible_instance(
+    fake: &FakeNebius,
+    platform: &str,
+    preset: &str,
+) -> compute::CreateInstanceRequest {
+    compute::CreateInstanceRequest {
+        metadata: Some(common::ResourceMetadata {
+            parent_id: project(fake),
+            name: "spot-estimate".to_owned(),
+            ..Default::default()
+        }),
+        spec: Some(compute::InstanceSpec {
+            resources: Some(compute::ResourcesSpec {
+                platform: platform.to_owned(),
+                size: Some(compute::resources_spec::Size::Preset(preset.to_owned())),
+            }),
+            preemptible: Some(compute::PreemptibleSpec {
+                on_preemption: compute::preemptible_spec::PreemptionPolicy::Stop as i32,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+    }
+}
+
+/// The hourly cost of `v1` estimate's first resource.
+fn first_hourly_cost(response: &billing::EstimateBatchResponse) -> (f64, String) {
+    let cost = &response.resource_costs[0];
+    let Some(billing::resource_cost::CostType::General(general)) = &cost.cost_type else {
+        panic!("{cost:?}");
+    };
+    let total = general.total.as_ref().unwrap();
+    (
+        total.cost.parse().unwrap(),
+        total.sku_costs[0].sku_id.clone(),
+    )
+}
+
+#[tokio::test]
+async fn the_calculator_prices_preemptible_specs_at_spot_prices_in_v1_and_v1alpha1() {
+    use gpucloud_nebius_proto::billing::v1alpha1 as alpha;
+    let fake = start().await;
+    let mut calculator = CalculatorServiceClient::new(channel(&fake).await);
+    let v1 = |spec: &compute::CreateInstanceRequest| {
+        billing::EstimateBatchRequest {
+        resource_specs: vec![billing::ResourceSpec {
+            spec: Some(any_of("nebius.compute.v1.CreateInstanceRequest", spec)),
+        }],
+        filter_aggregation_unit: Some(billing::FilterAggregationUnit {
+            filter_aggregation_unit_values: vec![
+                billing::filter_aggregation_unit::FilterAggregationUnitValue::FilterAggregationUnitHour
+                    as i32,
+            ],
+        }),
+        ..Default::default()
+    }
+    };
+    let mut spot = preemptible_instance(&fake, PLATFORM, "8gpu-128vcpu-1600gb");
+    let (price, sku) = first_hourly_cost(
+        &calculator
+            .estimate_batch(req(&fake, v1(&spot)))
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    assert!((price - 8.0 * 1.25).abs() < 1e-6, "{price}");
+    assert!(sku.ends_with(".preemptible"), "{sku}");
+    spot.spec.as_mut().unwrap().preemptible = None;
+    let (on_demand, _) = first_hourly_cost(
+        &calculator
+            .estimate_batch(req(&fake, v1(&spot)))
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    assert!((on_demand - 8.0 * 2.95).abs() < 1e-6, "{on_demand}");
+    let refused = calculator
+        .estimate_batch(req(
+            &fake,
+            v1(&preemptible_instance(&fake, "cpu-d3", "4vcpu-16gb")),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(
+        bad_field(&refused),
+        "resource_specs[0].spec.spec.preemptible"
+    );
+
+    // The older calculator: one resource, or a batch summed; a month is 720 hours.
+    let mut alpha_calculator =
+        alpha::calculator_service_client::CalculatorServiceClient::new(channel(&fake).await);
+    let cost = |group: Option<alpha::ResourceGroupCost>| -> f64 {
+        let Some(alpha::resource_group_cost::CostType::General(general)) =
+            group.and_then(|g| g.cost_type)
+        else {
+            panic!("no general cost");
+        };
+        general.total.unwrap().cost.parse().unwrap()
+    };
+    let one = alpha_calculator
+        .estimate(req(
+            &fake,
+            alpha::EstimateRequest {
+                resource_spec: Some(alpha::ResourceSpec {
+                    resource_spec: Some(alpha::resource_spec::ResourceSpec::ComputeInstanceSpec(
+                        preemptible_instance(&fake, PLATFORM, PRESET),
+                    )),
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!((cost(one.hourly_cost) - 1.25).abs() < 1e-6);
+    assert!((cost(one.monthly_cost) - 1.25 * 720.0).abs() < 1e-6);
+    let batch = alpha_calculator
+        .estimate_batch(req(
+            &fake,
+            alpha::EstimateBatchRequest {
+                resource_specs: vec![
+                    alpha::ResourceSpec {
+                        resource_spec: Some(
+                            alpha::resource_spec::ResourceSpec::ComputeInstanceSpec(
+                                preemptible_instance(&fake, PLATFORM, PRESET),
+                            ),
+                        ),
+                    },
+                    alpha::ResourceSpec {
+                        resource_spec: Some(alpha::resource_spec::ResourceSpec::ComputeDiskSpec(
+                            compute::CreateDiskRequest {
+                                metadata: None,
+                                spec: Some(compute::DiskSpec {
+                                    size: Some(compute::disk_spec::Size::SizeGibibytes(730)),
+                                    ..Default::default()
+                                }),
+                            },
+                        )),
+                    },
+                ],
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!((cost(batch.hourly_cost) - (1.25 + 0.071)).abs() < 1e-6);
+    let empty = alpha_calculator
+        .estimate(req(&fake, alpha::EstimateRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&empty), "resource_spec");
+}
+
+#[tokio::test]
+async fn pricing_policies_cap_spot_prices_per_platform() {
+    use billing::pricing_policy_status::SchedulingState;
+    use gpucloud_nebius_proto::billing::v1::pricing_policy_service_client::PricingPolicyServiceClient;
+    let fake = start().await;
+    let mut policies = PricingPolicyServiceClient::new(channel(&fake).await);
+    let spec = |platform: &str, max: &str| billing::PricingPolicySpec {
+        compute_instance_spec: Some(billing::ComputeInstanceSpec {
+            versions: Some(billing::compute_instance_spec::Versions::V1(
+                billing::ComputeInstanceSpecV1 {
+                    platform: platform.to_owned(),
+                },
+            )),
+        }),
+        pricing: Some(billing::PricingMethod {
+            versions: Some(billing::pricing_method::Versions::MaxPriceV1(
+                billing::MaxPriceV1 {
+                    max_price: max.to_owned(),
+                },
+            )),
+        }),
+    };
+    let create = |name: &str, platform: &str, max: &str| billing::CreatePricingPolicyRequest {
+        metadata: Some(common::ResourceMetadata {
+            parent_id: fake.tenant_id(),
+            name: name.to_owned(),
+            ..Default::default()
+        }),
+        spec: Some(spec(platform, max)),
+    };
+    let operation = policies
+        .create(mutation(
+            &fake,
+            "policy-1",
+            create("h100-cap", PLATFORM, "1.00"),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let done = wait(&fake, &operation).await;
+    assert_eq!(done.status.unwrap().code, 0);
+    let got = policies
+        .get(req(
+            &fake,
+            billing::GetPricingPolicyRequest {
+                id: operation.resource_id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let status = got.status.unwrap();
+    assert_eq!(
+        status.scheduling_state,
+        SchedulingState::Blocked as i32,
+        "1.00 < 1.25"
+    );
+    assert_eq!(status.currency, "usd");
+    assert_eq!(status.sku_id, "compute.gpu-h100-sxm.preemptible");
+
+    // Raised above the spot price, it allows scheduling.
+    let update = billing::UpdatePricingPolicyRequest {
+        metadata: Some(common::ResourceMetadata {
+            id: operation.resource_id.clone(),
+            ..Default::default()
+        }),
+        spec: Some(spec(PLATFORM, "2.50")),
+    };
+    policies
+        .update(mutation(&fake, "policy-2", update))
+        .await
+        .unwrap();
+    let listed = policies
+        .list(req(
+            &fake,
+            billing::ListPricingPoliciesRequest {
+                parent_id: fake.tenant_id(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.items.len(), 1);
+    let policy = &listed.items[0];
+    assert_eq!(
+        policy.status.as_ref().unwrap().scheduling_state,
+        SchedulingState::Allowed as i32
+    );
+    let by_name = policies
+        .get_by_name(req(
+            &fake,
+            common::GetByNameRequest {
+                parent_id: fake.tenant_id(),
+                name: "h100-cap".to_owned(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_name.metadata.unwrap().id, operation.resource_id);
+
+    // Refusals name the field; a name is unique per parent.
+    for (request, field) in [
+        (
+            create("cpu", "cpu-d3", "1"),
+            "spec.compute_instance_spec.v1.platform",
+        ),
+        (
+            create("neg", PLATFORM, "-1"),
+            "spec.pricing.max_price_v1.max_price",
+        ),
+        (
+            create("nan", PLATFORM, "cheap"),
+            "spec.pricing.max_price_v1.max_price",
+        ),
+    ] {
+        let refused = policies.create(req(&fake, request)).await.unwrap_err();
+        assert_eq!(bad_field(&refused), field);
+    }
+    let twice = policies
+        .create(req(&fake, create("h100-cap", PLATFORM, "3")))
+        .await
+        .unwrap_err();
+    assert_eq!(twice.code(), Code::AlreadyExists);
+
+    policies
+        .delete(mutation(
+            &fake,
+            "policy-3",
+            billing::DeletePricingPolicyRequest {
+                id: operation.resource_id.clone(),
+            },
+        ))
+        .await
+        .unwrap();
+    let gone = policies
+        .get(req(
+            &fake,
+            billing::GetPricingPolicyRequest {
+                id: operation.resource_id,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Code::NotFound);
+}

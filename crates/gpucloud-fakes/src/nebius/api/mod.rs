@@ -6,12 +6,14 @@ mod billing;
 mod compute;
 mod iam;
 mod operations;
+mod pricing;
 mod quotas;
 mod vpc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gpucloud_nebius_proto::billing::v1::calculator_service_server::CalculatorServiceServer;
+use gpucloud_nebius_proto::billing::v1::pricing_policy_service_server::PricingPolicyServiceServer;
 use gpucloud_nebius_proto::billing::v1alpha1::calculator_service_server::CalculatorServiceServer as CalculatorServiceV1alpha1Server;
 use gpucloud_nebius_proto::common::v1 as common;
 use gpucloud_nebius_proto::common::v1::operation_service_server::OperationServiceServer;
@@ -79,7 +81,8 @@ pub(crate) fn routes(state: &FakeNebiusState, iam_v1: bool) -> Routes {
         .add_service(OperationServiceServer::new(api.clone()))
         .add_service(QuotaAllowanceServiceServer::new(api.clone()))
         .add_service(CalculatorServiceServer::new(api.clone()))
-        .add_service(CalculatorServiceV1alpha1Server::new(api))
+        .add_service(CalculatorServiceV1alpha1Server::new(api.clone()))
+        .add_service(PricingPolicyServiceServer::new(api))
 }
 
 /// Where a list starts and how much it returns.
