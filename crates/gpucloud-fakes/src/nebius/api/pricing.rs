@@ -19,6 +19,8 @@ use crate::nebius::state::{Inner, InstanceState, Meta, PricingPolicyRecord, new_
 
 const SERVICE: &str = "billing";
 const OPERATION_KIND: &str = "billingoperation";
+const PLATFORM_FIELD: &str = "spec.compute_instance_spec.v1.platform";
+const MAX_PRICE_FIELD: &str = "spec.pricing.max_price_v1.max_price";
 
 /// The platform a policy's spec names, which must allow preemptible instances.
 fn platform(spec: &billing::PricingPolicySpec) -> ApiResult<&'static PlatformInfo> {
@@ -31,15 +33,18 @@ fn platform(spec: &billing::PricingPolicySpec) -> ApiResult<&'static PlatformInf
         Some(Versions::V1(v1)) => v1.platform.as_str(),
         None => "",
     };
-    const FIELD: &str = "spec.compute_instance_spec.v1.platform";
-    let name = required(SERVICE, FIELD, name)?;
+    let name = required(SERVICE, PLATFORM_FIELD, name)?;
     let platform = catalog::platform(name).ok_or_else(|| {
-        ApiError::bad_request(SERVICE, FIELD, &format!("{name:?} is not a platform"))
+        ApiError::bad_request(
+            SERVICE,
+            PLATFORM_FIELD,
+            &format!("{name:?} is not a platform"),
+        )
     })?;
     if !platform.allows_preemptibles() {
         return Err(ApiError::bad_request(
             SERVICE,
-            FIELD,
+            PLATFORM_FIELD,
             &format!("platform {name} does not allow preemptible instances"),
         ));
     }
@@ -54,8 +59,7 @@ fn max_price(spec: &billing::PricingPolicySpec) -> ApiResult<(String, f64)> {
         Some(Versions::MaxPriceV1(max)) => max.max_price.as_str(),
         None => "",
     };
-    const FIELD: &str = "spec.pricing.max_price_v1.max_price";
-    let text = required(SERVICE, FIELD, text)?;
+    let text = required(SERVICE, MAX_PRICE_FIELD, text)?;
     let decimal = !text.is_empty()
         && text.chars().all(|c| c.is_ascii_digit() || c == '.')
         && text.matches('.').count() <= 1;
@@ -63,7 +67,9 @@ fn max_price(spec: &billing::PricingPolicySpec) -> ApiResult<(String, f64)> {
         .ok()
         .filter(|value| decimal && value.is_finite() && *value > 0.0)
         .map(|value| (text.to_owned(), value))
-        .ok_or_else(|| ApiError::bad_request(SERVICE, FIELD, "must be a positive decimal"))
+        .ok_or_else(|| {
+            ApiError::bad_request(SERVICE, MAX_PRICE_FIELD, "must be a positive decimal")
+        })
 }
 
 impl Inner {
