@@ -552,26 +552,28 @@ impl Api {
 
     // --- billing.v1.CalculatorService ---
 
-    /// Hourly estimates of instances of `(platform, preset)` in `project`, in the order asked.
+    /// Hourly estimates of instances of each preset in `project` (preemptible ones as
+    /// preemptible specs), in the order asked.
     pub(crate) async fn estimate_instances(
         &self,
         project: &str,
-        presets: &[(String, String)],
+        presets: &[crate::pricing::Preset],
     ) -> Result<billing::EstimateBatchResponse> {
         let resource_specs = presets
             .iter()
-            .map(|(platform, preset)| {
+            .map(|priced| {
                 let spec = compute::CreateInstanceRequest {
                     metadata: Some(common::ResourceMetadata {
                         parent_id: project.to_owned(),
-                        name: crate::convert::type_name(platform, preset),
+                        name: priced.key(),
                         ..common::ResourceMetadata::default()
                     }),
                     spec: Some(compute::InstanceSpec {
                         resources: Some(compute::ResourcesSpec {
-                            platform: platform.clone(),
-                            size: Some(compute::resources_spec::Size::Preset(preset.clone())),
+                            platform: priced.platform.clone(),
+                            size: Some(compute::resources_spec::Size::Preset(priced.name.clone())),
                         }),
+                        preemptible: priced.spot.then(crate::convert::preemptible),
                         ..compute::InstanceSpec::default()
                     }),
                 };

@@ -934,6 +934,32 @@ impl NebiusClient {
         Ok(pricing::hourly_prices(presets, &answer))
     }
 
+    /// Refuses a spot create on a platform that allows no preemptible instances (or is not
+    /// offered in `region`) before anything is made.
+    async fn check_spot(&self, api: &Api, region: &Region, platform: &str) -> Result<()> {
+        let platforms = api.list_platforms(&region.project_id).await?;
+        let listed = platforms
+            .iter()
+            .find(|p| p.metadata.as_ref().is_some_and(|m| m.name == platform));
+        match listed {
+            Some(p)
+                if p.status
+                    .as_ref()
+                    .is_some_and(|s| s.allowed_for_preemptibles) =>
+            {
+                Ok(())
+            }
+            Some(_) => Err(CloudError::invalid(
+                "use_spot",
+                format!("Nebius platform {platform} does not allow preemptible (spot) instances"),
+            )),
+            None => Err(CloudError::invalid(
+                "instance_type",
+                format!("Nebius offers no platform {platform} in {}", region.name),
+            )),
+        }
+    }
+
     /// A region's platforms, quota (without a tenant) and prices. The prices are asked for
     /// while the platforms are listed (see [`pricing`]); what that early estimate did not
     /// ask for is asked next, and a failed estimate leaves prices unknown (logged), never
@@ -1018,6 +1044,7 @@ impl CloudClient for NebiusClient {
             firewall_rules: true,
             image: true,
             disk_size: true,
+            spot: true,
             ..CreateFeatures::default()
         }
     }
@@ -1074,7 +1101,7 @@ impl CloudClient for NebiusClient {
                     &region.name,
                     platform,
                     &allowances,
-                    |name| prices.get(name).cloned(),
+                    |name, spot| prices.get(&pricing::price_key(name, spot)).cloned(),
                 ));
             }
         }
@@ -1134,6 +1161,9 @@ impl CloudClient for NebiusClient {
         }
         let api = self.api().await?;
         // Everything that can be refused without creating anything comes first.
+        if attrs.use_spot {
+            self.check_spot(api, region, platform).await?;
+        }
         let image = if attrs.image_id.is_empty() {
             api.latest_image(&self.shared.config.image_family, &region.project_id)
                 .await?
@@ -1238,6 +1268,7 @@ impl CloudClient for NebiusClient {
                 }),
                 cloud_init_user_data: user_data,
                 hostname,
+                preemptible: attrs.use_spot.then(convert::preemptible),
                 ..compute::InstanceSpec::default()
             }),
         };
@@ -1538,7 +1569,7 @@ mod tests {
         assert!(client.reboot().is_err());
         let features = client.create_features();
         assert!(features.firewall_rules && features.disk_size && features.image);
-        assert!(!features.spot && !features.egress_filtering);
+        assert!(features.spot && !features.egress_filtering);
     }
 
     #[test]

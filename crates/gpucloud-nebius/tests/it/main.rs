@@ -5,3 +5,4 @@ mod faults;
 mod fixture;
 mod iam;
 mod ops;
+mod spot;

@@ -417,6 +417,23 @@ impl Inner {
                 }
             }
         }
+        if let Some(preemptible) = &spec.preemptible {
+            if !platform.allows_preemptibles() {
+                return Err(ApiError::bad_request(
+                    SERVICE,
+                    "spec.preemptible",
+                    &format!("platform {} does not allow preemptible instances", platform.name),
+                ));
+            }
+            if preemptible.on_preemption != compute::preemptible_spec::PreemptionPolicy::Stop as i32
+            {
+                return Err(ApiError::bad_request(
+                    SERVICE,
+                    "spec.preemptible.on_preemption",
+                    "the only supported value is STOP",
+                ));
+            }
+        }
         let boot = present(SERVICE, "spec.boot_disk", spec.boot_disk.as_ref())?;
         let disk_id = match &boot.r#type {
             Some(compute::attached_disk_spec::Type::ExistingDisk(d)) => {
