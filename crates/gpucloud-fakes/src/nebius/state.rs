@@ -142,11 +142,15 @@ pub(crate) struct InstanceRecord {
     pub(crate) public_ip: Option<String>,
     /// Whether it holds one unit of capacity, given back when it is gone.
     pub(crate) holds_capacity: bool,
+    /// The boot disk made from `spec.boot_disk.managed_disk`, deleted with the instance.
+    pub(crate) managed_boot_disk: Option<String>,
+    /// `status.disk_attachments`, as of the create.
+    pub(crate) disk_attachments: Vec<compute::DiskAttachmentStatus>,
 }
 
 impl InstanceRecord {
     pub(crate) fn boot_disk_id(&self) -> Option<&str> {
-        attached_disk_id(self.spec.boot_disk.as_ref())
+        attached_disk_id(self.spec.boot_disk.as_ref()).or(self.managed_boot_disk.as_deref())
     }
 
     fn disk_ids(&self) -> impl Iterator<Item = &str> {
@@ -200,14 +204,7 @@ impl InstanceRecord {
                     .collect(),
             })
             .collect();
-        let disk_attachments = self
-            .disk_ids()
-            .map(|id| compute::DiskAttachmentStatus {
-                id: id.to_owned(),
-                name: String::new(),
-                is_managed: false,
-            })
-            .collect();
+        let disk_attachments = self.disk_attachments.clone();
         Some(compute::Instance {
             metadata: Some(self.meta.to_proto()),
             spec: Some(self.spec.clone()),
@@ -266,6 +263,8 @@ pub(crate) struct DiskRecord {
     pub(crate) timeline: Timeline<DiskState>,
     /// When the transition under way ends.
     pub(crate) settles_at: Instant,
+    /// The instance whose `managed_disk` it is: deleted with it, changed only through it.
+    pub(crate) managed_by: Option<String>,
 }
 
 impl DiskRecord {
@@ -987,6 +986,8 @@ impl FakeNebiusState {
                     private_ip,
                     public_ip: None,
                     holds_capacity: false,
+                    managed_boot_disk: None,
+                    disk_attachments: Vec::new(),
                 },
             );
             ids.push(id);
@@ -1015,13 +1016,18 @@ impl Inner {
             .map(|(id, _)| id.clone())
             .collect();
         for id in gone {
-            if let Some(instance) = self.instances.remove(&id)
-                && instance.holds_capacity
-            {
+            let Some(instance) = self.instances.remove(&id) else {
+                continue;
+            };
+            if instance.holds_capacity {
                 self.capacity.give_back(
                     instance.region,
                     &capacity_key(instance.platform, instance.preset),
                 );
+            }
+            // A managed disk is deleted with its instance.
+            if let Some(disk) = &instance.managed_boot_disk {
+                self.disks.remove(disk);
             }
         }
         self.disks.retain(|_, d| d.timeline.at(now).is_some());

@@ -2360,3 +2360,139 @@ async fn pricing_policies_cap_spot_prices_per_platform() {
         .unwrap_err();
     assert_eq!(gone.code(), Code::NotFound);
 }
+
+/// An instance create whose boot disk is a managed disk named `disk_name`.
+fn managed_instance_request(
+    fake: &FakeNebius,
+    name: &str,
+    disk_name: &str,
+) -> compute::CreateInstanceRequest {
+    let mut request = instance_request(fake, name, "", &[]);
+    request.spec.as_mut().unwrap().boot_disk = Some(compute::AttachedDiskSpec {
+        attach_mode: compute::attached_disk_spec::AttachMode::ReadWrite as i32,
+        device_id: "boot".to_owned(),
+        r#type: Some(compute::attached_disk_spec::Type::ManagedDisk(
+            compute::ManagedDisk {
+                name: disk_name.to_owned(),
+                labels: [("gpucloud-ref".to_owned(), name.to_owned())].into(),
+                spec: Some(compute::DiskSpec {
+                    size: Some(compute::disk_spec::Size::SizeGibibytes(100)),
+                    r#type: compute::disk_spec::DiskType::NetworkSsd as i32,
+                    source: Some(compute::disk_spec::Source::SourceImageFamily(
+                        compute::SourceImageFamily {
+                            image_family: "ubuntu22.04-cuda12".to_owned(),
+                            ..Default::default()
+                        },
+                    )),
+                    ..Default::default()
+                }),
+            },
+        )),
+    });
+    request
+}
+
+#[tokio::test]
+async fn a_managed_boot_disk_is_made_with_its_instance_and_deleted_with_it() {
+    let fake = start().await;
+    let mut instances = InstanceServiceClient::new(channel(&fake).await);
+    let operation = instances
+        .create(mutation(
+            &fake,
+            "managed-1",
+            managed_instance_request(&fake, "managed-1", "managed-1-boot"),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(wait(&fake, &operation).await.status.unwrap().code, 0);
+    let instance = get_instance(&fake, &operation.resource_id).await.unwrap();
+    assert_eq!(state_of(&instance), InstanceState::Running);
+    let attachments = &instance.status.as_ref().unwrap().disk_attachments;
+    assert_eq!(attachments.len(), 1);
+    let attached = &attachments[0];
+    assert!(attached.is_managed);
+    assert_eq!(attached.name, "managed-1-boot");
+    assert!(attached.id.starts_with("computedisk-"), "{attached:?}");
+    let disks = fake.state().disks();
+    assert_eq!(disks.len(), 1);
+    assert_eq!(disks[0].id, attached.id);
+    assert_eq!(
+        fake.state()
+            .instance(&operation.resource_id)
+            .unwrap()
+            .boot_disk_id
+            .as_deref(),
+        Some(attached.id.as_str())
+    );
+
+    // Changed only through its instance; not deletable while attached.
+    let mut disk_client = DiskServiceClient::new(channel(&fake).await);
+    let update = disk_client
+        .update(mutation(
+            &fake,
+            "managed-update",
+            compute::UpdateDiskRequest {
+                metadata: Some(common::ResourceMetadata {
+                    id: attached.id.clone(),
+                    ..Default::default()
+                }),
+                spec: None,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(update.code(), Code::FailedPrecondition);
+    let delete = disk_client
+        .delete(mutation(
+            &fake,
+            "managed-delete",
+            compute::DeleteDiskRequest {
+                id: attached.id.clone(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(delete.code(), Code::FailedPrecondition);
+
+    // A disk name already taken refuses the whole create: nothing is made.
+    let conflict = instances
+        .create(mutation(
+            &fake,
+            "managed-2",
+            managed_instance_request(&fake, "managed-2", "managed-1-boot"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(conflict.code(), Code::AlreadyExists);
+    assert!(matches!(
+        service_error(&conflict),
+        Some(Details::ResourceAlreadyExists(e)) if e.resource_id == attached.id
+    ));
+    assert_eq!(fake.state().instances().len(), 1);
+    assert_eq!(fake.state().disks().len(), 1);
+    let bad = instances
+        .create(req(&fake, {
+            let mut request = managed_instance_request(&fake, "managed-3", "managed-3-boot");
+            if let Some(compute::attached_disk_spec::Type::ManagedDisk(m)) = request
+                .spec
+                .as_mut()
+                .and_then(|s| s.boot_disk.as_mut())
+                .and_then(|b| b.r#type.as_mut())
+            {
+                m.spec = None;
+            }
+            request
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&bad), "spec.boot_disk.managed_disk.spec");
+
+    // Deleted with the instance.
+    delete_instance(&fake, &operation.resource_id).await;
+    assert!(
+        fake.state().disks().is_empty(),
+        "{:?}",
+        fake.state().disks()
+    );
+}
