@@ -669,45 +669,6 @@ impl Api {
 
     // --- compute.v1.DiskService ---
 
-    /// Creates a disk and waits for it; the answer is its id.
-    pub(crate) async fn create_disk(&self, request: &compute::CreateDiskRequest) -> Created {
-        self.create(
-            Rpc::create("create_disk", Service::Compute),
-            request,
-            |ch, r| async move {
-                compute::disk_service_client::DiskServiceClient::new(ch)
-                    .create(r)
-                    .await
-            },
-        )
-        .await
-    }
-
-    /// The id of `project`'s disk named `name`, `None` when there is none: how a create whose
-    /// answers were all lost finds what it made.
-    pub(crate) async fn disk_id_by_name(
-        &self,
-        project: &str,
-        name: &str,
-    ) -> Result<Option<String>> {
-        let request = common::GetByNameRequest {
-            parent_id: project.to_owned(),
-            name: name.to_owned(),
-        };
-        let found = self
-            .unary(
-                Rpc::read("get_disk", Service::Compute),
-                &request,
-                |ch, r| async move {
-                    compute::disk_service_client::DiskServiceClient::new(ch)
-                        .get_by_name(r)
-                        .await
-                },
-            )
-            .await;
-        id_if_found(found.map(|d| d.metadata))
-    }
-
     /// Every disk of a project, for the sweep of disks no instance uses.
     pub(crate) async fn list_disks(&self, project: &str) -> Result<Vec<compute::Disk>> {
         all_pages(|page_token| async move {

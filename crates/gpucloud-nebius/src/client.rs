@@ -801,7 +801,6 @@ impl NebiusClient {
         for step in made.iter().rev() {
             let result = match step {
                 Undo::Instance(id) => self.delete_and_wait(id).await,
-                Undo::Disk(id) => self.delete_disk(api, id).await,
                 Undo::Group(id) => self.delete_group(api, id).await,
             };
             if let Err(e) = result {
@@ -1012,7 +1011,6 @@ impl NebiusClient {
 #[derive(Debug)]
 enum Undo {
     Group(String),
-    Disk(String),
     Instance(String),
 }
 
@@ -1199,42 +1197,18 @@ impl CloudClient for NebiusClient {
             .make_group(region, &hostname, &labels, &network_id, &create)
             .await?;
         made.push(Undo::Group(group.clone()));
-        let disk_name = resource_name("boot", &hostname);
-        let disk = api
-            .create_disk(&compute::CreateDiskRequest {
-                metadata: Some(common::ResourceMetadata {
-                    parent_id: region.project_id.clone(),
-                    name: disk_name.clone(),
-                    labels: labels.clone(),
-                    ..common::ResourceMetadata::default()
-                }),
-                spec: Some(compute::DiskSpec {
-                    size: Some(compute::disk_spec::Size::SizeGibibytes(disk_gib)),
-                    r#type: compute::disk_spec::DiskType::NetworkSsd as i32,
-                    source: Some(compute::disk_spec::Source::SourceImageId(image_id.clone())),
-                    ..compute::DiskSpec::default()
-                }),
-            })
-            .await;
-        let disk = match disk {
-            Ok(id) => id,
-            Err(Failed { error, made: disk }) => {
-                // Looked up by its name whatever the failure said, as for the group.
-                let disk = match disk {
-                    Some(disk) => Some(disk),
-                    None => {
-                        self.lost_create("boot disk", &disk_name, || {
-                            api.disk_id_by_name(&region.project_id, &disk_name)
-                        })
-                        .await
-                    }
-                };
-                made.extend(disk.map(Undo::Disk));
-                self.undo(&made).await;
-                return Err(error);
-            }
+        // The boot disk is the instance's managed disk: made with it, deleted with it, so a
+        // failed or lost create leaves no disk of its own to find and roll back (DESIGN.md).
+        let boot_disk = compute::ManagedDisk {
+            name: resource_name("boot", &hostname),
+            labels: labels.clone(),
+            spec: Some(compute::DiskSpec {
+                size: Some(compute::disk_spec::Size::SizeGibibytes(disk_gib)),
+                r#type: compute::disk_spec::DiskType::NetworkSsd as i32,
+                source: Some(compute::disk_spec::Source::SourceImageId(image_id.clone())),
+                ..compute::DiskSpec::default()
+            }),
         };
-        made.push(Undo::Disk(disk.clone()));
         let request = compute::CreateInstanceRequest {
             metadata: Some(common::ResourceMetadata {
                 parent_id: region.project_id.clone(),
@@ -1261,9 +1235,7 @@ impl CloudClient for NebiusClient {
                 }],
                 boot_disk: Some(compute::AttachedDiskSpec {
                     attach_mode: compute::attached_disk_spec::AttachMode::ReadWrite as i32,
-                    r#type: Some(compute::attached_disk_spec::Type::ExistingDisk(
-                        compute::ExistingDisk { id: disk },
-                    )),
+                    r#type: Some(compute::attached_disk_spec::Type::ManagedDisk(boot_disk)),
                     device_id: "boot".to_owned(),
                 }),
                 cloud_init_user_data: user_data,
@@ -1825,38 +1797,42 @@ mod campaign_findings {
     }
 
     #[tokio::test]
-    async fn a_terminate_whose_cleanup_meets_a_failed_call_still_deletes_disk_and_group() {
+    async fn a_terminate_whose_cleanup_meets_a_failed_call_still_deletes_the_group() {
         let fake = fake().await;
         let client = client(&fake);
         let created = validate_and_create(&client, &attrs("t1")).await.unwrap();
         assert_eq!(leftovers(&fake), (1, 1));
-        fail_one_call(&fake, Operation::DeleteDisk);
         fail_one_call(&fake, Operation::DeleteSecurityGroup);
         client.terminate_instance(&created.cloud_id).await.unwrap();
         assert_eq!(leftovers(&fake), (0, 0), "{:?}", fake.state().disks());
     }
 
-    /// A terminate that could not delete the boot disk leaves it with nothing pointing at it
-    /// (a terminate called again finds the instance gone): the sweep deletes it once it is past
-    /// the grace, and every later terminate sweeps too.
+    /// A terminate that could not delete the security group leaves it with nothing pointing at
+    /// it (a terminate called again finds the instance gone): the sweep deletes it once it is
+    /// past the grace, and every later terminate sweeps too.
     #[tokio::test]
     async fn what_a_terminate_left_is_swept_after_the_grace() {
         let fake = fake().await;
         let client = client(&fake);
         let first = validate_and_create(&client, &attrs("s1")).await.unwrap();
         let second = validate_and_create(&client, &attrs("s2")).await.unwrap();
-        fail_every_call(&fake, Operation::DeleteDisk);
-        client
+        fail_every_call(&fake, Operation::DeleteSecurityGroup);
+        let err = client
             .terminate_instance(&first.cloud_id)
             .await
             .unwrap_err();
+        assert!(err.to_string().contains("security group"), "{err}");
         fake.state().clear_faults();
         client.terminate_instance(&first.cloud_id).await.unwrap();
-        assert_eq!(leftovers(&fake), (2, 1), "the first disk is left");
+        assert_eq!(
+            leftovers(&fake),
+            (1, 2),
+            "the first disk went with its instance, its group is left"
+        );
 
-        // Within the default grace (15 minutes) the disk may be a create's still under way.
+        // Within the default grace (15 minutes) the group may be a create's still under way.
         assert_eq!(client.sweep_orphaned_resources().await.unwrap(), 0);
-        assert_eq!(leftovers(&fake), (2, 1));
+        assert_eq!(leftovers(&fake), (1, 2));
 
         let no_grace = NebiusCredential::new(
             client
@@ -1872,29 +1848,11 @@ mod campaign_findings {
         assert_eq!(no_grace.sweep_orphaned_resources().await.unwrap(), 0);
     }
 
-    #[tokio::test]
-    async fn a_disk_that_cannot_be_deleted_does_not_keep_the_group() {
-        let fake = fake().await;
-        let client = client(&fake);
-        let created = validate_and_create(&client, &attrs("t2")).await.unwrap();
-        fail_every_call(&fake, Operation::DeleteDisk);
-        let err = client
-            .terminate_instance(&created.cloud_id)
-            .await
-            .unwrap_err();
-        assert!(err.to_string().contains("boot disk"), "{err}");
-        assert_eq!(
-            leftovers(&fake),
-            (1, 0),
-            "the group is deleted all the same"
-        );
-    }
-
-    /// A create of a security group or a disk whose every answer was lost, one of them after
-    /// the fake made it: the failed create finds it by its name and deletes it.
+    /// A create of a security group whose every answer was lost, one of them after the fake
+    /// made it: the failed create finds it by its name and deletes it.
     #[tokio::test]
     async fn what_a_create_made_while_every_answer_was_lost_is_found_by_name_and_deleted() {
-        for operation in [Operation::CreateSecurityGroup, Operation::CreateDisk] {
+        for operation in [Operation::CreateSecurityGroup] {
             let fake = fake().await;
             let state = fake.state();
             // Replacing faults come first: three resets, then the fourth attempt is carried
@@ -1915,18 +1873,14 @@ mod campaign_findings {
 
     /// The first attempt of a create is carried out and its answer lost; the driver sends it
     /// again with the same idempotency key, and every later attempt is throttled, a definite
-    /// answer of its own. The first attempt's resource exists all the same: a group or disk is
-    /// found by name and deleted, an instance by its RefID and returned.
+    /// answer of its own. The first attempt's resource exists all the same: a group is found
+    /// by name and deleted, an instance (with its managed boot disk) by its RefID and returned.
     #[tokio::test]
     async fn a_create_sent_again_and_refused_may_still_have_made_its_resource() {
         for (operation, path) in [
             (
                 Operation::CreateSecurityGroup,
                 "/nebius.vpc.v1.SecurityGroupService/Create",
-            ),
-            (
-                Operation::CreateDisk,
-                "/nebius.compute.v1.DiskService/Create",
             ),
             (
                 Operation::CreateInstance,

@@ -41,6 +41,14 @@ pub(crate) fn orphans(
     let mut used: HashSet<&str> = HashSet::new();
     for w in instances {
         used.extend(convert::boot_disk_id(w));
+        // Managed disks (made with the instance) are named only in its status.
+        used.extend(
+            w.status
+                .iter()
+                .flat_map(|s| s.disk_attachments.iter())
+                .map(|a| a.id.as_str())
+                .filter(|id| !id.is_empty()),
+        );
         if let Some(spec) = &w.spec {
             used.extend(spec.secondary_disks.iter().filter_map(|d| match &d.r#type {
                 Some(compute::attached_disk_spec::Type::ExistingDisk(d)) => Some(d.id.as_str()),
