@@ -202,6 +202,23 @@ mod tests {
     }
 
     #[test]
+    fn a_managed_boot_disk_named_only_in_the_instance_status_is_used() {
+        let mut managed = instance("", "group-used");
+        managed.spec.as_mut().unwrap().boot_disk = None;
+        managed.status = Some(compute::InstanceStatus {
+            disk_attachments: vec![compute::DiskAttachmentStatus {
+                id: "disk-managed".to_owned(),
+                name: "boot-x".to_owned(),
+                is_managed: true,
+            }],
+            ..compute::InstanceStatus::default()
+        });
+        let disks = [disk("disk-managed", Some("me"), 3600, "")];
+        let found = orphans("me", &[managed], &disks, &[], Duration::ZERO, now());
+        assert_eq!(found, Orphans::default());
+    }
+
+    #[test]
     fn a_zero_grace_sweeps_young_ones_and_those_of_unknown_age() {
         let mut ageless = group("group-ageless", Some("me"), 0);
         ageless.metadata.as_mut().unwrap().created_at = None;
