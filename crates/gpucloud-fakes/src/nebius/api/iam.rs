@@ -14,7 +14,7 @@ use rand::RngCore as _;
 use tokio::time::Instant;
 use tonic::{Code, Request, Response, Status};
 
-use super::{Api, Page, caller, reply, required};
+use super::{Api, Page, STATIC_TOKEN_USER, reply, required, service_account};
 use crate::nebius::auth::{
     GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT, verify_jwt,
 };
@@ -392,14 +392,13 @@ impl ProfileService for Api {
     ) -> Result<Response<iam::GetProfileResponse>, Status> {
         use iam::get_profile_response::Profile;
         let inner = self.state.lock();
-        let who = caller(&inner, request.metadata());
-        let profile = if who.starts_with("serviceaccount-") {
+        let profile = if let Some(who) = service_account(&inner, request.metadata()) {
             let parent = inner
                 .regions
                 .first()
                 .map_or_else(String::new, |r| r.project_id.clone());
             let meta = Meta::new(
-                who.clone(),
+                who,
                 &parent,
                 "fake-service-account",
                 std::collections::HashMap::new(),
@@ -415,7 +414,7 @@ impl ProfileService for Api {
             })
         } else {
             Profile::UserProfile(iam::UserProfile {
-                id: who.clone(),
+                id: STATIC_TOKEN_USER.to_owned(),
                 tenants: inner
                     .tenants
                     .iter()

@@ -246,12 +246,20 @@ impl Api {
 
 /// Who made the call: the service account of its token, else the static token's user.
 pub(crate) fn caller(inner: &Inner, metadata: &MetadataMap) -> String {
+    service_account(inner, metadata).unwrap_or_else(|| STATIC_TOKEN_USER.to_owned())
+}
+
+/// The user the static token stands for.
+pub(crate) const STATIC_TOKEN_USER: &str = "useraccount-fake";
+
+/// The service account whose exchanged token made the call (`None`: the static token).
+pub(crate) fn service_account(inner: &Inner, metadata: &MetadataMap) -> Option<String> {
     metadata
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .and_then(|(_, token)| inner.tokens.get(token.trim()))
-        .map_or_else(|| "useraccount-fake".to_owned(), |(_, sa)| sa.clone())
+        .map(|(_, sa)| sa.clone())
 }
 
 /// The API error as a call's status.
