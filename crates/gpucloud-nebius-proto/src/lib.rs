@@ -31,11 +31,15 @@ pub mod nebius {
             include!("gen/nebius.vpc.v1.rs");
         }
     }
-    /// `nebius.iam.*`: token exchange and projects.
+    /// `nebius.iam.*`: token exchange, profile, tenants and projects.
     pub mod iam {
-        /// `nebius.iam.v1`.
+        /// `nebius.iam.v1` (its project and tenant services end on 2026-12-16).
         pub mod v1 {
             include!("gen/nebius.iam.v1.rs");
+        }
+        /// `nebius.iam.v2`: the successors of v1's project and tenant services.
+        pub mod v2 {
+            include!("gen/nebius.iam.v2.rs");
         }
     }
     /// `nebius.quotas.*`: quota allowances.
@@ -45,11 +49,15 @@ pub mod nebius {
             include!("gen/nebius.quotas.v1.rs");
         }
     }
-    /// `nebius.billing.*`: the price calculator.
+    /// `nebius.billing.*`: the price calculator and pricing policies.
     pub mod billing {
         /// `nebius.billing.v1`.
         pub mod v1 {
             include!("gen/nebius.billing.v1.rs");
+        }
+        /// `nebius.billing.v1alpha1`: the older calculator (`Estimate`, `EstimateBatch`).
+        pub mod v1alpha1 {
+            include!("gen/nebius.billing.v1alpha1.rs");
         }
     }
 }

@@ -19,8 +19,14 @@ const ROOTS: &[&str] = &[
     "nebius/vpc/v1/security_rule_service.proto",
     "nebius/iam/v1/token_exchange_service.proto",
     "nebius/iam/v1/project_service.proto",
+    "nebius/iam/v1/tenant_service.proto",
+    "nebius/iam/v1/profile_service.proto",
+    "nebius/iam/v2/project_service.proto",
+    "nebius/iam/v2/tenant_service.proto",
     "nebius/quotas/v1/quota_allowance_service.proto",
     "nebius/billing/v1/calculator_service.proto",
+    "nebius/billing/v1/pricing_policy_service.proto",
+    "nebius/billing/v1alpha1/calculator_service.proto",
 ];
 
 /// Generated files `src/lib.rs` includes. The option annotations (`buf.validate`,
@@ -29,9 +35,11 @@ const ROOTS: &[&str] = &[
 const KEPT: &[&str] = &[
     "google.rpc.rs",
     "nebius.billing.v1.rs",
+    "nebius.billing.v1alpha1.rs",
     "nebius.common.v1.rs",
     "nebius.compute.v1.rs",
     "nebius.iam.v1.rs",
+    "nebius.iam.v2.rs",
     "nebius.quotas.v1.rs",
     "nebius.vpc.v1.rs",
 ];

@@ -14,6 +14,7 @@ use gpucloud_nebius_proto::billing::v1 as billing;
 use gpucloud_nebius_proto::common::v1 as common;
 use gpucloud_nebius_proto::compute::v1 as compute;
 use gpucloud_nebius_proto::iam::v1 as iam;
+use gpucloud_nebius_proto::iam::v2 as iam2;
 use gpucloud_nebius_proto::quotas::v1 as quotas;
 use gpucloud_nebius_proto::vpc::v1 as vpc;
 use prost::Message;
@@ -420,23 +421,47 @@ impl Api {
         .await
     }
 
-    // --- iam.v1.ProjectService ---
+    // --- iam.v2.ProjectService and TenantService (v1's end on 2026-12-16) ---
 
     /// Every project of the tenant.
-    pub(crate) async fn list_projects(&self, tenant: &str) -> Result<Vec<iam::Container>> {
+    pub(crate) async fn list_projects(&self, tenant: &str) -> Result<Vec<iam2::Project>> {
         all_pages(|page_token| async move {
-            let request = iam::ListProjectsRequest {
+            let request = iam2::ListProjectsRequest {
                 parent_id: tenant.to_owned(),
                 page_size: PAGE_SIZE,
                 page_token,
-                ..iam::ListProjectsRequest::default()
+                ..iam2::ListProjectsRequest::default()
             };
             let page = self
                 .unary(
                     Rpc::read("list_projects", Service::Iam),
                     &request,
                     |ch, r| async move {
-                        iam::project_service_client::ProjectServiceClient::new(ch)
+                        iam2::project_service_client::ProjectServiceClient::new(ch)
+                            .list(r)
+                            .await
+                    },
+                )
+                .await?;
+            Ok((page.items, page.next_page_token))
+        })
+        .await
+    }
+
+    /// Every tenant the credential sees.
+    pub(crate) async fn list_tenants(&self) -> Result<Vec<iam2::Tenant>> {
+        all_pages(|page_token| async move {
+            let request = iam2::ListTenantsRequest {
+                page_size: PAGE_SIZE,
+                page_token,
+                ..iam2::ListTenantsRequest::default()
+            };
+            let page = self
+                .unary(
+                    Rpc::read("list_tenants", Service::Iam),
+                    &request,
+                    |ch, r| async move {
+                        iam2::tenant_service_client::TenantServiceClient::new(ch)
                             .list(r)
                             .await
                     },
@@ -527,26 +552,28 @@ impl Api {
 
     // --- billing.v1.CalculatorService ---
 
-    /// Hourly estimates of instances of `(platform, preset)` in `project`, in the order asked.
+    /// Hourly estimates of instances of each preset in `project` (preemptible ones as
+    /// preemptible specs), in the order asked.
     pub(crate) async fn estimate_instances(
         &self,
         project: &str,
-        presets: &[(String, String)],
+        presets: &[crate::pricing::Preset],
     ) -> Result<billing::EstimateBatchResponse> {
         let resource_specs = presets
             .iter()
-            .map(|(platform, preset)| {
+            .map(|priced| {
                 let spec = compute::CreateInstanceRequest {
                     metadata: Some(common::ResourceMetadata {
                         parent_id: project.to_owned(),
-                        name: crate::convert::type_name(platform, preset),
+                        name: priced.key(),
                         ..common::ResourceMetadata::default()
                     }),
                     spec: Some(compute::InstanceSpec {
                         resources: Some(compute::ResourcesSpec {
-                            platform: platform.clone(),
-                            size: Some(compute::resources_spec::Size::Preset(preset.clone())),
+                            platform: priced.platform.clone(),
+                            size: Some(compute::resources_spec::Size::Preset(priced.name.clone())),
                         }),
+                        preemptible: priced.spot.then(crate::convert::preemptible),
                         ..compute::InstanceSpec::default()
                     }),
                 };
@@ -641,45 +668,6 @@ impl Api {
     }
 
     // --- compute.v1.DiskService ---
-
-    /// Creates a disk and waits for it; the answer is its id.
-    pub(crate) async fn create_disk(&self, request: &compute::CreateDiskRequest) -> Created {
-        self.create(
-            Rpc::create("create_disk", Service::Compute),
-            request,
-            |ch, r| async move {
-                compute::disk_service_client::DiskServiceClient::new(ch)
-                    .create(r)
-                    .await
-            },
-        )
-        .await
-    }
-
-    /// The id of `project`'s disk named `name`, `None` when there is none: how a create whose
-    /// answers were all lost finds what it made.
-    pub(crate) async fn disk_id_by_name(
-        &self,
-        project: &str,
-        name: &str,
-    ) -> Result<Option<String>> {
-        let request = common::GetByNameRequest {
-            parent_id: project.to_owned(),
-            name: name.to_owned(),
-        };
-        let found = self
-            .unary(
-                Rpc::read("get_disk", Service::Compute),
-                &request,
-                |ch, r| async move {
-                    compute::disk_service_client::DiskServiceClient::new(ch)
-                        .get_by_name(r)
-                        .await
-                },
-            )
-            .await;
-        id_if_found(found.map(|d| d.metadata))
-    }
 
     /// Every disk of a project, for the sweep of disks no instance uses.
     pub(crate) async fn list_disks(&self, project: &str) -> Result<Vec<compute::Disk>> {

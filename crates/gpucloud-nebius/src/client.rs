@@ -21,11 +21,13 @@ use gpucloud_core::{
 };
 use gpucloud_nebius_proto::common::v1 as common;
 use gpucloud_nebius_proto::compute::v1 as compute;
+use gpucloud_nebius_proto::iam::v2 as iam2;
 use gpucloud_nebius_proto::vpc::v1 as vpc;
+use secrecy::ExposeSecret as _;
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::api::{Api, Failed};
-use crate::config::{NebiusConfig, PROJECTS_ENV, REGIONS_ENV, TENANT_ENV};
+use crate::config::{NebiusAuth, NebiusConfig, PROJECTS_ENV, REGIONS_ENV, TENANT_ENV};
 use crate::convert::{self, Allowances};
 use crate::endpoints::Service;
 use crate::pricing::{self, Preset, PresetMemory};
@@ -46,6 +48,8 @@ struct Shared {
     config: NebiusConfig,
     identity: Identity,
     api: OnceCell<Api>,
+    /// The tenant found through IAM when none is configured.
+    tenant: OnceCell<String>,
     regions: OnceCell<Vec<Region>>,
     /// What each region's platform listing named last, for the early price estimate.
     presets: PresetMemory,
@@ -58,7 +62,8 @@ struct Shared {
 /// projects, and the control plane's reference id.
 ///
 /// API type locational (a project per region); tenant id `nebius-<hex SHA-256>` of the tenant
-/// id (or the projects); `Debug` never shows the key or a token. Every client it makes shares
+/// id (or the projects; with neither configured, of the service account or the static token,
+/// since the tenant is only found later); `Debug` never shows the key or a token. Every client it makes shares
 /// one token cache, so a token is exchanged once per lifetime, not once per client.
 #[derive(Clone)]
 pub struct NebiusCredential {
@@ -77,7 +82,9 @@ impl NebiusCredential {
     /// A credential from a checked configuration. Nothing is sent until a client is used.
     pub fn new(config: NebiusConfig) -> Result<Self> {
         config.validate()?;
-        let tenant_basis = if config.tenant_id.trim().is_empty() {
+        let tenant_basis = if !config.tenant_id.trim().is_empty() {
+            config.tenant_id.trim().to_owned()
+        } else if !config.projects.is_empty() {
             config
                 .projects
                 .values()
@@ -85,7 +92,11 @@ impl NebiusCredential {
                 .collect::<Vec<_>>()
                 .join(",")
         } else {
-            config.tenant_id.trim().to_owned()
+            // The tenant is found later; what stays the same until then is who calls.
+            match &config.auth {
+                NebiusAuth::ServiceAccount(key) => key.service_account_id().to_owned(),
+                NebiusAuth::Token(token) => token.expose_secret().to_owned(),
+            }
         };
         let identity = Identity::new(
             PROVIDER_ID,
@@ -98,6 +109,7 @@ impl NebiusCredential {
                 config,
                 identity,
                 api: OnceCell::new(),
+                tenant: OnceCell::new(),
                 regions: OnceCell::new(),
                 presets: PresetMemory::default(),
                 create_lock: Mutex::new(()),
@@ -149,16 +161,41 @@ impl Shared {
         self.config.regions.is_empty() || self.config.regions.iter().any(|r| r == region)
     }
 
+    /// The tenant: the configured one, else the one the credential sees (IAM v2's tenant
+    /// list, asked once).
+    async fn tenant(&self) -> Result<&str> {
+        let configured = self.config.tenant_id.trim();
+        if !configured.is_empty() {
+            return Ok(configured);
+        }
+        self.tenant
+            .get_or_try_init(|| async {
+                let tenants = self.api().await?.list_tenants().await?;
+                let tenant = choose_tenant(&tenants)?;
+                tracing::debug!(%tenant, "found the credential's tenant");
+                Ok(tenant)
+            })
+            .await
+            .map(String::as_str)
+    }
+
+    /// The tenant whose quota applies: the configured or found one, or none when every
+    /// project is configured without a tenant (each project's own quota then applies).
+    async fn quota_tenant(&self) -> Result<&str> {
+        if self.config.projects.is_empty() {
+            self.tenant().await
+        } else {
+            Ok(self.config.tenant_id.trim())
+        }
+    }
+
     /// The regions: the configured projects, else the tenant's projects, one per region.
     async fn regions(&self) -> Result<&[Region]> {
         self.regions
             .get_or_try_init(|| async {
                 let pairs: Vec<(String, String)> = if self.config.projects.is_empty() {
-                    let projects = self
-                        .api()
-                        .await?
-                        .list_projects(&self.config.tenant_id)
-                        .await?;
+                    let tenant = self.tenant().await?;
+                    let projects = self.api().await?.list_projects(tenant).await?;
                     choose_projects(&projects)
                 } else {
                     self.config
@@ -189,30 +226,58 @@ impl Shared {
     }
 }
 
-/// What a credential saves of its tenant's lookup: the project chosen in each region.
+/// What a credential saves of its tenant's lookup: the tenant (configured or found) and the
+/// project chosen in each region.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Discovery {
     tenant: String,
     projects: BTreeMap<String, String>,
 }
 
+/// The one tenant among those a credential sees; several or none is a configuration error
+/// that names them, since only the user knows which one is meant.
+fn choose_tenant(tenants: &[iam2::Tenant]) -> Result<String> {
+    let seen: Vec<(&str, &str)> = tenants
+        .iter()
+        .filter_map(|t| t.metadata.as_ref())
+        .filter(|m| !m.id.is_empty())
+        .map(|m| (m.id.as_str(), m.name.as_str()))
+        .collect();
+    match seen.as_slice() {
+        [(id, _)] => Ok((*id).to_owned()),
+        [] => Err(CloudError::configuration(format!(
+            "the Nebius credential sees no tenant: give the tenant ({TENANT_ENV}) or a project \
+             per region ({PROJECTS_ENV})"
+        ))),
+        several => {
+            let named: Vec<String> = several
+                .iter()
+                .map(|(id, name)| {
+                    if name.is_empty() {
+                        (*id).to_owned()
+                    } else {
+                        format!("{id} ({name})")
+                    }
+                })
+                .collect();
+            Err(CloudError::configuration(format!(
+                "the Nebius credential sees {} tenants: {}; set {TENANT_ENV} to the one to use",
+                several.len(),
+                named.join(", ")
+            )))
+        }
+    }
+}
+
 /// One project per region from a tenant's projects: by name `default-project-<region>`, then
 /// `default-<region>`, then `default`, then the lowest id, so the choice is stable.
-fn choose_projects(
-    projects: &[gpucloud_nebius_proto::iam::v1::Container],
-) -> Vec<(String, String)> {
+fn choose_projects(projects: &[iam2::Project]) -> Vec<(String, String)> {
     let mut by_region: BTreeMap<String, Vec<(&str, &str)>> = BTreeMap::new();
     for p in projects {
         let Some(metadata) = &p.metadata else {
             continue;
         };
-        let region = p
-            .status
-            .as_ref()
-            .map(|s| s.region.as_str())
-            .filter(|r| !r.is_empty())
-            .or_else(|| p.spec.as_ref().map(|s| s.region.as_str()))
-            .unwrap_or_default();
+        let region = p.spec.as_ref().map_or("", |s| s.region.as_str());
         if region.is_empty() || metadata.id.is_empty() {
             continue;
         }
@@ -261,8 +326,12 @@ impl CloudCredential for NebiusCredential {
             return None;
         }
         let regions = shared.regions.get()?;
+        let tenant = match shared.config.tenant_id.trim() {
+            "" => shared.tenant.get()?.as_str(),
+            configured => configured,
+        };
         let saved = Discovery {
-            tenant: shared.config.tenant_id.trim().to_owned(),
+            tenant: tenant.to_owned(),
             projects: regions
                 .iter()
                 .map(|r| (r.name.clone(), r.project_id.clone()))
@@ -277,7 +346,11 @@ impl CloudCredential for NebiusCredential {
         let Ok(saved) = serde_json::from_str::<Discovery>(saved) else {
             return;
         };
-        if !shared.config.projects.is_empty() || saved.tenant != shared.config.tenant_id.trim() {
+        let configured = shared.config.tenant_id.trim();
+        if !shared.config.projects.is_empty()
+            || saved.tenant.is_empty()
+            || (!configured.is_empty() && saved.tenant != configured)
+        {
             return;
         }
         let regions: Vec<Region> = saved
@@ -290,7 +363,13 @@ impl CloudCredential for NebiusCredential {
                 subnet: OnceCell::new(),
             })
             .collect();
-        if !regions.is_empty() && shared.regions.set(regions).is_ok() {
+        if regions.is_empty() {
+            return;
+        }
+        if configured.is_empty() && shared.tenant.set(saved.tenant).is_err() {
+            return;
+        }
+        if shared.regions.set(regions).is_ok() {
             tracing::debug!("starting from the tenant's saved projects");
         }
     }
@@ -723,7 +802,6 @@ impl NebiusClient {
         for step in made.iter().rev() {
             let result = match step {
                 Undo::Instance(id) => self.delete_and_wait(id).await,
-                Undo::Disk(id) => self.delete_disk(api, id).await,
                 Undo::Group(id) => self.delete_group(api, id).await,
             };
             if let Err(e) = result {
@@ -856,6 +934,32 @@ impl NebiusClient {
         Ok(pricing::hourly_prices(presets, &answer))
     }
 
+    /// Refuses a spot create on a platform that allows no preemptible instances (or is not
+    /// offered in `region`) before anything is made.
+    async fn check_spot(&self, api: &Api, region: &Region, platform: &str) -> Result<()> {
+        let platforms = api.list_platforms(&region.project_id).await?;
+        let listed = platforms
+            .iter()
+            .find(|p| p.metadata.as_ref().is_some_and(|m| m.name == platform));
+        match listed {
+            Some(p)
+                if p.status
+                    .as_ref()
+                    .is_some_and(|s| s.allowed_for_preemptibles) =>
+            {
+                Ok(())
+            }
+            Some(_) => Err(CloudError::invalid(
+                "use_spot",
+                format!("Nebius platform {platform} does not allow preemptible (spot) instances"),
+            )),
+            None => Err(CloudError::invalid(
+                "instance_type",
+                format!("Nebius offers no platform {platform} in {}", region.name),
+            )),
+        }
+    }
+
     /// A region's platforms, quota (without a tenant) and prices. The prices are asked for
     /// while the platforms are listed (see [`pricing`]); what that early estimate did not
     /// ask for is asked next, and a failed estimate leaves prices unknown (logged), never
@@ -908,7 +1012,6 @@ impl NebiusClient {
 #[derive(Debug)]
 enum Undo {
     Group(String),
-    Disk(String),
     Instance(String),
 }
 
@@ -940,6 +1043,7 @@ impl CloudClient for NebiusClient {
             firewall_rules: true,
             image: true,
             disk_size: true,
+            spot: true,
             ..CreateFeatures::default()
         }
     }
@@ -965,7 +1069,7 @@ impl CloudClient for NebiusClient {
 
     async fn instance_types(&self, args: &GetInstanceTypeArgs) -> Result<Vec<InstanceType>> {
         let api = self.api().await?;
-        let parent = self.shared.config.tenant_id.trim();
+        let parent = self.shared.quota_tenant().await?;
         // The tenant's quota while the regions are looked up and read, each region's platforms,
         // quota and prices at once (see `region_catalog`).
         let tenant_allowances = async {
@@ -996,7 +1100,7 @@ impl CloudClient for NebiusClient {
                     &region.name,
                     platform,
                     &allowances,
-                    |name| prices.get(name).cloned(),
+                    |name, spot| prices.get(&pricing::price_key(name, spot)).cloned(),
                 ));
             }
         }
@@ -1056,6 +1160,9 @@ impl CloudClient for NebiusClient {
         }
         let api = self.api().await?;
         // Everything that can be refused without creating anything comes first.
+        if attrs.use_spot {
+            self.check_spot(api, region, platform).await?;
+        }
         let image = if attrs.image_id.is_empty() {
             api.latest_image(&self.shared.config.image_family, &region.project_id)
                 .await?
@@ -1091,42 +1198,18 @@ impl CloudClient for NebiusClient {
             .make_group(region, &hostname, &labels, &network_id, &create)
             .await?;
         made.push(Undo::Group(group.clone()));
-        let disk_name = resource_name("boot", &hostname);
-        let disk = api
-            .create_disk(&compute::CreateDiskRequest {
-                metadata: Some(common::ResourceMetadata {
-                    parent_id: region.project_id.clone(),
-                    name: disk_name.clone(),
-                    labels: labels.clone(),
-                    ..common::ResourceMetadata::default()
-                }),
-                spec: Some(compute::DiskSpec {
-                    size: Some(compute::disk_spec::Size::SizeGibibytes(disk_gib)),
-                    r#type: compute::disk_spec::DiskType::NetworkSsd as i32,
-                    source: Some(compute::disk_spec::Source::SourceImageId(image_id.clone())),
-                    ..compute::DiskSpec::default()
-                }),
-            })
-            .await;
-        let disk = match disk {
-            Ok(id) => id,
-            Err(Failed { error, made: disk }) => {
-                // Looked up by its name whatever the failure said, as for the group.
-                let disk = match disk {
-                    Some(disk) => Some(disk),
-                    None => {
-                        self.lost_create("boot disk", &disk_name, || {
-                            api.disk_id_by_name(&region.project_id, &disk_name)
-                        })
-                        .await
-                    }
-                };
-                made.extend(disk.map(Undo::Disk));
-                self.undo(&made).await;
-                return Err(error);
-            }
+        // The boot disk is the instance's managed disk: made with it, deleted with it, so a
+        // failed or lost create leaves no disk of its own to find and roll back (DESIGN.md).
+        let boot_disk = compute::ManagedDisk {
+            name: resource_name("boot", &hostname),
+            labels: labels.clone(),
+            spec: Some(compute::DiskSpec {
+                size: Some(compute::disk_spec::Size::SizeGibibytes(disk_gib)),
+                r#type: compute::disk_spec::DiskType::NetworkSsd as i32,
+                source: Some(compute::disk_spec::Source::SourceImageId(image_id.clone())),
+                ..compute::DiskSpec::default()
+            }),
         };
-        made.push(Undo::Disk(disk.clone()));
         let request = compute::CreateInstanceRequest {
             metadata: Some(common::ResourceMetadata {
                 parent_id: region.project_id.clone(),
@@ -1153,13 +1236,12 @@ impl CloudClient for NebiusClient {
                 }],
                 boot_disk: Some(compute::AttachedDiskSpec {
                     attach_mode: compute::attached_disk_spec::AttachMode::ReadWrite as i32,
-                    r#type: Some(compute::attached_disk_spec::Type::ExistingDisk(
-                        compute::ExistingDisk { id: disk },
-                    )),
+                    r#type: Some(compute::attached_disk_spec::Type::ManagedDisk(boot_disk)),
                     device_id: "boot".to_owned(),
                 }),
                 cloud_init_user_data: user_data,
                 hostname,
+                preemptible: attrs.use_spot.then(convert::preemptible),
                 ..compute::InstanceSpec::default()
             }),
         };
@@ -1421,7 +1503,6 @@ impl ModifyFirewall for NebiusClient {
 mod tests {
     use super::*;
     use gpucloud_core::{Capability, CloudClientExt};
-    use gpucloud_nebius_proto::iam::v1 as iam;
     use secrecy::SecretString;
 
     fn credential() -> NebiusCredential {
@@ -1457,7 +1538,7 @@ mod tests {
         assert!(client.reboot().is_err());
         let features = client.create_features();
         assert!(features.firewall_rules && features.disk_size && features.image);
-        assert!(!features.spot && !features.egress_filtering);
+        assert!(features.spot && !features.egress_filtering);
     }
 
     #[test]
@@ -1472,18 +1553,75 @@ mod tests {
         assert_eq!(cred.token_exchanges(), 0);
     }
 
-    fn project(id: &str, name: &str, region: &str) -> iam::Container {
-        iam::Container {
+    fn project(id: &str, name: &str, region: &str) -> iam2::Project {
+        iam2::Project {
             metadata: Some(common::ResourceMetadata {
                 id: id.into(),
                 name: name.into(),
                 ..Default::default()
             }),
-            spec: Some(iam::ContainerSpec {
+            spec: Some(iam2::ProjectSpec {
                 region: region.into(),
             }),
             status: None,
         }
+    }
+
+    fn tenant(id: &str, name: &str) -> iam2::Tenant {
+        iam2::Tenant {
+            metadata: Some(common::ResourceMetadata {
+                id: id.into(),
+                name: name.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_one_tenant_seen_is_chosen_and_several_or_none_are_named() {
+        assert_eq!(
+            choose_tenant(&[tenant("tenant-e00a", "acme"), iam2::Tenant::default()]).unwrap(),
+            "tenant-e00a"
+        );
+        let several =
+            choose_tenant(&[tenant("tenant-e00a", "acme"), tenant("tenant-e00b", "")]).unwrap_err();
+        assert_eq!(several.kind(), ErrorKind::Configuration, "{several}");
+        let text = several.to_string();
+        for part in ["2 tenants", "tenant-e00a (acme)", "tenant-e00b", TENANT_ENV] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
+        let none = choose_tenant(&[]).unwrap_err();
+        assert!(none.to_string().contains(TENANT_ENV), "{none}");
+    }
+
+    #[test]
+    fn a_found_tenant_is_saved_and_reused_by_a_credential_that_configures_none() {
+        let unconfigured = || {
+            NebiusCredential::new(
+                NebiusConfig::new(crate::NebiusAuth::Token(SecretString::from(
+                    "iam-secret".to_owned(),
+                )))
+                .with_api_endpoint("http://127.0.0.1:9"),
+            )
+            .unwrap()
+        };
+        let saved = r#"{"tenant":"tenant-a","projects":{"eu-north1":"project-e00a"}}"#;
+        let found = unconfigured();
+        assert_ne!(
+            found.identity().tenant_id(),
+            credential().identity().tenant_id()
+        );
+        assert!(!found.identity().tenant_id().contains("iam-secret"));
+        found.reuse_discovery(saved);
+        assert_eq!(found.discovery().as_deref(), Some(saved));
+        assert_eq!(
+            found.shared.tenant.get().map(String::as_str),
+            Some("tenant-a")
+        );
+        let without_tenant = unconfigured();
+        without_tenant.reuse_discovery(r#"{"tenant":"","projects":{"eu-north1":"project-e00a"}}"#);
+        assert_eq!(without_tenant.discovery(), None);
     }
 
     #[test]
@@ -1656,38 +1794,42 @@ mod campaign_findings {
     }
 
     #[tokio::test]
-    async fn a_terminate_whose_cleanup_meets_a_failed_call_still_deletes_disk_and_group() {
+    async fn a_terminate_whose_cleanup_meets_a_failed_call_still_deletes_the_group() {
         let fake = fake().await;
         let client = client(&fake);
         let created = validate_and_create(&client, &attrs("t1")).await.unwrap();
         assert_eq!(leftovers(&fake), (1, 1));
-        fail_one_call(&fake, Operation::DeleteDisk);
         fail_one_call(&fake, Operation::DeleteSecurityGroup);
         client.terminate_instance(&created.cloud_id).await.unwrap();
         assert_eq!(leftovers(&fake), (0, 0), "{:?}", fake.state().disks());
     }
 
-    /// A terminate that could not delete the boot disk leaves it with nothing pointing at it
-    /// (a terminate called again finds the instance gone): the sweep deletes it once it is past
-    /// the grace, and every later terminate sweeps too.
+    /// A terminate that could not delete the security group leaves it with nothing pointing at
+    /// it (a terminate called again finds the instance gone): the sweep deletes it once it is
+    /// past the grace, and every later terminate sweeps too.
     #[tokio::test]
     async fn what_a_terminate_left_is_swept_after_the_grace() {
         let fake = fake().await;
         let client = client(&fake);
         let first = validate_and_create(&client, &attrs("s1")).await.unwrap();
         let second = validate_and_create(&client, &attrs("s2")).await.unwrap();
-        fail_every_call(&fake, Operation::DeleteDisk);
-        client
+        fail_every_call(&fake, Operation::DeleteSecurityGroup);
+        let err = client
             .terminate_instance(&first.cloud_id)
             .await
             .unwrap_err();
+        assert!(err.to_string().contains("security group"), "{err}");
         fake.state().clear_faults();
         client.terminate_instance(&first.cloud_id).await.unwrap();
-        assert_eq!(leftovers(&fake), (2, 1), "the first disk is left");
+        assert_eq!(
+            leftovers(&fake),
+            (1, 2),
+            "the first disk went with its instance, its group is left"
+        );
 
-        // Within the default grace (15 minutes) the disk may be a create's still under way.
+        // Within the default grace (15 minutes) the group may be a create's still under way.
         assert_eq!(client.sweep_orphaned_resources().await.unwrap(), 0);
-        assert_eq!(leftovers(&fake), (2, 1));
+        assert_eq!(leftovers(&fake), (1, 2));
 
         let no_grace = NebiusCredential::new(
             client
@@ -1703,29 +1845,11 @@ mod campaign_findings {
         assert_eq!(no_grace.sweep_orphaned_resources().await.unwrap(), 0);
     }
 
-    #[tokio::test]
-    async fn a_disk_that_cannot_be_deleted_does_not_keep_the_group() {
-        let fake = fake().await;
-        let client = client(&fake);
-        let created = validate_and_create(&client, &attrs("t2")).await.unwrap();
-        fail_every_call(&fake, Operation::DeleteDisk);
-        let err = client
-            .terminate_instance(&created.cloud_id)
-            .await
-            .unwrap_err();
-        assert!(err.to_string().contains("boot disk"), "{err}");
-        assert_eq!(
-            leftovers(&fake),
-            (1, 0),
-            "the group is deleted all the same"
-        );
-    }
-
-    /// A create of a security group or a disk whose every answer was lost, one of them after
-    /// the fake made it: the failed create finds it by its name and deletes it.
+    /// A create of a security group whose every answer was lost, one of them after the fake
+    /// made it: the failed create finds it by its name and deletes it.
     #[tokio::test]
     async fn what_a_create_made_while_every_answer_was_lost_is_found_by_name_and_deleted() {
-        for operation in [Operation::CreateSecurityGroup, Operation::CreateDisk] {
+        for operation in [Operation::CreateSecurityGroup] {
             let fake = fake().await;
             let state = fake.state();
             // Replacing faults come first: three resets, then the fourth attempt is carried
@@ -1746,18 +1870,14 @@ mod campaign_findings {
 
     /// The first attempt of a create is carried out and its answer lost; the driver sends it
     /// again with the same idempotency key, and every later attempt is throttled, a definite
-    /// answer of its own. The first attempt's resource exists all the same: a group or disk is
-    /// found by name and deleted, an instance by its RefID and returned.
+    /// answer of its own. The first attempt's resource exists all the same: a group is found
+    /// by name and deleted, an instance (with its managed boot disk) by its RefID and returned.
     #[tokio::test]
     async fn a_create_sent_again_and_refused_may_still_have_made_its_resource() {
         for (operation, path) in [
             (
                 Operation::CreateSecurityGroup,
                 "/nebius.vpc.v1.SecurityGroupService/Create",
-            ),
-            (
-                Operation::CreateDisk,
-                "/nebius.compute.v1.DiskService/Create",
             ),
             (
                 Operation::CreateInstance,

@@ -17,7 +17,8 @@ use crate::auth::ServiceAccountKey;
 pub const CREDENTIALS_FILE_ENV: &str = "NEBIUS_CREDENTIALS_FILE";
 /// Environment variable holding a static IAM token, used instead of a credentials file.
 pub const IAM_TOKEN_ENV: &str = "NEBIUS_IAM_TOKEN";
-/// Environment variable naming the tenant whose projects are used.
+/// Environment variable naming the tenant whose projects are used (unset: the one tenant the
+/// credential sees).
 pub const TENANT_ENV: &str = "NEBIUS_TENANT_ID";
 /// Environment variable giving the project per region: `region=project-id,…`.
 pub const PROJECTS_ENV: &str = "NEBIUS_PROJECTS";
@@ -88,7 +89,7 @@ pub const SETTINGS: &[SettingSpec] = &[
         TENANT_ENV,
         SettingKind::Text,
         None,
-        "tenant id: its projects (one per region) are found through IAM",
+        "tenant id: its projects (one per region) are found through IAM (default: the one tenant the credential sees)",
     ),
     SettingSpec::plain(
         KEY_PROJECTS,
@@ -193,8 +194,9 @@ impl fmt::Debug for NebiusAuth {
 pub struct NebiusConfig {
     /// How the credential authenticates.
     pub auth: NebiusAuth,
-    /// The tenant whose projects are used (through IAM's project service); may be empty when
-    /// [`Self::projects`] names every project.
+    /// The tenant whose projects are used (through IAM's project service). Empty: the one
+    /// tenant the credential sees (IAM's tenant list), or none needed when [`Self::projects`]
+    /// names every project.
     pub tenant_id: String,
     /// The project of each region, taking precedence over the tenant's projects.
     pub projects: BTreeMap<String, String>,
@@ -422,12 +424,6 @@ impl NebiusConfig {
 
     /// Checks the fields; the error names the first wrong one.
     pub fn validate(&self) -> Result<()> {
-        if self.tenant_id.trim().is_empty() && self.projects.is_empty() {
-            return Err(CloudError::invalid(
-                KEY_TENANT,
-                format!("give the tenant ({TENANT_ENV}) or a project per region ({PROJECTS_ENV})"),
-            ));
-        }
         if self.ssh_user.trim().is_empty() {
             return Err(CloudError::invalid(KEY_SSH_USER, "must not be empty"));
         }
@@ -556,7 +552,6 @@ mod tests {
                 ],
                 "projects",
             ),
-            (vec![(IAM_TOKEN_ENV, "t".into())], "tenant_id"),
             (
                 vec![
                     (IAM_TOKEN_ENV, "t".into()),

@@ -169,13 +169,55 @@ impl Allowances {
     }
 }
 
-/// One catalog entry per preset of `platform` in `region`. Prices come from `price` (the
-/// calculator's answer by type name): unknown stays `None`, never zero.
+/// The catalog id of a type in `region`: the generic id, and for the preemptible (spot)
+/// offer of the same type the generic id with `-spot`, so both offers have their own id.
+pub(crate) fn type_id(region: &str, type_name: &str, spot: bool) -> InstanceTypeId {
+    let generic = InstanceTypeId::generic(region, None, type_name);
+    if spot {
+        InstanceTypeId::new(format!("{generic}-spot"))
+    } else {
+        generic
+    }
+}
+
+/// One catalog entry per preset of `platform` in `region`, then, when the platform allows
+/// preemptible instances, one spot entry per preset (usage class `spot`, `preemptible`,
+/// created with `use_spot`). Prices come from `price` (the calculator's answer by type name,
+/// on demand or preemptible): unknown stays `None`, never zero.
 pub(crate) fn instance_types(
     region: &str,
     platform: &compute::Platform,
     allowances: &Allowances,
-    price: impl Fn(&str) -> Option<Price>,
+    price: impl Fn(&str, bool) -> Option<Price>,
+) -> Vec<InstanceType> {
+    let on_demand = on_demand_types(region, platform, allowances, &price);
+    let allows_spot = platform
+        .status
+        .as_ref()
+        .is_some_and(|s| s.allowed_for_preemptibles);
+    let spot: Vec<InstanceType> = if allows_spot {
+        on_demand
+            .iter()
+            .map(|it| InstanceType {
+                id: type_id(region, &it.type_name, true),
+                preemptible: true,
+                supported_usage_classes: ["spot".into()].into(),
+                base_price: price(&it.type_name, true),
+                ..it.clone()
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    on_demand.into_iter().chain(spot).collect()
+}
+
+/// The on-demand entries of [`instance_types`].
+fn on_demand_types(
+    region: &str,
+    platform: &compute::Platform,
+    allowances: &Allowances,
+    price: &impl Fn(&str, bool) -> Option<Price>,
 ) -> Vec<InstanceType> {
     let name = platform.metadata.as_ref().map_or("", |m| m.name.as_str());
     let Some(spec) = &platform.spec else {
@@ -210,7 +252,7 @@ pub(crate) fn instance_types(
             let architecture = gpu.map_or(Architecture::X86_64, |g| g.architecture);
             let mut it = InstanceType {
                 location: region.into(),
-                base_price: price(&type_name),
+                base_price: price(&type_name, false),
                 type_name: type_name.into(),
                 supported_gpus: supported_gpus.into(),
                 vcpu: u32::try_from(resources.vcpu_count).unwrap_or(0),
@@ -223,6 +265,7 @@ pub(crate) fn instance_types(
                     "standard".to_owned()
                 },
                 elastic_root_volume: true,
+                supported_usage_classes: ["on-demand".into()].into(),
                 stoppable: true,
                 rebootable: false,
                 can_modify_firewall_rules: true,
@@ -235,6 +278,15 @@ pub(crate) fn instance_types(
             Some(it)
         })
         .collect()
+}
+
+/// A preemptible (spot) instance's spec: stopped when preempted, the only policy Nebius
+/// supports.
+pub(crate) fn preemptible() -> compute::PreemptibleSpec {
+    compute::PreemptibleSpec {
+        on_preemption: compute::preemptible_spec::PreemptionPolicy::Stop as i32,
+        ..compute::PreemptibleSpec::default()
+    }
 }
 
 /// The model's lifecycle of a Nebius state. `UPDATING` (a label or spec change) keeps the
@@ -327,7 +379,7 @@ pub(crate) fn instance(w: compute::Instance, region: &str, ssh_user: &str) -> In
         private_ip,
         ssh_user: ssh_user.to_owned(),
         ssh_port: 22,
-        instance_type_id: InstanceTypeId::generic(region, None, &instance_type),
+        instance_type_id: type_id(region, &instance_type, spec.preemptible.is_some()),
         instance_type,
         location: region.to_owned(),
         status: Status::new(lifecycle),
@@ -608,11 +660,16 @@ mod tests {
                 false,
             ),
         ]);
-        let price = |name: &str| {
-            (name == "gpu-h100-sxm.1gpu-16vcpu-200gb").then(|| Price::parse("2.95", "USD").unwrap())
+        let price = |name: &str, spot: bool| {
+            (name == "gpu-h100-sxm.1gpu-16vcpu-200gb" && !spot)
+                .then(|| Price::parse("2.95", "USD").unwrap())
         };
         let types = instance_types("eu-north1", &p, &allowances, price);
-        assert_eq!(types.len(), 2);
+        assert_eq!(
+            types.len(),
+            2,
+            "the platform does not say it allows preemptibles"
+        );
         let (one, eight) = (&types[0], &types[1]);
         assert_eq!(one.type_name, "gpu-h100-sxm.1gpu-16vcpu-200gb");
         assert_eq!(
@@ -631,11 +688,45 @@ mod tests {
         assert_eq!(eight.vcpu, 128);
         assert_eq!(eight.memory_bytes, Bytes::new(1600, BytesUnit::GiB));
         // A frozen allowance grants nothing.
-        let types = instance_types("us-central1", &p, &allowances, |_| None);
+        let types = instance_types("us-central1", &p, &allowances, |_, _| None);
         assert!(types.iter().all(|t| !t.is_available));
         // No allowance at all: not available.
-        let types = instance_types("eu-west1", &p, &allowances, |_| None);
+        let types = instance_types("eu-west1", &p, &allowances, |_, _| None);
         assert!(types.iter().all(|t| !t.is_available));
+    }
+
+    #[test]
+    fn a_platform_allowing_preemptibles_has_spot_offers_at_spot_prices() {
+        let mut p = platform(
+            "gpu-h100-sxm",
+            &[("1gpu-16vcpu-200gb", 1, 16, 200)],
+            "compute.instance.gpu.h100",
+        );
+        p.status = Some(compute::PlatformStatus {
+            allowed_for_preemptibles: true,
+        });
+        let allowances = Allowances::new(&[allowance(
+            "compute.instance.gpu.h100",
+            "eu-north1",
+            Some(8),
+            0,
+            true,
+        )]);
+        let price = |_: &str, spot: bool| {
+            Some(Price::parse(if spot { "1.25" } else { "2.95" }, "USD").unwrap())
+        };
+        let types = instance_types("eu-north1", &p, &allowances, price);
+        assert_eq!(types.len(), 2);
+        let (on_demand, spot) = (&types[0], &types[1]);
+        assert!(!on_demand.preemptible);
+        assert_eq!(on_demand.supported_usage_classes.as_slice(), ["on-demand"]);
+        assert!(spot.preemptible);
+        assert_eq!(spot.supported_usage_classes.as_slice(), ["spot"]);
+        assert_eq!(spot.type_name, on_demand.type_name, "created with use_spot");
+        assert_eq!(spot.base_price, Some(Price::parse("1.25", "USD").unwrap()));
+        assert_ne!(spot.id, on_demand.id);
+        assert_eq!(spot.id, type_id("eu-north1", &spot.type_name, true));
+        assert_eq!(spot.is_available, on_demand.is_available);
     }
 
     #[test]
@@ -648,7 +739,7 @@ mod tests {
         );
         let allowances =
             Allowances::new(&[allowance("compute.instance.gpu.h200", "r", None, 9, true)]);
-        let t = &instance_types("r", &p, &allowances, |_| None)[0];
+        let t = &instance_types("r", &p, &allowances, |_, _| None)[0];
         assert!(t.is_available, "no limit");
         assert_eq!(
             t.supported_gpus[0].memory_bytes,
@@ -665,12 +756,12 @@ mod tests {
         );
         let none = Allowances::default();
         assert!(
-            instance_types("r", &p, &none, |_| None)
+            instance_types("r", &p, &none, |_, _| None)
                 .iter()
                 .all(|t| t.is_available)
         );
         let some = Allowances::new(&[allowance(CPU_QUOTA, "r", Some(10), 2, true)]);
-        let types = instance_types("r", &p, &some, |_| None);
+        let types = instance_types("r", &p, &some, |_, _| None);
         assert!(types[0].is_available && !types[1].is_available);
         assert!(types[0].supported_gpus.is_empty());
     }
@@ -799,7 +890,7 @@ mod tests {
         assert_eq!(labels(&w)["owner"], "ml");
         // The control plane finds the catalog entry by this id.
         let p = platform("gpu-h100-sxm", &[("1gpu-16vcpu-200gb", 1, 16, 200)], "");
-        let t = &instance_types("eu-north1", &p, &Allowances::default(), |_| None)[0];
+        let t = &instance_types("eu-north1", &p, &Allowances::default(), |_, _| None)[0];
         assert_eq!(i.instance_type_id, t.id);
     }
 

@@ -10,6 +10,10 @@
 //! presets it names that the early estimate did not ask for go into a second batch. The list
 //! decides what to ask early and nothing else — every price is the calculator's, and a guess
 //! that misses costs one more round trip, never a wrong or invented price.
+//!
+//! A preset of a platform that allows preemptible instances is priced twice in the same
+//! batch: on demand, and as a preemptible spec (`spec.preemptible` set), which the calculator
+//! prices at the spot price.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, PoisonError};
@@ -20,8 +24,60 @@ use gpucloud_nebius_proto::compute::v1 as compute;
 
 use crate::convert;
 
-/// A platform and one of its presets, as the calculator is asked about them.
-pub(crate) type Preset = (String, String);
+/// A platform and one of its presets, on demand or preemptible, as the calculator is asked
+/// about them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Preset {
+    /// The platform, e.g. `gpu-h100-sxm`.
+    pub(crate) platform: String,
+    /// The preset's name, e.g. `1gpu-16vcpu-200gb`.
+    pub(crate) name: String,
+    /// Priced as a preemptible (spot) instance.
+    pub(crate) spot: bool,
+}
+
+impl Preset {
+    /// An on-demand preset.
+    pub(crate) fn on_demand(platform: &str, preset: &str) -> Self {
+        Self {
+            platform: platform.to_owned(),
+            name: preset.to_owned(),
+            spot: false,
+        }
+    }
+
+    /// The same preset, preemptible.
+    pub(crate) fn preemptible(&self) -> Self {
+        Self {
+            spot: true,
+            ..self.clone()
+        }
+    }
+
+    /// The name its price is kept under (and the estimate is asked under): the type name,
+    /// with [`SPOT_SUFFIX`] when preemptible.
+    pub(crate) fn key(&self) -> String {
+        price_key(&convert::type_name(&self.platform, &self.name), self.spot)
+    }
+}
+
+/// What a preemptible estimate's name ends with.
+const SPOT_SUFFIX: &str = ".spot";
+
+/// The key of `type_name`'s price, on demand or preemptible.
+pub(crate) fn price_key(type_name: &str, spot: bool) -> String {
+    if spot {
+        format!("{type_name}{SPOT_SUFFIX}")
+    } else {
+        type_name.to_owned()
+    }
+}
+
+/// Platforms Nebius documents as allowing preemptible instances (every GPU platform): their
+/// published presets are also guessed preemptible.
+fn published_allows_preemptibles(platform: &str) -> bool {
+    platform.starts_with("gpu-")
+}
 
 /// The presets of Nebius's published GPU and CPU platforms: what the first catalog read of a
 /// region asks prices for before its listing arrives.
@@ -71,14 +127,16 @@ impl PresetMemory {
     pub(crate) fn guess(&self, region: &str) -> Vec<Preset> {
         let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         seen.get(region).cloned().unwrap_or_else(|| {
-            PUBLISHED
-                .iter()
-                .flat_map(|(platform, presets)| {
-                    presets
-                        .iter()
-                        .map(|preset| ((*platform).to_owned(), (*preset).to_owned()))
-                })
-                .collect()
+            let on_demand = PUBLISHED.iter().flat_map(|(platform, presets)| {
+                presets
+                    .iter()
+                    .map(|preset| Preset::on_demand(platform, preset))
+            });
+            let spot = on_demand
+                .clone()
+                .filter(|p| published_allows_preemptibles(&p.platform))
+                .map(|p| p.preemptible());
+            on_demand.chain(spot).collect()
         })
     }
 
@@ -91,22 +149,29 @@ impl PresetMemory {
     }
 }
 
-/// Every (platform, preset) pair a listing names.
+/// Every (platform, preset) pair a listing names, on demand, then preemptible for the
+/// platforms that allow it (`status.allowed_for_preemptibles`).
 pub(crate) fn presets_of(platforms: &[compute::Platform]) -> Vec<Preset> {
-    platforms
-        .iter()
-        .flat_map(|p| {
-            let name = p
-                .metadata
-                .as_ref()
-                .map(|m| m.name.as_str())
-                .unwrap_or_default();
-            p.spec
-                .iter()
-                .flat_map(|s| s.presets.iter())
-                .map(move |preset| (name.to_owned(), preset.name.clone()))
-        })
-        .collect()
+    let on_demand = platforms.iter().flat_map(|p| {
+        let name = p
+            .metadata
+            .as_ref()
+            .map(|m| m.name.as_str())
+            .unwrap_or_default();
+        let spot = p
+            .status
+            .as_ref()
+            .is_some_and(|s| s.allowed_for_preemptibles);
+        p.spec
+            .iter()
+            .flat_map(|s| s.presets.iter())
+            .map(move |preset| (Preset::on_demand(name, &preset.name), spot))
+    });
+    let spot = on_demand
+        .clone()
+        .filter(|(_, spot)| *spot)
+        .map(|(p, _)| p.preemptible());
+    on_demand.map(|(p, _)| p).chain(spot).collect()
 }
 
 /// The listed presets an early estimate did not ask for: all of them when it failed
@@ -120,10 +185,11 @@ pub(crate) fn not_asked(listed: &[Preset], asked: Option<&[Preset]>) -> Vec<Pres
         .collect()
 }
 
-/// The hourly price of each type from a calculator answer: matched by the name each estimate
-/// was asked under, else by position; a cost that is not a decimal is left unknown.
+/// The hourly price of each type from a calculator answer, by [`Preset::key`]: matched by the
+/// name each estimate was asked under, else by position; a cost that is not a decimal is left
+/// unknown.
 pub(crate) fn hourly_prices(
-    asked: &[(String, String)],
+    asked: &[Preset],
     answer: &billing::EstimateBatchResponse,
 ) -> BTreeMap<String, Price> {
     let currency = if answer.currency.is_empty() {
@@ -138,7 +204,7 @@ pub(crate) fn hourly_prices(
             .as_ref()
             .map(|m| m.name.clone())
             .filter(|n| !n.is_empty())
-            .or_else(|| asked.get(i).map(|(p, s)| convert::type_name(p, s)));
+            .or_else(|| asked.get(i).map(Preset::key));
         let total = match &cost.cost_type {
             Some(billing::resource_cost::CostType::General(g)) => g.total.as_ref(),
             Some(billing::resource_cost::CostType::FixedInstance(f)) => f.per_instance.as_ref(),
@@ -164,7 +230,7 @@ mod tests {
     use gpucloud_nebius_proto::common::v1 as common;
 
     fn pair(platform: &str, preset: &str) -> Preset {
-        (platform.to_owned(), preset.to_owned())
+        Preset::on_demand(platform, preset)
     }
 
     #[test]
@@ -172,13 +238,15 @@ mod tests {
         let memory = PresetMemory::default();
         let first = memory.guess("eu-north1");
         assert!(first.contains(&pair("gpu-h100-sxm", "8gpu-128vcpu-1600gb")));
-        assert_eq!(
-            first.len(),
-            PUBLISHED
-                .iter()
-                .map(|(_, presets)| presets.len())
-                .sum::<usize>()
-        );
+        assert!(first.contains(&pair("gpu-h100-sxm", "8gpu-128vcpu-1600gb").preemptible()));
+        assert!(!first.contains(&pair("cpu-d3", "2vcpu-8gb").preemptible()));
+        let published: usize = PUBLISHED.iter().map(|(_, presets)| presets.len()).sum();
+        let gpu: usize = PUBLISHED
+            .iter()
+            .filter(|(platform, _)| platform.starts_with("gpu-"))
+            .map(|(_, presets)| presets.len())
+            .sum();
+        assert_eq!(first.len(), published + gpu);
         let listed = vec![pair("gpu-h200-sxm", "1gpu-16vcpu-200gb")];
         memory.remember("eu-north1", &listed);
         assert_eq!(memory.guess("eu-north1"), listed);
@@ -204,7 +272,7 @@ mod tests {
 
     #[test]
     fn a_listing_names_each_platform_preset_pair() {
-        let platform = |name: &str, presets: &[&str]| compute::Platform {
+        let platform = |name: &str, presets: &[&str], spot: bool| compute::Platform {
             metadata: Some(common::ResourceMetadata {
                 name: name.into(),
                 ..Default::default()
@@ -219,20 +287,32 @@ mod tests {
                     .collect(),
                 ..Default::default()
             }),
-            ..Default::default()
+            status: Some(compute::PlatformStatus {
+                allowed_for_preemptibles: spot,
+            }),
         };
         assert_eq!(
-            presets_of(&[platform("a", &["1", "2"]), platform("b", &["3"])]),
-            [pair("a", "1"), pair("a", "2"), pair("b", "3")]
+            presets_of(&[
+                platform("a", &["1", "2"], true),
+                platform("b", &["3"], false)
+            ]),
+            [
+                pair("a", "1"),
+                pair("a", "2"),
+                pair("b", "3"),
+                pair("a", "1").preemptible(),
+                pair("a", "2").preemptible()
+            ]
         );
     }
 
     #[test]
     fn calculator_answers_become_prices_by_name_or_position() {
         let asked = vec![
-            ("gpu-h100-sxm".to_owned(), "1gpu".to_owned()),
-            ("gpu-h100-sxm".to_owned(), "8gpu".to_owned()),
-            ("cpu-d3".to_owned(), "2vcpu".to_owned()),
+            pair("gpu-h100-sxm", "1gpu"),
+            pair("gpu-h100-sxm", "8gpu"),
+            pair("cpu-d3", "2vcpu"),
+            pair("gpu-h100-sxm", "1gpu").preemptible(),
         ];
         let cost = |name: &str, cost: &str, unit: &str| billing::ResourceCost {
             metadata: Some(common::ResourceMetadata {
@@ -258,6 +338,7 @@ mod tests {
                 cost("", "2.95", "hour"),
                 cost("gpu-h100-sxm.8gpu", "23.60", ""),
                 cost("cpu-d3.2vcpu", "not a number", "hour"),
+                cost("", "1.25", "hour"),
             ],
             currency: "USD".into(),
             ..Default::default()
@@ -272,6 +353,10 @@ mod tests {
             Price::parse("23.60", "USD").unwrap()
         );
         assert!(!prices.contains_key("cpu-d3.2vcpu"), "unreadable: unknown");
+        assert_eq!(
+            prices[&price_key("gpu-h100-sxm.1gpu", true)],
+            Price::parse("1.25", "USD").unwrap()
+        );
         let monthly = billing::EstimateBatchResponse {
             resource_costs: vec![cost("gpu-h100-sxm.1gpu", "2153", "month")],
             ..Default::default()

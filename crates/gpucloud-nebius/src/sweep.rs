@@ -41,6 +41,14 @@ pub(crate) fn orphans(
     let mut used: HashSet<&str> = HashSet::new();
     for w in instances {
         used.extend(convert::boot_disk_id(w));
+        // Managed disks (made with the instance) are named only in its status.
+        used.extend(
+            w.status
+                .iter()
+                .flat_map(|s| s.disk_attachments.iter())
+                .map(|a| a.id.as_str())
+                .filter(|id| !id.is_empty()),
+        );
         if let Some(spec) = &w.spec {
             used.extend(spec.secondary_disks.iter().filter_map(|d| match &d.r#type {
                 Some(compute::attached_disk_spec::Type::ExistingDisk(d)) => Some(d.id.as_str()),
@@ -191,6 +199,23 @@ mod tests {
                 groups: vec!["group-left".to_owned()],
             }
         );
+    }
+
+    #[test]
+    fn a_managed_boot_disk_named_only_in_the_instance_status_is_used() {
+        let mut managed = instance("", "group-used");
+        managed.spec.as_mut().unwrap().boot_disk = None;
+        managed.status = Some(compute::InstanceStatus {
+            disk_attachments: vec![compute::DiskAttachmentStatus {
+                id: "disk-managed".to_owned(),
+                name: "boot-x".to_owned(),
+                is_managed: true,
+            }],
+            ..compute::InstanceStatus::default()
+        });
+        let disks = [disk("disk-managed", Some("me"), 3600, "")];
+        let found = orphans("me", &[managed], &disks, &[], Duration::ZERO, now());
+        assert_eq!(found, Orphans::default());
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub struct PlatformInfo {
     pub presets: &'static [PresetInfo],
     /// List price per GPU-hour (per vCPU-hour for a CPU platform), USD.
     pub price_per_unit_hour: f64,
+    /// Price per GPU-hour of a preemptible (spot) instance, USD; `None` when the platform
+    /// does not allow preemptible instances (`allowed_for_preemptibles` false).
+    pub spot_price_per_unit_hour: Option<f64>,
 }
 
 const fn preset(name: &'static str, gpus: u32, vcpus: u32, memory_gib: u32) -> PresetInfo {
@@ -68,7 +71,8 @@ const fn preset(name: &'static str, gpus: u32, vcpus: u32, memory_gib: u32) -> P
     }
 }
 
-/// The platforms of the fake.
+/// The platforms of the fake. Spot prices: H100's is Nebius's published preemptible price;
+/// the others are modelled at about 40% of on-demand, as Nebius's preemptible prices are.
 pub const PLATFORMS: &[PlatformInfo] = &[
     PlatformInfo {
         name: "gpu-h100-sxm",
@@ -81,6 +85,7 @@ pub const PLATFORMS: &[PlatformInfo] = &[
             preset("8gpu-128vcpu-1600gb", 8, 128, 1600),
         ],
         price_per_unit_hour: 2.95,
+        spot_price_per_unit_hour: Some(1.25),
     },
     PlatformInfo {
         name: "gpu-h200-sxm",
@@ -93,6 +98,7 @@ pub const PLATFORMS: &[PlatformInfo] = &[
             preset("8gpu-128vcpu-1600gb", 8, 128, 1600),
         ],
         price_per_unit_hour: 3.50,
+        spot_price_per_unit_hour: Some(1.45),
     },
     PlatformInfo {
         name: "gpu-b200-sxm",
@@ -105,6 +111,7 @@ pub const PLATFORMS: &[PlatformInfo] = &[
             preset("8gpu-160vcpu-1792gb", 8, 160, 1792),
         ],
         price_per_unit_hour: 5.50,
+        spot_price_per_unit_hour: Some(2.30),
     },
     PlatformInfo {
         name: "gpu-l40s-a",
@@ -120,6 +127,7 @@ pub const PLATFORMS: &[PlatformInfo] = &[
             preset("1gpu-40vcpu-160gb", 1, 40, 160),
         ],
         price_per_unit_hour: 1.55,
+        spot_price_per_unit_hour: Some(0.65),
     },
     PlatformInfo {
         name: "gpu-l40s-d",
@@ -133,6 +141,7 @@ pub const PLATFORMS: &[PlatformInfo] = &[
             preset("4gpu-128vcpu-768gb", 4, 128, 768),
         ],
         price_per_unit_hour: 1.82,
+        spot_price_per_unit_hour: Some(0.75),
     },
     PlatformInfo {
         name: "cpu-d3",
@@ -146,6 +155,7 @@ pub const PLATFORMS: &[PlatformInfo] = &[
             preset("8vcpu-32gb", 0, 8, 32),
         ],
         price_per_unit_hour: 0.025,
+        spot_price_per_unit_hour: None,
     },
 ];
 
@@ -219,6 +229,17 @@ impl PlatformInfo {
     pub fn hourly_price(&self, preset: &PresetInfo) -> f64 {
         self.quota_units(preset) as f64 * self.price_per_unit_hour
     }
+
+    /// Whether it allows preemptible (spot) instances.
+    pub fn allows_preemptibles(&self) -> bool {
+        self.spot_price_per_unit_hour.is_some()
+    }
+
+    /// Price per hour of one preemptible instance of `preset`, USD; `None` when the platform
+    /// allows none.
+    pub fn spot_hourly_price(&self, preset: &PresetInfo) -> Option<f64> {
+        Some(self.quota_units(preset) as f64 * self.spot_price_per_unit_hour?)
+    }
 }
 
 #[cfg(test)]
@@ -243,7 +264,19 @@ mod tests {
         let eight = h100.preset("8gpu-128vcpu-1600gb").unwrap();
         assert_eq!(h100.quota_units(eight), 8);
         assert!((h100.hourly_price(eight) - 23.6).abs() < 1e-9);
+        assert!((h100.spot_hourly_price(eight).unwrap() - 10.0).abs() < 1e-9);
         let cpu = platform("cpu-d3").unwrap();
         assert_eq!(cpu.quota_units(cpu.preset("4vcpu-16gb").unwrap()), 4);
+        assert!(!cpu.allows_preemptibles());
+        for platform in PLATFORMS.iter().filter(|p| p.allows_preemptibles()) {
+            for preset in platform.presets {
+                let spot = platform.spot_hourly_price(preset).unwrap();
+                assert!(
+                    spot > 0.0 && spot < platform.hourly_price(preset),
+                    "{}",
+                    platform.name
+                );
+            }
+        }
     }
 }

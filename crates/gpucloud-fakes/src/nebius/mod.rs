@@ -12,9 +12,14 @@
 //!   [`FakeNebiusOptions::iam_token`]; anything else is `UNAUTHENTICATED`. The fake makes a
 //!   service-account key at start ([`FakeNebius::service_account`]) and can write it as a
 //!   Nebius `subject-credentials` file ([`FakeNebius::write_credentials_file`]).
-//!   `ProjectService.List(parent_id = tenant)` lists one project per region, named
-//!   `default-project-<region>`, `spec.region` set; ids carry the region's routing code
-//!   (`project-e00…` is `eu-north1`).
+//!   `iam.v2.ProjectService` (`List(parent_id = tenant)`, `Get`, `GetByName`) lists one
+//!   project per region, named `default-project-<region>`, `spec.region` set; ids carry the
+//!   region's routing code (`project-e00…` is `eu-north1`). `iam.v2.TenantService` (`List`,
+//!   `Get`, `GetByName`) lists the fake's tenant (`fake-tenant`) and any added with
+//!   [`FakeNebiusState::add_tenant`] (without projects). `iam.v1.ProfileService.Get` says who
+//!   calls: an exchanged token's service account, or for the static token a user of every
+//!   tenant. The deprecated `iam.v1` `ProjectService` and `TenantService` (`Get`, `List`)
+//!   answer the same, unless [`FakeNebiusOptions::iam_v1`] is off.
 //! - **VPC.** Each project has one network and one subnet (`SubnetService.List` by
 //!   project, `ListByNetwork`, `Get`). Security groups (`Create`/`Get`/`GetByName`/`List`/
 //!   `Delete`, refused while an instance uses one) and their rules (`Create` checked like the
@@ -37,7 +42,12 @@
 //!   `DELETING` → gone (capacity and quota given back); a second delete during deletion gets
 //!   an operation ending with it; a wrong state is `FAILED_PRECONDITION` with
 //!   `BadResourceState`. `Update` replaces the labels. `Get`, `GetByName`, `List` (paged).
-//!   Names are unique per project: `ALREADY_EXISTS` with `ResourceAlreadyExists`.
+//!   Names are unique per project: `ALREADY_EXISTS` with `ResourceAlreadyExists`. The boot
+//!   disk may instead be a `managed_disk`: checked like a disk create, refused with
+//!   `ALREADY_EXISTS` when a disk of its name exists, made with the instance (its id in
+//!   `status.disk_attachments`, `is_managed`), changed only through the instance and deleted
+//!   with it. `spec.preemptible` (on-preemption `STOP`) is accepted on platforms that allow
+//!   preemptibles.
 //! - **Operations.** Every mutation answers a `common.v1.Operation`; `OperationService.Get`
 //!   shows it done (`status` set, code 0) once its delay has passed, or failed with the
 //!   status a test queued ([`FakeNebiusState::fail_next_operation`]). `OperationService.List`
@@ -51,7 +61,12 @@
 //!   `billing.v1.CalculatorService.EstimateBatch`: each `resource_specs[i].spec` is an `Any`
 //!   of a `CreateInstanceRequest` or `CreateDiskRequest`; `resource_costs` holds, in request
 //!   order, one cost per spec per time unit (`hour` then `month` unless
-//!   `filter_aggregation_unit` says which), `general.total.cost` a decimal string in USD.
+//!   `filter_aggregation_unit` says which), `general.total.cost` a decimal string in USD; a
+//!   spec with `spec.preemptible` costs the platform's spot price. `billing.v1alpha1`'s
+//!   `Estimate` and `EstimateBatch` price typed instance and disk specs the same way (hourly
+//!   and 720-hour monthly totals). `billing.v1.PricingPolicyService` keeps maximum spot prices
+//!   per platform (`Create`, `Get`, `GetByName`, `List`, `Update`, `Delete`).
+//! - **Unserved methods** answer `UNIMPLEMENTED` naming the full method.
 //! - **Errors** are a gRPC status whose details are a `google.rpc.Status` holding one
 //!   `nebius.common.v1.ServiceError` ([`SERVICE_ERROR_TYPE_URL`]).
 //! - **Paging**: `page_size` 0 means 100, at most 1000; `next_page_token` is empty on the
@@ -145,6 +160,11 @@ pub struct FakeNebiusOptions {
     pub disk_delay: Duration,
     /// Delay added to every call. Default 0.
     pub latency: Duration,
+    /// Whether the deprecated `nebius.iam.v1` `ProjectService` and `TenantService` are
+    /// served beside their `iam.v2` successors, for older clients. Nebius ends them on
+    /// 2026-12-16; `false` makes the fake as Nebius will be then (they answer
+    /// `UNIMPLEMENTED`). Default `true`.
+    pub iam_v1: bool,
 }
 
 impl Default for FakeNebiusOptions {
@@ -161,6 +181,7 @@ impl Default for FakeNebiusOptions {
             delete_delay: Duration::from_secs(1),
             disk_delay: Duration::from_millis(200),
             latency: Duration::ZERO,
+            iam_v1: true,
         }
     }
 }
@@ -192,6 +213,7 @@ impl fmt::Debug for FakeNebiusOptions {
             .field("delete_delay", &self.delete_delay)
             .field("disk_delay", &self.disk_delay)
             .field("latency", &self.latency)
+            .field("iam_v1", &self.iam_v1)
             .finish()
     }
 }
@@ -260,8 +282,9 @@ impl FakeNebius {
         );
         let serving = state.clone();
         let latency = options.latency;
+        let iam_v1 = options.iam_v1;
         let server = FakeServer::spawn(options.addr, move |listener, stop| {
-            server::serve(listener, serving, latency, stop)
+            server::serve(listener, serving, latency, iam_v1, stop)
         })
         .await?;
         tracing::debug!(endpoint = %server.base_url(), "fake nebius: listening");

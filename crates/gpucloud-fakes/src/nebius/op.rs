@@ -10,10 +10,14 @@ pub enum Operation {
     Any,
     /// `nebius.iam.v1.TokenExchangeService/Exchange`.
     ExchangeToken,
-    /// `nebius.iam.v1.ProjectService/List`.
+    /// `nebius.iam.v2.ProjectService/List` and the deprecated `nebius.iam.v1.ProjectService/List`.
     ListProjects,
-    /// `nebius.iam.v1.ProjectService/Get`.
+    /// `ProjectService/Get` (v2 and v1) and `nebius.iam.v2.ProjectService/GetByName`.
     GetProject,
+    /// `TenantService/List` and `Get` (v2 and v1) and `nebius.iam.v2.TenantService/GetByName`.
+    ReadTenants,
+    /// `nebius.iam.v1.ProfileService/Get`.
+    GetProfile,
     /// `nebius.vpc.v1.NetworkService/List` and `Get`.
     ReadNetworks,
     /// `nebius.vpc.v1.SubnetService/List`, `ListByNetwork` and `Get`.
@@ -24,8 +28,13 @@ pub enum Operation {
     ListPlatforms,
     /// `nebius.quotas.v1.QuotaAllowanceService/List` and `Get`.
     ListQuotaAllowances,
-    /// `nebius.billing.v1.CalculatorService/EstimateBatch`.
+    /// `nebius.billing.v1.CalculatorService/EstimateBatch` and
+    /// `nebius.billing.v1alpha1.CalculatorService/Estimate` and `EstimateBatch`.
     EstimatePrices,
+    /// `nebius.billing.v1.PricingPolicyService/Get`, `GetByName` and `List`.
+    ReadPricingPolicies,
+    /// `nebius.billing.v1.PricingPolicyService/Create`, `Update` and `Delete`.
+    ChangePricingPolicies,
     /// `nebius.compute.v1.DiskService/Create`.
     CreateDisk,
     /// `nebius.compute.v1.DiskService/Get`.
@@ -79,8 +88,16 @@ impl Operation {
         let (service, method) = path.strip_prefix('/')?.split_once('/')?;
         let op = match (service, method) {
             ("nebius.iam.v1.TokenExchangeService", "Exchange") => Operation::ExchangeToken,
-            ("nebius.iam.v1.ProjectService", "List") => Operation::ListProjects,
-            ("nebius.iam.v1.ProjectService", "Get") => Operation::GetProject,
+            ("nebius.iam.v1.ProjectService" | "nebius.iam.v2.ProjectService", "List") => {
+                Operation::ListProjects
+            }
+            ("nebius.iam.v1.ProjectService", "Get")
+            | ("nebius.iam.v2.ProjectService", "Get" | "GetByName") => Operation::GetProject,
+            ("nebius.iam.v1.TenantService", "List" | "Get")
+            | ("nebius.iam.v2.TenantService", "List" | "Get" | "GetByName") => {
+                Operation::ReadTenants
+            }
+            ("nebius.iam.v1.ProfileService", "Get") => Operation::GetProfile,
             ("nebius.vpc.v1.NetworkService", "List" | "Get") => Operation::ReadNetworks,
             ("nebius.vpc.v1.SubnetService", "List" | "ListByNetwork" | "Get") => {
                 Operation::ReadSubnets
@@ -93,7 +110,16 @@ impl Operation {
             ("nebius.quotas.v1.QuotaAllowanceService", "List" | "Get") => {
                 Operation::ListQuotaAllowances
             }
-            ("nebius.billing.v1.CalculatorService", "EstimateBatch") => Operation::EstimatePrices,
+            ("nebius.billing.v1.CalculatorService", "EstimateBatch")
+            | ("nebius.billing.v1alpha1.CalculatorService", "Estimate" | "EstimateBatch") => {
+                Operation::EstimatePrices
+            }
+            ("nebius.billing.v1.PricingPolicyService", "Get" | "GetByName" | "List") => {
+                Operation::ReadPricingPolicies
+            }
+            ("nebius.billing.v1.PricingPolicyService", "Create" | "Update" | "Delete") => {
+                Operation::ChangePricingPolicies
+            }
             ("nebius.compute.v1.DiskService", "Create") => Operation::CreateDisk,
             ("nebius.compute.v1.DiskService", "Get") => Operation::GetDisk,
             ("nebius.compute.v1.DiskService", "List") => Operation::ListDisks,
@@ -129,7 +155,8 @@ impl Operation {
     pub fn is_mutation(self) -> bool {
         matches!(
             self,
-            Operation::CreateDisk
+            Operation::ChangePricingPolicies
+                | Operation::CreateDisk
                 | Operation::UpdateDisk
                 | Operation::DeleteDisk
                 | Operation::CreateInstance
@@ -172,6 +199,18 @@ mod tests {
             None
         );
         assert_eq!(Operation::classify("/"), None);
+        assert_eq!(
+            Operation::classify("/nebius.iam.v2.ProjectService/List"),
+            Some(Operation::ListProjects)
+        );
+        assert_eq!(
+            Operation::classify("/nebius.iam.v1.TenantService/List"),
+            Some(Operation::ReadTenants)
+        );
+        assert_eq!(
+            Operation::classify("/nebius.iam.v2.TenantService/GetByName"),
+            Some(Operation::ReadTenants)
+        );
         assert!(Operation::CreateInstance.is_mutation());
         assert!(!Operation::GetOperation.is_mutation());
     }

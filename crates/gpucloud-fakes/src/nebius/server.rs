@@ -29,9 +29,10 @@ pub(crate) async fn serve(
     listener: TcpListener,
     state: FakeNebiusState,
     latency: Duration,
+    iam_v1: bool,
     stop: CancellationToken,
 ) {
-    let routes = api::routes(&state);
+    let routes = api::routes(&state, iam_v1);
     loop {
         let accepted = tokio::select! {
             () = stop.cancelled() => break,
@@ -81,6 +82,27 @@ struct Gate {
 /// A gRPC error as a trailers-only response.
 fn status_response(status: tonic::Status) -> Response<Body> {
     status.into_http()
+}
+
+/// A call to a method the fake does not serve (an unknown service, or a method its generated
+/// server answers with the default stub) answers `UNIMPLEMENTED` naming the full method, as
+/// real gRPC servers do, instead of tonic's empty or generic message.
+fn unimplemented_names_method(response: Response<Body>, path: &str) -> Response<Body> {
+    let unimplemented = response
+        .headers()
+        .get("grpc-status")
+        .is_some_and(|code| code.as_bytes() == b"12");
+    if !unimplemented {
+        return response;
+    }
+    status_response(
+        ApiError::new(
+            Code::Unimplemented,
+            "gateway",
+            format!("method {path} is not implemented"),
+        )
+        .into(),
+    )
 }
 
 /// A `200` gRPC response whose one message does not decode as protobuf.
@@ -152,7 +174,7 @@ impl Gate {
             ));
         }
         let response = match self.routes.clone().oneshot(request).await {
-            Ok(response) => response,
+            Ok(response) => unimplemented_names_method(response, &path),
             Err(never) => match never {},
         };
         if decision.injection == Some(Injection::CommitThenDrop) {

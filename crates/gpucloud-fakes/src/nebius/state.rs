@@ -142,11 +142,15 @@ pub(crate) struct InstanceRecord {
     pub(crate) public_ip: Option<String>,
     /// Whether it holds one unit of capacity, given back when it is gone.
     pub(crate) holds_capacity: bool,
+    /// The boot disk made from `spec.boot_disk.managed_disk`, deleted with the instance.
+    pub(crate) managed_boot_disk: Option<String>,
+    /// `status.disk_attachments`, as of the create.
+    pub(crate) disk_attachments: Vec<compute::DiskAttachmentStatus>,
 }
 
 impl InstanceRecord {
     pub(crate) fn boot_disk_id(&self) -> Option<&str> {
-        attached_disk_id(self.spec.boot_disk.as_ref())
+        attached_disk_id(self.spec.boot_disk.as_ref()).or(self.managed_boot_disk.as_deref())
     }
 
     fn disk_ids(&self) -> impl Iterator<Item = &str> {
@@ -200,14 +204,7 @@ impl InstanceRecord {
                     .collect(),
             })
             .collect();
-        let disk_attachments = self
-            .disk_ids()
-            .map(|id| compute::DiskAttachmentStatus {
-                id: id.to_owned(),
-                name: String::new(),
-                is_managed: false,
-            })
-            .collect();
+        let disk_attachments = self.disk_attachments.clone();
         Some(compute::Instance {
             metadata: Some(self.meta.to_proto()),
             spec: Some(self.spec.clone()),
@@ -266,6 +263,8 @@ pub(crate) struct DiskRecord {
     pub(crate) timeline: Timeline<DiskState>,
     /// When the transition under way ends.
     pub(crate) settles_at: Instant,
+    /// The instance whose `managed_disk` it is: deleted with it, changed only through it.
+    pub(crate) managed_by: Option<String>,
 }
 
 impl DiskRecord {
@@ -474,9 +473,30 @@ pub struct FakeSecurityGroup {
     pub rules: Vec<vpc::SecurityRule>,
 }
 
+/// A tenant the credential sees besides its own ([`FakeNebiusState::add_tenant`]).
+#[derive(Debug, Clone)]
+pub(crate) struct TenantRecord {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) created_at: SystemTime,
+}
+
+/// A pricing policy: the most a tenant or project pays per GPU-hour of a platform's
+/// preemptible instances.
+#[derive(Debug, Clone)]
+pub(crate) struct PricingPolicyRecord {
+    pub(crate) meta: Meta,
+    pub(crate) platform: String,
+    /// As the caller wrote it.
+    pub(crate) max_price: String,
+    pub(crate) max_price_value: f64,
+}
+
 pub(crate) struct Inner {
     pub(crate) timing: Timing,
     pub(crate) tenant_id: String,
+    /// Every tenant the credential sees, its own (whose projects the fake serves) first.
+    pub(crate) tenants: Vec<TenantRecord>,
     pub(crate) regions: Vec<Region>,
     pub(crate) images: Vec<ImageRecord>,
     pub(crate) capacity: Capacity,
@@ -486,6 +506,7 @@ pub(crate) struct Inner {
     pub(crate) disks: BTreeMap<String, DiskRecord>,
     pub(crate) security_groups: BTreeMap<String, SecurityGroupRecord>,
     pub(crate) rules: BTreeMap<String, RuleRecord>,
+    pub(crate) pricing_policies: BTreeMap<String, PricingPolicyRecord>,
     pub(crate) operations: HashMap<String, OperationRecord>,
     /// (gRPC path, idempotency key) → the operation the first call made.
     pub(crate) idempotency: HashMap<(String, String), String>,
@@ -520,6 +541,9 @@ impl std::fmt::Debug for FakeNebiusState {
             .finish_non_exhaustive()
     }
 }
+
+/// The name of the tenant whose projects the fake serves.
+pub(crate) const TENANT_NAME: &str = "fake-tenant";
 
 const ID_CHARS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 
@@ -596,9 +620,15 @@ impl FakeNebiusState {
                 public_key_der: key.public_key_der(),
             },
         );
+        let tenants = vec![TenantRecord {
+            id: tenant_id.clone(),
+            name: TENANT_NAME.to_owned(),
+            created_at: SystemTime::now(),
+        }];
         let inner = Inner {
             timing,
             tenant_id,
+            tenants,
             regions: served,
             images,
             capacity,
@@ -608,6 +638,7 @@ impl FakeNebiusState {
             disks: BTreeMap::new(),
             security_groups: BTreeMap::new(),
             rules: BTreeMap::new(),
+            pricing_policies: BTreeMap::new(),
             operations: HashMap::new(),
             idempotency: HashMap::new(),
             operation_failures: Vec::new(),
@@ -643,6 +674,21 @@ impl FakeNebiusState {
     /// The tenant whose projects the fake serves.
     pub fn tenant_id(&self) -> String {
         self.lock().tenant_id.clone()
+    }
+
+    /// Lets the credential see one more tenant, named `name` and without projects (as when
+    /// its user is invited to a second organisation); answers the new tenant's id. Tenant
+    /// discovery then has more than one to choose from.
+    pub fn add_tenant(&self, name: &str) -> String {
+        let mut inner = self.lock();
+        let code = inner.regions.first().map_or("e00", |r| r.info.code);
+        let id = new_id("tenant", code);
+        inner.tenants.push(TenantRecord {
+            id: id.clone(),
+            name: name.to_owned(),
+            created_at: SystemTime::now(),
+        });
+        id
     }
 
     /// The regions served, in order.
@@ -940,6 +986,8 @@ impl FakeNebiusState {
                     private_ip,
                     public_ip: None,
                     holds_capacity: false,
+                    managed_boot_disk: None,
+                    disk_attachments: Vec::new(),
                 },
             );
             ids.push(id);
@@ -968,13 +1016,18 @@ impl Inner {
             .map(|(id, _)| id.clone())
             .collect();
         for id in gone {
-            if let Some(instance) = self.instances.remove(&id)
-                && instance.holds_capacity
-            {
+            let Some(instance) = self.instances.remove(&id) else {
+                continue;
+            };
+            if instance.holds_capacity {
                 self.capacity.give_back(
                     instance.region,
                     &capacity_key(instance.platform, instance.preset),
                 );
+            }
+            // A managed disk is deleted with its instance.
+            if let Some(disk) = &instance.managed_boot_disk {
+                self.disks.remove(disk);
             }
         }
         self.disks.retain(|_, d| d.timeline.at(now).is_some());

@@ -21,8 +21,11 @@ use gpucloud_nebius_proto::compute::v1::instance_service_client::InstanceService
 use gpucloud_nebius_proto::compute::v1::platform_service_client::PlatformServiceClient;
 use gpucloud_nebius_proto::google::rpc;
 use gpucloud_nebius_proto::iam::v1 as iam;
+use gpucloud_nebius_proto::iam::v1::profile_service_client::ProfileServiceClient;
 use gpucloud_nebius_proto::iam::v1::project_service_client::ProjectServiceClient;
+use gpucloud_nebius_proto::iam::v1::tenant_service_client::TenantServiceClient;
 use gpucloud_nebius_proto::iam::v1::token_exchange_service_client::TokenExchangeServiceClient;
+use gpucloud_nebius_proto::iam::v2 as iam2;
 use gpucloud_nebius_proto::quotas::v1 as quotas;
 use gpucloud_nebius_proto::quotas::v1::quota_allowance_service_client::QuotaAllowanceServiceClient;
 use gpucloud_nebius_proto::vpc::v1 as vpc;
@@ -1779,13 +1782,260 @@ async fn commit_then_drop_on_create_and_delete_and_connection_resets() {
 }
 
 #[tokio::test]
-async fn unserved_methods_answer_unimplemented() {
+async fn unserved_methods_answer_unimplemented_naming_the_method() {
     let fake = start().await;
+    // A method of a service the fake serves.
     let refused = InstanceServiceClient::new(channel(&fake).await)
         .batch_get(req(&fake, compute::BatchGetRequest::default()))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::Unimplemented);
+    assert!(
+        refused
+            .message()
+            .contains("/nebius.compute.v1.InstanceService/BatchGet"),
+        "{refused:?}"
+    );
+    // A service the fake does not serve at all.
+    let refused =
+        compute::filesystem_service_client::FilesystemServiceClient::new(channel(&fake).await)
+            .list(req(&fake, compute::ListFilesystemsRequest::default()))
+            .await
+            .unwrap_err();
+    assert_eq!(refused.code(), Code::Unimplemented);
+    assert!(
+        refused
+            .message()
+            .contains("/nebius.compute.v1.FilesystemService/List"),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn iam_v2_serves_tenants_and_projects_and_v1_stays_for_older_clients() {
+    let fake = start().await;
+    let tenant = fake.tenant_id();
+    let mut tenants = iam2::tenant_service_client::TenantServiceClient::new(channel(&fake).await);
+    let listed = tenants
+        .list(req(&fake, iam2::ListTenantsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.items.len(), 1);
+    let meta = listed.items[0].metadata.clone().unwrap();
+    assert_eq!(meta.id, tenant);
+    assert_eq!(meta.name, "fake-tenant");
+    assert_eq!(
+        listed.items[0].status.as_ref().unwrap().tenant_state,
+        iam2::tenant_status::TenantState::Active as i32
+    );
+    let by_name = tenants
+        .get_by_name(req(
+            &fake,
+            iam2::GetTenantByNameRequest {
+                name: "fake-tenant".to_owned(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_name.metadata.unwrap().id, tenant);
+
+    let mut projects =
+        iam2::project_service_client::ProjectServiceClient::new(channel(&fake).await);
+    let listed = projects
+        .list(req(
+            &fake,
+            iam2::ListProjectsRequest {
+                parent_id: tenant.clone(),
+                page_size: 1,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.items.len(), 1, "paged");
+    assert!(!listed.next_page_token.is_empty());
+    let first = &listed.items[0];
+    let region = first.spec.as_ref().unwrap().region.clone();
+    assert_eq!(
+        fake.project_id(&region),
+        first.metadata.as_ref().map(|m| m.id.clone())
+    );
+    assert_eq!(first.metadata.as_ref().unwrap().parent_id, tenant);
+    assert_eq!(
+        first.status.as_ref().unwrap().project_state,
+        iam2::project_status::ProjectState::Active as i32
+    );
+    let got = projects
+        .get_by_name(req(
+            &fake,
+            iam2::GetProjectByNameRequest {
+                parent_id: tenant.clone(),
+                name: "default-project-us-central1".to_owned(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.spec.unwrap().region, "us-central1");
+    let missing = projects
+        .get(req(
+            &fake,
+            iam2::GetProjectRequest {
+                id: "project-e00nothing".to_owned(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+
+    // A tenant the credential sees besides its own has no projects.
+    let other = fake.state().add_tenant("partner-org");
+    let listed = tenants
+        .list(req(&fake, iam2::ListTenantsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: HashSet<String> = listed
+        .items
+        .iter()
+        .map(|t| t.metadata.as_ref().unwrap().id.clone())
+        .collect();
+    assert_eq!(ids, HashSet::from([tenant.clone(), other.clone()]));
+    let none = projects
+        .list(req(
+            &fake,
+            iam2::ListProjectsRequest {
+                parent_id: other.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(none.items.is_empty());
+
+    // The deprecated v1 services answer the same.
+    let mut v1 = TenantServiceClient::new(channel(&fake).await);
+    let listed = v1
+        .list(req(&fake, iam::ListTenantsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.items.len(), 2);
+    let got = v1
+        .get(req(&fake, iam::GetTenantRequest { id: other.clone() }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.metadata.unwrap().name, "partner-org");
+    let v1_projects = ProjectServiceClient::new(channel(&fake).await)
+        .list(req(
+            &fake,
+            iam::ListProjectsRequest {
+                parent_id: tenant,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(v1_projects.items.len(), 2);
+}
+
+#[tokio::test]
+async fn a_fake_without_iam_v1_refuses_it_naming_the_method() {
+    let fake = FakeNebius::start(FakeNebiusOptions {
+        iam_v1: false,
+        ..FakeNebiusOptions::default()
+    })
+    .await
+    .unwrap();
+    let refused = ProjectServiceClient::new(channel(&fake).await)
+        .list(req(
+            &fake,
+            iam::ListProjectsRequest {
+                parent_id: fake.tenant_id(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unimplemented);
+    assert!(
+        refused
+            .message()
+            .contains("/nebius.iam.v1.ProjectService/List"),
+        "{refused:?}"
+    );
+    let refused = TenantServiceClient::new(channel(&fake).await)
+        .list(req(&fake, iam::ListTenantsRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unimplemented);
+    assert!(
+        refused
+            .message()
+            .contains("/nebius.iam.v1.TenantService/List")
+    );
+    let v2 = iam2::project_service_client::ProjectServiceClient::new(channel(&fake).await)
+        .list(req(
+            &fake,
+            iam2::ListProjectsRequest {
+                parent_id: fake.tenant_id(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(v2.items.len(), 2);
+}
+
+#[tokio::test]
+async fn the_profile_says_who_calls() {
+    let fake = start().await;
+    let mut profiles = ProfileServiceClient::new(channel(&fake).await);
+    // The static token is a user of every tenant.
+    let user = profiles
+        .get(req(&fake, iam::GetProfileRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(iam::get_profile_response::Profile::UserProfile(user)) = user.profile else {
+        panic!("{user:?}");
+    };
+    assert_eq!(user.tenants.len(), 1);
+    assert_eq!(user.tenants[0].tenant_id, fake.tenant_id());
+    // An exchanged token is its service account, made in the first region's project.
+    let token = TokenExchangeServiceClient::new(channel(&fake).await)
+        .exchange(Request::new(exchange_request(
+            fake.service_account().signed_jwt(Duration::from_secs(60)),
+        )))
+        .await
+        .unwrap()
+        .into_inner()
+        .access_token;
+    let account = profiles
+        .get(with_token(&token, iam::GetProfileRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(iam::get_profile_response::Profile::ServiceAccountProfile(account)) = account.profile
+    else {
+        panic!("{account:?}");
+    };
+    let meta = account.info.unwrap().metadata.unwrap();
+    assert_eq!(meta.id, fake.service_account().service_account_id());
+    assert_eq!(Some(meta.parent_id), fake.project_id(REGION));
+    let anonymous = profiles
+        .get(Request::new(iam::GetProfileRequest {}))
+        .await
+        .unwrap_err();
+    assert_eq!(anonymous.code(), Code::Unauthenticated);
 }
 
 #[tokio::test]
@@ -1806,4 +2056,443 @@ async fn options_are_checked() {
     assert!(unknown.to_string().contains("mars-1"));
     let debug = format!("{:?}", FakeNebiusOptions::default());
     assert!(!debug.contains("fake-nebius-iam-token"), "{debug}");
+}
+
+fn preemptible_instance(
+    fake: &FakeNebius,
+    platform: &str,
+    preset: &str,
+) -> compute::CreateInstanceRequest {
+    compute::CreateInstanceRequest {
+        metadata: Some(common::ResourceMetadata {
+            parent_id: project(fake),
+            name: "spot-estimate".to_owned(),
+            ..Default::default()
+        }),
+        spec: Some(compute::InstanceSpec {
+            resources: Some(compute::ResourcesSpec {
+                platform: platform.to_owned(),
+                size: Some(compute::resources_spec::Size::Preset(preset.to_owned())),
+            }),
+            preemptible: Some(compute::PreemptibleSpec {
+                on_preemption: compute::preemptible_spec::PreemptionPolicy::Stop as i32,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+    }
+}
+
+/// The hourly cost of `v1` estimate's first resource.
+fn first_hourly_cost(response: &billing::EstimateBatchResponse) -> (f64, String) {
+    let cost = &response.resource_costs[0];
+    let Some(billing::resource_cost::CostType::General(general)) = &cost.cost_type else {
+        panic!("{cost:?}");
+    };
+    let total = general.total.as_ref().unwrap();
+    (
+        total.cost.parse().unwrap(),
+        total.sku_costs[0].sku_id.clone(),
+    )
+}
+
+#[tokio::test]
+async fn the_calculator_prices_preemptible_specs_at_spot_prices_in_v1_and_v1alpha1() {
+    use gpucloud_nebius_proto::billing::v1alpha1 as alpha;
+    let fake = start().await;
+    let mut calculator = CalculatorServiceClient::new(channel(&fake).await);
+    let v1 = |spec: &compute::CreateInstanceRequest| {
+        billing::EstimateBatchRequest {
+        resource_specs: vec![billing::ResourceSpec {
+            spec: Some(any_of("nebius.compute.v1.CreateInstanceRequest", spec)),
+        }],
+        filter_aggregation_unit: Some(billing::FilterAggregationUnit {
+            filter_aggregation_unit_values: vec![
+                billing::filter_aggregation_unit::FilterAggregationUnitValue::FilterAggregationUnitHour
+                    as i32,
+            ],
+        }),
+        ..Default::default()
+    }
+    };
+    let mut spot = preemptible_instance(&fake, PLATFORM, "8gpu-128vcpu-1600gb");
+    let (price, sku) = first_hourly_cost(
+        &calculator
+            .estimate_batch(req(&fake, v1(&spot)))
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    assert!((price - 8.0 * 1.25).abs() < 1e-6, "{price}");
+    assert!(sku.ends_with(".preemptible"), "{sku}");
+    spot.spec.as_mut().unwrap().preemptible = None;
+    let (on_demand, _) = first_hourly_cost(
+        &calculator
+            .estimate_batch(req(&fake, v1(&spot)))
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    assert!((on_demand - 8.0 * 2.95).abs() < 1e-6, "{on_demand}");
+    let refused = calculator
+        .estimate_batch(req(
+            &fake,
+            v1(&preemptible_instance(&fake, "cpu-d3", "4vcpu-16gb")),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(
+        bad_field(&refused),
+        "resource_specs[0].spec.spec.preemptible"
+    );
+
+    // The older calculator: one resource, or a batch summed; a month is 720 hours.
+    let mut alpha_calculator =
+        alpha::calculator_service_client::CalculatorServiceClient::new(channel(&fake).await);
+    let cost = |group: Option<alpha::ResourceGroupCost>| -> f64 {
+        let Some(alpha::resource_group_cost::CostType::General(general)) =
+            group.and_then(|g| g.cost_type)
+        else {
+            panic!("no general cost");
+        };
+        general.total.unwrap().cost.parse().unwrap()
+    };
+    let one = alpha_calculator
+        .estimate(req(
+            &fake,
+            alpha::EstimateRequest {
+                resource_spec: Some(alpha::ResourceSpec {
+                    resource_spec: Some(alpha::resource_spec::ResourceSpec::ComputeInstanceSpec(
+                        preemptible_instance(&fake, PLATFORM, PRESET),
+                    )),
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!((cost(one.hourly_cost) - 1.25).abs() < 1e-6);
+    assert!((cost(one.monthly_cost) - 1.25 * 720.0).abs() < 1e-6);
+    let batch = alpha_calculator
+        .estimate_batch(req(
+            &fake,
+            alpha::EstimateBatchRequest {
+                resource_specs: vec![
+                    alpha::ResourceSpec {
+                        resource_spec: Some(
+                            alpha::resource_spec::ResourceSpec::ComputeInstanceSpec(
+                                preemptible_instance(&fake, PLATFORM, PRESET),
+                            ),
+                        ),
+                    },
+                    alpha::ResourceSpec {
+                        resource_spec: Some(alpha::resource_spec::ResourceSpec::ComputeDiskSpec(
+                            compute::CreateDiskRequest {
+                                metadata: None,
+                                spec: Some(compute::DiskSpec {
+                                    size: Some(compute::disk_spec::Size::SizeGibibytes(730)),
+                                    ..Default::default()
+                                }),
+                            },
+                        )),
+                    },
+                ],
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!((cost(batch.hourly_cost) - (1.25 + 0.071)).abs() < 1e-6);
+    let empty = alpha_calculator
+        .estimate(req(&fake, alpha::EstimateRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&empty), "resource_spec");
+}
+
+#[tokio::test]
+async fn pricing_policies_cap_spot_prices_per_platform() {
+    use billing::pricing_policy_status::SchedulingState;
+    use gpucloud_nebius_proto::billing::v1::pricing_policy_service_client::PricingPolicyServiceClient;
+    let fake = start().await;
+    let mut policies = PricingPolicyServiceClient::new(channel(&fake).await);
+    let spec = |platform: &str, max: &str| billing::PricingPolicySpec {
+        compute_instance_spec: Some(billing::ComputeInstanceSpec {
+            versions: Some(billing::compute_instance_spec::Versions::V1(
+                billing::ComputeInstanceSpecV1 {
+                    platform: platform.to_owned(),
+                },
+            )),
+        }),
+        pricing: Some(billing::PricingMethod {
+            versions: Some(billing::pricing_method::Versions::MaxPriceV1(
+                billing::MaxPriceV1 {
+                    max_price: max.to_owned(),
+                },
+            )),
+        }),
+    };
+    let create = |name: &str, platform: &str, max: &str| billing::CreatePricingPolicyRequest {
+        metadata: Some(common::ResourceMetadata {
+            parent_id: fake.tenant_id(),
+            name: name.to_owned(),
+            ..Default::default()
+        }),
+        spec: Some(spec(platform, max)),
+    };
+    let operation = policies
+        .create(mutation(
+            &fake,
+            "policy-1",
+            create("h100-cap", PLATFORM, "1.00"),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let done = wait(&fake, &operation).await;
+    assert_eq!(done.status.unwrap().code, 0);
+    let got = policies
+        .get(req(
+            &fake,
+            billing::GetPricingPolicyRequest {
+                id: operation.resource_id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let status = got.status.unwrap();
+    assert_eq!(
+        status.scheduling_state,
+        SchedulingState::Blocked as i32,
+        "1.00 < 1.25"
+    );
+    assert_eq!(status.currency, "usd");
+    assert_eq!(status.sku_id, "compute.gpu-h100-sxm.preemptible");
+
+    // Raised above the spot price, it allows scheduling.
+    let update = billing::UpdatePricingPolicyRequest {
+        metadata: Some(common::ResourceMetadata {
+            id: operation.resource_id.clone(),
+            ..Default::default()
+        }),
+        spec: Some(spec(PLATFORM, "2.50")),
+    };
+    policies
+        .update(mutation(&fake, "policy-2", update))
+        .await
+        .unwrap();
+    let listed = policies
+        .list(req(
+            &fake,
+            billing::ListPricingPoliciesRequest {
+                parent_id: fake.tenant_id(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.items.len(), 1);
+    let policy = &listed.items[0];
+    assert_eq!(
+        policy.status.as_ref().unwrap().scheduling_state,
+        SchedulingState::Allowed as i32
+    );
+    let by_name = policies
+        .get_by_name(req(
+            &fake,
+            common::GetByNameRequest {
+                parent_id: fake.tenant_id(),
+                name: "h100-cap".to_owned(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_name.metadata.unwrap().id, operation.resource_id);
+
+    // Refusals name the field; a name is unique per parent.
+    for (request, field) in [
+        (
+            create("cpu", "cpu-d3", "1"),
+            "spec.compute_instance_spec.v1.platform",
+        ),
+        (
+            create("neg", PLATFORM, "-1"),
+            "spec.pricing.max_price_v1.max_price",
+        ),
+        (
+            create("nan", PLATFORM, "cheap"),
+            "spec.pricing.max_price_v1.max_price",
+        ),
+    ] {
+        let refused = policies.create(req(&fake, request)).await.unwrap_err();
+        assert_eq!(bad_field(&refused), field);
+    }
+    let twice = policies
+        .create(req(&fake, create("h100-cap", PLATFORM, "3")))
+        .await
+        .unwrap_err();
+    assert_eq!(twice.code(), Code::AlreadyExists);
+
+    policies
+        .delete(mutation(
+            &fake,
+            "policy-3",
+            billing::DeletePricingPolicyRequest {
+                id: operation.resource_id.clone(),
+            },
+        ))
+        .await
+        .unwrap();
+    let gone = policies
+        .get(req(
+            &fake,
+            billing::GetPricingPolicyRequest {
+                id: operation.resource_id,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Code::NotFound);
+}
+
+/// An instance create whose boot disk is a managed disk named `disk_name`.
+fn managed_instance_request(
+    fake: &FakeNebius,
+    name: &str,
+    disk_name: &str,
+) -> compute::CreateInstanceRequest {
+    let mut request = instance_request(fake, name, "", &[]);
+    request.spec.as_mut().unwrap().boot_disk = Some(compute::AttachedDiskSpec {
+        attach_mode: compute::attached_disk_spec::AttachMode::ReadWrite as i32,
+        device_id: "boot".to_owned(),
+        r#type: Some(compute::attached_disk_spec::Type::ManagedDisk(
+            compute::ManagedDisk {
+                name: disk_name.to_owned(),
+                labels: [("gpucloud-ref".to_owned(), name.to_owned())].into(),
+                spec: Some(compute::DiskSpec {
+                    size: Some(compute::disk_spec::Size::SizeGibibytes(100)),
+                    r#type: compute::disk_spec::DiskType::NetworkSsd as i32,
+                    source: Some(compute::disk_spec::Source::SourceImageFamily(
+                        compute::SourceImageFamily {
+                            image_family: "ubuntu22.04-cuda12".to_owned(),
+                            ..Default::default()
+                        },
+                    )),
+                    ..Default::default()
+                }),
+            },
+        )),
+    });
+    request
+}
+
+#[tokio::test]
+async fn a_managed_boot_disk_is_made_with_its_instance_and_deleted_with_it() {
+    let fake = start().await;
+    let mut instances = InstanceServiceClient::new(channel(&fake).await);
+    let operation = instances
+        .create(mutation(
+            &fake,
+            "managed-1",
+            managed_instance_request(&fake, "managed-1", "managed-1-boot"),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(wait(&fake, &operation).await.status.unwrap().code, 0);
+    let instance = get_instance(&fake, &operation.resource_id).await.unwrap();
+    assert_eq!(state_of(&instance), InstanceState::Running);
+    let attachments = &instance.status.as_ref().unwrap().disk_attachments;
+    assert_eq!(attachments.len(), 1);
+    let attached = &attachments[0];
+    assert!(attached.is_managed);
+    assert_eq!(attached.name, "managed-1-boot");
+    assert!(attached.id.starts_with("computedisk-"), "{attached:?}");
+    let disks = fake.state().disks();
+    assert_eq!(disks.len(), 1);
+    assert_eq!(disks[0].id, attached.id);
+    assert_eq!(
+        fake.state()
+            .instance(&operation.resource_id)
+            .unwrap()
+            .boot_disk_id
+            .as_deref(),
+        Some(attached.id.as_str())
+    );
+
+    // Changed only through its instance; not deletable while attached.
+    let mut disk_client = DiskServiceClient::new(channel(&fake).await);
+    let update = disk_client
+        .update(mutation(
+            &fake,
+            "managed-update",
+            compute::UpdateDiskRequest {
+                metadata: Some(common::ResourceMetadata {
+                    id: attached.id.clone(),
+                    ..Default::default()
+                }),
+                spec: None,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(update.code(), Code::FailedPrecondition);
+    let delete = disk_client
+        .delete(mutation(
+            &fake,
+            "managed-delete",
+            compute::DeleteDiskRequest {
+                id: attached.id.clone(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(delete.code(), Code::FailedPrecondition);
+
+    // A disk name already taken refuses the whole create: nothing is made.
+    let conflict = instances
+        .create(mutation(
+            &fake,
+            "managed-2",
+            managed_instance_request(&fake, "managed-2", "managed-1-boot"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(conflict.code(), Code::AlreadyExists);
+    assert!(matches!(
+        service_error(&conflict),
+        Some(Details::ResourceAlreadyExists(e)) if e.resource_id == attached.id
+    ));
+    assert_eq!(fake.state().instances().len(), 1);
+    assert_eq!(fake.state().disks().len(), 1);
+    let bad = instances
+        .create(req(&fake, {
+            let mut request = managed_instance_request(&fake, "managed-3", "managed-3-boot");
+            if let Some(compute::attached_disk_spec::Type::ManagedDisk(m)) = request
+                .spec
+                .as_mut()
+                .and_then(|s| s.boot_disk.as_mut())
+                .and_then(|b| b.r#type.as_mut())
+            {
+                m.spec = None;
+            }
+            request
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&bad), "spec.boot_disk.managed_disk.spec");
+
+    // Deleted with the instance.
+    delete_instance(&fake, &operation.resource_id).await;
+    assert!(
+        fake.state().disks().is_empty(),
+        "{:?}",
+        fake.state().disks()
+    );
 }

@@ -4739,3 +4739,1004 @@ pub mod platform_service_server {
         const NAME: &'static str = SERVICE_NAME;
     }
 }
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct Filesystem {
+    #[prost(message, optional, tag = "1")]
+    pub metadata: ::core::option::Option<super::super::common::v1::ResourceMetadata>,
+    #[prost(message, optional, tag = "2")]
+    pub spec: ::core::option::Option<FilesystemSpec>,
+    #[prost(message, optional, tag = "3")]
+    pub status: ::core::option::Option<FilesystemStatus>,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct FilesystemSpec {
+    /// Block size in bytes.
+    /// The block size must be a power of two between 4096 bytes (4 KiB) and 131072 bytes (128 KiB).
+    /// The default value is 4096 bytes (4 KiB).
+    #[prost(int64, tag = "5")]
+    pub block_size_bytes: i64,
+    /// The Shared Filesystem type determines its limits and performance characteristics.
+    /// For details, see <https://docs.nebius.com/compute/storage/types#filesystems-types>
+    #[prost(enumeration = "filesystem_spec::FilesystemType", tag = "6")]
+    pub r#type: i32,
+    /// Prevents deletion whilst set
+    #[prost(bool, tag = "7")]
+    pub forbid_deletion: bool,
+    /// Size of the disk. Only one size unit can be specified.
+    /// The size must be within the limits for the selected disk type.
+    /// For current limits, see <https://docs.nebius.com/compute/storage/types#disks-types-comparison>
+    #[prost(oneof = "filesystem_spec::Size", tags = "1, 2, 3, 4")]
+    pub size: ::core::option::Option<filesystem_spec::Size>,
+}
+/// Nested message and enum types in `FilesystemSpec`.
+pub mod filesystem_spec {
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        ::prost::Enumeration
+    )]
+    #[repr(i32)]
+    pub enum FilesystemType {
+        Unspecified = 0,
+        /// the list of available types will be clarified later, it is not final version
+        NetworkSsd = 1,
+        NetworkHdd = 2,
+        Weka = 3,
+        Vast = 4,
+    }
+    impl FilesystemType {
+        /// String value of the enum field names used in the ProtoBuf definition.
+        ///
+        /// The values are not transformed in any way and thus are considered stable
+        /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                Self::Unspecified => "UNSPECIFIED",
+                Self::NetworkSsd => "NETWORK_SSD",
+                Self::NetworkHdd => "NETWORK_HDD",
+                Self::Weka => "WEKA",
+                Self::Vast => "VAST",
+            }
+        }
+        /// Creates an enum from field names used in the ProtoBuf definition.
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "UNSPECIFIED" => Some(Self::Unspecified),
+                "NETWORK_SSD" => Some(Self::NetworkSsd),
+                "NETWORK_HDD" => Some(Self::NetworkHdd),
+                "WEKA" => Some(Self::Weka),
+                "VAST" => Some(Self::Vast),
+                _ => None,
+            }
+        }
+    }
+    /// Size of the disk. Only one size unit can be specified.
+    /// The size must be within the limits for the selected disk type.
+    /// For current limits, see <https://docs.nebius.com/compute/storage/types#disks-types-comparison>
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Oneof)]
+    pub enum Size {
+        #[prost(int64, tag = "1")]
+        SizeBytes(i64),
+        #[prost(int64, tag = "2")]
+        SizeKibibytes(i64),
+        #[prost(int64, tag = "3")]
+        SizeMebibytes(i64),
+        #[prost(int64, tag = "4")]
+        SizeGibibytes(i64),
+    }
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct FilesystemStatus {
+    #[prost(enumeration = "filesystem_status::State", tag = "1")]
+    pub state: i32,
+    #[prost(string, tag = "2")]
+    pub state_description: ::prost::alloc::string::String,
+    #[prost(string, repeated, tag = "3")]
+    pub read_write_attachments: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    #[prost(string, repeated, tag = "4")]
+    pub read_only_attachments: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    #[prost(int64, tag = "5")]
+    pub size_bytes: i64,
+    /// Indicates whether there is an ongoing operation
+    #[prost(bool, tag = "6")]
+    pub reconciling: bool,
+    #[prost(int64, tag = "7")]
+    pub block_size_bytes: i64,
+}
+/// Nested message and enum types in `FilesystemStatus`.
+pub mod filesystem_status {
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        ::prost::Enumeration
+    )]
+    #[repr(i32)]
+    pub enum State {
+        Unspecified = 0,
+        Creating = 1,
+        Ready = 2,
+        Updating = 3,
+        Deleting = 4,
+        Error = 5,
+    }
+    impl State {
+        /// String value of the enum field names used in the ProtoBuf definition.
+        ///
+        /// The values are not transformed in any way and thus are considered stable
+        /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                Self::Unspecified => "UNSPECIFIED",
+                Self::Creating => "CREATING",
+                Self::Ready => "READY",
+                Self::Updating => "UPDATING",
+                Self::Deleting => "DELETING",
+                Self::Error => "ERROR",
+            }
+        }
+        /// Creates an enum from field names used in the ProtoBuf definition.
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "UNSPECIFIED" => Some(Self::Unspecified),
+                "CREATING" => Some(Self::Creating),
+                "READY" => Some(Self::Ready),
+                "UPDATING" => Some(Self::Updating),
+                "DELETING" => Some(Self::Deleting),
+                "ERROR" => Some(Self::Error),
+                _ => None,
+            }
+        }
+    }
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetFilesystemRequest {
+    #[prost(string, tag = "1")]
+    pub id: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ListFilesystemsRequest {
+    #[prost(string, tag = "1")]
+    pub parent_id: ::prost::alloc::string::String,
+    #[prost(int64, tag = "2")]
+    pub page_size: i64,
+    #[prost(string, tag = "3")]
+    pub page_token: ::prost::alloc::string::String,
+    #[deprecated]
+    #[prost(string, tag = "4")]
+    pub filter: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct CreateFilesystemRequest {
+    #[prost(message, optional, tag = "1")]
+    pub metadata: ::core::option::Option<super::super::common::v1::ResourceMetadata>,
+    #[prost(message, optional, tag = "2")]
+    pub spec: ::core::option::Option<FilesystemSpec>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct UpdateFilesystemRequest {
+    #[prost(message, optional, tag = "1")]
+    pub metadata: ::core::option::Option<super::super::common::v1::ResourceMetadata>,
+    #[prost(message, optional, tag = "2")]
+    pub spec: ::core::option::Option<FilesystemSpec>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DeleteFilesystemRequest {
+    #[prost(string, tag = "1")]
+    pub id: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ListFilesystemsResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub items: ::prost::alloc::vec::Vec<Filesystem>,
+    #[prost(string, tag = "2")]
+    pub next_page_token: ::prost::alloc::string::String,
+}
+/// Generated client implementations.
+pub mod filesystem_service_client {
+    #![allow(
+        unused_variables,
+        dead_code,
+        missing_docs,
+        clippy::wildcard_imports,
+        clippy::let_unit_value,
+    )]
+    use tonic::codegen::*;
+    use tonic::codegen::http::Uri;
+    #[derive(Debug, Clone)]
+    pub struct FilesystemServiceClient<T> {
+        inner: tonic::client::Grpc<T>,
+    }
+    impl FilesystemServiceClient<tonic::transport::Channel> {
+        /// Attempt to create a new client by connecting to a given endpoint.
+        pub async fn connect<D>(dst: D) -> Result<Self, tonic::transport::Error>
+        where
+            D: TryInto<tonic::transport::Endpoint>,
+            D::Error: Into<StdError>,
+        {
+            let conn = tonic::transport::Endpoint::new(dst)?.connect().await?;
+            Ok(Self::new(conn))
+        }
+    }
+    impl<T> FilesystemServiceClient<T>
+    where
+        T: tonic::client::GrpcService<tonic::body::Body>,
+        T::Error: Into<StdError>,
+        T::ResponseBody: Body<Data = Bytes> + std::marker::Send + 'static,
+        <T::ResponseBody as Body>::Error: Into<StdError> + std::marker::Send,
+    {
+        pub fn new(inner: T) -> Self {
+            let inner = tonic::client::Grpc::new(inner);
+            Self { inner }
+        }
+        pub fn with_origin(inner: T, origin: Uri) -> Self {
+            let inner = tonic::client::Grpc::with_origin(inner, origin);
+            Self { inner }
+        }
+        pub fn with_interceptor<F>(
+            inner: T,
+            interceptor: F,
+        ) -> FilesystemServiceClient<InterceptedService<T, F>>
+        where
+            F: tonic::service::Interceptor,
+            T::ResponseBody: Default,
+            T: tonic::codegen::Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<
+                    <T as tonic::client::GrpcService<tonic::body::Body>>::ResponseBody,
+                >,
+            >,
+            <T as tonic::codegen::Service<
+                http::Request<tonic::body::Body>,
+            >>::Error: Into<StdError> + std::marker::Send + std::marker::Sync,
+        {
+            FilesystemServiceClient::new(InterceptedService::new(inner, interceptor))
+        }
+        /// Compress requests with the given encoding.
+        ///
+        /// This requires the server to support it otherwise it might respond with an
+        /// error.
+        #[must_use]
+        pub fn send_compressed(mut self, encoding: CompressionEncoding) -> Self {
+            self.inner = self.inner.send_compressed(encoding);
+            self
+        }
+        /// Enable decompressing responses.
+        #[must_use]
+        pub fn accept_compressed(mut self, encoding: CompressionEncoding) -> Self {
+            self.inner = self.inner.accept_compressed(encoding);
+            self
+        }
+        /// Limits the maximum size of a decoded message.
+        ///
+        /// Default: `4MB`
+        #[must_use]
+        pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
+            self.inner = self.inner.max_decoding_message_size(limit);
+            self
+        }
+        /// Limits the maximum size of an encoded message.
+        ///
+        /// Default: `usize::MAX`
+        #[must_use]
+        pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
+            self.inner = self.inner.max_encoding_message_size(limit);
+            self
+        }
+        /// Retrieves information about a filesystem by its ID.
+        pub async fn get(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GetFilesystemRequest>,
+        ) -> std::result::Result<tonic::Response<super::Filesystem>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/nebius.compute.v1.FilesystemService/Get",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("nebius.compute.v1.FilesystemService", "Get"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Retrieves information about a filesystem by its parent and name.
+        pub async fn get_by_name(
+            &mut self,
+            request: impl tonic::IntoRequest<
+                super::super::super::common::v1::GetByNameRequest,
+            >,
+        ) -> std::result::Result<tonic::Response<super::Filesystem>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/nebius.compute.v1.FilesystemService/GetByName",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("nebius.compute.v1.FilesystemService", "GetByName"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// Lists all filesystems within a specified parent.
+        pub async fn list(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ListFilesystemsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListFilesystemsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/nebius.compute.v1.FilesystemService/List",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("nebius.compute.v1.FilesystemService", "List"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Creates a new filesystem with the specified configuration.
+        /// For details, see https://docs.nebius.com/compute/storage/manage
+        pub async fn create(
+            &mut self,
+            request: impl tonic::IntoRequest<super::CreateFilesystemRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::super::super::common::v1::Operation>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/nebius.compute.v1.FilesystemService/Create",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("nebius.compute.v1.FilesystemService", "Create"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// Updates an existing filesystem with new configuration parameters.
+        /// For details, see https://docs.nebius.com/compute/storage/manage#parameters
+        pub async fn update(
+            &mut self,
+            request: impl tonic::IntoRequest<super::UpdateFilesystemRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::super::super::common::v1::Operation>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/nebius.compute.v1.FilesystemService/Update",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("nebius.compute.v1.FilesystemService", "Update"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// Deletes a disk by its ID.
+        pub async fn delete(
+            &mut self,
+            request: impl tonic::IntoRequest<super::DeleteFilesystemRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::super::super::common::v1::Operation>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/nebius.compute.v1.FilesystemService/Delete",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("nebius.compute.v1.FilesystemService", "Delete"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// Lists all operations that were performed within a specific parent resource.
+        pub async fn list_operations_by_parent(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ListOperationsByParentRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::super::super::common::v1::ListOperationsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/nebius.compute.v1.FilesystemService/ListOperationsByParent",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "nebius.compute.v1.FilesystemService",
+                        "ListOperationsByParent",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+    }
+}
+/// Generated server implementations.
+pub mod filesystem_service_server {
+    #![allow(
+        unused_variables,
+        dead_code,
+        missing_docs,
+        clippy::wildcard_imports,
+        clippy::let_unit_value,
+    )]
+    use tonic::codegen::*;
+    /// Generated trait containing gRPC methods that should be implemented for use with FilesystemServiceServer.
+    #[async_trait]
+    pub trait FilesystemService: std::marker::Send + std::marker::Sync + 'static {
+        /// Retrieves information about a filesystem by its ID.
+        async fn get(
+            &self,
+            request: tonic::Request<super::GetFilesystemRequest>,
+        ) -> std::result::Result<tonic::Response<super::Filesystem>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// Retrieves information about a filesystem by its parent and name.
+        async fn get_by_name(
+            &self,
+            request: tonic::Request<super::super::super::common::v1::GetByNameRequest>,
+        ) -> std::result::Result<tonic::Response<super::Filesystem>, tonic::Status> {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// Lists all filesystems within a specified parent.
+        async fn list(
+            &self,
+            request: tonic::Request<super::ListFilesystemsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListFilesystemsResponse>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// Creates a new filesystem with the specified configuration.
+        /// For details, see https://docs.nebius.com/compute/storage/manage
+        async fn create(
+            &self,
+            request: tonic::Request<super::CreateFilesystemRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::super::super::common::v1::Operation>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// Updates an existing filesystem with new configuration parameters.
+        /// For details, see https://docs.nebius.com/compute/storage/manage#parameters
+        async fn update(
+            &self,
+            request: tonic::Request<super::UpdateFilesystemRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::super::super::common::v1::Operation>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// Deletes a disk by its ID.
+        async fn delete(
+            &self,
+            request: tonic::Request<super::DeleteFilesystemRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::super::super::common::v1::Operation>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+        /// Lists all operations that were performed within a specific parent resource.
+        async fn list_operations_by_parent(
+            &self,
+            request: tonic::Request<super::ListOperationsByParentRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::super::super::common::v1::ListOperationsResponse>,
+            tonic::Status,
+        > {
+            Err(tonic::Status::unimplemented("Not yet implemented"))
+        }
+    }
+    #[derive(Debug)]
+    pub struct FilesystemServiceServer<T> {
+        inner: Arc<T>,
+        accept_compression_encodings: EnabledCompressionEncodings,
+        send_compression_encodings: EnabledCompressionEncodings,
+        max_decoding_message_size: Option<usize>,
+        max_encoding_message_size: Option<usize>,
+    }
+    impl<T> FilesystemServiceServer<T> {
+        pub fn new(inner: T) -> Self {
+            Self::from_arc(Arc::new(inner))
+        }
+        pub fn from_arc(inner: Arc<T>) -> Self {
+            Self {
+                inner,
+                accept_compression_encodings: Default::default(),
+                send_compression_encodings: Default::default(),
+                max_decoding_message_size: None,
+                max_encoding_message_size: None,
+            }
+        }
+        pub fn with_interceptor<F>(
+            inner: T,
+            interceptor: F,
+        ) -> InterceptedService<Self, F>
+        where
+            F: tonic::service::Interceptor,
+        {
+            InterceptedService::new(Self::new(inner), interceptor)
+        }
+        /// Enable decompressing requests with the given encoding.
+        #[must_use]
+        pub fn accept_compressed(mut self, encoding: CompressionEncoding) -> Self {
+            self.accept_compression_encodings.enable(encoding);
+            self
+        }
+        /// Compress responses with the given encoding, if the client supports it.
+        #[must_use]
+        pub fn send_compressed(mut self, encoding: CompressionEncoding) -> Self {
+            self.send_compression_encodings.enable(encoding);
+            self
+        }
+        /// Limits the maximum size of a decoded message.
+        ///
+        /// Default: `4MB`
+        #[must_use]
+        pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
+            self.max_decoding_message_size = Some(limit);
+            self
+        }
+        /// Limits the maximum size of an encoded message.
+        ///
+        /// Default: `usize::MAX`
+        #[must_use]
+        pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
+            self.max_encoding_message_size = Some(limit);
+            self
+        }
+    }
+    impl<T, B> tonic::codegen::Service<http::Request<B>> for FilesystemServiceServer<T>
+    where
+        T: FilesystemService,
+        B: Body + std::marker::Send + 'static,
+        B::Error: Into<StdError> + std::marker::Send + 'static,
+    {
+        type Response = http::Response<tonic::body::Body>;
+        type Error = std::convert::Infallible;
+        type Future = BoxFuture<Self::Response, Self::Error>;
+        fn poll_ready(
+            &mut self,
+            _cx: &mut Context<'_>,
+        ) -> Poll<std::result::Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, req: http::Request<B>) -> Self::Future {
+            match req.uri().path() {
+                "/nebius.compute.v1.FilesystemService/Get" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetSvc<T: FilesystemService>(pub Arc<T>);
+                    impl<
+                        T: FilesystemService,
+                    > tonic::server::UnaryService<super::GetFilesystemRequest>
+                    for GetSvc<T> {
+                        type Response = super::Filesystem;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GetFilesystemRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as FilesystemService>::get(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/nebius.compute.v1.FilesystemService/GetByName" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetByNameSvc<T: FilesystemService>(pub Arc<T>);
+                    impl<
+                        T: FilesystemService,
+                    > tonic::server::UnaryService<
+                        super::super::super::common::v1::GetByNameRequest,
+                    > for GetByNameSvc<T> {
+                        type Response = super::Filesystem;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<
+                                super::super::super::common::v1::GetByNameRequest,
+                            >,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as FilesystemService>::get_by_name(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetByNameSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/nebius.compute.v1.FilesystemService/List" => {
+                    #[allow(non_camel_case_types)]
+                    struct ListSvc<T: FilesystemService>(pub Arc<T>);
+                    impl<
+                        T: FilesystemService,
+                    > tonic::server::UnaryService<super::ListFilesystemsRequest>
+                    for ListSvc<T> {
+                        type Response = super::ListFilesystemsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ListFilesystemsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as FilesystemService>::list(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ListSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/nebius.compute.v1.FilesystemService/Create" => {
+                    #[allow(non_camel_case_types)]
+                    struct CreateSvc<T: FilesystemService>(pub Arc<T>);
+                    impl<
+                        T: FilesystemService,
+                    > tonic::server::UnaryService<super::CreateFilesystemRequest>
+                    for CreateSvc<T> {
+                        type Response = super::super::super::common::v1::Operation;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::CreateFilesystemRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as FilesystemService>::create(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = CreateSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/nebius.compute.v1.FilesystemService/Update" => {
+                    #[allow(non_camel_case_types)]
+                    struct UpdateSvc<T: FilesystemService>(pub Arc<T>);
+                    impl<
+                        T: FilesystemService,
+                    > tonic::server::UnaryService<super::UpdateFilesystemRequest>
+                    for UpdateSvc<T> {
+                        type Response = super::super::super::common::v1::Operation;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::UpdateFilesystemRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as FilesystemService>::update(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = UpdateSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/nebius.compute.v1.FilesystemService/Delete" => {
+                    #[allow(non_camel_case_types)]
+                    struct DeleteSvc<T: FilesystemService>(pub Arc<T>);
+                    impl<
+                        T: FilesystemService,
+                    > tonic::server::UnaryService<super::DeleteFilesystemRequest>
+                    for DeleteSvc<T> {
+                        type Response = super::super::super::common::v1::Operation;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::DeleteFilesystemRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as FilesystemService>::delete(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = DeleteSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/nebius.compute.v1.FilesystemService/ListOperationsByParent" => {
+                    #[allow(non_camel_case_types)]
+                    struct ListOperationsByParentSvc<T: FilesystemService>(pub Arc<T>);
+                    impl<
+                        T: FilesystemService,
+                    > tonic::server::UnaryService<super::ListOperationsByParentRequest>
+                    for ListOperationsByParentSvc<T> {
+                        type Response = super::super::super::common::v1::ListOperationsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ListOperationsByParentRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as FilesystemService>::list_operations_by_parent(
+                                        &inner,
+                                        request,
+                                    )
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ListOperationsByParentSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                _ => {
+                    Box::pin(async move {
+                        let mut response = http::Response::new(
+                            tonic::body::Body::default(),
+                        );
+                        let headers = response.headers_mut();
+                        headers
+                            .insert(
+                                tonic::Status::GRPC_STATUS,
+                                (tonic::Code::Unimplemented as i32).into(),
+                            );
+                        headers
+                            .insert(
+                                http::header::CONTENT_TYPE,
+                                tonic::metadata::GRPC_CONTENT_TYPE,
+                            );
+                        Ok(response)
+                    })
+                }
+            }
+        }
+    }
+    impl<T> Clone for FilesystemServiceServer<T> {
+        fn clone(&self) -> Self {
+            let inner = self.inner.clone();
+            Self {
+                inner,
+                accept_compression_encodings: self.accept_compression_encodings,
+                send_compression_encodings: self.send_compression_encodings,
+                max_decoding_message_size: self.max_decoding_message_size,
+                max_encoding_message_size: self.max_encoding_message_size,
+            }
+        }
+    }
+    /// Generated gRPC service name
+    pub const SERVICE_NAME: &str = "nebius.compute.v1.FilesystemService";
+    impl<T> tonic::server::NamedService for FilesystemServiceServer<T> {
+        const NAME: &'static str = SERVICE_NAME;
+    }
+}

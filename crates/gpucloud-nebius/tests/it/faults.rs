@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use gpucloud_core::bookkeeping::REF_ID_TAG;
 use gpucloud_core::{CloudClient, ErrorKind, ListInstancesArgs, Retry};
 use gpucloud_fakes::kit::Fault;
 use gpucloud_fakes::nebius::{Operation, OperationFailure};
@@ -55,17 +56,6 @@ async fn a_create_operation_that_fails_carries_its_status_and_leaves_nothing() {
         OperationFailure::NotEnoughResources,
         "op-fails",
         ErrorKind::InsufficientCapacity,
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn a_failed_disk_rolls_back_the_security_group() {
-    a_failed_operation_leaves_nothing(
-        Operation::CreateDisk,
-        OperationFailure::Status(Code::FailedPrecondition, "image is broken".into()),
-        "disk-fails",
-        ErrorKind::Conflict,
     )
     .await;
 }
@@ -284,23 +274,41 @@ async fn faults_on_terminate_steps_are_retried_and_leave_nothing() {
     env.assert_nothing_left();
 }
 
+/// The boot disk is the instance's managed disk: no disk call of its own is made, on create
+/// or terminate, and it goes with the instance.
 #[tokio::test]
-async fn a_boot_disk_that_cannot_be_deleted_is_named_in_the_error() {
+async fn the_boot_disk_is_made_and_deleted_with_its_instance() {
     let env = fixture::start().await;
-    let created = env.create(&attrs("disk-stays")).await.unwrap();
-    env.fake.state().fail_next_operation(
+    let created = env.create(&attrs("managed-boot")).await.unwrap();
+    let state = env.fake.state();
+    let held = state.instance(created.cloud_id.as_str()).unwrap();
+    let Some(gpucloud_nebius_proto::compute::v1::attached_disk_spec::Type::ManagedDisk(boot)) =
+        held.spec.boot_disk.and_then(|b| b.r#type)
+    else {
+        panic!("the boot disk is not a managed disk");
+    };
+    assert!(boot.name.starts_with("boot-"), "{}", boot.name);
+    assert_eq!(
+        boot.labels.get(REF_ID_TAG).map(String::as_str),
+        Some("managed-boot")
+    );
+    let disks = state.disks();
+    assert_eq!(disks.len(), 1);
+    assert_eq!(held.boot_disk_id.as_deref(), Some(disks[0].id.as_str()));
+    // A disk delete that would fail is never asked for.
+    state.fail_next_operation(
         Operation::DeleteDisk,
         OperationFailure::Status(Code::PermissionDenied, "locked".into()),
     );
-    let err = env
-        .client()
+    env.client()
         .terminate_instance(&created.cloud_id)
         .await
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
-    let disk = &env.fake.state().disks()[0].id;
-    assert!(err.to_string().contains(disk.as_str()), "{err}");
-    assert!(env.fake.state().instances().is_empty());
+        .unwrap();
+    env.assert_nothing_left();
+    for method in ["Create", "Delete"] {
+        let path = format!("/nebius.compute.v1.DiskService/{method}");
+        assert_eq!(state.requests().count("POST", &path), 0, "{path}");
+    }
 }
 
 /// Calculator calls the fake answered so far.

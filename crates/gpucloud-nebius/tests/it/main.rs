@@ -3,5 +3,7 @@
 
 mod faults;
 mod fixture;
+mod iam;
 mod ops;
 mod outcome;
+mod spot;

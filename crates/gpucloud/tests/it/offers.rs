@@ -161,7 +161,7 @@ async fn a_later_process_starts_from_the_saved_discovery_until_refreshed_or_wron
     let lookups = || {
         fake.state()
             .requests()
-            .count("POST", "/nebius.iam.v1.ProjectService/List")
+            .count("POST", "/nebius.iam.v2.ProjectService/List")
     };
     let query = OfferQuery::default();
     let first = find_offers(&[nebius_source(&fake)], &query, &options).await;

@@ -1,7 +1,10 @@
-//! The price calculator: list prices of instance presets and disks, per hour and per month.
+//! The price calculator: list prices of instance presets (spot prices for preemptible ones)
+//! and disks, per hour and per month, in `billing.v1` (`EstimateBatch`) and the older
+//! `billing.v1alpha1` (`Estimate`, `EstimateBatch`).
 
 use gpucloud_nebius_proto::billing::v1 as billing;
 use gpucloud_nebius_proto::billing::v1::calculator_service_server::CalculatorService;
+use gpucloud_nebius_proto::billing::v1alpha1 as alpha;
 use gpucloud_nebius_proto::common::v1 as common;
 use gpucloud_nebius_proto::compute::v1 as compute;
 use prost::Message as _;
@@ -42,7 +45,74 @@ fn units(filter: Option<&billing::FilterAggregationUnit>) -> ApiResult<Vec<(&'st
         .collect()
 }
 
-/// The hourly price, SKU and metadata of one resource spec.
+/// The hourly price and SKU of an instance create: the list price of its preset, or the spot
+/// price when `spec.preemptible` is set (refused on a platform that allows no preemptibles).
+fn instance_price(
+    field: &str,
+    request: &compute::CreateInstanceRequest,
+) -> ApiResult<(f64, String)> {
+    let spec = request.spec.as_ref();
+    let resources = spec.and_then(|s| s.resources.as_ref()).ok_or_else(|| {
+        ApiError::bad_request(SERVICE, &format!("{field}.spec.resources"), "is required")
+    })?;
+    let platform = catalog::platform(&resources.platform).ok_or_else(|| {
+        ApiError::bad_request(
+            SERVICE,
+            &format!("{field}.spec.resources.platform"),
+            &format!("{:?} is not a platform", resources.platform),
+        )
+    })?;
+    let preset = match &resources.size {
+        Some(compute::resources_spec::Size::Preset(p)) => platform.preset(p),
+        None => None,
+    }
+    .ok_or_else(|| {
+        ApiError::bad_request(
+            SERVICE,
+            &format!("{field}.spec.resources.preset"),
+            &format!("is not a preset of {}", platform.name),
+        )
+    })?;
+    let sku = format!("compute.{}.{}", platform.name, preset.name);
+    if spec.is_some_and(|s| s.preemptible.is_some()) {
+        let spot = platform.spot_hourly_price(preset).ok_or_else(|| {
+            ApiError::bad_request(
+                SERVICE,
+                &format!("{field}.spec.preemptible"),
+                &format!(
+                    "platform {} does not allow preemptible instances",
+                    platform.name
+                ),
+            )
+        })?;
+        Ok((spot, format!("{sku}.preemptible")))
+    } else {
+        Ok((platform.hourly_price(preset), sku))
+    }
+}
+
+/// The hourly price and SKU of a disk create.
+fn disk_price(field: &str, request: &compute::CreateDiskRequest) -> ApiResult<(f64, String)> {
+    let gib = match request.spec.as_ref().and_then(|s| s.size) {
+        Some(compute::disk_spec::Size::SizeGibibytes(n)) => n as f64,
+        Some(compute::disk_spec::Size::SizeMebibytes(n)) => n as f64 / 1024.0,
+        Some(compute::disk_spec::Size::SizeKibibytes(n)) => n as f64 / 1024.0 / 1024.0,
+        Some(compute::disk_spec::Size::SizeBytes(n)) => n as f64 / f64::from(1_u32 << 30),
+        None => {
+            return Err(ApiError::bad_request(
+                SERVICE,
+                &format!("{field}.spec.size"),
+                "is required",
+            ));
+        }
+    };
+    Ok((
+        gib * catalog::DISK_PRICE_PER_GIB_HOUR,
+        "compute.disk.network-ssd".to_owned(),
+    ))
+}
+
+/// The hourly price, SKU and metadata of one `v1` resource spec (an `Any`).
 fn priced(
     index: usize,
     spec: Option<&prost_types::Any>,
@@ -55,64 +125,16 @@ fn priced(
                 compute::CreateInstanceRequest::decode(spec.value.as_slice()).map_err(|_| {
                     ApiError::bad_request(SERVICE, &field, "is not a CreateInstanceRequest")
                 })?;
-            let resources = request
-                .spec
-                .as_ref()
-                .and_then(|s| s.resources.as_ref())
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        SERVICE,
-                        &format!("{field}.spec.resources"),
-                        "is required",
-                    )
-                })?;
-            let platform = catalog::platform(&resources.platform).ok_or_else(|| {
-                ApiError::bad_request(
-                    SERVICE,
-                    &format!("{field}.spec.resources.platform"),
-                    &format!("{:?} is not a platform", resources.platform),
-                )
-            })?;
-            let preset = match &resources.size {
-                Some(compute::resources_spec::Size::Preset(p)) => platform.preset(p),
-                None => None,
-            }
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    SERVICE,
-                    &format!("{field}.spec.resources.preset"),
-                    &format!("is not a preset of {}", platform.name),
-                )
-            })?;
-            Ok((
-                platform.hourly_price(preset),
-                format!("compute.{}.{}", platform.name, preset.name),
-                request.metadata,
-            ))
+            let (hourly, sku) = instance_price(&field, &request)?;
+            Ok((hourly, sku, request.metadata))
         }
         DISK_TYPE => {
             let request =
                 compute::CreateDiskRequest::decode(spec.value.as_slice()).map_err(|_| {
                     ApiError::bad_request(SERVICE, &field, "is not a CreateDiskRequest")
                 })?;
-            let gib = match request.spec.as_ref().and_then(|s| s.size) {
-                Some(compute::disk_spec::Size::SizeGibibytes(n)) => n as f64,
-                Some(compute::disk_spec::Size::SizeMebibytes(n)) => n as f64 / 1024.0,
-                Some(compute::disk_spec::Size::SizeKibibytes(n)) => n as f64 / 1024.0 / 1024.0,
-                Some(compute::disk_spec::Size::SizeBytes(n)) => n as f64 / f64::from(1_u32 << 30),
-                None => {
-                    return Err(ApiError::bad_request(
-                        SERVICE,
-                        &format!("{field}.spec.size"),
-                        "is required",
-                    ));
-                }
-            };
-            Ok((
-                gib * catalog::DISK_PRICE_PER_GIB_HOUR,
-                "compute.disk.network-ssd".to_owned(),
-                request.metadata,
-            ))
+            let (hourly, sku) = disk_price(&field, &request)?;
+            Ok((hourly, sku, request.metadata))
         }
         other => Err(ApiError::bad_request(
             SERVICE,
@@ -120,6 +142,47 @@ fn priced(
             &format!("{other:?} is not a resource the calculator prices"),
         )),
     }
+}
+
+/// The hourly price of one `v1alpha1` resource spec (a oneof of typed requests); updates
+/// and filesystems are not priced by the fake.
+fn priced_v1alpha1(field: &str, spec: Option<&alpha::ResourceSpec>) -> ApiResult<f64> {
+    use alpha::resource_spec::ResourceSpec as Spec;
+    let spec = spec
+        .and_then(|s| s.resource_spec.as_ref())
+        .ok_or_else(|| ApiError::bad_request(SERVICE, field, "is required"))?;
+    match spec {
+        Spec::ComputeInstanceSpec(request) => {
+            instance_price(&format!("{field}.compute_instance_spec"), request).map(|p| p.0)
+        }
+        Spec::ComputeDiskSpec(request) => {
+            disk_price(&format!("{field}.compute_disk_spec"), request).map(|p| p.0)
+        }
+        _ => Err(ApiError::bad_request(
+            SERVICE,
+            field,
+            "only compute_instance_spec and compute_disk_spec are priced by this fake",
+        )),
+    }
+}
+
+/// `v1alpha1`'s cost of a group: one total, rounded up to cents.
+fn group_cost(cost: f64) -> alpha::ResourceGroupCost {
+    alpha::ResourceGroupCost {
+        cost_type: Some(alpha::resource_group_cost::CostType::General(
+            alpha::GeneralTotalCost {
+                total: Some(alpha::CostBreakdown {
+                    cost: format!("{cost:.9}"),
+                    cost_rounded: format!("{:.2}", (cost * 100.0).ceil() / 100.0),
+                }),
+            },
+        )),
+    }
+}
+
+/// `v1alpha1` estimates: hourly, and monthly as 720 hours (its documented month).
+fn estimate_v1alpha1(hourly: f64) -> (alpha::ResourceGroupCost, alpha::ResourceGroupCost) {
+    (group_cost(hourly), group_cost(hourly * 720.0))
 }
 
 fn breakdown(sku: &str, cost: f64, quantity: f64) -> billing::CostBreakdown {
@@ -208,5 +271,50 @@ impl CalculatorService for Api {
         request: Request<billing::EstimateBatchRequest>,
     ) -> Result<Response<billing::EstimateBatchResponse>, Status> {
         reply(estimate(request.get_ref()))
+    }
+}
+
+#[tonic::async_trait]
+impl alpha::calculator_service_server::CalculatorService for Api {
+    async fn estimate(
+        &self,
+        request: Request<alpha::EstimateRequest>,
+    ) -> Result<Response<alpha::EstimateResponse>, Status> {
+        reply(
+            priced_v1alpha1("resource_spec", request.get_ref().resource_spec.as_ref()).map(
+                |hourly| {
+                    let (hourly_cost, monthly_cost) = estimate_v1alpha1(hourly);
+                    alpha::EstimateResponse {
+                        hourly_cost: Some(hourly_cost),
+                        monthly_cost: Some(monthly_cost),
+                    }
+                },
+            ),
+        )
+    }
+
+    async fn estimate_batch(
+        &self,
+        request: Request<alpha::EstimateBatchRequest>,
+    ) -> Result<Response<alpha::EstimateBatchResponse>, Status> {
+        let specs = &request.get_ref().resource_specs;
+        reply((|| {
+            if specs.is_empty() {
+                return Err(ApiError::bad_request(
+                    SERVICE,
+                    "resource_specs",
+                    "is required",
+                ));
+            }
+            let mut hourly = 0.0;
+            for (index, spec) in specs.iter().enumerate() {
+                hourly += priced_v1alpha1(&format!("resource_specs[{index}]"), Some(spec))?;
+            }
+            let (hourly_cost, monthly_cost) = estimate_v1alpha1(hourly);
+            Ok(alpha::EstimateBatchResponse {
+                hourly_cost: Some(hourly_cost),
+                monthly_cost: Some(monthly_cost),
+            })
+        })())
     }
 }

@@ -96,7 +96,7 @@ fn platform_proto(platform: &PlatformInfo, region: &Region) -> compute::Platform
             ..compute::PlatformSpec::default()
         }),
         status: Some(compute::PlatformStatus {
-            allowed_for_preemptibles: platform.gpu_memory_gb > 0,
+            allowed_for_preemptibles: platform.allows_preemptibles(),
         }),
     }
 }
@@ -133,6 +133,86 @@ impl Inner {
             .ok_or_else(|| ApiError::not_found(SERVICE, parent_id))
     }
 
+    /// Checks a disk spec as `DiskService.Create` does (`field` names it in errors): its
+    /// size in bytes and source image.
+    fn checked_disk_spec(
+        &self,
+        region: &Region,
+        spec: &compute::DiskSpec,
+        field: &str,
+    ) -> ApiResult<(i64, String)> {
+        let size_bytes = match spec.size {
+            Some(Size::SizeBytes(n)) => n,
+            Some(Size::SizeKibibytes(n)) => n.saturating_mul(1 << 10),
+            Some(Size::SizeMebibytes(n)) => n.saturating_mul(1 << 20),
+            Some(Size::SizeGibibytes(n)) => n.saturating_mul(GIB),
+            None => {
+                return Err(ApiError::bad_request(
+                    SERVICE,
+                    &format!("{field}.size"),
+                    "is required",
+                ));
+            }
+        };
+        if size_bytes <= 0 {
+            return Err(ApiError::bad_request(
+                SERVICE,
+                &format!("{field}.size"),
+                "must be positive",
+            ));
+        }
+        if spec.r#type == compute::disk_spec::DiskType::Unspecified as i32
+            || compute::disk_spec::DiskType::try_from(spec.r#type).is_err()
+        {
+            return Err(ApiError::bad_request(
+                SERVICE,
+                &format!("{field}.type"),
+                "must be a disk type",
+            ));
+        }
+        let source_image_id = match &spec.source {
+            Some(Source::SourceImageId(id)) => {
+                let image = self
+                    .images
+                    .iter()
+                    .find(|i| &i.id == id && i.region == region.info.name)
+                    .ok_or_else(|| ApiError::not_found(SERVICE, id))?;
+                image.id.clone()
+            }
+            Some(Source::SourceImageFamily(family)) => {
+                required(
+                    SERVICE,
+                    &format!("{field}.source_image_family.image_family"),
+                    &family.image_family,
+                )?;
+                let parent = if family.parent_id.is_empty() {
+                    region.project_id.as_str()
+                } else {
+                    family.parent_id.as_str()
+                };
+                let image = self.latest_image(&family.image_family, parent)?;
+                if image.region != region.info.name {
+                    return Err(ApiError::bad_request(
+                        SERVICE,
+                        &format!("{field}.source_image_family.parent_id"),
+                        "is in another region than the disk",
+                    ));
+                }
+                image.id.clone()
+            }
+            Some(Source::SourceSnapshotId(id)) => return Err(ApiError::not_found(SERVICE, id)),
+            None => String::new(),
+        };
+        if !source_image_id.is_empty() && size_bytes < 50 * GIB {
+            return Err(ApiError::bad_request(
+                SERVICE,
+                &format!("{field}.size"),
+                "is smaller than the image's minimum disk size (50 GiB)",
+            ));
+        }
+        Ok((size_bytes, source_image_id))
+    }
+
     fn create_disk(
         &mut self,
         request: &compute::CreateDiskRequest,
@@ -149,69 +229,7 @@ impl Inner {
             return Err(ApiError::already_exists(SERVICE, &existing.meta.id, name));
         }
         let spec = present(SERVICE, "spec", request.spec.as_ref())?;
-        let size_bytes = match spec.size {
-            Some(Size::SizeBytes(n)) => n,
-            Some(Size::SizeKibibytes(n)) => n.saturating_mul(1 << 10),
-            Some(Size::SizeMebibytes(n)) => n.saturating_mul(1 << 20),
-            Some(Size::SizeGibibytes(n)) => n.saturating_mul(GIB),
-            None => return Err(ApiError::bad_request(SERVICE, "spec.size", "is required")),
-        };
-        if size_bytes <= 0 {
-            return Err(ApiError::bad_request(
-                SERVICE,
-                "spec.size",
-                "must be positive",
-            ));
-        }
-        if spec.r#type == compute::disk_spec::DiskType::Unspecified as i32
-            || compute::disk_spec::DiskType::try_from(spec.r#type).is_err()
-        {
-            return Err(ApiError::bad_request(
-                SERVICE,
-                "spec.type",
-                "must be a disk type",
-            ));
-        }
-        let source_image_id = match &spec.source {
-            Some(Source::SourceImageId(id)) => {
-                let image = self
-                    .images
-                    .iter()
-                    .find(|i| &i.id == id && i.region == region.info.name)
-                    .ok_or_else(|| ApiError::not_found(SERVICE, id))?;
-                image.id.clone()
-            }
-            Some(Source::SourceImageFamily(family)) => {
-                required(
-                    SERVICE,
-                    "spec.source_image_family.image_family",
-                    &family.image_family,
-                )?;
-                let parent = if family.parent_id.is_empty() {
-                    region.project_id.as_str()
-                } else {
-                    family.parent_id.as_str()
-                };
-                let image = self.latest_image(&family.image_family, parent)?;
-                if image.region != region.info.name {
-                    return Err(ApiError::bad_request(
-                        SERVICE,
-                        "spec.source_image_family.parent_id",
-                        "is in another region than the disk",
-                    ));
-                }
-                image.id.clone()
-            }
-            Some(Source::SourceSnapshotId(id)) => return Err(ApiError::not_found(SERVICE, id)),
-            None => String::new(),
-        };
-        if !source_image_id.is_empty() && size_bytes < 50 * GIB {
-            return Err(ApiError::bad_request(
-                SERVICE,
-                "spec.size",
-                "is smaller than the image's minimum disk size (50 GiB)",
-            ));
-        }
+        let (size_bytes, source_image_id) = self.checked_disk_spec(&region, spec, "spec")?;
         let id = new_id("computedisk", region.info.code);
         let failure = self.take_operation_failure(Operation::CreateDisk);
         let delay = self.timing.disk;
@@ -235,6 +253,7 @@ impl Inner {
                 source_image_id,
                 timeline: Timeline::starting(Instant::now(), DiskState::Creating).then(delay, end),
                 settles_at: Instant::now() + delay,
+                managed_by: None,
             },
         );
         Ok(self.operation(
@@ -307,6 +326,16 @@ impl Inner {
             .disks
             .get_mut(&id)
             .ok_or_else(|| ApiError::not_found(SERVICE, &id))?;
+        if let Some(instance) = &disk.managed_by {
+            return Err(ApiError::bad_state(
+                SERVICE,
+                &id,
+                format!(
+                    "disk {id} is managed by instance {instance}: change it through the \
+                     instance's spec"
+                ),
+            ));
+        }
         let parent = disk.meta.parent_id.clone();
         if failure.is_none() {
             disk.meta.relabel(metadata.labels.clone());
@@ -417,17 +446,79 @@ impl Inner {
                 }
             }
         }
-        let boot = present(SERVICE, "spec.boot_disk", spec.boot_disk.as_ref())?;
-        let disk_id = match &boot.r#type {
-            Some(compute::attached_disk_spec::Type::ExistingDisk(d)) => {
-                required(SERVICE, "spec.boot_disk.existing_disk.id", &d.id)?.to_owned()
-            }
-            Some(compute::attached_disk_spec::Type::ManagedDisk(_)) => {
+        if let Some(preemptible) = &spec.preemptible {
+            if !platform.allows_preemptibles() {
                 return Err(ApiError::bad_request(
                     SERVICE,
-                    "spec.boot_disk.managed_disk",
-                    "the fake attaches existing disks only",
+                    "spec.preemptible",
+                    &format!(
+                        "platform {} does not allow preemptible instances",
+                        platform.name
+                    ),
                 ));
+            }
+            if preemptible.on_preemption != compute::preemptible_spec::PreemptionPolicy::Stop as i32
+            {
+                return Err(ApiError::bad_request(
+                    SERVICE,
+                    "spec.preemptible.on_preemption",
+                    "the only supported value is STOP",
+                ));
+            }
+        }
+        let boot = present(SERVICE, "spec.boot_disk", spec.boot_disk.as_ref())?;
+        // An existing disk must be ready and free; a managed one is made with the instance,
+        // after every check below has passed, so a refused create makes nothing.
+        let mut attachment = match &boot.r#type {
+            Some(compute::attached_disk_spec::Type::ExistingDisk(d)) => {
+                let disk_id = required(SERVICE, "spec.boot_disk.existing_disk.id", &d.id)?;
+                let disk = self
+                    .disks
+                    .get(disk_id)
+                    .filter(|d| d.meta.parent_id == region.project_id)
+                    .ok_or_else(|| ApiError::not_found(SERVICE, disk_id))?;
+                let disk_state = disk.timeline.at(now);
+                if disk_state != Some(DiskState::Ready) {
+                    return Err(ApiError::bad_state(
+                        SERVICE,
+                        disk_id,
+                        format!("disk {disk_id} is not ready ({disk_state:?})"),
+                    ));
+                }
+                if let Some(other) = self.disk_attachment(disk_id) {
+                    return Err(ApiError::bad_state(
+                        SERVICE,
+                        disk_id,
+                        format!("disk {disk_id} is already attached to {other}"),
+                    ));
+                }
+                compute::DiskAttachmentStatus {
+                    id: disk_id.to_owned(),
+                    name: disk.meta.name.clone(),
+                    is_managed: false,
+                }
+            }
+            Some(compute::attached_disk_spec::Type::ManagedDisk(managed)) => {
+                let name = required(SERVICE, "spec.boot_disk.managed_disk.name", &managed.name)?;
+                if let Some(existing) = self
+                    .disks
+                    .values()
+                    .find(|d| d.meta.parent_id == region.project_id && d.meta.name == name)
+                {
+                    return Err(ApiError::already_exists(SERVICE, &existing.meta.id, name));
+                }
+                let disk_spec = present(
+                    SERVICE,
+                    "spec.boot_disk.managed_disk.spec",
+                    managed.spec.as_ref(),
+                )?;
+                self.checked_disk_spec(&region, disk_spec, "spec.boot_disk.managed_disk.spec")?;
+                // Its id is given once the disk is made, below.
+                compute::DiskAttachmentStatus {
+                    id: String::new(),
+                    name: name.to_owned(),
+                    is_managed: true,
+                }
             }
             None => {
                 return Err(ApiError::bad_request(
@@ -437,26 +528,6 @@ impl Inner {
                 ));
             }
         };
-        let disk = self
-            .disks
-            .get(&disk_id)
-            .filter(|d| d.meta.parent_id == region.project_id)
-            .ok_or_else(|| ApiError::not_found(SERVICE, &disk_id))?;
-        let disk_state = disk.timeline.at(now);
-        if disk_state != Some(DiskState::Ready) {
-            return Err(ApiError::bad_state(
-                SERVICE,
-                &disk_id,
-                format!("disk {disk_id} is not ready ({disk_state:?})"),
-            ));
-        }
-        if let Some(other) = self.disk_attachment(&disk_id) {
-            return Err(ApiError::bad_state(
-                SERVICE,
-                &disk_id,
-                format!("disk {disk_id} is already attached to {other}"),
-            ));
-        }
         if spec.cloud_init_user_data.len() > 32_768 {
             return Err(ApiError::bad_request(
                 SERVICE,
@@ -492,6 +563,40 @@ impl Inner {
             (None, false) => InstanceState::Running,
         };
         let id = new_id("computeinstance", region.info.code);
+        let managed_boot_disk = match &boot.r#type {
+            Some(compute::attached_disk_spec::Type::ManagedDisk(managed)) => {
+                let disk_spec = managed.spec.clone().unwrap_or_default();
+                let (size_bytes, source_image_id) = self.checked_disk_spec(
+                    &region,
+                    &disk_spec,
+                    "spec.boot_disk.managed_disk.spec",
+                )?;
+                let disk_id = new_id("computedisk", region.info.code);
+                let ready = self.timing.disk.min(delay);
+                self.disks.insert(
+                    disk_id.clone(),
+                    DiskRecord {
+                        meta: Meta::new(
+                            disk_id.clone(),
+                            &region.project_id,
+                            &managed.name,
+                            managed.labels.clone(),
+                        ),
+                        region: region.info.name,
+                        spec: disk_spec,
+                        size_bytes,
+                        source_image_id,
+                        timeline: Timeline::starting(now, DiskState::Creating)
+                            .then(ready, DiskState::Ready),
+                        settles_at: now + ready,
+                        managed_by: Some(id.clone()),
+                    },
+                );
+                attachment.id.clone_from(&disk_id);
+                Some(disk_id)
+            }
+            _ => None,
+        };
         let private_ip = self.next_private_ip(&region);
         let public_ip = spec.network_interfaces[0]
             .public_ip_address
@@ -515,6 +620,8 @@ impl Inner {
                 private_ip,
                 public_ip,
                 holds_capacity: true,
+                managed_boot_disk,
+                disk_attachments: vec![attachment],
             },
         );
         Ok(self.operation(

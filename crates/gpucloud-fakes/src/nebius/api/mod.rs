@@ -6,20 +6,27 @@ mod billing;
 mod compute;
 mod iam;
 mod operations;
+mod pricing;
 mod quotas;
 mod vpc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gpucloud_nebius_proto::billing::v1::calculator_service_server::CalculatorServiceServer;
+use gpucloud_nebius_proto::billing::v1::pricing_policy_service_server::PricingPolicyServiceServer;
+use gpucloud_nebius_proto::billing::v1alpha1::calculator_service_server::CalculatorServiceServer as CalculatorServiceV1alpha1Server;
 use gpucloud_nebius_proto::common::v1 as common;
 use gpucloud_nebius_proto::common::v1::operation_service_server::OperationServiceServer;
 use gpucloud_nebius_proto::compute::v1::disk_service_server::DiskServiceServer;
 use gpucloud_nebius_proto::compute::v1::image_service_server::ImageServiceServer;
 use gpucloud_nebius_proto::compute::v1::instance_service_server::InstanceServiceServer;
 use gpucloud_nebius_proto::compute::v1::platform_service_server::PlatformServiceServer;
+use gpucloud_nebius_proto::iam::v1::profile_service_server::ProfileServiceServer;
 use gpucloud_nebius_proto::iam::v1::project_service_server::ProjectServiceServer;
+use gpucloud_nebius_proto::iam::v1::tenant_service_server::TenantServiceServer;
 use gpucloud_nebius_proto::iam::v1::token_exchange_service_server::TokenExchangeServiceServer;
+use gpucloud_nebius_proto::iam::v2::project_service_server::ProjectServiceServer as ProjectServiceV2Server;
+use gpucloud_nebius_proto::iam::v2::tenant_service_server::TenantServiceServer as TenantServiceV2Server;
 use gpucloud_nebius_proto::quotas::v1::quota_allowance_service_server::QuotaAllowanceServiceServer;
 use gpucloud_nebius_proto::vpc::v1::network_service_server::NetworkServiceServer;
 use gpucloud_nebius_proto::vpc::v1::security_group_service_server::SecurityGroupServiceServer;
@@ -47,13 +54,22 @@ pub(crate) struct Api {
     pub(crate) state: FakeNebiusState,
 }
 
-/// All services on one router.
-pub(crate) fn routes(state: &FakeNebiusState) -> Routes {
+/// All services on one router; `iam_v1`: with the deprecated `iam.v1` project and tenant
+/// services (Nebius ends them on 2026-12-16).
+pub(crate) fn routes(state: &FakeNebiusState, iam_v1: bool) -> Routes {
     let api = Api {
         state: state.clone(),
     };
-    Routes::new(TokenExchangeServiceServer::new(api.clone()))
-        .add_service(ProjectServiceServer::new(api.clone()))
+    let mut routes = Routes::new(TokenExchangeServiceServer::new(api.clone()))
+        .add_service(ProfileServiceServer::new(api.clone()))
+        .add_service(ProjectServiceV2Server::new(api.clone()))
+        .add_service(TenantServiceV2Server::new(api.clone()));
+    if iam_v1 {
+        routes = routes
+            .add_service(ProjectServiceServer::new(api.clone()))
+            .add_service(TenantServiceServer::new(api.clone()));
+    }
+    routes
         .add_service(NetworkServiceServer::new(api.clone()))
         .add_service(SubnetServiceServer::new(api.clone()))
         .add_service(SecurityGroupServiceServer::new(api.clone()))
@@ -64,7 +80,9 @@ pub(crate) fn routes(state: &FakeNebiusState) -> Routes {
         .add_service(InstanceServiceServer::new(api.clone()))
         .add_service(OperationServiceServer::new(api.clone()))
         .add_service(QuotaAllowanceServiceServer::new(api.clone()))
-        .add_service(CalculatorServiceServer::new(api))
+        .add_service(CalculatorServiceServer::new(api.clone()))
+        .add_service(CalculatorServiceV1alpha1Server::new(api.clone()))
+        .add_service(PricingPolicyServiceServer::new(api))
 }
 
 /// Where a list starts and how much it returns.
@@ -227,13 +245,21 @@ impl Api {
 }
 
 /// Who made the call: the service account of its token, else the static token's user.
-fn caller(inner: &Inner, metadata: &MetadataMap) -> String {
+pub(crate) fn caller(inner: &Inner, metadata: &MetadataMap) -> String {
+    service_account(inner, metadata).unwrap_or_else(|| STATIC_TOKEN_USER.to_owned())
+}
+
+/// The user the static token stands for.
+pub(crate) const STATIC_TOKEN_USER: &str = "useraccount-fake";
+
+/// The service account whose exchanged token made the call (`None`: the static token).
+pub(crate) fn service_account(inner: &Inner, metadata: &MetadataMap) -> Option<String> {
     metadata
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .and_then(|(_, token)| inner.tokens.get(token.trim()))
-        .map_or_else(|| "useraccount-fake".to_owned(), |(_, sa)| sa.clone())
+        .map(|(_, sa)| sa.clone())
 }
 
 /// The API error as a call's status.
