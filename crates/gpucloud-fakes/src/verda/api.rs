@@ -643,6 +643,7 @@ async fn create_instance(State(state): State<FakeVerdaState>, body: Bytes) -> Re
     let id = Uuid::new_v4();
     let volume_id = Uuid::new_v4();
     let ip = inner.allocate_address();
+    let launch_outcome = inner.launch_outcome;
     inner.volumes.push(FakeVolume {
         id: volume_id,
         name: if os_volume.name.is_empty() {
@@ -672,9 +673,12 @@ async fn create_instance(State(state): State<FakeVerdaState>, body: Bytes) -> Re
             is_spot: request.is_spot,
             created_at: jiff::Timestamp::now().to_string(),
         },
-        timeline: Timeline::starting(now, FakeStatus::Ordered)
-            .then(timing.ordered, FakeStatus::Provisioning)
-            .then(timing.provisioning, FakeStatus::Running),
+        timeline: match launch_outcome {
+            Some(status) => Timeline::starting(now, status),
+            None => Timeline::starting(now, FakeStatus::Ordered)
+                .then(timing.ordered, FakeStatus::Provisioning)
+                .then(timing.provisioning, FakeStatus::Running),
+        },
         holds_capacity: true,
     });
     drop(inner);

@@ -193,6 +193,8 @@ pub(crate) struct Inner {
     /// Access and refresh tokens by their text.
     pub(crate) tokens: HashMap<String, IssuedToken>,
     pub(crate) tokens_issued: usize,
+    /// The status new instances are pinned at instead of their lifecycle (a test's knob).
+    pub(crate) launch_outcome: Option<FakeStatus>,
     pub(crate) bucket: Option<TokenBucket>,
     next_address: u32,
 }
@@ -315,6 +317,7 @@ impl FakeVerdaState {
             spot_capacity,
             tokens: HashMap::new(),
             tokens_issued: 0,
+            launch_outcome: None,
             bucket,
             next_address: 0,
         };
@@ -411,6 +414,13 @@ impl FakeVerdaState {
             }
             None => false,
         }
+    }
+
+    /// Makes every instance created from now on sit in `status` (e.g. `NoCapacity`, `Error`)
+    /// from the start, as an order Verda accepted but could not fulfil; `None` restores the
+    /// normal lifecycle.
+    pub fn set_launch_outcome(&self, status: Option<FakeStatus>) {
+        self.lock().launch_outcome = status;
     }
 
     /// Forgets instance `id` at once (as Verda does once a delete has finished); true when it

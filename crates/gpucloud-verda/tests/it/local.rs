@@ -1,0 +1,1 @@
+//! The startup script run for real.
