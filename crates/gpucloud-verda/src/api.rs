@@ -68,7 +68,7 @@ impl Api {
     }
 
     /// The id a create answered, as Verda sends it: plain text (perhaps quoted), or an object
-    /// with an `id`. Anything else is a `Decode` error whose outcome is unknown: the resource
+    /// with an `id`; a UUID. Anything else is a `Decode` error whose outcome is unknown: the resource
     /// may exist.
     fn created_id(operation: &'static str, body: &[u8]) -> Result<String> {
         let text = String::from_utf8_lossy(body);
@@ -81,7 +81,7 @@ impl Api {
         } else {
             text.trim_matches('"').to_owned()
         };
-        if path_safe(&id) {
+        if is_uuid(&id) {
             Ok(id)
         } else {
             Err(CloudError::provider(
@@ -288,6 +288,17 @@ impl Api {
     }
 }
 
+/// Whether `id` is a UUID (`8-4-4-4-12` hex digits), as every id Verda makes is: an answer cut
+/// short must not pass for an id.
+fn is_uuid(id: &str) -> bool {
+    let groups: Vec<&str> = id.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// The start of an unexpected answer, for an error message.
 fn truncate(text: &str) -> String {
     text.chars().take(80).collect()
@@ -325,7 +336,14 @@ mod tests {
                 "{body}"
             );
         }
-        for junk in ["", "<html>", "{}", "a/b"] {
+        for junk in [
+            "",
+            "<html>",
+            "{}",
+            "a/b",
+            "78a0dd5a-dbb1-4568-b55c",
+            "\"78a0dd5a-dbb1",
+        ] {
             let e = Api::created_id("op", junk.as_bytes()).unwrap_err();
             assert!(
                 e.outcome_unknown() && e.kind() == ErrorKind::Decode,

@@ -181,21 +181,35 @@ impl VerdaClient {
         .await
     }
 
+    /// This credential's instance with `ref_id` in `instances` that is not on its way out or
+    /// failed.
+    fn live_with_ref_id(
+        &self,
+        instances: &[wire::Instance],
+        ref_id: &str,
+    ) -> Option<wire::Instance> {
+        let me = self.shared.config.ref_id.as_str();
+        instances
+            .iter()
+            .find(|w| {
+                let (r, c) = convert::bookkeeping_of(&w.description);
+                let lifecycle = convert::lifecycle(&w.status);
+                r == ref_id
+                    && c == me
+                    && !lifecycle.is_terminal()
+                    && lifecycle != LifecycleStatus::Terminating
+            })
+            .cloned()
+    }
+
     /// This credential's instance with `ref_id` that is not on its way out or failed.
     async fn find_by_ref_id(
         &self,
         op: &'static str,
         ref_id: &str,
     ) -> Result<Option<wire::Instance>> {
-        let me = self.shared.config.ref_id.as_str();
-        Ok(self.api().instances(op).await?.into_iter().find(|w| {
-            let (r, c) = convert::bookkeeping_of(&w.description);
-            let lifecycle = convert::lifecycle(&w.status);
-            r == ref_id
-                && c == me
-                && !lifecycle.is_terminal()
-                && lifecycle != LifecycleStatus::Terminating
-        }))
+        let instances = self.api().instances(op).await?;
+        Ok(self.live_with_ref_id(&instances, ref_id))
     }
 
     /// The image of a create: the one asked for, else the type's default non-cluster image
@@ -224,17 +238,32 @@ impl VerdaClient {
     }
 
     /// The account's key for `key`: one it already holds (compared by key, in any encoding,
-    /// never by name), else one added under `name`.
+    /// never by name), else one added under `name`. A key named `name` (this RefID's) is this
+    /// create's to remove on failure; one of another key text that no instance uses was left
+    /// by an earlier create of this RefID and is deleted first.
     async fn ensure_key(
         &self,
         op: &'static str,
         key: &PublicKey,
         name: &str,
+        instances: &[wire::Instance],
         made: &mut Made,
     ) -> Result<String> {
         let keys = self.api().ssh_keys(op).await?;
         if let Some(k) = keys.iter().find(|k| key.same_key_text(&k.key)) {
+            if k.name == name {
+                made.key_id = Some(k.id.clone());
+            }
             return Ok(k.id.clone());
+        }
+        let used = |id: &str| {
+            instances
+                .iter()
+                .any(|i| i.ssh_key_ids.iter().any(|k| k == id))
+        };
+        for stale in keys.iter().filter(|k| k.name == name && !used(&k.id)) {
+            self.cleanup_step(|| self.api().delete_ssh_key(op, &stale.id))
+                .await?;
         }
         let openssh = key.to_openssh();
         let body = wire::AddSshKey {
@@ -265,14 +294,22 @@ impl VerdaClient {
         }
     }
 
-    /// Adds the startup script under `name`.
+    /// Adds the startup script under `name`. A script of that name (this RefID's) that no
+    /// instance uses was left by an earlier create of this RefID and is deleted first.
     async fn add_script(
         &self,
         op: &'static str,
         name: &str,
         script: &str,
+        instances: &[wire::Instance],
         made: &mut Made,
     ) -> Result<String> {
+        let used = |id: &str| instances.iter().any(|i| i.startup_script_id == id);
+        let scripts = self.api().scripts(op).await?;
+        for stale in scripts.iter().filter(|s| s.name == name && !used(&s.id)) {
+            self.cleanup_step(|| self.api().delete_script(op, &stale.id))
+                .await?;
+        }
         let body = wire::AddScript { name, script };
         match self.api().add_script(op, &body).await {
             Ok(id) => {
@@ -280,14 +317,10 @@ impl VerdaClient {
                 Ok(id)
             }
             Err(error) if error.outcome_unknown() => {
-                // Perhaps added: a script of this name no instance uses is ours.
-                let Ok((scripts, instances)) = tokio::try_join!(
-                    self.cleanup_step(|| self.api().scripts(op)),
-                    self.cleanup_step(|| self.api().instances(op)),
-                ) else {
+                // Perhaps added: the stale ones are gone, so a script of this name is ours.
+                let Ok(scripts) = self.cleanup_step(|| self.api().scripts(op)).await else {
                     return Err(error);
                 };
-                let used = |id: &str| instances.iter().any(|i| i.startup_script_id == id);
                 match scripts.into_iter().find(|s| s.name == name && !used(&s.id)) {
                     Some(s) => {
                         made.script_id = Some(s.id.clone());
@@ -644,12 +677,13 @@ impl CloudClient for VerdaClient {
         let name = convert::managed_name(&attrs.ref_id);
 
         let _guard = self.shared.create_lock.lock().await;
-        if let Some(existing) = self.find_by_ref_id(OP, &attrs.ref_id).await? {
+        let instances = self.api().instances(OP).await?;
+        if let Some(existing) = self.live_with_ref_id(&instances, &attrs.ref_id) {
             return Ok(self.created(existing, &create));
         }
         let mut made = Made::default();
         let key_id = match self
-            .ensure_key(OP, create.public_key(), &name, &mut made)
+            .ensure_key(OP, create.public_key(), &name, &instances, &mut made)
             .await
         {
             Ok(id) => id,
@@ -658,7 +692,10 @@ impl CloudClient for VerdaClient {
                 return Err(e);
             }
         };
-        let script_id = match self.add_script(OP, &name, &script, &mut made).await {
+        let script_id = match self
+            .add_script(OP, &name, &script, &instances, &mut made)
+            .await
+        {
             Ok(id) => id,
             Err(e) => {
                 self.roll_back(OP, None, made).await;
