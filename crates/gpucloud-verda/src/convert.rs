@@ -2,7 +2,7 @@
 //! a server: catalog entries (one per type × location × usage class), locations, instances
 //! and their status, the description that carries the bookkeeping, and managed names.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use gpucloud_core::{
     Architecture, Bookkeeping, Bytes, BytesUnit, CompactString, Gpu, Instance, InstanceId,
@@ -77,17 +77,20 @@ pub(crate) fn location(w: wire::Location, available: bool) -> Location {
     }
 }
 
-/// The orderable types of each location, from `/instance-availability`.
-pub(crate) fn orderable(lists: Vec<wire::Availability>) -> HashSet<(String, String)> {
-    lists
-        .into_iter()
-        .flat_map(|a| {
-            let location = a.location_code;
-            a.availabilities
-                .into_iter()
-                .map(move |t| (location.clone(), t))
-        })
-        .collect()
+/// The types orderable now, by location, from `/instance-availability` (looked up by
+/// borrowed names: a catalog asks once per entry).
+pub(crate) type Orderable = HashMap<String, HashSet<String>>;
+
+/// [`Orderable`] from the API's lists.
+pub(crate) fn orderable(lists: Vec<wire::Availability>) -> Orderable {
+    let mut by_location = Orderable::new();
+    for a in lists {
+        by_location
+            .entry(a.location_code)
+            .or_default()
+            .extend(a.availabilities);
+    }
+    by_location
 }
 
 /// A price the API wrote, in `currency`; unknown (not free) when absent, unreadable or zero.
@@ -160,8 +163,8 @@ fn storage(currency: &str) -> Storage {
 pub(crate) struct Catalog<'a> {
     pub(crate) types: &'a [wire::InstanceType],
     pub(crate) locations: &'a [String],
-    pub(crate) on_demand: &'a HashSet<(String, String)>,
-    pub(crate) spot: &'a HashSet<(String, String)>,
+    pub(crate) on_demand: &'a Orderable,
+    pub(crate) spot: &'a Orderable,
     pub(crate) currency: &'a str,
 }
 
@@ -169,6 +172,8 @@ impl Catalog<'_> {
     /// Every entry, sorted by id, that `keep` accepts.
     pub(crate) fn entries(&self, keep: impl Fn(&InstanceType) -> bool) -> Vec<InstanceType> {
         let mut entries = Vec::new();
+        // One storage description per currency, not one price parse per entry.
+        let mut storages: Vec<(String, Storage)> = Vec::new();
         for w in self.types {
             // The answer says its currency; the one asked for when it does not.
             let currency = if w.currency.is_empty() {
@@ -179,8 +184,15 @@ impl Catalog<'_> {
             let on_demand_price = price(&w.price_per_hour.0, currency);
             let spot_price = price(&w.spot_price.0, currency);
             let gpu = gpus(w);
+            let storage = match storages.iter().find(|(c, _)| c == currency) {
+                Some((_, s)) => s.clone(),
+                None => {
+                    let s = storage(currency);
+                    storages.push((currency.to_owned(), s.clone()));
+                    s
+                }
+            };
             for location in self.locations {
-                let key = (location.clone(), w.instance_type.clone());
                 let mut classes = vec![(false, on_demand_price.clone(), self.on_demand)];
                 if spot_price.is_some() {
                     classes.push((true, spot_price.clone(), self.spot));
@@ -190,7 +202,7 @@ impl Catalog<'_> {
                         location: location.as_str().into(),
                         type_name: w.instance_type.as_str().into(),
                         supported_gpus: gpu.iter().cloned().collect(),
-                        supported_storage: smallvec![storage(currency)],
+                        supported_storage: smallvec![storage.clone()],
                         elastic_root_volume: true,
                         supported_usage_classes: smallvec![CompactString::from(if spot {
                             SPOT
@@ -207,7 +219,9 @@ impl Catalog<'_> {
                         stoppable: !spot,
                         rebootable: false,
                         preemptible: spot,
-                        is_available: orderable.contains(&key),
+                        is_available: orderable
+                            .get(location)
+                            .is_some_and(|types| types.contains(&w.instance_type)),
                         base_price,
                         provider: PROVIDER.into(),
                         cloud: PROVIDER.into(),
@@ -368,8 +382,13 @@ mod tests {
     fn every_type_and_location_is_an_entry_with_spot_as_its_own_class() {
         let types = types();
         let locations = vec!["FIN-01".to_owned(), "ICE-01".to_owned()];
-        let on_demand: HashSet<_> = [("FIN-01".to_owned(), "8H100.80S.176V".to_owned())].into();
-        let spot: HashSet<_> = [("ICE-01".to_owned(), "8H100.80S.176V".to_owned())].into();
+        let list = |location: &str| {
+            orderable(vec![wire::Availability {
+                location_code: location.to_owned(),
+                availabilities: vec!["8H100.80S.176V".to_owned()],
+            }])
+        };
+        let (on_demand, spot) = (list("FIN-01"), list("ICE-01"));
         let catalog = Catalog {
             types: &types,
             locations: &locations,

@@ -11,18 +11,37 @@ pub(crate) struct Number(pub(crate) String);
 
 impl<'de> Deserialize<'de> for Number {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Either {
-            Text(String),
-            Number(serde_json::Number),
-            Null(()),
+        // A visitor rather than an untagged enum, which would buffer every value first: a
+        // catalog has two prices per type.
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Number;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number, a string or null")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Number, E> {
+                Ok(Number(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Number, E> {
+                Ok(Number(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Number, E> {
+                Ok(Number(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Number, E> {
+                Ok(Number(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Number, E> {
+                Ok(Number(v.to_string()))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Number, E> {
+                Ok(Number::default())
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<Number, E> {
+                Ok(Number::default())
+            }
         }
-        Ok(Number(match Either::deserialize(d)? {
-            Either::Text(text) => text,
-            Either::Number(n) => n.to_string(),
-            Either::Null(()) => String::new(),
-        }))
+        d.deserialize_any(Visitor)
     }
 }
 

@@ -23,6 +23,8 @@
 //!   `provisioning` → `running`), `delete` (→ `deleting` → gone, deleting the volumes named in
 //!   `volume_ids`, to the trash unless `delete_permanently`; the others stay detached). One
 //!   instance's failure is the answer's status; with several ids, `207` lists each result.
+//!   [`FakeVerdaState::set_launch_outcome`] makes new orders sit in `no_capacity` or `error`,
+//!   as orders Verda accepts but cannot fulfil.
 //! - SSH keys (`/ssh-keys`, also the Python SDK's `/sshkeys`) and startup scripts
 //!   (`/scripts`): list, get (a list of one), add (the id as plain text), delete.
 //! - Errors are `{"code": "...", "message": "..."}` with Verda's codes (`invalid_request`,
