@@ -184,13 +184,12 @@ impl Catalog<'_> {
             let on_demand_price = price(&w.price_per_hour.0, currency);
             let spot_price = price(&w.spot_price.0, currency);
             let gpu = gpus(w);
-            let storage = match storages.iter().find(|(c, _)| c == currency) {
-                Some((_, s)) => s.clone(),
-                None => {
-                    let s = storage(currency);
-                    storages.push((currency.to_owned(), s.clone()));
-                    s
-                }
+            let storage = if let Some((_, s)) = storages.iter().find(|(c, _)| c == currency) {
+                s.clone()
+            } else {
+                let s = storage(currency);
+                storages.push((currency.to_owned(), s.clone()));
+                s
             };
             for location in self.locations {
                 let mut classes = vec![(false, on_demand_price.clone(), self.on_demand)];
