@@ -269,6 +269,89 @@ impl Bootstrap {
     }
 }
 
+impl Bootstrap {
+    /// The bootstrap as one first-boot shell script, for a platform that runs a script of its
+    /// own instead of cloud-init user data (Shadeform's launch script, Verda's startup script):
+    /// the firewall (installed as a systemd unit to run on every boot where systemd is there,
+    /// since nftables rules do not survive a reboot), the host name if set, the key, then the
+    /// user's own script. `writer` names the provider in the script's first comment.
+    ///
+    /// Each part is written to a file from base64 (no quoting of user text inside the script)
+    /// and run by its own shell, so one part's failure neither stops nor changes another. Such
+    /// a platform has no cloud-init to hand other user data to: user data that is not a script
+    /// (`#!`) is refused naming `user_data_base64`.
+    pub fn startup_script(&self, writer: &str) -> Result<String> {
+        use std::fmt::Write as _;
+        let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
+        if let Some((kind, _)) = &self.user_data
+            && *kind != UserDataKind::Script
+        {
+            return Err(CloudError::invalid(
+                "user_data_base64",
+                format!(
+                    "{writer} runs a startup script, not cloud-init: user data must be a script \
+                     starting with #! (this is {})",
+                    kind.content_type()
+                ),
+            ));
+        }
+        let writer: String = writer
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        let mut script = format!(
+            "#!/bin/sh\n\
+             # Written by gpucloud ({writer}): SSH key, default-deny inbound firewall, user data.\n\
+             umask 077\n\
+             dir=/var/lib/gpucloud\n\
+             mkdir -p \"$dir\"\n\
+             printf '%s' '{firewall}' | base64 -d > \"$dir/firewall.sh\"\n\
+             printf '%s' '{key}' | base64 -d > \"$dir/key.sh\"\n\
+             chmod 0700 \"$dir/firewall.sh\" \"$dir/key.sh\"\n\
+             sh \"$dir/firewall.sh\" || echo 'gpucloud: the firewall could not be applied' >&2\n\
+             if command -v systemctl >/dev/null 2>&1 && [ -d /etc/systemd/system ]; then\n\
+             \x20 cat > /etc/systemd/system/gpucloud-firewall.service <<'GPUCLOUD_UNIT'\n\
+             [Unit]\n\
+             Description=gpucloud default-deny inbound firewall\n\
+             Before=network-pre.target docker.service\n\
+             Wants=network-pre.target\n\
+             [Service]\n\
+             Type=oneshot\n\
+             ExecStart=/bin/sh /var/lib/gpucloud/firewall.sh\n\
+             [Install]\n\
+             WantedBy=multi-user.target\n\
+             GPUCLOUD_UNIT\n\
+             \x20 systemctl daemon-reload >/dev/null 2>&1 || true\n\
+             \x20 systemctl enable gpucloud-firewall.service >/dev/null 2>&1 || true\n\
+             fi\n",
+            firewall = b64(self.firewall_script().as_bytes()),
+            key = b64(self.key_script().as_bytes()),
+        );
+        if let Some(hostname) = &self.hostname {
+            // A DNS label (checked by `with_hostname`): nothing in it needs quoting.
+            let _ = write!(
+                script,
+                "printf '%s\\n' '{hostname}' > /etc/hostname\n\
+                 hostname '{hostname}' 2>/dev/null || true\n"
+            );
+        }
+        script.push_str(
+            "sh \"$dir/key.sh\" || echo 'gpucloud: the SSH key could not be installed' >&2\n",
+        );
+        if let Some((_, data)) = &self.user_data {
+            // Writing to a String cannot fail.
+            let _ = write!(
+                script,
+                "printf '%s' '{}' | base64 -d > \"$dir/user-data\"\n\
+                 chmod 0700 \"$dir/user-data\"\n\
+                 \"$dir/user-data\"\n",
+                b64(data)
+            );
+        }
+        Ok(script)
+    }
+}
+
 /// The text every [`Bootstrap::cloud_config`] starts with: its head and the firewall script up
 /// to the SSH line of the ruleset.
 pub(crate) fn fixed_head() -> String {
@@ -312,6 +395,43 @@ mod tests {
     /// The ed25519 key core's own tests use, generated with ssh-keygen.
     mod test_keys {
         pub const ED25519: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOu3o9AyeQeAgLrWm4iW8YTloO1TYKxHj8ZxO7xuEni5 test@gpucloud";
+    }
+
+    #[test]
+    fn the_startup_script_carries_firewall_host_name_key_and_user_script() {
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let bootstrap = Bootstrap::new("root", test_keys::ED25519)
+            .unwrap()
+            .with_hostname("train-1")
+            .unwrap()
+            .with_user_data(b"#!/bin/sh\necho 'it ran'\n")
+            .unwrap();
+        let script = bootstrap.startup_script("verda").unwrap();
+        assert!(script.starts_with("#!/bin/sh\n# Written by gpucloud (verda)"));
+        assert!(script.contains(&b64(&bootstrap.firewall_script())));
+        assert!(script.contains(&b64(&bootstrap.key_script())));
+        assert!(script.contains("hostname 'train-1'"));
+        assert!(script.contains(&b64("#!/bin/sh\necho 'it ran'\n")));
+        assert!(!script.contains("it ran"), "user text only in base64");
+        // The firewall comes before the key, and the user's script last.
+        let at = |needle: &str| script.find(needle).unwrap();
+        assert!(
+            at("firewall.sh\" ||") < at("key.sh\" ||") && at("key.sh\" ||") < at("user-data\"\n")
+        );
+
+        let plain = Bootstrap::new("root", test_keys::ED25519).unwrap();
+        let script = plain.startup_script("x';rm").unwrap();
+        assert!(!script.contains("user-data") && !script.contains("/etc/hostname"));
+        assert!(script.contains("(xrm)"), "the writer's name is sanitized");
+
+        let config = plain
+            .with_user_data(b"#cloud-config\npackages: [htop]\n")
+            .unwrap();
+        let refused = config.startup_script("verda").unwrap_err();
+        assert!(
+            refused.to_string().contains("user_data_base64"),
+            "{refused}"
+        );
     }
 
     #[test]

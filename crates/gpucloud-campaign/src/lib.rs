@@ -21,6 +21,7 @@ pub mod fluidstack;
 pub mod lambda;
 pub mod nebius;
 pub mod shadeform;
+pub mod verda;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -309,6 +310,7 @@ pub fn targets() -> Vec<Box<dyn Target>> {
         Box::new(fluidstack::FluidstackTarget),
         Box::new(shadeform::ShadeformTarget),
         Box::new(nebius::NebiusTarget),
+        Box::new(verda::VerdaTarget),
     ]
 }
 

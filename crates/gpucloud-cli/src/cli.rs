@@ -512,6 +512,20 @@ pub enum FakeCommand {
         #[arg(long, value_name = "N", value_parser = args::parse_millis, allow_negative_numbers = true)]
         boot_ms: Option<u64>,
     },
+    /// Serve the Verda (formerly DataCrunch) API fake: OAuth2 tokens, four locations, on-demand
+    /// and spot capacity. The first stdout line is the base URL for VERDA_API_URL.
+    Verda {
+        /// Address to listen on (loopback only).
+        #[arg(long, default_value = "127.0.0.1:0", value_parser = args::parse_loopback_addr)]
+        addr: std::net::SocketAddr,
+        /// Extra latency added to every response, in milliseconds.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        latency_ms: u64,
+        /// Time an instance takes from create to running, in milliseconds (split between
+        /// `ordered` and `provisioning`).
+        #[arg(long, value_name = "N")]
+        boot_ms: Option<u64>,
+    },
     /// Serve the Nebius AI Cloud gRPC API fake, every service on one address. The first
     /// stdout line is the endpoint for NEBIUS_API_ENDPOINT, the second the service-account
     /// credentials file for NEBIUS_CREDENTIALS_FILE, the third the tenant for

@@ -9,3 +9,4 @@ pub mod nebius;
 pub mod prism;
 pub mod proxy;
 pub mod shadeform;
+pub mod verda;

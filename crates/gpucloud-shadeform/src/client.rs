@@ -656,9 +656,12 @@ impl CloudClient for ShadeformClient {
             .enumerate()
             .map(|(i, rule)| rule.to_rule(i.to_string()))
             .collect();
-        let bootstrap = Bootstrap::new(self.shared.config.effective_ssh_user(), &attrs.public_key)?
-            .with_ingress_rules(&rules)?;
-        let script = convert::launch_script(&bootstrap, create.hostname(), create.user_data());
+        let script = convert::launch_script(
+            Bootstrap::new(self.shared.config.effective_ssh_user(), &attrs.public_key)?
+                .with_ingress_rules(&rules)?,
+            create.hostname(),
+            create.user_data(),
+        )?;
         let offer = self.offer(OP, &create).await?;
         let created_at = Timestamp::now().round(jiff::Unit::Second).ok();
 

@@ -3,10 +3,8 @@
 //! instance states, instances, tags, the SSH-key name and the launch script.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::time::Duration;
 
-use base64::Engine as _;
 use gpucloud_bootstrap::Bootstrap;
 use gpucloud_core::hostname::{instance_hostname, is_dns_label};
 use gpucloud_core::sshkey::PublicKey;
@@ -589,65 +587,23 @@ pub(crate) fn key_name(key: &PublicKey) -> String {
 }
 
 /// The launch script Shadeform runs once on the new machine (`launch_configuration` of type
-/// `script`): the bootstrap's default-deny firewall, installed to run on every boot where
-/// systemd is there, then the host name (`hostname`, a DNS label checked by core), the
-/// bootstrap's key set-up, and the user's own script.
-///
-/// Each part is written to a file from base64 (no quoting of user text inside the script)
-/// and run by its own shell, so one part's failure neither stops nor changes another.
+/// `script`): the bootstrap's first-boot script ([`Bootstrap::startup_script`]) with the host
+/// name (`hostname`, a DNS label made by core; anything else is left to the image) and the
+/// user's own script.
 pub(crate) fn launch_script(
-    bootstrap: &Bootstrap,
+    bootstrap: Bootstrap,
     hostname: &str,
     user_data: Option<&[u8]>,
-) -> String {
-    let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
-    let mut script = format!(
-        "#!/bin/sh\n\
-         # Written by gpucloud (shadeform): SSH key, default-deny inbound firewall, user data.\n\
-         umask 077\n\
-         dir=/var/lib/gpucloud\n\
-         mkdir -p \"$dir\"\n\
-         printf '%s' '{firewall}' | base64 -d > \"$dir/firewall.sh\"\n\
-         printf '%s' '{key}' | base64 -d > \"$dir/key.sh\"\n\
-         chmod 0700 \"$dir/firewall.sh\" \"$dir/key.sh\"\n\
-         sh \"$dir/firewall.sh\" || echo 'gpucloud: the firewall could not be applied' >&2\n\
-         if command -v systemctl >/dev/null 2>&1 && [ -d /etc/systemd/system ]; then\n\
-         \x20 cat > /etc/systemd/system/gpucloud-firewall.service <<'GPUCLOUD_UNIT'\n\
-         [Unit]\n\
-         Description=gpucloud default-deny inbound firewall\n\
-         Before=network-pre.target docker.service\n\
-         Wants=network-pre.target\n\
-         [Service]\n\
-         Type=oneshot\n\
-         ExecStart=/bin/sh /var/lib/gpucloud/firewall.sh\n\
-         [Install]\n\
-         WantedBy=multi-user.target\n\
-         GPUCLOUD_UNIT\n\
-         \x20 systemctl daemon-reload >/dev/null 2>&1 || true\n\
-         \x20 systemctl enable gpucloud-firewall.service >/dev/null 2>&1 || true\n\
-         fi\n\
-         printf '%s\\n' '{hostname}' > /etc/hostname\n\
-         hostname '{hostname}' 2>/dev/null || true\n\
-         sh \"$dir/key.sh\" || echo 'gpucloud: the SSH key could not be installed' >&2\n",
-        hostname = if is_dns_label(hostname) {
-            hostname
-        } else {
-            "localhost"
-        },
-        firewall = b64(bootstrap.firewall_script().as_bytes()),
-        key = b64(bootstrap.key_script().as_bytes()),
-    );
-    if let Some(data) = user_data.filter(|d| !d.is_empty()) {
-        // Writing to a String cannot fail.
-        let _ = write!(
-            script,
-            "printf '%s' '{}' | base64 -d > \"$dir/user-data\"\n\
-             chmod 0700 \"$dir/user-data\"\n\
-             \"$dir/user-data\"\n",
-            b64(data)
-        );
+) -> Result<String> {
+    let mut bootstrap = bootstrap;
+    if is_dns_label(hostname) {
+        bootstrap = bootstrap.with_hostname(hostname)?;
     }
-    script
+    if let Some(data) = user_data {
+        check_user_data(data)?;
+        bootstrap = bootstrap.with_user_data(data)?;
+    }
+    bootstrap.startup_script(PROVIDER)
 }
 
 /// Shadeform runs a launch script, not cloud-init: the user data must be a script (`#!`).
@@ -1254,27 +1210,25 @@ mod tests {
     }
 
     #[test]
-    fn the_launch_script_carries_firewall_key_and_user_script() {
+    fn the_launch_script_is_the_bootstraps_with_host_name_and_user_script() {
         let bootstrap = Bootstrap::new(
             "shadeform",
             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICN+lJwsONkwrdsSnQsu1ydUkIuIg5oOC+Eslvmtt60T a",
         )
         .unwrap();
-        let script = launch_script(&bootstrap, "train-1", Some(b"#!/bin/sh\necho 'it ran'\n"));
+        let script = launch_script(
+            bootstrap.clone(),
+            "train-1",
+            Some(b"#!/bin/sh\necho 'it ran'\n"),
+        )
+        .unwrap();
+        assert!(script.starts_with("#!/bin/sh\n# Written by gpucloud (shadeform)"));
         assert!(script.contains("hostname 'train-1'"));
-        assert!(launch_script(&bootstrap, "x'; rm -rf /", None).contains("hostname 'localhost'"));
-        assert!(script.starts_with("#!/bin/sh\n"));
-        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-        assert!(script.contains(&b64(&bootstrap.firewall_script())));
-        assert!(script.contains(&b64(&bootstrap.key_script())));
+        let b64 = |s: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
         assert!(script.contains(&b64("#!/bin/sh\necho 'it ran'\n")));
-        let firewall = script.find("firewall.sh\" ||").unwrap();
-        let user = script.find("\"$dir/user-data\"\n").unwrap();
-        assert!(
-            firewall < user,
-            "the firewall is up before the user's script runs"
-        );
-        assert!(!launch_script(&bootstrap, "a", None).contains("user-data"));
+        let odd = launch_script(bootstrap.clone(), "x'; rm -rf /", None).unwrap();
+        assert!(!odd.contains("rm -rf") && !odd.contains("/etc/hostname"));
+        assert!(launch_script(bootstrap, "a", Some(b"#cloud-config\n")).is_err());
         check_user_data(b"#!/bin/bash\n").unwrap();
         let err = check_user_data(b"#cloud-config\n").unwrap_err();
         assert!(err.to_string().contains("user_data_base64"), "{err}");

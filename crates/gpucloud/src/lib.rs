@@ -40,6 +40,7 @@ register! {
     "fluidstack" => gpucloud_fluidstack as fluidstack,
     "shadeform" => gpucloud_shadeform as shadeform,
     "nebius" => gpucloud_nebius as nebius,
+    "verda" => gpucloud_verda as verda,
     "local" => gpucloud_local as local,
 }
 

@@ -1,4 +1,4 @@
-//! `gpucloud fake lambda|fluidstack|nebius|shadeform`: serve a provider fake until interrupted.
+//! `gpucloud fake lambda|fluidstack|nebius|shadeform|verda`: serve a provider fake until interrupted.
 
 use std::time::Duration;
 
@@ -6,6 +6,7 @@ use gpucloud_fakes::fluidstack::{FakeFluidstack, FakeFluidstackOptions};
 use gpucloud_fakes::lambda::{DEFAULT_API_KEY, FakeLambdaOptions, serve};
 use gpucloud_fakes::nebius::{FakeNebius, FakeNebiusOptions};
 use gpucloud_fakes::shadeform::{FakeShadeform, FakeShadeformOptions};
+use gpucloud_fakes::verda::{FakeVerda, FakeVerdaOptions};
 
 use crate::cli::FakeCommand;
 use crate::error::{CliError, CliResult};
@@ -109,6 +110,36 @@ pub async fn run(out: Out, command: &FakeCommand) -> CliResult {
                 .await
                 .map_err(|e| {
                     CliError::failed(format!("cannot serve the Shadeform fake on {addr}: {e}"))
+                })
+        }
+        FakeCommand::Verda {
+            addr,
+            latency_ms,
+            boot_ms,
+        } => {
+            let mut options = FakeVerdaOptions {
+                addr: *addr,
+                latency: Duration::from_millis(*latency_ms),
+                ..FakeVerdaOptions::default()
+            };
+            if let Some(boot) = boot_ms {
+                options.ordered_delay = Duration::from_millis(*boot / 3);
+                options.provisioning_delay = Duration::from_millis(*boot - *boot / 3);
+                options.start_delay = Duration::from_millis(*boot);
+            }
+            let ready = |fake: &FakeVerda| {
+                // The first stdout line is the base URL, for scripts.
+                out.stdout(&fake.base_url());
+                out.note(&format!(
+                    "Fake Verda API listening. Point gpucloud at it with:\n  {}\n\
+                     Stop it with Ctrl-C.",
+                    fake.exports().shell_line()
+                ));
+            };
+            gpucloud_fakes::verda::serve(options, ready, interrupted())
+                .await
+                .map_err(|e| {
+                    CliError::failed(format!("cannot serve the Verda fake on {addr}: {e}"))
                 })
         }
         FakeCommand::Nebius {

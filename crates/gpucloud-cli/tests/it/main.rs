@@ -7,6 +7,7 @@ mod fake_fluidstack;
 mod fake_lambda;
 mod fake_nebius;
 mod fake_shadeform;
+mod fake_verda;
 mod faults;
 mod launch;
 mod launch_safety;

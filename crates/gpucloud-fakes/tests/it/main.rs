@@ -6,3 +6,4 @@ mod lambda;
 mod nebius;
 mod prism;
 mod shadeform;
+mod verda;

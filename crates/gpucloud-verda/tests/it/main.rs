@@ -1,0 +1,8 @@
+//! One integration-test binary: every operation (`ops`) and every fault (`faults`) against
+//! the stateful Verda fake, and the startup script run for real in a local instance
+//! (`local`).
+
+mod common;
+mod faults;
+mod local;
+mod ops;
