@@ -107,7 +107,10 @@ mod tests {
         assert!(is_marked_by("cred-1", "cred-1"));
         assert!(!is_marked_by("cred-2", "cred-1"));
         assert!(!is_marked_by("", "cred-1"));
-        assert!(!is_marked_by("", ""), "an unmarked instance belongs to no credential");
+        assert!(
+            !is_marked_by("", ""),
+            "an unmarked instance belongs to no credential"
+        );
     }
 
     #[test]
