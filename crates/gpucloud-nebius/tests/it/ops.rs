@@ -472,7 +472,13 @@ async fn the_account_scope_lists_instances_made_outside_gpucloud() {
     let theirs = env
         .fake
         .state()
-        .seed_running_instances(REGION, platform, preset, 1, &Default::default())
+        .seed_running_instances(
+            REGION,
+            platform,
+            preset,
+            1,
+            &std::collections::BTreeMap::new(),
+        )
         .unwrap()
         .remove(0);
 
