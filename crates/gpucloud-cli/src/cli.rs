@@ -357,12 +357,12 @@ pub enum SortBy {
 /// `gpucloud instances ...`.
 #[derive(Debug, Subcommand)]
 pub enum InstancesCommand {
-    /// List the instances this credential created.
+    /// List the instances this credential created (with --all, every instance of the account).
     ///
     /// Only instances carrying this credential's mark are listed: those gpucloud created with
     /// the same `ref_id` setting (each provider's credential has one; `gpucloud providers -o
     /// json` lists the settings). Instances made in the provider's console, by another tool
-    /// or under another `ref_id` are not shown.
+    /// or under another `ref_id` are not shown unless --all is given.
     List {
         /// Providers to query (repeatable; default: every configured provider).
         #[arg(short, long = "provider", value_name = "PROVIDER")]
@@ -374,6 +374,11 @@ pub enum InstancesCommand {
         /// unknown is found).
         #[arg(long, value_name = "ID")]
         ref_id: Option<String>,
+        /// Every instance the account has, also those gpucloud does not manage (made in the
+        /// provider's console, by another tool or under another `ref_id`): the MANAGED column
+        /// says `no` for those, and `-o json` rows carry `managed: false`.
+        #[arg(long)]
+        all: bool,
         /// Show names and tags in full, however wide.
         #[arg(long)]
         wide: bool,

@@ -27,6 +27,14 @@ pub fn strip(tags: &mut Tags) {
     tags.retain(|key, _| !is_reserved(key));
 }
 
+/// True when an instance carrying the credential mark `mark` (the value of
+/// [`CRED_REF_ID_TAG`] or the provider's record of it; empty when it carries none) was
+/// created by the credential whose reference id is `credential`. An instance without a mark
+/// belongs to no credential, whatever `credential` is.
+pub fn is_marked_by(mark: &str, credential: &str) -> bool {
+    !mark.is_empty() && mark == credential
+}
+
 /// What gpucloud persists on every instance it creates.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Bookkeeping {
@@ -93,6 +101,17 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn only_a_matching_mark_is_this_credentials() {
+        assert!(is_marked_by("cred-1", "cred-1"));
+        assert!(!is_marked_by("cred-2", "cred-1"));
+        assert!(!is_marked_by("", "cred-1"));
+        assert!(
+            !is_marked_by("", ""),
+            "an unmarked instance belongs to no credential"
+        );
+    }
 
     #[test]
     fn keys_carry_the_reserved_prefix() {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::enums::{Architecture, Manufacturer};
 use crate::location::LocationsFilter;
-use crate::model::instance::{Instance, ListInstancesArgs};
+use crate::model::instance::{Instance, InstanceScope, ListInstancesArgs};
 use crate::model::instance_type::InstanceType;
 
 /// Include and exclude lists over values of `T`.
@@ -124,7 +124,17 @@ impl GetInstanceTypeArgs {
 }
 
 impl ListInstancesArgs {
-    /// True when `instance` passes every filter: id, tags and location.
+    /// True when a list by the credential whose reference id is `credential` keeps an
+    /// instance carrying the credential mark `mark` (empty when it carries none): every
+    /// instance under [`InstanceScope::Account`], else only this credential's own (see
+    /// [`crate::bookkeeping::is_marked_by`]). Every provider decides with this, before
+    /// [`Self::matches`].
+    pub fn keeps_mark(&self, mark: &str, credential: &str) -> bool {
+        self.scope == InstanceScope::Account || crate::bookkeeping::is_marked_by(mark, credential)
+    }
+
+    /// True when `instance` passes every filter: id, tags and location. The scope is
+    /// [`Self::keeps_mark`]'s.
     pub fn matches(&self, instance: &Instance) -> bool {
         (self.instance_ids.is_empty() || self.instance_ids.contains(&instance.cloud_id))
             && self.locations.matches(&instance.location)
@@ -336,5 +346,40 @@ mod tests {
         assert!(by_tag.matches(&a), "empty value list: key must exist");
         by_tag.tag_filters.insert("owner".into(), vec![]);
         assert!(!by_tag.matches(&a), "every key must be present");
+    }
+
+    #[test]
+    fn the_default_scope_keeps_only_this_credentials_mark() {
+        let mine = ListInstancesArgs::default();
+        assert_eq!(mine.scope, InstanceScope::Credential);
+        assert!(mine.keeps_mark("cred-1", "cred-1"));
+        assert!(!mine.keeps_mark("cred-2", "cred-1"), "another credential's");
+        assert!(!mine.keeps_mark("", "cred-1"), "made outside gpucloud");
+        assert!(!mine.keeps_mark("", ""), "an unmarked instance is nobody's");
+
+        let account = ListInstancesArgs {
+            scope: InstanceScope::Account,
+            ..Default::default()
+        };
+        for mark in ["cred-1", "cred-2", ""] {
+            assert!(account.keeps_mark(mark, "cred-1"), "{mark:?}");
+        }
+    }
+
+    #[test]
+    fn the_scope_reads_and_defaults_in_json() {
+        let args: ListInstancesArgs = serde_json::from_str(r#"{"scope":"account"}"#).unwrap();
+        assert_eq!(args.scope, InstanceScope::Account);
+        let args: ListInstancesArgs = serde_json::from_str("{}").unwrap();
+        assert_eq!(args.scope, InstanceScope::Credential);
+    }
+
+    #[test]
+    fn managed_means_carrying_this_credentials_mark() {
+        let mut made = instance("a", "us-east-1", &[]);
+        assert!(!made.is_managed_by("cred-1"), "no mark");
+        made.cloud_cred_ref_id = "cred-1".into();
+        assert!(made.is_managed_by("cred-1"));
+        assert!(!made.is_managed_by("cred-2"));
     }
 }

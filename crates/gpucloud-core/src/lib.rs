@@ -55,7 +55,7 @@ pub use model::firewall::{
 };
 pub use model::image::{GetImageArgs, Image};
 pub use model::instance::{
-    CreateInstanceAttrs, Instance, ListInstancesArgs, PortMapping, Status, Tags,
+    CreateInstanceAttrs, Instance, InstanceScope, ListInstancesArgs, PortMapping, Status, Tags,
     UpdateInstanceTagsArgs,
 };
 pub use model::instance_type::{

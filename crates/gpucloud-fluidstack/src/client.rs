@@ -9,6 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::Engine as _;
 use gpucloud_bootstrap::Bootstrap;
+use gpucloud_core::bookkeeping;
 use gpucloud_core::outcome::{ResolveBudget, Resolved, UnknownCreate, resolve_unknown_create};
 use gpucloud_core::validate::ValidCreate;
 use gpucloud_core::{
@@ -347,7 +348,7 @@ impl FluidstackClient {
     }
 
     fn owned(&self, w: &wire::Instance) -> bool {
-        w.tags.bookkeeping.cred_ref_id == self.shared.config.ref_id
+        bookkeeping::is_marked_by(&w.tags.bookkeeping.cred_ref_id, &self.shared.config.ref_id)
     }
 
     /// This credential's instance with `ref_id` in `region` that is not on its way out.
@@ -686,7 +687,7 @@ impl CloudClient for FluidstackClient {
             let mut convert =
                 convert::Instances::new(&region.name, self.shared.config.effective_ssh_user());
             for w in listed {
-                if !self.owned(&w) {
+                if !args.keeps_mark(&w.tags.bookkeeping.cred_ref_id, &self.shared.config.ref_id) {
                     continue;
                 }
                 self.clear_out_of_stock(region, OP, &w).await;

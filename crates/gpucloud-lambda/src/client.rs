@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use gpucloud_core::bookkeeping::{CRED_REF_ID_TAG, REF_ID_TAG};
+use gpucloud_core::bookkeeping::{self, CRED_REF_ID_TAG, REF_ID_TAG};
 use gpucloud_core::outcome::{ResolveBudget, Resolved, UnknownCreate, resolve_unknown_create};
 use gpucloud_core::sshkey::PublicKey;
 use gpucloud_core::{
@@ -215,6 +215,11 @@ struct Added {
     unconfirmed_key: Option<(String, PublicKey)>,
 }
 
+/// The credential mark a Lambda instance carries (its [`CRED_REF_ID_TAG`]); empty when none.
+fn credential_mark(w: &wire::Instance) -> &str {
+    from_wire::tag_value(w, CRED_REF_ID_TAG).unwrap_or("")
+}
+
 /// True when an instance in `status` still answers a create with its RefID. One that is
 /// terminating, terminated or failed does not: returning it would hand the caller an instance
 /// that is going away, so the create launches a new one instead.
@@ -245,7 +250,7 @@ impl LambdaClient {
     }
 
     fn owned_by_me(&self, w: &wire::Instance) -> bool {
-        from_wire::tag_value(w, CRED_REF_ID_TAG).unwrap_or("") == self.shared.ref_id
+        bookkeeping::is_marked_by(credential_mark(w), &self.shared.ref_id)
     }
 
     /// The live instance of this credential with this RefID, if any: one on its way out is
@@ -904,8 +909,9 @@ impl CloudClient for LambdaClient {
         self.instance_with_rules(OP, w).await
     }
 
-    /// This credential's instances, each with the rules of its own ruleset in `firewall_rules`
-    /// (one more request, for all rulesets at once, when any of them has one).
+    /// This credential's instances (or the account's, by `args.scope`), each with the rules of
+    /// its own ruleset in `firewall_rules` (one more request, for all rulesets at once, when
+    /// any of them has one).
     async fn list_instances(&self, args: &ListInstancesArgs) -> Result<Vec<Instance>> {
         const OP: &str = "list_instances";
         let Listed {
@@ -913,7 +919,7 @@ impl CloudClient for LambdaClient {
             wanted,
             ..
         } = api::list_instances(self.http(), OP, |listed: &mut Listed, mut w| {
-            if !self.owned_by_me(&w) {
+            if !args.keeps_mark(credential_mark(&w), &self.shared.ref_id) {
                 return;
             }
             let own = from_wire::own_ruleset_names(&w)

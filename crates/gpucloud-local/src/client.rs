@@ -766,7 +766,12 @@ impl CloudClient for LocalClient {
                 .map(|(id, entry)| async move { self.entry_to_instance(&id, entry).await }),
         )
         .await;
-        Ok(args.apply(instances))
+        Ok(instances
+            .into_iter()
+            .filter(|i| {
+                args.keeps_mark(&i.cloud_cred_ref_id, &self.config.ref_id) && args.matches(i)
+            })
+            .collect())
     }
 
     async fn terminate_instance(&self, id: &InstanceId) -> Result<()> {

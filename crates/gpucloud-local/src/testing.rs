@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use gpucloud_core::{
-    CloudClient, CreateInstanceAttrs, Instance, InstanceId, LifecycleStatus, ListInstancesArgs,
-    WaitOptions, wait_for_status,
+    CloudClient, CreateInstanceAttrs, Instance, InstanceId, InstanceScope, LifecycleStatus,
+    ListInstancesArgs, WaitOptions, wait_for_status,
 };
 
 use crate::{LocalClient, LocalConfig, preflight};
@@ -137,8 +137,12 @@ impl Drop for TestHost {
                 let Ok(client) = LocalClient::new(config).await else {
                     return;
                 };
-                let Ok(instances) = client.list_instances(&ListInstancesArgs::default()).await
-                else {
+                // Every instance of this host's state, whichever credential made it.
+                let every = ListInstancesArgs {
+                    scope: InstanceScope::Account,
+                    ..ListInstancesArgs::default()
+                };
+                let Ok(instances) = client.list_instances(&every).await else {
                     return;
                 };
                 for instance in instances {

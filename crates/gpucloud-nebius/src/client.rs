@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use gpucloud_bootstrap::Bootstrap;
-use gpucloud_core::bookkeeping::{CRED_REF_ID_TAG, REF_ID_TAG};
+use gpucloud_core::bookkeeping::{self, CRED_REF_ID_TAG, REF_ID_TAG};
 use gpucloud_core::outcome::{ResolveBudget, Resolved, UnknownCreate, resolve_unknown_create};
 use gpucloud_core::{
     ApiType, Bookkeeping, CapabilityTable, CloudClient, CloudCredential, CloudError,
@@ -563,7 +563,14 @@ impl NebiusClient {
     }
 
     fn owned(&self, w: &compute::Instance) -> bool {
-        convert::labels(w).get(CRED_REF_ID_TAG).map(String::as_str) == Some(self.me())
+        bookkeeping::is_marked_by(Self::credential_mark(w), self.me())
+    }
+
+    /// The credential mark `w` carries; empty when none.
+    fn credential_mark(w: &compute::Instance) -> &str {
+        convert::labels(w)
+            .get(CRED_REF_ID_TAG)
+            .map_or("", String::as_str)
     }
 
     /// This credential's live instance with `ref_id` in `region`: one on its way out is not it.
@@ -1325,7 +1332,7 @@ impl CloudClient for NebiusClient {
         Ok(instance)
     }
 
-    /// This credential's instances; firewall rules are reported by `get_instance` only (one
+    /// This credential's instances (or the account's, by `args.scope`); firewall rules are reported by `get_instance` only (one
     /// more call per instance).
     async fn list_instances(&self, args: &ListInstancesArgs) -> Result<Vec<Instance>> {
         const OP: &str = "list_instances";
@@ -1333,7 +1340,7 @@ impl CloudClient for NebiusClient {
         let mut out = Vec::new();
         for region in self.regions(&args.locations).await? {
             api.for_each_instance(OP, &region.project_id, |w| {
-                if self.owned(&w) {
+                if args.keeps_mark(Self::credential_mark(&w), self.me()) {
                     let instance = self.convert(w, &region.name);
                     if args.matches(&instance) {
                         out.push(instance);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::Engine as _;
 use gpucloud_bootstrap::Bootstrap;
-use gpucloud_core::bookkeeping::{CRED_REF_ID_TAG, REF_ID_TAG};
+use gpucloud_core::bookkeeping::{self, CRED_REF_ID_TAG, REF_ID_TAG};
 use gpucloud_core::outcome::{ResolveBudget, Resolved, UnknownCreate, resolve_unknown_create};
 use gpucloud_core::sshkey::PublicKey;
 use gpucloud_core::validate::{ValidCreate, ValidTagUpdate};
@@ -198,7 +198,10 @@ impl ShadeformClient {
     }
 
     fn owned(&self, w: &wire::Instance<'_>) -> bool {
-        convert::tag(w, CRED_REF_ID_TAG).unwrap_or("") == self.shared.config.ref_id
+        bookkeeping::is_marked_by(
+            convert::tag(w, CRED_REF_ID_TAG).unwrap_or(""),
+            &self.shared.config.ref_id,
+        )
     }
 
     /// This credential's instance with `ref_id` that is not on its way out or failed.
@@ -715,7 +718,8 @@ impl CloudClient for ShadeformClient {
             "list_instances",
             || Vec::with_capacity(hint),
             |list, w| {
-                if self.owned(&w) {
+                let mark = convert::tag(&w, CRED_REF_ID_TAG).unwrap_or("");
+                if args.keeps_mark(mark, &self.shared.config.ref_id) {
                     let instance = convert::instance(w);
                     if args.matches(&instance) {
                         list.push(instance);

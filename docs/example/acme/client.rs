@@ -90,7 +90,7 @@ mod client {
             let me = self.identity().reference_id();
             Ok(self.all_instances().await?.into_iter().find(|i| {
                 i.ref_id == ref_id
-                    && i.cloud_cred_ref_id == me
+                    && i.is_managed_by(me)
                     && !i.lifecycle().is_terminal()
                     && i.lifecycle() != LifecycleStatus::Terminating
             }))
@@ -209,10 +209,12 @@ mod client {
             Ok(convert::instance(self.shared.http.send_json(request).await?))
         }
 
+        /// This credential's instances, or every instance of the account when `args.scope`
+        /// says so: `keeps_mark` is core's one rule for that, `matches` the filters.
         async fn list_instances(&self, args: &ListInstancesArgs) -> Result<Vec<Instance>> {
             let me = self.identity().reference_id();
-            let mine = self.all_instances().await?.into_iter().filter(|i| i.cloud_cred_ref_id == me);
-            Ok(args.apply(mine.collect()))
+            let all = self.all_instances().await?.into_iter();
+            Ok(all.filter(|i| args.keeps_mark(&i.cloud_cred_ref_id, me) && args.matches(i)).collect())
         }
 
         async fn terminate_instance(&self, id: &InstanceId) -> Result<()> {

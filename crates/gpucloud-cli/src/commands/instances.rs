@@ -11,7 +11,7 @@ use gpucloud::wait::{
 };
 use gpucloud::{
     CloudClient, CloudClientExt, CloudError, CreateInstanceAttrs, FirewallRules,
-    GetInstanceTypeArgs, GetLocationsArgs, Instance, InstanceId, LifecycleStatus,
+    GetInstanceTypeArgs, GetLocationsArgs, Instance, InstanceId, InstanceScope, LifecycleStatus,
     ListInstancesArgs, LocationsFilter, ProviderEntry, WaitOptions, wait_for_status,
 };
 use serde::Serialize;
@@ -37,8 +37,16 @@ pub async fn run(ctx: &Ctx, command: &InstancesCommand) -> CliResult {
             providers,
             tags,
             ref_id,
+            all,
             wide,
-        } => list(ctx, providers, tags, ref_id.as_deref(), *wide).await,
+        } => {
+            let scope = if *all {
+                InstanceScope::Account
+            } else {
+                InstanceScope::Credential
+            };
+            list(ctx, providers, tags, ref_id.as_deref(), scope, *wide).await
+        }
         InstancesCommand::Create(args) => create(ctx, args).await,
         InstancesCommand::Get(args) => act(ctx, args, Action::Get).await,
         InstancesCommand::Terminate(args) => terminate(ctx, args).await,
@@ -52,6 +60,9 @@ pub async fn run(ctx: &Ctx, command: &InstancesCommand) -> CliResult {
 #[derive(Debug, Serialize)]
 struct Listed<'a> {
     provider: &'a str,
+    /// The instance carries the mark of this provider's credential: gpucloud created it with
+    /// this credential. Only `--all` lists instances where this is false.
+    managed: bool,
     #[serde(flatten)]
     instance: &'a Instance,
 }
@@ -68,13 +79,17 @@ async fn list(
     providers: &[String],
     tags: &[(String, Option<String>)],
     ref_id: Option<&str>,
+    scope: InstanceScope,
     wide: bool,
 ) -> CliResult {
     let Selection {
         entries,
         mut failures,
     } = ctx.providers(providers)?;
-    let mut args = ListInstancesArgs::default();
+    let mut args = ListInstancesArgs {
+        scope,
+        ..ListInstancesArgs::default()
+    };
     for (key, value) in tags {
         let values = args.tag_filters.entry(key.clone()).or_default();
         if let Some(v) = value {
@@ -97,17 +112,22 @@ async fn list(
         .collect()
         .await;
 
-    let mut rows: Vec<(&str, Instance)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     let mut answered = 0;
     for (entry, result) in results {
         match result {
             Ok(instances) => {
                 answered += 1;
+                let credential = entry.credential.identity().reference_id();
                 rows.extend(
                     instances
                         .into_iter()
                         .filter(|i| ref_id.is_none_or(|r| i.ref_id == r))
-                        .map(|i| (entry.descriptor.name, i)),
+                        .map(|instance| Row {
+                            provider: entry.descriptor.name,
+                            managed: instance.is_managed_by(credential),
+                            instance,
+                        }),
                 );
             }
             Err(error) => failures.push(ProviderFailure {
@@ -119,36 +139,62 @@ async fn list(
     // Providers in a stable order, whichever answered first.
     failures.sort_by(|a, b| a.provider.cmp(&b.provider));
     rows.sort_by(|a, b| {
-        (a.0, a.1.created_at, &a.1.cloud_id).cmp(&(b.0, b.1.created_at, &b.1.cloud_id))
+        (a.provider, a.instance.created_at, &a.instance.cloud_id).cmp(&(
+            b.provider,
+            b.instance.created_at,
+            &b.instance.cloud_id,
+        ))
     });
 
     if ctx.out.is_json() {
         ctx.out.json(&ListJson {
             instances: rows
                 .iter()
-                .map(|(provider, instance)| Listed { provider, instance })
+                .map(|row| Listed {
+                    provider: row.provider,
+                    managed: row.managed,
+                    instance: &row.instance,
+                })
                 .collect(),
             failures: failures::json(&failures),
         })?;
     } else if answered > 0 {
-        print_list(ctx, &entries, &rows, wide).await;
+        print_list(ctx, &entries, &rows, scope, wide).await;
     }
     failures::conclude(ctx.out, "list instances", &failures, answered)
 }
 
-/// The instances as a table (names and tags in full when `wide`), or a note that there are
-/// none; `entries` are the providers asked, whose catalogs give GPUs and prices.
-async fn print_list(ctx: &Ctx, entries: &[ProviderEntry], rows: &[(&str, Instance)], wide: bool) {
+/// One instance of `instances list`: the provider that listed it, and whether it carries that
+/// provider's credential mark.
+struct Row<'a> {
+    provider: &'a str,
+    managed: bool,
+    instance: Instance,
+}
+
+/// The instances as a table (names and tags in full when `wide`; a MANAGED column for the
+/// account scope), or a note that there are none; `entries` are the providers asked, whose
+/// catalogs give GPUs and prices.
+async fn print_list(
+    ctx: &Ctx,
+    entries: &[ProviderEntry],
+    rows: &[Row<'_>],
+    scope: InstanceScope,
+    wide: bool,
+) {
+    let account = scope == InstanceScope::Account;
     if rows.is_empty() {
-        ctx.out.note(
-            "No instances (only those carrying this credential's mark are listed; see --help).",
-        );
+        ctx.out.note(if account {
+            "No instances."
+        } else {
+            "No instances (only those carrying this credential's mark are listed; see --help)."
+        });
         return;
     }
     let types = catalog_entries(entries, rows).await;
     // Two rows that differ only by zone would look like one instance twice: show the zone.
-    let zoned = rows.iter().enumerate().any(|(n, (_, a))| {
-        rows[..n].iter().any(|(_, b)| {
+    let zoned = rows.iter().enumerate().any(|(n, Row { instance: a, .. })| {
+        rows[..n].iter().any(|Row { instance: b, .. }| {
             a.location == b.location
                 && a.instance_type == b.instance_type
                 && a.sub_location != b.sub_location
@@ -158,10 +204,18 @@ async fn print_list(ctx: &Ctx, entries: &[ProviderEntry], rows: &[(&str, Instanc
     if zoned {
         header.push("ZONE");
     }
+    if account {
+        header.push("MANAGED");
+    }
     header.extend(["GPUS", "$/HOUR", "UPTIME", "SSH", "TAGS"]);
     let mut table = new_table(&header);
     let now = jiff::Timestamp::now();
-    for (provider, i) in rows {
+    for Row {
+        provider,
+        managed,
+        instance: i,
+    } in rows
+    {
         let tags: Vec<String> = i.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let entry = types.iter().find(|(p, t)| {
             p == provider
@@ -178,6 +232,9 @@ async fn print_list(ctx: &Ctx, entries: &[ProviderEntry], rows: &[(&str, Instanc
         ];
         if zoned {
             row.push(text_or_dash(&i.sub_location));
+        }
+        if account {
+            row.push(if *managed { "yes" } else { "no" }.to_owned());
         }
         let running = i.lifecycle() == LifecycleStatus::Running;
         row.extend([
@@ -204,11 +261,11 @@ async fn print_list(ctx: &Ctx, entries: &[ProviderEntry], rows: &[(&str, Instanc
 /// those columns blank, never the listing failed.
 async fn catalog_entries(
     entries: &[ProviderEntry],
-    rows: &[(&str, Instance)],
+    rows: &[Row<'_>],
 ) -> Vec<(String, gpucloud::InstanceType)> {
     let listed: Vec<ProviderEntry> = entries
         .iter()
-        .filter(|e| rows.iter().any(|(p, _)| *p == e.descriptor.name))
+        .filter(|e| rows.iter().any(|row| row.provider == e.descriptor.name))
         .cloned()
         .collect();
     let sources = super::offer_sources(&listed);
@@ -224,8 +281,9 @@ async fn catalog_entries(
     let mut found = Vec::new();
     for catalog in report.catalogs {
         for entry in catalog.instance_types {
-            let listed = rows.iter().any(|(provider, instance)| {
-                *provider == catalog.provider && entry.type_name == instance.instance_type.as_str()
+            let listed = rows.iter().any(|row| {
+                row.provider == catalog.provider
+                    && entry.type_name == row.instance.instance_type.as_str()
             });
             if listed {
                 found.push((catalog.provider.clone(), entry));

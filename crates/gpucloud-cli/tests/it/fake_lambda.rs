@@ -610,3 +610,73 @@ fn a_malformed_setting_is_refused_naming_it_and_its_variable() {
         "{err}"
     );
 }
+
+/// `instances list` hides an instance made outside gpucloud (in Lambda's console); `--all`
+/// lists it, `no` in the MANAGED column and `managed: false` in JSON, with no RefID or
+/// credential mark.
+#[test]
+fn list_all_shows_and_marks_instances_gpucloud_does_not_manage() {
+    let h = Harness::new();
+    let key = h.user_key();
+    let created = json(&run_ok(
+        h.create_cmd("gpu_1x_a10")
+            .args(["--location", "us-west-1", "-o", "json", "--ssh-key"])
+            .arg(&key),
+    ));
+    let ours = created["cloud_id"].as_str().unwrap().to_owned();
+    let theirs = h
+        .state()
+        .seed_instances(1, "us-west-1", "gpu_1x_a10")
+        .unwrap()
+        .remove(0);
+    let list = |extra: &[&str]| {
+        let mut cmd = h.cmd();
+        cmd.args(["instances", "list", "-p", "lambda", "--wide"])
+            .args(extra);
+        run_ok(&mut cmd)
+    };
+    let row = |listed: &serde_json::Value, id: &str| {
+        listed["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["cloud_id"] == id)
+            .cloned()
+    };
+
+    let mine = json(&list(&["-o", "json"]));
+    assert_eq!(mine["instances"].as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(row(&mine, &ours).expect("ours")["managed"], true);
+    let table = stdout(&list(&[]));
+    assert!(
+        !table.contains(&theirs) && !table.contains("MANAGED"),
+        "{table}"
+    );
+
+    let every = json(&list(&["--all", "-o", "json"]));
+    assert_eq!(every["instances"].as_array().unwrap().len(), 2, "{every}");
+    let foreign = row(&every, &theirs).expect("the unmanaged instance is listed");
+    assert_eq!(foreign["managed"], false);
+    assert_eq!(foreign["ref_id"], "");
+    assert_eq!(foreign["cloud_cred_ref_id"], "");
+    assert_eq!(row(&every, &ours).expect("ours")["managed"], true);
+    let table = stdout(&list(&["--all"]));
+    assert!(table.contains("MANAGED"), "{table}");
+    let line = |id: &str| {
+        table
+            .lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_else(|| panic!("no row for {id}:\n{table}"))
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert!(line(&theirs).iter().any(|cell| cell == "no"), "{table}");
+    assert!(line(&ours).iter().any(|cell| cell == "yes"), "{table}");
+
+    run_ok(
+        h.cmd()
+            .args(["instances", "terminate", "-p", "lambda"])
+            .args([&ours, &theirs]),
+    );
+}

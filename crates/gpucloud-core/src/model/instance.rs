@@ -144,6 +144,13 @@ impl Instance {
     pub fn lifecycle(&self) -> LifecycleStatus {
         self.status.lifecycle_status
     }
+
+    /// True when gpucloud created this instance with the credential whose reference id is
+    /// `credential` (see [`crate::bookkeeping::is_marked_by`]); false for an instance made
+    /// outside gpucloud or by another credential.
+    pub fn is_managed_by(&self, credential: &str) -> bool {
+        crate::bookkeeping::is_marked_by(&self.cloud_cred_ref_id, credential)
+    }
 }
 
 /// What to create (v1 `CreateInstanceAttrs`). Check it with [`crate::validate::validate_create`]
@@ -194,10 +201,33 @@ pub struct CreateInstanceAttrs {
     pub additional_disks: Vec<Disk>,
 }
 
-/// Filters for listing instances (v1 `ListInstancesArgs`). An instance must pass all three.
+/// Which of the account's instances a list covers.
+///
+/// gpucloud marks every instance it creates with the reference id of the credential that
+/// created it (the `gpucloud-cred-ref-id` bookkeeping tag or label, or the provider's own
+/// record); that mark is the instance's `cloud_cred_ref_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstanceScope {
+    /// Only the instances carrying this credential's mark: those gpucloud created with it.
+    /// The default, and what v1 lists.
+    #[default]
+    Credential,
+    /// Every instance the account has, whoever created it: also those made in the provider's
+    /// console or API, and those of gpucloud's other credentials on the same account. Each is
+    /// reported with the RefID and credential mark it carries, both empty when it carries
+    /// none; [`Instance::is_managed_by`] tells this credential's own apart.
+    Account,
+}
+
+/// Filters for listing instances (v1 `ListInstancesArgs`). An instance must be in `scope` and
+/// pass all three filters.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ListInstancesArgs {
+    /// Whose instances: this credential's (the default) or the whole account's. Providers
+    /// decide it per instance with [`ListInstancesArgs::keeps_mark`].
+    pub scope: InstanceScope,
     /// When non-empty, only these ids.
     pub instance_ids: Vec<InstanceId>,
     /// Every key must be present; its value must be one of the listed values. An empty value

@@ -10,8 +10,8 @@ use base64::Engine as _;
 use gpucloud_core::validate::validate_and_create;
 use gpucloud_core::{
     CloudClient, CloudClientExt, CreateInstanceAttrs, ErrorKind, FirewallRule, FirewallRules,
-    GetInstanceTypeArgs, GetLocationsArgs, InstanceId, LifecycleStatus, ListInstancesArgs,
-    LocationsFilter,
+    GetInstanceTypeArgs, GetLocationsArgs, InstanceId, InstanceScope, LifecycleStatus,
+    ListInstancesArgs, LocationsFilter,
 };
 use gpucloud_fakes::fluidstack::{
     FakeFluidstack, FakeFluidstackOptions, FakeInstanceState, Operation, PROJECT_HEADER,
@@ -838,4 +838,67 @@ async fn every_fault_on_every_operation_leaves_nothing_stray() {
         assert!(!left, "{label}: the terminated instance is still there");
     }
     clean_up(&fake, &client).await;
+}
+
+/// An instance made outside gpucloud (Fluidstack's console or API) carries no mark, and one of
+/// another credential carries its mark: a list hides both by default, and the account scope
+/// reports each with the RefID and credential it carries.
+#[tokio::test]
+async fn the_account_scope_lists_instances_made_outside_gpucloud() {
+    let fake = fake().await;
+    let client = client(&fake);
+    let ours = validate_and_create(&client, &attrs("ref-o")).await.unwrap();
+    let someone_else = client_as(&fake, "someone-else");
+    let other = validate_and_create(&someone_else, &attrs("ref-x"))
+        .await
+        .unwrap();
+    let theirs = fake
+        .state()
+        .seed_instances(1, NORTH, L40S, &BTreeMap::new(), None)
+        .unwrap()
+        .remove(0);
+
+    let mine = client
+        .list_instances(&ListInstancesArgs::default())
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    assert_eq!(mine[0].cloud_id, ours.cloud_id);
+    let account = ListInstancesArgs {
+        scope: InstanceScope::Account,
+        ..ListInstancesArgs::default()
+    };
+    let every = client.list_instances(&account).await.unwrap();
+    assert_eq!(every.len(), 3, "{every:?}");
+    let foreign = every
+        .iter()
+        .find(|i| i.cloud_id.as_str() == theirs.to_string())
+        .expect("the unmarked instance is listed");
+    assert_eq!(
+        (foreign.ref_id.as_str(), foreign.cloud_cred_ref_id.as_str()),
+        ("", "")
+    );
+    assert!(!foreign.is_managed_by(CRED));
+    let others = every.iter().find(|i| i.cloud_id == other.cloud_id).unwrap();
+    assert_eq!(
+        (others.ref_id.as_str(), others.cloud_cred_ref_id.as_str()),
+        ("ref-x", "someone-else")
+    );
+    assert!(!others.is_managed_by(CRED));
+    assert!(
+        every
+            .iter()
+            .any(|i| i.cloud_id == ours.cloud_id && i.is_managed_by(CRED))
+    );
+    let north_only = ListInstancesArgs {
+        locations: LocationsFilter::only([NORTH]),
+        ..account
+    };
+    let north = client.list_instances(&north_only).await.unwrap();
+    assert_eq!(north.len(), 1, "filters still apply: {north:?}");
+
+    for instance in every {
+        client.terminate_instance(&instance.cloud_id).await.unwrap();
+    }
+    assert_no_strays(&fake).await;
 }

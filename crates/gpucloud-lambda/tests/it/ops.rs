@@ -6,7 +6,7 @@ use base64::Engine as _;
 use gpucloud_core::{
     AddFirewallRulesToInstanceArgs, ApiType, Architecture, CloudClient, CloudClientExt,
     CloudCredential, ErrorKind, FirewallRule, FirewallRules, GetImageArgs, GetInstanceTypeArgs,
-    GetLocationsArgs, IncludeExclude, InstanceId, InstanceTypeId, LifecycleStatus,
+    GetLocationsArgs, IncludeExclude, InstanceId, InstanceScope, InstanceTypeId, LifecycleStatus,
     ListInstancesArgs, LocationsFilter, RevokeSecurityGroupRuleArgs,
 };
 use gpucloud_lambda::{LambdaConfig, LambdaCredential, PROVIDER_ID};
@@ -788,4 +788,54 @@ async fn missing_rulesets_mean_no_rules_and_other_failures_are_reported() {
 /// Firewall additions as validation hands them over (Lambda filters no egress).
 fn valid_add(add: &AddFirewallRulesToInstanceArgs) -> gpucloud_core::ValidFirewallAdd {
     gpucloud_core::validate_firewall_add(add, &gpucloud_core::CreateFeatures::default()).unwrap()
+}
+
+/// An instance made outside gpucloud (Lambda's console or API) carries no mark: a list hides
+/// it by default and the account scope reports it, with no RefID or credential.
+#[tokio::test]
+async fn the_account_scope_lists_instances_made_outside_gpucloud() {
+    let fake = fake().await;
+    let client = client(&fake);
+    let ours = gpucloud_core::validate_and_create(&client, &attrs("ref-1"))
+        .await
+        .unwrap();
+    let theirs = fake
+        .state()
+        .seed_instances(1, "us-west-1", "gpu_1x_a10")
+        .unwrap()
+        .remove(0);
+
+    let mine = client.list_instances(&all()).await.unwrap();
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    assert_eq!(mine[0].cloud_id, ours.cloud_id);
+    let account = ListInstancesArgs {
+        scope: InstanceScope::Account,
+        ..ListInstancesArgs::default()
+    };
+    let every = client.list_instances(&account).await.unwrap();
+    assert_eq!(every.len(), 2, "{every:?}");
+    let foreign = every
+        .iter()
+        .find(|i| i.cloud_id.as_str() == theirs)
+        .expect("the unmarked instance is listed");
+    assert_eq!(
+        (foreign.ref_id.as_str(), foreign.cloud_cred_ref_id.as_str()),
+        ("", "")
+    );
+    assert!(!foreign.is_managed_by(CRED_REF));
+    let own = every.iter().find(|i| i.cloud_id == ours.cloud_id).unwrap();
+    assert!(own.is_managed_by(CRED_REF));
+    let by_id = ListInstancesArgs {
+        instance_ids: vec![InstanceId::new(&theirs)],
+        ..account
+    };
+    assert_eq!(
+        client.list_instances(&by_id).await.unwrap().len(),
+        1,
+        "filters still apply"
+    );
+
+    for instance in every {
+        client.terminate_instance(&instance.cloud_id).await.unwrap();
+    }
 }

@@ -6,9 +6,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use gpucloud_core::{
     AddFirewallRulesToInstanceArgs, CloudClient, CloudClientExt, ErrorKind, FirewallRule,
-    FirewallRules, LifecycleStatus, ListInstancesArgs, Protocol, RevokeSecurityGroupRuleArgs,
-    UpdateInstanceTagsArgs, ValidFirewallRevoke, WaitOptions, validate_firewall_add,
-    validate_firewall_revoke, validate_tag_update, wait_for_status,
+    FirewallRules, InstanceScope, LifecycleStatus, ListInstancesArgs, Protocol,
+    RevokeSecurityGroupRuleArgs, UpdateInstanceTagsArgs, ValidFirewallRevoke, WaitOptions,
+    validate_firewall_add, validate_firewall_revoke, validate_tag_update, wait_for_status,
 };
 use tokio::io::AsyncReadExt as _;
 
@@ -336,6 +336,30 @@ async fn concurrent_creates_from_two_clients_get_distinct_addresses() {
         .await
         .unwrap();
     assert_eq!(listed.len(), 3, "the second client sees every instance");
+    let stranger = gpucloud_local::LocalClient::new(f.config.clone().with_ref_id("other-cred"))
+        .await
+        .expect("a client of another credential");
+    let its_own = stranger
+        .list_instances(&ListInstancesArgs::default())
+        .await
+        .unwrap();
+    assert!(
+        its_own.is_empty(),
+        "another credential's instances are hidden: {its_own:?}"
+    );
+    let every = stranger
+        .list_instances(&ListInstancesArgs {
+            scope: InstanceScope::Account,
+            ..ListInstancesArgs::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(every.len(), 3, "the account scope lists them");
+    assert!(
+        every
+            .iter()
+            .all(|i| !i.is_managed_by("other-cred") && i.is_managed_by(&f.config.ref_id))
+    );
     for instance in &created {
         f.wait(&instance.cloud_id, LifecycleStatus::Running).await;
         assert_eq!(

@@ -5,7 +5,7 @@ use std::time::Duration;
 use gpucloud_core::{
     AddFirewallRulesToInstanceArgs, CloudClient, CloudClientExt, CloudCredential, ErrorKind,
     FirewallRule, FirewallRules, GetImageArgs, GetInstanceTypeArgs, GetLocationsArgs, InstanceId,
-    LifecycleStatus, ListInstancesArgs, LocationsFilter, Price, Protocol,
+    InstanceScope, LifecycleStatus, ListInstancesArgs, LocationsFilter, Price, Protocol,
     RevokeSecurityGroupRuleArgs, UpdateInstanceTagsArgs, validate_firewall_add,
     validate_firewall_revoke, validate_tag_update,
 };
@@ -458,4 +458,59 @@ async fn the_descriptor_builds_from_the_fakes_settings() {
         .await
         .unwrap();
     assert!(!format!("{credential:?}").contains("PRIVATE KEY"));
+}
+
+/// An instance made outside gpucloud (the Nebius console, CLI or API) carries no credential
+/// label: a list hides it by default and the account scope reports it, with no RefID or
+/// credential.
+#[tokio::test]
+async fn the_account_scope_lists_instances_made_outside_gpucloud() {
+    let env = fixture::start().await;
+    let client = env.client();
+    let ours = env.create(&attrs("ref-o")).await.unwrap();
+    let (platform, preset) = H100_1.split_once('.').unwrap();
+    let theirs = env
+        .fake
+        .state()
+        .seed_running_instances(
+            REGION,
+            platform,
+            preset,
+            1,
+            &std::collections::BTreeMap::new(),
+        )
+        .unwrap()
+        .remove(0);
+
+    let mine = client
+        .list_instances(&ListInstancesArgs::default())
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    assert_eq!(mine[0].cloud_id, ours.cloud_id);
+    let account = ListInstancesArgs {
+        scope: InstanceScope::Account,
+        ..ListInstancesArgs::default()
+    };
+    let every = client.list_instances(&account).await.unwrap();
+    assert_eq!(every.len(), 2, "{every:?}");
+    let foreign = every
+        .iter()
+        .find(|i| i.cloud_id.as_str() == theirs)
+        .expect("the unlabelled instance is listed");
+    assert_eq!(
+        (foreign.ref_id.as_str(), foreign.cloud_cred_ref_id.as_str()),
+        ("", "")
+    );
+    assert!(!foreign.is_managed_by(&ours.cloud_cred_ref_id));
+    assert!(
+        every
+            .iter()
+            .any(|i| i.cloud_id == ours.cloud_id && i.is_managed_by(&ours.cloud_cred_ref_id))
+    );
+
+    for instance in every {
+        client.terminate_instance(&instance.cloud_id).await.unwrap();
+    }
+    env.assert_nothing_left();
 }

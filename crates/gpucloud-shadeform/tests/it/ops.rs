@@ -10,7 +10,7 @@ use gpucloud_core::validate::{validate_and_create, validate_tag_update};
 use gpucloud_core::{
     Architecture, ArchitectureFilter, CloudClient, CloudClientExt, CloudFilter, ErrorKind,
     FirewallRule, FirewallRules, GetInstanceTypeArgs, GetLocationsArgs, GpuManufacturerFilter,
-    InstanceId, LifecycleStatus, ListInstancesArgs, LocationsFilter, Manufacturer,
+    InstanceId, InstanceScope, LifecycleStatus, ListInstancesArgs, LocationsFilter, Manufacturer,
     UpdateInstanceTagsArgs,
 };
 use gpucloud_fakes::shadeform::catalog::OFFERS;
@@ -883,4 +883,57 @@ async fn the_random_fault_modes_slow_boots_are_pending_and_its_failures_failed()
         "{came_up:?}"
     );
     clean_up(&fake, &client).await;
+}
+
+/// An instance made outside gpucloud (Shadeform's console or API) carries no mark: a list
+/// hides it by default and the account scope reports it, with no RefID or credential.
+#[tokio::test]
+async fn the_account_scope_lists_instances_made_outside_gpucloud() {
+    let fake = fake().await;
+    let client = client(&fake);
+    let ours = validate_and_create(&client, &attrs("ref-o")).await.unwrap();
+    // Shadeform's own region of the offer: the instance's sub-location.
+    let region = ours.sub_location.clone();
+    let theirs = fake
+        .state()
+        .seed_instances(1, &region, A6000, &["team=web".to_owned()], None)
+        .unwrap()
+        .remove(0);
+
+    let mine = client
+        .list_instances(&ListInstancesArgs::default())
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    assert_eq!(mine[0].cloud_id, ours.cloud_id);
+    let account = ListInstancesArgs {
+        scope: InstanceScope::Account,
+        ..ListInstancesArgs::default()
+    };
+    let every = client.list_instances(&account).await.unwrap();
+    assert_eq!(every.len(), 2, "{every:?}");
+    let foreign = every
+        .iter()
+        .find(|i| i.cloud_id.as_str() == theirs.to_string())
+        .expect("the unmarked instance is listed");
+    assert_eq!(
+        (foreign.ref_id.as_str(), foreign.cloud_cred_ref_id.as_str()),
+        ("", "")
+    );
+    assert!(!foreign.is_managed_by(CRED));
+    assert!(
+        every
+            .iter()
+            .any(|i| i.cloud_id == ours.cloud_id && i.is_managed_by(CRED))
+    );
+    let mut by_tag = account.clone();
+    by_tag.tag_filters.insert("team".into(), vec!["web".into()]);
+    let tagged = client.list_instances(&by_tag).await.unwrap();
+    assert_eq!(tagged.len(), 1, "filters still apply: {tagged:?}");
+
+    for instance in every {
+        client.terminate_instance(&instance.cloud_id).await.unwrap();
+    }
+    // The key stays registered for the next create (Shadeform reuses keys).
+    assert_no_instances(&fake).await;
 }
