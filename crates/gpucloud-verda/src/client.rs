@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gpucloud_bootstrap::Bootstrap;
+use gpucloud_core::bookkeeping::is_marked_by;
 use gpucloud_core::sshkey::PublicKey;
 use gpucloud_core::validate::ValidCreate;
 use gpucloud_core::{
@@ -195,7 +196,7 @@ impl VerdaClient {
                 let (r, c) = convert::bookkeeping_of(&w.description);
                 let lifecycle = convert::lifecycle(&w.status);
                 r == ref_id
-                    && c == me
+                    && is_marked_by(&c, me)
                     && !lifecycle.is_terminal()
                     && lifecycle != LifecycleStatus::Terminating
             })
@@ -731,7 +732,7 @@ impl CloudClient for VerdaClient {
             .instances("list_instances")
             .await?
             .into_iter()
-            .filter(|w| convert::bookkeeping_of(&w.description).1 == me)
+            .filter(|w| args.keeps_mark(&convert::bookkeeping_of(&w.description).1, me))
             .map(|w| self.convert(w))
             .filter(|i| args.matches(i))
             .collect())
@@ -753,7 +754,7 @@ impl CloudClient for VerdaClient {
             Err(e) => return Err(e),
         };
         let (ref_id, cred) = convert::bookkeeping_of(&w.description);
-        if !ref_id.is_empty() && cred == self.shared.config.ref_id {
+        if !ref_id.is_empty() && is_marked_by(&cred, &self.shared.config.ref_id) {
             let name = convert::managed_name(&ref_id);
             let (scripts, keys) = tokio::try_join!(
                 self.cleanup_step(|| self.api().scripts(OP)),

@@ -7,8 +7,8 @@ use std::time::Duration;
 use gpucloud_core::validate::validate_and_create;
 use gpucloud_core::{
     Architecture, Bytes, BytesUnit, CloudClient, CloudClientExt, CloudCredential, ErrorKind,
-    FirewallRule, GetInstanceTypeArgs, GetLocationsArgs, InstanceId, LifecycleStatus,
-    ListInstancesArgs, LocationsFilter,
+    FirewallRule, GetInstanceTypeArgs, GetLocationsArgs, InstanceId, InstanceScope,
+    LifecycleStatus, ListInstancesArgs, LocationsFilter,
 };
 use gpucloud_fakes::verda::{FakeStatus, FakeVerda, FakeVerdaOptions};
 use gpucloud_verda::{VerdaConfig, VerdaCredential};
@@ -397,4 +397,66 @@ async fn a_script_user_data_is_carried_in_the_startup_script() {
 fn base64_of(text: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+#[tokio::test]
+async fn the_account_scope_lists_instances_made_outside_gpucloud() {
+    let fake = fake().await;
+    let client = client(&fake);
+    let ours = validate_and_create(&client, &attrs("scope-1"))
+        .await
+        .unwrap();
+    // One made in Verda's console (no description of ours) and one by another credential.
+    let theirs = fake
+        .state()
+        .seed_instances(1, LOCATION, A100, "")
+        .unwrap()
+        .remove(0)
+        .to_string();
+    let other = validate_and_create(&client_as(&fake, "cred-other"), &attrs("scope-2"))
+        .await
+        .unwrap();
+
+    let mine = client
+        .list_instances(&ListInstancesArgs::default())
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    assert_eq!(mine[0].cloud_id, ours.cloud_id);
+    let account = ListInstancesArgs {
+        scope: InstanceScope::Account,
+        ..ListInstancesArgs::default()
+    };
+    let every = client.list_instances(&account).await.unwrap();
+    assert_eq!(every.len(), 3, "{every:?}");
+    let foreign = every
+        .iter()
+        .find(|i| i.cloud_id.as_str() == theirs)
+        .expect("the unmarked instance is listed");
+    assert_eq!(
+        (foreign.ref_id.as_str(), foreign.cloud_cred_ref_id.as_str()),
+        ("", "")
+    );
+    assert!(!foreign.is_managed_by(CRED));
+    let others = every.iter().find(|i| i.cloud_id == other.cloud_id).unwrap();
+    assert_eq!(others.cloud_cred_ref_id, "cred-other");
+    assert!(!others.is_managed_by(CRED));
+    assert!(
+        every
+            .iter()
+            .any(|i| i.cloud_id == ours.cloud_id && i.is_managed_by(CRED))
+    );
+    let by_id = ListInstancesArgs {
+        instance_ids: vec![InstanceId::new(&theirs)],
+        ..account
+    };
+    assert_eq!(
+        client.list_instances(&by_id).await.unwrap().len(),
+        1,
+        "filters still apply"
+    );
+    // Terminating someone else's instance by id still works, and touches only that instance.
+    for instance in every {
+        client.terminate_instance(&instance.cloud_id).await.unwrap();
+    }
 }
