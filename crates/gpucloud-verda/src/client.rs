@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gpucloud_bootstrap::Bootstrap;
+use gpucloud_core::outcome::{ResolveBudget, Resolved, UnknownCreate, resolve_unknown_create};
 use gpucloud_core::sshkey::PublicKey;
 use gpucloud_core::validate::ValidCreate;
 use gpucloud_core::{
@@ -442,31 +443,29 @@ impl VerdaClient {
                 }
             },
             Err(error) if error.outcome_unknown() => {
-                // The create may have happened: look it up by RefID, never create again.
+                // The create may have happened: look it up by RefID (core's one rule), never
+                // create again blindly.
                 tracing::info!(ref_id = %attrs.ref_id, error = %error, "create outcome unknown; looking the instance up");
-                match self
-                    .cleanup_step(|| self.find_by_ref_id(OP, &attrs.ref_id))
-                    .await
+                let budget =
+                    ResolveBudget::with_initial_backoff(self.shared.config.effective_retry_backoff());
+                let unknown = UnknownCreate {
+                    provider: PROVIDER,
+                    operation: OP,
+                    ref_id: &attrs.ref_id,
+                    error,
+                };
+                // Still unknown (`?`): the key and script may be in use by an instance we
+                // cannot see, so they stay; a create with this RefID resolves it, and deletes
+                // them if it finds no instance.
+                match resolve_unknown_create(&budget, unknown, || {
+                    self.find_by_ref_id(OP, &attrs.ref_id)
+                })
+                .await?
                 {
-                    Ok(Some(found)) => found,
-                    Ok(None) => {
+                    Resolved::Found(found) => found,
+                    Resolved::Absent(error) => {
                         self.roll_back(OP, None, made).await;
                         return Err(error);
-                    }
-                    Err(lookup) => {
-                        // The key and script may be in use by an instance we cannot see: keep
-                        // them; a create with this RefID resolves it.
-                        return Err(CloudError::provider(
-                            PROVIDER,
-                            OP,
-                            error.kind(),
-                            format!(
-                                "create outcome unknown ({error}) and the lookup by RefID failed \
-                                 ({lookup}); create again with the same RefID to resolve it"
-                            ),
-                        )
-                        .with_retry(Retry::Transient)
-                        .with_delivery(gpucloud_core::Delivery::Unknown));
                     }
                 }
             }
