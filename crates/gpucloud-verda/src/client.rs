@@ -203,14 +203,24 @@ impl VerdaClient {
             .cloned()
     }
 
-    /// This credential's instance with `ref_id` that is not on its way out or failed.
-    async fn find_by_ref_id(
+    /// What a create of unknown outcome made: this credential's instance with `ref_id` that is
+    /// not on its way out or failed, else one that failed (an order Verda accepted but could
+    /// not fulfil). A failed one counts: it holds its OS volume until deleted, and the create
+    /// deletes and reports it as it does when the answer arrives.
+    async fn made_by_unknown_create(
         &self,
         op: &'static str,
         ref_id: &str,
     ) -> Result<Option<wire::Instance>> {
         let instances = self.api().instances(op).await?;
-        Ok(self.live_with_ref_id(&instances, ref_id))
+        if let Some(live) = self.live_with_ref_id(&instances, ref_id) {
+            return Ok(Some(live));
+        }
+        let me = self.shared.config.ref_id.as_str();
+        Ok(instances.into_iter().find(|w| {
+            let (r, c) = convert::bookkeeping_of(&w.description);
+            r == ref_id && c == me && convert::lifecycle(&w.status) == LifecycleStatus::Failed
+        }))
     }
 
     /// The image of a create: the one asked for, else the type's default non-cluster image
@@ -458,7 +468,7 @@ impl VerdaClient {
                 // cannot see, so they stay; a create with this RefID resolves it, and deletes
                 // them if it finds no instance.
                 match resolve_unknown_create(&budget, unknown, || {
-                    self.find_by_ref_id(OP, &attrs.ref_id)
+                    self.made_by_unknown_create(OP, &attrs.ref_id)
                 })
                 .await?
                 {

@@ -1,13 +1,15 @@
 //! A create whose answer is lost goes through core's one rule (issue 29): the look-up by RefID
 //! outlasts more failures than one request retries, and when it cannot tell, the error stays of
 //! unknown outcome and names the RefID and the command that finds the instance. When the
-//! provider answers that no instance has the RefID, the key and script the create made go.
+//! provider answers that no instance has the RefID, the key and script the create made go; an
+//! instance it finds failed goes with them.
 
 use std::time::Duration;
 
+use gpucloud_core::ErrorKind;
 use gpucloud_core::validate::validate_and_create;
 use gpucloud_fakes::kit::Fault;
-use gpucloud_fakes::verda::{FakeVerda, Operation};
+use gpucloud_fakes::verda::{FakeStatus, FakeVerda, Operation};
 
 use crate::common::*;
 
@@ -145,5 +147,24 @@ async fn a_create_of_unknown_outcome_that_made_nothing_removes_its_key_and_scrip
         .expect_err("the create failed");
     assert!(!err.outcome_unknown(), "settled by the look-up: {err}");
     assert_eq!(fake.state().request_count("POST", INSTANCES), 1);
+    assert_nothing_left(&fake).await;
+}
+
+#[tokio::test]
+async fn a_lost_create_whose_order_failed_deletes_the_instance_and_what_it_made() {
+    let fake = fake().await;
+    let client = client(&fake);
+    // Verda accepted the order and the answer was lost; the instance sits in `error`.
+    fake.state().set_launch_outcome(Some(FakeStatus::Error));
+    fake.state().set_fault(Fault::CommitThenDropResponse {
+        operation: Operation::CreateInstance,
+        times: 1,
+    });
+    let err = validate_and_create(&client, &attrs("failed"))
+        .await
+        .expect_err("the order failed");
+    assert_eq!(err.kind(), ErrorKind::InstanceFailed, "{err}");
+    assert_eq!(fake.state().request_count("POST", INSTANCES), 1);
+    // The failed instance (with its OS volume), the key and the script are all gone.
     assert_nothing_left(&fake).await;
 }
