@@ -456,8 +456,9 @@ impl VerdaClient {
                 // The create may have happened: look it up by RefID (core's one rule), never
                 // create again blindly.
                 tracing::info!(ref_id = %attrs.ref_id, error = %error, "create outcome unknown; looking the instance up");
-                let budget =
-                    ResolveBudget::with_initial_backoff(self.shared.config.effective_retry_backoff());
+                let budget = ResolveBudget::with_initial_backoff(
+                    self.shared.config.effective_retry_backoff(),
+                );
                 let unknown = UnknownCreate {
                     provider: PROVIDER,
                     operation: OP,

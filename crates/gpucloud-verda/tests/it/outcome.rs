@@ -81,7 +81,11 @@ async fn a_lost_create_is_looked_up_through_more_failures_than_one_request_retri
         fake.state().request_count("GET", INSTANCES) - before >= 8,
         "the look-up outlasted the failures"
     );
-    assert_eq!(fake.state().ssh_keys().len(), 1, "the instance's key is kept");
+    assert_eq!(
+        fake.state().ssh_keys().len(),
+        1,
+        "the instance's key is kept"
+    );
     assert_eq!(fake.state().scripts().len(), 1, "its script too");
     clean_up(&fake, &client).await;
 }
@@ -112,7 +116,11 @@ async fn a_lost_create_whose_look_up_is_refused_stays_unknown_and_keeps_the_key_
         );
     }
     assert_eq!(live_instances(&fake), 1, "the create did happen");
-    assert_eq!(fake.state().ssh_keys().len(), 1, "the instance's key is kept");
+    assert_eq!(
+        fake.state().ssh_keys().len(),
+        1,
+        "the instance's key is kept"
+    );
     assert_eq!(fake.state().scripts().len(), 1, "its script too");
     // A create with the same RefID settles it, without a second instance, key or script.
     let resolved = validate_and_create(&client, &attrs("refused"))
