@@ -9,6 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use gpucloud_bootstrap::Bootstrap;
 use gpucloud_core::bookkeeping::is_marked_by;
+use gpucloud_core::outcome::{ResolveBudget, Resolved, UnknownCreate, resolve_unknown_create};
 use gpucloud_core::sshkey::PublicKey;
 use gpucloud_core::validate::ValidCreate;
 use gpucloud_core::{
@@ -203,14 +204,26 @@ impl VerdaClient {
             .cloned()
     }
 
-    /// This credential's instance with `ref_id` that is not on its way out or failed.
-    async fn find_by_ref_id(
+    /// What a create of unknown outcome made: this credential's instance with `ref_id` that is
+    /// not on its way out or failed, else one that failed (an order Verda accepted but could
+    /// not fulfil). A failed one counts: it holds its OS volume until deleted, and the create
+    /// deletes and reports it as it does when the answer arrives.
+    async fn made_by_unknown_create(
         &self,
         op: &'static str,
         ref_id: &str,
     ) -> Result<Option<wire::Instance>> {
         let instances = self.api().instances(op).await?;
-        Ok(self.live_with_ref_id(&instances, ref_id))
+        if let Some(live) = self.live_with_ref_id(&instances, ref_id) {
+            return Ok(Some(live));
+        }
+        let me = self.shared.config.ref_id.as_str();
+        Ok(instances.into_iter().find(|w| {
+            let (r, c) = convert::bookkeeping_of(&w.description);
+            r == ref_id
+                && is_marked_by(&c, me)
+                && convert::lifecycle(&w.status) == LifecycleStatus::Failed
+        }))
     }
 
     /// The image of a create: the one asked for, else the type's default non-cluster image
@@ -443,31 +456,30 @@ impl VerdaClient {
                 }
             },
             Err(error) if error.outcome_unknown() => {
-                // The create may have happened: look it up by RefID, never create again.
+                // The create may have happened: look it up by RefID (core's one rule), never
+                // create again blindly.
                 tracing::info!(ref_id = %attrs.ref_id, error = %error, "create outcome unknown; looking the instance up");
-                match self
-                    .cleanup_step(|| self.find_by_ref_id(OP, &attrs.ref_id))
-                    .await
+                let budget = ResolveBudget::with_initial_backoff(
+                    self.shared.config.effective_retry_backoff(),
+                );
+                let unknown = UnknownCreate {
+                    provider: PROVIDER,
+                    operation: OP,
+                    ref_id: &attrs.ref_id,
+                    error,
+                };
+                // Still unknown (`?`): the key and script may be in use by an instance we
+                // cannot see, so they stay; a create with this RefID resolves it, and deletes
+                // them if it finds no instance.
+                match resolve_unknown_create(&budget, unknown, || {
+                    self.made_by_unknown_create(OP, &attrs.ref_id)
+                })
+                .await?
                 {
-                    Ok(Some(found)) => found,
-                    Ok(None) => {
+                    Resolved::Found(found) => found,
+                    Resolved::Absent(error) => {
                         self.roll_back(OP, None, made).await;
                         return Err(error);
-                    }
-                    Err(lookup) => {
-                        // The key and script may be in use by an instance we cannot see: keep
-                        // them; a create with this RefID resolves it.
-                        return Err(CloudError::provider(
-                            PROVIDER,
-                            OP,
-                            error.kind(),
-                            format!(
-                                "create outcome unknown ({error}) and the lookup by RefID failed \
-                                 ({lookup}); create again with the same RefID to resolve it"
-                            ),
-                        )
-                        .with_retry(Retry::Transient)
-                        .with_delivery(gpucloud_core::Delivery::Unknown));
                     }
                 }
             }

@@ -132,7 +132,7 @@ fn every_command_works_with_p_verda() {
         "-o",
         "json",
     ])));
-    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed["instances"].as_array().unwrap().len(), 1);
     let got = json(&run_ok(fake.cmd(&h).args([
         "instances",
         "get",
@@ -168,6 +168,10 @@ fn every_command_works_with_p_verda() {
         "-o",
         "json",
     ])));
-    assert_eq!(after.as_array().unwrap().len(), 0, "nothing left: {after}");
+    assert_eq!(
+        after["instances"].as_array().unwrap().len(),
+        0,
+        "nothing left: {after}"
+    );
     run_ok(fake.cmd(&h).args(["validate", "-p", "verda"]));
 }

@@ -1,8 +1,9 @@
 //! One integration-test binary: every operation (`ops`) and every fault (`faults`) against
-//! the stateful Verda fake, and the startup script run for real in a local instance
-//! (`local`).
+//! the stateful Verda fake, a create of unknown outcome settled by core's rule (`outcome`),
+//! and the startup script run for real in a local instance (`local`).
 
 mod common;
 mod faults;
 mod local;
 mod ops;
+mod outcome;
