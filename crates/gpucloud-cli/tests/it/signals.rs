@@ -89,24 +89,7 @@ fn sigterm_and_sighup_during_a_launch_terminate_what_it_made() {
 
 #[test]
 fn sigterm_during_create_wait_terminates_the_instance_and_says_so() {
-    let h = Harness::with_boot_delay(Duration::from_secs(60));
-    h.user_key();
-    h.state().set_capacity(REGION, TYPE, 5);
-    let child = spawn(
-        &h,
-        &[
-            "instances",
-            "create",
-            "-p",
-            "lambda",
-            "--type",
-            TYPE,
-            "--location",
-            REGION,
-            "--wait",
-        ],
-    );
-    wait_until("the create made no instance", || h.instance_count() > 0);
+    let (h, child) = create_wait_with_an_instance_booting();
     send(&child, "TERM");
     let out = child.wait_with_output().unwrap();
     let err = stderr(&out);
@@ -157,24 +140,7 @@ fn sigterm_while_the_create_is_in_flight_terminates_what_it_made() {
 
 #[test]
 fn a_second_signal_during_clean_up_names_what_is_left() {
-    let h = Harness::with_boot_delay(Duration::from_secs(60));
-    h.user_key();
-    h.state().set_capacity(REGION, TYPE, 5);
-    let child = spawn(
-        &h,
-        &[
-            "instances",
-            "create",
-            "-p",
-            "lambda",
-            "--type",
-            TYPE,
-            "--location",
-            REGION,
-            "--wait",
-        ],
-    );
-    wait_until("the create made no instance", || h.instance_count() > 0);
+    let (h, child) = create_wait_with_an_instance_booting();
     let id = h.state().instances()[0].id.clone();
     // The clean-up's terminate hangs, so the second signal comes during it.
     h.state().set_fault_for(
@@ -201,4 +167,28 @@ fn a_second_signal_during_clean_up_names_what_is_left() {
         err.contains(&format!("gpucloud instances terminate -p lambda {id}")),
         "{err}"
     );
+}
+
+/// `instances create --wait` running against a fake whose instances take a minute to boot,
+/// once the create has made its instance (so a signal now finds one to clean up).
+fn create_wait_with_an_instance_booting() -> (Harness, Child) {
+    let h = Harness::with_boot_delay(Duration::from_secs(60));
+    h.user_key();
+    h.state().set_capacity(REGION, TYPE, 5);
+    let child = spawn(
+        &h,
+        &[
+            "instances",
+            "create",
+            "-p",
+            "lambda",
+            "--type",
+            TYPE,
+            "--location",
+            REGION,
+            "--wait",
+        ],
+    );
+    wait_until("the create made no instance", || h.instance_count() > 0);
+    (h, child)
 }
