@@ -874,7 +874,11 @@ mod tests {
         let mut unique = names.clone();
         unique.sort_unstable();
         unique.dedup();
-        assert_eq!(unique.len(), names.len(), "a target is registered twice: {names:?}");
+        assert_eq!(
+            unique.len(),
+            names.len(),
+            "a target is registered twice: {names:?}"
+        );
     }
 
     /// A fake whose state the test writes; forgetting drops ended instances and the keys only
