@@ -490,6 +490,7 @@ impl FakeCommand {
         let mut command = clap::Command::new(fake.name).about(fake.about).arg(
             Arg::new("addr")
                 .long("addr")
+                .value_name("ADDR")
                 .help("Address to listen on (loopback only).")
                 .default_value("127.0.0.1:0")
                 .value_parser(args::parse_loopback_addr),
