@@ -15,13 +15,7 @@
 //! inspector ([`lambda::LambdaTarget`] for Lambda). A fake the HTTP/1 proxy cannot carry
 //! injects the same kinds of fault itself, seeded the same way ([`OwnFaults`]; Nebius's gRPC
 //! fake, [`nebius::NebiusTarget`]). [`targets`] lists them all; the test runs every one of
-//! them.
-
-pub mod fluidstack;
-pub mod lambda;
-pub mod nebius;
-pub mod shadeform;
-pub mod verda;
+//! them. A provider's target is registered by one line of `register_targets!` below.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -303,15 +297,28 @@ fn create_attrs(
     }
 }
 
-/// Every provider the campaign knows: add a fake's entry here.
-pub fn targets() -> Vec<Box<dyn Target>> {
-    vec![
-        Box::new(lambda::LambdaTarget),
-        Box::new(fluidstack::FluidstackTarget),
-        Box::new(shadeform::ShadeformTarget),
-        Box::new(nebius::NebiusTarget),
-        Box::new(verda::VerdaTarget),
-    ]
+/// Registers campaign targets: each line `module => Target` declares the provider's module
+/// (`src/module.rs`) and lists its unit-struct target in [`targets`], so a provider is one line.
+macro_rules! register_targets {
+    ($($module:ident => $target:ident),* $(,)?) => {
+        $(
+            pub mod $module;
+        )*
+
+        /// Every provider the campaign knows, in registration order.
+        pub fn targets() -> Vec<Box<dyn Target>> {
+            vec![$(Box::new($module::$target)),*]
+        }
+    };
+}
+
+// Adding a provider: one line here and its `src/<cloud>.rs`.
+register_targets! {
+    lambda => LambdaTarget,
+    fluidstack => FluidstackTarget,
+    shadeform => ShadeformTarget,
+    nebius => NebiusTarget,
+    verda => VerdaTarget,
 }
 
 /// What the caller knows about one RefID.
@@ -843,6 +850,36 @@ mod tests {
     use gpucloud::lambda::{LambdaConfig, LambdaCredential};
 
     use super::*;
+
+    /// The registration covers every cloud the facade registers: a provider configured by a
+    /// credential (not `local`) has a campaign target, and every target names a provider.
+    #[test]
+    fn every_registered_cloud_has_a_campaign_target() {
+        let names: Vec<&str> = targets().iter().map(|t| t.name()).collect();
+        for name in &names {
+            assert!(
+                gpucloud::find_provider(name).is_some(),
+                "campaign target {name} names no provider the facade registers"
+            );
+        }
+        for provider in gpucloud::providers() {
+            if matches!(provider.activation, gpucloud::Activation::Setting(_)) {
+                assert!(
+                    names.contains(&provider.name),
+                    "provider {} has no campaign target",
+                    provider.name
+                );
+            }
+        }
+        let mut unique = names.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(
+            unique.len(),
+            names.len(),
+            "a target is registered twice: {names:?}"
+        );
+    }
 
     /// A fake whose state the test writes; forgetting drops ended instances and the keys only
     /// they used, as the real targets do.

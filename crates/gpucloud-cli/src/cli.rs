@@ -1,9 +1,12 @@
 //! The command line, as clap derive types. Doc comments are the help text.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 use gpucloud::FirewallRule;
+use gpucloud_fakes::registry::{ExtraFlag, FAKES, ServeOptions, ServedFake};
 
 use crate::args::{self, Tag};
 
@@ -471,88 +474,120 @@ pub struct CreateArgs {
     pub timeout: Option<u64>,
 }
 
-/// `gpucloud fake ...`.
-#[derive(Debug, Subcommand)]
-pub enum FakeCommand {
-    /// Serve the Lambda Cloud fake. The first stdout line is the base URL for LAMBDA_API_URL.
-    Lambda {
-        /// Address to listen on (loopback only).
-        #[arg(long, default_value = "127.0.0.1:0", value_parser = args::parse_loopback_addr)]
-        addr: std::net::SocketAddr,
-        /// Extra latency added to every response, in milliseconds.
-        #[arg(long, value_name = "N", default_value_t = 0, value_parser = args::parse_millis, allow_negative_numbers = true)]
-        latency_ms: u64,
-        /// Time an instance takes to boot, in milliseconds.
-        #[arg(long, value_name = "N", value_parser = args::parse_millis, allow_negative_numbers = true)]
-        boot_ms: Option<u64>,
-    },
-    /// Serve the Fluidstack Infrastructure API fake, every region on one port. The first
-    /// stdout line is the base URL with `{region}` for FLUIDSTACK_API_URL, the second the
-    /// project id for FLUIDSTACK_PROJECT_ID.
-    Fluidstack {
-        /// Address to listen on (loopback only).
-        #[arg(long, default_value = "127.0.0.1:0", value_parser = args::parse_loopback_addr)]
-        addr: std::net::SocketAddr,
-        /// A region to serve (repeatable; default us-east-1 and eu-north-1).
-        #[arg(long = "region", value_name = "REGION")]
-        regions: Vec<String>,
-        /// Extra latency added to every response, in milliseconds.
-        #[arg(long, value_name = "N", default_value_t = 0, value_parser = args::parse_millis, allow_negative_numbers = true)]
-        latency_ms: u64,
-        /// Time an instance takes from create (or start) to running, in milliseconds.
-        #[arg(long, value_name = "N", value_parser = args::parse_millis, allow_negative_numbers = true)]
-        boot_ms: Option<u64>,
-    },
-    /// Serve the Shadeform API fake: ten upstream clouds behind one marketplace. The first
-    /// stdout line is the base URL for SHADEFORM_API_URL.
-    Shadeform {
-        /// Address to listen on (loopback only).
-        #[arg(long, default_value = "127.0.0.1:0", value_parser = args::parse_loopback_addr)]
-        addr: std::net::SocketAddr,
-        /// Extra latency added to every response, in milliseconds.
-        #[arg(long, value_name = "N", default_value_t = 0, value_parser = args::parse_millis, allow_negative_numbers = true)]
-        latency_ms: u64,
-        /// Time an instance takes from create to active, in milliseconds (split between
-        /// `creating` and `pending_provider`).
-        #[arg(long, value_name = "N", value_parser = args::parse_millis, allow_negative_numbers = true)]
-        boot_ms: Option<u64>,
-    },
-    /// Serve the Verda (formerly DataCrunch) API fake: OAuth2 tokens, four locations, on-demand
-    /// and spot capacity. The first stdout line is the base URL for VERDA_API_URL.
-    Verda {
-        /// Address to listen on (loopback only).
-        #[arg(long, default_value = "127.0.0.1:0", value_parser = args::parse_loopback_addr)]
-        addr: std::net::SocketAddr,
-        /// Extra latency added to every response, in milliseconds.
-        #[arg(long, value_name = "N", default_value_t = 0)]
-        latency_ms: u64,
-        /// Time an instance takes from create to running, in milliseconds (split between
-        /// `ordered` and `provisioning`).
-        #[arg(long, value_name = "N")]
-        boot_ms: Option<u64>,
-    },
-    /// Serve the Nebius AI Cloud gRPC API fake, every service on one address. The first
-    /// stdout line is the endpoint for NEBIUS_API_ENDPOINT, the second the service-account
-    /// credentials file for NEBIUS_CREDENTIALS_FILE, the third the tenant for
-    /// NEBIUS_TENANT_ID.
-    Nebius {
-        /// Address to listen on (loopback only).
-        #[arg(long, default_value = "127.0.0.1:0", value_parser = args::parse_loopback_addr)]
-        addr: std::net::SocketAddr,
-        /// A region to serve (repeatable; default eu-north1 and us-central1).
-        #[arg(long = "region", value_name = "REGION")]
-        regions: Vec<String>,
-        /// Where to write the credentials file (kept); default a file in the temporary
-        /// directory, removed when the fake stops.
-        #[arg(long, value_name = "PATH")]
-        credentials_file: Option<std::path::PathBuf>,
-        /// Extra latency added to every call, in milliseconds.
-        #[arg(long, value_name = "N", default_value_t = 0, value_parser = args::parse_millis, allow_negative_numbers = true)]
-        latency_ms: u64,
-        /// Time an instance takes from create (or start) to running, in milliseconds.
-        #[arg(long, value_name = "N", value_parser = args::parse_millis, allow_negative_numbers = true)]
-        boot_ms: Option<u64>,
-    },
+/// `gpucloud fake <name>`: the registered fake and what it was given. Its subcommands come
+/// from [`gpucloud_fakes::registry::FAKES`], one per fake, with the fake's own flags.
+#[derive(Debug)]
+pub struct FakeCommand {
+    /// The fake to serve.
+    pub fake: &'static ServedFake,
+    /// Its options.
+    pub options: ServeOptions,
+}
+
+impl FakeCommand {
+    /// The subcommand serving `fake`: the common flags and the fake's own.
+    fn subcommand(fake: &'static ServedFake) -> clap::Command {
+        let mut command = clap::Command::new(fake.name).about(fake.about).arg(
+            Arg::new("addr")
+                .long("addr")
+                .value_name("ADDR")
+                .help("Address to listen on (loopback only).")
+                .default_value("127.0.0.1:0")
+                .value_parser(args::parse_loopback_addr),
+        );
+        for flag in fake.extra_flags {
+            command = command.arg(match *flag {
+                ExtraFlag::Regions(help) => Arg::new("region")
+                    .long("region")
+                    .value_name("REGION")
+                    .help(help)
+                    .action(ArgAction::Append),
+                ExtraFlag::CredentialsFile(help) => Arg::new("credentials-file")
+                    .long("credentials-file")
+                    .value_name("PATH")
+                    .help(help)
+                    .value_parser(clap::value_parser!(PathBuf)),
+            });
+        }
+        command
+            .arg(
+                Arg::new("latency-ms")
+                    .long("latency-ms")
+                    .value_name("N")
+                    .help(fake.latency_help)
+                    .default_value("0")
+                    .value_parser(args::parse_millis)
+                    .allow_negative_numbers(true),
+            )
+            .arg(
+                Arg::new("boot-ms")
+                    .long("boot-ms")
+                    .value_name("N")
+                    .help(fake.boot_help)
+                    .value_parser(args::parse_millis)
+                    .allow_negative_numbers(true),
+            )
+    }
+}
+
+impl FromArgMatches for FakeCommand {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let Some((name, sub)) = matches.subcommand() else {
+            return Err(clap::Error::new(clap::error::ErrorKind::MissingSubcommand));
+        };
+        let Some(fake) = gpucloud_fakes::registry::find(name) else {
+            return Err(clap::Error::new(clap::error::ErrorKind::InvalidSubcommand));
+        };
+        let takes = |wanted: fn(&ExtraFlag) -> bool| fake.extra_flags.iter().any(wanted);
+        let options = ServeOptions {
+            addr: sub
+                .get_one::<SocketAddr>("addr")
+                .copied()
+                .ok_or_else(|| clap::Error::new(clap::error::ErrorKind::MissingRequiredArgument))?,
+            latency: Duration::from_millis(sub.get_one::<u64>("latency-ms").copied().unwrap_or(0)),
+            boot: sub
+                .get_one::<u64>("boot-ms")
+                .map(|ms| Duration::from_millis(*ms)),
+            regions: if takes(|f| matches!(f, ExtraFlag::Regions(_))) {
+                sub.get_many::<String>("region")
+                    .map(|regions| regions.cloned().collect())
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            },
+            credentials_file: if takes(|f| matches!(f, ExtraFlag::CredentialsFile(_))) {
+                sub.get_one::<PathBuf>("credentials-file").cloned()
+            } else {
+                None
+            },
+        };
+        Ok(Self { fake, options })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Subcommand for FakeCommand {
+    fn augment_subcommands(command: clap::Command) -> clap::Command {
+        FAKES
+            .iter()
+            .fold(command, |command, fake| {
+                command.subcommand(Self::subcommand(fake))
+            })
+            .subcommand_required(true)
+            .arg_required_else_help(true)
+    }
+
+    fn augment_subcommands_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_subcommands(command)
+    }
+
+    fn has_subcommand(name: &str) -> bool {
+        gpucloud_fakes::registry::find(name).is_some()
+    }
 }
 
 /// Arguments of `gpucloud validate`.

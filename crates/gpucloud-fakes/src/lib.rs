@@ -8,5 +8,6 @@ pub mod lambda;
 pub mod nebius;
 pub mod prism;
 pub mod proxy;
+pub mod registry;
 pub mod shadeform;
 pub mod verda;

@@ -62,6 +62,9 @@ pub use op::Operation;
 pub use state::{FakeFluidstackState, FakeInstance, FakeInstanceState, FakeProject};
 
 use crate::kit::{Auth, Exports, FakeServer, RateLimit};
+use crate::registry::{
+    Announce, Announcement, ExtraFlag, ServeOptions, ServedFake, Serving, Shutdown,
+};
 
 /// The API key a fake accepts unless told otherwise.
 pub const DEFAULT_API_KEY: &str = "fake-fluidstack-api-key";
@@ -262,4 +265,62 @@ pub async fn serve(
     shutdown.await;
     fake.shutdown().await;
     Ok(())
+}
+
+/// How `gpucloud fake fluidstack` serves this fake.
+pub static SERVED: ServedFake = ServedFake {
+    name: "fluidstack",
+    display_name: "Fluidstack",
+    about: "Serve the Fluidstack Infrastructure API fake, every region on one port. The first \
+            stdout line is the base URL with `{region}` for FLUIDSTACK_API_URL, the second the \
+            project id for FLUIDSTACK_PROJECT_ID.",
+    latency_help: "Extra latency added to every response, in milliseconds.",
+    boot_help: "Time an instance takes from create (or start) to running, in milliseconds.",
+    extra_flags: &[ExtraFlag::Regions(
+        "A region to serve (repeatable; default us-east-1 and eu-north-1).",
+    )],
+    serve: serve_for_cli,
+};
+
+/// Serves this fake for `gpucloud fake`.
+fn serve_for_cli<'a>(
+    served: &ServeOptions,
+    announce: Announce<'a>,
+    shutdown: Shutdown<'a>,
+) -> Serving<'a> {
+    let mut options = FakeFluidstackOptions {
+        addr: served.addr,
+        latency: served.latency,
+        ..FakeFluidstackOptions::default()
+    };
+    if !served.regions.is_empty() {
+        options.regions.clone_from(&served.regions);
+    }
+    if let Some(boot) = served.boot {
+        options.create_delay = boot;
+        options.start_delay = boot;
+    }
+    Box::pin(serve(
+        options,
+        move |fake: &FakeFluidstack| {
+            let urls: Vec<String> = fake
+                .regions()
+                .iter()
+                .map(|r| format!("  {r}: {}", fake.base_url(r)))
+                .collect();
+            announce(Announcement {
+                // The URL template and the project id, for scripts.
+                stdout: vec![fake.url_template(), fake.project_id().to_string()],
+                note: format!(
+                    "Fake Fluidstack Infrastructure API listening, one base URL per region:\n{}\n\
+                     Project {}. Point gpucloud at it with:\n  {}\n\
+                     Stop it with Ctrl-C.",
+                    urls.join("\n"),
+                    fake.project_id(),
+                    fake.exports().shell_line()
+                ),
+            });
+        },
+        shutdown,
+    ))
 }

@@ -41,6 +41,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::kit::{Auth, Exports, FakeServer};
+use crate::registry::{Announce, Announcement, ServeOptions, ServedFake, Serving, Shutdown};
 
 pub use fault::{Fault, Operation};
 pub use state::{
@@ -209,4 +210,46 @@ pub async fn serve(
     shutdown.await;
     fake.shutdown().await;
     Ok(())
+}
+
+/// How `gpucloud fake lambda` serves this fake.
+pub static SERVED: ServedFake = ServedFake {
+    name: "lambda",
+    display_name: "Lambda",
+    about: "Serve the Lambda Cloud fake. The first stdout line is the base URL for LAMBDA_API_URL.",
+    latency_help: "Extra latency added to every response, in milliseconds.",
+    boot_help: "Time an instance takes to boot, in milliseconds.",
+    extra_flags: &[],
+    serve: serve_for_cli,
+};
+
+/// Serves this fake for `gpucloud fake`.
+fn serve_for_cli<'a>(
+    served: &ServeOptions,
+    announce: Announce<'a>,
+    shutdown: Shutdown<'a>,
+) -> Serving<'a> {
+    let mut options = FakeLambdaOptions {
+        addr: served.addr,
+        latency: served.latency,
+        ..FakeLambdaOptions::default()
+    };
+    if let Some(boot) = served.boot {
+        options.boot_delay = boot;
+    }
+    Box::pin(serve(
+        options,
+        move |base_url: String| {
+            let note = format!(
+                "Fake Lambda Cloud API listening. Point gpucloud at it with:\n  \
+                 export LAMBDA_API_URL={base_url} LAMBDA_API_KEY={DEFAULT_API_KEY}\n\
+                 Stop it with Ctrl-C."
+            );
+            announce(Announcement {
+                stdout: vec![base_url],
+                note,
+            });
+        },
+        shutdown,
+    ))
 }

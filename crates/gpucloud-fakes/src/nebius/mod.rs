@@ -127,6 +127,9 @@ pub use state::{
 };
 
 use crate::kit::{Exports, FakeServer};
+use crate::registry::{
+    Announce, Announcement, ExtraFlag, ServeOptions, ServedFake, Serving, Shutdown,
+};
 
 /// The static IAM token a fake accepts unless told otherwise.
 pub const DEFAULT_IAM_TOKEN: &str = "fake-nebius-iam-token";
@@ -390,4 +393,86 @@ pub async fn serve(
     shutdown.await;
     fake.shutdown().await;
     Ok(())
+}
+
+/// How `gpucloud fake nebius` serves this fake.
+pub static SERVED: ServedFake = ServedFake {
+    name: "nebius",
+    display_name: "Nebius",
+    about: "Serve the Nebius AI Cloud gRPC API fake, every service on one address. The first \
+            stdout line is the endpoint for NEBIUS_API_ENDPOINT, the second the service-account \
+            credentials file for NEBIUS_CREDENTIALS_FILE, the third the tenant for \
+            NEBIUS_TENANT_ID.",
+    latency_help: "Extra latency added to every call, in milliseconds.",
+    boot_help: "Time an instance takes from create (or start) to running, in milliseconds.",
+    extra_flags: &[
+        ExtraFlag::Regions("A region to serve (repeatable; default eu-north1 and us-central1)."),
+        ExtraFlag::CredentialsFile(
+            "Where to write the credentials file (kept); default a file in the temporary \
+             directory, removed when the fake stops.",
+        ),
+    ],
+    serve: serve_for_cli,
+};
+
+/// Serves this fake for `gpucloud fake`.
+fn serve_for_cli<'a>(
+    served: &ServeOptions,
+    announce: Announce<'a>,
+    shutdown: Shutdown<'a>,
+) -> Serving<'a> {
+    let mut options = FakeNebiusOptions {
+        addr: served.addr,
+        latency: served.latency,
+        ..FakeNebiusOptions::default()
+    };
+    if !served.regions.is_empty() {
+        options.regions.clone_from(&served.regions);
+    }
+    if let Some(boot) = served.boot {
+        options.create_delay = boot;
+        options.start_delay = boot;
+    }
+    // A file of our own in the temporary directory goes when the fake does; one the user
+    // named stays.
+    let (path, temporary) = match &served.credentials_file {
+        Some(path) => (path.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("gpucloud-fake-nebius-{}.json", std::process::id())),
+            true,
+        ),
+    };
+    Box::pin(async move {
+        let ready = |fake: &FakeNebius| {
+            fake.write_credentials_file(&path)?;
+            let projects: Vec<String> = fake
+                .regions()
+                .iter()
+                .map(|r| format!("  {r}: {}", fake.project_id(r).unwrap_or_default()))
+                .collect();
+            announce(Announcement {
+                // The endpoint, the credentials file and the tenant, for scripts.
+                stdout: vec![
+                    fake.endpoint(),
+                    path.display().to_string(),
+                    fake.tenant_id(),
+                ],
+                note: format!(
+                    "Fake Nebius AI Cloud API listening on {}, projects:\n{}\n\
+                     Point gpucloud at it with:\n  {}\n\
+                     Stop it with Ctrl-C.",
+                    fake.endpoint(),
+                    projects.join("\n"),
+                    fake.exports(Some(&path)).shell_line()
+                ),
+            });
+            Ok(())
+        };
+        let served = serve(options, ready, shutdown).await;
+        if temporary {
+            // Best effort: the file may never have been written.
+            let _ = std::fs::remove_file(&path);
+        }
+        served
+    })
 }

@@ -69,6 +69,7 @@ pub use op::Operation;
 pub use state::{DEFAULT_PUBLIC_KEY, FakeInstance, FakeShadeformState, FakeSshKey, FakeStatus};
 
 use crate::kit::{Auth, Exports, FakeServer, RateLimit};
+use crate::registry::{Announce, Announcement, ServeOptions, ServedFake, Serving, Shutdown};
 
 /// The API key a fake accepts unless told otherwise.
 pub const DEFAULT_API_KEY: &str = "fake-shadeform-api-key";
@@ -214,4 +215,48 @@ pub async fn serve(
     shutdown.await;
     fake.shutdown().await;
     Ok(())
+}
+
+/// How `gpucloud fake shadeform` serves this fake.
+pub static SERVED: ServedFake = ServedFake {
+    name: "shadeform",
+    display_name: "Shadeform",
+    about: "Serve the Shadeform API fake: ten upstream clouds behind one marketplace. The first \
+            stdout line is the base URL for SHADEFORM_API_URL.",
+    latency_help: "Extra latency added to every response, in milliseconds.",
+    boot_help: "Time an instance takes from create to active, in milliseconds (split between \
+                `creating` and `pending_provider`).",
+    extra_flags: &[],
+    serve: serve_for_cli,
+};
+
+/// Serves this fake for `gpucloud fake`.
+fn serve_for_cli<'a>(
+    served: &ServeOptions,
+    announce: Announce<'a>,
+    shutdown: Shutdown<'a>,
+) -> Serving<'a> {
+    let mut options = FakeShadeformOptions {
+        addr: served.addr,
+        latency: served.latency,
+        ..FakeShadeformOptions::default()
+    };
+    if let Some(boot) = served.boot {
+        options.creating_delay = boot / 3;
+        options.pending_provider_delay = boot.saturating_sub(boot / 3);
+    }
+    Box::pin(serve(
+        options,
+        move |fake: &FakeShadeform| {
+            announce(Announcement {
+                stdout: vec![fake.base_url()],
+                note: format!(
+                    "Fake Shadeform API listening. Point gpucloud at it with:\n  {}\n\
+                     Stop it with Ctrl-C.",
+                    fake.exports().shell_line()
+                ),
+            });
+        },
+        shutdown,
+    ))
 }

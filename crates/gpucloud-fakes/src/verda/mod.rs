@@ -66,6 +66,7 @@ pub use op::Operation;
 pub use state::{FakeInstance, FakeScript, FakeSshKey, FakeStatus, FakeVerdaState, FakeVolume};
 
 use crate::kit::{Exports, FakeServer, RateLimit};
+use crate::registry::{Announce, Announcement, ServeOptions, ServedFake, Serving, Shutdown};
 
 /// The client id a fake accepts unless told otherwise.
 pub const DEFAULT_CLIENT_ID: &str = "fake-verda-client-id";
@@ -232,4 +233,50 @@ pub async fn serve(
     shutdown.await;
     fake.shutdown().await;
     Ok(())
+}
+
+/// How `gpucloud fake verda` serves this fake.
+pub static SERVED: ServedFake = ServedFake {
+    name: "verda",
+    display_name: "Verda",
+    about: "Serve the Verda (formerly DataCrunch) API fake: OAuth2 tokens, four locations, \
+            on-demand and spot capacity. The first stdout line is the base URL for \
+            VERDA_API_URL.",
+    latency_help: "Extra latency added to every response, in milliseconds.",
+    boot_help: "Time an instance takes from create to running, in milliseconds (split between \
+                `ordered` and `provisioning`).",
+    extra_flags: &[],
+    serve: serve_for_cli,
+};
+
+/// Serves this fake for `gpucloud fake`.
+fn serve_for_cli<'a>(
+    served: &ServeOptions,
+    announce: Announce<'a>,
+    shutdown: Shutdown<'a>,
+) -> Serving<'a> {
+    let mut options = FakeVerdaOptions {
+        addr: served.addr,
+        latency: served.latency,
+        ..FakeVerdaOptions::default()
+    };
+    if let Some(boot) = served.boot {
+        options.ordered_delay = boot / 3;
+        options.provisioning_delay = boot.saturating_sub(boot / 3);
+        options.start_delay = boot;
+    }
+    Box::pin(serve(
+        options,
+        move |fake: &FakeVerda| {
+            announce(Announcement {
+                stdout: vec![fake.base_url()],
+                note: format!(
+                    "Fake Verda API listening. Point gpucloud at it with:\n  {}\n\
+                     Stop it with Ctrl-C.",
+                    fake.exports().shell_line()
+                ),
+            });
+        },
+        shutdown,
+    ))
 }
