@@ -1,6 +1,6 @@
 //! `gpucloud offers`: normalized offers across every configured cloud.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
 use gpucloud::offers::{
     CatalogCache, Offer, OfferFilter, OfferOptions, OfferQuery, OfferSort, OfferSource,
@@ -41,11 +41,11 @@ pub async fn offers(ctx: &Ctx, args: &OffersArgs) -> CliResult {
     let spinner = ctx
         .out
         .spinner(format!("asking {} provider(s) for offers", sources.len()));
-    let started = Instant::now();
+    let started = SystemTime::now();
     let report = find_offers(&sources, &query, &options).await;
     spinner.finish_and_clear();
     if !args.refresh {
-        note_cached(ctx, &sources, &report.failures, &options, started.elapsed()).await;
+        note_cached(ctx, &sources, &report.failures, &options, started).await;
     }
 
     let answered = sources.len().saturating_sub(report.failures.len());
@@ -84,14 +84,14 @@ fn print_table(ctx: &Ctx, args: &OffersArgs, offers: &[Offer]) {
     }
 }
 
-/// Says which providers answered from the catalog cache and how old that answer is: one that
-/// is older than this run (`elapsed`) was not asked now.
+/// Says which providers answered from the catalog cache and how old that answer is: one
+/// fetched before this run `started` was not asked now.
 async fn note_cached(
     ctx: &Ctx,
     sources: &[OfferSource],
     failures: &[ProviderFailure],
     options: &OfferOptions,
-    elapsed: Duration,
+    started: SystemTime,
 ) {
     let Some(cache) = &options.cache else { return };
     let mut cached = Vec::new();
@@ -99,9 +99,7 @@ async fn note_cached(
         if failures.iter().any(|f| f.provider == source.name) {
             continue;
         }
-        if let Some(age) = cache.age(source).await
-            && age > elapsed
-        {
+        if let Some(age) = cache.fetched_before(source, started).await {
             cached.push(format!("{} {} old", source.name, duration_text(age)));
         }
     }

@@ -134,6 +134,22 @@ impl CatalogCache {
             .map(Duration::from_secs)
     }
 
+    /// How old `source`'s cached catalog is, when it was fetched in a whole second before
+    /// `since`'s (the cache records whole seconds); `None` when there is none or it is not
+    /// that old. A command uses this with its own start to tell an answer it fetched itself
+    /// from one it found in the cache: [`Self::age`] alone cannot, since an entry written a
+    /// moment ago can already read as a second old.
+    pub async fn fetched_before(
+        &self,
+        source: &OfferSource,
+        since: SystemTime,
+    ) -> Option<Duration> {
+        let cached: CachedCatalog = read(&self.path(source)).await?;
+        let since = since.duration_since(UNIX_EPOCH).ok()?.as_secs();
+        (cached.fetched_at < since)
+            .then(|| Duration::from_secs(now_secs().saturating_sub(cached.fetched_at)))
+    }
+
     /// Stores `catalog` for `source`.
     pub(super) async fn store(&self, source: &OfferSource, catalog: &[InstanceType]) {
         let cached = CachedCatalog {

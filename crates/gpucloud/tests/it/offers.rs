@@ -1,6 +1,6 @@
 //! Offers across providers: normalization, a failing or hanging provider, the cache.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use gpucloud::ErrorKind;
 use gpucloud::offers::{
@@ -111,6 +111,15 @@ async fn the_cache_answers_until_refreshed() {
         .await
         .expect("the catalog was cached");
     assert!(age < Duration::from_secs(5), "{age:?}");
+    // Whatever second it was written in, it was not fetched before the epoch, and it was
+    // fetched before a moment ten seconds from now.
+    assert_eq!(cache.fetched_before(&sources[0], UNIX_EPOCH).await, None);
+    let later = SystemTime::now() + Duration::from_secs(10);
+    let before = cache.fetched_before(&sources[0], later).await;
+    assert!(
+        before.is_some_and(|a| a < Duration::from_secs(5)),
+        "{before:?}"
+    );
     let warm = find_offers(&sources, &h100_query(), &options).await;
     assert_eq!(count(), 1, "a fresh cache answers without a request");
     assert_eq!(cold.offers, warm.offers);
