@@ -41,6 +41,7 @@
 
 mod auth;
 mod capacity;
+mod controls;
 mod fault;
 mod lifecycle;
 mod rate;
@@ -48,6 +49,7 @@ pub(crate) mod server;
 
 pub use auth::Auth;
 pub use capacity::Capacity;
+pub(crate) use controls::fault_and_request_controls;
 pub use fault::{Decision, Fault, FaultKind, Faults, InjectedCounts, Injection, OperationClass};
 pub use lifecycle::Timeline;
 pub use rate::{RateLimit, TokenBucket, take_all};

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::catalog::{self, DEFAULT_CAPACITY, DEFAULT_CAPACITY_REGIONS};
-use super::fault::{Fault, Operation};
+use super::fault::Operation;
 use crate::kit::{Capacity, Faults, RequestLog, Timeline, TokenBucket, take_all};
 
 /// Sustained rate of the general limit when rate limits are enforced: requests per second.
@@ -458,43 +458,7 @@ impl FakeLambdaState {
         self.lock().capacity.clear();
     }
 
-    /// Injects a fault into the next matching requests. Aimed at every operation, except
-    /// [`Fault::CommitThenDropResponse`], which is aimed at its own operation.
-    pub fn set_fault(&self, fault: Fault) {
-        self.faults.set(fault);
-    }
-
-    /// Injects a fault into the next requests of one operation only.
-    pub fn set_fault_for(&self, operation: Operation, fault: Fault) {
-        self.faults.set_for(operation, fault);
-    }
-
-    /// Removes every fault, including latency and a random mode.
-    pub fn clear_faults(&self) {
-        self.faults.clear();
-    }
-
-    /// The fault switches themselves, e.g. for [`Faults::set_random`] in a fault campaign.
-    pub fn faults(&self) -> &Faults<Operation> {
-        &self.faults
-    }
-
-    /// Where the server counts requests.
-    pub(crate) fn requests(&self) -> &RequestLog {
-        &self.requests
-    }
-
-    /// How many requests the server received with this method (case-insensitive) and a path
-    /// starting with `path_prefix` (query strings are not part of the path). Every request
-    /// counts, including rejected, faulted and unauthenticated ones.
-    pub fn request_count(&self, method: &str, path_prefix: &str) -> usize {
-        self.requests.count(method, path_prefix)
-    }
-
-    /// Forgets all request counts.
-    pub fn reset_request_counts(&self) {
-        self.requests.reset();
-    }
+    crate::kit::fault_and_request_controls!(Operation, "/api/v1/instances");
 
     /// Adds `n` active instances of `instance_type` in `region` (without using capacity or
     /// SSH keys: each gets the key name `seed-key`) and returns their ids. For list
