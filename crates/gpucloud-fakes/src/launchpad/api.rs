@@ -465,7 +465,7 @@ async fn create_deployment(State(state): State<FakeLaunchpadState>, body: Bytes)
             provider_name
                 .as_deref()
                 .is_none_or(|p| t.cloud.eq_ignore_ascii_case(p))
-                && (gpu_model.is_empty() || t.model.eq_ignore_ascii_case(&gpu_model))
+                && (gpu_model.is_empty() || t.family.eq_ignore_ascii_case(&gpu_model))
                 && (gpu_count == 0 || t.gpu_count == gpu_count)
                 && region.as_deref().is_none_or(|r| t.regions.contains(&r))
                 && workshop_id.as_deref().is_none_or(|w| t.workshop_id == w)
@@ -502,9 +502,6 @@ async fn create_deployment(State(state): State<FakeLaunchpadState>, body: Bytes)
     deployment.requester_email = requester_email;
     deployment.requester_name = requester_name;
     deployment.workshop_id = workshop_id;
-    if !gpu_model.is_empty() {
-        deployment.gpu_model = gpu_model;
-    }
     inner.push(deployment, now, timing, outcome, true);
     let answer = inner
         .deployments

@@ -14,9 +14,9 @@ pub struct CatalogType {
     pub cloud: &'static str,
     /// vCPUs.
     pub cpu: u32,
-    /// GPU family, e.g. `GH200`.
+    /// GPU family, e.g. `GH200` (what a deployment's `gpu_model` names, lower-cased).
     pub family: &'static str,
-    /// GPU model, e.g. `GH200-96GB` (what a deployment's `gpu_model` names, lower-cased).
+    /// GPU model, e.g. `GH200-96GB`.
     pub model: &'static str,
     /// GPUs per machine.
     pub gpu_count: u32,
@@ -39,18 +39,19 @@ pub struct CatalogType {
 }
 
 impl CatalogType {
-    /// The key capacity is kept under: `<cloud>/<model>x<count>` (lower case).
+    /// The key capacity is kept under: `<cloud>/<family>x<count>` (lower case), what a
+    /// deployment request can name (`provider_name`, `gpu_model`, `gpu_count`).
     pub fn key(&self) -> String {
-        capacity_key(self.cloud, self.model, self.gpu_count)
+        capacity_key(self.cloud, self.family, self.gpu_count)
     }
 }
 
-/// The capacity key of a cloud, GPU model and count (lower case).
-pub fn capacity_key(cloud: &str, model: &str, count: u32) -> String {
+/// The capacity key of a cloud, GPU family and count (lower case).
+pub fn capacity_key(cloud: &str, family: &str, count: u32) -> String {
     format!(
         "{}/{}x{count}",
         cloud.to_ascii_lowercase(),
-        model.to_ascii_lowercase()
+        family.to_ascii_lowercase()
     )
 }
 
@@ -152,11 +153,12 @@ pub const TYPES: &[CatalogType] = &[
     },
 ];
 
-/// The type of `cloud` with this GPU model (case-insensitive) and count.
-pub fn type_of(cloud: &str, model: &str, count: u32) -> Option<&'static CatalogType> {
+/// The type of `cloud` with this GPU family (case-insensitive: a deployment's `gpu_model`)
+/// and count.
+pub fn type_of(cloud: &str, family: &str, count: u32) -> Option<&'static CatalogType> {
     TYPES.iter().find(|t| {
         t.cloud.eq_ignore_ascii_case(cloud)
-            && t.model.eq_ignore_ascii_case(model)
+            && t.family.eq_ignore_ascii_case(family)
             && t.gpu_count == count
     })
 }
@@ -177,7 +179,7 @@ mod tests {
     fn the_catalog_has_three_clouds_and_the_dmz_gh200_on_arm64() {
         let clouds: std::collections::BTreeSet<_> = TYPES.iter().map(|t| t.cloud).collect();
         assert!(clouds.len() >= 3, "{clouds:?}");
-        let gh200 = type_of("DMZ", "gh200-96gb", 1).unwrap();
+        let gh200 = type_of("DMZ", "gh200", 1).unwrap();
         assert_eq!(gh200.system_arch, "arm64");
         let keys: std::collections::BTreeSet<_> = TYPES.iter().map(CatalogType::key).collect();
         assert_eq!(keys.len(), TYPES.len(), "keys are unique");

@@ -38,7 +38,7 @@
 //! use gpucloud_fakes::kit::Fault;
 //! use gpucloud_fakes::launchpad::{FakeLaunchpad, FakeLaunchpadOptions, Operation};
 //! let fake = FakeLaunchpad::start(FakeLaunchpadOptions::default()).await?;
-//! fake.state().set_capacity("pdx", "dmz", "GH200-96GB", 1, 0);
+//! fake.state().set_capacity("pdx", "dmz", "GH200", 1, 0);
 //! fake.state().set_fault(Fault::CommitThenDropResponse {
 //!     operation: Operation::CreateDeployment,
 //!     times: 1,

@@ -298,7 +298,7 @@ impl FakeLaunchpadState {
             .map(|r| r.at(now))
     }
 
-    /// Adds `n` ready deployments of `cloud`'s `gpu_model` × `gpu_count` in `region` at once,
+    /// Adds `n` ready deployments of `cloud`'s `gpu_model` (a GPU family) × `gpu_count` in `region` at once,
     /// as if made an hour ago with `tags` (for tests and benchmarks that need many without as
     /// many creates, and for deployments made outside gpucloud). They hold no capacity; their
     /// request ids are `seed-<uuid>`. `None` when the catalog has no such type there.
@@ -357,7 +357,8 @@ impl FakeLaunchpadState {
         self.lock().outcome = outcome;
     }
 
-    /// Sets how many more machines of `cloud`'s `gpu_model` × `gpu_count` `region` has (its
+    /// Sets how many more machines of `cloud`'s `gpu_model` (a GPU family, e.g. `GH200`) ×
+    /// `gpu_count` `region` has (its
     /// `capacity` in the catalog follows). At start every type has [`DEFAULT_CAPACITY`] in
     /// each of its regions; a deployment takes one, destroying it gives it back.
     pub fn set_capacity(&self, region: &str, cloud: &str, gpu_model: &str, gpu_count: u32, n: u32) {
@@ -420,7 +421,7 @@ pub(crate) fn new_deployment(id: Uuid, t: &catalog::CatalogType, region: &str) -
         experience: Uuid::parse_str(catalog::EXPERIENCES[0]).unwrap_or_default(),
         provider_name: t.cloud.to_owned(),
         region: region.to_owned(),
-        gpu_model: t.model.to_ascii_lowercase(),
+        gpu_model: t.family.to_ascii_lowercase(),
         gpu_count: t.gpu_count,
         public_key: String::new(),
         ip_allowlist: Vec::new(),
@@ -473,7 +474,7 @@ mod tests {
             .into_iter()
             .collect();
         let ids = state
-            .seed_deployments(2, "dmz", "GH200-96GB", 1, "pdx", &tags)
+            .seed_deployments(2, "dmz", "GH200", 1, "pdx", &tags)
             .unwrap();
         assert_eq!(ids.len(), 2);
         let d = state.deployment(ids[0]).unwrap();
@@ -481,13 +482,10 @@ mod tests {
         assert!(d.public_address.is_some() && d.tags == tags);
         assert!(
             state
-                .seed_deployments(1, "dmz", "GH200-96GB", 1, "mars", &tags)
+                .seed_deployments(1, "dmz", "GH200", 1, "mars", &tags)
                 .is_none()
         );
-        assert_eq!(
-            state.capacity("pdx", "dmz", "gh200-96gb", 1),
-            DEFAULT_CAPACITY
-        );
+        assert_eq!(state.capacity("pdx", "dmz", "gh200", 1), DEFAULT_CAPACITY);
 
         let now = Instant::now();
         let mut record = state.lock().deployments[0].clone();

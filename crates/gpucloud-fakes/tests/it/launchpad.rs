@@ -71,7 +71,7 @@ fn create_body(request_id: &str) -> Value {
         "requester_email": "ops@example.com",
         "requester_name": "ops",
         "provider_name": "dmz",
-        "gpu_model": "gh200-96gb",
+        "gpu_model": "gh200",
         "gpu_count": 1,
         "region": "pdx",
         "public_key": KEY,
@@ -182,7 +182,7 @@ async fn the_catalog_pages_and_follows_capacity() {
     assert_eq!(gh200["capacity"]["pdx"], 3);
     assert_eq!(gh200["price"]["currency"], "USD");
 
-    fake.state().set_capacity("pdx", "dmz", "GH200-96GB", 1, 0);
+    fake.state().set_capacity("pdx", "dmz", "GH200", 1, 0);
     let (_, body) = api(
         &fake,
         Method::GET,
@@ -221,7 +221,7 @@ async fn a_deployment_goes_ready_is_destroyed_and_keeps_its_request_id() {
         (Some("dmz"), Some("pdx"))
     );
     let id = created["id"].as_str().unwrap().to_owned();
-    assert_eq!(fake.state().capacity("pdx", "dmz", "GH200-96GB", 1), 2);
+    assert_eq!(fake.state().capacity("pdx", "dmz", "GH200", 1), 2);
 
     // A second create with the same request_id is refused on that field.
     let (status, body) = api(
@@ -310,7 +310,7 @@ async fn a_deployment_goes_ready_is_destroyed_and_keeps_its_request_id() {
         (StatusCode::BAD_REQUEST, Some(ALREADY_DESTROYED))
     );
     wait_for(&fake, &id, "destroyed").await;
-    assert_eq!(fake.state().capacity("pdx", "dmz", "GH200-96GB", 1), 3);
+    assert_eq!(fake.state().capacity("pdx", "dmz", "GH200", 1), 3);
     assert!(fake.state().live_deployments().is_empty());
     assert_eq!(
         fake.state().deployments().len(),
@@ -421,7 +421,7 @@ async fn bad_requests_name_their_field_and_no_capacity_says_so() {
     body["public_key"] = json!("not a key");
     assert!(post(body).await.1["public_key"].is_array());
 
-    fake.state().set_capacity("pdx", "dmz", "GH200-96GB", 1, 0);
+    fake.state().set_capacity("pdx", "dmz", "GH200", 1, 0);
     let (status, body) = post(create_body("r")).await;
     assert_eq!(
         (status, body["detail"].as_str()),
@@ -435,7 +435,7 @@ async fn lists_page_and_faults_are_applied() {
     let fake = start().await;
     let tags = serde_json::Map::new();
     fake.state()
-        .seed_deployments(7, "oci", "A100-80GB", 8, "us-tx-1", &tags)
+        .seed_deployments(7, "oci", "A100", 8, "us-tx-1", &tags)
         .unwrap();
     let (_, first) = api(
         &fake,
