@@ -54,6 +54,7 @@ impl RunningFake for RunningLaunchpad {
         let config = LaunchpadConfig::new(self.fake.token())
             .with_base_url(base_url)
             .with_ref_id("campaign")
+            .with_requester("campaign", "campaign@example.com")
             .with_retry_backoff(Duration::from_millis(2))
             .with_request_timeout(Duration::from_secs(10));
         Ok(Arc::new(LaunchpadCredential::new(config)?))

@@ -134,7 +134,8 @@ async fn run() -> bool {
     let client = LaunchpadCredential::new(
         LaunchpadConfig::new(fake.token())
             .with_base_url(fake.base_url())
-            .with_ref_id("bench"),
+            .with_ref_id("bench")
+            .with_requester("bench", "bench@example.com"),
     )
     .expect("a valid configuration")
     .client("");

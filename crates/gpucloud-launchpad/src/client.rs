@@ -371,6 +371,7 @@ impl CloudClient for LaunchpadClient {
     async fn create_instance(&self, create: ValidCreate) -> Result<Instance> {
         const OP: &str = "create_instance";
         let attrs = create.attrs();
+        let requester_email = self.shared.config.requester_email_for_create()?;
         let offer = self.offer(OP, &create).await?;
         let experience = self.shared.config.experience_id.clone().unwrap_or_else(|| {
             convert::experience_for(
@@ -398,7 +399,7 @@ impl CloudClient for LaunchpadClient {
             request_id: &attrs.ref_id,
             org_name: config.effective_org_name(),
             requester_name: config.effective_requester_name(),
-            requester_email: config.effective_requester_email(),
+            requester_email,
             provider_name: &offer.entry.cloud,
             region: &offer.region,
             gpu_model: &gpu_model,

@@ -24,8 +24,9 @@ pub const STAGING_BASE_URL: &str = "https://stage.launchpad.api.nvidia.com";
 pub const DEFAULT_ORG_NAME: &str = "gpucloud";
 /// The requester's name LaunchPad records unless configured.
 pub const DEFAULT_REQUESTER_NAME: &str = "gpucloud";
-/// The requester's e-mail LaunchPad records unless configured (set your own).
-pub const DEFAULT_REQUESTER_EMAIL: &str = "gpucloud@localhost";
+/// Environment variable with the requester's e-mail LaunchPad records on every deployment
+/// (required to create: there is no address to invent).
+pub const REQUESTER_EMAIL_ENV: &str = "LAUNCHPAD_REQUESTER_EMAIL";
 /// Default time limit of one HTTP request.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default first retry backoff.
@@ -82,10 +83,10 @@ pub const SETTINGS: &[SettingSpec] = &[
     ),
     SettingSpec::plain(
         KEY_REQUESTER_EMAIL,
-        "LAUNCHPAD_REQUESTER_EMAIL",
+        REQUESTER_EMAIL_ENV,
         SettingKind::Text,
-        Some(DEFAULT_REQUESTER_EMAIL),
-        "requester's e-mail LaunchPad records on each deployment",
+        None,
+        "requester's e-mail LaunchPad records on each deployment (required to create)",
     ),
     SettingSpec::plain(
         KEY_IP_ALLOWLIST,
@@ -134,7 +135,7 @@ pub struct LaunchpadConfig {
     /// The requester's name; `None` uses [`DEFAULT_REQUESTER_NAME`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requester_name: Option<String>,
-    /// The requester's e-mail; `None` uses [`DEFAULT_REQUESTER_EMAIL`].
+    /// The requester's e-mail; `None`: creates are refused (reads work without it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requester_email: Option<String>,
     /// Addresses allowed to reach every deployment (`ip_allowlist`); empty: LaunchPad's
@@ -303,11 +304,14 @@ impl LaunchpadConfig {
             .unwrap_or(DEFAULT_REQUESTER_NAME)
     }
 
-    /// The requester's e-mail in use.
-    pub fn effective_requester_email(&self) -> &str {
-        self.requester_email
-            .as_deref()
-            .unwrap_or(DEFAULT_REQUESTER_EMAIL)
+    /// The requester's e-mail, or the error a create gets without one (before any call).
+    pub fn requester_email_for_create(&self) -> Result<&str> {
+        self.requester_email.as_deref().ok_or_else(|| {
+            CloudError::configuration(format!(
+                "LaunchPad records the requester of every deployment: set {REQUESTER_EMAIL_ENV} \
+                 (or `{KEY_REQUESTER_EMAIL}` in the config file) to your e-mail address"
+            ))
+        })
     }
 
     /// The request timeout in use.
@@ -347,7 +351,11 @@ impl LaunchpadConfig {
         for (key, value, limit) in [
             (KEY_ORG_NAME, self.effective_org_name(), 255),
             (KEY_REQUESTER_NAME, self.effective_requester_name(), 255),
-            (KEY_REQUESTER_EMAIL, self.effective_requester_email(), 254),
+            (
+                KEY_REQUESTER_EMAIL,
+                self.requester_email.as_deref().unwrap_or("-"),
+                254,
+            ),
         ] {
             if value.trim().is_empty() || value.len() > limit {
                 return Err(CloudError::invalid(
@@ -356,12 +364,17 @@ impl LaunchpadConfig {
                 ));
             }
         }
-        let email = self.effective_requester_email();
-        let valid_email = email
-            .split_once('@')
-            .is_some_and(|(user, domain)| !user.is_empty() && !domain.is_empty())
-            && !email.contains(char::is_whitespace);
-        if !valid_email {
+        // The description's `format: email`: a user, `@` and a domain of dotted labels.
+        if let Some(email) = &self.requester_email
+            && !email.split_once('@').is_some_and(|(user, domain)| {
+                !user.is_empty()
+                    && domain.contains('.')
+                    && domain.split('.').all(|l| {
+                        !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    })
+                    && !user.contains(char::is_whitespace)
+            })
+        {
             return Err(CloudError::invalid(
                 KEY_REQUESTER_EMAIL,
                 format!("{email:?} is not an e-mail address"),
@@ -405,6 +418,16 @@ mod tests {
     }
 
     #[test]
+    fn a_create_without_a_requester_email_is_refused_naming_the_variable() {
+        let config = LaunchpadConfig::from_settings(&settings(&[("LAUNCHPAD_API_TOKEN", "t")]))
+            .unwrap()
+            .unwrap();
+        let error = config.requester_email_for_create().unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Configuration);
+        assert!(error.to_string().contains(REQUESTER_EMAIL_ENV));
+    }
+
+    #[test]
     fn every_setting_is_read_and_the_token_never_shown() {
         let config = LaunchpadConfig::from_settings(&settings(&[
             ("LAUNCHPAD_API_TOKEN", "tok-secret-1"),
@@ -420,7 +443,10 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(config.effective_base_url(), STAGING_BASE_URL);
-        assert_eq!(config.effective_requester_email(), "me@example.com");
+        assert_eq!(
+            config.requester_email_for_create().unwrap(),
+            "me@example.com"
+        );
         assert_eq!(config.effective_org_name(), DEFAULT_ORG_NAME);
         assert_eq!(config.ip_allowlist.len(), 2);
         assert_eq!(config.ref_id, "cred-7");
@@ -447,7 +473,7 @@ mod tests {
             (
                 &[
                     ("LAUNCHPAD_API_TOKEN", "t"),
-                    ("LAUNCHPAD_REQUESTER_EMAIL", "nobody"),
+                    ("LAUNCHPAD_REQUESTER_EMAIL", "nobody@localhost"),
                 ][..],
                 "requester_email",
             ),

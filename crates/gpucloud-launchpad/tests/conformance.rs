@@ -31,6 +31,7 @@ fn fake_suite() -> Suite {
         let config = LaunchpadConfig::new(fake.token())
             .with_base_url(fake.base_url())
             .with_ref_id("conformance-launchpad-fake")
+            .with_requester("conformance", "conformance@example.com")
             .with_retry_backoff(Duration::from_millis(10));
         let credential = LaunchpadCredential::new(config).expect("a valid configuration");
         let target = Target::new(Arc::new(credential))

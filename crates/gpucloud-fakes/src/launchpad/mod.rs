@@ -73,6 +73,9 @@ use crate::registry::{Announce, Announcement, ServeOptions, ServedFake, Serving,
 /// The API token a fake accepts unless told otherwise.
 pub const DEFAULT_TOKEN: &str = "fake-launchpad-api-token";
 
+/// The requester's e-mail [`FakeLaunchpad::exports`] suggests (the fake records any).
+pub const EXPORTED_REQUESTER_EMAIL: &str = "you@example.com";
+
 /// How a fake LaunchPad server behaves.
 #[derive(Clone)]
 pub struct FakeLaunchpadOptions {
@@ -181,12 +184,13 @@ impl FakeLaunchpad {
         &self.state
     }
 
-    /// What to export to point a LaunchPad client at this fake: `LAUNCHPAD_API_URL` and
-    /// `LAUNCHPAD_API_TOKEN`.
+    /// What to export to point a LaunchPad client at this fake: `LAUNCHPAD_API_URL`,
+    /// `LAUNCHPAD_API_TOKEN` and `LAUNCHPAD_REQUESTER_EMAIL` (which creates need).
     pub fn exports(&self) -> Exports {
         Exports::new()
             .with("LAUNCHPAD_API_URL", self.base_url())
             .with("LAUNCHPAD_API_TOKEN", self.token.clone())
+            .with("LAUNCHPAD_REQUESTER_EMAIL", EXPORTED_REQUESTER_EMAIL)
     }
 
     /// Stops accepting, closes every open connection and waits for the server task.

@@ -29,6 +29,7 @@ pub fn config(fake: &FakeLaunchpad, ref_id: &str) -> LaunchpadConfig {
     LaunchpadConfig::new(fake.token())
         .with_base_url(fake.base_url())
         .with_ref_id(ref_id)
+        .with_requester("tests", "tests@example.com")
         .with_retry_backoff(Duration::from_millis(5))
 }
 
