@@ -11,6 +11,9 @@
 //! A list is two requests made at once (the deployments and the clusters' addresses); both
 //! floors make the same two, at once too.
 //!
+//! A third row times gpucloud-http alone (the catalog's GET, no decoding) against the raw GET,
+//! to show where the provider's time beyond the floors goes.
+//!
 //! Samples are interleaved (provider, raw, provider, ...), so background load on the shared
 //! machine hits both alike, and each figure is a median. The runtime is single-threaded
 //! (client and fake on one thread): the figures are the CPU work per call.
@@ -233,6 +236,35 @@ async fn run() -> bool {
         }),
     ];
     let catalog = compare(catalog).await;
+    let layer = gpucloud_http::HttpClient::new(
+        "launchpad",
+        gpucloud_http::HttpConfig::default()
+            .with_base_url(gpucloud_http::parse_base_url(&format!("{base}/")).expect("url")),
+        gpucloud_http::Auth::Header(
+            gpucloud_http::HeaderName::from_static("authorization"),
+            gpucloud_http::ApiKey::new(auth.clone()),
+        ),
+        |status, _: &gpucloud_http::HeaderMap, _: &[u8]| {
+            gpucloud_http::Classification::from_status(status)
+        },
+    )
+    .expect("client");
+    let http_only: Vec<Task<'_>> = vec![
+        Box::new(|| {
+            Box::pin(async {
+                let request = gpucloud_http::Request::get("t", "v1/catalog/instance-types/")
+                    .query("page", "1")
+                    .query("page_size", "500");
+                std::hint::black_box(layer.send(request).await.expect("send"));
+            })
+        }),
+        Box::new(|| {
+            Box::pin(async {
+                std::hint::black_box(get(TYPES).await);
+            })
+        }),
+    ];
+    let http_only = compare(http_only).await;
 
     let mut ok = true;
     println!("launchpad bench (median of {SAMPLES}, single-threaded runtime, same fake):");
@@ -252,6 +284,12 @@ async fn run() -> bool {
         );
         ok &= ratio <= LIMIT;
     }
+    println!(
+        "  gpucloud-http alone (GET the catalog, no decoding) {:>7.1} µs | raw GET {:>7.1} µs: ratio {:.2}",
+        http_only[0].as_secs_f64() * 1e6,
+        http_only[1].as_secs_f64() * 1e6,
+        http_only[0].as_secs_f64() / http_only[1].as_secs_f64(),
+    );
     fake.shutdown().await;
     ok
 }

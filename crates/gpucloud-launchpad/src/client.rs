@@ -356,15 +356,27 @@ impl CloudClient for LaunchpadClient {
 
     async fn instance_types(&self, args: &GetInstanceTypeArgs) -> Result<Vec<InstanceType>> {
         let catalog = api::instance_types(self.http(), "instance_types").await?;
-        let mut seen = std::collections::HashSet::new();
-        let entries = catalog
-            .iter()
-            .flat_map(convert::instance_types)
-            // Two catalog types a deployment request cannot tell apart (same cloud, family,
-            // count and workshop) are one offer: the first listed.
-            .filter(|e| seen.insert(e.id.clone()))
-            .filter(|e| args.matches(e))
-            .collect();
+        let mut entries: Vec<InstanceType> = Vec::with_capacity(catalog.len() * 2);
+        // Two catalog types a deployment request cannot tell apart (same cloud, family, count
+        // and workshop) are one offer: the first listed. Such names are rare, so ids are
+        // compared only among the entries of a name already seen.
+        let mut names: Vec<String> = Vec::with_capacity(catalog.len());
+        for t in &catalog {
+            let fresh = convert::instance_types(t);
+            let Some(name) = fresh.first().map(|e| e.type_name.as_str()) else {
+                continue;
+            };
+            let repeated = names.iter().any(|n| n == name);
+            if !repeated {
+                names.push(name.to_owned());
+            }
+            let kept: Vec<InstanceType> = fresh
+                .into_iter()
+                .filter(|e| !repeated || !entries.iter().any(|x| x.id == e.id))
+                .collect();
+            entries.extend(kept);
+        }
+        entries.retain(|e| args.matches(e));
         Ok(entries)
     }
 

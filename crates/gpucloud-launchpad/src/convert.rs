@@ -146,6 +146,11 @@ pub(crate) fn instance_types(w: &wire::InstanceType) -> Vec<InstanceType> {
             regions.push(region);
         }
     }
+    // What every region's entry shares, computed once.
+    let base_price = price(w.price.as_ref());
+    let architecture = Architecture::parse_lenient(&w.system_arch);
+    let cloud = w.cloud.trim().to_ascii_lowercase();
+    let workshop = w.workshop_id.trim();
     regions
         .into_iter()
         .filter(|r| !r.trim().is_empty())
@@ -159,16 +164,16 @@ pub(crate) fn instance_types(w: &wire::InstanceType) -> Vec<InstanceType> {
             supported_storage: disks.iter().cloned().collect(),
             memory_bytes: gb(w.memory_gb),
             vcpu: u32::try_from(w.cpu).unwrap_or(u32::MAX),
-            supported_architectures: smallvec![Architecture::parse_lenient(&w.system_arch)],
+            supported_architectures: smallvec![architecture],
             supported_usage_classes: smallvec!["on-demand".into()],
             is_available: w.capacity.get(region).copied().unwrap_or(0) > 0,
-            base_price: price(w.price.as_ref()),
+            base_price: base_price.clone(),
             stoppable: false,
             rebootable: false,
             can_modify_firewall_rules: false,
             provider: PROVIDER.into(),
-            cloud: w.cloud.trim().to_ascii_lowercase().into(),
-            reserved_instance_pool_id: w.workshop_id.trim().to_owned(),
+            cloud: cloud.as_str().into(),
+            reserved_instance_pool_id: workshop.to_owned(),
             ..InstanceType::default()
         })
         .collect()
