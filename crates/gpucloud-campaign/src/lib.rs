@@ -319,6 +319,7 @@ register_targets! {
     shadeform => ShadeformTarget,
     nebius => NebiusTarget,
     verda => VerdaTarget,
+    launchpad => LaunchpadTarget,
 }
 
 /// What the caller knows about one RefID.

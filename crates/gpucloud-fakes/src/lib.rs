@@ -4,6 +4,7 @@ pub mod bench;
 pub mod fluidstack;
 pub mod kit;
 pub mod lambda;
+pub mod launchpad;
 #[cfg(feature = "nebius")]
 pub mod nebius;
 pub mod prism;

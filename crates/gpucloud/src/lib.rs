@@ -41,6 +41,7 @@ register! {
     "shadeform" => gpucloud_shadeform as shadeform,
     "nebius" => gpucloud_nebius as nebius,
     "verda" => gpucloud_verda as verda,
+    "launchpad" => gpucloud_launchpad as launchpad,
     "local" => gpucloud_local as local,
 }
 

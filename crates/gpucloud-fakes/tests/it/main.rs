@@ -3,6 +3,7 @@
 
 mod fluidstack;
 mod lambda;
+mod launchpad;
 mod nebius;
 mod prism;
 mod shadeform;

@@ -1,0 +1,475 @@
+//! Pure conversions between LaunchPad's JSON and the model, unit-tested without a server.
+//!
+//! - A catalog entry is one offer per type × region (`capacity`'s regions and `regions`),
+//!   the region as `sub_location` and its gpucloud location by [`crate::region`]'s rule.
+//! - The type name says what a deployment request can choose: the upstream cloud, the GPU
+//!   family and count, and the workshop a type is reserved for
+//!   (`<cloud>_<family>x<count>[.<workshop>]`, lower case: `dmz_gh200x1`). The id adds the
+//!   region (`<type name>_<region>`). A deployment carries the same fields, so its instance
+//!   type id is built by the same function.
+//! - The price is the API's own `price` (currency and per hour); absent, it is unknown.
+
+use std::collections::BTreeMap;
+
+use gpucloud_core::bookkeeping::{CRED_REF_ID_TAG, REF_ID_TAG};
+use gpucloud_core::hostname::instance_hostname;
+use gpucloud_core::{
+    Architecture, Bookkeeping, Bytes, BytesUnit, Gpu, Instance, InstanceId, InstanceType,
+    InstanceTypeId, LifecycleStatus, Location, Manufacturer, PortMapping, Price, Status, Storage,
+    Tags, normalize_gpu_name, smallvec,
+};
+
+use crate::region::location_of;
+use crate::wire;
+
+/// The provider id.
+pub(crate) const PROVIDER: &str = "launchpad";
+
+/// The tag holding the instance's name (a deployment has no name of its own).
+pub(crate) const NAME_TAG: &str = "gpucloud-name";
+
+/// The experience of every offer the rule does not place otherwise.
+pub const EXPERIENCE_DEFAULT: &str = "43123766-35ec-4eb4-a5ba-3f2945228445";
+/// The minimal experience, for offers of the upstream cloud `nebius`.
+pub const EXPERIENCE_NEBIUS: &str = "a5d93f56-bbdb-44db-a1ae-6b1ad7d3c6df";
+/// The experience of the DMZ's GH200 (SXM, arm64).
+pub const EXPERIENCE_DMZ_GH200: &str = "d12c37eb-270a-4471-be45-48e4d1fdb764";
+
+/// The experience a deployment of this offer is made of, unless the configuration names one:
+/// the DMZ's GH200 over SXM has its own, offers of `nebius` the minimal one, every other
+/// [`EXPERIENCE_DEFAULT`] (the rule of the Go provider, whose experiences these are).
+pub fn experience_for(cloud: &str, gpu_family: &str, interconnect: &str) -> &'static str {
+    let is = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b);
+    if is(cloud, "dmz") && is(gpu_family, "gh200") && is(interconnect, "sxm") {
+        EXPERIENCE_DMZ_GH200
+    } else if is(cloud, "nebius") {
+        EXPERIENCE_NEBIUS
+    } else {
+        EXPERIENCE_DEFAULT
+    }
+}
+
+/// Lower case, with anything but letters, digits, `-` and `.` as `-`.
+fn slug(text: &str) -> String {
+    text.trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// The type name of `cloud`'s `family` × `count`, reserved for `workshop` when not empty.
+pub(crate) fn type_name(cloud: &str, family: &str, count: u64, workshop: &str) -> String {
+    let mut name = format!("{}_{}x{count}", slug(cloud), slug(family));
+    if !workshop.trim().is_empty() {
+        name.push('.');
+        name.push_str(&slug(workshop));
+    }
+    name
+}
+
+/// The instance-type id of `type_name` in `region`.
+pub(crate) fn type_id(type_name: &str, region: &str) -> InstanceTypeId {
+    InstanceTypeId::new(format!("{type_name}_{region}"))
+}
+
+/// Memory in GB, as LaunchPad counts it.
+fn gb(n: u64) -> Bytes {
+    Bytes::new(i64::try_from(n).unwrap_or(i64::MAX), BytesUnit::GB)
+}
+
+/// The API's price, when it publishes a usable one.
+fn price(w: Option<&wire::Price>) -> Option<Price> {
+    let w = w?;
+    let amount = match w.on_demand_per_hour.as_ref()? {
+        serde_json::Value::Number(n) => n.to_string(),
+        serde_json::Value::String(s) => s.trim().to_owned(),
+        _ => return None,
+    };
+    let currency = w.currency.trim().to_ascii_uppercase();
+    Price::parse(
+        &amount,
+        if currency.is_empty() {
+            "USD"
+        } else {
+            &currency
+        },
+    )
+    .ok()
+}
+
+/// The catalog entries of one LaunchPad instance type: one per region it names, available
+/// where it has capacity.
+pub(crate) fn instance_types(w: &wire::InstanceType) -> Vec<InstanceType> {
+    let name = type_name(&w.cloud, &w.gpu.family, w.gpu.count, &w.workshop_id);
+    let interconnect = w.gpu.interconnection_type.trim().to_ascii_uppercase();
+    let mut disks: Vec<Storage> = Vec::new();
+    for disk in &w.storage {
+        let kind = disk.kind.trim().to_ascii_lowercase();
+        match disks
+            .iter_mut()
+            .find(|d| d.size_bytes == gb(disk.size_gb) && d.storage_type == kind.as_str())
+        {
+            Some(d) => d.count += 1,
+            None => disks.push(Storage {
+                count: 1,
+                size_bytes: gb(disk.size_gb),
+                storage_type: kind.into(),
+                ..Storage::default()
+            }),
+        }
+    }
+    let manufacturer = if w.gpu.manufacturer.trim().is_empty()
+        || w.gpu.manufacturer.eq_ignore_ascii_case("nvidia")
+    {
+        Manufacturer::Nvidia
+    } else {
+        Manufacturer::parse_lenient(&w.gpu.manufacturer)
+    };
+    let gpu = Gpu {
+        count: u32::try_from(w.gpu.count).unwrap_or(u32::MAX),
+        memory_bytes: gb(w.gpu.memory_gb),
+        network_details: interconnect.as_str().into(),
+        manufacturer,
+        name: normalize_gpu_name(&w.gpu.family),
+        gpu_type: w.gpu.model.trim().into(),
+        ..Gpu::default()
+    };
+    let mut regions: Vec<&str> = w.capacity.keys().map(String::as_str).collect();
+    for region in &w.regions {
+        if !regions.contains(&region.as_str()) {
+            regions.push(region);
+        }
+    }
+    // What every region's entry shares, computed once.
+    let base_price = price(w.price.as_ref());
+    let architecture = Architecture::parse_lenient(&w.system_arch);
+    let cloud = w.cloud.trim().to_ascii_lowercase();
+    let workshop = w.workshop_id.trim();
+    regions
+        .into_iter()
+        .filter(|r| !r.trim().is_empty())
+        .map(|region| InstanceType {
+            id: type_id(&name, region),
+            location: location_of(region).into(),
+            sub_location: region.into(),
+            available_azs: vec![region.to_owned()],
+            type_name: name.as_str().into(),
+            supported_gpus: smallvec![gpu.clone()],
+            supported_storage: disks.iter().cloned().collect(),
+            memory_bytes: gb(w.memory_gb),
+            vcpu: u32::try_from(w.cpu).unwrap_or(u32::MAX),
+            supported_architectures: smallvec![architecture],
+            supported_usage_classes: smallvec!["on-demand".into()],
+            is_available: w.capacity.get(region).copied().unwrap_or(0) > 0,
+            base_price: base_price.clone(),
+            stoppable: false,
+            rebootable: false,
+            can_modify_firewall_rules: false,
+            provider: PROVIDER.into(),
+            cloud: cloud.as_str().into(),
+            reserved_instance_pool_id: workshop.to_owned(),
+            ..InstanceType::default()
+        })
+        .collect()
+}
+
+/// The gpucloud locations of catalog entries: one per location, available when any entry
+/// there is.
+pub(crate) fn locations(entries: &[InstanceType]) -> Vec<Location> {
+    let mut by_name: BTreeMap<&str, bool> = BTreeMap::new();
+    for entry in entries {
+        *by_name.entry(entry.location.as_str()).or_default() |= entry.is_available;
+    }
+    by_name
+        .into_iter()
+        .map(|(name, available)| Location {
+            name: name.to_owned(),
+            description: format!("LaunchPad regions in {name}"),
+            available,
+            ..Location::default()
+        })
+        .collect()
+}
+
+/// A deployment state → lifecycle, and a message where the state says more than that.
+///
+/// `failed` may still be retried by LaunchPad (`retrying` follows): pending, not failed;
+/// `error` is fatal. `paused` may be retried later: pending, with a message.
+pub(crate) fn lifecycle(state: &str) -> (LifecycleStatus, Option<&'static str>) {
+    match state {
+        "ready" => (LifecycleStatus::Running, None),
+        "failed" => (
+            LifecycleStatus::Pending,
+            Some("launchpad: the deployment failed and may be retried"),
+        ),
+        "retrying" => (
+            LifecycleStatus::Pending,
+            Some("launchpad: retrying the deployment after a failure"),
+        ),
+        "paused" => (
+            LifecycleStatus::Pending,
+            Some("launchpad: the deployment is paused and may be retried later"),
+        ),
+        "stopping" => (LifecycleStatus::Stopping, None),
+        "stopped" => (LifecycleStatus::Stopped, None),
+        "destroying" => (LifecycleStatus::Terminating, None),
+        "destroyed" => (LifecycleStatus::Terminated, None),
+        "error" => (
+            LifecycleStatus::Failed,
+            Some("launchpad: the deployment hit a fatal error and will not be retried"),
+        ),
+        // `waiting`, `starting`, and states LaunchPad adds later: on its way somewhere.
+        _ => (LifecycleStatus::Pending, None),
+    }
+}
+
+/// Whether a deployment in `state` is on its way out or failed for good: not the live
+/// instance of its RefID.
+pub(crate) fn is_gone_or_failed(state: &str) -> bool {
+    matches!(state, "destroying" | "destroyed" | "error")
+}
+
+/// The credential mark a deployment carries (`""` for none).
+pub(crate) fn mark(w: &wire::Deployment) -> &str {
+    w.tags.get(CRED_REF_ID_TAG).map_or("", String::as_str)
+}
+
+/// The RefID a deployment carries (`""` for none).
+pub(crate) fn ref_id(w: &wire::Deployment) -> &str {
+    w.tags.get(REF_ID_TAG).map_or("", String::as_str)
+}
+
+/// A deployment → instance; `address` is its cluster's public address, when known.
+pub(crate) fn instance(w: wire::Deployment, address: Option<&str>) -> Instance {
+    let name = w.tags.get(NAME_TAG).cloned().unwrap_or_default();
+    let type_name = type_name(&w.provider_name, &w.gpu_model, w.gpu_count, &w.workshop_id);
+    let type_id = type_id(&type_name, &w.region);
+    let (lifecycle, message) = lifecycle(&w.state);
+    let (bookkeeping, tags): (Bookkeeping, Tags) = Bookkeeping::decode(w.tags);
+    let hostname = if bookkeeping.ref_id.is_empty() && name.is_empty() {
+        String::new()
+    } else {
+        instance_hostname(&name, &bookkeeping.ref_id)
+    };
+    let ssh_port = u16::try_from(w.ssh_port)
+        .ok()
+        .filter(|p| *p != 0)
+        .unwrap_or(22);
+    let address = address.map(str::trim).unwrap_or_default();
+    Instance {
+        cloud_id: InstanceId::new(w.id),
+        name,
+        ref_id: bookkeeping.ref_id,
+        cloud_cred_ref_id: bookkeeping.cred_ref_id,
+        created_at: bookkeeping.created_at.or_else(|| w.created.parse().ok()),
+        hostname,
+        public_ip: address.to_owned(),
+        public_dns: address.to_owned(),
+        ssh_user: w.ssh_user,
+        ssh_port,
+        // LaunchPad forwards one port of its own to the machine's SSH.
+        internal_port_mappings: if ssh_port == 22 {
+            Vec::new()
+        } else {
+            vec![PortMapping {
+                from_port: 22,
+                to_port: ssh_port,
+            }]
+        },
+        status: Status {
+            lifecycle_status: lifecycle,
+            messages: message.map(str::to_owned).into_iter().collect(),
+        },
+        instance_type: type_name,
+        instance_type_id: type_id,
+        location: location_of(&w.region),
+        sub_location: w.region,
+        tags,
+        stoppable: false,
+        rebootable: false,
+        ..Instance::default()
+    }
+}
+
+/// The deployment's tags: the user's, the bookkeeping and the name.
+pub(crate) fn wire_tags(
+    user: &Tags,
+    bookkeeping: &Bookkeeping,
+    name: &str,
+) -> BTreeMap<String, String> {
+    let mut tags: BTreeMap<String, String> = bookkeeping.encode_with(user).into_iter().collect();
+    if !name.trim().is_empty() {
+        tags.insert(NAME_TAG.to_owned(), name.trim().to_owned());
+    }
+    tags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(json: &str) -> wire::InstanceType {
+        serde_json::from_str(json).unwrap()
+    }
+
+    const GH200: &str = r#"{"capacity": {"pdx": 2, "sjc": 0}, "cloud": "dmz", "cpu": 72,
+        "gpu": {"count": 1, "family": "GH200", "interconnection_type": "sxm",
+                "manufacturer": "NVIDIA", "memory_gb": 96, "model": "GH200-96GB"},
+        "memory_gb": 480, "price": {"currency": "USD", "on_demand_per_hour": 2.8},
+        "regions": ["pdx"], "storage": [{"size_gb": 4096, "type": "nvme"}, {"size_gb": 4096, "type": "nvme"}],
+        "system_arch": "arm64", "workshop_id": ""}"#;
+
+    #[test]
+    fn an_entry_per_region_with_the_apis_own_price_and_the_upstream_cloud() {
+        let entries = instance_types(&entry(GH200));
+        assert_eq!(entries.len(), 2);
+        let pdx = &entries[0];
+        assert_eq!(pdx.type_name, "dmz_gh200x1");
+        assert_eq!(pdx.id, InstanceTypeId::new("dmz_gh200x1_pdx"));
+        assert_eq!(
+            (pdx.location.as_str(), pdx.sub_location.as_str()),
+            ("us-west", "pdx")
+        );
+        assert_eq!(
+            (pdx.provider.as_str(), pdx.cloud.as_str()),
+            ("launchpad", "dmz")
+        );
+        assert!(pdx.is_available && !entries[1].is_available);
+        assert_eq!(pdx.base_price, Some(Price::parse("2.8", "USD").unwrap()));
+        assert_eq!(
+            pdx.supported_architectures.as_slice(),
+            [Architecture::Arm64]
+        );
+        let gpu = &pdx.supported_gpus[0];
+        assert_eq!(
+            (
+                gpu.name.as_str(),
+                gpu.gpu_type.as_str(),
+                gpu.network_details.as_str()
+            ),
+            ("GH200", "GH200-96GB", "SXM")
+        );
+        assert_eq!(gpu.memory_bytes, gb(96));
+        assert_eq!(pdx.supported_storage.len(), 1);
+        assert_eq!(pdx.supported_storage[0].count, 2);
+        assert_eq!(pdx.vcpu, 72);
+        assert!(pdx.reserved_instance_pool_id.is_empty());
+    }
+
+    #[test]
+    fn no_price_is_unknown_and_a_workshop_is_named_and_kept() {
+        let mut w = entry(GH200);
+        w.price = None;
+        w.workshop_id = "January training".into();
+        let entries = instance_types(&w);
+        assert!(entries[0].base_price.is_none());
+        assert_eq!(entries[0].type_name, "dmz_gh200x1.january-training");
+        assert_eq!(entries[0].reserved_instance_pool_id, "January training");
+    }
+
+    #[test]
+    fn every_state_is_mapped_and_failed_is_not_error() {
+        use LifecycleStatus as L;
+        for (state, want, says) in [
+            ("waiting", L::Pending, false),
+            ("ready", L::Running, false),
+            ("failed", L::Pending, true),
+            ("retrying", L::Pending, true),
+            ("paused", L::Pending, true),
+            ("starting", L::Pending, false),
+            ("stopping", L::Stopping, false),
+            ("stopped", L::Stopped, false),
+            ("destroying", L::Terminating, false),
+            ("destroyed", L::Terminated, false),
+            ("error", L::Failed, true),
+            ("something-new", L::Pending, false),
+        ] {
+            let (l, message) = lifecycle(state);
+            assert_eq!((l, message.is_some()), (want, says), "{state}");
+        }
+        assert!(is_gone_or_failed("error") && !is_gone_or_failed("failed"));
+    }
+
+    #[test]
+    fn a_deployment_agrees_with_its_catalog_entry_and_keeps_its_bookkeeping() {
+        let d: wire::Deployment = serde_json::from_str(
+            r#"{"id": "5330c898-f3e7-4972-bfd0-1d438e3774d7", "cluster": "c", "gpu_count": 1,
+                "gpu_model": "gh200", "provider_name": "dmz", "region": "pdx", "request_id": "job-7",
+                "ssh_port": 2222, "ssh_user": "ubuntu", "state": "ready", "created": "2024-04-01T06:14:32.602Z",
+                "tags": {"gpucloud-ref-id": "job-7", "gpucloud-cred-ref-id": "team-a",
+                         "gpucloud-name": "Train Job #1", "owner": "ml"}}"#,
+        )
+        .unwrap();
+        let catalog = instance_types(&entry(GH200));
+        let i = instance(d, Some("203.0.113.9"));
+        assert_eq!(i.instance_type_id, catalog[0].id);
+        assert_eq!(i.instance_type, catalog[0].type_name.as_str());
+        assert_eq!(
+            (i.ref_id.as_str(), i.cloud_cred_ref_id.as_str()),
+            ("job-7", "team-a")
+        );
+        assert_eq!(
+            (i.name.as_str(), i.hostname.as_str()),
+            ("Train Job #1", "train-job-1")
+        );
+        assert_eq!(i.tags.keys().collect::<Vec<_>>(), ["owner"]);
+        assert_eq!(
+            (i.public_ip.as_str(), i.ssh_port, i.ssh_user.as_str()),
+            ("203.0.113.9", 2222, "ubuntu")
+        );
+        assert_eq!(
+            i.internal_port_mappings,
+            [PortMapping {
+                from_port: 22,
+                to_port: 2222
+            }]
+        );
+        assert_eq!(
+            (i.location.as_str(), i.sub_location.as_str()),
+            ("us-west", "pdx")
+        );
+        assert!(i.created_at.is_some());
+        assert_eq!(i.status.lifecycle_status, LifecycleStatus::Running);
+    }
+
+    #[test]
+    fn a_deployment_made_elsewhere_has_empty_bookkeeping() {
+        let d: wire::Deployment =
+            serde_json::from_str(r#"{"id": "x", "state": "waiting", "tags": {"team": "ml"}}"#)
+                .unwrap();
+        assert_eq!(mark(&d), "");
+        assert_eq!(ref_id(&d), "");
+        let i = instance(d, None);
+        assert!(i.ref_id.is_empty() && i.cloud_cred_ref_id.is_empty() && i.hostname.is_empty());
+        assert!(i.public_ip.is_empty());
+        assert_eq!(i.ssh_port, 22);
+    }
+
+    #[test]
+    fn the_experience_rule() {
+        assert_eq!(experience_for("dmz", "GH200", "SXM"), EXPERIENCE_DMZ_GH200);
+        assert_eq!(experience_for("dmz", "H100", "pcie"), EXPERIENCE_DEFAULT);
+        assert_eq!(experience_for("Nebius", "H100", "sxm"), EXPERIENCE_NEBIUS);
+        assert_eq!(experience_for("oci", "A100", "sxm"), EXPERIENCE_DEFAULT);
+    }
+
+    #[test]
+    fn tags_carry_name_and_bookkeeping() {
+        let user = Tags::from([("team".to_owned(), "ml".to_owned())]);
+        let b = Bookkeeping {
+            ref_id: "r".into(),
+            cred_ref_id: "c".into(),
+            created_at: None,
+        };
+        let tags = wire_tags(&user, &b, " Job ");
+        assert_eq!(tags[NAME_TAG], "Job");
+        assert_eq!(tags[REF_ID_TAG], "r");
+        assert_eq!(tags["team"], "ml");
+    }
+}
