@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::catalog::{self, DEFAULT_CAPACITY};
 use super::op::Operation;
-use crate::kit::{Capacity, Fault, Faults, RequestLog, Timeline, TokenBucket};
+use crate::kit::{Capacity, Faults, RequestLog, Timeline, TokenBucket};
 
 /// A deployment's state, as the description's `DeploymentState` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -376,40 +376,7 @@ impl FakeLaunchpadState {
             .get(region, &catalog::capacity_key(cloud, gpu_model, gpu_count))
     }
 
-    /// Injects a fault into the next matching requests (see [`Faults::set`]).
-    pub fn set_fault(&self, fault: Fault<Operation>) {
-        self.faults.set(fault);
-    }
-
-    /// Injects a fault into the next requests of one operation only.
-    pub fn set_fault_for(&self, operation: Operation, fault: Fault<Operation>) {
-        self.faults.set_for(operation, fault);
-    }
-
-    /// Removes every fault, including latency and a random mode.
-    pub fn clear_faults(&self) {
-        self.faults.clear();
-    }
-
-    /// The fault switches themselves, e.g. for [`Faults::set_random`].
-    pub fn faults(&self) -> &Faults<Operation> {
-        &self.faults
-    }
-
-    pub(crate) fn requests(&self) -> &RequestLog {
-        &self.requests
-    }
-
-    /// Requests received with this method (case-insensitive) and a path starting with
-    /// `path_prefix` (e.g. `/v1/catalog/deployments/`), including refused and faulted ones.
-    pub fn request_count(&self, method: &str, path_prefix: &str) -> usize {
-        self.requests.count(method, path_prefix)
-    }
-
-    /// Forgets all request counts.
-    pub fn reset_request_counts(&self) {
-        self.requests.reset();
-    }
+    crate::kit::fault_and_request_controls!(Operation, "/v1/catalog/deployments/");
 }
 
 /// A deployment of type `t` in `region` with every field at its default: waiting, no tags.
