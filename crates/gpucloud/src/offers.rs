@@ -469,8 +469,9 @@ pub async fn find_offers(
 
 /// One provider's catalog, from the cache when it is fresh. A cached catalog is complete (every
 /// location), so one file answers every query; without a cache only the asked-for locations are
-/// queried. When the catalog is fetched, the credential starts from its saved discovery (unless
-/// refreshing) and what it discovered is saved for the next process.
+/// queried. When the catalog is fetched, the credential starts from its saved discovery (also
+/// when refreshing: a refresh asks again for prices and availability, not for the account's
+/// layout, so it costs one round trip too) and what it discovered is saved for the next process.
 async fn provider_catalog(
     source: &OfferSource,
     locations: &[String],
@@ -479,14 +480,12 @@ async fn provider_catalog(
     let Some(cache) = &options.cache else {
         return fetch_catalog(source, locations).await;
     };
-    let saved = if options.refresh {
-        None
-    } else {
-        if let Some(cached) = cache.load(source).await {
-            return Ok(cached);
-        }
-        cache.load_discovery(source).await
-    };
+    if !options.refresh
+        && let Some(cached) = cache.load(source).await
+    {
+        return Ok(cached);
+    }
+    let saved = cache.load_discovery(source).await;
     if let Some(saved) = &saved {
         source.credential.reuse_discovery(saved);
     }
