@@ -123,6 +123,17 @@ async fn the_cache_answers_until_refreshed() {
     let warm = find_offers(&sources, &h100_query(), &options).await;
     assert_eq!(count(), 1, "a fresh cache answers without a request");
     assert_eq!(cold.offers, warm.offers);
+    // The warm answer is read from the offers kept beside the catalog; when they cannot be
+    // read, the catalog answers the same.
+    let offers_file = std::fs::read_dir(dir.path())
+        .expect("the cache directory")
+        .map(|e| e.expect("an entry").path())
+        .find(|p| p.to_string_lossy().ends_with(".offers.json"))
+        .expect("the offers are kept beside the catalog");
+    std::fs::write(&offers_file, b"{\"fetched_at\": 1, \"offers\": [").expect("corrupted");
+    let from_catalog = find_offers(&sources, &h100_query(), &options).await;
+    assert_eq!(count(), 1, "still no request");
+    assert_eq!(from_catalog.offers, cold.offers);
     let refreshed = OfferOptions {
         refresh: true,
         ..options.clone()
