@@ -353,14 +353,20 @@ impl HttpClient {
         if let Some(timeout) = config.connect_timeout {
             builder = builder.connect_timeout(timeout);
         }
-        let http = builder.build().map_err(|e| {
+        let failed = |problem: String| {
             CloudError::configuration(format!(
-                "cannot build the HTTP client for {}: {}",
-                self.inner.provider,
-                error_chain(&e)
+                "cannot build the HTTP client for {}: {problem}",
+                self.inner.provider
             ))
             .with_delivery(Delivery::NotSent)
-        })?;
+        };
+        // Built on a thread of its own, outside the caller's runtime, as `new` used to be
+        // called: an `HttpClient` may outlive the runtime of its first request, and a reqwest
+        // client built inside that runtime then hangs on the next one (tests/it/bodies.rs, a
+        // timer kept between attempts, fails when it is built in place).
+        let http = std::thread::scope(|scope| scope.spawn(|| builder.build()).join())
+            .map_err(|_| failed("the TLS set-up panicked".to_owned()))?
+            .map_err(|e| failed(error_chain(&e)))?;
         // Two first requests at once may both build one; either serves.
         Ok(self.inner.http.get_or_init(|| http))
     }
