@@ -66,7 +66,7 @@ struct Inner {
     base_url: Url,
     /// Built on the first request, not with the client: a command answered without the network
     /// (offers from the catalog cache) then never loads the system's root certificates, which
-    /// was two fifths of a warm `gpucloud offers` (callgrind, crates/gpucloud-cli README).
+    /// was two fifths of a warm `gpucloud offers` (callgrind, crates/gpucloud README).
     http: OnceLock<reqwest::Client>,
     auth: Auth,
     /// The authentication header and its value, built once (marked sensitive, so never logged).
