@@ -5,7 +5,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::Poll;
 use std::time::SystemTime;
 
@@ -64,7 +64,10 @@ pub struct HttpClient {
 struct Inner {
     provider: String,
     base_url: Url,
-    http: reqwest::Client,
+    /// Built on the first request, not with the client: a command answered without the network
+    /// (offers from the catalog cache) then never loads the system's root certificates, which
+    /// was two fifths of a warm `gpucloud offers` (callgrind, crates/gpucloud README).
+    http: OnceLock<reqwest::Client>,
     auth: Auth,
     /// The authentication header and its value, built once (marked sensitive, so never logged).
     authorization: Option<(HeaderName, HeaderValue)>,
@@ -93,7 +96,8 @@ impl fmt::Debug for HttpClient {
 impl HttpClient {
     /// A client for `provider_id` (used in errors and logs). Fails with
     /// [`CloudError::Configuration`] when the base URL is missing or not acceptable (see
-    /// [`crate::check_base_url`]) or the TLS stack cannot be set up.
+    /// [`crate::check_base_url`]). The connection pool and TLS stack are set up by the first
+    /// request, which fails with [`CloudError::Configuration`] when they cannot be.
     pub fn new(
         provider_id: &str,
         config: HttpConfig,
@@ -106,29 +110,16 @@ impl HttpClient {
                 "no base URL is set for the HTTP client",
             ));
         };
-        let mut builder = reqwest::Client::builder()
-            .user_agent(config.user_agent.clone())
-            .redirect(reqwest::redirect::Policy::none())
-            .https_only(base_url.scheme() == "https");
-        if let Some(timeout) = config.connect_timeout {
-            builder = builder.connect_timeout(timeout);
-        }
         let authorization = authorization(&auth).map_err(|problem| {
             CloudError::configuration(format!(
                 "the API key for {provider_id} cannot be sent in an HTTP header: {problem}"
-            ))
-        })?;
-        let http = builder.build().map_err(|e| {
-            CloudError::configuration(format!(
-                "cannot build the HTTP client for {provider_id}: {}",
-                error_chain(&e)
             ))
         })?;
         Ok(Self {
             inner: Arc::new(Inner {
                 provider: provider_id.to_owned(),
                 base_url,
-                http,
+                http: OnceLock::new(),
                 auth,
                 authorization,
                 classifier: Box::new(classifier),
@@ -348,6 +339,38 @@ impl HttpClient {
         outcome
     }
 
+    /// The reqwest client, built by the first request (see [`Inner::http`]); a TLS stack that
+    /// cannot be set up fails that request before anything is sent.
+    fn transport(&self) -> Result<&reqwest::Client> {
+        if let Some(http) = self.inner.http.get() {
+            return Ok(http);
+        }
+        let config = &self.inner.config;
+        let mut builder = reqwest::Client::builder()
+            .user_agent(config.user_agent.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(self.inner.base_url.scheme() == "https");
+        if let Some(timeout) = config.connect_timeout {
+            builder = builder.connect_timeout(timeout);
+        }
+        let failed = |problem: String| {
+            CloudError::configuration(format!(
+                "cannot build the HTTP client for {}: {problem}",
+                self.inner.provider
+            ))
+            .with_delivery(Delivery::NotSent)
+        };
+        // Built on a thread of its own, outside the caller's runtime, as `new` used to be
+        // called: an `HttpClient` may outlive the runtime of its first request, and a reqwest
+        // client built inside that runtime then hangs on the next one (tests/it/bodies.rs, a
+        // timer kept between attempts, fails when it is built in place).
+        let http = std::thread::scope(|scope| scope.spawn(|| builder.build()).join())
+            .map_err(|_| failed("the TLS set-up panicked".to_owned()))?
+            .map_err(|e| failed(error_chain(&e)))?;
+        // Two first requests at once may both build one; either serves.
+        Ok(self.inner.http.get_or_init(|| http))
+    }
+
     async fn attempt(&self, request: &Request, url: &Url) -> Result<HttpResponse> {
         // Built in place rather than through reqwest's builder: no intermediate map of headers
         // and no fallible steps, on every attempt of every call.
@@ -381,8 +404,7 @@ impl HttpClient {
             }
         }
         let mut response = self
-            .inner
-            .http
+            .transport()?
             .execute(outgoing)
             .await
             .map_err(|e| self.transport_failure(request.operation, e))?;

@@ -914,11 +914,9 @@ impl CloudClient for LambdaClient {
     /// any of them has one).
     async fn list_instances(&self, args: &ListInstancesArgs) -> Result<Vec<Instance>> {
         const OP: &str = "list_instances";
-        let Listed {
-            mut instances,
-            wanted,
-            ..
-        } = api::list_instances(self.http(), OP, |listed: &mut Listed, mut w| {
+        // The rulesets are asked for while the instances are listed, so a list costs one
+        // round trip, not two; they are read only when a listed instance has its own.
+        let listing = api::list_instances(self.http(), OP, |listed: &mut Listed, mut w| {
             if !args.keeps_mark(credential_mark(&w), &self.shared.ref_id) {
                 return;
             }
@@ -932,12 +930,18 @@ impl CloudClient for LambdaClient {
                 listed.wanted.push((listed.instances.len(), name, refs));
             }
             listed.instances.push(instance);
-        })
-        .await?;
+        });
+        let (listed, rulesets) =
+            tokio::join!(listing, api::list_firewall_rulesets(self.http(), OP));
+        let Listed {
+            mut instances,
+            wanted,
+            ..
+        } = listed?;
         if wanted.is_empty() {
             return Ok(instances);
         }
-        let rulesets = match api::list_firewall_rulesets(self.http(), OP).await {
+        let rulesets = match rulesets {
             Ok(rulesets) => rulesets,
             Err(e) if e.is_not_found() => Vec::new(),
             Err(e) => return Err(e),

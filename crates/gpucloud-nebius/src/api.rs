@@ -26,6 +26,7 @@ use tonic::transport::Channel;
 use crate::auth::{Exchange, IssuedToken, TokenSource};
 use crate::config::{NebiusAuth, NebiusConfig};
 use crate::endpoints::{Channels, Endpoints, Service};
+use crate::token_file::TokenFile;
 use crate::{PROVIDER_ID, error};
 
 /// The header Nebius reads the idempotency key of a mutation from.
@@ -241,6 +242,15 @@ impl Api {
                     driver: Arc::clone(&driver),
                     timeout: config.request_timeout,
                 }),
+                config.token_cache_dir.as_deref().map(|dir| {
+                    // Who asks, and where: a token is only ever reused by the same key
+                    // against the same endpoint.
+                    let endpoint = config.api_endpoint.as_deref().unwrap_or("published");
+                    TokenFile::new(
+                        dir,
+                        &format!("{endpoint}\n{}\n{}", key.service_account_id(), key.key_id()),
+                    )
+                }),
             ),
         };
         Ok(Self {
@@ -269,7 +279,10 @@ impl Api {
     }
 
     /// Makes `rpc` with `message`: the token, the idempotency key of a mutation (one for every
-    /// attempt), a deadline, and the retries the driver allows.
+    /// attempt), a deadline, and the retries the driver allows. A call refused as
+    /// UNAUTHENTICATED with an exchanged token (expired early, revoked, or saved by an earlier
+    /// process against another server) is sent once more with a new one: a refused call was
+    /// not carried out, so sending it again is safe for a mutation too.
     async fn unary<Req, Resp, F, Fut>(&self, rpc: Rpc, message: &Req, send: F) -> Result<Resp>
     where
         Req: Clone + Send + Sync,
@@ -282,8 +295,50 @@ impl Api {
                 .parse()
                 .unwrap_or_else(|_| AsciiMetadataValue::from_static("invalid"))
         });
-        let send = &send;
-        let key = &key;
+        let rejected = std::sync::Mutex::new(None);
+        let first = self
+            .attempts(&rpc, message, &send, key.as_ref(), &rejected)
+            .await;
+        let refused = rejected
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        match (first, refused) {
+            (Err(error), Some(token))
+                if error.kind() == ErrorKind::Unauthenticated && self.tokens.invalidate(&token) =>
+            {
+                self.attempts(&rpc, message, &send, key.as_ref(), &rejected)
+                    .await
+                    .inspect_err(|e| {
+                        if e.kind() == ErrorKind::Unauthenticated
+                            && let Some(token) = rejected
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .take()
+                        {
+                            self.tokens.invalidate(&token);
+                        }
+                    })
+            }
+            (answer, _) => answer,
+        }
+    }
+
+    /// One run of the retry driver for [`Self::unary`]; a token the server refused as
+    /// UNAUTHENTICATED is left in `rejected`.
+    async fn attempts<Req, Resp, F, Fut>(
+        &self,
+        rpc: &Rpc,
+        message: &Req,
+        send: &F,
+        key: Option<&AsciiMetadataValue>,
+        rejected: &std::sync::Mutex<Option<AsciiMetadataValue>>,
+    ) -> Result<Resp>
+    where
+        Req: Clone + Send + Sync,
+        F: Fn(Channel, tonic::Request<Req>) -> Fut + Send + Sync,
+        Fut: Future<Output = std::result::Result<tonic::Response<Resp>, tonic::Status>> + Send,
+    {
         self.driver
             .run(&rpc.call(), |_| async move {
                 // Nothing was sent when there is no token to send with.
@@ -308,7 +363,9 @@ impl Api {
                     Ok(Ok(response)) => Ok(response.into_inner()),
                     Ok(Err(status)) => {
                         if status.code() == Code::Unauthenticated {
-                            self.tokens.invalidate(&auth);
+                            *rejected
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(auth);
                         }
                         Err(error::from_status(rpc.operation, &status))
                     }

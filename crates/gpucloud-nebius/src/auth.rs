@@ -5,7 +5,9 @@
 //! public key's id, `iss` = `sub` = the service account) is exchanged at
 //! `TokenExchangeService.Exchange` for a bearer access token with a lifetime. The cache keeps
 //! that token until shortly before it expires, and one refresh serves every caller waiting for
-//! it, so a burst of calls costs one exchange per token lifetime, not one per call.
+//! it, so a burst of calls costs one exchange per token lifetime, not one per call. With a
+//! [`TokenFile`] the token also outlives the process: the next process starts from it instead
+//! of exchanging again.
 
 use std::fmt;
 use std::path::Path;
@@ -20,6 +22,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use tokio::time::Instant;
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
+
+use crate::token_file::{StoredToken, TokenFile};
 
 /// How long the self-signed JWT is valid: only for the exchange that follows at once.
 const JWT_LIFETIME: Duration = Duration::from_secs(300);
@@ -212,6 +216,8 @@ impl fmt::Debug for TokenSource {
 pub(crate) struct ExchangedToken {
     key: ServiceAccountKey,
     exchange: Box<dyn Exchange>,
+    /// Where the token is kept between processes, when it is.
+    file: Option<TokenFile>,
     current: std::sync::Mutex<Option<Cached>>,
     /// Held while one caller refreshes, so the others wait for its token instead of
     /// exchanging too (single flight).
@@ -245,11 +251,17 @@ impl TokenSource {
         Ok(Self::Static(bearer(token)?))
     }
 
-    /// Tokens exchanged from `key` through `exchange`.
-    pub(crate) fn exchanged(key: ServiceAccountKey, exchange: Box<dyn Exchange>) -> Self {
+    /// Tokens exchanged from `key` through `exchange`, kept in `file` between processes when
+    /// one is given.
+    pub(crate) fn exchanged(
+        key: ServiceAccountKey,
+        exchange: Box<dyn Exchange>,
+        file: Option<TokenFile>,
+    ) -> Self {
         Self::Exchanged(Box::new(ExchangedToken {
             key,
             exchange,
+            file,
             current: std::sync::Mutex::new(None),
             refresh: tokio::sync::Mutex::new(()),
             exchanges: AtomicU64::new(0),
@@ -272,18 +284,27 @@ impl TokenSource {
         }
     }
 
-    /// Forgets `rejected` (the server said UNAUTHENTICATED to it), so the next call exchanges
-    /// again; a token already replaced by another caller is kept.
-    pub(crate) fn invalidate(&self, rejected: &AsciiMetadataValue) {
-        if let Self::Exchanged(e) = self {
-            let mut current = e
-                .current
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if current.as_ref().is_some_and(|c| c.header == *rejected) {
-                *current = None;
-            }
+    /// Forgets `rejected` (the server said UNAUTHENTICATED to it), here and in the token
+    /// file, so the next call exchanges again; a token already replaced by another caller is
+    /// kept. True when it was the current token of an exchange, so a call it failed may be
+    /// sent once more with a new one (a static token is never replaced).
+    pub(crate) fn invalidate(&self, rejected: &AsciiMetadataValue) -> bool {
+        let Self::Exchanged(e) = self else {
+            return false;
+        };
+        let mut current = e
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if current.as_ref().is_none_or(|c| c.header != *rejected) {
+            return false;
         }
+        *current = None;
+        if let Some(file) = &e.file {
+            file.forget();
+        }
+        tracing::debug!("the Nebius access token was rejected; exchanging a new one");
+        true
     }
 }
 
@@ -295,6 +316,31 @@ impl ExchangedToken {
             .clone()
     }
 
+    /// The token the file holds, made current (also when due for refresh: it still serves
+    /// if the refresh fails); `None` without a file or a usable token in it.
+    fn saved(&self) -> Option<Cached> {
+        let saved = self.file.as_ref()?.load()?;
+        let now = SystemTime::now();
+        let remaining = saved.expires_at.duration_since(now).ok()?;
+        let lifetime = saved
+            .expires_at
+            .duration_since(saved.issued_at)
+            .unwrap_or(remaining);
+        let header = bearer(&saved.access_token).ok()?;
+        let at = Instant::now();
+        let cached = Cached {
+            header,
+            refresh_at: at + remaining.saturating_sub(refresh_margin(lifetime)),
+            expires_at: at + remaining,
+        };
+        *self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(cached.clone());
+        tracing::debug!("starting from the saved Nebius access token");
+        Some(cached)
+    }
+
     async fn header(&self) -> Result<AsciiMetadataValue> {
         if let Some(c) = self.cached()
             && Instant::now() < c.refresh_at
@@ -302,13 +348,15 @@ impl ExchangedToken {
             return Ok(c.header);
         }
         let _flight = self.refresh.lock().await;
-        // Another caller may have refreshed while this one waited for the lock.
-        let stale = match self.cached() {
+        // Another caller may have refreshed while this one waited for the lock; the first
+        // call of a process starts from the token a previous one saved.
+        let stale = match self.cached().or_else(|| self.saved()) {
             Some(c) if Instant::now() < c.refresh_at => return Ok(c.header),
             other => other,
         };
         let started = Instant::now();
-        let jwt = self.key.sign_jwt(SystemTime::now())?;
+        let issued_at = SystemTime::now();
+        let jwt = self.key.sign_jwt(issued_at)?;
         self.exchanges.fetch_add(1, Ordering::Relaxed);
         match self.exchange.exchange(jwt).await {
             Ok(issued) => {
@@ -323,6 +371,13 @@ impl ExchangedToken {
                     .current
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(cached);
+                if let Some(file) = &self.file {
+                    file.store(&StoredToken {
+                        access_token: issued.access_token,
+                        issued_at,
+                        expires_at: issued_at + lifetime,
+                    });
+                }
                 tracing::debug!(
                     lifetime_s = lifetime.as_secs(),
                     "exchanged a Nebius access token"
@@ -504,6 +559,7 @@ pub(crate) mod tests {
         let source = Arc::new(TokenSource::exchanged(
             key(),
             Box::new(Arc::clone(&exchange)),
+            None,
         ));
         let calls: Vec<_> = (0..20)
             .map(|_| {
@@ -531,7 +587,7 @@ pub(crate) mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_failed_refresh_keeps_the_valid_token_and_an_expired_one_fails() {
         let exchange = counting(Duration::from_secs(600), Some(1));
-        let source = TokenSource::exchanged(key(), Box::new(Arc::clone(&exchange)));
+        let source = TokenSource::exchanged(key(), Box::new(Arc::clone(&exchange)), None);
         source.header().await.unwrap();
         tokio::time::advance(Duration::from_secs(400)).await;
         assert_eq!(
@@ -545,7 +601,7 @@ pub(crate) mod tests {
     #[tokio::test(start_paused = true)]
     async fn an_invalidated_token_is_exchanged_again() {
         let exchange = counting(Duration::from_secs(3600), None);
-        let source = TokenSource::exchanged(key(), Box::new(Arc::clone(&exchange)));
+        let source = TokenSource::exchanged(key(), Box::new(Arc::clone(&exchange)), None);
         let first = source.header().await.unwrap();
         source.invalidate(&first);
         assert_eq!(
@@ -556,6 +612,152 @@ pub(crate) mod tests {
         source.invalidate(&first);
         source.header().await.unwrap();
         assert_eq!(source.exchanges(), 2);
+    }
+
+    /// A source as a new process makes it: its own memory, the shared token file.
+    fn process(exchange: &Arc<Counting>, file: &TokenFile) -> TokenSource {
+        TokenSource::exchanged(key(), Box::new(Arc::clone(exchange)), Some(file.clone()))
+    }
+
+    #[tokio::test]
+    async fn the_next_process_starts_from_the_saved_token_until_its_refresh_margin() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = TokenFile::new(dir.path(), "endpoint\nsa\nkid");
+        let exchange = counting(Duration::from_secs(3600), None);
+        let first = process(&exchange, &file);
+        assert_eq!(
+            first.header().await.unwrap().to_str().unwrap(),
+            "Bearer token-1"
+        );
+        let second = process(&exchange, &file);
+        assert_eq!(
+            second.header().await.unwrap().to_str().unwrap(),
+            "Bearer token-1"
+        );
+        assert_eq!(
+            exchange.calls.load(Ordering::SeqCst),
+            1,
+            "reused, not exchanged"
+        );
+        assert_eq!(second.exchanges(), 0);
+
+        // A saved token within its refresh margin (5 minutes of a 1-hour token) is exchanged
+        // again, and the new one saved; while the exchange fails, it still serves until it
+        // expires.
+        let now = SystemTime::now();
+        file.store(&StoredToken {
+            access_token: SecretString::from("due-token".to_owned()),
+            issued_at: now - Duration::from_secs(3500),
+            expires_at: now + Duration::from_secs(100),
+        });
+        let down = counting(Duration::from_secs(3600), Some(0));
+        let stale = process(&down, &file);
+        assert_eq!(
+            stale.header().await.unwrap().to_str().unwrap(),
+            "Bearer due-token"
+        );
+        assert_eq!(down.calls.load(Ordering::SeqCst), 1, "a refresh was tried");
+        let next = process(&exchange, &file);
+        assert_eq!(
+            next.header().await.unwrap().to_str().unwrap(),
+            "Bearer token-2"
+        );
+        assert_eq!(
+            file.load()
+                .map(|t| t.access_token.expose_secret().to_owned()),
+            Some("token-2".to_owned())
+        );
+        let shown = format!("{next:?}");
+        assert!(!shown.contains("token-2"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn a_rejected_saved_token_is_forgotten_by_every_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = TokenFile::new(dir.path(), "id");
+        let exchange = counting(Duration::from_secs(3600), None);
+        let first = process(&exchange, &file);
+        let rejected = first.header().await.unwrap();
+        assert!(first.invalidate(&rejected), "the current exchanged token");
+        assert!(file.load().is_none(), "gone from the file too");
+        let second = process(&exchange, &file);
+        assert_eq!(
+            second.header().await.unwrap().to_str().unwrap(),
+            "Bearer token-2"
+        );
+        // A stale rejection keeps the newer token; a static one is never replaced.
+        assert!(!second.invalidate(&rejected));
+        assert!(file.load().is_some());
+        let fixed = TokenSource::fixed(&SecretString::from("iam".to_owned())).unwrap();
+        assert!(!fixed.invalidate(&fixed.header().await.unwrap()));
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_token_file_is_ignored_and_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = TokenFile::new(dir.path(), "id");
+        let exchange = counting(Duration::from_secs(3600), None);
+        process(&exchange, &file).header().await.unwrap();
+        std::fs::write(file.path(), b"{\"access_token\": 7").unwrap();
+        let next = process(&exchange, &file);
+        assert_eq!(
+            next.header().await.unwrap().to_str().unwrap(),
+            "Bearer token-2"
+        );
+        assert_eq!(
+            file.load()
+                .map(|t| t.access_token.expose_secret().to_owned()),
+            Some("token-2".to_owned()),
+            "rewritten"
+        );
+    }
+
+    /// Everything the token cache logs, at every level, names no token.
+    #[test]
+    fn the_token_cache_logs_no_token() {
+        #[derive(Clone, Default)]
+        struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Captured {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = TokenFile::new(dir.path(), "id");
+        runtime.block_on(async {
+            let exchange = counting(Duration::from_secs(3600), None);
+            let first = process(&exchange, &file);
+            let token = first.header().await.unwrap();
+            let second = process(&exchange, &file);
+            second.header().await.unwrap();
+            second.invalidate(&token);
+            std::fs::write(file.path(), b"token-1 but corrupt").unwrap();
+            process(&exchange, &file).header().await.unwrap();
+        });
+        // The file's name is a hash, which may well contain "token-1"; it is no secret.
+        let logged = String::from_utf8(captured.0.lock().unwrap().clone())
+            .unwrap()
+            .replace(&file.path().display().to_string(), "PATH");
+        assert!(logged.contains("saved Nebius access token"), "{logged}");
+        assert!(
+            !logged.contains("token-1") && !logged.contains("token-2"),
+            "{logged}"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use gpucloud_core::{CloudError, ProviderSettings, Result, SettingKind, SettingSpec};
@@ -224,6 +224,10 @@ pub struct NebiusConfig {
     pub orphan_grace: Duration,
     /// The control plane's reference id of this credential; stored on every instance it creates.
     pub ref_id: String,
+    /// Where exchanged access tokens are kept between processes (a file per credential, mode
+    /// 0600); `None` keeps them in memory only. [`Self::from_settings`] uses the per-user
+    /// state directory ([`crate::default_token_dir`]).
+    pub token_cache_dir: Option<PathBuf>,
 }
 
 /// Splits `a=b,c=d` into pairs; the error names `setting`.
@@ -269,6 +273,7 @@ impl NebiusConfig {
             retry_backoff: DEFAULT_RETRY_BACKOFF,
             orphan_grace: DEFAULT_ORPHAN_GRACE,
             ref_id: String::new(),
+            token_cache_dir: None,
         }
     }
 
@@ -343,6 +348,7 @@ impl NebiusConfig {
             config.orphan_grace = Duration::from_secs(secs);
         }
         config.ref_id = settings.ref_id();
+        config.token_cache_dir = crate::token_file::default_dir();
         config.validate().map_err(|e| match e {
             CloudError::InvalidArgument { field, problem } => {
                 let from = settings
@@ -413,6 +419,12 @@ impl NebiusConfig {
     /// uses (zero: every such one is swept, for a process that knows no other create runs).
     pub fn with_orphan_grace(mut self, grace: Duration) -> Self {
         self.orphan_grace = grace;
+        self
+    }
+
+    /// Keeps exchanged access tokens in `dir` between processes.
+    pub fn with_token_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.token_cache_dir = Some(dir.into());
         self
     }
 

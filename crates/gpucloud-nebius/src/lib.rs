@@ -9,6 +9,7 @@ mod endpoints;
 mod error;
 mod pricing;
 mod sweep;
+mod token_file;
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ pub use config::{
     IMAGE_FAMILY_ENV, NebiusAuth, NebiusConfig, PROJECTS_ENV, REGIONS_ENV, SETTINGS, SSH_USER_ENV,
     TENANT_ENV,
 };
+pub use token_file::default_dir as default_token_dir;
 
 /// The provider id: written here only, used by the client, the descriptor and the conversions.
 pub const PROVIDER_ID: &str = "nebius";

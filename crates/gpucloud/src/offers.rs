@@ -37,7 +37,7 @@ use gpucloud_core::{
     InstanceTypeId, LocationsFilter, Price, Result, normalize_gpu_name,
 };
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use cache::{CatalogCache, DEFAULT_CATALOG_TTL, DEFAULT_DISCOVERY_TTL};
 
@@ -61,7 +61,7 @@ impl OfferSource {
 }
 
 /// The GPUs of an offer, normalized across providers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OfferGpu {
     /// Base model, upper case: `H100`, `A100`, `L40S`.
     pub model: String,
@@ -74,7 +74,7 @@ pub struct OfferGpu {
 }
 
 /// One launchable configuration: an instance type in one location of one provider.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Offer {
     /// The provider's short name (the broker for a marketplace).
     pub provider: String,
@@ -444,22 +444,35 @@ pub async fn find_offers(
     query: &OfferQuery,
     options: &OfferOptions,
 ) -> OfferReport {
-    let asked: Vec<&OfferSource> = sources
+    let mut offers: Vec<Offer> = Vec::new();
+    let mut asked: Vec<&OfferSource> = Vec::new();
+    for source in sources
         .iter()
         .filter(|s| query.filter.allows_provider(&s.name))
-        .collect();
+    {
+        // A fresh cache answers with the offers themselves, a fraction of the catalog to read.
+        let cached = match &options.cache {
+            Some(cache) if !options.refresh => cache.load_offers(source).await,
+            _ => None,
+        };
+        match cached {
+            Some(cached) => offers.extend(cached.into_iter().filter(|o| query.filter.matches(o))),
+            None => asked.push(source),
+        }
+    }
     let answer = catalogs(&asked, &query.filter.locations, options).await;
-    let mut offers: Vec<Offer> = answer
-        .catalogs
-        .iter()
-        .flat_map(|catalog| {
-            catalog
-                .instance_types
-                .iter()
-                .map(|entry| Offer::from_instance_type(&catalog.provider, entry))
-        })
-        .filter(|offer| query.filter.matches(offer))
-        .collect();
+    offers.extend(
+        answer
+            .catalogs
+            .iter()
+            .flat_map(|catalog| {
+                catalog
+                    .instance_types
+                    .iter()
+                    .map(|entry| Offer::from_instance_type(&catalog.provider, entry))
+            })
+            .filter(|offer| query.filter.matches(offer)),
+    );
     offers.sort_by(|a, b| query.sort.compare(a, b));
     OfferReport {
         offers,
@@ -469,8 +482,9 @@ pub async fn find_offers(
 
 /// One provider's catalog, from the cache when it is fresh. A cached catalog is complete (every
 /// location), so one file answers every query; without a cache only the asked-for locations are
-/// queried. When the catalog is fetched, the credential starts from its saved discovery (unless
-/// refreshing) and what it discovered is saved for the next process.
+/// queried. When the catalog is fetched, the credential starts from its saved discovery (also
+/// when refreshing: a refresh asks again for prices and availability, not for the account's
+/// layout, so it costs one round trip too) and what it discovered is saved for the next process.
 async fn provider_catalog(
     source: &OfferSource,
     locations: &[String],
@@ -479,14 +493,12 @@ async fn provider_catalog(
     let Some(cache) = &options.cache else {
         return fetch_catalog(source, locations).await;
     };
-    let saved = if options.refresh {
-        None
-    } else {
-        if let Some(cached) = cache.load(source).await {
-            return Ok(cached);
-        }
-        cache.load_discovery(source).await
-    };
+    if !options.refresh
+        && let Some(cached) = cache.load(source).await
+    {
+        return Ok(cached);
+    }
+    let saved = cache.load_discovery(source).await;
     if let Some(saved) = &saved {
         source.credential.reuse_discovery(saved);
     }

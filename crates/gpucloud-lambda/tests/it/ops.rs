@@ -703,18 +703,89 @@ async fn list_reads_every_ruleset_in_one_request() {
         assert_eq!(got.firewall_rules, instance.firewall_rules);
     }
 
-    // Filtered down to instances without rulesets: no ruleset request at all.
+    // Filtered down to instances without rulesets: the rulesets, asked for while the
+    // instances were listed, are not needed, so even their failure does not fail the list.
     fake.state().reset_request_counts();
+    fake.state().set_fault_for(
+        gpucloud_fakes::lambda::Operation::Firewall,
+        gpucloud_fakes::lambda::Fault::ServerError {
+            status: 500,
+            times: 10,
+        },
+    );
     let none = ListInstancesArgs {
         locations: LocationsFilter::only(["us-east-1"]),
         ..ListInstancesArgs::default()
     };
     assert!(client.list_instances(&none).await.unwrap().is_empty());
+    assert!(
+        fake.state()
+            .request_count("GET", "/api/v1/firewall-rulesets")
+            <= 4,
+        "one ruleset request and its retries at most"
+    );
+    fake.state().clear_faults();
+}
+
+/// The instances and the rulesets are asked for at once (the rulesets do not wait for the
+/// instances' answer), so a list costs one round trip's time, not two; a failure of either is
+/// the list's failure when the list needs it.
+#[tokio::test]
+async fn list_asks_for_instances_and_rulesets_at_once_and_fails_with_either() {
+    let fake = fake().await;
+    let client = client(&fake);
+    let made = gpucloud_core::validate_and_create(&client, &attrs("concurrent"))
+        .await
+        .unwrap();
+    // The instance boots meanwhile: what the list must keep is who is listed, with which rules.
+    let seen = |listed: Vec<gpucloud_core::Instance>| -> Vec<(InstanceId, FirewallRules)> {
+        listed
+            .into_iter()
+            .map(|i| (i.cloud_id, i.firewall_rules))
+            .collect()
+    };
+    let before = seen(client.list_instances(&all()).await.unwrap());
+    assert_eq!(before.len(), 1);
+    assert!(!before[0].1.ingress_rules.is_empty());
+
+    assert_eq!(
+        seen(client.list_instances(&all()).await.unwrap()),
+        before,
+        "the same answer again"
+    );
+
+    // The instances fail: the list fails with their error.
+    fake.state().set_fault_for(
+        gpucloud_fakes::lambda::Operation::ListInstances,
+        gpucloud_fakes::lambda::Fault::ServerError {
+            status: 500,
+            times: 10,
+        },
+    );
+    fake.state().reset_request_counts();
+    let err = client.list_instances(&all()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Internal, "{err}");
     assert_eq!(
         fake.state()
             .request_count("GET", "/api/v1/firewall-rulesets"),
-        0
+        1,
+        "the rulesets were asked for beside the instances, not after them"
     );
+    fake.state().clear_faults();
+
+    // The rulesets an instance needs fail: the list fails rather than show no rules.
+    fake.state().set_fault_for(
+        gpucloud_fakes::lambda::Operation::Firewall,
+        gpucloud_fakes::lambda::Fault::ServerError {
+            status: 500,
+            times: 10,
+        },
+    );
+    let err = client.list_instances(&all()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Internal, "{err}");
+    fake.state().clear_faults();
+    assert_eq!(seen(client.list_instances(&all()).await.unwrap()), before);
+    client.terminate_instance(&made.cloud_id).await.unwrap();
 }
 
 #[tokio::test]

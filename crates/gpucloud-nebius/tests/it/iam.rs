@@ -137,3 +137,51 @@ async fn a_credential_that_sees_several_tenants_is_told_to_choose_one() {
         2
     );
 }
+
+/// The access token outlives the process: a credential made after another (as the next
+/// command is) starts from the token it saved, and one the server no longer honours is
+/// replaced and the call sent again, without the caller seeing the refusal.
+#[tokio::test]
+async fn the_next_process_reuses_the_saved_token_and_a_refused_one_is_replaced() {
+    let env = fixture::start().await;
+    let state = tempfile::tempdir().unwrap();
+    let credential = |dir: &tempfile::TempDir| {
+        NebiusCredential::new(
+            fixture::config(&env.fake, dir).with_token_cache_dir(state.path().join("nebius")),
+        )
+        .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let first = credential(&dir);
+    let types = first
+        .client("")
+        .instance_types(&GetInstanceTypeArgs::default())
+        .await
+        .unwrap();
+    assert_eq!(first.token_exchanges(), 1);
+
+    let exchanges = |env: &fixture::Env| calls(env, "/nebius.iam.v1.TokenExchangeService/Exchange");
+    let before = exchanges(&env);
+    let second = credential(&dir);
+    let again = second
+        .client("")
+        .instance_types(&GetInstanceTypeArgs::default())
+        .await
+        .unwrap();
+    assert_eq!(again.len(), types.len());
+    assert_eq!(second.token_exchanges(), 0, "started from the saved token");
+    assert_eq!(exchanges(&env), before);
+
+    // The server stops honouring every token it issued: the next process's first call is
+    // refused, its token replaced, and the call made again.
+    env.fake.state().expire_tokens();
+    let third = credential(&dir);
+    let listed = third
+        .client("")
+        .list_instances(&ListInstancesArgs::default())
+        .await
+        .unwrap();
+    assert!(listed.is_empty());
+    assert_eq!(third.token_exchanges(), 1);
+    assert_eq!(exchanges(&env), before + 1);
+}
