@@ -421,6 +421,8 @@ impl RetryDriver {
         let max_attempts = self.policy.attempts();
         let mut backoffs = self.policy.backoffs();
         let mut number = 0;
+        // Whether an earlier attempt may have been carried out (its answer was lost).
+        let mut may_have_happened = false;
         loop {
             number += 1;
             self.wait_for_rate_limits(call).await;
@@ -428,6 +430,14 @@ impl RetryDriver {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
+            // A later attempt's refusal (429, 503, a connection refused) speaks for itself
+            // only: once an earlier attempt may have been carried out, so may the call.
+            let error = if may_have_happened && !error.outcome_unknown() {
+                error.with_delivery(Delivery::Unknown)
+            } else {
+                error
+            };
+            may_have_happened |= error.outcome_unknown();
             let details = error.provider_details();
             let status = details.and_then(|d| d.status);
             let retry_after = match error.retry() {
@@ -774,6 +784,40 @@ mod tests {
             Retry::Transient,
             "not retried, so not exhausted"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_repeat_refused_after_a_lost_answer_leaves_the_outcome_unknown() {
+        let driver = RetryDriver::new(RetryPolicy::default().with_max_attempts(3));
+        let calls = AtomicU32::new(0);
+        let err = driver
+            .run(&Call::new("create_instance", true).create(), |n| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    let delivery = if n == 1 {
+                        Delivery::Unknown
+                    } else {
+                        Delivery::Answered
+                    };
+                    Err::<(), _>(failure(Retry::Transient, delivery))
+                }
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert!(
+            err.outcome_unknown(),
+            "the first attempt may have created: {err:?}"
+        );
+        assert_eq!(err.retry(), Retry::Exhausted);
+
+        let refused = driver
+            .run(&Call::new("create_instance", true).create(), |_| async {
+                Err::<(), _>(failure(Retry::Transient, Delivery::Answered))
+            })
+            .await
+            .unwrap_err();
+        assert!(!refused.outcome_unknown(), "every attempt was refused");
     }
 
     #[tokio::test(start_paused = true)]
