@@ -37,7 +37,7 @@ use gpucloud_core::{
     InstanceTypeId, LocationsFilter, Price, Result, normalize_gpu_name,
 };
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use cache::{CatalogCache, DEFAULT_CATALOG_TTL, DEFAULT_DISCOVERY_TTL};
 
@@ -151,7 +151,7 @@ impl Offer {
 }
 
 /// A GPU model with an optional count, as people write it: `H100`, `h100`, `H100:8`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct GpuRequest {
     /// The normalized base model (`H100`).
     pub model: String,
@@ -202,7 +202,8 @@ impl fmt::Display for GpuRequest {
 ///
 /// Price limits compare US-dollar prices only: an offer priced in another currency, or not
 /// priced at all, does not pass a price limit.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct OfferFilter {
     /// GPU model and, optionally, the exact count.
     pub gpu: Option<GpuRequest>,
@@ -265,7 +266,7 @@ impl OfferFilter {
 }
 
 /// How offers are ordered. Unpriced offers always come last, never as free.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OfferSort {
     /// Cheapest instance first.
@@ -317,7 +318,8 @@ fn usd(price: Option<&Price>) -> Option<Decimal> {
 }
 
 /// What to look for and in which order.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct OfferQuery {
     /// Which offers to keep.
     pub filter: OfferFilter,
