@@ -98,6 +98,9 @@ impl Fleet {
         config.validate()?;
         let store = Store::open(&config.database).await?;
         store.sync_credentials(&config.credentials).await?;
+        let owner = format!("fleet-{}", uuid::Uuid::new_v4().simple());
+        // One process uses an SQLite database: it holds every partition (see DESIGN.md).
+        store.take_over_all(&owner).await?;
         let watched = config
             .credentials
             .iter()
@@ -111,7 +114,7 @@ impl Fleet {
                 watched,
                 events,
                 metrics: Metrics::default(),
-                owner: format!("fleet-{}", uuid::Uuid::new_v4().simple()),
+                owner,
                 fences: Mutex::new(HashMap::new()),
                 creating: Mutex::new(HashSet::new()),
                 listed_at: Mutex::new(HashMap::new()),
@@ -354,6 +357,9 @@ impl Fleet {
         self.inner
             .shutting_down
             .store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Err(error) = self.inner.store.release_partitions(&self.inner.owner).await {
+            tracing::warn!(%error, "leases not released; they run out on their own");
+        }
         self.inner.store.close().await;
     }
 

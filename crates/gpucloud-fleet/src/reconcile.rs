@@ -88,6 +88,12 @@ impl Inner {
     }
 
     async fn reconcile(&self, mut row: InstanceRow, now: i64) -> Result<Step> {
+        // An instance of a partition another process holds is that process's to act on.
+        if let Some(key) = &row.partition_key
+            && self.partition_fence(key, &row.credential).await?.is_none()
+        {
+            return Ok(Step::Idle);
+        }
         let mut why = None;
         if row.desired == Desired::Running && row.expires_at.is_some_and(|at| at <= now) {
             row.desired = Desired::Terminated;
@@ -520,6 +526,16 @@ impl Inner {
                 self.record(&row, next, None).await
             }
         }
+    }
+
+    /// The lease on an instance's status partition.
+    async fn partition_fence(
+        &self,
+        key: &str,
+        credential: &str,
+    ) -> Result<Option<crate::store::Fence>> {
+        let location = key.splitn(3, '/').nth(2).unwrap_or_default();
+        self.fence(key, "status", credential, location).await
     }
 
     fn creating_guard(&self, ref_id: &str, sending: bool) {

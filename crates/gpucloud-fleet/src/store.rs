@@ -354,6 +354,17 @@ impl Store {
         }))
     }
 
+    /// Takes over every partition at the next epoch, whoever held it: what a process does when
+    /// it opens an SQLite database, which only one process uses (a holder that died without
+    /// releasing is fenced out at once instead of after its lease).
+    pub async fn take_over_all(&self, owner: &str) -> Result<()> {
+        sqlx::query("UPDATE partitions SET owner = $1, epoch = epoch + 1, expires_at = 0")
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Gives up `owner`'s leases (graceful shutdown), so another holder need not wait them out.
     pub async fn release_partitions(&self, owner: &str) -> Result<()> {
         sqlx::query("UPDATE partitions SET owner = NULL, expires_at = 0 WHERE owner = $1")
@@ -979,5 +990,98 @@ fn event_row(row: &SqliteRow) -> Event {
             .parse()
             .unwrap_or(Cause::Observed),
         detail: row.get("detail"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database made by the first schema version, with an instance in it, is upgraded in
+    /// place: the row survives and gains the new columns.
+    #[tokio::test]
+    async fn a_first_version_database_is_upgraded_not_reset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fleet.sqlite3");
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        migrator(1).run(&pool).await.unwrap();
+        sqlx::query(
+            "INSERT INTO instances (ref_id, credential, provider, location, cloud_id, desired, \
+             phase, status, created_at, updated_at) \
+             VALUES ('old-1', 'lambda', 'lambda', 'us-west-1', 'i-1', 'running', 'active', \
+             'running', 1, 1)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO events (ref_id, to_state, at, cause) VALUES ('old-1', 'running', 1, 'observed')",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+
+        let store = Store::open(&Database::Sqlite(path.clone())).await.unwrap();
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(applied, vec![1, 2]);
+        let row = store.instance("old-1").await.unwrap().expect("kept");
+        assert_eq!(row.cloud_id.as_deref(), Some("i-1"));
+        assert_eq!(row.status, Some(LifecycleStatus::Running));
+        assert_eq!(row.expires_at, None);
+        assert_eq!(row.version, 0);
+        assert_eq!(store.events_after(0, 10).await.unwrap().len(), 1);
+        let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(journal, "wal");
+        store.close().await;
+
+        // Opening again applies nothing and loses nothing.
+        let store = Store::open(&Database::Sqlite(path)).await.unwrap();
+        assert!(store.instance("old-1").await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_write_from_a_stale_lease_epoch_is_refused() {
+        let store = Store::open(&Database::SqliteInMemory).await.unwrap();
+        let lease = Duration::from_secs(30);
+        let first = store
+            .claim_partition("status/a/", "status", "a", "", "one", lease)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(first.epoch, 1);
+        // Another holder cannot take a running lease.
+        assert!(
+            store
+                .claim_partition("status/a/", "status", "a", "", "two", lease)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // Once it runs out, the other holder takes it with the next epoch ...
+        sqlx::query("UPDATE partitions SET expires_at = 0")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let second = store
+            .claim_partition("status/a/", "status", "a", "", "two", lease)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(second.epoch, 2);
+        // ... and the first holder's writes are refused.
+        let refused = store.write(Some(&first), &[]).await.unwrap_err();
+        assert!(matches!(refused, FleetError::LeaseLost { .. }), "{refused}");
+        store.write(Some(&second), &[]).await.unwrap();
     }
 }
