@@ -14,7 +14,7 @@ use crate::metrics::Metrics;
 
 /// The location a status partition of this credential covers for instances in `location`:
 /// a global provider lists every location in one call, so it has one partition.
-pub(crate) fn partition_location<'a>(api_type: ApiType, location: &'a str) -> &'a str {
+pub(crate) fn partition_location(api_type: ApiType, location: &str) -> &str {
     match api_type {
         ApiType::Global => "",
         ApiType::Locational => location,

@@ -80,7 +80,7 @@ impl Inner {
 
     async fn reconcile_logged(&self, row: InstanceRow, now: i64) -> Result<Step> {
         let ref_id = row.ref_id.clone();
-        let step = self.reconcile(row, now).await;
+        let step = Box::pin(self.reconcile(row, now)).await;
         if let Err(error) = &step {
             tracing::warn!(%ref_id, %error, "reconcile failed; retried on the next pass");
         }
@@ -111,8 +111,8 @@ impl Inner {
             why = Some("its orphan grace passed");
         }
         match (row.desired, row.phase) {
-            (Desired::Running, Phase::Requested) => self.send_create(row).await,
-            (_, Phase::Launching) => self.resolve_launch(row, now).await,
+            (Desired::Running, Phase::Requested) => Box::pin(self.send_create(row)).await,
+            (_, Phase::Launching) => Box::pin(self.resolve_launch(row, now)).await,
             (Desired::Terminated, Phase::Requested) => {
                 let mut next = row.clone();
                 next.phase = Phase::Terminated;
@@ -260,7 +260,7 @@ impl Inner {
                 } else {
                     instance.location.clone()
                 };
-                next.credential = watched.name().to_owned();
+                watched.name().clone_into(&mut next.credential);
                 next.provider.clone_from(&watched.config.provider);
                 next.partition_key = Some(status_key(
                     watched.name(),
@@ -291,7 +291,7 @@ impl Inner {
                 let mut next = sending.clone();
                 if let Some(watched) = watched {
                     let location = location.unwrap_or_else(|| next.location.clone());
-                    next.credential = watched.name().to_owned();
+                    watched.name().clone_into(&mut next.credential);
                     next.provider.clone_from(&watched.config.provider);
                     next.partition_key = Some(status_key(
                         watched.name(),
@@ -338,13 +338,15 @@ impl Inner {
         // blocking thread of the same runtime; everything it needs is moved in.
         let handle = tokio::runtime::Handle::current();
         let launched = tokio::task::spawn_blocking(move || {
-            handle.block_on(launch(
-                &sources,
-                &launch_request,
-                &OfferOptions::default(),
-                CancellationToken::new(),
-                ignore_progress,
-            ))
+            handle
+                .block_on(launch(
+                    &sources,
+                    &launch_request,
+                    &OfferOptions::default(),
+                    CancellationToken::new(),
+                    ignore_progress,
+                ))
+                .map_err(Box::new)
         })
         .await;
         let launched = match launched {
@@ -379,12 +381,14 @@ impl Inner {
                     launched.offer.provider
                 )),
             },
-            Err(LaunchError::OutcomeUnknown { offer, error, .. }) => CreateOutcome::Unknown {
-                watched: self.watched.get(&offer.provider).cloned(),
-                location: Some(offer.location.clone()),
-                error: error.to_string(),
+            Err(failure) => match *failure {
+                LaunchError::OutcomeUnknown { offer, error, .. } => CreateOutcome::Unknown {
+                    watched: self.watched.get(&offer.provider).cloned(),
+                    location: Some(offer.location.clone()),
+                    error: error.to_string(),
+                },
+                other => CreateOutcome::Failed(other.to_string()),
             },
-            Err(other) => CreateOutcome::Failed(other.to_string()),
         }
     }
 
@@ -424,25 +428,24 @@ impl Inner {
             return Ok(Step::Idle);
         }
         let sent_at = row.sent_at.unwrap_or(0);
-        let partitions: Vec<String> = match &row.partition_key {
-            Some(key) => vec![key.clone()],
-            None => {
-                let allowed: Vec<String> = match row.request.as_ref().map(|r| &r.target) {
-                    Some(CreateTarget::Offers { credentials, .. }) if !credentials.is_empty() => {
-                        credentials.clone()
-                    }
-                    _ => self.watched.keys().cloned().collect(),
-                };
-                let mut keys = Vec::new();
-                for name in allowed {
-                    if let Some(watched) = self.watched.get(&name) {
-                        for location in self.status_locations(watched).await? {
-                            keys.push(status_key(&name, &location));
-                        }
+        let partitions: Vec<String> = if let Some(key) = &row.partition_key {
+            vec![key.clone()]
+        } else {
+            let allowed: Vec<String> = match row.request.as_ref().map(|r| &r.target) {
+                Some(CreateTarget::Offers { credentials, .. }) if !credentials.is_empty() => {
+                    credentials.clone()
+                }
+                _ => self.watched.keys().cloned().collect(),
+            };
+            let mut keys = Vec::new();
+            for name in allowed {
+                if let Some(watched) = self.watched.get(&name) {
+                    for location in self.status_locations(watched).await? {
+                        keys.push(status_key(&name, &location));
                     }
                 }
-                keys
             }
+            keys
         };
         let proven_absent = !partitions.is_empty() && {
             let listed = self
@@ -460,7 +463,7 @@ impl Inner {
         }
         if row.desired == Desired::Running {
             tracing::info!(ref_id = %row.ref_id, "no instance has the RefID of a create whose outcome was lost; sending it again");
-            return self.send_create(row).await;
+            return Box::pin(self.send_create(row)).await;
         }
         let mut next = row.clone();
         next.phase = Phase::Terminated;

@@ -60,23 +60,22 @@ impl Fleet {
             cause: Cause::CreateRequested,
             detail: None,
         };
-        match self.inner.store.insert_new(&row, &event).await? {
-            Some((row, event)) => {
-                self.inner.publish(vec![event]);
-                Ok(row.to_record())
-            }
-            None => {
-                let existing = self.inner.store.instance(&ref_id).await?.ok_or_else(|| {
-                    FleetError::Conflict {
-                        ref_id: ref_id.clone(),
-                    }
+        if let Some((row, event)) = self.inner.store.insert_new(&row, &event).await? {
+            self.inner.publish(vec![event]);
+            return Ok(row.to_record());
+        }
+        let existing =
+            self.inner
+                .store
+                .instance(&ref_id)
+                .await?
+                .ok_or_else(|| FleetError::Conflict {
+                    ref_id: ref_id.clone(),
                 })?;
-                if existing.request.as_ref() == Some(&request) {
-                    Ok(existing.to_record())
-                } else {
-                    Err(FleetError::Conflict { ref_id })
-                }
-            }
+        if existing.request.as_ref() == Some(&request) {
+            Ok(existing.to_record())
+        } else {
+            Err(FleetError::Conflict { ref_id })
         }
     }
 

@@ -254,7 +254,7 @@ fn observe(
 fn adopt(row: &InstanceRow, key: &str, watched: &Watched, instance: Instance, now: i64) -> Change {
     let mut next = row.clone();
     next.cloud_id = Some(instance.cloud_id.as_str().to_owned());
-    next.credential = watched.name().to_owned();
+    watched.name().clone_into(&mut next.credential);
     next.provider.clone_from(&watched.config.provider);
     if next.location.is_empty() {
         next.location.clone_from(&instance.location);
@@ -282,6 +282,7 @@ fn adopt(row: &InstanceRow, key: &str, watched: &Watched, instance: Instance, no
 /// An instance with this credential's mark that no row knows.
 fn orphan(key: &str, watched: &Watched, instance: Instance, now: i64) -> Change {
     let cloud_id = instance.cloud_id.as_str().to_owned();
+    let detail = (!instance.ref_id.is_empty()).then(|| format!("its RefID is {}", instance.ref_id));
     let row = InstanceRow {
         id: 0,
         ref_id: format!("orphan:{}:{cloud_id}", watched.name()),
@@ -298,7 +299,7 @@ fn orphan(key: &str, watched: &Watched, instance: Instance, now: i64) -> Change 
         last_seen_at: Some(now),
         price: None,
         tags: instance.tags.clone(),
-        model: Some(instance.clone()),
+        model: Some(instance),
         request: None,
         attempts: 0,
         next_run_at: NEVER,
@@ -309,7 +310,6 @@ fn orphan(key: &str, watched: &Watched, instance: Instance, now: i64) -> Change 
         expires_at: None,
         version: 0,
     };
-    let detail = (!instance.ref_id.is_empty()).then(|| format!("its RefID is {}", instance.ref_id));
     Change {
         event: Some(NewEvent {
             ref_id: row.ref_id.clone(),

@@ -419,3 +419,60 @@ async fn bad_requests_name_the_field_and_record_nothing() {
         .unwrap();
     assert_eq!(page.items.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loops_run_until_shutdown_and_leave_nothing_half_recorded() {
+    let fake = lambda_fake(Duration::from_millis(100)).await;
+    let (_dir, db) = temp_db();
+    let fleet = open(&db, lambda_credential(&fake)).await;
+    let mut live = fleet.subscribe();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn({
+        let fleet = fleet.clone();
+        async move {
+            fleet
+                .run_until(async {
+                    let _ = stopped.await;
+                })
+                .await
+        }
+    });
+    fleet
+        .request_create(create_request("loop-1"))
+        .await
+        .unwrap();
+    // The loops alone take it to running.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let event = tokio::time::timeout_at(deadline, live.recv())
+            .await
+            .expect("running within 10 s")
+            .unwrap();
+        if event.ref_id == "loop-1" && event.to == "running" {
+            break;
+        }
+    }
+    stop.send(()).unwrap();
+    running.await.unwrap().unwrap();
+    // After shutdown no new work is taken.
+    assert!(matches!(
+        fleet
+            .request_create(create_request("loop-2"))
+            .await
+            .unwrap_err(),
+        gpucloud_fleet::FleetError::ShuttingDown
+    ));
+    let record = fleet.instance("loop-1").await.unwrap();
+    assert_eq!(record.phase, Phase::Active);
+    assert_eq!(
+        live_in_fake(&fake, "loop-1"),
+        vec![record.cloud_id.unwrap()]
+    );
+    let metrics = fleet.metrics().await.unwrap();
+    assert!(
+        metrics
+            .loops
+            .contains_key(&gpucloud_fleet::LoopKind::Status)
+    );
+    fleet.close().await;
+}
