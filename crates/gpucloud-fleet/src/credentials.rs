@@ -1,15 +1,15 @@
-//! A watched credential at run time: its clients (one per location, made once) and the rate
-//! limiter every call for it goes through, with each call counted in the metrics.
+//! A watched credential at run time: its clients (one per location, made once) through the
+//! credential's rate limiter, with each call counted in the metrics.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use gpucloud::{ApiType, CloudClient, CloudError};
+use gpucloud::{ApiType, CloudClient, CloudCredential, CloudError};
 use tokio::sync::Mutex;
 
 use crate::config::FleetCredential;
+use crate::limits::LimitedCredential;
 use crate::metrics::Metrics;
 
 /// The location a status partition of this credential covers for instances in `location`:
@@ -31,10 +31,11 @@ pub(crate) fn inventory_key(credential: &str) -> String {
     format!("inventory/{credential}")
 }
 
-/// A credential with its clients and limiter.
+/// A credential with its limited clients.
 pub(crate) struct Watched {
     pub config: FleetCredential,
-    limiter: Option<DefaultDirectRateLimiter>,
+    /// The credential behind its limiter: every client, the launch's included, is made from it.
+    pub limited: Arc<LimitedCredential>,
     clients: Mutex<HashMap<String, Arc<dyn CloudClient>>>,
 }
 
@@ -47,13 +48,10 @@ impl std::fmt::Debug for Watched {
 }
 
 impl Watched {
-    pub fn new(config: FleetCredential) -> Self {
-        let limiter = config
-            .requests_per_second
-            .map(|n| RateLimiter::direct(Quota::per_second(n)));
+    pub fn new(config: FleetCredential, metrics: Arc<Metrics>) -> Self {
         Self {
+            limited: Arc::new(LimitedCredential::new(&config, metrics)),
             config,
-            limiter,
             clients: Mutex::new(HashMap::new()),
         }
     }
@@ -72,12 +70,12 @@ impl Watched {
         if let Some(client) = clients.get(location) {
             return Ok(client.clone());
         }
-        let client = self.config.credential.make_client(location).await?;
+        let client = self.limited.make_client(location).await?;
         clients.insert(location.to_owned(), client.clone());
         Ok(client)
     }
 
-    /// Runs one provider call under the credential's limiter and counts it.
+    /// Runs one provider call (its client waits for the limiter) and counts it.
     pub async fn call<T, F>(
         &self,
         metrics: &Metrics,
@@ -87,12 +85,6 @@ impl Watched {
     where
         F: Future<Output = Result<T, CloudError>>,
     {
-        if let Some(limiter) = &self.limiter
-            && limiter.check().is_err()
-        {
-            metrics.rate_limit_wait(self.name());
-            limiter.until_ready().await;
-        }
         let result = call.await;
         let outcome = match &result {
             Ok(_) => "ok".to_owned(),

@@ -73,7 +73,7 @@ pub(crate) struct Inner {
     /// Watched credentials by name.
     pub watched: BTreeMap<String, Arc<Watched>>,
     pub events: broadcast::Sender<Event>,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     /// This process's lease-holder id.
     pub owner: String,
     /// Leases held, by partition key.
@@ -101,10 +101,16 @@ impl Fleet {
         let owner = format!("fleet-{}", uuid::Uuid::new_v4().simple());
         // One process uses an SQLite database: it holds every partition (see DESIGN.md).
         store.take_over_all(&owner).await?;
+        let metrics = Arc::new(Metrics::default());
         let watched = config
             .credentials
             .iter()
-            .map(|c| (c.name.clone(), Arc::new(Watched::new(c.clone()))))
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    Arc::new(Watched::new(c.clone(), metrics.clone())),
+                )
+            })
             .collect();
         let (events, _) = broadcast::channel(config.event_buffer);
         let permits = Arc::new(Semaphore::new(config.partitions_in_flight));
@@ -113,7 +119,7 @@ impl Fleet {
                 store,
                 watched,
                 events,
-                metrics: Metrics::default(),
+                metrics,
                 owner,
                 fences: Mutex::new(HashMap::new()),
                 creating: Mutex::new(HashSet::new()),

@@ -5,6 +5,7 @@ mod credentials;
 pub mod error;
 mod fleet;
 mod inventory;
+mod limits;
 pub mod metrics;
 pub mod model;
 mod reconcile;

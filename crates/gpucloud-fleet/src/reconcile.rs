@@ -324,7 +324,12 @@ impl Inner {
             .watched
             .values()
             .filter(|w| credentials.is_empty() || credentials.contains(&w.config.name))
-            .map(|w| OfferSource::new(w.name(), w.config.credential.clone()))
+            .map(|w| {
+                OfferSource::new(
+                    w.name(),
+                    w.limited.clone() as Arc<dyn gpucloud::CloudCredential>,
+                )
+            })
             .collect();
         let mut launch_request = LaunchRequest::new(request.attrs.clone());
         launch_request.query = query.clone();

@@ -476,3 +476,31 @@ async fn the_loops_run_until_shutdown_and_leave_nothing_half_recorded() {
     );
     fleet.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_of_a_credential_waits_for_its_one_limiter() {
+    let fake = lambda_fake(Duration::from_millis(50)).await;
+    let (_dir, db) = temp_db();
+    let mut config = support::config(&db, lambda_credential(&fake));
+    config.credentials[0] = config.credentials[0]
+        .clone()
+        .with_requests_per_second(std::num::NonZeroU32::new(2).unwrap());
+    let fleet = Fleet::open(config).await.unwrap();
+    // A catalog read, a list and a create in one pass: more than two calls in a second.
+    fleet
+        .request_create(create_request("limited-1"))
+        .await
+        .unwrap();
+    fleet.run_once().await.unwrap();
+    fleet.run_once().await.unwrap();
+    let metrics = fleet.metrics().await.unwrap();
+    assert!(
+        metrics.rate_limit_waits.get("lambda").copied().unwrap_or(0) >= 1,
+        "{metrics:?}"
+    );
+    assert!(
+        metrics
+            .to_prometheus()
+            .contains("gpucloud_fleet_rate_limit_waits_total{credential=\"lambda\"}")
+    );
+}
