@@ -485,3 +485,19 @@ impl Inner {
         base.saturating_mul(factor).min(max)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_the_base_up_to_the_cap() {
+        let base = Duration::from_secs(5);
+        let max = Duration::from_secs(60);
+        assert_eq!(Inner::backoff(base, 0, max), base);
+        assert_eq!(Inner::backoff(base, 1, max), Duration::from_secs(10));
+        assert_eq!(Inner::backoff(base, 3, max), Duration::from_secs(40));
+        assert_eq!(Inner::backoff(base, 4, max), max);
+        assert_eq!(Inner::backoff(base, u32::MAX, max), max);
+    }
+}

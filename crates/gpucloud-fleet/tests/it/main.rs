@@ -504,3 +504,82 @@ async fn every_call_of_a_credential_waits_for_its_one_limiter() {
             .contains("gpucloud_fleet_rate_limit_waits_total{credential=\"lambda\"}")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_query_launches_on_the_cheapest_available_offer_with_failover() {
+    let fake = lambda_fake(Duration::from_millis(50)).await;
+    let (_dir, db) = temp_db();
+    let fleet = open(&db, lambda_credential(&fake)).await;
+    let mut query = gpucloud::offers::OfferQuery::default();
+    query.filter.gpu = Some("A10".parse().unwrap());
+    let mut request = create_request("offer-1");
+    request.target = gpucloud_fleet::CreateTarget::Offers {
+        query,
+        credentials: vec!["lambda".into()],
+        max_offers: 3,
+    };
+    fleet.request_create(request).await.unwrap();
+    let record = fleet.instance("offer-1").await.unwrap();
+    assert_eq!(record.credential, "", "placed only once an offer is chosen");
+    run_until(&fleet, "offer-1", |r| {
+        r.status == Some(LifecycleStatus::Running)
+    })
+    .await;
+    let record = fleet.instance("offer-1").await.unwrap();
+    assert_eq!(record.credential, "lambda");
+    assert_eq!(
+        Some(record.location.as_str()),
+        record.instance.as_ref().map(|i| i.location.as_str()),
+        "placed where the offer was"
+    );
+    assert_eq!(live_in_fake(&fake, "offer-1").len(), 1);
+    let created = events_of(&fleet, "offer-1").await;
+    assert_eq!(created[2].2, Cause::Created.as_str(), "{created:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_provider_does_not_hold_up_another_credential() {
+    let slow = lambda_fake(Duration::from_millis(50)).await;
+    slow.state()
+        .set_fault(Fault::Latency(Duration::from_secs(3)));
+    let fast = lambda_fake(Duration::from_millis(50)).await;
+    let (_dir, db) = temp_db();
+    let mut config = support::config(&db, lambda_credential(&fast));
+    config
+        .credentials
+        .push(gpucloud_fleet::FleetCredential::new(
+            "slow",
+            "lambda",
+            lambda_credential(&slow),
+        ));
+    let fleet = Fleet::open(config).await.unwrap();
+    let mut live = fleet.subscribe();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn({
+        let fleet = fleet.clone();
+        async move {
+            fleet
+                .run_until(async {
+                    let _ = stopped.await;
+                })
+                .await
+        }
+    });
+    fleet
+        .request_create(create_request("fast-1"))
+        .await
+        .unwrap();
+    // Up and seen running while every call to the other provider takes 3 s.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(2500);
+    loop {
+        let event = tokio::time::timeout_at(deadline, live.recv())
+            .await
+            .expect("running before the slow provider answered once")
+            .unwrap();
+        if event.ref_id == "fast-1" && event.to == "running" {
+            break;
+        }
+    }
+    stop.send(()).unwrap();
+    running.await.unwrap().unwrap();
+}
