@@ -30,6 +30,13 @@ pub enum FleetError {
         /// The RefID.
         ref_id: String,
     },
+    /// The instance kept changing under the request (the loops were writing it); nothing was
+    /// recorded and the same request may be sent again (HTTP 503).
+    #[error("instance {ref_id} kept changing while the request was recorded; try again")]
+    Busy {
+        /// The instance's RefID.
+        ref_id: String,
+    },
     /// The database cannot be reached or refused the write; nothing was recorded (HTTP 503).
     #[error("the fleet database is unavailable: {0}")]
     Database(#[source] sqlx::Error),
@@ -64,7 +71,9 @@ impl FleetError {
     /// provider error that is retryable).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Database(_) | Self::ShuttingDown | Self::LeaseLost { .. } => true,
+            Self::Database(_) | Self::ShuttingDown | Self::LeaseLost { .. } | Self::Busy { .. } => {
+                true
+            }
             Self::Cloud(error) => error.is_retryable(),
             Self::Invalid { .. }
             | Self::NotFound { .. }

@@ -155,11 +155,15 @@ impl Inner {
             }
             None => None,
         };
-        let events = self
+        let written = self
             .store
             .write(fence.as_ref(), &[Change { row: after, event }])
             .await?;
-        Ok(Step::Acted(self.publish(events)))
+        if written.applied == 0 {
+            // Another writer changed the row since it was read: the next pass starts afresh.
+            return Ok(Step::Idle);
+        }
+        Ok(Step::Acted(self.publish(written.events)))
     }
 
     /// Records the create as launching, then sends it (explicit target or failover launch).

@@ -113,9 +113,9 @@ impl Fleet {
                 return Ok(after.to_record());
             }
         }
-        Err(FleetError::Database(sqlx::Error::Protocol(format!(
-            "instance {ref_id} kept changing; the terminate request was not recorded, try again"
-        ))))
+        Err(FleetError::Busy {
+            ref_id: ref_id.to_owned(),
+        })
     }
 
     /// The credential, provider, location and status partition a request goes to (empty

@@ -142,6 +142,8 @@ impl Inner {
                 changes.extend(observe(client.as_ref(), row, instance, now));
             } else if let Some(row) = awaiting.get(instance.ref_id.as_str()) {
                 changes.push(adopt(row, key, watched, instance, now));
+            } else if creating.contains(&instance.ref_id) {
+                // Its create is in flight here and will record it: not an orphan.
             } else if !instance.lifecycle().is_terminal() {
                 changes.push(orphan(key, watched, instance, now));
             }

@@ -172,6 +172,15 @@ pub(crate) struct Change {
     pub event: Option<NewEvent>,
 }
 
+/// What a write did.
+#[derive(Debug, Default)]
+pub(crate) struct Written {
+    /// The events written, with their ids.
+    pub events: Vec<Event>,
+    /// Changes applied (the others found their row changed since it was read).
+    pub applied: usize,
+}
+
 /// An event before it has its id.
 #[derive(Debug, Clone)]
 pub(crate) struct NewEvent {
@@ -463,28 +472,29 @@ impl Store {
                 .await?;
             }
         }
-        let events = Self::apply(&mut tx, changes, now).await?;
+        let written = Self::apply(&mut tx, changes, now).await?;
         tx.commit().await?;
-        Ok(events)
+        Ok(written.events)
     }
 
     /// Writes changes and their events in one transaction; fenced when `fence` is given.
-    pub async fn write(&self, fence: Option<&Fence>, changes: &[Change]) -> Result<Vec<Event>> {
+    /// A change to a row that another writer changed since it was read is dropped.
+    pub async fn write(&self, fence: Option<&Fence>, changes: &[Change]) -> Result<Written> {
         let mut tx = self.pool.begin().await?;
         if let Some(fence) = fence {
             Self::fenced(&mut tx, fence).await?;
         }
-        let events = Self::apply(&mut tx, changes, now_ms()).await?;
+        let written = Self::apply(&mut tx, changes, now_ms()).await?;
         tx.commit().await?;
-        Ok(events)
+        Ok(written)
     }
 
     async fn apply(
         tx: &mut Transaction<'_, Sqlite>,
         changes: &[Change],
         now: i64,
-    ) -> Result<Vec<Event>> {
-        let mut events = Vec::new();
+    ) -> Result<Written> {
+        let mut written = Written::default();
         for change in changes {
             let row = &change.row;
             if row.id == 0 {
@@ -493,11 +503,12 @@ impl Store {
                 tracing::debug!(ref_id = %row.ref_id, "instance changed meanwhile; change dropped");
                 continue;
             }
+            written.applied += 1;
             if let Some(event) = &change.event {
-                events.push(insert_event(tx, event, now).await?);
+                written.events.push(insert_event(tx, event, now).await?);
             }
         }
-        Ok(events)
+        Ok(written)
     }
 
     /// Inserts a new instance row with its first event; `Conflict`-free when the RefID is new.
@@ -588,27 +599,35 @@ impl Store {
             })?,
         };
         let limit = page.limit.clamp(1, crate::model::MAX_PAGE);
-        let phases: Vec<&str> = filter.phases.iter().map(|p| p.as_str()).collect();
-        let phases_json = serde_json::to_string(&phases).unwrap_or_else(|_| "[]".to_owned());
-        let rows = sqlx::query(&format!(
+        // Phases are a closed set of known strings: one placeholder each, from $7 on.
+        let phases = if filter.phases.is_empty() {
+            String::new()
+        } else {
+            let placeholders: Vec<String> = (0..filter.phases.len())
+                .map(|i| format!("${}", i + 7))
+                .collect();
+            format!("AND phase IN ({})", placeholders.join(", "))
+        };
+        let sql = format!(
             "SELECT {INSTANCE_COLUMNS} FROM instances \
              WHERE id > $1 \
                AND ($2 IS NULL OR credential = $2) \
                AND ($3 IS NULL OR provider = $3) \
                AND ($4 IS NULL OR location = $4) \
-               AND ($5 = '[]' OR phase IN (SELECT value FROM json_each($5))) \
-               AND ($6 = 0 OR phase NOT IN ('terminated', 'launch_failed')) \
-             ORDER BY id LIMIT $7"
-        ))
-        .bind(after)
-        .bind(filter.credential.as_deref())
-        .bind(filter.provider.as_deref())
-        .bind(filter.location.as_deref())
-        .bind(phases_json)
-        .bind(i64::from(filter.live_only))
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&self.pool)
-        .await?;
+               AND ($5 = 0 OR phase NOT IN ('terminated', 'launch_failed')) {phases} \
+             ORDER BY id LIMIT $6"
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(after)
+            .bind(filter.credential.as_deref())
+            .bind(filter.provider.as_deref())
+            .bind(filter.location.as_deref())
+            .bind(i64::from(filter.live_only))
+            .bind(i64::from(limit) + 1);
+        for phase in &filter.phases {
+            query = query.bind(phase.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         let mut items: Vec<InstanceRow> = rows.iter().map(instance_row).collect();
         let next = if items.len() > limit as usize {
             items.truncate(limit as usize);

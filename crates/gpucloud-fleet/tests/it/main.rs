@@ -583,3 +583,83 @@ async fn a_hanging_provider_does_not_hold_up_another_credential() {
     stop.send(()).unwrap();
     running.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn instances_are_listed_in_pages_with_filters() {
+    let fake = lambda_fake(Duration::from_millis(50)).await;
+    let (_dir, db) = temp_db();
+    let fleet = open(&db, lambda_credential(&fake)).await;
+    for ref_id in ["page-1", "page-2", "page-3"] {
+        fleet.request_create(create_request(ref_id)).await.unwrap();
+    }
+    let first = fleet
+        .instances(
+            &InstanceFilter::default(),
+            &PageRequest {
+                after: None,
+                limit: 2,
+            },
+        )
+        .await
+        .unwrap();
+    let refs: Vec<&str> = first.items.iter().map(|r| r.ref_id.as_str()).collect();
+    assert_eq!(refs, ["page-1", "page-2"]);
+    let second = fleet
+        .instances(
+            &InstanceFilter::default(),
+            &PageRequest {
+                after: first.next.clone(),
+                limit: 2,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(second.items.len(), 1);
+    assert_eq!(second.items[0].ref_id, "page-3");
+    assert!(second.next.is_none());
+
+    let by_phase = |phases: Vec<Phase>| InstanceFilter {
+        phases,
+        credential: Some("lambda".into()),
+        ..InstanceFilter::default()
+    };
+    let requested = fleet
+        .instances(
+            &by_phase(vec![Phase::Requested, Phase::Orphan]),
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(requested.items.len(), 3);
+    let active = fleet
+        .instances(&by_phase(vec![Phase::Active]), &PageRequest::default())
+        .await
+        .unwrap();
+    assert!(active.items.is_empty());
+    assert!(matches!(
+        fleet
+            .instances(
+                &InstanceFilter::default(),
+                &PageRequest {
+                    after: Some("garbage".into()),
+                    limit: 10
+                }
+            )
+            .await
+            .unwrap_err(),
+        gpucloud_fleet::FleetError::Invalid { .. }
+    ));
+    assert!(matches!(
+        fleet
+            .instances(
+                &InstanceFilter::default(),
+                &PageRequest {
+                    after: None,
+                    limit: 0
+                }
+            )
+            .await
+            .unwrap_err(),
+        gpucloud_fleet::FleetError::Invalid { .. }
+    ));
+}
