@@ -663,3 +663,73 @@ async fn instances_are_listed_in_pages_with_filters() {
         gpucloud_fleet::FleetError::Invalid { .. }
     ));
 }
+
+/// Fluidstack is locational: its status partitions are per region, learned from its catalog.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locational_provider_is_watched_per_region_with_the_same_events() {
+    use gpucloud::fluidstack::{FluidstackConfig, FluidstackCredential};
+    use gpucloud_fakes::fluidstack::{FakeFluidstack, FakeFluidstackOptions};
+
+    const REGION: &str = "us-east-1";
+    const TYPE: &str = "h100-hgx-80gb.1x";
+    let fake = FakeFluidstack::start(FakeFluidstackOptions {
+        regions: vec![REGION.to_owned(), "eu-north-1".to_owned()],
+        create_delay: Duration::from_millis(200),
+        delete_delay: Duration::from_millis(200),
+        ..FakeFluidstackOptions::default()
+    })
+    .await
+    .unwrap();
+    fake.state().set_capacity(REGION, TYPE, 10);
+    let credential = Arc::new(
+        FluidstackCredential::new(
+            FluidstackConfig::new(fake.api_key(), fake.project_id().to_string())
+                .with_regions([REGION, "eu-north-1"])
+                .with_base_url(format!("{}/{{region}}/api/v1alpha1", fake.root_url()))
+                .with_ref_id(MARK)
+                .with_retry_backoff(Duration::from_millis(2)),
+        )
+        .unwrap(),
+    );
+    let (_dir, db) = temp_db();
+    let mut config = support::config(&db, credential);
+    config.credentials[0].name = "fluidstack".into();
+    config.credentials[0].provider = "fluidstack".into();
+    let fleet = Fleet::open(config).await.unwrap();
+    let mut request = create_request("fs-1");
+    request.target = gpucloud_fleet::CreateTarget::Explicit {
+        credential: "fluidstack".into(),
+        location: REGION.into(),
+        instance_type: TYPE.into(),
+    };
+    fleet.request_create(request).await.unwrap();
+    let report = fleet.run_once().await.unwrap();
+    // One partition per region of the catalog, each listed once.
+    assert_eq!(report.partitions_listed, 2, "{report:?}");
+    run_until(&fleet, "fs-1", |r| {
+        r.status == Some(LifecycleStatus::Running)
+    })
+    .await;
+    fleet.request_terminate("fs-1").await.unwrap();
+    run_until(&fleet, "fs-1", |r| r.phase == Phase::Terminated).await;
+    let events = events_of(&fleet, "fs-1").await;
+    assert_eq!(
+        events.first(),
+        Some(&ev(None, "requested", "create_requested"))
+    );
+    assert_eq!(
+        events.last(),
+        Some(&ev(
+            Some("terminating"),
+            "terminated",
+            "terminate_confirmed"
+        )),
+        "{events:?}"
+    );
+    assert!(events.iter().any(|e| e.1 == "running"), "{events:?}");
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.2 == "vanished" || e.2 == "orphan_found")
+    );
+}
