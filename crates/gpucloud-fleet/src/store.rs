@@ -243,7 +243,9 @@ impl Store {
             Database::SqliteInMemory => SqliteConnectOptions::from_str("sqlite::memory:")?,
         }
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
+        // A create is recorded as launching before it is sent: that record must survive a
+        // power loss too, so every commit is synced (WAL keeps that to one fsync per commit).
+        .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(5));
         // In memory, every connection would be a separate database: keep one.
         let max_connections = match database {
