@@ -90,7 +90,6 @@ pub(crate) struct Fence {
 pub(crate) struct PartitionRow {
     pub key: String,
     pub next_run_at: i64,
-    pub failures: u32,
 }
 
 /// An instance as stored.
@@ -407,20 +406,28 @@ impl Store {
 
     /// The partitions of `kind`, in key order.
     pub async fn partitions(&self, kind: &str) -> Result<Vec<PartitionRow>> {
-        let rows = sqlx::query(
-            "SELECT key, next_run_at, failures FROM partitions WHERE kind = $1 ORDER BY key",
-        )
-        .bind(kind)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows =
+            sqlx::query("SELECT key, next_run_at FROM partitions WHERE kind = $1 ORDER BY key")
+                .bind(kind)
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows
             .iter()
             .map(|row| PartitionRow {
                 key: row.get("key"),
                 next_run_at: row.get("next_run_at"),
-                failures: u32::try_from(row.get::<i64, _>("failures")).unwrap_or(u32::MAX),
             })
             .collect())
+    }
+
+    /// Failures in a row of one partition (0 when it has none or does not exist yet).
+    pub async fn partition_failures(&self, key: &str) -> Result<u32> {
+        let failures: Option<i64> =
+            sqlx::query_scalar("SELECT failures FROM partitions WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(failures.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)))
     }
 
     /// Where a locational credential has something to watch: the locations of its catalog
