@@ -235,6 +235,7 @@ impl Store {
                         )
                     })?;
                 }
+                create_private(path)?;
                 SqliteConnectOptions::new()
                     .filename(path)
                     .create_if_missing(true)
@@ -830,6 +831,27 @@ impl Store {
     }
 }
 
+/// Creates the database file readable by its owner only (it holds create requests, user data
+/// included); SQLite gives its `-wal` and `-shm` files the same mode. An existing file is left
+/// as it is.
+fn create_private(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(FleetError::invalid(
+            "database",
+            format!("cannot create {}: {error}", path.display()),
+        )),
+    }
+}
+
 /// How a partition's pass ended.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum PartitionOutcome<'a> {
@@ -1076,6 +1098,21 @@ mod tests {
         // Opening again applies nothing and loses nothing.
         let store = Store::open(&Database::Sqlite(path)).await.unwrap();
         assert!(store.instance("old-1").await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_new_database_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state").join("fleet.sqlite3");
+        let store = Store::open(&Database::Sqlite(path.clone())).await.unwrap();
+        store.sync_credentials(&[]).await.unwrap();
+        for file in [path.clone(), path.with_extension("sqlite3-wal")] {
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", file.display());
+        }
+        store.close().await;
     }
 
     #[tokio::test]
