@@ -342,33 +342,14 @@ impl Inner {
         }
         // The status loop watches it come up; the launch returns once it is created.
         launch_request.wait_running = None;
-        // The facade's launch future is not `Send` (its offer fan-out borrows through a
-        // closure the compiler cannot prove `Send` for every lifetime), so it runs on a
-        // blocking thread of the same runtime; everything it needs is moved in.
-        let handle = tokio::runtime::Handle::current();
-        let launched = tokio::task::spawn_blocking(move || {
-            handle
-                .block_on(launch(
-                    &sources,
-                    &launch_request,
-                    &OfferOptions::default(),
-                    CancellationToken::new(),
-                    ignore_progress,
-                ))
-                .map_err(Box::new)
-        })
+        let launched = launch(
+            &sources,
+            &launch_request,
+            &OfferOptions::default(),
+            CancellationToken::new(),
+            ignore_progress,
+        )
         .await;
-        let launched = match launched {
-            Ok(launched) => launched,
-            Err(error) => {
-                // The launch panicked or was cancelled: it may have made an instance.
-                return CreateOutcome::Unknown {
-                    watched: None,
-                    location: None,
-                    error: format!("the launch stopped without an answer: {error}"),
-                };
-            }
-        };
         match launched {
             Ok(launched) => match self.watched.get(&launched.offer.provider).cloned() {
                 Some(watched) => {
@@ -390,7 +371,7 @@ impl Inner {
                     launched.offer.provider
                 )),
             },
-            Err(failure) => match *failure {
+            Err(failure) => match failure {
                 LaunchError::OutcomeUnknown { offer, error, .. } => CreateOutcome::Unknown {
                     watched: self.watched.get(&offer.provider).cloned(),
                     location: Some(offer.location.clone()),
