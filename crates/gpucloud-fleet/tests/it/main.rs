@@ -1,6 +1,7 @@
 //! The engine against the Lambda fake: event sequences, partial lists, outages, lost answers,
 //! restarts and orphans.
 
+mod providers;
 mod support;
 
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use gpucloud_fakes::lambda::Fault;
 use gpucloud_fleet::{Cause, Fleet, InstanceFilter, PageRequest, Phase};
 use support::*;
 
-fn temp_db() -> (tempfile::TempDir, std::path::PathBuf) {
+pub(crate) fn temp_db() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let db = dir.path().join("state").join("fleet.sqlite3");
     (dir, db)
@@ -733,3 +734,4 @@ async fn a_locational_provider_is_watched_per_region_with_the_same_events() {
             .any(|e| e.2 == "vanished" || e.2 == "orphan_found")
     );
 }
+
