@@ -19,7 +19,7 @@ use gpucloud::{CloudError, CreateInstanceAttrs, InstanceId, LifecycleStatus, val
 use tokio_util::sync::CancellationToken;
 
 use crate::credentials::{Watched, partition_location, status_key};
-use crate::error::Result;
+use crate::error::{FleetError, Result};
 use crate::fleet::{Inner, PassReport};
 use crate::model::{Cause, CreateTarget, Desired, Phase};
 use crate::store::{Change, InstanceRow, NEVER, NewEvent, millis, now_ms};
@@ -69,13 +69,24 @@ impl Inner {
             }
         }
         let mut report = PassReport::default();
+        let mut database_error = None;
         for step in steps {
-            if let Ok(Step::Acted(events)) = step {
-                report.instances_reconciled += 1;
-                report.events += events;
+            match step {
+                Ok(Step::Acted(events)) => {
+                    report.instances_reconciled += 1;
+                    report.events += events;
+                }
+                Ok(Step::Idle) => {}
+                Err(error @ FleetError::Database(_)) => database_error = Some(error),
+                Err(_) => {}
             }
         }
-        Ok(report)
+        // Nothing could be written and the database said why: the pass failed (the loops
+        // back off) rather than look like a pass with nothing to do.
+        match database_error {
+            Some(error) if report.instances_reconciled == 0 => Err(error),
+            _ => Ok(report),
+        }
     }
 
     async fn reconcile_logged(&self, row: InstanceRow, now: i64) -> Result<Step> {

@@ -1,6 +1,7 @@
 //! The engine against the Lambda fake: event sequences, partial lists, outages, lost answers,
 //! restarts and orphans.
 
+mod database;
 mod providers;
 mod support;
 
