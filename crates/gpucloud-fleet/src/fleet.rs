@@ -162,7 +162,8 @@ impl Fleet {
                 _ = ticker.tick() => {}
             }
             if schedule_failures > 0 {
-                let pause = Inner::backoff(tick, schedule_failures - 1, self.inner.config.max_backoff);
+                let pause =
+                    Inner::backoff(tick, schedule_failures - 1, self.inner.config.max_backoff);
                 tokio::select! {
                     () = &mut shutdown => break,
                     () = tokio::time::sleep(pause) => {}

@@ -76,9 +76,8 @@ impl Inner {
                     report.instances_reconciled += 1;
                     report.events += events;
                 }
-                Ok(Step::Idle) => {}
                 Err(error @ FleetError::Database(_)) => database_error = Some(error),
-                Err(_) => {}
+                Ok(Step::Idle) | Err(_) => {}
             }
         }
         // Nothing could be written and the database said why: the pass failed (the loops

@@ -1079,7 +1079,9 @@ mod tests {
         .unwrap();
         pool.close().await;
 
-        let store = Store::open(&Database::Sqlite(path.clone()), BUSY).await.unwrap();
+        let store = Store::open(&Database::Sqlite(path.clone()), BUSY)
+            .await
+            .unwrap();
         let applied: Vec<i64> =
             sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
                 .fetch_all(store.pool())
@@ -1110,7 +1112,9 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state").join("fleet.sqlite3");
-        let store = Store::open(&Database::Sqlite(path.clone()), BUSY).await.unwrap();
+        let store = Store::open(&Database::Sqlite(path.clone()), BUSY)
+            .await
+            .unwrap();
         store.sync_credentials(&[]).await.unwrap();
         for file in [path.clone(), path.with_extension("sqlite3-wal")] {
             let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;

@@ -32,7 +32,10 @@ async fn a_database_held_by_another_writer_answers_retryable_errors_and_loses_no
     })
     .await;
     // A create and a terminate pending when the database goes away.
-    fleet.request_create(create_request("db-new")).await.unwrap();
+    fleet
+        .request_create(create_request("db-new"))
+        .await
+        .unwrap();
     fleet.request_terminate("db-up").await.unwrap();
     let mut live = fleet.subscribe();
     let before = fleet.events_after(0, 1000).await.unwrap();
@@ -101,7 +104,10 @@ async fn a_database_held_by_another_writer_answers_retryable_errors_and_loses_no
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // The request refused during the outage is taken now.
-    fleet.request_create(create_request("db-late")).await.unwrap();
+    fleet
+        .request_create(create_request("db-late"))
+        .await
+        .unwrap();
     stop.send(()).unwrap();
     running.await.unwrap().unwrap();
 

@@ -38,7 +38,8 @@ async fn shadeform() -> Provider {
     .await
     .expect("the fake starts");
     // The fake's upstream region behind the SDK's `ca-central`.
-    fake.state().set_capacity("canada-1", "hyperstack_A6000", 10);
+    fake.state()
+        .set_capacity("canada-1", "hyperstack_A6000", 10);
     let credential = ShadeformCredential::new(
         ShadeformConfig::new(fake.api_key())
             .with_base_url(fake.base_url())
