@@ -2,6 +2,7 @@
 //! restarts and orphans.
 
 mod database;
+mod local;
 mod providers;
 mod support;
 

@@ -13,16 +13,16 @@ use crate::support::*;
 use crate::temp_db;
 
 /// One provider's fake, as the lifecycle test drives it.
-struct Provider {
+pub(crate) struct Provider {
     /// The credential's provider short name.
-    name: &'static str,
-    credential: Arc<dyn CloudCredential>,
-    location: &'static str,
-    instance_type: String,
+    pub name: &'static str,
+    pub credential: Arc<dyn CloudCredential>,
+    pub location: &'static str,
+    pub instance_type: String,
     /// How many instances the fake holds that are not on their way out (its own state).
-    live: Box<dyn Fn() -> usize + Send + Sync>,
+    pub live: Box<dyn Fn() -> usize + Send + Sync>,
     /// Keeps the fake running for the test.
-    _fake: Box<dyn Send + Sync>,
+    pub _fake: Box<dyn Send + Sync>,
 }
 
 async fn shadeform() -> Provider {
@@ -149,7 +149,7 @@ async fn verda() -> Provider {
 
 /// Create → running → terminate through the fleet, with one list that leaves the instance out
 /// while it runs; returns the instance's events.
-async fn lifecycle(provider: Provider) -> Vec<(Option<String>, String, String)> {
+pub(crate) async fn lifecycle(provider: Provider) -> Vec<(Option<String>, String, String)> {
     let (_dir, db) = temp_db();
     let mischief = Arc::new(Mischief::default());
     let mut config = config(
