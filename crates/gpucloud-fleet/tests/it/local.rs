@@ -30,8 +30,7 @@ async fn create_running_terminate_is_the_exact_event_sequence() {
         instance_type,
         live: Box::new(move || {
             std::fs::read_dir(&instances)
-                .map(|entries| entries.filter_map(Result::ok).count())
-                .unwrap_or(0)
+                .map_or(0, |entries| entries.filter_map(Result::ok).count())
         }),
         _fake: Box::new(host),
     };
