@@ -151,7 +151,7 @@ impl Offer {
 }
 
 /// A GPU model with an optional count, as people write it: `H100`, `h100`, `H100:8`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct GpuRequest {
     /// The normalized base model (`H100`).
     pub model: String,
@@ -202,7 +202,8 @@ impl fmt::Display for GpuRequest {
 ///
 /// Price limits compare US-dollar prices only: an offer priced in another currency, or not
 /// priced at all, does not pass a price limit.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct OfferFilter {
     /// GPU model and, optionally, the exact count.
     pub gpu: Option<GpuRequest>,
@@ -265,7 +266,7 @@ impl OfferFilter {
 }
 
 /// How offers are ordered. Unpriced offers always come last, never as free.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OfferSort {
     /// Cheapest instance first.
@@ -317,7 +318,8 @@ fn usd(price: Option<&Price>) -> Option<Decimal> {
 }
 
 /// What to look for and in which order.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct OfferQuery {
     /// Which offers to keep.
     pub filter: OfferFilter,
@@ -393,27 +395,19 @@ pub async fn catalogs(
     locations: &[String],
     options: &OfferOptions,
 ) -> CatalogReport {
-    let mut answers: Vec<(usize, &OfferSource, Result<Vec<InstanceType>>)> =
-        stream::iter(sources.iter().enumerate())
-            .map(|(index, source)| async move {
-                let answer = tokio::time::timeout(
-                    options.deadline,
-                    provider_catalog(source, locations, options),
-                )
-                .await
-                .unwrap_or_else(|_| {
-                    Err(CloudError::provider(
-                        source.credential.identity().provider_id().as_str(),
-                        "list instance types",
-                        ErrorKind::Timeout,
-                        format!("no answer within {:?}", options.deadline),
-                    ))
-                });
-                (index, *source, answer)
-            })
-            .buffer_unordered(options.providers_in_flight.max(1))
-            .collect()
-            .await;
+    // The futures are made before the stream, not by a closure of the stream: a closure taking
+    // references, held across an await, fails the higher-ranked `Send` check and would make
+    // every caller's future (a launch's included) impossible to spawn.
+    let asks: Vec<_> = sources
+        .iter()
+        .copied()
+        .enumerate()
+        .map(|(index, source)| catalog_within_deadline(index, source, locations, options))
+        .collect();
+    let mut answers: Vec<(usize, &OfferSource, Result<Vec<InstanceType>>)> = stream::iter(asks)
+        .buffer_unordered(options.providers_in_flight.max(1))
+        .collect()
+        .await;
     answers.sort_by_key(|(index, ..)| *index);
     let mut report = CatalogReport::default();
     for (_, source, answer) in answers {
@@ -478,6 +472,30 @@ pub async fn find_offers(
         offers,
         failures: answer.failures,
     }
+}
+
+/// One provider's catalog within [`OfferOptions::deadline`], tagged with its place in the
+/// sources; a provider that does not answer in time is a timeout failure.
+async fn catalog_within_deadline<'a>(
+    index: usize,
+    source: &'a OfferSource,
+    locations: &[String],
+    options: &OfferOptions,
+) -> (usize, &'a OfferSource, Result<Vec<InstanceType>>) {
+    let answer = tokio::time::timeout(
+        options.deadline,
+        provider_catalog(source, locations, options),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(CloudError::provider(
+            source.credential.identity().provider_id().as_str(),
+            "list instance types",
+            ErrorKind::Timeout,
+            format!("no answer within {:?}", options.deadline),
+        ))
+    });
+    (index, source, answer)
 }
 
 /// One provider's catalog, from the cache when it is fresh. A cached catalog is complete (every
