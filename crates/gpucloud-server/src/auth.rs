@@ -43,8 +43,7 @@ impl TokenCheck {
         let presented = authorization
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .unwrap_or("");
+            .map_or("", str::trim);
         bool::from(digest(presented.as_bytes()).ct_eq(expected.as_ref()))
     }
 }
@@ -54,7 +53,11 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
 }
 
 /// The middleware: 401 with only `WWW-Authenticate: Bearer` when the token is missing or wrong.
-pub async fn require_token(State(check): State<TokenCheck>, request: Request, next: Next) -> Response {
+pub async fn require_token(
+    State(check): State<TokenCheck>,
+    request: Request,
+    next: Next,
+) -> Response {
     if check.admits(request.headers().get(header::AUTHORIZATION)) {
         return next.run(request).await;
     }

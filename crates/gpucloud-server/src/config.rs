@@ -71,9 +71,8 @@ pub fn read_token_file(path: &Path) -> Result<SecretString, ServeError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(path).map_err(|e| {
-            ServeError::invalid("token_file", format!("{}: {e}", path.display()))
-        })?;
+        let meta = std::fs::metadata(path)
+            .map_err(|e| ServeError::invalid("token_file", format!("{}: {e}", path.display())))?;
         if meta.permissions().mode() & 0o077 != 0 {
             return Err(ServeError::invalid(
                 "token_file",
@@ -104,12 +103,17 @@ mod tests {
     fn an_address_off_loopback_needs_a_token() {
         let open: SocketAddr = "0.0.0.0:8750".parse().unwrap();
         let error = ServerConfig::new(open).validate().unwrap_err().to_string();
-        assert!(error.contains("addr") && error.contains(TOKEN_ENV), "{error}");
+        assert!(
+            error.contains("addr") && error.contains(TOKEN_ENV),
+            "{error}"
+        );
         ServerConfig::new(open)
             .with_token(SecretString::from("s3cret".to_owned()))
             .validate()
             .unwrap();
-        ServerConfig::new("[::1]:1".parse().unwrap()).validate().unwrap();
+        ServerConfig::new("[::1]:1".parse().unwrap())
+            .validate()
+            .unwrap();
         ServerConfig::default().validate().unwrap();
     }
 
@@ -131,7 +135,12 @@ mod tests {
         let path = dir.path().join("token");
         std::fs::write(&path, "abc\n").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(read_token_file(&path).unwrap_err().to_string().contains("chmod 600"));
+        assert!(
+            read_token_file(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("chmod 600")
+        );
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(read_token_file(&path).unwrap().expose_secret(), "abc");
     }

@@ -91,6 +91,16 @@ impl ApiError {
         }
     }
 
+    /// The field at fault, for a 400.
+    pub fn field(&self) -> Option<&str> {
+        self.body.field.as_deref()
+    }
+
+    /// What went wrong, for people.
+    pub fn message(&self) -> &str {
+        &self.body.message
+    }
+
     /// The status answered.
     pub fn status(&self) -> StatusCode {
         self.status

@@ -14,9 +14,10 @@ pub struct Params {
 impl Params {
     /// Parses `raw` (without the `?`), refusing names outside `known`.
     pub fn parse(raw: Option<&str>, known: &[&str]) -> Result<Self, ApiError> {
-        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+        let pairs: Vec<(String, String)> =
+            url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
         if let Some((name, _)) = pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
             return Err(ApiError::invalid(
                 name.clone(),
@@ -60,9 +61,9 @@ impl Params {
     {
         self.one(name)?
             .map(|value| {
-                value
-                    .parse::<T>()
-                    .map_err(|e| ApiError::invalid(name, format!("{value:?}: {e}; expected {expected}")))
+                value.parse::<T>().map_err(|e| {
+                    ApiError::invalid(name, format!("{value:?}: {e}; expected {expected}"))
+                })
             })
             .transpose()
     }
@@ -101,12 +102,16 @@ mod tests {
         assert_eq!(error.status(), axum::http::StatusCode::BAD_REQUEST);
         assert!(format!("{error:?}").contains("colour"));
 
-        let params = Params::parse(Some("limit=5&limit=6&n=x&b=maybe"), &["limit", "n", "b"]).unwrap();
+        let params =
+            Params::parse(Some("limit=5&limit=6&n=x&b=maybe"), &["limit", "n", "b"]).unwrap();
         assert!(format!("{:?}", params.one("limit").unwrap_err()).contains("more than once"));
-        assert!(format!("{:?}", params.parsed::<u32>("n", "a number").unwrap_err()).contains("\"x\""));
+        let error = params.parsed::<u32>("n", "a number").unwrap_err();
+        assert_eq!(error.field(), Some("n"));
+        assert!(error.message().contains("\"x\""), "{}", error.message());
         assert!(params.flag("b").is_err());
 
-        let params = Params::parse(Some("phase=active,requested&phase=orphan"), &["phase"]).unwrap();
+        let params =
+            Params::parse(Some("phase=active,requested&phase=orphan"), &["phase"]).unwrap();
         assert_eq!(params.all("phase"), ["active", "requested", "orphan"]);
     }
 }

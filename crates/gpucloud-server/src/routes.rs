@@ -40,7 +40,12 @@ impl Routes {
         }
     }
 
-    fn add(mut self, method: &'static str, path: &'static str, route: MethodRouter<AppState>) -> Self {
+    fn add(
+        mut self,
+        method: &'static str,
+        path: &'static str,
+        route: MethodRouter<AppState>,
+    ) -> Self {
         self.router = self.router.route(path, route);
         self.served.push((method, path));
         self
@@ -66,7 +71,11 @@ pub fn routes() -> Routes {
         .add("GET", "/v1/instances", get(list_instances))
         .add("POST", "/v1/instances", post(create_instance))
         .add("GET", "/v1/instances/{ref_id}", get(get_instance))
-        .add("DELETE", "/v1/instances/{ref_id}", delete(terminate_instance))
+        .add(
+            "DELETE",
+            "/v1/instances/{ref_id}",
+            delete(terminate_instance),
+        )
         .add("GET", "/v1/offers", get(offers))
         .add("GET", "/v1/events", get(crate::events::events))
         .add("GET", "/v1/credentials", get(credentials))
@@ -87,7 +96,10 @@ async fn healthz(State(state): State<AppState>) -> Result<Response, ApiError> {
 async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let snapshot = state.fleet.metrics().await?;
     Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         snapshot.to_prometheus(),
     )
         .into_response())
@@ -107,7 +119,15 @@ async fn list_instances(
 ) -> Result<Response, ApiError> {
     let params = Params::parse(
         raw.as_deref(),
-        &["credential", "provider", "location", "phase", "live_only", "limit", "after"],
+        &[
+            "credential",
+            "provider",
+            "location",
+            "phase",
+            "live_only",
+            "limit",
+            "after",
+        ],
     )?;
     let phases = params
         .all("phase")
@@ -135,8 +155,7 @@ async fn list_instances(
 }
 
 /// The phases, as a 400 lists them.
-const PHASES: &str =
-    "requested, launching, active, launch_failed, terminating, terminated, orphan";
+const PHASES: &str = "requested, launching, active, launch_failed, terminating, terminated, orphan";
 
 async fn create_instance(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
     let request: CreateRequest = parse_body(&body)?;
@@ -160,7 +179,10 @@ async fn terminate_instance(
     Ok((StatusCode::ACCEPTED, axum::Json(record)).into_response())
 }
 
-async fn offers(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+async fn offers(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     let query = offer_query(raw.as_deref())?;
     let items = state.fleet.offers(&query).await?;
     Ok(axum::Json(Items { items }).into_response())
@@ -209,7 +231,8 @@ fn offer_query(raw: Option<&str>) -> Result<OfferQuery, ApiError> {
             gpu: params.parsed::<GpuRequest>("gpu", "a GPU model, as in H100 or H100:8")?,
             min_gpu_count: params.parsed::<u32>("min_gpu_count", "a whole number")?,
             min_vram: params.parsed::<Memory>("min_vram", "a size, as in 80GB")?,
-            max_price_per_hour: params.parsed::<Decimal>("max_price_per_hour", "US dollars, as in 2.50")?,
+            max_price_per_hour: params
+                .parsed::<Decimal>("max_price_per_hour", "US dollars, as in 2.50")?,
             max_price_per_gpu_hour: params
                 .parsed::<Decimal>("max_price_per_gpu_hour", "US dollars, as in 2.50")?,
             providers: params.all("provider"),
@@ -227,7 +250,12 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
-        let field = if path == "." { "body".to_owned() } else { path };
+        // serde_path_to_error names the root `.`, and a place it could not reach `?`.
+        let field = if path == "." || path == "?" {
+            "body".to_owned()
+        } else {
+            path
+        };
         ApiError::invalid(field, error.into_inner())
     })
 }
@@ -243,15 +271,20 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(error.status(), StatusCode::BAD_REQUEST);
-        assert!(format!("{error:?}").contains("field: Some(\"ttl\")"), "{error:?}");
+        assert!(
+            format!("{error:?}").contains("field: Some(\"ttl\")"),
+            "{error:?}"
+        );
         let error = parse_body::<CreateRequest>(b"{").unwrap_err();
         assert!(format!("{error:?}").contains("\"body\""), "{error:?}");
     }
 
     #[test]
     fn offer_parameters_are_read_and_checked() {
-        let query = offer_query(Some("gpu=H100:8&provider=lambda,verda&available=true&sort=gpu-count&max_price_per_hour=30"))
-            .unwrap();
+        let query = offer_query(Some(
+            "gpu=H100:8&provider=lambda,verda&available=true&sort=gpu-count&max_price_per_hour=30",
+        ))
+        .unwrap();
         assert_eq!(query.filter.gpu.unwrap().count, Some(8));
         assert_eq!(query.filter.providers, ["lambda", "verda"]);
         assert!(query.filter.available_only);
@@ -264,7 +297,10 @@ mod tests {
             ("max_price_per_hour=cheap", "max_price_per_hour"),
         ] {
             let error = offer_query(Some(bad)).unwrap_err();
-            assert!(format!("{error:?}").contains(&format!("field: Some(\"{field}\")")), "{bad}: {error:?}");
+            assert!(
+                format!("{error:?}").contains(&format!("field: Some(\"{field}\")")),
+                "{bad}: {error:?}"
+            );
         }
     }
 }
