@@ -16,7 +16,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
 use gpucloud_fleet::{Event, Fleet};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 
@@ -30,7 +30,7 @@ const CATCH_UP_BATCH: u32 = 500;
 const DEFAULT_POLL_LIMIT: u32 = 100;
 
 /// A page of events for a poller.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventPage {
     /// The events after the one asked for, oldest first.
     pub items: Vec<Event>,
