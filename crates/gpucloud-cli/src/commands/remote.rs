@@ -448,6 +448,12 @@ fn offer_query(args: &crate::cli::OfferFilterArgs, sort: crate::cli::SortBy) -> 
     query
 }
 
+/// `GET /v1/offers`'s answer, read loosely (the offers are printed as they come).
+#[derive(serde::Deserialize)]
+struct Items {
+    items: Vec<serde_json::Value>,
+}
+
 /// `gpucloud --server URL offers`: from the server's stored catalogs.
 pub async fn offers(ctx: &Ctx, remote: &Remote, args: &OffersArgs) -> CliResult {
     if args.refresh || args.no_cache {
@@ -457,11 +463,7 @@ pub async fn offers(ctx: &Ctx, remote: &Remote, args: &OffersArgs) -> CliResult 
     }
     let mut query = offer_query(&args.filter, args.sort);
     query.filter.available_only = args.available;
-    let params = offer_params(&query)?;
-    #[derive(serde::Deserialize)]
-    struct Items {
-        items: Vec<serde_json::Value>,
-    }
+    let params = offer_params(&query);
     let answer: Items = remote.get(&format!("v1/offers?{params}")).await?;
     if ctx.out.is_json() {
         return ctx.out.json(&serde_json::json!({ "offers": answer.items }));
@@ -510,7 +512,7 @@ pub async fn offers(ctx: &Ctx, remote: &Remote, args: &OffersArgs) -> CliResult 
 }
 
 /// `GET /v1/offers`'s parameters for `query`.
-fn offer_params(query: &OfferQuery) -> CliResult<String> {
+fn offer_params(query: &OfferQuery) -> String {
     let mut params = url::form_urlencoded::Serializer::new(String::new());
     let f = &query.filter;
     if let Some(gpu) = &f.gpu {
@@ -544,7 +546,7 @@ fn offer_params(query: &OfferQuery) -> CliResult<String> {
         params.append_pair("available", "true");
     }
     params.append_pair("sort", &word(&query.sort));
-    Ok(params.finish())
+    params.finish()
 }
 
 /// `gpucloud --server URL launch`: the server launches on the cheapest offer that comes up.
