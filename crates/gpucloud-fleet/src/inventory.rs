@@ -77,13 +77,7 @@ impl Inner {
             Err(error) => {
                 let message = error.to_string();
                 tracing::warn!(credential = %watched.name(), %error, "catalog read failed");
-                let failures = self
-                    .store
-                    .partitions("inventory")
-                    .await?
-                    .into_iter()
-                    .find(|p| p.key == key)
-                    .map_or(0, |p| p.failures);
+                let failures = self.store.partition_failures(&key).await?;
                 self.store
                     .credential_error(watched.name(), &message)
                     .await?;

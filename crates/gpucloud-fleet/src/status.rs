@@ -61,13 +61,7 @@ impl Inner {
                 (false, stale_changes(&key, &rows, &message), Some(message))
             }
         };
-        let failures = self
-            .store
-            .partitions("status")
-            .await?
-            .into_iter()
-            .find(|p| p.key == key)
-            .map_or(0, |p| p.failures);
+        let failures = self.store.partition_failures(&key).await?;
         let outcome = match &error {
             None => PartitionOutcome::Ok {
                 next_run_at: now.saturating_add(crate::store::millis(self.config.status_interval)),

@@ -90,7 +90,6 @@ pub(crate) struct Fence {
 pub(crate) struct PartitionRow {
     pub key: String,
     pub next_run_at: i64,
-    pub failures: u32,
 }
 
 /// An instance as stored.
@@ -236,6 +235,7 @@ impl Store {
                         )
                     })?;
                 }
+                create_private(path)?;
                 SqliteConnectOptions::new()
                     .filename(path)
                     .create_if_missing(true)
@@ -243,7 +243,9 @@ impl Store {
             Database::SqliteInMemory => SqliteConnectOptions::from_str("sqlite::memory:")?,
         }
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
+        // A create is recorded as launching before it is sent: that record must survive a
+        // power loss too, so every commit is synced (WAL keeps that to one fsync per commit).
+        .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(5));
         // In memory, every connection would be a separate database: keep one.
         let max_connections = match database {
@@ -405,20 +407,28 @@ impl Store {
 
     /// The partitions of `kind`, in key order.
     pub async fn partitions(&self, kind: &str) -> Result<Vec<PartitionRow>> {
-        let rows = sqlx::query(
-            "SELECT key, next_run_at, failures FROM partitions WHERE kind = $1 ORDER BY key",
-        )
-        .bind(kind)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows =
+            sqlx::query("SELECT key, next_run_at FROM partitions WHERE kind = $1 ORDER BY key")
+                .bind(kind)
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows
             .iter()
             .map(|row| PartitionRow {
                 key: row.get("key"),
                 next_run_at: row.get("next_run_at"),
-                failures: u32::try_from(row.get::<i64, _>("failures")).unwrap_or(u32::MAX),
             })
             .collect())
+    }
+
+    /// Failures in a row of one partition (0 when it has none or does not exist yet).
+    pub async fn partition_failures(&self, key: &str) -> Result<u32> {
+        let failures: Option<i64> =
+            sqlx::query_scalar("SELECT failures FROM partitions WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(failures.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)))
     }
 
     /// Where a locational credential has something to watch: the locations of its catalog
@@ -821,6 +831,27 @@ impl Store {
     }
 }
 
+/// Creates the database file readable by its owner only (it holds create requests, user data
+/// included); SQLite gives its `-wal` and `-shm` files the same mode. An existing file is left
+/// as it is.
+fn create_private(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(FleetError::invalid(
+            "database",
+            format!("cannot create {}: {error}", path.display()),
+        )),
+    }
+}
+
 /// How a partition's pass ended.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum PartitionOutcome<'a> {
@@ -1067,6 +1098,21 @@ mod tests {
         // Opening again applies nothing and loses nothing.
         let store = Store::open(&Database::Sqlite(path)).await.unwrap();
         assert!(store.instance("old-1").await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_new_database_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state").join("fleet.sqlite3");
+        let store = Store::open(&Database::Sqlite(path.clone())).await.unwrap();
+        store.sync_credentials(&[]).await.unwrap();
+        for file in [path.clone(), path.with_extension("sqlite3-wal")] {
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", file.display());
+        }
+        store.close().await;
     }
 
     #[tokio::test]
