@@ -45,15 +45,20 @@ pub async fn watch(ctx: &Ctx, remote: &Remote, args: &WatchArgs) -> CliResult {
     let mut printed = 0u64;
     let mut delay = Duration::from_millis(500);
     loop {
+        let seen = last;
         match follow(ctx, remote, args, &mut last, &mut printed).await {
             Ok(Done::Counted) => return Ok(()),
-            // The server ended the stream (it is stopping) or the connection dropped.
+            // The server ended the stream (it is stopping).
             Ok(Done::Ended) => delay = Duration::from_millis(500),
             Err(Failure::Fatal(error)) => return Err(error),
             Err(Failure::Dropped(reason)) => {
                 ctx.out.note(&format!(
                     "connection lost ({reason}); resuming after event {last}"
                 ));
+                // A connection that delivered events was healthy: the backoff starts again.
+                if last > seen {
+                    delay = Duration::from_millis(500);
+                }
             }
         }
         tokio::time::sleep(delay).await;
