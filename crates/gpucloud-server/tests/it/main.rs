@@ -107,6 +107,44 @@ async fn a_create_is_seen_over_sse_in_order_and_a_resumed_stream_loses_and_repea
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_falls_behind_the_live_buffer_catches_up_from_the_store() {
+    // A live buffer of one event: a pass that writes several makes the stream lag.
+    let mut running = Running::start_with(None, |config| config.event_buffer = 1).await;
+    let mut stream = SseReader::open(&running, None).await;
+    for i in 0..3 {
+        assert_eq!(
+            running
+                .create(&create_request(&format!("lag-{i}")))
+                .await
+                .status(),
+            202
+        );
+    }
+    for i in 0..3 {
+        running
+            .wait_for(&format!("lag-{i}"), |r| r["status"] == "running")
+            .await;
+    }
+    let stored: serde_json::Value = running
+        .http
+        .get(running.url("/v1/events?limit=1000"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stored: Vec<serde_json::Value> = stored["items"].as_array().unwrap().clone();
+    assert!(stored.len() >= 12, "{stored:?}");
+    let mut received = Vec::new();
+    while received.len() < stored.len() {
+        received.push(stream.next().await.expect("an event").data);
+    }
+    assert_eq!(received, stored);
+    running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_are_listed_a_page_at_a_time_with_filters() {
     let mut running = Running::start(None).await;
     for i in 0..5 {

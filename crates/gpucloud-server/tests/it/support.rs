@@ -93,12 +93,17 @@ pub struct Running {
 impl Running {
     /// Starts one on loopback, with `token` when given.
     pub async fn start(token: Option<&str>) -> Self {
+        Self::start_with(token, |_| {}).await
+    }
+
+    /// Starts one with the fleet's configuration changed by `adjust`.
+    pub async fn start_with(token: Option<&str>, adjust: impl FnOnce(&mut FleetConfig)) -> Self {
         let fake = lambda_fake(Duration::from_millis(300)).await;
         let dir = tempfile::tempdir().expect("a temporary directory");
         let db = dir.path().join("fleet.sqlite3");
-        let fleet = Fleet::open(fleet_config(&db, &fake))
-            .await
-            .expect("the fleet opens");
+        let mut config = fleet_config(&db, &fake);
+        adjust(&mut config);
+        let fleet = Fleet::open(config).await.expect("the fleet opens");
         let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap());
         if let Some(token) = token {
             config = config.with_token(SecretString::from(token.to_owned()));
@@ -219,6 +224,13 @@ impl SseReader {
 
     /// The next event (comments and keep-alives skipped); `None` when the stream ended.
     pub async fn next(&mut self) -> Option<Sse> {
+        // Keep-alive comments arrive every 15 s: the deadline is for an event, not a chunk.
+        tokio::time::timeout(Duration::from_secs(20), self.next_frame())
+            .await
+            .expect("an event within 20 s")
+    }
+
+    async fn next_frame(&mut self) -> Option<Sse> {
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let frame: String = self.buffer.drain(..end + 2).collect();
@@ -239,10 +251,7 @@ impl SseReader {
                 }
                 continue;
             }
-            let chunk = tokio::time::timeout(Duration::from_secs(20), self.response.chunk())
-                .await
-                .expect("an event within 20 s")
-                .ok()??;
+            let chunk = self.response.chunk().await.ok()??;
             self.buffer
                 .push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
         }
