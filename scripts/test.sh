@@ -34,6 +34,7 @@ if [ "$(id -u)" != 0 ]; then
         "(package(gpucloud-bootstrap) & test(/^local::/))"
         "(package(gpucloud-shadeform) & test(/^local::/))"
         "(package(gpucloud-cli) & test(/^local::/))"
+        "(package(gpucloud-fleet) & test(/^local::/))"
     )
 fi
 if ! command -v cloud-init >/dev/null; then

@@ -125,6 +125,9 @@ pub struct FleetConfig {
     /// Events kept for live subscribers that lag behind before they must resume from the
     /// store ([`crate::Fleet::events_after`]).
     pub event_buffer: usize,
+    /// How long a write waits for another writer holding the database (a backup, a stuck
+    /// shell) before it answers [`FleetError::Database`]; the loops then back off.
+    pub database_busy_timeout: Duration,
 }
 
 impl FleetConfig {
@@ -142,6 +145,7 @@ impl FleetConfig {
             max_terminate_backoff: Duration::from_secs(60),
             lease: Duration::from_secs(30),
             event_buffer: 1024,
+            database_busy_timeout: Duration::from_secs(5),
         }
     }
 

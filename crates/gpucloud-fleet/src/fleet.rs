@@ -20,6 +20,10 @@ use crate::model::{
 };
 use crate::store::{Fence, Store, now_ms};
 
+/// Units of work held back after their pass failed on the database: failures in a row, and
+/// when the unit may run again.
+type HeldBack = Arc<Mutex<HashMap<String, (u32, Instant)>>>;
+
 /// An offer served from the store, with the credential that can launch it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FleetOffer {
@@ -96,7 +100,7 @@ impl Fleet {
     /// Nothing is asked of any provider yet.
     pub async fn open(config: FleetConfig) -> Result<Self> {
         config.validate()?;
-        let store = Store::open(&config.database).await?;
+        let store = Store::open(&config.database, config.database_busy_timeout).await?;
         store.sync_credentials(&config.credentials).await?;
         let owner = format!("fleet-{}", uuid::Uuid::new_v4().simple());
         // One process uses an SQLite database: it holds every partition (see DESIGN.md).
@@ -145,15 +149,33 @@ impl Fleet {
             .min(Duration::from_secs(1));
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // While the database is down every pass fails on its first write: rather than ask the
+        // providers again and again for answers that cannot be kept, a unit whose pass failed
+        // on the database waits, doubling, before it runs again (the others go on), and the
+        // scheduler itself pauses after each scheduling that failed.
+        let held_back: HeldBack = Arc::default();
+        let mut schedule_failures: u32 = 0;
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
                 _ = ticker.tick() => {}
             }
-            if let Err(error) = self.schedule(&tracker, &running).await {
-                // The database may be down: nothing is lost, the next tick tries again.
-                tracing::warn!(%error, "scheduling failed; retrying on the next tick");
+            if schedule_failures > 0 {
+                let pause =
+                    Inner::backoff(tick, schedule_failures - 1, self.inner.config.max_backoff);
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = tokio::time::sleep(pause) => {}
+                }
+            }
+            match self.schedule(&tracker, &running, &held_back, tick).await {
+                Ok(()) => schedule_failures = 0,
+                Err(error) => {
+                    // The database may be down: nothing is lost, a later tick tries again.
+                    tracing::warn!(%error, "scheduling failed; retrying after a pause");
+                    schedule_failures = schedule_failures.saturating_add(1);
+                }
             }
         }
         self.inner
@@ -173,6 +195,8 @@ impl Fleet {
         &self,
         tracker: &TaskTracker,
         running: &Arc<Mutex<HashSet<String>>>,
+        held_back: &HeldBack,
+        tick: Duration,
     ) -> Result<()> {
         let now = now_ms();
         let inventory_due: HashMap<String, i64> = self
@@ -206,6 +230,14 @@ impl Fleet {
         }
         work.push(("reconcile".to_owned(), Work::Reconcile));
         for (key, unit) in work {
+            let waiting = held_back
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&key)
+                .is_some_and(|(_, until)| *until > Instant::now());
+            if waiting {
+                continue;
+            }
             {
                 let mut running = running
                     .lock()
@@ -216,11 +248,30 @@ impl Fleet {
             }
             let inner = self.inner.clone();
             let running = running.clone();
+            let held_back = held_back.clone();
+            let max_backoff = self.inner.config.max_backoff;
             tracker.spawn(async move {
-                let report = Inner::run_unit(inner, unit).await;
-                if let Err(error) = report {
-                    tracing::warn!(work = %key, %error, "pass failed");
+                let result = Inner::run_unit(inner, unit).await;
+                let mut held_back = held_back
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                match result {
+                    Ok(_) => {
+                        held_back.remove(&key);
+                    }
+                    Err(error) => {
+                        tracing::warn!(work = %key, %error, "pass failed");
+                        if matches!(error, FleetError::Database(_)) {
+                            let failures = held_back.get(&key).map_or(0, |(failures, _)| *failures);
+                            let pause = Inner::backoff(tick, failures, max_backoff);
+                            held_back.insert(
+                                key.clone(),
+                                (failures.saturating_add(1), Instant::now() + pause),
+                            );
+                        }
+                    }
                 }
+                drop(held_back);
                 running
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)

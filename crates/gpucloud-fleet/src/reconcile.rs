@@ -19,7 +19,7 @@ use gpucloud::{CloudError, CreateInstanceAttrs, InstanceId, LifecycleStatus, val
 use tokio_util::sync::CancellationToken;
 
 use crate::credentials::{Watched, partition_location, status_key};
-use crate::error::Result;
+use crate::error::{FleetError, Result};
 use crate::fleet::{Inner, PassReport};
 use crate::model::{Cause, CreateTarget, Desired, Phase};
 use crate::store::{Change, InstanceRow, NEVER, NewEvent, millis, now_ms};
@@ -69,13 +69,23 @@ impl Inner {
             }
         }
         let mut report = PassReport::default();
+        let mut database_error = None;
         for step in steps {
-            if let Ok(Step::Acted(events)) = step {
-                report.instances_reconciled += 1;
-                report.events += events;
+            match step {
+                Ok(Step::Acted(events)) => {
+                    report.instances_reconciled += 1;
+                    report.events += events;
+                }
+                Err(error @ FleetError::Database(_)) => database_error = Some(error),
+                Ok(Step::Idle) | Err(_) => {}
             }
         }
-        Ok(report)
+        // Nothing could be written and the database said why: the pass failed (the loops
+        // back off) rather than look like a pass with nothing to do.
+        match database_error {
+            Some(error) if report.instances_reconciled == 0 => Err(error),
+            _ => Ok(report),
+        }
     }
 
     async fn reconcile_logged(&self, row: InstanceRow, now: i64) -> Result<Step> {
@@ -342,33 +352,14 @@ impl Inner {
         }
         // The status loop watches it come up; the launch returns once it is created.
         launch_request.wait_running = None;
-        // The facade's launch future is not `Send` (its offer fan-out borrows through a
-        // closure the compiler cannot prove `Send` for every lifetime), so it runs on a
-        // blocking thread of the same runtime; everything it needs is moved in.
-        let handle = tokio::runtime::Handle::current();
-        let launched = tokio::task::spawn_blocking(move || {
-            handle
-                .block_on(launch(
-                    &sources,
-                    &launch_request,
-                    &OfferOptions::default(),
-                    CancellationToken::new(),
-                    ignore_progress,
-                ))
-                .map_err(Box::new)
-        })
+        let launched = launch(
+            &sources,
+            &launch_request,
+            &OfferOptions::default(),
+            CancellationToken::new(),
+            ignore_progress,
+        )
         .await;
-        let launched = match launched {
-            Ok(launched) => launched,
-            Err(error) => {
-                // The launch panicked or was cancelled: it may have made an instance.
-                return CreateOutcome::Unknown {
-                    watched: None,
-                    location: None,
-                    error: format!("the launch stopped without an answer: {error}"),
-                };
-            }
-        };
         match launched {
             Ok(launched) => match self.watched.get(&launched.offer.provider).cloned() {
                 Some(watched) => {
@@ -390,7 +381,7 @@ impl Inner {
                     launched.offer.provider
                 )),
             },
-            Err(failure) => match *failure {
+            Err(failure) => match failure {
                 LaunchError::OutcomeUnknown { offer, error, .. } => CreateOutcome::Unknown {
                     watched: self.watched.get(&offer.provider).cloned(),
                     location: Some(offer.location.clone()),

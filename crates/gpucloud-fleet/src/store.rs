@@ -221,8 +221,9 @@ const INSTANCE_COLUMNS: &str = "id, ref_id, credential, provider, location, part
 
 impl Store {
     /// Opens (creating when missing) and upgrades the database. An existing database is
-    /// migrated forward, never reset; a database newer than this build is refused.
-    pub async fn open(database: &Database) -> Result<Self> {
+    /// migrated forward, never reset; a database newer than this build is refused. A write
+    /// waits up to `busy_timeout` for another writer.
+    pub async fn open(database: &Database, busy_timeout: Duration) -> Result<Self> {
         let options = match database {
             Database::Sqlite(path) => {
                 if let Some(dir) = path.parent()
@@ -246,7 +247,7 @@ impl Store {
         // A create is recorded as launching before it is sent: that record must survive a
         // power loss too, so every commit is synced (WAL keeps that to one fsync per commit).
         .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(Duration::from_secs(5));
+        .busy_timeout(busy_timeout);
         // In memory, every connection would be a separate database: keep one.
         let max_connections = match database {
             Database::SqliteInMemory => 1,
@@ -1047,6 +1048,9 @@ fn event_row(row: &SqliteRow) -> Event {
 mod tests {
     use super::*;
 
+    /// How long a test's write waits for another writer.
+    const BUSY: Duration = Duration::from_secs(5);
+
     /// A database made by the first schema version, with an instance in it, is upgraded in
     /// place: the row survives and gains the new columns.
     #[tokio::test]
@@ -1075,7 +1079,9 @@ mod tests {
         .unwrap();
         pool.close().await;
 
-        let store = Store::open(&Database::Sqlite(path.clone())).await.unwrap();
+        let store = Store::open(&Database::Sqlite(path.clone()), BUSY)
+            .await
+            .unwrap();
         let applied: Vec<i64> =
             sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
                 .fetch_all(store.pool())
@@ -1096,7 +1102,7 @@ mod tests {
         store.close().await;
 
         // Opening again applies nothing and loses nothing.
-        let store = Store::open(&Database::Sqlite(path)).await.unwrap();
+        let store = Store::open(&Database::Sqlite(path), BUSY).await.unwrap();
         assert!(store.instance("old-1").await.unwrap().is_some());
     }
 
@@ -1106,7 +1112,9 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state").join("fleet.sqlite3");
-        let store = Store::open(&Database::Sqlite(path.clone())).await.unwrap();
+        let store = Store::open(&Database::Sqlite(path.clone()), BUSY)
+            .await
+            .unwrap();
         store.sync_credentials(&[]).await.unwrap();
         for file in [path.clone(), path.with_extension("sqlite3-wal")] {
             let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
@@ -1117,7 +1125,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_write_from_a_stale_lease_epoch_is_refused() {
-        let store = Store::open(&Database::SqliteInMemory).await.unwrap();
+        let store = Store::open(&Database::SqliteInMemory, BUSY).await.unwrap();
         let lease = Duration::from_secs(30);
         let first = store
             .claim_partition("status/a/", "status", "a", "", "one", lease)

@@ -395,27 +395,19 @@ pub async fn catalogs(
     locations: &[String],
     options: &OfferOptions,
 ) -> CatalogReport {
-    let mut answers: Vec<(usize, &OfferSource, Result<Vec<InstanceType>>)> =
-        stream::iter(sources.iter().enumerate())
-            .map(|(index, source)| async move {
-                let answer = tokio::time::timeout(
-                    options.deadline,
-                    provider_catalog(source, locations, options),
-                )
-                .await
-                .unwrap_or_else(|_| {
-                    Err(CloudError::provider(
-                        source.credential.identity().provider_id().as_str(),
-                        "list instance types",
-                        ErrorKind::Timeout,
-                        format!("no answer within {:?}", options.deadline),
-                    ))
-                });
-                (index, *source, answer)
-            })
-            .buffer_unordered(options.providers_in_flight.max(1))
-            .collect()
-            .await;
+    // The futures are made before the stream, not by a closure of the stream: a closure taking
+    // references, held across an await, fails the higher-ranked `Send` check and would make
+    // every caller's future (a launch's included) impossible to spawn.
+    let asks: Vec<_> = sources
+        .iter()
+        .copied()
+        .enumerate()
+        .map(|(index, source)| catalog_within_deadline(index, source, locations, options))
+        .collect();
+    let mut answers: Vec<(usize, &OfferSource, Result<Vec<InstanceType>>)> = stream::iter(asks)
+        .buffer_unordered(options.providers_in_flight.max(1))
+        .collect()
+        .await;
     answers.sort_by_key(|(index, ..)| *index);
     let mut report = CatalogReport::default();
     for (_, source, answer) in answers {
@@ -467,6 +459,30 @@ pub async fn find_offers(
         offers,
         failures: answer.failures,
     }
+}
+
+/// One provider's catalog within [`OfferOptions::deadline`], tagged with its place in the
+/// sources; a provider that does not answer in time is a timeout failure.
+async fn catalog_within_deadline<'a>(
+    index: usize,
+    source: &'a OfferSource,
+    locations: &[String],
+    options: &OfferOptions,
+) -> (usize, &'a OfferSource, Result<Vec<InstanceType>>) {
+    let answer = tokio::time::timeout(
+        options.deadline,
+        provider_catalog(source, locations, options),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(CloudError::provider(
+            source.credential.identity().provider_id().as_str(),
+            "list instance types",
+            ErrorKind::Timeout,
+            format!("no answer within {:?}", options.deadline),
+        ))
+    });
+    (index, source, answer)
 }
 
 /// One provider's catalog, from the cache when it is fresh. A cached catalog is complete (every

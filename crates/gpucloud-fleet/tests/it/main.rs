@@ -1,6 +1,9 @@
 //! The engine against the Lambda fake: event sequences, partial lists, outages, lost answers,
 //! restarts and orphans.
 
+mod database;
+mod local;
+mod providers;
 mod support;
 
 use std::sync::Arc;
@@ -12,7 +15,7 @@ use gpucloud_fakes::lambda::Fault;
 use gpucloud_fleet::{Cause, Fleet, InstanceFilter, PageRequest, Phase};
 use support::*;
 
-fn temp_db() -> (tempfile::TempDir, std::path::PathBuf) {
+pub(crate) fn temp_db() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let db = dir.path().join("state").join("fleet.sqlite3");
     (dir, db)
@@ -732,4 +735,76 @@ async fn a_locational_provider_is_watched_per_region_with_the_same_events() {
             .iter()
             .any(|e| e.2 == "vanished" || e.2 == "orphan_found")
     );
+}
+
+/// The process dies while a failover launch is still choosing its offer: the record says
+/// launching with no credential. The next process finds no instance with its RefID in any
+/// credential's list, sends it once, and nothing is made twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_before_a_failover_launch_chose_an_offer_launches_once() {
+    let fake = lambda_fake(Duration::from_millis(50)).await;
+    let (_dir, db) = temp_db();
+    let mischief = Arc::new(Mischief::default());
+    let first = open(
+        &db,
+        Arc::new(Meddling {
+            inner: lambda_credential(&fake),
+            mischief: mischief.clone(),
+        }),
+    )
+    .await;
+    first.run_once().await.unwrap();
+    mischief.hang_catalogs.store(true, Ordering::SeqCst);
+    let mut query = gpucloud::offers::OfferQuery::default();
+    query.filter.gpu = Some("A10".parse().unwrap());
+    let mut request = create_request("fo-1");
+    request.target = gpucloud_fleet::CreateTarget::Offers {
+        query,
+        credentials: Vec::new(),
+        max_offers: 3,
+    };
+    first.request_create(request).await.unwrap();
+    let crashed = tokio::spawn({
+        let first = first.clone();
+        async move { first.run_until(std::future::pending()).await }
+    });
+    // The launch is under way, its offer not chosen, when the process goes away.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let record = first.instance("fo-1").await.unwrap();
+        if record.phase == Phase::Launching {
+            assert_eq!(record.credential, "", "no offer chosen yet");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{record:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    crashed.abort();
+    assert!(live_in_fake(&fake, "fo-1").is_empty());
+    fake.state().reset_request_counts();
+
+    let second = open(&db, lambda_credential(&fake)).await;
+    run_until(&second, "fo-1", |r| {
+        r.status == Some(LifecycleStatus::Running)
+    })
+    .await;
+    assert_eq!(live_in_fake(&fake, "fo-1").len(), 1, "made once");
+    assert_eq!(
+        fake.state()
+            .request_count("POST", "/api/v1/instance-operations/launch"),
+        1
+    );
+    let causes: Vec<String> = events_of(&second, "fo-1")
+        .await
+        .into_iter()
+        .map(|e| e.2)
+        .collect();
+    assert_eq!(
+        causes[..3],
+        ["create_requested", "create_sent", "created"],
+        "{causes:?}"
+    );
+    second.request_terminate("fo-1").await.unwrap();
+    run_until(&second, "fo-1", |r| r.phase == Phase::Terminated).await;
+    assert!(live_in_fake(&fake, "fo-1").is_empty(), "nothing leaked");
 }

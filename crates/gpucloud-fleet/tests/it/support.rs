@@ -1,4 +1,4 @@
-//! The fleet against the Lambda fake: a credential, a wrapper that can lose a create's answer
+//! The fleet against the fakes: a credential, a wrapper that can lose a create's answer
 //! or drop an instance from one list, and helpers to read events.
 
 use std::collections::HashSet;
@@ -158,6 +158,10 @@ pub struct Mischief {
     pub lose_request_of: Mutex<HashSet<String>>,
     /// Creates that reached the provider.
     pub creates_sent: AtomicUsize,
+    /// Gets of one instance sent to the provider.
+    pub gets_sent: AtomicUsize,
+    /// Catalog reads never answer (a process that dies while it chooses an offer).
+    pub hang_catalogs: AtomicBool,
 }
 
 /// A credential whose clients misbehave as [`Mischief`] says.
@@ -223,6 +227,9 @@ impl CloudClient for MeddlingClient {
         &self,
         args: &GetInstanceTypeArgs,
     ) -> gpucloud::Result<Vec<InstanceType>> {
+        if self.mischief.hang_catalogs.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         self.inner.instance_types(args).await
     }
 
@@ -246,6 +253,7 @@ impl CloudClient for MeddlingClient {
     }
 
     async fn get_instance(&self, id: &InstanceId) -> gpucloud::Result<Instance> {
+        self.mischief.gets_sent.fetch_add(1, Ordering::SeqCst);
         self.inner.get_instance(id).await
     }
 

@@ -469,3 +469,21 @@ async fn a_create_of_unknown_outcome_is_removed_before_the_next_offer() {
         .await
         .expect("terminated");
 }
+
+/// A launch can be spawned on a multi-threaded runtime (a control plane runs it from its own
+/// tasks): its future is `Send`. This fails to compile, not to run, if it ever is not.
+#[test]
+fn launch_future_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let sources: Vec<OfferSource> = Vec::new();
+    let request = request("send");
+    let options = OfferOptions::default();
+    let future = launch(
+        &sources,
+        &request,
+        &options,
+        CancellationToken::new(),
+        |_: &LaunchEvent<'_>| {},
+    );
+    assert_send(&future);
+}
