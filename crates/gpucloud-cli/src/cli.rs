@@ -56,6 +56,11 @@ pub struct GlobalArgs {
     /// The config file [env: GPUCLOUD_CONFIG] [default: ~/.config/gpucloud/config.toml].
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// A `gpucloud serve` to send `instances list|create|terminate`, `offers` and `launch` to
+    /// instead of the clouds, and to `watch` (its token from GPUCLOUD_SERVER_TOKEN).
+    #[arg(long, global = true, value_name = "URL", env = "GPUCLOUD_SERVER")]
+    pub server: Option<String>,
 }
 
 /// Output formats.
@@ -139,6 +144,15 @@ pub enum Command {
     /// The configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+
+    /// Run the control plane: watch every configured provider (inventory, status, creates and
+    /// verified terminates, kept in a database) and serve its API, until SIGTERM or Ctrl-C.
+    ///
+    /// The first stdout line is the API's URL. `--once` runs one pass instead.
+    Serve(crate::commands::serve::ServeArgs),
+
+    /// Follow a server's events (needs --server); resumes after a dropped connection.
+    Watch(crate::commands::watch::WatchArgs),
 
     /// Start a local instance you can SSH into (installs the tools it needs on Debian/Ubuntu).
     ///

@@ -95,7 +95,34 @@ async fn run(cli: Cli, out: Out) -> CliResult {
             store,
         })
     };
+    if let Some(url) = &cli.global.server {
+        let remote = commands::remote::Remote::new(url)?;
+        match &cli.command {
+            Command::Instances(command) => {
+                return commands::remote::instances(&load(&cli.global)?, &remote, command).await;
+            }
+            Command::Offers(args) => {
+                return commands::remote::offers(&load(&cli.global)?, &remote, args).await;
+            }
+            Command::Launch(args) => {
+                return commands::remote::launch(&load(&cli.global)?, &remote, args).await;
+            }
+            Command::Watch(args) => {
+                return commands::watch::watch(&load(&cli.global)?, &remote, args).await;
+            }
+            Command::Serve(_) => {
+                return Err(CliError::usage(
+                    "--server: `serve` runs a server; leave --server out",
+                ));
+            }
+            _ => {}
+        }
+    }
     match &cli.command {
+        Command::Serve(args) => commands::serve::serve(&load(&cli.global)?, args).await,
+        Command::Watch(_) => Err(CliError::usage(
+            "watch: name the server with --server URL (or GPUCLOUD_SERVER)",
+        )),
         Command::Providers => commands::providers::providers(&load(&cli.global)?).await,
         Command::Locations { provider } => {
             commands::providers::locations(&load(&cli.global)?, provider).await

@@ -7,10 +7,13 @@ pub mod instances;
 pub mod launch;
 pub mod offers;
 pub mod providers;
+pub mod remote;
+pub mod serve;
 pub mod ssh;
 pub mod types;
 pub mod up;
 pub mod validate;
+pub mod watch;
 
 use std::sync::Arc;
 

@@ -14,5 +14,6 @@ mod launch_safety;
 mod local;
 mod partial;
 mod secrets;
+mod serve;
 mod signals;
 mod usability;
