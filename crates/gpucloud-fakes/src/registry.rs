@@ -88,6 +88,7 @@ pub static FAKES: &[&ServedFake] = &[
     &crate::fluidstack::SERVED,
     &crate::shadeform::SERVED,
     &crate::verda::SERVED,
+    &crate::aws_pricing::SERVED,
     #[cfg(feature = "nebius")]
     &crate::nebius::SERVED,
 ];
