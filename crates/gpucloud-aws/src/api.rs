@@ -14,7 +14,11 @@ use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ec2::config::http::HttpResponse;
-use aws_sdk_ec2::config::{Credentials, SharedCredentialsProvider};
+use aws_sdk_ec2::config::interceptors::AfterDeserializationInterceptorContextRef;
+use aws_sdk_ec2::config::{
+    ConfigBag, Credentials, Intercept, RuntimeComponents, SharedCredentialsProvider,
+};
+use aws_sdk_ec2::error::BoxError;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{
     Filter, Image, Instance, InstanceTypeInfo, IpPermission, KeyPairInfo, LocationType,
@@ -31,6 +35,62 @@ use crate::error::classify;
 
 /// Instance types or filter values per request (EC2 takes up to 100 names per call).
 const CHUNK: usize = 100;
+
+/// Refuses an EC2 answer whose XML document is cut short. The SDK's XML reader stops at the
+/// end of the bytes without an error, so a `2xx` cut in half reads as an answer with parts
+/// missing (an instance without its id, a list without its last entries); this makes it an
+/// unreadable answer, whose outcome is unknown, as core's rule wants.
+#[derive(Debug)]
+struct CompleteXml;
+
+/// Whether `body` ends with the closing tag of its root element, as every complete EC2 answer
+/// does (a cut at another closing tag is still cut short).
+fn is_complete_xml(body: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return false;
+    };
+    let mut rest = text.trim_start();
+    // The declaration and comments before the root.
+    while let Some(after) = rest.strip_prefix("<?").or_else(|| rest.strip_prefix("<!")) {
+        match after.find('>') {
+            Some(end) => rest = after[end + 1..].trim_start(),
+            None => return false,
+        }
+    }
+    let Some(root) = rest
+        .strip_prefix('<')
+        .and_then(|r| {
+            r.split(|c: char| c == '>' || c == '/' || c.is_whitespace())
+                .next()
+        })
+        .filter(|name| !name.is_empty())
+    else {
+        return false;
+    };
+    text.trim_end().ends_with(&format!("</{root}>"))
+}
+
+impl Intercept for CompleteXml {
+    fn name(&self) -> &'static str {
+        "CompleteXml"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        let response = context.response();
+        if response.status().is_success()
+            && let Some(body) = response.body().bytes()
+            && !is_complete_xml(body)
+        {
+            return Err("the answer's XML document is cut short".into());
+        }
+        Ok(())
+    }
+}
 
 /// The loaded SDK: the shared configuration and the clients made from it.
 struct Sdk {
@@ -428,15 +488,20 @@ impl Api {
                 async move { attempt.await.map_err(|e| classify(op, e)) }
             })
             .await?;
-        out.instances().first().cloned().ok_or_else(|| {
-            CloudError::provider(
-                PROVIDER,
-                op,
-                ErrorKind::Decode,
-                "RunInstances answered without an instance",
-            )
-            .with_delivery(gpucloud_core::Delivery::Unknown)
-        })
+        out.instances()
+            .first()
+            .filter(|i| i.instance_id().is_some_and(|id| !id.is_empty()))
+            .cloned()
+            .ok_or_else(|| {
+                CloudError::provider(
+                    PROVIDER,
+                    op,
+                    ErrorKind::Decode,
+                    "RunInstances answered without an instance id",
+                )
+                .with_delivery(gpucloud_core::Delivery::Unknown)
+                .with_retry(gpucloud_core::Retry::Transient)
+            })
     }
 
     /// A request builder of `RunInstances` in `region`.
@@ -700,5 +765,26 @@ impl Api {
             .set_filters(Some(filters));
         let out = self.call(op, true, || request.clone().send()).await?;
         Ok(out.images().to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_complete_xml;
+
+    #[test]
+    fn an_answer_cut_short_is_not_complete() {
+        let full = b"<RunInstancesResponse><requestId>r</requestId></RunInstancesResponse>\n";
+        assert!(is_complete_xml(full));
+        let declared = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<A xmlns=\"x\"><b/></A>";
+        assert!(is_complete_xml(declared));
+        // Cut right after an inner closing tag: still short.
+        assert!(!is_complete_xml(
+            b"<RunInstancesResponse><requestId>r</requestId>"
+        ));
+        for cut in [8, 20, 40, full.len() - 3] {
+            assert!(!is_complete_xml(&full[..cut]), "{cut}");
+        }
+        assert!(!is_complete_xml(b""));
     }
 }

@@ -37,8 +37,6 @@ pub const PROVIDER_ID: &str = PROVIDER;
 
 /// How long on-demand prices of a region are kept (the Price List changes rarely).
 const PRICE_TTL: Duration = Duration::from_secs(6 * 60 * 60);
-/// The tag carrying the host name a create derived (EC2 names hosts after their address).
-const HOSTNAME_TAG: &str = "gpucloud-hostname";
 /// The states of an instance that is neither terminated nor on its way there.
 const LIVE_STATES: [&str; 4] = ["pending", "running", "stopping", "stopped"];
 
@@ -853,7 +851,7 @@ impl CloudClient for AwsClient {
         let mark_tags = convert::to_tags(mark.encode());
         let mut instance_tags = mark.encode_with(create.tags());
         instance_tags.push((convert::NAME_TAG.to_owned(), name));
-        instance_tags.push((HOSTNAME_TAG.to_owned(), hostname));
+        instance_tags.push((convert::HOSTNAME_TAG.to_owned(), hostname));
         let instance_tags = convert::to_tags(instance_tags);
 
         // The type must exist here: its architecture picks the image.
@@ -1314,19 +1312,39 @@ impl InstanceTypeQuotas for AwsClient {
                 format!("Service Quotas has no {family} vCPU quota ({code}) in {region}"),
             ));
         };
-        let current = running
+        let ours: Vec<_> = running
             .iter()
             .filter(|i| {
                 i.instance_type()
                     .is_some_and(|t| t.as_str().starts_with(letter))
                     && i.instance_lifecycle().is_none_or(|l| l.as_str() != "spot")
             })
-            .map(|i| {
-                i.cpu_options().map_or(0, |c| {
-                    i64::from(c.core_count().unwrap_or(0))
-                        * i64::from(c.threads_per_core().unwrap_or(1))
+            .collect();
+        // vCPUs per type from the catalog: an instance's CPU options are not always reported.
+        let mut names: Vec<&str> = ours
+            .iter()
+            .filter_map(|i| i.instance_type().map(|t| t.as_str()))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let vcpus: std::collections::HashMap<String, i64> = if names.is_empty() {
+            std::collections::HashMap::new()
+        } else {
+            self.api()
+                .instance_types(OP, &region, Some(&names))
+                .await?
+                .iter()
+                .filter_map(|t| {
+                    Some((
+                        t.instance_type()?.as_str().to_owned(),
+                        i64::from(t.v_cpu_info()?.default_v_cpus()?),
+                    ))
                 })
-            })
+                .collect()
+        };
+        let current = ours
+            .iter()
+            .filter_map(|i| vcpus.get(i.instance_type()?.as_str()))
             .sum();
         Ok(Quota {
             id: code.to_owned(),

@@ -29,12 +29,14 @@ pub(crate) const ON_DEMAND: &str = "on-demand";
 pub(crate) const SPOT: &str = "spot";
 /// The tag EC2's console shows as an instance's name.
 pub(crate) const NAME_TAG: &str = "Name";
+/// The tag carrying the host name a create derived (EC2 names hosts after their address).
+pub(crate) const HOSTNAME_TAG: &str = "gpucloud-hostname";
 /// The prefix of every name gpucloud gives a key pair or security group.
 pub(crate) const MANAGED_PREFIX: &str = "gpucloud-";
 
-/// The instance-type patterns of the accelerated families: GPU (`p`, `g`), Trainium,
-/// Inferentia and Gaudi (`dl`). A type must also report accelerators to be listed.
-pub(crate) const ACCELERATED_PATTERNS: &[&str] = &["p*", "g*", "trn*", "inf*", "dl*"];
+/// The instance-type patterns of the GPU families (`p`, `g`). A type must also report GPUs
+/// to be listed.
+pub(crate) const ACCELERATED_PATTERNS: &[&str] = &["p*", "g*"];
 
 /// The smallest and largest root volume EC2 takes (gp3), in GiB.
 pub(crate) const ROOT_VOLUME_MIN_GIB: u64 = 8;
@@ -64,58 +66,40 @@ pub(crate) fn lifecycle(state: Option<&InstanceStateName>) -> LifecycleStatus {
     }
 }
 
-/// Whether a type is accelerated: it reports GPUs, Neuron devices, inference accelerators or
-/// Gaudi accelerators.
+/// Whether a type is accelerated: it has GPUs of a manufacturer the model knows.
 pub(crate) fn is_accelerated(info: &InstanceTypeInfo) -> bool {
-    info.gpu_info().is_some_and(|g| !g.gpus().is_empty())
-        || info.neuron_info().is_some()
-        || info.inference_accelerator_info().is_some()
+    gpus(info).is_some()
 }
 
-/// The GPUs (or other accelerators) of a type.
-fn accelerators(info: &InstanceTypeInfo) -> Option<Gpu> {
+/// The GPUs of a type, when they are of a manufacturer the model knows (NVIDIA, AMD, Intel).
+/// VRAM is the nominal size per GPU in decimal GB, as GPUs are sold: EC2's MiB over 1024,
+/// rounded (81920 MiB is an 80 GB H100).
+fn gpus(info: &InstanceTypeInfo) -> Option<Gpu> {
+    let gpu = info.gpu_info().and_then(|g| g.gpus().first())?;
+    let manufacturer = Manufacturer::parse_lenient(gpu.manufacturer().unwrap_or_default());
+    let count = gpu.count().unwrap_or(0).max(0) as u32;
+    if count == 0 || manufacturer == Manufacturer::Unknown {
+        return None;
+    }
+    let name = gpu.name().unwrap_or_default();
+    let mib = i64::from(gpu.memory_info().and_then(|m| m.size_in_mib()).unwrap_or(0));
     let efa = info
         .network_info()
         .and_then(|n| n.efa_supported())
         .unwrap_or(false);
-    let network_details: CompactString = if efa { "EFA".into() } else { "".into() };
-    if let Some(gpu) = info.gpu_info().and_then(|g| g.gpus().first()) {
-        let name = gpu.name().unwrap_or_default();
-        let count = gpu.count().unwrap_or(0).max(0) as u32;
-        if count == 0 {
-            return None;
-        }
-        let mib = i64::from(gpu.memory_info().and_then(|m| m.size_in_mib()).unwrap_or(0));
-        return Some(Gpu {
-            count,
-            memory_bytes: Bytes::new(mib, BytesUnit::MiB),
-            network_details,
-            manufacturer: Manufacturer::parse_lenient(gpu.manufacturer().unwrap_or_default()),
-            name: normalize_gpu_name(name),
-            gpu_type: name.trim().to_ascii_uppercase().into(),
-            ..Gpu::default()
-        });
-    }
-    if let Some(device) = info.neuron_info().and_then(|n| n.neuron_devices().first()) {
-        let name = device.name().unwrap_or_default();
-        let count = device.count().unwrap_or(0).max(0) as u32;
-        let mib = i64::from(
-            device
-                .memory_info()
-                .and_then(|m| m.size_in_mib())
-                .unwrap_or(0),
-        );
-        return (count > 0).then(|| Gpu {
-            count,
-            memory_bytes: Bytes::new(mib, BytesUnit::MiB),
-            network_details,
-            manufacturer: Manufacturer::Unknown,
-            name: normalize_gpu_name(name),
-            gpu_type: name.trim().to_ascii_uppercase().into(),
-            ..Gpu::default()
-        });
-    }
-    None
+    Some(Gpu {
+        count,
+        memory_bytes: Bytes::new((mib + 512) / 1024, BytesUnit::GB),
+        network_details: if efa {
+            "EFA".into()
+        } else {
+            CompactString::default()
+        },
+        manufacturer,
+        name: normalize_gpu_name(name),
+        gpu_type: name.trim().to_ascii_uppercase().into(),
+        ..Gpu::default()
+    })
 }
 
 /// The architecture of a type (the first it supports that the model knows).
@@ -129,7 +113,9 @@ fn architecture(info: &InstanceTypeInfo) -> Architecture {
         .unwrap_or(Architecture::Unknown)
 }
 
-/// The storage of a type: the elastic EBS root volume, and the local NVMe disks it has.
+/// The storage of a type: the elastic EBS root volume (its size limits are checked at create;
+/// its price is per region and not read, so no size range is claimed), and the local NVMe
+/// disks it has.
 fn storage(info: &InstanceTypeInfo) -> SmallVec<[Storage; 1]> {
     let mut out = smallvec![Storage {
         count: 1,
@@ -138,8 +124,6 @@ fn storage(info: &InstanceTypeInfo) -> SmallVec<[Storage; 1]> {
             BytesUnit::GiB
         ),
         storage_type: "ebs-gp3".into(),
-        min_size_bytes: Some(Bytes::new(ROOT_VOLUME_MIN_GIB as i64, BytesUnit::GiB)),
-        max_size_bytes: Some(Bytes::new(ROOT_VOLUME_MAX_GIB as i64, BytesUnit::GiB)),
         is_elastic: true,
         ..Storage::default()
     }];
@@ -263,7 +247,7 @@ impl RegionCatalog<'_> {
             if let Some(price) = self.spot.get(&name).filter(|_| spot_supported) {
                 classes.push((true, Some(price.clone())));
             }
-            let gpu = accelerators(info);
+            let gpu = gpus(info);
             let vcpu = info
                 .v_cpu_info()
                 .and_then(|v| v.default_v_cpus())
@@ -554,6 +538,7 @@ pub(crate) fn instance(
         .unwrap_or_default()
         .to_owned();
     let name = tag(w.tags(), NAME_TAG).unwrap_or_default().to_owned();
+    let hostname = tag(w.tags(), HOSTNAME_TAG).map_or_else(|| name.clone(), str::to_owned);
     let created_at = w
         .launch_time()
         .and_then(|t| jiff::Timestamp::from_second(t.secs()).ok());
@@ -561,7 +546,7 @@ pub(crate) fn instance(
     Instance {
         instance_type_id: type_id(region, &instance_type, spot),
         cloud_id: InstanceId::new(w.instance_id().unwrap_or_default()),
-        hostname: name.clone(),
+        hostname,
         name,
         ref_id: bookkeeping.ref_id,
         cloud_cred_ref_id: bookkeeping.cred_ref_id,
@@ -686,7 +671,7 @@ mod tests {
         assert_eq!(od.supported_gpus[0].name.as_str(), "H100");
         assert_eq!(
             od.supported_gpus[0].memory_bytes,
-            Bytes::new(80, BytesUnit::GiB)
+            Bytes::new(80, BytesUnit::GB)
         );
         assert_eq!(od.vcpu, 192);
         assert_eq!(od.supported_architectures[0], Architecture::X86_64);

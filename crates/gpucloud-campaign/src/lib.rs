@@ -319,6 +319,7 @@ register_targets! {
     shadeform => ShadeformTarget,
     nebius => NebiusTarget,
     verda => VerdaTarget,
+    aws => AwsTarget,
 }
 
 /// What the caller knows about one RefID.

@@ -41,6 +41,7 @@ register! {
     "shadeform" => gpucloud_shadeform as shadeform,
     "nebius" => gpucloud_nebius as nebius,
     "verda" => gpucloud_verda as verda,
+    "aws" => gpucloud_aws as aws,
     "local" => gpucloud_local as local,
 }
 

@@ -46,7 +46,10 @@ async fn faulty_creates_never_duplicate_or_leak() {
     for (ref_id, id) in &learned {
         assert!(
             all.iter().any(|i| &i.cloud_id == id && &i.ref_id == ref_id),
-            "{ref_id} lost"
+            "{ref_id} ({id}) lost: {:?}",
+            all.iter()
+                .map(|i| (i.cloud_id.as_str(), i.ref_id.as_str(), i.lifecycle()))
+                .collect::<Vec<_>>()
         );
     }
     for i in &all {

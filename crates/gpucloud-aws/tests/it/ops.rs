@@ -22,7 +22,7 @@ async fn create_get_list_terminate_and_nothing_is_left() {
         8888,
         vec!["203.0.113.0/24".into()],
     )];
-    a.user_data_base64 = Some("IyEvYmluL3NoCmVjaG8gaGkK".into());
+    a.user_data_base64 = "IyEvYmluL3NoCmVjaG8gaGkK".into();
     let created = client.create_instance(valid(&client, &a)).await.unwrap();
     assert_eq!(created.ref_id, "ops-1");
     assert_eq!(created.cloud_cred_ref_id, CRED);
