@@ -210,7 +210,8 @@ impl Api {
             .entry(region.to_owned())
             .or_insert_with(|| {
                 let mut builder = aws_sdk_ec2::config::Builder::from(&sdk.base)
-                    .region(Region::new(region.to_owned()));
+                    .region(Region::new(region.to_owned()))
+                    .interceptor(CompleteXml);
                 if let Some(url) = &self.config.endpoint_url {
                     builder = builder.endpoint_url(url);
                 }
@@ -431,7 +432,9 @@ impl Api {
             .service_code("ec2")
             .quota_code(code);
         match self.call(op, true, || request.clone().send()).await {
-            Ok(out) => Ok(out.quota().and_then(|q| q.value())),
+            Ok(out) => Ok(out
+                .quota()
+                .and_then(aws_sdk_servicequotas::types::ServiceQuota::value)),
             Err(e) if e.kind() == ErrorKind::ResourceNotFound => Ok(None),
             Err(e) => Err(e),
         }
@@ -481,13 +484,12 @@ impl Api {
         op: &'static str,
         request: aws_sdk_ec2::operation::run_instances::builders::RunInstancesFluentBuilder,
     ) -> Result<Instance> {
-        let out = self
-            .driver
-            .run(&Call::new(op, false).create(), |_| {
-                let attempt = request.clone().send();
-                async move { attempt.await.map_err(|e| classify(op, e)) }
-            })
-            .await?;
+        // Boxed: the SDK's send future is large.
+        let out = Box::pin(self.driver.run(&Call::new(op, false).create(), |_| {
+            let attempt = request.clone().send();
+            async move { attempt.await.map_err(|e| classify(op, e)) }
+        }))
+        .await?;
         out.instances()
             .first()
             .filter(|i| i.instance_id().is_some_and(|id| !id.is_empty()))

@@ -65,6 +65,9 @@ fn quota_codes(instance_type: &str) -> Option<(&'static str, &'static str)> {
     }
 }
 
+/// One region's on-demand prices and when they were read.
+type CachedPrices = (Instant, Arc<HashMap<String, Price>>);
+
 /// State shared by a credential and every client it makes.
 struct Shared {
     api: Api,
@@ -73,7 +76,7 @@ struct Shared {
     /// The account's enabled regions, looked up once (unless configured).
     regions: OnceCell<Vec<String>>,
     /// On-demand prices per region, with when they were read.
-    prices: std::sync::Mutex<HashMap<String, (Instant, Arc<HashMap<String, Price>>)>>,
+    prices: std::sync::Mutex<HashMap<String, CachedPrices>>,
     /// Serializes creates and the sweep in this process, so a RefID's lookup and the create it
     /// guards cannot interleave with another create of it, and a sweep never takes a group a
     /// create is about to use.
@@ -630,6 +633,11 @@ impl AwsClient {
     /// uses. Returns how many resources it deleted. Runs at the end of every terminate (best
     /// effort); the campaign and operators call it directly.
     pub async fn sweep_orphaned_resources(&self, region: &str) -> Result<usize> {
+        // Boxed: the SDK's futures make this one large for its callers' stacks.
+        Box::pin(self.sweep(region)).await
+    }
+
+    async fn sweep(&self, region: &str) -> Result<usize> {
         const OP: &str = "sweep";
         let _guard = self.shared.create_lock.lock().await;
         let mine = vec![filter(&format!("tag:{CRED_REF_ID_TAG}"), [self.me()])];
@@ -689,7 +697,7 @@ impl AwsClient {
             match self.api().delete_key_pair(OP, region, &key).await {
                 Ok(()) => deleted += 1,
                 Err(e) => {
-                    tracing::info!(key_pair = %key, error = %e, "sweep: key pair not deleted")
+                    tracing::info!(key_pair = %key, error = %e, "sweep: key pair not deleted");
                 }
             }
         }
@@ -747,7 +755,7 @@ impl AwsClient {
         };
         let groups = self
             .api()
-            .groups(op, &region, &[group.clone()], Vec::new())
+            .groups(op, &region, std::slice::from_ref(&group), Vec::new())
             .await?;
         let rules = groups
             .first()
@@ -957,7 +965,7 @@ impl CloudClient for AwsClient {
                     .build(),
             );
         }
-        let launched = match self.api().run_instance(OP, request).await {
+        let launched = match Box::pin(self.api().run_instance(OP, request)).await {
             Ok(w) => w,
             Err(error) if error.outcome_unknown() => {
                 tracing::info!(ref_id = %attrs.ref_id, %error, "create outcome unknown; looking the instance up");
@@ -1095,10 +1103,11 @@ impl AwsClient {
             }
         };
         let gone = !others.iter().any(|i| i.instance_id() == Some(id.as_str()));
-        if let Some(group) = convert::managed_group(w) {
-            if gone && let Err(e) = self.delete_group(op, region, &group).await {
-                tracing::info!(group, error = %e, "security group not deleted yet; the sweep will");
-            }
+        if let Some(group) = convert::managed_group(w)
+            && gone
+            && let Err(e) = self.delete_group(op, region, &group).await
+        {
+            tracing::info!(group, error = %e, "security group not deleted yet; the sweep will");
         }
         if let Some(key) = w
             .key_name()
@@ -1323,7 +1332,10 @@ impl InstanceTypeQuotas for AwsClient {
         // vCPUs per type from the catalog: an instance's CPU options are not always reported.
         let mut names: Vec<&str> = ours
             .iter()
-            .filter_map(|i| i.instance_type().map(|t| t.as_str()))
+            .filter_map(|i| {
+                i.instance_type()
+                    .map(aws_sdk_ec2::types::InstanceType::as_str)
+            })
             .collect();
         names.sort_unstable();
         names.dedup();

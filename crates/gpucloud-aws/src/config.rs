@@ -254,6 +254,7 @@ mod optional_secret {
     use secrecy::{ExposeSecret, SecretString};
     use serde::{Deserialize, Deserializer, Serializer};
 
+    #[allow(clippy::ref_option)] // serde's `with` passes the field by reference.
     pub(super) fn serialize<S: Serializer>(
         value: &Option<SecretString>,
         serializer: S,

@@ -82,10 +82,14 @@ fn gpus(info: &InstanceTypeInfo) -> Option<Gpu> {
         return None;
     }
     let name = gpu.name().unwrap_or_default();
-    let mib = i64::from(gpu.memory_info().and_then(|m| m.size_in_mib()).unwrap_or(0));
+    let mib = i64::from(
+        gpu.memory_info()
+            .and_then(ec2::GpuDeviceMemoryInfo::size_in_mib)
+            .unwrap_or(0),
+    );
     let efa = info
         .network_info()
-        .and_then(|n| n.efa_supported())
+        .and_then(ec2::NetworkInfo::efa_supported)
         .unwrap_or(false);
     Some(Gpu {
         count,
@@ -105,7 +109,7 @@ fn gpus(info: &InstanceTypeInfo) -> Option<Gpu> {
 /// The architecture of a type (the first it supports that the model knows).
 fn architecture(info: &InstanceTypeInfo) -> Architecture {
     info.processor_info()
-        .map(|p| p.supported_architectures())
+        .map(ec2::ProcessorInfo::supported_architectures)
         .unwrap_or_default()
         .iter()
         .map(|a| Architecture::parse_lenient(a.as_str()))
@@ -250,17 +254,17 @@ impl RegionCatalog<'_> {
             let gpu = gpus(info);
             let vcpu = info
                 .v_cpu_info()
-                .and_then(|v| v.default_v_cpus())
+                .and_then(ec2::VCpuInfo::default_v_cpus)
                 .unwrap_or(0)
                 .max(0) as u32;
             let cores = info
                 .v_cpu_info()
-                .and_then(|v| v.default_cores())
+                .and_then(ec2::VCpuInfo::default_cores)
                 .unwrap_or(0)
                 .max(0) as u32;
             let memory_mib = info
                 .memory_info()
-                .and_then(|m| m.size_in_mib())
+                .and_then(ec2::MemoryInfo::size_in_mib)
                 .unwrap_or(0);
             for (spot, base_price) in classes {
                 let mut entry = InstanceType {
@@ -278,7 +282,7 @@ impl RegionCatalog<'_> {
                     memory_bytes: Bytes::new(memory_mib, BytesUnit::MiB),
                     maximum_network_interfaces: info
                         .network_info()
-                        .and_then(|n| n.maximum_network_interfaces())
+                        .and_then(aws_sdk_ec2::types::NetworkInfo::maximum_network_interfaces)
                         .unwrap_or(0)
                         .max(0) as u32,
                     network_performance: info
@@ -291,7 +295,7 @@ impl RegionCatalog<'_> {
                     supported_architectures: smallvec![architecture(info)],
                     clock_speed_in_ghz: info
                         .processor_info()
-                        .and_then(|p| p.sustained_clock_speed_in_ghz())
+                        .and_then(aws_sdk_ec2::types::ProcessorInfo::sustained_clock_speed_in_ghz)
                         .unwrap_or(0.0),
                     // A one-time spot instance cannot be stopped; EC2 refuses it.
                     stoppable: !spot,

@@ -171,14 +171,13 @@ impl RunningFake for RunningAws {
                 .sweeper
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            match &*sweeper {
-                Some(client) => client.clone(),
-                None => {
-                    let client =
-                        AwsCredential::new(self.config(&self.moto.endpoint()))?.client(REGION);
-                    *sweeper = Some(client.clone());
-                    client
-                }
+            if let Some(client) = &*sweeper {
+                client.clone()
+            } else {
+                let client =
+                    AwsCredential::new(self.config(&self.moto.endpoint()))?.client(REGION);
+                *sweeper = Some(client.clone());
+                client
             }
         };
         client.sweep_orphaned_resources(REGION).await

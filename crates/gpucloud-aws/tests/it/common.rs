@@ -100,7 +100,11 @@ pub async fn leftovers(aws: &Aws, region: &str) -> Vec<String> {
     let ec2 = raw_ec2(aws, region);
     let mut out = Vec::new();
     let instances = ec2.describe_instances().send().await.unwrap();
-    for i in instances.reservations().iter().flat_map(|r| r.instances()) {
+    for i in instances
+        .reservations()
+        .iter()
+        .flat_map(aws_sdk_ec2::types::Reservation::instances)
+    {
         let state = i
             .state()
             .and_then(|s| s.name())

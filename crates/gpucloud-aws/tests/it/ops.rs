@@ -57,7 +57,7 @@ async fn create_get_list_terminate_and_nothing_is_left() {
     assert_eq!(
         w.metadata_options()
             .and_then(|m| m.http_tokens())
-            .map(|t| t.as_str()),
+            .map(aws_sdk_ec2::types::HttpTokensState::as_str),
         Some("required")
     );
     let data = raw
