@@ -581,18 +581,14 @@ impl Api {
             .map(drop)
     }
 
-    /// The key pairs tagged with the credential reference `mark`.
-    pub(crate) async fn key_pairs_marked(
+    /// Every key pair of the region.
+    pub(crate) async fn key_pairs(
         &self,
         op: &'static str,
         region: &str,
-        mark: &str,
     ) -> Result<Vec<KeyPairInfo>> {
         let ec2 = self.ec2(region).await;
-        let request = ec2.describe_key_pairs().filters(filter(
-            &format!("tag:{}", gpucloud_core::bookkeeping::CRED_REF_ID_TAG),
-            [mark],
-        ));
+        let request = ec2.describe_key_pairs();
         let out = self.call(op, true, || request.clone().send()).await?;
         Ok(out.key_pairs().to_vec())
     }

@@ -640,9 +640,10 @@ impl AwsClient {
     async fn sweep(&self, region: &str) -> Result<usize> {
         const OP: &str = "sweep";
         let _guard = self.shared.create_lock.lock().await;
-        let mine = vec![filter(&format!("tag:{CRED_REF_ID_TAG}"), [self.me()])];
+        // Marked by this credential, read from the tags here: moto ignores `tag:` filters on
+        // groups and key pairs.
         let (groups, instances) = tokio::try_join!(
-            self.api().groups(OP, region, &[], mine.clone()),
+            self.api().groups(OP, region, &[], Vec::new()),
             self.api().instances(
                 OP,
                 region,
@@ -661,7 +662,13 @@ impl AwsClient {
         let grace = self.shared.config.effective_sweep_grace();
         let now = jiff::Timestamp::now();
         let mut deleted = 0;
-        for g in &groups {
+        let marked = |tags: &[aws_sdk_ec2::types::Tag]| {
+            is_marked_by(
+                convert::tag(tags, CRED_REF_ID_TAG).unwrap_or_default(),
+                self.me(),
+            )
+        };
+        for g in groups.iter().filter(|g| marked(g.tags())) {
             let Some(id) = g.group_id() else { continue };
             let created = convert::tag(g.tags(), gpucloud_core::bookkeeping::CREATED_AT_TAG)
                 .and_then(|t| t.parse::<jiff::Timestamp>().ok());
@@ -679,8 +686,8 @@ impl AwsClient {
                 Err(e) => tracing::info!(group = id, error = %e, "sweep: group not deleted"),
             }
         }
-        let keys = self.api().key_pairs_marked(OP, region, self.me()).await?;
-        for info in keys {
+        let keys = self.api().key_pairs(OP, region).await?;
+        for info in keys.iter().filter(|k| marked(k.tags())) {
             let Some(key) = info.key_name().map(str::to_owned) else {
                 continue;
             };

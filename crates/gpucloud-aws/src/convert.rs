@@ -146,6 +146,15 @@ fn storage(info: &InstanceTypeInfo) -> SmallVec<[Storage; 1]> {
     out
 }
 
+/// A type's memory: whole GiB where EC2's MiB are (as types are sold), else MiB.
+fn memory(mib: i64) -> Bytes {
+    if mib % 1024 == 0 {
+        Bytes::new(mib / 1024, BytesUnit::GiB)
+    } else {
+        Bytes::new(mib, BytesUnit::MiB)
+    }
+}
+
 /// The lowest current spot price of each type over the region's zones, from
 /// `DescribeSpotPriceHistory` (newest first per zone). A price that does not parse, or is not
 /// positive, is no price.
@@ -279,7 +288,7 @@ impl RegionCatalog<'_> {
                     } else {
                         ON_DEMAND
                     })],
-                    memory_bytes: Bytes::new(memory_mib, BytesUnit::MiB),
+                    memory_bytes: memory(memory_mib),
                     maximum_network_interfaces: info
                         .network_info()
                         .and_then(aws_sdk_ec2::types::NetworkInfo::maximum_network_interfaces)
@@ -678,6 +687,7 @@ mod tests {
             Bytes::new(80, BytesUnit::GB)
         );
         assert_eq!(od.vcpu, 192);
+        assert_eq!(od.memory_bytes, Bytes::new(2048, BytesUnit::GiB));
         assert_eq!(od.supported_architectures[0], Architecture::X86_64);
         assert!(od.is_available && od.stoppable && !od.preemptible);
         assert_eq!(od.available_azs, ["us-east-1a", "us-east-1b"]);
