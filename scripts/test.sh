@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace. Installs what the tests need when it is missing:
-# Prism (npm, for the OpenAPI contract tests) and, as root, openssh-server, nftables and
+# Prism (npm, for the OpenAPI contract tests), moto (PyPI, for the AWS tests) and, as root, openssh-server, nftables and
 # iproute2 (for the local provider's real instances).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +23,17 @@ if [ ! -x node_modules/.bin/prism ]; then
     echo "installing Prism (npm) for the contract tests" >&2
     npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# moto (PyPI), the AWS emulator the AWS provider's tests start on loopback, pinned, in a
+# virtual environment inside the repository (no root needed); the tests find it through
+# GPUCLOUD_MOTO_SERVER and fail naming it when it is missing.
+MOTO_VERSION=5.2.5
+if ! .venv-moto/bin/python -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
+    echo "installing moto $MOTO_VERSION into .venv-moto for the AWS tests" >&2
+    python3 -m venv .venv-moto
+    .venv-moto/bin/pip install --quiet --disable-pip-version-check "moto[server,ec2]==$MOTO_VERSION"
+fi
+export GPUCLOUD_MOTO_SERVER="$PWD/.venv-moto/bin/moto_server"
 
 # What this machine cannot run is left out by filter, so nextest lists it as skipped; run by
 # hand, such a test fails with the reason rather than passing.

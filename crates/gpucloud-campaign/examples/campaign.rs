@@ -8,7 +8,7 @@
 //! `--seed` on, default 1), `--rate F` (fault rate, default 0.2), `--retry-after S` (of
 //! injected 429s, default 0), `--secs S` (wall-clock budget per run, default 3600),
 //! `--faults 5xx,429,reset,lost,truncated` (the kinds to inject, default all), `--provider
-//! NAME` (lambda, fluidstack, shadeform, nebius, verda or launchpad; default: every provider), `--reconcile N`
+//! NAME` (lambda, fluidstack, shadeform, nebius, verda, launchpad or aws; default: every provider), `--reconcile N`
 //! (operations between two reconciles, 0: only at the end; default 250), `--max-live N` (most
 //! instances alive at once, default 50).
 //! Exits 1 when any run breaks the promise. With `RUST_LOG=gpucloud_campaign=info`, each

@@ -320,6 +320,7 @@ register_targets! {
     nebius => NebiusTarget,
     verda => VerdaTarget,
     launchpad => LaunchpadTarget,
+    aws => AwsTarget,
 }
 
 /// What the caller knows about one RefID.

@@ -1,10 +1,12 @@
 #![doc = include_str!("../README.md")]
 
+pub mod aws_pricing;
 pub mod bench;
 pub mod fluidstack;
 pub mod kit;
 pub mod lambda;
 pub mod launchpad;
+pub mod moto;
 #[cfg(feature = "nebius")]
 pub mod nebius;
 pub mod prism;

@@ -89,6 +89,7 @@ pub static FAKES: &[&ServedFake] = &[
     &crate::shadeform::SERVED,
     &crate::verda::SERVED,
     &crate::launchpad::SERVED,
+    &crate::aws_pricing::SERVED,
     #[cfg(feature = "nebius")]
     &crate::nebius::SERVED,
 ];

@@ -42,6 +42,7 @@ register! {
     "nebius" => gpucloud_nebius as nebius,
     "verda" => gpucloud_verda as verda,
     "launchpad" => gpucloud_launchpad as launchpad,
+    "aws" => gpucloud_aws as aws,
     "local" => gpucloud_local as local,
 }
 
