@@ -76,6 +76,57 @@ async fn create_running_terminate_is_recorded_as_the_exact_event_sequence() {
     assert_eq!(metrics.events_written, stored.len() as u64);
 }
 
+/// The README demo's defect: a list answered while the instance booted arrived after the
+/// create had recorded it running, and was merged as news (`running -> pending`). A list is
+/// only news for rows read before it was sent; the status never goes backwards unless the
+/// provider says so after what was recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_older_than_the_create_answer_does_not_take_the_status_back() {
+    let fake = lambda_fake(Duration::from_millis(400)).await;
+    let (_dir, db) = temp_db();
+    let mischief = Arc::new(Mischief::default());
+    *mischief.late_create_answer.lock().unwrap() = Some(Duration::from_millis(600));
+    *mischief.hold_pending_lists.lock().unwrap() = Some(Duration::from_millis(1000));
+    let credential = Arc::new(Meddling {
+        inner: lambda_credential(&fake),
+        mischief: mischief.clone(),
+    });
+    let fleet = open(&db, credential).await;
+    fleet
+        .request_create(create_request("order-1"))
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn({
+        let fleet = fleet.clone();
+        async move {
+            fleet
+                .run_until(async {
+                    let _ = stopped.await;
+                })
+                .await
+        }
+    });
+    // Long enough for the create (launch, 600 ms, answer), the held list (1 s) and the
+    // passes after it.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+
+    assert_eq!(
+        events_of(&fleet, "order-1").await,
+        vec![
+            ev(None, "requested", "create_requested"),
+            ev(Some("requested"), "launching", "create_sent"),
+            ev(Some("launching"), "running", "created"),
+        ]
+    );
+    assert_eq!(
+        fleet.instance("order-1").await.unwrap().status,
+        Some(LifecycleStatus::Running)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_missing_from_one_list_is_not_terminated() {
     let fake = lambda_fake(Duration::from_millis(50)).await;
