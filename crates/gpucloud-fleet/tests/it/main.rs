@@ -127,6 +127,54 @@ async fn a_list_older_than_the_create_answer_does_not_take_the_status_back() {
     );
 }
 
+/// The status loop reads its rows before it sends the list: an instance created and
+/// recorded while the list waited to be sent is in the list but not in the rows read. It is
+/// this fleet's own instance, not an orphan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_recorded_while_the_list_waited_is_not_an_orphan() {
+    let fake = lambda_fake(Duration::from_millis(50)).await;
+    let (_dir, db) = temp_db();
+    let mischief = Arc::new(Mischief::default());
+    *mischief.delay_lists.lock().unwrap() = Some(Duration::from_millis(1000));
+    let credential = Arc::new(Meddling {
+        inner: lambda_credential(&fake),
+        mischief: mischief.clone(),
+    });
+    let fleet = open(&db, credential).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn({
+        let fleet = fleet.clone();
+        async move {
+            fleet
+                .run_until(async {
+                    let _ = stopped.await;
+                })
+                .await
+        }
+    });
+    // A status pass has read its (empty) rows and waits to send its list.
+    while mischief.lists_asked.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    fleet
+        .request_create(create_request("meanwhile-1"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+
+    let events = fleet.events_after(0, 1000).await.unwrap();
+    assert!(
+        events.iter().all(|e| e.ref_id == "meanwhile-1"),
+        "{events:?}"
+    );
+    assert_eq!(
+        fleet.instance("meanwhile-1").await.unwrap().status,
+        Some(LifecycleStatus::Running)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_missing_from_one_list_is_not_terminated() {
     let fake = lambda_fake(Duration::from_millis(50)).await;
