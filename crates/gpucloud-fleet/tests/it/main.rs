@@ -86,7 +86,7 @@ async fn a_list_older_than_the_create_answer_does_not_take_the_status_back() {
     let (_dir, db) = temp_db();
     let mischief = Arc::new(Mischief::default());
     *mischief.late_create_answer.lock().unwrap() = Some(Duration::from_millis(600));
-    *mischief.hold_pending_lists.lock().unwrap() = Some(Duration::from_millis(1000));
+    *mischief.hold_pending_lists.lock().unwrap() = Some(Duration::from_secs(1));
     let credential = Arc::new(Meddling {
         inner: lambda_credential(&fake),
         mischief: mischief.clone(),
@@ -135,7 +135,7 @@ async fn an_instance_recorded_while_the_list_waited_is_not_an_orphan() {
     let fake = lambda_fake(Duration::from_millis(50)).await;
     let (_dir, db) = temp_db();
     let mischief = Arc::new(Mischief::default());
-    *mischief.delay_lists.lock().unwrap() = Some(Duration::from_millis(1000));
+    *mischief.delay_lists.lock().unwrap() = Some(Duration::from_secs(1));
     let credential = Arc::new(Meddling {
         inner: lambda_credential(&fake),
         mischief: mischief.clone(),
@@ -160,7 +160,7 @@ async fn an_instance_recorded_while_the_list_waited_is_not_an_orphan() {
         .request_create(create_request("meanwhile-1"))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(3000)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let _ = stop.send(());
     running.await.unwrap().unwrap();
 
