@@ -107,9 +107,16 @@ async fn a_list_older_than_the_create_answer_does_not_take_the_status_back() {
                 .await
         }
     });
-    // Long enough for the create (launch, 600 ms, answer), the held list (1 s) and the
-    // passes after it.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Until the create's answer is recorded, then longer than a held list takes to arrive,
+    // and the passes after it.
+    for _ in 0..100 {
+        let record = fleet.instance("order-1").await.unwrap();
+        if record.status == Some(LifecycleStatus::Running) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let _ = stop.send(());
     running.await.unwrap().unwrap();
 
