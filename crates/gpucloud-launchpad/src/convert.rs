@@ -10,6 +10,7 @@
 //! - The price is the API's own `price` (currency and per hour); absent, it is unknown.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use gpucloud_core::bookkeeping::{CRED_REF_ID_TAG, REF_ID_TAG};
 use gpucloud_core::hostname::instance_hostname;
@@ -49,33 +50,43 @@ pub fn experience_for(cloud: &str, gpu_family: &str, interconnect: &str) -> &'st
     }
 }
 
-/// Lower case, with anything but letters, digits, `-` and `.` as `-`.
-fn slug(text: &str) -> String {
-    text.trim()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect()
+/// Appends `text` to `out` trimmed and in lower case, with anything but letters, digits, `-`
+/// and `.` as `-`.
+fn push_slug(out: &mut String, text: &str) {
+    out.extend(text.trim().chars().map(|c| {
+        if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+            c.to_ascii_lowercase()
+        } else {
+            '-'
+        }
+    }));
 }
 
 /// The type name of `cloud`'s `family` × `count`, reserved for `workshop` when not empty.
+/// Written into one string (no formatting machinery): a catalog makes one per type.
 pub(crate) fn type_name(cloud: &str, family: &str, count: u64, workshop: &str) -> String {
-    let mut name = format!("{}_{}x{count}", slug(cloud), slug(family));
-    if !workshop.trim().is_empty() {
+    let workshop = workshop.trim();
+    let mut name = String::with_capacity(cloud.len() + family.len() + workshop.len() + 24);
+    push_slug(&mut name, cloud);
+    name.push('_');
+    push_slug(&mut name, family);
+    name.push('x');
+    // Writing into a String cannot fail.
+    let _ = write!(name, "{count}");
+    if !workshop.is_empty() {
         name.push('.');
-        name.push_str(&slug(workshop));
+        push_slug(&mut name, workshop);
     }
     name
 }
 
 /// The instance-type id of `type_name` in `region`.
 pub(crate) fn type_id(type_name: &str, region: &str) -> InstanceTypeId {
-    InstanceTypeId::new(format!("{type_name}_{region}"))
+    let mut id = String::with_capacity(type_name.len() + 1 + region.len());
+    id.push_str(type_name);
+    id.push('_');
+    id.push_str(region);
+    InstanceTypeId::new(id)
 }
 
 /// Memory in GB, as LaunchPad counts it.
@@ -312,6 +323,20 @@ pub(crate) fn wire_tags(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn type_names_and_ids_are_slugs_of_what_a_request_chooses() {
+        assert_eq!(type_name("oci", "A100", 8, ""), "oci_a100x8");
+        assert_eq!(type_name(" DMZ ", "GH 200", 1, "  "), "dmz_gh-200x1");
+        assert_eq!(
+            type_name("Nebius", "H100_SXM", 16, " Work Shop/1 "),
+            "nebius_h100-sxmx16.work-shop-1"
+        );
+        assert_eq!(
+            type_id("oci_a100x8", "us-tx-1").as_str(),
+            "oci_a100x8_us-tx-1"
+        );
+    }
 
     /// The entries of one catalog type.
     fn entries_of(w: &wire::InstanceType) -> Vec<InstanceType> {
