@@ -209,7 +209,7 @@ impl Catalog<'_> {
             })
             .collect();
         // Each location's orderable types, looked up once per location, not once per entry.
-        let orderable: Vec<(Option<&HashSet<String>>, Option<&HashSet<String>>)> = self
+        let orderable: Vec<_> = self
             .locations
             .iter()
             .map(|l| (self.on_demand.get(l), self.spot.get(l)))
