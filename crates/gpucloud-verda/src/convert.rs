@@ -6,8 +6,8 @@ use std::borrow::Cow;
 
 use gpucloud_core::{
     Architecture, Bookkeeping, Bytes, BytesUnit, CompactString, Gpu, Instance, InstanceId,
-    InstanceType, InstanceTypeId, LifecycleStatus, Location, Manufacturer, Price, Status, Storage,
-    normalize_gpu_name, smallvec,
+    InstanceType, InstanceTypeId, LifecycleStatus, Location, Manufacturer, Price, SmallVec, Status,
+    Storage, normalize_gpu_name, smallvec,
 };
 use jiff::Timestamp;
 
@@ -283,7 +283,10 @@ impl Catalog<'_> {
                     id: InstanceTypeId::generic(location, None, offer_name),
                     location: location.into(),
                     type_name: s.name.clone(),
-                    supported_gpus: s.gpu.iter().cloned().collect(),
+                    supported_gpus: match &s.gpu {
+                        Some(gpu) => smallvec![gpu.clone()],
+                        None => SmallVec::new(),
+                    },
                     supported_storage: smallvec![storages[storage_of[t]].1.clone()],
                     elastic_root_volume: true,
                     supported_usage_classes: smallvec![CompactString::const_new(if spot {
@@ -299,7 +302,7 @@ impl Catalog<'_> {
                     rebootable: false,
                     preemptible: spot,
                     is_available: if spot { spot_orderable } else { on_demand }
-                        .binary_search(&s.name)
+                        .binary_search_by(|n| n.as_str().cmp(&s.name))
                         .is_ok(),
                     base_price: if spot {
                         s.spot_price.clone()
