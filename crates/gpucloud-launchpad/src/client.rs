@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -37,6 +38,9 @@ struct Shared {
     /// Serializes creates in this process, so the RefID lookup and the create it guards cannot
     /// interleave with another create of the same RefID.
     create_lock: Mutex<()>,
+    /// How many entries the last catalog had: the next one reserves as many at once rather
+    /// than growing (and moving its entries) as it is read.
+    catalog_len: AtomicUsize,
 }
 
 /// A LaunchPad credential: the API token, who LaunchPad records as the requester, and the
@@ -91,6 +95,7 @@ impl LaunchpadCredential {
                 config,
                 identity,
                 create_lock: Mutex::new(()),
+                catalog_len: AtomicUsize::new(0),
             }),
         })
     }
@@ -151,6 +156,10 @@ struct Offer {
     entry: wire::InstanceType<'static>,
     region: String,
 }
+
+/// The most entries a catalog reserves before it is read (a bound on what a strange answer
+/// can make the next call allocate up front).
+const MAX_RESERVED: usize = 100_000;
 
 /// One page of the catalog, converted: the entries, and where each type's entries start.
 #[derive(Default)]
@@ -225,7 +234,16 @@ impl LaunchpadClient {
     /// Every entry of the catalog, each type converted as it is parsed; of two types with the
     /// same name, the first listed (see [`convert::first_of_each_name`]).
     async fn catalog(&self, op: &'static str) -> Result<Vec<InstanceType>> {
-        let pages = api::instance_types(self.http(), op, CatalogPage::default, |page, t| {
+        let reserve = self
+            .shared
+            .catalog_len
+            .load(Ordering::Relaxed)
+            .min(MAX_RESERVED);
+        let init = || CatalogPage {
+            entries: Vec::with_capacity(reserve),
+            starts: Vec::new(),
+        };
+        let pages = api::instance_types(self.http(), op, init, |page, t| {
             page.starts.push(page.entries.len());
             convert::instance_types(&t, &mut page.entries);
         })
@@ -237,6 +255,9 @@ impl LaunchpadClient {
             all.starts.extend(page.starts.iter().map(|s| s + offset));
             all.entries.extend(page.entries);
         }
+        self.shared
+            .catalog_len
+            .store(all.entries.len(), Ordering::Relaxed);
         Ok(convert::first_of_each_name(all.entries, &all.starts))
     }
 

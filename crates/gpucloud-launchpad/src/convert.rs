@@ -10,7 +10,6 @@
 //! - The price is the API's own `price` (currency and per hour); absent, it is unknown.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use gpucloud_core::bookkeeping::{CRED_REF_ID_TAG, REF_ID_TAG};
 use gpucloud_core::hostname::instance_hostname;
@@ -62,6 +61,22 @@ fn push_slug(out: &mut String, text: &str) {
     }));
 }
 
+/// Appends `n` in decimal (a catalog writes one count per type: no formatting machinery).
+fn push_decimal(out: &mut String, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = n;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend(digits[start..].iter().map(|d| char::from(*d)));
+}
+
 /// The type name of `cloud`'s `family` × `count`, reserved for `workshop` when not empty.
 /// Written into one string (no formatting machinery): a catalog makes one per type.
 pub(crate) fn type_name(cloud: &str, family: &str, count: u64, workshop: &str) -> String {
@@ -71,8 +86,7 @@ pub(crate) fn type_name(cloud: &str, family: &str, count: u64, workshop: &str) -
     name.push('_');
     push_slug(&mut name, family);
     name.push('x');
-    // Writing into a String cannot fail.
-    let _ = write!(name, "{count}");
+    push_decimal(&mut name, count);
     if !workshop.is_empty() {
         name.push('.');
         push_slug(&mut name, workshop);
@@ -377,6 +391,11 @@ mod tests {
         assert_eq!(
             type_name("Nebius", "H100_SXM", 16, " Work Shop/1 "),
             "nebius_h100-sxmx16.work-shop-1"
+        );
+        assert_eq!(type_name("oci", "A10", 0, ""), "oci_a10x0");
+        assert_eq!(
+            type_name("oci", "A10", u64::MAX, ""),
+            format!("oci_a10x{}", u64::MAX)
         );
         assert_eq!(
             type_id("oci_a100x8", "us-tx-1").as_str(),
