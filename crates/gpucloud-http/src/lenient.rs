@@ -26,7 +26,7 @@ use serde::{Deserialize, Deserializer};
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Text<'a>(pub Cow<'a, str>);
 
-impl<'a> Text<'a> {
+impl Text<'_> {
     /// The text.
     pub fn as_str(&self) -> &str {
         &self.0

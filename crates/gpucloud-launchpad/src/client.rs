@@ -310,7 +310,7 @@ impl LaunchpadClient {
         let Some((entry, region, _)) = candidates.first() else {
             let regions: Vec<String> = named
                 .iter()
-                .flat_map(|t| t.all_regions())
+                .flat_map(wire::InstanceType::all_regions)
                 .map(|r| format!("{r} ({})", location_of(r)))
                 .collect();
             let field = if attrs.sub_location.is_empty() {

@@ -94,21 +94,17 @@ impl Orderable {
             .availabilities
             .iter()
             .map(|name| CompactString::from(name.as_str()));
-        let types = match self
+        let location = a.location_code.as_str();
+        let i = self
             .0
-            .iter_mut()
-            .position(|(l, _)| l == a.location_code.as_str())
-        {
-            Some(i) => &mut self.0[i].1,
-            None => {
-                self.0.push((
-                    a.location_code.as_str().into(),
-                    Vec::with_capacity(a.availabilities.len()),
-                ));
-                let last = self.0.len() - 1;
-                &mut self.0[last].1
-            }
-        };
+            .iter()
+            .position(|(l, _)| l == location)
+            .unwrap_or_else(|| {
+                let types = Vec::with_capacity(a.availabilities.len());
+                self.0.push((location.into(), types));
+                self.0.len() - 1
+            });
+        let types = &mut self.0[i].1;
         types.extend(names);
         types.sort_unstable();
         types.dedup();
