@@ -4,6 +4,7 @@ mod classify;
 mod client;
 mod config;
 mod key;
+pub mod lenient;
 mod request;
 mod retry_after;
 

@@ -3,10 +3,11 @@
 //! provider, next to two floors on the same fake with a plain `reqwest::Client`:
 //! - the *raw GET* of the same URLs: send and read the whole bodies, no decoding;
 //! - the *hand-written client*: the raw GETs plus `serde_json::from_slice` into plain structs
-//!   of the fields the provider reads, and for the list the join of deployments with their
-//!   clusters' addresses (the same information, with no leniency and no model). The target
-//!   (≤ 1.10) is the provider's ratio to this floor; the ratio to the raw GET is printed next
-//!   to it.
+//!   of the fields the provider reads, and the answer's own shape: for the list the join of
+//!   deployments with their clusters' addresses, for the catalog one offer per type × region
+//!   (the regions of `capacity` and `regions`, available where `capacity` says so) — the same
+//!   information, with no leniency and no model. The target (≤ 1.10) is the provider's ratio
+//!   to this floor; the ratio to the raw GET is printed next to it.
 //!
 //! A list is two requests made at once (the deployments and the clusters' addresses); both
 //! floors make the same two, at once too.
@@ -86,6 +87,35 @@ struct InstanceType {
     storage: Vec<Storage>,
     system_arch: String,
     workshop_id: String,
+}
+
+/// One offer as a hand-written client lists it: a type in one of its regions.
+struct Offer<'a> {
+    #[allow(dead_code)]
+    instance_type: &'a InstanceType,
+    #[allow(dead_code)]
+    region: &'a str,
+    #[allow(dead_code)]
+    available: bool,
+}
+
+/// The offers of a catalog page: each type in every region its `capacity` or `regions` names.
+fn offers(page: &Page<InstanceType>) -> Vec<Offer<'_>> {
+    let mut offers = Vec::with_capacity(page.results.len() * 2);
+    for t in &page.results {
+        let mut regions: Vec<&str> = t.capacity.keys().map(String::as_str).collect();
+        for region in &t.regions {
+            if !regions.contains(&region.as_str()) {
+                regions.push(region);
+            }
+        }
+        offers.extend(regions.into_iter().map(|region| Offer {
+            instance_type: t,
+            region,
+            available: t.capacity.get(region).is_some_and(|n| *n > 0),
+        }));
+    }
+    offers
 }
 
 #[derive(Deserialize)]
@@ -231,7 +261,7 @@ async fn run() -> bool {
             Box::pin(async {
                 let body = get(TYPES).await;
                 let t: Page<InstanceType> = serde_json::from_slice(&body).expect("decode");
-                std::hint::black_box(t);
+                std::hint::black_box(offers(&t));
             })
         }),
     ];

@@ -2,6 +2,7 @@
 //! model. Ids reach a path only after the caller checked them (UUIDs).
 
 use gpucloud_core::{CloudError, ErrorKind, Result};
+use gpucloud_http::lenient::Listed;
 use gpucloud_http::{HttpClient, Request};
 use serde::de::DeserializeOwned;
 
@@ -15,14 +16,23 @@ pub(crate) const PAGE_SIZE: u64 = 500;
 const MAX_PAGES: u64 = 10_000;
 
 /// Every page of `path` with `query`: page 1, 2, ... until the API says there is no next one
-/// (the `next` link itself is not followed: it names the host as the API sees it).
-async fn all_pages<T: DeserializeOwned>(
+/// (the `next` link itself is not followed: it names the host as the API sees it). Each
+/// page's items are folded by `each` into a fresh `init()` as they are parsed (borrowing
+/// their strings from the body); the pages' accumulators, in order.
+async fn all_pages<L: Listed, A>(
     http: &HttpClient,
     op: &'static str,
     path: &str,
     query: &[(&'static str, String)],
-) -> Result<Vec<T>> {
-    let mut items = Vec::new();
+    init: impl Fn() -> A + Sync,
+    each: impl for<'x> Fn(&mut A, L::Item<'x>) + Sync,
+) -> Result<Vec<A>> {
+    // Counts the items of a page, so that an empty page ends the listing whatever it links.
+    let counted = |acc: &mut (usize, A), item: L::Item<'_>| {
+        acc.0 += 1;
+        each(&mut acc.1, item);
+    };
+    let mut pages = Vec::new();
     for page in 1..=MAX_PAGES {
         let mut request = Request::get(op, path)
             .query("page", page.to_string())
@@ -30,14 +40,15 @@ async fn all_pages<T: DeserializeOwned>(
         for (name, value) in query {
             request = request.query(*name, value.clone());
         }
-        let answer: wire::Page<T> = http.send_json(request).await?;
-        let last = answer.next.is_none() || answer.results.is_empty();
-        if items.is_empty() {
-            items.reserve(usize::try_from(answer.count).unwrap_or(0).min(100_000));
-        }
-        items.extend(answer.results);
-        if last {
-            return Ok(items);
+        let answer: wire::PageRead<(usize, A)> = http
+            .send_json_seed(request, || {
+                wire::PageSeed::<L, _, _>::new((0, init()), &counted)
+            })
+            .await?;
+        let (items, acc) = answer.acc;
+        pages.push(acc);
+        if !answer.has_next || items == 0 {
+            return Ok(pages);
         }
     }
     Err(CloudError::provider(
@@ -48,12 +59,36 @@ async fn all_pages<T: DeserializeOwned>(
     ))
 }
 
-/// `GET /v1/catalog/instance-types/`, every page.
-pub(crate) async fn instance_types(
+/// Every item of every page of `path` with `query`, owned.
+async fn all_items<T: DeserializeOwned + Send>(
     http: &HttpClient,
     op: &'static str,
-) -> Result<Vec<wire::InstanceType>> {
-    all_pages(http, op, "v1/catalog/instance-types/", &[]).await
+    path: &str,
+    query: &[(&'static str, String)],
+) -> Result<Vec<T>> {
+    let pages = all_pages::<wire::Owned<T>, _>(http, op, path, query, Vec::new, |acc, item| {
+        acc.push(item);
+    })
+    .await?;
+    let mut pages = pages.into_iter();
+    let mut items = pages.next().unwrap_or_default();
+    for page in pages {
+        items.extend(page);
+    }
+    Ok(items)
+}
+
+/// `GET /v1/catalog/instance-types/`, every page: each entry folded by `each` into a fresh
+/// `init()` per page as it is parsed, borrowing its strings from the body; the pages'
+/// accumulators, in order.
+pub(crate) async fn instance_types<A>(
+    http: &HttpClient,
+    op: &'static str,
+    init: impl Fn() -> A + Sync,
+    each: impl Fn(&mut A, wire::InstanceType<'_>) + Sync,
+) -> Result<Vec<A>> {
+    all_pages::<wire::InstanceTypes, _>(http, op, "v1/catalog/instance-types/", &[], init, each)
+        .await
 }
 
 /// `GET /v1/catalog/deployments/` with the API's own filters, every page.
@@ -62,7 +97,7 @@ pub(crate) async fn deployments(
     op: &'static str,
     query: &[(&'static str, String)],
 ) -> Result<Vec<wire::Deployment>> {
-    all_pages(http, op, "v1/catalog/deployments/", query).await
+    all_items(http, op, "v1/catalog/deployments/", query).await
 }
 
 /// `GET /v1/catalog/deployments/{id}/`.
@@ -104,7 +139,7 @@ pub(crate) async fn delete(http: &HttpClient, op: &'static str, id: &uuid::Uuid)
 /// run on.
 pub(crate) async fn clusters(http: &HttpClient, op: &'static str) -> Result<Vec<wire::Cluster>> {
     let query = [("has_deployment", "true".to_owned())];
-    all_pages(http, op, "v1/inventory/clusters/", &query).await
+    all_items(http, op, "v1/inventory/clusters/", &query).await
 }
 
 /// `GET /v1/inventory/clusters/{id}/`.

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -11,7 +12,7 @@ use gpucloud_core::bookkeeping;
 use gpucloud_core::outcome::{ResolveBudget, Resolved, UnknownCreate, resolve_unknown_create};
 use gpucloud_core::validate::ValidCreate;
 use gpucloud_core::{
-    ApiType, Bookkeeping, CapabilityTable, CloudClient, CloudCredential, CloudError, CompactString,
+    ApiType, Bookkeeping, CapabilityTable, CloudClient, CloudCredential, CloudError,
     CreateFeatures, ErrorKind, GetInstanceTypeArgs, GetLocationsArgs, Identity, Instance,
     InstanceId, InstanceType, ListInstancesArgs, Location, Result, tenant_id_from_secret,
 };
@@ -37,6 +38,9 @@ struct Shared {
     /// Serializes creates in this process, so the RefID lookup and the create it guards cannot
     /// interleave with another create of the same RefID.
     create_lock: Mutex<()>,
+    /// How many entries the last catalog had: the next one reserves as many at once rather
+    /// than growing (and moving its entries) as it is read.
+    catalog_len: AtomicUsize,
 }
 
 /// A LaunchPad credential: the API token, who LaunchPad records as the requester, and the
@@ -91,6 +95,7 @@ impl LaunchpadCredential {
                 config,
                 identity,
                 create_lock: Mutex::new(()),
+                catalog_len: AtomicUsize::new(0),
             }),
         })
     }
@@ -148,8 +153,19 @@ fn deployment_uuid(id: &InstanceId) -> Option<uuid::Uuid> {
 /// What a create deploys: the catalog entry and the region chosen.
 #[derive(Debug)]
 struct Offer {
-    entry: wire::InstanceType,
+    entry: wire::InstanceType<'static>,
     region: String,
+}
+
+/// The most entries a catalog reserves before it is read (a bound on what a strange answer
+/// can make the next call allocate up front).
+const MAX_RESERVED: usize = 100_000;
+
+/// One page of the catalog, converted: the entries, and where each type's entries start.
+#[derive(Default)]
+struct CatalogPage {
+    entries: Vec<InstanceType>,
+    starts: Vec<usize>,
 }
 
 impl LaunchpadClient {
@@ -215,18 +231,52 @@ impl LaunchpadClient {
         }
     }
 
+    /// Every entry of the catalog, each type converted as it is parsed; of two types with the
+    /// same name, the first listed (see [`convert::first_of_each_name`]).
+    async fn catalog(&self, op: &'static str) -> Result<Vec<InstanceType>> {
+        let reserve = self
+            .shared
+            .catalog_len
+            .load(Ordering::Relaxed)
+            .min(MAX_RESERVED);
+        let init = || CatalogPage {
+            entries: Vec::with_capacity(reserve),
+            starts: Vec::new(),
+        };
+        let pages = api::instance_types(self.http(), op, init, |page, t| {
+            page.starts.push(page.entries.len());
+            convert::instance_types(&t, &mut page.entries);
+        })
+        .await?;
+        let mut pages = pages.into_iter();
+        let mut all = pages.next().unwrap_or_default();
+        for page in pages {
+            let offset = all.entries.len();
+            all.starts.extend(page.starts.iter().map(|s| s + offset));
+            all.entries.extend(page.entries);
+        }
+        self.shared
+            .catalog_len
+            .store(all.entries.len(), Ordering::Relaxed);
+        Ok(convert::first_of_each_name(all.entries, &all.starts))
+    }
+
     /// The offer `create` names: the catalog entry of its type name, in the region of its
     /// sub-location, else of its location (a gpucloud location or a region), preferring a
     /// region with capacity.
     async fn offer(&self, op: &'static str, create: &ValidCreate) -> Result<Offer> {
         let attrs = create.attrs();
-        let catalog = api::instance_types(self.http(), op).await?;
-        let named: Vec<&wire::InstanceType> = catalog
-            .iter()
-            .filter(|t| {
-                convert::type_name(&t.cloud, &t.gpu.family, t.gpu.count, &t.workshop_id)
+        let named: Vec<wire::InstanceType<'static>> =
+            api::instance_types(self.http(), op, Vec::new, |named, t| {
+                if convert::type_name(&t.cloud, &t.gpu.family, t.gpu.count, &t.workshop_id)
                     == attrs.instance_type
+                {
+                    named.push(t.into_owned());
+                }
             })
+            .await?
+            .into_iter()
+            .flatten()
             .collect();
         if named.is_empty() {
             return Err(CloudError::invalid(
@@ -246,14 +296,12 @@ impl LaunchpadClient {
             (attrs.sub_location.is_empty() || attrs.sub_location == region)
                 && (location.is_empty() || location == region || location_of(region) == location)
         };
-        let mut candidates: Vec<(&wire::InstanceType, &str, u64)> = named
+        let mut candidates: Vec<(&wire::InstanceType<'static>, &str, u64)> = named
             .iter()
             .flat_map(|t| {
-                t.capacity
-                    .keys()
-                    .chain(t.regions.iter())
+                t.all_regions()
                     .filter(|r| fits(r))
-                    .map(move |r| (*t, r.as_str(), t.capacity.get(r).copied().unwrap_or(0)))
+                    .map(move |r| (t, r, t.capacity_in(r)))
             })
             .collect();
         // Capacity first; an offer without any is still asked for, so the API's own answer
@@ -262,7 +310,7 @@ impl LaunchpadClient {
         let Some((entry, region, _)) = candidates.first() else {
             let regions: Vec<String> = named
                 .iter()
-                .flat_map(|t| t.capacity.keys().chain(t.regions.iter()))
+                .flat_map(wire::InstanceType::all_regions)
                 .map(|r| format!("{r} ({})", location_of(r)))
                 .collect();
             let field = if attrs.sub_location.is_empty() {
@@ -346,11 +394,7 @@ impl CloudClient for LaunchpadClient {
     /// The gpucloud locations of the catalog (each a group of regions, placed by the rule the
     /// README describes), available when any offer there has capacity.
     async fn locations(&self, args: GetLocationsArgs) -> Result<Vec<Location>> {
-        let catalog = api::instance_types(self.http(), "locations").await?;
-        let mut entries: Vec<InstanceType> = Vec::with_capacity(catalog.len() * 2);
-        for t in &catalog {
-            convert::instance_types(t, &mut entries);
-        }
+        let entries = self.catalog("locations").await?;
         Ok(convert::locations(&entries)
             .into_iter()
             .filter(|l| l.available || args.include_unavailable)
@@ -358,28 +402,7 @@ impl CloudClient for LaunchpadClient {
     }
 
     async fn instance_types(&self, args: &GetInstanceTypeArgs) -> Result<Vec<InstanceType>> {
-        let catalog = api::instance_types(self.http(), "instance_types").await?;
-        let mut entries: Vec<InstanceType> = Vec::with_capacity(catalog.len() * 2);
-        // Two catalog types a deployment request cannot tell apart (same cloud, family, count
-        // and workshop) are one offer: the first listed. Such names are rare, so ids are
-        // compared only among the entries of a name already seen.
-        let mut names: Vec<CompactString> = Vec::with_capacity(catalog.len());
-        for t in &catalog {
-            let before = entries.len();
-            convert::instance_types(t, &mut entries);
-            let Some(name) = entries.get(before).map(|e| &e.type_name) else {
-                continue;
-            };
-            if names.contains(name) {
-                for fresh in entries.split_off(before) {
-                    if !entries[..before].iter().any(|x| x.id == fresh.id) {
-                        entries.push(fresh);
-                    }
-                }
-            } else {
-                names.push(name.clone());
-            }
-        }
+        let mut entries = self.catalog("instance_types").await?;
         entries.retain(|e| args.matches(e));
         Ok(entries)
     }

@@ -10,14 +10,13 @@
 //! - The price is the API's own `price` (currency and per hour); absent, it is unknown.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use gpucloud_core::bookkeeping::{CRED_REF_ID_TAG, REF_ID_TAG};
 use gpucloud_core::hostname::instance_hostname;
 use gpucloud_core::{
     Architecture, Bookkeeping, Bytes, BytesUnit, CompactString, Gpu, Instance, InstanceId,
     InstanceType, InstanceTypeId, LifecycleStatus, Location, Manufacturer, PortMapping, Price,
-    Status, Storage, Tags, normalize_gpu_name, smallvec,
+    SmallVec, Status, Storage, Tags, normalize_gpu_name, smallvec,
 };
 
 use crate::region::location_of;
@@ -62,6 +61,22 @@ fn push_slug(out: &mut String, text: &str) {
     }));
 }
 
+/// Appends `n` in decimal (a catalog writes one count per type: no formatting machinery).
+fn push_decimal(out: &mut String, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = n;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend(digits[start..].iter().map(|d| char::from(*d)));
+}
+
 /// The type name of `cloud`'s `family` × `count`, reserved for `workshop` when not empty.
 /// Written into one string (no formatting machinery): a catalog makes one per type.
 pub(crate) fn type_name(cloud: &str, family: &str, count: u64, workshop: &str) -> String {
@@ -71,8 +86,7 @@ pub(crate) fn type_name(cloud: &str, family: &str, count: u64, workshop: &str) -
     name.push('_');
     push_slug(&mut name, family);
     name.push('x');
-    // Writing into a String cannot fail.
-    let _ = write!(name, "{count}");
+    push_decimal(&mut name, count);
     if !workshop.is_empty() {
         name.push('.');
         push_slug(&mut name, workshop);
@@ -95,41 +109,47 @@ fn gb(n: u64) -> Bytes {
 }
 
 /// The API's price, when it publishes a usable one.
-fn price(w: Option<&wire::Price>) -> Option<Price> {
+fn price(w: Option<&wire::Price<'_>>) -> Option<Price> {
     let w = w?;
     let amount = w.on_demand_per_hour.trim();
     if amount.is_empty() {
         return None;
     }
-    let currency = w.currency.trim().to_ascii_uppercase();
-    Price::parse(
-        amount,
-        if currency.is_empty() {
-            "USD"
-        } else {
-            &currency
-        },
-    )
-    .ok()
+    let mut currency = CompactString::from(w.currency.trim());
+    if currency.is_empty() {
+        currency = CompactString::const_new("USD");
+    }
+    currency.make_ascii_uppercase();
+    Price::parse(amount, &currency).ok()
+}
+
+/// `text` trimmed, in upper or lower case, inline (the short words of a catalog entry).
+fn cased(text: &str, upper: bool) -> CompactString {
+    let mut out = CompactString::from(text.trim());
+    if upper {
+        out.make_ascii_uppercase();
+    } else {
+        out.make_ascii_lowercase();
+    }
+    out
 }
 
 /// The catalog entries of one LaunchPad instance type, appended to `out`: one per region it
 /// names, available where it has capacity.
-pub(crate) fn instance_types(w: &wire::InstanceType, out: &mut Vec<InstanceType>) {
+pub(crate) fn instance_types(w: &wire::InstanceType<'_>, out: &mut Vec<InstanceType>) {
     let name = type_name(&w.cloud, &w.gpu.family, w.gpu.count, &w.workshop_id);
-    let interconnect = w.gpu.interconnection_type.trim().to_ascii_uppercase();
-    let mut disks: Vec<Storage> = Vec::new();
+    let mut disks: SmallVec<[Storage; 1]> = SmallVec::new();
     for disk in &w.storage {
-        let kind = disk.kind.trim().to_ascii_lowercase();
+        let kind = cased(&disk.kind, false);
         match disks
             .iter_mut()
-            .find(|d| d.size_bytes == gb(disk.size_gb) && d.storage_type == kind.as_str())
+            .find(|d| d.size_bytes == gb(disk.size_gb) && d.storage_type == kind)
         {
             Some(d) => d.count += 1,
             None => disks.push(Storage {
                 count: 1,
                 size_bytes: gb(disk.size_gb),
-                storage_type: kind.into(),
+                storage_type: kind,
                 ..Storage::default()
             }),
         }
@@ -144,25 +164,19 @@ pub(crate) fn instance_types(w: &wire::InstanceType, out: &mut Vec<InstanceType>
     let gpu = Gpu {
         count: u32::try_from(w.gpu.count).unwrap_or(u32::MAX),
         memory_bytes: gb(w.gpu.memory_gb),
-        network_details: interconnect.as_str().into(),
+        network_details: cased(&w.gpu.interconnection_type, true),
         manufacturer,
         name: normalize_gpu_name(&w.gpu.family),
         gpu_type: w.gpu.model.trim().into(),
         ..Gpu::default()
     };
-    let mut regions: Vec<&str> = w.capacity.keys().map(String::as_str).collect();
-    for region in &w.regions {
-        if !regions.contains(&region.as_str()) {
-            regions.push(region);
-        }
-    }
     // What every region's entry shares, computed once.
     let base_price = price(w.price.as_ref());
     let architecture = Architecture::parse_lenient(&w.system_arch);
-    let cloud: CompactString = w.cloud.trim().to_ascii_lowercase().into();
+    let cloud = cased(&w.cloud, false);
     let workshop = w.workshop_id.trim();
-    let entries = regions
-        .into_iter()
+    let entries = w
+        .all_regions()
         .filter(|r| !r.trim().is_empty())
         .map(|region| InstanceType {
             id: type_id(&name, region),
@@ -171,12 +185,12 @@ pub(crate) fn instance_types(w: &wire::InstanceType, out: &mut Vec<InstanceType>
             available_azs: vec![region.to_owned()],
             type_name: name.as_str().into(),
             supported_gpus: smallvec![gpu.clone()],
-            supported_storage: disks.iter().cloned().collect(),
+            supported_storage: disks.clone(),
             memory_bytes: gb(w.memory_gb),
             vcpu: u32::try_from(w.cpu).unwrap_or(u32::MAX),
             supported_architectures: smallvec![architecture],
             supported_usage_classes: smallvec![CompactString::const_new("on-demand")],
-            is_available: w.capacity.get(region).copied().unwrap_or(0) > 0,
+            is_available: w.capacity_in(region) > 0,
             base_price: base_price.clone(),
             stoppable: false,
             rebootable: false,
@@ -187,6 +201,52 @@ pub(crate) fn instance_types(w: &wire::InstanceType, out: &mut Vec<InstanceType>
             ..InstanceType::default()
         });
     out.extend(entries);
+}
+
+/// The catalog's entries with one offer per id: two catalog types a deployment request cannot
+/// tell apart (same cloud, family, count and workshop: the same type name) are one offer, the
+/// first listed, so a later type keeps only the entries of regions not offered yet.
+/// `starts[i]` is where the entries of the catalog's `i`-th type begin.
+pub(crate) fn first_of_each_name(
+    entries: Vec<InstanceType>,
+    starts: &[usize],
+) -> Vec<InstanceType> {
+    // Each type's entries: from its start to the next type's.
+    let groups: Vec<(usize, usize)> = starts
+        .iter()
+        .enumerate()
+        .map(|(i, start)| (*start, starts.get(i + 1).copied().unwrap_or(entries.len())))
+        .filter(|(start, end)| start < end)
+        .collect();
+    let mut names: Vec<&str> = groups
+        .iter()
+        .filter_map(|(start, _)| entries.get(*start).map(|e| e.type_name.as_str()))
+        .collect();
+    names.sort_unstable();
+    if names.windows(2).all(|w| w[0] != w[1]) {
+        return entries;
+    }
+    // Rare: a name twice.
+    let mut kept: Vec<InstanceType> = Vec::with_capacity(entries.len());
+    let mut seen: Vec<CompactString> = Vec::new();
+    let mut entries = entries.into_iter();
+    for (start, end) in groups {
+        let group: Vec<InstanceType> = entries.by_ref().take(end - start).collect();
+        let Some(name) = group.first().map(|e| e.type_name.clone()) else {
+            continue;
+        };
+        if seen.contains(&name) {
+            for fresh in group {
+                if !kept.iter().any(|k| k.id == fresh.id) {
+                    kept.push(fresh);
+                }
+            }
+        } else {
+            seen.push(name);
+            kept.extend(group);
+        }
+    }
+    kept
 }
 
 /// The gpucloud locations of catalog entries: one per location, available when any entry
@@ -332,6 +392,11 @@ mod tests {
             type_name("Nebius", "H100_SXM", 16, " Work Shop/1 "),
             "nebius_h100-sxmx16.work-shop-1"
         );
+        assert_eq!(type_name("oci", "A10", 0, ""), "oci_a10x0");
+        assert_eq!(
+            type_name("oci", "A10", u64::MAX, ""),
+            format!("oci_a10x{}", u64::MAX)
+        );
         assert_eq!(
             type_id("oci_a100x8", "us-tx-1").as_str(),
             "oci_a100x8_us-tx-1"
@@ -339,13 +404,13 @@ mod tests {
     }
 
     /// The entries of one catalog type.
-    fn entries_of(w: &wire::InstanceType) -> Vec<InstanceType> {
+    fn entries_of(w: &wire::InstanceType<'_>) -> Vec<InstanceType> {
         let mut entries = Vec::new();
         instance_types(w, &mut entries);
         entries
     }
 
-    fn entry(json: &str) -> wire::InstanceType {
+    fn entry(json: &str) -> wire::InstanceType<'_> {
         serde_json::from_str(json).unwrap()
     }
 
@@ -391,6 +456,39 @@ mod tests {
         assert_eq!(pdx.supported_storage[0].count, 2);
         assert_eq!(pdx.vcpu, 72);
         assert!(pdx.reserved_instance_pool_id.is_empty());
+    }
+
+    #[test]
+    fn a_type_name_listed_twice_is_one_offer_per_region_the_first_listed() {
+        let first = entry(GH200);
+        let mut second = entry(GH200);
+        second.cpu = 1;
+        second.regions = vec!["sea".into(), "pdx".into()];
+        let other = entry(
+            r#"{"cloud": "oci", "gpu": {"count": 8, "family": "A100"}, "regions": ["us-tx-1"]}"#,
+        );
+        let mut entries = Vec::new();
+        let mut starts = Vec::new();
+        for t in [&first, &other, &second] {
+            starts.push(entries.len());
+            instance_types(t, &mut entries);
+        }
+        let kept = first_of_each_name(entries, &starts);
+        let ids: Vec<(&str, u32)> = kept.iter().map(|e| (e.id.as_str(), e.vcpu)).collect();
+        assert_eq!(
+            ids,
+            [
+                ("dmz_gh200x1_pdx", 72),
+                ("dmz_gh200x1_sjc", 72),
+                ("oci_a100x8_us-tx-1", 0),
+                ("dmz_gh200x1_sea", 1),
+            ]
+        );
+        // Names all different: the entries as they are.
+        let mut entries = Vec::new();
+        instance_types(&first, &mut entries);
+        instance_types(&other, &mut entries);
+        assert_eq!(first_of_each_name(entries, &[0, 2]).len(), 3);
     }
 
     #[test]

@@ -3,95 +3,239 @@
 //! number that arrives as a string is read too.
 
 use std::collections::BTreeMap;
-
 use std::fmt;
+use std::marker::PhantomData;
 
-use serde::de::{self, Visitor};
+use gpucloud_http::lenient::{Each, Listed, Text, whole_number};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// One page of a list: `{count, next, previous, results}`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct Page<T> {
-    /// Items on every page together.
-    #[serde(default, deserialize_with = "lenient_u64")]
-    pub(crate) count: u64,
-    /// The next page's URL; `None` on the last page.
-    #[serde(default)]
-    pub(crate) next: Option<String>,
-    /// This page's items.
-    #[serde(default = "Vec::new")]
-    pub(crate) results: Vec<T>,
+/// One page of a list (`{count, next, previous, results}`), read as it is parsed (`next`
+/// and `results`; the rest is skipped): each item
+/// of `results` folded into an accumulator by [`Each`], so that no vector of wire items is
+/// built and items may borrow their strings from the body.
+pub(crate) struct PageSeed<'f, L, A, F> {
+    acc: A,
+    fold: &'f F,
+    list: PhantomData<fn() -> L>,
 }
 
-/// A catalog entry (`InstanceType`).
+/// What a page said besides its items.
+#[derive(Debug)]
+pub(crate) struct PageRead<A> {
+    /// Whether the answer links a next page.
+    pub(crate) has_next: bool,
+    /// What the items were folded into.
+    pub(crate) acc: A,
+}
+
+impl<'f, L: Listed, A, F> PageSeed<'f, L, A, F>
+where
+    F: for<'x> Fn(&mut A, L::Item<'x>),
+{
+    /// Reads a page, folding each item into `acc` with `fold`.
+    pub(crate) fn new(acc: A, fold: &'f F) -> Self {
+        Self {
+            acc,
+            fold,
+            list: PhantomData,
+        }
+    }
+}
+
+impl<'de, L: Listed, A, F> DeserializeSeed<'de> for PageSeed<'_, L, A, F>
+where
+    F: for<'x> Fn(&mut A, L::Item<'x>),
+{
+    type Value = PageRead<A>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, L: Listed, A, F> Visitor<'de> for PageSeed<'_, L, A, F>
+where
+    F: for<'x> Fn(&mut A, L::Item<'x>),
+{
+    type Value = PageRead<A>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a page: an object with a results array")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        let (mut has_next, mut acc, mut seen) = (false, self.acc, false);
+        while let Some(key) = map.next_key::<Text<'de>>()? {
+            match key.as_str() {
+                "next" => has_next = !map.next_value::<Text<'de>>()?.trim().is_empty(),
+                "results" if seen => return Err(de::Error::duplicate_field("results")),
+                "results" => {
+                    seen = true;
+                    acc = map.next_value_seed(Each::<L, A, F>::new(acc, self.fold))?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        // No `results`: an empty page.
+        Ok(PageRead { has_next, acc })
+    }
+}
+
+/// The items of [`InstanceType`] lists, borrowing from the body.
+pub(crate) struct InstanceTypes;
+
+impl Listed for InstanceTypes {
+    type Item<'de> = InstanceType<'de>;
+}
+
+/// Items read as owned values (deployments, clusters).
+pub(crate) struct Owned<T>(PhantomData<fn() -> T>);
+
+impl<T: serde::de::DeserializeOwned> Listed for Owned<T> {
+    type Item<'de> = T;
+}
+
+/// A catalog entry (`InstanceType`); its strings borrow from the answer's body.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct InstanceType {
-    /// Region → machines available now.
-    #[serde(deserialize_with = "lenient_capacity")]
-    pub(crate) capacity: BTreeMap<String, u64>,
+pub(crate) struct InstanceType<'a> {
+    /// Region → machines available now, sorted by region (a region named twice keeps its
+    /// last count).
+    #[serde(borrow, deserialize_with = "lenient_capacity")]
+    pub(crate) capacity: Vec<(Text<'a>, u64)>,
     /// The upstream cloud.
-    #[serde(deserialize_with = "lenient_string")]
-    pub(crate) cloud: String,
+    #[serde(borrow)]
+    pub(crate) cloud: Text<'a>,
     /// vCPUs.
-    #[serde(deserialize_with = "lenient_u64")]
+    #[serde(deserialize_with = "whole_number")]
     pub(crate) cpu: u64,
-    pub(crate) gpu: Gpu,
+    #[serde(borrow)]
+    pub(crate) gpu: Gpu<'a>,
     /// System memory in GB.
-    #[serde(deserialize_with = "lenient_u64")]
+    #[serde(deserialize_with = "whole_number")]
     pub(crate) memory_gb: u64,
-    pub(crate) price: Option<Price>,
+    #[serde(borrow)]
+    pub(crate) price: Option<Price<'a>>,
     /// Regions with capacity.
-    pub(crate) regions: Vec<String>,
-    pub(crate) storage: Vec<Storage>,
+    #[serde(borrow)]
+    pub(crate) regions: Vec<Text<'a>>,
+    #[serde(borrow)]
+    pub(crate) storage: Vec<Storage<'a>>,
     /// `amd64` or `arm64`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub(crate) system_arch: String,
+    #[serde(borrow)]
+    pub(crate) system_arch: Text<'a>,
     /// The workshop the type is reserved for; empty or absent for none.
-    #[serde(deserialize_with = "lenient_string")]
-    pub(crate) workshop_id: String,
+    #[serde(borrow)]
+    pub(crate) workshop_id: Text<'a>,
+}
+
+impl InstanceType<'_> {
+    /// Machines available now in `region` (0 when `capacity` does not name it).
+    pub(crate) fn capacity_in(&self, region: &str) -> u64 {
+        self.capacity
+            .binary_search_by(|(r, _)| r.as_str().cmp(region))
+            .map_or(0, |i| self.capacity[i].1)
+    }
+
+    /// The regions the entry names: those of `capacity` (sorted), then those of `regions`
+    /// not named there, each once.
+    pub(crate) fn all_regions(&self) -> impl Iterator<Item = &str> {
+        let in_capacity = self.capacity.iter().map(|(r, _)| r.as_str());
+        let more = self.regions.iter().enumerate().filter_map(|(i, r)| {
+            let r = r.as_str();
+            let fresh = self
+                .capacity
+                .binary_search_by(|(c, _)| c.as_str().cmp(r))
+                .is_err()
+                && !self.regions[..i]
+                    .iter()
+                    .any(|earlier| earlier.as_str() == r);
+            fresh.then_some(r)
+        });
+        in_capacity.chain(more)
+    }
+
+    /// The same entry, owning its strings (to keep it beyond the answer's body).
+    pub(crate) fn into_owned(self) -> InstanceType<'static> {
+        InstanceType {
+            capacity: self
+                .capacity
+                .into_iter()
+                .map(|(r, n)| (r.into_owned(), n))
+                .collect(),
+            cloud: self.cloud.into_owned(),
+            cpu: self.cpu,
+            gpu: Gpu {
+                count: self.gpu.count,
+                family: self.gpu.family.into_owned(),
+                interconnection_type: self.gpu.interconnection_type.into_owned(),
+                manufacturer: self.gpu.manufacturer.into_owned(),
+                memory_gb: self.gpu.memory_gb,
+                model: self.gpu.model.into_owned(),
+            },
+            memory_gb: self.memory_gb,
+            price: self.price.map(|p| Price {
+                currency: p.currency.into_owned(),
+                on_demand_per_hour: p.on_demand_per_hour.into_owned(),
+            }),
+            regions: self.regions.into_iter().map(Text::into_owned).collect(),
+            storage: self
+                .storage
+                .into_iter()
+                .map(|s| Storage {
+                    size_gb: s.size_gb,
+                    kind: s.kind.into_owned(),
+                })
+                .collect(),
+            system_arch: self.system_arch.into_owned(),
+            workshop_id: self.workshop_id.into_owned(),
+        }
+    }
 }
 
 /// The GPUs of a catalog entry (`InstanceTypeGpu`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct Gpu {
-    #[serde(deserialize_with = "lenient_u64")]
+pub(crate) struct Gpu<'a> {
+    #[serde(deserialize_with = "whole_number")]
     pub(crate) count: u64,
-    #[serde(deserialize_with = "lenient_string")]
-    pub(crate) family: String,
+    #[serde(borrow)]
+    pub(crate) family: Text<'a>,
     /// `pcie` or `sxm` (the description's examples also write `SXM`).
-    #[serde(deserialize_with = "lenient_string")]
-    pub(crate) interconnection_type: String,
-    #[serde(deserialize_with = "lenient_string")]
-    pub(crate) manufacturer: String,
+    #[serde(borrow)]
+    pub(crate) interconnection_type: Text<'a>,
+    #[serde(borrow)]
+    pub(crate) manufacturer: Text<'a>,
     /// Memory of one GPU in GB.
-    #[serde(deserialize_with = "lenient_u64")]
+    #[serde(deserialize_with = "whole_number")]
     pub(crate) memory_gb: u64,
-    #[serde(deserialize_with = "lenient_string")]
-    pub(crate) model: String,
+    #[serde(borrow)]
+    pub(crate) model: Text<'a>,
 }
 
 /// A catalog entry's price (`InstanceTypePrice`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct Price {
-    #[serde(deserialize_with = "lenient_string")]
-    pub(crate) currency: String,
+pub(crate) struct Price<'a> {
+    #[serde(borrow)]
+    pub(crate) currency: Text<'a>,
     /// Per hour, as the text of the JSON number (or of the string) the API wrote; empty when
-    /// absent or `null`. Read through [`LenientText`], never a `serde_json::Value`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub(crate) on_demand_per_hour: String,
+    /// absent or `null`.
+    #[serde(borrow)]
+    pub(crate) on_demand_per_hour: Text<'a>,
 }
 
 /// A disk of a catalog entry (`InstanceTypeStorage`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct Storage {
-    #[serde(deserialize_with = "lenient_u64")]
+pub(crate) struct Storage<'a> {
+    #[serde(deserialize_with = "whole_number")]
     pub(crate) size_gb: u64,
-    #[serde(rename = "type", deserialize_with = "lenient_string")]
-    pub(crate) kind: String,
+    #[serde(rename = "type", borrow)]
+    pub(crate) kind: Text<'a>,
 }
 
 /// A deployment (`Deployment`), as read.
@@ -104,7 +248,7 @@ pub(crate) struct Deployment {
     pub(crate) cluster: Option<serde_json::Value>,
     #[serde(deserialize_with = "lenient_string")]
     pub(crate) created: String,
-    #[serde(deserialize_with = "lenient_u64")]
+    #[serde(deserialize_with = "whole_number")]
     pub(crate) gpu_count: u64,
     #[serde(deserialize_with = "lenient_string")]
     pub(crate) gpu_model: String,
@@ -114,13 +258,13 @@ pub(crate) struct Deployment {
     pub(crate) region: String,
     #[serde(deserialize_with = "lenient_string")]
     pub(crate) request_id: String,
-    #[serde(deserialize_with = "lenient_u64")]
+    #[serde(deserialize_with = "whole_number")]
     pub(crate) ssh_port: u64,
     #[serde(deserialize_with = "lenient_string")]
     pub(crate) ssh_user: String,
     #[serde(deserialize_with = "lenient_string")]
     pub(crate) state: String,
-    #[serde(deserialize_with = "lenient_u64")]
+    #[serde(deserialize_with = "whole_number")]
     pub(crate) retry_count: u64,
     /// User-defined tags; values that are not strings are read as their JSON text.
     #[serde(deserialize_with = "lenient_tags")]
@@ -226,176 +370,45 @@ impl ErrorBody {
     }
 }
 
-/// A text field read from a string, a number or a boolean (as its text); `null` and shapes a
-/// text field never has are `""`. Read through a visitor, never a `serde_json::Value`: the
-/// catalog is read on every query.
-struct LenientText;
-
-impl<'de> Visitor<'de> for LenientText {
-    type Value = String;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
-        Ok(v.to_owned())
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<String, E> {
-        Ok(v)
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
-        Ok(v.to_string())
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
-        Ok(v.to_string())
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
-        Ok(v.to_string())
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
-        Ok(v.to_string())
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<String, E> {
-        Ok(String::new())
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<String, E> {
-        Ok(String::new())
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
-        d.deserialize_any(self)
-    }
-
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<String, A::Error> {
-        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-        Ok(String::new())
-    }
-
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<String, A::Error> {
-        while map
-            .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
-            .is_some()
-        {}
-        Ok(String::new())
-    }
+/// A text field read leniently as an owned string (see [`Text`]).
+fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Text::deserialize(d).map(|t| t.0.into_owned())
 }
 
-/// A whole number read from a number or a string of one; anything else is 0.
-struct LenientNumber;
+/// An object of counts (`capacity`) or of texts (`tags`) read leniently; anything but an
+/// object is empty.
+struct ObjectOr<V, F>(F, PhantomData<fn() -> V>);
 
-impl<'de> Visitor<'de> for LenientNumber {
-    type Value = u64;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a whole number")
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
-        Ok(v)
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
-        Ok(u64::try_from(v).unwrap_or(0))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
-        // Saturating: a negative or non-finite count is no count.
-        Ok(if v.is_finite() && v > 0.0 {
-            v as u64
-        } else {
-            0
-        })
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
-        Ok(v.trim().parse().unwrap_or(0))
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<u64, E> {
-        Ok(0)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<u64, E> {
-        Ok(0)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<u64, E> {
-        Ok(0)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<u64, D::Error> {
-        d.deserialize_any(self)
-    }
-
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
-        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-        Ok(0)
-    }
-
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<u64, A::Error> {
-        while map
-            .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
-            .is_some()
-        {}
-        Ok(0)
-    }
-}
-
-/// A value read by one of the lenient visitors.
-struct Lenient<V>(V);
-
-impl<'de> Deserialize<'de> for Lenient<String> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(LenientText).map(Lenient)
-    }
-}
-
-impl<'de> Deserialize<'de> for Lenient<u64> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(LenientNumber).map(Lenient)
-    }
-}
-
-/// An object of `key: value` read leniently; anything but an object is empty.
-struct LenientMap<V>(std::marker::PhantomData<V>);
-
-impl<'de, V> Visitor<'de> for LenientMap<V>
+impl<'de, V, F> Visitor<'de> for ObjectOr<V, F>
 where
-    Lenient<V>: Deserialize<'de>,
+    V: Deserialize<'de>,
+    F: FnMut(&mut Vec<(Text<'de>, V)>, Text<'de>, V),
 {
-    type Value = BTreeMap<String, V>;
+    type Value = Vec<(Text<'de>, V)>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object")
     }
 
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out = BTreeMap::new();
-        while let Some((key, Lenient(value))) = map.next_entry::<String, Lenient<V>>()? {
-            out.insert(key, value);
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some((key, value)) = map.next_entry::<Text<'de>, V>()? {
+            (self.0)(&mut out, key, value);
         }
         Ok(out)
     }
 
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-        Ok(BTreeMap::new())
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Vec::new())
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(BTreeMap::new())
+        Ok(Vec::new())
     }
 
     fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(BTreeMap::new())
+        Ok(Vec::new())
     }
 
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
@@ -403,40 +416,58 @@ where
     }
 
     fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(BTreeMap::new())
+        Ok(Vec::new())
     }
 
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(BTreeMap::new())
+        Ok(Vec::new())
     }
 
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(BTreeMap::new())
+        Ok(Vec::new())
     }
 
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(BTreeMap::new())
+        Ok(Vec::new())
     }
 
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(BTreeMap::new())
+        Ok(Vec::new())
     }
 }
 
-fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    d.deserialize_any(LenientText)
+/// A count read leniently (see [`whole_number`]).
+struct Lenient(u64);
+
+impl<'de> Deserialize<'de> for Lenient {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        whole_number(d).map(Lenient)
+    }
 }
 
-fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    d.deserialize_any(LenientNumber)
+/// `capacity`: sorted by region, a region named twice keeping its last count (as a map
+/// would), so that [`InstanceType::capacity_in`] can search it.
+fn lenient_capacity<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(Text<'de>, u64)>, D::Error> {
+    let insert = |out: &mut Vec<(Text<'de>, Lenient)>, key: Text<'de>, value: Lenient| match out
+        .binary_search_by(|(k, _)| k.as_str().cmp(key.as_str()))
+    {
+        Ok(i) => out[i].1 = value,
+        Err(i) => out.insert(i, (key, value)),
+    };
+    let read = d.deserialize_any(ObjectOr(insert, PhantomData))?;
+    Ok(read.into_iter().map(|(k, Lenient(n))| (k, n)).collect())
 }
 
-fn lenient_capacity<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, u64>, D::Error> {
-    d.deserialize_any(LenientMap(std::marker::PhantomData))
-}
-
+/// `tags`: values that are not strings are read as their JSON text.
 fn lenient_tags<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
-    d.deserialize_any(LenientMap(std::marker::PhantomData))
+    let push = |out: &mut Vec<(Text<'de>, Text<'de>)>, key: Text<'de>, value: Text<'de>| {
+        out.push((key, value));
+    };
+    let read = d.deserialize_any(ObjectOr(push, PhantomData))?;
+    Ok(read
+        .into_iter()
+        .map(|(k, v)| (k.0.into_owned(), v.0.into_owned()))
+        .collect())
 }
 
 #[cfg(test)]
@@ -454,8 +485,9 @@ mod tests {
                 "system_arch": "amd64", "workshop_id": null, "new": {"x": 1}}"#,
         )
         .unwrap();
-        assert_eq!(t.capacity["pdx"], 2);
-        assert_eq!(t.capacity["x"], 0);
+        assert_eq!(t.capacity_in("pdx"), 2);
+        assert_eq!(t.capacity_in("x"), 0);
+        assert_eq!(t.all_regions().collect::<Vec<_>>(), ["pdx", "us-tx-1", "x"]);
         assert_eq!((t.cpu, t.gpu.count, t.workshop_id.as_str()), (16, 1, ""));
         let d: Deployment = serde_json::from_str(
             r#"{"id": "d", "cluster": {"id": "c"}, "ssh_port": 2222, "state": "ready",

@@ -3,7 +3,10 @@
 //! calls at once) through the provider, next to a minimal hand-written client on the same
 //! fake: a plain `reqwest::Client` with the token fetched once, the same requests (the
 //! catalog's four at once too), decoded with `serde_json` into plain structs of the fields
-//! the provider reads (no leniency, no model). The target is a ratio of at most 1.10.
+//! the provider reads (no leniency, no model), and for the catalog the answer a catalog is:
+//! one offer per type × location, on demand and (where the type has a spot price) spot, each
+//! with its price and whether `/instance-availability` lists it there. The target is a ratio
+//! of at most 1.10.
 //!
 //! Samples are interleaved (provider, hand-written, provider, ...), so background load on the
 //! shared machine hits both alike, and each figure is a median. The runtime is
@@ -83,6 +86,69 @@ mod floors {
     pub struct Availability {
         pub location_code: String,
         pub availabilities: Vec<String>,
+    }
+
+    /// One offer as a hand-written client lists it.
+    pub struct Offer<'a> {
+        pub location: &'a str,
+        pub instance_type: &'a Type,
+        pub spot: bool,
+        pub price: f64,
+        pub available: bool,
+    }
+
+    /// The offers of the four answers: every type in every location, on demand and, where
+    /// it has a spot price, spot.
+    pub fn offers<'a>(
+        locations: &'a [Location],
+        types: &'a [Type],
+        on_demand: &'a [Availability],
+        spot: &'a [Availability],
+    ) -> Vec<Offer<'a>> {
+        use std::collections::{HashMap, HashSet};
+        let orderable = |lists: &'a [Availability]| {
+            let mut by_location: HashMap<&'a str, HashSet<&'a str>> = HashMap::new();
+            for a in lists {
+                by_location
+                    .entry(a.location_code.as_str())
+                    .or_default()
+                    .extend(a.availabilities.iter().map(String::as_str));
+            }
+            by_location
+        };
+        let (on_demand, spot) = (orderable(on_demand), orderable(spot));
+        let places: Vec<_> = locations
+            .iter()
+            .map(|l| {
+                let code = l.code.as_str();
+                (code, on_demand.get(code), spot.get(code))
+            })
+            .collect();
+        let mut offers = Vec::with_capacity(locations.len() * types.len() * 2);
+        for t in types {
+            let name = t.instance_type.as_str();
+            let price: f64 = t.price_per_hour.parse().unwrap_or(0.0);
+            let spot_price: f64 = t.spot_price.parse().unwrap_or(0.0);
+            for (location, on_demand, spot) in &places {
+                offers.push(Offer {
+                    location,
+                    instance_type: t,
+                    spot: false,
+                    price,
+                    available: on_demand.is_some_and(|s| s.contains(name)),
+                });
+                if spot_price > 0.0 {
+                    offers.push(Offer {
+                        location,
+                        instance_type: t,
+                        spot: true,
+                        price: spot_price,
+                        available: spot.is_some_and(|s| s.contains(name)),
+                    });
+                }
+            }
+        }
+        offers
     }
 
     #[derive(Deserialize)]
@@ -212,7 +278,7 @@ async fn run() -> bool {
                 let t: Vec<floors::Type> = serde_json::from_slice(&t).expect("decode");
                 let a: Vec<floors::Availability> = serde_json::from_slice(&a).expect("decode");
                 let s: Vec<floors::Availability> = serde_json::from_slice(&s).expect("decode");
-                std::hint::black_box((l, t, a, s));
+                std::hint::black_box(floors::offers(&l, &t, &a, &s));
             })
         }),
     ];

@@ -6,10 +6,12 @@
 use std::future::Future;
 
 use gpucloud_core::{CloudError, Delivery, ErrorKind, Result};
+use gpucloud_http::lenient::{Each, Listed};
 use gpucloud_http::{HeaderName, HttpClient, HttpResponse, Request};
 use serde::de::DeserializeOwned;
 
 use crate::client::PROVIDER_ID;
+use crate::convert;
 use crate::token::Tokens;
 use crate::wire;
 
@@ -67,6 +69,21 @@ impl Api {
         self.with_token(request, |r| self.http.send_json(r)).await
     }
 
+    /// Sends `request` with the token and folds each element of its JSON array answer into
+    /// a fresh `init()` with `each` as it is parsed (elements borrow from the body).
+    async fn each<L: Listed, A>(
+        &self,
+        request: Request,
+        init: impl Fn() -> A + Sync,
+        each: impl for<'x> Fn(&mut A, L::Item<'x>) + Sync,
+    ) -> Result<A> {
+        self.with_token(request, |r| {
+            self.http
+                .send_json_seed(r, || Each::<L, _, _>::new(init(), &each))
+        })
+        .await
+    }
+
     /// The id a create answered, as Verda sends it: plain text (perhaps quoted), or an object
     /// with an `id`; a UUID. Anything else is a `Decode` error whose outcome is unknown: the resource
     /// may exist.
@@ -97,29 +114,44 @@ impl Api {
         }
     }
 
-    /// `GET /locations`.
-    pub(crate) async fn locations(&self, op: &'static str) -> Result<Vec<wire::Location>> {
-        self.json(Request::get(op, "locations")).await
-    }
-
-    /// `GET /instance-types?currency=`.
-    pub(crate) async fn instance_types(
+    /// `GET /locations`, each location folded by `each` into a fresh `init()` as it is
+    /// parsed.
+    pub(crate) async fn locations<A>(
         &self,
         op: &'static str,
-        currency: &str,
-    ) -> Result<Vec<wire::InstanceType>> {
-        self.json(Request::get(op, "instance-types").query("currency", currency))
+        init: impl Fn() -> A + Sync,
+        each: impl Fn(&mut A, wire::Location<'_>) + Sync,
+    ) -> Result<A> {
+        self.each::<wire::Locations, _>(Request::get(op, "locations"), init, each)
             .await
     }
 
-    /// `GET /instance-availability?is_spot=`: the types orderable now, per location.
+    /// `GET /instance-types?currency=`, each type folded by `each` into a fresh `init()` as
+    /// it is parsed.
+    pub(crate) async fn instance_types<A>(
+        &self,
+        op: &'static str,
+        currency: &str,
+        init: impl Fn() -> A + Sync,
+        each: impl Fn(&mut A, wire::InstanceType<'_>) + Sync,
+    ) -> Result<A> {
+        let request = Request::get(op, "instance-types").query("currency", currency);
+        self.each::<wire::InstanceTypes, _>(request, init, each)
+            .await
+    }
+
+    /// `GET /instance-availability?is_spot=`: the types orderable now, per location (see
+    /// [`convert::Orderable`]).
     pub(crate) async fn availability(
         &self,
         op: &'static str,
         spot: bool,
-    ) -> Result<Vec<wire::Availability>> {
-        self.json(Request::get(op, "instance-availability").query("is_spot", spot.to_string()))
-            .await
+    ) -> Result<convert::Orderable> {
+        let request = Request::get(op, "instance-availability").query("is_spot", spot.to_string());
+        self.each::<wire::Availabilities, _>(request, convert::Orderable::default, |o, a| {
+            o.add(&a);
+        })
+        .await
     }
 
     /// `GET /instance-availability/{type}?is_spot=&location_code=`.

@@ -13,7 +13,7 @@ use gpucloud_core::outcome::{ResolveBudget, Resolved, UnknownCreate, resolve_unk
 use gpucloud_core::sshkey::PublicKey;
 use gpucloud_core::validate::ValidCreate;
 use gpucloud_core::{
-    ApiType, Bookkeeping, CapabilityTable, CloudClient, CloudCredential, CloudError,
+    ApiType, Bookkeeping, CapabilityTable, CloudClient, CloudCredential, CloudError, CompactString,
     CreateFeatures, ErrorKind, FirewallRule, GetInstanceTypeArgs, GetLocationsArgs, Identity,
     Instance, InstanceId, InstanceType, LifecycleStatus, ListInstancesArgs, Location, Result,
     Retry, StopStartInstance, tenant_id_from_secret,
@@ -595,25 +595,18 @@ impl CloudClient for VerdaClient {
     /// Every location, available when some type is orderable there (on demand or spot).
     async fn locations(&self, args: GetLocationsArgs) -> Result<Vec<Location>> {
         const OP: &str = "locations";
-        let (locations, on_demand, spot) = tokio::try_join!(
-            self.api().locations(OP),
+        let (mut all, on_demand, spot) = tokio::try_join!(
+            self.api()
+                .locations(OP, Vec::new, |all: &mut Vec<Location>, w| {
+                    all.push(convert::location(&w, false));
+                }),
             self.api().availability(OP, false),
             self.api().availability(OP, true),
         )?;
-        let orderable: std::collections::HashSet<String> = on_demand
-            .into_iter()
-            .chain(spot)
-            .filter(|a| !a.availabilities.is_empty())
-            .map(|a| a.location_code)
-            .collect();
-        let mut all: Vec<Location> = locations
-            .into_iter()
-            .map(|w| {
-                let available = orderable.contains(&w.code);
-                convert::location(w, available)
-            })
-            .filter(|l| l.available || args.include_unavailable)
-            .collect();
+        for l in &mut all {
+            l.available = !on_demand.at(&l.name).is_empty() || !spot.at(&l.name).is_empty();
+        }
+        all.retain(|l| l.available || args.include_unavailable);
         all.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(all)
     }
@@ -623,22 +616,24 @@ impl CloudClient for VerdaClient {
         const OP: &str = "instance_types";
         let currency = self.shared.config.effective_currency();
         let (locations, types, on_demand, spot) = tokio::try_join!(
-            self.api().locations(OP),
-            self.api().instance_types(OP, currency),
+            self.api()
+                .locations(OP, Vec::new, |codes: &mut Vec<CompactString>, l| {
+                    if args.locations.matches(&l.code) {
+                        codes.push(CompactString::from(l.code.as_str()));
+                    }
+                }),
+            self.api()
+                .instance_types(OP, currency, Vec::new, |types: &mut Vec<_>, t| {
+                    types.push(convert::type_offer(&t, currency));
+                }),
             self.api().availability(OP, false),
             self.api().availability(OP, true),
         )?;
-        let locations: Vec<String> = locations
-            .into_iter()
-            .map(|l| l.code)
-            .filter(|code| args.locations.matches(code))
-            .collect();
         let catalog = convert::Catalog {
             types: &types,
             locations: &locations,
-            on_demand: &convert::orderable(on_demand),
-            spot: &convert::orderable(spot),
-            currency,
+            on_demand: &on_demand,
+            spot: &spot,
         };
         Ok(catalog.entries(|entry| args.matches(entry)))
     }

@@ -3,12 +3,11 @@
 //! and their status, the description that carries the bookkeeping, and managed names.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
 
 use gpucloud_core::{
     Architecture, Bookkeeping, Bytes, BytesUnit, CompactString, Gpu, Instance, InstanceId,
-    InstanceType, InstanceTypeId, LifecycleStatus, Location, Manufacturer, Price, Status, Storage,
-    normalize_gpu_name, smallvec,
+    InstanceType, InstanceTypeId, LifecycleStatus, Location, Manufacturer, Price, SmallVec, Status,
+    Storage, normalize_gpu_name, smallvec,
 };
 use jiff::Timestamp;
 
@@ -69,34 +68,55 @@ fn country_alpha3(alpha2: &str) -> String {
 }
 
 /// A location, available when `available`.
-pub(crate) fn location(w: wire::Location, available: bool) -> Location {
+pub(crate) fn location(w: &wire::Location<'_>, available: bool) -> Location {
     Location {
         description: if w.name.is_empty() {
-            w.code.clone()
+            w.code.as_str().to_owned()
         } else {
-            w.name
+            w.name.as_str().to_owned()
         },
-        name: w.code,
+        name: w.code.as_str().to_owned(),
         available,
         country: country_alpha3(&w.country_code),
         ..Location::default()
     }
 }
 
-/// The types orderable now, by location, from `/instance-availability` (looked up by
-/// borrowed names: a catalog asks once per entry).
-pub(crate) type Orderable = HashMap<String, HashSet<String>>;
+/// The types orderable now, by location, from `/instance-availability`: each location's type
+/// names inline and sorted, so that a catalog entry's look-up is a binary search.
+#[derive(Debug, Default)]
+pub(crate) struct Orderable(Vec<(CompactString, Vec<CompactString>)>);
 
-/// [`Orderable`] from the API's lists.
-pub(crate) fn orderable(lists: Vec<wire::Availability>) -> Orderable {
-    let mut by_location = Orderable::new();
-    for a in lists {
-        by_location
-            .entry(a.location_code)
-            .or_default()
-            .extend(a.availabilities);
+impl Orderable {
+    /// Adds one location's list (a location listed twice has both lists).
+    pub(crate) fn add(&mut self, a: &wire::Availability<'_>) {
+        let names = a
+            .availabilities
+            .iter()
+            .map(|name| CompactString::from(name.as_str()));
+        let location = a.location_code.as_str();
+        let i = self
+            .0
+            .iter()
+            .position(|(l, _)| l == location)
+            .unwrap_or_else(|| {
+                let types = Vec::with_capacity(a.availabilities.len());
+                self.0.push((location.into(), types));
+                self.0.len() - 1
+            });
+        let types = &mut self.0[i].1;
+        types.extend(names);
+        types.sort_unstable();
+        types.dedup();
     }
-    by_location
+
+    /// The types orderable in `location`, sorted (none when it is not listed).
+    pub(crate) fn at(&self, location: &str) -> &[CompactString] {
+        self.0
+            .iter()
+            .find(|(l, _)| l == location)
+            .map_or(&[], |(_, types)| types.as_slice())
+    }
 }
 
 /// A price the API wrote, in `currency`; unknown (not free) when absent, unreadable or zero.
@@ -105,14 +125,16 @@ fn price(text: &str, currency: &str) -> Option<Price> {
     if text.is_empty() {
         return None;
     }
-    Price::parse(text, &currency.to_ascii_uppercase())
+    let mut currency = CompactString::from(currency);
+    currency.make_ascii_uppercase();
+    Price::parse(text, &currency)
         .ok()
         .filter(|p| !p.amount.is_zero())
 }
 
 /// The GPUs of a type: the count, the memory of one GPU (the API gives the whole instance's),
 /// the model's base name.
-fn gpus(w: &wire::InstanceType) -> Option<Gpu> {
+fn gpus(w: &wire::InstanceType<'_>) -> Option<Gpu> {
     let count = w.gpu.number_of_gpus.unwrap_or(0);
     if count == 0 {
         return None;
@@ -123,6 +145,8 @@ fn gpus(w: &wire::InstanceType) -> Option<Gpu> {
     } else {
         &w.model
     };
+    let mut gpu_type = CompactString::from(model.trim());
+    gpu_type.make_ascii_uppercase();
     Some(Gpu {
         count,
         memory_bytes: Bytes::new(total_gb / i64::from(count), BytesUnit::GB),
@@ -133,15 +157,17 @@ fn gpus(w: &wire::InstanceType) -> Option<Gpu> {
             Manufacturer::parse_lenient(&w.manufacturer)
         },
         name: normalize_gpu_name(model),
-        gpu_type: model.trim().to_ascii_uppercase().into(),
+        gpu_type,
         ..Gpu::default()
     })
 }
 
 /// The architecture of a type: Grace-based parts (GB200, GB300) are arm64.
-fn architecture(w: &wire::InstanceType) -> Architecture {
-    let model = w.model.trim().to_ascii_uppercase();
-    if model.starts_with("GB") || model.starts_with("GH") {
+fn architecture(w: &wire::InstanceType<'_>) -> Architecture {
+    let grace = w.model.trim().get(..2).is_some_and(|prefix| {
+        prefix.eq_ignore_ascii_case("GB") || prefix.eq_ignore_ascii_case("GH")
+    });
+    if grace {
         Architecture::Arm64
     } else {
         Architecture::X86_64
@@ -164,127 +190,135 @@ fn storage(currency: &str) -> Storage {
     }
 }
 
+/// What every catalog entry of one type shares, made once per type as the type is read
+/// (prices parsed, the GPU's name normalised), owning its (inline) strings.
+#[derive(Debug, Clone)]
+pub(crate) struct TypeOffer {
+    name: CompactString,
+    /// The name in the ids of its spot offers (see [`offer_name`]).
+    spot_name: CompactString,
+    /// The answer's currency, else the one asked for.
+    currency: CompactString,
+    on_demand_price: Option<Price>,
+    spot_price: Option<Price>,
+    gpu: Option<Gpu>,
+    architecture: Architecture,
+    memory_gb: u32,
+    vcpu: u32,
+}
+
+/// The shared part of a type's entries; `asked` is the currency asked for, which the answer
+/// is in when it does not say.
+pub(crate) fn type_offer(w: &wire::InstanceType<'_>, asked: &str) -> TypeOffer {
+    let currency = if w.currency.is_empty() {
+        asked
+    } else {
+        w.currency.as_str()
+    };
+    let name = CompactString::from(w.instance_type.as_str());
+    TypeOffer {
+        spot_name: name.clone() + SPOT_ID_SUFFIX,
+        name,
+        currency: currency.into(),
+        on_demand_price: price(&w.price_per_hour, currency),
+        spot_price: price(&w.spot_price, currency),
+        gpu: gpus(w),
+        architecture: architecture(w),
+        memory_gb: w.memory.size_in_gigabytes.unwrap_or(0),
+        vcpu: w.cpu.number_of_cores.unwrap_or(0),
+    }
+}
+
 /// The catalog: every type in every location, on demand and (where it has a spot price) as
 /// spot, each available when `/instance-availability` lists it there for its class.
 pub(crate) struct Catalog<'a> {
-    pub(crate) types: &'a [wire::InstanceType],
-    pub(crate) locations: &'a [String],
+    pub(crate) types: &'a [TypeOffer],
+    pub(crate) locations: &'a [CompactString],
     pub(crate) on_demand: &'a Orderable,
     pub(crate) spot: &'a Orderable,
-    pub(crate) currency: &'a str,
 }
 
 impl Catalog<'_> {
     /// Every entry, sorted by id, that `keep` accepts.
     pub(crate) fn entries(&self, keep: impl Fn(&InstanceType) -> bool) -> Vec<InstanceType> {
-        // What every entry of a type shares, computed once per type (a price parse, the GPU
-        // name's normalisation), and one storage description per currency.
+        // One storage description per currency.
         let mut storages: Vec<(&str, Storage)> = Vec::new();
-        let shared: Vec<Shared<'_>> = self
+        let storage_of: Vec<usize> = self
             .types
             .iter()
-            .map(|w| {
-                // The answer says its currency; the one asked for when it does not.
-                let currency = if w.currency.is_empty() {
-                    self.currency
-                } else {
-                    &w.currency
-                };
-                let storage = if let Some((_, s)) = storages.iter().find(|(c, _)| *c == currency) {
-                    s.clone()
-                } else {
-                    let s = storage(currency);
-                    storages.push((currency, s.clone()));
-                    s
-                };
-                Shared {
-                    on_demand_price: price(&w.price_per_hour.0, currency),
-                    spot_price: price(&w.spot_price.0, currency),
-                    gpu: gpus(w),
-                    storage,
-                    architecture: architecture(w),
-                    spot_name: offer_name(&w.instance_type, true).into_owned(),
-                    wire: w,
-                }
+            .map(|t| {
+                storages
+                    .iter()
+                    .position(|(c, _)| *c == t.currency)
+                    .unwrap_or_else(|| {
+                        storages.push((&t.currency, storage(&t.currency)));
+                        storages.len() - 1
+                    })
             })
             .collect();
-        // Each location's orderable types, looked up once per location, not once per entry.
-        let orderable: Vec<_> = self
-            .locations
-            .iter()
-            .map(|l| (self.on_demand.get(l), self.spot.get(l)))
-            .collect();
-        // The ids first, sorted, then the entries built in that order: sorting the small keys
-        // moves a few bytes per step where sorting the entries moved whole entries.
-        let mut keys: Vec<(InstanceTypeId, usize, usize, bool)> =
-            Vec::with_capacity(self.types.len() * self.locations.len() * 2);
-        for (t, s) in shared.iter().enumerate() {
-            for (l, location) in self.locations.iter().enumerate() {
-                let id = InstanceTypeId::generic(location, None, &s.wire.instance_type);
-                keys.push((id, t, l, false));
-                if s.spot_price.is_some() {
-                    let id = InstanceTypeId::generic(location, None, &s.spot_name);
-                    keys.push((id, t, l, true));
+        // The offers by the name in their ids, and the locations sorted: with no location a
+        // prefix of another (Verda's codes never are), location-then-name order is the ids'
+        // order, so the entries are built in it rather than sorted.
+        let mut offers: Vec<(&str, usize, bool)> = Vec::with_capacity(self.types.len() * 2);
+        for (i, t) in self.types.iter().enumerate() {
+            offers.push((&t.name, i, false));
+            if t.spot_price.is_some() {
+                offers.push((&t.spot_name, i, true));
+            }
+        }
+        offers.sort_by(|a, b| a.0.cmp(b.0));
+        let mut locations: Vec<&str> = self.locations.iter().map(CompactString::as_str).collect();
+        locations.sort_unstable();
+        let in_id_order = locations.windows(2).all(|w| !w[1].starts_with(w[0]));
+        let mut entries = Vec::with_capacity(locations.len() * offers.len());
+        for location in locations {
+            let (on_demand, spot_orderable) = (self.on_demand.at(location), self.spot.at(location));
+            for &(offer_name, t, spot) in &offers {
+                let s = &self.types[t];
+                let entry = InstanceType {
+                    id: InstanceTypeId::generic(location, None, offer_name),
+                    location: location.into(),
+                    type_name: s.name.clone(),
+                    supported_gpus: match &s.gpu {
+                        Some(gpu) => smallvec![gpu.clone()],
+                        None => SmallVec::new(),
+                    },
+                    supported_storage: smallvec![storages[storage_of[t]].1.clone()],
+                    elastic_root_volume: true,
+                    supported_usage_classes: smallvec![CompactString::const_new(if spot {
+                        SPOT
+                    } else {
+                        ON_DEMAND
+                    })],
+                    memory_bytes: Bytes::new(i64::from(s.memory_gb), BytesUnit::GB),
+                    vcpu: s.vcpu,
+                    supported_architectures: smallvec![s.architecture],
+                    // A spot instance cannot be shut down: Verda discontinues it instead.
+                    stoppable: !spot,
+                    rebootable: false,
+                    preemptible: spot,
+                    is_available: if spot { spot_orderable } else { on_demand }
+                        .binary_search_by(|n| n.as_str().cmp(&s.name))
+                        .is_ok(),
+                    base_price: if spot {
+                        s.spot_price.clone()
+                    } else {
+                        s.on_demand_price.clone()
+                    },
+                    provider: CompactString::const_new(PROVIDER),
+                    cloud: CompactString::const_new(PROVIDER),
+                    ..InstanceType::default()
+                };
+                if keep(&entry) {
+                    entries.push(entry);
                 }
             }
         }
-        keys.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut entries = Vec::with_capacity(keys.len());
-        for (id, t, l, spot) in keys {
-            let s = &shared[t];
-            let w = s.wire;
-            let (on_demand, spot_orderable) = orderable[l];
-            let entry = InstanceType {
-                id,
-                location: self.locations[l].as_str().into(),
-                type_name: w.instance_type.as_str().into(),
-                supported_gpus: s.gpu.iter().cloned().collect(),
-                supported_storage: smallvec![s.storage.clone()],
-                elastic_root_volume: true,
-                supported_usage_classes: smallvec![CompactString::const_new(if spot {
-                    SPOT
-                } else {
-                    ON_DEMAND
-                })],
-                memory_bytes: Bytes::new(
-                    i64::from(w.memory.size_in_gigabytes.unwrap_or(0)),
-                    BytesUnit::GB,
-                ),
-                vcpu: w.cpu.number_of_cores.unwrap_or(0),
-                supported_architectures: smallvec![s.architecture],
-                // A spot instance cannot be shut down: Verda discontinues it instead.
-                stoppable: !spot,
-                rebootable: false,
-                preemptible: spot,
-                is_available: if spot { spot_orderable } else { on_demand }
-                    .is_some_and(|types| types.contains(&w.instance_type)),
-                base_price: if spot {
-                    s.spot_price.clone()
-                } else {
-                    s.on_demand_price.clone()
-                },
-                provider: CompactString::const_new(PROVIDER),
-                cloud: CompactString::const_new(PROVIDER),
-                ..InstanceType::default()
-            };
-            if keep(&entry) {
-                entries.push(entry);
-            }
+        if !in_id_order {
+            entries.sort_by(|a, b| a.id.cmp(&b.id));
         }
         entries
     }
-}
-
-/// What every catalog entry of one type shares.
-struct Shared<'a> {
-    wire: &'a wire::InstanceType,
-    on_demand_price: Option<Price>,
-    spot_price: Option<Price>,
-    gpu: Option<Gpu>,
-    storage: Storage,
-    architecture: Architecture,
-    /// The name in the ids of its spot offers, made once (see [`offer_name`]).
-    spot_name: String,
 }
 
 /// The lifecycle of a Verda status.
@@ -411,7 +445,7 @@ pub(crate) fn os_volume_gb(bytes: Bytes) -> gpucloud_core::Result<u64> {
 mod tests {
     use super::*;
 
-    fn types() -> Vec<wire::InstanceType> {
+    fn types() -> Vec<wire::InstanceType<'static>> {
         serde_json::from_str(
             r#"[{"instance_type": "8H100.80S.176V", "model": "H100", "name": "H100 SXM5 80GB",
                  "cpu": {"number_of_cores": 176}, "gpu": {"number_of_gpus": 8},
@@ -428,13 +462,18 @@ mod tests {
 
     #[test]
     fn every_type_and_location_is_an_entry_with_spot_as_its_own_class() {
-        let types = types();
-        let locations = vec!["FIN-01".to_owned(), "ICE-01".to_owned()];
+        let offers = |currency: &str| -> Vec<TypeOffer> {
+            types().iter().map(|t| type_offer(t, currency)).collect()
+        };
+        let types = offers("usd");
+        let locations = vec![CompactString::from("ICE-01"), CompactString::from("FIN-01")];
         let list = |location: &str| {
-            orderable(vec![wire::Availability {
-                location_code: location.to_owned(),
-                availabilities: vec!["8H100.80S.176V".to_owned()],
-            }])
+            let mut orderable = Orderable::default();
+            orderable.add(&wire::Availability {
+                location_code: location.into(),
+                availabilities: vec!["8H100.80S.176V".into()],
+            });
+            orderable
         };
         let (on_demand, spot) = (list("FIN-01"), list("ICE-01"));
         let catalog = Catalog {
@@ -442,7 +481,6 @@ mod tests {
             locations: &locations,
             on_demand: &on_demand,
             spot: &spot,
-            currency: "usd",
         };
         let all = catalog.entries(|_| true);
         // H100: 2 locations × 2 classes; GB300 and CPU: no spot price, 2 each.
@@ -498,10 +536,14 @@ mod tests {
             fin.supported_storage[0].is_elastic
                 && fin.supported_storage[0].price_per_gb_hr.is_some()
         );
-        let ids: HashSet<_> = all.iter().map(|e| e.id.clone()).collect();
-        assert_eq!(ids.len(), all.len(), "ids are unique");
+        let ids: Vec<&str> = all.iter().map(|e| e.id.as_str()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(ids, sorted, "ids are unique and in order");
+        let eur_types = offers("eur");
         let eur = Catalog {
-            currency: "eur",
+            types: &eur_types,
             ..catalog
         };
         let entry = &eur.entries(|e| e.type_name == "CPU.4V.16G")[0];
@@ -509,6 +551,41 @@ mod tests {
         assert!(
             entry.supported_storage[0].price_per_gb_hr.is_none(),
             "no EUR storage price published"
+        );
+    }
+
+    #[test]
+    fn entries_are_in_id_order_even_when_a_location_code_prefixes_another() {
+        let types: Vec<TypeOffer> = types().iter().map(|t| type_offer(t, "usd")).collect();
+        let mut orderable = Orderable::default();
+        for location in ["FIN-01", "FIN-01", "FIN-01-B"] {
+            orderable.add(&wire::Availability {
+                location_code: location.into(),
+                availabilities: vec!["CPU.4V.16G".into(), "8H100.80S.176V".into()],
+            });
+        }
+        assert_eq!(orderable.at("FIN-01"), ["8H100.80S.176V", "CPU.4V.16G"]);
+        assert!(orderable.at("ICE-01").is_empty());
+        let locations = vec![
+            CompactString::from("FIN-01-B"),
+            CompactString::from("FIN-01"),
+        ];
+        let all = Catalog {
+            types: &types,
+            locations: &locations,
+            on_demand: &orderable,
+            spot: &Orderable::default(),
+        }
+        .entries(|_| true);
+        let ids: Vec<&str> = all.iter().map(|e| e.id.as_str()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        assert_eq!(ids, sorted);
+        assert_eq!(ids[0], "FIN-01-B-noSub-4GB300.144V", "{ids:?}");
+        assert!(
+            all.iter()
+                .filter(|e| e.type_name == "CPU.4V.16G")
+                .all(|e| e.is_available)
         );
     }
 
@@ -579,7 +656,7 @@ mod tests {
             r#"{"code": "ICE-01", "name": "Iceland 1", "country_code": "IS"}"#,
         )
         .unwrap();
-        let l = location(w, true);
+        let l = location(&w, true);
         assert_eq!(
             (l.name.as_str(), l.country.as_str(), l.description.as_str()),
             ("ICE-01", "ISL", "Iceland 1")

@@ -2,48 +2,8 @@
 //! or is an `Option`, and numbers that arrive as strings (prices) are accepted. Request bodies
 //! are written exactly as the SDKs send them.
 
+use gpucloud_http::lenient::{Listed, Text};
 use serde::{Deserialize, Deserializer, Serialize};
-
-/// A number the API sends as a JSON number or as a string (prices: `"2.290"`), kept as text
-/// so no precision is lost on the way to a `Price`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Number(pub(crate) String);
-
-impl<'de> Deserialize<'de> for Number {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // A visitor rather than an untagged enum, which would buffer every value first: a
-        // catalog has two prices per type.
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = Number;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a number, a string or null")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Number, E> {
-                Ok(Number(v.to_owned()))
-            }
-            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Number, E> {
-                Ok(Number(v))
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Number, E> {
-                Ok(Number(v.to_string()))
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Number, E> {
-                Ok(Number(v.to_string()))
-            }
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Number, E> {
-                Ok(Number(v.to_string()))
-            }
-            fn visit_unit<E: serde::de::Error>(self) -> Result<Number, E> {
-                Ok(Number::default())
-            }
-            fn visit_none<E: serde::de::Error>(self) -> Result<Number, E> {
-                Ok(Number::default())
-            }
-        }
-        d.deserialize_any(Visitor)
-    }
-}
 
 /// A string that may be `null`.
 fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -75,14 +35,22 @@ pub(crate) struct ErrorBody {
     pub(crate) message: String,
 }
 
-/// `GET /locations`.
+/// `GET /locations`; its strings borrow from the body.
 #[derive(Debug, Deserialize)]
-pub(crate) struct Location {
-    pub(crate) code: String,
-    #[serde(default, deserialize_with = "text")]
-    pub(crate) name: String,
-    #[serde(default, deserialize_with = "text")]
-    pub(crate) country_code: String,
+pub(crate) struct Location<'a> {
+    #[serde(borrow)]
+    pub(crate) code: Text<'a>,
+    #[serde(borrow, default)]
+    pub(crate) name: Text<'a>,
+    #[serde(borrow, default)]
+    pub(crate) country_code: Text<'a>,
+}
+
+/// The items of `GET /locations`.
+pub(crate) struct Locations;
+
+impl Listed for Locations {
+    type Item<'de> = Location<'de>;
 }
 
 /// A `{description, number_of_cores | number_of_gpus | size_in_gigabytes}` block; the
@@ -97,41 +65,57 @@ pub(crate) struct Described {
     pub(crate) size_in_gigabytes: Option<u32>,
 }
 
-/// `GET /instance-types`.
+/// `GET /instance-types`; its strings borrow from the body. A price is the text of the
+/// number or string the API wrote (empty when absent or `null`), so no precision is lost on
+/// the way to a `Price`.
 #[allow(clippy::struct_field_names)] // The API's names.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct InstanceType {
-    pub(crate) instance_type: String,
-    #[serde(default, deserialize_with = "text")]
-    pub(crate) model: String,
-    #[serde(default, deserialize_with = "text")]
-    pub(crate) name: String,
-    #[serde(default)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct InstanceType<'a> {
+    #[serde(borrow)]
+    pub(crate) instance_type: Text<'a>,
+    #[serde(borrow)]
+    pub(crate) model: Text<'a>,
+    #[serde(borrow)]
+    pub(crate) name: Text<'a>,
     pub(crate) cpu: Described,
-    #[serde(default)]
     pub(crate) gpu: Described,
-    #[serde(default)]
     pub(crate) memory: Described,
-    #[serde(default)]
     pub(crate) gpu_memory: Described,
-    #[serde(default)]
-    pub(crate) price_per_hour: Number,
-    #[serde(default)]
-    pub(crate) spot_price: Number,
-    #[serde(default, deserialize_with = "text")]
-    pub(crate) currency: String,
-    #[serde(default, deserialize_with = "text")]
-    pub(crate) manufacturer: String,
-    #[serde(default, deserialize_with = "text")]
-    pub(crate) p2p: String,
+    #[serde(borrow)]
+    pub(crate) price_per_hour: Text<'a>,
+    #[serde(borrow)]
+    pub(crate) spot_price: Text<'a>,
+    #[serde(borrow)]
+    pub(crate) currency: Text<'a>,
+    #[serde(borrow)]
+    pub(crate) manufacturer: Text<'a>,
+    #[serde(borrow)]
+    pub(crate) p2p: Text<'a>,
 }
 
-/// `GET /instance-availability`: the types orderable now, per location.
+/// The items of `GET /instance-types`.
+pub(crate) struct InstanceTypes;
+
+impl Listed for InstanceTypes {
+    type Item<'de> = InstanceType<'de>;
+}
+
+/// `GET /instance-availability`: the types orderable now, per location; its strings borrow
+/// from the body.
 #[derive(Debug, Deserialize)]
-pub(crate) struct Availability {
-    pub(crate) location_code: String,
-    #[serde(default)]
-    pub(crate) availabilities: Vec<String>,
+pub(crate) struct Availability<'a> {
+    #[serde(borrow)]
+    pub(crate) location_code: Text<'a>,
+    #[serde(borrow, default)]
+    pub(crate) availabilities: Vec<Text<'a>>,
+}
+
+/// The items of `GET /instance-availability`.
+pub(crate) struct Availabilities;
+
+impl Listed for Availabilities {
+    type Item<'de> = Availability<'de>;
 }
 
 /// `GET /images`.
@@ -268,7 +252,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            (t.price_per_hour.0.as_str(), t.spot_price.0.as_str()),
+            (t.price_per_hour.as_str(), t.spot_price.as_str()),
             ("2.290", "0.92")
         );
         let t: InstanceType =

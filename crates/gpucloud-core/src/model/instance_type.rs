@@ -181,27 +181,49 @@ pub struct GetInstanceTypeQuotasArgs {
 /// `H100`), and a series word written against its number is split (`RTX4090` → `RTX 4090`,
 /// as catalogs write it).
 pub fn normalize_gpu_name(raw: &str) -> CompactString {
-    let upper = raw.trim().to_ascii_uppercase().replace(['_', '-'], " ");
-    let tokens: Vec<&str> = upper
-        .split_whitespace()
-        .filter(|t| !matches!(*t, "NVIDIA" | "TESLA" | "AMD" | "INTEL" | "GEFORCE"))
-        .filter(|t| !is_memory_token(t))
+    // Catalogs normalise a name per type on every query: the words are read in place and
+    // upper-cased inline, so a name short enough to be inline costs no allocation.
+    let mut tokens = raw
+        .split(|c: char| c.is_whitespace() || c == '-' || c == '_')
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            let mut upper = CompactString::from(t);
+            upper.make_ascii_uppercase();
+            upper
+        })
         .filter(|t| {
             !matches!(
-                *t,
-                "SXM" | "SXM2" | "SXM4" | "SXM5" | "SXM6" | "PCIE" | "NVL"
-            )
+                t.as_str(),
+                "NVIDIA"
+                    | "TESLA"
+                    | "AMD"
+                    | "INTEL"
+                    | "GEFORCE"
+                    | "SXM"
+                    | "SXM2"
+                    | "SXM4"
+                    | "SXM5"
+                    | "SXM6"
+                    | "PCIE"
+                    | "NVL"
+            ) && !is_memory_token(t)
         })
-        .collect();
-    let mut words: Vec<CompactString> = Vec::with_capacity(tokens.len());
-    let mut tokens = tokens.into_iter().peekable();
+        .peekable();
+    let mut name = CompactString::default();
+    let push_word = |name: &mut CompactString, word: &str| {
+        if !name.is_empty() {
+            name.push(' ');
+        }
+        name.push_str(word);
+    };
     while let Some(token) = tokens.next() {
         let is_series_letter = token.len() == 1 && token.bytes().all(|b| b.is_ascii_alphabetic());
         if is_series_letter
             && let Some(number) =
                 tokens.next_if(|next| next.starts_with(|c: char| c.is_ascii_digit()))
         {
-            words.push(CompactString::from(token) + number);
+            push_word(&mut name, &token);
+            name.push_str(&number);
             continue;
         }
         match SERIES_WORDS
@@ -209,18 +231,11 @@ pub fn normalize_gpu_name(raw: &str) -> CompactString {
             .find_map(|series| token.strip_prefix(series).map(|rest| (*series, rest)))
         {
             Some((series, rest)) if !rest.is_empty() => {
-                words.push(series.into());
-                words.push(rest.into());
+                push_word(&mut name, series);
+                push_word(&mut name, rest);
             }
-            _ => words.push(token.into()),
+            _ => push_word(&mut name, &token),
         }
-    }
-    let mut name = CompactString::default();
-    for word in words {
-        if !name.is_empty() {
-            name.push(' ');
-        }
-        name.push_str(&word);
     }
     name
 }
@@ -282,6 +297,62 @@ mod tests {
         assert_eq!(normalize_gpu_name("H100 SXM5"), "H100");
         assert_eq!(normalize_gpu_name("l40s"), "L40S");
         assert_eq!(normalize_gpu_name("RTX 6000"), "RTX 6000");
+    }
+
+    /// The rule as first written (one string per step): the in-place version must agree.
+    fn normalize_by_strings(raw: &str) -> CompactString {
+        let upper = raw.trim().to_ascii_uppercase().replace(['_', '-'], " ");
+        let tokens: Vec<&str> = upper
+            .split_whitespace()
+            .filter(|t| !matches!(*t, "NVIDIA" | "TESLA" | "AMD" | "INTEL" | "GEFORCE"))
+            .filter(|t| !is_memory_token(t))
+            .filter(|t| {
+                !matches!(
+                    *t,
+                    "SXM" | "SXM2" | "SXM4" | "SXM5" | "SXM6" | "PCIE" | "NVL"
+                )
+            })
+            .collect();
+        let mut words: Vec<CompactString> = Vec::with_capacity(tokens.len());
+        let mut tokens = tokens.into_iter().peekable();
+        while let Some(token) = tokens.next() {
+            let is_series_letter =
+                token.len() == 1 && token.bytes().all(|b| b.is_ascii_alphabetic());
+            if is_series_letter
+                && let Some(number) =
+                    tokens.next_if(|next| next.starts_with(|c: char| c.is_ascii_digit()))
+            {
+                words.push(CompactString::from(token) + number);
+                continue;
+            }
+            match SERIES_WORDS
+                .iter()
+                .find_map(|series| token.strip_prefix(series).map(|rest| (*series, rest)))
+            {
+                Some((series, rest)) if !rest.is_empty() => {
+                    words.push(series.into());
+                    words.push(rest.into());
+                }
+                _ => words.push(token.into()),
+            }
+        }
+        let mut name = CompactString::default();
+        for word in words {
+            if !name.is_empty() {
+                name.push(' ');
+            }
+            name.push_str(&word);
+        }
+        name
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn normalizing_in_place_agrees_with_the_rule_by_strings(
+            raw in "[ _\\-a-zA-Z0-9()\\t\u{a0}ü]{0,40}|((nvidia|tesla|geforce|rtx|gtx|h|a|l|sxm5|pcie|nvl|80gb|96gib|80g|100|4090|a6000|40s|[-_ ])){0,8}"
+        ) {
+            proptest::prop_assert_eq!(normalize_gpu_name(&raw), normalize_by_strings(&raw));
+        }
     }
 
     #[test]
