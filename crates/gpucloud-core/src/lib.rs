@@ -20,6 +20,7 @@ pub mod settings;
 pub mod sshkey;
 pub mod status;
 pub mod text;
+pub mod token_file;
 pub mod validate;
 pub mod wait;
 

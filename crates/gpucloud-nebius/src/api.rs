@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gpucloud_core::retry::{Call, RetryDriver, RetryPolicy};
+use gpucloud_core::token_file::TokenFile;
 use gpucloud_core::{CloudError, Delivery, ErrorKind, Result, Retry};
 use gpucloud_nebius_proto::billing::v1 as billing;
 use gpucloud_nebius_proto::common::v1 as common;
@@ -26,7 +27,6 @@ use tonic::transport::Channel;
 use crate::auth::{Exchange, IssuedToken, TokenSource};
 use crate::config::{NebiusAuth, NebiusConfig};
 use crate::endpoints::{Channels, Endpoints, Service};
-use crate::token_file::TokenFile;
 use crate::{PROVIDER_ID, error};
 
 /// The header Nebius reads the idempotency key of a mutation from.
@@ -246,10 +246,7 @@ impl Api {
                     // Who asks, and where: a token is only ever reused by the same key
                     // against the same endpoint.
                     let endpoint = config.api_endpoint.as_deref().unwrap_or("published");
-                    TokenFile::new(
-                        dir,
-                        &format!("{endpoint}\n{}\n{}", key.service_account_id(), key.key_id()),
-                    )
+                    TokenFile::new(dir, &[endpoint, key.service_account_id(), key.key_id()])
                 }),
             ),
         };

@@ -16,14 +16,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use gpucloud_core::token_file::{StoredToken, TokenFile};
 use gpucloud_core::{CloudError, Result};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use tokio::time::Instant;
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
-
-use crate::token_file::{StoredToken, TokenFile};
 
 /// How long the self-signed JWT is valid: only for the exchange that follows at once.
 const JWT_LIFETIME: Duration = Duration::from_secs(300);
@@ -622,7 +621,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn the_next_process_starts_from_the_saved_token_until_its_refresh_margin() {
         let dir = tempfile::tempdir().unwrap();
-        let file = TokenFile::new(dir.path(), "endpoint\nsa\nkid");
+        let file = TokenFile::new(dir.path(), &["endpoint", "sa", "kid"]);
         let exchange = counting(Duration::from_secs(3600), None);
         let first = process(&exchange, &file);
         assert_eq!(
@@ -674,7 +673,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn a_rejected_saved_token_is_forgotten_by_every_process() {
         let dir = tempfile::tempdir().unwrap();
-        let file = TokenFile::new(dir.path(), "id");
+        let file = TokenFile::new(dir.path(), &["id"]);
         let exchange = counting(Duration::from_secs(3600), None);
         let first = process(&exchange, &file);
         let rejected = first.header().await.unwrap();
@@ -695,7 +694,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn a_corrupt_token_file_is_ignored_and_rewritten() {
         let dir = tempfile::tempdir().unwrap();
-        let file = TokenFile::new(dir.path(), "id");
+        let file = TokenFile::new(dir.path(), &["id"]);
         let exchange = counting(Duration::from_secs(3600), None);
         process(&exchange, &file).header().await.unwrap();
         std::fs::write(file.path(), b"{\"access_token\": 7").unwrap();
@@ -738,7 +737,7 @@ pub(crate) mod tests {
             .build()
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let file = TokenFile::new(dir.path(), "id");
+        let file = TokenFile::new(dir.path(), &["id"]);
         runtime.block_on(async {
             let exchange = counting(Duration::from_secs(3600), None);
             let first = process(&exchange, &file);

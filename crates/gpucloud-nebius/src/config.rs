@@ -348,7 +348,7 @@ impl NebiusConfig {
             config.orphan_grace = Duration::from_secs(secs);
         }
         config.ref_id = settings.ref_id();
-        config.token_cache_dir = crate::token_file::default_dir();
+        config.token_cache_dir = crate::default_token_dir();
         config.validate().map_err(|e| match e {
             CloudError::InvalidArgument { field, problem } => {
                 let from = settings

@@ -9,7 +9,6 @@ mod endpoints;
 mod error;
 mod pricing;
 mod sweep;
-mod token_file;
 
 use std::sync::Arc;
 
@@ -24,10 +23,16 @@ pub use config::{
     IMAGE_FAMILY_ENV, NebiusAuth, NebiusConfig, PROJECTS_ENV, REGIONS_ENV, SETTINGS, SSH_USER_ENV,
     TENANT_ENV,
 };
-pub use token_file::default_dir as default_token_dir;
 
 /// The provider id: written here only, used by the client, the descriptor and the conversions.
 pub const PROVIDER_ID: &str = "nebius";
+
+/// The per-user state directory of Nebius tokens: `$XDG_STATE_HOME/gpucloud/nebius`, else
+/// `$HOME/.local/state/gpucloud/nebius`; `None` when neither variable is set (core's
+/// [`gpucloud_core::token_file`] keeps the files).
+pub fn default_token_dir() -> Option<std::path::PathBuf> {
+    gpucloud_core::token_file::default_dir(PROVIDER_ID)
+}
 
 /// Nebius AI Cloud, for registries: its names, [`SETTINGS`] and credential constructor.
 pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor {

@@ -82,7 +82,12 @@ impl VerdaCredential {
             config.ref_id.clone(),
             tenant_id_from_secret(PROVIDER, config.client_id.as_bytes()),
         );
-        let tokens = Tokens::new(&config.client_id, config.secret());
+        let tokens = Tokens::new(
+            &root,
+            &config.client_id,
+            config.secret(),
+            config.token_cache_dir.as_deref(),
+        );
         Ok(Self {
             shared: Arc::new(Shared {
                 api: Api { http, tokens },

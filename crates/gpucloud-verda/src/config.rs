@@ -3,6 +3,7 @@
 //! for, and timings.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use gpucloud_core::{CloudError, ProviderSettings, Result, SettingKind, SettingSpec};
@@ -123,6 +124,12 @@ pub struct VerdaConfig {
     /// First retry backoff in milliseconds; `None` uses [`DEFAULT_RETRY_BACKOFF`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_backoff_ms: Option<u64>,
+    /// Where access tokens are kept between processes (a file per API root, client id and
+    /// secret, mode 0600); `None` keeps them in memory only. [`Self::from_settings`] uses the
+    /// per-user state directory ([`crate::default_token_dir`]). A property of this process,
+    /// not of the credential: not serialized.
+    #[serde(skip)]
+    pub token_cache_dir: Option<PathBuf>,
 }
 
 impl fmt::Debug for VerdaConfig {
@@ -136,6 +143,7 @@ impl fmt::Debug for VerdaConfig {
             .field("ref_id", &self.ref_id)
             .field("request_timeout_ms", &self.request_timeout_ms)
             .field("retry_backoff_ms", &self.retry_backoff_ms)
+            .field("token_cache_dir", &self.token_cache_dir)
             .finish()
     }
 }
@@ -152,6 +160,7 @@ impl VerdaConfig {
             ref_id: String::new(),
             request_timeout_ms: None,
             retry_backoff_ms: None,
+            token_cache_dir: None,
         }
     }
 
@@ -192,6 +201,7 @@ impl VerdaConfig {
         config.ref_id = settings.ref_id();
         config.request_timeout_ms = settings.parse(KEY_REQUEST_TIMEOUT_MS)?;
         config.retry_backoff_ms = settings.parse(KEY_RETRY_BACKOFF_MS)?;
+        config.token_cache_dir = crate::default_token_dir();
         config.validate().map_err(|e| match e {
             CloudError::InvalidArgument { field, problem } => {
                 let suffix = from(&field);
@@ -223,6 +233,12 @@ impl VerdaConfig {
     /// Sets the credential's reference id.
     pub fn with_ref_id(mut self, ref_id: impl Into<String>) -> Self {
         self.ref_id = ref_id.into();
+        self
+    }
+
+    /// Keeps access tokens in `dir` between processes.
+    pub fn with_token_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.token_cache_dir = Some(dir.into());
         self
     }
 
@@ -325,9 +341,10 @@ mod tests {
             !text.contains("vd-secret") && text.contains("cid"),
             "{text}"
         );
-        let json = serde_json::to_value(&config).unwrap();
+        let json = serde_json::to_value(config.with_token_cache_dir("/state")).unwrap();
         assert_eq!(json["client_secret"], "vd-secret-123");
         assert!(json.get("ref_id").is_none());
+        assert!(json.get("token_cache_dir").is_none(), "{json}");
     }
 
     #[test]
@@ -380,5 +397,11 @@ mod tests {
         );
         assert_eq!(good.ref_id, "gpucloud-default");
         assert_eq!(good.effective_ssh_user(), "root");
+        assert_eq!(good.token_cache_dir, crate::default_token_dir());
+        assert_eq!(
+            VerdaConfig::new("cid", "s").token_cache_dir,
+            None,
+            "in code: memory only"
+        );
     }
 }

@@ -28,6 +28,13 @@ pub const DESCRIPTOR: ProviderDescriptor = ProviderDescriptor {
     build,
 };
 
+/// The per-user state directory of Verda tokens: `$XDG_STATE_HOME/gpucloud/verda`, else
+/// `$HOME/.local/state/gpucloud/verda`; `None` when neither variable is set (core's
+/// [`gpucloud_core::token_file`] keeps the files).
+pub fn default_token_dir() -> Option<std::path::PathBuf> {
+    gpucloud_core::token_file::default_dir(PROVIDER_ID)
+}
+
 fn build(settings: &ProviderSettings) -> Result<Build> {
     let config = VerdaConfig::from_settings(settings)?;
     Build::from_key_setting(settings, "client_id", config, VerdaCredential::new)
