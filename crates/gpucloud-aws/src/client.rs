@@ -1373,6 +1373,12 @@ impl InstanceTypeQuotas for AwsClient {
             unit: "vCPU".to_owned(),
         })
     }
+
+    /// The family's quota code: every P type shares one quota, every G type another; other
+    /// families have none known.
+    fn quota_group(&self, instance_type: &str) -> Option<String> {
+        quota_codes(instance_type).map(|(_, code)| code.to_owned())
+    }
 }
 
 #[cfg(test)]
