@@ -1,7 +1,9 @@
 //! Launch with failover: try offers cheapest first until one comes up, with the reason for
 //! every offer tried, and never two instances or a leaked one.
 //!
-//! - Availability is read fresh from the providers (never from the catalog cache).
+//! - Availability is read fresh from the providers (never from the catalog cache), and so are
+//!   quotas: an offer whose quota has no room for it is skipped without a create
+//!   ([`LaunchEvent::SkippedOverQuota`]).
 //! - On `InsufficientCapacity`, `QuotaExceeded`, throttling, a provider error or an instance
 //!   that fails while booting (terminated at once), the next offer is tried (after a quota
 //!   error, the next offer of another provider: a quota holds for the whole account); on bad input,
@@ -143,6 +145,12 @@ pub enum LaunchEvent<'a> {
         /// The instance.
         instance: &'a Instance,
     },
+    /// The offer is skipped without a create: its quota, read with the offers, has no room
+    /// for it.
+    SkippedOverQuota {
+        /// The offer.
+        offer: &'a Offer,
+    },
     /// The offer failed; the next one follows.
     Failed {
         /// The offer.
@@ -183,7 +191,8 @@ pub struct Launched {
 /// The offers a launch would try first, without creating anything: see [`plan`].
 #[derive(Debug)]
 pub struct Plan {
-    /// The offers of the first round, in the order they would be tried (an offer of a provider
+    /// The offers of the first round, in the order they would be tried, without those known to
+    /// be over quota (an offer of a provider
     /// that answers `QuotaExceeded` is then skipped for the next offer of another provider).
     pub offers: Vec<Offer>,
     /// Providers that did not answer the offer query.
@@ -346,6 +355,7 @@ pub async fn plan(
         mut offers,
         failures,
     } = candidates(sources, request, options).await;
+    offers.retain(|offer| !offer.over_quota());
     offers.truncate(request.max_offers.max(1));
     Ok(Plan { offers, failures })
 }
@@ -367,7 +377,9 @@ pub async fn launch(
         round += 1;
         let report = candidates(sources, request, options).await;
         let offers = report.offers;
-        let of = offers.len().min(request.max_offers.max(1));
+        // An offer whose quota has no room for it is skipped without a create.
+        let tryable = offers.iter().filter(|o| !o.over_quota()).count();
+        let of = tryable.min(request.max_offers.max(1));
         let mut attempts = Vec::new();
         // A quota is the account's (or a region's) and every offer of that provider would meet
         // it: the rest of the round goes to the other providers.
@@ -380,6 +392,10 @@ pub async fn launch(
                 break;
             }
             if over_quota.contains(&offer.provider.as_str()) {
+                continue;
+            }
+            if offer.over_quota() {
+                on_event(&LaunchEvent::SkippedOverQuota { offer });
                 continue;
             }
             if cancel.is_cancelled() {

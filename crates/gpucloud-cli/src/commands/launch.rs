@@ -323,6 +323,21 @@ fn progress(ctx: &Ctx, event: &LaunchEvent<'_>) {
             "      created {}; waiting for it to run",
             instance.cloud_id
         )),
+        LaunchEvent::SkippedOverQuota { offer } => {
+            if let Some(quota) = &offer.quota {
+                ctx.out.note(&format!(
+                    "skipped {} {} in {}: over quota ({} uses {} of {} {}, it needs {})",
+                    offer.provider,
+                    offer.instance_type,
+                    offer.location,
+                    quota.name,
+                    quota.current,
+                    quota.limit,
+                    quota.unit,
+                    quota.needed
+                ));
+            }
+        }
         LaunchEvent::Failed { error, .. } => ctx
             .out
             .note(&format!("      failed: {:?}: {error}", error.kind())),
