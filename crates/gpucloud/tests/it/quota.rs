@@ -6,13 +6,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use gpucloud::offers::{CatalogCache, OfferOptions, OfferQuery, OfferSource, find_offers};
+use gpucloud::offers::{CatalogCache, Offer, OfferOptions, OfferQuery, OfferSource, find_offers};
 use gpucloud::{
     ApiType, CapabilityTable, CloudClient, CloudCredential, CloudError, CreateFeatures, ErrorKind,
     GetInstanceTypeArgs, GetInstanceTypeQuotasArgs, GetLocationsArgs, Gpu, Identity, Instance,
     InstanceId, InstanceType, InstanceTypeQuotas, ListInstancesArgs, Location, Quota, Result,
     ValidCreate,
 };
+
+/// The quota reads a stub saw, as (location, type asked about).
+type Reads = Arc<Mutex<Vec<(String, String)>>>;
 
 /// A provider with a fixed catalog; with `quotas`, the quota capability answers each group
 /// (the type's first letter) from the map, and a group absent from it fails.
@@ -22,14 +25,11 @@ struct Stub {
     location: String,
     quotas: Option<HashMap<String, Quota>>,
     /// Quota reads, as (location, type asked about).
-    asked: Arc<Mutex<Vec<(String, String)>>>,
+    asked: Reads,
 }
 
 impl Stub {
-    fn source(
-        name: &str,
-        quotas: Option<HashMap<String, Quota>>,
-    ) -> (OfferSource, Arc<Mutex<Vec<(String, String)>>>) {
+    fn source(name: &str, quotas: Option<HashMap<String, Quota>>) -> (OfferSource, Reads) {
         let asked = Arc::new(Mutex::new(Vec::new()));
         let stub = Self {
             identity: Identity::new(name, ApiType::Locational, "ref", ""),
@@ -273,7 +273,7 @@ async fn cached_offers_carry_no_quota_and_read_none() {
     )
     .await;
     assert!(
-        cold.offers.iter().any(|o| o.over_quota()),
+        cold.offers.iter().any(Offer::over_quota),
         "the cold answer is marked"
     );
     let reads = asked.lock().expect("not poisoned").len();
