@@ -105,18 +105,7 @@ const SH_ENTRY: &str = "  - - sh\n    - -c\n    - |\n";
 impl Bootstrap {
     /// A bootstrap installing `public_key` (OpenSSH or PEM) for `ssh_user`, with only SSH open.
     pub fn new(ssh_user: &str, public_key: &str) -> Result<Self> {
-        let valid_user = !ssh_user.is_empty()
-            && ssh_user.len() <= 32
-            && ssh_user.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-            && ssh_user
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-        if !valid_user {
-            return Err(CloudError::invalid(
-                "ssh_user",
-                format!("{ssh_user:?} is not a POSIX user name (a-z, 0-9, _ and -)"),
-            ));
-        }
+        gpucloud_core::validate::check_posix_user("ssh_user", ssh_user)?;
         let key = parse_public_key(public_key)
             .map_err(|problem| CloudError::invalid("public_key", problem))?;
         // The user's comment is left out: it would be the only free text in a root script.

@@ -108,7 +108,15 @@ impl InstanceTypeId {
     /// `Instance::instance_type_id` through this function.
     pub fn generic(location: &str, zone: Option<&str>, instance_type: &str) -> Self {
         let zone = zone.filter(|z| !z.is_empty()).unwrap_or(NO_SUB_LOCATION);
-        Self(format!("{location}-{zone}-{instance_type}"))
+        // Written into one sized string: catalogs build an id per entry, and `format!`'s
+        // machinery was an eighth of a broker's whole catalog call (callgrind).
+        let mut id = String::with_capacity(location.len() + zone.len() + instance_type.len() + 2);
+        id.push_str(location);
+        id.push('-');
+        id.push_str(zone);
+        id.push('-');
+        id.push_str(instance_type);
+        Self(id)
     }
 }
 

@@ -77,6 +77,25 @@ fn check_identifier(field: &str, value: &str, max: usize, required: bool) -> Res
     Ok(())
 }
 
+/// Checks a POSIX user name (the SSH user a provider or a bootstrap logs in as): 1 to 32 of
+/// `a-z`, `0-9`, `_` and `-`, not starting with a digit or `-`.
+pub fn check_posix_user(field: &str, user: &str) -> Result<()> {
+    let valid = !user.is_empty()
+        && user.len() <= 32
+        && user.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && user
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(CloudError::invalid(
+            field,
+            format!("{user:?} is not a POSIX user name (a-z, 0-9, _ and -)"),
+        ))
+    }
+}
+
 /// Checks a display name: at most [`MAX_NAME_LEN`] characters of letters, digits, `-`, `_`,
 /// `.`, `#` and spaces, not starting or ending with a space.
 pub fn check_name(field: &str, name: &str) -> Result<()> {

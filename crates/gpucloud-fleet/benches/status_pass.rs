@@ -12,7 +12,7 @@
 //! (`FLEET_BENCH_INSTANCES=10000 FLEET_BENCH_CREDENTIALS=50` for the size).
 //!
 //! Not measured here: `GET /v1/instances?limit=100` latency while the loops run, which needs
-//! the HTTP service (`gpucloud-server`); see [`api_latency_under_load`].
+//! the HTTP service: `cargo bench -p gpucloud-server --bench api_latency`.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -261,13 +261,6 @@ async fn fill(account: &Account, n: usize, count: usize) {
         .await;
 }
 
-/// The last figure: `GET /v1/instances?limit=100` p50/p99 latency while the loops
-/// run. It needs the HTTP service (`gpucloud-server`, built on another branch); until it is
-/// merged this says so rather than print a figure measured on something else.
-fn api_latency_under_load() {
-    println!("  GET /v1/instances?limit=100 p50/p99: not measured here (needs gpucloud-server)");
-}
-
 #[tokio::main]
 async fn main() {
     let instances = env_number("FLEET_BENCH_INSTANCES", 1_000);
@@ -409,6 +402,5 @@ async fn main() {
         "  peak memory (+ fakes)  {}",
         peak_memory().unwrap_or_else(|| "unavailable".to_owned())
     );
-    api_latency_under_load();
     fleet.close().await;
 }

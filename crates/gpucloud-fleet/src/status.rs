@@ -33,6 +33,11 @@ impl Inner {
         let Some(fence) = self.fence(&key, "status", watched.name(), location).await? else {
             return Ok(PassReport::default());
         };
+        // The rows are read before the list is sent, so the list is never older than what
+        // it is merged into: a row recorded meanwhile (a create answered while the list was
+        // on its way) has a newer version, and the stale change to it is dropped at the
+        // write instead of taking its status back.
+        let rows = self.store.partition_instances(&key, watched.name()).await?;
         let listed = match watched.client(location).await {
             Ok(client) => {
                 let answer = watched
@@ -46,13 +51,12 @@ impl Inner {
             }
             Err(error) => Err(error),
         };
-        let rows = self.store.partition_instances(&key, watched.name()).await?;
         let now = now_ms();
         let (outcome_ok, changes, error) = match listed {
             Ok((client, list)) => (
                 true,
                 self.merge_list(watched, &client, &key, &rows, list, now)
-                    .await,
+                    .await?,
                 None,
             ),
             Err(error) => {
@@ -108,7 +112,7 @@ impl Inner {
         rows: &[InstanceRow],
         list: Vec<Instance>,
         now: i64,
-    ) -> Vec<Change> {
+    ) -> Result<Vec<Change>> {
         let mine: Vec<&InstanceRow> = rows
             .iter()
             .filter(|r| r.partition_key.as_deref() == Some(key))
@@ -139,7 +143,13 @@ impl Inner {
             } else if creating.contains(&instance.ref_id) {
                 // Its create is in flight here and will record it: not an orphan.
             } else if !instance.lifecycle().is_terminal() {
-                changes.push(orphan(key, watched, instance, now));
+                // The rows were read before the list was sent: a create recorded since then
+                // has a row this pass did not read. Not an orphan; the next pass merges it.
+                let recorded_since = !instance.ref_id.is_empty()
+                    && self.store.instance(&instance.ref_id).await?.is_some();
+                if !recorded_since {
+                    changes.push(orphan(key, watched, instance, now));
+                }
             }
         }
         // Missing from the list: confirm with a get before believing it gone.
@@ -177,7 +187,7 @@ impl Inner {
                 });
             }
         }
-        changes
+        Ok(changes)
     }
 }
 

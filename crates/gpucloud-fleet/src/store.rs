@@ -270,6 +270,15 @@ impl Store {
         &self.pool
     }
 
+    /// Opens a write transaction holding the write lock from its first statement
+    /// (`BEGIN IMMEDIATE`). A deferred transaction that reads before it writes cannot wait for
+    /// another writer (SQLite skips the busy handler when a reader asks for the write lock) and
+    /// fails at once with "database is locked"; taking the lock at `BEGIN` waits up to the
+    /// busy timeout instead. Reads stay outside transactions, so they never wait on writers.
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     /// Waits for writes in flight and closes every connection.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -277,7 +286,7 @@ impl Store {
 
     /// Records the configured credentials (name, provider, reference id; never a secret).
     pub async fn sync_credentials(&self, credentials: &[FleetCredential]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for credential in credentials {
             let identity = credential.credential.identity();
             sqlx::query(
@@ -333,7 +342,7 @@ impl Store {
     ) -> Result<Option<Fence>> {
         let now = now_ms();
         let lease_ms = millis(lease);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO partitions (key, kind, credential, location) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (key) DO NOTHING",
@@ -457,7 +466,7 @@ impl Store {
         changes: &[Change],
     ) -> Result<Vec<Event>> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         Self::fenced(&mut tx, fence).await?;
         match outcome {
             PartitionOutcome::Ok { next_run_at } => {
@@ -491,7 +500,7 @@ impl Store {
     /// Writes changes and their events in one transaction; fenced when `fence` is given.
     /// A change to a row that another writer changed since it was read is dropped.
     pub async fn write(&self, fence: Option<&Fence>, changes: &[Change]) -> Result<Written> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if let Some(fence) = fence {
             Self::fenced(&mut tx, fence).await?;
         }
@@ -530,7 +539,7 @@ impl Store {
         event: &NewEvent,
     ) -> Result<Option<(InstanceRow, Event)>> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let taken = sqlx::query("SELECT 1 FROM instances WHERE ref_id = $1")
             .bind(&row.ref_id)
             .fetch_optional(&mut *tx)
@@ -695,7 +704,7 @@ impl Store {
         entries: &[CatalogEntry],
     ) -> Result<CatalogDiff> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         Self::fenced(&mut tx, fence).await?;
         let existing = sqlx::query(
             "SELECT instance_type_id, price, available, entry FROM catalog WHERE credential = $1",
@@ -1046,6 +1055,8 @@ fn event_row(row: &SqliteRow) -> Event {
 
 #[cfg(test)]
 mod tests {
+    use sqlx::ConnectOptions;
+
     use super::*;
 
     /// How long a test's write waits for another writer.
@@ -1156,5 +1167,77 @@ mod tests {
         let refused = store.write(Some(&first), &[]).await.unwrap_err();
         assert!(matches!(refused, FleetError::LeaseLost { .. }), "{refused}");
         store.write(Some(&second), &[]).await.unwrap();
+    }
+
+    /// A row as `request_create` makes it, with nothing sent yet.
+    fn requested_row(ref_id: &str) -> InstanceRow {
+        InstanceRow {
+            id: 0,
+            ref_id: ref_id.to_owned(),
+            credential: "lambda".to_owned(),
+            provider: "lambda".to_owned(),
+            location: "us-west-1".to_owned(),
+            partition_key: None,
+            cloud_id: None,
+            desired: Desired::Running,
+            phase: Phase::Requested,
+            status: None,
+            stale: false,
+            first_seen_at: None,
+            last_seen_at: None,
+            price: None,
+            tags: Tags::default(),
+            model: None,
+            request: None,
+            attempts: 0,
+            next_run_at: 0,
+            sent_at: None,
+            last_error: None,
+            created_at: 0,
+            updated_at: 0,
+            expires_at: None,
+            version: 0,
+        }
+    }
+
+    /// A write that reads before it writes (the RefID check of a create) waits for another
+    /// writer up to the busy timeout instead of failing at once with "database is locked":
+    /// a deferred transaction that already read cannot wait for the write lock.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_then_write_waits_for_another_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fleet.sqlite3");
+        let store = Store::open(&Database::Sqlite(path.clone()), BUSY)
+            .await
+            .unwrap();
+        let mut holder = SqliteConnectOptions::new()
+            .filename(&path)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        let release = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            sqlx::query("COMMIT").execute(&mut holder).await.unwrap();
+            holder
+        });
+        let event = NewEvent {
+            ref_id: "busy-1".to_owned(),
+            from: None,
+            to: Phase::Requested.as_str().to_owned(),
+            cause: Cause::CreateRequested,
+            detail: None,
+        };
+        let inserted = store
+            .insert_new(&requested_row("busy-1"), &event)
+            .await
+            .expect("the write waits for the other writer instead of failing at once");
+        assert!(inserted.is_some());
+        drop(release.await.unwrap());
+        assert!(store.instance("busy-1").await.unwrap().is_some());
+        store.close().await;
     }
 }

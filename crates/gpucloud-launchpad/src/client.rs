@@ -11,7 +11,7 @@ use gpucloud_core::bookkeeping;
 use gpucloud_core::outcome::{ResolveBudget, Resolved, UnknownCreate, resolve_unknown_create};
 use gpucloud_core::validate::ValidCreate;
 use gpucloud_core::{
-    ApiType, Bookkeeping, CapabilityTable, CloudClient, CloudCredential, CloudError,
+    ApiType, Bookkeeping, CapabilityTable, CloudClient, CloudCredential, CloudError, CompactString,
     CreateFeatures, ErrorKind, GetInstanceTypeArgs, GetLocationsArgs, Identity, Instance,
     InstanceId, InstanceType, ListInstancesArgs, Location, Result, tenant_id_from_secret,
 };
@@ -347,7 +347,10 @@ impl CloudClient for LaunchpadClient {
     /// README describes), available when any offer there has capacity.
     async fn locations(&self, args: GetLocationsArgs) -> Result<Vec<Location>> {
         let catalog = api::instance_types(self.http(), "locations").await?;
-        let entries: Vec<InstanceType> = catalog.iter().flat_map(convert::instance_types).collect();
+        let mut entries: Vec<InstanceType> = Vec::with_capacity(catalog.len() * 2);
+        for t in &catalog {
+            convert::instance_types(t, &mut entries);
+        }
         Ok(convert::locations(&entries)
             .into_iter()
             .filter(|l| l.available || args.include_unavailable)
@@ -360,21 +363,22 @@ impl CloudClient for LaunchpadClient {
         // Two catalog types a deployment request cannot tell apart (same cloud, family, count
         // and workshop) are one offer: the first listed. Such names are rare, so ids are
         // compared only among the entries of a name already seen.
-        let mut names: Vec<String> = Vec::with_capacity(catalog.len());
+        let mut names: Vec<CompactString> = Vec::with_capacity(catalog.len());
         for t in &catalog {
-            let fresh = convert::instance_types(t);
-            let Some(name) = fresh.first().map(|e| e.type_name.as_str()) else {
+            let before = entries.len();
+            convert::instance_types(t, &mut entries);
+            let Some(name) = entries.get(before).map(|e| &e.type_name) else {
                 continue;
             };
-            let repeated = names.iter().any(|n| n == name);
-            if !repeated {
-                names.push(name.to_owned());
+            if names.contains(name) {
+                for fresh in entries.split_off(before) {
+                    if !entries[..before].iter().any(|x| x.id == fresh.id) {
+                        entries.push(fresh);
+                    }
+                }
+            } else {
+                names.push(name.clone());
             }
-            let kept: Vec<InstanceType> = fresh
-                .into_iter()
-                .filter(|e| !repeated || !entries.iter().any(|x| x.id == e.id))
-                .collect();
-            entries.extend(kept);
         }
         entries.retain(|e| args.matches(e));
         Ok(entries)

@@ -10,13 +10,14 @@
 //! - The price is the API's own `price` (currency and per hour); absent, it is unknown.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use gpucloud_core::bookkeeping::{CRED_REF_ID_TAG, REF_ID_TAG};
 use gpucloud_core::hostname::instance_hostname;
 use gpucloud_core::{
-    Architecture, Bookkeeping, Bytes, BytesUnit, Gpu, Instance, InstanceId, InstanceType,
-    InstanceTypeId, LifecycleStatus, Location, Manufacturer, PortMapping, Price, Status, Storage,
-    Tags, normalize_gpu_name, smallvec,
+    Architecture, Bookkeeping, Bytes, BytesUnit, CompactString, Gpu, Instance, InstanceId,
+    InstanceType, InstanceTypeId, LifecycleStatus, Location, Manufacturer, PortMapping, Price,
+    Status, Storage, Tags, normalize_gpu_name, smallvec,
 };
 
 use crate::region::location_of;
@@ -49,33 +50,43 @@ pub fn experience_for(cloud: &str, gpu_family: &str, interconnect: &str) -> &'st
     }
 }
 
-/// Lower case, with anything but letters, digits, `-` and `.` as `-`.
-fn slug(text: &str) -> String {
-    text.trim()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect()
+/// Appends `text` to `out` trimmed and in lower case, with anything but letters, digits, `-`
+/// and `.` as `-`.
+fn push_slug(out: &mut String, text: &str) {
+    out.extend(text.trim().chars().map(|c| {
+        if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+            c.to_ascii_lowercase()
+        } else {
+            '-'
+        }
+    }));
 }
 
 /// The type name of `cloud`'s `family` × `count`, reserved for `workshop` when not empty.
+/// Written into one string (no formatting machinery): a catalog makes one per type.
 pub(crate) fn type_name(cloud: &str, family: &str, count: u64, workshop: &str) -> String {
-    let mut name = format!("{}_{}x{count}", slug(cloud), slug(family));
-    if !workshop.trim().is_empty() {
+    let workshop = workshop.trim();
+    let mut name = String::with_capacity(cloud.len() + family.len() + workshop.len() + 24);
+    push_slug(&mut name, cloud);
+    name.push('_');
+    push_slug(&mut name, family);
+    name.push('x');
+    // Writing into a String cannot fail.
+    let _ = write!(name, "{count}");
+    if !workshop.is_empty() {
         name.push('.');
-        name.push_str(&slug(workshop));
+        push_slug(&mut name, workshop);
     }
     name
 }
 
 /// The instance-type id of `type_name` in `region`.
 pub(crate) fn type_id(type_name: &str, region: &str) -> InstanceTypeId {
-    InstanceTypeId::new(format!("{type_name}_{region}"))
+    let mut id = String::with_capacity(type_name.len() + 1 + region.len());
+    id.push_str(type_name);
+    id.push('_');
+    id.push_str(region);
+    InstanceTypeId::new(id)
 }
 
 /// Memory in GB, as LaunchPad counts it.
@@ -86,14 +97,13 @@ fn gb(n: u64) -> Bytes {
 /// The API's price, when it publishes a usable one.
 fn price(w: Option<&wire::Price>) -> Option<Price> {
     let w = w?;
-    let amount = match w.on_demand_per_hour.as_ref()? {
-        serde_json::Value::Number(n) => n.to_string(),
-        serde_json::Value::String(s) => s.trim().to_owned(),
-        _ => return None,
-    };
+    let amount = w.on_demand_per_hour.trim();
+    if amount.is_empty() {
+        return None;
+    }
     let currency = w.currency.trim().to_ascii_uppercase();
     Price::parse(
-        &amount,
+        amount,
         if currency.is_empty() {
             "USD"
         } else {
@@ -103,9 +113,9 @@ fn price(w: Option<&wire::Price>) -> Option<Price> {
     .ok()
 }
 
-/// The catalog entries of one LaunchPad instance type: one per region it names, available
-/// where it has capacity.
-pub(crate) fn instance_types(w: &wire::InstanceType) -> Vec<InstanceType> {
+/// The catalog entries of one LaunchPad instance type, appended to `out`: one per region it
+/// names, available where it has capacity.
+pub(crate) fn instance_types(w: &wire::InstanceType, out: &mut Vec<InstanceType>) {
     let name = type_name(&w.cloud, &w.gpu.family, w.gpu.count, &w.workshop_id);
     let interconnect = w.gpu.interconnection_type.trim().to_ascii_uppercase();
     let mut disks: Vec<Storage> = Vec::new();
@@ -149,14 +159,14 @@ pub(crate) fn instance_types(w: &wire::InstanceType) -> Vec<InstanceType> {
     // What every region's entry shares, computed once.
     let base_price = price(w.price.as_ref());
     let architecture = Architecture::parse_lenient(&w.system_arch);
-    let cloud = w.cloud.trim().to_ascii_lowercase();
+    let cloud: CompactString = w.cloud.trim().to_ascii_lowercase().into();
     let workshop = w.workshop_id.trim();
-    regions
+    let entries = regions
         .into_iter()
         .filter(|r| !r.trim().is_empty())
         .map(|region| InstanceType {
             id: type_id(&name, region),
-            location: location_of(region).into(),
+            location: location_of(region),
             sub_location: region.into(),
             available_azs: vec![region.to_owned()],
             type_name: name.as_str().into(),
@@ -165,18 +175,18 @@ pub(crate) fn instance_types(w: &wire::InstanceType) -> Vec<InstanceType> {
             memory_bytes: gb(w.memory_gb),
             vcpu: u32::try_from(w.cpu).unwrap_or(u32::MAX),
             supported_architectures: smallvec![architecture],
-            supported_usage_classes: smallvec!["on-demand".into()],
+            supported_usage_classes: smallvec![CompactString::const_new("on-demand")],
             is_available: w.capacity.get(region).copied().unwrap_or(0) > 0,
             base_price: base_price.clone(),
             stoppable: false,
             rebootable: false,
             can_modify_firewall_rules: false,
-            provider: PROVIDER.into(),
-            cloud: cloud.as_str().into(),
+            provider: CompactString::const_new(PROVIDER),
+            cloud: cloud.clone(),
             reserved_instance_pool_id: workshop.to_owned(),
             ..InstanceType::default()
-        })
-        .collect()
+        });
+    out.extend(entries);
 }
 
 /// The gpucloud locations of catalog entries: one per location, available when any entry
@@ -288,7 +298,7 @@ pub(crate) fn instance(w: wire::Deployment, address: Option<&str>) -> Instance {
         },
         instance_type: type_name,
         instance_type_id: type_id,
-        location: location_of(&w.region),
+        location: location_of(&w.region).into(),
         sub_location: w.region,
         tags,
         stoppable: false,
@@ -314,6 +324,27 @@ pub(crate) fn wire_tags(
 mod tests {
     use super::*;
 
+    #[test]
+    fn type_names_and_ids_are_slugs_of_what_a_request_chooses() {
+        assert_eq!(type_name("oci", "A100", 8, ""), "oci_a100x8");
+        assert_eq!(type_name(" DMZ ", "GH 200", 1, "  "), "dmz_gh-200x1");
+        assert_eq!(
+            type_name("Nebius", "H100_SXM", 16, " Work Shop/1 "),
+            "nebius_h100-sxmx16.work-shop-1"
+        );
+        assert_eq!(
+            type_id("oci_a100x8", "us-tx-1").as_str(),
+            "oci_a100x8_us-tx-1"
+        );
+    }
+
+    /// The entries of one catalog type.
+    fn entries_of(w: &wire::InstanceType) -> Vec<InstanceType> {
+        let mut entries = Vec::new();
+        instance_types(w, &mut entries);
+        entries
+    }
+
     fn entry(json: &str) -> wire::InstanceType {
         serde_json::from_str(json).unwrap()
     }
@@ -327,7 +358,7 @@ mod tests {
 
     #[test]
     fn an_entry_per_region_with_the_apis_own_price_and_the_upstream_cloud() {
-        let entries = instance_types(&entry(GH200));
+        let entries = entries_of(&entry(GH200));
         assert_eq!(entries.len(), 2);
         let pdx = &entries[0];
         assert_eq!(pdx.type_name, "dmz_gh200x1");
@@ -367,7 +398,7 @@ mod tests {
         let mut w = entry(GH200);
         w.price = None;
         w.workshop_id = "January training".into();
-        let entries = instance_types(&w);
+        let entries = entries_of(&w);
         assert!(entries[0].base_price.is_none());
         assert_eq!(entries[0].type_name, "dmz_gh200x1.january-training");
         assert_eq!(entries[0].reserved_instance_pool_id, "January training");
@@ -406,7 +437,7 @@ mod tests {
                          "gpucloud-name": "Train Job #1", "owner": "ml"}}"#,
         )
         .unwrap();
-        let catalog = instance_types(&entry(GH200));
+        let catalog = entries_of(&entry(GH200));
         let i = instance(d, Some("203.0.113.9"));
         assert_eq!(i.instance_type_id, catalog[0].id);
         assert_eq!(i.instance_type, catalog[0].type_name.as_str());

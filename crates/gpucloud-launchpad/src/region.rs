@@ -16,6 +16,8 @@
 //!
 //! The region itself, as LaunchPad spells it, is the entry's `sub_location`.
 
+use gpucloud_core::CompactString;
+
 /// The location of regions whose name says no place the tables know.
 pub(crate) const UNPLACED: &str = "other";
 
@@ -110,37 +112,45 @@ pub(crate) const US_STATES: &[(&str, &str)] = &[
     ("co", "us-west"),
 ];
 
-/// The gpucloud location of LaunchPad region `region` (see the module docs).
-pub(crate) fn location_of(region: &str) -> String {
-    let name = region.trim().to_ascii_lowercase();
+/// The gpucloud location of LaunchPad region `region` (see the module docs). Inline text: a
+/// catalog asks once per entry, and no location is longer than 24 bytes.
+pub(crate) fn location_of(region: &str) -> CompactString {
+    let mut name = CompactString::from(region.trim());
+    name.make_ascii_lowercase();
     if name.len() == 3 && name.chars().all(|c| c.is_ascii_alphabetic()) {
-        return AIRPORTS
-            .iter()
-            .find(|(code, _)| *code == name)
-            .map_or(UNPLACED, |(_, l)| l)
-            .to_owned();
+        return CompactString::const_new(
+            AIRPORTS
+                .iter()
+                .find(|(code, _)| *code == name)
+                .map_or(UNPLACED, |(_, l)| *l),
+        );
     }
     let mut words = name.split('-').filter(|w| !w.is_empty());
     let Some(area) = words.next().filter(|a| AREAS.contains(a)) else {
-        return UNPLACED.to_owned();
+        return CompactString::const_new(UNPLACED);
     };
     let Some(second) = words
         .next()
         .map(|w| w.trim_end_matches(|c: char| c.is_ascii_digit()))
     else {
-        return if area == "us" { US_UNPLACED } else { area }.to_owned();
+        return if area == "us" {
+            CompactString::const_new(US_UNPLACED)
+        } else {
+            area.into()
+        };
     };
     if DIRECTIONS.contains(&second) {
-        return format!("{area}-{second}");
+        return CompactString::from(area) + "-" + second;
     }
     if area == "us" {
-        return US_STATES
-            .iter()
-            .find(|(state, _)| *state == second)
-            .map_or(US_UNPLACED, |(_, l)| l)
-            .to_owned();
+        return CompactString::const_new(
+            US_STATES
+                .iter()
+                .find(|(state, _)| *state == second)
+                .map_or(US_UNPLACED, |(_, l)| *l),
+        );
     }
-    area.to_owned()
+    area.into()
 }
 
 #[cfg(test)]

@@ -78,8 +78,10 @@ pub(crate) struct Gpu {
 pub(crate) struct Price {
     #[serde(deserialize_with = "lenient_string")]
     pub(crate) currency: String,
-    /// Per hour, as a JSON number (or a string of one).
-    pub(crate) on_demand_per_hour: Option<serde_json::Value>,
+    /// Per hour, as the text of the JSON number (or of the string) the API wrote; empty when
+    /// absent or `null`. Read through [`LenientText`], never a `serde_json::Value`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub(crate) on_demand_per_hour: String,
 }
 
 /// A disk of a catalog entry (`InstanceTypeStorage`).

@@ -288,19 +288,7 @@ impl VerdaConfig {
         gpucloud_http::parse_base_url(self.effective_base_url()).map_err(|e| {
             CloudError::invalid(KEY_API_URL, format!("{:?}: {e}", self.effective_base_url()))
         })?;
-        let user = self.effective_ssh_user();
-        let valid_user = !user.is_empty()
-            && user.len() <= 32
-            && user.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-            && user
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-        if !valid_user {
-            return Err(CloudError::invalid(
-                KEY_SSH_USER,
-                format!("{user:?} is not a POSIX user name (a-z, 0-9, _ and -)"),
-            ));
-        }
+        gpucloud_core::validate::check_posix_user(KEY_SSH_USER, self.effective_ssh_user())?;
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 //! a server: catalog entries (one per type × location × usage class), locations, instances
 //! and their status, the description that carries the bookkeeping, and managed names.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use gpucloud_core::{
@@ -37,10 +38,15 @@ const NVME_USD_PER_GB_HOUR: &str = "0.0002740";
 /// The catalog id of `instance_type` in `location`, on demand or spot: the catalog entry and
 /// the instance use this one function, so they always agree.
 pub(crate) fn type_id(location: &str, instance_type: &str, spot: bool) -> InstanceTypeId {
+    InstanceTypeId::generic(location, None, &offer_name(instance_type, spot))
+}
+
+/// The name in the id of `instance_type`'s on-demand or spot offer (see [`type_id`]).
+fn offer_name(instance_type: &str, spot: bool) -> Cow<'_, str> {
     if spot {
-        InstanceTypeId::generic(location, None, &format!("{instance_type}{SPOT_ID_SUFFIX}"))
+        Cow::Owned(format!("{instance_type}{SPOT_ID_SUFFIX}"))
     } else {
-        InstanceTypeId::generic(location, None, instance_type)
+        Cow::Borrowed(instance_type)
     }
 }
 
@@ -171,71 +177,114 @@ pub(crate) struct Catalog<'a> {
 impl Catalog<'_> {
     /// Every entry, sorted by id, that `keep` accepts.
     pub(crate) fn entries(&self, keep: impl Fn(&InstanceType) -> bool) -> Vec<InstanceType> {
-        let mut entries = Vec::new();
-        // One storage description per currency, not one price parse per entry.
-        let mut storages: Vec<(String, Storage)> = Vec::new();
-        for w in self.types {
-            // The answer says its currency; the one asked for when it does not.
-            let currency = if w.currency.is_empty() {
-                self.currency
-            } else {
-                &w.currency
-            };
-            let on_demand_price = price(&w.price_per_hour.0, currency);
-            let spot_price = price(&w.spot_price.0, currency);
-            let gpu = gpus(w);
-            let storage = if let Some((_, s)) = storages.iter().find(|(c, _)| c == currency) {
-                s.clone()
-            } else {
-                let s = storage(currency);
-                storages.push((currency.to_owned(), s.clone()));
-                s
-            };
-            for location in self.locations {
-                let mut classes = vec![(false, on_demand_price.clone(), self.on_demand)];
-                if spot_price.is_some() {
-                    classes.push((true, spot_price.clone(), self.spot));
+        // What every entry of a type shares, computed once per type (a price parse, the GPU
+        // name's normalisation), and one storage description per currency.
+        let mut storages: Vec<(&str, Storage)> = Vec::new();
+        let shared: Vec<Shared<'_>> = self
+            .types
+            .iter()
+            .map(|w| {
+                // The answer says its currency; the one asked for when it does not.
+                let currency = if w.currency.is_empty() {
+                    self.currency
+                } else {
+                    &w.currency
+                };
+                let storage = if let Some((_, s)) = storages.iter().find(|(c, _)| *c == currency) {
+                    s.clone()
+                } else {
+                    let s = storage(currency);
+                    storages.push((currency, s.clone()));
+                    s
+                };
+                Shared {
+                    on_demand_price: price(&w.price_per_hour.0, currency),
+                    spot_price: price(&w.spot_price.0, currency),
+                    gpu: gpus(w),
+                    storage,
+                    architecture: architecture(w),
+                    spot_name: offer_name(&w.instance_type, true).into_owned(),
+                    wire: w,
                 }
-                for (spot, base_price, orderable) in classes {
-                    let mut entry = InstanceType {
-                        location: location.as_str().into(),
-                        type_name: w.instance_type.as_str().into(),
-                        supported_gpus: gpu.iter().cloned().collect(),
-                        supported_storage: smallvec![storage.clone()],
-                        elastic_root_volume: true,
-                        supported_usage_classes: smallvec![CompactString::from(if spot {
-                            SPOT
-                        } else {
-                            ON_DEMAND
-                        })],
-                        memory_bytes: Bytes::new(
-                            i64::from(w.memory.size_in_gigabytes.unwrap_or(0)),
-                            BytesUnit::GB,
-                        ),
-                        vcpu: w.cpu.number_of_cores.unwrap_or(0),
-                        supported_architectures: smallvec![architecture(w)],
-                        // A spot instance cannot be shut down: Verda discontinues it instead.
-                        stoppable: !spot,
-                        rebootable: false,
-                        preemptible: spot,
-                        is_available: orderable
-                            .get(location)
-                            .is_some_and(|types| types.contains(&w.instance_type)),
-                        base_price,
-                        provider: PROVIDER.into(),
-                        cloud: PROVIDER.into(),
-                        ..InstanceType::default()
-                    };
-                    entry.id = type_id(location, &w.instance_type, spot);
-                    if keep(&entry) {
-                        entries.push(entry);
-                    }
+            })
+            .collect();
+        // Each location's orderable types, looked up once per location, not once per entry.
+        let orderable: Vec<_> = self
+            .locations
+            .iter()
+            .map(|l| (self.on_demand.get(l), self.spot.get(l)))
+            .collect();
+        // The ids first, sorted, then the entries built in that order: sorting the small keys
+        // moves a few bytes per step where sorting the entries moved whole entries.
+        let mut keys: Vec<(InstanceTypeId, usize, usize, bool)> =
+            Vec::with_capacity(self.types.len() * self.locations.len() * 2);
+        for (t, s) in shared.iter().enumerate() {
+            for (l, location) in self.locations.iter().enumerate() {
+                let id = InstanceTypeId::generic(location, None, &s.wire.instance_type);
+                keys.push((id, t, l, false));
+                if s.spot_price.is_some() {
+                    let id = InstanceTypeId::generic(location, None, &s.spot_name);
+                    keys.push((id, t, l, true));
                 }
             }
         }
-        entries.sort_by(|a, b| a.id.cmp(&b.id));
+        keys.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut entries = Vec::with_capacity(keys.len());
+        for (id, t, l, spot) in keys {
+            let s = &shared[t];
+            let w = s.wire;
+            let (on_demand, spot_orderable) = orderable[l];
+            let entry = InstanceType {
+                id,
+                location: self.locations[l].as_str().into(),
+                type_name: w.instance_type.as_str().into(),
+                supported_gpus: s.gpu.iter().cloned().collect(),
+                supported_storage: smallvec![s.storage.clone()],
+                elastic_root_volume: true,
+                supported_usage_classes: smallvec![CompactString::const_new(if spot {
+                    SPOT
+                } else {
+                    ON_DEMAND
+                })],
+                memory_bytes: Bytes::new(
+                    i64::from(w.memory.size_in_gigabytes.unwrap_or(0)),
+                    BytesUnit::GB,
+                ),
+                vcpu: w.cpu.number_of_cores.unwrap_or(0),
+                supported_architectures: smallvec![s.architecture],
+                // A spot instance cannot be shut down: Verda discontinues it instead.
+                stoppable: !spot,
+                rebootable: false,
+                preemptible: spot,
+                is_available: if spot { spot_orderable } else { on_demand }
+                    .is_some_and(|types| types.contains(&w.instance_type)),
+                base_price: if spot {
+                    s.spot_price.clone()
+                } else {
+                    s.on_demand_price.clone()
+                },
+                provider: CompactString::const_new(PROVIDER),
+                cloud: CompactString::const_new(PROVIDER),
+                ..InstanceType::default()
+            };
+            if keep(&entry) {
+                entries.push(entry);
+            }
+        }
         entries
     }
+}
+
+/// What every catalog entry of one type shares.
+struct Shared<'a> {
+    wire: &'a wire::InstanceType,
+    on_demand_price: Option<Price>,
+    spot_price: Option<Price>,
+    gpu: Option<Gpu>,
+    storage: Storage,
+    architecture: Architecture,
+    /// The name in the ids of its spot offers, made once (see [`offer_name`]).
+    spot_name: String,
 }
 
 /// The lifecycle of a Verda status.

@@ -76,6 +76,112 @@ async fn create_running_terminate_is_recorded_as_the_exact_event_sequence() {
     assert_eq!(metrics.events_written, stored.len() as u64);
 }
 
+/// The README demo's defect: a list answered while the instance booted arrived after the
+/// create had recorded it running, and was merged as news (`running -> pending`). A list is
+/// only news for rows read before it was sent; the status never goes backwards unless the
+/// provider says so after what was recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_older_than_the_create_answer_does_not_take_the_status_back() {
+    let fake = lambda_fake(Duration::from_millis(400)).await;
+    let (_dir, db) = temp_db();
+    let mischief = Arc::new(Mischief::default());
+    *mischief.late_create_answer.lock().unwrap() = Some(Duration::from_millis(600));
+    *mischief.hold_pending_lists.lock().unwrap() = Some(Duration::from_secs(1));
+    let credential = Arc::new(Meddling {
+        inner: lambda_credential(&fake),
+        mischief: mischief.clone(),
+    });
+    let fleet = open(&db, credential).await;
+    fleet
+        .request_create(create_request("order-1"))
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn({
+        let fleet = fleet.clone();
+        async move {
+            fleet
+                .run_until(async {
+                    let _ = stopped.await;
+                })
+                .await
+        }
+    });
+    // Until the create's answer is recorded, then longer than a held list takes to arrive,
+    // and the passes after it.
+    for _ in 0..100 {
+        let record = fleet.instance("order-1").await.unwrap();
+        if record.status == Some(LifecycleStatus::Running) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+
+    assert_eq!(
+        events_of(&fleet, "order-1").await,
+        vec![
+            ev(None, "requested", "create_requested"),
+            ev(Some("requested"), "launching", "create_sent"),
+            ev(Some("launching"), "running", "created"),
+        ]
+    );
+    assert_eq!(
+        fleet.instance("order-1").await.unwrap().status,
+        Some(LifecycleStatus::Running)
+    );
+}
+
+/// The status loop reads its rows before it sends the list: an instance created and
+/// recorded while the list waited to be sent is in the list but not in the rows read. It is
+/// this fleet's own instance, not an orphan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_recorded_while_the_list_waited_is_not_an_orphan() {
+    let fake = lambda_fake(Duration::from_millis(50)).await;
+    let (_dir, db) = temp_db();
+    let mischief = Arc::new(Mischief::default());
+    *mischief.delay_lists.lock().unwrap() = Some(Duration::from_secs(1));
+    let credential = Arc::new(Meddling {
+        inner: lambda_credential(&fake),
+        mischief: mischief.clone(),
+    });
+    let fleet = open(&db, credential).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn({
+        let fleet = fleet.clone();
+        async move {
+            fleet
+                .run_until(async {
+                    let _ = stopped.await;
+                })
+                .await
+        }
+    });
+    // A status pass has read its (empty) rows and waits to send its list.
+    while mischief.lists_asked.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    fleet
+        .request_create(create_request("meanwhile-1"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+
+    let events = fleet.events_after(0, 1000).await.unwrap();
+    assert!(
+        events.iter().all(|e| e.ref_id == "meanwhile-1"),
+        "{events:?}"
+    );
+    assert_eq!(
+        fleet.instance("meanwhile-1").await.unwrap().status,
+        Some(LifecycleStatus::Running)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_missing_from_one_list_is_not_terminated() {
     let fake = lambda_fake(Duration::from_millis(50)).await;

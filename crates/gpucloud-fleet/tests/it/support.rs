@@ -12,7 +12,7 @@ use gpucloud::lambda::{LambdaConfig, LambdaCredential};
 use gpucloud::{
     CapabilityTable, CloudClient, CloudCredential, CloudError, CreateFeatures, CreateInstanceAttrs,
     Delivery, ErrorKind, GetInstanceTypeArgs, GetLocationsArgs, Identity, Instance, InstanceId,
-    InstanceType, ListInstancesArgs, Location, ValidCreate,
+    InstanceType, LifecycleStatus, ListInstancesArgs, Location, ValidCreate,
 };
 use gpucloud_fakes::lambda::{FakeInstanceStatus, FakeLambda, FakeLambdaOptions};
 use gpucloud_fleet::{CreateRequest, CreateTarget, Database, Fleet, FleetConfig, FleetCredential};
@@ -162,6 +162,16 @@ pub struct Mischief {
     pub gets_sent: AtomicUsize,
     /// Catalog reads never answer (a process that dies while it chooses an offer).
     pub hang_catalogs: AtomicBool,
+    /// A create answers this long after the provider made the instance, with what a get
+    /// says then (a create whose closing read waited on the rate limiter).
+    pub late_create_answer: Mutex<Option<Duration>>,
+    /// A list that shows an instance pending arrives this long after the provider answered
+    /// it (a slow answer: by the time it is read, it describes an older state).
+    pub hold_pending_lists: Mutex<Option<Duration>>,
+    /// A list is sent this long after it was asked for (a list waiting on the limiter).
+    pub delay_lists: Mutex<Option<Duration>>,
+    /// Lists asked for (counted before any delay).
+    pub lists_asked: AtomicUsize,
 }
 
 /// A credential whose clients misbehave as [`Mischief`] says.
@@ -249,7 +259,14 @@ impl CloudClient for MeddlingClient {
         if self.mischief.lose_answer_of.lock().unwrap().remove(&ref_id) {
             return Err(lost("create_instance"));
         }
-        made
+        let late = *self.mischief.late_create_answer.lock().unwrap();
+        match (made, late) {
+            (Ok(instance), Some(delay)) => {
+                tokio::time::sleep(delay).await;
+                self.inner.get_instance(&instance.cloud_id).await
+            }
+            (made, _) => made,
+        }
     }
 
     async fn get_instance(&self, id: &InstanceId) -> gpucloud::Result<Instance> {
@@ -258,7 +275,20 @@ impl CloudClient for MeddlingClient {
     }
 
     async fn list_instances(&self, args: &ListInstancesArgs) -> gpucloud::Result<Vec<Instance>> {
+        self.mischief.lists_asked.fetch_add(1, Ordering::SeqCst);
+        let delay = *self.mischief.delay_lists.lock().unwrap();
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
+        }
         let listed = self.inner.list_instances(args).await?;
+        let hold = *self.mischief.hold_pending_lists.lock().unwrap();
+        if let Some(delay) = hold
+            && listed
+                .iter()
+                .any(|i| i.lifecycle() == LifecycleStatus::Pending)
+        {
+            tokio::time::sleep(delay).await;
+        }
         if self.mischief.drop_next_list.swap(false, Ordering::SeqCst) {
             return Ok(Vec::new());
         }

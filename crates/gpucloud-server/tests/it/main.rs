@@ -364,7 +364,7 @@ async fn a_locked_database_gives_503_and_nothing_is_lost() {
 
     sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
     drop(holder);
-    // The same request now goes through (sent again while 503, as the API asks), and the
+    // Once the lock is released the same request goes through at the first sending, and the
     // loops carry it out.
     let response = running.create(&create_request("locked-1")).await;
     assert_eq!(response.status(), 202);

@@ -141,23 +141,14 @@ impl Running {
             .expect("the service task did not panic")
     }
 
-    /// `POST /v1/instances`, sent again while the answer is 503 (the API's "try again": a
-    /// create is idempotent by RefID), at most 50 times.
+    /// `POST /v1/instances`, sent once.
     pub async fn create(&self, request: &impl serde::Serialize) -> reqwest::Response {
-        for _ in 0..50 {
-            let response = self
-                .http
-                .post(self.url("/v1/instances"))
-                .json(request)
-                .send()
-                .await
-                .expect("the service answers");
-            if response.status() != 503 {
-                return response;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the create was refused with 503 fifty times");
+        self.http
+            .post(self.url("/v1/instances"))
+            .json(request)
+            .send()
+            .await
+            .expect("the service answers")
     }
 
     /// Polls `GET /v1/instances/{ref_id}` until `done` holds for its JSON (at most 15 s).
