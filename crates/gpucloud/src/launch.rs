@@ -54,7 +54,7 @@ use gpucloud_core::outcome::{
 };
 use gpucloud_core::wait::WaitOptions;
 use gpucloud_core::{
-    CloudClient, CloudError, CreateFeatures, CreateInstanceAttrs, ErrorKind, Instance,
+    CloudClient, CloudError, CreateFeatures, CreateInstanceAttrs, Delivery, ErrorKind, Instance,
     LifecycleStatus, ListInstancesArgs, validate_create, wait_for_status,
 };
 use tokio_util::sync::CancellationToken;
@@ -146,7 +146,7 @@ pub enum LaunchEvent<'a> {
         instance: &'a Instance,
     },
     /// The offer is skipped without a create: its quota, read with the offers, has no room
-    /// for it.
+    /// for it. It is recorded among the attempts with a `QuotaExceeded` error naming the quota.
     SkippedOverQuota {
         /// The offer.
         offer: &'a Offer,
@@ -181,7 +181,7 @@ pub struct Launched {
     pub offer: Offer,
     /// The instance, running when the request waited.
     pub instance: Instance,
-    /// The offers tried before it, with their reasons.
+    /// The offers tried or skipped over quota before it, with their reasons.
     pub attempts: Vec<Attempt>,
     /// Providers that did not answer the offer query of the round that came up (a cheaper
     /// offer may have been there).
@@ -192,9 +192,12 @@ pub struct Launched {
 #[derive(Debug)]
 pub struct Plan {
     /// The offers of the first round, in the order they would be tried, without those known to
-    /// be over quota (an offer of a provider
-    /// that answers `QuotaExceeded` is then skipped for the next offer of another provider).
+    /// be over quota (an offer of a provider that answers `QuotaExceeded` is then skipped for
+    /// the next offer of another provider).
     pub offers: Vec<Offer>,
+    /// The offers a launch would skip because their quota, read with the offers, has no room
+    /// for them (at most as many as the launch would try), in order.
+    pub over_quota: Vec<Offer>,
     /// Providers that did not answer the offer query.
     pub failures: Vec<ProviderFailure>,
 }
@@ -213,7 +216,8 @@ pub enum LaunchError {
     },
     /// Every offer tried failed.
     AllFailed {
-        /// Each offer tried, with its reason, in order (the last round's).
+        /// Each offer tried or skipped over quota, with its reason, in order (the last
+        /// round's).
         attempts: Vec<Attempt>,
         /// Providers that did not answer the offer query.
         failures: Vec<ProviderFailure>,
@@ -351,13 +355,17 @@ pub async fn plan(
     options: &OfferOptions,
 ) -> Result<Plan, LaunchError> {
     checked_template(request).map_err(LaunchError::Invalid)?;
-    let OfferReport {
-        mut offers,
+    let OfferReport { offers, failures } = candidates(sources, request, options).await;
+    let limit = request.max_offers.max(1);
+    let (mut over_quota, mut offers): (Vec<Offer>, Vec<Offer>) =
+        offers.into_iter().partition(Offer::over_quota);
+    over_quota.truncate(limit);
+    offers.truncate(limit);
+    Ok(Plan {
+        offers,
+        over_quota,
         failures,
-    } = candidates(sources, request, options).await;
-    offers.retain(|offer| !offer.over_quota());
-    offers.truncate(request.max_offers.max(1));
-    Ok(Plan { offers, failures })
+    })
 }
 
 /// Launches on the cheapest offer that comes up; see the module docs.
@@ -377,10 +385,13 @@ pub async fn launch(
         round += 1;
         let report = candidates(sources, request, options).await;
         let offers = report.offers;
-        // An offer whose quota has no room for it is skipped without a create.
-        let tryable = offers.iter().filter(|o| !o.over_quota()).count();
-        let of = tryable.min(request.max_offers.max(1));
+        // An offer whose quota has no room for it is skipped without a create; it is recorded
+        // with the quota as its reason. When every offer is over quota, the first `limit` of
+        // them are recorded, so that the failure says why.
+        let limit = request.max_offers.max(1);
+        let of = offers.iter().filter(|o| !o.over_quota()).count().min(limit);
         let mut attempts = Vec::new();
+        let (mut tried, mut skipped) = (0, 0);
         // A quota is the account's (or a region's) and every offer of that provider would meet
         // it: the rest of the round goes to the other providers.
         let mut over_quota: Vec<&str> = Vec::new();
@@ -388,22 +399,28 @@ pub async fn launch(
             on_event(&LaunchEvent::Round { round, offers: of });
         }
         for offer in &offers {
-            if attempts.len() == of {
+            if tried == of && (of > 0 || skipped == limit) {
                 break;
             }
             if over_quota.contains(&offer.provider.as_str()) {
                 continue;
             }
-            if offer.over_quota() {
+            if let Some(error) = over_quota_error(offer) {
                 on_event(&LaunchEvent::SkippedOverQuota { offer });
+                attempts.push(Attempt {
+                    offer: offer.clone(),
+                    error,
+                });
+                skipped += 1;
                 continue;
             }
             if cancel.is_cancelled() {
                 return Err(LaunchError::Cancelled { attempts });
             }
+            tried += 1;
             on_event(&LaunchEvent::Trying {
                 offer,
-                index: attempts.len() + 1,
+                index: tried,
                 of,
             });
             let Some(source) = sources.iter().find(|s| s.name == offer.provider) else {
@@ -480,6 +497,21 @@ pub async fn launch(
         }
         pause = Some((wait * 2).min(retry.interval * 8));
     }
+}
+
+/// The reason an offer marked over quota is skipped: a `QuotaExceeded` that was never sent,
+/// naming the quota and what is left of it; `None` for an offer not known to be over quota.
+fn over_quota_error(offer: &Offer) -> Option<CloudError> {
+    let quota = offer.quota.as_ref().filter(|q| !q.fits)?;
+    Some(
+        CloudError::provider(
+            offer.provider.as_str(),
+            "launch",
+            ErrorKind::QuotaExceeded,
+            format!("skipped without a create: over quota, {quota}"),
+        )
+        .with_delivery(Delivery::NotSent),
+    )
 }
 
 fn failed_attempts(error: LaunchError) -> Vec<Attempt> {

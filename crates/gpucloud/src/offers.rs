@@ -453,6 +453,7 @@ pub async fn find_offers(
     query: &OfferQuery,
     options: &OfferOptions,
 ) -> OfferReport {
+    let started = tokio::time::Instant::now();
     let mut offers: Vec<Offer> = Vec::new();
     let mut asked: Vec<&OfferSource> = Vec::new();
     for source in sources
@@ -481,7 +482,9 @@ pub async fn find_offers(
         })
         .filter(|offer| query.filter.matches(offer))
         .collect();
-    quota::mark(&asked, &mut fetched, options.deadline).await;
+    // A provider's deadline covers all its requests, its quota reads included.
+    let left = options.deadline.saturating_sub(started.elapsed());
+    quota::mark(&asked, &mut fetched, left).await;
     offers.extend(fetched);
     offers.sort_by(|a, b| query.sort.compare(a, b));
     OfferReport {

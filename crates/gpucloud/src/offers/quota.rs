@@ -7,6 +7,7 @@
 //! fits. Offers answered from the catalog cache therefore carry no mark.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +34,17 @@ pub struct OfferQuota {
     pub needed: i64,
     /// One more instance of this offer fits: `needed <= limit - current`.
     pub fits: bool,
+}
+
+impl fmt::Display for OfferQuota {
+    /// `Running On-Demand P instances (L-417A185B): 200 of 384 vCPU in use, one instance needs 192`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({}): {} of {} {} in use, one instance needs {}",
+            self.name, self.id, self.current, self.limit, self.unit, self.needed
+        )
+    }
 }
 
 impl OfferQuota {
@@ -62,7 +74,7 @@ impl OfferQuota {
 type OfferKey = (String, String, String);
 
 /// Marks the on-demand `offers` of every source with the quota capability; each provider's
-/// reads together are bounded by `deadline`. A quota that cannot be read (error, timeout,
+/// reads together are bounded by `deadline` (what is left of the query's). A quota that cannot be read (error, timeout,
 /// unknown unit) leaves its offers unmarked and fails nothing.
 pub(super) async fn mark(sources: &[&OfferSource], offers: &mut [Offer], deadline: Duration) {
     // Per provider, per location: the type names on offer there.
