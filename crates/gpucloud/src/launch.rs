@@ -276,6 +276,15 @@ impl fmt::Display for LaunchError {
                 "no offer matches the request ({} provider(s) did not answer)",
                 failures.len()
             ),
+            Self::AllFailed { attempts, .. }
+                if !attempts.is_empty() && attempts.iter().all(|a| a.offer.over_quota()) =>
+            {
+                write!(
+                    f,
+                    "all {} offer(s) are over the account's quota",
+                    attempts.len()
+                )
+            }
             Self::AllFailed { attempts, .. } => {
                 write!(f, "all {} offer(s) tried failed", attempts.len())
             }

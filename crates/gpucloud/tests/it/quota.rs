@@ -492,5 +492,9 @@ async fn a_launch_with_every_offer_over_quota_creates_nothing_and_names_the_quot
         ("west", ErrorKind::QuotaExceeded)
     );
     assert!(attempt.error.to_string().contains("0 of 100 vCPU in use"));
+    assert_eq!(
+        error.to_string(),
+        "all 1 offer(s) are over the account's quota"
+    );
     assert!(created.lock().expect("not poisoned").is_empty());
 }
