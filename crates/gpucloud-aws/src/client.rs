@@ -1318,14 +1318,17 @@ impl ResizeInstanceVolume for AwsClient {
             ));
         };
         let volume = self.api().volume(OP, &region, &volume_id).await?;
-        let current = volume.as_ref().and_then(|v| v.size()).ok_or_else(|| {
-            CloudError::provider(
-                PROVIDER,
-                OP,
-                ErrorKind::ResourceNotFound,
-                format!("the root volume {volume_id} of instance {id} was not found"),
-            )
-        })?;
+        let current = volume
+            .as_ref()
+            .and_then(aws_sdk_ec2::types::Volume::size)
+            .ok_or_else(|| {
+                CloudError::provider(
+                    PROVIDER,
+                    OP,
+                    ErrorKind::ResourceNotFound,
+                    format!("the root volume {volume_id} of instance {id} was not found"),
+                )
+            })?;
         if gib < current {
             return Err(CloudError::invalid(
                 "size_bytes",
@@ -1414,17 +1417,21 @@ impl ChangeInstanceType for AwsClient {
                 ),
             ));
         }
-        if w.instance_type().map(|t| t.as_str()) == Some(instance_type) {
+        if w.instance_type()
+            .map(aws_sdk_ec2::types::InstanceType::as_str)
+            == Some(instance_type)
+        {
             return Ok(());
         }
         let known = self
             .api()
             .instance_types(OP, &region, Some(&[instance_type]))
             .await?;
-        let Some(info) = known
-            .iter()
-            .find(|t| t.instance_type().map(|t| t.as_str()) == Some(instance_type))
-        else {
+        let Some(info) = known.iter().find(|t| {
+            t.instance_type()
+                .map(aws_sdk_ec2::types::InstanceType::as_str)
+                == Some(instance_type)
+        }) else {
             return Err(CloudError::invalid(
                 "instance_type",
                 format!("{instance_type:?} is not an EC2 instance type in {region}"),
@@ -1433,7 +1440,7 @@ impl ChangeInstanceType for AwsClient {
         if let Some(arch) = w.architecture() {
             let supported = info
                 .processor_info()
-                .map(|p| p.supported_architectures())
+                .map(aws_sdk_ec2::types::ProcessorInfo::supported_architectures)
                 .unwrap_or_default();
             if !supported.is_empty() && !supported.iter().any(|a| a.as_str() == arch.as_str()) {
                 return Err(CloudError::invalid(

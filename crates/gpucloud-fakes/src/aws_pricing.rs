@@ -98,7 +98,10 @@ impl Api {
     /// The value of quota `code` now; `None` for a code not served.
     fn quota_value(&self, code: &str) -> Option<f64> {
         let index = QUOTAS.iter().position(|(c, _, _)| *c == code)?;
-        let values = self.quota_values.lock().unwrap_or_else(|e| e.into_inner());
+        let values = self
+            .quota_values
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         values.get(index).copied()
     }
 }
@@ -294,12 +297,12 @@ fn get_service_quota(api: &Api, request: &Value) -> Response {
     }
 }
 
-async fn dispatch(api: Arc<Api>, headers: HeaderMap, body: Bytes) -> Response {
+fn dispatch(api: &Api, headers: &HeaderMap, body: &Bytes) -> Response {
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
         return error(
             StatusCode::BAD_REQUEST,
             "SerializationException",
@@ -309,7 +312,7 @@ async fn dispatch(api: Arc<Api>, headers: HeaderMap, body: Bytes) -> Response {
     match target.rsplit('.').next().unwrap_or_default() {
         "GetProducts" if target.starts_with("AWSPriceListService.") => get_products(&request),
         "GetServiceQuota" if target.starts_with("ServiceQuotasV20190624.") => {
-            get_service_quota(&api, &request)
+            get_service_quota(api, &request)
         }
         _ => error(
             StatusCode::BAD_REQUEST,
@@ -345,7 +348,9 @@ impl FakeAwsPricing {
         let state = Arc::clone(&api);
         let router = Router::new().route(
             "/",
-            post(move |headers, body| dispatch(Arc::clone(&state), headers, body)),
+            post(move |headers: HeaderMap, body: Bytes| {
+                std::future::ready(dispatch(&state, &headers, &body))
+            }),
         );
         let server = FakeServer::serve_rest(options.addr, Arc::clone(&api), router).await?;
         Ok(Self { server, api })
@@ -377,7 +382,7 @@ impl FakeAwsPricing {
             .api
             .quota_values
             .lock()
-            .unwrap_or_else(|e| e.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match values.get_mut(index) {
             Some(slot) => {
                 *slot = value;
