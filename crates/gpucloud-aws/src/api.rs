@@ -21,8 +21,9 @@ use aws_sdk_ec2::config::{
 use aws_sdk_ec2::error::BoxError;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{
-    Filter, Image, Instance, InstanceTypeInfo, IpPermission, KeyPairInfo, LocationType,
-    ResourceType, SecurityGroup, SpotPrice, Tag, TagSpecification,
+    AttributeValue, Filter, Image, Instance, InstanceTypeInfo, IpPermission, KeyPairInfo,
+    LocationType, ResourceType, SecurityGroup, SpotPrice, Tag, TagSpecification, Volume,
+    VolumeModification,
 };
 use gpucloud_core::retry::{Call, RetryDriver, RetryPolicy};
 use gpucloud_core::{CloudError, ErrorKind, Result};
@@ -544,6 +545,70 @@ impl Api {
     pub(crate) async fn reboot(&self, op: &'static str, region: &str, id: &str) -> Result<()> {
         let ec2 = self.ec2(region).await;
         self.call(op, true, || ec2.reboot_instances().instance_ids(id).send())
+            .await
+            .map(drop)
+    }
+
+    /// The volume `id`, if present.
+    pub(crate) async fn volume(
+        &self,
+        op: &'static str,
+        region: &str,
+        id: &str,
+    ) -> Result<Option<Volume>> {
+        let ec2 = self.ec2(region).await;
+        let request = ec2.describe_volumes().volume_ids(id);
+        let out = self.call(op, true, || request.clone().send()).await?;
+        Ok(out.volumes().first().cloned())
+    }
+
+    /// Asks EC2 to grow a volume to `size_gib`. Not repeated after an unknown outcome: a
+    /// modification that took effect refuses a second one for hours, so the caller reads the
+    /// volume again instead.
+    pub(crate) async fn modify_volume(
+        &self,
+        op: &'static str,
+        region: &str,
+        id: &str,
+        size_gib: i32,
+    ) -> Result<Option<VolumeModification>> {
+        let ec2 = self.ec2(region).await;
+        let request = ec2.modify_volume().volume_id(id).size(size_gib);
+        let out = self.call(op, false, || request.clone().send()).await?;
+        Ok(out.volume_modification().cloned())
+    }
+
+    /// The latest modification of volume `id`, if any.
+    pub(crate) async fn volume_modification(
+        &self,
+        op: &'static str,
+        region: &str,
+        id: &str,
+    ) -> Result<Option<VolumeModification>> {
+        let ec2 = self.ec2(region).await;
+        let request = ec2.describe_volumes_modifications().volume_ids(id);
+        let out = self.call(op, true, || request.clone().send()).await?;
+        Ok(out
+            .volumes_modifications()
+            .iter()
+            .max_by_key(|m| m.start_time().map(|t| (t.secs(), t.subsec_nanos())))
+            .cloned())
+    }
+
+    /// Sets the type of a stopped instance (the same type again changes nothing).
+    pub(crate) async fn modify_instance_type(
+        &self,
+        op: &'static str,
+        region: &str,
+        id: &str,
+        instance_type: &str,
+    ) -> Result<()> {
+        let ec2 = self.ec2(region).await;
+        let request = ec2
+            .modify_instance_attribute()
+            .instance_id(id)
+            .instance_type(AttributeValue::builder().value(instance_type).build());
+        self.call(op, true, || request.clone().send())
             .await
             .map(drop)
     }

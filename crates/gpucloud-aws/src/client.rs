@@ -12,19 +12,20 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{
     BlockDeviceMapping, EbsBlockDevice, HttpTokensState, InstanceMarketOptionsRequest,
     InstanceMetadataEndpointState, InstanceMetadataOptionsRequest, MarketType, Placement,
-    ResourceType, SpotInstanceType, SpotMarketOptions, VolumeType,
+    ResourceType, SpotInstanceType, SpotMarketOptions, VolumeModificationState, VolumeType,
 };
 use base64::Engine as _;
 use gpucloud_core::bookkeeping::{CRED_REF_ID_TAG, REF_ID_TAG, is_marked_by};
 use gpucloud_core::outcome::{ResolveBudget, Resolved, UnknownCreate, resolve_unknown_create};
 use gpucloud_core::validate::{ValidCreate, ValidFirewallAdd, ValidFirewallRevoke, ValidTagUpdate};
 use gpucloud_core::{
-    ApiType, Bookkeeping, CapabilityTable, CloudClient, CloudCredential, CloudError,
-    CreateFeatures, ErrorKind, FirewallRule, GetImageArgs, GetInstanceTypeArgs,
+    ApiType, Bookkeeping, CapabilityTable, ChangeInstanceType, CloudClient, CloudCredential,
+    CloudError, CreateFeatures, ErrorKind, FirewallRule, GetImageArgs, GetInstanceTypeArgs,
     GetInstanceTypeQuotasArgs, GetLocationsArgs, Identity, Image, Instance, InstanceId,
     InstanceTags, InstanceType, InstanceTypeQuotas, LifecycleStatus, ListInstancesArgs, Location,
-    LocationsFilter, MachineImage, ModifyFirewall, Price, Quota, RebootInstance, Result, Retry,
-    StopStartInstance, missing_rules, tenant_id_from_secret,
+    LocationsFilter, MachineImage, ModifyFirewall, Price, Quota, RebootInstance,
+    ResizeInstanceVolume, ResizeInstanceVolumeArgs, Result, Retry, StopStartInstance,
+    missing_rules, tenant_id_from_secret,
 };
 use tokio::sync::{Mutex, OnceCell};
 
@@ -35,6 +36,8 @@ use crate::convert::{self, PROVIDER};
 /// The provider id.
 pub const PROVIDER_ID: &str = PROVIDER;
 
+/// How often a volume modification is looked at while a resize waits for it.
+const VOLUME_POLL_INTERVAL: Duration = Duration::from_secs(5);
 /// How long on-demand prices of a region are kept (the Price List changes rarely).
 const PRICE_TTL: Duration = Duration::from_secs(6 * 60 * 60);
 /// The states of an instance that is neither terminated nor on its way there.
@@ -153,8 +156,9 @@ impl CloudCredential for AwsCredential {
 /// A client of one AWS account, bound to a region or to all of them.
 ///
 /// Implements [`CloudClient`], [`StopStartInstance`], [`RebootInstance`], [`ModifyFirewall`]
-/// (the instance's own security group), [`InstanceTags`], [`MachineImage`] and
-/// [`InstanceTypeQuotas`] (the vCPU quotas of the P and G families).
+/// (the instance's own security group), [`InstanceTags`], [`MachineImage`],
+/// [`InstanceTypeQuotas`] (the vCPU quotas of the P and G families), [`ResizeInstanceVolume`]
+/// (the EBS root volume) and [`ChangeInstanceType`] (of a stopped instance).
 #[derive(Clone)]
 pub struct AwsClient {
     shared: Arc<Shared>,
@@ -790,6 +794,8 @@ impl CloudClient for AwsClient {
             modify_firewall: Some(self),
             tags: Some(self),
             quota: Some(self),
+            resize_volume: Some(self),
+            change_instance_type: Some(self),
             ..CapabilityTable::NONE
         }
     }
@@ -1292,6 +1298,167 @@ impl MachineImage for AwsClient {
 }
 
 #[async_trait]
+impl ResizeInstanceVolume for AwsClient {
+    /// Grows the instance's EBS root volume (`ModifyVolume`) to `size_bytes` rounded up to
+    /// whole GiB, running or stopped. A size the volume already has changes nothing; a smaller
+    /// one is refused before any change (EBS volumes only grow). With `wait_for_optimizing`,
+    /// returns once EBS reports the modification completed, which can take hours for a large
+    /// volume (dropping the future stops the waiting, not the modification).
+    async fn resize_instance_volume(&self, args: &ResizeInstanceVolumeArgs) -> Result<()> {
+        const OP: &str = "resize_instance_volume";
+        let gib = convert::resized_root_gib(args.size_bytes)?;
+        let id = &args.instance_id;
+        let (region, w) = self.locate(OP, id).await?;
+        let Some(volume_id) = convert::root_volume_id(&w).map(str::to_owned) else {
+            return Err(CloudError::provider(
+                PROVIDER,
+                OP,
+                ErrorKind::Conflict,
+                format!("instance {id} has no EBS root volume to resize"),
+            ));
+        };
+        let volume = self.api().volume(OP, &region, &volume_id).await?;
+        let current = volume
+            .as_ref()
+            .and_then(aws_sdk_ec2::types::Volume::size)
+            .ok_or_else(|| {
+                CloudError::provider(
+                    PROVIDER,
+                    OP,
+                    ErrorKind::ResourceNotFound,
+                    format!("the root volume {volume_id} of instance {id} was not found"),
+                )
+            })?;
+        if gib < current {
+            return Err(CloudError::invalid(
+                "size_bytes",
+                format!(
+                    "the root volume of {id} is {current} GiB and EBS volumes only grow; {gib} GiB asked"
+                ),
+            ));
+        }
+        if gib > current {
+            match self.api().modify_volume(OP, &region, &volume_id, gib).await {
+                Ok(_) => {}
+                // The answer was lost: the volume's latest modification says whether it
+                // was made.
+                Err(error) if error.outcome_unknown() => {
+                    let made = self
+                        .api()
+                        .volume_modification(OP, &region, &volume_id)
+                        .await?
+                        .is_some_and(|m| m.target_size() == Some(gib));
+                    if !made {
+                        return Err(error);
+                    }
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        if args.wait_for_optimizing {
+            self.wait_modified(OP, &region, &volume_id).await?;
+        }
+        Ok(())
+    }
+}
+
+impl AwsClient {
+    /// Waits until the latest modification of volume `volume_id` is completed; a failed one is
+    /// an error with EBS's reason.
+    async fn wait_modified(&self, op: &'static str, region: &str, volume_id: &str) -> Result<()> {
+        loop {
+            let modification = self
+                .api()
+                .volume_modification(op, region, volume_id)
+                .await?;
+            match modification.as_ref().and_then(|m| m.modification_state()) {
+                None | Some(VolumeModificationState::Completed) => return Ok(()),
+                Some(VolumeModificationState::Failed) => {
+                    return Err(CloudError::provider(
+                        PROVIDER,
+                        op,
+                        ErrorKind::Internal,
+                        format!(
+                            "EBS failed to modify volume {volume_id}: {}",
+                            modification
+                                .as_ref()
+                                .and_then(|m| m.status_message())
+                                .unwrap_or("no reason given")
+                        ),
+                    ));
+                }
+                Some(_) => tokio::time::sleep(VOLUME_POLL_INTERVAL).await,
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ChangeInstanceType for AwsClient {
+    /// Changes the type of a stopped instance (`ModifyInstanceAttribute`). Refused before any
+    /// change: an instance that is not stopped (`Conflict`), a type the instance's region does
+    /// not have, or one of another architecture than the instance's image (`InvalidArgument`,
+    /// naming `instance_type`). The type it already has changes nothing.
+    async fn change_instance_type(&self, id: &InstanceId, instance_type: &str) -> Result<()> {
+        const OP: &str = "change_instance_type";
+        if instance_type.trim().is_empty() {
+            return Err(CloudError::invalid("instance_type", "is empty"));
+        }
+        let (region, w) = self.locate(OP, id).await?;
+        let state = convert::lifecycle(w.state().and_then(|s| s.name()));
+        if state != LifecycleStatus::Stopped {
+            return Err(CloudError::provider(
+                PROVIDER,
+                OP,
+                ErrorKind::Conflict,
+                format!(
+                    "instance {id} is {}: EC2 changes the type of a stopped instance only; stop it first",
+                    state.as_str()
+                ),
+            ));
+        }
+        if w.instance_type()
+            .map(aws_sdk_ec2::types::InstanceType::as_str)
+            == Some(instance_type)
+        {
+            return Ok(());
+        }
+        let known = self
+            .api()
+            .instance_types(OP, &region, Some(&[instance_type]))
+            .await?;
+        let Some(info) = known.iter().find(|t| {
+            t.instance_type()
+                .map(aws_sdk_ec2::types::InstanceType::as_str)
+                == Some(instance_type)
+        }) else {
+            return Err(CloudError::invalid(
+                "instance_type",
+                format!("{instance_type:?} is not an EC2 instance type in {region}"),
+            ));
+        };
+        if let Some(arch) = w.architecture() {
+            let supported = info
+                .processor_info()
+                .map(aws_sdk_ec2::types::ProcessorInfo::supported_architectures)
+                .unwrap_or_default();
+            if !supported.is_empty() && !supported.iter().any(|a| a.as_str() == arch.as_str()) {
+                return Err(CloudError::invalid(
+                    "instance_type",
+                    format!(
+                        "{instance_type} does not run {} images, which instance {id} boots",
+                        arch.as_str()
+                    ),
+                ));
+            }
+        }
+        self.api()
+            .modify_instance_type(OP, &region, id.as_str(), instance_type)
+            .await
+    }
+}
+
+#[async_trait]
 impl InstanceTypeQuotas for AwsClient {
     /// The on-demand vCPU quota (Service Quotas) of the type's family in the client's region
     /// (the default region when it has none), with the vCPUs the account's pending and
@@ -1373,6 +1540,12 @@ impl InstanceTypeQuotas for AwsClient {
             unit: "vCPU".to_owned(),
         })
     }
+
+    /// The family's quota code: every P type shares one quota, every G type another; other
+    /// families have none known.
+    fn quota_group(&self, instance_type: &str) -> Option<String> {
+        quota_codes(instance_type).map(|(_, code)| code.to_owned())
+    }
 }
 
 #[cfg(test)]
@@ -1405,11 +1578,13 @@ mod tests {
             Capability::Tags,
             Capability::MachineImage,
             Capability::Quota,
+            Capability::ResizeInstanceVolume,
+            Capability::ChangeInstanceType,
         ] {
             assert!(caps.contains(expected), "{expected:?}");
         }
-        assert!(client.resize_volume().is_err());
-        assert!(client.change_instance_type().is_err());
+        assert!(client.vpc().is_err());
+        assert!(client.kubernetes().is_err());
         let f = client.create_features();
         assert!(
             f.firewall_rules

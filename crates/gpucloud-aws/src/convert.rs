@@ -530,6 +530,38 @@ pub(crate) fn root_volume_gib(bytes: Bytes) -> gpucloud_core::Result<i32> {
     Ok(gib as i32)
 }
 
+/// The size a root volume is grown to, in GiB: `bytes` rounded up to whole GiB. The error
+/// names `size_bytes` when it is outside what EC2 takes.
+pub(crate) fn resized_root_gib(bytes: Bytes) -> gpucloud_core::Result<i32> {
+    let total = bytes.byte_count();
+    if total <= 0 {
+        return Err(gpucloud_core::CloudError::invalid(
+            "size_bytes",
+            "must be more than zero",
+        ));
+    }
+    let gib = u64::try_from(total).unwrap_or(u64::MAX).div_ceil(1 << 30);
+    if !(ROOT_VOLUME_MIN_GIB..=ROOT_VOLUME_MAX_GIB).contains(&gib) {
+        return Err(gpucloud_core::CloudError::invalid(
+            "size_bytes",
+            format!(
+                "EC2 root volumes are {ROOT_VOLUME_MIN_GIB} to {ROOT_VOLUME_MAX_GIB} GiB; {gib} GiB asked"
+            ),
+        ));
+    }
+    Ok(gib as i32)
+}
+
+/// The EBS volume an instance boots from: the block device mapped at its root device name.
+pub(crate) fn root_volume_id(w: &ec2::Instance) -> Option<&str> {
+    let root = w.root_device_name()?;
+    w.block_device_mappings()
+        .iter()
+        .find(|m| m.device_name() == Some(root))
+        .and_then(|m| m.ebs())
+        .and_then(|ebs| ebs.volume_id())
+}
+
 /// An instance in the model. `region` is the region it was read in; `rules` its group's
 /// ingress rules when they were read.
 pub(crate) fn instance(
@@ -853,5 +885,24 @@ mod tests {
         assert_eq!(root_volume_gib(Bytes::default()).unwrap(), 200);
         assert_eq!(root_volume_gib(Bytes::new(100, BytesUnit::GB)).unwrap(), 94);
         assert!(root_volume_gib(Bytes::new(1, BytesUnit::GiB)).is_err());
+    }
+
+    #[test]
+    fn a_resize_is_rounded_up_to_whole_gib_and_named_when_out_of_range() {
+        assert_eq!(resized_root_gib(Bytes::new(1, BytesUnit::TB)).unwrap(), 932);
+        assert_eq!(
+            resized_root_gib(Bytes::new(300, BytesUnit::GiB)).unwrap(),
+            300
+        );
+        for bad in [
+            Bytes::default(),
+            Bytes::new(-5, BytesUnit::GiB),
+            Bytes::new(1, BytesUnit::GiB),
+            Bytes::new(17, BytesUnit::TiB),
+            Bytes::new(i64::MAX, BytesUnit::EiB),
+        ] {
+            let error = resized_root_gib(bad).unwrap_err();
+            assert!(error.to_string().contains("size_bytes"), "{bad:?}: {error}");
+        }
     }
 }

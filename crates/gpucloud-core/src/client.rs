@@ -354,8 +354,15 @@ pub trait InstanceTags: Send + Sync {
 /// Read quotas.
 #[async_trait]
 pub trait InstanceTypeQuotas: Send + Sync {
-    /// The quota of a type.
+    /// The on-demand quota of a type in the client's location, with its current use.
     async fn instance_type_quota(&self, args: &GetInstanceTypeQuotasArgs) -> Result<Quota>;
+
+    /// The quota a type counts against: types with the same group share one quota, so
+    /// `offers` asks once per group and location, never once per type. `None` when no quota
+    /// is known for the type (it is not asked about). By default every type is its own group.
+    fn quota_group(&self, instance_type: &str) -> Option<String> {
+        Some(instance_type.to_owned())
+    }
 }
 
 /// VPCs (capability `vpc`).

@@ -14,11 +14,12 @@
 //! # The quota table
 //!
 //! [`QUOTAS`]: the four Service Quotas codes of the GPU families' vCPU limits with made-up
-//! values (not AWS's defaults, which vary by account); any other code is answered
-//! `NoSuchResourceException`, as Service Quotas does.
+//! values (not AWS's defaults, which vary by account), which a test can change while the stub
+//! runs ([`FakeAwsPricing::set_quota`]); any other code is answered `NoSuchResourceException`,
+//! as Service Quotas does.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -45,7 +46,7 @@ pub const ON_DEMAND_USD_PER_HOUR: &[(&str, &str)] = &[
     ("g4dn.xlarge", "0.5260000000"),
 ];
 
-/// The EC2 vCPU quotas served: code, name, value.
+/// The EC2 vCPU quotas served at start: code, name, value.
 pub const QUOTAS: &[(&str, &str, f64)] = &[
     ("L-417A185B", "Running On-Demand P instances", 384.0),
     ("L-DB2E81BA", "Running On-Demand G and VT instances", 256.0),
@@ -89,6 +90,20 @@ struct Api {
     faults: Faults<Operation>,
     requests: RequestLog,
     latency: Duration,
+    /// The value of each quota of [`QUOTAS`], in its order.
+    quota_values: Mutex<Vec<f64>>,
+}
+
+impl Api {
+    /// The value of quota `code` now; `None` for a code not served.
+    fn quota_value(&self, code: &str) -> Option<f64> {
+        let index = QUOTAS.iter().position(|(c, _, _)| *c == code)?;
+        let values = self
+            .quota_values
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        values.get(index).copied()
+    }
 }
 
 fn error(status: StatusCode, kind: &str, message: &str) -> Response {
@@ -244,7 +259,7 @@ fn get_products(request: &Value) -> Response {
         .into_response()
 }
 
-fn get_service_quota(request: &Value) -> Response {
+fn get_service_quota(api: &Api, request: &Value) -> Response {
     let service = request
         .get("ServiceCode")
         .and_then(Value::as_str)
@@ -253,10 +268,11 @@ fn get_service_quota(request: &Value) -> Response {
         .get("QuotaCode")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    match QUOTAS
+    let served = QUOTAS
         .iter()
         .find(|(c, _, _)| service == "ec2" && *c == code)
-    {
+        .and_then(|(code, name, _)| Some((code, name, api.quota_value(code)?)));
+    match served {
         Some((code, name, value)) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/x-amz-json-1.1")],
@@ -281,12 +297,12 @@ fn get_service_quota(request: &Value) -> Response {
     }
 }
 
-async fn dispatch(headers: HeaderMap, body: Bytes) -> Response {
+fn dispatch(api: &Api, headers: &HeaderMap, body: &Bytes) -> Response {
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
         return error(
             StatusCode::BAD_REQUEST,
             "SerializationException",
@@ -296,7 +312,7 @@ async fn dispatch(headers: HeaderMap, body: Bytes) -> Response {
     match target.rsplit('.').next().unwrap_or_default() {
         "GetProducts" if target.starts_with("AWSPriceListService.") => get_products(&request),
         "GetServiceQuota" if target.starts_with("ServiceQuotasV20190624.") => {
-            get_service_quota(&request)
+            get_service_quota(api, &request)
         }
         _ => error(
             StatusCode::BAD_REQUEST,
@@ -327,8 +343,15 @@ impl FakeAwsPricing {
             faults: Faults::new(),
             requests: RequestLog::default(),
             latency: options.latency,
+            quota_values: Mutex::new(QUOTAS.iter().map(|(_, _, value)| *value).collect()),
         });
-        let router = Router::new().route("/", post(dispatch));
+        let state = Arc::clone(&api);
+        let router = Router::new().route(
+            "/",
+            post(move |headers: HeaderMap, body: Bytes| {
+                std::future::ready(dispatch(&state, &headers, &body))
+            }),
+        );
         let server = FakeServer::serve_rest(options.addr, Arc::clone(&api), router).await?;
         Ok(Self { server, api })
     }
@@ -346,6 +369,27 @@ impl FakeAwsPricing {
     /// The requests it received.
     pub fn requests(&self) -> &RequestLog {
         &self.api.requests
+    }
+
+    /// Sets the value `GetServiceQuota` answers for `code`, one of [`QUOTAS`], from the next
+    /// request on; false (nothing changes) for a code the stub does not serve.
+    #[must_use]
+    pub fn set_quota(&self, code: &str, value: f64) -> bool {
+        let Some(index) = QUOTAS.iter().position(|(c, _, _)| *c == code) else {
+            return false;
+        };
+        let mut values = self
+            .api
+            .quota_values
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match values.get_mut(index) {
+            Some(slot) => {
+                *slot = value;
+                true
+            }
+            None => false,
+        }
     }
 
     /// What to export to point the AWS provider at it.
@@ -463,6 +507,15 @@ mod tests {
             (status, missing["__type"].as_str()),
             (400, Some("NoSuchResourceException"))
         );
+        assert!(fake.set_quota("L-417A185B", 96.0));
+        assert!(!fake.set_quota("L-NOPE", 1.0), "only served codes are set");
+        let (_, lowered) = call(
+            &fake,
+            "ServiceQuotasV20190624.GetServiceQuota",
+            json!({"ServiceCode": "ec2", "QuotaCode": "L-417A185B"}),
+        )
+        .await;
+        assert_eq!(lowered["Quota"]["Value"].as_f64(), Some(96.0));
         fake.shutdown().await;
     }
 }

@@ -1,7 +1,9 @@
 //! Launch with failover: try offers cheapest first until one comes up, with the reason for
 //! every offer tried, and never two instances or a leaked one.
 //!
-//! - Availability is read fresh from the providers (never from the catalog cache).
+//! - Availability is read fresh from the providers (never from the catalog cache), and so are
+//!   quotas: an offer whose quota has no room for it is skipped without a create
+//!   ([`LaunchEvent::SkippedOverQuota`]).
 //! - On `InsufficientCapacity`, `QuotaExceeded`, throttling, a provider error or an instance
 //!   that fails while booting (terminated at once), the next offer is tried (after a quota
 //!   error, the next offer of another provider: a quota holds for the whole account); on bad input,
@@ -52,7 +54,7 @@ use gpucloud_core::outcome::{
 };
 use gpucloud_core::wait::WaitOptions;
 use gpucloud_core::{
-    CloudClient, CloudError, CreateFeatures, CreateInstanceAttrs, ErrorKind, Instance,
+    CloudClient, CloudError, CreateFeatures, CreateInstanceAttrs, Delivery, ErrorKind, Instance,
     LifecycleStatus, ListInstancesArgs, validate_create, wait_for_status,
 };
 use tokio_util::sync::CancellationToken;
@@ -143,6 +145,12 @@ pub enum LaunchEvent<'a> {
         /// The instance.
         instance: &'a Instance,
     },
+    /// The offer is skipped without a create: its quota, read with the offers, has no room
+    /// for it. It is recorded among the attempts with a `QuotaExceeded` error naming the quota.
+    SkippedOverQuota {
+        /// The offer.
+        offer: &'a Offer,
+    },
     /// The offer failed; the next one follows.
     Failed {
         /// The offer.
@@ -173,7 +181,7 @@ pub struct Launched {
     pub offer: Offer,
     /// The instance, running when the request waited.
     pub instance: Instance,
-    /// The offers tried before it, with their reasons.
+    /// The offers tried or skipped over quota before it, with their reasons.
     pub attempts: Vec<Attempt>,
     /// Providers that did not answer the offer query of the round that came up (a cheaper
     /// offer may have been there).
@@ -183,9 +191,13 @@ pub struct Launched {
 /// The offers a launch would try first, without creating anything: see [`plan`].
 #[derive(Debug)]
 pub struct Plan {
-    /// The offers of the first round, in the order they would be tried (an offer of a provider
-    /// that answers `QuotaExceeded` is then skipped for the next offer of another provider).
+    /// The offers of the first round, in the order they would be tried, without those known to
+    /// be over quota (an offer of a provider that answers `QuotaExceeded` is then skipped for
+    /// the next offer of another provider).
     pub offers: Vec<Offer>,
+    /// The offers a launch would skip because their quota, read with the offers, has no room
+    /// for them (at most as many as the launch would try), in order.
+    pub over_quota: Vec<Offer>,
     /// Providers that did not answer the offer query.
     pub failures: Vec<ProviderFailure>,
 }
@@ -204,7 +216,8 @@ pub enum LaunchError {
     },
     /// Every offer tried failed.
     AllFailed {
-        /// Each offer tried, with its reason, in order (the last round's).
+        /// Each offer tried or skipped over quota, with its reason, in order (the last
+        /// round's).
         attempts: Vec<Attempt>,
         /// Providers that did not answer the offer query.
         failures: Vec<ProviderFailure>,
@@ -263,6 +276,15 @@ impl fmt::Display for LaunchError {
                 "no offer matches the request ({} provider(s) did not answer)",
                 failures.len()
             ),
+            Self::AllFailed { attempts, .. }
+                if !attempts.is_empty() && attempts.iter().all(|a| a.offer.over_quota()) =>
+            {
+                write!(
+                    f,
+                    "all {} offer(s) are over the account's quota",
+                    attempts.len()
+                )
+            }
             Self::AllFailed { attempts, .. } => {
                 write!(f, "all {} offer(s) tried failed", attempts.len())
             }
@@ -342,12 +364,17 @@ pub async fn plan(
     options: &OfferOptions,
 ) -> Result<Plan, LaunchError> {
     checked_template(request).map_err(LaunchError::Invalid)?;
-    let OfferReport {
-        mut offers,
+    let OfferReport { offers, failures } = candidates(sources, request, options).await;
+    let limit = request.max_offers.max(1);
+    let (mut over_quota, mut offers): (Vec<Offer>, Vec<Offer>) =
+        offers.into_iter().partition(Offer::over_quota);
+    over_quota.truncate(limit);
+    offers.truncate(limit);
+    Ok(Plan {
+        offers,
+        over_quota,
         failures,
-    } = candidates(sources, request, options).await;
-    offers.truncate(request.max_offers.max(1));
-    Ok(Plan { offers, failures })
+    })
 }
 
 /// Launches on the cheapest offer that comes up; see the module docs.
@@ -367,8 +394,13 @@ pub async fn launch(
         round += 1;
         let report = candidates(sources, request, options).await;
         let offers = report.offers;
-        let of = offers.len().min(request.max_offers.max(1));
+        // An offer whose quota has no room for it is skipped without a create; it is recorded
+        // with the quota as its reason. When every offer is over quota, the first `limit` of
+        // them are recorded, so that the failure says why.
+        let limit = request.max_offers.max(1);
+        let of = offers.iter().filter(|o| !o.over_quota()).count().min(limit);
         let mut attempts = Vec::new();
+        let (mut tried, mut skipped) = (0, 0);
         // A quota is the account's (or a region's) and every offer of that provider would meet
         // it: the rest of the round goes to the other providers.
         let mut over_quota: Vec<&str> = Vec::new();
@@ -376,18 +408,28 @@ pub async fn launch(
             on_event(&LaunchEvent::Round { round, offers: of });
         }
         for offer in &offers {
-            if attempts.len() == of {
+            if tried == of && (of > 0 || skipped == limit) {
                 break;
             }
             if over_quota.contains(&offer.provider.as_str()) {
                 continue;
             }
+            if let Some(error) = over_quota_error(offer) {
+                on_event(&LaunchEvent::SkippedOverQuota { offer });
+                attempts.push(Attempt {
+                    offer: offer.clone(),
+                    error,
+                });
+                skipped += 1;
+                continue;
+            }
             if cancel.is_cancelled() {
                 return Err(LaunchError::Cancelled { attempts });
             }
+            tried += 1;
             on_event(&LaunchEvent::Trying {
                 offer,
-                index: attempts.len() + 1,
+                index: tried,
                 of,
             });
             let Some(source) = sources.iter().find(|s| s.name == offer.provider) else {
@@ -464,6 +506,21 @@ pub async fn launch(
         }
         pause = Some((wait * 2).min(retry.interval * 8));
     }
+}
+
+/// The reason an offer marked over quota is skipped: a `QuotaExceeded` that was never sent,
+/// naming the quota and what is left of it; `None` for an offer not known to be over quota.
+fn over_quota_error(offer: &Offer) -> Option<CloudError> {
+    let quota = offer.quota.as_ref().filter(|q| !q.fits)?;
+    Some(
+        CloudError::provider(
+            offer.provider.as_str(),
+            "launch",
+            ErrorKind::QuotaExceeded,
+            format!("skipped without a create: over quota, {quota}"),
+        )
+        .with_delivery(Delivery::NotSent),
+    )
 }
 
 fn failed_attempts(error: LaunchError) -> Vec<Attempt> {

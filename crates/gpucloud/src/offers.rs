@@ -24,6 +24,7 @@
 //! ```
 
 mod cache;
+mod quota;
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -40,6 +41,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 pub use cache::{CatalogCache, DEFAULT_CATALOG_TTL, DEFAULT_DISCOVERY_TTL};
+pub use quota::OfferQuota;
 
 /// A provider to ask: the name it is known by (`lambda`, `fluidstack`, ...) and its credential.
 #[derive(Debug, Clone)]
@@ -105,6 +107,12 @@ pub struct Offer {
     pub spot: bool,
     /// Launchable now, as far as the provider said when asked.
     pub available: bool,
+    /// The account's quota this offer counts against, read when the offers were fetched;
+    /// `None` when the provider has no quota capability, the quota could not be read, the
+    /// offer is spot, or the offer came from the catalog cache (quotas change with every
+    /// launch, so they are never cached).
+    #[serde(default)]
+    pub quota: Option<OfferQuota>,
 }
 
 impl Offer {
@@ -141,12 +149,19 @@ impl Offer {
             price_per_gpu_hour: entry.price_per_gpu(),
             spot: entry.preemptible,
             available: entry.is_available,
+            quota: None,
         }
     }
 
     /// GPUs per instance (0 for a CPU-only type).
     pub fn gpu_count(&self) -> u32 {
         self.gpu.as_ref().map_or(0, |g| g.count)
+    }
+
+    /// True when the offer's quota was read and this offer does not fit in what is left of it
+    /// (an offer whose quota is unknown is never known to be over).
+    pub fn over_quota(&self) -> bool {
+        self.quota.as_ref().is_some_and(|q| !q.fits)
     }
 }
 
@@ -438,6 +453,7 @@ pub async fn find_offers(
     query: &OfferQuery,
     options: &OfferOptions,
 ) -> OfferReport {
+    let started = tokio::time::Instant::now();
     let mut offers: Vec<Offer> = Vec::new();
     let mut asked: Vec<&OfferSource> = Vec::new();
     for source in sources
@@ -455,18 +471,21 @@ pub async fn find_offers(
         }
     }
     let answer = catalogs(&asked, &query.filter.locations, options).await;
-    offers.extend(
-        answer
-            .catalogs
-            .iter()
-            .flat_map(|catalog| {
-                catalog
-                    .instance_types
-                    .iter()
-                    .map(|entry| Offer::from_instance_type(&catalog.provider, entry))
-            })
-            .filter(|offer| query.filter.matches(offer)),
-    );
+    let mut fetched: Vec<Offer> = answer
+        .catalogs
+        .iter()
+        .flat_map(|catalog| {
+            catalog
+                .instance_types
+                .iter()
+                .map(|entry| Offer::from_instance_type(&catalog.provider, entry))
+        })
+        .filter(|offer| query.filter.matches(offer))
+        .collect();
+    // A provider's deadline covers all its requests, its quota reads included.
+    let left = options.deadline.saturating_sub(started.elapsed());
+    quota::mark(&asked, &mut fetched, left).await;
+    offers.extend(fetched);
     offers.sort_by(|a, b| query.sort.compare(a, b));
     OfferReport {
         offers,

@@ -4,9 +4,9 @@ use gpucloud_core::validate::{
     validate_firewall_add, validate_firewall_revoke, validate_tag_update,
 };
 use gpucloud_core::{
-    AddFirewallRulesToInstanceArgs, CloudClient, CloudClientExt, ErrorKind, FirewallRule,
-    GetImageArgs, InstanceScope, LifecycleStatus, ListInstancesArgs, RevokeSecurityGroupRuleArgs,
-    Tags, UpdateInstanceTagsArgs,
+    AddFirewallRulesToInstanceArgs, Bytes, BytesUnit, CloudClient, CloudClientExt, ErrorKind,
+    FirewallRule, GetImageArgs, InstanceId, InstanceScope, LifecycleStatus, ListInstancesArgs,
+    ResizeInstanceVolumeArgs, RevokeSecurityGroupRuleArgs, Tags, UpdateInstanceTagsArgs,
 };
 
 use crate::common::*;
@@ -364,4 +364,146 @@ async fn a_default_list_skips_instances_gpucloud_did_not_make() {
         .await
         .unwrap();
     assert_nothing_left(&aws).await;
+}
+
+/// The size in GiB of the volume attached to instance `id`, read from moto with the plain SDK.
+async fn root_size(aws: &Aws, id: &InstanceId) -> i32 {
+    let volumes = raw_ec2(aws, REGION)
+        .describe_volumes()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("attachment.instance-id")
+                .values(id.as_str())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let [volume] = volumes.volumes() else {
+        panic!("one volume: {volumes:?}");
+    };
+    volume.size().expect("a size")
+}
+
+#[tokio::test]
+async fn the_root_volume_grows_and_never_shrinks() {
+    let aws = aws().await;
+    let client = client(&aws);
+    let created = client
+        .create_instance(valid(&client, &attrs("ops-resize")))
+        .await
+        .unwrap();
+    let id = &created.cloud_id;
+    assert_eq!(root_size(&aws, id).await, 200, "the default root volume");
+    let resize = client.resize_volume().unwrap();
+    let to = |size_bytes: Bytes, instance_id: &InstanceId| ResizeInstanceVolumeArgs {
+        instance_id: instance_id.clone(),
+        size_bytes,
+        wait_for_optimizing: true,
+    };
+    resize
+        .resize_instance_volume(&to(Bytes::new(300, BytesUnit::GiB), id))
+        .await
+        .unwrap();
+    assert_eq!(root_size(&aws, id).await, 300);
+    // Rounded up to whole GiB; the size it has already changes nothing.
+    resize
+        .resize_instance_volume(&to(Bytes::new(322_122_000_000, BytesUnit::B), id))
+        .await
+        .unwrap();
+    assert_eq!(root_size(&aws, id).await, 300);
+    // Smaller is refused before any request (moto would shrink the volume; EBS refuses).
+    let e = resize
+        .resize_instance_volume(&to(Bytes::new(250, BytesUnit::GiB), id))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    assert!(
+        e.to_string().contains("size_bytes") && e.to_string().contains("300 GiB"),
+        "{e}"
+    );
+    assert_eq!(root_size(&aws, id).await, 300);
+    let e = resize
+        .resize_instance_volume(&to(Bytes::new(20, BytesUnit::TiB), id))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    // A stopped instance's volume grows too.
+    client
+        .stop_start()
+        .unwrap()
+        .stop_instance(id)
+        .await
+        .unwrap();
+    resize
+        .resize_instance_volume(&to(Bytes::new(1, BytesUnit::TiB), id))
+        .await
+        .unwrap();
+    assert_eq!(root_size(&aws, id).await, 1024);
+    let missing = InstanceId::new("i-0123456789abcdef0");
+    let e = resize
+        .resize_instance_volume(&to(Bytes::new(300, BytesUnit::GiB), &missing))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InstanceNotFound);
+    clean_up(&aws, &client).await;
+}
+
+#[tokio::test]
+async fn the_type_of_a_stopped_instance_changes_and_nothing_else_does() {
+    let aws = aws().await;
+    let client = client(&aws);
+    let created = client
+        .create_instance(valid(&client, &attrs("ops-type")))
+        .await
+        .unwrap();
+    let id = &created.cloud_id;
+    let change = client.change_instance_type().unwrap();
+    let type_of = |id: InstanceId| {
+        let client = &client;
+        async move { client.get_instance(&id).await.unwrap().instance_type }
+    };
+    // Running: refused before any request (moto would change it; EC2 refuses).
+    let e = change
+        .change_instance_type(id, "g5.2xlarge")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
+    assert!(e.to_string().contains("stop it first"), "{e}");
+    assert_eq!(type_of(id.clone()).await, G5);
+    client
+        .stop_start()
+        .unwrap()
+        .stop_instance(id)
+        .await
+        .unwrap();
+    change.change_instance_type(id, "g5.2xlarge").await.unwrap();
+    assert_eq!(type_of(id.clone()).await, "g5.2xlarge");
+    change.change_instance_type(id, "g5.2xlarge").await.unwrap();
+    // A type EC2 does not have, and an arm64 type for an x86_64 image, are refused by name
+    // (moto would set any name).
+    for wrong in ["nope.huge", "g5g.xlarge", " "] {
+        let e = change.change_instance_type(id, wrong).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{wrong}: {e}");
+        assert!(e.to_string().contains("instance_type"), "{wrong}: {e}");
+    }
+    assert_eq!(type_of(id.clone()).await, "g5.2xlarge");
+    client
+        .stop_start()
+        .unwrap()
+        .start_instance(id)
+        .await
+        .unwrap();
+    let started = client.get_instance(id).await.unwrap();
+    assert_eq!(
+        (started.lifecycle(), started.instance_type.as_str()),
+        (LifecycleStatus::Running, "g5.2xlarge")
+    );
+    let missing = InstanceId::new("i-0123456789abcdef0");
+    let e = change
+        .change_instance_type(&missing, "g5.2xlarge")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InstanceNotFound);
+    clean_up(&aws, &client).await;
 }

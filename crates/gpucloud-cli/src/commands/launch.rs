@@ -274,6 +274,7 @@ async fn dry_run(
     if ctx.out.is_json() {
         ctx.out.json(&PlanJson {
             offers: &planned.offers,
+            over_quota: &planned.over_quota,
             failures: failures::json(&failures),
         })?;
     } else if !planned.offers.is_empty() {
@@ -296,12 +297,27 @@ async fn dry_run(
             planned.offers.len()
         ));
     }
+    if !ctx.out.is_json() {
+        for offer in &planned.over_quota {
+            if let Some(quota) = &offer.quota {
+                ctx.out.note(&format!(
+                    "A launch would skip {} {} in {}: over quota, {quota}",
+                    offer.provider, offer.instance_type, offer.location
+                ));
+            }
+        }
+    }
     failures::conclude(ctx.out, "offers", &failures, answered)?;
     if planned.offers.is_empty() {
-        return Err(CliError::failed(
-            "launch --dry-run: no available offer matches; a launch would fail",
-        )
-        .hint("widen the request (`gpucloud offers --gpu ...` lists what there is)"));
+        let why = if planned.over_quota.is_empty() {
+            "no available offer matches"
+        } else {
+            "every available offer is over the account's quota"
+        };
+        return Err(
+            CliError::failed(format!("launch --dry-run: {why}; a launch would fail"))
+                .hint("widen the request (`gpucloud offers --gpu ...` lists what there is)"),
+        );
     }
     Ok(())
 }
@@ -323,6 +339,14 @@ fn progress(ctx: &Ctx, event: &LaunchEvent<'_>) {
             "      created {}; waiting for it to run",
             instance.cloud_id
         )),
+        LaunchEvent::SkippedOverQuota { offer } => {
+            if let Some(quota) = &offer.quota {
+                ctx.out.note(&format!(
+                    "skipped {} {} in {}: over quota, {quota}",
+                    offer.provider, offer.instance_type, offer.location
+                ));
+            }
+        }
         LaunchEvent::Failed { error, .. } => ctx
             .out
             .note(&format!("      failed: {:?}: {error}", error.kind())),
@@ -439,6 +463,8 @@ struct FailedJson<'a> {
 #[derive(Serialize)]
 struct PlanJson<'a> {
     offers: &'a [Offer],
+    /// The offers a launch would skip, over quota.
+    over_quota: &'a [Offer],
     failures: Vec<FailureJson<'a>>,
 }
 

@@ -82,6 +82,36 @@ fn print_table(ctx: &Ctx, args: &OffersArgs, offers: &[Offer]) {
     } else {
         print_grouped(ctx, offers);
     }
+    note_over_quota(ctx, offers);
+}
+
+/// Names the offers whose quota, read with them, has no room for one more instance: a launch
+/// skips them.
+fn note_over_quota(ctx: &Ctx, offers: &[Offer]) {
+    let mut over: Vec<String> = offers
+        .iter()
+        .filter(|o| o.over_quota())
+        .map(|o| format!("{} {} in {}", o.provider, o.instance_type, o.location))
+        .collect();
+    over.dedup();
+    if !over.is_empty() {
+        ctx.out.note(&format!(
+            "Over the account's quota (a launch skips them; see QUOTA in --wide): {}",
+            over.join(", ")
+        ));
+    }
+}
+
+/// The QUOTA column: `-` when unknown, else whether one more instance fits and the room left.
+fn quota_text(offer: &Offer) -> String {
+    let Some(quota) = &offer.quota else {
+        return "-".to_owned();
+    };
+    let verdict = if quota.fits { "ok" } else { "OVER" };
+    format!(
+        "{verdict} {}/{} {} (needs {})",
+        quota.current, quota.limit, quota.unit, quota.needed
+    )
 }
 
 /// Says which providers answered from the catalog cache and how old that answer is: one
@@ -310,6 +340,7 @@ fn print_wide(ctx: &Ctx, offers: &[Offer]) {
         "$/GPU-HOUR",
         "SPOT",
         "AVAILABLE",
+        "QUOTA",
     ]);
     let dash = |s: &str| {
         if s.is_empty() {
@@ -337,6 +368,7 @@ fn print_wide(ctx: &Ctx, offers: &[Offer]) {
             price_text(offer.price_per_gpu_hour.as_ref()),
             yes_no(offer.spot),
             yes_no(offer.available),
+            quota_text(offer),
         ]);
     }
     cut_to_fit(&mut table, &[], true);

@@ -1,6 +1,7 @@
 //! Integration tests of the `gpucloud` binary: against an in-process Lambda fake, the local
 //! provider (as root), bad input, and secret hygiene.
 
+mod aws_quota;
 mod bad_input;
 mod common;
 mod fake_fluidstack;

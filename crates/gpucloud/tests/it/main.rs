@@ -2,4 +2,5 @@
 
 mod launch;
 mod offers;
+mod quota;
 mod support;
