@@ -475,13 +475,14 @@ impl Store {
 
     /// Records a pass of a partition: a success clears its failures and stale flag (the
     /// instances' own flags are the caller's changes), a failure counts and pushes its next
-    /// run out. Fenced, together with `changes`.
+    /// run out. Fenced, together with `changes`; a change whose row changed since it was read
+    /// is dropped (not counted in `applied`).
     pub async fn finish_partition(
         &self,
         fence: &Fence,
         outcome: PartitionOutcome<'_>,
         changes: &[Change],
-    ) -> Result<Vec<Event>> {
+    ) -> Result<Written> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         Self::fenced(&mut tx, fence).await?;
@@ -511,7 +512,7 @@ impl Store {
         }
         let written = Self::apply(&mut tx, changes, now).await?;
         tx.commit().await?;
-        Ok(written.events)
+        Ok(written)
     }
 
     /// Writes changes and their events in one transaction; fenced when `fence` is given.
