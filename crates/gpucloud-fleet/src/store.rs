@@ -903,9 +903,7 @@ async fn switch_to_wal(connection: &mut SqliteConnection, busy_timeout: Duration
                     format!("SQLite cannot keep this database in WAL mode (it is in {mode} mode)"),
                 ));
             }
-            Err(error)
-                if is_busy(&error) && tokio::time::Instant::now() + pause < deadline =>
-            {
+            Err(error) if is_busy(&error) && tokio::time::Instant::now() + pause < deadline => {
                 tracing::debug!(%error, "the database file is busy; switching it to WAL again");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_millis(50));
@@ -1295,6 +1293,76 @@ mod tests {
         let refused = store.write(Some(&first), &[]).await.unwrap_err();
         assert!(matches!(refused, FleetError::LeaseLost { .. }), "{refused}");
         store.write(Some(&second), &[]).await.unwrap();
+    }
+
+    /// The inventory loop writes a catalog as a diff: the same catalog again writes no row; a
+    /// changed price or availability updates that entry only; a type gone is deleted.
+    #[tokio::test]
+    async fn a_catalog_is_written_as_a_diff() {
+        let store = Store::open(&Database::SqliteInMemory, BUSY).await.unwrap();
+        let fence = store
+            .claim_partition(
+                "inventory/a",
+                "inventory",
+                "a",
+                "",
+                "one",
+                Duration::from_secs(30),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let entry = |id: &str, price: &str, available: bool| CatalogEntry {
+            location: "us-west-1".to_owned(),
+            instance_type_id: id.to_owned(),
+            instance_type: id.to_owned(),
+            price: Some(price.to_owned()),
+            available,
+            entry: format!("{{\"id\":\"{id}\"}}"),
+        };
+        let first = [entry("t1", "1.00", true), entry("t2", "2.00", true)];
+        let diff = store
+            .write_catalog(&fence, "a", "lambda", &first)
+            .await
+            .unwrap();
+        assert_eq!(
+            diff,
+            CatalogDiff {
+                inserted: 2,
+                updated: 0,
+                deleted: 0
+            }
+        );
+        let diff = store
+            .write_catalog(&fence, "a", "lambda", &first)
+            .await
+            .unwrap();
+        assert_eq!(diff, CatalogDiff::default(), "unchanged: nothing written");
+        let second = [entry("t1", "1.50", true), entry("t3", "3.00", false)];
+        let diff = store
+            .write_catalog(&fence, "a", "lambda", &second)
+            .await
+            .unwrap();
+        assert_eq!(
+            diff,
+            CatalogDiff {
+                inserted: 1,
+                updated: 1,
+                deleted: 1
+            }
+        );
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT instance_type_id, price FROM catalog ORDER BY instance_type_id")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                ("t1".to_owned(), "1.50".to_owned()),
+                ("t3".to_owned(), "3.00".to_owned())
+            ]
+        );
     }
 
     /// A row as `request_create` makes it, with nothing sent yet.

@@ -279,6 +279,58 @@ async fn an_instance_missing_from_one_list_is_not_terminated() {
     assert_eq!(record.status, Some(LifecycleStatus::Running));
 }
 
+/// A terminate the provider refuses is sent again, with backoff, until the provider takes it;
+/// the instance is terminated only once a list or a get shows it gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_terminate_is_sent_again_until_the_instance_is_gone() {
+    let fake = lambda_fake(Duration::from_millis(50)).await;
+    let (_dir, db) = temp_db();
+    let mischief = Arc::new(Mischief::default());
+    let credential = Arc::new(Meddling {
+        inner: lambda_credential(&fake),
+        mischief: mischief.clone(),
+    });
+    let fleet = open(&db, credential).await;
+    fleet
+        .request_create(create_request("refused-1"))
+        .await
+        .unwrap();
+    run_until(&fleet, "refused-1", |r| {
+        r.status == Some(LifecycleStatus::Running)
+    })
+    .await;
+
+    mischief.refuse_terminates.store(3, Ordering::SeqCst);
+    fleet.request_terminate("refused-1").await.unwrap();
+    fleet.run_once().await.unwrap();
+    let record = fleet.instance("refused-1").await.unwrap();
+    assert_eq!(record.phase, Phase::Active, "{record:?}");
+    assert!(record.last_error.is_some(), "{record:?}");
+    assert_eq!(live_in_fake(&fake, "refused-1").len(), 1, "still there");
+
+    run_until(&fleet, "refused-1", |r| r.phase == Phase::Terminated).await;
+    assert!(
+        mischief.terminates_asked.load(Ordering::SeqCst) >= 4,
+        "three refused, then taken"
+    );
+    assert_eq!(mischief.refuse_terminates.load(Ordering::SeqCst), 0);
+    assert!(live_in_fake(&fake, "refused-1").is_empty());
+    let events = events_of(&fleet, "refused-1").await;
+    assert_eq!(
+        events[events.len() - 2..],
+        [
+            ev(Some("running"), "terminating", "terminate_sent"),
+            ev(Some("terminating"), "terminated", "terminate_confirmed"),
+        ],
+        "{events:?}"
+    );
+    assert_eq!(
+        events.iter().filter(|e| e.1 == "terminated").count(),
+        1,
+        "{events:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_that_is_down_marks_stale_and_recovers() {
     let fake = lambda_fake(Duration::from_millis(50)).await;

@@ -173,6 +173,10 @@ pub struct Mischief {
     pub hold_lists: AtomicBool,
     /// Lists asked for (counted before any delay).
     pub lists_asked: AtomicUsize,
+    /// The next this many terminates are refused (503, nothing done).
+    pub refuse_terminates: AtomicUsize,
+    /// Terminates asked for, refused ones included.
+    pub terminates_asked: AtomicUsize,
 }
 
 /// A credential whose clients misbehave as [`Mischief`] says.
@@ -296,6 +300,23 @@ impl CloudClient for MeddlingClient {
     }
 
     async fn terminate_instance(&self, id: &InstanceId) -> gpucloud::Result<()> {
+        self.mischief
+            .terminates_asked
+            .fetch_add(1, Ordering::SeqCst);
+        let refused = self
+            .mischief
+            .refuse_terminates
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if refused {
+            return Err(CloudError::provider(
+                "lambda-labs",
+                "terminate_instance",
+                ErrorKind::Unavailable,
+                "the service is unavailable",
+            )
+            .with_delivery(Delivery::Answered));
+        }
         self.inner.terminate_instance(id).await
     }
 
