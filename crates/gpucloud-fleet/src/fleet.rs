@@ -85,8 +85,9 @@ pub(crate) struct Inner {
     /// RefIDs whose create this process is sending now: a list that shows one is not a lost
     /// outcome to resolve, the create will record it.
     pub creating: Mutex<HashSet<String>>,
-    /// When each status partition last listed successfully in this process (milliseconds),
-    /// the ready barrier for resolving creates whose outcome was lost.
+    /// When the last successful list of each status partition in this process was asked for
+    /// (milliseconds), the ready barrier for resolving creates whose outcome was lost: only a
+    /// list asked after a create's outcome was lost can prove it made nothing.
     pub listed_at: Mutex<HashMap<String, i64>>,
     /// Bounds the partitions polled at once.
     pub permits: Arc<Semaphore>,

@@ -315,6 +315,10 @@ impl Inner {
                 }
                 next.attempts = next.attempts.saturating_add(1);
                 next.last_error = Some(error);
+                // Only a list asked after this moment proves the create made nothing: one
+                // asked while the create was on its way may have been answered before the
+                // provider made the instance.
+                next.sent_at = Some(now_ms());
                 self.record(&sending, next, None).await
             }
             CreateOutcome::Failed(why) => self.launch_failed(&sending, &why).await,

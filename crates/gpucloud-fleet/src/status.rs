@@ -33,6 +33,10 @@ impl Inner {
         let Some(fence) = self.fence(&key, "status", watched.name(), location).await? else {
             return Ok(PassReport::default());
         };
+        // What this list can prove absent is only what was sent before it was asked for: a
+        // create sent while the list waited (on the limiter, on the network) may be missing
+        // from it and still exist. So the list counts as of now, before anything is asked.
+        let asked_at = now_ms();
         // The rows are read before the list is sent, so the list is never older than what
         // it is merged into: a row recorded meanwhile (a create answered while the list was
         // on its way) has a newer version, and the stale change to it is dropped at the
@@ -79,26 +83,30 @@ impl Inner {
                 error: message,
             },
         };
-        let events = match self.store.finish_partition(&fence, outcome, &changes).await {
-            Ok(events) => events,
+        let written = match self.store.finish_partition(&fence, outcome, &changes).await {
+            Ok(written) => written,
             Err(error @ FleetError::LeaseLost { .. }) => {
                 self.lost(&key);
                 return Err(error);
             }
             Err(error) => return Err(error),
         };
-        if outcome_ok {
+        // A list whose changes were all written is the partition's latest word. One whose
+        // change was dropped (the reconcile loop wrote that row meanwhile) is not: it may have
+        // shown a create's RefID that was not adopted, and must not count as proof that the
+        // create made nothing. The next pass reads the row again.
+        if outcome_ok && written.applied == changes.len() {
             self.listed_at
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(key.clone(), now);
+                .insert(key.clone(), asked_at);
         } else if let Some(message) = &error {
             self.store.credential_error(watched.name(), message).await?;
         }
         Ok(PassReport {
             partitions_listed: usize::from(outcome_ok),
             partitions_failed: usize::from(!outcome_ok),
-            events: self.publish(events),
+            events: self.publish(written.events),
             ..PassReport::default()
         })
     }

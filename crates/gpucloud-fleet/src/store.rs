@@ -13,10 +13,10 @@ use gpucloud::{Instance, InstanceType, LifecycleStatus, Price, Tags};
 use jiff::Timestamp;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{ConnectOptions, Connection, Row, Sqlite, Transaction};
 
 use crate::config::{Database, FleetCredential};
 use crate::error::{FleetError, Result};
@@ -223,6 +223,12 @@ impl Store {
     /// Opens (creating when missing) and upgrades the database. An existing database is
     /// migrated forward, never reset; a database newer than this build is refused. A write
     /// waits up to `busy_timeout` for another writer.
+    ///
+    /// A database file is made ready on one connection of its own before the pool opens any:
+    /// the pool opens its first connections concurrently, and two connections switching a new
+    /// file to WAL at once make one fail with "database is locked" (see [`switch_to_wal`]).
+    /// The pool's connections then only set what is per connection (the busy timeout, the
+    /// sync level); WAL is a property of the file.
     pub async fn open(database: &Database, busy_timeout: Duration) -> Result<Self> {
         let options = match database {
             Database::Sqlite(path) => {
@@ -243,25 +249,36 @@ impl Store {
             }
             Database::SqliteInMemory => SqliteConnectOptions::from_str("sqlite::memory:")?,
         }
-        .journal_mode(SqliteJournalMode::Wal)
         // A create is recorded as launching before it is sent: that record must survive a
         // power loss too, so every commit is synced (WAL keeps that to one fsync per commit).
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(busy_timeout);
-        // In memory, every connection would be a separate database: keep one.
-        let max_connections = match database {
-            Database::SqliteInMemory => 1,
-            Database::Sqlite(_) => 4,
-        };
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options)
-            .await?;
-        migrator(usize::MAX).run(&pool).await?;
-        Ok(Self { pool })
+        match database {
+            Database::Sqlite(_) => {
+                prepare_file(&options, busy_timeout).await?;
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .connect_with(options)
+                    .await?;
+                Ok(Self { pool })
+            }
+            Database::SqliteInMemory => {
+                // Every connection would be a separate database: keep one, which nothing else
+                // can reach, so it is migrated through the pool.
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .connect_with(options)
+                    .await?;
+                migrator(usize::MAX).run(&pool).await?;
+                Ok(Self { pool })
+            }
+        }
     }
 
     /// The pool, for tests that look at the schema.
@@ -458,13 +475,14 @@ impl Store {
 
     /// Records a pass of a partition: a success clears its failures and stale flag (the
     /// instances' own flags are the caller's changes), a failure counts and pushes its next
-    /// run out. Fenced, together with `changes`.
+    /// run out. Fenced, together with `changes`; a change whose row changed since it was read
+    /// is dropped (not counted in `applied`).
     pub async fn finish_partition(
         &self,
         fence: &Fence,
         outcome: PartitionOutcome<'_>,
         changes: &[Change],
-    ) -> Result<Vec<Event>> {
+    ) -> Result<Written> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         Self::fenced(&mut tx, fence).await?;
@@ -494,7 +512,7 @@ impl Store {
         }
         let written = Self::apply(&mut tx, changes, now).await?;
         tx.commit().await?;
-        Ok(written.events)
+        Ok(written)
     }
 
     /// Writes changes and their events in one transaction; fenced when `fence` is given.
@@ -841,6 +859,71 @@ impl Store {
     }
 }
 
+/// Makes a database file ready for the pool, on one connection: switches it to WAL and applies
+/// the migrations it lacks. The migrations run inside one `BEGIN IMMEDIATE` transaction (each
+/// in a savepoint), so that two processes opening the same file at once apply them once: the
+/// second waits for the first's write lock, up to the busy timeout, then finds them applied.
+async fn prepare_file(options: &SqliteConnectOptions, busy_timeout: Duration) -> Result<()> {
+    let mut connection = options.connect().await?;
+    let prepared = async {
+        switch_to_wal(&mut connection, busy_timeout).await?;
+        let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
+        // `run_direct` is `run` on a connection already in hand (sqlx's own test support
+        // uses it): through `run`'s `Acquire` bound the compiler cannot prove the future
+        // `Send` for every lifetime, which a spawned open needs.
+        migrator(usize::MAX).run_direct(&mut *tx).await?;
+        tx.commit().await?;
+        Ok::<_, FleetError>(())
+    }
+    .await;
+    let closed = connection.close().await;
+    prepared?;
+    Ok(closed?)
+}
+
+/// Switches the database file to WAL (a no-op when it already is), waiting for other
+/// connections up to `busy_timeout`.
+///
+/// SQLite makes the switch under a write lock taken from the read lock it already holds, and
+/// never calls the busy handler for that: while another connection reads or switches the same
+/// new file (the pool's first connections, or another process opening it), the switch fails
+/// at once with `SQLITE_BUSY`. So it is tried again here, until the busy timeout.
+async fn switch_to_wal(connection: &mut SqliteConnection, busy_timeout: Duration) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + busy_timeout;
+    let mut pause = Duration::from_millis(2);
+    loop {
+        match sqlx::query_scalar::<_, String>("PRAGMA journal_mode = WAL")
+            .fetch_one(&mut *connection)
+            .await
+        {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+            Ok(mode) => {
+                return Err(FleetError::invalid(
+                    "database",
+                    format!("SQLite cannot keep this database in WAL mode (it is in {mode} mode)"),
+                ));
+            }
+            Err(error) if is_busy(&error) && tokio::time::Instant::now() + pause < deadline => {
+                tracing::debug!(%error, "the database file is busy; switching it to WAL again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
+/// True when SQLite answered `SQLITE_BUSY` (any of its extended codes): another connection
+/// holds a lock this one needs.
+fn is_busy(error: &sqlx::Error) -> bool {
+    const SQLITE_BUSY: i32 = 5;
+    error
+        .as_database_error()
+        .and_then(sqlx::error::DatabaseError::code)
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| code & 0xff == SQLITE_BUSY)
+}
+
 /// Creates the database file readable by its owner only (it holds create requests, user data
 /// included); SQLite gives its `-wal` and `-shm` files the same mode. An existing file is left
 /// as it is.
@@ -1117,6 +1200,49 @@ mod tests {
         assert!(store.instance("old-1").await.unwrap().is_some());
     }
 
+    /// Opening a new database file never fails with "database is locked": not when the
+    /// pool's first connections race each other to switch the new file to WAL (sqlx opens the
+    /// pool's minimum from a background task while `connect_with` opens it too), and not when
+    /// several stores open the same new file at once, as processes started together do.
+    /// Switching the journal mode takes the write lock from a read lock, which SQLite does not
+    /// wait for, so only one connection may do it and the others must wait their turn.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn many_stores_opening_one_new_file_at_once_all_open() {
+        const ROUNDS: usize = 20;
+        const STORES: usize = 8;
+        for round in 0..ROUNDS {
+            let dir = tempfile::tempdir().unwrap();
+            let database = Database::Sqlite(dir.path().join("fleet.sqlite3"));
+            let opens = (0..STORES).map(|_| {
+                let database = database.clone();
+                tokio::spawn(async move { Store::open(&database, BUSY).await })
+            });
+            let mut stores = Vec::new();
+            for open in futures::future::join_all(opens).await {
+                match open.unwrap() {
+                    Ok(store) => stores.push(store),
+                    Err(error) => panic!("round {round}: an open failed: {error}"),
+                }
+            }
+            for store in &stores {
+                let applied: Vec<i64> =
+                    sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+                        .fetch_all(store.pool())
+                        .await
+                        .unwrap();
+                assert_eq!(applied, vec![1, 2], "round {round}: each migration once");
+                let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap();
+                assert_eq!(journal, "wal", "round {round}");
+            }
+            for store in stores {
+                store.close().await;
+            }
+        }
+    }
+
     #[tokio::test]
     async fn a_new_database_is_readable_by_its_owner_only() {
         use std::os::unix::fs::PermissionsExt;
@@ -1167,6 +1293,76 @@ mod tests {
         let refused = store.write(Some(&first), &[]).await.unwrap_err();
         assert!(matches!(refused, FleetError::LeaseLost { .. }), "{refused}");
         store.write(Some(&second), &[]).await.unwrap();
+    }
+
+    /// The inventory loop writes a catalog as a diff: the same catalog again writes no row; a
+    /// changed price or availability updates that entry only; a type gone is deleted.
+    #[tokio::test]
+    async fn a_catalog_is_written_as_a_diff() {
+        let store = Store::open(&Database::SqliteInMemory, BUSY).await.unwrap();
+        let fence = store
+            .claim_partition(
+                "inventory/a",
+                "inventory",
+                "a",
+                "",
+                "one",
+                Duration::from_secs(30),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let entry = |id: &str, price: &str, available: bool| CatalogEntry {
+            location: "us-west-1".to_owned(),
+            instance_type_id: id.to_owned(),
+            instance_type: id.to_owned(),
+            price: Some(price.to_owned()),
+            available,
+            entry: format!("{{\"id\":\"{id}\"}}"),
+        };
+        let first = [entry("t1", "1.00", true), entry("t2", "2.00", true)];
+        let diff = store
+            .write_catalog(&fence, "a", "lambda", &first)
+            .await
+            .unwrap();
+        assert_eq!(
+            diff,
+            CatalogDiff {
+                inserted: 2,
+                updated: 0,
+                deleted: 0
+            }
+        );
+        let diff = store
+            .write_catalog(&fence, "a", "lambda", &first)
+            .await
+            .unwrap();
+        assert_eq!(diff, CatalogDiff::default(), "unchanged: nothing written");
+        let second = [entry("t1", "1.50", true), entry("t3", "3.00", false)];
+        let diff = store
+            .write_catalog(&fence, "a", "lambda", &second)
+            .await
+            .unwrap();
+        assert_eq!(
+            diff,
+            CatalogDiff {
+                inserted: 1,
+                updated: 1,
+                deleted: 1
+            }
+        );
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT instance_type_id, price FROM catalog ORDER BY instance_type_id")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                ("t1".to_owned(), "1.50".to_owned()),
+                ("t3".to_owned(), "3.00".to_owned())
+            ]
+        );
     }
 
     /// A row as `request_create` makes it, with nothing sent yet.

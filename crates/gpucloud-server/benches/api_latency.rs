@@ -1,88 +1,35 @@
 //! `GET /v1/instances?limit=100` latency while the engine's loops run: the last figure of the
 //! fleet benchmark (issue 26), which needs the HTTP service and so lives here.
 //!
-//! Makes `SERVER_BENCH_INSTANCES` instances (default 1,000) on `SERVER_BENCH_CREDENTIALS`
-//! Lambda fakes (default 4; one credential each, at Lambda's documented request limit as the
-//! SDK has it), records them with one pass, then serves the API on loopback with the status
-//! loop running every second and sends `SERVER_BENCH_REQUESTS` requests (default 500), one
-//! after another, printing their p50 and p99 latency. The fakes run in the same process.
+//! Makes `SERVER_BENCH_INSTANCES` instances (default 1,000) over `SERVER_BENCH_CREDENTIALS`
+//! credentials (default 8; one fake each, dealt round-robin to Lambda, Fluidstack, Shadeform
+//! and Nebius, each credential held to its provider's documented request limit: the accounts
+//! of gpucloud-fleet's `status_pass`), records them with one pass, then serves the API on
+//! loopback with the loops running (status every `SERVER_BENCH_STATUS_MS`, default 1,000 ms)
+//! and, for `SERVER_BENCH_SECONDS` (default 20), sends the request one after another. Prints
+//! their p50, p99 and slowest latency, the passes the loops ran meanwhile, the time of an
+//! offers query over every credential's stored catalog (taken just before; issue 26: warm,
+//! ≤ 10 ms), per
+//! provider the requests each credential made in that time against the provider's documented
+//! limit (goal: never above), and the process's peak memory. The fakes run in the same
+//! process.
 //!
 //! `cargo bench -p gpucloud-server --bench api_latency`
 //! (`SERVER_BENCH_INSTANCES=10000 SERVER_BENCH_CREDENTIALS=50` for the issue's size).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::stream::{self, StreamExt};
-use gpucloud::lambda::{LambdaConfig, LambdaCredential};
-use gpucloud::{CloudCredential, CreateInstanceAttrs, validate_and_create};
-use gpucloud_fakes::lambda::{FakeLambda, FakeLambdaOptions};
-use gpucloud_fleet::{Database, Fleet, FleetConfig, FleetCredential};
+use gpucloud::offers::OfferQuery;
+use gpucloud_fleet::{Database, Fleet, FleetConfig, LoopKind, MetricsSnapshot};
 use gpucloud_server::{Server, ServerConfig};
 
-const REGION: &str = "us-west-1";
-const INSTANCE_TYPE: &str = "gpu_1x_a10";
-const PUBLIC_KEY: &str =
-    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g bench";
+#[path = "../../gpucloud-fleet/benches/common/accounts.rs"]
+mod accounts;
 
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(default)
-}
+use accounts::{accounts, env_number, peak_memory, print_request_rates};
 
-/// A Lambda fake holding `count` instances with credential `n`'s mark, and the fleet's
-/// credential for it.
-async fn lambda_account(n: usize, count: usize) -> (FakeLambda, FleetCredential) {
-    let fake = FakeLambda::start(FakeLambdaOptions {
-        boot_delay: Duration::ZERO,
-        ..FakeLambdaOptions::default()
-    })
-    .await
-    .expect("a fake starts");
-    fake.state().set_capacity(
-        REGION,
-        INSTANCE_TYPE,
-        u32::try_from(count).unwrap_or(u32::MAX),
-    );
-    let config = LambdaConfig::new(fake.api_key())
-        .with_base_url(fake.base_url())
-        .with_ref_id(format!("bench-{n}"));
-    // The instances are made without client-side limits, to be quick; the fleet's
-    // credential keeps the SDK's default (documented) limits.
-    let filler =
-        LambdaCredential::new(config.clone().with_rate_limits(1_000_000.0, Duration::ZERO))
-            .expect("a Lambda configuration");
-    let client = filler.make_client("").await.expect("a client");
-    stream::iter(0..count)
-        .for_each_concurrent(16, |i| {
-            let client = client.clone();
-            async move {
-                validate_and_create(
-                    client.as_ref(),
-                    &CreateInstanceAttrs {
-                        location: REGION.into(),
-                        instance_type: INSTANCE_TYPE.into(),
-                        ref_id: format!("bench-{n}-{i}"),
-                        name: format!("bench-{n}-{i}"),
-                        public_key: PUBLIC_KEY.into(),
-                        ..CreateInstanceAttrs::default()
-                    },
-                )
-                .await
-                .expect("a create on the fake");
-            }
-        })
-        .await;
-    let credential: Arc<dyn CloudCredential> =
-        Arc::new(LambdaCredential::new(config).expect("a Lambda configuration"));
-    (
-        fake,
-        FleetCredential::new(format!("lambda-{n}"), "lambda", credential),
-    )
-}
+/// Offer queries timed after the latency window.
+const OFFER_QUERIES: usize = 50;
 
 /// The `q` quantile (0..=1) of sorted `samples`, nearest rank.
 fn quantile(samples: &[Duration], q: f64) -> Duration {
@@ -93,23 +40,26 @@ fn quantile(samples: &[Duration], q: f64) -> Duration {
     samples[rank.clamp(1, samples.len()) - 1]
 }
 
+/// Passes of `kind` in `snapshot`.
+fn passes(snapshot: &MetricsSnapshot, kind: LoopKind) -> u64 {
+    snapshot.loops.get(&kind).map_or(0, |times| times.passes)
+}
+
 #[tokio::main]
 async fn main() {
     let instances = env_number("SERVER_BENCH_INSTANCES", 1_000);
-    let credentials = env_number("SERVER_BENCH_CREDENTIALS", 4);
-    let requests = env_number("SERVER_BENCH_REQUESTS", 500);
+    let credentials = env_number("SERVER_BENCH_CREDENTIALS", 8);
+    let status_interval = Duration::from_millis(
+        u64::try_from(env_number("SERVER_BENCH_STATUS_MS", 1_000)).unwrap_or(1_000),
+    );
+    let window =
+        Duration::from_secs(u64::try_from(env_number("SERVER_BENCH_SECONDS", 20)).unwrap_or(20));
     let per_credential = instances.div_ceil(credentials);
 
     let started = Instant::now();
-    let mut fakes = Vec::new();
-    let mut fleet_credentials = Vec::new();
-    for n in 0..credentials {
-        let (fake, credential) = lambda_account(n, per_credential).await;
-        fakes.push(fake);
-        fleet_credentials.push(credential);
-    }
+    let (accounts, fleet_credentials) = accounts(credentials, per_credential).await;
     println!(
-        "made {} instances on {credentials} Lambda fakes in {:.1} s",
+        "made {} instances on {credentials} fakes in {:.1} s",
         per_credential * credentials,
         started.elapsed().as_secs_f64()
     );
@@ -119,7 +69,8 @@ async fn main() {
         Database::Sqlite(dir.path().join("fleet.sqlite3")),
         fleet_credentials,
     );
-    config.status_interval = Duration::from_secs(1);
+    config.status_interval = status_interval;
+    config.partitions_in_flight = 16;
     let fleet = Fleet::open(config).await.expect("the fleet opens");
     let first = fleet.run_once().await.expect("the first pass");
     println!("first pass recorded the instances: {} events", first.events);
@@ -131,13 +82,33 @@ async fn main() {
     .expect("binds");
     let url = format!("http://{}/v1/instances?limit=100", server.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.run(fleet, async {
+    let serving = tokio::spawn(server.run(fleet.clone(), async {
         let _ = stopped.await;
     }));
 
     let http = reqwest::Client::new();
-    let mut latencies = Vec::with_capacity(requests);
-    for _ in 0..requests {
+    // One request first, so that the connection is made before the clock starts.
+    http.get(&url).send().await.expect("the service answers");
+    // Offers over every credential's stored catalog, warm, in the engine, while the loops run.
+    let mut offer_times = Vec::new();
+    let mut offers = 0;
+    for _ in 0..OFFER_QUERIES {
+        let sent = Instant::now();
+        offers = fleet
+            .offers(&OfferQuery::default())
+            .await
+            .expect("offers")
+            .len();
+        offer_times.push(sent.elapsed());
+    }
+    offer_times.sort();
+    for account in &accounts {
+        account.reset_requests();
+    }
+    let before = fleet.metrics().await.expect("metrics");
+    let mut latencies = Vec::new();
+    let measuring = Instant::now();
+    while measuring.elapsed() < window {
         let sent = Instant::now();
         let response = http.get(&url).send().await.expect("the service answers");
         assert!(response.status().is_success(), "{}", response.status());
@@ -145,13 +116,45 @@ async fn main() {
         latencies.push(sent.elapsed());
         assert!(!body.is_empty());
     }
+    let seconds = measuring.elapsed().as_secs_f64();
+    let after = fleet.metrics().await.expect("metrics");
     latencies.sort();
+
     println!(
-        "GET /v1/instances?limit=100 while the loops run ({requests} requests, {} instances): \
-         p50 {:.2} ms, p99 {:.2} ms",
+        "GET /v1/instances?limit=100 while the loops run ({} instances, {credentials} \
+         credentials, status every {} ms):",
         per_credential * credentials,
+        status_interval.as_millis()
+    );
+    println!(
+        "  {} requests in {seconds:.1} s: p50 {:.2} ms, p99 {:.2} ms, slowest {:.2} ms",
+        latencies.len(),
         quantile(&latencies, 0.50).as_secs_f64() * 1e3,
         quantile(&latencies, 0.99).as_secs_f64() * 1e3,
+        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+    );
+    println!(
+        "  loop passes meanwhile: status {}, inventory {}, reconcile {}",
+        passes(&after, LoopKind::Status) - passes(&before, LoopKind::Status),
+        passes(&after, LoopKind::Inventory) - passes(&before, LoopKind::Inventory),
+        passes(&after, LoopKind::Reconcile) - passes(&before, LoopKind::Reconcile),
+    );
+    println!(
+        "  offers from the store, every credential ({offers} offers, {OFFER_QUERIES} queries): \
+         p50 {:.2} ms, slowest {:.2} ms",
+        quantile(&offer_times, 0.50).as_secs_f64() * 1e3,
+        offer_times
+            .last()
+            .copied()
+            .unwrap_or_default()
+            .as_secs_f64()
+            * 1e3,
+    );
+    println!("  requests to the providers meanwhile:");
+    print_request_rates(&accounts, seconds);
+    println!(
+        "  peak memory (service + fakes) {}",
+        peak_memory().unwrap_or_else(|| "unavailable".to_owned())
     );
 
     let _ = stop.send(());
@@ -159,5 +162,5 @@ async fn main() {
         .await
         .expect("the service task did not panic")
         .expect("the service stops cleanly");
-    drop(fakes);
+    drop(accounts);
 }

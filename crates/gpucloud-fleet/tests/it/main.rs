@@ -134,15 +134,18 @@ async fn a_list_older_than_the_create_answer_does_not_take_the_status_back() {
     );
 }
 
-/// The status loop reads its rows before it sends the list: an instance created and
-/// recorded while the list waited to be sent is in the list but not in the rows read. It is
-/// this fleet's own instance, not an orphan.
+/// The status loop reads its rows before it sends the list, so an instance whose create was
+/// recorded and sent while the list waited is in the list but not in the rows read. When that
+/// create's answer was lost, only its RefID ties the listed instance to its row: it must not
+/// be recorded as an orphan (a second row for one instance, which a grace would terminate),
+/// and the list, asked before the create was sent, proves nothing about it either, so the
+/// create is not sent again. The next list resolves it by RefID.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_recorded_while_the_list_waited_is_not_an_orphan() {
     let fake = lambda_fake(Duration::from_millis(50)).await;
     let (_dir, db) = temp_db();
     let mischief = Arc::new(Mischief::default());
-    *mischief.delay_lists.lock().unwrap() = Some(Duration::from_secs(1));
+    mischief.hold_lists.store(true, Ordering::SeqCst);
     let credential = Arc::new(Meddling {
         inner: lambda_credential(&fake),
         mischief: mischief.clone(),
@@ -159,26 +162,86 @@ async fn an_instance_recorded_while_the_list_waited_is_not_an_orphan() {
                 .await
         }
     });
-    // A status pass has read its (empty) rows and waits to send its list.
+    // A status pass has read its (empty) rows and holds its list.
     while mischief.lists_asked.load(Ordering::SeqCst) == 0 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    mischief.lose_answer("meanwhile-1");
     fleet
         .request_create(create_request("meanwhile-1"))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The provider made the instance and its answer was lost: the row has no cloud id.
+    for _ in 0..100 {
+        if fleet
+            .instance("meanwhile-1")
+            .await
+            .unwrap()
+            .last_error
+            .is_some()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let record = fleet.instance("meanwhile-1").await.unwrap();
+    assert_eq!(record.phase, Phase::Launching, "{record:?}");
+    assert!(record.cloud_id.is_none(), "{record:?}");
+    assert_eq!(live_in_fake(&fake, "meanwhile-1").len(), 1);
+
+    // The held list goes out now and shows the instance.
+    mischief.hold_lists.store(false, Ordering::SeqCst);
+    for _ in 0..100 {
+        let record = fleet.instance("meanwhile-1").await.unwrap();
+        if record.phase == Phase::Active {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let _ = stop.send(());
     running.await.unwrap().unwrap();
 
     let events = fleet.events_after(0, 1000).await.unwrap();
     assert!(
         events.iter().all(|e| e.ref_id == "meanwhile-1"),
-        "{events:?}"
+        "no orphan: {events:?}"
+    );
+    let orphans = fleet
+        .instances(
+            &InstanceFilter {
+                phases: vec![Phase::Orphan],
+                ..InstanceFilter::default()
+            },
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert!(orphans.items.is_empty(), "{:?}", orphans.items);
+    let record = fleet.instance("meanwhile-1").await.unwrap();
+    assert_eq!(record.phase, Phase::Active, "{record:?}");
+    assert_eq!(
+        mischief.creates_sent.load(Ordering::SeqCst),
+        1,
+        "never sent twice: {:?}",
+        events_of(&fleet, "meanwhile-1").await
     );
     assert_eq!(
-        fleet.instance("meanwhile-1").await.unwrap().status,
-        Some(LifecycleStatus::Running)
+        live_in_fake(&fake, "meanwhile-1"),
+        vec![record.cloud_id.clone().unwrap()]
+    );
+    let events = events_of(&fleet, "meanwhile-1").await;
+    assert_eq!(
+        events[..3],
+        [
+            ev(None, "requested", "create_requested"),
+            ev(Some("requested"), "launching", "create_sent"),
+            ev(
+                Some("launching"),
+                record.status.unwrap().as_str(),
+                "resolved_by_ref_id"
+            ),
+        ][..],
+        "{events:?}"
     );
 }
 
@@ -214,6 +277,58 @@ async fn an_instance_missing_from_one_list_is_not_terminated() {
     let record = fleet.instance("partial-1").await.unwrap();
     assert_eq!(record.phase, Phase::Active);
     assert_eq!(record.status, Some(LifecycleStatus::Running));
+}
+
+/// A terminate the provider refuses is sent again, with backoff, until the provider takes it;
+/// the instance is terminated only once a list or a get shows it gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_terminate_is_sent_again_until_the_instance_is_gone() {
+    let fake = lambda_fake(Duration::from_millis(50)).await;
+    let (_dir, db) = temp_db();
+    let mischief = Arc::new(Mischief::default());
+    let credential = Arc::new(Meddling {
+        inner: lambda_credential(&fake),
+        mischief: mischief.clone(),
+    });
+    let fleet = open(&db, credential).await;
+    fleet
+        .request_create(create_request("refused-1"))
+        .await
+        .unwrap();
+    run_until(&fleet, "refused-1", |r| {
+        r.status == Some(LifecycleStatus::Running)
+    })
+    .await;
+
+    mischief.refuse_terminates.store(3, Ordering::SeqCst);
+    fleet.request_terminate("refused-1").await.unwrap();
+    fleet.run_once().await.unwrap();
+    let record = fleet.instance("refused-1").await.unwrap();
+    assert_eq!(record.phase, Phase::Active, "{record:?}");
+    assert!(record.last_error.is_some(), "{record:?}");
+    assert_eq!(live_in_fake(&fake, "refused-1").len(), 1, "still there");
+
+    run_until(&fleet, "refused-1", |r| r.phase == Phase::Terminated).await;
+    assert!(
+        mischief.terminates_asked.load(Ordering::SeqCst) >= 4,
+        "three refused, then taken"
+    );
+    assert_eq!(mischief.refuse_terminates.load(Ordering::SeqCst), 0);
+    assert!(live_in_fake(&fake, "refused-1").is_empty());
+    let events = events_of(&fleet, "refused-1").await;
+    assert_eq!(
+        events[events.len() - 2..],
+        [
+            ev(Some("running"), "terminating", "terminate_sent"),
+            ev(Some("terminating"), "terminated", "terminate_confirmed"),
+        ],
+        "{events:?}"
+    );
+    assert_eq!(
+        events.iter().filter(|e| e.1 == "terminated").count(),
+        1,
+        "{events:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -168,10 +168,15 @@ pub struct Mischief {
     /// A list that shows an instance pending arrives this long after the provider answered
     /// it (a slow answer: by the time it is read, it describes an older state).
     pub hold_pending_lists: Mutex<Option<Duration>>,
-    /// A list is sent this long after it was asked for (a list waiting on the limiter).
-    pub delay_lists: Mutex<Option<Duration>>,
+    /// While set, a list that was asked for waits before it is sent (a list waiting on the
+    /// limiter), for as long as the test needs.
+    pub hold_lists: AtomicBool,
     /// Lists asked for (counted before any delay).
     pub lists_asked: AtomicUsize,
+    /// The next this many terminates are refused (503, nothing done).
+    pub refuse_terminates: AtomicUsize,
+    /// Terminates asked for, refused ones included.
+    pub terminates_asked: AtomicUsize,
 }
 
 /// A credential whose clients misbehave as [`Mischief`] says.
@@ -276,9 +281,8 @@ impl CloudClient for MeddlingClient {
 
     async fn list_instances(&self, args: &ListInstancesArgs) -> gpucloud::Result<Vec<Instance>> {
         self.mischief.lists_asked.fetch_add(1, Ordering::SeqCst);
-        let delay = *self.mischief.delay_lists.lock().unwrap();
-        if let Some(delay) = delay {
-            tokio::time::sleep(delay).await;
+        while self.mischief.hold_lists.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let listed = self.inner.list_instances(args).await?;
         let hold = *self.mischief.hold_pending_lists.lock().unwrap();
@@ -296,6 +300,23 @@ impl CloudClient for MeddlingClient {
     }
 
     async fn terminate_instance(&self, id: &InstanceId) -> gpucloud::Result<()> {
+        self.mischief
+            .terminates_asked
+            .fetch_add(1, Ordering::SeqCst);
+        let refused = self
+            .mischief
+            .refuse_terminates
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if refused {
+            return Err(CloudError::provider(
+                "lambda-labs",
+                "terminate_instance",
+                ErrorKind::Unavailable,
+                "the service is unavailable",
+            )
+            .with_delivery(Delivery::Answered));
+        }
         self.inner.terminate_instance(id).await
     }
 
