@@ -533,12 +533,11 @@ impl AwsClient {
         region: &str,
         info: &aws_sdk_ec2::types::KeyPairInfo,
     ) -> Result<()> {
-        match info.key_pair_id() {
-            Some(id) => self.claim(op, region, id).await,
-            None => {
-                tracing::debug!(key_pair = ?info.key_name(), "key pair without an id: not claimed");
-                Ok(())
-            }
+        if let Some(id) = info.key_pair_id() {
+            self.claim(op, region, id).await
+        } else {
+            tracing::debug!(key_pair = ?info.key_name(), "key pair without an id: not claimed");
+            Ok(())
         }
     }
 

@@ -85,8 +85,8 @@ impl RunningAws {
                 .send()
                 .await
                 .map_err(|e| format!("DescribeInstances: {e:?}"))?;
-            for i in page.reservations().iter().flat_map(|r| r.instances()) {
-                let state = i.state().and_then(|s| s.name()).map(|s| s.as_str());
+            for i in page.reservations().iter().flat_map(aws_sdk_ec2::types::Reservation::instances) {
+                let state = i.state().and_then(|s| s.name()).map(aws_sdk_ec2::types::InstanceStateName::as_str);
                 instances.push(FakeInstanceView {
                     id: i.instance_id().unwrap_or_default().to_owned(),
                     ref_id: tag(i.tags(), "gpucloud-ref-id").map(str::to_owned),
