@@ -183,6 +183,29 @@ struct Made {
     group: Option<String>,
 }
 
+/// How far the clocks of this machine (which writes a claim's time) and EC2 (which records a
+/// launch time) may differ: a claim within this of a launch counts as made before it.
+const CLOCK_SKEW: Duration = Duration::from_secs(60);
+
+/// When EC2 says a key pair was made.
+fn created_at(info: &aws_sdk_ec2::types::KeyPairInfo) -> Option<jiff::Timestamp> {
+    info.create_time()
+        .and_then(|t| jiff::Timestamp::from_second(t.secs()).ok())
+}
+
+/// Whether a key pair last claimed at `claim` was claimed by a create after the instance
+/// launched at `launched` (by more than [`CLOCK_SKEW`]), so that create may still be launching
+/// with it. An unknown launch time cannot rule that out.
+fn claimed_after(claim: Option<jiff::Timestamp>, launched: Option<jiff::Timestamp>) -> bool {
+    match (claim, launched) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(claim), Some(launched)) => {
+            claim > launched && claim.duration_since(launched).unsigned_abs() > CLOCK_SKEW
+        }
+    }
+}
+
 /// Whether a failed cleanup step may succeed when made again.
 fn cleanup_may_retry(error: &CloudError) -> bool {
     error.retry() != Retry::Exhausted && error.kind().is_transient_failure()
@@ -498,8 +521,33 @@ impl AwsClient {
         ))
     }
 
-    /// The account's key pair for the create's key: the one named after it, else imported
-    /// now (then it is this create's to remove on failure).
+    /// Records on a key pair or security group (`id`) that a create is about to launch with
+    /// it ([`convert::USED_AT_TAG`]), so that a sweep in another process leaves it alone within
+    /// its grace.
+    async fn claim(&self, op: &'static str, region: &str, id: &str) -> Result<()> {
+        let now = jiff::Timestamp::now().to_string();
+        let tags = convert::to_tags([(convert::USED_AT_TAG.to_owned(), now)]);
+        self.api().create_tags(op, region, id, tags).await
+    }
+
+    /// Claims an existing key pair for this create (see [`Self::claim`]).
+    async fn claim_key(
+        &self,
+        op: &'static str,
+        region: &str,
+        info: &aws_sdk_ec2::types::KeyPairInfo,
+    ) -> Result<()> {
+        if let Some(id) = info.key_pair_id() {
+            self.claim(op, region, id).await
+        } else {
+            tracing::debug!(key_pair = ?info.key_name(), "key pair without an id: not claimed");
+            Ok(())
+        }
+    }
+
+    /// The account's key pair for the create's key: the one named after it (claimed for this
+    /// create), else imported now (then it is this create's to remove on failure, and its
+    /// `created-at` tag is the claim).
     async fn ensure_key(
         &self,
         op: &'static str,
@@ -509,7 +557,8 @@ impl AwsClient {
         made: &mut Made,
     ) -> Result<String> {
         let name = convert::key_pair_name(create.public_key());
-        if self.api().key_pair(op, region, &name).await?.is_some() {
+        if let Some(info) = self.api().key_pair(op, region, &name).await? {
+            self.claim_key(op, region, &info).await?;
             return Ok(name);
         }
         let openssh = create.public_key().to_openssh();
@@ -522,8 +571,13 @@ impl AwsClient {
                 made.key = Some(name.clone());
                 Ok(name)
             }
-            // Imported meanwhile by another create of the same key: use it.
-            Err(e) if e.kind() == ErrorKind::Conflict => Ok(name),
+            // Imported meanwhile by another create of the same key: claim it and use it.
+            Err(e) if e.kind() == ErrorKind::Conflict => {
+                if let Some(info) = self.api().key_pair(op, region, &name).await? {
+                    self.claim_key(op, region, &info).await?;
+                }
+                Ok(name)
+            }
             Err(error) if error.outcome_unknown() => {
                 match self
                     .cleanup_step(|| self.api().key_pair(op, region, &name))
@@ -565,11 +619,9 @@ impl AwsClient {
         }) {
             let id = g.group_id().unwrap_or_default().to_owned();
             made.group = Some(id.clone());
-            if !g.ip_permissions().is_empty() {
-                self.api()
-                    .revoke(op, region, &id, g.ip_permissions().to_vec())
-                    .await?;
-            }
+            self.claim(op, region, &id).await?;
+            self.clear_ingress(op, region, &id, g.ip_permissions().to_vec())
+                .await?;
             id
         } else {
             match self.api().create_group(op, region, &name, tags).await {
@@ -598,10 +650,61 @@ impl AwsClient {
             .collect();
         let mut permissions = vec![convert::ssh_permission()];
         permissions.extend(convert::permissions(extra));
-        self.api()
-            .authorize(op, region, &group, permissions.clone())
-            .await?;
-        Ok((group, convert::ingress_rules(&permissions)))
+        let rules = convert::ingress_rules(&permissions);
+        match self.api().authorize(op, region, &group, permissions).await {
+            // An earlier attempt of this call was carried out and its answer lost (the group
+            // is this create's, its rules cleared above): add what is missing, one at a time.
+            Err(e) if e.kind() == ErrorKind::DuplicateFirewallRule => {
+                for rule in &rules {
+                    let Some(permission) = convert::parse_rule_id(&rule.id) else {
+                        continue;
+                    };
+                    match self
+                        .api()
+                        .authorize(op, region, &group, vec![permission])
+                        .await
+                    {
+                        Err(e) if e.kind() == ErrorKind::DuplicateFirewallRule => {}
+                        other => other?,
+                    }
+                }
+            }
+            other => other?,
+        }
+        Ok((group, rules))
+    }
+
+    /// Removes every ingress permission of `group` (`current`: those it was read with). A
+    /// retried revoke whose first attempt was carried out meets `InvalidPermission.NotFound`;
+    /// then the group is read again and what is still there is revoked.
+    async fn clear_ingress(
+        &self,
+        op: &'static str,
+        region: &str,
+        group: &str,
+        current: Vec<aws_sdk_ec2::types::IpPermission>,
+    ) -> Result<()> {
+        if current.is_empty() {
+            return Ok(());
+        }
+        match self.api().revoke(op, region, group, current).await {
+            Err(e) if e.is_not_found() => {
+                let ids = [group.to_owned()];
+                let left: Vec<_> = self
+                    .api()
+                    .groups(op, region, &ids, Vec::new())
+                    .await?
+                    .first()
+                    .map(|g| g.ip_permissions().to_vec())
+                    .unwrap_or_default();
+                if left.is_empty() {
+                    Ok(())
+                } else {
+                    self.api().revoke(op, region, group, left).await
+                }
+            }
+            other => other,
+        }
     }
 
     /// Removes what a failed create made: the security group, then the key pair. Best
@@ -644,8 +747,7 @@ impl AwsClient {
     async fn sweep(&self, region: &str) -> Result<usize> {
         const OP: &str = "sweep";
         let _guard = self.shared.create_lock.lock().await;
-        // Marked by this credential, read from the tags here: moto ignores `tag:` filters on
-        // groups and key pairs.
+        // Marked by this credential, read from the tags of every group and key pair.
         let (groups, instances) = tokio::try_join!(
             self.api().groups(OP, region, &[], Vec::new()),
             self.api().instances(
@@ -674,9 +776,8 @@ impl AwsClient {
         };
         for g in groups.iter().filter(|g| marked(g.tags())) {
             let Some(id) = g.group_id() else { continue };
-            let created = convert::tag(g.tags(), gpucloud_core::bookkeeping::CREATED_AT_TAG)
-                .and_then(|t| t.parse::<jiff::Timestamp>().ok());
-            let old = created.is_none_or(|at| now.duration_since(at).unsigned_abs() >= grace);
+            let old = convert::last_claim(g.tags(), None)
+                .is_none_or(|at| now.duration_since(at).unsigned_abs() >= grace);
             if used_groups.contains(&id)
                 || !old
                 || !g
@@ -695,10 +796,8 @@ impl AwsClient {
             let Some(key) = info.key_name().map(str::to_owned) else {
                 continue;
             };
-            let created = info
-                .create_time()
-                .and_then(|t| jiff::Timestamp::from_second(t.secs()).ok());
-            let old = created.is_none_or(|at| now.duration_since(at).unsigned_abs() >= grace);
+            let old = convert::last_claim(info.tags(), created_at(info))
+                .is_none_or(|at| now.duration_since(at).unsigned_abs() >= grace);
             if used_keys.contains(&key.as_str())
                 || !old
                 || !key.starts_with(convert::MANAGED_PREFIX)
@@ -1129,11 +1228,19 @@ impl AwsClient {
             let used = others
                 .iter()
                 .any(|i| i.instance_id() != Some(id.as_str()) && i.key_name() == Some(key));
+            // Ours, and claimed by no create since this instance was launched (one still
+            // launching elsewhere may need it; the sweep takes it after its grace).
+            let launched = w
+                .launch_time()
+                .and_then(|t| jiff::Timestamp::from_second(t.secs()).ok());
             let ours = match self.api().key_pair(op, region, key).await {
-                Ok(Some(info)) => is_marked_by(
-                    convert::tag(info.tags(), CRED_REF_ID_TAG).unwrap_or_default(),
-                    self.me(),
-                ),
+                Ok(Some(info)) => {
+                    let claim = convert::last_claim(info.tags(), created_at(&info));
+                    is_marked_by(
+                        convert::tag(info.tags(), CRED_REF_ID_TAG).unwrap_or_default(),
+                        self.me(),
+                    ) && !claimed_after(claim, launched)
+                }
                 _ => false,
             };
             if ours
@@ -1610,6 +1717,29 @@ mod tests {
         assert!(!format!("{cred:?}").contains("very-secret"));
         assert!(!format!("{:?}", cred.client("us-east-1")).contains("very-secret"));
         assert_eq!(cred.identity().api_type(), ApiType::Locational);
+    }
+
+    #[test]
+    fn a_key_claimed_after_the_launch_may_still_be_needed() {
+        let at = |t: &str| Some(t.parse::<jiff::Timestamp>().unwrap());
+        let launched = at("2026-12-08T10:00:00Z");
+        assert!(!claimed_after(None, launched));
+        assert!(
+            !claimed_after(at("2026-12-08T09:00:00Z"), launched),
+            "before"
+        );
+        assert!(
+            !claimed_after(at("2026-12-08T10:00:30Z"), launched),
+            "within the clocks' skew: this instance's own create"
+        );
+        assert!(
+            claimed_after(at("2026-12-08T10:05:00Z"), launched),
+            "a later create"
+        );
+        assert!(
+            claimed_after(at("2026-12-08T09:00:00Z"), None),
+            "cannot tell"
+        );
     }
 
     #[test]

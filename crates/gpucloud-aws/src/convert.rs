@@ -31,6 +31,10 @@ pub(crate) const SPOT: &str = "spot";
 pub(crate) const NAME_TAG: &str = "Name";
 /// The tag carrying the host name a create derived (EC2 names hosts after their address).
 pub(crate) const HOSTNAME_TAG: &str = "gpucloud-hostname";
+/// The tag a create puts on a key pair or security group it reuses, with the time (RFC 3339),
+/// before it launches with it: a sweep in another process leaves a resource claimed within its
+/// grace, since that create may still be launching.
+pub(crate) const USED_AT_TAG: &str = "gpucloud-used-at";
 /// The prefix of every name gpucloud gives a key pair or security group.
 pub(crate) const MANAGED_PREFIX: &str = "gpucloud-";
 
@@ -360,6 +364,18 @@ pub(crate) fn to_tags(pairs: impl IntoIterator<Item = (String, String)>) -> Vec<
         .into_iter()
         .map(|(k, v)| ec2::Tag::builder().key(k).value(v).build())
         .collect()
+}
+
+/// When a create last claimed a resource gpucloud made: the newest of the time it was made
+/// (the `gpucloud-created-at` tag, else `created`, the provider's own record) and the last
+/// reuse ([`USED_AT_TAG`]). `None` when neither tells.
+pub(crate) fn last_claim(
+    tags: &[ec2::Tag],
+    created: Option<jiff::Timestamp>,
+) -> Option<jiff::Timestamp> {
+    let stamp = |key: &str| tag(tags, key).and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    let made = stamp(gpucloud_core::bookkeeping::CREATED_AT_TAG).or(created);
+    made.into_iter().chain(stamp(USED_AT_TAG)).max()
 }
 
 /// The rule id of one (protocol, ports, source) permission: `tcp:22-22:0.0.0.0/0`. Revoking
@@ -904,5 +920,43 @@ mod tests {
             let error = resized_root_gib(bad).unwrap_err();
             assert!(error.to_string().contains("size_bytes"), "{bad:?}: {error}");
         }
+    }
+
+    #[test]
+    fn the_last_claim_is_the_newest_of_the_making_and_the_reuses() {
+        let at = |t: &str| t.parse::<jiff::Timestamp>().unwrap();
+        let tags = |pairs: &[(&str, &str)]| {
+            to_tags(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            )
+        };
+        let created = Some(at("2026-01-01T00:00:00Z"));
+        assert_eq!(last_claim(&[], None), None);
+        assert_eq!(last_claim(&[], created), created);
+        let made = tags(&[(
+            gpucloud_core::bookkeeping::CREATED_AT_TAG,
+            "2026-02-01T00:00:00Z",
+        )]);
+        assert_eq!(
+            last_claim(&made, created),
+            Some(at("2026-02-01T00:00:00Z")),
+            "the tag wins over the provider's record"
+        );
+        let reused = tags(&[
+            (USED_AT_TAG, "2026-03-01T00:00:00Z"),
+            (
+                gpucloud_core::bookkeeping::CREATED_AT_TAG,
+                "2026-02-01T00:00:00Z",
+            ),
+        ]);
+        assert_eq!(
+            last_claim(&reused, created),
+            Some(at("2026-03-01T00:00:00Z"))
+        );
+        // An unreadable stamp is no claim; the others still count.
+        let garbled = tags(&[(USED_AT_TAG, "yesterday")]);
+        assert_eq!(last_claim(&garbled, created), created);
     }
 }

@@ -1,17 +1,23 @@
 //! AWS's entry: moto (not a fake of ours: `gpucloud_fakes::moto`) with the Price List /
 //! Service Quotas stub, a credential whose EC2 endpoint is the proxy in front of moto, and
-//! what moto holds, read from its state dump (`/moto-api/data.json`), never through EC2:
-//! instances, key pairs and the security groups creates make.
+//! what moto holds: instances, key pairs and the security groups creates make, read with the
+//! plain SDK straight from moto (never through the proxy or the provider).
+//!
+//! Not from moto's state dump (`/moto-api/data.json`): it lists every object moto ever
+//! constructed, deleted ones included (its model registry only grows), so a group or key pair
+//! the provider had deleted still showed there and counted as a stray that no sweep could
+//! remove.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_ec2::types::Tag;
 use gpucloud::aws::{AwsClient, AwsConfig, AwsCredential};
 use gpucloud::{CloudCredential, CreateInstanceAttrs};
 use gpucloud_fakes::aws_pricing::{FakeAwsPricing, FakeAwsPricingOptions};
 use gpucloud_fakes::moto::MotoServer;
-use serde_json::Value;
 
 use crate::{FakeInstanceView, FakeResource, FakeState, RunningFake, Target};
 
@@ -33,9 +39,11 @@ impl Target for AwsTarget {
     async fn start(&self) -> std::io::Result<Box<dyn RunningFake>> {
         let moto = MotoServer::start().await.map_err(std::io::Error::other)?;
         let stub = FakeAwsPricing::start(FakeAwsPricingOptions::default()).await?;
+        let ec2 = raw_ec2(&moto.endpoint());
         Ok(Box::new(RunningAws {
             moto,
             stub,
+            ec2,
             sweeper: std::sync::Mutex::new(None),
         }))
     }
@@ -44,6 +52,8 @@ impl Target for AwsTarget {
 struct RunningAws {
     moto: MotoServer,
     stub: FakeAwsPricing,
+    /// The plain SDK straight to moto, for [`RunningFake::inspect`].
+    ec2: aws_sdk_ec2::Client,
     /// A client of the campaign's credential straight to moto, for the sweep.
     sweeper: std::sync::Mutex<Option<AwsClient>>,
 }
@@ -63,38 +73,93 @@ impl RunningAws {
             .with_sweep_grace(Duration::ZERO)
     }
 
-    /// moto's state dump.
-    fn dump(&self) -> Value {
-        let url = format!("{}/moto-api/data.json", self.moto.endpoint());
-        let fetch = async move {
-            reqwest::get(url).await.ok()?.json::<Value>().await.ok()
-        };
-        tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(fetch))
-            .unwrap_or(Value::Null)
+    /// What moto holds in the campaign's region, read with the plain SDK.
+    async fn read(&self) -> Result<FakeState, String> {
+        let ec2 = &self.ec2;
+        let mut instances = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = ec2
+                .describe_instances()
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| format!("DescribeInstances: {e:?}"))?;
+            for i in page.reservations().iter().flat_map(aws_sdk_ec2::types::Reservation::instances) {
+                let state = i.state().and_then(|s| s.name()).map(aws_sdk_ec2::types::InstanceStateName::as_str);
+                instances.push(FakeInstanceView {
+                    id: i.instance_id().unwrap_or_default().to_owned(),
+                    ref_id: tag(i.tags(), "gpucloud-ref-id").map(str::to_owned),
+                    live: !matches!(state, Some("shutting-down" | "terminated")),
+                    key_names: i.key_name().map(str::to_owned).into_iter().collect(),
+                    uses: i
+                        .security_groups()
+                        .iter()
+                        .filter_map(|g| g.group_id().map(str::to_owned))
+                        .collect(),
+                });
+            }
+            token = page.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        let keys = ec2
+            .describe_key_pairs()
+            .send()
+            .await
+            .map_err(|e| format!("DescribeKeyPairs: {e:?}"))?
+            .key_pairs()
+            .iter()
+            .map(|k| FakeResource {
+                id: k.key_pair_id().unwrap_or_default().to_owned(),
+                name: k.key_name().unwrap_or_default().to_owned(),
+            })
+            .collect();
+        let groups = ec2
+            .describe_security_groups()
+            .send()
+            .await
+            .map_err(|e| format!("DescribeSecurityGroups: {e:?}"))?
+            .security_groups()
+            .iter()
+            .filter(|g| g.group_name().is_some_and(|n| n.starts_with("gpucloud-")))
+            .map(|g| FakeResource {
+                id: g.group_id().unwrap_or_default().to_owned(),
+                name: g.group_name().unwrap_or_default().to_owned(),
+            })
+            .collect();
+        Ok(FakeState {
+            instances,
+            keys,
+            attachments: [("security groups", groups)].into_iter().collect(),
+        })
     }
 }
 
-/// The value of tag `key` in a resource of the dump.
-fn tag<'a>(resource: &'a Value, key: &str) -> Option<&'a str> {
-    resource
-        .get("tag_list")?
-        .as_array()?
-        .iter()
-        .find(|t| t.get("key").and_then(Value::as_str) == Some(key))?
-        .get("value")?
-        .as_str()
+/// The plain SDK against moto at `endpoint`, in the campaign's region, without retries: moto
+/// answers it directly, with faults nowhere on the way.
+fn raw_ec2(endpoint: &str) -> aws_sdk_ec2::Client {
+    let config = aws_sdk_ec2::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(
+            "AKIAMOTO",
+            "moto-secret",
+            None,
+            None,
+            "campaign",
+        ))
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_ec2::Client::from_conf(config)
 }
 
-fn text<'a>(resource: &'a Value, key: &str) -> &'a str {
-    resource.get(key).and_then(Value::as_str).unwrap_or_default()
-}
-
-fn list<'a>(dump: &'a Value, kind: &str) -> impl Iterator<Item = &'a Value> {
-    dump.get("ec2")
-        .and_then(|e| e.get(kind))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+/// The value of tag `key`.
+fn tag<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
+    tags.iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(Tag::value)
 }
 
 #[async_trait]
@@ -111,54 +176,15 @@ impl RunningFake for RunningAws {
         crate::create_attrs(REGION, INSTANCE_TYPE, ref_id, public_key)
     }
 
+    /// # Panics
+    ///
+    /// When moto cannot be read (with faults off, on loopback): an empty state would hide
+    /// every leak.
     fn inspect(&self) -> FakeState {
-        let dump = self.dump();
-        let groups: Vec<&Value> = list(&dump, "SecurityGroup")
-            .filter(|g| text(g, "group_name").starts_with("gpucloud-"))
-            .collect();
-        let instances = list(&dump, "Instance")
-            .map(|i| {
-                let ref_id = tag(i, "gpucloud-ref-id").map(str::to_owned);
-                let state = text(i, "state");
-                // moto's dump does not name an instance's groups: a group carries the RefID
-                // of the create that made it.
-                let uses = groups
-                    .iter()
-                    .filter(|g| ref_id.is_some() && tag(g, "gpucloud-ref-id") == ref_id.as_deref())
-                    .map(|g| text(g, "group_id").to_owned())
-                    .collect();
-                FakeInstanceView {
-                    id: text(i, "id").to_owned(),
-                    ref_id,
-                    live: !matches!(state, "shutting-down" | "terminated"),
-                    key_names: i
-                        .get("key_name")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                        .into_iter()
-                        .collect(),
-                    uses,
-                }
-            })
-            .collect();
-        let keys = list(&dump, "KeyPair")
-            .map(|k| FakeResource {
-                id: text(k, "id").to_owned(),
-                name: text(k, "key_name").to_owned(),
-            })
-            .collect();
-        let groups = groups
-            .iter()
-            .map(|g| FakeResource {
-                id: text(g, "group_id").to_owned(),
-                name: text(g, "group_name").to_owned(),
-            })
-            .collect();
-        FakeState {
-            instances,
-            keys,
-            attachments: [("security groups", groups)].into_iter().collect(),
-        }
+        let read = tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(self.read())
+        });
+        read.unwrap_or_else(|e| panic!("moto's state cannot be read: {e}"))
     }
 
     /// Nothing to do: EC2 keeps terminated instances listed as `terminated` (lists filter

@@ -17,31 +17,12 @@ const STRESS_SEEDS: [u64; 2] = [40, 41];
 /// shared 2-core machine: see the README's figures).
 const STRESS_OPS: u64 = 120;
 
-/// Targets with an open finding: they run in their own test below, marked ignored with the
-/// finding, so nextest reports them skipped rather than the campaign passing over them.
-/// AWS (issue 24): under faults, security groups of creates whose outcome stayed unknown are
-/// left behind and the provider's sweep does not remove them against moto.
-const OPEN_FINDINGS: [&str; 1] = ["aws"];
-
-/// Runs `options(seed)` against every target but those of [`OPEN_FINDINGS`] for every seed,
-/// reconciling every 50 operations (twice in the run as well as at the end, as a long run
-/// does), and fails on any broken promise.
+/// Runs `options(seed)` against every target for every seed, reconciling every 50 operations
+/// (twice in the run as well as at the end, as a long run does), and fails on any broken
+/// promise.
 async fn run_every_target(seeds: &[u64], options: impl Fn(u64) -> CampaignOptions) {
-    let chosen = targets()
-        .into_iter()
-        .filter(|t| !OPEN_FINDINGS.contains(&t.name()))
-        .collect();
-    run_targets(chosen, seeds, options).await;
-}
-
-/// Runs `options(seed)` against `targets` for every seed and fails on any broken promise.
-async fn run_targets(
-    targets: Vec<Box<dyn gpucloud_campaign::Target>>,
-    seeds: &[u64],
-    options: impl Fn(u64) -> CampaignOptions,
-) {
     let mut failures = Vec::new();
-    for target in targets {
+    for target in targets() {
         for &seed in seeds {
             let options = CampaignOptions {
                 reconcile_every: 50,
@@ -94,23 +75,6 @@ async fn every_fake_keeps_the_promise_at_twice_the_fault_rate() {
     run_every_target(&STRESS_SEEDS, |seed| CampaignOptions {
         max_duration: Duration::from_secs(60),
         ..CampaignOptions::stress(seed, STRESS_OPS)
-    })
-    .await;
-}
-
-/// AWS through the fault proxy in front of moto, with the finding that keeps it out of the
-/// tests above (see [`OPEN_FINDINGS`]); run it with `--run-ignored all`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 24: AWS leaves security groups of unknown-outcome creates under faults"]
-async fn aws_keeps_the_promise_under_every_fault() {
-    let aws = targets()
-        .into_iter()
-        .filter(|t| OPEN_FINDINGS.contains(&t.name()))
-        .collect();
-    run_targets(aws, &SEEDS, |seed| CampaignOptions {
-        max_duration: Duration::from_secs(20),
-        faults: ProxyFault::ALL.to_vec(),
-        ..CampaignOptions::new(seed, OPS)
     })
     .await;
 }

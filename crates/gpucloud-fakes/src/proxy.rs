@@ -9,6 +9,11 @@
 //! let the fake carry the request out and spoil only its answer, so the client cannot know
 //! whether it took effect. [`FaultProxy::counts`] says how many of each were injected.
 //!
+//! A test that needs one particular request to fail scripts it instead:
+//! [`FaultProxy::script`] makes requests whose body contains a text (an EC2
+//! `Action=CreateSecurityGroup`, say) meet a given fault, whatever the rate, even with random
+//! faults off.
+//!
 //! The proxy listens on loopback only and forwards to one upstream base URL.
 //!
 //! ```no_run
@@ -173,6 +178,8 @@ struct Shared {
     fault_rate: f64,
     faults: Vec<ProxyFault>,
     retry_after_secs: u64,
+    /// Scripted faults, tried in the order they were added.
+    script: Mutex<Vec<Scripted>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -200,6 +207,41 @@ impl Shared {
     fn record(&self, fault: ProxyFault) {
         lock(&self.counts).record(fault);
     }
+
+    /// The scripted fault the request with `body` meets, if any (counted against the
+    /// script's skips, then its uses).
+    fn scripted(&self, body: &[u8]) -> Option<ProxyFault> {
+        let mut script = lock(&self.script);
+        let mut hit = None;
+        for (index, s) in script.iter_mut().enumerate() {
+            if s.needle.is_empty() || !body.windows(s.needle.len()).any(|w| w == s.needle) {
+                continue;
+            }
+            if s.skip > 0 {
+                s.skip -= 1;
+                return None;
+            }
+            s.left -= 1;
+            hit = Some((index, s.fault, s.left == 0));
+            break;
+        }
+        let (index, fault, used_up) = hit?;
+        if used_up {
+            script.remove(index);
+        }
+        Some(fault)
+    }
+}
+
+/// A fault scripted for requests whose body contains `needle`.
+#[derive(Debug)]
+struct Scripted {
+    needle: Vec<u8>,
+    /// Matching requests still to let through before the fault applies.
+    skip: u32,
+    fault: ProxyFault,
+    /// Matching requests it still applies to.
+    left: u32,
 }
 
 /// A running fault-injecting proxy. Dropping it stops the proxy (as does
@@ -240,6 +282,7 @@ impl FaultProxy {
             fault_rate: options.fault_rate,
             faults: options.faults,
             retry_after_secs: options.retry_after_secs,
+            script: Mutex::new(Vec::new()),
         });
         let stop = CancellationToken::new();
         let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared), stop.clone()));
@@ -260,6 +303,23 @@ impl FaultProxy {
     /// Turns fault injection on or off (on at start). Off, every request is forwarded.
     pub fn set_enabled(&self, enabled: bool) {
         self.shared.enabled.store(enabled, Ordering::Relaxed);
+    }
+
+    /// Scripts a fault: of the requests whose body contains `needle`, the first `skip` pass,
+    /// then the next `times` meet `fault`, whether random faults are on or off (they still draw
+    /// from the RNG, so the seeded sequence of the other requests does not change). A request
+    /// matching several scripts is counted by the first one added. An empty `needle` matches
+    /// nothing.
+    pub fn script(&self, needle: impl AsRef<[u8]>, skip: u32, fault: ProxyFault, times: u32) {
+        if times == 0 {
+            return;
+        }
+        lock(&self.shared.script).push(Scripted {
+            needle: needle.as_ref().to_vec(),
+            skip,
+            fault,
+            left: times,
+        });
     }
 
     /// The faults injected so far.
@@ -305,7 +365,20 @@ async fn handle(
     kill: CancellationToken,
     request: Request<Incoming>,
 ) -> Result<Response, Infallible> {
-    let fault = shared.draw();
+    let drawn = shared.draw();
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(Body::new(body), MAX_BODY).await {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::debug!(error = %e, "fault proxy: request body unreadable");
+            return Ok(plain(
+                StatusCode::BAD_REQUEST,
+                "proxy/request",
+                "request body unreadable",
+            ));
+        }
+    };
+    let fault = shared.scripted(&body).or(drawn);
     match fault {
         Some(ProxyFault::ServerError) => {
             shared.record(ProxyFault::ServerError);
@@ -336,7 +409,7 @@ async fn handle(
         }
         _ => {}
     }
-    let (status, headers, body) = match forward(&shared, request).await {
+    let (status, headers, body) = match forward(&shared, parts, body).await {
         Ok(answer) => answer,
         Err(e) => {
             tracing::debug!(error = %e, "fault proxy: upstream failed");
@@ -375,10 +448,9 @@ async fn handle(
 /// Sends the request to the upstream and reads its whole answer.
 async fn forward(
     shared: &Shared,
-    request: Request<Incoming>,
+    parts: http::request::Parts,
+    body: Bytes,
 ) -> Result<(StatusCode, http::HeaderMap, Bytes), Box<dyn std::error::Error + Send + Sync>> {
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(Body::new(body), MAX_BODY).await?;
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut outgoing = shared
         .client
@@ -498,6 +570,32 @@ mod tests {
             seen.push(statuses);
         }
         assert_eq!(seen[0], seen[1]);
+    }
+
+    #[tokio::test]
+    async fn a_scripted_fault_hits_only_the_requests_it_names_and_as_often_as_asked() {
+        let (fake, proxy) = proxied(ProxyFault::ServerError, 0.0).await;
+        proxy.set_enabled(false);
+        proxy.script("no such body", 0, ProxyFault::LostAfterCommit, 1);
+        proxy.script("ssh-ed25519", 1, ProxyFault::ResetBeforeForwarding, 2);
+        let first = add_key(&fake, &proxy).send().await.unwrap();
+        assert_eq!(first.status(), StatusCode::OK, "the first is let through");
+        for _ in 0..2 {
+            assert!(add_key(&fake, &proxy).send().await.is_err());
+        }
+        assert_eq!(
+            fake.state().ssh_keys().len(),
+            1,
+            "the reset ones were not forwarded"
+        );
+        let answer = add_key(&fake, &proxy).send().await.unwrap();
+        assert!(
+            answer.status().is_client_error(),
+            "the script is used up: the fake answers (the name is taken): {}",
+            answer.status()
+        );
+        assert_eq!(proxy.counts().resets, 2);
+        assert_eq!(proxy.counts().total(), 2, "{}", proxy.counts());
     }
 
     #[test]
