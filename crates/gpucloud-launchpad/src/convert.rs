@@ -111,16 +111,13 @@ fn gb(n: u64) -> Bytes {
 /// The API's price, when it publishes a usable one.
 fn price(w: Option<&wire::Price<'_>>) -> Option<Price> {
     let w = w?;
-    let amount = w.on_demand_per_hour.trim();
-    if amount.is_empty() {
-        return None;
-    }
+    let amount = w.on_demand_per_hour?;
     let mut currency = CompactString::from(w.currency.trim());
     if currency.is_empty() {
         currency = CompactString::const_new("USD");
     }
     currency.make_ascii_uppercase();
-    Price::parse(amount, &currency).ok()
+    Price::new(amount, &currency).ok()
 }
 
 /// `text` trimmed, in upper or lower case, inline (the short words of a catalog entry).
@@ -526,6 +523,34 @@ mod tests {
         }
         // Each distinct region was placed once.
         assert_eq!(places.known.len(), 5);
+    }
+
+    #[test]
+    fn a_price_is_read_from_a_number_or_its_text_in_any_currency_case() {
+        for (price, expected) in [
+            (
+                r#"{"currency": "USD", "on_demand_per_hour": 2.49}"#,
+                Some(("2.49", "USD")),
+            ),
+            (
+                r#"{"currency": "eur", "on_demand_per_hour": "2.80"}"#,
+                Some(("2.80", "EUR")),
+            ),
+            (r#"{"on_demand_per_hour": 3}"#, Some(("3", "USD"))),
+            (r#"{"currency": "USD", "on_demand_per_hour": "n/a"}"#, None),
+            (r#"{"currency": "USD", "on_demand_per_hour": null}"#, None),
+            (
+                r#"{"currency": "dollars", "on_demand_per_hour": 2.5}"#,
+                None,
+            ),
+        ] {
+            let w =
+                entry(&GH200.replace(r#"{"currency": "USD", "on_demand_per_hour": 2.8}"#, price))
+                    .into_owned();
+            let expected =
+                expected.map(|(amount, currency)| Price::parse(amount, currency).unwrap());
+            assert_eq!(entries_of(&w)[0].base_price, expected, "{price}");
+        }
     }
 
     #[test]
