@@ -6,6 +6,8 @@
 //!   escapes); a number or boolean reads as its text, and `null`, an array or an object as
 //!   empty, so an answer that changes a field's type stays readable.
 //! - [`whole_number`]: a count read from a number or a string of one, anything else 0.
+//! - [`decimal`]: an amount (a price) read from a number or a string of one, without a heap
+//!   string in between; anything else is no amount.
 //! - [`Each`]: a JSON array (or `null`) whose elements are folded into an accumulator as they
 //!   are parsed, each borrowing from the body, so that no vector of wire values is built
 //!   before the provider converts them. [`HttpClient::send_json_seed`](crate::HttpClient::send_json_seed)
@@ -16,6 +18,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
+use compact_str::ToCompactString;
+use rust_decimal::Decimal;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
@@ -211,6 +215,80 @@ impl<'de> Visitor<'de> for WholeNumber {
     }
 }
 
+/// A decimal amount (`#[serde(deserialize_with = "gpucloud_http::lenient::decimal")]`, a
+/// price per hour): from a number, or a string of one (plain or scientific, trimmed); `null`,
+/// an absent field (with `#[serde(default)]`), a non-finite number, a string that is no
+/// number and any other shape are `None`.
+///
+/// A float becomes the decimal of its shortest text (`2.5`, never `2.499999…`), written
+/// inline rather than into a heap string: a catalog reads one price per type.
+pub fn decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+    d.deserialize_any(DecimalVisitor)
+}
+
+/// The decimal written in `text`, plainly (`2.50`) or scientifically (`1e-7`).
+fn parse_decimal(text: &str) -> Option<Decimal> {
+    let text = text.trim();
+    text.parse()
+        .ok()
+        .or_else(|| Decimal::from_scientific(text).ok())
+}
+
+struct DecimalVisitor;
+
+impl<'de> Visitor<'de> for DecimalVisitor {
+    type Value = Option<Decimal>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a decimal number")
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Some(Decimal::from(v)))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Some(Decimal::from(v)))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        // Shortest text, inline up to 24 bytes (compact_str writes floats with ryu).
+        Ok(v.is_finite()
+            .then(|| parse_decimal(&v.to_compact_string()))
+            .flatten())
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(parse_decimal(v))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+}
+
 /// The element type of a list read with [`Each`], for every lifetime of the body it borrows
 /// from (`type Item<'de> = wire::InstanceType<'de>`).
 pub trait Listed {
@@ -329,6 +407,44 @@ mod tests {
             .map(|e| e.count)
             .collect();
         assert_eq!(counts, [3, 12, 0, 2, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn decimals_come_from_numbers_and_their_text_at_their_shortest_and_nothing_else() {
+        #[derive(Deserialize)]
+        struct Priced {
+            #[serde(default, deserialize_with = "decimal")]
+            amount: Option<Decimal>,
+        }
+        let body = r#"[{"amount": 2.5}, {"amount": 0.1}, {"amount": 2.49}, {"amount": 3},
+            {"amount": -1}, {"amount": 1e-7}, {"amount": 12345678.123456},
+            {"amount": " 23.325 "}, {"amount": "2.50"}, {"amount": "1e2"}, {"amount": "x"},
+            {"amount": true}, {"amount": null}, {"amount": [1]}, {"amount": {"a": 1}}, {}]"#;
+        let amounts: Vec<Option<String>> = serde_json::from_str::<Vec<Priced>>(body)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.amount.map(|a| a.to_string()))
+            .collect();
+        let expected = [
+            Some("2.5"),
+            Some("0.1"),
+            Some("2.49"),
+            Some("3"),
+            Some("-1"),
+            Some("0.0000001"),
+            Some("12345678.123456"),
+            Some("23.325"),
+            Some("2.50"),
+            Some("100"),
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        ];
+        let expected: Vec<Option<String>> = expected.iter().map(|e| e.map(str::to_owned)).collect();
+        assert_eq!(amounts, expected);
     }
 
     #[test]

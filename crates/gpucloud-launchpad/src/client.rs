@@ -166,6 +166,8 @@ const MAX_RESERVED: usize = 100_000;
 struct CatalogPage {
     entries: Vec<InstanceType>,
     starts: Vec<usize>,
+    /// The locations of the regions the page named.
+    places: convert::RegionLocations,
 }
 
 impl LaunchpadClient {
@@ -242,10 +244,11 @@ impl LaunchpadClient {
         let init = || CatalogPage {
             entries: Vec::with_capacity(reserve),
             starts: Vec::new(),
+            places: convert::RegionLocations::default(),
         };
         let pages = api::instance_types(self.http(), op, init, |page, t| {
             page.starts.push(page.entries.len());
-            convert::instance_types(&t, &mut page.entries);
+            convert::instance_types(&t, &mut page.places, &mut page.entries);
         })
         .await?;
         let mut pages = pages.into_iter();

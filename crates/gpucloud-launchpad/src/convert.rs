@@ -111,16 +111,13 @@ fn gb(n: u64) -> Bytes {
 /// The API's price, when it publishes a usable one.
 fn price(w: Option<&wire::Price<'_>>) -> Option<Price> {
     let w = w?;
-    let amount = w.on_demand_per_hour.trim();
-    if amount.is_empty() {
-        return None;
-    }
+    let amount = w.on_demand_per_hour?;
     let mut currency = CompactString::from(w.currency.trim());
     if currency.is_empty() {
         currency = CompactString::const_new("USD");
     }
     currency.make_ascii_uppercase();
-    Price::parse(amount, &currency).ok()
+    Price::new(amount, &currency).ok()
 }
 
 /// `text` trimmed, in upper or lower case, inline (the short words of a catalog entry).
@@ -134,9 +131,33 @@ fn cased(text: &str, upper: bool) -> CompactString {
     out
 }
 
+/// The locations of the regions a catalog has named so far: the rule of [`location_of`] runs
+/// once per distinct region, not once per entry (a catalog names a few regions many times).
+#[derive(Debug, Default)]
+pub(crate) struct RegionLocations {
+    /// Region as written (inline: region names are short) → its location.
+    known: Vec<(CompactString, CompactString)>,
+}
+
+impl RegionLocations {
+    /// The location of `region`, by the rule the first time it is asked.
+    pub(crate) fn of(&mut self, region: &str) -> CompactString {
+        if let Some((_, location)) = self.known.iter().find(|(r, _)| r == region) {
+            return location.clone();
+        }
+        let location = location_of(region);
+        self.known.push((region.into(), location.clone()));
+        location
+    }
+}
+
 /// The catalog entries of one LaunchPad instance type, appended to `out`: one per region it
-/// names, available where it has capacity.
-pub(crate) fn instance_types(w: &wire::InstanceType<'_>, out: &mut Vec<InstanceType>) {
+/// names, available where it has capacity; `places` remembers the regions' locations.
+pub(crate) fn instance_types(
+    w: &wire::InstanceType<'_>,
+    places: &mut RegionLocations,
+    out: &mut Vec<InstanceType>,
+) {
     let name = type_name(&w.cloud, &w.gpu.family, w.gpu.count, &w.workshop_id);
     let mut disks: SmallVec<[Storage; 1]> = SmallVec::new();
     for disk in &w.storage {
@@ -180,7 +201,7 @@ pub(crate) fn instance_types(w: &wire::InstanceType<'_>, out: &mut Vec<InstanceT
         .filter(|r| !r.trim().is_empty())
         .map(|region| InstanceType {
             id: type_id(&name, region),
-            location: location_of(region),
+            location: places.of(region),
             sub_location: region.into(),
             available_azs: vec![region.to_owned()],
             type_name: name.as_str().into(),
@@ -406,7 +427,7 @@ mod tests {
     /// The entries of one catalog type.
     fn entries_of(w: &wire::InstanceType<'_>) -> Vec<InstanceType> {
         let mut entries = Vec::new();
-        instance_types(w, &mut entries);
+        instance_types(w, &mut RegionLocations::default(), &mut entries);
         entries
     }
 
@@ -471,7 +492,7 @@ mod tests {
         let mut starts = Vec::new();
         for t in [&first, &other, &second] {
             starts.push(entries.len());
-            instance_types(t, &mut entries);
+            instance_types(t, &mut RegionLocations::default(), &mut entries);
         }
         let kept = first_of_each_name(entries, &starts);
         let ids: Vec<(&str, u32)> = kept.iter().map(|e| (e.id.as_str(), e.vcpu)).collect();
@@ -486,9 +507,50 @@ mod tests {
         );
         // Names all different: the entries as they are.
         let mut entries = Vec::new();
-        instance_types(&first, &mut entries);
-        instance_types(&other, &mut entries);
+        let mut places = RegionLocations::default();
+        instance_types(&first, &mut places, &mut entries);
+        instance_types(&other, &mut places, &mut entries);
         assert_eq!(first_of_each_name(entries, &[0, 2]).len(), 3);
+    }
+
+    #[test]
+    fn a_regions_location_is_the_rules_whether_asked_first_or_again() {
+        let mut places = RegionLocations::default();
+        for region in [
+            "pdx", "us-tx-1", "pdx", "SJC", "us-tx-1", "mars-1", "pdx", "",
+        ] {
+            assert_eq!(places.of(region), location_of(region), "{region}");
+        }
+        // Each distinct region was placed once.
+        assert_eq!(places.known.len(), 5);
+    }
+
+    #[test]
+    fn a_price_is_read_from_a_number_or_its_text_in_any_currency_case() {
+        for (price, expected) in [
+            (
+                r#"{"currency": "USD", "on_demand_per_hour": 2.49}"#,
+                Some(("2.49", "USD")),
+            ),
+            (
+                r#"{"currency": "eur", "on_demand_per_hour": "2.80"}"#,
+                Some(("2.80", "EUR")),
+            ),
+            (r#"{"on_demand_per_hour": 3}"#, Some(("3", "USD"))),
+            (r#"{"currency": "USD", "on_demand_per_hour": "n/a"}"#, None),
+            (r#"{"currency": "USD", "on_demand_per_hour": null}"#, None),
+            (
+                r#"{"currency": "dollars", "on_demand_per_hour": 2.5}"#,
+                None,
+            ),
+        ] {
+            let w =
+                entry(&GH200.replace(r#"{"currency": "USD", "on_demand_per_hour": 2.8}"#, price))
+                    .into_owned();
+            let expected =
+                expected.map(|(amount, currency)| Price::parse(amount, currency).unwrap());
+            assert_eq!(entries_of(&w)[0].base_price, expected, "{price}");
+        }
     }
 
     #[test]

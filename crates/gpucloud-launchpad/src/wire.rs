@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 
-use gpucloud_http::lenient::{Each, Listed, Text, whole_number};
+use gpucloud_http::lenient::{Each, Listed, Text, decimal, whole_number};
+use rust_decimal::Decimal;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -179,7 +180,7 @@ impl InstanceType<'_> {
             memory_gb: self.memory_gb,
             price: self.price.map(|p| Price {
                 currency: p.currency.into_owned(),
-                on_demand_per_hour: p.on_demand_per_hour.into_owned(),
+                on_demand_per_hour: p.on_demand_per_hour,
             }),
             regions: self.regions.into_iter().map(Text::into_owned).collect(),
             storage: self
@@ -222,10 +223,10 @@ pub(crate) struct Gpu<'a> {
 pub(crate) struct Price<'a> {
     #[serde(borrow)]
     pub(crate) currency: Text<'a>,
-    /// Per hour, as the text of the JSON number (or of the string) the API wrote; empty when
-    /// absent or `null`.
-    #[serde(borrow)]
-    pub(crate) on_demand_per_hour: Text<'a>,
+    /// Per hour, from the JSON number (or the string of one) the API wrote; `None` when
+    /// absent, `null` or not a number.
+    #[serde(deserialize_with = "decimal")]
+    pub(crate) on_demand_per_hour: Option<Decimal>,
 }
 
 /// A disk of a catalog entry (`InstanceTypeStorage`).
