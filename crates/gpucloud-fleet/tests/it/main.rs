@@ -584,8 +584,12 @@ async fn a_ttl_terminates_the_instance_and_offers_come_from_the_store() {
     let (_dir, db) = temp_db();
     let fleet = open(&db, lambda_credential(&fake)).await;
     let mut request = create_request("ttl-1");
-    request.ttl = Some(Duration::from_millis(700));
+    // Long enough for the create to go out first even on a loaded machine: a TTL that passes
+    // before the create is sent ends the request without any create (and so without a
+    // terminate), which is right but not what this test is about.
+    request.ttl = Some(Duration::from_secs(3));
     fleet.request_create(request).await.unwrap();
+    run_until(&fleet, "ttl-1", |r| r.phase == Phase::Active).await;
     run_until(&fleet, "ttl-1", |r| r.phase == Phase::Terminated).await;
     let sent = events_of(&fleet, "ttl-1")
         .await
